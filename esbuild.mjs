@@ -1,0 +1,43 @@
+// Bundles the extension host entry, the job worker, the CLI and the webview.
+// tfjs' wasm binaries are copied beside the node bundles, where the engine looks for them.
+import * as esbuild from 'esbuild';
+import { copyFileSync, mkdirSync, readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+
+const require = createRequire(import.meta.url);
+const watch = process.argv.includes('--watch');
+const production = process.argv.includes('--production');
+
+/** Native and optional packages are resolved at run time, never bundled. */
+const runtimeOnly = ['vscode', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-backend-webgpu', 'webgpu'];
+
+const node = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  sourcemap: !production,
+  minify: production,
+  external: runtimeOnly,
+  logLevel: 'info',
+};
+
+const builds = [
+  { ...node, entryPoints: { extension: 'src/extension/extension.ts' }, outdir: 'dist' },
+  { ...node, entryPoints: { cli: 'src/cli/main.ts', worker: 'src/engine/worker.ts' }, outdir: 'dist' },
+  {
+    bundle: true, platform: 'browser', target: 'es2022', format: 'iife', sourcemap: !production,
+    minify: production, entryPoints: { webview: 'webview/main.ts' }, outdir: 'dist', logLevel: 'info',
+  },
+];
+
+mkdirSync('dist', { recursive: true });
+const wasmDir = dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm'));
+for (const f of readdirSync(wasmDir).filter((f) => f.endsWith('.wasm'))) copyFileSync(join(wasmDir, f), join('dist', f));
+
+if (watch) {
+  for (const b of builds) await (await esbuild.context(b)).watch();
+} else {
+  await Promise.all(builds.map((b) => esbuild.build(b)));
+}

@@ -1,0 +1,2 @@
+// Job worker entry (filled in by the job runner).
+export {};

@@ -1,0 +1,2 @@
+// Model Explorer panel (filled in with the panel).
+export {};
