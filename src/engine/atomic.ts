@@ -1,0 +1,142 @@
+/**
+ * Crash-safe file writes. A file written with {@link writeFileAtomic} holds either its old or its
+ * new content after a crash or power loss, never a mix; a line added with {@link appendLine} is
+ * written with one system call and flushed before the call returns.
+ */
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+
+const RENAME_RETRIES = 10;
+
+/**
+ * Replaces `file` with `data`: writes a temporary file in the same folder, flushes it to disk,
+ * renames it over `file`, then flushes the folder entry. Readers see the old or the new content.
+ */
+export function writeFileAtomic(file: string, data: string | Uint8Array): void {
+  const dir = dirname(file);
+  const tmp = join(dir, `.${basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(tmp, 'wx', 0o644);
+    writeAll(fd, bytes);
+    fs.fsyncSync(fd);
+    fs.closeSync(fd);
+    fd = undefined;
+    renameWithRetry(tmp, file);
+  } catch (e) {
+    if (fd !== undefined) {
+      try {
+        fs.closeSync(fd);
+      } catch {
+        /* already failing */
+      }
+    }
+    try {
+      fs.unlinkSync(tmp);
+    } catch {
+      /* never created, or already renamed */
+    }
+    throw e;
+  }
+  fsyncDir(dir);
+}
+
+/** {@link writeFileAtomic} of `value` as indented JSON with a final newline. */
+export function writeJsonAtomic(file: string, value: unknown): void {
+  writeFileAtomic(file, JSON.stringify(value, null, 2) + '\n');
+}
+
+/**
+ * Appends `line` and a newline to `file` (created if missing) in one write, then flushes it.
+ * A crash can at worst leave a partial last line, which readers of the file must skip.
+ */
+export function appendLine(file: string, line: string): void {
+  if (/[\r\n]/.test(line)) throw new Error('appendLine: the line must not contain line breaks');
+  const fd = fs.openSync(file, 'a', 0o644);
+  try {
+    writeAll(fd, Buffer.from(line + '\n', 'utf8'));
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * Cuts a partial last line (one without its final newline, left by a crash during
+ * {@link appendLine}) off `file`, so that the next appended line starts on its own line.
+ * Returns the number of bytes removed; a missing file is left missing.
+ */
+export function trimPartialLastLine(file: string): number {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'r+');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+    throw e;
+  }
+  try {
+    const size = fs.fstatSync(fd).size;
+    if (size === 0) return 0;
+    // Scan backwards in chunks for the last newline.
+    const chunk = Buffer.alloc(Math.min(size, 64 * 1024));
+    let end = size;
+    let keep = 0;
+    let first = true;
+    while (end > 0) {
+      const start = Math.max(0, end - chunk.length);
+      const n = fs.readSync(fd, chunk, 0, end - start, start);
+      const i = chunk.subarray(0, n).lastIndexOf(0x0a);
+      if (first && i === n - 1) return 0; // already ends with a newline
+      first = false;
+      if (i >= 0) {
+        keep = start + i + 1;
+        break;
+      }
+      end = start;
+    }
+    fs.ftruncateSync(fd, keep);
+    fs.fsyncSync(fd);
+    return size - keep;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function writeAll(fd: number, bytes: Uint8Array): void {
+  let off = 0;
+  while (off < bytes.length) off += fs.writeSync(fd, bytes, off, bytes.length - off);
+}
+
+/** Windows refuses to replace a file that another process (indexer, antivirus) holds open for a moment. */
+function renameWithRetry(from: string, to: string): void {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      fs.renameSync(from, to);
+      return;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (process.platform !== 'win32' || attempt >= RENAME_RETRIES || !(code === 'EPERM' || code === 'EACCES' || code === 'EBUSY')) throw e;
+      sleepSync(10 * (attempt + 1));
+    }
+  }
+}
+
+/** Makes a rename durable (POSIX); folders cannot be opened for flushing on Windows. */
+function fsyncDir(dir: string): void {
+  if (process.platform === 'win32') return;
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(dir, 'r');
+    fs.fsyncSync(fd);
+  } catch {
+    /* some file systems do not support flushing folders; the rename itself is still atomic */
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+}
+
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}

@@ -1,0 +1,244 @@
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import Ajv from 'ajv';
+import { TtlInputError } from '../../src/engine/errors';
+import {
+  EDITOR_KEYWORDS,
+  EXPERIMENT_SCHEMA,
+  EXPERIMENT_SCHEMA_PATH,
+  ExperimentError,
+  checkExperimentText,
+  loadExperiment,
+  validateExperimentObject,
+} from '../../src/engine/experiment';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ttl-exp-'));
+after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+function write(name: string, content: unknown): string {
+  const file = path.join(tmp, name);
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, typeof content === 'string' ? content : JSON.stringify(content, null, 2));
+  return file;
+}
+
+function expectProblems(fn: () => unknown): ExperimentError {
+  try {
+    fn();
+  } catch (e) {
+    assert.ok(e instanceof ExperimentError, `expected ExperimentError, got ${String(e)}`);
+    assert.ok(e instanceof TtlInputError);
+    return e;
+  }
+  assert.fail('expected an error');
+}
+
+const minimal = {
+  $schema: '../../schema/experiment.schema.json',
+  name: 'chest-xray-ttl',
+  data: { path: 'data' },
+  model: { backbone: 'resnet50' },
+  strategy: { kind: 'ttl', cut: 'conv4_block6_out' },
+};
+
+describe('loadExperiment', () => {
+  test('a valid file loads with every default filled in', () => {
+    const exp = loadExperiment(write('ok/chest.ttl.json', minimal));
+    assert.equal(exp.name, 'chest-xray-ttl');
+    assert.deepEqual(exp.data, {
+      format: 'folder',
+      path: path.join(tmp, 'ok', 'data'),
+      imageSize: 224,
+      split: { val: 0.15, test: 0.15, seed: 1 },
+      skipBadImages: false,
+      limit: 0,
+    });
+    assert.deepEqual(exp.model, { backbone: 'resnet50', pretrained: true });
+    assert.deepEqual(exp.strategy, { kind: 'ttl', cut: 'conv4_block6_out' });
+    assert.deepEqual(exp.train, {
+      epochs: 5,
+      batchSize: 16,
+      optimizer: 'sgd',
+      lr: 0.01,
+      momentum: 0.9,
+      weightDecay: 0,
+      headLrMultiplier: 1,
+      schedule: 'constant',
+      plateau: { factor: 0.5, patience: 5 },
+      classWeights: 'none',
+      augment: { randomResizedCrop: true, scale: [0.8, 1], hflip: true },
+      earlyStopping: { patience: 0, monitor: 'val_auroc' },
+      seeds: [1],
+      backend: 'auto',
+    });
+    assert.equal(exp.search, undefined);
+    assert.ok(!('$schema' in exp));
+  });
+
+  test('given values are kept, the name defaults to the file name, lwft k defaults to 3', () => {
+    const exp = loadExperiment(
+      write('ok/my-study.ttl.json', {
+        data: { format: 'npz', path: '/abs/pneumonia.npz', split: { val: 0.2 } },
+        model: { backbone: 'mobilenet_v1', pretrained: false },
+        strategy: { kind: 'lwft' },
+        train: { optimizer: 'adam', lr: 0.001, seeds: [1, 2, 3], augment: { hflip: false } },
+        search: { strategies: ['ftl', 'ttl'], somethingNew: { x: 1 } },
+      }),
+    );
+    assert.equal(exp.name, 'my-study');
+    assert.equal(exp.data.path, path.resolve('/abs/pneumonia.npz'));
+    assert.deepEqual(exp.data.split, { val: 0.2, test: 0.15, seed: 1 });
+    assert.equal(exp.model.pretrained, false);
+    assert.deepEqual(exp.strategy, { kind: 'lwft', k: 3 });
+    assert.equal(exp.train.optimizer, 'adam');
+    assert.deepEqual(exp.train.seeds, [1, 2, 3]);
+    assert.deepEqual(exp.train.augment, { randomResizedCrop: true, scale: [0.8, 1], hflip: false });
+    assert.deepEqual(exp.search, { strategies: ['ftl', 'ttl'], somethingNew: { x: 1 }, stage2Radius: 2, seeds: 3, metric: 'val_auroc', budget: 0 });
+  });
+
+  test('relative paths are resolved against the folder of the experiment file', () => {
+    const file = write('proj/exps/a.ttl.json', {
+      data: { format: 'csv', path: '../data/labels.csv' },
+      model: { backbone: 'nets/custom/model.json', weights: 'w.safetensors' },
+      strategy: { kind: 'probe' },
+    });
+    const exp = loadExperiment(file);
+    const base = path.join(tmp, 'proj', 'exps');
+    assert.equal(exp.data.path, path.join(tmp, 'proj', 'data', 'labels.csv'));
+    assert.equal(exp.model.backbone, path.join(base, 'nets', 'custom', 'model.json'));
+    assert.equal(exp.model.weights, path.join(base, 'w.safetensors'));
+    assert.deepEqual(exp.strategy, { kind: 'probe' });
+  });
+
+  test('all problems are reported at once, each with its JSON path and position', () => {
+    const file = write(
+      'bad/many.ttl.json',
+      `{
+  "data": { "format": "png", "path": "data", "split": { "val": 0.6, "test": 0.5 } },
+  "model": { "backbone": "resnet_50" },
+  "strategy": { "kind": "ftl" },
+  "train": { "lr": -1, "epochs": 2.5, "batchSize": "16", "optimiser": "adam" },
+  "extra": true
+}
+`,
+    );
+    const e = expectProblems(() => loadExperiment(file));
+    const byPath = new Map(e.problems.map((p) => [p.path, p]));
+    for (const p of ['/data/format', '/data/split', '/model/backbone', '/train/lr', '/train/epochs', '/train/batchSize', '/train/optimiser', '/extra']) {
+      assert.ok(byPath.has(p), `missing a problem at ${p}; got ${[...byPath.keys()].join(' ')}`);
+      assert.ok(e.message.includes(p), `message should name ${p}`);
+    }
+    assert.equal(e.problems.length, 8);
+    assert.ok(e.message.startsWith(`${file}: 8 problems`), e.message);
+    assert.equal(e.message.split('\n').length, 9);
+    assert.match(byPath.get('/train/lr')!.message, /> 0, got -1/);
+    assert.deepEqual([byPath.get('/train/lr')!.line, byPath.get('/train/lr')!.column], [5, 20]);
+    assert.match(byPath.get('/data/format')!.message, /"folder", "csv", "npz"/);
+    assert.match(byPath.get('/model/backbone')!.message, /did you mean "resnet50"/);
+    assert.match(byPath.get('/train/optimiser')!.message, /did you mean "optimizer"/);
+    assert.match(byPath.get('/train/batchSize')!.message, /expected an integer/);
+    assert.match(byPath.get('/data/split')!.message, /val \+ test must be less than 1/);
+    assert.deepEqual([byPath.get('/extra')!.line, byPath.get('/extra')!.column], [6, 3]);
+  });
+
+  test('a JSON syntax error is reported with its line and column', () => {
+    const file = write('bad/syntax.ttl.json', '{\n  "data": { "path": "d" }\n  "model": { "backbone": "resnet18" }\n}\n');
+    const e = expectProblems(() => loadExperiment(file));
+    assert.equal(e.problems.length, 1);
+    assert.deepEqual([e.problems[0].line, e.problems[0].column], [3, 3]);
+    assert.match(e.message, /^.*syntax\.ttl\.json: 1 problem/);
+    assert.match(e.message, /3:3: JSON syntax error: expected ',' or '}' after the value of "data"/);
+
+    const trailing = expectProblems(() => loadExperiment(write('bad/trailing.ttl.json', '{\n  "a": [1, 2,],\n}')));
+    assert.deepEqual([trailing.problems[0].line, trailing.problems[0].column], [2, 14]);
+    assert.match(trailing.message, /trailing comma/);
+
+    const unterminated = expectProblems(() => loadExperiment(write('bad/str.ttl.json', '{ "name": "abc\n}')));
+    assert.match(unterminated.message, /1:11: JSON syntax error: unterminated string/);
+  });
+
+  test('an unknown strategy kind names the valid kinds', () => {
+    const e = expectProblems(() => loadExperiment(write('bad/kind.ttl.json', { ...minimal, strategy: { kind: 'ttll', cut: 'x' } })));
+    assert.equal(e.problems.length, 1);
+    assert.equal(e.problems[0].path, '/strategy/kind');
+    assert.match(e.problems[0].message, /unknown strategy kind "ttll": expected one of "ftl", "ttl", "tf", "lwft", "probe" \(did you mean "ttl"\?\)/);
+  });
+
+  test('ttl and tf need a cut; options of other kinds are rejected', () => {
+    for (const kind of ['ttl', 'tf']) {
+      const e = expectProblems(() => loadExperiment(write(`bad/nocut-${kind}.ttl.json`, { ...minimal, strategy: { kind } })));
+      assert.equal(e.problems.length, 1, e.message);
+      assert.equal(e.problems[0].path, '/strategy/cut');
+      assert.match(e.problems[0].message, new RegExp(`missing required property "cut" for strategy kind "${kind}"`));
+    }
+    const e = expectProblems(() => loadExperiment(write('bad/k.ttl.json', { ...minimal, strategy: { kind: 'ttl', cut: 'a', k: 2 } })));
+    assert.equal(e.problems[0].path, '/strategy/k');
+    assert.match(e.problems[0].message, /strategy kind "ttl" accepts: kind, cut/);
+    const noKind = expectProblems(() => loadExperiment(write('bad/nokind.ttl.json', { ...minimal, strategy: { cut: 'a' } })));
+    assert.deepEqual(
+      noKind.problems.map((p) => p.path),
+      ['/strategy/kind'],
+    );
+  });
+
+  test('a missing or empty file is an input error', () => {
+    assert.throws(() => loadExperiment(path.join(tmp, 'nope.ttl.json')), (e: unknown) => e instanceof TtlInputError && /file not found/.test(e.message));
+    const e = expectProblems(() => loadExperiment(write('bad/empty.ttl.json', '  \n')));
+    assert.match(e.message, /empty/);
+  });
+});
+
+describe('validateExperimentObject', () => {
+  test('validates in memory without changing the input', () => {
+    const obj = { data: { path: 'd' }, model: { backbone: 'densenet121' }, strategy: { kind: 'ftl' } };
+    const copy = structuredClone(obj);
+    const exp = validateExperimentObject(obj, path.join(tmp, 'mem', 'x.ttl.json'));
+    assert.deepEqual(obj, copy);
+    assert.equal(exp.name, 'x');
+    assert.equal(exp.data.path, path.join(tmp, 'mem', 'd'));
+    assert.equal(exp.train.epochs, 5);
+    const e = expectProblems(() => validateExperimentObject({ ...obj, train: { lr: 0 } }, 'generated.ttl.json'));
+    assert.ok(e.message.startsWith('generated.ttl.json: 1 problem'));
+    assert.equal(e.problems[0].path, '/train/lr');
+    assert.equal(e.problems[0].line, undefined);
+  });
+
+  test('checkExperimentText reports duplicate properties', () => {
+    const r = checkExperimentText('{"data":{"path":"d"},"model":{"backbone":"resnet18"},"strategy":{"kind":"ftl"},"name":"a","name":"b"}', 'dup.ttl.json');
+    assert.equal(r.experiment, undefined);
+    assert.equal(r.problems[0].path, '/name');
+    assert.match(r.problems[0].message, /duplicate property "name"/);
+  });
+});
+
+describe('experiment schema', () => {
+  test('is the file on disk and compiles in strict mode without warnings', () => {
+    assert.deepEqual(JSON.parse(fs.readFileSync(EXPERIMENT_SCHEMA_PATH, 'utf8')), EXPERIMENT_SCHEMA);
+    const warnings: unknown[] = [];
+    const ajv = new Ajv({ strict: true, strictRequired: false, discriminator: true, useDefaults: true, logger: { log: () => {}, warn: (...a: unknown[]) => warnings.push(a), error: (...a: unknown[]) => warnings.push(a) } });
+    ajv.addVocabulary(EDITOR_KEYWORDS);
+    ajv.compile(EXPERIMENT_SCHEMA);
+    assert.deepEqual(warnings, []);
+  });
+
+  test('every property has a description and a markdownDescription; objects are closed', () => {
+    const missing: string[] = [];
+    const visit = (node: Record<string, unknown>, where: string) => {
+      const props = node.properties as Record<string, Record<string, unknown>> | undefined;
+      if (props) {
+        if (node.additionalProperties !== false && where !== '/search' && !node.oneOf) missing.push(`${where}: additionalProperties`);
+        for (const [k, child] of Object.entries(props)) {
+          if (typeof child.description !== 'string') missing.push(`${where}/${k}: description`);
+          if (typeof child.markdownDescription !== 'string') missing.push(`${where}/${k}: markdownDescription`);
+          visit(child, `${where}/${k}`);
+        }
+      }
+      for (const branch of (node.oneOf as Record<string, unknown>[] | undefined) ?? []) visit(branch, where);
+    };
+    visit(EXPERIMENT_SCHEMA as Record<string, unknown>, '');
+    assert.deepEqual(missing, []);
+  });
+});
