@@ -1,0 +1,112 @@
+/** The image-folder layout: one subfolder per class. */
+import { promises as fs, type Dirent } from 'node:fs';
+import * as path from 'node:path';
+import { TtlInputError } from '../errors';
+import { compareStrings, sortClassNames, type Collected } from './common';
+import { decodeImage, IMAGE_EXTENSIONS } from './image';
+
+function isHidden(name: string): boolean {
+  return name.startsWith('.') || name === '__MACOSX' || name === 'Thumbs.db' || name === 'desktop.ini';
+}
+
+function isImageFile(name: string): boolean {
+  const ext = path.extname(name).toLowerCase();
+  return IMAGE_EXTENSIONS.includes(ext);
+}
+
+async function isDirectory(full: string, entry: Dirent): Promise<boolean> {
+  if (entry.isDirectory()) return true;
+  if (!entry.isSymbolicLink()) return false;
+  try {
+    return (await fs.stat(full)).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** Image files under `dir` (recursively), as paths relative to `dir` with `/` separators, sorted. */
+async function listImages(dir: string): Promise<{ images: string[]; others: string[] }> {
+  const images: string[] = [];
+  const others: string[] = [];
+  const walk = async (rel: string): Promise<void> => {
+    const entries = await fs.readdir(path.join(dir, rel), { withFileTypes: true });
+    for (const e of entries) {
+      if (isHidden(e.name)) continue;
+      const relPath = rel ? `${rel}/${e.name}` : e.name;
+      if (await isDirectory(path.join(dir, relPath), e)) await walk(relPath);
+      else if (isImageFile(e.name)) images.push(relPath);
+      else others.push(relPath);
+    }
+  };
+  await walk('');
+  return { images: images.sort(compareStrings), others: others.sort(compareStrings) };
+}
+
+/**
+ * Finds the images of a class-per-subfolder dataset. Class names are the subfolder names,
+ * sorted (numerically if all are integers); files with extension .png, .jpg or .jpeg (any case)
+ * are collected recursively in code-unit path order. Hidden files and folders are ignored; other
+ * files inside class folders, and images lying directly in `root` (outside any class), are
+ * ignored with a warning; other files in `root` (README, licence, checksums) are ignored. Throws
+ * {@link TtlInputError} when `root` is not a folder, has fewer than 2 class folders, or a class
+ * folder holds no images.
+ */
+export async function collectFolder(root: string): Promise<Collected> {
+  let stat;
+  try {
+    stat = await fs.stat(root);
+  } catch {
+    throw new TtlInputError(`Dataset folder not found: ${root}`);
+  }
+  if (!stat.isDirectory()) {
+    throw new TtlInputError(`Dataset path is not a folder: ${root}`, "Use format 'csv' for a CSV manifest or 'npz' for a .npz file.");
+  }
+  const entries = await fs.readdir(root, { withFileTypes: true });
+  const classDirs: string[] = [];
+  const looseImages: string[] = [];
+  for (const e of entries) {
+    if (isHidden(e.name)) continue;
+    if (await isDirectory(path.join(root, e.name), e)) classDirs.push(e.name);
+    else if (isImageFile(e.name)) looseImages.push(e.name);
+  }
+  const classes = sortClassNames(classDirs);
+  if (classes.length < 2) {
+    throw new TtlInputError(
+      `Dataset folder ${root} has ${classes.length} class folder${classes.length === 1 ? ` (${classes[0]})` : 's'}; it needs one subfolder per class and at least 2 classes`,
+      'Put the images of each class in their own subfolder, e.g. data/NORMAL/*.jpeg and data/PNEUMONIA/*.jpeg.',
+    );
+  }
+  const warnings: string[] = [];
+  if (looseImages.length > 0) {
+    looseImages.sort(compareStrings);
+    warnings.push(
+      `Ignored ${looseImages.length} image(s) directly in ${root} (not in a class folder): ${looseImages.slice(0, 3).join(', ')}${looseImages.length > 3 ? ', …' : ''}`,
+    );
+  }
+  const items: Collected['items'] = [];
+  for (let label = 0; label < classes.length; label++) {
+    const cls = classes[label];
+    const dir = path.join(root, cls);
+    const { images, others } = await listImages(dir);
+    if (images.length === 0) {
+      throw new TtlInputError(
+        `Class folder ${dir} has no images (.png, .jpg or .jpeg)${others.length ? `; it holds ${others.length} other file(s), e.g. ${others[0]}` : ''}`,
+      );
+    }
+    if (others.length > 0) {
+      warnings.push(
+        `Ignored ${others.length} non-image file(s) in ${dir}: ${others.slice(0, 3).join(', ')}${others.length > 3 ? ', …' : ''}`,
+      );
+    }
+    for (const rel of images) {
+      const file = path.join(dir, ...rel.split('/'));
+      items.push({
+        id: `${cls}/${rel}`,
+        label,
+        where: file,
+        load: async () => decodeImage(await fs.readFile(file)),
+      });
+    }
+  }
+  return { classes, items, carriesSplit: false, warnings };
+}

@@ -1,0 +1,94 @@
+/** The in-memory dataset form every loader produces and every strategy consumes. */
+
+/** Which part of the data an item belongs to. */
+export type Split = 'train' | 'val' | 'test';
+
+/** The three splits, in their canonical order. */
+export const SPLITS: readonly Split[] = ['train', 'val', 'test'];
+
+/** One image's metadata; its pixels are `ImageDataset.pixels` at the same index. */
+export interface DatasetItem {
+  /**
+   * Stable identifier: the path relative to the dataset folder (`NORMAL/IM-0001-0001.jpeg`),
+   * the path as written in a CSV manifest, or `<split>/<index>` for `.npz` arrays.
+   */
+  id: string;
+  /** Index into `ImageDataset.classes`. */
+  label: number;
+  /** Absent when the data carries no split and none was requested. */
+  split?: Split;
+}
+
+/**
+ * Decoded images, all resized to `imageSize`×`imageSize`, as 8-bit RGB in HWC order
+ * (`pixels[i][(y * imageSize + x) * 3 + c]`). Grayscale sources are replicated to 3 channels.
+ */
+export interface ImageDataset {
+  /** Class names; a label is an index into this list. */
+  classes: string[];
+  items: DatasetItem[];
+  imageSize: number;
+  channels: 3;
+  /** One `imageSize × imageSize × 3` array per item, same order as `items`. */
+  pixels: Uint8Array[];
+  /**
+   * sha256 (hex) over the class names, image size, and each item's id, label, split and pixel
+   * bytes in order (see `datasetFingerprint`). Identical input → identical fingerprint on any
+   * machine; any change to an image, label, id or split changes it.
+   */
+  fingerprint: string;
+  /** Where the data came from, for reports (absent for datasets built in memory). */
+  source?: { format: DatasetFormat | 'memory'; path: string };
+}
+
+/** Supported on-disk layouts. */
+export type DatasetFormat = 'folder' | 'csv' | 'npz';
+
+/** Seeded stratified split fractions, used when the data does not carry its own split. */
+export interface SplitSpec {
+  /** Fraction of each class assigned to val (0 ≤ val < 1). */
+  val: number;
+  /** Fraction of each class assigned to test (0 ≤ test < 1, val + test < 1). */
+  test: number;
+  seed: number;
+}
+
+/** What `loadDataset` should load. */
+export interface DatasetSpec {
+  /**
+   * - `folder`: one subfolder per class holding .png/.jpg/.jpeg images (searched recursively).
+   * - `csv`: a manifest with a header row `path,label[,split]`.
+   * - `npz`: a MedMNIST-style 2D `.npz` (`train_images`, `train_labels`, `val_…`, `test_…`).
+   */
+  format: DatasetFormat;
+  /** Absolute path to the folder, CSV file or .npz file (the caller resolves relative paths). */
+  path: string;
+  /** Square side every image is resized to (bilinear). */
+  imageSize: number;
+  /**
+   * Seeded stratified split. Only applied when the data carries no split of its own (a folder, or
+   * a CSV without a split column); `.npz` files and CSVs with a split column keep theirs.
+   */
+  split?: SplitSpec;
+  /** Skip unreadable images (each is listed in `warnings`) instead of failing. Default false. */
+  skipBadImages?: boolean;
+  /**
+   * Load at most this many images: a seeded subsample stratified by split and class (seed
+   * `split.seed`, or 0), chosen before decoding. Items keep the split they have in the full data.
+   */
+  limit?: number;
+}
+
+/** Where the items' splits came from. */
+export type SplitSource = 'data' | 'seeded' | 'none';
+
+/** `loadDataset`'s result. */
+export interface LoadedDataset extends ImageDataset {
+  /** One line per skipped image or ignored file; empty when nothing was skipped. */
+  warnings: string[];
+  /** `data`: carried by the .npz / CSV; `seeded`: from `spec.split`; `none`: items have no split. */
+  splitSource: SplitSource;
+}
+
+/** Progress callback: `done` of `total` images decoded. */
+export type ProgressFn = (done: number, total: number) => void;
