@@ -1,0 +1,186 @@
+/**
+ * Backbone registry: the built-in architectures by name, or any TensorFlow.js Layers
+ * model.json on disk.
+ *
+ * | name          | architecture                          | pretrained weights              |
+ * |---------------|---------------------------------------|---------------------------------|
+ * | `resnet18`    | torchvision ResNet-18                 | `weights`: .safetensors or model.json |
+ * | `resnet50`    | torchvision ResNet-50                 | `weights`: .safetensors or model.json |
+ * | `densenet121` | torchvision DenseNet-121              | `weights`: .safetensors or model.json |
+ * | `mobilenet_v1`| Keras MobileNet v1 0.25 (ImageNet)    | shipped with the extension      |
+ */
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { TtlInputError, UnknownNameError } from '../errors';
+import { nearestNames } from '../names';
+import type { tf } from '../tf';
+import { buildDenseNet121 } from './densenet';
+import { backboneFromModel, loadLayersModelFile, readWeightsFile } from './layersModel';
+import { buildMobileNetV1, MOBILENET_V1_NAME } from './mobilenet';
+import { buildResNet } from './resnet';
+import { loadTorchvisionWeights, readSafetensors } from './safetensors';
+import { type Backbone, type Normalisation, SYMMETRIC_NORMALISATION } from './types';
+
+export { findCut, buildClassifier, cutLayerOf } from './truncate';
+export { rebuildAtHalfWidth } from './halfWidth';
+export { loadLayersModelFile, saveLayersModelFile, fileIOHandler } from './layersModel';
+export type { Backbone, Block, Normalisation } from './types';
+
+export interface BackboneSpec {
+  /** A built-in name (see `listBuiltins`) or a path to a tfjs Layers model.json (or its folder). */
+  backbone: string;
+  /** Pretrained weights for a built-in: a torchvision `.safetensors` file or a tfjs model.json. */
+  weights?: string;
+  /** Square input size (default: the backbone's own, 224 for the built-ins). */
+  inputSize?: number;
+  /**
+   * Whether pretrained weights are required. Default: use them when available (shipped, or
+   * `weights` given), else initialise randomly. `false`: always random (seeded) initialisation.
+   */
+  pretrained?: boolean;
+  /** Seed of the random initialisation. */
+  seed?: number;
+}
+
+export interface BuiltinInfo {
+  name: string;
+  description: string;
+  /** Whether pretrained weights ship with the extension. */
+  bundledWeights: boolean;
+  defaultInputSize: number;
+}
+
+const BUILTINS: readonly BuiltinInfo[] = [
+  { name: 'resnet18', description: 'ResNet-18 (torchvision)', bundledWeights: false, defaultInputSize: 224 },
+  { name: 'resnet50', description: 'ResNet-50 (torchvision)', bundledWeights: false, defaultInputSize: 224 },
+  { name: 'densenet121', description: 'DenseNet-121 (torchvision)', bundledWeights: false, defaultInputSize: 224 },
+  { name: MOBILENET_V1_NAME, description: 'MobileNet v1 0.25, ImageNet (Keras)', bundledWeights: true, defaultInputSize: 224 },
+];
+
+/** The built-in backbones. */
+export function listBuiltins(): BuiltinInfo[] {
+  return BUILTINS.map((b) => ({ ...b }));
+}
+
+function looksLikePath(name: string): boolean {
+  return /[\\/]/.test(name) || name.toLowerCase().endsWith('.json') || name.startsWith('.');
+}
+
+/**
+ * Assigns weights by name (`layer/weight`, as in tfjs model.json files) to every weight of the
+ * model; extra entries (e.g. a classifier head) are ignored.
+ * @throws TtlInputError naming the file and the missing or mis-shaped weights.
+ */
+function assignNamedWeights(model: tf.LayersModel, weights: tf.NamedTensorMap, file: string): void {
+  const missing: string[] = [];
+  const misshaped: string[] = [];
+  const pairs: Array<[tf.LayerVariable, tf.Tensor]> = [];
+  for (const w of model.weights) {
+    const t = weights[w.originalName];
+    if (!t) missing.push(w.originalName);
+    else if (t.shape.join(',') !== w.shape.join(',')) misshaped.push(`${w.originalName} [${t.shape}] vs [${w.shape}]`);
+    else pairs.push([w, t]);
+  }
+  if (missing.length || misshaped.length) {
+    const parts: string[] = [];
+    if (missing.length) parts.push(`${missing.length} weights missing (${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ', …' : ''})`);
+    if (misshaped.length) parts.push(`wrong shapes: ${misshaped.slice(0, 3).join('; ')}${misshaped.length > 3 ? '; …' : ''}`);
+    throw new TtlInputError(`${file}: weights do not fit ${model.name}: ${parts.join('; ')}`);
+  }
+  for (const [w, t] of pairs) w.write(t);
+}
+
+async function loadWeightsInto(backbone: Backbone, file: string): Promise<void> {
+  const abs = path.resolve(file);
+  if (abs.toLowerCase().endsWith('.safetensors')) {
+    let bytes: Buffer;
+    try {
+      bytes = await fsp.readFile(abs);
+    } catch (e) {
+      throw new TtlInputError(`${abs}: cannot read the weights (${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (e as Error).message})`);
+    }
+    let tensors: ReturnType<typeof readSafetensors>;
+    try {
+      tensors = readSafetensors(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    } catch (e) {
+      if (e instanceof TtlInputError) throw new TtlInputError(`${abs}: ${e.message}`, e.hint);
+      throw e;
+    }
+    try {
+      loadTorchvisionWeights(backbone, tensors);
+    } catch (e) {
+      if (e instanceof TtlInputError) throw new TtlInputError(`${abs}: ${e.message}`, e.hint);
+      throw e;
+    }
+    return;
+  }
+  const weights = await readWeightsFile(abs);
+  try {
+    assignNamedWeights(backbone.model, weights, abs);
+  } finally {
+    Object.values(weights).forEach((t) => t.dispose());
+  }
+}
+
+function metadataNormalisation(model: tf.LayersModel): Normalisation | undefined {
+  const meta = model.getUserDefinedMetadata() as { normalisation?: Normalisation } | undefined;
+  const n = meta?.normalisation;
+  const ok = (v: unknown) => Array.isArray(v) && v.length === 3 && v.every((x) => typeof x === 'number' && Number.isFinite(x));
+  return n && ok(n.mean) && ok(n.std) && n.std.every((x) => x !== 0) ? { mean: n.mean, std: n.std } : undefined;
+}
+
+/**
+ * Loads a backbone.
+ * - built-ins: built at `inputSize`; ResNet / DenseNet take pretrained weights from `weights`,
+ *   MobileNet uses the shipped ImageNet weights unless `pretrained: false`.
+ * - a model.json path: the model up to its last feature-map layer; every feature-map layer is
+ *   a cut point, blocks are its stride stages. Normalisation comes from the file's
+ *   `userDefinedMetadata.normalisation` ({mean, std} on the 0..255 scale), else (x − 127.5)/127.5.
+ * @throws UnknownNameError for an unknown built-in (listing the nearest), TtlInputError for
+ *   unreadable or mismatching files.
+ */
+export async function loadBackbone(spec: BackboneSpec): Promise<Backbone> {
+  const name = spec.backbone.trim();
+  const key = name.toLowerCase();
+  const builtin = BUILTINS.find((b) => b.name === key);
+  if (!builtin) {
+    if (looksLikePath(name)) {
+      if (spec.weights !== undefined) {
+        throw new TtlInputError(`'weights' applies to the built-in backbones only; ${name} carries its own weights`);
+      }
+      const model = await loadLayersModelFile(name, { inputSize: spec.inputSize, skipWeights: spec.pretrained === false, seed: spec.seed });
+      return backboneFromModel(model, name, metadataNormalisation(model) ?? SYMMETRIC_NORMALISATION);
+    }
+    const names = BUILTINS.map((b) => b.name);
+    throw new UnknownNameError(
+      `unknown backbone '${name}'; nearest: ${nearestNames(name, names, 3).join(', ')}`,
+      `built-ins: ${names.join(', ')}, or a path to a TensorFlow.js model.json`,
+    );
+  }
+  if (spec.pretrained === false && spec.weights !== undefined) {
+    throw new TtlInputError(`'weights' was given but 'pretrained' is false for ${builtin.name}`);
+  }
+  if (builtin.name === MOBILENET_V1_NAME) {
+    const useShipped = spec.pretrained !== false && spec.weights === undefined;
+    const backbone = await buildMobileNetV1({ inputSize: spec.inputSize, pretrained: useShipped, seed: spec.seed });
+    if (spec.weights !== undefined) await loadWeightsInto(backbone, spec.weights);
+    return backbone;
+  }
+  if (spec.pretrained === true && spec.weights === undefined) {
+    throw new TtlInputError(
+      `${builtin.name} has no bundled pretrained weights`,
+      'pass weights: a torchvision state dict saved as .safetensors, or a TensorFlow.js model.json',
+    );
+  }
+  const opts = { inputSize: spec.inputSize, seed: spec.seed };
+  const backbone = builtin.name === 'densenet121' ? buildDenseNet121(opts) : buildResNet(builtin.name === 'resnet18' ? 18 : 50, opts);
+  if (spec.weights !== undefined) {
+    try {
+      await loadWeightsInto(backbone, spec.weights);
+    } catch (e) {
+      backbone.model.dispose();
+      throw e;
+    }
+  }
+  return backbone;
+}
