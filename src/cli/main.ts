@@ -1,7 +1,39 @@
-import { Command } from 'commander';
+/**
+ * `ttl`: a command table over the engine. Each command module maps flags onto an options
+ * object and calls the engine; every failure goes through `fatal`, which prints one line
+ * (the stack only with --verbose) and returns the exit code: 2 for bad input, 1 otherwise.
+ */
+import { Command, CommanderError } from 'commander';
+import { CancelledError, isInputError } from '../engine/errors';
+import { registerCommands } from './commands';
+import { out } from './output';
 
 export async function main(argv: string[]): Promise<number> {
-  const program = new Command('ttl');
-  await program.parseAsync(argv);
-  return 0;
+  const program = new Command('ttl')
+    .description('Truncated transfer learning for medical imaging')
+    .option('--verbose', 'print stack traces on errors')
+    .showSuggestionAfterError(true)
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s), writeOut: (s) => process.stdout.write(s) });
+  registerCommands(program);
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (e) {
+    return fatal(e, argv.includes('--verbose'));
+  }
+}
+
+export function fatal(e: unknown, verbose: boolean): number {
+  if (e instanceof CommanderError) {
+    // commander has already printed its message (help, version, usage errors)
+    return e.exitCode === 0 ? 0 : 2;
+  }
+  if (e instanceof CancelledError) {
+    out.error('cancelled');
+    return 130;
+  }
+  const err = e instanceof Error ? e : new Error(String(e));
+  out.error(verbose && err.stack ? err.stack : `error: ${err.message}`);
+  return isInputError(e) ? 2 : 1;
 }

@@ -1,0 +1,9 @@
+import type { Command } from 'commander';
+import { inspectCommand } from './inspect';
+import { doctorCommand } from './doctor';
+import { runCommand, resumeCommand } from './run';
+
+/** The command table: one entry per `ttl` subcommand. */
+export function registerCommands(program: Command): void {
+  for (const register of [inspectCommand, doctorCommand, runCommand, resumeCommand]) register(program);
+}

@@ -1,0 +1,33 @@
+import type { Command } from 'commander';
+import { inspectModel } from '../../engine/inspect';
+import { initBackend } from '../../engine/backend';
+import { out } from '../output';
+import { formatCount, formatMacs, table } from '../format';
+import { positiveInt } from './args';
+
+export function inspectCommand(program: Command): void {
+  program
+    .command('inspect')
+    .description('layers, cut points, params and MACs of a model, truncated at a layer with a K-class pooled head')
+    .argument('<model>', 'built-in name (mobilenet_v1, resnet18, resnet50, densenet121) or a model.json path')
+    .option('--cut <layer>', 'truncate after this layer (or block name)')
+    .option('--input <n>', 'input size in pixels', positiveInt)
+    .option('--classes <k>', 'classes of the new head', positiveInt, 2)
+    .option('--weights <file>', 'weights for a built-in (model.json or .safetensors)')
+    .option('--json', 'print one JSON object')
+    .action(async (model: string, o: { cut?: string; input?: number; classes: number; weights?: string; json?: boolean }) => {
+      await initBackend({ backend: 'cpu' });
+      const r = await inspectModel({ model, cut: o.cut, inputSize: o.input, numClasses: o.classes, weights: o.weights });
+      if (o.json) return out.json(r);
+      out.data(
+        table(
+          ['layer', 'block', 'output', 'params', 'MACs', 'cut'],
+          r.layers.map((l) => [l.name, l.block ?? '', JSON.stringify(l.outputShape), formatCount(l.params), formatCount(l.macs), l.cutPoint ? '✂' : '']),
+        ),
+      );
+      out.data(
+        `${r.model}${r.cut ? ` cut after ${r.cut}` : ''}, ${o.classes}-class head: ` +
+          `${formatCount(r.params)} params (${formatCount(r.trainableParams)} trainable), ${formatMacs(r.macs)} MACs (${formatMacs(r.macsConvDense)} conv+dense)`,
+      );
+    });
+}

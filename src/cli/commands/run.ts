@@ -1,0 +1,77 @@
+import type { Command } from 'commander';
+import { runExperiment, resumeRun, type ExperimentResult, type RunOptions } from '../../engine/run';
+import type { JobEvent } from '../../engine/events';
+import { out } from '../output';
+import { EventPrinter } from '../progress';
+import { formatCount, formatMacs } from '../format';
+
+interface RunFlags {
+  runsDir?: string;
+  backend?: string;
+  json?: boolean;
+}
+
+/** Ctrl-C cancels between batches: the run is marked cancelled and stays resumable. */
+function cancelOnSigint(): { signal: AbortSignal; dispose(): void } {
+  const ctl = new AbortController();
+  const onSig = () => {
+    if (ctl.signal.aborted) process.exit(130);
+    out.info('\ncancelling after this batch (Ctrl-C again to quit now)');
+    ctl.abort();
+  };
+  process.on('SIGINT', onSig);
+  return { signal: ctl.signal, dispose: () => process.off('SIGINT', onSig) };
+}
+
+async function drive(flags: RunFlags, start: (o: RunOptions) => Promise<ExperimentResult>): Promise<void> {
+  const printer = new EventPrinter();
+  const cancel = cancelOnSigint();
+  try {
+    const result = await start({ runsDir: flags.runsDir, backend: flags.backend, signal: cancel.signal, onEvent: (e: JobEvent) => printer.handle(e) });
+    printer.stop();
+    printResult(result, flags.json ?? false);
+  } finally {
+    printer.stop();
+    cancel.dispose();
+  }
+}
+
+function pm(m: { mean: number; std: number }): string {
+  return `${m.mean.toFixed(3)} ± ${m.std.toFixed(3)}`;
+}
+
+function printResult(r: ExperimentResult, json: boolean): void {
+  const s = r.summary;
+  if (json) return out.json({ ...s, runDir: s.runDir });
+  const agg = s.seeds;
+  const several = agg && agg.seeds.length > 1;
+  out.data(`${s.name}: ${s.description}`);
+  out.data(
+    several
+      ? `test AUROC ${pm(agg.test.auroc)}  AUPRC ${pm(agg.test.averagePrecision)} (AP; trapezoid ${pm(agg.test.auprcTrapezoid)})  over seeds ${agg.seeds.join(', ')}`
+      : `test AUROC ${s.test.auroc.toFixed(3)}  AUPRC ${s.test.averagePrecision.toFixed(3)} (AP; trapezoid ${s.test.auprcTrapezoid.toFixed(3)})  accuracy ${s.test.accuracy.toFixed(3)}`,
+  );
+  out.data(`params ${formatCount(s.params)}  MACs ${formatMacs(s.macs)}  latency ${s.latencyMs.toFixed(2)} ms (batch 1, ${s.backend}, ${s.inputSize}×${s.inputSize})`);
+  out.data(`run${several ? 's' : ''}: ${r.runDirs.join(', ')}`);
+}
+
+export function runCommand(program: Command): void {
+  program
+    .command('run')
+    .description('train an experiment file (one run per seed) and report AUROC, AUPRC, params, MACs and latency')
+    .argument('<file>', 'a *.ttl.json experiment file')
+    .option('--runs-dir <dir>', 'where run folders go', '.ttl/runs')
+    .option('--backend <name>', 'auto, wasm, cpu, tensorflow, tensorflow-gpu or webgpu (overrides the file)')
+    .option('--json', 'last stdout line: summary.json plus "runDir"')
+    .action(async (file: string, flags: RunFlags) => drive(flags, (o) => runExperiment(file, o)));
+}
+
+export function resumeCommand(program: Command): void {
+  program
+    .command('resume')
+    .description('continue an interrupted or cancelled run from its last finished epoch')
+    .argument('<run-dir>', 'the run folder')
+    .option('--backend <name>', 'compute backend (default: the one the run used)')
+    .option('--json', 'last stdout line: summary.json plus "runDir"')
+    .action(async (dir: string, flags: RunFlags) => drive(flags, (o) => resumeRun(dir, o)));
+}

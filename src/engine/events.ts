@@ -1,0 +1,15 @@
+/**
+ * What a running job reports, in order. The CLI draws these as progress bars; the job worker
+ * forwards them to the editor as messages. Plain data, JSON-serialisable.
+ */
+import type { EpochRecord } from './train/loop';
+
+export type JobEvent =
+  | { type: 'phase'; phase: string; done?: number; total?: number }
+  | { type: 'log'; level: 'info' | 'warn' | 'error'; message: string }
+  | { type: 'run-started'; runDir: string; runId: string; seed: number; epochs: number; resumedFromEpoch?: number }
+  | { type: 'batch'; runDir: string; epoch: number; epochs: number; step: number; steps: number }
+  | { type: 'epoch'; runDir: string; record: EpochRecord; epochs: number }
+  | { type: 'run-finished'; runDir: string; summary: Record<string, unknown> };
+
+export type EventSink = (event: JobEvent) => void;

@@ -1,0 +1,92 @@
+/**
+ * What `ttl inspect` and the layer tree show: a backbone truncated at a cut point with a
+ * K-class pooled head, layer by layer, with params, MACs, block and cut-point marks.
+ */
+import { loadBackbone } from './models';
+import { buildClassifier, findCut } from './models/truncate';
+import { profile } from './complexity';
+import type { Backbone } from './models/types';
+
+export interface InspectOptions {
+  /** Built-in name or model.json path. */
+  model: string;
+  cut?: string;
+  inputSize?: number;
+  numClasses?: number;
+  weights?: string;
+}
+
+export interface InspectedLayer {
+  name: string;
+  className: string;
+  outputShape: (number | null)[];
+  params: number;
+  macs: number;
+  /** The architecture stage the layer belongs to (conv4_x, denseblock2, stage3), or "head". */
+  block: string | null;
+  cutPoint: boolean;
+}
+
+export interface InspectResult {
+  model: string;
+  cut: string | null;
+  inputSize: number;
+  numClasses: number;
+  params: number;
+  trainableParams: number;
+  macs: number;
+  macsConvDense: number;
+  blocks: { name: string; end: string }[];
+  layers: InspectedLayer[];
+}
+
+/** Block of each layer name: layers up to a block's end layer belong to that block. */
+export function blockOfLayers(layerNames: readonly string[], backbone: Backbone): Map<string, string> {
+  const ends = new Map(backbone.blocks.map((b) => [b.end, b.name]));
+  const out = new Map<string, string>();
+  let pending: string[] = [];
+  for (const name of layerNames) {
+    pending.push(name);
+    const blk = ends.get(name);
+    if (blk) {
+      for (const n of pending) out.set(n, blk);
+      pending = [];
+    }
+  }
+  return out;
+}
+
+export async function inspectModel(o: InspectOptions): Promise<InspectResult> {
+  const backbone = await loadBackbone({ backbone: o.model, weights: o.weights, inputSize: o.inputSize, pretrained: o.weights !== undefined || undefined });
+  const numClasses = o.numClasses ?? 2;
+  const cut = o.cut ? findCut(backbone, o.cut) : null;
+  const model = buildClassifier(backbone, { cut: cut ?? undefined, numClasses });
+  try {
+    const p = profile(model);
+    const cutPoints = new Set(backbone.cutPoints);
+    const blocks = blockOfLayers(model.layers.map((l) => l.name), backbone);
+    const inputShape = model.inputs[0].shape;
+    return {
+      model: backbone.name,
+      cut,
+      inputSize: inputShape[1] ?? backbone.defaultInputSize,
+      numClasses,
+      params: p.params,
+      trainableParams: p.trainableParams,
+      macs: p.macs,
+      macsConvDense: p.macsConvDense,
+      blocks: backbone.blocks.filter((b) => !cut || backbone.cutPoints.indexOf(b.end) <= backbone.cutPoints.indexOf(cut)),
+      layers: p.layers.map((l) => ({
+        name: l.name,
+        className: l.className,
+        outputShape: l.outputShape,
+        params: l.params,
+        macs: l.macs,
+        block: blocks.get(l.name) ?? (l.className === 'InputLayer' ? null : 'head'),
+        cutPoint: cutPoints.has(l.name),
+      })),
+    };
+  } finally {
+    model.dispose();
+  }
+}

@@ -1,0 +1,325 @@
+/**
+ * `ttl run` and `ttl resume`: an experiment file → one run per seed in the run store, each with
+ * per-epoch metrics, checkpoints, the finetuned model, predictions and a summary; then the
+ * mean ± std over seeds. The editor's job worker calls the same functions.
+ */
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
+import { tf } from './tf';
+import { initBackend, type BackendReport } from './backend';
+import { asOutOfMemory } from './backend/memory';
+import { loadExperiment, type Experiment } from './experiment';
+import { loadDataset } from './data';
+import type { LoadedDataset } from './data/types';
+import { loadBackbone } from './models';
+import { saveLayersModelFile } from './models/layersModel';
+import { prepareStrategy, type StrategySpec } from './strategies';
+import { Trainer, type TrainOptions, type EpochRecord } from './train/loop';
+import { balancedClassWeights } from './train/optim';
+import { saveCheckpoint, loadCheckpoint, existingCheckpoint, replaceDirectory } from './train/checkpoint';
+import { profile, measureLatency } from './complexity';
+import { meanStd } from './metrics';
+import { createRun, openForResume, readRun, type RunHandle } from './runstore';
+import { CancelledError, TtlInputError } from './errors';
+import type { EventSink } from './events';
+import type { ScoreMetrics } from './train/evaluate';
+import { versions } from './versions';
+import { writeJsonAtomic } from './atomic';
+
+export interface RunOptions {
+  /** Where run folders go (default `.ttl/runs` in the current directory). */
+  runsDir?: string;
+  /** Overrides the experiment's `train.backend`. */
+  backend?: string;
+  wasmThreads?: number | 'auto';
+  onEvent?: EventSink;
+  /** Aborting cancels the run between batches; the run is marked cancelled. */
+  signal?: AbortSignal;
+}
+
+type SplitMetrics = Omit<ScoreMetrics, 'at05' | 'youden'> & {
+  n: number;
+  loss: number;
+  sensitivity?: number;
+  specificity?: number;
+  youden?: { threshold: number; sensitivity: number; specificity: number; accuracy: number };
+};
+
+/** summary.json of one run (one seed). */
+export interface RunSummary {
+  name: string;
+  runId: string;
+  runDir: string;
+  seed: number;
+  backbone: string;
+  strategy: StrategySpec;
+  description: string;
+  cut: string | null;
+  classes: string[];
+  backend: string;
+  epochsRun: number;
+  bestEpoch: number;
+  val: SplitMetrics;
+  test: SplitMetrics;
+  params: number;
+  trainableParams: number;
+  macs: number;
+  macsConvDense: number;
+  latencyMs: number;
+  inputSize: number;
+  trainImagesPerSecond: number;
+  wallSeconds: number;
+  /** Mean ± std over every seed of the experiment (present once all seeds have finished). */
+  seeds?: SeedAggregate;
+}
+
+export interface MeanStd {
+  mean: number;
+  std: number;
+}
+
+export interface SeedAggregate {
+  seeds: number[];
+  runDirs: string[];
+  test: { auroc: MeanStd; averagePrecision: MeanStd; auprcTrapezoid: MeanStd; accuracy: MeanStd };
+  val: { auroc: MeanStd; averagePrecision: MeanStd; auprcTrapezoid: MeanStd; accuracy: MeanStd };
+}
+
+export interface ExperimentResult {
+  /** The last seed's summary with `seeds` (the aggregate) filled in. */
+  summary: RunSummary;
+  runDirs: string[];
+}
+
+function splitIndices(data: LoadedDataset, file: string): { train: number[]; val: number[]; test: number[] } {
+  const out = { train: [] as number[], val: [] as number[], test: [] as number[] };
+  data.items.forEach((it, i) => it.split && out[it.split].push(i));
+  for (const s of ['train', 'val', 'test'] as const) {
+    if (!out[s].length) throw new TtlInputError(`${file}: the ${s} split is empty; check data.split or the data's own split`);
+  }
+  return out;
+}
+
+function trainOptions(exp: Experiment, labels: readonly number[], train: number[], numClasses: number, seed: number): TrainOptions {
+  const t = exp.train;
+  return {
+    epochs: t.epochs,
+    batchSize: t.batchSize,
+    optimizer: { optimizer: t.optimizer, lr: t.lr, momentum: t.momentum, weightDecay: t.weightDecay },
+    schedule: t.schedule,
+    plateau: t.plateau,
+    classWeights: t.classWeights === 'balanced' ? balancedClassWeights(train.map((i) => labels[i]), numClasses) : null,
+    augment: { randomResizedCrop: t.augment.randomResizedCrop, scale: t.augment.scale, ratio: [3 / 4, 4 / 3], hflip: t.augment.hflip },
+    earlyStoppingPatience: t.earlyStopping.patience,
+    seed,
+  };
+}
+
+function splitMetrics(m: ScoreMetrics & { loss: number }, n: number): SplitMetrics {
+  const r: SplitMetrics = { n, loss: m.loss, auroc: m.auroc, averagePrecision: m.averagePrecision, auprcTrapezoid: m.auprcTrapezoid, accuracy: m.accuracy };
+  if (m.at05) {
+    r.sensitivity = m.at05.sensitivity;
+    r.specificity = m.at05.specificity;
+  }
+  if (m.youden) {
+    const y = m.youden;
+    r.youden = { threshold: y.threshold, sensitivity: y.sensitivity, specificity: y.specificity, accuracy: y.accuracy };
+  }
+  return r;
+}
+
+interface Context {
+  file: string;
+  exp: Experiment;
+  data: LoadedDataset;
+  backend: BackendReport;
+  options: RunOptions;
+}
+
+async function prepareContext(file: string, exp: Experiment, options: RunOptions): Promise<Context> {
+  const emit = options.onEvent ?? (() => undefined);
+  const backend = await initBackend({ backend: (options.backend ?? exp.train.backend) as never, wasmThreads: options.wasmThreads });
+  emit({ type: 'log', level: 'info', message: `backend: ${backend.chosen}` });
+  emit({ type: 'phase', phase: 'loading data', done: 0 });
+  const data = await loadDataset(
+    { format: exp.data.format, path: exp.data.path, imageSize: exp.data.imageSize, split: exp.data.split, skipBadImages: exp.data.skipBadImages, limit: exp.data.limit || undefined },
+    (done, total) => emit({ type: 'phase', phase: 'loading data', done, total }),
+  );
+  for (const w of data.warnings) emit({ type: 'log', level: 'warn', message: w });
+  return { file, exp, data, backend, options };
+}
+
+/** Trains (or continues) one seed's run to its end and writes its summary. */
+async function trainSeed(ctx: Context, handle: RunHandle, seed: number, resume: boolean): Promise<RunSummary> {
+  const { exp, data, options } = ctx;
+  const emit = options.onEvent ?? (() => undefined);
+  const t0 = Date.now();
+  const split = splitIndices(data, ctx.file);
+  const labels = data.items.map((it) => it.label);
+  const numClasses = data.classes.length;
+  const stopHeartbeat = handle.startHeartbeat();
+  try {
+    const backbone = await loadBackbone({ backbone: exp.model.backbone, weights: exp.model.weights, inputSize: data.imageSize, pretrained: exp.model.pretrained, seed });
+    const prepared = prepareStrategy(backbone, exp.strategy as StrategySpec, numClasses, seed, exp.train.headLrMultiplier);
+    const trainer = new Trainer(
+      prepared,
+      { pixels: data.pixels, labels, numClasses, imageSize: data.imageSize, normalisation: backbone.normalisation, train: split.train, val: split.val },
+      trainOptions(exp, labels, split.train, numClasses, seed),
+    );
+    const lastDir = path.join(handle.checkpointsDir, 'last');
+    const bestDir = path.join(handle.checkpointsDir, 'best');
+    let resumedFrom: number | undefined;
+    if (resume) {
+      const best = existingCheckpoint(bestDir);
+      if (best) {
+        await loadCheckpoint(best, trainer);
+        trainer.keepBestWeights();
+      }
+      const last = existingCheckpoint(lastDir);
+      if (last) {
+        const ck = await loadCheckpoint(last, trainer);
+        await trainer.restore(ck.state, ck.optimizer);
+        resumedFrom = ck.state.epoch;
+      }
+    }
+    emit({ type: 'run-started', runDir: handle.dir, runId: handle.id, seed, epochs: exp.train.epochs, resumedFromEpoch: resumedFrom });
+    emit({ type: 'log', level: 'info', message: `${handle.id}: ${prepared.description}, ${split.train.length}/${split.val.length}/${split.test.length} train/val/test images` });
+    await trainer.fit({
+      isCancelled: () => options.signal?.aborted ?? false,
+      onBatch: (epoch, step, steps) => emit({ type: 'batch', runDir: handle.dir, epoch, epochs: exp.train.epochs, step, steps }),
+      onEpoch: async (record: EpochRecord, tr) => {
+        if (record.best) await saveCheckpoint(bestDir, tr);
+        await saveCheckpoint(lastDir, tr);
+        handle.appendMetrics({ ...record });
+        emit({ type: 'epoch', runDir: handle.dir, record, epochs: exp.train.epochs });
+      },
+    });
+    emit({ type: 'phase', phase: 'evaluating' });
+    trainer.restoreBestWeights();
+    const val = await trainer.evaluate(split.val);
+    const test = await trainer.evaluate(split.test);
+    const rows = [
+      ...split.val.map((i, r) => ({ i, r, split: 'val', probs: val.probs })),
+      ...split.test.map((i, r) => ({ i, r, split: 'test', probs: test.probs })),
+    ].map(({ i, r, split: s, probs }) => {
+      const p = Array.from(probs.subarray(r * numClasses, (r + 1) * numClasses));
+      return { id: data.items[i].id, split: s, label: data.classes[labels[i]], score: numClasses === 2 ? p[1] : p };
+    });
+    handle.writePredictions(rows, data.classes);
+    await replaceDirectory(handle.modelDir, async (tmp) => {
+      await saveLayersModelFile(prepared.model, tmp, { ttl: { classes: data.classes, normalisation: backbone.normalisation, imageSize: data.imageSize, strategy: exp.strategy } });
+    });
+    emit({ type: 'phase', phase: 'measuring latency' });
+    const cx = profile(prepared.model);
+    const latency = await measureLatency(prepared.model, { runs: 20, warmup: 3 });
+    const records = readRun(handle.dir).metrics;
+    const summary: RunSummary = {
+      name: exp.name,
+      runId: handle.id,
+      runDir: handle.dir,
+      seed,
+      backbone: backbone.name,
+      strategy: exp.strategy as StrategySpec,
+      description: prepared.description,
+      cut: prepared.cut,
+      classes: data.classes,
+      backend: ctx.backend.chosen,
+      epochsRun: trainer.state.epoch + 1,
+      bestEpoch: trainer.state.bestEpoch,
+      val: splitMetrics(val, split.val.length),
+      test: splitMetrics(test, split.test.length),
+      params: cx.params,
+      trainableParams: cx.trainableParams,
+      macs: cx.macs,
+      macsConvDense: cx.macsConvDense,
+      latencyMs: latency.medianMs,
+      inputSize: data.imageSize,
+      trainImagesPerSecond: median(records.map((r) => Number(r.trainImagesPerSecond)).filter(Number.isFinite)),
+      wallSeconds: (Date.now() - t0) / 1000,
+    };
+    handle.finish(summary as unknown as Record<string, unknown>);
+    emit({ type: 'run-finished', runDir: handle.dir, summary: summary as unknown as Record<string, unknown> });
+    trainer.dispose();
+    prepared.model.dispose();
+    return summary;
+  } catch (e) {
+    if (e instanceof CancelledError) handle.cancel();
+    else handle.fail(asOutOfMemory(e, { batchSize: exp.train.batchSize, inputSize: data.imageSize, backend: ctx.backend.chosen }) ?? e);
+    throw asOutOfMemory(e, { batchSize: exp.train.batchSize, inputSize: data.imageSize, backend: ctx.backend.chosen }) ?? e;
+  } finally {
+    stopHeartbeat();
+  }
+}
+
+function median(xs: number[]): number {
+  if (!xs.length) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+function aggregate(summaries: RunSummary[]): SeedAggregate {
+  const ms = (f: (s: RunSummary) => number): MeanStd => {
+    const r = meanStd(summaries.map(f));
+    return { mean: r.mean, std: r.std };
+  };
+  const per = (k: 'val' | 'test') => ({
+    auroc: ms((s) => s[k].auroc),
+    averagePrecision: ms((s) => s[k].averagePrecision),
+    auprcTrapezoid: ms((s) => s[k].auprcTrapezoid),
+    accuracy: ms((s) => s[k].accuracy),
+  });
+  return { seeds: summaries.map((s) => s.seed), runDirs: summaries.map((s) => s.runDir), test: per('test'), val: per('val') };
+}
+
+function versionsWith(backend: BackendReport): Record<string, string> {
+  return { ...versions(), backend: backend.chosen };
+}
+
+/** Runs every seed of an experiment file. */
+export async function runExperiment(file: string, options: RunOptions = {}): Promise<ExperimentResult> {
+  const exp = loadExperiment(file);
+  const ctx = await prepareContext(path.resolve(file), exp, options);
+  const runsDir = path.resolve(options.runsDir ?? path.join(process.cwd(), '.ttl', 'runs'));
+  const summaries: RunSummary[] = [];
+  for (const seed of exp.train.seeds) {
+    const handle = createRun(runsDir, {
+      experiment: exp,
+      experimentFile: ctx.file,
+      seed,
+      versions: versionsWith(ctx.backend),
+      backend: ctx.backend.chosen,
+      dataFingerprint: ctx.data.fingerprint,
+    });
+    summaries.push(await trainSeed(ctx, handle, seed, false));
+  }
+  return finishSeeds(summaries);
+}
+
+function finishSeeds(summaries: RunSummary[]): ExperimentResult {
+  const agg = aggregate(summaries);
+  // every seed's summary carries the aggregate, so any one of them tells the whole result
+  for (const s of summaries) {
+    s.seeds = agg;
+    // rewriting summary.json of a finished run keeps its status
+    writeJsonAtomic(path.join(s.runDir, 'summary.json'), s);
+  }
+  return { summary: summaries[summaries.length - 1], runDirs: agg.runDirs };
+}
+
+/** Continues an interrupted (or cancelled) run from its last finished epoch. */
+export async function resumeRun(runDir: string, options: RunOptions = {}): Promise<ExperimentResult> {
+  const dir = path.resolve(runDir);
+  if (!existsSync(path.join(dir, 'run.json'))) throw new TtlInputError(`${runDir}: not a run folder (no run.json)`);
+  const record = readRun(dir);
+  if (record.status === 'finished') throw new TtlInputError(`${runDir}: the run has already finished`);
+  if (record.status === 'running') throw new TtlInputError(`${runDir}: the run is still running (pid ${record.pid})`);
+  const exp = record.experiment;
+  const ctx = await prepareContext(record.experimentFile, exp, { ...options, backend: options.backend ?? record.backend });
+  if (ctx.data.fingerprint !== record.dataFingerprint) {
+    options.onEvent?.({ type: 'log', level: 'warn', message: `${runDir}: the data changed since the run started (fingerprint differs)` });
+  }
+  const handle = openForResume(dir);
+  const summary = await trainSeed(ctx, handle, record.seed, true);
+  tf.disposeVariables();
+  return { summary, runDirs: [dir] };
+}

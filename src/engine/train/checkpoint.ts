@@ -1,0 +1,67 @@
+/**
+ * Checkpoints on disk: the model (tfjs format), the optimiser slots and the loop state, written
+ * into a temporary folder that replaces the old checkpoint by rename, so a checkpoint is always
+ * either the old one or the new one, whole.
+ *
+ * Layout of `<dir>/`: `model.json` + `weights.bin` (the classifier), `optimizer.json` +
+ * `optimizer-<g>.bin` (slots of parameter group g), `state.json` (LoopState).
+ */
+import { existsSync } from 'node:fs';
+import * as fsp from 'node:fs/promises';
+import { tf } from '../tf';
+import { saveLayersModelFile, readWeightsFile } from '../models/layersModel';
+import type { LoopState, Trainer } from './loop';
+import type { NamedTensor } from './optim';
+import { writeFileAtomic } from '../atomic';
+
+/** Replaces `dir` by the folder `write` fills, via `dir.tmp` and `dir.old`. */
+export async function replaceDirectory(dir: string, write: (tmp: string) => Promise<void>): Promise<void> {
+  const tmp = `${dir}.tmp`;
+  const old = `${dir}.old`;
+  await fsp.rm(tmp, { recursive: true, force: true });
+  await fsp.mkdir(tmp, { recursive: true });
+  await write(tmp);
+  await fsp.rm(old, { recursive: true, force: true });
+  if (existsSync(dir)) await fsp.rename(dir, old);
+  await fsp.rename(tmp, dir);
+  await fsp.rm(old, { recursive: true, force: true });
+}
+
+/** The readable checkpoint folder: `dir`, or `dir.old` when a kill fell between the two renames. */
+export function existingCheckpoint(dir: string): string | undefined {
+  if (existsSync(`${dir}/state.json`)) return dir;
+  if (existsSync(`${dir}.old/state.json`)) return `${dir}.old`;
+  return undefined;
+}
+
+export async function saveCheckpoint(dir: string, trainer: Trainer, state: LoopState = trainer.state): Promise<void> {
+  const groups = await trainer.optimizer.getState();
+  await replaceDirectory(dir, async (tmp) => {
+    await saveLayersModelFile(trainer.prepared.model, tmp);
+    const specs: tf.io.WeightsManifestEntry[][] = [];
+    for (let g = 0; g < groups.length; g++) {
+      const { data, specs: s } = await tf.io.encodeWeights(groups[g]);
+      specs.push(s);
+      await fsp.writeFile(`${tmp}/optimizer-${g}.bin`, new Uint8Array(data as ArrayBuffer));
+    }
+    writeFileAtomic(`${tmp}/optimizer.json`, JSON.stringify({ groups: specs }));
+    writeFileAtomic(`${tmp}/state.json`, JSON.stringify(state, null, 2));
+  });
+  for (const g of groups) for (const t of g) t.tensor.dispose();
+}
+
+/** Loads weights into the trainer's model and returns the loop state and optimiser slots. */
+export async function loadCheckpoint(dir: string, trainer: Trainer): Promise<{ state: LoopState; optimizer: NamedTensor[][] }> {
+  const weights = await readWeightsFile(`${dir}/model.json`);
+  trainer.prepared.model.loadWeights(weights, true);
+  tf.dispose(Object.values(weights));
+  const state = JSON.parse(await fsp.readFile(`${dir}/state.json`, 'utf8')) as LoopState;
+  const { groups } = JSON.parse(await fsp.readFile(`${dir}/optimizer.json`, 'utf8')) as { groups: tf.io.WeightsManifestEntry[][] };
+  const optimizer: NamedTensor[][] = [];
+  for (let g = 0; g < groups.length; g++) {
+    const bytes = await fsp.readFile(`${dir}/optimizer-${g}.bin`);
+    const map = tf.io.decodeWeights(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength), groups[g]);
+    optimizer.push(groups[g].map((s) => ({ name: s.name, tensor: map[s.name] })));
+  }
+  return { state, optimizer };
+}
