@@ -3,12 +3,49 @@
  * file named after the kernel and exports a `KernelConfig`.
  */
 import { tf } from '../../tf';
+import { avgPoolGradConfig } from './AvgPoolGrad';
+import { batchMatMulConfig } from './BatchMatMul';
+import { castConfig } from './Cast';
+import { conv2DBackpropFilterConfig } from './Conv2DBackpropFilter';
+import { conv2DBackpropInputConfig } from './Conv2DBackpropInput';
+import { depthwiseConv2dNativeBackpropFilterConfig } from './DepthwiseConv2dNativeBackpropFilter';
+import { depthwiseConv2dNativeBackpropInputConfig } from './DepthwiseConv2dNativeBackpropInput';
+import { installFusedBatchNormGrad } from './FusedBatchNorm_grad';
+import { identityConfig } from './Identity';
+import { maxPoolGradConfig } from './MaxPoolGrad';
+import { meanConfig } from './Mean';
+import { sliceConfig } from './Slice';
+import { splitVConfig } from './SplitV';
+import { sumConfig } from './Sum';
+import { tileConfig } from './Tile';
+import { unsortedSegmentSumConfig } from './UnsortedSegmentSum';
+import { fusedMatMulConfig } from './_FusedMatMul';
 
-const kernels: tf.KernelConfig[] = [];
+const kernels: tf.KernelConfig[] = [
+  avgPoolGradConfig,
+  batchMatMulConfig,
+  castConfig,
+  conv2DBackpropFilterConfig,
+  conv2DBackpropInputConfig,
+  depthwiseConv2dNativeBackpropFilterConfig,
+  depthwiseConv2dNativeBackpropInputConfig,
+  fusedMatMulConfig,
+  identityConfig,
+  maxPoolGradConfig,
+  meanConfig,
+  sliceConfig,
+  splitVConfig,
+  sumConfig,
+  tileConfig,
+  unsortedSegmentSumConfig,
+];
 
 let registered = false;
 
-/** Registers every added wasm kernel once (replacing a slow built-in one where there is one). */
+/**
+ * Registers every added wasm kernel once (replacing a slow built-in one where there is one),
+ * and the wasm FusedBatchNorm gradient.
+ */
 export function registerWasmKernels(): void {
   if (registered) return;
   registered = true;
@@ -16,4 +53,5 @@ export function registerWasmKernels(): void {
     if (tf.getKernel(k.kernelName, k.backendName)) tf.unregisterKernel(k.kernelName, k.backendName);
     tf.registerKernel(k);
   }
+  installFusedBatchNormGrad();
 }

@@ -1,0 +1,207 @@
+/**
+ * Training-step benchmark for the wasm backend: a ResNet-18 (standard widths 64..512, basic
+ * blocks, batch-norm in training mode, ReLU, max pool, global average pool, dense head,
+ * softmax cross-entropy, SGD) at 64×64, batch 16. Prints images/s and the time spent per
+ * kernel (top-level kernels, inclusive of the kernels they call; then the breakdown of the
+ * composite gradient kernels).
+ *
+ *   node --import tsx bench/kernels.ts [--steps 5] [--size 64] [--batch 16] [--widths 64,128,256,512]
+ *                                      [--backend wasm|cpu] [--no-profile]
+ */
+import { initBackend, type BackendName } from '../src/engine/backend';
+import { tf } from '../src/engine/tf';
+
+interface Options {
+  steps: number;
+  size: number;
+  batch: number;
+  widths: number[];
+  backend: BackendName;
+  profile: boolean;
+}
+
+function parseArgs(argv: string[]): Options {
+  const o: Options = { steps: 5, size: 64, batch: 16, widths: [64, 128, 256, 512], backend: 'wasm', profile: true };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const v = argv[i + 1];
+    if (a === '--steps') o.steps = Number(v);
+    else if (a === '--size') o.size = Number(v);
+    else if (a === '--batch') o.batch = Number(v);
+    else if (a === '--widths') o.widths = v.split(',').map(Number);
+    else if (a === '--backend') o.backend = v as BackendName;
+    else if (a === '--no-profile') {
+      o.profile = false;
+      continue;
+    } else continue;
+    i++;
+  }
+  return o;
+}
+
+/** Per-kernel wall time: each wasm kernel function wrapped with a timer. */
+class KernelTimer {
+  readonly top = new Map<string, { ms: number; calls: number }>();
+  readonly nested = new Map<string, { ms: number; calls: number }>();
+  private stack: string[] = [];
+  enabled = false;
+
+  install(backendName: string): void {
+    for (const k of tf.getKernelsForBackend(backendName)) {
+      const inner = k.kernelFunc;
+      const name = k.kernelName;
+      const wrapped: tf.KernelFunc = (args) => {
+        if (!this.enabled) return inner(args);
+        const parent = this.stack.length ? this.stack[0] : null;
+        this.stack.push(name);
+        const t0 = performance.now();
+        try {
+          return inner(args);
+        } finally {
+          const dt = performance.now() - t0;
+          this.stack.pop();
+          const key = parent == null ? name : `${parent} > ${name}`;
+          const map = parent == null ? this.top : this.nested;
+          const e = map.get(key) ?? { ms: 0, calls: 0 };
+          e.ms += dt;
+          e.calls++;
+          map.set(key, e);
+        }
+      };
+      tf.unregisterKernel(name, backendName);
+      tf.registerKernel({ ...k, kernelFunc: wrapped });
+    }
+  }
+
+  reset(): void {
+    this.top.clear();
+    this.nested.clear();
+  }
+
+  report(steps: number): string {
+    const lines: string[] = [];
+    const fmt = (m: Map<string, { ms: number; calls: number }>, limit: number) => {
+      const rows = [...m.entries()].sort((a, b) => b[1].ms - a[1].ms).slice(0, limit);
+      for (const [k, v] of rows) {
+        lines.push(`  ${k.padEnd(58)} ${(v.ms / steps).toFixed(1).padStart(8)} ms/step  ${String(Math.round(v.calls / steps)).padStart(5)} calls/step`);
+      }
+    };
+    const total = [...this.top.values()].reduce((a, v) => a + v.ms, 0);
+    lines.push(`top-level kernels (sum ${(total / steps).toFixed(1)} ms/step):`);
+    fmt(this.top, 30);
+    lines.push('inside composite kernels:');
+    fmt(this.nested, 30);
+    return lines.join('\n');
+  }
+}
+
+type Params = Map<string, tf.Variable>;
+
+function heNormal(shape: number[], fanIn: number, seed: number): tf.Tensor {
+  return tf.mul(tf.randomNormal(shape, 0, 1, 'float32', seed), Math.sqrt(2 / fanIn));
+}
+
+/** ResNet-18 built from ops, with its parameters. */
+function buildResNet18(widths: number[], classes: number): { params: Params; forward: (x: tf.Tensor4D) => tf.Tensor2D } {
+  const params: Params = new Map();
+  let seed = 1;
+  const conv = (name: string, k: number, cin: number, cout: number) => {
+    params.set(name, tf.variable(heNormal([k, k, cin, cout], k * k * cin, seed++), true, name));
+  };
+  const bn = (name: string, c: number) => {
+    params.set(`${name}/gamma`, tf.variable(tf.ones([c]), true, `${name}/gamma`));
+    params.set(`${name}/beta`, tf.variable(tf.zeros([c]), true, `${name}/beta`));
+  };
+  conv('conv1', 7, 3, widths[0]);
+  bn('bn1', widths[0]);
+  const blocks: Array<{ name: string; cin: number; cout: number; stride: number }> = [];
+  let cin = widths[0];
+  widths.forEach((w, stage) => {
+    for (let b = 0; b < 2; b++) {
+      const stride = stage > 0 && b === 0 ? 2 : 1;
+      const name = `layer${stage + 1}.${b}`;
+      conv(`${name}/conv1`, 3, cin, w);
+      bn(`${name}/bn1`, w);
+      conv(`${name}/conv2`, 3, w, w);
+      bn(`${name}/bn2`, w);
+      if (stride !== 1 || cin !== w) {
+        conv(`${name}/down`, 1, cin, w);
+        bn(`${name}/downbn`, w);
+      }
+      blocks.push({ name, cin, cout: w, stride });
+      cin = w;
+    }
+  });
+  params.set('fc/w', tf.variable(heNormal([cin, classes], cin, seed++), true, 'fc/w'));
+  params.set('fc/b', tf.variable(tf.zeros([classes]), true, 'fc/b'));
+
+  const p = (n: string) => {
+    const v = params.get(n);
+    if (!v) throw new Error(n);
+    return v;
+  };
+  const batchNorm = (x: tf.Tensor4D, name: string) => {
+    const { mean, variance } = tf.moments(x, [0, 1, 2]);
+    return tf.batchNorm(x, mean, variance, p(`${name}/beta`), p(`${name}/gamma`), 1e-5) as tf.Tensor4D;
+  };
+  const forward = (x: tf.Tensor4D): tf.Tensor2D => {
+    let h = tf.relu(batchNorm(tf.conv2d(x, p('conv1') as tf.Tensor4D, 2, 'same'), 'bn1'));
+    h = tf.maxPool(h, 3, 2, 'same');
+    for (const b of blocks) {
+      let y = tf.relu(batchNorm(tf.conv2d(h, p(`${b.name}/conv1`) as tf.Tensor4D, b.stride, 'same'), `${b.name}/bn1`));
+      y = batchNorm(tf.conv2d(y, p(`${b.name}/conv2`) as tf.Tensor4D, 1, 'same'), `${b.name}/bn2`);
+      const skip = params.has(`${b.name}/down`)
+        ? batchNorm(tf.conv2d(h, p(`${b.name}/down`) as tf.Tensor4D, b.stride, 'same'), `${b.name}/downbn`)
+        : h;
+      h = tf.relu(tf.add(y, skip)) as tf.Tensor4D;
+    }
+    const pooled = tf.mean(h, [1, 2]) as tf.Tensor2D;
+    return tf.add(tf.matMul(pooled, p('fc/w')), p('fc/b'));
+  };
+  return { params, forward };
+}
+
+async function main(): Promise<void> {
+  const o = parseArgs(process.argv.slice(2));
+  const r = await initBackend(o.backend);
+  const timer = new KernelTimer();
+  if (o.profile) timer.install(r.chosen);
+  const classes = 2;
+  const { params, forward } = buildResNet18(o.widths, classes);
+  const opt = tf.train.sgd(0.01);
+  const x = tf.randomNormal([o.batch, o.size, o.size, 3], 0, 1, 'float32', 42) as tf.Tensor4D;
+  const labels = tf.oneHot(tf.tensor1d(Array.from({ length: o.batch }, (_, i) => i % classes), 'int32'), classes);
+  const step = () => {
+    const loss = opt.minimize(() => tf.losses.softmaxCrossEntropy(labels, forward(x)) as tf.Scalar, true, [...params.values()]);
+    const v = loss?.dataSync()[0];
+    loss?.dispose();
+    return v;
+  };
+  console.log(`backend ${r.chosen}; ResNet-18 widths ${o.widths.join(',')} @${o.size}px batch ${o.batch}`);
+  const t0 = performance.now();
+  step();
+  console.log(`warm-up step ${(performance.now() - t0).toFixed(0)} ms`);
+  const before = tf.memory().numTensors;
+  timer.enabled = true;
+  const times: number[] = [];
+  let lastLoss = 0;
+  for (let i = 0; i < o.steps; i++) {
+    const t = performance.now();
+    lastLoss = step() ?? 0;
+    times.push(performance.now() - t);
+  }
+  timer.enabled = false;
+  const after = tf.memory().numTensors;
+  times.sort((a, b) => a - b);
+  const median = times[Math.floor(times.length / 2)];
+  console.log(
+    `step median ${median.toFixed(0)} ms (min ${times[0].toFixed(0)}, max ${times[times.length - 1].toFixed(0)}) → ` +
+      `${((o.batch * 1000) / median).toFixed(1)} img/s; loss ${lastLoss.toFixed(4)}; tensors ${before} → ${after}`,
+  );
+  if (o.profile) console.log(timer.report(o.steps));
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
