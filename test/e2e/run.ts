@@ -6,7 +6,7 @@
 //
 // What it does:
 //   1. bundles test/e2e/suite/index.ts and every test/e2e/suite/*.test.ts with esbuild into
-//      <install>/out/suite/ (mocha is required from the install at run time, `vscode` from VS Code);
+//      <install>/out/suite-<pid>/ (mocha is required from the install at run time, `vscode` from VS Code);
 //   2. copies test/e2e/workspace/ to a temporary folder (tests may change it freely);
 //   3. starts its own code-server on a free loopback port (127.0.0.1, port from listening on 0),
 //      with its own user-data, extensions and config under the temporary folder, XDG_* set there
@@ -57,7 +57,10 @@ const CODE_SERVER = join(HOME, 'node_modules/code-server/out/node/entry.js');
 const CHROMIUM = process.env.TTL_E2E_CHROMIUM || '/usr/bin/chromium';
 const SCREENSHOTS = join(E2E, 'screenshots');
 const LOGS = join(SCREENSHOTS, 'logs');
-const SUITE_OUT = join(HOME, 'out/suite');
+// Per run, so that two runs from one checkout do not overwrite each other's bundle. It must stay
+// inside this repository (VS Code maps a `vscode` import to the extension by the importer's path)
+// and inside the install (mocha is required from its node_modules).
+const SUITE_OUT = join(HOME, 'out', `suite-${process.pid}`);
 
 const env = process.env;
 const KEEP = env.TTL_E2E_KEEP === '1';
@@ -143,6 +146,15 @@ function freePort(): Promise<number> {
       srv.close(() => resolvePort(port));
     });
   });
+}
+
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 function tail(file: string, lines = 40): string {
@@ -359,6 +371,14 @@ function workbenchUrl(server: Server, workspace: string, payload: [string, strin
 async function bundleSuite(resultsFile: string): Promise<void> {
   const suiteDir = join(E2E, 'suite');
   const tests = readdirSync(suiteDir).filter((f) => f.endsWith('.test.ts')).sort();
+  // Bundles left by runs that no longer exist.
+  const outRoot = resolve(SUITE_OUT, '..');
+  if (existsSync(outRoot)) {
+    for (const d of readdirSync(outRoot)) {
+      const pid = Number(/^suite-(\d+)$/.exec(d)?.[1]);
+      if (pid && pid !== process.pid && !processExists(pid)) rmSync(join(outRoot, d), { recursive: true, force: true });
+    }
+  }
   rmSync(SUITE_OUT, { recursive: true, force: true });
   mkdirSync(SUITE_OUT, { recursive: true });
   await esbuild.build({
@@ -546,7 +566,10 @@ async function main(): Promise<number> {
         log(`stopped code-server (pid ${server.child.pid})`);
       }
     }
-    if (tmp && !KEEP) rmSync(tmp, { recursive: true, force: true });
+    if (!KEEP) {
+      if (tmp) rmSync(tmp, { recursive: true, force: true });
+      rmSync(SUITE_OUT, { recursive: true, force: true });
+    }
   };
   const finish = (extraFailure: boolean) => {
     const passed = phases.reduce((n, p) => n + p.passed, 0);
