@@ -401,6 +401,20 @@ describe('Batch norm, pooling, reductions, data movement', () => {
     }
   });
 
+  test('ClipByValue and Relu6 gradients (boundaries included as in tfjs)', async () => {
+    const x = data([3, 7, 7, 5]);
+    // Scaled to [-8, 8) with exact boundary values sprinkled in.
+    const v = { shape: x.shape, values: x.values.map((a, i) => (i % 17 === 0 ? [0, 6, -1, 2.5][i % 4] : a * 8)) };
+    const w = data(x.shape);
+    await compare('ClipByValue gradient', 'clip(-1, 2.5)', () =>
+      tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.clipByValue(a, -1, 2.5), T(w))))(T(v)),
+    );
+    await compare('Relu6 gradient', 'relu6', () => tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.relu6(a), T(w))))(T(v)));
+    await compare('ClipByValue gradient', 'layers ReLU(maxValue: 6)', () =>
+      tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.layers.reLU({ maxValue: 6 }).apply(a) as tf.Tensor, T(w))))(T(v)),
+    );
+  });
+
   test('Sum and Mean over leading, middle and trailing axes', async () => {
     const x = data([4, 5, 6, 7]);
     const axesList: Array<number | number[]> = [0, [0, 1], [0, 1, 2], [1, 2], 1, 2, 3, [2, 3], [0, 2], [0, 1, 2, 3]];

@@ -14,8 +14,7 @@
  * Inputs of other ranks (e.g. full-shape mean) fall back to the stock gradient.
  */
 import { tf } from '../../tf';
-
-let stock: tf.GradConfig | undefined;
+import { wasmGradient } from './kernel_utils';
 
 /** Σ over all leading axes of a [..., C] tensor, as [C]. */
 function sumLeading(t: tf.Tensor): tf.Tensor1D {
@@ -23,9 +22,11 @@ function sumLeading(t: tf.Tensor): tf.Tensor1D {
   return tf.sum(tf.reshape(t, [-1, c]), 0);
 }
 
-function fastGradFunc(dy: tf.Tensor, saved: tf.Tensor[], attrs: tf.NamedAttrMap): Record<string, () => tf.Tensor> {
-  const { varianceEpsilon } = attrs as unknown as { varianceEpsilon: number };
+const grad = wasmGradient(tf.FusedBatchNorm, ['x', 'mean', 'variance', 'scale'], (dy, saved, attrs) => {
   const [x, mean, variance, scale] = saved;
+  const vectorParams = mean.rank === 1 && variance.rank === 1 && (scale == null || scale.rank === 1) && x.rank >= 2;
+  if (!vectorParams) return null;
+  const { varianceEpsilon } = attrs as unknown as { varianceEpsilon: number };
   const [s1, s2, inv, invScale] = tf.tidy(() => {
     const invT = tf.rsqrt(tf.add(variance, tf.scalar(varianceEpsilon)));
     const invScaleT = scale == null ? invT : tf.mul(invT, scale);
@@ -40,30 +41,7 @@ function fastGradFunc(dy: tf.Tensor, saved: tf.Tensor[], attrs: tf.NamedAttrMap)
     scale: () => tf.reshape(tf.mul(inv, s2), mean.shape),
     offset: () => tf.reshape(s1, mean.shape),
   };
-}
+});
 
-function gradFunc(dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], attrs: tf.NamedAttrMap): Record<string, () => tf.Tensor> {
-  const d = Array.isArray(dy) ? dy[0] : dy;
-  const [x, mean, variance, scale] = saved;
-  const vectorParams = mean.rank === 1 && variance.rank === 1 && (scale == null || scale.rank === 1) && x.rank >= 2;
-  if (tf.getBackend() === 'wasm' && vectorParams) return fastGradFunc(d, saved, attrs);
-  if (stock == null) throw new Error('FusedBatchNorm: the stock gradient is not registered');
-  return stock.gradFunc(dy, saved, attrs);
-}
-
-/**
- * The gradient config; `install()` remembers the stock config (for other backends) and
- * registers this one.
- */
-export const fusedBatchNormGradConfig: tf.GradConfig = {
-  kernelName: tf.FusedBatchNorm,
-  inputsToSave: ['x', 'mean', 'variance', 'scale'],
-  gradFunc,
-};
-
-export function installFusedBatchNormGrad(): void {
-  const current = tf.getGradient(tf.FusedBatchNorm);
-  if (current === fusedBatchNormGradConfig) return;
-  stock = current;
-  tf.registerGradient(fusedBatchNormGradConfig);
-}
+export const fusedBatchNormGradConfig = grad.config;
+export const installFusedBatchNormGrad = grad.install;

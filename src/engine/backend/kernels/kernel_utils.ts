@@ -111,3 +111,36 @@ export function input(inputs: tf.NamedTensorInfoMap, name: string): TensorInfo {
   if (t == null) throw new Error(`missing kernel input '${name}'`);
   return t;
 }
+
+type GradMap = Record<string, () => tf.Tensor>;
+type GradFunc = (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], attrs: tf.NamedAttrMap) => GradMap;
+
+/**
+ * A gradient used when the active backend is wasm; other backends keep the stock gradient
+ * (registered before `install()`). `fast` may return null to defer to the stock one.
+ */
+export function wasmGradient(
+  kernelName: string,
+  inputsToSave: string[],
+  fast: (dy: tf.Tensor, saved: tf.Tensor[], attrs: tf.NamedAttrMap) => GradMap | null,
+): { config: tf.GradConfig; install: () => void } {
+  let stock: tf.GradConfig | undefined;
+  const gradFunc: GradFunc = (dy, saved, attrs) => {
+    if (tf.getBackend() === 'wasm') {
+      const r = fast(Array.isArray(dy) ? dy[0] : dy, saved, attrs);
+      if (r != null) return r;
+    }
+    if (stock == null) throw new Error(`${kernelName}: the stock gradient is not registered`);
+    return stock.gradFunc(dy, saved, attrs) as GradMap;
+  };
+  const config: tf.GradConfig = { kernelName, inputsToSave, gradFunc };
+  return {
+    config,
+    install: () => {
+      const current = tf.getGradient(kernelName);
+      if (current === config) return;
+      stock = current;
+      tf.registerGradient(config);
+    },
+  };
+}

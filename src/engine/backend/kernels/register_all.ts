@@ -6,6 +6,7 @@ import { tf } from '../../tf';
 import { avgPoolGradConfig } from './AvgPoolGrad';
 import { batchMatMulConfig } from './BatchMatMul';
 import { castConfig } from './Cast';
+import { installClipByValueGrad } from './ClipByValue_grad';
 import { conv2DBackpropFilterConfig } from './Conv2DBackpropFilter';
 import { conv2DBackpropInputConfig } from './Conv2DBackpropInput';
 import { depthwiseConv2dNativeBackpropFilterConfig } from './DepthwiseConv2dNativeBackpropFilter';
@@ -14,6 +15,7 @@ import { installFusedBatchNormGrad } from './FusedBatchNorm_grad';
 import { identityConfig } from './Identity';
 import { maxPoolGradConfig } from './MaxPoolGrad';
 import { meanConfig } from './Mean';
+import { installRelu6Grad } from './Relu6_grad';
 import { sliceConfig } from './Slice';
 import { splitVConfig } from './SplitV';
 import { sumConfig } from './Sum';
@@ -44,7 +46,7 @@ let registered = false;
 
 /**
  * Registers every added wasm kernel once (replacing a slow built-in one where there is one),
- * and the wasm FusedBatchNorm gradient.
+ * and the gradients used on wasm.
  */
 export function registerWasmKernels(): void {
   if (registered) return;
@@ -54,4 +56,6 @@ export function registerWasmKernels(): void {
     tf.registerKernel(k);
   }
   installFusedBatchNormGrad();
+  installClipByValueGrad();
+  installRelu6Grad();
 }
