@@ -1,0 +1,143 @@
+/** Commands that start or stop jobs: run, cutoff search, analysis, Grad-CAM, resume, cancel. */
+import { basename, dirname } from 'node:path';
+import * as vscode from 'vscode';
+import { COMMANDS } from '../ids';
+import type { TtlJob } from '../jobs/jobService';
+import { pathKey } from '../runs/tree';
+import type { Services } from '../services';
+import { backendForJob, runsDirForFile, wasmThreadsForJob } from '../settings';
+import { experimentFileFrom, pickRun } from './pick';
+
+const experimentTitle = (file: string) => basename(file).replace(/\.ttl\.json$/i, '');
+
+function cwdFor(file: vscode.Uri): string {
+  return vscode.workspace.getWorkspaceFolder(file)?.uri.fsPath ?? dirname(file.fsPath);
+}
+
+function backendArgs(): string[] {
+  const b = backendForJob();
+  return b ? ['--backend', b] : [];
+}
+
+async function notAvailable(what: string, command: string): Promise<void> {
+  await vscode.window.showInformationMessage(`${what} is not available in this version of TTL Studio: its engine has no \`ttl ${command}\` command yet.`);
+}
+
+export function registerJobCommands(s: Services): vscode.Disposable[] {
+  const { jobs } = s;
+  const reg = vscode.commands.registerCommand;
+  return [
+    reg(COMMANDS.runExperiment, async (arg?: unknown): Promise<number | undefined> => {
+      const uri = await experimentFileFrom(arg, 'Run Experiment');
+      if (!uri) return undefined;
+      const job = jobs.enqueue(experimentTitle(uri.fsPath), {
+        kind: 'worker',
+        experimentFile: uri.fsPath,
+        cwd: cwdFor(uri),
+        request: { kind: 'run', experimentFile: uri.fsPath, runsDir: runsDirForFile(uri), backend: backendForJob(), wasmThreads: wasmThreadsForJob() },
+      });
+      return job?.id;
+    }),
+
+    reg(COMMANDS.resumeRun, async (arg?: unknown): Promise<number | undefined> => {
+      const run = await pickRun(s, arg, {
+        title: 'Resume Run',
+        statuses: ['interrupted', 'cancelled', 'failed'],
+        emptyMessage: 'No run to resume: interrupted, cancelled and failed runs can be resumed.',
+      });
+      if (!run) return undefined;
+      if (!['interrupted', 'cancelled', 'failed'].includes(run.status)) {
+        void vscode.window.showInformationMessage(`Run ${run.id} is ${run.status}; only interrupted, cancelled or failed runs can be resumed.`);
+        return undefined;
+      }
+      if ([...jobs.busyRunDirs()].some((d) => pathKey(d) === pathKey(run.dir))) {
+        void vscode.window.showInformationMessage(`Run ${run.id} is already queued or running.`);
+        return undefined;
+      }
+      const job = jobs.enqueue(`${run.name} (resume s${run.seed})`, {
+        kind: 'worker',
+        experimentFile: run.experimentFile,
+        cwd: dirname(run.experimentFile),
+        request: { kind: 'resume', runDir: run.dir, backend: backendForJob(), wasmThreads: wasmThreadsForJob() },
+      });
+      return job?.id;
+    }),
+
+    reg(COMMANDS.runSearch, async (arg?: unknown): Promise<number | undefined> => {
+      if (!(await jobs.hasCliCommand('search'))) return void (await notAvailable('Cutoff search', 'search'));
+      const uri = await experimentFileFrom(arg, 'Run Cutoff Search');
+      if (!uri) return undefined;
+      const job = jobs.enqueue(`${experimentTitle(uri.fsPath)} (cutoff search)`, {
+        kind: 'cli',
+        command: 'search',
+        args: ['search', uri.fsPath, '--runs-dir', runsDirForFile(uri), ...backendArgs()],
+        cwd: cwdFor(uri),
+        experimentFile: uri.fsPath,
+      });
+      return job?.id;
+    }),
+
+    reg(COMMANDS.analyzeRun, async (arg?: unknown): Promise<number | undefined> => {
+      if (!(await jobs.hasCliCommand('analyze'))) return void (await notAvailable('Run analysis (SVCCA)', 'analyze'));
+      const run = await pickRun(s, arg, { title: 'Analyze Run', statuses: ['finished'], emptyMessage: 'No finished run to analyze yet.' });
+      if (!run) return undefined;
+      const job = jobs.enqueue(`${run.name} (analysis s${run.seed})`, {
+        kind: 'cli',
+        command: 'analyze',
+        args: ['analyze', run.dir, ...backendArgs()],
+        cwd: dirname(run.experimentFile),
+        runDir: run.dir,
+      });
+      return job?.id;
+    }),
+
+    reg(COMMANDS.gradCam, async (arg?: unknown, selection?: unknown): Promise<number | undefined> => {
+      if (!(await jobs.hasCliCommand('gradcam'))) return void (await notAvailable('Grad-CAM', 'gradcam'));
+      let images = (Array.isArray(selection) ? selection : arg instanceof vscode.Uri ? [arg] : []).filter(
+        (u): u is vscode.Uri => u instanceof vscode.Uri && /\.(png|jpe?g)$/i.test(u.fsPath),
+      );
+      if (!images.length) {
+        images =
+          (await vscode.window.showOpenDialog({ title: 'Images for Grad-CAM', canSelectMany: true, filters: { Images: ['png', 'jpg', 'jpeg'] } })) ?? [];
+        if (!images.length) return undefined;
+      }
+      const run = await pickRun(s, undefined, { title: `Grad-CAM of ${images.length} image${images.length === 1 ? '' : 's'}: which run's model?`, statuses: ['finished'], emptyMessage: 'Grad-CAM needs a finished run.' });
+      if (!run) return undefined;
+      const job = jobs.enqueue(`${run.name} (Grad-CAM, ${images.length} image${images.length === 1 ? '' : 's'})`, {
+        kind: 'cli',
+        command: 'gradcam',
+        args: ['gradcam', run.dir, ...images.map((u) => u.fsPath), ...backendArgs()],
+        cwd: dirname(run.experimentFile),
+        runDir: run.dir,
+      });
+      return job?.id;
+    }),
+
+    reg(COMMANDS.cancelJob, async (arg?: unknown): Promise<boolean> => {
+      let id: number | undefined;
+      if (typeof arg === 'number') id = arg;
+      else if (typeof arg === 'object' && arg !== null && typeof (arg as TtlJob).id === 'number') id = (arg as TtlJob).id;
+      if (id === undefined) {
+        const active = jobs.queue.active().filter((j) => j.state !== 'cancelling');
+        if (!active.length) {
+          void vscode.window.showInformationMessage('No TTL job is queued or running.');
+          return false;
+        }
+        if (active.length === 1) id = active[0].id;
+        else {
+          const picked = await vscode.window.showQuickPick(
+            active.map((j) => ({ label: j.title, description: j.state === 'queued' ? 'queued' : j.progress.message, id: j.id })),
+            { title: 'Cancel Job' },
+          );
+          id = picked?.id;
+        }
+      }
+      if (id === undefined) return false;
+      const ok = jobs.queue.cancel(id);
+      if (ok) s.log.info(`job #${id}: cancel requested`);
+      return ok;
+    }),
+
+    reg(COMMANDS.clearFinishedJobs, () => jobs.queue.clearFinished()),
+  ];
+}

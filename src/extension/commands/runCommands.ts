@@ -1,0 +1,138 @@
+/** Commands on runs and experiment files: open, charts, delete, reveal, export, compare, refresh. */
+import { cpSync, existsSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import * as vscode from 'vscode';
+import { COMMANDS } from '../ids';
+import { ModelExplorerPanel } from '../panel/modelExplorerPanel';
+import { compareRunsMarkdown } from '../runs/compare';
+import { pathKey, type ExperimentNode } from '../runs/tree';
+import type { Services } from '../services';
+import { experimentFileFrom, pickRun, pickRuns } from './pick';
+
+export function registerRunCommands(s: Services): vscode.Disposable[] {
+  const reg = vscode.commands.registerCommand;
+  const extensionUri = s.context.extensionUri;
+  return [
+    reg(COMMANDS.openExperimentFile, async (arg?: ExperimentNode | vscode.Uri | string) => {
+      const file = arg instanceof vscode.Uri ? arg : typeof arg === 'string' ? vscode.Uri.file(arg) : arg ? vscode.Uri.file(arg.file) : undefined;
+      if (file) await vscode.window.showTextDocument(file, { preview: true });
+    }),
+
+    reg(COMMANDS.openSummary, async (arg?: unknown) => {
+      const run = await pickRun(s, arg, { title: 'Open Run Summary', emptyMessage: 'There are no runs yet.' });
+      if (!run) return;
+      const summary = join(run.dir, 'summary.json');
+      const file = existsSync(summary) ? summary : join(run.dir, 'run.json');
+      await vscode.window.showTextDocument(vscode.Uri.file(file), { preview: true });
+    }),
+
+    reg(COMMANDS.openCharts, async (arg?: unknown) => {
+      const run = await pickRun(s, arg, { title: 'Open Run Charts', emptyMessage: 'There are no runs yet.' });
+      if (run) ModelExplorerPanel.createOrShow(extensionUri, { runDir: run.dir, experimentFile: run.experimentFile });
+    }),
+
+    reg(COMMANDS.openModelExplorer, async (arg?: unknown) => {
+      let experimentFile: string | undefined;
+      if (arg !== undefined || vscode.window.activeTextEditor?.document.uri.fsPath.endsWith('.ttl.json')) {
+        experimentFile = (await experimentFileFrom(arg, 'Open Model Explorer'))?.fsPath;
+      }
+      ModelExplorerPanel.createOrShow(extensionUri, { experimentFile });
+    }),
+
+    reg(COMMANDS.deleteRun, async (arg?: unknown, selection?: unknown) => {
+      const runs = await pickRuns(s, arg, selection, { title: 'Delete Runs', emptyMessage: 'There are no runs to delete.' });
+      if (!runs.length) return false;
+      const busy = s.jobs.busyRunDirs();
+      const blocked = runs.filter((r) => r.status === 'running' || [...busy].some((d) => pathKey(d) === pathKey(r.dir)));
+      if (blocked.length) {
+        void vscode.window.showWarningMessage(`Cancel ${blocked.length === 1 ? `run ${blocked[0].id}` : `${blocked.length} runs`} before deleting: ${blocked.length === 1 ? 'it is' : 'they are'} still running.`);
+        return false;
+      }
+      const what = runs.length === 1 ? `run ${runs[0].id}` : `${runs.length} runs`;
+      const answer = await vscode.window.showWarningMessage(
+        `Delete ${what}?`,
+        { modal: true, detail: `This removes ${runs.length === 1 ? 'its folder' : 'their folders'} (metrics, checkpoints, model, predictions) from disk:\n${runs.map((r) => r.dir).join('\n')}` },
+        'Delete',
+      );
+      if (answer !== 'Delete') return false;
+      for (const r of runs) {
+        try {
+          rmSync(r.dir, { recursive: true, force: true });
+          s.log.info(`deleted run ${r.dir}`);
+        } catch (e) {
+          void vscode.window.showErrorMessage(`Could not delete ${r.dir}: ${(e as Error).message}`);
+        }
+      }
+      await s.runs.refresh();
+      return true;
+    }),
+
+    reg(COMMANDS.revealRun, async (arg?: unknown) => {
+      const run = await pickRun(s, arg, { title: 'Reveal Run in Explorer', emptyMessage: 'There are no runs yet.' });
+      if (!run) return;
+      const uri = vscode.Uri.file(run.dir);
+      if (vscode.workspace.getWorkspaceFolder(uri)) await vscode.commands.executeCommand('revealInExplorer', uri);
+      else await vscode.commands.executeCommand('revealFileInOS', uri);
+    }),
+
+    reg(COMMANDS.revealRunInOS, async (arg?: unknown) => {
+      const run = await pickRun(s, arg, { title: 'Reveal Run in File Manager', emptyMessage: 'There are no runs yet.' });
+      if (run) await vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(join(run.dir, 'run.json')));
+    }),
+
+    reg(COMMANDS.exportModel, async (arg?: unknown, destination?: vscode.Uri): Promise<string | undefined> => {
+      const run = await pickRun(s, arg, {
+        title: 'Export Truncated Model',
+        statuses: ['finished'],
+        filter: (r) => existsSync(join(r.dir, 'model', 'model.json')),
+        emptyMessage: 'No finished run with a saved model yet.',
+      });
+      if (!run) return undefined;
+      const modelDir = join(run.dir, 'model');
+      if (!existsSync(join(modelDir, 'model.json'))) {
+        void vscode.window.showErrorMessage(`Run ${run.id} has no saved model (${modelDir}).`);
+        return undefined;
+      }
+      let dest = destination instanceof vscode.Uri ? destination : undefined;
+      if (!dest) {
+        const picked = await vscode.window.showOpenDialog({
+          title: `Export the model of ${run.id}`,
+          openLabel: 'Export Here',
+          canSelectFiles: false,
+          canSelectFolders: true,
+          defaultUri: vscode.workspace.workspaceFolders?.[0]?.uri,
+        });
+        dest = picked?.[0];
+      }
+      if (!dest) return undefined;
+      const target = join(dest.fsPath, `${run.id}-model`);
+      if (existsSync(target) && !destination) {
+        const answer = await vscode.window.showWarningMessage(`${target} exists. Replace it?`, { modal: true }, 'Replace');
+        if (answer !== 'Replace') return undefined;
+      }
+      rmSync(target, { recursive: true, force: true });
+      cpSync(modelDir, target, { recursive: true });
+      s.log.info(`exported the model of ${run.id} to ${target}`);
+      if (!destination) {
+        void vscode.window.showInformationMessage(`Exported the model of ${run.id} (TensorFlow.js Layers format) to ${target}.`, 'Reveal').then((pick) => {
+          if (pick) void vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(join(target, 'model.json')));
+        });
+      }
+      return target;
+    }),
+
+    reg(COMMANDS.compareRuns, async (arg?: unknown, selection?: unknown): Promise<vscode.Uri | undefined> => {
+      const runs = await pickRuns(s, arg, selection, {
+        title: 'Compare Runs',
+        statuses: ['finished'],
+        emptyMessage: 'No finished runs to compare yet.',
+      });
+      if (!runs.length) return undefined;
+      const doc = await vscode.workspace.openTextDocument({ language: 'markdown', content: compareRunsMarkdown(runs) });
+      await vscode.commands.executeCommand('markdown.showPreview', doc.uri).then(undefined, () => vscode.window.showTextDocument(doc));
+      return doc.uri;
+    }),
+
+    reg(COMMANDS.refresh, () => s.runs.refresh()),
+  ];
+}

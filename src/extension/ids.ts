@@ -1,0 +1,57 @@
+/** Command, view and setting identifiers, as declared in package.json. No `vscode` here. */
+
+export const COMMANDS = {
+  newExperiment: 'ttl.newExperiment',
+  runExperiment: 'ttl.runExperiment',
+  runSearch: 'ttl.runSearch',
+  analyzeRun: 'ttl.analyzeRun',
+  gradCam: 'ttl.gradCam',
+  cancelJob: 'ttl.cancelJob',
+  openModelExplorer: 'ttl.openModelExplorer',
+  compareRuns: 'ttl.compareRuns',
+  exportModel: 'ttl.exportModel',
+  selectBackend: 'ttl.selectBackend',
+  showLogs: 'ttl.showLogs',
+  resumeRun: 'ttl.resumeRun',
+  openSummary: 'ttl.openSummary',
+  openCharts: 'ttl.openCharts',
+  deleteRun: 'ttl.deleteRun',
+  revealRun: 'ttl.revealRun',
+  revealRunInOS: 'ttl.revealRunInOS',
+  openExperimentFile: 'ttl.openExperimentFile',
+  refresh: 'ttl.refresh',
+  clearFinishedJobs: 'ttl.clearFinishedJobs',
+} as const;
+
+export const VIEWS = {
+  container: 'ttlStudio',
+  experiments: 'ttl.experiments',
+  jobs: 'ttl.jobs',
+} as const;
+
+export const PANELS = {
+  modelExplorer: 'ttl.modelExplorer',
+} as const;
+
+export const SETTINGS = {
+  section: 'ttl',
+  backend: 'backend',
+  runsDirectory: 'runsDirectory',
+  maxParallelJobs: 'maxParallelJobs',
+  wasmThreads: 'wasmThreads',
+} as const;
+
+export const BACKENDS = ['auto', 'wasm', 'cpu', 'tensorflow', 'tensorflow-gpu', 'webgpu'] as const;
+export type BackendSetting = (typeof BACKENDS)[number];
+
+export const BACKEND_DESCRIPTIONS: Record<BackendSetting, string> = {
+  auto: "the experiment file's train.backend (auto: the fastest available)",
+  wasm: 'WebAssembly with SIMD and threads; works everywhere, no install',
+  cpu: 'plain JavaScript; slow, for debugging',
+  tensorflow: 'native TensorFlow on the CPU (needs @tensorflow/tfjs-node installed)',
+  'tensorflow-gpu': 'native TensorFlow with CUDA (needs @tensorflow/tfjs-node-gpu and a CUDA GPU)',
+  webgpu: 'WebGPU (needs the webgpu package and a GPU)',
+};
+
+/** Run-store and job files the sidebar watches. */
+export const WATCHED_RUN_FILES = '**/{run.json,summary.json,metrics.jsonl}';

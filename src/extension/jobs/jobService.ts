@@ -1,0 +1,304 @@
+/**
+ * The job runner as the editor sees it: a queue of jobs (ttl.maxParallelJobs at a time), each in
+ * its own process; a cancellable progress notification per job, a status bar item, engine logs
+ * in the TTL Studio output channel, and a message when a job ends. In an untrusted workspace
+ * nothing runs.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as vscode from 'vscode';
+import type { JobRequest } from '../../engine/jobProtocol';
+import { COMMANDS } from '../ids';
+import type { LiveProgress } from '../runs/tree';
+import { maxParallelJobs } from '../settings';
+import { cliHasCommand, startCliJob } from './cliProcess';
+import { logLineForEvent, progressFromEvent } from './progress';
+import { isEnded, JobQueue, type Execution, type ExecutionContext, type Job, type JobOutcome } from './queue';
+import { startWorkerJob } from './workerProcess';
+
+export type JobSpec =
+  | { kind: 'worker'; request: JobRequest; cwd?: string; experimentFile?: string }
+  | { kind: 'cli'; command: string; args: string[]; cwd?: string; experimentFile?: string; runDir?: string };
+
+export type TtlJob = Job<JobSpec>;
+
+/** Grace period between asking a job to stop and killing its process. */
+export const CANCEL_GRACE_MS = 10_000;
+
+export class JobService implements vscode.Disposable {
+  readonly queue: JobQueue<JobSpec>;
+  private readonly liveChanged = new vscode.EventEmitter<void>();
+  readonly onDidChangeLive = this.liveChanged.event;
+  private readonly jobsChanged = new vscode.EventEmitter<TtlJob | undefined>();
+  readonly onDidChangeJobs = this.jobsChanged.event;
+  private readonly runsChanged = new vscode.EventEmitter<void>();
+  /** A job started, finished or wrote an epoch: the run store changed. */
+  readonly onDidChangeRuns = this.runsChanged.event;
+  private readonly statusBar: vscode.StatusBarItem;
+  private readonly disposables: vscode.Disposable[] = [];
+  private readonly kills = new Map<number, () => void>();
+  private readonly finished = new Map<number, () => void>();
+  private readonly cliCommands = new Map<string, Promise<boolean>>();
+  private readonly workerPath: string;
+  private readonly cliPath: string;
+
+  static register(context: vscode.ExtensionContext, log: vscode.LogOutputChannel): JobService {
+    const service = new JobService(context.extensionUri, log);
+    context.subscriptions.push(service);
+    return service;
+  }
+
+  constructor(
+    extensionUri: vscode.Uri,
+    private readonly log: vscode.LogOutputChannel,
+  ) {
+    this.workerPath = vscode.Uri.joinPath(extensionUri, 'dist', 'worker.js').fsPath;
+    this.cliPath = vscode.Uri.joinPath(extensionUri, 'dist', 'cli.js').fsPath;
+    this.queue = new JobQueue<JobSpec>({ executor: (job, ctx) => this.execute(job, ctx), maxParallel: maxParallelJobs });
+    this.statusBar = vscode.window.createStatusBarItem('ttl.jobs', vscode.StatusBarAlignment.Left, 50);
+    this.statusBar.name = 'TTL Studio Jobs';
+    this.disposables.push(this.statusBar, this.liveChanged, this.jobsChanged, this.runsChanged);
+    const sub = this.queue.onDidChange((job, change) => this.onJobChange(job, change));
+    this.disposables.push({ dispose: () => sub.dispose() });
+    vscode.workspace.onDidChangeConfiguration(
+      (e) => {
+        if (e.affectsConfiguration('ttl.maxParallelJobs')) this.queue.pump();
+      },
+      undefined,
+      this.disposables,
+    );
+  }
+
+  /**
+   * Queues a job; returns it, or undefined when the workspace is not trusted (the user is told).
+   */
+  enqueue(title: string, spec: JobSpec): TtlJob | undefined {
+    if (!vscode.workspace.isTrusted) {
+      void vscode.window
+        .showWarningMessage(
+          'TTL Studio runs training, searches and analyses only in a trusted workspace: an experiment file can point the engine at any file and model on this machine.',
+          'Manage Workspace Trust',
+        )
+        .then((pick) => pick && vscode.commands.executeCommand('workbench.trust.manage'));
+      return undefined;
+    }
+    const job = this.queue.enqueue(title, spec);
+    this.log.info(`job #${job.id} queued: ${title}`);
+    return job;
+  }
+
+  /** Whether this build's CLI has `command` (cached per session). */
+  hasCliCommand(command: string): Promise<boolean> {
+    let p = this.cliCommands.get(command);
+    if (!p) {
+      p = existsSync(this.cliPath) ? cliHasCommand(this.cliPath, command) : Promise.resolve(false);
+      this.cliCommands.set(command, p);
+    }
+    return p;
+  }
+
+  /** Live progress by run folder, for the Experiments view. */
+  live(): ReadonlyMap<string, LiveProgress> {
+    const m = new Map<string, LiveProgress>();
+    for (const j of this.queue.running()) {
+      const p = j.progress;
+      if (p.runDir) m.set(p.runDir, { epoch: p.epoch, epochs: p.epochs, fraction: p.fraction, message: p.message });
+    }
+    return m;
+  }
+
+  /** Run folders that a job of this window is working on. */
+  busyRunDirs(): Set<string> {
+    const s = new Set<string>();
+    for (const j of this.queue.active()) {
+      for (const d of j.runDirs) s.add(d);
+      if (j.spec.kind === 'worker' && j.spec.request.kind === 'resume') s.add(j.spec.request.runDir);
+      if (j.spec.kind === 'cli' && j.spec.runDir) s.add(j.spec.runDir);
+    }
+    return s;
+  }
+
+  /** Resolves when the job has ended (at once if it has). */
+  whenEnded(job: TtlJob): Promise<TtlJob> {
+    if (isEnded(job.state)) return Promise.resolve(job);
+    return new Promise((resolve) => {
+      const sub = this.queue.onDidChange((j, change) => {
+        if (j.id === job.id && change === 'ended') {
+          sub.dispose();
+          resolve(j);
+        }
+      });
+    });
+  }
+
+  private execute(job: TtlJob, ctx: ExecutionContext): Execution {
+    const spec = job.spec;
+    const tag = `#${job.id}`;
+    if (spec.kind === 'worker') {
+      this.log.info(`${tag} starting ${spec.request.kind} job: ${spec.request.kind === 'run' ? spec.request.experimentFile : spec.request.runDir}`);
+      const exec = startWorkerJob({
+        workerPath: this.workerPath,
+        request: spec.request,
+        cwd: spec.cwd,
+        env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' },
+        cancelGraceMs: CANCEL_GRACE_MS,
+        onSpawn: (pid) => this.log.debug(`${tag} worker process ${pid}`),
+        onEvent: (event) => {
+          const line = logLineForEvent(event);
+          if (line) this.log[line.level](`${tag} ${line.message}`);
+          if (event.type === 'run-started') ctx.addRunDir(event.runDir);
+          if (event.type !== 'log') ctx.report(progressFromEvent(job.progress, event));
+          if (event.type === 'run-started' || event.type === 'epoch' || event.type === 'run-finished') this.runsChanged.fire();
+        },
+        onOutput: (line, stream) => (stream === 'stderr' ? this.log.warn(`${tag} ${line}`) : this.log.info(`${tag} ${line}`)),
+      });
+      this.kills.set(job.id, () => exec.kill());
+      return exec;
+    }
+    this.log.info(`${tag} ttl ${spec.args.join(' ')}`);
+    ctx.report({ message: `ttl ${spec.command}…` });
+    const exec = startCliJob({
+      cliPath: this.cliPath,
+      args: spec.args,
+      cwd: spec.cwd,
+      cancelGraceMs: CANCEL_GRACE_MS,
+      onOutput: (line) => {
+        this.log.info(`${tag} ${line}`);
+        ctx.report({ message: line.length > 80 ? line.slice(0, 77) + '…' : line });
+      },
+    });
+    this.kills.set(job.id, () => exec.kill());
+    return exec;
+  }
+
+  private onJobChange(job: TtlJob, change: 'queued' | 'started' | 'progress' | 'ended' | 'removed'): void {
+    this.jobsChanged.fire(job);
+    this.updateStatusBar();
+    if (change === 'progress' || change === 'started' || change === 'ended') this.liveChanged.fire();
+    if (change === 'started') this.showProgress(job);
+    if (change === 'ended') {
+      this.kills.delete(job.id);
+      this.finished.get(job.id)?.();
+      this.finished.delete(job.id);
+      this.runsChanged.fire();
+      this.reportEnd(job);
+    }
+  }
+
+  private showProgress(job: TtlJob): void {
+    void vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: `TTL: ${job.title}`, cancellable: true },
+      (progress, token) =>
+        new Promise<void>((resolve) => {
+          let shown = 0;
+          const sub = this.queue.onDidChange((j, change) => {
+            if (j.id !== job.id || change !== 'progress') return;
+            const pct = j.progress.fraction !== undefined ? Math.round(j.progress.fraction * 100) : undefined;
+            const increment = pct !== undefined && pct > shown ? pct - shown : undefined;
+            if (increment !== undefined) shown = pct!;
+            progress.report({ message: j.progress.message, increment });
+          });
+          token.onCancellationRequested(() => this.queue.cancel(job.id));
+          this.finished.set(job.id, () => {
+            sub.dispose();
+            resolve();
+          });
+          if (isEnded(job.state)) {
+            sub.dispose();
+            resolve();
+          }
+        }),
+    );
+  }
+
+  private updateStatusBar(): void {
+    const running = this.queue.running();
+    const queued = this.queue.active().filter((j) => j.state === 'queued');
+    if (!running.length && !queued.length) {
+      this.statusBar.hide();
+      return;
+    }
+    const waiting = queued.length ? ` (+${queued.length} queued)` : '';
+    if (running.length === 1) {
+      const j = running[0];
+      const pct = j.progress.fraction !== undefined ? ` ${Math.round(j.progress.fraction * 100)}%` : '';
+      this.statusBar.text = `$(${j.state === 'cancelling' ? 'loading~spin' : 'sync~spin'}) TTL: ${j.title}${pct}${waiting}`;
+      this.statusBar.tooltip = `${j.title}: ${j.progress.message ?? j.state}\nClick to cancel.`;
+      this.statusBar.command = { command: COMMANDS.cancelJob, title: 'Cancel Job', arguments: [j.id] };
+    } else if (running.length > 1) {
+      this.statusBar.text = `$(sync~spin) TTL: ${running.length} jobs${waiting}`;
+      this.statusBar.tooltip = running.map((j) => `${j.title}: ${j.progress.message ?? j.state}`).join('\n') + '\nClick to cancel one.';
+      this.statusBar.command = COMMANDS.cancelJob;
+    } else {
+      this.statusBar.text = `$(clock) TTL: ${queued.length} queued`;
+      this.statusBar.tooltip = queued.map((j) => j.title).join('\n') + '\nClick to cancel one.';
+      this.statusBar.command = COMMANDS.cancelJob;
+    }
+    this.statusBar.accessibilityInformation = { label: `TTL Studio: ${this.statusBar.text.replace(/\$\([^)]*\)\s*/g, '')}. Activate to cancel.` };
+    this.statusBar.show();
+  }
+
+  private reportEnd(job: TtlJob): void {
+    const o = job.outcome as JobOutcome;
+    const tag = `#${job.id}`;
+    const lastRun = o.runDirs[o.runDirs.length - 1];
+    if (o.state === 'finished') {
+      const summary = lastRun ? readSummary(lastRun) : undefined;
+      const test = (summary?.test ?? {}) as Record<string, unknown>;
+      const fmt = (x: unknown) => (typeof x === 'number' && Number.isFinite(x) ? x.toFixed(3) : '–');
+      const result = summary ? `test AUROC ${fmt(test.auroc)} · AUPRC ${fmt(test.averagePrecision)}` : o.message ?? 'done';
+      this.log.info(`${tag} finished: ${result}`);
+      const actions = lastRun ? ['Open Summary', 'Show Logs'] : ['Show Logs'];
+      void vscode.window.showInformationMessage(`TTL: ${job.title} finished: ${result}`, ...actions).then((pick) => {
+        if (pick === 'Open Summary' && lastRun) void vscode.commands.executeCommand(COMMANDS.openSummary, lastRun);
+        if (pick === 'Show Logs') this.log.show(true);
+      });
+    } else if (o.state === 'cancelled') {
+      this.log.info(`${tag} cancelled`);
+      const resumable = o.runDirs.filter((d) => existsSync(join(d, 'run.json')) && !existsSync(join(d, 'summary.json')));
+      const actions = resumable.length ? ['Resume'] : [];
+      void vscode.window.showInformationMessage(`TTL: ${job.title} cancelled.`, ...actions).then((pick) => {
+        if (pick === 'Resume') void vscode.commands.executeCommand(COMMANDS.resumeRun, resumable[resumable.length - 1]);
+      });
+    } else {
+      this.log.error(`${tag} failed: ${o.error}`);
+      const actions = ['Show Logs'];
+      const resumable = !o.inputError && o.runDirs.some((d) => !existsSync(join(d, 'summary.json')));
+      if (resumable) actions.push('Resume');
+      const hint = o.outOfMemory ? ' Try a smaller train.batchSize or data.imageSize.' : '';
+      void vscode.window.showErrorMessage(`TTL: ${job.title} failed: ${o.error}${hint}`, ...actions).then((pick) => {
+        if (pick === 'Show Logs') this.log.show(true);
+        if (pick === 'Resume') void vscode.commands.executeCommand(COMMANDS.resumeRun, o.runDirs[o.runDirs.length - 1]);
+      });
+    }
+  }
+
+  /**
+   * Ends every job process at once (the window is closing or reloading): their runs keep status
+   * 'running' in run.json with a dead process, which the sidebar shows as interrupted, with Resume.
+   */
+  killAll(): void {
+    for (const kill of this.kills.values()) {
+      try {
+        kill();
+      } catch {
+        // already gone
+      }
+    }
+  }
+
+  dispose(): void {
+    this.killAll();
+    void this.queue.dispose();
+    for (const d of this.disposables) d.dispose();
+  }
+}
+
+function readSummary(dir: string): Record<string, unknown> | undefined {
+  try {
+    return JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+}
+

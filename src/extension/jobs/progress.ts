@@ -1,0 +1,73 @@
+/**
+ * Job events → what the editor shows: a progress line and fraction for the notification, the
+ * status bar and the Jobs view, and a log line per event for the output channel. No `vscode`.
+ */
+import type { JobEvent } from '../../engine/events';
+import type { JobProgress } from './queue';
+
+/** The progress after `event`, given the progress before it. */
+export function progressFromEvent(prev: JobProgress, event: JobEvent): JobProgress {
+  switch (event.type) {
+    case 'phase': {
+      const counts = event.total ? ` ${event.done ?? 0}/${event.total}` : '';
+      const fraction = event.phase === 'loading data' && event.total ? undefined : prev.fraction;
+      return { ...prev, message: `${event.phase}${counts}`, fraction };
+    }
+    case 'run-started':
+      return {
+        runDir: event.runDir,
+        epochs: event.epochs,
+        epoch: (event.resumedFromEpoch ?? -1) + 2,
+        fraction: event.epochs > 0 ? ((event.resumedFromEpoch ?? -1) + 1) / event.epochs : 0,
+        message: `seed ${event.seed}: starting${event.resumedFromEpoch !== undefined ? ` (resumed after epoch ${event.resumedFromEpoch + 1})` : ''}`,
+      };
+    case 'batch': {
+      const fraction = event.epochs > 0 ? (event.epoch + event.step / Math.max(1, event.steps)) / event.epochs : undefined;
+      return { ...prev, runDir: event.runDir, epoch: event.epoch + 1, epochs: event.epochs, fraction, message: `epoch ${event.epoch + 1}/${event.epochs} · batch ${event.step}/${event.steps}` };
+    }
+    case 'epoch': {
+      const auroc = (event.record as { valAuroc?: number }).valAuroc;
+      return {
+        ...prev,
+        runDir: event.runDir,
+        epoch: event.record.epoch + 1,
+        epochs: event.epochs,
+        fraction: event.epochs > 0 ? (event.record.epoch + 1) / event.epochs : prev.fraction,
+        message: `epoch ${event.record.epoch + 1}/${event.epochs} done${typeof auroc === 'number' && Number.isFinite(auroc) ? ` · val AUROC ${auroc.toFixed(3)}` : ''}`,
+      };
+    }
+    case 'run-finished':
+      return { ...prev, runDir: event.runDir, fraction: 1, message: 'run finished' };
+    case 'log':
+      return prev;
+  }
+}
+
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error';
+
+/** One line for the log channel, or undefined for events too frequent to log (batches). */
+export function logLineForEvent(event: JobEvent): { level: LogLevel; message: string } | undefined {
+  switch (event.type) {
+    case 'log':
+      return { level: event.level, message: event.message };
+    case 'phase':
+      return event.total && event.done !== undefined && event.done !== 0 && event.done !== event.total ? undefined : { level: 'debug', message: `${event.phase}${event.total ? ` ${event.done ?? 0}/${event.total}` : ''}` };
+    case 'run-started':
+      return { level: 'info', message: `run ${event.runId} started (seed ${event.seed}, ${event.epochs} epochs${event.resumedFromEpoch !== undefined ? `, resumed after epoch ${event.resumedFromEpoch + 1}` : ''}) in ${event.runDir}` };
+    case 'batch':
+      return undefined;
+    case 'epoch': {
+      const r = event.record as unknown as Record<string, unknown>;
+      const f = (k: string) => (typeof r[k] === 'number' && Number.isFinite(r[k]) ? (r[k] as number).toFixed(4) : '–');
+      return {
+        level: 'info',
+        message: `epoch ${event.record.epoch + 1}/${event.epochs}: train loss ${f('trainLoss')}, val loss ${f('valLoss')}, val AUROC ${f('valAuroc')}, val AUPRC ${f('valAveragePrecision')}${r.best ? ' (best)' : ''}`,
+      };
+    }
+    case 'run-finished': {
+      const test = (event.summary.test ?? {}) as Record<string, unknown>;
+      const f = (x: unknown) => (typeof x === 'number' && Number.isFinite(x) ? x.toFixed(3) : '–');
+      return { level: 'info', message: `run finished: test AUROC ${f(test.auroc)}, AUPRC ${f(test.averagePrecision)} (${event.runDir})` };
+    }
+  }
+}

@@ -1,0 +1,83 @@
+/**
+ * Compare Runs as a Markdown document: one row per run (test AUROC/AUPRC, accuracy, params,
+ * MACs, latency T), then mean ± std per experiment for runs of several seeds. No `vscode` here.
+ */
+import { basename } from 'node:path';
+import { formatCount, formatLocalTime, formatMetric, formatMs } from '../util/format';
+import { strategyLabel, type RunLike } from './tree';
+
+interface Row {
+  run: RunLike;
+  experiment: string;
+  strategy: string;
+  auroc?: number;
+  ap?: number;
+  trap?: number;
+  acc?: number;
+  params?: number;
+  macs?: number;
+  latency?: number;
+}
+
+const n = (x: unknown) => (typeof x === 'number' && Number.isFinite(x) ? x : undefined);
+const cell = (s: string) => s.replace(/\|/g, '\\|');
+
+export function compareRunsMarkdown(runs: readonly RunLike[], opts: { now?: Date } = {}): string {
+  const rows: Row[] = runs.map((run) => {
+    const s = (run.summary ?? {}) as Record<string, unknown>;
+    const test = (s.test ?? {}) as Record<string, unknown>;
+    return {
+      run,
+      experiment: run.experimentFile ? basename(run.experimentFile).replace(/\.ttl\.json$/i, '') : run.name,
+      strategy: typeof s.description === 'string' ? s.description : strategyLabel(run.experiment?.strategy),
+      auroc: n(test.auroc),
+      ap: n(test.averagePrecision),
+      trap: n(test.auprcTrapezoid),
+      acc: n(test.accuracy),
+      params: n(s.params),
+      macs: n(s.macs),
+      latency: n(s.latencyMs),
+    };
+  });
+  const bestAuroc = Math.max(...rows.map((r) => r.auroc ?? -Infinity));
+  const bestAp = Math.max(...rows.map((r) => r.ap ?? -Infinity));
+  const bold = (v: number | undefined, best: number) => (v !== undefined && v === best && rows.length > 1 ? `**${formatMetric(v)}**` : formatMetric(v));
+
+  const out: string[] = [];
+  out.push('# TTL Studio: run comparison', '');
+  out.push(`${rows.length} run${rows.length === 1 ? '' : 's'}, compared ${formatLocalTime((opts.now ?? new Date()).toISOString())}. Metrics are on each run's test split; the best AUROC and AUPRC are in bold.`, '');
+  out.push('| Run | Experiment | Strategy | Seed | Status | Test AUROC | Test AUPRC (AP) | AUPRC (trapezoid) | Accuracy | Params | MACs | T (batch 1) |');
+  out.push('|---|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|');
+  for (const r of rows) {
+    out.push(
+      `| ${cell(r.run.id)} | ${cell(r.experiment)} | ${cell(r.strategy)} | ${r.run.seed} | ${r.run.status} | ${bold(r.auroc, bestAuroc)} | ${bold(r.ap, bestAp)} | ${formatMetric(r.trap)} | ${formatMetric(r.acc)} | ${formatCount(r.params)} | ${formatCount(r.macs)} | ${formatMs(r.latency)} |`,
+    );
+  }
+
+  const groups = new Map<string, Row[]>();
+  for (const r of rows) {
+    if (r.auroc === undefined) continue;
+    const key = `${r.experiment}\u0000${r.strategy}`;
+    groups.set(key, [...(groups.get(key) ?? []), r]);
+  }
+  const multi = [...groups.values()].filter((g) => g.length > 1);
+  if (multi.length) {
+    out.push('', '## Mean ± std over seeds', '');
+    out.push('| Experiment | Strategy | Seeds | Test AUROC | Test AUPRC (AP) |');
+    out.push('|---|---|---|---:|---:|');
+    for (const g of multi) {
+      out.push(`| ${cell(g[0].experiment)} | ${cell(g[0].strategy)} | ${g.map((r) => r.run.seed).join(', ')} | ${meanStd(g.map((r) => r.auroc!))} | ${meanStd(g.map((r) => r.ap).filter((x): x is number => x !== undefined))} |`);
+    }
+  }
+  const backends = [...new Set(rows.map((r) => r.run.backend).filter(Boolean))];
+  out.push('', `T is the median latency of one image (batch 1)${backends.length ? ` on ${backends.join(', ')}` : ''}; MACs count multiply-accumulates of one forward pass.`, '');
+  return out.join('\n');
+}
+
+/** Sample mean ± standard deviation (n − 1), three decimals. */
+export function meanStd(xs: readonly number[]): string {
+  if (!xs.length) return '–';
+  const m = xs.reduce((a, b) => a + b, 0) / xs.length;
+  const sd = xs.length > 1 ? Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / (xs.length - 1)) : 0;
+  return `${m.toFixed(3)} ± ${sd.toFixed(3)}`;
+}

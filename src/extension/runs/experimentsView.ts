@@ -1,0 +1,85 @@
+/** The Experiments view: experiment files → runs, rebuilt from each RunsModel snapshot. */
+import * as vscode from 'vscode';
+import { COMMANDS, VIEWS } from '../ids';
+import type { RunsModel } from './runsModel';
+import type { ExperimentNode, RunNode } from './tree';
+
+export type ExperimentsTreeNode = ExperimentNode | RunNode;
+
+export class ExperimentsView implements vscode.TreeDataProvider<ExperimentsTreeNode>, vscode.Disposable {
+  private readonly changed = new vscode.EventEmitter<ExperimentsTreeNode | undefined>();
+  readonly onDidChangeTreeData = this.changed.event;
+  private roots: ExperimentNode[] = [];
+  private readonly disposables: vscode.Disposable[] = [this.changed];
+  readonly view: vscode.TreeView<ExperimentsTreeNode>;
+
+  static register(context: vscode.ExtensionContext, model: RunsModel): ExperimentsView {
+    const view = new ExperimentsView(model);
+    context.subscriptions.push(view);
+    return view;
+  }
+
+  private constructor(private readonly model: RunsModel) {
+    this.roots = model.tree();
+    model.onDidChange(() => this.rebuild(), undefined, this.disposables);
+    this.view = vscode.window.createTreeView(VIEWS.experiments, { treeDataProvider: this, showCollapseAll: true, canSelectMany: true });
+    this.disposables.push(this.view);
+  }
+
+  /** The nodes as currently shown (for commands and tests). */
+  get nodes(): ExperimentNode[] {
+    return this.roots;
+  }
+
+  private rebuild(): void {
+    this.roots = this.model.tree();
+    const running = this.roots.reduce((n, e) => n + e.runs.filter((r) => r.status === 'running').length, 0);
+    this.view.badge = running ? { value: running, tooltip: `${running} run${running === 1 ? '' : 's'} running` } : undefined;
+    this.changed.fire(undefined);
+  }
+
+  getChildren(element?: ExperimentsTreeNode): ExperimentsTreeNode[] {
+    if (!element) return this.roots;
+    return element.kind === 'experiment' ? element.runs : [];
+  }
+
+  getParent(element: ExperimentsTreeNode): ExperimentsTreeNode | undefined {
+    if (element.kind === 'experiment') return undefined;
+    return this.roots.find((e) => e.runs.some((r) => r.id === element.id));
+  }
+
+  getTreeItem(node: ExperimentsTreeNode): vscode.TreeItem {
+    if (node.kind === 'experiment') {
+      const hasRunning = node.runs.some((r) => r.status === 'running');
+      const item = new vscode.TreeItem(
+        node.label,
+        node.runs.length === 0 ? vscode.TreeItemCollapsibleState.None : hasRunning ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.Collapsed,
+      );
+      item.id = node.id;
+      item.description = [node.description, node.runs.length ? `${node.runs.length} run${node.runs.length === 1 ? '' : 's'}` : 'no runs'].filter(Boolean).join(' · ');
+      item.tooltip = new vscode.MarkdownString(node.tooltip);
+      item.iconPath = new vscode.ThemeIcon(node.missing ? 'warning' : 'beaker');
+      item.contextValue = node.contextValue;
+      if (!node.missing) {
+        item.resourceUri = vscode.Uri.file(node.file);
+        item.command = { command: COMMANDS.openExperimentFile, title: 'Open Experiment File', arguments: [node] };
+      }
+      return item;
+    }
+    const item = new vscode.TreeItem(node.label, vscode.TreeItemCollapsibleState.None);
+    item.id = node.id;
+    item.description = node.description;
+    const md = new vscode.MarkdownString(node.tooltip);
+    md.supportThemeIcons = true;
+    item.tooltip = md;
+    item.iconPath = new vscode.ThemeIcon(node.icon.id, node.icon.color ? new vscode.ThemeColor(node.icon.color) : undefined);
+    item.contextValue = node.contextValue;
+    item.command = { command: COMMANDS.openSummary, title: 'Open Summary', arguments: [node] };
+    item.accessibilityInformation = { label: `run ${node.label}, ${node.status}, ${node.description}` };
+    return item;
+  }
+
+  dispose(): void {
+    for (const d of this.disposables) d.dispose();
+  }
+}

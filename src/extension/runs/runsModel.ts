@@ -1,0 +1,164 @@
+/**
+ * The run store as the sidebar sees it: the workspace's experiment files and every run folder of
+ * every workspace folder's runs directory. File watchers (debounced) and a slow poll while some
+ * run is running keep it current, so runs started from the CLI show up too; each reload is one
+ * snapshot, and listeners get the whole snapshot.
+ */
+import { existsSync } from 'node:fs';
+import { join, relative, isAbsolute } from 'node:path';
+import * as vscode from 'vscode';
+import { listRuns, type RunRecord } from '../../engine/runstore';
+import { WATCHED_RUN_FILES } from '../ids';
+import { allRunsDirs } from '../settings';
+import { debounce } from '../util/debounce';
+import { buildExperimentTree, pathKey, type ExperimentNode, type LiveProgress } from './tree';
+
+export interface RunsSnapshot {
+  experimentFiles: string[];
+  runs: RunRecord[];
+  runsDirs: string[];
+  /** Problems met while reading (an unreadable runs directory). */
+  errors: string[];
+  loadedAt: number;
+}
+
+/** Live progress of the runs this window's jobs are training. */
+export interface LiveProgressSource {
+  live(): ReadonlyMap<string, LiveProgress>;
+  onDidChangeLive: vscode.Event<void>;
+}
+
+const EXPERIMENT_GLOB = '**/*.ttl.json';
+const EXCLUDE_GLOB = '{**/node_modules/**,**/.git/**,**/.ttl/**}';
+const DEBOUNCE_MS = 300;
+const POLL_MS = 4000;
+
+export class RunsModel implements vscode.Disposable {
+  private readonly changed = new vscode.EventEmitter<RunsSnapshot>();
+  readonly onDidChange = this.changed.event;
+  private current: RunsSnapshot = { experimentFiles: [], runs: [], runsDirs: [], errors: [], loadedAt: 0 };
+  private readonly disposables: vscode.Disposable[] = [this.changed];
+  private runWatchers: vscode.Disposable[] = [];
+  private poll: NodeJS.Timeout | undefined;
+  private loading: Promise<void> | undefined;
+  private again = false;
+  readonly scheduleRefresh = debounce(() => void this.refresh(), DEBOUNCE_MS);
+
+  static register(context: vscode.ExtensionContext, live?: LiveProgressSource): RunsModel {
+    const model = new RunsModel(live);
+    context.subscriptions.push(model);
+    void model.refresh();
+    return model;
+  }
+
+  constructor(private readonly liveSource?: LiveProgressSource) {
+    const files = vscode.workspace.createFileSystemWatcher(EXPERIMENT_GLOB, false, true, false);
+    files.onDidCreate(() => this.scheduleRefresh(), undefined, this.disposables);
+    files.onDidDelete(() => this.scheduleRefresh(), undefined, this.disposables);
+    this.disposables.push(files);
+    vscode.workspace.onDidChangeWorkspaceFolders(() => this.watchRunsDirs(), undefined, this.disposables);
+    vscode.workspace.onDidChangeConfiguration(
+      (e) => {
+        if (e.affectsConfiguration('ttl.runsDirectory')) this.watchRunsDirs();
+      },
+      undefined,
+      this.disposables,
+    );
+    if (liveSource) liveSource.onDidChangeLive(() => this.changed.fire(this.current), undefined, this.disposables);
+    this.watchRunsDirs();
+  }
+
+  get snapshot(): RunsSnapshot {
+    return this.current;
+  }
+
+  /** The Experiments tree for the current snapshot and live progress. */
+  tree(): ExperimentNode[] {
+    const roots = (vscode.workspace.workspaceFolders ?? []).map((f) => f.uri.fsPath);
+    return buildExperimentTree({
+      experimentFiles: this.current.experimentFiles,
+      runs: this.current.runs,
+      roots,
+      live: this.liveSource?.live(),
+      hasModel: (dir) => existsSync(join(dir, 'model', 'model.json')),
+    });
+  }
+
+  findRun(dir: string): RunRecord | undefined {
+    const key = pathKey(dir);
+    return this.current.runs.find((r) => pathKey(r.dir) === key);
+  }
+
+  /** Reloads now (coalescing concurrent calls); resolves when the new snapshot is out. */
+  refresh(): Promise<void> {
+    if (this.loading) {
+      this.again = true;
+      return this.loading;
+    }
+    this.loading = (async () => {
+      do {
+        this.again = false;
+        await this.load();
+      } while (this.again);
+    })().finally(() => (this.loading = undefined));
+    return this.loading;
+  }
+
+  private async load(): Promise<void> {
+    const found = await vscode.workspace.findFiles(EXPERIMENT_GLOB, EXCLUDE_GLOB);
+    const experimentFiles = found.filter((u) => u.scheme === 'file').map((u) => u.fsPath).sort();
+    const runsDirs = allRunsDirs().map((d) => d.dir);
+    const runs: RunRecord[] = [];
+    const errors: string[] = [];
+    for (const dir of runsDirs) {
+      try {
+        runs.push(...listRuns(dir));
+      } catch (e) {
+        errors.push(`${dir}: ${(e as Error).message}`);
+      }
+    }
+    this.current = { experimentFiles, runs, runsDirs, errors, loadedAt: Date.now() };
+    this.updatePolling();
+    this.changed.fire(this.current);
+  }
+
+  /** While a run is running (here or in a CLI), heartbeats and liveness change without file events we see. */
+  private updatePolling(): void {
+    const needed = this.current.runs.some((r) => r.status === 'running');
+    if (needed && !this.poll) {
+      this.poll = setInterval(() => this.scheduleRefresh(), POLL_MS);
+    } else if (!needed && this.poll) {
+      clearInterval(this.poll);
+      this.poll = undefined;
+    }
+  }
+
+  private watchRunsDirs(): void {
+    for (const d of this.runWatchers) d.dispose();
+    this.runWatchers = [];
+    for (const { folder, dir } of allRunsDirs()) {
+      const rel = relative(folder.uri.fsPath, dir);
+      const inside = rel && !rel.startsWith('..') && !isAbsolute(rel);
+      const pattern = inside
+        ? new vscode.RelativePattern(folder, `${rel.split('\\').join('/')}/${WATCHED_RUN_FILES}`)
+        : new vscode.RelativePattern(vscode.Uri.file(dir), WATCHED_RUN_FILES);
+      const w = vscode.workspace.createFileSystemWatcher(pattern);
+      w.onDidCreate(() => this.scheduleRefresh());
+      w.onDidChange(() => this.scheduleRefresh());
+      w.onDidDelete(() => this.scheduleRefresh());
+      this.runWatchers.push(w);
+      // Deleting a whole run folder reports the folder, not its files.
+      const folders = inside ? new vscode.RelativePattern(folder, `${rel.split('\\').join('/')}/*`) : new vscode.RelativePattern(vscode.Uri.file(dir), '*');
+      const fw = vscode.workspace.createFileSystemWatcher(folders, true, true, false);
+      fw.onDidDelete(() => this.scheduleRefresh());
+      this.runWatchers.push(fw);
+    }
+    this.scheduleRefresh();
+  }
+
+  dispose(): void {
+    this.scheduleRefresh.cancel();
+    if (this.poll) clearInterval(this.poll);
+    for (const d of [...this.runWatchers, ...this.disposables]) d.dispose();
+  }
+}

@@ -1,0 +1,269 @@
+/**
+ * The Experiments view as plain data: every experiment file of the workspace with its runs (a
+ * run belongs to the file named in its run.json), each run with its status, test AUROC/AUPRC
+ * and params/MACs/latency. Runs whose experiment file is no longer in the workspace are grouped
+ * under that file's name, marked missing. No `vscode` here; the view turns nodes into TreeItems.
+ */
+import { basename, dirname, relative, resolve, sep } from 'node:path';
+import type { RunRecord, RunStatus } from '../../engine/runstore';
+import { formatCount, formatDuration, formatLocalTime, formatMeanStd, formatMetric, formatMs } from '../util/format';
+
+/** The part of a run record the tree needs (a full RunRecord fits). */
+export type RunLike = Pick<RunRecord, 'id' | 'dir' | 'name' | 'experimentFile' | 'status' | 'seed' | 'startedAt' | 'lastEpoch' | 'backend'> &
+  Partial<Pick<RunRecord, 'storedStatus' | 'endedAt' | 'error' | 'summary' | 'metrics' | 'resumedAt' | 'updatedAt'>> & {
+    experiment?: { train?: { epochs?: number }; strategy?: { kind?: string; cut?: string; k?: number }; model?: { backbone?: string } };
+  };
+
+/** Live progress of a run that a job of this window is running. */
+export interface LiveProgress {
+  epoch?: number;
+  epochs?: number;
+  /** 0..1 of this run. */
+  fraction?: number;
+  message?: string;
+}
+
+export type IconColor = 'testing.iconPassed' | 'testing.iconFailed' | 'charts.yellow' | 'charts.blue' | 'disabledForeground';
+
+export interface RunNode {
+  kind: 'run';
+  /** Stable id (the run folder). */
+  id: string;
+  dir: string;
+  runId: string;
+  experimentFile: string;
+  status: RunStatus;
+  label: string;
+  description: string;
+  /** Markdown. */
+  tooltip: string;
+  icon: { id: string; color?: IconColor };
+  /** `run;<status>[;summary][;resumable][;model]`, matched by the manifest's `viewItem` clauses. */
+  contextValue: string;
+  hasSummary: boolean;
+  resumable: boolean;
+}
+
+export interface ExperimentNode {
+  kind: 'experiment';
+  id: string;
+  file: string;
+  label: string;
+  description: string;
+  tooltip: string;
+  /** The file is gone (or outside the workspace); only its runs remain. */
+  missing: boolean;
+  contextValue: 'experiment' | 'experiment;missing';
+  runs: RunNode[];
+}
+
+export interface TreeInput {
+  /** Absolute paths of the workspace's *.ttl.json files. */
+  experimentFiles: readonly string[];
+  runs: readonly RunLike[];
+  /** Workspace folders, for relative descriptions. */
+  roots?: readonly string[];
+  /** Live progress by run folder. */
+  live?: ReadonlyMap<string, LiveProgress>;
+  /** Whether a run folder holds a saved model (model/model.json); default: finished runs do. */
+  hasModel?: (dir: string) => boolean;
+}
+
+const RESUMABLE: readonly RunStatus[] = ['interrupted', 'cancelled', 'failed'];
+
+/** Normalised key of a path, for matching run.json's experimentFile with workspace files. */
+export function pathKey(p: string): string {
+  const r = resolve(p);
+  return process.platform === 'win32' || process.platform === 'darwin' ? r.toLowerCase() : r;
+}
+
+export function buildExperimentTree(input: TreeInput): ExperimentNode[] {
+  const byFile = new Map<string, { file: string; missing: boolean; runs: RunLike[] }>();
+  for (const f of input.experimentFiles) byFile.set(pathKey(f), { file: resolve(f), missing: false, runs: [] });
+  for (const r of input.runs) {
+    const key = pathKey(r.experimentFile || r.dir);
+    let entry = byFile.get(key);
+    if (!entry) {
+      entry = { file: r.experimentFile ? resolve(r.experimentFile) : r.dir, missing: true, runs: [] };
+      byFile.set(key, entry);
+    }
+    entry.runs.push(r);
+  }
+  const nodes = [...byFile.values()].map((e) => experimentNode(e.file, e.missing, e.runs, input));
+  // Files of the workspace first (by label, then path), then the missing ones.
+  return nodes.sort((a, b) => Number(a.missing) - Number(b.missing) || a.label.localeCompare(b.label) || a.file.localeCompare(b.file));
+}
+
+function experimentNode(file: string, missing: boolean, runs: RunLike[], input: TreeInput): ExperimentNode {
+  const sorted = [...runs].sort((a, b) => (a.startedAt < b.startedAt ? 1 : a.startedAt > b.startedAt ? -1 : a.id < b.id ? 1 : -1));
+  const runNodes = sorted.map((r) => runNode(r, input));
+  const label = basename(file).replace(/\.ttl\.json$/i, '');
+  const root = input.roots?.find((w) => pathKey(file).startsWith(pathKey(w) + sep));
+  const folder = root ? relative(root, dirname(file)) : dirname(file);
+  const parts: string[] = [];
+  if (folder) parts.push(folder);
+  if (missing) parts.push('file not in workspace');
+  const running = runNodes.filter((r) => r.status === 'running').length;
+  if (running) parts.push(`${running} running`);
+  const best = bestAuroc(sorted);
+  const tooltip = [
+    `**${label}**${missing ? ' (file not in workspace)' : ''}`,
+    '',
+    `\`${file}\``,
+    '',
+    `${runs.length} run${runs.length === 1 ? '' : 's'}${best !== undefined ? ` · best test AUROC ${formatMetric(best)}` : ''}`,
+  ].join('\n');
+  return {
+    kind: 'experiment',
+    id: `experiment:${pathKey(file)}`,
+    file,
+    label,
+    description: parts.join(' · '),
+    tooltip,
+    missing,
+    contextValue: missing ? 'experiment;missing' : 'experiment',
+    runs: runNodes,
+  };
+}
+
+function bestAuroc(runs: RunLike[]): number | undefined {
+  let best: number | undefined;
+  for (const r of runs) {
+    const a = testMetric(r, 'auroc');
+    if (a !== undefined && (best === undefined || a > best)) best = a;
+  }
+  return best;
+}
+
+function testMetric(r: RunLike, key: 'auroc' | 'averagePrecision' | 'auprcTrapezoid' | 'accuracy'): number | undefined {
+  const test = (r.summary as { test?: Record<string, unknown> } | undefined)?.test;
+  const v = test?.[key];
+  return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
+}
+
+function num(x: unknown): number | undefined {
+  return typeof x === 'number' && Number.isFinite(x) ? x : undefined;
+}
+
+/** "ttl @ conv_pw_7_relu", "lwft k=3", "ftl". */
+export function strategyLabel(s: { kind?: string; cut?: string; k?: number } | undefined): string {
+  if (!s || typeof s.kind !== 'string') return '?';
+  if (s.cut) return `${s.kind} @ ${s.cut}`;
+  if (s.kind === 'lwft' && s.k !== undefined) return `lwft k=${s.k}`;
+  return s.kind;
+}
+
+export function runNode(r: RunLike, input: Pick<TreeInput, 'live' | 'hasModel'> = {}): RunNode {
+  const summary = r.summary as Record<string, unknown> | undefined;
+  const epochs = num(r.experiment?.train?.epochs);
+  const live = input.live?.get(r.dir);
+  const status = r.status;
+  const hasSummary = summary !== undefined;
+  const resumable = RESUMABLE.includes(status);
+  const hasModel = input.hasModel ? input.hasModel(r.dir) : status === 'finished';
+  const auroc = testMetric(r, 'auroc');
+  const ap = testMetric(r, 'averagePrecision');
+  const lastMetrics = r.metrics?.length ? r.metrics[r.metrics.length - 1] : undefined;
+
+  let description: string;
+  switch (status) {
+    case 'finished':
+      description = `AUROC ${formatMetric(auroc)} · AUPRC ${formatMetric(ap)}`;
+      break;
+    case 'running': {
+      const pct = live?.fraction !== undefined ? ` · ${Math.round(live.fraction * 100)}%` : '';
+      if (live?.epoch !== undefined) description = `epoch ${live.epoch}${live.epochs ? `/${live.epochs}` : ''}${pct}`;
+      else if (live?.message) description = `${live.message}${pct}`;
+      else description = `running · ${r.lastEpoch + 1}${epochs ? `/${epochs}` : ''} epochs done`;
+      break;
+    }
+    case 'interrupted':
+      description = `interrupted after epoch ${r.lastEpoch + 1}${epochs ? `/${epochs}` : ''}`;
+      break;
+    case 'cancelled':
+      description = `cancelled after epoch ${r.lastEpoch + 1}${epochs ? `/${epochs}` : ''}`;
+      break;
+    case 'failed':
+      description = `failed${r.error ? `: ${firstLine(r.error)}` : ''}`;
+      break;
+    default:
+      description = String(status);
+  }
+
+  const rows: [string, string][] = [];
+  rows.push(['status', status + (r.storedStatus && r.storedStatus !== status ? ` (run.json says ${r.storedStatus})` : '')]);
+  rows.push(['strategy', strategyLabel(r.experiment?.strategy) + (r.experiment?.model?.backbone ? ` · ${shortBackbone(r.experiment.model.backbone)}` : '')]);
+  rows.push(['seed', String(r.seed)]);
+  if (summary) {
+    rows.push(['test AUROC', formatMetric(auroc)]);
+    rows.push(['test AUPRC (AP)', formatMetric(ap)]);
+    rows.push(['test AUPRC (trapezoid)', formatMetric(testMetric(r, 'auprcTrapezoid'))]);
+    rows.push(['test accuracy', formatMetric(testMetric(r, 'accuracy'))]);
+    const seeds = summary.seeds as { seeds?: number[]; test?: { auroc?: { mean: number; std: number }; averagePrecision?: { mean: number; std: number } } } | undefined;
+    if (seeds?.seeds && seeds.seeds.length > 1) {
+      rows.push([`AUROC over ${seeds.seeds.length} seeds`, formatMeanStd(seeds.test?.auroc)]);
+      rows.push([`AUPRC over ${seeds.seeds.length} seeds`, formatMeanStd(seeds.test?.averagePrecision)]);
+    }
+    rows.push(['params', formatCount(num(summary.params))]);
+    rows.push(['MACs', formatCount(num(summary.macs))]);
+    rows.push(['T (latency, batch 1)', formatMs(summary.latencyMs)]);
+    if (num(summary.wallSeconds) !== undefined) rows.push(['training time', formatDuration(summary.wallSeconds as number)]);
+    if (num(summary.bestEpoch) !== undefined) rows.push(['best epoch', `${(summary.bestEpoch as number) + 1} of ${num(summary.epochsRun) ?? '?'}`]);
+  } else if (lastMetrics) {
+    const va = num(lastMetrics.val_auroc) ?? num(lastMetrics.valAuroc);
+    if (va !== undefined) rows.push(['last val AUROC', formatMetric(va)]);
+    rows.push(['epochs done', `${r.lastEpoch + 1}${epochs ? ` of ${epochs}` : ''}`]);
+  }
+  rows.push(['backend', r.backend || '–']);
+  rows.push(['started', formatLocalTime(r.startedAt)]);
+  if (r.endedAt) rows.push(['ended', formatLocalTime(r.endedAt)]);
+  if (r.error) rows.push(['reason', r.error.replace(/\|/g, '\\|').replace(/\n/g, ' ')]);
+  const tooltip = [`**${r.id}**`, '', '| | |', '|---|---|', ...rows.map(([k, v]) => `| ${k} | ${v} |`)].join('\n');
+
+  const context = ['run', status];
+  if (hasSummary) context.push('summary');
+  if (resumable) context.push('resumable');
+  if (hasModel) context.push('model');
+
+  return {
+    kind: 'run',
+    id: `run:${pathKey(r.dir)}`,
+    dir: r.dir,
+    runId: r.id,
+    experimentFile: r.experimentFile,
+    status,
+    label: `${formatLocalTime(r.startedAt)} · s${r.seed}`,
+    description,
+    tooltip,
+    icon: statusIcon(status),
+    contextValue: context.join(';'),
+    hasSummary,
+    resumable,
+  };
+}
+
+export function statusIcon(status: RunStatus): RunNode['icon'] {
+  switch (status) {
+    case 'finished':
+      return { id: 'pass', color: 'testing.iconPassed' };
+    case 'failed':
+      return { id: 'error', color: 'testing.iconFailed' };
+    case 'running':
+      return { id: 'sync~spin', color: 'charts.blue' };
+    case 'interrupted':
+      return { id: 'debug-pause', color: 'charts.yellow' };
+    case 'cancelled':
+      return { id: 'circle-slash', color: 'disabledForeground' };
+    default:
+      return { id: 'question' };
+  }
+}
+
+function shortBackbone(b: string): string {
+  return /[\\/]/.test(b) ? basename(b) : b;
+}
+
+function firstLine(s: string): string {
+  const l = s.split('\n')[0];
+  return l.length > 80 ? l.slice(0, 77) + '…' : l;
+}

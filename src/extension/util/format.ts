@@ -1,0 +1,51 @@
+/** Short human-readable figures for tree items, tooltips and tables. No `vscode` here. */
+
+/** 1234 → "1.2 k", 2_345_678 → "2.35 M". */
+export function formatCount(n: number | undefined): string {
+  if (n === undefined || !Number.isFinite(n)) return '–';
+  const a = Math.abs(n);
+  if (a >= 1e9) return `${trim(n / 1e9, 2)} G`;
+  if (a >= 1e6) return `${trim(n / 1e6, 2)} M`;
+  if (a >= 1e3) return `${trim(n / 1e3, 1)} k`;
+  return String(Math.round(n));
+}
+
+/** A metric in [0, 1] with three decimals ("0.812"), or "–". */
+export function formatMetric(x: unknown): string {
+  return typeof x === 'number' && Number.isFinite(x) ? x.toFixed(3) : '–';
+}
+
+/** Mean ± std with three decimals. */
+export function formatMeanStd(m: { mean: number; std: number } | undefined): string {
+  return m && Number.isFinite(m.mean) ? `${m.mean.toFixed(3)} ± ${Number.isFinite(m.std) ? m.std.toFixed(3) : '–'}` : '–';
+}
+
+/** Latency in milliseconds ("1.23 ms", "12.3 ms", "123 ms"). */
+export function formatMs(ms: unknown): string {
+  if (typeof ms !== 'number' || !Number.isFinite(ms)) return '–';
+  if (ms < 10) return `${ms.toFixed(2)} ms`;
+  if (ms < 100) return `${ms.toFixed(1)} ms`;
+  return `${Math.round(ms)} ms`;
+}
+
+/** Seconds as "42 s", "3 min 05 s", "1 h 02 min". */
+export function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 0) return '–';
+  const s = Math.round(seconds);
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, '0')} s`;
+  return `${Math.floor(s / 3600)} h ${String(Math.floor((s % 3600) / 60)).padStart(2, '0')} min`;
+}
+
+/** An ISO time as local "2026-11-25 19:40". */
+export function formatLocalTime(iso: string | undefined): string {
+  if (!iso) return '–';
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}`;
+}
+
+function trim(x: number, digits: number): string {
+  return x.toFixed(x >= 100 ? 0 : x >= 10 ? Math.max(0, digits - 1) : digits);
+}

@@ -1,0 +1,181 @@
+// Semantic checks of experiment files: what is reported, and exactly where in the text.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as path from 'node:path';
+import { checkExperimentSemantics, nearest, positionAt, type CheckEnvironment } from '../../src/extension/experiments/checks';
+import { builtinBackbones, builtinInfo, isKnownCut, modelJsonVocabulary, parseModelJson, type ModelJsonInfo } from '../../src/extension/cutPoints';
+
+const DIR = path.resolve('/ws/exp');
+const FILE = path.join(DIR, 'a.ttl.json');
+
+/** A fake disk: paths relative to DIR that exist, as files or folders. */
+function env(entries: Record<string, 'file' | 'dir'> = {}, models: Record<string, ModelJsonInfo> = {}): CheckEnvironment {
+  const abs = Object.fromEntries(Object.entries(entries).map(([k, v]) => [path.resolve(DIR, k), v]));
+  const mabs = Object.fromEntries(Object.entries(models).map(([k, v]) => [path.resolve(DIR, k), v]));
+  return {
+    stat: (p) => abs[path.resolve(p)],
+    readModelJson: (p) => mabs[path.resolve(p)] ?? { ok: false, reason: 'missing', detail: 'file not found' },
+  };
+}
+
+/** The text a problem points at. */
+function at(text: string, p: { offset: number; length: number }): string {
+  return text.slice(p.offset, p.offset + p.length);
+}
+
+const experiment = (o: { data?: string; format?: string; backbone?: string; cut?: string; kind?: string; extra?: string } = {}) =>
+  [
+    '{',
+    '  // comments are fine in the editor',
+    `  "data": { ${o.format ? `"format": "${o.format}", ` : ''}"path": "${o.data ?? 'data'}" },`,
+    `  "model": { "backbone": "${o.backbone ?? 'mobilenet_v1'}"${o.extra ?? ''} },`,
+    `  "strategy": { "kind": "${o.kind ?? 'ttl'}"${o.cut !== undefined ? `, "cut": "${o.cut}"` : ''} },`,
+    '}',
+  ].join('\n');
+
+describe('experiment checks', () => {
+  test('a valid experiment has no problems', () => {
+    const text = experiment({ cut: 'conv_pw_7_relu' });
+    assert.deepEqual(checkExperimentSemantics(text, FILE, env({ data: 'dir' })), []);
+  });
+
+  test('a missing data folder is reported on the path string, with the absolute path', () => {
+    const text = experiment({ data: 'nope', cut: 'stage3' });
+    const [p, ...rest] = checkExperimentSemantics(text, FILE, env());
+    assert.equal(rest.length, 0);
+    assert.equal(p.code, 'data-path-missing');
+    assert.equal(p.severity, 'error');
+    assert.equal(at(text, p), '"nope"');
+    assert.deepEqual(positionAt(text, p.offset), { line: 2, character: 20 });
+    assert.match(p.message, new RegExp(`data folder not found: ${path.join(DIR, 'nope').replace(/[\\/]/g, '.')}`));
+  });
+
+  test('a file where a folder is needed (and the reverse) is reported with the fitting format', () => {
+    const t1 = experiment({ data: 'x.npz', cut: 'stage3' });
+    const [p1] = checkExperimentSemantics(t1, FILE, env({ 'x.npz': 'file' }));
+    assert.equal(p1.code, 'data-path-kind');
+    assert.match(p1.message, /set "format": "npz"/);
+    const t2 = experiment({ data: 'folder', format: 'csv', cut: 'stage3' });
+    const [p2] = checkExperimentSemantics(t2, FILE, env({ folder: 'dir' }));
+    assert.equal(p2.code, 'data-path-kind');
+    assert.equal(at(t2, p2), '"folder"');
+    const t3 = experiment({ data: 'x.npz', format: 'npz', cut: 'stage3' });
+    assert.deepEqual(checkExperimentSemantics(t3, FILE, env({ 'x.npz': 'file' })), []);
+  });
+
+  test('an unknown cut point is reported on the cut string with the nearest names', () => {
+    const text = experiment({ cut: 'conv_pw_7_rel' });
+    const [p] = checkExperimentSemantics(text, FILE, env({ data: 'dir' }));
+    assert.equal(p.code, 'unknown-cut');
+    assert.equal(at(text, p), '"conv_pw_7_rel"');
+    assert.deepEqual(positionAt(text, p.offset), { line: 4, character: 38 });
+    assert.equal(p.suggestions?.[0], 'conv_pw_7_relu');
+    assert.match(p.message, /is not a cut point of mobilenet_v1; nearest: conv_pw_7_relu/);
+    assert.match(p.message, /blocks: stage1, stage2/);
+  });
+
+  test('block names are valid cuts; ftl has no cut to check', () => {
+    assert.deepEqual(checkExperimentSemantics(experiment({ cut: 'stage4' }), FILE, env({ data: 'dir' })), []);
+    assert.deepEqual(checkExperimentSemantics(experiment({ backbone: 'resnet50', cut: 'conv4_x', extra: ', "pretrained": false' }), FILE, env({ data: 'dir' })), []);
+    assert.deepEqual(checkExperimentSemantics(experiment({ kind: 'ftl' }), FILE, env({ data: 'dir' })), []);
+  });
+
+  test('a built-in without shipped weights needs weights or pretrained: false', () => {
+    const text = experiment({ backbone: 'resnet18', cut: 'conv3_x' });
+    const [p] = checkExperimentSemantics(text, FILE, env({ data: 'dir' }));
+    assert.equal(p.code, 'no-pretrained-weights');
+    assert.equal(at(text, p), '"resnet18"');
+    const withWeights = experiment({ backbone: 'resnet18', cut: 'conv3_x', extra: ', "weights": "w/r18.safetensors"' });
+    assert.deepEqual(checkExperimentSemantics(withWeights, FILE, env({ data: 'dir', 'w/r18.safetensors': 'file' })), []);
+    const [missing] = checkExperimentSemantics(withWeights, FILE, env({ data: 'dir' }));
+    assert.equal(missing.code, 'weights-missing');
+    assert.equal(at(withWeights, missing), '"w/r18.safetensors"');
+  });
+
+  test('a model.json backbone: missing, not a Layers model, or its layer names as cut points', () => {
+    const text = experiment({ backbone: 'models/m.json', cut: 'block_3' });
+    const [missing] = checkExperimentSemantics(text, FILE, env({ data: 'dir' }));
+    assert.equal(missing.code, 'backbone-missing');
+    assert.equal(at(text, missing), '"models/m.json"');
+
+    const graph: ModelJsonInfo = { ok: false, reason: 'not-a-layers-model', detail: 'no modelTopology' };
+    const [notLayers] = checkExperimentSemantics(text, FILE, env({ data: 'dir' }, { 'models/m.json': graph }));
+    assert.equal(notLayers.code, 'backbone-not-layers-model');
+
+    const layers: ModelJsonInfo = { ok: true, layers: ['input_1', 'block_1', 'block_2', 'block_3'], className: 'Functional', hasWeights: true };
+    assert.deepEqual(checkExperimentSemantics(text, FILE, env({ data: 'dir' }, { 'models/m.json': layers })), []);
+    const bad = experiment({ backbone: 'models/m.json', cut: 'block_9' });
+    const [unknown] = checkExperimentSemantics(bad, FILE, env({ data: 'dir' }, { 'models/m.json': layers }));
+    assert.equal(unknown.code, 'unknown-cut');
+    assert.equal(unknown.suggestions?.[0], 'block_1');
+    // Stride stages of a model.json cannot be known without tfjs: accepted.
+    assert.deepEqual(checkExperimentSemantics(experiment({ backbone: 'models/m.json', cut: 'stage2' }), FILE, env({ data: 'dir' }, { 'models/m.json': layers })), []);
+  });
+
+  test('what the schema reports is not reported again', () => {
+    // unknown built-in name, wrong types, unknown kind: all schema problems
+    const text = '{ "data": { "path": 3 }, "model": { "backbone": "resnet" }, "strategy": { "kind": "xyz", "cut": "nope" } }';
+    assert.deepEqual(checkExperimentSemantics(text, FILE, env()), []);
+  });
+
+  test('text that is not a JSON object, or is half typed, gives no problems or only certain ones', () => {
+    assert.deepEqual(checkExperimentSemantics('', FILE, env()), []);
+    assert.deepEqual(checkExperimentSemantics('[1, 2]', FILE, env()), []);
+    const half = '{ "data": { "path": "gone" }, "model": { "backbone": "mobilenet_v1" }, "strategy": { "kind": "ttl", "cut": "sta';
+    const problems = checkExperimentSemantics(half, FILE, env());
+    assert.deepEqual(
+      problems.map((p) => p.code),
+      ['data-path-missing'],
+    );
+  });
+
+  test('LWFT k beyond the units of the backbone is a warning on k', () => {
+    const text = '{ "data": { "path": "data" }, "model": { "backbone": "mobilenet_v1" }, "strategy": { "kind": "lwft", "k": 99 } }';
+    const [p] = checkExperimentSemantics(text, FILE, env({ data: 'dir' }));
+    assert.equal(p.code, 'lwft-k-too-large');
+    assert.equal(p.severity, 'warning');
+    assert.equal(at(text, p), '99');
+    const ok = text.replace('99', '3');
+    assert.deepEqual(checkExperimentSemantics(ok, FILE, env({ data: 'dir' })), []);
+  });
+
+  test('positions count UTF-16 units across lines (CRLF too)', () => {
+    const text = '{\r\n  "name": "é",\r\n  "data": { "path": "x" }\r\n}';
+    const [p] = checkExperimentSemantics(text, FILE, env());
+    assert.equal(at(text, p), '"x"');
+    assert.deepEqual(positionAt(text, p.offset), { line: 2, character: 20 });
+  });
+});
+
+describe('cut point table', () => {
+  test('lists the four built-ins with blocks that are cut points', () => {
+    assert.deepEqual(builtinBackbones().sort(), ['densenet121', 'mobilenet_v1', 'resnet18', 'resnet50']);
+    for (const name of builtinBackbones()) {
+      const info = builtinInfo(name)!;
+      assert.ok(info.cutPoints.length > 0, name);
+      for (const b of info.blocks) assert.ok(info.cutPoints.includes(b.end), `${name}: ${b.end}`);
+    }
+    assert.equal(builtinInfo('mobilenet_v1')!.bundledWeights, true);
+    assert.equal(builtinInfo('toString'), undefined);
+  });
+
+  test('parses layer names of Layers model.json files (keras-converted and tfjs-saved)', () => {
+    const keras = JSON.stringify({
+      modelTopology: { model_config: { class_name: 'Functional', config: { layers: [{ name: 'input_1', class_name: 'InputLayer', config: {} }, { name: 'conv1', class_name: 'Conv2D', config: {} }] } } },
+      weightsManifest: [],
+    });
+    assert.deepEqual(parseModelJson(keras), { ok: true, layers: ['input_1', 'conv1'], className: 'Functional', hasWeights: true });
+    const tfjs = JSON.stringify({ modelTopology: { class_name: 'Sequential', config: { layers: [{ class_name: 'Dense', config: { name: 'd1' } }] } } });
+    assert.deepEqual(parseModelJson(tfjs), { ok: true, layers: ['d1'], className: 'Sequential', hasWeights: false });
+    assert.equal((parseModelJson('{"format": "graph-model", "modelTopology": {"node": []}}') as { reason: string }).reason, 'not-a-layers-model');
+    assert.equal((parseModelJson('not json') as { reason: string }).reason, 'not-json');
+    const v = modelJsonVocabulary('m.json', ['input_1', 'conv1']);
+    assert.equal(isKnownCut(v, 'conv1'), true);
+    assert.equal(isKnownCut(v, 'input_1'), false);
+  });
+
+  test('nearest names prefer substrings, then small edit distances', () => {
+    assert.deepEqual(nearest('conv4', ['conv4_x', 'conv3_x', 'pool1'], 2), ['conv4_x', 'conv3_x']);
+    assert.deepEqual(nearest('zzzzzzzz', ['conv4_x'], 2), []);
+  });
+});

@@ -1,0 +1,173 @@
+// The extension's manifest, bundle and pure modules: what VS Code reads, and what must stay light.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as esbuild from 'esbuild';
+import { BACKENDS, COMMANDS, VIEWS } from '../../src/extension/ids';
+import { experimentText, relativeToFile, suggestName, validateName } from '../../src/extension/experiments/template';
+import { formatCount, formatDuration, formatMs } from '../../src/extension/util/format';
+import { debounce } from '../../src/extension/util/debounce';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
+
+/** Modules that must not import `vscode` (they hold the logic the unit tests cover). */
+const PURE = [
+  'cutPoints.ts',
+  'ids.ts',
+  'experiments/checks.ts',
+  'experiments/template.ts',
+  'runs/tree.ts',
+  'runs/compare.ts',
+  'jobs/queue.ts',
+  'jobs/progress.ts',
+  'jobs/recovery.ts',
+  'jobs/workerProcess.ts',
+  'jobs/cliProcess.ts',
+  'util/debounce.ts',
+  'util/format.ts',
+  'util/jsonc.ts',
+];
+
+describe('manifest', () => {
+  const commands: { command: string; title: string; category?: string }[] = pkg.contributes.commands;
+  const declared = new Set(commands.map((c) => c.command));
+
+  test('every command is declared, in category TTL, and every declared command exists', () => {
+    assert.deepEqual([...declared].sort(), Object.values(COMMANDS).sort());
+    for (const c of commands) assert.equal(c.category, 'TTL', c.command);
+  });
+
+  test('the issue\'s commands are in the palette', () => {
+    const hidden = new Set((pkg.contributes.menus.commandPalette as { command: string; when: string }[]).filter((m) => m.when === 'false').map((m) => m.command));
+    const titles = commands.filter((c) => !hidden.has(c.command)).map((c) => c.title.replace(/…$/, ''));
+    for (const t of ['New Experiment', 'Run Experiment', 'Run Cutoff Search', 'Analyze Run', 'Grad-CAM for Selected Images', 'Cancel Job', 'Open Model Explorer', 'Compare Runs', 'Export Truncated Model', 'Select Compute Backend', 'Show Logs']) {
+      assert.ok(titles.includes(t), t);
+    }
+  });
+
+  test('menus name declared commands and known views', () => {
+    for (const [menu, items] of Object.entries(pkg.contributes.menus as Record<string, { command: string; when?: string }[]>)) {
+      for (const m of items) {
+        assert.ok(declared.has(m.command), `${menu}: ${m.command}`);
+        for (const v of (m.when ?? '').matchAll(/view == ([\w.]+)/g)) assert.ok(Object.values(VIEWS).includes(v[1] as never), `${menu}: ${v[1]}`);
+      }
+    }
+  });
+
+  test('activation, views, validation, settings and workspace trust', () => {
+    assert.ok(pkg.activationEvents.includes('workspaceContains:**/*.ttl.json'));
+    assert.deepEqual(pkg.contributes.viewsContainers.activitybar.map((c: { id: string }) => c.id), [VIEWS.container]);
+    assert.deepEqual(pkg.contributes.views[VIEWS.container].map((v: { id: string }) => v.id), [VIEWS.experiments, VIEWS.jobs]);
+    assert.ok(fs.existsSync(path.join(ROOT, pkg.contributes.viewsContainers.activitybar[0].icon)));
+    const [validation] = pkg.contributes.jsonValidation;
+    assert.equal(validation.fileMatch, '*.ttl.json');
+    assert.ok(fs.existsSync(path.join(ROOT, validation.url)));
+    const props = pkg.contributes.configuration.properties;
+    assert.deepEqual(Object.keys(props).sort(), ['ttl.backend', 'ttl.maxParallelJobs', 'ttl.runsDirectory', 'ttl.wasmThreads']);
+    assert.deepEqual(props['ttl.backend'].enum, [...BACKENDS]);
+    assert.equal(props['ttl.runsDirectory'].default, '.ttl/runs');
+    assert.equal(props['ttl.maxParallelJobs'].default, 1);
+    assert.equal(pkg.capabilities.untrustedWorkspaces.supported, 'limited');
+    assert.ok(pkg.capabilities.untrustedWorkspaces.description.length > 40);
+  });
+});
+
+describe('bundle', () => {
+  test('the extension entry loads neither TensorFlow.js nor the training code', async () => {
+    const result = await esbuild.build({
+      entryPoints: [path.join(ROOT, 'src/extension/extension.ts')],
+      bundle: true,
+      platform: 'node',
+      format: 'cjs',
+      external: ['vscode'],
+      write: false,
+      metafile: true,
+      logLevel: 'silent',
+      outdir: path.join(ROOT, 'out-test-unused'),
+    });
+    const inputs = Object.keys(result.metafile!.inputs);
+    const heavy = inputs.filter((i) => /@tensorflow|node_modules\/ajv|src\/engine\/(run|train|models|data|strategies|backend|tf)\b/.test(i));
+    assert.deepEqual(heavy, []);
+    const size = result.outputFiles!.find((f) => f.path.endsWith('.js'))!.contents.length;
+    assert.ok(size < 400_000, `extension bundle is ${size} bytes`);
+  });
+
+  test('pure modules do not import vscode', () => {
+    for (const rel of PURE) {
+      const text = fs.readFileSync(path.join(ROOT, 'src/extension', rel), 'utf8');
+      assert.doesNotMatch(text, /from 'vscode'|require\('vscode'\)/, rel);
+    }
+  });
+
+  test('the cut point table matches the engine\'s built-in architectures', { timeout: 120_000 }, () => {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'scripts/gen-cut-points.ts'), '--check'], { cwd: ROOT, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr + r.stdout);
+  });
+});
+
+describe('new experiment template', () => {
+  test('writes paths relative to the file and only the choices made', () => {
+    const file = path.resolve('/ws/exps/chest.ttl.json');
+    const text = experimentText({
+      name: 'chest-ttl',
+      file,
+      format: 'folder',
+      dataPath: path.resolve('/ws/data/chest'),
+      backbone: 'resnet18',
+      weights: path.resolve('/ws/weights/r18.safetensors'),
+      strategy: { kind: 'ttl', cut: 'conv4_x' },
+    });
+    const exp = JSON.parse(text);
+    assert.deepEqual(exp.data, { format: 'folder', path: '../data/chest', imageSize: 224 });
+    assert.deepEqual(exp.model, { backbone: 'resnet18', weights: '../weights/r18.safetensors' });
+    assert.deepEqual(exp.strategy, { kind: 'ttl', cut: 'conv4_x' });
+    assert.equal(exp.train.epochs, 10);
+    assert.ok(text.endsWith('}\n'));
+    const scratch = JSON.parse(experimentText({ name: 'x', file, format: 'npz', dataPath: path.resolve('/ws/exps/d.npz'), backbone: 'resnet50', pretrained: false, strategy: { kind: 'lwft', k: 2 } }));
+    assert.deepEqual(scratch.model, { backbone: 'resnet50', pretrained: false });
+    assert.deepEqual(scratch.strategy, { kind: 'lwft', k: 2 });
+    assert.equal(scratch.data.path, 'd.npz');
+    assert.equal(relativeToFile(file, path.resolve('/ws/exps')), '.');
+  });
+
+  test('names', () => {
+    assert.equal(validateName('chest-xray_1.0'), undefined);
+    assert.ok(validateName('-x'));
+    assert.ok(validateName(''));
+    assert.ok(validateName('a'.repeat(65)));
+    assert.equal(suggestName('/d/chest xray/data', 'ttl'), 'chest-xray-ttl');
+    assert.equal(suggestName('/d/breastmnist.npz', 'ftl'), 'breastmnist-ftl');
+  });
+});
+
+describe('formatting and debouncing', () => {
+  test('figures', () => {
+    assert.equal(formatCount(999), '999');
+    assert.equal(formatCount(219_000), '219 k');
+    assert.equal(formatCount(3_210_000), '3.21 M');
+    assert.equal(formatCount(4_100_000_000), '4.10 G');
+    assert.equal(formatCount(undefined), '–');
+    assert.equal(formatMs(1.234), '1.23 ms');
+    assert.equal(formatMs(123.4), '123 ms');
+    assert.equal(formatDuration(65), '1 min 05 s');
+    assert.equal(formatDuration(3725), '1 h 02 min');
+  });
+
+  test('a burst of calls runs once, with the last arguments', async () => {
+    const seen: number[] = [];
+    const d = debounce((n: number) => seen.push(n), 20);
+    d(1);
+    d(2);
+    d(3);
+    await new Promise((r) => setTimeout(r, 60));
+    assert.deepEqual(seen, [3]);
+    d(4);
+    d.cancel();
+    d(5);
+    d.flush();
+    assert.deepEqual(seen, [3, 5]);
+  });
+});

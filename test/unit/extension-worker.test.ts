@@ -1,0 +1,277 @@
+// The job process: typed messages, results, crashes, out-of-memory, cancel with a grace period,
+// and what the run store says afterwards. A small fake worker stands in for dist/worker.js.
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { readRun } from '../../src/engine/runstore';
+import type { JobEvent } from '../../src/engine/events';
+import { startWorkerJob } from '../../src/extension/jobs/workerProcess';
+import { closeAbandonedRun, findAbandonedRuns } from '../../src/extension/jobs/recovery';
+import { logLineForEvent, progressFromEvent } from '../../src/extension/jobs/progress';
+import { cliHasCommand, startCliJob } from '../../src/extension/jobs/cliProcess';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ttl-worker-'));
+after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+const FAKE_WORKER = path.join(tmp, 'fake-worker.js');
+fs.writeFileSync(
+  FAKE_WORKER,
+  String.raw`
+const fs = require('fs'), path = require('path'), os = require('os');
+const mode = process.env.FAKE_MODE;
+const send = (m) => new Promise((r) => process.send(m, undefined, {}, () => r()));
+let run;
+function createRun(runsDir, announce) {
+  const id = 'run-' + mode + '-' + process.pid;
+  const dir = path.join(runsDir, id);
+  fs.mkdirSync(dir, { recursive: true });
+  const t = new Date().toISOString();
+  run = { dir, info: { id, name: 'fake', experimentFile: '/x/fake.ttl.json', experiment: { train: { epochs: 2 } }, seed: 1, versions: {}, backend: 'cpu',
+    dataFingerprint: 'f', status: 'running', pid: process.pid, host: os.hostname(), startedAt: t, updatedAt: t, heartbeatAt: t, lastEpoch: -1 } };
+  write();
+  if (announce) return send({ type: 'event', event: { type: 'run-started', runDir: dir, runId: id, seed: 1, epochs: 2 } });
+}
+function write() { fs.writeFileSync(path.join(run.dir, 'run.json'), JSON.stringify(run.info)); }
+function end(status, extra) { Object.assign(run.info, { status, endedAt: new Date().toISOString() }, extra); write(); }
+process.on('message', async (msg) => {
+  if (msg.type === 'cancel') {
+    if (mode === 'stubborn') return;
+    end('cancelled');
+    await send({ type: 'cancelled' });
+    process.exit(0);
+  }
+  if (msg.type !== 'start') return;
+  const runsDir = msg.job.runsDir;
+  switch (mode) {
+    case 'done':
+      await createRun(runsDir, true);
+      await send({ type: 'event', event: { type: 'batch', runDir: run.dir, epoch: 0, epochs: 2, step: 1, steps: 2 } });
+      await send({ type: 'event', event: { type: 'epoch', runDir: run.dir, epochs: 2, record: { epoch: 0, valAuroc: 0.75 } } });
+      fs.writeFileSync(path.join(run.dir, 'summary.json'), JSON.stringify({ test: { auroc: 0.8 } }));
+      end('finished');
+      await send({ type: 'done', result: { summary: { test: { auroc: 0.8 } }, runDirs: [run.dir] } });
+      process.exit(0);
+    case 'fail':
+      await send({ type: 'failed', error: 'layer nope is not a cut point', inputError: true, outOfMemory: false });
+      process.exit(2);
+    case 'crash':
+      await createRun(runsDir, true);
+      process.stderr.write('\n<--- Last few GCs --->\nFATAL ERROR: Reached heap limit Allocation failed - JavaScript heap out of memory\n');
+      process.exit(134);
+    case 'crash-early':
+      await createRun(runsDir, false);
+      process.exit(1);
+    case 'signal':
+      await createRun(runsDir, true);
+      process.kill(process.pid, 'SIGKILL');
+      break;
+    case 'cancel':
+    case 'stubborn':
+      await createRun(runsDir, true);
+      setInterval(() => {}, 1000);
+      break;
+  }
+});
+process.send({ type: 'ready', pid: process.pid });
+`,
+);
+
+let calls = 0;
+function start(mode: string, extra: { cancelGraceMs?: number } = {}) {
+  const runsDir = path.join(tmp, `${mode}-${++calls}`, 'runs');
+  const events: JobEvent[] = [];
+  const output: string[] = [];
+  const exec = startWorkerJob({
+    workerPath: FAKE_WORKER,
+    request: { kind: 'run', experimentFile: '/x/fake.ttl.json', runsDir },
+    env: { ...process.env, FAKE_MODE: mode },
+    onEvent: (e) => events.push(e),
+    onOutput: (l) => output.push(l),
+    ...extra,
+  });
+  return { exec, events, output, runsDir };
+}
+
+function onlyRun(runsDir: string) {
+  const [name] = fs.readdirSync(runsDir);
+  return readRun(path.join(runsDir, name));
+}
+
+describe('job process', () => {
+  test('a finished job reports its events and run folders', async () => {
+    const { exec, events } = start('done');
+    const outcome = await exec.done;
+    assert.equal(outcome.state, 'finished');
+    assert.equal(outcome.runDirs.length, 1);
+    assert.deepEqual(events.map((e) => e.type), ['run-started', 'batch', 'epoch']);
+    assert.equal(readRun(outcome.runDirs[0]).status, 'finished');
+  });
+
+  test('a job the engine rejects reports its reason and whether the input is at fault', async () => {
+    const outcome = await start('fail').exec.done;
+    assert.deepEqual(outcome, { state: 'failed', error: 'layer nope is not a cut point', inputError: true, outOfMemory: false, runDirs: [] });
+  });
+
+  test('a crash (out of memory) marks the run failed with the reason', async () => {
+    const { exec, output, runsDir } = start('crash');
+    const outcome = await exec.done;
+    assert.equal(outcome.state, 'failed');
+    assert.ok(outcome.state === 'failed' && outcome.outOfMemory);
+    assert.match((outcome as { error: string }).error, /exited with code 134 without a result \(out of memory\): .*heap out of memory/);
+    assert.ok(output.some((l) => /FATAL ERROR/.test(l)));
+    const run = onlyRun(runsDir);
+    assert.equal(run.status, 'failed');
+    assert.equal(run.storedStatus, 'failed');
+    assert.match(run.error ?? '', /heap out of memory/);
+    assert.equal(run.resumedAt, undefined, 'closing a run is not a resume');
+    assert.notEqual(run.pid, process.pid, 'the run keeps the pid of the process that ran it');
+  });
+
+  test('a crash before the run was announced still closes the run (found by pid)', async () => {
+    const { exec, runsDir } = start('crash-early');
+    const outcome = await exec.done;
+    assert.equal(outcome.state, 'failed');
+    assert.equal(onlyRun(runsDir).status, 'failed');
+  });
+
+  test('a process killed by a signal fails its run', async () => {
+    const { exec, runsDir } = start('signal');
+    const outcome = await exec.done;
+    assert.match((outcome as { error: string }).error, /killed by SIGKILL \(out of memory\?\)/);
+    assert.equal(onlyRun(runsDir).status, 'failed');
+  });
+
+  test('cancel: the worker stops cleanly and the run is cancelled', async () => {
+    const { exec, events, runsDir } = start('cancel');
+    while (!events.length) await new Promise((r) => setTimeout(r, 20));
+    exec.cancel();
+    const outcome = await exec.done;
+    assert.equal(outcome.state, 'cancelled');
+    assert.equal(onlyRun(runsDir).status, 'cancelled');
+  });
+
+  test('cancel: a worker that does not stop is killed after the grace period, and its run is cancelled', async () => {
+    const { exec, events, runsDir } = start('stubborn', { cancelGraceMs: 300 });
+    while (!events.length) await new Promise((r) => setTimeout(r, 20));
+    const t0 = Date.now();
+    exec.cancel();
+    const outcome = await exec.done;
+    assert.ok(Date.now() - t0 >= 250, 'waited for the grace period');
+    assert.equal(outcome.state, 'cancelled');
+    const run = onlyRun(runsDir);
+    assert.equal(run.status, 'cancelled');
+  });
+
+  test('kill (the editor closes) leaves the run to read as interrupted, resumable', async () => {
+    const { exec, events, runsDir } = start('stubborn');
+    while (!events.length) await new Promise((r) => setTimeout(r, 20));
+    exec.kill();
+    const outcome = await exec.done;
+    assert.equal(outcome.state, 'failed');
+    const run = onlyRun(runsDir);
+    assert.equal(run.storedStatus, 'running');
+    assert.equal(run.status, 'interrupted');
+    assert.deepEqual(findAbandonedRuns({ runDirs: [run.dir] }).map((r) => r.dir), [run.dir]);
+  });
+
+  test('cancel before the worker is ready ends it without starting anything', async () => {
+    const { exec, runsDir } = start('done');
+    exec.cancel();
+    const outcome = await exec.done;
+    assert.equal(outcome.state, 'cancelled');
+    assert.equal(fs.existsSync(runsDir), false);
+  });
+
+  test('a worker file that does not exist fails the job', async () => {
+    const exec = startWorkerJob({ workerPath: path.join(tmp, 'missing.js'), request: { kind: 'resume', runDir: path.join(tmp, 'nothing') } });
+    const outcome = await exec.done;
+    assert.equal(outcome.state, 'failed');
+  });
+});
+
+describe('recovery', () => {
+  test('closing leaves finished runs and live runs alone', () => {
+    const dir = path.join(tmp, 'rec', 'r1');
+    fs.mkdirSync(dir, { recursive: true });
+    const t = new Date().toISOString();
+    const info = { id: 'r1', name: 'n', experimentFile: '/x', experiment: {}, seed: 1, versions: {}, backend: 'cpu', dataFingerprint: '', status: 'running', pid: process.pid, host: os.hostname(), startedAt: t, updatedAt: t, heartbeatAt: t, lastEpoch: -1 };
+    fs.writeFileSync(path.join(dir, 'run.json'), JSON.stringify(info));
+    assert.equal(closeAbandonedRun(dir, { status: 'cancelled' }), false, 'this process is alive');
+    fs.writeFileSync(path.join(dir, 'run.json'), JSON.stringify({ ...info, status: 'finished' }));
+    assert.equal(closeAbandonedRun(dir, { status: 'cancelled' }), false);
+    fs.writeFileSync(path.join(dir, 'run.json'), JSON.stringify({ ...info, pid: 999_999_999 }));
+    assert.equal(closeAbandonedRun(dir, { status: 'failed', reason: 'gone' }), true);
+    assert.equal(readRun(dir).status, 'failed');
+    assert.equal(closeAbandonedRun(path.join(tmp, 'nope'), { status: 'cancelled' }), false);
+  });
+});
+
+describe('job events → progress and logs', () => {
+  const runDir = '/r/1';
+  test('progress follows phases, runs, batches and epochs', () => {
+    let p = progressFromEvent({}, { type: 'phase', phase: 'loading data', done: 5, total: 10 });
+    assert.deepEqual(p, { message: 'loading data 5/10', fraction: undefined });
+    p = progressFromEvent(p, { type: 'run-started', runDir, runId: 'r', seed: 3, epochs: 4 });
+    assert.deepEqual(p, { runDir, epochs: 4, epoch: 1, fraction: 0, message: 'seed 3: starting' });
+    p = progressFromEvent(p, { type: 'batch', runDir, epoch: 1, epochs: 4, step: 5, steps: 10 });
+    assert.equal(p.fraction, 1.5 / 4);
+    assert.equal(p.message, 'epoch 2/4 · batch 5/10');
+    p = progressFromEvent(p, { type: 'epoch', runDir, epochs: 4, record: { epoch: 1, valAuroc: 0.8123 } as never });
+    assert.equal(p.fraction, 0.5);
+    assert.equal(p.message, 'epoch 2/4 done · val AUROC 0.812');
+    const resumed = progressFromEvent({}, { type: 'run-started', runDir, runId: 'r', seed: 1, epochs: 4, resumedFromEpoch: 1 });
+    assert.equal(resumed.fraction, 0.5);
+    assert.equal(resumed.epoch, 3);
+    assert.equal(progressFromEvent(p, { type: 'log', level: 'info', message: 'x' }), p);
+  });
+
+  test('log lines for everything but batches', () => {
+    assert.equal(logLineForEvent({ type: 'batch', runDir, epoch: 0, epochs: 1, step: 1, steps: 1 }), undefined);
+    assert.deepEqual(logLineForEvent({ type: 'log', level: 'warn', message: 'bad image' }), { level: 'warn', message: 'bad image' });
+    assert.match(logLineForEvent({ type: 'epoch', runDir, epochs: 2, record: { epoch: 0, trainLoss: 0.5, valAuroc: 0.7, best: true } as never })!.message, /^epoch 1\/2: train loss 0\.5000, val loss –, val AUROC 0\.7000, val AUPRC – \(best\)$/);
+    assert.match(logLineForEvent({ type: 'run-finished', runDir, summary: { test: { auroc: 0.9, averagePrecision: 0.8 } } })!.message, /test AUROC 0\.900, AUPRC 0\.800/);
+    assert.equal(logLineForEvent({ type: 'phase', phase: 'loading data', done: 3, total: 10 }), undefined);
+    assert.equal(logLineForEvent({ type: 'phase', phase: 'evaluating' })!.level, 'debug');
+  });
+});
+
+describe('CLI jobs', () => {
+  const CLI = path.join(tmp, 'fake-cli.js');
+  fs.writeFileSync(
+    CLI,
+    String.raw`
+const [cmd, ...rest] = process.argv.slice(2);
+if (rest.includes('--help')) {
+  if (cmd === 'search') { console.log('Usage: ttl search [options] <file>'); process.exit(0); }
+  console.error("error: unknown command '" + cmd + "'"); process.exit(2);
+}
+if (cmd === 'search') { console.error('stage 1\r stage 1: 3/9'); console.log(JSON.stringify({ runDirs: ['/r/a', '/r/b'] })); process.exit(0); }
+if (cmd === 'bad') { console.error('error: no such file x.ttl.json'); process.exit(2); }
+if (cmd === 'slow') { process.on('SIGINT', () => { console.error('cancelled'); process.exit(130); }); setInterval(() => {}, 1000); }
+`,
+  );
+
+  test('knows which commands this CLI has', async () => {
+    assert.equal(await cliHasCommand(CLI, 'search'), true);
+    assert.equal(await cliHasCommand(CLI, 'analyze'), false);
+    assert.equal(await cliHasCommand(path.join(tmp, 'no-cli.js'), 'search'), false);
+  });
+
+  test('a finished command reports its run folders; a failing one its message', async () => {
+    const lines: string[] = [];
+    const ok = await startCliJob({ cliPath: CLI, args: ['search', 'x'], onOutput: (l) => lines.push(l) }).done;
+    assert.deepEqual(ok, { state: 'finished', message: JSON.stringify({ runDirs: ['/r/a', '/r/b'] }), runDirs: ['/r/a', '/r/b'] });
+    assert.ok(lines.includes(' stage 1: 3/9'), 'a redrawn progress line is logged in its last state');
+    const bad = await startCliJob({ cliPath: CLI, args: ['bad'] }).done;
+    assert.deepEqual(bad, { state: 'failed', error: 'no such file x.ttl.json', inputError: true, runDirs: [] });
+  });
+
+  test('cancel sends Ctrl-C', async () => {
+    const exec = startCliJob({ cliPath: CLI, args: ['slow'] });
+    await new Promise((r) => setTimeout(r, 300));
+    exec.cancel();
+    assert.equal((await exec.done).state, 'cancelled');
+  });
+});
