@@ -689,6 +689,16 @@ export function computeContext(): ComputeContext {
   return shared;
 }
 
+/**
+ * Replaces the process-wide context by one with the given settings: `simd: false` runs the plain
+ * JavaScript kernels, `threads` sets the number of threads (1 = no helpers).
+ */
+export function configureCompute(opts: { simd?: boolean; threads?: number }): ComputeContext {
+  shared?.dispose();
+  shared = new ComputeContext(opts);
+  return shared;
+}
+
 /** Drops the process-wide context (its heap and helper threads); the next use makes a new one. */
 export function releaseComputeContext(): void {
   shared?.dispose();
