@@ -10,7 +10,7 @@
  *   node --import tsx bench/kernels.ts [--model resnet18|resnet50|densenet121|mobilenet]
  *       [--steps 5] [--size 64] [--batch 16] [--widths 64,128,256,512] [--backend wasm|cpu] [--no-profile]
  */
-import { initBackend, type BackendName } from '../src/engine/backend';
+import { prepareWasm } from '../src/engine/backend/wasm';
 import { tf } from '../src/engine/tf';
 
 interface Options {
@@ -19,7 +19,7 @@ interface Options {
   size: number;
   batch: number;
   widths: number[];
-  backend: BackendName;
+  backend: 'wasm' | 'cpu';
   profile: boolean;
 }
 
@@ -33,7 +33,7 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--size') o.size = Number(v);
     else if (a === '--batch') o.batch = Number(v);
     else if (a === '--widths') o.widths = v.split(',').map(Number);
-    else if (a === '--backend') o.backend = v as BackendName;
+    else if (a === '--backend') o.backend = v as Options['backend'];
     else if (a === '--no-profile') {
       o.profile = false;
       continue;
@@ -236,7 +236,10 @@ function layersModel(name: Exclude<Options['model'], 'resnet18'>, size: number, 
 
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
-  const r = await initBackend(o.backend);
+  if (o.backend === 'wasm') prepareWasm();
+  await tf.setBackend(o.backend);
+  await tf.ready();
+  const r = { chosen: tf.getBackend() };
   const timer = new KernelTimer();
   if (o.profile) timer.install(r.chosen);
   const classes = 2;

@@ -182,6 +182,9 @@ describe('Conv2D gradients', () => {
       { x: [2, 4, 4, 32], f: [3, 3, 32, 32], s: 1, pad: 'same' },
       { x: [2, 8, 8, 16], f: [1, 1, 16, 32], s: 2, pad: 'valid' },
       { x: [2, 8, 8, 16], f: [1, 1, 16, 8], s: 1, pad: 'valid' },
+      { x: [2, 2, 2, 32], f: [1, 1, 32, 48], s: 1, pad: 'valid' },
+      { x: [2, 4, 4, 32], f: [1, 1, 32, 48], s: 2, pad: 'same' },
+      { x: [2, 2, 2, 64], f: [3, 3, 64, 64], s: 1, pad: 'same' },
       { x: [2, 9, 10, 4], f: [3, 3, 4, 6], s: 1, pad: [[0, 0], [2, 1], [0, 2], [0, 0]] },
       { x: [2, 9, 10, 4], f: [5, 3, 4, 6], s: [2, 1], pad: 'same' },
       { x: [1, 11, 9, 3], f: [7, 7, 3, 4], s: 2, pad: 'same' },
@@ -339,6 +342,27 @@ describe('MatMul with transpose flags', () => {
 });
 
 describe('Batch norm, pooling, reductions, data movement', () => {
+  test('FusedBatchNorm forward (with and without scale/offset, broadcast statistics)', async () => {
+    for (const shape of [
+      [4, 6, 6, 8],
+      [5, 7],
+      [2, 3, 3, 1],
+    ]) {
+      const c = shape[shape.length - 1];
+      const x = { shape, values: data(shape).values.map((v) => 3 + 2 * v) };
+      const mean = { shape: [c], values: randomValues(c, 5).map((v) => 3 + v) };
+      const variance = { shape: [c], values: randomValues(c, 6).map((v) => 0.5 + Math.abs(v)) };
+      const scale = data([c]);
+      const offset = data([c]);
+      await compare('FusedBatchNorm', `${shape} all`, () => tf.batchNorm(T(x), T(mean), T(variance), T(offset), T(scale), 1e-3));
+      await compare('FusedBatchNorm', `${shape} no scale/offset`, () => tf.batchNorm(T(x), T(mean), T(variance), undefined, undefined, 1e-3));
+      await compare('FusedBatchNorm', `${shape} offset only`, () => tf.batchNorm(T(x), T(mean), T(variance), T(offset), undefined, 1e-3));
+    }
+    const x = data([2, 3, 3, 4]);
+    const fullMean = data([2, 3, 3, 4]);
+    await compare('FusedBatchNorm', 'full-shape mean (shipped kernel)', () => tf.batchNorm(T(x), T(fullMean), tf.onesLike(T(x)), undefined, undefined, 1e-3));
+  });
+
   test('FusedBatchNorm gradient (training-mode moments and fixed statistics)', async () => {
     for (const shape of [
       [4, 6, 6, 8],

@@ -12,7 +12,7 @@
  *   dW [kh·kw·Cin, Cout] = colsT [kh·kw·Cin, N·oh·ow] · dy [N·oh·ow, Cout] as one GEMM, whose
  *   result is already in filter layout. colsT (transposed im2col) is gathered on the heap from
  *   x transposed to [Cin, N, H, W]. For 1×1 unstrided unpadded convolutions colsT is that
- *   transpose itself.
+ *   transpose itself, or, when Cout < Cin, dWᵀ = dyᵀ · x (the smaller operand is transposed).
  * - "conv", otherwise: the sum is itself a convolution in which the batch plays the channel
  *   role. x transposed to [Cin, H, W, N] is the input (Cin is the batch), dy transposed to
  *   [oh, ow, N, Cout] is the filter, dilation = the forward stride, padding = the forward
@@ -27,12 +27,21 @@ import { im2colT } from './wasm_heap';
 function viaGemm(x: tf.Tensor4D, dy: tf.Tensor4D, info: tf.backend_util.Conv2DInfo): tf.Tensor4D {
   const [kh, kw, cin, cout] = info.filterShape;
   const { batchSize: n, inHeight: H, inWidth: W, outHeight: oh, outWidth: ow, strideHeight: sh, strideWidth: sw, padInfo } = info;
-  const xT = tf.transpose(tf.reshape(x, [n * H * W, cin]));
+  const m = n * oh * ow;
+  const dy2 = tf.reshape(dy, [m, cout]);
   const plain = kh === 1 && kw === 1 && sh === 1 && sw === 1 && padInfo.top === 0 && padInfo.left === 0 && oh === H && ow === W;
-  const colsT = plain
-    ? xT
-    : im2colT(xT, { n, h: H, w: W, c: cin, kh, kw, sh, sw, padTop: padInfo.top, padLeft: padInfo.left, oh, ow });
-  return tf.reshape(tf.matMul(colsT, tf.reshape(dy, [n * oh * ow, cout])), [kh, kw, cin, cout]);
+  if (plain && cout < cin) {
+    // dWᵀ = dyᵀ · x: transposing dy (the smaller operand) is cheaper than transposing x.
+    const dWt = tf.matMul(tf.transpose(dy2), tf.reshape(x, [m, cin]));
+    return tf.reshape(tf.transpose(dWt), [1, 1, cin, cout]);
+  }
+  const xT = tf.transpose(tf.reshape(x, [n * H * W, cin]));
+  let colsT = xT;
+  if (!plain) {
+    colsT = im2colT(xT, { n, h: H, w: W, c: cin, kh, kw, sh, sw, padTop: padInfo.top, padLeft: padInfo.left, oh, ow });
+    xT.dispose();
+  }
+  return tf.reshape(tf.matMul(colsT, dy2), [kh, kw, cin, cout]);
 }
 
 function viaConv(x: tf.Tensor4D, dy: tf.Tensor4D, info: tf.backend_util.Conv2DInfo): tf.Tensor4D {

@@ -16,8 +16,8 @@
  * - "gemm", when the filter is large (deep, low-resolution layers; filter·sh·sw ≥ 2·dy), so
  *   the filter is read in place and never copied or transposed: colsT [kh·kw·Cin, N·oh·ow] = filter [kh·kw·Cin, Cout]
  *   · dyᵀ [Cout, N·oh·ow] as one GEMM, then col2im scatters-adds the columns into
- *   dxT [Cin, N, H, W], transposed to NHWC. 1×1 convolutions without padding reduce to
- *   dx = dy · filterᵀ (zero-dilated when strided).
+ *   dxT [Cin, N, H, W], transposed to NHWC. 1×1 convolutions without padding with a filter
+ *   smaller than dy reduce to dx = dy · filterᵀ (zero-dilated when strided).
  */
 import { tf } from '../../tf';
 import { activePhases, combinedTapIndices, conv2dGradOptions, interleavePhases, phasePlan } from './conv_util';
@@ -46,14 +46,16 @@ function viaGemm(dy: tf.Tensor4D, filter: tf.Tensor4D, info: tf.backend_util.Con
   const m = n * oh * ow;
   const geo: ConvGeometry = { n, h: H, w: W, c: cin, kh, kw, sh, sw, padTop: padInfo.top, padLeft: padInfo.left, oh, ow };
   const dy2 = tf.reshape(dy, [m, cout]);
-  if (isPlain1x1(info)) {
-    // dx = dy · Wᵀ, scattered to the strided positions (a plain reshape when unstrided).
+  const unstrided1x1 = isPlain1x1(info) && sh === 1 && sw === 1 && oh === H && ow === W;
+  if (isPlain1x1(info) && filter.size <= dy.size) {
+    // dx = dy · Wᵀ (transposing the small filter), scattered to the strided positions.
     const cols = tf.matMul(dy2, tf.transpose(tf.reshape(filter, [cin, cout])));
-    if (sh === 1 && sw === 1 && oh === H && ow === W) return tf.reshape(cols, [n, H, W, cin]);
-    return col2im(cols, geo);
+    return unstrided1x1 ? tf.reshape(cols, [n, H, W, cin]) : col2im(cols, geo);
   }
   const colsT = tf.matMul(tf.reshape(filter, [kh * kw * cin, cout]), tf.transpose(dy2));
+  if (unstrided1x1) return tf.reshape(tf.transpose(colsT), [n, H, W, cin]);
   const dxT = col2imT(colsT, geo);
+  colsT.dispose();
   return tf.reshape(tf.transpose(tf.reshape(dxT, [cin, n * H * W])), [n, H, W, cin]);
 }
 

@@ -27,8 +27,6 @@ function maxPoolGrad(args: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBa
   const dyv = backend.typedArrayFromHeap(dy) as Float32Array;
   const dxv = backend.typedArrayFromHeap(out) as Float32Array;
   dxv.fill(0);
-  const best = new Float32Array(C);
-  const where = new Int32Array(C);
   for (let b = 0; b < n; b++) {
     for (let p = 0; p < oh; p++) {
       const h0 = p * sh - padInfo.top;
@@ -38,22 +36,24 @@ function maxPoolGrad(args: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBa
         const w0 = q * sw - padInfo.left;
         const j0 = Math.max(0, -w0);
         const j1 = Math.min(fw, W - w0);
-        best.fill(-Infinity);
-        where.fill(-1);
-        for (let i = i0; i < i1; i++) {
-          for (let j = j0; j < j1; j++) {
-            const base = ((b * H + h0 + i) * W + w0 + j) * C;
-            for (let c = 0; c < C; c++) {
-              const v = xv[base + c];
-              if (v > best[c]) {
-                best[c] = v;
-                where[c] = base + c;
+        const o = ((b * oh + p) * ow + q) * C;
+        const corner = ((b * H + h0) * W + w0) * C;
+        for (let c = 0; c < C; c++) {
+          let best = -Infinity;
+          let where = -1;
+          for (let i = i0; i < i1; i++) {
+            const row = corner + i * W * C + c;
+            for (let j = j0; j < j1; j++) {
+              const at = row + j * C;
+              const v = xv[at];
+              if (v > best) {
+                best = v;
+                where = at;
               }
             }
           }
+          if (where >= 0) dxv[where] += dyv[o + c];
         }
-        const o = ((b * oh + p) * ow + q) * C;
-        for (let c = 0; c < C; c++) if (where[c] >= 0) dxv[where[c]] += dyv[o + c];
       }
     }
   }

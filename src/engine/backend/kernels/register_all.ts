@@ -11,6 +11,7 @@ import { conv2DBackpropFilterConfig } from './Conv2DBackpropFilter';
 import { conv2DBackpropInputConfig } from './Conv2DBackpropInput';
 import { depthwiseConv2dNativeBackpropFilterConfig } from './DepthwiseConv2dNativeBackpropFilter';
 import { depthwiseConv2dNativeBackpropInputConfig } from './DepthwiseConv2dNativeBackpropInput';
+import { fusedBatchNormConfig } from './FusedBatchNorm';
 import { installFusedBatchNormGrad } from './FusedBatchNorm_grad';
 import { identityConfig } from './Identity';
 import { maxPoolGradConfig } from './MaxPoolGrad';
@@ -31,6 +32,7 @@ const kernels: tf.KernelConfig[] = [
   conv2DBackpropInputConfig,
   depthwiseConv2dNativeBackpropFilterConfig,
   depthwiseConv2dNativeBackpropInputConfig,
+  fusedBatchNormConfig,
   fusedMatMulConfig,
   identityConfig,
   maxPoolGradConfig,
