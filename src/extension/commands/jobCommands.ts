@@ -19,8 +19,9 @@ function backendArgs(): string[] {
   return b ? ['--backend', b] : [];
 }
 
-async function notAvailable(what: string, command: string): Promise<void> {
-  await vscode.window.showInformationMessage(`${what} is not available in this version of TTL Studio: its engine has no \`ttl ${command}\` command yet.`);
+function notAvailable(what: string, command: string): undefined {
+  void vscode.window.showInformationMessage(`${what} is not available in this version of TTL Studio: its engine has no \`ttl ${command}\` command yet.`);
+  return undefined;
 }
 
 export function registerJobCommands(s: Services): vscode.Disposable[] {
@@ -64,7 +65,7 @@ export function registerJobCommands(s: Services): vscode.Disposable[] {
     }),
 
     reg(COMMANDS.runSearch, async (arg?: unknown): Promise<number | undefined> => {
-      if (!(await jobs.hasCliCommand('search'))) return void (await notAvailable('Cutoff search', 'search'));
+      if (!(await jobs.hasCliCommand('search'))) return notAvailable('Cutoff search', 'search');
       const uri = await experimentFileFrom(arg, 'Run Cutoff Search');
       if (!uri) return undefined;
       const job = jobs.enqueue(`${experimentTitle(uri.fsPath)} (cutoff search)`, {
@@ -78,7 +79,7 @@ export function registerJobCommands(s: Services): vscode.Disposable[] {
     }),
 
     reg(COMMANDS.analyzeRun, async (arg?: unknown): Promise<number | undefined> => {
-      if (!(await jobs.hasCliCommand('analyze'))) return void (await notAvailable('Run analysis (SVCCA)', 'analyze'));
+      if (!(await jobs.hasCliCommand('analyze'))) return notAvailable('Run analysis (SVCCA)', 'analyze');
       const run = await pickRun(s, arg, { title: 'Analyze Run', statuses: ['finished'], emptyMessage: 'No finished run to analyze yet.' });
       if (!run) return undefined;
       const job = jobs.enqueue(`${run.name} (analysis s${run.seed})`, {
@@ -92,7 +93,7 @@ export function registerJobCommands(s: Services): vscode.Disposable[] {
     }),
 
     reg(COMMANDS.gradCam, async (arg?: unknown, selection?: unknown): Promise<number | undefined> => {
-      if (!(await jobs.hasCliCommand('gradcam'))) return void (await notAvailable('Grad-CAM', 'gradcam'));
+      if (!(await jobs.hasCliCommand('gradcam'))) return notAvailable('Grad-CAM', 'gradcam');
       let images = (Array.isArray(selection) ? selection : arg instanceof vscode.Uri ? [arg] : []).filter(
         (u): u is vscode.Uri => u instanceof vscode.Uri && /\.(png|jpe?g)$/i.test(u.fsPath),
       );

@@ -7,11 +7,12 @@
 import { statSync } from 'node:fs';
 import * as vscode from 'vscode';
 import { readModelJson } from '../cutPoints';
-import { KeyedDebouncer } from '../util/debounce';
+import { debounce, KeyedDebouncer } from '../util/debounce';
 import { checkExperimentSemantics, type CheckEnvironment, type SemanticProblem } from './checks';
 
 export const DIAGNOSTIC_SOURCE = 'TTL Studio';
 const DEBOUNCE_MS = 300;
+const RECHECK_MS = 500;
 
 export function isExperimentDocument(doc: vscode.TextDocument): boolean {
   return doc.uri.scheme === 'file' && /\.ttl\.json$/i.test(doc.uri.fsPath);
@@ -65,11 +66,13 @@ export class ExperimentDiagnostics implements vscode.Disposable, vscode.CodeActi
       undefined,
       this.disposables,
     );
-    // Files appearing or disappearing can fix or break a path: check the open experiments again.
-    const recheck = () => this.checkAllOpen();
-    w.onDidCreateFiles(recheck, undefined, this.disposables);
-    w.onDidDeleteFiles(recheck, undefined, this.disposables);
-    w.onDidRenameFiles(recheck, undefined, this.disposables);
+    // Files appearing or disappearing (here or in another program) can fix or break a path:
+    // check the open experiments again.
+    const recheck = debounce(() => this.checkAllOpen(), RECHECK_MS);
+    const files = w.createFileSystemWatcher('**/*', false, true, false);
+    files.onDidCreate(() => recheck(), undefined, this.disposables);
+    files.onDidDelete(() => recheck(), undefined, this.disposables);
+    this.disposables.push(files, { dispose: () => recheck.cancel() });
     vscode.window.onDidChangeActiveTextEditor((e) => e && this.check(e.document), undefined, this.disposables);
     this.disposables.push(
       vscode.languages.registerCodeActionsProvider([{ scheme: 'file', pattern: '**/*.ttl.json' }], this, {
@@ -80,7 +83,7 @@ export class ExperimentDiagnostics implements vscode.Disposable, vscode.CodeActi
   }
 
   checkAllOpen(): void {
-    for (const doc of vscode.workspace.textDocuments) this.check(doc);
+    for (const doc of vscode.workspace.textDocuments) if (isExperimentDocument(doc)) this.check(doc);
   }
 
   private schedule(doc: vscode.TextDocument): void {

@@ -1,0 +1,82 @@
+// Experiment files in the editor: schema problems from jsonValidation, semantic problems from the
+// extension at the right JSON position, updated as the user types, with a quick fix.
+import * as assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { suite, test, waitFor, writeWorkspaceFile } from './harness';
+import { breastMnistData, ttlApi } from './ttl.helpers';
+
+const ours = (uri: vscode.Uri) => vscode.languages.getDiagnostics(uri).filter((d) => d.source === 'TTL Studio');
+
+suite('TTL Studio: diagnostics', () => {
+  test('a broken experiment gets diagnostics at the offending values', async function () {
+    this.timeout(60_000);
+    await ttlApi();
+    const text = [
+      '{',
+      '  "name": "broken",',
+      '  "data": { "format": "npz", "path": "no/such/data.npz" },',
+      '  "model": { "backbone": "mobilenet_v1" },',
+      '  "strategy": { "kind": "ttl", "cut": "conv_pw_7_rel" },',
+      '  "train": { "epochs": 1, "optimiser": "adam" }',
+      '}',
+      '',
+    ].join('\n');
+    const uri = await writeWorkspaceFile('broken.ttl.json', text);
+    const doc = await vscode.workspace.openTextDocument(uri);
+    const editor = await vscode.window.showTextDocument(doc);
+
+    const diags = await waitFor('two TTL Studio diagnostics', () => (ours(uri).length === 2 ? ours(uri) : undefined));
+    const byCode = Object.fromEntries(diags.map((d) => [String(d.code), d]));
+    const data = byCode['data-path-missing'];
+    assert.ok(data, JSON.stringify(diags));
+    assert.equal(data.severity, vscode.DiagnosticSeverity.Error);
+    assert.equal(doc.getText(data.range), '"no/such/data.npz"');
+    assert.deepEqual([data.range.start.line, data.range.start.character], [2, 37]);
+    const cut = byCode['unknown-cut'];
+    assert.equal(doc.getText(cut.range), '"conv_pw_7_rel"');
+    assert.match(cut.message, /nearest: conv_pw_7_relu/);
+
+    // The schema's own problems come from the JSON language service (jsonValidation), once.
+    const schema = await waitFor(
+      'a schema diagnostic from the JSON language service',
+      () => vscode.languages.getDiagnostics(uri).find((d) => d.source !== 'TTL Studio' && doc.getText(d.range).includes('optimiser')),
+      { timeoutMs: 45_000, intervalMs: 250 },
+    );
+    assert.ok(schema);
+
+    // A quick fix replaces the cut with the nearest valid one.
+    const actions = await vscode.commands.executeCommand<vscode.CodeAction[]>('vscode.executeCodeActionProvider', uri, cut.range, vscode.CodeActionKind.QuickFix.value);
+    const fix = actions.find((a) => a.title === 'Change cut to "conv_pw_7_relu"');
+    assert.ok(fix?.edit, JSON.stringify(actions.map((a) => a.title)));
+    await vscode.workspace.applyEdit(fix.edit);
+    await waitFor('the cut diagnostic to go', () => (ours(uri).every((d) => d.code !== 'unknown-cut') ? true : undefined));
+
+    // Typing a path that exists clears the other one, without saving.
+    const dataRange = ours(uri).find((d) => d.code === 'data-path-missing')!.range;
+    await editor.edit((b) => b.replace(dataRange, JSON.stringify(breastMnistData())));
+    await waitFor('no TTL Studio diagnostics', () => (ours(uri).length === 0 ? true : undefined));
+    assert.equal(doc.isDirty, true);
+
+    // ...and typing a wrong one brings it back.
+    const cutAt = doc.getText().indexOf('"conv_pw_7_relu"');
+    await editor.edit((b) => b.replace(new vscode.Range(doc.positionAt(cutAt), doc.positionAt(cutAt + '"conv_pw_7_relu"'.length)), '"stage9"'));
+    const again = await waitFor('the cut diagnostic again', () => ours(uri).find((d) => d.code === 'unknown-cut'));
+    assert.equal(doc.getText(again.range), '"stage9"');
+    await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
+  });
+
+  test('creating the missing data folder outside the editor clears its diagnostic', async function () {
+    this.timeout(30_000);
+    await ttlApi();
+    const uri = await writeWorkspaceFile('later.ttl.json', '{ "data": { "path": "later-data" }, "model": { "backbone": "mobilenet_v1" }, "strategy": { "kind": "ftl" } }\n');
+    const doc = await vscode.workspace.openTextDocument(uri);
+    await vscode.window.showTextDocument(doc);
+    const [d] = await waitFor('a data-path diagnostic', () => (ours(uri).length === 1 ? ours(uri) : undefined));
+    assert.equal(d.code, 'data-path-missing');
+    mkdirSync(path.join(path.dirname(uri.fsPath), 'later-data'));
+    await waitFor('no diagnostics', () => (ours(uri).length === 0 ? true : undefined));
+    await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
+  });
+});
