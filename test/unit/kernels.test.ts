@@ -124,8 +124,10 @@ function convCases(): ConvCase[] {
       }
     }
   }
-  // Explicit padding and a non-square stride.
+  // Odd sizes with stride 2; small planes with many channels (another im2col route).
   out.push({ n: 2, h: 10, w: 9, cin: 5, cout: 7, k: 3, s: 2, pad: 'same' });
+  out.push({ n: 2, h: 4, w: 4, cin: 32, cout: 8, k: 3, s: 1, pad: 'same' });
+  out.push({ n: 2, h: 5, w: 5, cin: 40, cout: 6, k: 3, s: 2, pad: 'same' });
   return out;
 }
 
@@ -197,6 +199,38 @@ describe('Conv2D gradients', () => {
       await compare('tf.grads(conv2d)', `${c.x} ${c.f} s${c.s} ${JSON.stringify(c.pad)}`, () =>
         tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.s, c.pad), T(w))))([T(x), T(f)]),
       );
+    }
+  });
+
+  test('Conv2D and FusedConv2D forward (cross-check of the shipped kernels used by the gradients)', async () => {
+    const cases: Array<{ x: number[]; f: number[]; s: number; pad: Pad }> = [
+      { x: [2, 6, 6, 16], f: [1, 1, 16, 24], s: 1, pad: 'valid' },
+      { x: [2, 7, 6, 16], f: [1, 1, 16, 24], s: 2, pad: 'valid' },
+      { x: [2, 8, 8, 8], f: [1, 1, 8, 4], s: 2, pad: 'same' },
+      { x: [2, 2, 2, 64], f: [3, 3, 64, 64], s: 1, pad: 'same' },
+      { x: [2, 4, 4, 32], f: [3, 3, 32, 64], s: 2, pad: 'same' },
+      { x: [1, 3, 5, 48], f: [3, 3, 48, 40], s: 1, pad: 'valid' },
+      { x: [2, 9, 9, 3], f: [3, 3, 3, 8], s: 1, pad: 'same' },
+    ];
+    for (const c of cases) {
+      const x = data(c.x);
+      const f = data(c.f);
+      const bias = data([c.f[3]]);
+      const label = `${c.x} ${c.f} s${c.s} ${c.pad}`;
+      await compare('Conv2D', label, () => tf.conv2d(T(x) as tf.Tensor4D, T(f) as tf.Tensor4D, c.s, c.pad));
+      for (const activation of ['linear', 'relu', 'relu6', 'leakyrelu'] as const) {
+        await compare('FusedConv2D', `${label} ${activation}`, () =>
+          tf.fused.conv2d({
+            x: T(x) as tf.Tensor4D,
+            filter: T(f) as tf.Tensor4D,
+            strides: c.s,
+            pad: c.pad,
+            bias: T(bias),
+            activation,
+            leakyreluAlpha: 0.2,
+          }),
+        );
+      }
     }
   });
 

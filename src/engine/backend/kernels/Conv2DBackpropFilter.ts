@@ -8,12 +8,13 @@
  *   dW[i, j, c, o] = Σ_{n,p,q} x[n, p·sh + i − padTop, q·sw + j − padLeft, c] · dy[n, p, q, o].
  *
  * Two algorithms, picked by operand sizes:
- * - "gemm", when the filter is at least as large as x (deep, low-resolution layers):
+ * - "gemm" (1×1 convolutions, and Cout ≥ 64 while colsT stays under 64 MB):
  *   dW [kh·kw·Cin, Cout] = colsT [kh·kw·Cin, N·oh·ow] · dy [N·oh·ow, Cout] as one GEMM, whose
  *   result is already in filter layout. colsT (transposed im2col) is gathered on the heap from
- *   x transposed to [Cin, N, H, W]. For 1×1 unstrided unpadded convolutions colsT is that
+ *   x transposed to [Cin, N, H, W] (whole shifted planes for stride 1), or, for small output
+ *   planes, gathered as im2col from NHWC (runs of Cin) and transposed. For 1×1 unstrided unpadded convolutions colsT is that
  *   transpose itself, or, when Cout < Cin, dWᵀ = dyᵀ · x (the smaller operand is transposed).
- * - "conv", otherwise: the sum is itself a convolution in which the batch plays the channel
+ * - "conv", otherwise (few output channels): the sum is itself a convolution in which the batch plays the channel
  *   role. x transposed to [Cin, H, W, N] is the input (Cin is the batch), dy transposed to
  *   [oh, ow, N, Cout] is the filter, dilation = the forward stride, padding = the forward
  *   padding (bottom/right chosen so exactly kh×kw outputs come out; cropped when negative).
@@ -22,7 +23,7 @@
 import { tf } from '../../tf';
 import { conv2dGradOptions } from './conv_util';
 import { cropNegative, input, nchwToNhwc, runOps } from './kernel_utils';
-import { im2colT } from './wasm_heap';
+import { im2col, im2colT } from './wasm_heap';
 
 function viaGemm(x: tf.Tensor4D, dy: tf.Tensor4D, info: tf.backend_util.Conv2DInfo): tf.Tensor4D {
   const [kh, kw, cin, cout] = info.filterShape;
@@ -35,10 +36,18 @@ function viaGemm(x: tf.Tensor4D, dy: tf.Tensor4D, info: tf.backend_util.Conv2DIn
     const dWt = tf.matMul(tf.transpose(dy2), tf.reshape(x, [m, cin]));
     return tf.reshape(tf.transpose(dWt), [1, 1, cin, cout]);
   }
-  const xT = tf.transpose(tf.reshape(x, [n * H * W, cin]));
-  let colsT = xT;
-  if (!plain) {
-    colsT = im2colT(xT, { n, h: H, w: W, c: cin, kh, kw, sh, sw, padTop: padInfo.top, padLeft: padInfo.left, oh, ow });
+  const geo = { n, h: H, w: W, c: cin, kh, kw, sh, sw, padTop: padInfo.top, padLeft: padInfo.left, oh, ow };
+  let colsT: tf.Tensor;
+  if (plain) {
+    colsT = tf.transpose(tf.reshape(x, [n * H * W, cin]));
+  } else if (oh * ow < 64 && cin >= 32) {
+    // Small planes: gather runs of Cin from NHWC, then one transpose.
+    const cols = im2col(x, geo);
+    colsT = tf.transpose(cols);
+    cols.dispose();
+  } else {
+    const xT = tf.transpose(tf.reshape(x, [n * H * W, cin]));
+    colsT = im2colT(xT, geo);
     xT.dispose();
   }
   return tf.reshape(tf.matMul(colsT, dy2), [kh, kw, cin, cout]);
@@ -62,7 +71,11 @@ function viaConv(x: tf.Tensor4D, dy: tf.Tensor4D, info: tf.backend_util.Conv2DIn
 export function conv2dFilterGradNHWC(x: tf.Tensor4D, dy: tf.Tensor4D, info: tf.backend_util.Conv2DInfo): tf.Tensor4D {
   const [kh, kw, cin, cout] = info.filterShape;
   const force = conv2dGradOptions.filterAlgorithm;
-  const useGemm = force != null ? force === 'gemm' : (kh === 1 && kw === 1) || kh * kw * cin * cout >= x.size;
+  // Measured (interleaved A/B on ResNet, DenseNet and MobileNet shapes): the GEMM wins unless
+  // Cout is small (its inner work per gathered column is Cout multiply-adds); colsT is
+  // capped at 16M values (64 MB).
+  const colsSize = kh * kw * cin * info.batchSize * info.outHeight * info.outWidth;
+  const useGemm = force != null ? force === 'gemm' : (kh === 1 && kw === 1) || (cout >= 64 && colsSize <= 16 * 1024 * 1024);
   return useGemm ? viaGemm(x, dy, info) : viaConv(x, dy, info);
 }
 

@@ -13,8 +13,8 @@
  *   swapped, form one combined filter [Kh, Kw, Cout, P·Cin] (one pass over the filter on the
  *   heap); dy is zero-padded (or cropped) so the shared window fits; one stride-1 forward
  *   conv2d gives [N, ⌈H/sh⌉, ⌈W/sw⌉, P·Cin]; a transpose interleaves the phases.
- * - "gemm", when the filter is large (deep, low-resolution layers; filter·sh·sw ≥ 2·dy), so
- *   the filter is read in place and never copied or transposed: colsT [kh·kw·Cin, N·oh·ow] = filter [kh·kw·Cin, Cout]
+ * - "gemm", when the filter is large (deep, low-resolution layers; filter·sh·sw ≥ 2·dy and
+ *   Cout ≥ 64), so the filter is read in place and never copied or transposed: colsT [kh·kw·Cin, N·oh·ow] = filter [kh·kw·Cin, Cout]
  *   · dyᵀ [Cout, N·oh·ow] as one GEMM, then col2im scatters-adds the columns into
  *   dxT [Cin, N, H, W], transposed to NHWC. 1×1 convolutions without padding with a filter
  *   smaller than dy reduce to dx = dy · filterᵀ (zero-dilated when strided).
@@ -66,8 +66,13 @@ function isPlain1x1(info: tf.backend_util.Conv2DInfo): boolean {
 /** dx of a conv2d (dilation 1) with the given geometry; `dy` and the result are NHWC. */
 export function conv2dInputGradNHWC(dy: tf.Tensor4D, filter: tf.Tensor4D, info: tf.backend_util.Conv2DInfo): tf.Tensor4D {
   const force = conv2dGradOptions.inputAlgorithm;
+  // Measured (interleaved A/B on ResNet, DenseNet and MobileNet shapes): the GEMM wins for 1×1
+  // convolutions and for filters large next to dy, unless Cout is small — then the GEMM's
+  // inner dimension is short and col2im (∝ kh·kw·Cin·N·oh·ow) dominates.
   const useGemm =
-    force != null ? force === 'gemm' : isPlain1x1(info) || filter.size * info.strideHeight * info.strideWidth >= 2 * dy.size;
+    force != null
+      ? force === 'gemm'
+      : isPlain1x1(info) || (filter.size * info.strideHeight * info.strideWidth >= 2 * dy.size && filter.shape[3] >= 64);
   return useGemm ? viaGemm(dy, filter, info) : viaConv(dy, filter, info);
 }
 

@@ -61,6 +61,10 @@ export function im2colT(xT: tf.Tensor, g: ConvGeometry): tf.Tensor2D {
   const out = emptyTensor([kh * kw * c, n * oh * ow]) as tf.Tensor2D;
   const xv = f32(xT);
   const ov = f32(out);
+  if (sh === 1 && sw === 1 && oh === h && ow === w && h * w >= 64) {
+    shiftedPlanes(xv, ov, g);
+    return out;
+  }
   let o = 0;
   for (let i = 0; i < kh; i++) {
     for (let j = 0; j < kw; j++) {
@@ -82,6 +86,76 @@ export function im2colT(xT: tf.Tensor, g: ConvGeometry): tf.Tensor2D {
             else for (let q = q0; q < q1; q++) ov[o + q] = xv[src + q * sw];
             for (let q = q1; q < ow; q++) ov[o + q] = 0;
             o += ow;
+          }
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * im2colT for stride 1 with output size = input size: each (tap, channel, image) row of colsT
+ * is the whole H×W plane shifted by the tap's offset, so it is one native block copy plus
+ * zeroing of the rows and columns that fall outside.
+ */
+function shiftedPlanes(xv: Float32Array, ov: Float32Array, g: ConvGeometry): void {
+  const { n, h, w, c, kh, kw, padTop, padLeft } = g;
+  const plane = h * w;
+  let o = 0;
+  for (let i = 0; i < kh; i++) {
+    const di = i - padTop;
+    const r0 = Math.max(0, -di);
+    const r1 = Math.min(h, h - di);
+    for (let j = 0; j < kw; j++) {
+      const dj = j - padLeft;
+      const c0 = Math.max(0, -dj);
+      const c1 = Math.min(w, w - dj);
+      const shift = di * w + dj;
+      const a = Math.max(r0 * w, -shift);
+      const b = Math.min(r1 * w, plane - shift);
+      for (let k = 0; k < c * n; k++, o += plane) {
+        const src = k * plane + shift;
+        if (b > a) ov.set(xv.subarray(src + a, src + b), o + a);
+        if (a > 0) ov.fill(0, o, o + a);
+        if (b < plane) ov.fill(0, o + b, o + plane);
+        if (c0 > 0 || c1 < w) {
+          for (let r = r0; r < r1; r++) {
+            const rb = o + r * w;
+            for (let q = 0; q < c0; q++) ov[rb + q] = 0;
+            for (let q = c1; q < w; q++) ov[rb + q] = 0;
+          }
+        }
+      }
+    }
+  }
+}
+
+/**
+ * im2col: from x [N, H, W, C], builds cols [N·oh·ow, kh·kw·C] with
+ * cols[(n, p, q), (i, j, c)] = x[n, p·sh + i − padTop, q·sw + j − padLeft, c] (zero outside);
+ * each (pixel, tap) is one contiguous run of C values.
+ */
+export function im2col(x: tf.Tensor, g: ConvGeometry): tf.Tensor2D {
+  const { n, h, w, c, kh, kw, sh, sw, padTop, padLeft, oh, ow } = g;
+  const out = emptyTensor([n * oh * ow, kh * kw * c]) as tf.Tensor2D;
+  const xv = f32(x);
+  const ov = f32(out);
+  let o = 0;
+  for (let b = 0; b < n; b++) {
+    for (let p = 0; p < oh; p++) {
+      for (let q = 0; q < ow; q++) {
+        for (let i = 0; i < kh; i++) {
+          const row = p * sh + i - padTop;
+          for (let j = 0; j < kw; j++, o += c) {
+            const col = q * sw + j - padLeft;
+            if (row < 0 || row >= h || col < 0 || col >= w) {
+              ov.fill(0, o, o + c);
+              continue;
+            }
+            const src = ((b * h + row) * w + col) * c;
+            if (c >= 32) ov.set(xv.subarray(src, src + c), o);
+            else for (let e = 0; e < c; e++) ov[o + e] = xv[src + e];
           }
         }
       }
