@@ -16,7 +16,7 @@ import {
   toHeap,
   transposeHeap,
 } from '../../src/engine/analysis/linalg';
-import { ComputeContext, splitRange } from '../../src/engine/analysis/parallel';
+import { ComputeContext, ROT_VECTORS, splitRange } from '../../src/engine/analysis/parallel';
 import { Rng } from '../../src/engine/rng';
 
 function gaussian(rng: Rng, n: number): Float64Array {
@@ -155,15 +155,19 @@ describe('compute kernels', () => {
       ctx.run('rank2', [M.ptr, M.ld * 8, 1, 36, 3, 28, vecs[0].ptr, vecs[1].ptr, vecs[2].ptr, vecs[3].ptr], { arg: 2, align: 1 });
       const t = ctx.alloc(40);
       ctx.run('colCombo', [M.ptr, M.ld * 8, 2, 35, 1, 27, vecs[1].ptr, t.ptr], { arg: 4, align: 2 });
-      const idx = ctx.allocI32(50);
-      const cs = ctx.alloc(100);
-      for (let q = 0; q < 50; q++) {
-        idx.data[q] = q % 36;
+      // Sweeps of consecutive rotations (top, count), on two passes' worth of columns.
+      const sweeps = [10, 5, 30, 20, 35, 1, 3, 4];
+      const sw = ctx.allocI32(sweeps.length);
+      sw.data.set(sweeps);
+      const cs = ctx.alloc(60);
+      for (let q = 0; q < 30; q++) {
         const th = gaussian(r, 1)[0];
         cs.data[2 * q] = Math.cos(th);
         cs.data[2 * q + 1] = Math.sin(th);
       }
-      ctx.run('rotate', [M.ptr, M.ld * 8, 0, 28, idx.ptr, cs.ptr, 50, 8], { arg: 2, align: 8 });
+      const width = 2 * ROT_VECTORS;
+      assert.ok(2 * width <= M.ld);
+      ctx.run('rotate', [M.ptr, M.ld * 8, 0, 2 * width, sw.ptr, 4, cs.ptr, width], { arg: 2, align: width });
       results.push(Float64Array.from([...M.data, ...out.data, ...t.data]));
       ctx.release(mark);
     }

@@ -19,7 +19,7 @@
  * Axis convention everywhere in this module: a data matrix has one row per data point and one
  * column per neuron, row-major.
  */
-import { ComputeContext, computeContext } from './parallel';
+import { ComputeContext, computeContext, ROT_VECTORS } from './parallel';
 
 /** Float arrays accepted as input. */
 export type FloatArray = Float64Array | Float32Array;
@@ -164,11 +164,15 @@ function tridiagonalise(ctx: ComputeContext, A: HeapMatrix, p: number, keepRefle
   const e = new Float64Array(p);
   const tau = new Float64Array(p);
   const V = keepReflectors ? heapMatrix(ctx, p, p) : heapMatrix(ctx, 1, 1);
-  const vb = ctx.alloc(roundUp(p, 4));
+  const vbs = [ctx.alloc(roundUp(p, 4)), ctx.alloc(roundUp(p, 4))];
   const wb = ctx.alloc(roundUp(p, 4));
-  const v = vb.data;
+  const ob = ctx.alloc(roundUp(p, 4));
   const w = wb.data;
-  for (let j = 0; j < p - 2; j++) {
+  const out = ob.data;
+  const lda = ld * 8;
+  const split = { arg: 2, align: 1 };
+  /** Householder vector of row j (into v, zero at index j), d[j], e[j]; returns τ (0: no reflection). */
+  const reflector = (j: number, v: Float64Array): number => {
     const row = j * ld;
     d[j] = a[row + j];
     const alpha = a[row + j + 1];
@@ -176,28 +180,58 @@ function tridiagonalise(ctx: ComputeContext, A: HeapMatrix, p: number, keepRefle
     for (let c = j + 2; c < p; c++) xn2 += a[row + c] * a[row + c];
     if (xn2 === 0) {
       e[j] = alpha;
-      tau[j] = 0;
-      continue;
+      return 0;
     }
     const norm = Math.sqrt(alpha * alpha + xn2);
     const beta = alpha >= 0 ? -norm : norm;
-    const t = (beta - alpha) / beta;
     const scale = 1 / (alpha - beta);
+    v[j] = 0;
     v[j + 1] = 1;
     for (let c = j + 2; c < p; c++) v[c] = a[row + c] * scale;
     e[j] = beta;
+    return (beta - alpha) / beta;
+  };
+  // Step j: w = τ·A22·v; w −= (τ/2)(wᵀv)·v; A22 −= v·wᵀ + w·vᵀ, with A22 = A[j+1:, j+1:]. The
+  // product A22·v of step j+1 is fused into the update of step j (one pass over the block).
+  let cur = 0;
+  let t = p >= 3 ? reflector(0, vbs[0].data) : 0;
+  let haveOut = false;
+  for (let j = 0; j < p - 2; j++) {
+    const vb = vbs[cur];
+    const vnb = vbs[1 - cur];
+    const v = vb.data;
     tau[j] = t;
-    // w = τ·A22·v;  w −= (τ/2)(wᵀv)·v;  A22 −= v·wᵀ + w·vᵀ
-    ctx.run('gemvRows', [A.ptr, ld * 8, j + 1, p, j + 1, p, vb.ptr, wb.ptr], { arg: 2, align: 1 }, MIN_ROWS_PER_THREAD);
-    let wv = 0;
-    for (let c = j + 1; c < p; c++) {
-      w[c] *= t;
-      wv += w[c] * v[c];
+    let tNext = 0;
+    const hasNext = j + 1 < p - 2;
+    if (t === 0) {
+      if (hasNext) tNext = reflector(j + 1, vnb.data);
+      haveOut = false;
+    } else {
+      if (!haveOut) ctx.run('gemvRows', [A.ptr, lda, j + 1, p, j + 1, p, vb.ptr, ob.ptr], split, MIN_ROWS_PER_THREAD);
+      let wv = 0;
+      for (let c = j + 1; c < p; c++) {
+        w[c] = t * out[c];
+        wv += w[c] * v[c];
+      }
+      const k = -0.5 * t * wv;
+      for (let c = j + 1; c < p; c++) w[c] += k * v[c];
+      if (keepReflectors) V.data.set(v.subarray(j + 1, p), j * V.ld + j + 1);
+      if (hasNext) {
+        ctx.call('rank2', A.ptr, lda, j + 1, j + 2, j + 1, p, vb.ptr, wb.ptr, wb.ptr, vb.ptr);
+        tNext = reflector(j + 1, vnb.data);
+        if (tNext !== 0) {
+          ctx.run('rank2dot', [A.ptr, lda, j + 2, p, j + 1, p, vb.ptr, wb.ptr, wb.ptr, vb.ptr, vnb.ptr, ob.ptr], split, MIN_ROWS_PER_THREAD);
+          haveOut = true;
+        } else {
+          ctx.run('rank2', [A.ptr, lda, j + 2, p, j + 1, p, vb.ptr, wb.ptr, wb.ptr, vb.ptr], split, MIN_ROWS_PER_THREAD);
+          haveOut = false;
+        }
+      } else {
+        ctx.run('rank2', [A.ptr, lda, j + 1, p, j + 1, p, vb.ptr, wb.ptr, wb.ptr, vb.ptr], split, MIN_ROWS_PER_THREAD);
+      }
     }
-    const k = -0.5 * t * wv;
-    for (let c = j + 1; c < p; c++) w[c] += k * v[c];
-    ctx.run('rank2', [A.ptr, ld * 8, j + 1, p, j + 1, p, vb.ptr, wb.ptr, wb.ptr, vb.ptr], { arg: 2, align: 1 }, MIN_ROWS_PER_THREAD);
-    if (keepReflectors) V.data.set(v.subarray(j + 1, p), j * V.ld + j + 1);
+    t = tNext;
+    cur = 1 - cur;
   }
   if (p >= 2) {
     d[p - 2] = a[(p - 2) * ld + p - 2];
@@ -207,22 +241,52 @@ function tridiagonalise(ctx: ComputeContext, A: HeapMatrix, p: number, keepRefle
   return { d, e, V, tau };
 }
 
-/** Zᵀ = Qᵀ = H_{p−3}⋯H_0, accumulated right to left so that each step touches only the trailing block. */
+/**
+ * Zᵀ = Qᵀ = H_{p−3}⋯H_0, accumulated as Z ← Z·H_j for j descending, so that each step touches
+ * only the trailing block (rows and columns > j; the rest is still the identity). The product
+ * Z·v of step j−1 is fused into the update of step j.
+ */
 function formQt(ctx: ComputeContext, tri: Tridiagonal, p: number): HeapMatrix {
-  const Z = heapMatrix(ctx, p, p);
+  const Z = heapMatrix(ctx, p, roundUp(p, 2 * ROT_VECTORS));
+  Z.cols = p;
   const { data: z, ld } = Z;
   for (let i = 0; i < p; i++) z[i * ld + i] = 1;
-  const sb = ctx.alloc(roundUp(p, 4));
+  const sbs = [ctx.alloc(roundUp(p, 4)), ctx.alloc(roundUp(p, 4))];
+  const vbs = [ctx.alloc(roundUp(p, 4)), ctx.alloc(roundUp(p, 4))];
   const zero = ctx.alloc(roundUp(p, 4));
-  const vb = ctx.alloc(roundUp(p, 4));
+  const ldz = ld * 8;
+  const split = { arg: 2, align: 1 };
+  const load = (j: number, v: Float64Array) => {
+    v[j] = 0;
+    v.set(tri.V.data.subarray(j * tri.V.ld + j + 1, j * tri.V.ld + p), j + 1);
+  };
+  let cur = 0;
+  let haveS = false;
+  if (p >= 3) load(p - 3, vbs[0].data);
   for (let j = p - 3; j >= 0; j--) {
     const t = tri.tau[j];
-    if (t === 0) continue;
-    vb.data.set(tri.V.data.subarray(j * tri.V.ld + j + 1, j * tri.V.ld + p), j + 1);
-    // s = Z[j+1:, j+1:]·v;  Z[r][c] −= τ·s[r]·v[c]
-    ctx.run('gemvRows', [Z.ptr, ld * 8, j + 1, p, j + 1, p, vb.ptr, sb.ptr], { arg: 2, align: 1 }, MIN_ROWS_PER_THREAD);
-    for (let r = j + 1; r < p; r++) sb.data[r] *= t;
-    ctx.run('rank2', [Z.ptr, ld * 8, j + 1, p, j + 1, p, sb.ptr, vb.ptr, zero.ptr, zero.ptr], { arg: 2, align: 1 }, MIN_ROWS_PER_THREAD);
+    const vb = vbs[cur];
+    const vnb = vbs[1 - cur];
+    const sb = sbs[cur];
+    const snb = sbs[1 - cur];
+    const next = j > 0 && tri.tau[j - 1] !== 0;
+    if (j > 0) load(j - 1, vnb.data);
+    if (t !== 0) {
+      // s = Z[j+1:, j+1:]·v;  Z[r][c] −= τ·s[r]·v[c]
+      if (!haveS) ctx.run('gemvRows', [Z.ptr, ldz, j + 1, p, j + 1, p, vb.ptr, sb.ptr], split, MIN_ROWS_PER_THREAD);
+      for (let r = j + 1; r < p; r++) sb.data[r] *= t;
+      if (next) {
+        ctx.run('rank2dot', [Z.ptr, ldz, j + 1, p, j + 1, p, sb.ptr, vb.ptr, zero.ptr, zero.ptr, vnb.ptr, snb.ptr], split, MIN_ROWS_PER_THREAD);
+        snb.data[j] = 1; // row j is still an identity row: Z[j][·]·v_{j−1} = v_{j−1}[j] = 1
+        haveS = true;
+      } else {
+        ctx.run('rank2', [Z.ptr, ldz, j + 1, p, j + 1, p, sb.ptr, vb.ptr, zero.ptr, zero.ptr], split, MIN_ROWS_PER_THREAD);
+        haveS = false;
+      }
+    } else {
+      haveS = false;
+    }
+    cur = 1 - cur;
   }
   return Z;
 }
@@ -310,21 +374,32 @@ export function eigHeap(ctx: ComputeContext, A: HeapMatrix, p: number, vectors: 
   } else {
     Z = formQt(ctx, tri, p);
     const cap = Math.min(ROTATION_BATCH, Math.max(1024, p * 64));
-    const idx = ctx.allocI32(cap);
     const cs = ctx.alloc(2 * cap);
-    const cols = roundUp(p, 2);
-    const cw = Math.max(8, Math.min(cols, roundUp(Math.floor(32768 / Math.max(p, 1)), 2)));
+    const sweeps = ctx.allocI32(2 * cap);
+    const cols = roundUp(p, 2 * ROT_VECTORS);
+    const cw = Math.max(2 * ROT_VECTORS, Math.min(cols, roundUp(Math.floor(65536 / Math.max(p, 1)), 2 * ROT_VECTORS)));
     let count = 0;
+    let nsw = 0;
+    let last = -2;
     const zz = Z;
     const flush = () => {
       if (count === 0) return;
-      ctx.run('rotate', [zz.ptr, zz.ld * 8, 0, cols, idx.ptr, cs.ptr, count, cw], { arg: 2, align: cw }, cw);
+      ctx.run('rotate', [zz.ptr, zz.ld * 8, 0, cols, sweeps.ptr, nsw, cs.ptr, cw], { arg: 2, align: cw }, cw);
       count = 0;
+      nsw = 0;
+      last = -2;
     };
-    const idxData = idx.data;
+    const sw = sweeps.data;
     const csData = cs.data;
     tql(tri.d, tri.e, (i, c, s) => {
-      idxData[count] = i;
+      if (i === last - 1) {
+        sw[2 * nsw - 1]++;
+      } else {
+        sw[2 * nsw] = i;
+        sw[2 * nsw + 1] = 1;
+        nsw++;
+      }
+      last = i;
       csData[2 * count] = c;
       csData[2 * count + 1] = s;
       if (++count === cap) flush();

@@ -283,6 +283,45 @@ function kRank2(): Fn {
   return f;
 }
 
+/**
+ * rank2dot(a, lda, r0, r1, c0, c1, u1, w1, u2, w2, x, out): the rank-2 update of
+ * {@link kRank2} fused with a product by x on the updated rows, in one pass over the block:
+ * A[r][c] −= u1[r]·w1[c] + u2[r]·w2[c], then out[r] = Σ_{c0≤c<c1} A[r][c]·x[c].
+ */
+function kRank2Dot(): Fn {
+  const f = new Fn('rank2dot', Array(12).fill(I32));
+  const [a, lda, r0, r1, c0, c1, u1, w1, u2, w2, x, out] = f.params.map((_, i) => i);
+  const r = f.local(I32), c = f.local(I32), rp = f.local(I32), cb = f.local(I32);
+  const a1 = f.local(V128), a2 = f.local(V128), val = f.local(V128), acc = f.local(V128);
+  const sa1 = f.local(F64), sa2 = f.local(F64), sv = f.local(F64), t = f.local(F64);
+  f.for(r, () => f.get(r0), () => f.get(r1), 1, () => {
+    f.addr(rp, a, r, lda);
+    f.get(u1).get(r).i32(3).op(0x74).add().f64load().set(sa1);
+    f.get(u2).get(r).i32(3).op(0x74).add().f64load().set(sa2);
+    f.get(sa1).vsplat().set(a1).get(sa2).vsplat().set(a2);
+    f.vzero().set(acc);
+    f.for(c, () => f.get(c0), () => f.get(c1), 2, () => {
+      f.get(c).i32(3).op(0x74).set(cb);
+      f.get(rp).get(cb).add().vload();
+      f.get(a1).get(w1).get(cb).add().vload().vmul();
+      f.get(a2).get(w2).get(cb).add().vload().vmul().vadd().vsub().set(val);
+      f.get(rp).get(cb).add().get(val).vstore();
+      f.get(acc).get(val).get(x).get(cb).add().vload().vmul().vadd().set(acc);
+    }, 2);
+    f.hsum(acc).set(t);
+    f.when(() => f.get(c).get(c1).op(0x49), () => {
+      f.get(c).i32(3).op(0x74).set(cb);
+      f.get(rp).get(cb).add().f64load();
+      f.get(sa1).get(w1).get(cb).add().f64load().op(0xa2);
+      f.get(sa2).get(w2).get(cb).add().f64load().op(0xa2).op(0xa0).op(0xa1).set(sv);
+      f.get(rp).get(cb).add().get(sv).f64store();
+      f.get(t).get(sv).get(x).get(cb).add().f64load().op(0xa2).op(0xa0).set(t);
+    });
+    f.get(out).get(r).i32(3).op(0x74).add().get(t).f64store();
+  });
+  return f;
+}
+
 /** colCombo(m, ld, r0, r1, c0, c1, v, t): t[c] = Σ_{r0≤r<r1} v[r]·M[r][c] for c in [c0, c1). */
 function kColCombo(): Fn {
   const f = new Fn('colCombo', Array(8).fill(I32));
@@ -311,35 +350,54 @@ function kColCombo(): Fn {
 }
 
 /**
- * rotate(z, ld, c0, c1, idx, cs, count, cw): for q < count, with i = idx[q] (int32) and
- * (c, s) = cs[2q], cs[2q+1]: rows i and i+1 of Z become c·Zi − s·Zi1 and s·Zi + c·Zi1 on
- * columns [c0, c1) (c1 − c0 and cw even). This is the plane rotation of the implicit QL step
- * applied to the transposed eigenvector matrix. Columns are processed in chunks of cw so that a
- * chunk of every row stays in cache while all `count` rotations pass over it.
+ * rotate(z, ld, c0, c1, sw, nsw, cs, cw): applies sweeps of plane rotations to rows of Z on
+ * columns [c0, c1) (a multiple of 2·ROT_VECTORS wide; cw too). Sweep s (int32 pair sw[2s], sw[2s+1] =
+ * top, count) holds `count` consecutive rotations i = top, top−1, …, top−count+1, whose
+ * (c, s) pairs follow one another in cs. Rotation i turns rows i, i+1 into c·Zi − s·Zi1 and
+ * s·Zi + c·Zi1: the implicit QL update of the transposed eigenvector matrix. Within a sweep the
+ * shared row is carried in registers from one rotation to the next, 2·ROT_VECTORS columns at a
+ * time, and a
+ * chunk of cw columns of every row stays in cache while all the sweeps pass over it.
  */
+/** f64x2 vectors per pass of the rotation kernel: column ranges are multiples of 2·ROT_VECTORS. */
+export const ROT_VECTORS = 6;
+
 function kRotate(): Fn {
   const f = new Fn('rotate', Array(8).fill(I32));
-  const [z, ld, c0, c1, idx, cs, count, cw] = f.params.map((_, i) => i);
-  const q = f.local(I32), c = f.local(I32), ra = f.local(I32), rb = f.local(I32), cb = f.local(I32), row = f.local(I32);
-  const cc = f.local(I32), ce = f.local(I32);
-  const cv = f.local(V128), sv = f.local(V128), va = f.local(V128), vb = f.local(V128);
+  const [z, ld, c0, c1, sw, nsw, cs, cw] = f.params.map((_, i) => i);
+  const cc = f.local(I32), ce = f.local(I32), q = f.local(I32), w = f.local(I32), top = f.local(I32), cnt = f.local(I32);
+  const c = f.local(I32), ptr = f.local(I32), csp = f.local(I32), t = f.local(I32);
+  const carry = Array.from({ length: ROT_VECTORS }, () => f.local(V128));
+  const cv = f.local(V128), sv = f.local(V128), a = f.local(V128);
   f.for(cc, () => f.get(c0), () => f.get(c1), 0, () => {
-    // ce = min(cc + cw, c1)
     f.get(cc).get(cw).add().set(ce);
     f.get(c1).get(ce).get(ce).get(c1).op(0x4b).op(0x1b).set(ce);
-    f.for(q, () => f.i32(0), () => f.get(count), 1, () => {
-      f.get(idx).get(q).i32(2).op(0x74).add().op(0x28, 2, 0).set(row);
-      f.get(cs).get(q).i32(4).op(0x74).add().f64load(0).vsplat().set(cv);
-      f.get(cs).get(q).i32(4).op(0x74).add().f64load(8).vsplat().set(sv);
-      f.addr(ra, z, row, ld);
-      f.get(ra).get(ld).add().set(rb);
-      f.for(c, () => f.get(cc), () => f.get(ce), 2, () => {
-        f.get(c).i32(3).op(0x74).set(cb);
-        f.get(ra).get(cb).add().vload().set(va);
-        f.get(rb).get(cb).add().vload().set(vb);
-        f.get(rb).get(cb).add().get(sv).get(va).vmul().get(cv).get(vb).vmul().vadd().vstore();
-        f.get(ra).get(cb).add().get(cv).get(va).vmul().get(sv).get(vb).vmul().vsub().vstore();
-      }, 2);
+    f.i32(0).set(q);
+    f.for(w, () => f.i32(0), () => f.get(nsw), 1, () => {
+      f.get(sw).get(w).i32(3).op(0x74).add().op(0x28, 2, 0).set(top);
+      f.get(sw).get(w).i32(3).op(0x74).add().op(0x28, 2, 4).set(cnt);
+      f.for(c, () => f.get(cc), () => f.get(ce), 2 * ROT_VECTORS, () => {
+        // ptr = address of Z[top + 1][c]
+        f.get(top).i32(1).add().get(ld).mul().get(z).add().get(c).i32(3).op(0x74).add().set(ptr);
+        for (let v = 0; v < ROT_VECTORS; v++) f.get(ptr).vload(16 * v).set(carry[v]);
+        f.get(ptr).get(ld).op(0x6b).set(ptr); // row top
+        f.get(cs).get(q).i32(4).op(0x74).add().set(csp);
+        f.for(t, () => f.i32(0), () => f.get(cnt), 1, () => {
+          f.get(csp).f64load(0).vsplat().set(cv);
+          f.get(csp).f64load(8).vsplat().set(sv);
+          for (let v = 0; v < ROT_VECTORS; v++) {
+            f.get(ptr).vload(16 * v).set(a);
+            // Z[i+1] = s·a + c·carry
+            f.get(ptr).get(ld).add().get(sv).get(a).vmul().get(cv).get(carry[v]).vmul().vadd().vstore(16 * v);
+            // carry = c·a − s·carry
+            f.get(cv).get(a).vmul().get(sv).get(carry[v]).vmul().vsub().set(carry[v]);
+          }
+          f.get(ptr).get(ld).op(0x6b).set(ptr);
+          f.get(csp).i32(16).add().set(csp);
+        });
+        for (let v = 0; v < ROT_VECTORS; v++) f.get(ptr).get(ld).add().get(carry[v]).vstore(16 * v);
+      }, 2 * ROT_VECTORS);
+      f.get(q).get(cnt).add().set(q);
     });
     f.get(ce).set(cc);
   });
@@ -347,11 +405,11 @@ function kRotate(): Fn {
 }
 
 /** Kernel names and their argument counts; the order is the dispatch id used by workers. */
-const KERNELS = ['rowDots', 'gemvRows', 'rank2', 'colCombo', 'rotate'] as const;
+const KERNELS = ['rowDots', 'gemvRows', 'rank2', 'colCombo', 'rotate', 'rank2dot'] as const;
 export type KernelName = (typeof KERNELS)[number];
 
 function buildModule(shared: boolean): Uint8Array<ArrayBuffer> {
-  return assemble([kRowDots(), kGemvRows(), kRank2(), kColCombo(), kRotate()], shared);
+  return assemble([kRowDots(), kGemvRows(), kRank2(), kColCombo(), kRotate(), kRank2Dot()], shared);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -394,6 +452,21 @@ function jsKernels(heap: () => Float64Array, heapI32: () => Int32Array): Record<
         for (let c = c0; c < c1; c++) h[rp + c] -= p * h[w1 / 8 + c] + q * h[w2 / 8 + c];
       }
     },
+    rank2dot(a, lda, r0, r1, c0, c1, u1, w1, u2, w2, x, out) {
+      const h = heap();
+      for (let r = r0; r < r1; r++) {
+        const rp = (a + r * lda) / 8;
+        const p = h[u1 / 8 + r];
+        const q = h[u2 / 8 + r];
+        let s = 0;
+        for (let c = c0; c < c1; c++) {
+          const v = h[rp + c] - (p * h[w1 / 8 + c] + q * h[w2 / 8 + c]);
+          h[rp + c] = v;
+          s += v * h[x / 8 + c];
+        }
+        h[out / 8 + r] = s;
+      }
+    },
     colCombo(m, ld, r0, r1, c0, c1, v, t) {
       const h = heap();
       for (let c = c0; c < c1; c++) h[t / 8 + c] = 0;
@@ -403,21 +476,25 @@ function jsKernels(heap: () => Float64Array, heapI32: () => Int32Array): Record<
         for (let c = c0; c < c1; c++) h[t / 8 + c] += s * h[rp + c];
       }
     },
-    rotate(z, ld, c0, c1, idx, cs, count) {
-      // (the chunk width only matters for cache use)
+    rotate(z, ld, c0, c1, sw, nsw, cs) {
       const h = heap();
       const ix = heapI32();
-      for (let q = 0; q < count; q++) {
-        const i = ix[idx / 4 + q];
-        const cc = h[cs / 8 + 2 * q];
-        const ss = h[cs / 8 + 2 * q + 1];
-        const ra = (z + i * ld) / 8;
-        const rb = ra + ld / 8;
-        for (let c = c0; c < c1; c++) {
-          const va = h[ra + c];
-          const vb = h[rb + c];
-          h[rb + c] = ss * va + cc * vb;
-          h[ra + c] = cc * va - ss * vb;
+      let q = 0;
+      for (let w = 0; w < nsw; w++) {
+        const top = ix[sw / 4 + 2 * w];
+        const cnt = ix[sw / 4 + 2 * w + 1];
+        for (let t = 0; t < cnt; t++, q++) {
+          const i = top - t;
+          const cc = h[cs / 8 + 2 * q];
+          const ss = h[cs / 8 + 2 * q + 1];
+          const ra = (z + i * ld) / 8;
+          const rb = ra + ld / 8;
+          for (let c = c0; c < c1; c++) {
+            const va = h[ra + c];
+            const vb = h[rb + c];
+            h[rb + c] = ss * va + cc * vb;
+            h[ra + c] = cc * va - ss * vb;
+          }
         }
       }
     },
