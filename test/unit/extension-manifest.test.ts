@@ -147,6 +147,8 @@ describe('formatting and debouncing', () => {
   test('figures', () => {
     assert.equal(formatCount(999), '999');
     assert.equal(formatCount(219_000), '219 k');
+    assert.equal(formatCount(12_345), '12.3 k');
+    assert.equal(formatCount(1_234), '1.23 k');
     assert.equal(formatCount(3_210_000), '3.21 M');
     assert.equal(formatCount(4_100_000_000), '4.10 G');
     assert.equal(formatCount(undefined), '–');

@@ -1,10 +1,11 @@
 /**
  * The run store as the sidebar sees it: the workspace's experiment files and every run folder of
- * every workspace folder's runs directory. File watchers (debounced) and a slow poll while some
- * run is running keep it current, so runs started from the CLI show up too; each reload is one
- * snapshot, and listeners get the whole snapshot.
+ * every workspace folder's runs directory. File watchers (debounced) keep it current, so runs
+ * started from the CLI show up too; a cheap poll of the run files' sizes and times backs them up
+ * where file events do not arrive (remote and network file systems, watchers that are not
+ * recursive) and notices processes that die. Each reload is one snapshot; listeners get it whole.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, relative, isAbsolute } from 'node:path';
 import * as vscode from 'vscode';
 import { listRuns, type RunRecord } from '../../engine/runstore';
@@ -31,7 +32,11 @@ export interface LiveProgressSource {
 const EXPERIMENT_GLOB = '**/*.ttl.json';
 const EXCLUDE_GLOB = '{**/node_modules/**,**/.git/**,**/.ttl/**}';
 const DEBOUNCE_MS = 300;
-const POLL_MS = 4000;
+/** How often the run files are looked at for changes that no file event reported. */
+const POLL_MS = 3000;
+/** How often runs marked running are re-read anyway (their process may have died). */
+const LIVENESS_MS = 15_000;
+const RUN_FILES = ['run.json', 'summary.json', 'metrics.jsonl'];
 
 export class RunsModel implements vscode.Disposable {
   private readonly changed = new vscode.EventEmitter<RunsSnapshot>();
@@ -40,6 +45,8 @@ export class RunsModel implements vscode.Disposable {
   private readonly disposables: vscode.Disposable[] = [this.changed];
   private runWatchers: vscode.Disposable[] = [];
   private poll: NodeJS.Timeout | undefined;
+  private signature = '';
+  private lastLoad = 0;
   private loading: Promise<void> | undefined;
   private again = false;
   readonly scheduleRefresh = debounce(() => void this.refresh(), DEBOUNCE_MS);
@@ -66,6 +73,7 @@ export class RunsModel implements vscode.Disposable {
     );
     if (liveSource) liveSource.onDidChangeLive(() => this.changed.fire(this.current), undefined, this.disposables);
     this.watchRunsDirs();
+    this.poll = setInterval(() => this.pollRuns(), POLL_MS);
   }
 
   get snapshot(): RunsSnapshot {
@@ -117,20 +125,17 @@ export class RunsModel implements vscode.Disposable {
         errors.push(`${dir}: ${(e as Error).message}`);
       }
     }
-    this.current = { experimentFiles, runs, runsDirs, errors, loadedAt: Date.now() };
-    this.updatePolling();
+    this.signature = runFilesSignature(runsDirs);
+    this.lastLoad = Date.now();
+    this.current = { experimentFiles, runs, runsDirs, errors, loadedAt: this.lastLoad };
     this.changed.fire(this.current);
   }
 
-  /** While a run is running (here or in a CLI), heartbeats and liveness change without file events we see. */
-  private updatePolling(): void {
-    const needed = this.current.runs.some((r) => r.status === 'running');
-    if (needed && !this.poll) {
-      this.poll = setInterval(() => this.scheduleRefresh(), POLL_MS);
-    } else if (!needed && this.poll) {
-      clearInterval(this.poll);
-      this.poll = undefined;
-    }
+  private pollRuns(): void {
+    if (this.loading) return;
+    const changed = runFilesSignature(this.current.runsDirs) !== this.signature;
+    const stale = this.current.runs.some((r) => r.status === 'running') && Date.now() - this.lastLoad > LIVENESS_MS;
+    if (changed || stale) this.scheduleRefresh();
   }
 
   private watchRunsDirs(): void {
@@ -161,4 +166,29 @@ export class RunsModel implements vscode.Disposable {
     if (this.poll) clearInterval(this.poll);
     for (const d of [...this.runWatchers, ...this.disposables]) d.dispose();
   }
+}
+
+/** Names, sizes and modification times of the run files under the runs directories. */
+export function runFilesSignature(runsDirs: readonly string[]): string {
+  const parts: string[] = [];
+  for (const root of runsDirs) {
+    let names: string[];
+    try {
+      names = readdirSync(root);
+    } catch {
+      parts.push(`${root}:-`);
+      continue;
+    }
+    for (const name of names.sort()) {
+      for (const f of RUN_FILES) {
+        try {
+          const st = statSync(join(root, name, f));
+          parts.push(`${name}/${f}:${st.size}:${st.mtimeMs}`);
+        } catch {
+          // not there (yet)
+        }
+      }
+    }
+  }
+  return parts.join('|');
 }

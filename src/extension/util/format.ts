@@ -1,12 +1,12 @@
 /** Short human-readable figures for tree items, tooltips and tables. No `vscode` here. */
 
-/** 1234 → "1.2 k", 2_345_678 → "2.35 M". */
+/** Three significant digits: 1234 → "1.23 k", 12_345 → "12.3 k", 2_345_678 → "2.35 M". */
 export function formatCount(n: number | undefined): string {
   if (n === undefined || !Number.isFinite(n)) return '–';
   const a = Math.abs(n);
-  if (a >= 1e9) return `${trim(n / 1e9, 2)} G`;
-  if (a >= 1e6) return `${trim(n / 1e6, 2)} M`;
-  if (a >= 1e3) return `${trim(n / 1e3, 1)} k`;
+  if (a >= 1e9) return `${sig3(n / 1e9)} G`;
+  if (a >= 1e6) return `${sig3(n / 1e6)} M`;
+  if (a >= 1e3) return `${sig3(n / 1e3)} k`;
   return String(Math.round(n));
 }
 
@@ -46,6 +46,7 @@ export function formatLocalTime(iso: string | undefined): string {
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}`;
 }
 
-function trim(x: number, digits: number): string {
-  return x.toFixed(x >= 100 ? 0 : x >= 10 ? Math.max(0, digits - 1) : digits);
+function sig3(x: number): string {
+  const a = Math.abs(x);
+  return x.toFixed(a >= 100 ? 0 : a >= 10 ? 1 : 2);
 }
