@@ -8,9 +8,9 @@
  * MobileNet v1 instead, to find slow kernels in other architectures.
  *
  *   node --import tsx bench/kernels.ts [--model resnet18|resnet50|densenet121|mobilenet]
- *       [--steps 5] [--size 64] [--batch 16] [--widths 64,128,256,512] [--backend wasm|cpu] [--no-profile]
+ *       [--steps 5] [--size 64] [--batch 16] [--widths 64,128,256,512] [--backend wasm|cpu] [--threads 1|N|auto] [--no-profile]
  */
-import { prepareWasm } from '../src/engine/backend/wasm';
+import { initBackend } from '../src/engine/backend';
 import { tf } from '../src/engine/tf';
 
 interface Options {
@@ -20,11 +20,12 @@ interface Options {
   batch: number;
   widths: number[];
   backend: 'wasm' | 'cpu';
+  threads: number | 'auto';
   profile: boolean;
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { model: 'resnet18', steps: 5, size: 64, batch: 16, widths: [64, 128, 256, 512], backend: 'wasm', profile: true };
+  const o: Options = { model: 'resnet18', steps: 5, size: 64, batch: 16, widths: [64, 128, 256, 512], backend: 'wasm', threads: 1, profile: true };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const v = argv[i + 1];
@@ -34,6 +35,7 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--batch') o.batch = Number(v);
     else if (a === '--widths') o.widths = v.split(',').map(Number);
     else if (a === '--backend') o.backend = v as Options['backend'];
+    else if (a === '--threads') o.threads = v === 'auto' ? 'auto' : Number(v);
     else if (a === '--no-profile') {
       o.profile = false;
       continue;
@@ -236,10 +238,7 @@ function layersModel(name: Exclude<Options['model'], 'resnet18'>, size: number, 
 
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
-  if (o.backend === 'wasm') prepareWasm();
-  await tf.setBackend(o.backend);
-  await tf.ready();
-  const r = { chosen: tf.getBackend() };
+  const r = await initBackend({ backend: o.backend, wasmThreads: o.threads });
   const timer = new KernelTimer();
   if (o.profile) timer.install(r.chosen);
   const classes = 2;
@@ -266,7 +265,7 @@ async function main(): Promise<void> {
     loss?.dispose();
     return v;
   };
-  console.log(`backend ${r.chosen}; ${description} @${o.size}px batch ${o.batch}`);
+  console.log(`backend ${r.chosen} (${r.threads} thread${r.threads === 1 ? '' : 's'}); ${description} @${o.size}px batch ${o.batch}`);
   const t0 = performance.now();
   step();
   console.log(`warm-up step ${(performance.now() - t0).toFixed(0)} ms`);

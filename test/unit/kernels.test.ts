@@ -133,8 +133,11 @@ function convCases(): ConvCase[] {
 
 const caseLabel = (c: ConvCase) => `${c.n}x${c.h}x${c.w}x${c.cin}->${c.cout} k${c.k} s${c.s} ${c.pad}`;
 
+let wasmThreads = 1;
 before(async () => {
-  await initBackend('wasm');
+  // WASM_THREADS=1 checks the single-threaded build (default: what 'auto' picks).
+  const threads = process.env.WASM_THREADS ? Number(process.env.WASM_THREADS) : 'auto';
+  wasmThreads = (await initBackend({ backend: 'wasm', wasmThreads: threads })).threads;
   await tf.setBackend('cpu');
 });
 
@@ -142,7 +145,7 @@ after(() => {
   conv2dGradOptions.inputAlgorithm = null;
   conv2dGradOptions.filterAlgorithm = null;
   const lines = [...worst.entries()].map(([g, e]) => `  ${g.padEnd(34)} max rel err ${e.toExponential(2)}`);
-  console.log(`wasm vs cpu: ${comparisons} comparisons\n${lines.join('\n')}`);
+  console.log(`wasm (${wasmThreads} thread${wasmThreads === 1 ? '' : 's'}) vs cpu: ${comparisons} comparisons\n${lines.join('\n')}`);
 });
 
 describe('Conv2D gradients', () => {
