@@ -33,7 +33,7 @@ export function reduceLeadingOrMiddle(
   scale: (r: number) => number,
 ): tf.TensorInfo | null {
   const x = input(args.inputs, 'x');
-  if (x.dtype !== 'float32' || avgPoolKernel == null) return null;
+  if (x.dtype !== 'float32' || avgPoolKernel == null || tf.util.sizeFromShape(x.shape) === 0) return null;
   const axes = [...new Set(tf.util.parseAxisParam(args.attrs.axis, x.shape))].sort((a, b) => a - b);
   const plan = middleReduction(x.shape, axes);
   if (plan == null || plan.r < 2) return null;

@@ -1,15 +1,16 @@
 /**
- * Index arithmetic shared by the input-gradient kernels (Conv2DBackpropInput,
- * DepthwiseConv2dNativeBackpropInput).
+ * Index arithmetic shared by the convolution gradient kernels (Conv2DBackpropInput,
+ * DepthwiseConv2dNativeBackpropInput; the algorithm switches used by the Conv2D gradients).
  *
  * The input gradient of a strided convolution is computed *polyphase*: output rows split by
  * their residue `a = h mod s`; each residue class ("phase") is an ordinary stride-1
  * correlation of dy with a subset of the filter taps, spatially flipped. All phases share one
  * window over dy, so a single stride-1 forward convolution whose output channels are
- * (phase, channel) computes them together, and a depth-to-space interleaves the phases back
- * into full resolution. Unlike inserting (s−1) zeros between dy's rows and columns, this does
- * no multiplications by inserted zeros: a 3×3 stride-2 gradient costs 16 instead of 36
- * multiply-adds per low-resolution pixel and channel pair (9 is the minimum).
+ * (phase, channel) computes them together, and a depth-to-space (done as a transpose)
+ * interleaves the phases back into full resolution. Unlike inserting (s−1) zeros between
+ * dy's rows and columns, this does no multiplications by inserted zeros: a 3×3 stride-2
+ * gradient costs 16 instead of 36 multiply-adds per low-resolution pixel and channel pair
+ * (9 is the minimum).
  *
  * One dimension, forward `y[p] = Σ_e x[p·s + e − P] · w_eff[e]` (e over the effective,
  * dilated filter). Then `dx[m·s + a] = Σ_t dy[m + c_a − t] · w_eff[r_a + t·s]` with

@@ -36,19 +36,6 @@ export function runOps<T extends Tensor>(backend: Backend, inputs: TensorInfo[],
   return toOutput(out, backend);
 }
 
-/** As `runOps`, for kernels with several outputs. */
-export function runOpsMulti(backend: Backend, inputs: TensorInfo[], fn: (...ts: Tensor[]) => Tensor[]): TensorInfo[] {
-  const outs = tf.tidy(() => fn(...inputs.map((i) => asTensor(i, backend))));
-  return outs.map((o) => toOutput(o, backend));
-}
-
-/** `[a, b]` from a number-or-pair attribute. */
-export function pair(v: number | [number, number] | number[] | undefined, dflt = 1): [number, number] {
-  if (v == null) return [dflt, dflt];
-  if (typeof v === 'number') return [v, v];
-  return [v[0], v.length > 1 ? v[1] : v[0]];
-}
-
 /** Slices or zero-pads axes 1 and 2 of a 4-D tensor: `before`/`after` < 0 crop, > 0 pad. */
 export function padOrCrop4d(t: tf.Tensor4D, top: number, bottom: number, left: number, right: number): tf.Tensor4D {
   let r = t;

@@ -1,6 +1,8 @@
 /**
  * The wasm backend's added kernels, registered from this one list. Each kernel lives in its own
- * file named after the kernel and exports a `KernelConfig`.
+ * file named after the kernel and exports a `KernelConfig`; the gradients used on wasm live in
+ * `<Kernel>_grad.ts` files. Shared helpers: kernel_utils.ts (kernels built from tfjs ops),
+ * wasm_heap.ts (loops on the wasm heap), conv_util.ts (convolution index arithmetic).
  */
 import { tf } from '../../tf';
 import { avgPoolGradConfig } from './AvgPoolGrad';
