@@ -6,7 +6,8 @@
  * When `python3 -c "import numpy"` works, the same inputs are written to .npy files and NumPy
  * runs the same fast route — centre, Gram XᵀX, `numpy.linalg.eigh`, keep 99% of the variance,
  * Q = X·V·Λ^(−½), singular values of QaᵀQb — best of the same number of runs, and the ratio
- * NumPy / TTL is printed (> 1: TTL is faster). With `--reference`, NumPy also times the
+ * NumPy / TTL is printed (> 1: TTL is faster). TTL and NumPy runs alternate, so that load from
+ * other processes on a shared machine hits both alike. With `--reference`, NumPy also times the
  * google/svcca route once (SVD of each layer, then the covariance / inverse square root / SVD of
  * `get_cca_similarity`); that figure is printed but not part of the ratio. OPENBLAS_CORETYPE and
  * OPENBLAS_L2_SIZE are removed from NumPy's environment (they slow a current OpenBLAS down).
@@ -116,6 +117,7 @@ best = float('inf')
 for _ in range(runs):
     t = time.perf_counter(); s, ka, kb = fast(); best = min(best, time.perf_counter() - t)
 out = {'seconds': best, 'kept': [ka, kb], 'mean': float(s.mean()), 'version': np.__version__}
+# (runs is 1 per process: the caller alternates NumPy and TTL runs)
 np.save(sys.argv[5], s[None, :])
 if reference:
     t = time.perf_counter(); r = reference_route(); out['reference_seconds'] = time.perf_counter() - t
@@ -133,53 +135,68 @@ function main(): void {
 
   const [wa, wb] = makeLayers(300, 64, 2);
   svccaSimilarity(wa, wb); // warm-up: assemble kernels, start helpers, JIT
+
+  const hasNumpy = spawnSync('python3', ['-c', 'import numpy'], { encoding: 'utf8' }).status === 0;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ttl-svcca-bench-'));
+  const fa = path.join(dir, 'a.npy');
+  const fb = path.join(dir, 'b.npy');
+  const fsv = path.join(dir, 's.npy');
+  const script = path.join(dir, 'svcca_numpy.py');
+  const env = { ...process.env };
+  delete env.OPENBLAS_CORETYPE;
+  delete env.OPENBLAS_L2_SIZE;
+  if (hasNumpy) {
+    fs.writeFileSync(fa, encodeNpy(a, 'float64'));
+    fs.writeFileSync(fb, encodeNpy(b, 'float64'));
+    fs.writeFileSync(script, NUMPY_SCRIPT);
+  } else {
+    console.log('NumPy not available: no comparison');
+  }
+  const runNumpy = (reference: boolean): Record<string, unknown> | undefined => {
+    const run = spawnSync('python3', [script, fa, fb, '1', reference ? '1' : '0', fsv], { encoding: 'utf8', env, maxBuffer: 1 << 24 });
+    if (run.status !== 0) {
+      console.log(`NumPy run failed: ${(run.stderr || run.stdout).trim().split('\n').pop()}`);
+      return undefined;
+    }
+    return JSON.parse(run.stdout.trim().split('\n').pop()!) as Record<string, unknown>;
+  };
+
   let best = Infinity;
+  let numpySeconds: number | null = null;
+  let np: Record<string, unknown> | undefined;
   let result = svccaSimilarity(wa, wb);
   for (let r = 0; r < o.runs; r++) {
     const t0 = performance.now();
     result = svccaSimilarity(a, b);
     const dt = (performance.now() - t0) / 1000;
     best = Math.min(best, dt);
-    console.log(`  run ${r + 1}: ${dt.toFixed(3)} s`);
+    let line = `  run ${r + 1}: TTL ${dt.toFixed(3)} s`;
+    if (hasNumpy) {
+      const out = runNumpy(o.reference && r === 0);
+      if (out) {
+        np = { ...np, ...out };
+        numpySeconds = Math.min(numpySeconds ?? Infinity, out.seconds as number);
+        line += `, NumPy ${(out.seconds as number).toFixed(3)} s`;
+      }
+    }
+    console.log(line);
   }
   console.log(`TTL SVCCA: ${best.toFixed(3)} s (best of ${o.runs}); kept [${result.kept.join(', ')}], mean ${result.mean.toFixed(6)}`);
-
-  let numpySeconds: number | null = null;
-  const probe = spawnSync('python3', ['-c', 'import numpy'], { encoding: 'utf8' });
-  if (probe.status === 0) {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ttl-svcca-bench-'));
-    try {
-      const fa = path.join(dir, 'a.npy');
-      const fb = path.join(dir, 'b.npy');
-      const fs_ = path.join(dir, 's.npy');
-      const script = path.join(dir, 'svcca_numpy.py');
-      fs.writeFileSync(fa, encodeNpy(a, 'float64'));
-      fs.writeFileSync(fb, encodeNpy(b, 'float64'));
-      fs.writeFileSync(script, NUMPY_SCRIPT);
-      const env = { ...process.env };
-      delete env.OPENBLAS_CORETYPE;
-      delete env.OPENBLAS_L2_SIZE;
-      const run = spawnSync('python3', [script, fa, fb, String(o.runs), o.reference ? '1' : '0', fs_], { encoding: 'utf8', env, maxBuffer: 1 << 24 });
-      if (run.status !== 0) {
-        console.log(`NumPy run failed: ${(run.stderr || run.stdout).trim().split('\n').pop()}`);
-      } else {
-        const np = JSON.parse(run.stdout.trim().split('\n').pop()!);
-        numpySeconds = np.seconds as number;
-        const s = readNpyMatrix(fs_).data;
-        let diff = 0;
-        for (let i = 0; i < Math.min(s.length, result.coefficients.length); i++) diff = Math.max(diff, Math.abs(s[i] - result.coefficients[i]));
-        console.log(`NumPy ${np.version} (same fast route: Gram + eigh): ${numpySeconds.toFixed(3)} s (best of ${o.runs}); kept [${np.kept.join(', ')}], max |Δ coefficient| vs TTL ${diff.toExponential(2)}`);
-        if (np.reference_seconds !== undefined) {
-          console.log(`NumPy, google/svcca route (SVD of each layer + get_cca_similarity): ${np.reference_seconds.toFixed(3)} s (one run); max |Δ| vs fast route ${np.reference_max_diff.toExponential(2)}`);
-        }
-        console.log(`ratio NumPy / TTL: ${(numpySeconds / best).toFixed(2)} (> 1: TTL faster)`);
-      }
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
+  if (np && numpySeconds !== null) {
+    const s = readNpyMatrix(fsv).data;
+    let diff = 0;
+    for (let i = 0; i < Math.min(s.length, result.coefficients.length); i++) diff = Math.max(diff, Math.abs(s[i] - result.coefficients[i]));
+    console.log(
+      `NumPy ${np.version} (same fast route: Gram + eigh): ${numpySeconds.toFixed(3)} s (best of ${o.runs}); kept [${(np.kept as number[]).join(', ')}], max |Δ coefficient| vs TTL ${diff.toExponential(2)}`,
+    );
+    if (np.reference_seconds !== undefined) {
+      console.log(
+        `NumPy, google/svcca route (SVD of each layer + get_cca_similarity): ${(np.reference_seconds as number).toFixed(3)} s (one run); max |Δ| vs fast route ${(np.reference_max_diff as number).toExponential(2)}`,
+      );
     }
-  } else {
-    console.log('NumPy not available: no comparison');
+    console.log(`ratio NumPy / TTL: ${(numpySeconds / best).toFixed(2)} (> 1: TTL faster)`);
   }
+  fs.rmSync(dir, { recursive: true, force: true });
   releaseComputeContext();
   console.log(
     JSON.stringify({
