@@ -485,6 +485,14 @@ describe('Batch norm, pooling, reductions, data movement', () => {
         await compare('Mean', `${JSON.stringify(axes)} ${keepDims}`, () => tf.mean(T(x), axes, keepDims));
       }
     }
+    for (const axes of [[0, 1, 2], [1, 2], 3, [0, 2]] as Array<number | number[]>) {
+      for (const keepDims of [false, true]) {
+        const w = data(shapeOf(() => tf.sum(tf.zeros([4, 5, 6, 7]), axes, keepDims)));
+        await compare('tf.grads(sum, mean)', `${JSON.stringify(axes)} ${keepDims}`, () =>
+          tf.grads((a: tf.Tensor) => tf.add(tf.sum(tf.mul(tf.sum(a, axes, keepDims), T(w))), tf.sum(tf.mul(tf.mean(a, axes, keepDims), T(w)))))([T(x)]),
+        );
+      }
+    }
     const big = data([16, 32, 32, 8]);
     await compare('Sum', 'large N·H·W', () => tf.sum(T(big), [0, 1, 2]));
     await compare('Mean', 'global average pool', () => tf.mean(T(big), [1, 2]));
