@@ -9,6 +9,7 @@ import {
   canonicalCorrelations,
   centreColumns,
   eigHeap,
+  eigHeapPair,
   gemmNT,
   heapMatrix,
   keptCount,
@@ -260,6 +261,25 @@ describe('symmetric eigendecomposition', () => {
       assert.ok(orth < 1e-12, `orthonormality ${orth}`);
       ctx.release(mark);
     }
+  });
+  it('gives the same results for two decompositions run side by side as for two run alone', () => {
+    const pa = 90;
+    const pb = 61;
+    const a = randomSymmetric(new Rng(21), pa);
+    const b = randomSymmetric(new Rng(22), pb);
+    const mark = simd.mark();
+    const single = [eigHeap(simd, toHeap(simd, { rows: pa, cols: pa, data: a }), pa, true), eigHeap(simd, toHeap(simd, { rows: pb, cols: pb, data: b }), pb, true)];
+    const pair = eigHeapPair(simd, { A: toHeap(simd, { rows: pa, cols: pa, data: a }), p: pa }, { A: toHeap(simd, { rows: pb, cols: pb, data: b }), p: pb }, true);
+    for (let s = 0; s < 2; s++) {
+      const p = s === 0 ? pa : pb;
+      assert.deepEqual(Array.from(pair[s].values), Array.from(single[s].values));
+      for (let q = 0; q < p; q++) {
+        const x = pair[s].Z!.data.subarray(pair[s].order[q] * pair[s].Z!.ld, pair[s].order[q] * pair[s].Z!.ld + p);
+        const y = single[s].Z!.data.subarray(single[s].order[q] * single[s].Z!.ld, single[s].order[q] * single[s].Z!.ld + p);
+        assert.ok(maxAbsDiff(x, y) < 1e-12);
+      }
+    }
+    simd.release(mark);
   });
 });
 

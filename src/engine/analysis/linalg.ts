@@ -19,7 +19,7 @@
  * Axis convention everywhere in this module: a data matrix has one row per data point and one
  * column per neuron, row-major.
  */
-import { ComputeContext, computeContext, ROT_VECTORS } from './parallel';
+import { ComputeContext, computeContext, ROT_VECTORS, type KernelName, type Split } from './parallel';
 
 /** Float arrays accepted as input. */
 export type FloatArray = Float64Array | Float32Array;
@@ -143,7 +143,58 @@ export function gemmNT(ctx: ComputeContext, X: HeapMatrix, Y: HeapMatrix, C: Hea
 const ROTATION_BATCH = 1 << 19;
 
 /** Rows per thread below which a level-2 kernel is not split. */
-const MIN_ROWS_PER_THREAD = 96;
+const MIN_ROWS_PER_THREAD = 128;
+
+/** A kernel call yielded by a decomposition step; the driver decides where it runs. */
+interface KernelCall {
+  name: KernelName;
+  args: number[];
+  /** How the call may be split between threads (run as one piece when absent). */
+  split?: Split;
+  /** Tiny call: run it at once on the calling thread. */
+  inline?: boolean;
+}
+
+/** Runs a decomposition, each kernel call split between the threads. */
+function drive<T>(ctx: ComputeContext, g: Generator<KernelCall, T>): T {
+  for (let r = g.next(); ; r = g.next()) {
+    if (r.done) return r.value;
+    const c = r.value;
+    if (c.inline || !c.split) ctx.call(c.name, ...c.args);
+    else ctx.run(c.name, c.args, c.split, MIN_ROWS_PER_THREAD);
+  }
+}
+
+/**
+ * Runs two independent decompositions in lockstep, one per thread: each step, the calling thread
+ * runs the next kernel call of the first while a helper runs the next call of the second. When
+ * one finishes, the rest of the other is split between the threads as usual.
+ */
+function drivePair<T, U>(ctx: ComputeContext, g1: Generator<KernelCall, T>, g2: Generator<KernelCall, U>): [T, U] {
+  if (ctx.threads < 2) return [drive(ctx, g1), drive(ctx, g2)];
+  const next = <V>(g: Generator<KernelCall, V>): IteratorResult<KernelCall, V> => {
+    for (;;) {
+      const r = g.next();
+      if (r.done || !r.value.inline) return r;
+      ctx.call(r.value.name, ...r.value.args);
+    }
+  };
+  let r1 = next(g1);
+  let r2 = next(g2);
+  while (!r1.done && !r2.done) {
+    ctx.runPair(r1.value, r2.value);
+    r1 = next(g1);
+    r2 = next(g2);
+  }
+  const finish = <V>(r: IteratorResult<KernelCall, V>, g: Generator<KernelCall, V>): V => {
+    if (r.done) return r.value;
+    const c = r.value;
+    if (c.split) ctx.run(c.name, c.args, c.split, MIN_ROWS_PER_THREAD);
+    else ctx.call(c.name, ...c.args);
+    return drive(ctx, g);
+  };
+  return [finish(r1, g1), finish(r2, g2)];
+}
 
 interface Tridiagonal {
   d: Float64Array;
@@ -158,7 +209,7 @@ interface Tridiagonal {
  * T = QᵀAQ with Q = H_0·H_1⋯H_{p−3}, H_j = I − τ_j v_j v_jᵀ. d: diagonal of T (p), e: its
  * off-diagonal (e[i] couples i and i+1; e[p−1] = 0).
  */
-function tridiagonalise(ctx: ComputeContext, A: HeapMatrix, p: number, keepReflectors: boolean): Tridiagonal {
+function* tridiagonalise(ctx: ComputeContext, A: HeapMatrix, p: number, keepReflectors: boolean): Generator<KernelCall, Tridiagonal> {
   const { data: a, ld } = A;
   const d = new Float64Array(p);
   const e = new Float64Array(p);
@@ -170,7 +221,7 @@ function tridiagonalise(ctx: ComputeContext, A: HeapMatrix, p: number, keepRefle
   const w = wb.data;
   const out = ob.data;
   const lda = ld * 8;
-  const split = { arg: 2, align: 1 };
+  const split: Split = { arg: 2, align: 1 };
   /** Householder vector of row j (into v, zero at index j), d[j], e[j]; returns τ (0: no reflection). */
   const reflector = (j: number, v: Float64Array): number => {
     const row = j * ld;
@@ -207,7 +258,7 @@ function tridiagonalise(ctx: ComputeContext, A: HeapMatrix, p: number, keepRefle
       if (hasNext) tNext = reflector(j + 1, vnb.data);
       haveOut = false;
     } else {
-      if (!haveOut) ctx.run('gemvRows', [A.ptr, lda, j + 1, p, j + 1, p, vb.ptr, ob.ptr], split, MIN_ROWS_PER_THREAD);
+      if (!haveOut) yield { name: 'gemvRows', args: [A.ptr, lda, j + 1, p, j + 1, p, vb.ptr, ob.ptr], split };
       let wv = 0;
       for (let c = j + 1; c < p; c++) {
         w[c] = t * out[c];
@@ -217,17 +268,17 @@ function tridiagonalise(ctx: ComputeContext, A: HeapMatrix, p: number, keepRefle
       for (let c = j + 1; c < p; c++) w[c] += k * v[c];
       if (keepReflectors) V.data.set(v.subarray(j + 1, p), j * V.ld + j + 1);
       if (hasNext) {
-        ctx.call('rank2', A.ptr, lda, j + 1, j + 2, j + 1, p, vb.ptr, wb.ptr, wb.ptr, vb.ptr);
+        yield { name: 'rank2', args: [A.ptr, lda, j + 1, j + 2, j + 1, p, vb.ptr, wb.ptr, wb.ptr, vb.ptr], inline: true };
         tNext = reflector(j + 1, vnb.data);
         if (tNext !== 0) {
-          ctx.run('rank2dot', [A.ptr, lda, j + 2, p, j + 1, p, vb.ptr, wb.ptr, wb.ptr, vb.ptr, vnb.ptr, ob.ptr], split, MIN_ROWS_PER_THREAD);
+          yield { name: 'rank2dot', args: [A.ptr, lda, j + 2, p, j + 1, p, vb.ptr, wb.ptr, wb.ptr, vb.ptr, vnb.ptr, ob.ptr], split };
           haveOut = true;
         } else {
-          ctx.run('rank2', [A.ptr, lda, j + 2, p, j + 1, p, vb.ptr, wb.ptr, wb.ptr, vb.ptr], split, MIN_ROWS_PER_THREAD);
+          yield { name: 'rank2', args: [A.ptr, lda, j + 2, p, j + 1, p, vb.ptr, wb.ptr, wb.ptr, vb.ptr], split };
           haveOut = false;
         }
       } else {
-        ctx.run('rank2', [A.ptr, lda, j + 1, p, j + 1, p, vb.ptr, wb.ptr, wb.ptr, vb.ptr], split, MIN_ROWS_PER_THREAD);
+        yield { name: 'rank2', args: [A.ptr, lda, j + 1, p, j + 1, p, vb.ptr, wb.ptr, wb.ptr, vb.ptr], split };
       }
     }
     t = tNext;
@@ -246,7 +297,7 @@ function tridiagonalise(ctx: ComputeContext, A: HeapMatrix, p: number, keepRefle
  * only the trailing block (rows and columns > j; the rest is still the identity). The product
  * Z·v of step j−1 is fused into the update of step j.
  */
-function formQt(ctx: ComputeContext, tri: Tridiagonal, p: number): HeapMatrix {
+function* formQt(ctx: ComputeContext, tri: Tridiagonal, p: number): Generator<KernelCall, HeapMatrix> {
   const Z = heapMatrix(ctx, p, roundUp(p, 2 * ROT_VECTORS));
   Z.cols = p;
   const { data: z, ld } = Z;
@@ -255,7 +306,7 @@ function formQt(ctx: ComputeContext, tri: Tridiagonal, p: number): HeapMatrix {
   const vbs = [ctx.alloc(roundUp(p, 4)), ctx.alloc(roundUp(p, 4))];
   const zero = ctx.alloc(roundUp(p, 4));
   const ldz = ld * 8;
-  const split = { arg: 2, align: 1 };
+  const split: Split = { arg: 2, align: 1 };
   const load = (j: number, v: Float64Array) => {
     v[j] = 0;
     v.set(tri.V.data.subarray(j * tri.V.ld + j + 1, j * tri.V.ld + p), j + 1);
@@ -273,14 +324,14 @@ function formQt(ctx: ComputeContext, tri: Tridiagonal, p: number): HeapMatrix {
     if (j > 0) load(j - 1, vnb.data);
     if (t !== 0) {
       // s = Z[j+1:, j+1:]·v;  Z[r][c] −= τ·s[r]·v[c]
-      if (!haveS) ctx.run('gemvRows', [Z.ptr, ldz, j + 1, p, j + 1, p, vb.ptr, sb.ptr], split, MIN_ROWS_PER_THREAD);
+      if (!haveS) yield { name: 'gemvRows', args: [Z.ptr, ldz, j + 1, p, j + 1, p, vb.ptr, sb.ptr], split };
       for (let r = j + 1; r < p; r++) sb.data[r] *= t;
       if (next) {
-        ctx.run('rank2dot', [Z.ptr, ldz, j + 1, p, j + 1, p, sb.ptr, vb.ptr, zero.ptr, zero.ptr, vnb.ptr, snb.ptr], split, MIN_ROWS_PER_THREAD);
+        yield { name: 'rank2dot', args: [Z.ptr, ldz, j + 1, p, j + 1, p, sb.ptr, vb.ptr, zero.ptr, zero.ptr, vnb.ptr, snb.ptr], split };
         snb.data[j] = 1; // row j is still an identity row: Z[j][·]·v_{j−1} = v_{j−1}[j] = 1
         haveS = true;
       } else {
-        ctx.run('rank2', [Z.ptr, ldz, j + 1, p, j + 1, p, sb.ptr, vb.ptr, zero.ptr, zero.ptr], split, MIN_ROWS_PER_THREAD);
+        yield { name: 'rank2', args: [Z.ptr, ldz, j + 1, p, j + 1, p, sb.ptr, vb.ptr, zero.ptr, zero.ptr], split };
         haveS = false;
       }
     } else {
@@ -362,17 +413,18 @@ export interface HeapEigen {
   order: Int32Array;
 }
 
-/**
- * Eigendecomposition of the symmetric p×p heap matrix A (destroyed). Without `vectors` only
- * the eigenvalues are computed (O(p²) after the O(p³) reduction).
- */
-export function eigHeap(ctx: ComputeContext, A: HeapMatrix, p: number, vectors: boolean): HeapEigen {
-  const tri = tridiagonalise(ctx, A, p, vectors);
-  let Z: HeapMatrix | undefined;
-  if (!vectors) {
+/** Householder reduction and, with vectors, the accumulated Qᵀ: the O(p³) level-2 part. */
+function* reduce(ctx: ComputeContext, A: HeapMatrix, p: number, vectors: boolean): Generator<KernelCall, { tri: Tridiagonal; Z?: HeapMatrix }> {
+  const tri = yield* tridiagonalise(ctx, A, p, vectors);
+  const Z = vectors ? yield* formQt(ctx, tri, p) : undefined;
+  return { tri, Z };
+}
+
+/** Implicit QL on the tridiagonal, rotations applied to Z (split between the threads); sorts. */
+function finishEig(ctx: ComputeContext, tri: Tridiagonal, Z: HeapMatrix | undefined, p: number): HeapEigen {
+  if (!Z) {
     tql(tri.d, tri.e);
   } else {
-    Z = formQt(ctx, tri, p);
     const cap = Math.min(ROTATION_BATCH, Math.max(1024, p * 64));
     const cs = ctx.alloc(2 * cap);
     const sweeps = ctx.allocI32(2 * cap);
@@ -381,10 +433,9 @@ export function eigHeap(ctx: ComputeContext, A: HeapMatrix, p: number, vectors: 
     let count = 0;
     let nsw = 0;
     let last = -2;
-    const zz = Z;
     const flush = () => {
       if (count === 0) return;
-      ctx.run('rotate', [zz.ptr, zz.ld * 8, 0, cols, sweeps.ptr, nsw, cs.ptr, cw], { arg: 2, align: cw }, cw);
+      ctx.run('rotate', [Z.ptr, Z.ld * 8, 0, cols, sweeps.ptr, nsw, cs.ptr, cw], { arg: 2, align: cw }, cw);
       count = 0;
       nsw = 0;
       last = -2;
@@ -409,6 +460,29 @@ export function eigHeap(ctx: ComputeContext, A: HeapMatrix, p: number, vectors: 
   const order = Int32Array.from({ length: p }, (_, i) => i).sort((x, y) => tri.d[y] - tri.d[x]);
   const values = Float64Array.from(order, (i) => tri.d[i]);
   return { values, Z, order };
+}
+
+/**
+ * Eigendecomposition of the symmetric p×p heap matrix A (destroyed). Without `vectors` only
+ * the eigenvalues are computed (O(p²) after the O(p³) reduction).
+ */
+export function eigHeap(ctx: ComputeContext, A: HeapMatrix, p: number, vectors: boolean): HeapEigen {
+  const { tri, Z } = drive(ctx, reduce(ctx, A, p, vectors));
+  return finishEig(ctx, tri, Z, p);
+}
+
+/**
+ * Two independent eigendecompositions (both destroyed), their reductions run side by side on
+ * two threads (see {@link drivePair}); same results as two {@link eigHeap} calls.
+ */
+export function eigHeapPair(
+  ctx: ComputeContext,
+  a: { A: HeapMatrix; p: number },
+  b: { A: HeapMatrix; p: number },
+  vectors: boolean,
+): [HeapEigen, HeapEigen] {
+  const [ra, rb] = drivePair(ctx, reduce(ctx, a.A, a.p, vectors), reduce(ctx, b.A, b.p, vectors));
+  return [finishEig(ctx, ra.tri, ra.Z, a.p), finishEig(ctx, rb.tri, rb.Z, b.p)];
 }
 
 /** Result of {@link symmetricEigen}. */
@@ -481,50 +555,73 @@ export function keptCount(lambda: Float64Array, rank: number, rule: KeepRule): n
   return rank;
 }
 
-/**
- * The top-k principal subspace of the centred data A (n × p, on the heap), through the smaller
- * Gram matrix. `At` (the transpose, p × n) is used when n ≥ p.
- *
- * @param select maps (descending eigenvalues, rank) to the number of directions to keep.
- */
-export function principalBasis(
-  ctx: ComputeContext,
-  A: HeapMatrix,
-  At: HeapMatrix,
-  select: (lambda: Float64Array, rank: number) => number,
-): PrincipalBasis {
-  const n = A.rows;
-  const p = A.cols;
+/** How many directions to keep, from the descending eigenvalues and the numerical rank. */
+export type Selector = (lambda: Float64Array, rank: number) => number;
+
+/** One side of a principal-subspace computation: centred data, its transpose when n ≥ p. */
+export interface BasisInput {
+  /** Centred data (n × p) on the heap. */
+  A: HeapMatrix;
+  /** Its transpose (p × n), used when n ≥ p. */
+  At: HeapMatrix;
+  select: Selector;
+}
+
+/** The Gram matrix of the smaller side: AᵀA (p × p) when p ≤ n, else AAᵀ (n × n). */
+function gramOf(ctx: ComputeContext, x: BasisInput): { G: HeapMatrix; m: number; features: boolean } {
+  const n = x.A.rows;
+  const p = x.A.cols;
   if (p <= n) {
     const G = heapMatrix(ctx, p, p);
-    gemmNT(ctx, At, At, G, n, true);
-    const eig = eigHeap(ctx, G, p, true);
-    const lambda = eig.values.map((x) => Math.max(0, x));
-    const rank = numericalRank(lambda);
-    const k = Math.max(0, Math.min(select(lambda, rank), rank));
-    const Vt = heapMatrix(ctx, k, p);
-    const Z = eig.Z!;
-    for (let i = 0; i < k; i++) Vt.data.set(Z.data.subarray(eig.order[i] * Z.ld, eig.order[i] * Z.ld + p), i * Vt.ld);
-    const Qt = heapMatrix(ctx, k, n);
-    if (k > 0) gemmNT(ctx, Vt, A, Qt, p);
-    for (let i = 0; i < k; i++) {
-      const s = 1 / Math.sqrt(lambda[i]);
-      const row = Qt.data.subarray(i * Qt.ld, i * Qt.ld + n);
-      for (let t = 0; t < n; t++) row[t] *= s;
-    }
-    if (k > 1 && lambda[0] / lambda[k - 1] > REORTHONORMALISE_RATIO) reorthonormalise(ctx, Qt);
+    gemmNT(ctx, x.At, x.At, G, n, true);
+    return { G, m: p, features: true };
+  }
+  const G = heapMatrix(ctx, n, n);
+  gemmNT(ctx, x.A, x.A, G, p, true);
+  return { G, m: n, features: false };
+}
+
+function basisFromEigen(ctx: ComputeContext, x: BasisInput, eig: HeapEigen, features: boolean): PrincipalBasis {
+  const n = x.A.rows;
+  const p = x.A.cols;
+  const lambda = eig.values.map((v) => Math.max(0, v));
+  const rank = numericalRank(lambda);
+  const k = Math.max(0, Math.min(x.select(lambda, rank), rank));
+  const Z = eig.Z!;
+  const Qt = heapMatrix(ctx, k, n);
+  if (!features) {
+    // Eigenvectors of AAᵀ are the left singular vectors: the basis itself.
+    for (let i = 0; i < k; i++) Qt.data.set(Z.data.subarray(eig.order[i] * Z.ld, eig.order[i] * Z.ld + n), i * Qt.ld);
     return { Qt, k, lambda, rank };
   }
-  const K = heapMatrix(ctx, n, n);
-  gemmNT(ctx, A, A, K, p, true);
-  const eig = eigHeap(ctx, K, n, true);
-  const lambda = eig.values.map((x) => Math.max(0, x));
-  const rank = numericalRank(lambda);
-  const k = Math.max(0, Math.min(select(lambda, rank), rank));
-  const Qt = heapMatrix(ctx, k, n);
-  const Z = eig.Z!;
-  for (let i = 0; i < k; i++) Qt.data.set(Z.data.subarray(eig.order[i] * Z.ld, eig.order[i] * Z.ld + n), i * Qt.ld);
+  const Vt = heapMatrix(ctx, k, p);
+  for (let i = 0; i < k; i++) Vt.data.set(Z.data.subarray(eig.order[i] * Z.ld, eig.order[i] * Z.ld + p), i * Vt.ld);
+  if (k > 0) gemmNT(ctx, Vt, x.A, Qt, p);
+  for (let i = 0; i < k; i++) {
+    const s = 1 / Math.sqrt(lambda[i]);
+    const row = Qt.data.subarray(i * Qt.ld, i * Qt.ld + n);
+    for (let t = 0; t < n; t++) row[t] *= s;
+  }
+  if (k > 1 && lambda[0] / lambda[k - 1] > REORTHONORMALISE_RATIO) reorthonormalise(ctx, Qt);
   return { Qt, k, lambda, rank };
+}
+
+/**
+ * The top-k principal subspace of centred data A (n × p, on the heap), through the smaller Gram
+ * matrix: AᵀA when n ≥ p (Q = A·V·Λ^(−½)), else AAᵀ (its eigenvectors are Q).
+ */
+export function principalBasis(ctx: ComputeContext, A: HeapMatrix, At: HeapMatrix, select: Selector): PrincipalBasis {
+  const x = { A, At, select };
+  const g = gramOf(ctx, x);
+  return basisFromEigen(ctx, x, eigHeap(ctx, g.G, g.m, true), g.features);
+}
+
+/** {@link principalBasis} of two sides, their eigendecompositions side by side on two threads. */
+export function principalBasisPair(ctx: ComputeContext, a: BasisInput, b: BasisInput): [PrincipalBasis, PrincipalBasis] {
+  const ga = gramOf(ctx, a);
+  const gb = gramOf(ctx, b);
+  const [ea, eb] = eigHeapPair(ctx, { A: ga.G, p: ga.m }, { A: gb.G, p: gb.m }, true);
+  return [basisFromEigen(ctx, a, ea, ga.features), basisFromEigen(ctx, b, eb, gb.features)];
 }
 
 function numericalRank(lambda: Float64Array): number {

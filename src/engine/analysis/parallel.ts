@@ -711,6 +711,37 @@ export class ComputeContext {
     if (failed) throw new RangeError(`analysis kernel '${name}' failed (heap access out of bounds)`);
   }
 
+  /**
+   * Runs two independent kernel calls at once: `a` on the calling thread, `b` on a helper (both
+   * on the calling thread, one after the other, when there is no helper). Blocks until both end.
+   */
+  runPair(a: { name: KernelName; args: number[] }, b: { name: KernelName; args: number[] }): void {
+    if (this.helpers.length === 0) {
+      this.fns[a.name](...a.args);
+      this.fns[b.name](...b.args);
+      return;
+    }
+    const h = this.helpers[0];
+    for (let i = 0; i < b.args.length; i++) h.args[i] = b.args[i];
+    h.ctl[2] = KERNELS.indexOf(b.name);
+    h.ctl[3] = b.args.length;
+    h.seq = (h.seq + 1) | 0;
+    Atomics.store(h.ctl, 0, h.seq);
+    Atomics.notify(h.ctl, 0);
+    let failed = false;
+    try {
+      this.fns[a.name](...a.args);
+    } catch {
+      failed = true;
+    }
+    for (;;) {
+      const done = Atomics.load(h.ctl, 1);
+      if (done === h.seq) break;
+      Atomics.wait(h.ctl, 1, done, 1000);
+    }
+    if (failed || h.ctl[4] !== 0) throw new RangeError(`analysis kernels '${a.name}'/'${b.name}' failed (heap access out of bounds)`);
+  }
+
   /** Stops the helper threads. The context must not be used afterwards. */
   dispose(): void {
     for (const h of this.helpers) {

@@ -39,6 +39,7 @@ import {
   heapMatrix,
   keptCount,
   principalBasis,
+  principalBasisPair,
   transposeHeap,
   type FloatArray,
   type HeapMatrix,
@@ -156,18 +157,26 @@ function loadColumns(ctx: ComputeContext, x: Activations, cols?: number[]): Heap
   return h;
 }
 
-/**
- * Centres one side, finds its principal basis, applies the SVD step and the epsilon rule.
- * `defaultKeep` is the keep fraction when neither `keep` nor `dims` is given.
- */
-export function prepareSide(ctx: ComputeContext, x: Activations, opts: CcaOptions, label: string, defaultKeep: number): CcaSide {
+/** One side after loading and centring, before its principal basis. */
+interface LoadedSide {
+  A: HeapMatrix;
+  At: HeapMatrix;
+  means: Float64Array;
+  svdStep: boolean;
+  /** The reference's rescaling of the covariance in Gram units (plain mode); NaN: λ_max. */
+  scale: number;
+  select: (lambda: Float64Array, rank: number) => number;
+}
+
+/** Loads and centres one side, applying the plain-mode epsilon cut on neurons. */
+function loadSide(ctx: ComputeContext, x: Activations, opts: CcaOptions, label: string, defaultKeep: number): LoadedSide {
   const [n, p] = x.shape;
   const eps = opts.epsilon ?? 0;
   const keep = opts.keep ?? defaultKeep;
   const svdStep = opts.dims !== undefined || keep < 1;
   let A: HeapMatrix;
   let means: Float64Array;
-  let scale: number; // the reference's rescaling of this side's covariance, in Gram units
+  let scale = NaN;
   if (!svdStep) {
     // Plain CCA: per-neuron epsilon cut relative to the largest neuron variance.
     const full = loadColumns(ctx, x);
@@ -195,21 +204,25 @@ export function prepareSide(ctx: ComputeContext, x: Activations, opts: CcaOption
     A = loadColumns(ctx, x);
     centreColumns(A);
     means = new Float64Array(0);
-    scale = NaN; // λ_max, set below
   }
   const At = A.rows >= A.cols ? transposeHeap(ctx, A) : A;
-  const basis = principalBasis(ctx, A, At, (lambda, rank) => {
+  const select = (lambda: Float64Array, rank: number): number => {
     if (rank === 0) throw new TtlInputError(`activations ${label} have no variance (every neuron is constant)`);
     let k = svdStep ? keptCount(lambda, rank, { keep, dims: opts.dims }) : rank;
     if (svdStep && eps > 0) {
       // The reference's remove_small on the (diagonal) covariance of the reduced activations.
       while (k > 0 && lambda[k - 1] / lambda[0] < eps) k--;
     }
+    if (k === 0) throw new TtlInputError(`activations ${label}: no direction is left after the epsilon cut (epsilon ${eps})`);
     return k;
-  });
-  if (svdStep) scale = basis.lambda[0];
+  };
+  return { A, At, means, svdStep, scale, select };
+}
+
+/** Direction weights (epsilon) and the variance kept, once the basis is known. */
+function finishSide(side: LoadedSide, basis: PrincipalBasis, eps: number): CcaSide {
   const k = basis.k;
-  if (k === 0) throw new TtlInputError(`activations ${label}: no direction is left after the epsilon cut (epsilon ${eps})`);
+  const scale = side.svdStep ? basis.lambda[0] : side.scale;
   let weights: Float64Array | undefined;
   if (eps > 0) {
     weights = new Float64Array(k);
@@ -222,7 +235,25 @@ export function prepareSide(ctx: ComputeContext, x: Activations, opts: CcaOption
   let kept = 0;
   for (let i = 0; i < basis.lambda.length; i++) total += basis.lambda[i];
   for (let i = 0; i < k; i++) kept += basis.lambda[i];
-  return { basis, A, means, svdStep, k, weights, explained: total > 0 ? kept / total : 0 };
+  return { basis, A: side.A, means: side.means, svdStep: side.svdStep, k, weights, explained: total > 0 ? kept / total : 0 };
+}
+
+/**
+ * Centres one side, finds its principal basis, applies the SVD step and the epsilon rule.
+ * `defaultKeep` is the keep fraction when neither `keep` nor `dims` is given.
+ */
+export function prepareSide(ctx: ComputeContext, x: Activations, opts: CcaOptions, label: string, defaultKeep: number): CcaSide {
+  const side = loadSide(ctx, x, opts, label, defaultKeep);
+  return finishSide(side, principalBasis(ctx, side.A, side.At, side.select), opts.epsilon ?? 0);
+}
+
+/** {@link prepareSide} for both sides, their eigendecompositions side by side on two threads. */
+export function prepareSides(ctx: ComputeContext, a: Activations, b: Activations, opts: CcaOptions, defaultKeep: number): [CcaSide, CcaSide] {
+  const la = loadSide(ctx, a, opts, 'A', defaultKeep);
+  const lb = loadSide(ctx, b, opts, 'B', defaultKeep);
+  const [ba, bb] = principalBasisPair(ctx, la, lb);
+  const eps = opts.epsilon ?? 0;
+  return [finishSide(la, ba, eps), finishSide(lb, bb, eps)];
 }
 
 /** Validates a pair of activation matrices and options. */
@@ -266,8 +297,7 @@ export function withHeap<T>(fn: (ctx: ComputeContext) => T): T {
 
 /** The CCA core shared with PWCCA: both sides prepared and their canonical correlations. */
 export function ccaCore(ctx: ComputeContext, a: Activations, b: Activations, opts: CcaOptions, defaultKeep: number) {
-  const sa = prepareSide(ctx, a, opts, 'A', defaultKeep);
-  const sb = prepareSide(ctx, b, opts, 'B', defaultKeep);
+  const [sa, sb] = prepareSides(ctx, a, b, opts, defaultKeep);
   const cc = canonicalCorrelations(ctx, sa.basis.Qt, sb.basis.Qt, sa.weights, sb.weights);
   const coefficients = Array.from(cc.sigma, (s) => Math.min(1, Math.max(0, s)));
   const n = a.shape[0];
