@@ -18,6 +18,7 @@ import {
   transposeHeap,
 } from '../../src/engine/analysis/linalg';
 import { ComputeContext, ROT_VECTORS, splitRange } from '../../src/engine/analysis/parallel';
+import { OutOfMemoryError } from '../../src/engine/errors';
 import { Rng } from '../../src/engine/rng';
 
 function gaussian(rng: Rng, n: number): Float64Array {
@@ -174,6 +175,10 @@ describe('compute kernels', () => {
     }
     assert.ok(rng.next() >= 0);
     assert.ok(maxAbsDiff(results[0], results[1]) < 1e-12);
+  });
+
+  it('reports a heap beyond 4 GiB as OutOfMemoryError with advice', () => {
+    assert.throws(() => plain.alloc(2 ** 29 + 1), (e: unknown) => e instanceof OutOfMemoryError && /fewer data points/.test(e.message));
   });
 
   it('splits ranges at tile multiples and balances triangular work', () => {

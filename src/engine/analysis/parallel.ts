@@ -17,6 +17,7 @@
  */
 import * as os from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { OutOfMemoryError } from '../errors';
 
 // ---------------------------------------------------------------------------------------------
 // A minimal WebAssembly assembler (just what the kernels below need)
@@ -628,15 +629,31 @@ export class ComputeContext {
     return this.top;
   }
 
-  /** Allocates `count` zeroed float64s (16-byte aligned). */
+  /** Bytes the heap currently holds (its high-water mark; WebAssembly memory never shrinks). */
+  get capacity(): number {
+    return this.byteLength();
+  }
+
+  /**
+   * Allocates `count` zeroed float64s (16-byte aligned).
+   * @throws OutOfMemoryError past the 4 GiB of a 32-bit heap, or when the memory cannot grow.
+   */
   alloc(count: number): HeapBlock {
     const ptr = (this.top + 15) & ~15;
     const end = ptr + count * 8;
-    if (end > 2 ** 32 - 65536) throw new RangeError(`analysis heap limit (4 GiB) exceeded: ${Math.round(end / 2 ** 20)} MiB needed`);
+    const limit = 2 ** 32 - 65536;
+    const advice = 'use fewer data points (subsample rows or positions) or fewer neurons';
+    if (end > limit) {
+      throw new OutOfMemoryError(`the analysis needs more than 4 GiB of working memory (${Math.round(end / 2 ** 20)} MiB); ${advice}`);
+    }
     if (end > this.byteLength()) {
-      const want = Math.max(end, Math.min(2 ** 32 - 65536, this.byteLength() * 1.5));
-      if (this.memory) this.memory.grow(Math.ceil((want - this.byteLength()) / 65536));
-      else (this.buffer as unknown as { resize(n: number): void }).resize(Math.ceil(want / 65536) * 65536);
+      const want = Math.max(end, Math.min(limit, this.byteLength() * 1.5));
+      try {
+        if (this.memory) this.memory.grow(Math.ceil((want - this.byteLength()) / 65536));
+        else (this.buffer as unknown as { resize(n: number): void }).resize(Math.ceil(want / 65536) * 65536);
+      } catch (e) {
+        throw new OutOfMemoryError(`could not grow the analysis working memory to ${Math.round(want / 2 ** 20)} MiB (${(e as Error).message}); ${advice}`);
+      }
       this.refreshViews();
     }
     this.top = end;
@@ -787,25 +804,31 @@ function defaultThreads(): number {
 }
 
 let shared: ComputeContext | undefined;
+let sharedOptions: { simd?: boolean; threads?: number } = {};
 
 /**
  * The process-wide compute context (created on first use). Threads: `TTL_ANALYSIS_THREADS` or
  * the number of cores (at most 4); helper threads never keep the process alive.
  */
 export function computeContext(): ComputeContext {
-  shared ??= new ComputeContext();
+  shared ??= new ComputeContext(sharedOptions);
   return shared;
 }
 
 /**
- * Replaces the process-wide context by one with the given settings: `simd: false` runs the plain
- * JavaScript kernels, `threads` sets the number of threads (1 = no helpers).
+ * Replaces the process-wide context by one with the given settings (kept for the contexts made
+ * later): `simd: false` runs the plain JavaScript kernels, `threads` sets the number of threads
+ * (1 = no helpers).
  */
 export function configureCompute(opts: { simd?: boolean; threads?: number }): ComputeContext {
   shared?.dispose();
-  shared = new ComputeContext(opts);
+  sharedOptions = { ...opts };
+  shared = new ComputeContext(sharedOptions);
   return shared;
 }
+
+/** Heaps above this size are dropped after use (see {@link releaseComputeContext}). */
+export const KEEP_HEAP_BYTES = 256 * 2 ** 20;
 
 /** Drops the process-wide context (its heap and helper threads); the next use makes a new one. */
 export function releaseComputeContext(): void {

@@ -45,7 +45,7 @@ import {
   type HeapMatrix,
   type PrincipalBasis,
 } from './linalg';
-import { computeContext, type ComputeContext } from './parallel';
+import { computeContext, KEEP_HEAP_BYTES, releaseComputeContext, type ComputeContext } from './parallel';
 
 /** An activation matrix: `shape` = [data points, neurons], `data` row-major. */
 export interface Activations {
@@ -283,7 +283,9 @@ export function summarise(coefficients: ArrayLike<number>): { mean: number; auc:
 }
 
 /**
- * Runs `fn` with the process-wide compute context, releasing every heap block it allocated.
+ * Runs `fn` with the process-wide compute context, releasing every heap block it allocated. A
+ * heap grown past {@link KEEP_HEAP_BYTES} is dropped afterwards (WebAssembly memory cannot shrink),
+ * so a long-lived process does not keep the memory of its largest analysis.
  */
 export function withHeap<T>(fn: (ctx: ComputeContext) => T): T {
   const ctx = computeContext();
@@ -292,6 +294,7 @@ export function withHeap<T>(fn: (ctx: ComputeContext) => T): T {
     return fn(ctx);
   } finally {
     ctx.release(mark);
+    if (mark === 0 && ctx.capacity > KEEP_HEAP_BYTES) releaseComputeContext();
   }
 }
 
