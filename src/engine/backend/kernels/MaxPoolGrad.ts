@@ -5,9 +5,10 @@
  * positive float) — e.g. every window of zeros after a ReLU.
  *
  * Shapes (NHWC): dy [N, oh, ow, C], input x [N, H, W, C] → dx [N, H, W, C].
- * Algorithm: one pass on the heap. For each output pixel the window is scanned in row-major
- * order keeping, per channel, the first position holding the maximum (strict >, padding
- * skipped, as tfjs' cpu backend); dy is added to dx there.
+ * Algorithm: one pass on the heap. For each output pixel and channel the window is scanned in
+ * row-major order (padding skipped) for the first position holding the maximum, i.e. the
+ * forward output y (as tfjs' cpu backend, which keeps the first strict maximum); dy is added
+ * to dx there. Without y, or when y is not found (NaN), the first strict maximum is searched.
  */
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { tf } from '../../tf';
@@ -18,6 +19,7 @@ function maxPoolGrad(args: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBa
   const backend = args.backend as unknown as BackendWasm;
   const dy = input(inputs, 'dy');
   const x = input(inputs, 'input');
+  const y = inputs.output;
   const { filterSize, strides, pad, dimRoundingMode } = attrs;
   const info = tf.backend_util.computePool2DInfo(x.shape as [number, number, number, number], filterSize, strides, 1, pad, dimRoundingMode);
   const { batchSize: n, inHeight: H, inWidth: W, inChannels: C, outHeight: oh, outWidth: ow } = info;
@@ -27,6 +29,7 @@ function maxPoolGrad(args: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBa
   const dyv = backend.typedArrayFromHeap(dy) as Float32Array;
   const dxv = backend.typedArrayFromHeap(out) as Float32Array;
   dxv.fill(0);
+  const yv = y != null ? (backend.typedArrayFromHeap(y) as Float32Array) : null;
   for (let b = 0; b < n; b++) {
     for (let p = 0; p < oh; p++) {
       const h0 = p * sh - padInfo.top;
@@ -39,16 +42,31 @@ function maxPoolGrad(args: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBa
         const o = ((b * oh + p) * ow + q) * C;
         const corner = ((b * H + h0) * W + w0) * C;
         for (let c = 0; c < C; c++) {
-          let best = -Infinity;
           let where = -1;
-          for (let i = i0; i < i1; i++) {
-            const row = corner + i * W * C + c;
-            for (let j = j0; j < j1; j++) {
-              const at = row + j * C;
-              const v = xv[at];
-              if (v > best) {
-                best = v;
-                where = at;
+          if (yv != null) {
+            // The forward output is the window's maximum: its first occurrence is the answer.
+            const target = yv[o + c];
+            search: for (let i = i0; i < i1; i++) {
+              const row = corner + i * W * C + c;
+              for (let j = j0; j < j1; j++) {
+                if (xv[row + j * C] === target) {
+                  where = row + j * C;
+                  break search;
+                }
+              }
+            }
+          }
+          if (where < 0) {
+            // No forward output (or NaN in the window): scan for the first strict maximum.
+            let best = -Infinity;
+            for (let i = i0; i < i1; i++) {
+              const row = corner + i * W * C + c;
+              for (let j = j0; j < j1; j++) {
+                const v = xv[row + j * C];
+                if (v > best) {
+                  best = v;
+                  where = row + j * C;
+                }
               }
             }
           }
