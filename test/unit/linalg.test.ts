@@ -155,6 +155,9 @@ describe('compute kernels', () => {
       // gemvRows on an odd column range, rank2, colCombo, rotate
       ctx.run('gemvRows', [M.ptr, M.ld * 8, 3, 37, 5, 28, vecs[0].ptr, out.ptr], { arg: 2, align: 1 });
       ctx.run('rank2', [M.ptr, M.ld * 8, 1, 36, 3, 28, vecs[0].ptr, vecs[1].ptr, vecs[2].ptr, vecs[3].ptr], { arg: 2, align: 1 });
+      const o2 = ctx.alloc(40);
+      ctx.run('rank2dot', [M.ptr, M.ld * 8, 2, 37, 1, 29, vecs[2].ptr, vecs[3].ptr, vecs[0].ptr, vecs[1].ptr, vecs[2].ptr, out.ptr], { arg: 2, align: 1 });
+      ctx.run('rank1dot', [M.ptr, M.ld * 8, 0, 35, 2, 27, vecs[1].ptr, vecs[3].ptr, vecs[0].ptr, o2.ptr], { arg: 2, align: 1 });
       const t = ctx.alloc(40);
       ctx.run('colCombo', [M.ptr, M.ld * 8, 2, 35, 1, 27, vecs[1].ptr, t.ptr], { arg: 4, align: 2 });
       // Sweeps of consecutive rotations (top, count), on two passes' worth of columns.
@@ -170,7 +173,7 @@ describe('compute kernels', () => {
       const width = 2 * ROT_VECTORS;
       assert.ok(2 * width <= M.ld);
       ctx.run('rotate', [M.ptr, M.ld * 8, 0, 2 * width, sw.ptr, 4, cs.ptr, width], { arg: 2, align: width });
-      results.push(Float64Array.from([...M.data, ...out.data, ...t.data]));
+      results.push(Float64Array.from([...M.data, ...out.data, ...o2.data, ...t.data]));
       ctx.release(mark);
     }
     assert.ok(rng.next() >= 0);

@@ -107,7 +107,7 @@ export function transposeHeap(ctx: ComputeContext, h: HeapMatrix): HeapMatrix {
 }
 
 /** Length of the k-blocks of {@link gemmNT} (float64s). */
-const KC = 1024;
+const KC = 512;
 
 /**
  * C = X·Yᵀ over the first `len` columns of X and Y (C[i][j] = Σ_k X[i][k]·Y[j][k]).
@@ -327,7 +327,7 @@ function* formQt(ctx: ComputeContext, tri: Tridiagonal, p: number): Generator<Ke
       if (!haveS) yield { name: 'gemvRows', args: [Z.ptr, ldz, j + 1, p, j + 1, p, vb.ptr, sb.ptr], split };
       for (let r = j + 1; r < p; r++) sb.data[r] *= t;
       if (next) {
-        yield { name: 'rank2dot', args: [Z.ptr, ldz, j + 1, p, j + 1, p, sb.ptr, vb.ptr, zero.ptr, zero.ptr, vnb.ptr, snb.ptr], split };
+        yield { name: 'rank1dot', args: [Z.ptr, ldz, j + 1, p, j + 1, p, sb.ptr, vb.ptr, vnb.ptr, snb.ptr], split };
         snb.data[j] = 1; // row j is still an identity row: Z[j][·]·v_{j−1} = v_{j−1}[j] = 1
         haveS = true;
       } else {

@@ -323,6 +323,41 @@ function kRank2Dot(): Fn {
   return f;
 }
 
+/**
+ * rank1dot(a, lda, r0, r1, c0, c1, u, w, x, out): A[r][c] −= u[r]·w[c], then
+ * out[r] = Σ_{c0≤c<c1} A[r][c]·x[c] on the updated rows, in one pass.
+ */
+function kRank1Dot(): Fn {
+  const f = new Fn('rank1dot', Array(10).fill(I32));
+  const [a, lda, r0, r1, c0, c1, u, w, x, out] = f.params.map((_, i) => i);
+  const r = f.local(I32), c = f.local(I32), rp = f.local(I32), cb = f.local(I32);
+  const a1 = f.local(V128), val = f.local(V128), acc = f.local(V128);
+  const sa = f.local(F64), sv = f.local(F64), t = f.local(F64);
+  f.for(r, () => f.get(r0), () => f.get(r1), 1, () => {
+    f.addr(rp, a, r, lda);
+    f.get(u).get(r).i32(3).op(0x74).add().f64load().set(sa);
+    f.get(sa).vsplat().set(a1);
+    f.vzero().set(acc);
+    f.for(c, () => f.get(c0), () => f.get(c1), 2, () => {
+      f.get(c).i32(3).op(0x74).set(cb);
+      f.get(rp).get(cb).add().vload();
+      f.get(a1).get(w).get(cb).add().vload().vmul().vsub().set(val);
+      f.get(rp).get(cb).add().get(val).vstore();
+      f.get(acc).get(val).get(x).get(cb).add().vload().vmul().vadd().set(acc);
+    }, 2);
+    f.hsum(acc).set(t);
+    f.when(() => f.get(c).get(c1).op(0x49), () => {
+      f.get(c).i32(3).op(0x74).set(cb);
+      f.get(rp).get(cb).add().f64load();
+      f.get(sa).get(w).get(cb).add().f64load().op(0xa2).op(0xa1).set(sv);
+      f.get(rp).get(cb).add().get(sv).f64store();
+      f.get(t).get(sv).get(x).get(cb).add().f64load().op(0xa2).op(0xa0).set(t);
+    });
+    f.get(out).get(r).i32(3).op(0x74).add().get(t).f64store();
+  });
+  return f;
+}
+
 /** colCombo(m, ld, r0, r1, c0, c1, v, t): t[c] = Σ_{r0≤r<r1} v[r]·M[r][c] for c in [c0, c1). */
 function kColCombo(): Fn {
   const f = new Fn('colCombo', Array(8).fill(I32));
@@ -406,11 +441,11 @@ function kRotate(): Fn {
 }
 
 /** Kernel names and their argument counts; the order is the dispatch id used by workers. */
-const KERNELS = ['rowDots', 'gemvRows', 'rank2', 'colCombo', 'rotate', 'rank2dot'] as const;
+const KERNELS = ['rowDots', 'gemvRows', 'rank2', 'colCombo', 'rotate', 'rank2dot', 'rank1dot'] as const;
 export type KernelName = (typeof KERNELS)[number];
 
 function buildModule(shared: boolean): Uint8Array<ArrayBuffer> {
-  return assemble([kRowDots(), kGemvRows(), kRank2(), kColCombo(), kRotate(), kRank2Dot()], shared);
+  return assemble([kRowDots(), kGemvRows(), kRank2(), kColCombo(), kRotate(), kRank2Dot(), kRank1Dot()], shared);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -462,6 +497,20 @@ function jsKernels(heap: () => Float64Array, heapI32: () => Int32Array): Record<
         let s = 0;
         for (let c = c0; c < c1; c++) {
           const v = h[rp + c] - (p * h[w1 / 8 + c] + q * h[w2 / 8 + c]);
+          h[rp + c] = v;
+          s += v * h[x / 8 + c];
+        }
+        h[out / 8 + r] = s;
+      }
+    },
+    rank1dot(a, lda, r0, r1, c0, c1, u, w, x, out) {
+      const h = heap();
+      for (let r = r0; r < r1; r++) {
+        const rp = (a + r * lda) / 8;
+        const p = h[u / 8 + r];
+        let s = 0;
+        for (let c = c0; c < c1; c++) {
+          const v = h[rp + c] - p * h[w / 8 + c];
           h[rp + c] = v;
           s += v * h[x / 8 + c];
         }
