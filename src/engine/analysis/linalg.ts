@@ -14,7 +14,13 @@
  * 5. canonical correlations = singular values of Q_aᵀQ_b, from the eigenvalues of the smaller of
  *    (Q_aᵀQ_b)(Q_aᵀQ_b)ᵀ and its transpose.
  *
- * The heavy loops run as WebAssembly SIMD kernels on a shared heap (see `parallel.ts`).
+ * The heavy loops run as WebAssembly SIMD kernels on a shared heap (see `parallel.ts`). Level-3
+ * products and the rotation updates are split between threads; the two layers' reductions
+ * (level-2, one step after another) run side by side, one layer per thread.
+ *
+ * Accuracy: the Gram route squares the condition number. Eigenvalues are accurate to about
+ * 1e-16·λ_max; a basis direction with λ_max/λ_k beyond 1e8 would lose orthogonality, so such bases
+ * are re-orthonormalised (Cholesky QR). Directions with λ ≤ 1e-10·λ_max are numerical zeros.
  *
  * Axis convention everywhere in this module: a data matrix has one row per data point and one
  * column per neuron, row-major.

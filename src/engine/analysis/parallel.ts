@@ -631,7 +631,13 @@ export class ComputeContext {
         for (const k of KERNELS) fns[k] = inst.exports[k] as KernelFn;
         this.refreshViews();
         const want = Math.max(1, Math.min(opts.threads ?? defaultThreads(), 8));
-        for (let t = 1; t < want; t++) this.helpers.push(this.startHelper(module, memory));
+        for (let t = 1; t < want; t++) {
+          try {
+            this.helpers.push(this.startHelper(module, memory));
+          } catch {
+            break; // no threads here: the kernels run on the calling thread only
+          }
+        }
       } catch {
         fns = undefined;
         this.memory = undefined;
