@@ -13,6 +13,7 @@ import {
   gemmNT,
   heapMatrix,
   keptCount,
+  principalBasis,
   symmetricEigen,
   toHeap,
   transposeHeap,
@@ -311,6 +312,30 @@ describe('principal subspaces and canonical correlations', () => {
     const Qb = toHeap(ctx, { rows: 2, cols: 4, data: Float64Array.from([1, 0, 0, 0, 0, Math.cos(th), Math.sin(th), 0]) });
     const { sigma } = canonicalCorrelations(ctx, Qa, Qb);
     assert.ok(maxAbsDiff(sigma, [1, Math.cos(th)]) < 1e-14);
+    ctx.release(mark);
+  });
+
+  it('keeps an orthonormal basis for ill-conditioned data (λ_max/λ_k ≈ 1e9)', () => {
+    const n = 300;
+    const p = 10;
+    const x = gaussian(new Rng(31), n * p);
+    for (let r = 0; r < n; r++) for (let c = 0; c < p; c++) x[r * p + c] *= 10 ** (-0.5 * c);
+    const ctx = simd;
+    const mark = ctx.mark();
+    const A = toHeap(ctx, { rows: n, cols: p, data: x });
+    centreColumns(A);
+    const basis = principalBasis(ctx, A, transposeHeap(ctx, A), (_l, rank) => rank);
+    assert.equal(basis.k, p);
+    assert.ok(basis.lambda[0] / basis.lambda[p - 1] > 1e8);
+    let err = 0;
+    for (let i = 0; i < p; i++) {
+      for (let j = 0; j < p; j++) {
+        let d = 0;
+        for (let t = 0; t < n; t++) d += basis.Qt.data[i * basis.Qt.ld + t] * basis.Qt.data[j * basis.Qt.ld + t];
+        err = Math.max(err, Math.abs(d - (i === j ? 1 : 0)));
+      }
+    }
+    assert.ok(err < 1e-12, `orthonormality ${err}`);
     ctx.release(mark);
   });
 
