@@ -112,6 +112,10 @@ describe('experiments tree', () => {
     const bare: RunLike = { id: 'r', dir: '/x/r', name: 'n', experimentFile: '', status: 'finished', seed: 1, startedAt: 'bad', lastEpoch: -1, backend: '' };
     const n = runNode(bare);
     assert.equal(n.label, 'bad · s1');
+    const at = (iso: string) => runNode({ ...bare, startedAt: iso }, { now: new Date(2026, 10, 25, 18, 0) }).label;
+    assert.equal(at(new Date(2026, 10, 25, 9, 5).toISOString()), '09:05 · s1');
+    assert.equal(at(new Date(2026, 10, 24, 9, 5).toISOString()), '11-24 09:05 · s1');
+    assert.equal(at(new Date(2025, 10, 24, 9, 5).toISOString()), '2025-11-24 · s1');
     assert.equal(n.description, 'AUROC – · AUPRC –');
   });
 });

@@ -97,13 +97,14 @@ export async function pickRun(services: Services, arg: unknown, o: RunPickOption
 }
 
 /**
- * Several runs: two or more from the arguments (a multi-selection in the tree, or paths), else
- * picked (many) from the run store, with a single run argument preselected.
+ * Several runs: from the arguments (a multi-selection in the tree, or a list of paths), else
+ * picked (many) from the run store, with a single clicked run preselected.
  */
 export async function pickRuns(services: Services, arg: unknown, selection: unknown, o: RunPickOptions): Promise<RunRecord[]> {
   const dirs = runDirsFromArgs(arg, selection);
   await services.runs.refresh();
-  if (dirs.length > 1) return dirs.map((d) => services.runs.findRun(d)).filter((r): r is RunRecord => r !== undefined);
+  // An explicit list (from a script) or a multi-selection in the tree is taken as it is.
+  if (dirs.length > 1 || (Array.isArray(arg) && dirs.length > 0)) return dirs.map((d) => services.runs.findRun(d)).filter((r): r is RunRecord => r !== undefined);
   const runs = candidates(services, o);
   if (!runs.length) {
     void vscode.window.showInformationMessage(o.emptyMessage);

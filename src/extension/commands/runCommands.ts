@@ -9,10 +9,33 @@ import { pathKey, type ExperimentNode } from '../runs/tree';
 import type { Services } from '../services';
 import { experimentFileFrom, pickRun, pickRuns } from './pick';
 
+/**
+ * Run comparisons as read-only Markdown documents (`ttl-compare:` URIs): previewed, copied or
+ * saved by the user, and closed without a "save changes?" question.
+ */
+class Comparisons implements vscode.TextDocumentContentProvider {
+  static readonly scheme = 'ttl-compare';
+  private readonly texts = new Map<string, string>();
+  private count = 0;
+
+  add(markdown: string): vscode.Uri {
+    const uri = vscode.Uri.from({ scheme: Comparisons.scheme, path: `/Run comparison ${++this.count}.md` });
+    this.texts.set(uri.toString(), markdown);
+    return uri;
+  }
+
+  provideTextDocumentContent(uri: vscode.Uri): string {
+    return this.texts.get(uri.toString()) ?? '';
+  }
+}
+
+const comparisons = new Comparisons();
+
 export function registerRunCommands(s: Services): vscode.Disposable[] {
   const reg = vscode.commands.registerCommand;
   const extensionUri = s.context.extensionUri;
   return [
+    vscode.workspace.registerTextDocumentContentProvider(Comparisons.scheme, comparisons),
     reg(COMMANDS.openExperimentFile, async (arg?: ExperimentNode | vscode.Uri | string) => {
       const file = arg instanceof vscode.Uri ? arg : typeof arg === 'string' ? vscode.Uri.file(arg) : arg ? vscode.Uri.file(arg.file) : undefined;
       if (file) await vscode.window.showTextDocument(file, { preview: true });
@@ -128,9 +151,10 @@ export function registerRunCommands(s: Services): vscode.Disposable[] {
         emptyMessage: 'No finished runs to compare yet.',
       });
       if (!runs.length) return undefined;
-      const doc = await vscode.workspace.openTextDocument({ language: 'markdown', content: compareRunsMarkdown(runs) });
-      await vscode.commands.executeCommand('markdown.showPreview', doc.uri).then(undefined, () => vscode.window.showTextDocument(doc));
-      return doc.uri;
+      const uri = comparisons.add(compareRunsMarkdown(runs));
+      const doc = await vscode.workspace.openTextDocument(uri);
+      await vscode.commands.executeCommand('markdown.showPreview', uri).then(undefined, () => vscode.window.showTextDocument(doc));
+      return uri;
     }),
 
     reg(COMMANDS.refresh, () => s.runs.refresh()),

@@ -6,7 +6,7 @@
  */
 import { basename, dirname, relative, resolve, sep } from 'node:path';
 import type { RunRecord, RunStatus } from '../../engine/runstore';
-import { formatCount, formatDuration, formatLocalTime, formatMeanStd, formatMetric, formatMs } from '../util/format';
+import { formatCount, formatDuration, formatLocalTime, formatMeanStd, formatMetric, formatMs, formatShortTime } from '../util/format';
 
 /** The part of a run record the tree needs (a full RunRecord fits). */
 export type RunLike = Pick<RunRecord, 'id' | 'dir' | 'name' | 'experimentFile' | 'status' | 'seed' | 'startedAt' | 'lastEpoch' | 'backend'> &
@@ -67,6 +67,8 @@ export interface TreeInput {
   live?: ReadonlyMap<string, LiveProgress>;
   /** Whether a run folder holds a saved model (model/model.json); default: finished runs do. */
   hasModel?: (dir: string) => boolean;
+  /** The current time, for short labels (default: now). */
+  now?: Date;
 }
 
 const RESUMABLE: readonly RunStatus[] = ['interrupted', 'cancelled', 'failed'];
@@ -153,7 +155,7 @@ export function strategyLabel(s: { kind?: string; cut?: string; k?: number } | u
   return s.kind;
 }
 
-export function runNode(r: RunLike, input: Pick<TreeInput, 'live' | 'hasModel'> = {}): RunNode {
+export function runNode(r: RunLike, input: Pick<TreeInput, 'live' | 'hasModel' | 'now'> = {}): RunNode {
   const summary = r.summary as Record<string, unknown> | undefined;
   const epochs = num(r.experiment?.train?.epochs);
   const live = input.live?.get(r.dir);
@@ -232,7 +234,7 @@ export function runNode(r: RunLike, input: Pick<TreeInput, 'live' | 'hasModel'> 
     runId: r.id,
     experimentFile: r.experimentFile,
     status,
-    label: `${formatLocalTime(r.startedAt)} · s${r.seed}`,
+    label: `${formatShortTime(r.startedAt, input.now)} · s${r.seed}`,
     description,
     tooltip,
     icon: statusIcon(status),

@@ -50,3 +50,15 @@ function sig3(x: number): string {
   const a = Math.abs(x);
   return x.toFixed(a >= 100 ? 0 : a >= 10 ? 1 : 2);
 }
+
+/** A run's start, short for a tree label: "20:16" today, "11-24 09:05" this year, else "2025-11-24". */
+export function formatShortTime(iso: string | undefined, now: Date = new Date()): string {
+  if (!iso) return '–';
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  const p = (n: number) => String(n).padStart(2, '0');
+  const hm = `${p(d.getHours())}:${p(d.getMinutes())}`;
+  if (d.getFullYear() !== now.getFullYear()) return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}`;
+  if (d.getMonth() === now.getMonth() && d.getDate() === now.getDate()) return hm;
+  return `${p(d.getMonth() + 1)}-${p(d.getDate())} ${hm}`;
+}

@@ -19,6 +19,8 @@ suite('TTL Studio: commands and views', () => {
     await vscode.commands.executeCommand('workbench.view.extension.ttlStudio');
     await vscode.commands.executeCommand('ttl.experiments.focus');
     await vscode.commands.executeCommand('ttl.jobs.focus');
+    // The browser checks that follow expect the Explorer, as a fresh window shows it.
+    await vscode.commands.executeCommand('workbench.view.explorer');
   });
 
   test('the experiment files of the workspace are in the Experiments view', async () => {

@@ -1,0 +1,132 @@
+// The job runner in a real VS Code: a tiny BreastMNIST run through the worker process appears in
+// the Experiments view; cancel; a crashed worker fails its run; compare and export.
+import * as assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { suite, test, waitFor } from './harness';
+import { experimentNode, runNodeWhere, ttlApi, writeTinyBreastMnist } from './ttl.helpers';
+
+suite('TTL Studio: jobs', () => {
+  let finishedRun: string | undefined;
+  let cancelledRun: string | undefined;
+
+  test('Run Experiment trains the tiny BreastMNIST example and the run appears in the tree', async function () {
+    this.timeout(180_000);
+    const api = await ttlApi();
+    const uri = await writeTinyBreastMnist('breastmnist-tiny', { epochs: 2 });
+    await experimentNode(api, 'breastmnist-tiny');
+    const id = await vscode.commands.executeCommand<number>('ttl.runExperiment', uri);
+    assert.equal(typeof id, 'number');
+    const seen = new Set<string>();
+    const watch = setInterval(() => {
+      const j = api.jobs().find((x) => x.id === id);
+      if (j) seen.add(j.state);
+    }, 50);
+    const job = await api.whenJobEnded(id);
+    clearInterval(watch);
+    assert.equal(job.state, 'finished', JSON.stringify(job.outcome));
+    assert.ok(seen.has('running'));
+    assert.equal(job.runDirs.length, 1);
+    finishedRun = job.runDirs[0];
+    assert.ok(finishedRun.startsWith(path.join(vscode.workspace.workspaceFolders![0].uri.fsPath, '.ttl', 'runs')), finishedRun);
+    const run = await runNodeWhere(api, finishedRun, (r) => r.status === 'finished', 'the finished run in the Experiments view');
+    assert.match(run.description, /^AUROC \d\.\d{3} · AUPRC \d\.\d{3}$/);
+    assert.match(run.tooltip, /\| params \| /);
+    assert.match(run.tooltip, /\| MACs \| /);
+    assert.match(run.tooltip, /\| T \(latency, batch 1\) \| /);
+    assert.match(run.contextValue, /^run;finished;summary;model/);
+    const node = api.experimentsTree().find((e) => e.label === 'breastmnist-tiny')!;
+    assert.equal(node.runs[0].dir, finishedRun);
+  });
+
+  test('Export Truncated Model copies the run\'s model folder', async function () {
+    if (!finishedRun) this.skip();
+    const dest = vscode.Uri.file(mkdtempSync(path.join(os.tmpdir(), 'ttl-export-')));
+    const target = await vscode.commands.executeCommand<string>('ttl.exportModel', finishedRun, dest);
+    assert.ok(target && existsSync(path.join(target, 'model.json')), target);
+    const model = JSON.parse(readFileSync(path.join(target, 'model.json'), 'utf8'));
+    assert.ok(model.modelTopology);
+  });
+
+  test('Cancel Job stops a running job and the run is marked cancelled, resumable', async function () {
+    this.timeout(120_000);
+    const api = await ttlApi();
+    const uri = await writeTinyBreastMnist('breastmnist-long', { epochs: 8 });
+    const id = await vscode.commands.executeCommand<number>('ttl.runExperiment', uri);
+    const runDir = await waitFor(
+      'the job to start training',
+      () => {
+        const j = api.jobs().find((x) => x.id === id);
+        return j && j.state === 'running' && j.progress.epoch !== undefined && j.runDirs[0];
+      },
+      { timeoutMs: 90_000, intervalMs: 100 },
+    );
+    await runNodeWhere(api, runDir, (r) => r.status === 'running', 'the run shown as running');
+    assert.equal(await vscode.commands.executeCommand<boolean>('ttl.cancelJob', id), true);
+    const job = await api.whenJobEnded(id);
+    assert.equal(job.state, 'cancelled');
+    const run = await runNodeWhere(api, runDir, (r) => r.status === 'cancelled', 'the run shown as cancelled');
+    assert.match(run.contextValue, /\bresumable\b/);
+    cancelledRun = runDir;
+  });
+
+  test('Resume continues the cancelled run from its last epoch to the end', async function () {
+    if (!cancelledRun) this.skip();
+    this.timeout(120_000);
+    const api = await ttlApi();
+    const dir = cancelledRun;
+    const id = await vscode.commands.executeCommand<number>('ttl.resumeRun', dir);
+    assert.equal(typeof id, 'number');
+    const job = await api.whenJobEnded(id);
+    assert.equal(job.state, 'finished', JSON.stringify(job.outcome));
+    assert.deepEqual(job.runDirs, [dir]);
+    const run = await runNodeWhere(api, dir, (r) => r.status === 'finished', 'the resumed run finished');
+    assert.match(run.description, /^AUROC /);
+    const info = JSON.parse(readFileSync(path.join(dir, 'run.json'), 'utf8'));
+    assert.equal(info.resumedAt.length, 1);
+    const epochs = readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).epoch);
+    assert.equal(Math.max(...epochs), 7);
+  });
+
+  test('a worker that dies mid-run fails the job and its run with the reason; the editor carries on', async function () {
+    this.timeout(120_000);
+    const api = await ttlApi();
+    const uri = await writeTinyBreastMnist('breastmnist-crash', { epochs: 200, limit: 200 });
+    const id = await vscode.commands.executeCommand<number>('ttl.runExperiment', uri);
+    const runDir = await waitFor(
+      'the job to start training',
+      () => {
+        const j = api.jobs().find((x) => x.id === id);
+        return j && j.state === 'running' && j.progress.epoch !== undefined && j.runDirs[0];
+      },
+      { timeoutMs: 90_000, intervalMs: 100 },
+    );
+    const pid = JSON.parse(readFileSync(path.join(runDir, 'run.json'), 'utf8')).pid as number;
+    assert.notEqual(pid, process.pid, 'training runs in its own process');
+    process.kill(pid, 'SIGKILL'); // what the kernel's out-of-memory killer does
+    const job = await api.whenJobEnded(id);
+    assert.equal(job.state, 'failed');
+    assert.match(job.outcome?.state === 'failed' ? job.outcome.error : '', /killed by SIGKILL/);
+    const run = await runNodeWhere(api, runDir, (r) => r.status === 'failed', 'the run shown as failed');
+    assert.match(run.description, /^failed: the job process was killed by SIGKILL/);
+    assert.match(run.contextValue, /\bresumable\b/);
+    // The extension still answers.
+    assert.ok((await vscode.commands.getCommands(true)).includes('ttl.runExperiment'));
+  });
+
+  test('Compare Runs opens a table of the runs', async function () {
+    if (!finishedRun || !cancelledRun) this.skip();
+    const uri = await vscode.commands.executeCommand<vscode.Uri>('ttl.compareRuns', [finishedRun, cancelledRun]);
+    assert.ok(uri);
+    assert.equal(uri.scheme, 'ttl-compare');
+    const doc = await vscode.workspace.openTextDocument(uri);
+    assert.equal(doc.languageId, 'markdown');
+    assert.equal(doc.isDirty, false);
+    assert.match(doc.getText(), /\| Run \| Experiment \| Strategy \| Seed \| Status \| Test AUROC \|/);
+    assert.match(doc.getText(), /breastmnist-tiny/);
+    assert.match(doc.getText(), /breastmnist-long/);
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+  });
+});
