@@ -51,6 +51,8 @@ export interface RunPickOptions {
   /** Only runs for which this holds. */
   filter?: (r: RunRecord) => boolean;
   emptyMessage: string;
+  /** For several runs: a single run argument is taken as it is (default: offered, preselected, in a pick). */
+  takeSingle?: boolean;
 }
 
 /** Run folders from a command's arguments: a run node, several selected nodes, a path or paths. */
@@ -104,7 +106,7 @@ export async function pickRuns(services: Services, arg: unknown, selection: unkn
   const dirs = runDirsFromArgs(arg, selection);
   await services.runs.refresh();
   // An explicit list (from a script) or a multi-selection in the tree is taken as it is.
-  if (dirs.length > 1 || (Array.isArray(arg) && dirs.length > 0)) return dirs.map((d) => services.runs.findRun(d)).filter((r): r is RunRecord => r !== undefined);
+  if (dirs.length > 1 || (dirs.length === 1 && (o.takeSingle || Array.isArray(arg)))) return dirs.map((d) => services.runs.findRun(d)).filter((r): r is RunRecord => r !== undefined);
   const runs = candidates(services, o);
   if (!runs.length) {
     void vscode.window.showInformationMessage(o.emptyMessage);

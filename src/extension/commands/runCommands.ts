@@ -63,7 +63,7 @@ export function registerRunCommands(s: Services): vscode.Disposable[] {
     }),
 
     reg(COMMANDS.deleteRun, async (arg?: unknown, selection?: unknown) => {
-      const runs = await pickRuns(s, arg, selection, { title: 'Delete Runs', emptyMessage: 'There are no runs to delete.' });
+      const runs = await pickRuns(s, arg, selection, { title: 'Delete Runs', emptyMessage: 'There are no runs to delete.', takeSingle: true });
       if (!runs.length) return false;
       const busy = s.jobs.busyRunDirs();
       const blocked = runs.filter((r) => r.status === 'running' || [...busy].some((d) => pathKey(d) === pathKey(r.dir)));

@@ -99,4 +99,16 @@ async function runExperimentFromPalette(ctx: CheckContext): Promise<void> {
       await runRow.hover();
       await page.waitForTimeout(1_500); // the tooltip with params, MACs and T
       await ctx.screenshot('ttl-sidebar-finished-run');
+
+      // Delete from the run's context menu, after a modal confirmation.
+      await runRow.click({ button: 'right' });
+      const item = page.locator('.context-view .action-menu-item', { hasText: 'Delete Run' }).first();
+      await item.waitFor({ state: 'visible' });
+      await item.hover();
+      await page.keyboard.press('Enter');
+      const dialog = page.locator('.monaco-dialog-box', { hasText: 'Delete run' }).first();
+      await dialog.waitFor({ state: 'visible', timeout: 10_000 });
+      await ctx.screenshot('ttl-delete-confirmation');
+      await dialog.getByRole('button', { name: 'Delete' }).click();
+      await runRow.waitFor({ state: 'hidden', timeout: 20_000 });
 }

@@ -1,8 +1,10 @@
 // TTL Studio in a real VS Code: activation, commands, views, settings.
 import * as assert from 'node:assert/strict';
+import { mkdirSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { extension, suite, test, waitFor } from './harness';
-import { ttlApi } from './ttl.helpers';
+import { extension, sleep, suite, test, waitFor } from './harness';
+import { breastMnistData, ttlApi } from './ttl.helpers';
 
 suite('TTL Studio: commands and views', () => {
   test('every contributed command is registered', async () => {
@@ -61,6 +63,35 @@ suite('TTL Studio: commands and views', () => {
     assert.equal(c.get('maxParallelJobs'), 1);
     assert.equal(c.get('wasmThreads'), 0);
     assert.ok(['auto', 'wasm', 'cpu', 'tensorflow', 'tensorflow-gpu', 'webgpu'].includes(String(c.get('backend'))));
+  });
+
+  test('New Experiment writes a valid experiment file from the choices made', async function () {
+    this.timeout(30_000);
+    const api = await ttlApi();
+    const root = vscode.workspace.workspaceFolders![0].uri.fsPath;
+    const file = path.join(root, 'made', 'new-one.ttl.json');
+    mkdirSync(path.dirname(file), { recursive: true });
+    const uri = await vscode.commands.executeCommand<vscode.Uri>('ttl.newExperiment', {
+      name: 'new-one',
+      file,
+      format: 'npz',
+      dataPath: breastMnistData(),
+      backbone: 'mobilenet_v1',
+      strategy: { kind: 'ttl', cut: 'stage3' },
+      imageSize: 32,
+      epochs: 1,
+    });
+    assert.equal(uri.fsPath, file);
+    const exp = JSON.parse(readFileSync(file, 'utf8'));
+    assert.equal(exp.name, 'new-one');
+    assert.deepEqual(exp.strategy, { kind: 'ttl', cut: 'stage3' });
+    assert.ok(!path.isAbsolute(exp.data.path), 'paths are written relative to the file');
+    const doc = await vscode.workspace.openTextDocument(uri);
+    await vscode.window.showTextDocument(doc);
+    await sleep(1_000);
+    assert.deepEqual(vscode.languages.getDiagnostics(uri).filter((d) => d.severity === vscode.DiagnosticSeverity.Error), []);
+    await waitFor('the new file in the Experiments view', () => api.experimentsTree().find((e) => e.file === file));
+    await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
   });
 
   test('Open Model Explorer opens its panel', async () => {
