@@ -84,8 +84,10 @@ async function runExperimentFromPalette(ctx: CheckContext): Promise<void> {
       // The run appears under its experiment, finished, with its test metrics.
       const runRow = sidebarRow(page, /AUROC \d\.\d{3} · AUPRC \d\.\d{3}/);
       const deadline = Date.now() + 180_000;
+      const failedJob = sidebarRow(page, new RegExp(`${NAME}.*failed: `));
       while (!(await runRow.isVisible())) {
         if (Date.now() > deadline) throw new Error('the finished run did not appear in the Experiments view');
+        if (await failedJob.isVisible()) throw new Error(`the job failed: ${(await failedJob.innerText()).replace(/\s+/g, ' ')}`);
         const expRow = sidebarRow(page, NAME);
         if ((await expRow.getAttribute('aria-expanded')) === 'false') await expRow.locator('.monaco-tl-twistie').click();
         await page.waitForTimeout(1_000);
