@@ -143,8 +143,9 @@ export function prepareStrategy(
       } else {
         const k = spec.k ?? 1;
         if (!Number.isInteger(k) || k < 1) throw new TtlInputError(`strategy.k must be a positive integer, got ${k}`);
-        // the head counts as the top unit; the k−1 below it are backbone segments
-        firstTrained = lastSeg + 1 - (k - 1);
+        // the head (with its pooling, the last segment) is the top unit; the k−1 below it are
+        // the backbone's last segments
+        firstTrained = lastSeg - (k - 1);
       }
       const head = model.getLayer(HEAD);
       const below: tf.layers.Layer[] = [];

@@ -47,7 +47,7 @@ export async function saveCheckpoint(dir: string, trainer: Trainer, state: LoopS
     writeFileAtomic(`${tmp}/optimizer.json`, JSON.stringify({ groups: specs }));
     writeFileAtomic(`${tmp}/state.json`, JSON.stringify(state, null, 2));
   });
-  for (const g of groups) for (const t of g) t.tensor.dispose();
+  // getWeights() returns the optimiser's live slots (plus a fresh iteration count): keep them
 }
 
 /** Loads weights into the trainer's model and returns the loop state and optimiser slots. */

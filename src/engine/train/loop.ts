@@ -114,7 +114,8 @@ export class Trainer {
           tf.tidy(() => probe.features.predict(makeBatch(this.data.pixels, idx, this.data.imageSize, this.data.normalisation)) as tf.Tensor2D),
         );
       }
-      this.featureCache = tf.concat(parts) as tf.Tensor2D;
+      // kept: the first call may come from inside a tidy (a training step)
+      this.featureCache = tf.keep(tf.concat(parts) as tf.Tensor2D);
       parts.forEach((p) => p.dispose());
     }
     return this.featureCache;
