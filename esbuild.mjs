@@ -37,7 +37,7 @@ const wasmDir = dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs
 for (const f of readdirSync(wasmDir).filter((f) => f.endsWith('.wasm'))) copyFileSync(join(wasmDir, f), join('dist', f));
 // the threaded build's module and worker scripts, loaded from files when wasm threads are enabled
 for (const f of ['tfjs-backend-wasm-threaded-simd.js', 'tfjs-backend-wasm-threaded-simd.worker.js', 'tfjs-backend-wasm.js']) {
-  copyFileSync(join(wasmDir, 'wasm-out', f), join('dist', f));
+  copyFileSync(join(wasmDir, '..', 'wasm-out', f), join('dist', f));
 }
 
 if (watch) {
