@@ -1,0 +1,91 @@
+/**
+ * The `ttl` CLI contract, through the bundled dist/cli.js (npm test builds it first): inspect,
+ * doctor, errors with exit code 2, and one end-to-end `ttl run` on a small real subset.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+const ROOT = path.join(__dirname, '../..');
+const BIN = path.join(ROOT, 'bin/ttl.js');
+
+function ttl(...args: string[]) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: ROOT, encoding: 'utf8', timeout: 300_000 });
+  const lines = r.stdout.trim().split('\n');
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr, last: lines[lines.length - 1] };
+}
+
+test('inspect --json describes the real MobileNet truncated with a K-class head', () => {
+  const r = ttl('inspect', 'mobilenet_v1', '--cut', 'conv_pw_11_relu', '--classes', '3', '--json');
+  assert.equal(r.code, 0, r.stderr);
+  const j = JSON.parse(r.last);
+  const last = j.layers[j.layers.length - 1];
+  assert.equal(last.name, 'head');
+  assert.deepEqual(last.outputShape, [null, 3]);
+  assert.equal(last.params, 128 * 3 + 3); // conv_pw_11 has 512·0.25 = 128 channels
+  assert.ok(j.layers.some((l: { name: string; cutPoint: boolean }) => l.name === 'conv_pw_11_relu' && l.cutPoint));
+  assert.ok(!j.layers.some((l: { name: string }) => l.name === 'conv_pw_12'));
+  assert.equal(j.params, j.layers.reduce((s: number, l: { params: number }) => s + l.params, 0));
+  for (const k of ['trainableParams', 'macs', 'macsConvDense']) assert.equal(typeof j[k], 'number');
+});
+
+test('unknown model and unknown layer: exit 2, one line naming the nearest valid names', () => {
+  const a = ttl('inspect', 'resnet51');
+  assert.equal(a.code, 2);
+  assert.match(a.stderr, /resnet50/);
+  assert.doesNotMatch(a.stderr, /\n\s+at /);
+  const b = ttl('inspect', 'mobilenet_v1', '--cut', 'conv_pw_11_rel');
+  assert.equal(b.code, 2);
+  assert.match(b.stderr, /conv_pw_11_relu/);
+});
+
+test('doctor --json reports what was found and chosen', () => {
+  const r = ttl('doctor', '--json');
+  assert.equal(r.code, 0, r.stderr);
+  const j = JSON.parse(r.last);
+  assert.equal(j.chosen, 'wasm');
+  const names = j.candidates.map((c: { name: string }) => c.name);
+  for (const n of ['tensorflow-gpu', 'tensorflow', 'webgpu', 'wasm', 'cpu']) assert.ok(names.includes(n), n);
+});
+
+test('ttl run trains a real BreastMNIST subset end to end and writes the run store', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ttl-cli-'));
+  const exp = path.join(dir, 'tiny.ttl.json');
+  fs.writeFileSync(
+    exp,
+    JSON.stringify({
+      name: 'tiny',
+      data: { format: 'npz', path: path.join(ROOT, 'examples/breastmnist/data/breastmnist.npz'), imageSize: 32, limit: 160 },
+      model: { backbone: 'mobilenet_v1' },
+      strategy: { kind: 'ttl', cut: 'conv_pw_7_relu' },
+      train: { epochs: 2, batchSize: 16, optimizer: 'adam', lr: 0.001, seeds: [1, 2] },
+    }),
+  );
+  const r = ttl('run', exp, '--runs-dir', path.join(dir, 'runs'), '--json');
+  assert.equal(r.code, 0, r.stderr);
+  const s = JSON.parse(r.last);
+  assert.ok(fs.existsSync(path.join(s.runDir, 'summary.json')));
+  assert.equal(JSON.parse(fs.readFileSync(path.join(s.runDir, 'run.json'), 'utf8')).status, 'finished');
+  assert.equal(fs.readFileSync(path.join(s.runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').length, 2);
+  assert.ok(fs.existsSync(path.join(s.runDir, 'model/model.json')));
+  const csv = fs.readFileSync(path.join(s.runDir, 'predictions.csv'), 'utf8').trim().split('\n');
+  assert.equal(csv[0], 'id,split,label,score');
+  assert.equal(csv.length - 1, s.val.n + s.test.n);
+  assert.ok(s.test.auroc >= 0 && s.test.auroc <= 1);
+  assert.deepEqual(s.seeds.seeds, [1, 2]);
+  assert.equal(s.seeds.runDirs.length, 2);
+  assert.ok(s.params > 0 && s.macs > 0 && s.latencyMs > 0);
+  // a finished run cannot be resumed: a clear input error
+  const again = ttl('resume', s.runDir);
+  assert.equal(again.code, 2);
+  assert.match(again.stderr, /already finished/);
+  // a bad experiment file: every problem at once, exit 2
+  fs.writeFileSync(exp, JSON.stringify({ data: { path: 'x', imageSize: -1 }, model: { backbone: 'mobilenet_v1' }, strategy: { kind: 'ttl' } }));
+  const bad = ttl('run', exp);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /imageSize/);
+  assert.match(bad.stderr, /cut/);
+});
