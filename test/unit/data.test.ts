@@ -584,3 +584,15 @@ test('fingerprint: stable for equal content, changes with pixels, labels, ids or
   // Loading the same data twice gives the same fingerprint (pinned values above cover folder and npz).
   assert.equal(chest32.fingerprint, datasetFingerprint(chest32));
 });
+
+test('parseNpy reads a Node Buffer that is a view into a larger pool', async () => {
+  const { parseNpy: parse } = await import('../../src/engine/data/npy');
+  const header = "{'descr': '<f4', 'fortran_order': False, 'shape': (3,), }";
+  const pad = 16 - ((10 + header.length + 1) % 16);
+  const h = header + ' '.repeat(pad) + '\n';
+  const head = Buffer.concat([Buffer.from([0x93]), Buffer.from('NUMPY'), Buffer.from([1, 0, h.length & 255, h.length >> 8]), Buffer.from(h, 'latin1')]);
+  const body = Buffer.from(new Float32Array([1.5, -2, 3]).buffer);
+  const pool = Buffer.concat([Buffer.alloc(13, 7), head, body]);
+  const view = pool.subarray(13);
+  assert.deepEqual(Array.from(parse(view).data as ArrayLike<number>), [1.5, -2, 3]);
+});

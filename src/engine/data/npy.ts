@@ -112,7 +112,8 @@ export function parseNpy(bytes: Uint8Array, name = 'array.npy'): NpyArray {
     fail(name, `the header declares shape (${shape.join(', ')}) of ${descr} = ${byteLen} bytes, but only ${bytes.length - dataStart} bytes follow`);
   }
   // Copy to a fresh, aligned buffer (the zip entry's data offset need not be aligned).
-  const raw = bytes.slice(dataStart, dataStart + byteLen).buffer;
+  // Uint8Array.prototype.slice copies (a Node Buffer's own slice would share the whole pool)
+  const raw = Uint8Array.prototype.slice.call(bytes, dataStart, dataStart + byteLen).buffer;
   let data: NpyArray['data'];
   switch (dtype) {
     case '|u1':
