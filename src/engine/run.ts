@@ -111,6 +111,7 @@ function trainOptions(exp: Experiment, labels: readonly number[], train: number[
     classWeights: t.classWeights === 'balanced' ? balancedClassWeights(train.map((i) => labels[i]), numClasses) : null,
     augment: { randomResizedCrop: t.augment.randomResizedCrop, scale: t.augment.scale, ratio: [3 / 4, 4 / 3], hflip: t.augment.hflip },
     earlyStoppingPatience: t.earlyStopping.patience,
+    earlyStoppingMonitor: t.earlyStopping.monitor,
     seed,
   };
 }

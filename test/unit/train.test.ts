@@ -176,3 +176,16 @@ test('schedules and class weights follow their torch/sklearn definitions', () =>
   assert.equal(w[0], 2);
   assert.ok(Math.abs(w[1] - 2 / 3) < 1e-12);
 });
+
+test('finetuning uses torch-style batch-norm momentum, and early stopping watches its monitor', async () => {
+  const t = trainer({ kind: 'ttl', cut: 'conv_pw_5_relu' }, { epochs: 6, earlyStoppingPatience: 1, earlyStoppingMonitor: 'val_loss', optimizer: { optimizer: 'sgd', lr: 0, momentum: 0, weightDecay: 0 }, augment: NO_AUGMENT });
+  const bn = t.prepared.model.getLayer('conv_pw_5_bn') as unknown as { momentum: number };
+  assert.equal(bn.momentum, 0.9);
+  const recs: EpochRecord[] = [];
+  await t.fit({ onEpoch: (r) => void recs.push(r) });
+  // with lr 0 only the batch-norm statistics move; the run stops one epoch after val loss stops improving
+  const losses = recs.map((r) => r.valLoss);
+  const firstWorse = losses.findIndex((l, i) => i > 0 && l >= Math.min(...losses.slice(0, i)));
+  assert.equal(recs.length, firstWorse === -1 ? 6 : firstWorse + 1);
+  t.dispose();
+});

@@ -98,6 +98,32 @@ export function prepareStrategy(
   seed: number,
   headLrMultiplier = 1,
 ): PreparedModel {
+  const prepared = buildStrategy(backbone, spec, numClasses, seed, headLrMultiplier);
+  setBatchNormMomentum(prepared.model, FINETUNE_BN_MOMENTUM);
+  return prepared;
+}
+
+/**
+ * Batch-norm running statistics during finetuning follow torch's default (momentum 0.1, i.e.
+ * Keras momentum 0.9). Keras MobileNet's 0.99 lets the running statistics lag far behind the
+ * new data over a few hundred steps, so validation (which uses them) would see stale ImageNet
+ * statistics.
+ */
+export const FINETUNE_BN_MOMENTUM = 0.9;
+
+function setBatchNormMomentum(model: tf.LayersModel, momentum: number): void {
+  for (const layer of model.layers) {
+    if (layer.getClassName() === 'BatchNormalization') (layer as unknown as { momentum: number }).momentum = momentum;
+  }
+}
+
+function buildStrategy(
+  backbone: Backbone,
+  spec: StrategySpec,
+  numClasses: number,
+  seed: number,
+  headLrMultiplier: number,
+): PreparedModel {
   const description = describeStrategy(spec, backbone);
   switch (spec.kind) {
     case 'ftl':

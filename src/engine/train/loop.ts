@@ -23,8 +23,10 @@ export interface TrainOptions {
   /** Per-class loss weights, or null for unweighted. */
   classWeights: number[] | null;
   augment: AugmentOptions;
-  /** Stop after this many epochs without a better validation AUROC; 0 = never. */
+  /** Stop after this many epochs without a better monitored value; 0 = never. */
   earlyStoppingPatience: number;
+  /** What early stopping watches (the best checkpoint is always chosen by validation AUROC). */
+  earlyStoppingMonitor?: 'val_auroc' | 'val_accuracy' | 'val_loss';
   seed: number;
 }
 
@@ -61,6 +63,8 @@ export interface LoopState {
   bestAuroc: number | null;
   bestEpoch: number;
   epochsWithoutImprovement: number;
+  /** Best value of the early-stopping monitor so far (higher is better; val_loss is negated). */
+  monitorBest?: number | null;
   plateau: { best: number | null; bad: number };
 }
 
@@ -199,8 +203,12 @@ export class Trainer {
       if (improved) {
         this.state.bestAuroc = val.auroc;
         this.state.bestEpoch = epoch;
-        this.state.epochsWithoutImprovement = 0;
         this.keepBestWeights();
+      }
+      const monitored = o.earlyStoppingMonitor === 'val_loss' ? -val.loss : o.earlyStoppingMonitor === 'val_accuracy' ? val.accuracy : val.auroc;
+      if (this.state.monitorBest == null || monitored > this.state.monitorBest) {
+        this.state.monitorBest = monitored;
+        this.state.epochsWithoutImprovement = 0;
       } else {
         this.state.epochsWithoutImprovement++;
       }
