@@ -38,6 +38,8 @@ export function registerNewExperiment(): vscode.Disposable {
     const file = choices.file.endsWith('.ttl.json') ? choices.file : choices.file.replace(/(\.json)?$/i, '.ttl.json');
     writeFileSync(file, experimentText({ ...choices, file }));
     const uri = vscode.Uri.file(file);
+    // the sidebar lists it at once, without waiting for a file-system event
+    await vscode.commands.executeCommand(COMMANDS.refresh);
     if (!isComplete(arg)) await vscode.window.showTextDocument(uri);
     return uri;
   });
