@@ -89,3 +89,29 @@ test('ttl run trains a real BreastMNIST subset end to end and writes the run sto
   assert.match(bad.stderr, /imageSize/);
   assert.match(bad.stderr, /cut/);
 });
+
+test('svcca / cka / pwcca on .npy files: a linear map of the same features gives 1', async () => {
+  const { writeNpyMatrix } = await import('../../src/engine/analysis/npy');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ttl-svcca-'));
+  const n = 300;
+  const p = 6;
+  let s = 12345;
+  const rand = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32) - 0.5;
+  const a = new Float64Array(n * p).map(rand);
+  const b = new Float64Array(n * p);
+  // b = a · M with M upper-triangular, unit-free diagonal: invertible
+  for (let i = 0; i < n; i++) for (let j = 0; j < p; j++) for (let k = 0; k <= j; k++) b[i * p + j] += a[i * p + k] * (k === j ? 2 : 0.5);
+  writeNpyMatrix(path.join(dir, 'a.npy'), { data: a, shape: [n, p] });
+  writeNpyMatrix(path.join(dir, 'b.npy'), { data: b, shape: [n, p] }, 'float32');
+  const r = ttl('svcca', path.join(dir, 'a.npy'), path.join(dir, 'b.npy'), '--keep', '1', '--json');
+  assert.equal(r.code, 0, r.stderr);
+  const j = JSON.parse(r.last);
+  assert.equal(j.coefficients.length, p);
+  for (const c of j.coefficients) assert.ok(Math.abs(c - 1) < 1e-5, String(c));
+  assert.deepEqual(j.kept, [p, p]);
+  const c = ttl('cka', path.join(dir, 'a.npy'), path.join(dir, 'a.npy'), '--json');
+  assert.ok(Math.abs(JSON.parse(c.last).value - 1) < 1e-9);
+  const bad = ttl('pwcca', path.join(dir, 'a.npy'), path.join(dir, 'missing.npy'));
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /missing\.npy/);
+});

@@ -2,8 +2,9 @@ import type { Command } from 'commander';
 import { inspectCommand } from './inspect';
 import { doctorCommand } from './doctor';
 import { runCommand, resumeCommand } from './run';
+import { similarityCommands } from './similarity';
 
 /** The command table: one entry per `ttl` subcommand. */
 export function registerCommands(program: Command): void {
-  for (const register of [inspectCommand, doctorCommand, runCommand, resumeCommand]) register(program);
+  for (const register of [inspectCommand, doctorCommand, runCommand, resumeCommand, similarityCommands]) register(program);
 }

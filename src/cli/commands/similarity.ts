@@ -1,0 +1,50 @@
+import { InvalidArgumentError, type Command } from 'commander';
+import { measureList, type Measure } from '../../engine/analysis/measures';
+import { readNpyMatrix } from '../../engine/analysis/npy';
+import { out } from '../output';
+import { positiveInt } from './args';
+
+function fraction(v: string): number {
+  const n = Number(v);
+  if (!(n > 0 && n <= 1)) throw new InvalidArgumentError(`expected a fraction in (0, 1], got '${v}'`);
+  return n;
+}
+
+function nonNegative(v: string): number {
+  const n = Number(v);
+  if (!(n >= 0)) throw new InvalidArgumentError(`expected a number ≥ 0, got '${v}'`);
+  return n;
+}
+
+interface Flags {
+  keep?: number;
+  dims?: number;
+  epsilon?: number;
+  debiased?: boolean;
+  json?: boolean;
+}
+
+function register(program: Command, m: Measure): void {
+  const cmd = program
+    .command(m.name)
+    .description(`${m.description} between two activation matrices (rows = data points, columns = neurons)`)
+    .argument('<a.npy>', '2-D float32/float64 array')
+    .argument('<b.npy>', '2-D float32/float64 array, same number of rows');
+  if (m.name === 'cka') cmd.option('--debiased', 'the debiased (unbiased HSIC) estimator');
+  else
+    cmd
+      .option('--keep <fraction>', 'keep the top singular directions up to this variance fraction (default 0.99)', fraction)
+      .option('--dims <n>', 'keep exactly this many top directions', positiveInt)
+      .option('--epsilon <e>', 'regularisation added to the covariances', nonNegative);
+  cmd.option('--json', 'print one JSON object').action((a: string, b: string, f: Flags) => {
+    if (f.keep !== undefined && f.dims !== undefined) throw new InvalidArgumentError('give --keep or --dims, not both');
+    const r = m.compute(readNpyMatrix(a), readNpyMatrix(b), { keep: f.keep, dims: f.dims, epsilon: f.epsilon, debiased: f.debiased });
+    if (f.json) return out.json(m.name === 'cka' ? { value: r.value } : { coefficients: r.coefficients, mean: r.mean, kept: r.kept, value: r.value });
+    out.data(`${m.name}: ${r.value.toFixed(6)}${r.kept ? `  (kept ${r.kept[0]} / ${r.kept[1]} directions)` : ''}`);
+    for (const w of r.warnings ?? []) out.info(`warning: ${w}`);
+  });
+}
+
+export function similarityCommands(program: Command): void {
+  for (const m of measureList) register(program, m);
+}
