@@ -1,6 +1,8 @@
 /**
  * What `ttl inspect` and the layer tree show: a backbone truncated at a cut point with a
  * K-class pooled head, layer by layer, with params, MACs, block and cut-point marks.
+ * The Model Explorer asks for the untruncated model (`ttl inspect <model> --json`) once per
+ * backbone and input size and works out every cut from that one table.
  */
 import { loadBackbone } from './models';
 import { buildClassifier, findCut } from './models/truncate';
@@ -37,6 +39,10 @@ export interface InspectResult {
   macs: number;
   macsConvDense: number;
   blocks: { name: string; end: string }[];
+  /** Every cut point of the backbone, shallow to deep (also those above `cut`). */
+  cutPoints: string[];
+  /** Units of the dense head (a binary task has 2). */
+  headUnits: number;
   layers: InspectedLayer[];
 }
 
@@ -76,6 +82,8 @@ export async function inspectModel(o: InspectOptions): Promise<InspectResult> {
       macs: p.macs,
       macsConvDense: p.macsConvDense,
       blocks: backbone.blocks.filter((b) => !cut || backbone.cutPoints.indexOf(b.end) <= backbone.cutPoints.indexOf(cut)),
+      cutPoints: [...backbone.cutPoints],
+      headUnits: Math.max(2, numClasses),
       layers: p.layers.map((l) => ({
         name: l.name,
         className: l.className,

@@ -1,0 +1,146 @@
+/**
+ * The Model Explorer's message contract, imported by the extension host and by the webview
+ * (webview/main.ts), so a change to the wire format fails to compile on both sides. No `vscode`
+ * and no DOM here.
+ *
+ * Host → webview: `update` carries a part of `PanelState`; the webview merges it and redraws
+ * (the host only sends after the webview said `ready`). Webview → host: `ready`, `setCut` when
+ * the handle is released, `export` with a chart's PNG or CSV, `selectRun`. The host checks every
+ * incoming message with `isWebviewMessage` and ignores anything else.
+ */
+import type { AnalysisFile } from '../../engine/analysis/format';
+import type { InspectResult } from '../../engine/inspect';
+import type { StrategyView } from './layerTree';
+
+/** What the panel was opened for; also what the webview persists (getState) for revival. */
+export interface PanelTarget {
+  experimentFile?: string;
+  runDir?: string;
+}
+
+/** The experiment file as the panel needs it (read from the editor's text, unsaved edits included). */
+export interface ExperimentView {
+  file: string;
+  name: string;
+  backbone: string;
+  inputSize: number;
+  numClasses: number;
+  strategy: StrategyView;
+}
+
+/** One epoch of a run, as charted. */
+export interface EpochPoint {
+  epoch: number;
+  trainLoss?: number;
+  valLoss?: number;
+  valAuroc?: number;
+  valAuprc?: number;
+}
+
+export interface RunView {
+  id: string;
+  dir: string;
+  /** Short label: strategy, cut and seed. */
+  label: string;
+  status: string;
+  seed: number;
+  backbone: string;
+  strategy: StrategyView;
+  inputSize?: number;
+  epochs: EpochPoint[];
+  /** Test-split metrics, once finished. */
+  test?: { auroc: number; auprc: number };
+  params?: number;
+  macs?: number;
+  latencyMs?: number;
+}
+
+export interface GradCamImage {
+  /** A webview URI of the overlay image. */
+  src: string;
+  caption: string;
+}
+
+export interface GradCamGallery {
+  runId: string;
+  images: GradCamImage[];
+}
+
+export interface AnalysisView {
+  runId: string;
+  file: AnalysisFile;
+}
+
+export interface PanelState {
+  target: PanelTarget;
+  experiment?: ExperimentView;
+  /** Why the experiment could not be read. */
+  experimentError?: string;
+  /** The untruncated classifier, layer by layer (`ttl inspect --json`). */
+  layers?: InspectResult;
+  layersError?: string;
+  /** True while the layer table is being computed. */
+  layersLoading?: boolean;
+  /** Runs of the experiment (or the run the panel was opened for), newest first. */
+  runs: RunView[];
+  analyses: AnalysisView[];
+  gradcam: GradCamGallery[];
+}
+
+export type HostMessage = { type: 'update'; state: Partial<PanelState> } | { type: 'exported'; path: string };
+
+export type ExportFormat = 'png' | 'csv';
+
+export type WebviewMessage =
+  | { type: 'ready' }
+  | { type: 'setCut'; cut: string | null }
+  | { type: 'export'; chart: string; format: ExportFormat; data: string }
+  | { type: 'selectRun'; runDir: string };
+
+const PNG_PREFIX = 'data:image/png;base64,';
+/** Exports larger than this are refused (a chart PNG is well under a megabyte). */
+const MAX_EXPORT_CHARS = 32 * 1024 * 1024;
+
+function isRecord(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null && !Array.isArray(x);
+}
+
+/** A chart name usable in a file name: letters, digits, dash, underscore, dot, space. */
+function isChartName(x: unknown): x is string {
+  return typeof x === 'string' && x.length > 0 && x.length <= 80 && /^[\w .-]+$/.test(x) && !x.startsWith('.');
+}
+
+/** True for a well-formed message from the webview; anything else is ignored by the host. */
+export function isWebviewMessage(x: unknown): x is WebviewMessage {
+  if (!isRecord(x)) return false;
+  switch (x.type) {
+    case 'ready':
+      return Object.keys(x).length === 1;
+    case 'setCut':
+      return x.cut === null || (typeof x.cut === 'string' && x.cut.length > 0 && x.cut.length <= 200);
+    case 'export':
+      if (!isChartName(x.chart) || typeof x.data !== 'string' || x.data.length > MAX_EXPORT_CHARS) return false;
+      if (x.format === 'png') return x.data.startsWith(PNG_PREFIX) && /^[A-Za-z0-9+/]+=*$/.test(x.data.slice(PNG_PREFIX.length));
+      return x.format === 'csv';
+    case 'selectRun':
+      return typeof x.runDir === 'string' && x.runDir.length > 0;
+    default:
+      return false;
+  }
+}
+
+/** The bytes to write for an export message. */
+export function exportBytes(m: Extract<WebviewMessage, { type: 'export' }>): Uint8Array {
+  if (m.format === 'png') return Uint8Array.from(atob(m.data.slice(PNG_PREFIX.length)), (c) => c.charCodeAt(0));
+  return new TextEncoder().encode(m.data);
+}
+
+/** The state a revived panel starts from, or {} for anything that is not one. */
+export function targetFromState(x: unknown): PanelTarget {
+  if (!isRecord(x)) return {};
+  const t = isRecord(x.target) ? x.target : x;
+  const out: PanelTarget = {};
+  if (typeof t.experimentFile === 'string') out.experimentFile = t.experimentFile;
+  if (typeof t.runDir === 'string') out.runDir = t.runDir;
+  return out;
+}
