@@ -8,6 +8,7 @@ import { ImageDecodeError, toDatasetPixels } from './image';
 import { collectCsv } from './manifest';
 import { collectNpz } from './npz';
 import { stratifiedSample, stratifiedSplit } from './split';
+import { isRawVolume, toVolumePixels, withNiftiLoaders, type RawVolume } from './volume';
 import type { DatasetSpec, LoadedDataset, ProgressFn, SplitSource } from './types';
 
 /** Largest accepted `imageSize`. */
@@ -55,8 +56,8 @@ export async function loadDataset(spec: DatasetSpec, onProgress?: ProgressFn, si
   checkSpec(spec);
   let found: Collected;
   if (spec.format === 'folder') found = await collectFolder(spec.path);
-  else if (spec.format === 'csv') found = await collectCsv(spec.path);
-  else found = await collectNpz(spec.path);
+  else if (spec.format === 'csv') found = withNiftiLoaders(await collectCsv(spec.path), spec.path, spec.volume);
+  else found = await collectNpz(spec.path, spec.volume);
   const { classes } = found;
   let items: PendingItem[] = found.items;
   const warnings = [...found.warnings];
@@ -86,14 +87,18 @@ export async function loadDataset(spec: DatasetSpec, onProgress?: ProgressFn, si
   const pixels: Uint8Array[] = [];
   const perClassBefore = new Array<number>(classes.length).fill(0);
   const perClassAfter = new Array<number>(classes.length).fill(0);
+  let firstKind: { volume: boolean; where: string } | undefined;
   onProgress?.(0, total);
   for (let i = 0; i < total; i++) {
     if (signal?.aborted) throw new CancelledError('loading the dataset was cancelled');
     const it = items[i];
     perClassBefore[it.label]++;
     let px: Uint8Array | undefined;
+    let volume = false;
     try {
-      px = toDatasetPixels(await it.load(), spec.imageSize);
+      const raw = await it.load();
+      volume = isRawVolume(raw);
+      px = volume ? toVolumePixels(raw as RawVolume, spec.imageSize) : toDatasetPixels(raw, spec.imageSize);
     } catch (e) {
       const reason = describeError(e);
       if (!spec.skipBadImages) {
@@ -105,6 +110,10 @@ export async function loadDataset(spec: DatasetSpec, onProgress?: ProgressFn, si
       warnings.push(`Skipped unreadable image ${it.where}: ${reason}`);
     }
     if (px) {
+      firstKind ??= { volume, where: it.where };
+      if (firstKind.volume !== volume) {
+        throw new TtlInputError(`${it.where} is a ${volume ? 'volume' : '2D image'} but ${firstKind.where} is a ${volume ? '2D image' : 'volume'}; a dataset holds one or the other`);
+      }
       kept.push(it.split === undefined ? { id: it.id, label: it.label } : { id: it.id, label: it.label, split: it.split });
       pixels.push(px);
       perClassAfter[it.label]++;

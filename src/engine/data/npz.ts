@@ -5,6 +5,7 @@ import type { Collected, PendingItem } from './common';
 import type { RawImage } from './image';
 import { parseNpz, type NpyArray } from './npy';
 import { SPLITS, type Split } from './types';
+import { intensityToBytes, rawVolume, type VolumeOptions } from './volume';
 
 /** Converts image values to 0..255: uint8 as is; floats whose maximum is ≤ 1 are scaled by 255; everything else is rounded and clamped. */
 function toBytes(arr: NpyArray): Uint8Array {
@@ -28,11 +29,13 @@ function toBytes(arr: NpyArray): Uint8Array {
  * Reads a MedMNIST-style `.npz`: for each split present, `<split>_images` and `<split>_labels`
  * (splits train, val, test; at least one), or a single unsplit pair `images` / `labels`.
  * Images are N×H×W (grayscale) or N×H×W×1 / N×H×W×3; labels are (N,) or (N, 1) integers.
+ * MedMNIST 3D volumes are N×D×H×W (last axis not 1 or 3) or N×D×H×W×1: each item then loads
+ * as a {@link RawVolume}, its intensities mapped by `volume` (see `intensityToBytes`).
  * Classes are the distinct label values sorted numerically, as strings ("0", "1", …); ids are
  * `<split>/<index>` (or `<index>` when unsplit). Image values: see `toBytes` (uint8 unchanged).
  * Throws {@link TtlInputError} for missing keys, mismatched counts, multi-label or 3D data.
  */
-export async function collectNpz(file: string): Promise<Collected> {
+export async function collectNpz(file: string, volume: VolumeOptions = {}): Promise<Collected> {
   let bytes: Uint8Array;
   try {
     bytes = await fs.readFile(file);
@@ -52,7 +55,7 @@ export async function collectNpz(file: string): Promise<Collected> {
     );
   }
 
-  const parts: { split?: Split; images: Uint8Array; n: number; h: number; w: number; c: 1 | 3; labels: number[] }[] = [];
+  const parts: { split?: Split; images: Uint8Array | NpyArray; n: number; d: number; h: number; w: number; c: 1 | 3; labels: number[] }[] = [];
   for (const { split, prefix } of groups) {
     const img = arrays[`${prefix}images`];
     const lab = arrays[`${prefix}labels`];
@@ -60,16 +63,17 @@ export async function collectNpz(file: string): Promise<Collected> {
     if (!lab) throw new TtlInputError(`${file} has ${prefix}images but no ${prefix}labels`);
     const shape = img.shape;
     let c: 1 | 3 = 1;
-    if (shape.length === 4 && (shape[3] === 1 || shape[3] === 3)) c = shape[3] as 1 | 3;
-    else if (shape.length === 4) {
+    const isVolume = (shape.length === 4 && shape[3] !== 1 && shape[3] !== 3) || (shape.length === 5 && shape[4] === 1);
+    if (!isVolume && shape.length === 4) c = shape[3] as 1 | 3;
+    else if (!isVolume && shape.length !== 3) {
       throw new TtlInputError(
-        `${file}: ${prefix}images has shape (${shape.join(', ')}), which looks like 3D volumes; only 2D images (N×H×W or N×H×W×3) are supported`,
+        `${file}: ${prefix}images has shape (${shape.join(', ')}); expected N×H×W or N×H×W×3 images, or N×D×H×W volumes`,
       );
-    } else if (shape.length !== 3) {
-      throw new TtlInputError(`${file}: ${prefix}images has shape (${shape.join(', ')}); expected N×H×W or N×H×W×3`);
     }
-    const [n, h, w] = shape;
-    if (h < 1 || w < 1) throw new TtlInputError(`${file}: ${prefix}images has empty images (shape ${shape.join('×')})`);
+    const [n, d, h, w] = isVolume ? shape : [shape[0], 0, shape[1], shape[2]];
+    if (h < 1 || w < 1 || (isVolume && d < 1)) {
+      throw new TtlInputError(`${file}: ${prefix}images has empty ${isVolume ? 'volumes' : 'images'} (shape ${shape.join('×')})`);
+    }
     if (!(lab.shape.length === 1 || (lab.shape.length === 2 && lab.shape[1] === 1))) {
       throw new TtlInputError(
         `${file}: ${prefix}labels has shape (${lab.shape.join(', ')}); expected (N,) or (N, 1) — multi-label data is not supported`,
@@ -80,7 +84,7 @@ export async function collectNpz(file: string): Promise<Collected> {
     labels.forEach((v, i) => {
       if (!Number.isInteger(v)) throw new TtlInputError(`${file}: ${prefix}labels[${i}] = ${v} is not an integer class label`);
     });
-    parts.push({ split, images: toBytes(img), n, h, w, c, labels });
+    parts.push({ split, images: d ? img : toBytes(img), n, d, h, w, c, labels });
   }
 
   const values = [...new Set(parts.flatMap((p) => p.labels))].sort((a, b) => a - b);
@@ -90,16 +94,24 @@ export async function collectNpz(file: string): Promise<Collected> {
 
   const items: PendingItem[] = [];
   for (const p of parts) {
-    const size = p.h * p.w * p.c;
+    const size = (p.d || 1) * p.h * p.w * p.c;
     for (let i = 0; i < p.n; i++) {
       const id = p.split ? `${p.split}/${i}` : String(i);
-      const image: RawImage = { width: p.w, height: p.h, channels: p.c, data: p.images.subarray(i * size, (i + 1) * size) };
+      const { images } = p;
+      let load: PendingItem['load'];
+      if (images instanceof Uint8Array) {
+        const image: RawImage = { width: p.w, height: p.h, channels: p.c, data: images.subarray(i * size, (i + 1) * size) };
+        load = async () => image;
+      } else {
+        const values = images.data.subarray(i * size, (i + 1) * size);
+        load = async () => rawVolume(intensityToBytes(values, volume, images.dtype === '|u1'), p.d, p.h, p.w);
+      }
       items.push({
         id,
         label: index.get(p.labels[i])!,
         split: p.split,
         where: `${p.split ? `${p.split}_` : ''}images[${i}] in ${file}`,
-        load: async () => image,
+        load,
       });
     }
   }

@@ -1,4 +1,5 @@
 /** The in-memory dataset form every loader produces and every strategy consumes. */
+import type { VolumeOptions } from './volume';
 
 /** Which part of the data an item belongs to. */
 export type Split = 'train' | 'val' | 'test';
@@ -22,6 +23,9 @@ export interface DatasetItem {
 /**
  * Decoded images, all resized to `imageSize`×`imageSize`, as 8-bit RGB in HWC order
  * (`pixels[i][(y * imageSize + x) * 3 + c]`). Grayscale sources are replicated to 3 channels.
+ * Volume datasets (MedMNIST 3D `.npz`, NIfTI files listed in a CSV manifest) hold instead one
+ * `imageSize`³ 8-bit grayscale cube per item in DHW order (`pixels[i][(z * S + y) * S + x]`),
+ * see `data/volume.ts`.
  */
 export interface ImageDataset {
   /** Class names; a label is an index into this list. */
@@ -57,14 +61,17 @@ export interface SplitSpec {
 export interface DatasetSpec {
   /**
    * - `folder`: one subfolder per class holding .png/.jpg/.jpeg images (searched recursively).
-   * - `csv`: a manifest with a header row `path,label[,split]`.
-   * - `npz`: a MedMNIST-style 2D `.npz` (`train_images`, `train_labels`, `val_…`, `test_…`).
+   * - `csv`: a manifest with a header row `path,label[,split]`; paths are images or NIfTI
+   *   volumes (`.nii`, `.nii.gz`).
+   * - `npz`: a MedMNIST-style 2D or 3D `.npz` (`train_images`, `train_labels`, `val_…`, `test_…`).
    */
   format: DatasetFormat;
   /** Absolute path to the folder, CSV file or .npz file (the caller resolves relative paths). */
   path: string;
-  /** Square side every image is resized to (bilinear). */
+  /** Square side every image is resized to (bilinear); for volumes the cube side (trilinear). */
   imageSize: number;
+  /** Intensity mapping of volumes (CT window, min–max); ignored for 2D images. */
+  volume?: VolumeOptions;
   /**
    * Seeded stratified split. Only applied when the data carries no split of its own (a folder, or
    * a CSV without a split column); `.npz` files and CSVs with a split column keep theirs.

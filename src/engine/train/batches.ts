@@ -3,10 +3,13 @@
  *
  * Images are kept in memory as uint8 HWC RGB at the experiment's image size; a batch is
  * [B, S, S, 3] float32 after the backbone's normalisation ((x − mean) / std per channel).
+ * Volumes are kept as uint8 S³ grayscale cubes (DHW); their batch is [B, S, S, S, 3], gray
+ * replicated to the three channels before normalisation.
  */
 import { tf } from '../tf';
 import type { Normalisation } from '../models/types';
 import type { Rng } from '../rng';
+import { augmentVolume } from '../data/volume';
 
 export interface AugmentOptions {
   /** torchvision-style RandomResizedCrop: a random area fraction and aspect ratio, resized back. */
@@ -39,8 +42,38 @@ export function sampleCropBox(rng: Rng, scale: [number, number], ratio: [number,
 }
 
 /**
- * Builds a normalised batch from stored images.
- * @param pixels all stored images, each `size·size·3` uint8 (HWC, RGB)
+ * Volume batch: augmentation (see `augmentVolume`: `hflip` flips each of the three axes,
+ * `randomResizedCrop` crops a random cube with a volume fraction in `scale`), then gray
+ * replicated to 3 normalised channels.
+ */
+function makeVolumeBatch(
+  pixels: readonly Uint8Array[],
+  indices: readonly number[],
+  size: number,
+  norm: Normalisation,
+  augment: AugmentOptions,
+  rng?: Rng,
+): tf.Tensor5D {
+  const per = size * size * size;
+  const buf = new Float32Array(indices.length * per * 3);
+  const augmenting = augment.randomResizedCrop || augment.hflip;
+  if (augmenting && !rng) throw new Error('augmentation needs a seeded Rng');
+  indices.forEach((idx, b) => {
+    const src = pixels[idx];
+    const vol = augmenting ? augmentVolume(src, size, { crop: augment.randomResizedCrop ? augment.scale : undefined, flip: augment.hflip }, rng!) : src;
+    for (let i = 0, o = b * per * 3; i < per; i++, o += 3) {
+      const v = vol[i];
+      buf[o] = (v - norm.mean[0]) / norm.std[0];
+      buf[o + 1] = (v - norm.mean[1]) / norm.std[1];
+      buf[o + 2] = (v - norm.mean[2]) / norm.std[2];
+    }
+  });
+  return tf.tensor5d(buf, [indices.length, size, size, size, 3]);
+}
+
+/**
+ * Builds a normalised batch from stored images (or volumes, see the module doc).
+ * @param pixels all stored images, each `size·size·3` uint8 (HWC, RGB), or volumes, each `size³` uint8
  * @param indices which images, in batch order
  * @param size stored (and model input) side length
  */
@@ -51,7 +84,8 @@ export function makeBatch(
   norm: Normalisation,
   augment: AugmentOptions = NO_AUGMENT,
   rng?: Rng,
-): tf.Tensor4D {
+): tf.Tensor4D | tf.Tensor5D {
+  if (indices.length > 0 && size > 3 && pixels[indices[0]].length === size ** 3) return makeVolumeBatch(pixels, indices, size, norm, augment, rng);
   const per = size * size * 3;
   const buf = new Float32Array(indices.length * per);
   indices.forEach((idx, b) => {
