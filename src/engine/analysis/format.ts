@@ -89,6 +89,10 @@ export interface CutSuggestion {
   similarity: number;
   /** Pretrained↔random baseline at the cut. */
   baseline: number;
+  /** (similarity − baseline) / (1 − baseline): the share of the room above the baseline kept at the cut. */
+  retention?: number;
+  /** A layer is near the baseline when its retention is below this. */
+  threshold?: number;
   /** One line explaining the choice. */
   reason: string;
 }

@@ -1,0 +1,21 @@
+/**
+ * One similarity between two recorded layers: the pair is turned into matrices with matching
+ * rows (positions of the same images; pooled to the smaller grid when the sizes differ, see
+ * `convPairToMatrices`), capped to a seeded subsample of rows, then measured.
+ */
+import { convPairToMatrices, type LayerActivations } from '../activations';
+import { measures, type MeasureName, type MeasureOptions, type MeasureResult } from '../measures';
+
+export interface CompareOptions {
+  measure: MeasureName;
+  measureOptions?: MeasureOptions;
+  /** At most this many data points (image positions); the same rows on both sides. */
+  maxPoints: number;
+  /** Seed of the row subsample. */
+  seed: number;
+}
+
+export function compareLayers(a: LayerActivations, b: LayerActivations, opts: CompareOptions): MeasureResult {
+  const pair = convPairToMatrices(a, b, { maxPoints: opts.maxPoints, seed: opts.seed });
+  return measures[opts.measure].compute(pair.a, pair.b, opts.measureOptions);
+}

@@ -1,0 +1,132 @@
+/**
+ * Everything the studies of one finished run look at: its data, and three models of the same
+ * architecture at the run's input size: the pretrained backbone, the run's finetuned model
+ * (`model/` in the run folder, only the layers it kept if truncated) and the backbone randomly
+ * initialised (seeded), the baseline of "no reuse at all".
+ */
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
+import type { tf } from '../../tf';
+import { loadDataset } from '../../data';
+import type { LoadedDataset } from '../../data/types';
+import { loadBackbone, loadLayersModelFile } from '../../models';
+import type { Backbone, Block } from '../../models/types';
+import { readRun, type RunRecord } from '../../runstore';
+import { TtlInputError } from '../../errors';
+import type { EventSink } from '../../events';
+import { Rng } from '../../rng';
+import type { AnalysedRun, AnalysisSplit } from '../format';
+
+/** Which layers to record: the block ends (plus the cut), or every cut point. */
+export type LayerSelection = 'blocks' | 'all';
+
+export interface AnalysisContext {
+  record: RunRecord;
+  run: AnalysedRun;
+  data: LoadedDataset;
+  pretrained: Backbone;
+  random: Backbone;
+  /** The finetuned classifier (input → logits). */
+  finetuned: tf.LayersModel;
+  /** Analysed layers, shallow to deep: cut points the finetuned model still has. */
+  layers: string[];
+  /** Block of each analysed layer. */
+  blockOf: Map<string, string>;
+  /** Blocks the finetuned model has, each with the layer that ends it there (the cut for the block it was cut inside). */
+  blocks: Block[];
+  /** Images of each split (all of them, in data order). */
+  splits: Record<AnalysisSplit, number[]>;
+  dispose(): void;
+}
+
+export interface ContextOptions {
+  layers?: LayerSelection;
+  /** Seed of the random initialisation (default: the run's seed). */
+  seed?: number;
+  onEvent?: EventSink;
+}
+
+/** The block a cut point belongs to: the first block ending at or after it. */
+export function blockOfLayer(backbone: Backbone, layer: string): string {
+  const i = backbone.cutPoints.indexOf(layer);
+  const block = backbone.blocks.find((b) => backbone.cutPoints.indexOf(b.end) >= i);
+  return block ? block.name : backbone.blocks[backbone.blocks.length - 1].name;
+}
+
+/**
+ * Opens a finished run for analysis.
+ * @throws TtlInputError when the folder is not a finished run or its model is missing.
+ */
+export async function openAnalysisContext(runDir: string, opts: ContextOptions = {}): Promise<AnalysisContext> {
+  const emit = opts.onEvent ?? (() => undefined);
+  const record = readRun(path.resolve(runDir));
+  if (record.status !== 'finished') {
+    throw new TtlInputError(`${record.dir}: run ${record.id} is ${record.status}; only a finished run can be analysed`);
+  }
+  const modelJson = path.join(record.dir, 'model', 'model.json');
+  if (!existsSync(modelJson)) throw new TtlInputError(`${record.dir}: the finetuned model (model/model.json) is missing`);
+  const exp = record.experiment;
+  emit({ type: 'phase', phase: 'loading data', done: 0 });
+  const data = await loadDataset(
+    { format: exp.data.format, path: exp.data.path, imageSize: exp.data.imageSize, split: exp.data.split, skipBadImages: exp.data.skipBadImages, limit: exp.data.limit || undefined },
+    (done, total) => emit({ type: 'phase', phase: 'loading data', done, total }),
+  );
+  emit({ type: 'phase', phase: 'loading models' });
+  const seed = opts.seed ?? record.seed;
+  const spec = { backbone: exp.model.backbone, inputSize: data.imageSize };
+  const pretrained = await loadBackbone({ ...spec, weights: exp.model.weights, pretrained: exp.model.pretrained });
+  const random = await loadBackbone({ ...spec, pretrained: false, seed });
+  const finetuned = await loadLayersModelFile(modelJson);
+
+  const has = new Set(finetuned.layers.map((l) => l.name));
+  const kept = pretrained.cutPoints.filter((c) => has.has(c));
+  if (!kept.length) throw new TtlInputError(`${modelJson}: the model has none of ${pretrained.name}'s cut points`);
+  const last = kept[kept.length - 1];
+  const blocks: Block[] = [];
+  for (const b of pretrained.blocks) {
+    if (has.has(b.end)) blocks.push({ ...b });
+    else {
+      // the block the model was cut inside ends, in this model, at the cut
+      if (blockOfLayer(pretrained, last) === b.name) blocks.push({ name: b.name, end: last });
+      break;
+    }
+  }
+  const ends = new Set(blocks.map((b) => b.end));
+  const layers = (opts.layers ?? 'blocks') === 'all' ? kept : kept.filter((c) => ends.has(c));
+  const blockOf = new Map(layers.map((l) => [l, blockOfLayer(pretrained, l)]));
+
+  const splits: Record<AnalysisSplit, number[]> = { train: [], val: [], test: [] };
+  data.items.forEach((it, i) => it.split && splits[it.split].push(i));
+  const strategy = exp.strategy as { kind: string };
+  const run: AnalysedRun = {
+    dir: record.dir,
+    id: record.id,
+    backbone: pretrained.name,
+    strategy: strategy.kind,
+    cut: typeof record.summary?.cut === 'string' ? record.summary.cut : null,
+  };
+  return {
+    record,
+    run,
+    data,
+    pretrained,
+    random,
+    finetuned,
+    layers,
+    blockOf,
+    blocks,
+    splits,
+    dispose() {
+      pretrained.model.dispose();
+      random.model.dispose();
+      finetuned.dispose();
+    },
+  };
+}
+
+/** A seeded sample of at most `max` of `indices`, kept in data order. */
+export function sampleImages(indices: readonly number[], max: number | undefined, seed: number): number[] {
+  if (max === undefined || max >= indices.length) return [...indices];
+  const picked = new Rng(seed).shuffle(indices).slice(0, max);
+  return picked.sort((a, b) => a - b);
+}

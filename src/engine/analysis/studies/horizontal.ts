@@ -1,0 +1,34 @@
+/**
+ * Horizontal study (the TTL paper's Fig. 4 (i)): each layer of the pretrained backbone compared
+ * with the same layer after finetuning, and, as the baseline of "nothing reused", with the same
+ * layer of a randomly initialised network. A finetuned similarity far above the baseline means
+ * the layer's pretrained features were reused; one close to it means they were re-learned.
+ */
+import type { HorizontalLayer, HorizontalStudy } from '../format';
+import type { RecordedLayer } from './record';
+import { compareLayers, type CompareOptions } from './compare';
+
+export interface HorizontalInputs {
+  layers: readonly string[];
+  blockOf: ReadonlyMap<string, string>;
+  pretrained: ReadonlyMap<string, RecordedLayer>;
+  finetuned: ReadonlyMap<string, RecordedLayer>;
+  random: ReadonlyMap<string, RecordedLayer>;
+  compare: CompareOptions;
+  /** Called after each layer. */
+  onLayer?: (done: number, total: number) => void;
+}
+
+export function horizontalStudy(inp: HorizontalInputs): HorizontalStudy {
+  const layers: HorizontalLayer[] = inp.layers.map((layer, i) => {
+    const pre = inp.pretrained.get(layer)!.grid!;
+    const fin = compareLayers(pre, inp.finetuned.get(layer)!.grid!, inp.compare);
+    const rnd = compareLayers(pre, inp.random.get(layer)!.grid!, inp.compare);
+    inp.onLayer?.(i + 1, inp.layers.length);
+    const row: HorizontalLayer = { layer, block: inp.blockOf.get(layer)!, finetuned: fin.value, random: rnd.value };
+    if (fin.coefficients) row.finetunedCoefficients = fin.coefficients;
+    if (rnd.coefficients) row.randomCoefficients = rnd.coefficients;
+    return row;
+  });
+  return { layers };
+}

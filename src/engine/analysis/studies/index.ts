@@ -1,0 +1,184 @@
+/**
+ * `ttl analyze`: the TTL paper's transferability studies of one finished run, written to
+ * `<runDir>/analysis/<name>.json` (format: `../format.ts`, docs/analysis.md).
+ *
+ * Activations are recorded once per model on a seeded sample of the analysed split (each layer
+ * pooled to a small grid, see `record.ts`), then every study reads them:
+ * - horizontal: pretrained↔finetuned per layer, with the pretrained↔random baseline;
+ * - vertical: layer × layer within the pretrained and within the finetuned model;
+ * - probe: a logistic-regression probe per block of the finetuned model;
+ * - with the horizontal study, the suggested cut (`suggest.ts`).
+ */
+import { mkdirSync } from 'node:fs';
+import * as path from 'node:path';
+import { initBackend } from '../../backend';
+import { writeJsonAtomic } from '../../atomic';
+import { TtlInputError } from '../../errors';
+import type { EventSink } from '../../events';
+import { deriveSeed } from '../../rng';
+import { ANALYSIS_FORMAT, type AnalysisFile, type AnalysisSplit, type StudyName } from '../format';
+import type { MeasureName, MeasureOptions } from '../measures';
+import type { LayerActivations } from '../activations';
+import { openAnalysisContext, sampleImages, type AnalysisContext, type LayerSelection } from './context';
+import { recordActivations, type RecordedLayer } from './record';
+import { horizontalStudy } from './horizontal';
+import { verticalStudy } from './vertical';
+import { probeStudy } from './probe';
+import { DEFAULT_RETENTION_THRESHOLD, suggestCut } from './suggest';
+import type { CompareOptions } from './compare';
+
+/** The studies, in the order they run and print. */
+export const STUDIES: ReadonlyArray<{ name: StudyName; description: string }> = [
+  { name: 'horizontal', description: 'each layer: pretrained vs finetuned, against a pretrained vs random-init baseline; suggests a cut' },
+  { name: 'vertical', description: 'layer × layer similarity within the pretrained and within the finetuned model' },
+  { name: 'probe', description: 'a logistic-regression probe on each block of the finetuned model (AUROC, AUPRC)' },
+];
+
+export interface AnalyzeOptions {
+  /** Default: all of them. */
+  studies?: readonly StudyName[];
+  /** Split the activations are recorded on (default 'val'). */
+  split?: AnalysisSplit;
+  /** Default 'svcca'. */
+  measure?: MeasureName;
+  measureOptions?: MeasureOptions;
+  /** At most this many images of the split (seeded sample; default 256). */
+  images?: number;
+  /** At most this many train images to fit the probes (seeded sample; default 512). */
+  trainImages?: number;
+  /** Block ends (default) or every cut point. */
+  layers?: LayerSelection;
+  /** Each conv output is average-pooled to at most grid × grid positions (default 4). */
+  grid?: number;
+  /** At most this many data points (image positions) per comparison (default 4096). */
+  maxPoints?: number;
+  /** File name without `.json` (default `<measure>-<split>`). */
+  name?: string;
+  /** Seeds the image samples, the random-init network and the row subsamples (default: the run's seed). */
+  seed?: number;
+  /** Retention below which a layer counts as near the random baseline (default 0.25). */
+  threshold?: number;
+  backend?: string;
+  wasmThreads?: number | 'auto';
+  onEvent?: EventSink;
+}
+
+export interface AnalyzeResult {
+  file: AnalysisFile;
+  /** Where it was written. */
+  path: string;
+}
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+function checkOptions(o: AnalyzeOptions): void {
+  if (o.name !== undefined && !NAME.test(o.name)) {
+    throw new TtlInputError(`analysis name '${o.name}': use letters, digits, '.', '_' and '-' only (it becomes <name>.json)`);
+  }
+  for (const [k, v] of [['images', o.images], ['trainImages', o.trainImages], ['maxPoints', o.maxPoints]] as const) {
+    if (v !== undefined && !(Number.isInteger(v) && v >= 2)) throw new TtlInputError(`${k} must be an integer ≥ 2, got ${v}`);
+  }
+  if (o.grid !== undefined && !(Number.isInteger(o.grid) && o.grid >= 1)) throw new TtlInputError(`grid must be a positive integer, got ${o.grid}`);
+  if (o.threshold !== undefined && !(o.threshold > 0 && o.threshold < 1)) throw new TtlInputError(`threshold must be in (0, 1), got ${o.threshold}`);
+}
+
+function pooledOf(acts: ReadonlyMap<string, RecordedLayer>): Map<string, LayerActivations> {
+  return new Map([...acts].map(([k, v]) => [k, v.pooled]));
+}
+
+/** Analyses a finished run and writes `<runDir>/analysis/<name>.json` atomically. */
+export async function analyzeRun(runDir: string, opts: AnalyzeOptions = {}): Promise<AnalyzeResult> {
+  checkOptions(opts);
+  const emit = opts.onEvent ?? (() => undefined);
+  const studies = new Set(opts.studies ?? STUDIES.map((s) => s.name));
+  const split = opts.split ?? 'val';
+  const measure = opts.measure ?? 'svcca';
+  const backend = await initBackend({ backend: (opts.backend ?? 'auto') as never, wasmThreads: opts.wasmThreads });
+  emit({ type: 'log', level: 'info', message: `backend: ${backend.chosen}` });
+  const ctx = await openAnalysisContext(runDir, { layers: opts.layers, seed: opts.seed, onEvent: emit });
+  try {
+    return await analyze(ctx, { ...opts, studies: [...studies], split, measure });
+  } finally {
+    ctx.dispose();
+  }
+}
+
+async function analyze(ctx: AnalysisContext, opts: AnalyzeOptions & { studies: StudyName[]; split: AnalysisSplit; measure: MeasureName }): Promise<AnalyzeResult> {
+  const emit = opts.onEvent ?? (() => undefined);
+  const seed = opts.seed ?? ctx.record.seed;
+  const studies = new Set(opts.studies);
+  const images = sampleImages(ctx.splits[opts.split], opts.images ?? 256, deriveSeed(seed, 1));
+  if (images.length < 2) throw new TtlInputError(`${ctx.record.dir}: the ${opts.split} split has ${images.length} image(s); an analysis needs at least 2`);
+  const { data } = ctx;
+  const base = { pixels: data.pixels, indices: images, imageSize: data.imageSize, normalisation: ctx.pretrained.normalisation };
+  const record = async (label: string, model: typeof ctx.finetuned, layers: readonly string[], extra: { indices?: number[]; grid?: number } = {}) => {
+    const total = (extra.indices ?? images).length;
+    emit({ type: 'phase', phase: label, done: 0, total });
+    return recordActivations(model, layers, { ...base, grid: opts.grid ?? 4, ...extra, onProgress: (done) => emit({ type: 'phase', phase: label, done, total }) });
+  };
+  const compare: CompareOptions = { measure: opts.measure, measureOptions: opts.measureOptions, maxPoints: opts.maxPoints ?? 4096, seed: deriveSeed(seed, 2) };
+  const needSimilarity = studies.has('horizontal') || studies.has('vertical');
+  const blockEnds = ctx.blocks.map((b) => b.end);
+  const finetunedLayers = [...new Set([...(needSimilarity ? ctx.layers : []), ...(studies.has('probe') ? blockEnds : [])])];
+
+  const finetuned = await record('finetuned model', ctx.finetuned, finetunedLayers);
+  const pretrained = needSimilarity ? await record('pretrained model', ctx.pretrained.model, ctx.layers) : undefined;
+  const file: AnalysisFile = {
+    format: ANALYSIS_FORMAT,
+    name: opts.name ?? `${opts.measure}-${opts.split}`,
+    createdAt: '',
+    run: ctx.run,
+    split: opts.split,
+    images: images.length,
+    measure: opts.measure,
+  };
+  if (studies.has('horizontal')) {
+    const random = await record('random-init model', ctx.random.model, ctx.layers);
+    emit({ type: 'phase', phase: 'horizontal study', done: 0, total: ctx.layers.length });
+    file.horizontal = horizontalStudy({
+      layers: ctx.layers,
+      blockOf: ctx.blockOf,
+      pretrained: pretrained!,
+      finetuned,
+      random,
+      compare,
+      onLayer: (done, total) => emit({ type: 'phase', phase: 'horizontal study', done, total }),
+    });
+    file.suggestion = suggestCut(file.horizontal.layers, opts.threshold ?? DEFAULT_RETENTION_THRESHOLD);
+  }
+  if (studies.has('vertical')) {
+    file.vertical = verticalStudy({
+      layers: ctx.layers,
+      pretrained: pretrained!,
+      finetuned,
+      compare,
+      onPair: (done, total) => emit({ type: 'phase', phase: 'vertical study', done, total }),
+    });
+  }
+  if (studies.has('probe')) {
+    const trainImages = sampleImages(ctx.splits.train, opts.trainImages ?? 512, deriveSeed(seed, 3));
+    const train = await record('probe features', ctx.finetuned, blockEnds, { indices: trainImages, grid: 0 });
+    const labelsOf = (idx: readonly number[]) => idx.map((i) => data.items[i].label);
+    emit({ type: 'phase', phase: 'probes', done: 0, total: ctx.blocks.length });
+    file.probe = probeStudy({
+      blocks: ctx.blocks,
+      numClasses: data.classes.length,
+      train: pooledOf(train),
+      trainLabels: labelsOf(trainImages),
+      evaluate: pooledOf(finetuned),
+      evaluateLabels: labelsOf(images),
+      where: `the ${opts.split} sample`,
+      logistic: { seed: deriveSeed(seed, 4) },
+      onBlock: (done, total) => emit({ type: 'phase', phase: 'probes', done, total }),
+    });
+  }
+  file.createdAt = new Date().toISOString();
+  const dir = path.join(ctx.record.dir, 'analysis');
+  mkdirSync(dir, { recursive: true });
+  const out = path.join(dir, `${file.name}.json`);
+  writeJsonAtomic(out, file);
+  return { file, path: out };
+}
+
+export { suggestCut, retention, DEFAULT_RETENTION_THRESHOLD } from './suggest';
+export type { LayerSelection } from './context';
