@@ -18,7 +18,7 @@ import { Trainer, type TrainOptions, type EpochRecord } from './train/loop';
 import { balancedClassWeights } from './train/optim';
 import { saveCheckpoint, loadCheckpoint, existingCheckpoint, replaceDirectory } from './train/checkpoint';
 import { profile, measureLatency } from './complexity';
-import { meanStd } from './metrics';
+import { meanStd, MetricError, thresholdMetrics } from './metrics';
 import { createRun, openForResume, readRun, type RunHandle } from './runstore';
 import { CancelledError, TtlInputError } from './errors';
 import type { EventSink } from './events';
@@ -43,6 +43,12 @@ type SplitMetrics = Omit<ScoreMetrics, 'at05' | 'youden'> & {
   sensitivity?: number;
   specificity?: number;
   youden?: { threshold: number; sensitivity: number; specificity: number; accuracy: number };
+  /**
+   * Binary test split only: accuracy, sensitivity and specificity at the threshold chosen on the
+   * val split (its Youden point), the honest operating point; the split's own Youden point is
+   * chosen on the very labels it is scored on.
+   */
+  atValThreshold?: { threshold: number; sensitivity: number; specificity: number; accuracy: number };
 };
 
 /** summary.json of one run (one seed). */
@@ -127,6 +133,19 @@ function splitMetrics(m: ScoreMetrics & { loss: number }, n: number): SplitMetri
     r.youden = { threshold: y.threshold, sensitivity: y.sensitivity, specificity: y.specificity, accuracy: y.accuracy };
   }
   return r;
+}
+
+/** The test split scored at the val split's Youden threshold (binary tasks). */
+function atValThreshold(val: ScoreMetrics, test: { probs: Float32Array }, testLabels: number[], numClasses: number): Pick<SplitMetrics, 'atValThreshold'> {
+  if (numClasses !== 2 || !val.youden) return {};
+  const scores = testLabels.map((_, r) => test.probs[r * 2 + 1]);
+  try {
+    const m = thresholdMetrics(testLabels, scores, val.youden.threshold);
+    return { atValThreshold: { threshold: m.threshold, sensitivity: m.sensitivity, specificity: m.specificity, accuracy: m.accuracy } };
+  } catch (err) {
+    if (err instanceof MetricError) return {}; // one class only in the test split
+    throw err;
+  }
 }
 
 interface Context {
@@ -228,7 +247,7 @@ async function trainSeed(ctx: Context, handle: RunHandle, seed: number, resume: 
       epochsRun: trainer.state.epoch + 1,
       bestEpoch: trainer.state.bestEpoch,
       val: splitMetrics(val, split.val.length),
-      test: splitMetrics(test, split.test.length),
+      test: { ...splitMetrics(test, split.test.length), ...atValThreshold(val, test, split.test.map((i) => labels[i]), numClasses) },
       params: cx.params,
       trainableParams: cx.trainableParams,
       macs: cx.macs,

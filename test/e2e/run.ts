@@ -16,14 +16,18 @@
 //      waits for VS Code to call codeAutomationExit; prints mocha's spec report;
 //   5. phase "browser": loads every test/e2e/browser/*.check.ts and runs its `checks` (each in a
 //      fresh tab, extension under development loaded); screenshots go to test/e2e/screenshots/;
-//   6. stops code-server by the PID it started (then what is left of its process group), on
+//   6. phase "installed": packages the extension into a .vsix as a user would (`npm run package`,
+//      from a copy of the built files), installs it into a second, clean code-server with
+//      `--install-extension`, and runs test/e2e/installed/*.check.ts there, without the
+//      extension-development payload;
+//   7. stops each code-server by the PID it started (then what is left of its process group), on
 //      success, failure, timeout or Ctrl-C, and prints `N passed, N failed` as its last line.
 // Exit code 0 only when nothing failed.
 //
 // Environment:
 //   TTL_E2E_KEEP=1            leave code-server running afterwards (prints its URL and PID; stop it
 //                             with `kill <pid>`) and keep the temporary folder
-//   TTL_E2E_ONLY=suite|browser  run one phase only
+//   TTL_E2E_ONLY=suite|browser|installed  run one phase only
 //   TTL_E2E_GREP=<regexp>     only mocha tests whose full title matches, and browser checks whose
 //                             name matches
 //   TTL_E2E_VERBOSE=1         stream code-server's output and the workbench's automation log
@@ -34,12 +38,14 @@
 //   TTL_E2E_BROWSER_TIMEOUT=<s> hard limit of the browser phase (default 300)
 //   TTL_E2E_TEST_TIMEOUT=<s>    mocha's per-test timeout (default 20; a test may raise its own)
 //   TTL_E2E_CHECK_TIMEOUT=<s>   default limit of one browser check (default 120)
+//   TTL_E2E_INSTALLED_TIMEOUT=<s> hard limit of the installed-.vsix phase (default 300)
 // The whole run is also bounded (the sum of the limits above plus 3 minutes): past that it stops
 // code-server and exits with a failure.
 //
 // Artifacts (git-ignored): test/e2e/screenshots/*.png (FAILED-<check>.png when a check fails),
 // test/e2e/screenshots/logs/ (code-server's output and the workbench's logs).
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { promisify } from 'node:util';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, closeSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -76,7 +82,10 @@ const SUITE_TIMEOUT = seconds('TTL_E2E_SUITE_TIMEOUT', 300);
 const BROWSER_TIMEOUT = seconds('TTL_E2E_BROWSER_TIMEOUT', 300);
 const TEST_TIMEOUT = seconds('TTL_E2E_TEST_TIMEOUT', 20);
 const CHECK_TIMEOUT = seconds('TTL_E2E_CHECK_TIMEOUT', 120);
-const TOTAL_TIMEOUT = START_TIMEOUT + SUITE_TIMEOUT + BROWSER_TIMEOUT + 180_000;
+const INSTALLED_TIMEOUT = seconds('TTL_E2E_INSTALLED_TIMEOUT', 300);
+const TOTAL_TIMEOUT = 2 * START_TIMEOUT + SUITE_TIMEOUT + BROWSER_TIMEOUT + INSTALLED_TIMEOUT + 180_000;
+const PHASES = ['suite', 'browser', 'installed'];
+const runs = (phase: string) => !ONLY || ONLY === phase;
 
 const CHROMIUM_ARGS = [
   '--headless',
@@ -104,6 +113,7 @@ const USER_SETTINGS = {
   'security.workspace.trust.enabled': false,
   'git.enabled': false,
   'chat.disableAIFeatures': true,
+  'workbench.secondarySideBar.defaultVisibility': 'hidden',
 };
 
 // ---- small utilities --------------------------------------------------------------------------
@@ -191,8 +201,9 @@ function waitForExit(child: ChildProcess, ms: number): Promise<boolean> {
   });
 }
 
-async function startServer(tmp: string, workspace: string): Promise<Server> {
-  const dirs = {
+/** Where a code-server started with `tmp` keeps its profile, extensions and XDG folders. */
+function serverDirs(tmp: string) {
+  return {
     userData: join(tmp, 'user-data'),
     extensions: join(tmp, 'extensions'),
     xdgConfig: join(tmp, 'xdg/config'),
@@ -200,23 +211,36 @@ async function startServer(tmp: string, workspace: string): Promise<Server> {
     xdgCache: join(tmp, 'xdg/cache'),
     xdgState: join(tmp, 'xdg/state'),
   };
-  for (const d of Object.values(dirs)) mkdirSync(d, { recursive: true });
-  mkdirSync(join(dirs.userData, 'User'), { recursive: true });
-  writeFileSync(join(dirs.userData, 'User/settings.json'), JSON.stringify(USER_SETTINGS, null, 2));
+}
 
+/** This process's environment without anything of a VS Code it may run inside, XDG set under `tmp`. */
+function serverEnv(tmp: string): NodeJS.ProcessEnv {
+  const dirs = serverDirs(tmp);
   const childEnv: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) {
     // Nothing of a VS Code this may run inside, nor this runner's own loader hooks.
     if (/^(VSCODE_|ELECTRON_)/.test(k) || k === 'NODE_OPTIONS') continue;
     childEnv[k] = v;
   }
-  Object.assign(childEnv, {
+  return Object.assign(childEnv, {
     PATH: `${NODE24_BIN}:${process.env.PATH ?? ''}`,
     XDG_CONFIG_HOME: dirs.xdgConfig,
     XDG_DATA_HOME: dirs.xdgData,
     XDG_CACHE_HOME: dirs.xdgCache,
     XDG_STATE_HOME: dirs.xdgState,
   });
+}
+
+/** Every server started, so that the last-resort cleanup can stop them all. */
+const started: Server[] = [];
+
+async function startServer(tmp: string, workspace: string): Promise<Server> {
+  const dirs = serverDirs(tmp);
+  for (const d of Object.values(dirs)) mkdirSync(d, { recursive: true });
+  mkdirSync(join(dirs.userData, 'User'), { recursive: true });
+  writeFileSync(join(dirs.userData, 'User/settings.json'), JSON.stringify(USER_SETTINGS, null, 2));
+
+  const childEnv = serverEnv(tmp);
 
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();
@@ -248,6 +272,7 @@ async function startServer(tmp: string, workspace: string): Promise<Server> {
     });
     closeSync(out);
     const server: Server = { child, port, url: `http://127.0.0.1:${port}`, logFile };
+    started.push(server);
     log(`code-server pid ${child.pid} on ${server.url}`);
     if (VERBOSE) void followLog(logFile, child);
 
@@ -479,8 +504,8 @@ function saveWorkbenchLogs(name: string, logs: unknown, automationLog: string[])
 
 // ---- phase 2: browser-level checks ---------------------------------------------------------------
 
-function loadChecks(): { file: string; check: BrowserCheck }[] {
-  const dir = join(E2E, 'browser');
+function loadChecks(folder: string): { file: string; check: BrowserCheck }[] {
+  const dir = join(E2E, folder);
   const found: { file: string; check: BrowserCheck }[] = [];
   for (const file of readdirSync(dir).filter((f) => f.endsWith('.check.ts')).sort()) {
     const mod = require(join(dir, file)) as { checks?: BrowserCheck[]; default?: BrowserCheck[] };
@@ -492,19 +517,29 @@ function loadChecks(): { file: string; check: BrowserCheck }[] {
   return grep ? found.filter(({ check }) => grep.test(check.name)) : found;
 }
 
-async function runBrowserChecks(browser: BrowserContext, server: Server, workspace: string): Promise<Phase> {
-  const phase: Phase = { name: 'browser', passed: 0, failed: 0, skipped: 0 };
+interface CheckPhase {
+  name: string;
+  title: string;
+  /** Folder of `*.check.ts` files under test/e2e. */
+  dir: string;
+  /** Load the extension from this checkout (false: only what is installed in the server). */
+  development: boolean;
+  timeoutMs: number;
+}
+
+async function runBrowserChecks(browser: BrowserContext, server: Server, workspace: string, spec: CheckPhase): Promise<Phase> {
+  const phase: Phase = { name: spec.name, passed: 0, failed: 0, skipped: 0 };
   const t0 = Date.now();
-  console.log('\n== browser checks (playwright-core + chromium) ==');
-  const checks = loadChecks();
-  const url = workbenchUrl(server, workspace, [['extensionDevelopmentPath', remoteUri(server, ROOT)]]);
-  const deadline = Date.now() + BROWSER_TIMEOUT;
+  console.log(`\n== ${spec.title} ==`);
+  const checks = loadChecks(spec.dir);
+  const url = workbenchUrl(server, workspace, spec.development ? [['extensionDevelopmentPath', remoteUri(server, ROOT)]] : []);
+  const deadline = Date.now() + spec.timeoutMs;
 
   for (const { file, check } of checks) {
     const left = deadline - Date.now();
     if (left <= 0) {
       phase.failed += 1;
-      console.log(`  ✗ ${check.name} (${file}): not run, the browser phase ran out of time`);
+      console.log(`  ✗ ${check.name} (${file}): not run, the ${spec.name} phase ran out of time`);
       continue;
     }
     const started = Date.now();
@@ -537,8 +572,71 @@ async function runBrowserChecks(browser: BrowserContext, server: Server, workspa
       await withTimeout('closing the tab', 10_000, page.close()).catch(() => undefined);
     }
   }
-  log(`browser checks: ${phase.passed} passed, ${phase.failed} failed in ${elapsed(t0)}`);
+  log(`${spec.name} checks: ${phase.passed} passed, ${phase.failed} failed in ${elapsed(t0)}`);
   return phase;
+}
+
+const BROWSER_PHASE: CheckPhase = {
+  name: 'browser', title: 'browser checks (playwright-core + chromium)', dir: 'browser', development: true, timeoutMs: BROWSER_TIMEOUT,
+};
+const INSTALLED_PHASE: CheckPhase = {
+  name: 'installed', title: 'the packaged .vsix, installed into a clean VS Code', dir: 'installed', development: false, timeoutMs: INSTALLED_TIMEOUT,
+};
+
+// ---- phase 3: the packaged extension, installed ----------------------------------------------------
+
+const run = promisify(execFile);
+
+/** What `vsce` packs (the rest is excluded by .vscodeignore); the bundles are built already. */
+const PACKAGED = ['package.json', 'README.md', 'LICENSE', '.vscodeignore', 'dist', 'media', 'schema', 'models'];
+
+/**
+ * Packages the extension with `npm run package` (vsce with the project's flags) in a copy of the
+ * built files, without the `vscode:prepublish` rebuild: that would replace this checkout's dist/
+ * with a production build under the other phases. Returns the .vsix path.
+ */
+async function packageVsix(tmp: string): Promise<string> {
+  const stage = join(tmp, 'vsix-stage');
+  for (const f of PACKAGED) cpSync(join(ROOT, f), join(stage, f), { recursive: true });
+  const manifest = JSON.parse(readFileSync(join(stage, 'package.json'), 'utf8')) as { name: string; version: string; scripts: Record<string, string> };
+  delete manifest.scripts['vscode:prepublish'];
+  writeFileSync(join(stage, 'package.json'), JSON.stringify(manifest, null, 2));
+  const vsix = join(tmp, `${manifest.name}-${manifest.version}.vsix`);
+  const env = { ...process.env, PATH: `${join(ROOT, 'node_modules/.bin')}:${process.env.PATH ?? ''}` };
+  await run('npm', ['run', '--silent', 'package', '--', '--out', vsix], { cwd: stage, env, maxBuffer: 16 << 20 });
+  return vsix;
+}
+
+/** Installs the .vsix into the extensions folder of a server to be started with `tmp`, as `code-server --install-extension` does. */
+async function installVsix(tmp: string, vsix: string): Promise<void> {
+  const dirs = serverDirs(tmp);
+  const { stdout, stderr } = await run(
+    join(NODE24_BIN, 'node'),
+    [CODE_SERVER, '--user-data-dir', dirs.userData, '--extensions-dir', dirs.extensions, '--install-extension', vsix],
+    { cwd: tmp, env: serverEnv(tmp), maxBuffer: 16 << 20 },
+  );
+  const installed = readdirSync(dirs.extensions).filter((d) => d.startsWith('ttl-studio.'));
+  if (!installed.length) throw new Error(`code-server did not install ${vsix}:\n${stdout}\n${stderr}`);
+  log(`installed ${installed.join(', ')} from ${vsix}`);
+}
+
+/** Phase 3: package, install into a clean second code-server, run the installed checks, stop it. */
+async function runInstalledPhase(browser: BrowserContext, tmp: string): Promise<Phase> {
+  const home = join(tmp, 'installed');
+  const workspace = join(home, 'workspace');
+  cpSync(join(E2E, 'workspace'), workspace, { recursive: true });
+  const t0 = Date.now();
+  const vsix = await packageVsix(home);
+  log(`packaged ${vsix} in ${elapsed(t0)}`);
+  await installVsix(home, vsix);
+  const server = await startServer(home, workspace);
+  try {
+    return await runBrowserChecks(browser, server, workspace, INSTALLED_PHASE);
+  } finally {
+    copyServerLog(server, 'code-server-installed.log');
+    await stopServer(server);
+    log(`stopped the second code-server (pid ${server.child.pid})`);
+  }
 }
 
 // ---- main ---------------------------------------------------------------------------------------
@@ -566,6 +664,7 @@ async function main(): Promise<number> {
         log(`stopped code-server (pid ${server.child.pid})`);
       }
     }
+    for (const other of started) if (other !== server && alive(other.child)) await stopServer(other);
     if (!KEEP) {
       if (tmp) rmSync(tmp, { recursive: true, force: true });
       rmSync(SUITE_OUT, { recursive: true, force: true });
@@ -598,7 +697,7 @@ async function main(): Promise<number> {
     }
     if (!existsSync(CHROMIUM)) throw new Error(`no browser at ${CHROMIUM}: run bash test/e2e/setup.sh first`);
     if (!existsSync(join(ROOT, 'dist/extension.js'))) throw new Error('dist/extension.js is missing: run node esbuild.mjs first');
-    if (ONLY && ONLY !== 'suite' && ONLY !== 'browser') throw new Error(`TTL_E2E_ONLY must be "suite" or "browser", not "${ONLY}"`);
+    if (ONLY && !PHASES.includes(ONLY)) throw new Error(`TTL_E2E_ONLY must be one of ${PHASES.join(', ')}, not "${ONLY}"`);
 
     mkdirSync(SCREENSHOTS, { recursive: true });
     for (const f of readdirSync(SCREENSHOTS)) if (f.endsWith('.png')) rmSync(join(SCREENSHOTS, f));
@@ -611,7 +710,7 @@ async function main(): Promise<number> {
 
     // Bundle first: a test file that does not compile fails the suite phase, not the whole run.
     const resultsFile = join(tmp, 'suite-results.json');
-    let runTheSuite = ONLY !== 'browser';
+    let runTheSuite = runs('suite');
     if (runTheSuite) {
       try {
         await bundleSuite(resultsFile);
@@ -622,17 +721,26 @@ async function main(): Promise<number> {
       }
     }
 
-    server = await startServer(tmp, workspace);
-    log(`code-server ready in ${elapsed(t0)}`);
     browser = await launchBrowser(join(tmp, 'chromium-profile'));
-
-    if (runTheSuite) phases.push(await runSuite(browser, server, workspace, resultsFile));
-    if (ONLY !== 'suite') {
+    if (runTheSuite || runs('browser')) {
+      server = await startServer(tmp, workspace);
+      log(`code-server ready in ${elapsed(t0)}`);
+      if (runTheSuite) phases.push(await runSuite(browser, server, workspace, resultsFile));
+      if (runs('browser')) {
+        try {
+          phases.push(await withTimeout('the browser phase', BROWSER_TIMEOUT + 30_000, runBrowserChecks(browser, server, workspace, BROWSER_PHASE)));
+        } catch (err) {
+          console.log(`  FAILED: ${errorText(err)}`);
+          phases.push({ name: 'browser', passed: 0, failed: 1, skipped: 0 });
+        }
+      }
+    }
+    if (runs('installed')) {
       try {
-        phases.push(await withTimeout('the browser phase', BROWSER_TIMEOUT + 30_000, runBrowserChecks(browser, server, workspace)));
+        phases.push(await withTimeout('the installed phase', INSTALLED_TIMEOUT + START_TIMEOUT + 60_000, runInstalledPhase(browser, tmp)));
       } catch (err) {
-        console.log(`  FAILED: ${errorText(err)}`);
-        phases.push({ name: 'browser', passed: 0, failed: 1, skipped: 0 });
+        console.log(`\n== ${INSTALLED_PHASE.title} ==\n  FAILED: ${errorText(err)}`);
+        phases.push({ name: 'installed', passed: 0, failed: 1, skipped: 0 });
       }
     }
   } catch (err) {
@@ -646,10 +754,10 @@ async function main(): Promise<number> {
   return finish(false);
 }
 
-function copyServerLog(server: Server): void {
+function copyServerLog(server: Server, name = 'code-server.log'): void {
   try {
     mkdirSync(LOGS, { recursive: true });
-    writeFileSync(join(LOGS, 'code-server.log'), readFileSync(server.logFile));
+    writeFileSync(join(LOGS, name), readFileSync(server.logFile));
   } catch {
     // nothing to copy
   }

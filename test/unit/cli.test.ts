@@ -75,6 +75,12 @@ test('ttl run trains a real BreastMNIST subset end to end and writes the run sto
   assert.equal(csv[0], 'id,split,label,score');
   assert.equal(csv.length - 1, s.val.n + s.test.n);
   assert.ok(s.test.auroc >= 0 && s.test.auroc <= 1);
+  // the test split at the val split's Youden threshold, recomputed from predictions.csv
+  const t = s.val.youden.threshold;
+  assert.equal(s.test.atValThreshold.threshold, t);
+  const testRows = csv.slice(1).map((l: string) => l.split(',')).filter((c: string[]) => c[1] === 'test');
+  const correct = testRows.filter((c: string[]) => (Number(c[3]) >= t) === (c[2] === s.classes[1])).length;
+  assert.ok(Math.abs(s.test.atValThreshold.accuracy - correct / testRows.length) < 1e-12);
   assert.deepEqual(s.seeds.seeds, [1, 2]);
   assert.equal(s.seeds.runDirs.length, 2);
   assert.ok(s.params > 0 && s.macs > 0 && s.latencyMs > 0);

@@ -51,6 +51,8 @@ function printResult(r: ExperimentResult, json: boolean): void {
       ? `test AUROC ${pm(agg.test.auroc)}  AUPRC ${pm(agg.test.averagePrecision)} (AP; trapezoid ${pm(agg.test.auprcTrapezoid)})  over seeds ${agg.seeds.join(', ')}`
       : `test AUROC ${s.test.auroc.toFixed(3)}  AUPRC ${s.test.averagePrecision.toFixed(3)} (AP; trapezoid ${s.test.auprcTrapezoid.toFixed(3)})  accuracy ${s.test.accuracy.toFixed(3)}`,
   );
+  const v = s.test.atValThreshold;
+  if (v && !several) out.data(`at the val Youden threshold ${v.threshold.toFixed(3)}: accuracy ${v.accuracy.toFixed(3)}  sensitivity ${v.sensitivity.toFixed(3)}  specificity ${v.specificity.toFixed(3)}`);
   out.data(`params ${formatCount(s.params)}  MACs ${formatMacs(s.macs)}  latency ${s.latencyMs.toFixed(2)} ms (batch 1, ${s.backend}, ${s.inputSize}×${s.inputSize})`);
   out.data(`run${several ? 's' : ''}: ${r.runDirs.join(', ')}`);
 }

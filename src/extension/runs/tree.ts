@@ -200,7 +200,11 @@ export function runNode(r: RunLike, input: Pick<TreeInput, 'live' | 'hasModel' |
     rows.push(['test AUROC', formatMetric(auroc)]);
     rows.push(['test AUPRC (AP)', formatMetric(ap)]);
     rows.push(['test AUPRC (trapezoid)', formatMetric(testMetric(r, 'auprcTrapezoid'))]);
-    rows.push(['test accuracy', formatMetric(testMetric(r, 'accuracy'))]);
+    rows.push(['test accuracy (at 0.5)', formatMetric(testMetric(r, 'accuracy'))]);
+    const atVal = (summary.test as { atValThreshold?: { threshold: number; accuracy: number; sensitivity: number; specificity: number } } | undefined)?.atValThreshold;
+    if (atVal) {
+      rows.push([`at val threshold ${atVal.threshold.toFixed(2)}`, `accuracy ${formatMetric(atVal.accuracy)} · sens ${formatMetric(atVal.sensitivity)} · spec ${formatMetric(atVal.specificity)}`]);
+    }
     const seeds = summary.seeds as { seeds?: number[]; test?: { auroc?: { mean: number; std: number }; averagePrecision?: { mean: number; std: number } } } | undefined;
     if (seeds?.seeds && seeds.seeds.length > 1) {
       rows.push([`AUROC over ${seeds.seeds.length} seeds`, formatMeanStd(seeds.test?.auroc)]);
