@@ -53,7 +53,7 @@ export function activate(context: vscode.ExtensionContext): TtlStudioApi {
   const s: Services = { context, log, jobs, runs, experiments };
   services = s;
   context.subscriptions.push(
-    ModelExplorerPanel.register(context),
+    ModelExplorerPanel.register(context, runs),
     registerNewExperiment(),
     ...registerJobCommands(s),
     ...registerRunCommands(s),

@@ -53,6 +53,8 @@ export interface RunView {
   params?: number;
   macs?: number;
   latencyMs?: number;
+  /** A run of the panel's experiment (false: another experiment's run on the same data, for comparison). */
+  own?: boolean;
 }
 
 export interface GradCamImage {

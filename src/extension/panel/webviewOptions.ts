@@ -1,10 +1,13 @@
-/** The one place webview options are made: scripts on, local resources from media/ and dist/ only. */
+/**
+ * The one place webview options are made: scripts on, local resources from media/ and dist/,
+ * plus the folders a panel shows images from (run folders, for Grad-CAM overlays).
+ */
 import * as vscode from 'vscode';
 
-export function getWebviewOptions(extensionUri: vscode.Uri): vscode.WebviewOptions {
+export function getWebviewOptions(extensionUri: vscode.Uri, extraRoots: readonly vscode.Uri[] = []): vscode.WebviewOptions {
   return {
     enableScripts: true,
-    localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'media'), vscode.Uri.joinPath(extensionUri, 'dist')],
+    localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'media'), vscode.Uri.joinPath(extensionUri, 'dist'), ...extraRoots],
   };
 }
 

@@ -1,0 +1,89 @@
+/**
+ * The layer table of a backbone at an input size, from the bundled CLI in a child process
+ * (`ttl inspect <backbone> --input N --classes K --json`): TensorFlow.js never loads in the editor.
+ * Tables are cached per backbone, input size and classes, in memory and as JSON files in the
+ * extension's storage folder, so a reload draws the tree at once. No `vscode` here.
+ */
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeJsonAtomic } from '../../engine/atomic';
+import type { InspectResult } from '../../engine/inspect';
+
+export interface LayerTableKey {
+  /** Built-in name or absolute model.json path. */
+  backbone: string;
+  inputSize: number;
+  numClasses: number;
+}
+
+export class LayerTables {
+  private readonly memory = new Map<string, Promise<InspectResult>>();
+
+  /**
+   * @param cliPath absolute path of dist/cli.js
+   * @param cacheDir folder for cached tables (created on first write)
+   */
+  constructor(
+    private readonly cliPath: string,
+    private readonly cacheDir: string,
+  ) {}
+
+  get(key: LayerTableKey): Promise<InspectResult> {
+    const id = cacheId(key);
+    let p = this.memory.get(id);
+    if (!p) {
+      p = this.load(key, id);
+      // a failure is not cached: the next request tries again (the model file may be fixed)
+      p.catch(() => this.memory.delete(id));
+      this.memory.set(id, p);
+    }
+    return p;
+  }
+
+  private async load(key: LayerTableKey, id: string): Promise<InspectResult> {
+    const file = join(this.cacheDir, `${id}.json`);
+    if (existsSync(file)) {
+      try {
+        return JSON.parse(readFileSync(file, 'utf8')) as InspectResult;
+      } catch {
+        // damaged: computed again below
+      }
+    }
+    const table = await inspectInChild(this.cliPath, key);
+    mkdirSync(this.cacheDir, { recursive: true });
+    writeJsonAtomic(file, table);
+    return table;
+  }
+}
+
+/** Cache file name: the key, plus the model file's size and time for a model.json backbone. */
+function cacheId(key: LayerTableKey): string {
+  let stamp = '';
+  if (key.backbone.endsWith('.json') && existsSync(key.backbone)) {
+    const st = statSync(key.backbone);
+    stamp = `${st.size}:${st.mtimeMs}`;
+  }
+  return createHash('sha256').update(JSON.stringify([key.backbone, key.inputSize, key.numClasses, stamp])).digest('hex').slice(0, 20);
+}
+
+/** Runs `ttl inspect … --json` and parses its last line; rejects with the CLI's one-line error. */
+export function inspectInChild(cliPath: string, key: LayerTableKey): Promise<InspectResult> {
+  const args = [cliPath, 'inspect', key.backbone, '--input', String(key.inputSize), '--classes', String(key.numClasses), '--json'];
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, args, { env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' }, maxBuffer: 64 * 1024 * 1024, timeout: 180_000 }, (err, stdout, stderr) => {
+      if (err) {
+        const line = stderr.trim().split('\n').filter(Boolean).pop();
+        reject(new Error(line ?? err.message));
+        return;
+      }
+      try {
+        const lines = stdout.trim().split('\n');
+        resolve(JSON.parse(lines[lines.length - 1]) as InspectResult);
+      } catch (e) {
+        reject(new Error(`ttl inspect printed no table: ${(e as Error).message}`));
+      }
+    });
+  });
+}

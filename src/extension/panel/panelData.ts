@@ -1,0 +1,127 @@
+/**
+ * What the Model Explorer shows, read from the experiment file's text and the run store: plain
+ * data for the webview (protocol.ts). Node only, no `vscode`, no TensorFlow.js.
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { ANALYSIS_FORMAT, type AnalysisFile } from '../../engine/analysis/format';
+import type { RunRecord } from '../../engine/runstore';
+import { getNodeValue, parseTree } from '../util/jsonc';
+import { strategyLabel } from '../runs/tree';
+import { readStrategy } from './cutEdit';
+import type { AnalysisView, EpochPoint, ExperimentView, RunView } from './protocol';
+
+const BUILTINS = new Set(['mobilenet_v1', 'resnet18', 'resnet50', 'densenet121']);
+const DEFAULT_IMAGE_SIZE = 224;
+
+/** The experiment as the panel needs it, from the editor's text; throws with a reason when it cannot. */
+export function experimentView(file: string, text: string): ExperimentView {
+  const root = parseTree(text, [], { allowTrailingComma: true });
+  const doc: unknown = root ? getNodeValue(root) : undefined;
+  if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw new Error('the experiment file is not a JSON object');
+  const e = doc as Record<string, Record<string, unknown> | undefined> & { name?: unknown };
+  const backbone = e.model?.backbone;
+  if (typeof backbone !== 'string' || !backbone) throw new Error('the experiment file names no model.backbone');
+  const size = e.data?.imageSize;
+  const classes = e.data?.classes;
+  return {
+    file,
+    name: typeof e.name === 'string' ? e.name : file,
+    backbone: BUILTINS.has(backbone) || isAbsolute(backbone) ? backbone : resolve(dirname(file), backbone),
+    inputSize: typeof size === 'number' && Number.isInteger(size) && size > 0 ? size : DEFAULT_IMAGE_SIZE,
+    numClasses: Array.isArray(classes) && classes.length > 1 ? classes.length : 2,
+    strategy: readStrategy(text) ?? { kind: 'ftl' },
+  };
+}
+
+function num(x: unknown): number | undefined {
+  return typeof x === 'number' && Number.isFinite(x) ? x : undefined;
+}
+
+function rec(x: unknown): Record<string, unknown> | undefined {
+  return x && typeof x === 'object' && !Array.isArray(x) ? (x as Record<string, unknown>) : undefined;
+}
+
+/** A run for the charts: per-epoch losses and validation metrics, test metrics and model size once finished. */
+export function runView(r: RunRecord): RunView {
+  const s = rec(r.summary);
+  const strategy = rec(s?.strategy) ?? rec(r.experiment?.strategy) ?? {};
+  const sv = { kind: String(strategy.kind ?? '?'), cut: typeof strategy.cut === 'string' ? strategy.cut : undefined, k: num(strategy.k) };
+  const epochs: EpochPoint[] = r.metrics.map((m) => ({
+    epoch: m.epoch,
+    trainLoss: num(m.trainLoss),
+    valLoss: num(m.valLoss),
+    valAuroc: num(m.valAuroc),
+    valAuprc: num(m.valAveragePrecision),
+  }));
+  const test = rec(s?.test);
+  const auroc = num(test?.auroc);
+  const auprc = num(test?.averagePrecision);
+  return {
+    id: r.id,
+    dir: r.dir,
+    label: `${strategyLabel(sv)} s${r.seed}`,
+    status: r.status,
+    seed: r.seed,
+    backbone: String(s?.backbone ?? r.experiment?.model?.backbone ?? '?'),
+    strategy: sv,
+    inputSize: num(s?.inputSize) ?? num(r.experiment?.data?.imageSize),
+    epochs,
+    test: auroc !== undefined && auprc !== undefined ? { auroc, auprc } : undefined,
+    params: num(s?.params),
+    macs: num(s?.macs),
+    latencyMs: num(s?.latencyMs),
+  };
+}
+
+/** Runs on the same data as the experiment (same format and path): what a comparison is fair between. */
+export function sameData(a: RunRecord, b: Pick<RunRecord, 'experiment'>): boolean {
+  const da = a.experiment?.data;
+  const db = b.experiment?.data;
+  return !!da && !!db && da.format === db.format && resolve(da.path) === resolve(db.path);
+}
+
+/** The analysis files of a run (`<runDir>/analysis/*.json` in the known format), by name. */
+export function readAnalyses(runDir: string, runId: string): AnalysisView[] {
+  const dir = join(runDir, 'analysis');
+  if (!existsSync(dir)) return [];
+  const out: AnalysisView[] = [];
+  for (const f of readdirSync(dir).filter((n) => n.endsWith('.json')).sort()) {
+    try {
+      const file = JSON.parse(readFileSync(join(dir, f), 'utf8')) as AnalysisFile;
+      if (file.format === ANALYSIS_FORMAT) out.push({ runId, file });
+    } catch {
+      // a file being written or damaged: shown once it parses
+    }
+  }
+  return out;
+}
+
+/**
+ * Grad-CAM overlays of a run from `<runDir>/gradcam/index.json`: a list (or `{ images: [...] }`)
+ * of entries naming an image file relative to that folder (`overlay`, `file`, `image` or `path`)
+ * with optional `label`, `predicted` / `prediction` and `score`.
+ */
+export function readGradCam(runDir: string): { path: string; caption: string }[] {
+  const dir = join(runDir, 'gradcam');
+  const index = join(dir, 'index.json');
+  if (!existsSync(index)) return [];
+  let doc: unknown;
+  try {
+    doc = JSON.parse(readFileSync(index, 'utf8'));
+  } catch {
+    return [];
+  }
+  const entries = Array.isArray(doc) ? doc : Array.isArray(rec(doc)?.images) ? (rec(doc)!.images as unknown[]) : [];
+  const out: { path: string; caption: string }[] = [];
+  for (const x of entries) {
+    const e = rec(x);
+    const name = [e?.overlay, e?.file, e?.image, e?.path].find((v): v is string => typeof v === 'string');
+    if (!e || !name) continue;
+    const path = resolve(dir, name);
+    if (!path.startsWith(resolve(dir)) || !existsSync(path)) continue;
+    const parts = [e.label !== undefined ? `label ${String(e.label)}` : '', (e.predicted ?? e.prediction) !== undefined ? `predicted ${String(e.predicted ?? e.prediction)}` : '', num(e.score) !== undefined ? `p=${num(e.score)!.toFixed(3)}` : ''];
+    out.push({ path, caption: parts.filter(Boolean).join(' · ') || name });
+  }
+  return out;
+}
