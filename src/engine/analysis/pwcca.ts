@@ -29,7 +29,7 @@
  */
 import { eigHeap, gemmNT, heapMatrix, transposeHeap, type HeapMatrix } from './linalg';
 import type { ComputeContext } from './parallel';
-import { ccaCore, checkPair, summarise, withHeap, type Activations, type CcaOptions, type CcaResult, type CcaSide } from './svcca';
+import { ccaCore, ccaResult, checkPair, withHeap, type Activations, type CcaOptions, type CcaResult, type CcaSide } from './svcca';
 
 /** Result of PWCCA. */
 export interface PwccaResult extends CcaResult {
@@ -138,20 +138,7 @@ export function pwccaSimilarity(a: Activations, b: Activations, opts: CcaOptions
     const weights = weightSide(ctx, x, Mx, a.shape[0]);
     let value = 0;
     for (let j = 0; j < coefficients.length; j++) value += weights[j] * coefficients[j];
-    const { mean, auc } = summarise(coefficients);
-    return {
-      value,
-      weights: Array.from(weights),
-      weightedSide: xIsA ? 'A' : 'B',
-      coefficients,
-      mean,
-      auc,
-      kept: [sa.k, sb.k],
-      explained: [sa.explained, sb.explained],
-      points: a.shape[0],
-      neurons: [a.shape[1], b.shape[1]],
-      warnings,
-    };
+    return { ...ccaResult(a, b, { sa, sb, coefficients, warnings }, value), weights: Array.from(weights), weightedSide: xIsA ? 'A' : 'B' };
   });
 }
 

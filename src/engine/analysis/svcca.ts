@@ -326,20 +326,30 @@ export function ccaCore(ctx: ComputeContext, a: Activations, b: Activations, opt
 export function svccaSimilarity(a: Activations, b: Activations, opts: CcaOptions = {}): CcaResult {
   checkPair(a, b, opts);
   return withHeap((ctx) => {
-    const { sa, sb, coefficients, warnings } = ccaCore(ctx, a, b, opts, 0.99);
-    const { mean, auc } = summarise(coefficients);
-    return {
-      value: mean,
-      coefficients,
-      mean,
-      auc,
-      kept: [sa.k, sb.k],
-      explained: [sa.explained, sb.explained],
-      points: a.shape[0],
-      neurons: [a.shape[1], b.shape[1]],
-      warnings,
-    };
+    const core = ccaCore(ctx, a, b, opts, 0.99);
+    return ccaResult(a, b, core, summarise(core.coefficients).mean);
   });
+}
+
+/** The fields every CCA-based measure reports, with `value` its headline number. */
+export function ccaResult(
+  a: Activations,
+  b: Activations,
+  { sa, sb, coefficients, warnings }: Pick<ReturnType<typeof ccaCore>, 'sa' | 'sb' | 'coefficients' | 'warnings'>,
+  value: number,
+): CcaResult {
+  const { mean, auc } = summarise(coefficients);
+  return {
+    value,
+    coefficients,
+    mean,
+    auc,
+    kept: [sa.k, sb.k],
+    explained: [sa.explained, sb.explained],
+    points: a.shape[0],
+    neurons: [a.shape[1], b.shape[1]],
+    warnings,
+  };
 }
 
 /** SVCCA as a registered measure (see `measures.ts`). */
