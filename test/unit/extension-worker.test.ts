@@ -275,3 +275,16 @@ if (cmd === 'slow') { process.on('SIGINT', () => { console.error('cancelled'); p
     assert.equal((await exec.done).state, 'cancelled');
   });
 });
+
+describe('output lines', () => {
+  test('lines split across chunks, CRLF and a partial last line', async () => {
+    const { lineListener, keepTail } = await import('../../src/extension/jobs/lines');
+    const seen: string[] = [];
+    const feed = lineListener((l) => seen.push(l));
+    for (const chunk of ['epo', 'ch 1\r\nepoch 2\n\nbar\r50%\rbar\r100', '%\npartial']) feed(Buffer.from(chunk));
+    assert.deepEqual(seen, ['epoch 1', 'epoch 2', '', 'bar\r50%\rbar\r100%']);
+    const tail: string[] = [];
+    for (const l of ['a', 'b', 'c']) keepTail(tail, l, 2);
+    assert.deepEqual(tail, ['b', 'c']);
+  });
+});

@@ -5,6 +5,7 @@
  * No `vscode` here.
  */
 import { spawn } from 'node:child_process';
+import { keepTail, lineListener } from './lines';
 import type { Execution, JobOutcome } from './queue';
 
 export interface CliOptions {
@@ -60,23 +61,13 @@ export function startCliJob(o: CliOptions): Execution {
   let cancelRequested = false;
   let killTimer: NodeJS.Timeout | undefined;
 
-  const lines = (stream: 'stdout' | 'stderr') => {
-    let buf = '';
-    return (chunk: Buffer) => {
-      buf += chunk.toString('utf8');
-      let i: number;
-      while ((i = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, i).replace(/\r$/, '');
-        buf = buf.slice(i + 1);
-        const keep = stream === 'stdout' ? stdoutLines : stderrTail;
-        keep.push(line);
-        if (keep.length > 50) keep.shift();
-        // progress bars redraw with carriage returns: log only their last state
-        const shown = line.split('\r').pop() ?? line;
-        if (shown.trim()) o.onOutput?.(shown, stream);
-      }
-    };
-  };
+  const lines = (stream: 'stdout' | 'stderr') =>
+    lineListener((line) => {
+      keepTail(stream === 'stdout' ? stdoutLines : stderrTail, line, 50);
+      // progress bars redraw with carriage returns: log only their last state
+      const shown = line.split('\r').pop() ?? line;
+      if (shown.trim()) o.onOutput?.(shown, stream);
+    });
   child.stdout.on('data', lines('stdout'));
   child.stderr.on('data', lines('stderr'));
 

@@ -9,6 +9,7 @@ import { dirname } from 'node:path';
 import type { JobEvent } from '../../engine/events';
 import type { FromWorker, JobRequest, ToWorker } from '../../engine/jobProtocol';
 import { closeAbandonedRun, findAbandonedRuns } from './recovery';
+import { keepTail, lineListener } from './lines';
 import type { Execution, JobOutcome } from './queue';
 
 export interface WorkerOptions {
@@ -50,22 +51,11 @@ export function startWorkerJob(o: WorkerOptions): WorkerExecution {
   let started = false;
   let abandoned = false;
 
-  const lines = (stream: 'stdout' | 'stderr') => {
-    let buf = '';
-    return (chunk: Buffer) => {
-      buf += chunk.toString('utf8');
-      let i: number;
-      while ((i = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, i).replace(/\r$/, '');
-        buf = buf.slice(i + 1);
-        if (stream === 'stderr') {
-          stderrTail.push(line);
-          if (stderrTail.length > 20) stderrTail.shift();
-        }
-        if (line.trim()) o.onOutput?.(line, stream);
-      }
-    };
-  };
+  const lines = (stream: 'stdout' | 'stderr') =>
+    lineListener((line) => {
+      if (stream === 'stderr') keepTail(stderrTail, line, 20);
+      if (line.trim()) o.onOutput?.(line, stream);
+    });
   child.stdout?.on('data', lines('stdout'));
   child.stderr?.on('data', lines('stderr'));
 
