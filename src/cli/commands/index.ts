@@ -3,8 +3,9 @@ import { inspectCommand } from './inspect';
 import { doctorCommand } from './doctor';
 import { runCommand, resumeCommand } from './run';
 import { similarityCommands } from './similarity';
+import { analysisCommands } from './analyze';
 
 /** The command table: one entry per `ttl` subcommand. */
 export function registerCommands(program: Command): void {
-  for (const register of [inspectCommand, doctorCommand, runCommand, resumeCommand, similarityCommands]) register(program);
+  for (const register of [inspectCommand, doctorCommand, runCommand, resumeCommand, similarityCommands, analysisCommands]) register(program);
 }
