@@ -86,15 +86,25 @@ export interface TrainConfig {
   backend: TrainBackend;
 }
 
-/** The `search` section; only its documented fields are typed, others pass through untouched. */
+/** Strategies whose cut a search can look for (FTL has no cut: it is the baseline). */
+export const SEARCH_STRATEGIES = ['ttl', 'tf', 'lwft', 'probe'] as const;
+export type SearchStrategy = (typeof SEARCH_STRATEGIES)[number];
+
+/** The `search` section (used by `ttl search`), defaults filled in except `epochs`. */
 export interface SearchConfig {
-  strategies?: StrategyKind[];
+  strategies: SearchStrategy[];
+  /** Stage-1 candidates: the block ends, or cut-point / block names. */
+  candidates: 'blocks' | string[];
+  /** Neighbouring cut points tried on each side of the best stage-1 cut. */
   stage2Radius: number;
-  seeds: number;
   metric: MonitorMetric;
-  /** Maximum number of training runs; 0 = no limit. */
-  budget: number;
-  [key: string]: unknown;
+  /** Number of seeds of the final runs. */
+  seeds: number;
+  /** Epochs of full trials and final runs; absent = `train.epochs`. */
+  epochs?: number;
+  /** Upper bound on training runs; 0 = no limit. */
+  maxTrials: number;
+  halving: { enabled: boolean; epochs: number; keep: number };
 }
 
 /** A validated experiment with every default filled in and every path absolute. */
@@ -285,6 +295,14 @@ function semanticProblems(value: unknown): Problem[] {
   const scale = getPath(value, ['train', 'augment', 'scale']);
   if (Array.isArray(scale) && scale.length === 2 && typeof scale[0] === 'number' && typeof scale[1] === 'number' && scale[0] > scale[1]) {
     out.push({ path: '/train/augment/scale', message: `expected [min, max] with min <= max, got [${scale[0]}, ${scale[1]}]` });
+  }
+  const search = getPath(value, ['search']);
+  const epochs = getPath(value, ['train', 'epochs']);
+  if (isObject(search) && isObject(search.halving) && search.halving.enabled === true && typeof search.halving.epochs === 'number') {
+    const full = typeof search.epochs === 'number' ? search.epochs : epochs;
+    if (typeof full === 'number' && search.halving.epochs >= full && search.halving.epochs > 1) {
+      out.push({ path: '/search/halving/epochs', message: `the short round must be shorter than the full budget (${full} epochs), got ${search.halving.epochs}` });
+    }
   }
   return out;
 }

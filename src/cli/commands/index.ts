@@ -3,9 +3,11 @@ import { inspectCommand } from './inspect';
 import { doctorCommand } from './doctor';
 import { runCommand, resumeCommand } from './run';
 import { similarityCommands } from './similarity';
+import { searchCommand } from './search';
+import { reportCommand } from './report';
 import { analysisCommands } from './analyze';
 
 /** The command table: one entry per `ttl` subcommand. */
 export function registerCommands(program: Command): void {
-  for (const register of [inspectCommand, doctorCommand, runCommand, resumeCommand, similarityCommands, analysisCommands]) register(program);
+  for (const register of [inspectCommand, doctorCommand, runCommand, resumeCommand, similarityCommands, searchCommand, reportCommand, analysisCommands]) register(program);
 }

@@ -1,0 +1,132 @@
+/**
+ * `ttl search <file>`: the two-stage cutoff search (src/engine/search). Draws one bar per running
+ * trial plus one for the round; Ctrl-C stops the trials (their runs are marked cancelled) and
+ * leaves the search resumable: running the same command again continues it.
+ */
+import type { Command } from 'commander';
+import { MultiBar, Presets, type SingleBar } from 'cli-progress';
+import { runSearch, type SearchEvent } from '../../engine/search/search';
+import { reportMarkdown } from '../../engine/search/report';
+import { out } from '../output';
+
+interface SearchFlags {
+  workers?: string;
+  runsDir?: string;
+  backend?: string;
+  resume?: string;
+  new?: boolean;
+  plan?: boolean;
+  json?: boolean;
+}
+
+/** Bars on stderr: the current round, and one per running trial (epochs done). */
+class SearchPrinter {
+  private readonly bars = new MultiBar(
+    { format: '{label} [{bar}] {value}/{total} {unit} {status}', stream: process.stderr, hideCursor: true, clearOnComplete: false, noTTYOutput: false },
+    Presets.shades_classic,
+  );
+  /** Bars only on a terminal; logs and CI get one line per round and per finished trial. */
+  private readonly tty = process.stderr.isTTY === true;
+  private round: SingleBar | undefined;
+  private readonly trials = new Map<string, SingleBar>();
+
+  handle(e: SearchEvent): void {
+    switch (e.type) {
+      case 'search-started':
+        this.log(`${e.resumed ? 'resuming' : 'search folder'}: ${e.searchDir} (at most ${e.maxTrials} training runs)`);
+        break;
+      case 'round':
+        if (this.round) {
+          this.round.stop();
+          this.bars.remove(this.round);
+        }
+        this.log(`${e.label}: ${e.trials} trial${e.trials === 1 ? '' : 's'}${e.toRun < e.trials ? `, ${e.trials - e.toRun} already done` : ''}`);
+        this.round = e.toRun && this.tty ? this.bars.create(e.toRun, 0, { label: e.label.padEnd(28).slice(0, 28), unit: 'trials', status: '' }) : undefined;
+        break;
+      case 'trial-started':
+        if (this.tty) this.trials.set(e.trial.id, this.bars.create(e.trial.epochs, 0, { label: e.trial.id.padEnd(28).slice(0, 28), unit: 'epochs', status: '' }));
+        break;
+      case 'trial-epoch':
+        this.trials.get(e.trial.id)?.update(e.done);
+        break;
+      case 'trial-finished': {
+        const bar = this.trials.get(e.trial.id);
+        if (bar) {
+          bar.stop();
+          this.bars.remove(bar);
+          this.trials.delete(e.trial.id);
+        }
+        this.round?.increment();
+        const t = e.trial;
+        this.log(t.status === 'finished' ? `${t.id}: ${t.metric?.toFixed(4) ?? 'n/a'}` : `${t.id}: failed: ${t.error}`);
+        break;
+      }
+      case 'log':
+        this.log(e.message);
+        break;
+    }
+  }
+
+  private log(s: string): void {
+    if (this.tty) this.bars.log(s + '\n');
+    else out.info(s);
+  }
+
+  stop(): void {
+    this.bars.stop();
+  }
+}
+
+export function searchCommand(program: Command): void {
+  program
+    .command('search')
+    .description('two-stage cutoff search (block, then layer) for TTL, TF and LWFT beside an FTL baseline; writes report.md/csv/json')
+    .argument('[file]', 'a *.ttl.json experiment file with a "search" section')
+    .option('--workers <n>', 'trials trained at the same time', '1')
+    .option('--runs-dir <dir>', 'the searches/ folder goes here', '.ttl/runs')
+    .option('--backend <name>', 'auto, wasm, cpu, tensorflow, tensorflow-gpu or webgpu (overrides the file)')
+    .option('--resume <search-dir>', 'continue this search folder (by default an unfinished search of the same experiment is continued)')
+    .option('--new', 'start a new search even if an unfinished one of this experiment exists')
+    .option('--plan', 'write the trial files of the next round to the search folder (listed in pending.txt) and stop, e.g. to run them on a cluster')
+    .option('--json', 'last stdout line: the report plus "searchDir"')
+    .action(async (file: string | undefined, flags: SearchFlags) => {
+      const workers = Number(flags.workers);
+      if (!Number.isInteger(workers) || workers < 1) {
+        out.error(`error: --workers must be a positive integer, got ${flags.workers}`);
+        process.exitCode = 2;
+        return;
+      }
+      const printer = new SearchPrinter();
+      const ctl = new AbortController();
+      const onSig = () => {
+        if (ctl.signal.aborted) process.exit(130);
+        out.info('\ncancelling the running trials (Ctrl-C again to quit now); run the same command again to resume');
+        ctl.abort();
+      };
+      process.on('SIGINT', onSig);
+      try {
+        const r = await runSearch(file, {
+          runsDir: flags.runsDir,
+          backend: flags.backend,
+          workers,
+          resume: flags.resume,
+          fresh: flags.new,
+          planOnly: flags.plan,
+          signal: ctl.signal,
+          onEvent: (e) => printer.handle(e),
+        });
+        printer.stop();
+        if (!r.finished) {
+          out.info(`${r.pending.length} trial file${r.pending.length === 1 ? '' : 's'} to run, listed in ${r.searchDir}/pending.txt as "<trial file> <runs dir>"`);
+          if (flags.json) out.json({ searchDir: r.searchDir, pending: r.pending });
+          else out.data(r.searchDir);
+          return;
+        }
+        if (flags.json) out.json({ ...r.report, searchDir: r.searchDir });
+        else out.data(reportMarkdown(r.report));
+      } finally {
+        printer.stop();
+        process.off('SIGINT', onSig);
+      }
+    });
+}

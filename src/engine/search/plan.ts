@@ -1,0 +1,72 @@
+/**
+ * Which cuts a search tries, as pure functions of the backbone's cut points and blocks, so the
+ * plan is exact and testable without TensorFlow.js:
+ *
+ * - stage 1 (coarse): the last layer of every block, or the candidates the experiment lists;
+ * - stage 2 (fine): the cut points within `radius` positions of the best stage-1 cut;
+ * - a trial's strategy from (kind, cut); LWFT's cut becomes its `k` (units above the cut).
+ */
+import type { Block } from '../models/types';
+import type { SearchStrategy, Strategy } from '../experiment';
+import { nearestNames } from '../names';
+
+/** What a search knows of its backbone: cut points in order and the blocks they fall into. */
+export interface CutSpace {
+  backbone: string;
+  cutPoints: string[];
+  blocks: Block[];
+}
+
+/** A stage-1 candidate the experiment names but the backbone does not have. */
+export interface UnknownCandidate {
+  /** Index in `search.candidates`. */
+  index: number;
+  name: string;
+  /** Closest cut-point and block names. */
+  nearest: string[];
+}
+
+/**
+ * Stage-1 cut points, in network order without repeats. `'blocks'` gives every block's last
+ * layer; a list may mix cut-point and block names (a block stands for its last layer).
+ */
+export function stage1Cuts(space: CutSpace, candidates: 'blocks' | readonly string[]): { cuts: string[]; unknown: UnknownCandidate[] } {
+  if (candidates === 'blocks') return { cuts: inNetworkOrder(space, space.blocks.map((b) => b.end)), unknown: [] };
+  const unknown: UnknownCandidate[] = [];
+  const cuts: string[] = [];
+  candidates.forEach((name, index) => {
+    const cut = space.cutPoints.includes(name) ? name : space.blocks.find((b) => b.name === name)?.end;
+    if (cut === undefined) unknown.push({ index, name, nearest: nearestNames(name, [...space.blocks.map((b) => b.name), ...space.cutPoints]) });
+    else cuts.push(cut);
+  });
+  return { cuts: inNetworkOrder(space, cuts), unknown };
+}
+
+/** The cut points at most `radius` positions before or after `best` (not `best` itself), in order. */
+export function neighbourCuts(cutPoints: readonly string[], best: string, radius: number): string[] {
+  const i = cutPoints.indexOf(best);
+  if (i < 0) throw new Error(`${best} is not one of the cut points`);
+  return cutPoints.slice(Math.max(0, i - radius), i + radius + 1).filter((c) => c !== best);
+}
+
+/** The block a cut point belongs to: the first block ending at or after it. */
+export function blockOf(space: CutSpace, cut: string): string | null {
+  const i = space.cutPoints.indexOf(cut);
+  return space.blocks.find((b) => space.cutPoints.indexOf(b.end) >= i)?.name ?? null;
+}
+
+/**
+ * The experiment's `strategy` for a trial. LWFT counts trainable units from the top (the head
+ * is one, each span between consecutive cut points another), so fine-tuning everything above
+ * cut point i means k = cutPoints.length − i: the last cut point gives k = 1 (the head only).
+ */
+export function trialStrategy(kind: SearchStrategy | 'ftl', cut: string | null, space: CutSpace): Strategy {
+  if (kind === 'ftl') return { kind: 'ftl' };
+  if (cut === null) throw new Error(`a ${kind} trial needs a cut`);
+  if (kind === 'lwft') return { kind: 'lwft', k: space.cutPoints.length - space.cutPoints.indexOf(cut) };
+  return { kind, cut };
+}
+
+function inNetworkOrder(space: CutSpace, cuts: readonly string[]): string[] {
+  return [...new Set(cuts)].sort((a, b) => space.cutPoints.indexOf(a) - space.cutPoints.indexOf(b));
+}

@@ -1,0 +1,243 @@
+/**
+ * The search report, in the layout of the TTL paper's tables: one row per method (FTL baseline,
+ * then each strategy's best cut after the block search, "-1", and after the layer search, "-2"),
+ * with test AUROC and AUPRC as mean ± std over the final seeds, parameters (M), MACs (G) and
+ * batch-1 latency T (ms); rows on the Pareto front of test AUROC against MACs are flagged.
+ * When `ttl analyze` has left a cut suggestion in a run of the search, it is shown beside the
+ * searched cut. Written as report.md, report.csv and report.json in the search folder.
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { writeFileAtomic, writeJsonAtomic } from '../atomic';
+import { meanStd } from '../metrics';
+import type { MeanStd } from '../run';
+import type { CutSuggestion } from '../analysis/format';
+import type { SearchState, Trial } from './state';
+
+export interface ReportRow {
+  /** "FTL", "TTL-1" (block search), "TTL-2" (layer search)… */
+  method: string;
+  strategy: string;
+  /** 'baseline', 1 or 2. */
+  stage: 'baseline' | 1 | 2;
+  /** Cut point (layer name); null for FTL. */
+  cut: string | null;
+  block: string | null;
+  seeds: number[];
+  /** Run folders of the seeds, relative to the search folder. */
+  runDirs: string[];
+  /** Test split, mean ± std over the seeds (sample std). */
+  auroc: MeanStd;
+  /** Average precision (area under the precision-recall curve, step-wise). */
+  auprc: MeanStd;
+  /** Trapezoidal area under the precision-recall curve. */
+  auprcTrapezoid: MeanStd;
+  /** The search metric on the validation split, mean over the seeds. */
+  valMetric: number;
+  paramsM: number;
+  macsG: number;
+  /** Median batch-1 latency of each seed's model, averaged over the seeds. */
+  latencyMs: number;
+  /** On the Pareto front of test AUROC (higher) against MACs (lower). */
+  pareto: boolean;
+  /** A cut suggested by an analysis of one of this search's runs, when there is one. */
+  suggestion?: SuggestionRef;
+}
+
+export interface SuggestionRef extends CutSuggestion {
+  /** The analysed run, relative to the search folder, and the analysis file name. */
+  runDir: string;
+  analysis: string;
+}
+
+export interface SearchReport {
+  searchDir: string;
+  experimentFile: string;
+  backbone: string;
+  metric: string;
+  epochs: number;
+  inputSize: number;
+  seeds: number[];
+  /** Training runs in the search, and how many were short halving rounds. */
+  trials: { total: number; finished: number; failed: number; short: number };
+  rows: ReportRow[];
+  /** Every cut suggestion found in the search's runs. */
+  suggestions: SuggestionRef[];
+}
+
+/** A point for {@link paretoFront}: larger `value` and smaller `cost` are better. */
+export interface ParetoPoint {
+  value: number;
+  cost: number;
+}
+
+/**
+ * Indices of the points no other point dominates (at least as good in both, better in one).
+ * Equal points are all on the front.
+ */
+export function paretoFront(points: readonly ParetoPoint[]): Set<number> {
+  const front = new Set<number>();
+  points.forEach((p, i) => {
+    const dominated = points.some((q, j) => j !== i && q.value >= p.value && q.cost <= p.cost && (q.value > p.value || q.cost < p.cost));
+    if (!dominated) front.add(i);
+  });
+  return front;
+}
+
+const LABEL: Record<string, string> = { ftl: 'FTL', ttl: 'TTL', tf: 'TF', lwft: 'LWFT', probe: 'Probe' };
+
+/** Builds the report from search.json and the finished runs' summaries. */
+export function buildReport(dir: string, state: SearchState): SearchReport {
+  const full = (t: Trial) => t.status === 'finished' && t.epochs === state.epochs && state.finalSeeds.includes(t.seed);
+  const suggestions = findSuggestions(dir, state);
+  const rows: ReportRow[] = [];
+  const add = (method: string, strategy: string, stage: ReportRow['stage'], cut: string | null) => {
+    const trials = state.trials.filter((t) => full(t) && t.strategy === strategy && t.cut === cut).sort((a, b) => a.seed - b.seed);
+    if (!trials.length) return;
+    const sums = trials.map((t) => JSON.parse(readFileSync(path.join(dir, t.runDir!, 'summary.json'), 'utf8')) as Summary);
+    const ms = (f: (s: Summary) => number): MeanStd => {
+      const r = meanStd(sums.map(f));
+      return { mean: r.mean, std: r.std };
+    };
+    const runDirs = trials.map((t) => t.runDir!);
+    rows.push({
+      method,
+      strategy,
+      stage,
+      cut,
+      block: trials[0].block,
+      seeds: trials.map((t) => t.seed),
+      runDirs,
+      auroc: ms((s) => s.test.auroc),
+      auprc: ms((s) => s.test.averagePrecision),
+      auprcTrapezoid: ms((s) => s.test.auprcTrapezoid),
+      valMetric: average(trials.map((t) => t.metric ?? NaN)),
+      paramsM: sums[0].params / 1e6,
+      macsG: sums[0].macs / 1e9,
+      latencyMs: sums.reduce((a, s) => a + s.latencyMs, 0) / sums.length,
+      pareto: false,
+      suggestion: suggestions.find((g) => runDirs.includes(g.runDir)) ?? (strategy === 'ftl' ? undefined : suggestions[0]),
+    });
+  };
+  add('FTL', 'ftl', 'baseline', null);
+  for (const k of state.experiment.search!.strategies) {
+    const pick = state.picks[k];
+    if (pick?.stage1) add(`${LABEL[k]}-1`, k, 1, pick.stage1);
+    if (pick?.stage2) add(`${LABEL[k]}-2`, k, 2, pick.stage2);
+  }
+  const front = paretoFront(rows.map((r) => ({ value: r.auroc.mean, cost: r.macsG })));
+  rows.forEach((r, i) => (r.pareto = front.has(i)));
+  return {
+    searchDir: dir,
+    experimentFile: state.experimentFile,
+    backbone: state.backbone,
+    metric: state.metric,
+    epochs: state.epochs,
+    inputSize: state.experiment.data.imageSize,
+    seeds: state.finalSeeds,
+    trials: {
+      total: state.trials.length,
+      finished: state.trials.filter((t) => t.status === 'finished').length,
+      failed: state.trials.filter((t) => t.status === 'failed').length,
+      short: state.trials.filter((t) => t.epochs < state.epochs).length,
+    },
+    rows,
+    suggestions,
+  };
+}
+
+/** Mean of the finite values (NaN when there are none). */
+function average(xs: number[]): number {
+  const ok = xs.filter(Number.isFinite);
+  return ok.length ? ok.reduce((a, b) => a + b, 0) / ok.length : NaN;
+}
+
+interface Summary {
+  test: { auroc: number; averagePrecision: number; auprcTrapezoid: number };
+  params: number;
+  macs: number;
+  latencyMs: number;
+}
+
+/** Cut suggestions in `<runDir>/analysis/*.json` of the search's finished runs. */
+function findSuggestions(dir: string, state: SearchState): SuggestionRef[] {
+  const out: SuggestionRef[] = [];
+  for (const t of state.trials) {
+    if (t.status !== 'finished' || !t.runDir) continue;
+    const adir = path.join(dir, t.runDir, 'analysis');
+    if (!existsSync(adir)) continue;
+    for (const name of readdirSync(adir).filter((n) => n.endsWith('.json')).sort()) {
+      try {
+        const a = JSON.parse(readFileSync(path.join(adir, name), 'utf8')) as { suggestion?: CutSuggestion };
+        const g = a.suggestion;
+        if (g && typeof g.cut === 'string') out.push({ cut: g.cut, block: g.block, similarity: g.similarity, baseline: g.baseline, reason: g.reason, runDir: t.runDir, analysis: name.replace(/\.json$/, '') });
+      } catch {
+        // an analysis being written right now, or not one of ours
+      }
+    }
+  }
+  return out;
+}
+
+const pm = (m: MeanStd) => `${m.mean.toFixed(3)} ± ${m.std.toFixed(3)}`;
+const cutLabel = (r: ReportRow) => (r.cut === null ? 'all' : r.block ? `${r.cut} (${r.block})` : r.cut);
+
+/** The table as Markdown, with a short header saying what was searched and how. */
+export function reportMarkdown(r: SearchReport): string {
+  const withSvcca = r.suggestions.length > 0;
+  const head = ['method', 'cut (layer, block)', 'AUROC', 'AUPRC', 'P (M)', 'MACs (G)', 'T (ms)', 'Pareto', ...(withSvcca ? ['SVCCA cut'] : [])];
+  const lines = [
+    `# Cutoff search: ${path.basename(r.experimentFile)}`,
+    '',
+    `${r.backbone}, ${r.inputSize}×${r.inputSize} px, ${r.epochs} epoch${r.epochs > 1 ? 's' : ''} per run; candidates ranked by ${r.metric}; ` +
+      `test metrics are mean ± std over seeds ${r.seeds.join(', ')}. ${r.trials.finished} training runs (${r.trials.short} short halving rounds)` +
+      `${r.trials.failed ? `, ${r.trials.failed} failed` : ''}. "-1": best block cut (stage 1); "-2": best layer cut (stage 2). AUPRC is the average precision.`,
+    '',
+    `| ${head.join(' | ')} |`,
+    `|${head.map(() => '---').join('|')}|`,
+    ...r.rows.map((row) =>
+      `| ${[
+        row.method,
+        cutLabel(row),
+        pm(row.auroc),
+        pm(row.auprc),
+        row.paramsM.toFixed(3),
+        row.macsG.toFixed(4),
+        row.latencyMs.toFixed(2),
+        row.pareto ? '✓' : '',
+        ...(withSvcca ? [row.suggestion ? (row.suggestion.cut === row.cut ? `= ${row.suggestion.cut}` : `${row.suggestion.cut} (${row.suggestion.block})`) : ''] : []),
+      ].join(' | ')} |`,
+    ),
+  ];
+  if (withSvcca) {
+    lines.push('', 'Cut suggestions from `ttl analyze`:', '');
+    for (const g of r.suggestions) lines.push(`- ${g.cut} (${g.block}), similarity ${g.similarity.toFixed(3)} vs baseline ${g.baseline.toFixed(3)}: ${g.reason} (${g.runDir}, ${g.analysis})`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+const CSV_HEAD = [
+  'method', 'strategy', 'stage', 'cut', 'block', 'seeds', 'auroc_mean', 'auroc_std', 'auprc_mean', 'auprc_std',
+  'auprc_trapezoid_mean', 'auprc_trapezoid_std', 'val_metric', 'params_m', 'macs_g', 'latency_ms', 'pareto', 'svcca_cut',
+];
+
+/** One line per row; numbers at full precision. */
+export function reportCsv(r: SearchReport): string {
+  const cell = (v: unknown) => {
+    const s = v === null || v === undefined ? '' : String(v);
+    return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+  };
+  const rows = r.rows.map((x) =>
+    [
+      x.method, x.strategy, x.stage, x.cut, x.block, x.seeds.join(' '), x.auroc.mean, x.auroc.std, x.auprc.mean, x.auprc.std,
+      x.auprcTrapezoid.mean, x.auprcTrapezoid.std, x.valMetric, x.paramsM, x.macsG, x.latencyMs, x.pareto, x.suggestion?.cut,
+    ].map(cell).join(','),
+  );
+  return [CSV_HEAD.join(','), ...rows].join('\n') + '\n';
+}
+
+export function writeReportFiles(dir: string, r: SearchReport): void {
+  writeFileAtomic(path.join(dir, 'report.md'), reportMarkdown(r));
+  writeFileAtomic(path.join(dir, 'report.csv'), reportCsv(r));
+  writeJsonAtomic(path.join(dir, 'report.json'), r);
+}

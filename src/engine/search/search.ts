@@ -1,0 +1,422 @@
+/**
+ * The two-stage cutoff search of the TTL paper, for every requested strategy at once:
+ *
+ * 1. stage 1 (block search): each stage-1 candidate cut, plus the FTL baseline;
+ * 2. stage 2 (layer search): the cut points within `stage2Radius` of each strategy's best cut;
+ * 3. final: FTL and the best cut of each strategy after stage 1 and after stage 2, with
+ *    `search.seeds` seeds (the trial already run with the first seed counts as one of them).
+ *
+ * Within a stage, successive halving first trains every candidate for `halving.epochs`, then
+ * only the best `halving.keep` fraction at the full budget, from scratch: the survivors' results
+ * are exactly what full trials would give. Candidates are ranked by the validation metric only.
+ *
+ * The protocol is written as "make sure these trials have finished", and a trial is identified
+ * by what it trains (strategy, cut, epochs, seed), so resuming is simply running the protocol
+ * again: finished trials are reused, a trial whose run is still alive is waited for, an
+ * interrupted run is continued with `ttl resume`, and only the rest is trained.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { CancelledError, TtlInputError } from '../errors';
+import { ExperimentError, loadExperiment, type Experiment, type MonitorMetric, type SearchStrategy } from '../experiment';
+import { initBackend } from '../backend';
+import { loadBackbone } from '../models';
+import { listRuns } from '../runstore';
+import { writeJsonAtomic } from '../atomic';
+import { runCli } from './child';
+import { blockOf, neighbourCuts, stage1Cuts, trialStrategy, type CutSpace } from './plan';
+import { buildReport, writeReportFiles, type SearchReport } from './report';
+import {
+  experimentHash, findUnfinishedSearch, newSearchId, readSearch, searchesDir, writeSearch,
+  SEARCH_FORMAT, type SearchState, type Trial, type TrialStage,
+} from './state';
+
+export type SearchEvent =
+  | { type: 'search-started'; searchDir: string; resumed: boolean; maxTrials: number }
+  | { type: 'round'; label: string; trials: number; toRun: number }
+  | { type: 'trial-started'; trial: Trial }
+  | { type: 'trial-epoch'; trial: Trial; done: number; total: number }
+  | { type: 'trial-finished'; trial: Trial }
+  | { type: 'log'; message: string };
+
+export interface SearchOptions {
+  /** Where the `searches/` folder goes (default `.ttl/runs`). */
+  runsDir?: string;
+  /** Overrides `train.backend` of every trial. */
+  backend?: string;
+  /** Trials trained at the same time (default 1). */
+  workers?: number;
+  /** Continue this search folder (default: the newest unfinished search of the same experiment). */
+  resume?: string;
+  /** Start a new search even when an unfinished one of the same experiment exists. */
+  fresh?: boolean;
+  /** Write the trial files of the next round and stop instead of training them (for clusters). */
+  planOnly?: boolean;
+  /** The CLI script trials run through (default: bin/ttl.js of this installation). */
+  cliEntry?: string;
+  signal?: AbortSignal;
+  onEvent?(e: SearchEvent): void;
+}
+
+export type SearchOutcome =
+  | { searchDir: string; finished: true; report: SearchReport }
+  /** `planOnly`: the trial files of the next round are written and listed in `pending.txt`. */
+  | { searchDir: string; finished: false; pending: Trial[] };
+
+/** Starts or resumes a search; see the module comment. */
+export async function runSearch(file: string | undefined, o: SearchOptions = {}): Promise<SearchOutcome> {
+  const runsDir = path.resolve(o.runsDir ?? path.join(process.cwd(), '.ttl', 'runs'));
+  const emit = o.onEvent ?? (() => undefined);
+  let dir: string;
+  let state: SearchState;
+  let resumed = true;
+  if (o.resume !== undefined) {
+    dir = path.resolve(o.resume);
+    state = readSearch(dir);
+  } else {
+    if (file === undefined) throw new TtlInputError('ttl search needs an experiment file or --resume <search-dir>');
+    const exp = loadExperiment(file);
+    if (!exp.search) throw new TtlInputError(`${file}: no "search" section; add "search": {} to search with the defaults`);
+    const hash = experimentHash(exp);
+    const existing = o.fresh ? undefined : findUnfinishedSearch(runsDir, hash);
+    if (existing) {
+      dir = existing;
+      state = readSearch(dir);
+    } else {
+      state = await newState(path.resolve(file), exp, hash);
+      const root = searchesDir(runsDir);
+      mkdirSync(root, { recursive: true });
+      state.id = newSearchId(root, exp.name);
+      dir = path.join(root, state.id);
+      mkdirSync(dir, { recursive: true });
+      writeSearch(dir, state);
+      resumed = false;
+    }
+  }
+  emit({ type: 'search-started', searchDir: dir, resumed, maxTrials: maxTrials(state) });
+  const search = new Search(dir, state, o);
+  try {
+    await search.protocol();
+  } catch (e) {
+    if (e instanceof PlanStop) return { searchDir: dir, finished: false, pending: e.pending };
+    state.status = e instanceof CancelledError ? 'cancelled' : 'failed';
+    if (!(e instanceof CancelledError)) state.error = (e as Error).message;
+    writeSearch(dir, state);
+    throw e;
+  }
+  const report = buildReport(dir, state);
+  writeReportFiles(dir, report);
+  state.status = 'finished';
+  delete state.error;
+  writeSearch(dir, state);
+  return { searchDir: dir, finished: true, report };
+}
+
+/** The cut points and blocks of the experiment's backbone, and a fresh state. */
+async function newState(file: string, exp: Experiment, hash: string): Promise<SearchState> {
+  const cfg = exp.search!;
+  // only the architecture is needed here (no weights, no training): plain JavaScript will do
+  await initBackend({ backend: 'cpu' });
+  const backbone = await loadBackbone({ backbone: exp.model.backbone, inputSize: exp.data.imageSize, pretrained: false });
+  const space: CutSpace = { backbone: backbone.name, cutPoints: backbone.cutPoints, blocks: backbone.blocks };
+  backbone.model.dispose();
+  const { unknown } = stage1Cuts(space, cfg.candidates);
+  if (unknown.length) {
+    throw new ExperimentError(
+      file,
+      unknown.map((u) => ({ path: `/search/candidates/${u.index}`, message: `"${u.name}" is not a cut point or block of ${space.backbone}; nearest: ${u.nearest.join(', ')}` })),
+    );
+  }
+  const s0 = exp.train.seeds[0];
+  const now = new Date().toISOString();
+  const state: SearchState = {
+    format: SEARCH_FORMAT,
+    id: '',
+    experimentFile: file,
+    experimentHash: hash,
+    experiment: exp,
+    status: 'running',
+    createdAt: now,
+    updatedAt: now,
+    backbone: space.backbone,
+    cutPoints: space.cutPoints,
+    blocks: space.blocks,
+    metric: cfg.metric,
+    epochs: cfg.epochs ?? exp.train.epochs,
+    finalSeeds: Array.from({ length: cfg.seeds }, (_, i) => s0 + i),
+    picks: {},
+    trials: [],
+  };
+  const bound = maxTrials(state);
+  if (cfg.maxTrials > 0 && bound > cfg.maxTrials) {
+    throw new ExperimentError(file, [
+      { path: '/search/maxTrials', message: `this search may need up to ${bound} training runs, more than maxTrials (${cfg.maxTrials}); list fewer candidates, lower stage2Radius or seeds, or raise maxTrials` },
+    ]);
+  }
+  return state;
+}
+
+/** An upper bound on the training runs of a search (every trial and final run). */
+export function maxTrials(state: SearchState): number {
+  const cfg = state.experiment.search!;
+  const space = spaceOf(state);
+  const n1 = stage1Cuts(space, cfg.candidates).cuts.length;
+  const n2 = Math.min(2 * cfg.stage2Radius, space.cutPoints.length - 1);
+  const seeds = state.finalSeeds.length;
+  const stage = (n: number) => (halves(state, n) ? n + survivors(state, n) : n);
+  return seeds + cfg.strategies.length * (stage(n1) + stage(n2) + 2 * (seeds - 1));
+}
+
+function spaceOf(state: SearchState): CutSpace {
+  return { backbone: state.backbone, cutPoints: state.cutPoints, blocks: state.blocks };
+}
+
+function halves(state: SearchState, n: number): boolean {
+  const h = state.experiment.search!.halving;
+  return h.enabled && n > 2 && h.epochs < state.epochs;
+}
+
+function survivors(state: SearchState, n: number): number {
+  return Math.min(n, Math.max(2, Math.ceil(state.experiment.search!.halving.keep * n)));
+}
+
+/** Larger is better for every metric but the loss; a missing value ranks last. */
+function score(metric: MonitorMetric, value: number | undefined): number {
+  if (value === undefined || !Number.isFinite(value)) return -Infinity;
+  return metric === 'val_loss' ? -value : value;
+}
+
+function metricOf(metric: MonitorMetric, summary: Record<string, unknown>): number | undefined {
+  const val = summary.val as Record<string, number> | undefined;
+  const key = metric === 'val_auroc' ? 'auroc' : metric === 'val_accuracy' ? 'accuracy' : 'loss';
+  return typeof val?.[key] === 'number' ? val[key] : undefined;
+}
+
+class PlanStop extends Error {
+  constructor(readonly pending: Trial[]) {
+    super('trial files written');
+  }
+}
+
+class Search {
+  private readonly space: CutSpace;
+  private readonly emit: (e: SearchEvent) => void;
+
+  constructor(
+    private readonly dir: string,
+    private readonly state: SearchState,
+    private readonly o: SearchOptions,
+  ) {
+    this.space = spaceOf(state);
+    this.emit = o.onEvent ?? (() => undefined);
+  }
+
+  async protocol(): Promise<void> {
+    const { state } = this;
+    const cfg = state.experiment.search!;
+    state.status = 'running';
+    const s0 = state.finalSeeds[0];
+    const c1 = stage1Cuts(this.space, cfg.candidates).cuts;
+    const ftl = state.finalSeeds.map((seed) => this.trial('ftl', null, 1, state.epochs, seed));
+
+    await this.stage(1, cfg.strategies.map((k) => ({ kind: k, cuts: c1 })), ftl);
+    for (const k of cfg.strategies) this.pick(k).stage1 = this.best(k, c1);
+    writeSearch(this.dir, state);
+
+    if (cfg.stage2Radius > 0) {
+      const fine = cfg.strategies.map((k) => ({
+        kind: k,
+        cuts: neighbourCuts(state.cutPoints, this.pick(k).stage1!, cfg.stage2Radius).filter((c) => !this.hasFull(k, c)),
+      }));
+      await this.stage(2, fine, []);
+    }
+    for (const k of cfg.strategies) {
+      const tried = state.cutPoints.filter((c) => this.hasFull(k, c));
+      this.pick(k).stage2 = this.best(k, tried, this.pick(k).stage1);
+    }
+    writeSearch(this.dir, state);
+
+    const finals = cfg.strategies.flatMap((k) => {
+      const cuts = [...new Set([this.pick(k).stage1!, this.pick(k).stage2!])];
+      return cuts.flatMap((cut) => state.finalSeeds.filter((seed) => seed !== s0).map((seed) => this.trial(k, cut, 'final', state.epochs, seed)));
+    });
+    await this.round('final seeds', finals);
+  }
+
+  /** One stage for every strategy: halving rounds where they pay off, then full trials. */
+  private async stage(stage: 1 | 2, jobs: { kind: SearchStrategy; cuts: string[] }[], extra: Trial[]): Promise<void> {
+    const { state } = this;
+    const s0 = state.finalSeeds[0];
+    const short = jobs.filter((j) => halves(state, j.cuts.length));
+    const shortTrials = short.flatMap((j) => j.cuts.map((c) => this.trial(j.kind, c, stage, state.experiment.search!.halving.epochs, s0)));
+    const direct = jobs.filter((j) => !halves(state, j.cuts.length)).flatMap((j) => j.cuts.map((c) => this.trial(j.kind, c, stage, state.epochs, s0)));
+    if (shortTrials.length) {
+      await this.round(`stage ${stage}, short round (${state.experiment.search!.halving.epochs} epoch${state.experiment.search!.halving.epochs > 1 ? 's' : ''})`, [...extra, ...shortTrials]);
+      extra = [];
+    }
+    const promoted = short.flatMap((j) => {
+      const ranked = j.cuts
+        .map((c, i) => ({ c, i, s: score(state.metric, this.find(j.kind, c, state.experiment.search!.halving.epochs, s0)?.metric) }))
+        .sort((a, b) => b.s - a.s || a.i - b.i)
+        .slice(0, survivors(state, j.cuts.length));
+      return ranked.map((r) => this.trial(j.kind, r.c, stage, state.epochs, s0));
+    });
+    await this.round(`stage ${stage}${short.length ? ', full budget' : ''}`, [...extra, ...direct, ...promoted]);
+  }
+
+  private pick(k: SearchStrategy) {
+    return (this.state.picks[k] ??= {});
+  }
+
+  private find(kind: SearchStrategy | 'ftl', cut: string | null, epochs: number, seed: number): Trial | undefined {
+    return this.state.trials.find((t) => t.id === trialId(kind, cut, epochs, seed));
+  }
+
+  private hasFull(k: SearchStrategy, cut: string): boolean {
+    return this.find(k, cut, this.state.epochs, this.state.finalSeeds[0])?.status === 'finished';
+  }
+
+  /**
+   * The cut with the best full-budget result. Ties go to the incumbent (the stage-1 pick, so
+   * stage 2 only moves the cut when a neighbour is strictly better), then to the shallower cut.
+   */
+  private best(k: SearchStrategy, cuts: string[], incumbent?: string): string {
+    const s0 = this.state.finalSeeds[0];
+    const order = incumbent ? [incumbent, ...cuts.filter((c) => c !== incumbent)] : cuts;
+    let best: string | undefined;
+    let bestScore = -Infinity;
+    for (const c of order) {
+      const t = this.find(k, c, this.state.epochs, s0);
+      if (t?.status !== 'finished') continue;
+      const s = score(this.state.metric, t.metric);
+      if (best === undefined || s > bestScore) [best, bestScore] = [c, s];
+    }
+    if (best === undefined) throw new Error(`every ${k} trial failed; see the trials' errors in search.json`);
+    return best;
+  }
+
+  /** The trial (existing or new, with its experiment file) for one training. */
+  private trial(kind: SearchStrategy | 'ftl', cut: string | null, stage: TrialStage, epochs: number, seed: number): Trial {
+    const id = trialId(kind, cut, epochs, seed);
+    const known = this.state.trials.find((t) => t.id === id);
+    if (known) return known;
+    const t: Trial = {
+      id,
+      strategy: kind,
+      cut,
+      block: cut === null ? null : blockOf(this.space, cut),
+      stage,
+      epochs,
+      seed,
+      status: 'pending',
+      file: path.join('trials', `${id}.ttl.json`),
+      runsDir: path.join('runs', id),
+    };
+    const exp = this.state.experiment;
+    const trialExp = {
+      name: `${exp.name}-${id}`.slice(0, 120),
+      data: exp.data,
+      model: exp.model,
+      strategy: trialStrategy(kind, cut, this.space),
+      train: { ...exp.train, epochs, seeds: [seed] },
+    };
+    mkdirSync(path.join(this.dir, 'trials'), { recursive: true });
+    writeJsonAtomic(path.join(this.dir, t.file), trialExp);
+    this.state.trials.push(t);
+    writeSearch(this.dir, this.state);
+    return t;
+  }
+
+  /** Makes sure every trial has finished, running the missing ones `workers` at a time. */
+  private async round(label: string, trials: Trial[]): Promise<void> {
+    const unique = [...new Map(trials.map((t) => [t.id, t])).values()];
+    const todo = unique.filter((t) => t.status !== 'finished');
+    this.emit({ type: 'round', label, trials: unique.length, toRun: todo.length });
+    if (!todo.length) return;
+    if (this.o.planOnly) {
+      const adoptable = todo.filter((t) => this.adopt(t));
+      const pending = todo.filter((t) => !adoptable.includes(t));
+      if (!pending.length) return;
+      const lines = pending.map((t) => `${t.file} ${t.runsDir}`);
+      writeFileSync(path.join(this.dir, 'pending.txt'), lines.join('\n') + '\n');
+      throw new PlanStop(pending);
+    }
+    const queue = [...todo];
+    const workers = Math.max(1, this.o.workers ?? 1);
+    let failure: unknown;
+    const worker = async () => {
+      while (queue.length && !this.o.signal?.aborted && failure === undefined) {
+        const t = queue.shift()!;
+        try {
+          await this.execute(t);
+        } catch (e) {
+          failure ??= e;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(workers, todo.length) }, worker));
+    if (failure !== undefined) throw failure;
+    if (this.o.signal?.aborted) throw new CancelledError();
+  }
+
+  /** Takes over a finished run already in the trial's runs folder (an earlier attempt, a cluster job). */
+  private adopt(t: Trial): boolean {
+    const done = listRuns(path.join(this.dir, t.runsDir)).find((r) => r.status === 'finished' && r.summary);
+    if (!done) return false;
+    this.finish(t, done.summary!);
+    return true;
+  }
+
+  private finish(t: Trial, summary: Record<string, unknown>): void {
+    t.status = 'finished';
+    t.runDir = path.relative(this.dir, String(summary.runDir));
+    t.metric = metricOf(this.state.metric, summary);
+    delete t.error;
+    writeSearch(this.dir, this.state);
+    this.emit({ type: 'trial-finished', trial: t });
+  }
+
+  /**
+   * Brings one trial to the finished state: adopts a finished run, waits for a live one, resumes
+   * an interrupted or cancelled one, or starts a new run.
+   */
+  private async execute(t: Trial): Promise<void> {
+    const runsDir = path.join(this.dir, t.runsDir);
+    for (;;) {
+      if (this.adopt(t)) return;
+      const runs = listRuns(runsDir);
+      if (!runs.some((r) => r.status === 'running')) break;
+      if (this.o.signal?.aborted) throw new CancelledError();
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    const resumable = listRuns(runsDir).find((r) => r.status === 'interrupted' || r.status === 'cancelled');
+    t.status = 'running';
+    writeSearch(this.dir, this.state);
+    this.emit({ type: 'trial-started', trial: t });
+    const args = resumable ? ['resume', resumable.dir] : ['run', path.join(this.dir, t.file), '--runs-dir', runsDir];
+    try {
+      const summary = await runCli(args, {
+        cliEntry: this.o.cliEntry,
+        backend: this.o.backend,
+        signal: this.o.signal,
+        onEpoch: (done, total) => this.emit({ type: 'trial-epoch', trial: t, done, total }),
+      });
+      this.finish(t, summary);
+    } catch (e) {
+      if (e instanceof CancelledError) {
+        t.status = 'pending';
+        writeSearch(this.dir, this.state);
+        throw e;
+      }
+      // a failed trial ranks last; the search goes on (a resumed search retries it)
+      t.status = 'failed';
+      t.error = (e as Error).message;
+      writeSearch(this.dir, this.state);
+      this.emit({ type: 'trial-finished', trial: t });
+    }
+  }
+}
+
+export function trialId(kind: string, cut: string | null, epochs: number, seed: number): string {
+  return `${kind}-${cut ?? 'all'}-e${epochs}-s${seed}`;
+}
