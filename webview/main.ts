@@ -1,2 +1,365 @@
-// Model Explorer panel (filled in with the panel).
-export {};
+/**
+ * The Model Explorer webview: merges the host's state updates (protocol.ts) and draws the
+ * sections that changed: the layer tree with its truncation handle, the training curves of a run,
+ * the comparison across runs and strategies, the SVCCA views and the Grad-CAM gallery.
+ */
+import '@vscode-elements/elements/dist/vscode-collapsible/index.js';
+import '@vscode-elements/elements/dist/vscode-option/index.js';
+import '@vscode-elements/elements/dist/vscode-single-select/index.js';
+import type { InspectResult } from '../src/engine/inspect';
+import { cutOfStrategy, resolveCut, type StrategyView } from '../src/extension/panel/layerTree';
+import type { AnalysisView, PanelState, RunView } from '../src/extension/panel/protocol';
+import { formatCount, formatMs } from '../src/extension/util/format';
+import { onHostMessage, savedState, saveState, send, type SavedState } from './api';
+import { applyTheme, chartCard, heatmapCard, palette, type Card, type Cell } from './charts';
+import { h } from './dom';
+import { LayerTreeView, type Similarity } from './tree';
+
+let state: PanelState = { target: savedState()?.target ?? {}, runs: [], analyses: [], gradcam: [] };
+let ui: SavedState = savedState() ?? { target: state.target };
+
+/** One section of the page, redrawn only when what it shows changed. */
+interface Section {
+  el: HTMLElement;
+  signature: string;
+  cards: Card[];
+}
+
+const app = document.getElementById('app')!;
+const sections = new Map<string, Section>();
+let tree: LayerTreeView | undefined;
+
+function section(id: string, heading: string): Section {
+  let s = sections.get(id);
+  if (!s) {
+    const el = h('vscode-collapsible', { heading, open: true, id: `section-${id}`, class: 'section' });
+    s = { el, signature: '', cards: [] };
+    sections.set(id, s);
+  }
+  return s;
+}
+
+/** Redraws a section when its signature changed; `draw` returns its content and chart cards. */
+function update(id: string, heading: string, show: boolean, signature: unknown, draw: () => { content: Node[]; cards?: Card[] }): HTMLElement | undefined {
+  if (!show) return undefined;
+  const s = section(id, heading);
+  const sig = JSON.stringify(signature);
+  if (sig !== s.signature) {
+    s.cards.forEach((c) => c.destroy());
+    const { content, cards = [] } = draw();
+    s.el.replaceChildren(...content);
+    s.cards = cards;
+    s.signature = sig;
+  }
+  return s.el;
+}
+
+function strategyText(s: StrategyView): string {
+  if (s.kind === 'lwft' && s.k !== undefined && s.cut === undefined) return `lwft, top ${s.k} units`;
+  return s.cut ? `${s.kind} @ ${s.cut}` : s.kind;
+}
+
+function render(): void {
+  applyTheme();
+  const parts: (HTMLElement | undefined)[] = [header()];
+  parts.push(update('layers', 'Layers and truncation', !!state.experiment || !!state.layersError, [state.experiment?.backbone, state.experiment?.inputSize, state.layersLoading, state.layersError, !!state.layers], drawLayersFrame));
+  placeTree();
+  const own = state.runs.filter((r) => r.own !== false);
+  const selected = own.find((r) => r.dir === ui.selectedRun) ?? own.find((r) => r.status === 'running') ?? own[0];
+  parts.push(update('training', 'Training', own.length > 0, [own.map((r) => [r.dir, r.status]), selected?.dir, selected?.epochs], () => drawTraining(own, selected)));
+  const finished = state.runs.filter((r) => r.test);
+  parts.push(update('compare', 'Comparison', finished.length > 0, finished.map((r) => [r.dir, r.test, r.macs, r.params, r.latencyMs]), () => drawComparison(finished)));
+  const analysis = latestAnalysis();
+  parts.push(update('svcca', `Similarity to the pretrained features${analysis ? ` (${analysis.file.measure.toUpperCase()}, ${analysis.file.name})` : ''}`, !!analysis, analysis, () => drawAnalysis(analysis!)));
+  parts.push(update('gradcam', 'Grad-CAM', state.gradcam.length > 0, state.gradcam, drawGradCam));
+  const present = parts.filter((p): p is HTMLElement => !!p);
+  if (present.length !== app.children.length || present.some((p, i) => app.children[i] !== p)) app.replaceChildren(...present);
+  ui = { ...ui, target: state.target };
+  saveState(ui);
+}
+
+function header(): HTMLElement {
+  const e = state.experiment;
+  const title = e ? e.name : state.target.runDir ? 'Run charts' : 'Model Explorer';
+  const facts = e ? `${e.backbone.split(/[\\/]/).pop()} · ${e.inputSize} px · ${strategyText(e.strategy)}` : state.target.runDir ? state.target.runDir : 'Open an experiment file (*.ttl.json) and run “TTL: Open Model Explorer”.';
+  return h('header', { class: 'page-header' }, h('h1', {}, title), h('p', { class: 'muted', id: 'facts' }, facts), state.experimentError ? h('p', { class: 'error', role: 'alert' }, state.experimentError) : '', h('p', { class: 'muted', id: 'status', role: 'status' }));
+}
+
+/** The layer section's frame; the tree itself is kept across updates (placeTree). */
+function drawLayersFrame(): { content: Node[] } {
+  if (state.layersError) return { content: [h('p', { class: 'error', role: 'alert' }, state.layersError)] };
+  if (!state.layers) return { content: [h('p', { class: 'muted' }, 'Listing the layers…')] };
+  tree = undefined;
+  return { content: [h('div', { id: 'tree-slot' })] };
+}
+
+function placeTree(): void {
+  const slot = document.getElementById('tree-slot') ?? sections.get('layers')?.el.querySelector('#tree-slot');
+  const { layers, experiment } = state;
+  if (!slot || !layers || !experiment) return;
+  const analysis = latestAnalysis();
+  const input = {
+    table: layers,
+    strategy: experiment.strategy,
+    cut: cutOfStrategy({ ...experiment.strategy, cut: resolveCut(experiment.strategy.cut, layers) }, layers.cutPoints),
+    similarity: similarityOf(analysis),
+    measure: analysis?.file.measure.toUpperCase(),
+    suggested: analysis?.file.suggestion?.cut,
+    latency: (cut: string | null) => latencyAt(cut, experiment.strategy, layers),
+    onCommit: (cut: string | null) => send({ type: 'setCut', cut }),
+  };
+  if (tree && tree.fits(input) && slot.contains(tree.el)) {
+    tree.setInput(input);
+    return;
+  }
+  tree = new LayerTreeView(input);
+  slot.replaceChildren(tree.el);
+}
+
+const similarityCache = new WeakMap<AnalysisView, Map<string, Similarity>>();
+function similarityOf(a: AnalysisView | undefined): Map<string, Similarity> | undefined {
+  if (!a?.file.horizontal) return undefined;
+  let m = similarityCache.get(a);
+  if (!m) {
+    m = new Map(a.file.horizontal.layers.map((l) => [l.layer, { finetuned: l.finetuned, random: l.random }]));
+    similarityCache.set(a, m);
+  }
+  return m;
+}
+
+function latestAnalysis(): AnalysisView | undefined {
+  return [...state.analyses].sort((a, b) => (a.file.createdAt < b.file.createdAt ? 1 : -1))[0];
+}
+
+/** Median latency measured by finished runs of this strategy at `cut`, and by FTL runs of the same backbone and size. */
+function latencyAt(cut: string | null, strategy: StrategyView, table: InspectResult): { ms?: number; fullMs?: number } {
+  const same = (r: RunView) => r.backbone === table.model && r.inputSize === table.inputSize && r.latencyMs !== undefined;
+  const at = state.runs.filter((r) => same(r) && r.strategy.kind === strategy.kind && cutOfStrategy(r.strategy, table.cutPoints) === cut);
+  const full = state.runs.filter((r) => same(r) && r.strategy.kind === 'ftl');
+  return { ms: median(at.map((r) => r.latencyMs!)), fullMs: median(full.map((r) => r.latencyMs!)) };
+}
+
+function median(xs: number[]): number | undefined {
+  if (!xs.length) return undefined;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+function drawTraining(own: RunView[], selected: RunView | undefined): { content: Node[]; cards: Card[] } {
+  const picker = h('vscode-single-select', { id: 'run-picker', 'aria-label': 'Run' }) as HTMLElement & { value: string };
+  for (const r of own) picker.append(h('vscode-option', { value: r.dir, selected: r === selected }, `${r.label} · ${r.status} · ${r.id}`));
+  picker.addEventListener('change', () => {
+    ui = { ...ui, selectedRun: picker.value };
+    render();
+  });
+  if (!selected) return { content: [picker], cards: [] };
+  const e = selected.epochs;
+  const [c0, c1, c2, c3] = palette();
+  const x = e.map((p) => String(p.epoch + 1));
+  const line = (label: string, data: (number | undefined)[], color: string) => ({ label, data: data.map((v) => v ?? null), borderColor: color, backgroundColor: color, pointRadius: 3, spanGaps: true });
+  const scale = (title: string, extra: object = {}) => ({ x: { title: { display: true, text: 'epoch' } }, y: { title: { display: true, text: title }, ...extra } });
+  const loss = chartCard(
+    'Loss per epoch',
+    `loss-${selected.id}`,
+    { type: 'line', data: { labels: x, datasets: [line('train loss', e.map((p) => p.trainLoss), c0), line('val loss', e.map((p) => p.valLoss), c1)] }, options: { scales: scale('loss') } },
+    () => [['epoch', 'train_loss', 'val_loss'], ...e.map((p) => [p.epoch + 1, p.trainLoss, p.valLoss])],
+  );
+  const metrics = chartCard(
+    'Validation AUROC and AUPRC per epoch',
+    `val-metrics-${selected.id}`,
+    { type: 'line', data: { labels: x, datasets: [line('val AUROC', e.map((p) => p.valAuroc), c2), line('val AUPRC', e.map((p) => p.valAuprc), c3)] }, options: { scales: scale('score', { suggestedMin: 0.5, suggestedMax: 1 }) } },
+    () => [['epoch', 'val_auroc', 'val_auprc'], ...e.map((p) => [p.epoch + 1, p.valAuroc, p.valAuprc])],
+  );
+  const note = selected.status === 'running' ? h('p', { class: 'muted' }, `Training: epoch ${e.length}${selected.test ? '' : ' so far'}; the curves grow as epochs finish.`) : h('p', { class: 'muted' }, selected.test ? `Test AUROC ${selected.test.auroc.toFixed(3)} · AUPRC ${selected.test.auprc.toFixed(3)} · ${formatCount(selected.params)} params · ${formatCount(selected.macs)} MACs · ${formatMs(selected.latencyMs)}` : selected.status);
+  return { content: [h('div', { class: 'toolbar' }, picker), note, h('div', { class: 'grid' }, loss.el, metrics.el)], cards: [loss, metrics] };
+}
+
+interface Group {
+  label: string;
+  runs: RunView[];
+  auroc: MeanSd;
+  auprc: MeanSd;
+  params?: number;
+  macs?: number;
+  latencyMs?: number;
+}
+
+interface MeanSd {
+  mean: number;
+  sd: number | undefined;
+}
+
+function meanSd(xs: number[]): MeanSd {
+  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+  const sd = xs.length > 1 ? Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (xs.length - 1)) : undefined;
+  return { mean, sd };
+}
+
+/** Finished runs grouped by backbone, input size and strategy: one bar (mean ± sd over seeds) each. */
+function groups(runs: RunView[]): Group[] {
+  const by = new Map<string, RunView[]>();
+  for (const r of runs) {
+    const key = `${r.backbone.split(/[\\/]/).pop()} ${r.inputSize ?? ''}px ${strategyText(r.strategy)}`;
+    by.set(key, [...(by.get(key) ?? []), r]);
+  }
+  const multi = new Set([...by.values()].map((rs) => `${rs[0].backbone}${rs[0].inputSize}`)).size > 1;
+  return [...by.entries()].map(([key, rs]) => ({
+    label: multi ? key : strategyText(rs[0].strategy),
+    runs: rs,
+    auroc: meanSd(rs.map((r) => r.test!.auroc)),
+    auprc: meanSd(rs.map((r) => r.test!.auprc)),
+    params: median(rs.flatMap((r) => (r.params === undefined ? [] : [r.params]))),
+    macs: median(rs.flatMap((r) => (r.macs === undefined ? [] : [r.macs]))),
+    latencyMs: median(rs.flatMap((r) => (r.latencyMs === undefined ? [] : [r.latencyMs]))),
+  }));
+}
+
+/** The groups no other group beats on both AUROC (higher) and MACs (lower), by MACs. */
+export function paretoFront<T extends { x: number; y: number }>(points: T[]): T[] {
+  const sorted = [...points].sort((a, b) => a.x - b.x || b.y - a.y);
+  const front: T[] = [];
+  for (const p of sorted) if (!front.length || p.y > front[front.length - 1].y) front.push(p);
+  return front;
+}
+
+function drawComparison(runs: RunView[]): { content: Node[]; cards: Card[] } {
+  const gs = groups(runs);
+  const [c0, c1, c2, c3] = palette();
+  const labels = gs.map((g) => g.label);
+  const score = chartCard(
+    'Test AUROC and AUPRC (mean ± sd over seeds)',
+    'comparison-scores',
+    {
+      type: 'bar',
+      data: {
+        labels,
+        datasets: [
+          { label: 'AUROC', data: gs.map((g) => g.auroc.mean), backgroundColor: c0, errorBars: gs.map((g) => g.auroc.sd) } as never,
+          { label: 'AUPRC', data: gs.map((g) => g.auprc.mean), backgroundColor: c1, errorBars: gs.map((g) => g.auprc.sd) } as never,
+        ],
+      },
+      options: { scales: { y: { suggestedMin: 0.5, max: 1, title: { display: true, text: 'test score' } } } },
+    },
+    () => [['group', 'runs', 'auroc_mean', 'auroc_sd', 'auprc_mean', 'auprc_sd'], ...gs.map((g): Cell[] => [g.label, g.runs.length, g.auroc.mean, g.auroc.sd, g.auprc.mean, g.auprc.sd])],
+  );
+  const maxOf = (f: (g: Group) => number | undefined) => Math.max(...gs.map((g) => f(g) ?? 0)) || 1;
+  const rel = (f: (g: Group) => number | undefined) => gs.map((g) => (f(g) === undefined ? null : (100 * f(g)!) / maxOf(f)));
+  const size = chartCard(
+    'Params, MACs and latency T (% of the largest)',
+    'comparison-size',
+    {
+      type: 'bar',
+      data: {
+        labels,
+        datasets: [
+          { label: 'params', data: rel((g) => g.params), backgroundColor: c0 },
+          { label: 'MACs', data: rel((g) => g.macs), backgroundColor: c2 },
+          { label: 'T (latency)', data: rel((g) => g.latencyMs), backgroundColor: c3 },
+        ],
+      },
+      options: {
+        scales: { y: { min: 0, max: 100, title: { display: true, text: '% of the largest' } } },
+        plugins: {
+          tooltip: {
+            callbacks: {
+              label: (item) => {
+                const g = gs[item.dataIndex];
+                const abs = [formatCount(g.params), formatCount(g.macs), formatMs(g.latencyMs)][item.datasetIndex];
+                return `${item.dataset.label}: ${abs}`;
+              },
+            },
+          },
+        },
+      },
+    },
+    () => [['group', 'params', 'macs', 'latency_ms'], ...gs.map((g): Cell[] => [g.label, g.params, g.macs, g.latencyMs])],
+  );
+  const points = gs.filter((g) => g.macs !== undefined).map((g) => ({ x: g.macs!, y: g.auroc.mean, label: g.label }));
+  const front = paretoFront(points);
+  const scatter = chartCard(
+    'Test AUROC vs MACs, with the Pareto front',
+    'comparison-pareto',
+    {
+      type: 'scatter',
+      data: {
+        datasets: [
+          { type: 'scatter', label: 'runs (mean over seeds)', data: points, backgroundColor: c0, pointRadius: 5 },
+          { type: 'line', label: 'Pareto front', data: front, borderColor: c1, backgroundColor: c1, pointRadius: 0, stepped: 'after' as const },
+        ],
+      },
+      options: {
+        scales: { x: { type: 'linear', title: { display: true, text: 'MACs' }, ticks: { callback: (v) => formatCount(Number(v)) } }, y: { title: { display: true, text: 'test AUROC' } } },
+        plugins: { tooltip: { callbacks: { label: (item) => `${(item.raw as { label?: string }).label ?? ''}: AUROC ${item.parsed.y?.toFixed(3)}, ${formatCount(item.parsed.x ?? 0)} MACs` } } },
+      },
+    },
+    () => [['group', 'macs', 'auroc_mean', 'pareto'], ...points.map((p): Cell[] => [p.label, p.x, p.y, front.includes(p) ? 1 : 0])],
+  );
+  return { content: [h('div', { class: 'grid' }, score.el, size.el, scatter.el)], cards: [score, size, scatter] };
+}
+
+function drawAnalysis(a: AnalysisView): { content: Node[]; cards: Card[] } {
+  const f = a.file;
+  const [c0, c1, c2] = palette();
+  const cards: Card[] = [];
+  if (f.horizontal) {
+    const ls = f.horizontal.layers;
+    cards.push(
+      chartCard(
+        `${f.measure.toUpperCase()} per layer: pretrained vs finetuned, and the random baseline`,
+        `svcca-horizontal-${f.name}`,
+        {
+          type: 'line',
+          data: {
+            labels: ls.map((l) => l.layer),
+            datasets: [
+              { label: 'pretrained ↔ finetuned', data: ls.map((l) => l.finetuned), borderColor: c0, backgroundColor: c0 },
+              { label: 'pretrained ↔ random', data: ls.map((l) => l.random), borderColor: c1, backgroundColor: c1, borderDash: [5, 4] },
+            ],
+          },
+          options: { scales: { y: { min: 0, max: 1, title: { display: true, text: f.measure } } } },
+        },
+        () => [['layer', 'block', 'finetuned', 'random'], ...ls.map((l): Cell[] => [l.layer, l.block, l.finetuned, l.random])],
+      ),
+    );
+  }
+  if (f.probe) {
+    const bs = f.probe.blocks;
+    cards.push(
+      chartCard(
+        'Linear probe AUROC per block',
+        `probe-${f.name}`,
+        { type: 'bar', data: { labels: bs.map((b) => b.block), datasets: [{ label: 'probe AUROC', data: bs.map((b) => b.auroc), backgroundColor: c2 }, { label: 'probe AUPRC', data: bs.map((b) => b.auprc), backgroundColor: c1 }] }, options: { scales: { y: { suggestedMin: 0.5, max: 1 } } } },
+        () => [['block', 'layer', 'auroc', 'auprc'], ...bs.map((b): Cell[] => [b.block, b.layer, b.auroc, b.auprc])],
+      ),
+    );
+  }
+  if (f.vertical) {
+    cards.push(heatmapCard('Layer × layer, pretrained', `svcca-vertical-pretrained-${f.name}`, f.vertical.layers, f.vertical.pretrained));
+    cards.push(heatmapCard('Layer × layer, finetuned', `svcca-vertical-finetuned-${f.name}`, f.vertical.layers, f.vertical.finetuned));
+  }
+  const s = f.suggestion;
+  const note = s ? h('p', {}, h('b', {}, `Suggested cut: ${s.cut} (${s.block})`), ` — ${s.reason}`) : '';
+  return { content: [h('p', { class: 'muted' }, `${f.run.id}, ${f.images} ${f.split} images`), note || h('span'), h('div', { class: 'grid' }, ...cards.map((c) => c.el))], cards };
+}
+
+function drawGradCam(): { content: Node[] } {
+  return {
+    content: state.gradcam.map((g) =>
+      h('div', { class: 'gallery-run' }, h('h3', {}, g.runId), h('div', { class: 'gallery' }, ...g.images.map((img) => h('figure', { class: 'gradcam' }, h('img', { src: img.src, alt: img.caption, loading: 'lazy' }), h('figcaption', {}, img.caption))))),
+    ),
+  };
+}
+
+onHostMessage((m) => {
+  if (m.type === 'state') {
+    state = m.state;
+    render();
+  } else if (m.type === 'exported') {
+    const status = document.getElementById('status');
+    if (status) status.textContent = `Saved ${m.path}`;
+  }
+});
+
+render();
+send({ type: 'ready' });

@@ -90,7 +90,7 @@ export class ModelExplorerPanel {
     if (changed) {
       this.state = { target, runs: [], analyses: [], gradcam: [] };
       this.layerKey = '';
-      this.post({ type: 'update', state: { ...this.state, experiment: undefined, layers: undefined, experimentError: undefined, layersError: undefined } });
+      this.set({});
       void this.loadAll();
     }
     this.setTitle();
@@ -135,7 +135,7 @@ export class ModelExplorerPanel {
     switch (m.type) {
       case 'ready':
         this.ready = true;
-        this.post({ type: 'update', state: this.state });
+        this.set({});
         void this.loadAll();
         return;
       case 'setCut':
@@ -150,8 +150,16 @@ export class ModelExplorerPanel {
     }
   }
 
+  /** Merges a change into the state (an undefined value removes the key) and sends the whole state. */
+  private set(patch: Partial<PanelState>): void {
+    for (const [k, v] of Object.entries(patch) as [keyof PanelState, unknown][]) {
+      if (v === undefined) delete this.state[k];
+      else (this.state as unknown as Record<string, unknown>)[k] = v;
+    }
+    this.post({ type: 'state', state: this.state });
+  }
+
   private post(m: HostMessage): void {
-    if (m.type === 'update') Object.assign(this.state, m.state);
     if (this.ready) void this.panel.webview.postMessage(m);
   }
 
@@ -162,7 +170,7 @@ export class ModelExplorerPanel {
         const doc = await vscode.workspace.openTextDocument(vscode.Uri.file(file));
         this.loadExperiment(doc.getText());
       } catch (e) {
-        this.post({ type: 'update', state: { experimentError: `Cannot read ${file}: ${(e as Error).message}` } });
+        this.set({ experimentError: `Cannot read ${file}: ${(e as Error).message}` });
       }
     }
     this.loadRuns();
@@ -175,10 +183,10 @@ export class ModelExplorerPanel {
     try {
       experiment = experimentView(file, text);
     } catch (e) {
-      this.post({ type: 'update', state: { experimentError: (e as Error).message } });
+      this.set({ experimentError: (e as Error).message });
       return;
     }
-    this.post({ type: 'update', state: { experiment, experimentError: undefined } });
+    this.set({ experiment, experimentError: undefined });
     void this.loadLayers({ backbone: experiment.backbone, inputSize: experiment.inputSize, numClasses: experiment.numClasses });
   }
 
@@ -186,14 +194,14 @@ export class ModelExplorerPanel {
     const id = JSON.stringify(key);
     if (id === this.layerKey || !deps) return;
     this.layerKey = id;
-    this.post({ type: 'update', state: { layersLoading: true, layersError: undefined } });
+    this.set({ layersLoading: true, layersError: undefined });
     try {
       const layers = await deps.tables.get(key);
-      if (this.layerKey === id) this.post({ type: 'update', state: { layers, layersLoading: false } });
+      if (this.layerKey === id) this.set({ layers, layersLoading: false });
     } catch (e) {
       if (this.layerKey === id) {
         this.layerKey = '';
-        this.post({ type: 'update', state: { layersError: `Cannot list the layers of ${key.backbone}: ${(e as Error).message}`, layersLoading: false } });
+        this.set({ layersError: `Cannot list the layers of ${key.backbone}: ${(e as Error).message}`, layersLoading: false });
       }
     }
   }
@@ -208,15 +216,12 @@ export class ModelExplorerPanel {
     const byTime = (a: { startedAt: string }, b: { startedAt: string }) => (a.startedAt < b.startedAt ? 1 : -1);
     const runs = [...own.sort(byTime), ...others.sort(byTime)];
     const webview = this.panel.webview;
-    this.post({
-      type: 'update',
-      state: {
+    this.set({
         runs: runs.map((r) => ({ ...runView(r), own: own.includes(r) })),
         analyses: own.flatMap((r) => readAnalyses(r.dir, r.id)),
         gradcam: own
           .map((r) => ({ runId: r.id, images: readGradCam(r.dir).map((g) => ({ src: webview.asWebviewUri(vscode.Uri.file(g.path)).toString(), caption: g.caption })) }))
           .filter((g) => g.images.length > 0),
-      },
     });
   }
 

@@ -3,8 +3,9 @@
  * (webview/main.ts), so a change to the wire format fails to compile on both sides. No `vscode`
  * and no DOM here.
  *
- * Host → webview: `update` carries a part of `PanelState`; the webview merges it and redraws
- * (the host only sends after the webview said `ready`). Webview → host: `ready`, `setCut` when
+ * Host → webview: `state` carries the whole `PanelState` (small: one layer table, the runs'
+ * per-epoch metrics); the webview redraws the sections that changed. The host only sends after
+ * the webview said `ready`. Webview → host: `ready`, `setCut` when
  * the handle is released, `export` with a chart's PNG or CSV, `selectRun`. The host checks every
  * incoming message with `isWebviewMessage` and ignores anything else.
  */
@@ -89,7 +90,7 @@ export interface PanelState {
   gradcam: GradCamGallery[];
 }
 
-export type HostMessage = { type: 'update'; state: Partial<PanelState> } | { type: 'exported'; path: string };
+export type HostMessage = { type: 'state'; state: PanelState } | { type: 'exported'; path: string };
 
 export type ExportFormat = 'png' | 'csv';
 

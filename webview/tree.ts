@@ -1,0 +1,216 @@
+/**
+ * The layer tree with its truncation handle. Rows come grouped by block from layerTree.ts; the
+ * handle sits after the current cut point and snaps to cut points when dragged (pointer) or
+ * moved (arrow keys, Page Up/Down, Home, End on the focused slider). While it moves the rows
+ * below it and the totals update in place; releasing it hands the cut to `onCommit`.
+ */
+import type { InspectResult } from '../src/engine/inspect';
+import { buildLayerTree, handleStops, stepHandle, strategyTotals, type RowRole, type StrategyView, type Totals } from '../src/extension/panel/layerTree';
+import { formatCount, formatMs } from '../src/extension/util/format';
+import { h } from './dom';
+
+export interface Similarity {
+  finetuned: number;
+  random: number;
+}
+
+export interface TreeInput {
+  table: InspectResult;
+  strategy: StrategyView;
+  cut: string | null;
+  /** Per cut point: pretrained↔finetuned similarity and the random baseline, from an analysis file. */
+  similarity?: Map<string, Similarity>;
+  measure?: string;
+  /** The analysis' suggested cut. */
+  suggested?: string;
+  /** Measured latency of the model with the handle after `cut`, and of the full model, when runs measured them. */
+  latency(cut: string | null): { ms?: number; fullMs?: number };
+  onCommit(cut: string | null): void;
+}
+
+const NOTES: Record<RowRole, (kind: string) => string> = {
+  kept: () => '',
+  discarded: () => 'discarded',
+  scratch: () => 'half width, from scratch',
+  frozen: () => 'frozen',
+  lr: () => 'trains at η/10',
+  head: (kind) => (kind === 'lwft' ? 'new head, η' : kind === 'probe' ? 'new head (only this trains)' : 'new head, η × head multiplier'),
+};
+
+/** Keyboard commit delay: a burst of key presses writes the file once. */
+const KEY_COMMIT_MS = 500;
+
+export class LayerTreeView {
+  readonly el: HTMLElement;
+  private readonly rows = new Map<string, HTMLElement>();
+  private readonly handle: HTMLElement;
+  private readonly totals: HTMLElement;
+  private stops: (string | null)[];
+  private cut: string | null;
+  private dragging = false;
+  private keyTimer: number | undefined;
+
+  constructor(private input: TreeInput) {
+    this.cut = input.cut;
+    this.stops = handleStops(input.table, input.strategy);
+    this.totals = h('div', { class: 'totals', id: 'cut-totals', role: 'status' });
+    this.handle = h('div', { class: 'handle', role: 'slider', tabindex: 0, 'aria-label': 'Truncation point', 'aria-valuemin': 0, 'aria-valuemax': this.stops.length - 1 }, h('span', { class: 'handle-grip', 'aria-hidden': 'true' }, '✂'), h('span', { class: 'handle-label' }));
+    this.el = h('div', { class: 'layer-tree' }, this.totals, this.header(), this.body());
+    this.bindHandle();
+    this.place(this.cut);
+  }
+
+  /** True when `input` can be shown by this view without building it again (same table, strategy kind and marks). */
+  fits(input: TreeInput): boolean {
+    return input.table === this.input.table && input.strategy.kind === this.input.strategy.kind && input.similarity === this.input.similarity && input.suggested === this.input.suggested;
+  }
+
+  /** New input from the host (the file changed, a run finished); the handle follows unless it is being moved. */
+  setInput(input: TreeInput): void {
+    this.input = input;
+    this.stops = handleStops(input.table, input.strategy);
+    this.handle.setAttribute('aria-valuemax', String(this.stops.length - 1));
+    if (!this.dragging && this.keyTimer === undefined) this.place(input.cut);
+  }
+
+  private header(): HTMLElement {
+    return h('div', { class: 'tree-row tree-header', 'aria-hidden': 'true' }, h('span', { class: 'c-name' }, 'layer'), h('span', { class: 'c-shape' }, 'output'), h('span', { class: 'c-num' }, 'params'), h('span', { class: 'c-num' }, 'MACs'), h('span', { class: 'c-sim' }, this.input.similarity ? `${this.input.measure ?? 'similarity'} (finetuned · random)` : ''));
+  }
+
+  private body(): HTMLElement {
+    const { table, strategy, cut } = this.input;
+    const tree = buildLayerTree(table, strategy, cut);
+    const list = h('div', { class: 'tree-body', role: 'list', 'aria-label': `Layers of ${table.model}` });
+    for (const g of tree.groups) {
+      list.append(h('div', { class: 'tree-row group-head', role: 'listitem' }, h('span', { class: 'c-name' }, g.name), h('span', { class: 'c-shape' }, `${g.rows.length} layers`), h('span', { class: 'c-num' }, formatCount(g.params)), h('span', { class: 'c-num' }, formatCount(g.macs)), h('span', { class: 'c-sim' })));
+      for (const r of g.rows) {
+        const sim = this.input.similarity?.get(r.name);
+        const row = h(
+          'div',
+          { class: `tree-row layer${r.cutPoint ? ' cut-point' : ''}${r.name === this.input.suggested ? ' suggested' : ''}`, role: 'listitem', 'data-layer': r.name, title: r.className },
+          h('span', { class: 'c-name' }, r.cutPoint ? h('span', { class: 'cut-mark', title: 'cut point' }, '◆ ') : '', r.name, r.name === this.input.suggested ? h('span', { class: 'badge suggested-badge' }, 'suggested cut') : '', h('span', { class: 'note' })),
+          h('span', { class: 'c-shape' }, `[${r.outputShape.slice(1).join('×')}]`),
+          h('span', { class: 'c-num' }, formatCount(r.params)),
+          h('span', { class: 'c-num' }, formatCount(r.macs)),
+          h('span', { class: 'c-sim' }, sim ? similarityBar(sim) : ''),
+        );
+        this.rows.set(r.name, row);
+        list.append(row);
+      }
+    }
+    return list;
+  }
+
+  /** Moves the handle after `cut` and re-marks the rows and totals (no file write). */
+  private place(cut: string | null): void {
+    this.cut = cut;
+    const { table, strategy } = this.input;
+    const tree = buildLayerTree(table, strategy, cut);
+    for (const g of tree.groups) {
+      for (const r of g.rows) {
+        const row = this.rows.get(r.name);
+        if (!row) continue;
+        row.dataset.role = r.role;
+        row.querySelector('.note')!.textContent = NOTES[r.role](strategy.kind);
+      }
+    }
+    const anchor = this.rows.get(cut ?? table.cutPoints[table.cutPoints.length - 1] ?? '');
+    anchor?.after(this.handle);
+    const index = Math.max(0, this.stops.indexOf(cut));
+    const label = cut === null ? 'no cut: the whole backbone' : `after ${cut}`;
+    this.handle.setAttribute('aria-valuenow', String(index));
+    this.handle.setAttribute('aria-valuetext', `${label}; ${totalsText(tree.totals, tree.full)}`);
+    this.handle.querySelector('.handle-label')!.textContent = strategy.kind === 'lwft' ? `${label} · trained above` : label;
+    this.totals.replaceChildren(...this.totalsContent(strategyTotals(table, strategy, cut), tree.full, cut));
+  }
+
+  private totalsContent(t: Totals, full: Totals, cut: string | null): Node[] {
+    const lat = this.input.latency(cut);
+    const approx = t.approximate ? '≈ ' : '';
+    const parts: Node[] = [
+      h('span', { class: 'total', id: 'total-params' }, h('b', {}, `${approx}${formatCount(t.params)}`), ` params (${pct(t.params, full.params)} of full)`),
+      h('span', { class: 'total', id: 'total-macs' }, h('b', {}, `${approx}${formatCount(t.macs)}`), ` MACs (${pct(t.macs, full.macs)})`),
+    ];
+    if (lat.ms !== undefined) parts.push(h('span', { class: 'total', id: 'total-latency' }, h('b', {}, formatMs(lat.ms)), lat.fullMs ? ` latency (${pct(lat.ms, lat.fullMs)} of FTL)` : ' latency (measured)'));
+    else parts.push(h('span', { class: 'total muted' }, 'latency: measured when a run at this cut finishes'));
+    return parts;
+  }
+
+  private bindHandle(): void {
+    const h = this.handle;
+    h.addEventListener('keydown', (e) => {
+      const steps: Record<string, number | 'first' | 'last'> = { ArrowUp: -1, ArrowLeft: -1, ArrowDown: 1, ArrowRight: 1, PageUp: -3, PageDown: 3, Home: 'first', End: 'last' };
+      const delta = steps[e.key];
+      if (delta === undefined) return;
+      e.preventDefault();
+      const next = stepHandle(this.stops, this.cut, delta);
+      if (next === this.cut) return;
+      this.place(next);
+      h.focus();
+      window.clearTimeout(this.keyTimer);
+      this.keyTimer = window.setTimeout(() => {
+        this.keyTimer = undefined;
+        this.input.onCommit(this.cut);
+      }, KEY_COMMIT_MS);
+    });
+    h.addEventListener('pointerdown', (e) => {
+      e.preventDefault();
+      h.setPointerCapture(e.pointerId);
+      h.focus();
+      this.dragging = true;
+      h.classList.add('dragging');
+    });
+    h.addEventListener('pointermove', (e) => {
+      if (!this.dragging) return;
+      const next = this.nearestStop(e.clientY);
+      if (next !== this.cut) this.place(next);
+    });
+    const release = (e: PointerEvent) => {
+      if (!this.dragging) return;
+      this.dragging = false;
+      h.classList.remove('dragging');
+      if (h.hasPointerCapture(e.pointerId)) h.releasePointerCapture(e.pointerId);
+      this.input.onCommit(this.cut);
+    };
+    h.addEventListener('pointerup', release);
+    h.addEventListener('pointercancel', release);
+  }
+
+  /** The stop whose row's bottom edge is closest to the pointer. */
+  private nearestStop(y: number): string | null {
+    let best: string | null = this.cut;
+    let bestDist = Infinity;
+    const last = this.input.table.cutPoints[this.input.table.cutPoints.length - 1];
+    for (const s of this.stops) {
+      const row = this.rows.get(s ?? last);
+      if (!row) continue;
+      const d = Math.abs(row.getBoundingClientRect().bottom - y);
+      if (d < bestDist) {
+        bestDist = d;
+        best = s;
+      }
+    }
+    return best;
+  }
+}
+
+function pct(x: number, of: number): string {
+  if (!of) return '–';
+  const p = (100 * x) / of;
+  return `${p < 10 ? p.toFixed(1) : Math.round(p)}%`;
+}
+
+function totalsText(t: Totals, full: Totals): string {
+  return `${t.approximate ? 'about ' : ''}${formatCount(t.params)} params, ${pct(t.params, full.params)} of full; ${formatCount(t.macs)} MACs, ${pct(t.macs, full.macs)}`;
+}
+
+/** Inline bar: the finetuned similarity as a bar, the random baseline as a tick. */
+function similarityBar(s: Similarity): HTMLElement {
+  const bar = h('span', { class: 'sim', title: `finetuned ${s.finetuned.toFixed(3)} · random ${s.random.toFixed(3)}`, role: 'img', 'aria-label': `similarity ${s.finetuned.toFixed(2)}, random baseline ${s.random.toFixed(2)}` });
+  const fill = h('span', { class: 'sim-fill' });
+  fill.style.width = `${Math.max(0, Math.min(1, s.finetuned)) * 100}%`;
+  const tick = h('span', { class: 'sim-random' });
+  tick.style.left = `${Math.max(0, Math.min(1, s.random)) * 100}%`;
+  bar.append(fill, tick);
+  return h('span', { class: 'sim-cell' }, bar, h('span', { class: 'sim-value' }, s.finetuned.toFixed(2)));
+}
