@@ -11,6 +11,9 @@ import { castConfig } from './Cast';
 import { installClipByValueGrad } from './ClipByValue_grad';
 import { conv2DBackpropFilterConfig } from './Conv2DBackpropFilter';
 import { conv2DBackpropInputConfig } from './Conv2DBackpropInput';
+import { conv3DConfig } from './Conv3D';
+import { conv3DBackpropFilterV2Config } from './Conv3DBackpropFilterV2';
+import { conv3DBackpropInputV2Config } from './Conv3DBackpropInputV2';
 import { depthwiseConv2dNativeBackpropFilterConfig } from './DepthwiseConv2dNativeBackpropFilter';
 import { depthwiseConv2dNativeBackpropInputConfig } from './DepthwiseConv2dNativeBackpropInput';
 import { fusedBatchNormConfig } from './FusedBatchNorm';
@@ -32,6 +35,9 @@ const kernels: tf.KernelConfig[] = [
   castConfig,
   conv2DBackpropFilterConfig,
   conv2DBackpropInputConfig,
+  conv3DConfig,
+  conv3DBackpropFilterV2Config,
+  conv3DBackpropInputV2Config,
   depthwiseConv2dNativeBackpropFilterConfig,
   depthwiseConv2dNativeBackpropInputConfig,
   fusedBatchNormConfig,
