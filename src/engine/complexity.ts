@@ -2,7 +2,8 @@
  * Model complexity: parameters, multiply-accumulates (MACs) per layer, and forward latency.
  *
  * MACs follow ptflops' conventions (the figures the TTL paper reports), for batch 1:
- * - convolution: K·Cin·(Cout/groups)·Hout·Wout, plus Cout·Hout·Wout with a bias
+ * - convolution: K·Cin·(Cout/groups)·Hout·Wout, plus Cout·Hout·Wout with a bias (3D: K and the
+ *   output positions over depth too; `GroupedConv3D` divides by its groups)
  *   (transposed convolution: K·Cin·Cout·Hin·Win, plus the bias over the output);
  * - depthwise convolution: K·C·multiplier·Hout·Wout (+ bias); separable = depthwise + 1×1;
  * - dense: (elements of one input sample)·units, plus units with a bias;
@@ -10,7 +11,7 @@
  * - ReLU-family activations (relu, relu6, elu, selu, leaky ReLU, PReLU, gelu): elements of
  *   the output, also when fused into a conv / dense layer; sigmoid, tanh, softmax: 0;
  * - max / average / global pooling: elements of the input (for a pool fed by an explicit
- *   ZeroPadding2D, the unpadded input, as torch pools pad internally); upsampling: elements
+ *   ZeroPadding2D / ZeroPadding3D, the unpadded input, as torch pools pad internally); upsampling: elements
  *   of the output;
  * - add, concatenate, padding, reshape, dropout: 0.
  * `macsConvDense` counts only the convolution and dense layers.
@@ -52,9 +53,10 @@ type Shape = Array<number | null>;
 const RELU_FAMILY = new Set(['relu', 'relu6', 'elu', 'selu', 'leakyrelu', 'leaky_relu', 'prelu', 'gelu', 'gelu_new']);
 const POOLING = new Set([
   'MaxPooling1D', 'MaxPooling2D', 'MaxPooling3D', 'AveragePooling1D', 'AveragePooling2D', 'AveragePooling3D',
-  'GlobalAveragePooling1D', 'GlobalAveragePooling2D', 'GlobalMaxPooling1D', 'GlobalMaxPooling2D',
+  'GlobalAveragePooling1D', 'GlobalAveragePooling2D', 'GlobalAveragePooling3D', 'GlobalMaxPooling1D', 'GlobalMaxPooling2D',
 ]);
-const CONV = new Set(['Conv1D', 'Conv2D', 'Conv3D']);
+const CONV = new Set(['Conv1D', 'Conv2D', 'Conv3D', 'GroupedConv3D']);
+const ZERO_PADDING = new Set(['ZeroPadding2D', 'ZeroPadding3D']);
 const CONV_TRANSPOSE = new Set(['Conv2DTranspose', 'Conv3DTranspose']);
 
 function product(xs: ReadonlyArray<number | null>): number {
@@ -103,7 +105,8 @@ function layerMacs(layer: tf.layers.Layer, input: Shape[], output: Shape): [numb
   const cout = (output[output.length - 1] as number) ?? 0;
   let core = 0;
   if (CONV.has(cls)) {
-    core = kernel * cin * cout * outSpatial + (bias ? cout * outSpatial : 0);
+    const groups = Number(cfg.groups ?? 1);
+    core = (kernel * cin * cout * outSpatial) / groups + (bias ? cout * outSpatial : 0);
   } else if (cls === 'DepthwiseConv2D') {
     // cout = cin · depth multiplier
     core = kernel * cout * outSpatial + (bias ? cout * outSpatial : 0);
@@ -163,9 +166,9 @@ export function profile(model: tf.LayersModel, opts: ProfileOptions = {}): Model
       // Every call of the layer inside this model (a shared layer counts once per call).
       for (const node of callsInModel(model, layer)) {
         let ins = node.inputShapes as Shape | Shape[];
-        // torch pools pad internally: a pool fed by an explicit ZeroPadding2D counts the unpadded input.
+        // torch pools pad internally: a pool fed by an explicit zero padding counts the unpadded input.
         const src = node.inboundLayers[0];
-        if (POOLING.has(layer.getClassName()) && src?.getClassName() === 'ZeroPadding2D' && src.inboundNodes.length === 1) {
+        if (POOLING.has(layer.getClassName()) && ZERO_PADDING.has(src?.getClassName() ?? '') && src.inboundNodes.length === 1) {
           ins = src.inboundNodes[0].inputShapes as Shape | Shape[];
         }
         const inShapes = (Array.isArray(ins[0]) ? ins : [ins]) as Shape[];

@@ -22,6 +22,7 @@ const WIDTH_KEY: Record<string, string> = {
   Conv1D: 'filters',
   Conv2D: 'filters',
   Conv3D: 'filters',
+  GroupedConv3D: 'filters',
   SeparableConv2D: 'filters',
   Conv2DTranspose: 'filters',
   Conv3DTranspose: 'filters',
@@ -34,6 +35,7 @@ const ADAPTING = new Set([
   'ThresholdedReLU', 'Softmax', 'MaxPooling1D', 'MaxPooling2D', 'MaxPooling3D', 'AveragePooling1D', 'AveragePooling2D',
   'AveragePooling3D', 'GlobalAveragePooling1D', 'GlobalAveragePooling2D', 'GlobalMaxPooling1D', 'GlobalMaxPooling2D',
   'ZeroPadding2D', 'Cropping2D', 'UpSampling2D', 'Add', 'Subtract', 'Multiply', 'Average', 'Maximum', 'Minimum',
+  'ZeroPadding3D', 'GlobalAveragePooling3D',
   'Concatenate', 'Dropout', 'SpatialDropout1D', 'SpatialDropout2D', 'GaussianNoise', 'GaussianDropout', 'AlphaDropout',
   'Flatten', 'Rescaling', 'InputLayer',
 ]);

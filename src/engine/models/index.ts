@@ -8,6 +8,8 @@
  * | `resnet50`    | torchvision ResNet-50                 | `weights`: .safetensors or model.json |
  * | `densenet121` | torchvision DenseNet-121              | `weights`: .safetensors or model.json |
  * | `mobilenet_v1`| Keras MobileNet v1 0.25 (ImageNet)    | shipped with the extension      |
+ * | `resnet3d18`  | torchvision r3d_18 (volumes)          | `weights`, or `inflateFrom` a 2D ResNet-18 |
+ * | `resnext3d101`| Hara et al. ResNeXt-101 3D (volumes)  | `weights`: .safetensors or model.json |
  */
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
@@ -18,6 +20,7 @@ import { buildDenseNet121 } from './densenet';
 import { backboneFromModel, loadLayersModelFile, readWeightsFile } from './layersModel';
 import { buildMobileNetV1, MOBILENET_V1_NAME } from './mobilenet';
 import { buildResNet } from './resnet';
+import { buildResNet3D, RESNET3D_INPUT_SIZE, type ResNet3DName } from './resnet3d';
 import { loadTorchvisionWeights, readSafetensors } from './safetensors';
 import { type Backbone, type Normalisation, SYMMETRIC_NORMALISATION } from './types';
 
@@ -55,6 +58,8 @@ const BUILTINS: readonly BuiltinInfo[] = [
   { name: 'resnet50', description: 'ResNet-50 (torchvision)', bundledWeights: false, defaultInputSize: 224 },
   { name: 'densenet121', description: 'DenseNet-121 (torchvision)', bundledWeights: false, defaultInputSize: 224 },
   { name: MOBILENET_V1_NAME, description: 'MobileNet v1 0.25, ImageNet (Keras)', bundledWeights: true, defaultInputSize: 224 },
+  { name: 'resnet3d18', description: 'ResNet3D-18 for volumes (torchvision r3d_18)', bundledWeights: false, defaultInputSize: RESNET3D_INPUT_SIZE },
+  { name: 'resnext3d101', description: 'ResNeXt3D-101 for volumes (Hara et al., Kinetics)', bundledWeights: false, defaultInputSize: RESNET3D_INPUT_SIZE },
 ];
 
 /** The built-in backbones. */
@@ -173,7 +178,10 @@ export async function loadBackbone(spec: BackboneSpec): Promise<Backbone> {
     );
   }
   const opts = { inputSize: spec.inputSize, seed: spec.seed };
-  const backbone = builtin.name === 'densenet121' ? buildDenseNet121(opts) : buildResNet(builtin.name === 'resnet18' ? 18 : 50, opts);
+  let backbone: Backbone;
+  if (builtin.name === 'densenet121') backbone = buildDenseNet121(opts);
+  else if (builtin.name === 'resnet3d18' || builtin.name === 'resnext3d101') backbone = buildResNet3D(builtin.name as ResNet3DName, opts);
+  else backbone = buildResNet(builtin.name === 'resnet18' ? 18 : 50, opts);
   if (spec.weights !== undefined) {
     try {
       await loadWeightsInto(backbone, spec.weights);

@@ -8,6 +8,8 @@ import { nearestNames } from '../names';
 import { tf } from '../tf';
 import { appendLayer, copyWeightsByName, type FunctionalConfig, functionalConfig, modelFromConfig, pruneConfig } from './layersModel';
 import type { Backbone } from './types';
+// Registers GlobalAveragePooling3D (and ZeroPadding3D) for the 3D heads built from configs here.
+import './layers3d';
 
 /**
  * The layer a cut refers to.
@@ -49,7 +51,8 @@ export function cutLayerOf(backbone: Backbone, cut?: string): string {
 
 /**
  * The config of `buildClassifier`'s model (before any weights exist): the backbone's layers up
- * to the cut, then `head_pool` (GlobalAveragePooling2D) and the Dense head.
+ * to the cut, then `head_pool` (GlobalAveragePooling2D, or GlobalAveragePooling3D on a 3D
+ * backbone's NDHWC feature map) and the Dense head.
  */
 export function classifierConfig(backbone: Backbone, opts: ClassifierOptions): { config: FunctionalConfig; cutLayer: string; headName: string } {
   const { numClasses } = opts;
@@ -63,7 +66,9 @@ export function classifierConfig(backbone: Backbone, opts: ClassifierOptions): {
   const poolName = uniqueName(taken, 'head_pool');
   const headName = opts.headName ?? 'head';
   if (taken.has(headName)) throw new TtlInputError(`head name '${headName}' is already a layer of ${backbone.name}`);
-  appendLayer(config, cutLayer, 'GlobalAveragePooling2D', { name: poolName, trainable: true, dtype: 'float32', dataFormat: 'channelsLast' });
+  const volumetric = backbone.model.getLayer(cutLayer).outputShape.length === 5;
+  const pool = volumetric ? { className: 'GlobalAveragePooling3D', config: {} } : { className: 'GlobalAveragePooling2D', config: { dataFormat: 'channelsLast' } };
+  appendLayer(config, cutLayer, pool.className, { name: poolName, trainable: true, dtype: 'float32', ...pool.config });
   appendLayer(config, poolName, 'Dense', {
     name: headName,
     trainable: true,

@@ -1,0 +1,177 @@
+/**
+ * 3D backbones: parameter counts from the architectures, grouped convolution against its
+ * block-diagonal dense equivalent, save/load of truncated 3D models, and every strategy,
+ * truncation and complexity on a 3D ResNet.
+ */
+import { before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { tf } from '../../src/engine/tf';
+import { initBackend } from '../../src/engine/backend';
+import { profile } from '../../src/engine/complexity';
+import { buildClassifier, loadBackbone, loadLayersModelFile, rebuildAtHalfWidth, saveLayersModelFile } from '../../src/engine/models';
+import { GroupedConv3D } from '../../src/engine/models/groupedConv3d';
+import { countTorchvisionParams } from '../../src/engine/models/resnet';
+import { buildResNet3D18, buildResNeXt3D101 } from '../../src/engine/models/resnet3d';
+import { prepareStrategy, type StrategySpec } from '../../src/engine/strategies';
+
+before(async () => {
+  await initBackend('wasm');
+});
+
+/** Deterministic values in [-1, 1). */
+function values(n: number, seed: number): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    out[i] = (s / 4294967296) * 2 - 1;
+  }
+  return out;
+}
+
+const relErr = (a: tf.Tensor, b: tf.Tensor) => tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0] / tf.max(tf.abs(b)).dataSync()[0]);
+
+/** torchvision's count for a 3D conv (no bias) and a BatchNorm3d (weight + bias). */
+const conv = (k: number, cin: number, cout: number, groups = 1) => k * (cin / groups) * cout;
+const bn = (c: number) => 2 * c;
+
+test('resnet3d18 has torchvision r3d_18 parameters: 33,371,472 with the 400-class Kinetics head', () => {
+  // r3d_18 from its definition: stem Conv3d(3, 64, 3×7×7) + BN; BasicBlocks with 3×3×3 convs.
+  let expected = 3 * 7 * 7 * 3 * 64 + bn(64);
+  let inC = 64;
+  const perLayer: Record<string, number> = {};
+  [64, 128, 256, 512].forEach((planes, s) => {
+    for (let b = 0; b < 2; b++) {
+      const stride = b === 0 && s > 0 ? 2 : 1;
+      let block = conv(27, inC, planes) + bn(planes) + conv(27, planes, planes) + bn(planes);
+      if (stride !== 1 || inC !== planes) block += conv(1, inC, planes) + bn(planes);
+      perLayer[`conv${s + 2}_block${b + 1}`] = block;
+      expected += block;
+      inC = planes;
+    }
+  });
+  expected += 512 * 400 + 400;
+  assert.equal(expected, 33_371_472);
+  const backbone = buildResNet3D18({ inputSize: 16, seed: 1 });
+  assert.equal(countTorchvisionParams(backbone.model, 400), expected);
+  // per residual block
+  const cx = profile(backbone.model);
+  for (const [p, n] of Object.entries(perLayer)) {
+    const got = cx.layers.filter((l) => l.name.startsWith(`${p}_`)).reduce((a, l) => a + l.params, 0);
+    assert.equal(got, n, p);
+  }
+  assert.deepEqual(backbone.blocks.map((b) => b.name), ['conv2_x', 'conv3_x', 'conv4_x', 'conv5_x']);
+  assert.equal(backbone.cutPoints.length, 9);
+  assert.deepEqual(backbone.model.outputs[0].shape, [null, 2, 1, 1, 512], 'depth is only strided in stages 3–5');
+  backbone.model.dispose();
+});
+
+test('resnext3d101 parameters and MACs follow the architecture (grouped 3×3×3, cardinality 32)', () => {
+  let expected = 7 * 7 * 7 * 3 * 64 + bn(64);
+  let inC = 64;
+  [3, 4, 23, 3].forEach((n, s) => {
+    const mid = 128 * 2 ** s;
+    for (let b = 0; b < n; b++) {
+      const stride = b === 0 && s > 0 ? 2 : 1;
+      expected += conv(1, inC, mid) + bn(mid) + conv(27, mid, mid, 32) + bn(mid) + conv(1, mid, 2 * mid) + bn(2 * mid);
+      if (stride !== 1 || inC !== 2 * mid) expected += conv(1, inC, 2 * mid) + bn(2 * mid);
+      inC = 2 * mid;
+    }
+  });
+  const backbone = buildResNeXt3D101({ inputSize: 32, seed: 1 });
+  assert.equal(countTorchvisionParams(backbone.model), expected);
+  assert.equal(backbone.cutPoints.length, 34);
+  const cx = profile(backbone.model);
+  // conv2_block1_2_conv at 32³: after the stem (1×2×2) and the pool (2×2×2) the map is 16×8×8.
+  const grouped = cx.layers.find((l) => l.name === 'conv2_block1_2_conv')!;
+  assert.equal(grouped.className, 'GroupedConv3D');
+  assert.equal(grouped.macs, 27 * (128 / 32) * 128 * 16 * 8 * 8);
+  const pool = cx.layers.find((l) => l.name === 'pool1')!;
+  assert.equal(pool.macs, 32 * 16 * 16 * 64, 'a pool after explicit padding counts the unpadded input, as ptflops');
+  backbone.model.dispose();
+});
+
+test('GroupedConv3D equals a dense Conv3D with the block-diagonal kernel, forward and gradients', () => {
+  const groups = 4;
+  const [cin, cout, k] = [8, 12, 3];
+  const input = tf.input({ shape: [5, 6, 7, cin] });
+  const layer = new GroupedConv3D({ filters: cout, kernelSize: k, strides: [1, 2, 2], padding: 'same', groups, useBias: true, name: 'g' });
+  const model = tf.model({ inputs: input, outputs: layer.apply(input) as tf.SymbolicTensor });
+  const [kernel, bias] = layer.getWeights();
+  assert.deepEqual(kernel.shape, [k, k, k, cin / groups, cout]);
+  layer.setWeights([tf.tensor(values(kernel.size, 3), kernel.shape), tf.tensor(values(cout, 4), [cout])]);
+  // Dense kernel [k, k, k, cin, cout], zero outside the diagonal blocks.
+  const gk = layer.getWeights()[0].arraySync() as number[][][][][];
+  const dense = new Float32Array(k * k * k * cin * cout);
+  const [ci, co] = [cin / groups, cout / groups];
+  for (let a = 0; a < k; a++) for (let b = 0; b < k; b++) for (let c = 0; c < k; c++) for (let i = 0; i < cin; i++) for (let o = 0; o < cout; o++) {
+    if (Math.floor(i / ci) === Math.floor(o / co)) dense[(((a * k + b) * k + c) * cin + i) * cout + o] = gk[a][b][c][i % ci][o];
+  }
+  const denseKernel = tf.tensor5d(dense, [k, k, k, cin, cout]);
+  const x = tf.tensor5d(values(2 * 5 * 6 * 7 * cin, 5), [2, 5, 6, 7, cin]);
+  const yRef = tf.add(tf.conv3d(x, denseKernel, [1, 2, 2], 'same'), layer.getWeights()[1]);
+  const y = model.predict(x) as tf.Tensor;
+  assert.deepEqual(y.shape, [2, 5, 3, 4, cout]);
+  assert.ok(relErr(y, yRef) < 1e-5, `forward rel err ${relErr(y, yRef)}`);
+
+  const dy = tf.tensor(values(y.size, 6), y.shape);
+  const gx = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(model.apply(t) as tf.Tensor, dy)))(x);
+  const gxRef = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.conv3d(t as tf.Tensor5D, denseKernel, [1, 2, 2], 'same'), dy)))(x);
+  assert.ok(relErr(gx, gxRef) < 1e-5, `input gradient rel err ${relErr(gx, gxRef)}`);
+  const { grads } = tf.variableGrads(() => tf.sum(tf.mul(model.apply(x) as tf.Tensor, dy)) as tf.Scalar, [layer.weights[0].read() as tf.Variable]);
+  const gDense = tf.grad((w: tf.Tensor) => tf.sum(tf.mul(tf.conv3d(x, w as tf.Tensor5D, [1, 2, 2], 'same'), dy)))(denseKernel).arraySync() as number[][][][][];
+  const gGrouped = Object.values(grads)[0].arraySync() as number[][][][][];
+  let maxDiff = 0;
+  let maxRef = 0;
+  for (let a = 0; a < k; a++) for (let b = 0; b < k; b++) for (let c = 0; c < k; c++) for (let i = 0; i < cin; i++) for (let o = 0; o < cout; o++) {
+    if (Math.floor(i / ci) !== Math.floor(o / co)) continue;
+    const r = gDense[a][b][c][i][o];
+    maxRef = Math.max(maxRef, Math.abs(r));
+    maxDiff = Math.max(maxDiff, Math.abs(gGrouped[a][b][c][i % ci][o] - r));
+  }
+  assert.ok(maxDiff / maxRef < 1e-5, `kernel gradient rel err ${maxDiff / maxRef}`);
+  tf.dispose([x, y, yRef, denseKernel, dy, gx, gxRef]);
+  model.dispose();
+});
+
+test('a truncated ResNeXt3D classifier saves and loads (grouped conv, 3D padding and pooling serialised)', async () => {
+  const backbone = buildResNeXt3D101({ inputSize: 32, seed: 2 });
+  const clf = buildClassifier(backbone, { cut: 'conv2_block1_out', numClasses: 2, seed: 3 });
+  backbone.model.dispose();
+  assert.equal(clf.getLayer('head_pool').getClassName(), 'GlobalAveragePooling3D');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ttl-3d-model-'));
+  await saveLayersModelFile(clf, dir);
+  const loaded = await loadLayersModelFile(path.join(dir, 'model.json'));
+  assert.deepEqual(loaded.layers.map((l) => l.getClassName()), clf.layers.map((l) => l.getClassName()));
+  const x = tf.tensor5d(values(32 ** 3 * 3, 9), [1, 32, 32, 32, 3]);
+  const a = clf.predict(x) as tf.Tensor;
+  const b = loaded.predict(x) as tf.Tensor;
+  assert.ok(relErr(b, a) < 1e-6);
+  tf.dispose([x, a, b]);
+  clf.dispose();
+  loaded.dispose();
+});
+
+test('every strategy runs on resnet3d18: ttl, ftl, tf (half width), lwft, probe; truncation shrinks the model', async () => {
+  const backbone = await loadBackbone({ backbone: 'resnet3d18', inputSize: 16, seed: 4 });
+  const x = tf.tensor5d(values(2 * 16 ** 3 * 3, 11), [2, 16, 16, 16, 3]);
+  const specs: StrategySpec[] = [{ kind: 'ftl' }, { kind: 'ttl', cut: 'conv3_x' }, { kind: 'tf', cut: 'conv3_x' }, { kind: 'lwft', k: 2 }, { kind: 'probe', cut: 'conv4_block1_out' }];
+  const params: Record<string, number> = {};
+  for (const spec of specs) {
+    const prepared = prepareStrategy(backbone, spec, 2, 4);
+    const y = (prepared.probe ? prepared.probe.head.apply(prepared.probe.features.predict(x) as tf.Tensor) : prepared.model.predict(x)) as tf.Tensor;
+    assert.deepEqual(y.shape, [2, 2], spec.kind);
+    assert.ok(y.dataSync().every(Number.isFinite));
+    params[spec.kind] = profile(prepared.model).params;
+    y.dispose();
+    if (prepared.model !== backbone.model) prepared.model.dispose();
+  }
+  assert.ok(params.ttl < params.tf && params.tf < params.ftl, JSON.stringify(params));
+  const half = rebuildAtHalfWidth(backbone, 'conv3_x', { seed: 1 });
+  assert.equal(half.getLayer('conv4_block1_1_conv').getConfig().filters, 128);
+  half.dispose();
+  x.dispose();
+});
