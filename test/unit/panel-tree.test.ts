@@ -2,8 +2,12 @@
 // row roles per strategy, and totals after a cut checked against the engine's own truncated model.
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { initBackend } from '../../src/engine/backend';
 import { inspectModel, type InspectResult } from '../../src/engine/inspect';
+import { LayerTables } from '../../src/extension/panel/layerTable';
 import { buildLayerTree, cutOfStrategy, handleStops, lwftUnitsAbove, resolveCut, stepHandle, strategyTotals, truncatedTotals } from '../../src/extension/panel/layerTree';
 
 const INPUT = 64;
@@ -81,5 +85,25 @@ describe('layer tree', () => {
     const block = full.blocks[1];
     assert.equal(resolveCut(block.name, full), block.end);
     assert.equal(resolveCut('conv_pw_3_relu', full), 'conv_pw_3_relu');
+  });
+});
+
+describe('layer tables', () => {
+  test('come from the bundled CLI in a child process, equal to the engine\'s, and are cached on disk', async () => {
+    const cli = join(__dirname, '../../dist/cli.js');
+    assert.ok(existsSync(cli), 'build first: node esbuild.mjs');
+    const dir = mkdtempSync(join(tmpdir(), 'ttl-tables-'));
+    try {
+      const key = { backbone: 'mobilenet_v1', inputSize: INPUT, numClasses: 2 };
+      const table = await new LayerTables(cli, dir).get(key);
+      assert.deepEqual(table, JSON.parse(JSON.stringify(full)));
+      assert.equal(readdirSync(dir).length, 1);
+      // a new cache over the same folder reads the file instead of starting a process
+      const again = new LayerTables(join(dir, 'no-such-cli.js'), dir);
+      assert.deepEqual(await again.get(key), table);
+      await assert.rejects(new LayerTables(cli, dir).get({ ...key, backbone: 'resnet51' }), /resnet50/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

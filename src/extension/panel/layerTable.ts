@@ -68,9 +68,15 @@ function cacheId(key: LayerTableKey): string {
   return createHash('sha256').update(JSON.stringify([key.backbone, key.inputSize, key.numClasses, stamp])).digest('hex').slice(0, 20);
 }
 
+/**
+ * dist/cli.js is a module exporting `main(argv)` (bin/ttl.js calls it; bin/ is not packaged):
+ * this runs it the same way, with the arguments after the module path.
+ */
+const RUN_CLI = 'require(process.argv[1]).main(["node", "ttl", ...process.argv.slice(2)]).then((code) => { process.exitCode = code; })';
+
 /** Runs `ttl inspect … --json` and parses its last line; rejects with the CLI's one-line error. */
 export function inspectInChild(cliPath: string, key: LayerTableKey): Promise<InspectResult> {
-  const args = [cliPath, 'inspect', key.backbone, '--input', String(key.inputSize), '--classes', String(key.numClasses), '--json'];
+  const args = ['-e', RUN_CLI, cliPath, 'inspect', key.backbone, '--input', String(key.inputSize), '--classes', String(key.numClasses), '--json'];
   return new Promise((resolve, reject) => {
     execFile(process.execPath, args, { env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' }, maxBuffer: 64 * 1024 * 1024, timeout: 180_000 }, (err, stdout, stderr) => {
       if (err) {
