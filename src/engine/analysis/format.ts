@@ -26,7 +26,7 @@ export interface AnalysedRun {
   backbone: string;
   /** Transfer strategy (`ttl`, `ftl`, `tf`, `lwft`). */
   strategy: string;
-  /** Cut point the model was truncated after, or null when it keeps the whole backbone. */
+  /** The strategy's cut point (TTL, TF: where the model was cut; LWFT: where finetuning starts), or null. */
   cut: string | null;
 }
 
