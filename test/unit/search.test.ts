@@ -1,0 +1,222 @@
+/**
+ * The cutoff search: exact stage-2 neighbours on MobileNet's cut points, LWFT's cut ↔ k mapping
+ * against the strategy itself, the Pareto front on constructed points, and one full search
+ * (halving, stage 1, stage 2, final seeds, report) of TTL, TF and LWFT beside FTL on a real
+ * BreastMNIST subset through the bundled CLI, killed mid-way with SIGKILL and resumed.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { MOBILENET_V1_BLOCKS, MOBILENET_V1_CUT_POINTS } from '../../src/engine/models/mobilenet';
+import { blockOf, neighbourCuts, stage1Cuts, trialStrategy, type CutSpace } from '../../src/engine/search/plan';
+import { paretoFront } from '../../src/engine/search/report';
+import type { SearchState } from '../../src/engine/search/state';
+
+const ROOT = path.join(__dirname, '../..');
+const BIN = path.join(ROOT, 'bin/ttl.js');
+const NPZ = path.join(ROOT, 'examples/breastmnist/data/breastmnist.npz');
+const SPACE: CutSpace = { backbone: 'mobilenet_v1', cutPoints: [...MOBILENET_V1_CUT_POINTS], blocks: [...MOBILENET_V1_BLOCKS] };
+
+function ttl(...args: string[]) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: ROOT, encoding: 'utf8', timeout: 300_000 });
+  const lines = r.stdout.trim().split('\n');
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr, last: lines[lines.length - 1] };
+}
+
+test('stage 2 takes the cut points within the radius of the best stage-1 cut, in network order', () => {
+  assert.deepEqual(neighbourCuts(SPACE.cutPoints, 'conv_pw_5_relu', 2), ['conv_pw_4_relu', 'conv_dw_5_relu', 'conv_dw_6_relu', 'conv_pw_6_relu']);
+  assert.deepEqual(neighbourCuts(SPACE.cutPoints, 'conv_pw_11_relu', 1), ['conv_dw_11_relu', 'conv_dw_12_relu']);
+  // clipped at both ends of the network
+  assert.deepEqual(neighbourCuts(SPACE.cutPoints, 'conv1_relu', 2), ['conv_dw_1_relu', 'conv_pw_1_relu']);
+  assert.deepEqual(neighbourCuts(SPACE.cutPoints, 'conv_pw_13_relu', 2), ['conv_pw_12_relu', 'conv_dw_13_relu']);
+  assert.deepEqual(neighbourCuts(SPACE.cutPoints, 'conv_pw_3_relu', 0), []);
+  assert.equal(neighbourCuts(SPACE.cutPoints, 'conv1_relu', 100).length, SPACE.cutPoints.length - 1);
+});
+
+test('stage 1: block ends by default; names and block names in network order; unknown names with the nearest ones', () => {
+  assert.deepEqual(stage1Cuts(SPACE, 'blocks').cuts, ['conv_pw_1_relu', 'conv_pw_3_relu', 'conv_pw_5_relu', 'conv_pw_11_relu', 'conv_pw_13_relu']);
+  assert.deepEqual(stage1Cuts(SPACE, ['stage4', 'conv_dw_2_relu', 'conv_pw_11_relu']).cuts, ['conv_dw_2_relu', 'conv_pw_11_relu']);
+  const bad = stage1Cuts(SPACE, ['stage3', 'conv_pw_7_rel']);
+  assert.deepEqual(bad.cuts, ['conv_pw_5_relu']);
+  assert.equal(bad.unknown.length, 1);
+  assert.equal(bad.unknown[0].index, 1);
+  assert.equal(bad.unknown[0].nearest[0], 'conv_pw_7_relu');
+  assert.equal(blockOf(SPACE, 'conv_dw_4_relu'), 'stage3');
+  assert.equal(blockOf(SPACE, 'conv_pw_5_relu'), 'stage3');
+  assert.equal(blockOf(SPACE, 'conv_dw_6_relu'), 'stage4');
+});
+
+test("an LWFT trial's k trains exactly the layers above its cut", async () => {
+  const { loadBackbone } = await import('../../src/engine/models');
+  const { prepareStrategy } = await import('../../src/engine/strategies');
+  const { initBackend } = await import('../../src/engine/backend');
+  await initBackend({ backend: 'cpu' });
+  const backbone = await loadBackbone({ backbone: 'mobilenet_v1', inputSize: 32, pretrained: false });
+  const trained = (spec: Parameters<typeof prepareStrategy>[1]) => {
+    const p = prepareStrategy(backbone, spec, 2, 1);
+    const names = p.model.layers.filter((l) => l.trainable).map((l) => l.name);
+    p.model.dispose();
+    return names;
+  };
+  for (const cut of ['conv_pw_5_relu', 'conv_dw_12_relu', 'conv_pw_13_relu']) {
+    const spec = trialStrategy('lwft', cut, SPACE);
+    assert.equal(spec.kind, 'lwft');
+    assert.deepEqual(trained(spec), trained({ kind: 'lwft', cut }), cut);
+  }
+  assert.deepEqual(trialStrategy('lwft', 'conv_pw_13_relu', SPACE), { kind: 'lwft', k: 1 });
+  assert.deepEqual(trialStrategy('ttl', 'conv_pw_5_relu', SPACE), { kind: 'ttl', cut: 'conv_pw_5_relu' });
+});
+
+test('Pareto front of AUROC (higher) against MACs (lower) on constructed points', () => {
+  const pts = [
+    { value: 0.9, cost: 4 }, // 0: front (best AUROC)
+    { value: 0.85, cost: 2 }, // 1: front
+    { value: 0.85, cost: 3 }, // 2: dominated by 1 (same AUROC, more MACs)
+    { value: 0.8, cost: 2 }, // 3: dominated by 1 (same MACs, lower AUROC)
+    { value: 0.7, cost: 1 }, // 4: front (cheapest)
+    { value: 0.7, cost: 1 }, // 5: equal to 4: on the front too
+    { value: 0.6, cost: 5 }, // 6: dominated by everything
+  ];
+  assert.deepEqual([...paretoFront(pts)].sort(), [0, 1, 4, 5]);
+  assert.deepEqual([...paretoFront([{ value: 0.5, cost: 1 }])], [0]);
+});
+
+test('an unknown stage-1 candidate is an input error naming the field and the nearest cut points', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ttl-search-bad-'));
+  const file = path.join(dir, 'bad.ttl.json');
+  fs.writeFileSync(
+    file,
+    JSON.stringify({ data: { format: 'npz', path: NPZ, imageSize: 32 }, model: { backbone: 'mobilenet_v1' }, strategy: { kind: 'ftl' }, search: { candidates: ['stage2', 'conv_pw_9_rlu'] } }),
+  );
+  const r = ttl('search', file, '--runs-dir', path.join(dir, 'runs'));
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /\/search\/candidates\/1/);
+  assert.match(r.stderr, /conv_pw_9_relu/);
+});
+
+interface Row {
+  method: string;
+  strategy: string;
+  cut: string | null;
+  seeds: number[];
+  runDirs: string[];
+  auroc: { mean: number; std: number };
+  auprc: { mean: number; std: number };
+  paramsM: number;
+  macsG: number;
+  pareto: boolean;
+}
+
+function meanStd(xs: number[]): { mean: number; std: number } {
+  const m = xs.reduce((a, b) => a + b, 0) / xs.length;
+  return { mean: m, std: xs.length > 1 ? Math.sqrt(xs.reduce((a, x) => a + (x - m) ** 2, 0) / (xs.length - 1)) : 0 };
+}
+
+test('a full search on real BreastMNIST through the CLI survives SIGKILL and resumes without redoing trials', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ttl-search-'));
+  const file = path.join(dir, 'tiny-search.ttl.json');
+  const runsDir = path.join(dir, 'runs');
+  fs.writeFileSync(
+    file,
+    JSON.stringify({
+      name: 'tiny-search',
+      data: { format: 'npz', path: NPZ, imageSize: 32, limit: 64 },
+      model: { backbone: 'mobilenet_v1' },
+      strategy: { kind: 'ftl' },
+      train: { epochs: 2, batchSize: 16, optimizer: 'adam', lr: 0.001, seeds: [1] },
+      search: { strategies: ['ttl', 'tf', 'lwft'], candidates: ['stage2', 'stage3', 'stage4'], stage2Radius: 1, seeds: 2, halving: { epochs: 1, keep: 0.5 } },
+    }),
+  );
+
+  // first attempt: SIGKILL the search process once a few trials have finished
+  const first = spawn(process.execPath, [BIN, 'search', file, '--runs-dir', runsDir, '--workers', '2'], { cwd: ROOT, stdio: 'ignore' });
+  const searchesDir = path.join(runsDir, 'searches');
+  const readState = (d: string) => JSON.parse(fs.readFileSync(path.join(d, 'search.json'), 'utf8')) as SearchState;
+  let searchDir = '';
+  let before: SearchState | undefined;
+  const deadline = Date.now() + 120_000;
+  while (Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 200));
+    const names = fs.existsSync(searchesDir) ? fs.readdirSync(searchesDir) : [];
+    if (!names.length) continue;
+    searchDir = path.join(searchesDir, names[0]);
+    try {
+      const s = readState(searchDir);
+      if (s.trials.filter((t) => t.status === 'finished').length >= 5) {
+        first.kill('SIGKILL');
+        before = s;
+        break;
+      }
+    } catch {
+      // search.json not written yet
+    }
+  }
+  await new Promise((r) => first.once('exit', r));
+  assert.ok(before, 'the search finished fewer than 5 trials in time');
+  const finishedBefore = before.trials.filter((t) => t.status === 'finished');
+  assert.ok(before.trials.length > finishedBefore.length, 'killed before the end');
+
+  // the same command again continues the unfinished search of the same experiment
+  const r = ttl('search', file, '--runs-dir', runsDir, '--workers', '2', '--json');
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /resuming/);
+  const report = JSON.parse(r.last) as { searchDir: string; rows: Row[]; seeds: number[] };
+  assert.equal(report.searchDir, searchDir);
+  const after = readState(searchDir);
+  assert.equal(after.status, 'finished');
+  for (const t of finishedBefore) {
+    const now = after.trials.find((x) => x.id === t.id)!;
+    assert.equal(now.runDir, t.runDir, `${t.id} was redone`);
+  }
+  // every trial trained exactly once: one run folder per trial
+  for (const t of after.trials) {
+    assert.equal(t.status, 'finished', `${t.id}: ${t.error}`);
+    const runs = fs.readdirSync(path.join(searchDir, t.runsDir));
+    assert.equal(runs.length, 1, `${t.id}: ${runs.join(', ')}`);
+  }
+  // the protocol: halving short rounds in stage 1, stage 2 around each pick, final seeds
+  assert.ok(after.trials.some((t) => t.epochs === 1 && t.stage === 1));
+  assert.ok(after.trials.some((t) => t.stage === 2));
+  for (const k of ['ttl', 'tf', 'lwft'] as const) {
+    const pick = after.picks[k]!;
+    assert.ok(['conv_pw_3_relu', 'conv_pw_5_relu', 'conv_pw_11_relu'].includes(pick.stage1!), pick.stage1);
+    assert.ok(pick.stage2 === pick.stage1 || neighbourCuts(after.cutPoints, pick.stage1!, 1).includes(pick.stage2!));
+  }
+
+  // the table: FTL then -1 / -2 rows, numbers equal to the final runs' summaries
+  assert.deepEqual(report.rows.map((x) => x.method), ['FTL', 'TTL-1', 'TTL-2', 'TF-1', 'TF-2', 'LWFT-1', 'LWFT-2']);
+  assert.deepEqual(report.seeds, [1, 2]);
+  const csv = fs.readFileSync(path.join(searchDir, 'report.csv'), 'utf8').trim().split('\n');
+  const head = csv[0].split(',');
+  const md = fs.readFileSync(path.join(searchDir, 'report.md'), 'utf8');
+  report.rows.forEach((row, i) => {
+    assert.deepEqual(row.seeds, [1, 2]);
+    const sums = row.runDirs.map((d) => JSON.parse(fs.readFileSync(path.join(searchDir, d, 'summary.json'), 'utf8')));
+    assert.deepEqual(sums.map((s) => s.seed), [1, 2]);
+    const spec = row.cut === null ? { kind: 'ftl' } : trialStrategy(row.strategy as 'ttl' | 'tf' | 'lwft', row.cut, SPACE);
+    for (const s of sums) assert.deepEqual(s.strategy, spec, row.method);
+    const auroc = meanStd(sums.map((s) => s.test.auroc));
+    const auprc = meanStd(sums.map((s) => s.test.averagePrecision));
+    assert.ok(Math.abs(row.auroc.mean - auroc.mean) < 1e-12 && Math.abs(row.auroc.std - auroc.std) < 1e-12, row.method);
+    assert.ok(Math.abs(row.auprc.mean - auprc.mean) < 1e-12 && Math.abs(row.auprc.std - auprc.std) < 1e-12, row.method);
+    assert.equal(row.paramsM, sums[0].params / 1e6);
+    assert.equal(row.macsG, sums[0].macs / 1e9);
+    const cells = csv[i + 1].split(',');
+    assert.equal(Number(cells[head.indexOf('auroc_mean')]), row.auroc.mean);
+    assert.equal(Number(cells[head.indexOf('auprc_std')]), row.auprc.std);
+    assert.equal(cells[head.indexOf('pareto')], String(row.pareto));
+    assert.ok(md.includes(`| ${row.method} | `) && md.includes(`${auroc.mean.toFixed(3)} ± ${auroc.std.toFixed(3)}`), row.method);
+  });
+  const front = paretoFront(report.rows.map((x) => ({ value: x.auroc.mean, cost: x.macsG })));
+  assert.deepEqual(report.rows.map((x) => x.pareto), report.rows.map((_, i) => front.has(i)));
+  // truncation makes TTL cheaper than FTL
+  assert.ok(report.rows[1].macsG < report.rows[0].macsG);
+
+  // ttl report rebuilds the same table
+  const again = ttl('report', searchDir, '--format', 'csv');
+  assert.equal(again.code, 0, again.stderr);
+  assert.equal(again.stdout.trim(), csv.join('\n'));
+});
