@@ -133,9 +133,9 @@ test('gradCamRun writes overlay PNGs of the input size and an index that keeps o
   const first = await gradCamRun(runDir, [PNEUMONIA, copy], { backend: 'wasm' });
   assert.equal(first.indexPath, path.join(runDir, 'gradcam', 'index.json'));
   const stem = path.basename(PNEUMONIA, path.extname(PNEUMONIA));
-  assert.deepEqual(first.entries.map((e) => e.png), [`gradcam/${stem}.png`, `gradcam/${stem}-2.png`]);
+  assert.deepEqual(first.entries.map((e) => e.overlay), [`${stem}.png`, `${stem}-2.png`]);
   for (const e of first.entries) {
-    const png = PNG.sync.read(fs.readFileSync(path.join(runDir, e.png)));
+    const png = PNG.sync.read(fs.readFileSync(path.join(runDir, 'gradcam', e.overlay)));
     assert.equal(png.width, SIZE);
     assert.equal(png.height, SIZE);
     assert.ok(['NORMAL', 'PNEUMONIA'].includes(e.class) && e.class === e.predicted);
@@ -149,11 +149,11 @@ test('gradCamRun writes overlay PNGs of the input size and an index that keeps o
   const index = JSON.parse(fs.readFileSync(second.indexPath, 'utf8')) as GradCamIndex;
   assert.equal(index.format, GRADCAM_FORMAT);
   assert.deepEqual(index.classes, ['NORMAL', 'PNEUMONIA']);
-  assert.deepEqual(index.entries.map((e) => [e.image, e.png]).sort(), [
-    [PNEUMONIA, `gradcam/${stem}.png`],
-    [copy, `gradcam/${stem}-2.png`],
+  assert.deepEqual(index.images.map((e) => [e.image, e.overlay]).sort(), [
+    [PNEUMONIA, `${stem}.png`],
+    [copy, `${stem}-2.png`],
   ].sort());
-  assert.equal(index.entries.find((e) => e.image === PNEUMONIA)!.class, second.entries[0].class);
+  assert.equal(index.images.find((e) => e.image === PNEUMONIA)!.class, second.entries[0].class);
 });
 
 test('unreadable images and unknown classes are input errors naming them', async () => {
@@ -170,11 +170,11 @@ test('ttl gradcam (dist/cli.js): --json lists the entries; an unreadable image e
   const run = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { cwd: ROOT, encoding: 'utf8', timeout: 300_000 });
   const r = run('gradcam', runDir, NORMAL, '--class', 'NORMAL', '--backend', 'wasm', '--json');
   assert.equal(r.status, 0, r.stderr);
-  const j = JSON.parse(r.stdout.trim().split('\n').pop()!) as { entries: Array<{ image: string; class: string; png: string }>; index: string };
+  const j = JSON.parse(r.stdout.trim().split('\n').pop()!) as { entries: Array<{ image: string; class: string; overlay: string }>; index: string };
   assert.equal(j.entries.length, 1);
   assert.equal(j.entries[0].image, NORMAL);
   assert.equal(j.entries[0].class, 'NORMAL');
-  assert.ok(fs.existsSync(path.join(runDir, j.entries[0].png)));
+  assert.ok(fs.existsSync(path.join(runDir, 'gradcam', j.entries[0].overlay)));
   const bad = run('gradcam', runDir, path.join(tmp, 'nope.png'), '--backend', 'wasm');
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /nope\.png/);

@@ -1,3 +1,4 @@
+import * as path from 'node:path';
 import type { Command } from 'commander';
 import { gradCamRun } from '../../engine/analysis/gradcam';
 import { out } from '../output';
@@ -25,7 +26,7 @@ export function gradcamCommand(program: Command): void {
         const r = await gradCamRun(dir, images, { class: f.class, backend: f.backend, onEvent: (e) => printer.handle(e) });
         printer.stop();
         if (f.json) return out.json({ entries: r.entries, index: r.indexPath });
-        out.data(table(['image', 'class', 'score', 'predicted', 'png'], r.entries.map((e) => [e.image, e.class, e.score.toFixed(3), e.predicted, e.png])));
+        out.data(table(['image', 'class', 'score', 'predicted', 'overlay'], r.entries.map((e) => [e.image, e.class, e.score.toFixed(3), e.predicted, path.join(r.indexPath, '..', e.overlay)])));
         out.data(`layer: ${r.entries[0].layer}; index: ${r.indexPath}`);
       } finally {
         printer.stop();

@@ -165,19 +165,19 @@ export interface GradCamEntry {
   score: number;
   /** The class the model predicts. */
   predicted: string;
-  /** The overlay, relative to the run folder (`gradcam/<stem>.png`). */
-  png: string;
+  /** The overlay PNG, relative to the `gradcam/` folder (`<stem>.png`). */
+  overlay: string;
   /** The layer explained. */
   layer: string;
   createdAt: string;
 }
 
-/** `gradcam/index.json`: every overlay of the run, newest run of an image replacing the older. */
+/** `gradcam/index.json`: every overlay of the run; explaining an image again replaces its entry. */
 export interface GradCamIndex {
   format: typeof GRADCAM_FORMAT;
   run: { dir: string; id: string };
   classes: string[];
-  entries: GradCamEntry[];
+  images: GradCamEntry[];
 }
 
 export interface GradCamRunOptions {
@@ -231,7 +231,7 @@ function readImage(file: string, size: number): Uint8Array {
 function readIndex(file: string): GradCamIndex | undefined {
   try {
     const idx = JSON.parse(readFileSync(file, 'utf8')) as GradCamIndex;
-    return idx.format === GRADCAM_FORMAT && Array.isArray(idx.entries) ? idx : undefined;
+    return idx.format === GRADCAM_FORMAT && Array.isArray(idx.images) ? idx : undefined;
   } catch {
     return undefined;
   }
@@ -262,17 +262,17 @@ export async function gradCamRun(runDir: string, images: readonly string[], opts
     mkdirSync(dir, { recursive: true });
     const indexPath = path.join(dir, 'index.json');
     const old = readIndex(indexPath);
-    const taken = new Map((old?.entries ?? []).map((e) => [e.png, e.image]));
+    const taken = new Map((old?.images ?? []).map((e) => [e.overlay, e.image]));
     const entries: GradCamEntry[] = [];
     for (let i = 0; i < files.length; i++) {
       const x = makeBatch([pixels[i]], [0], meta.imageSize, meta.normalisation) as tf.Tensor4D;
       const map = gradCam(split, x, classIndex);
       x.dispose();
       const stem = path.basename(files[i], path.extname(files[i]));
-      let png = `gradcam/${stem}.png`;
-      for (let k = 2; taken.has(png) && taken.get(png) !== files[i]; k++) png = `gradcam/${stem}-${k}.png`;
-      taken.set(png, files[i]);
-      writeFileAtomic(path.join(record.dir, png), overlayPng(pixels[i], map.heatmap, meta.imageSize, opts.alpha));
+      let overlay = `${stem}.png`;
+      for (let k = 2; taken.has(overlay) && taken.get(overlay) !== files[i]; k++) overlay = `${stem}-${k}.png`;
+      taken.set(overlay, files[i]);
+      writeFileAtomic(path.join(dir, overlay), overlayPng(pixels[i], map.heatmap, meta.imageSize, opts.alpha));
       const predicted = map.probabilities.indexOf(Math.max(...map.probabilities));
       entries.push({
         image: files[i],
@@ -280,18 +280,18 @@ export async function gradCamRun(runDir: string, images: readonly string[], opts
         classIndex: map.classIndex,
         score: map.probabilities[map.classIndex],
         predicted: meta.classes[predicted],
-        png,
+        overlay,
         layer: map.layer,
         createdAt: new Date().toISOString(),
       });
       emit({ type: 'phase', phase: 'grad-cam', done: i + 1, total: files.length });
     }
-    const replaced = new Set(entries.map((e) => e.png));
+    const replaced = new Set(entries.map((e) => e.overlay));
     const index: GradCamIndex = {
       format: GRADCAM_FORMAT,
       run: { dir: record.dir, id: record.id },
       classes: meta.classes,
-      entries: [...(old?.entries ?? []).filter((e) => !replaced.has(e.png)), ...entries],
+      images: [...(old?.images ?? []).filter((e) => !replaced.has(e.overlay)), ...entries],
     };
     writeJsonAtomic(indexPath, index);
     return { index, entries, indexPath };
