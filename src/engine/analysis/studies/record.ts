@@ -48,7 +48,7 @@ export async function recordActivations(model: tf.LayersModel, layers: readonly 
   const probe = tf.model({ inputs: model.inputs, outputs });
   const n = opts.indices.length;
   const gridParts: LayerActivations[][] = layers.map(() => []);
-  const pooledParts: Float32Array[][] = layers.map(() => []);
+  const pooledParts: LayerActivations[][] = layers.map(() => []);
   for (let start = 0; start < n; start += batchSize) {
     const idx = opts.indices.slice(start, start + batchSize);
     const x = makeBatch(opts.pixels, idx, opts.imageSize, opts.normalisation);
@@ -61,7 +61,7 @@ export async function recordActivations(model: tf.LayersModel, layers: readonly 
       const y = ys[li];
       if (y.rank === 4) {
         const pooled = tf.tidy(() => y.mean([1, 2]));
-        pooledParts[li].push((await pooled.data()) as Float32Array);
+        pooledParts[li].push({ data: (await pooled.data()) as Float32Array, shape: pooled.shape });
         pooled.dispose();
         if (grid > 0) {
           const [b, h, w, c] = y.shape;
@@ -70,9 +70,9 @@ export async function recordActivations(model: tf.LayersModel, layers: readonly 
           gridParts[li].push(h <= grid && w <= grid ? full : averagePool(full, Math.min(h, grid), Math.min(w, grid)));
         }
       } else {
-        const data = (await y.data()) as Float32Array;
-        pooledParts[li].push(data);
-        if (grid > 0) gridParts[li].push({ data, shape: y.shape });
+        const dense: LayerActivations = { data: (await y.data()) as Float32Array, shape: y.shape };
+        pooledParts[li].push(dense);
+        if (grid > 0) gridParts[li].push(dense);
       }
     }
     tf.dispose(ys);
@@ -81,15 +81,10 @@ export async function recordActivations(model: tf.LayersModel, layers: readonly 
   // the probe model shares the layers (and weights) of `model`: nothing of its own to dispose
   const result = new Map<string, RecordedLayer>();
   layers.forEach((layer, li) => {
-    const pooled = concatRows(pooledParts[li].map((d) => ({ data: d, shape: [d.length / channelsOf(model, layer), channelsOf(model, layer)] })));
+    const pooled = concatRows(pooledParts[li]);
     result.set(layer, grid > 0 ? { grid: concatRows(gridParts[li]), pooled } : { pooled });
   });
   return result;
-}
-
-function channelsOf(model: tf.LayersModel, layer: string): number {
-  const shape = (model.getLayer(layer).output as tf.SymbolicTensor).shape;
-  return shape[shape.length - 1] as number;
 }
 
 /** Concatenates row blocks (same trailing shape) into one Float32 tensor. */
