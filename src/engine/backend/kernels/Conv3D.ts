@@ -5,17 +5,16 @@
  * Shapes: x [N, D, H, W, Cin], filter [kd, kh, kw, Cin, Cout] → y [N, oD, oh, ow, Cout].
  */
 import { tf } from '../../tf';
-import { conv3dInfo, padDepth, padding2d, tapFilter, tapSlices } from './conv3d_util';
+import { conv3dInfo, padSpatial, tapFilter, tapSlices } from './conv3d_util';
 import { input, runOps } from './kernel_utils';
 
 /** A 3D convolution from 2D ones; exported for the gradient kernels' tests and the benchmark. */
 export function conv3dViaConv2d(x: tf.Tensor5D, filter: tf.Tensor5D, info: ReturnType<typeof conv3dInfo>): tf.Tensor5D {
-  const xp = padDepth(x, info);
-  const pad = padding2d(info);
+  const xp = padSpatial(x, info);
   const strides: [number, number] = [info.strideHeight, info.strideWidth];
   let y: tf.Tensor4D | undefined;
   for (let a = 0; a < info.filterDepth; a++) {
-    const part = tf.conv2d(tapSlices(xp, a, info), tapFilter(filter, a), strides, pad, 'NHWC');
+    const part = tf.conv2d(tapSlices(xp, a, info), tapFilter(filter, a), strides, 'valid', 'NHWC');
     y = y ? tf.add<tf.Tensor4D>(y, part) : part;
   }
   return tf.reshape(y!, [info.batchSize, info.outDepth, info.outHeight, info.outWidth, info.outChannels]);

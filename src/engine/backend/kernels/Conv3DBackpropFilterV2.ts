@@ -9,7 +9,7 @@
  * on wasm) of those slices folded into the batch against dy folded the same way.
  */
 import { tf } from '../../tf';
-import { conv3dInfo, padDepth, padding2d, tapSlices } from './conv3d_util';
+import { conv3dInfo, padSpatial, tapSlices } from './conv3d_util';
 import { input, runOps } from './kernel_utils';
 
 function conv3DBackpropFilterV2(args: {
@@ -21,9 +21,9 @@ function conv3DBackpropFilterV2(args: {
   return runOps(backend, [input(inputs, 'x'), input(inputs, 'dy')], (xT, dyT) => {
     const [kd, kh, kw, cin, cout] = attrs.filterShape;
     const info = conv3dInfo(xT.shape, attrs.filterShape, attrs.strides, attrs.pad);
-    const xp = padDepth(xT as tf.Tensor5D, info);
+    const xp = padSpatial(xT as tf.Tensor5D, info);
     const dy = tf.reshape(dyT, [info.batchSize * info.outDepth, info.outHeight, info.outWidth, cout]);
-    const attrs2d = { strides: [info.strideHeight, info.strideWidth], pad: padding2d(info), dataFormat: 'NHWC', dimRoundingMode: undefined, filterShape: [kh, kw, cin, cout] };
+    const attrs2d = { strides: [info.strideHeight, info.strideWidth], pad: 'valid', dataFormat: 'NHWC', dimRoundingMode: undefined, filterShape: [kh, kw, cin, cout] };
     const taps: tf.Tensor4D[] = [];
     for (let a = 0; a < kd; a++) {
       taps.push(tf.engine().runKernel(tf.Conv2DBackpropFilter, { x: tapSlices(xp, a, info), dy }, attrs2d as unknown as tf.NamedAttrMap) as tf.Tensor4D);

@@ -1,9 +1,10 @@
 /**
- * Depth decomposition shared by the 3D convolution kernels: a 3D convolution is a sum over the
- * kernel's depth taps of 2D convolutions. With x padded in depth (front/back) and oD output
- * slices, tap a (0 ≤ a < kd) reads the input slices a, a + sd, …, a + sd·(oD − 1); folding
- * those oD slices into the batch gives a plain NHWC conv2d with the 2D filter w[a], so every
- * 3D kernel runs on the fast 2D ones (XNNPACK's conv2d and the added 2D gradient kernels).
+ * Depth decomposition shared by the 3D convolution and pooling kernels: a 3D convolution is a
+ * sum over the kernel's depth taps of 2D convolutions. With x padded on its three spatial axes
+ * (so every 2D operation is 'valid') and oD output slices, tap a (0 ≤ a < kd) reads the input
+ * slices a, a + sd, …, a + sd·(oD − 1); folding those oD slices into the batch gives a plain
+ * NHWC conv2d with the 2D filter w[a], so every 3D kernel runs on the fast 2D ones (XNNPACK's
+ * conv2d and the added 2D gradient kernels).
  */
 import { tf } from '../../tf';
 
@@ -32,27 +33,54 @@ export function conv3dInfo(
   return info;
 }
 
-/** The 2D convolution's explicit padding (height and width) for NHWC ops. */
-export function padding2d(info: Conv3DInfo): tf.backend_util.ExplicitPadding {
+/** [before, after] padding of the depth, height and width axes; negative values crop. */
+function pads(info: Conv3DInfo): Array<[number, number]> {
   const p = info.padInfo;
   return [
-    [0, 0],
+    [p.front, p.back],
     [p.top, p.bottom],
     [p.left, p.right],
-    [0, 0],
   ];
 }
 
-/** Depth-padded length of the input: front + D + back. */
-export function paddedDepth(info: Conv3DInfo): number {
-  return info.padInfo.front + info.inDepth + info.padInfo.back;
+/** Shape of the input once padded: [N, D + front + back, H + top + bottom, W + left + right, C]. */
+export function paddedShape(info: Conv3DInfo): [number, number, number, number, number] {
+  const [d, h, w] = pads(info).map(([a, b], i) => [info.inDepth, info.inHeight, info.inWidth][i] + a + b);
+  return [info.batchSize, d, h, w, info.inChannels];
 }
 
-/** x zero-padded in depth: [N, front + D + back, H, W, C]. */
-export function padDepth(x: tf.Tensor5D, info: Conv3DInfo): tf.Tensor5D {
-  const { front, back } = info.padInfo;
-  if (front === 0 && back === 0) return x;
-  return tf.pad(x, [[0, 0], [front, back], [0, 0], [0, 0], [0, 0]]);
+/**
+ * x padded with `value` on all three spatial axes, so the convolution becomes 'valid'. tfjs
+ * gives 'same' a negative padding when the stride overshoots (e.g. 1×1, stride 2, even size):
+ * the window then starts inside the input, so those sides are cropped instead.
+ */
+export function padSpatial(x: tf.Tensor5D, info: Conv3DInfo, value = 0): tf.Tensor5D {
+  const p = pads(info);
+  let r = x;
+  if (p.some(([a, b]) => a < 0 || b < 0)) {
+    const begin = [0, ...p.map(([a]) => Math.max(0, -a)), 0];
+    const size = [-1, ...p.map(([a, b], i) => r.shape[i + 1] - Math.max(0, -a) - Math.max(0, -b)), -1];
+    r = tf.slice(r, begin, size);
+  }
+  if (p.some(([a, b]) => a > 0 || b > 0)) {
+    r = tf.pad(r, [[0, 0], ...p.map(([a, b]) => [Math.max(0, a), Math.max(0, b)] as [number, number]), [0, 0]], value);
+  }
+  return r;
+}
+
+/** The inverse of {@link padSpatial} for gradients: drops the padding, zero-fills what was cropped. */
+export function unpadSpatial(g: tf.Tensor5D, info: Conv3DInfo): tf.Tensor5D {
+  const p = pads(info);
+  let r = g;
+  if (p.some(([a, b]) => a > 0 || b > 0)) {
+    const begin = [0, ...p.map(([a]) => Math.max(0, a)), 0];
+    const size = [-1, ...p.map(([a, b], i) => r.shape[i + 1] - Math.max(0, a) - Math.max(0, b)), -1];
+    r = tf.slice(r, begin, size);
+  }
+  if (p.some(([a, b]) => a < 0 || b < 0)) {
+    r = tf.pad(r, [[0, 0], ...p.map(([a, b]) => [Math.max(0, -a), Math.max(0, -b)] as [number, number]), [0, 0]]);
+  }
+  return r;
 }
 
 /** The input slices depth tap `a` reads, folded into the batch: [N·oD, H, W, C]. */
@@ -80,7 +108,7 @@ export function tapFilter(filter: tf.Tensor5D, a: number): tf.Tensor4D {
 export function untapSlices(g: tf.Tensor4D, a: number, info: Conv3DInfo): tf.Tensor5D {
   const [, h, w, c] = g.shape;
   const { batchSize: n, outDepth: oD, strideDepth: sd } = info;
-  const dp = paddedDepth(info);
+  const dp = paddedShape(info)[1];
   let spread = tf.reshape(g, [n, oD, 1, h * w * c]);
   if (sd > 1) spread = tf.concat([spread, tf.zeros([n, oD, sd - 1, h * w * c])], 2);
   let col = tf.reshape(spread, [n, oD * sd, h * w * c]);

@@ -20,6 +20,8 @@ import { fusedBatchNormConfig } from './FusedBatchNorm';
 import { installFusedBatchNormGrad } from './FusedBatchNorm_grad';
 import { identityConfig } from './Identity';
 import { maxPoolGradConfig } from './MaxPoolGrad';
+import { maxPool3DConfig } from './MaxPool3D';
+import { maxPool3DGradConfig } from './MaxPool3DGrad';
 import { meanConfig } from './Mean';
 import { installRelu6Grad } from './Relu6_grad';
 import { sliceConfig } from './Slice';
@@ -44,6 +46,8 @@ const kernels: tf.KernelConfig[] = [
   fusedMatMulConfig,
   identityConfig,
   maxPoolGradConfig,
+  maxPool3DConfig,
+  maxPool3DGradConfig,
   meanConfig,
   sliceConfig,
   splitVConfig,
