@@ -54,7 +54,7 @@ export class LayerTreeView {
     this.cut = input.cut;
     this.stops = handleStops(input.table, input.strategy);
     this.totals = h('div', { class: 'totals', id: 'cut-totals', role: 'status' });
-    this.handle = h('div', { class: 'handle', role: 'slider', tabindex: 0, 'aria-label': 'Truncation point', 'aria-valuemin': 0, 'aria-valuemax': this.stops.length - 1 }, h('span', { class: 'handle-grip', 'aria-hidden': 'true' }, '✂'), h('span', { class: 'handle-label' }));
+    this.handle = h('div', { class: 'handle', role: 'slider', tabindex: 0, 'aria-label': 'Truncation point', 'aria-valuemin': 0, 'aria-valuemax': this.stops.length - 1 }, h('span', { class: 'handle-grip', 'aria-hidden': 'true' }, '✂'), h('span', { class: 'handle-label' }), h('span', { class: 'handle-totals' }));
     this.el = h('div', { class: 'layer-tree' }, this.totals, this.header(), this.body());
     this.bindHandle();
     this.place(this.cut);
@@ -120,7 +120,8 @@ export class LayerTreeView {
     const label = cut === null ? 'no cut: the whole backbone' : `after ${cut}`;
     this.handle.setAttribute('aria-valuenow', String(index));
     this.handle.setAttribute('aria-valuetext', `${label}; ${totalsText(tree.totals, tree.full)}`);
-    this.handle.querySelector('.handle-label')!.textContent = strategy.kind === 'lwft' ? `${label} · trained above` : label;
+    this.handle.querySelector('.handle-label')!.textContent = strategy.kind === 'lwft' ? `${label}: frozen above, trained below` : label;
+    this.handle.querySelector('.handle-totals')!.textContent = totalsText(tree.totals, tree.full);
     this.totals.replaceChildren(...this.totalsContent(strategyTotals(table, strategy, cut), tree.full, cut));
   }
 

@@ -3,8 +3,9 @@
  * data for the webview (protocol.ts). Node only, no `vscode`, no TensorFlow.js.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { ANALYSIS_FORMAT, type AnalysisFile } from '../../engine/analysis/format';
+import type { GradCamIndex } from '../../engine/analysis/gradcam';
 import type { RunRecord } from '../../engine/runstore';
 import { getNodeValue, parseTree } from '../util/jsonc';
 import { strategyLabel } from '../runs/tree';
@@ -13,6 +14,8 @@ import type { AnalysisView, EpochPoint, ExperimentView, RunView } from './protoc
 
 const BUILTINS = new Set(['mobilenet_v1', 'resnet18', 'resnet50', 'densenet121']);
 const DEFAULT_IMAGE_SIZE = 224;
+/** gradcam.ts's format string, checked against its type (importing the value would bundle TensorFlow.js). */
+const GRADCAM_FORMAT: GradCamIndex['format'] = 'ttl-gradcam/1';
 
 /** The experiment as the panel needs it, from the editor's text; throws with a reason when it cannot. */
 export function experimentView(file: string, text: string): ExperimentView {
@@ -97,31 +100,18 @@ export function readAnalyses(runDir: string, runId: string): AnalysisView[] {
   return out;
 }
 
-/**
- * Grad-CAM overlays of a run from `<runDir>/gradcam/index.json`: a list (or `{ images: [...] }`)
- * of entries naming an image file relative to that folder (`overlay`, `file`, `image` or `path`)
- * with optional `label`, `predicted` / `prediction` and `score`.
- */
+/** Grad-CAM overlays of a run, from `<runDir>/gradcam/index.json` (`ttl gradcam`), newest first. */
 export function readGradCam(runDir: string): { path: string; caption: string }[] {
-  const dir = join(runDir, 'gradcam');
-  const index = join(dir, 'index.json');
-  if (!existsSync(index)) return [];
-  let doc: unknown;
+  const dir = resolve(runDir, 'gradcam');
+  let index: GradCamIndex;
   try {
-    doc = JSON.parse(readFileSync(index, 'utf8'));
+    index = JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8')) as GradCamIndex;
   } catch {
     return [];
   }
-  const entries = Array.isArray(doc) ? doc : Array.isArray(rec(doc)?.images) ? (rec(doc)!.images as unknown[]) : [];
-  const out: { path: string; caption: string }[] = [];
-  for (const x of entries) {
-    const e = rec(x);
-    const name = [e?.overlay, e?.file, e?.image, e?.path].find((v): v is string => typeof v === 'string');
-    if (!e || !name) continue;
-    const path = resolve(dir, name);
-    if (!path.startsWith(resolve(dir)) || !existsSync(path)) continue;
-    const parts = [e.label !== undefined ? `label ${String(e.label)}` : '', (e.predicted ?? e.prediction) !== undefined ? `predicted ${String(e.predicted ?? e.prediction)}` : '', num(e.score) !== undefined ? `p=${num(e.score)!.toFixed(3)}` : ''];
-    out.push({ path, caption: parts.filter(Boolean).join(' · ') || name });
-  }
-  return out;
+  if (index.format !== GRADCAM_FORMAT || !Array.isArray(index.images)) return [];
+  return [...index.images]
+    .sort((a, b) => (a.createdAt < b.createdAt ? 1 : -1))
+    .map((e) => ({ path: resolve(dir, e.overlay), caption: `${basename(e.image)} · ${e.class} p=${e.score.toFixed(3)} · predicted ${e.predicted}` }))
+    .filter((g) => g.path.startsWith(dir) && existsSync(g.path));
 }

@@ -1,9 +1,10 @@
 // The Model Explorer as a user sees it: opened from the command palette for an experiment file
-// with a finished run, the truncation handle moved with the keyboard (the experiment file's cut
-// and the params / MACs figures change), and the run's training curves drawn.
+// with a finished, analysed run, the truncation handle moved with the keyboard (the experiment
+// file's cut and the params / MACs figures change), the run's curves, the comparison with an FTL
+// run, the SVCCA views and the Grad-CAM gallery drawn.
 // TTL_E2E_MEDIA=1 also refreshes the README's screenshot, media/screenshots/model-explorer.png.
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { BrowserCheck, CheckContext, FrameLocator } from './types';
 import { editorTab, explorerRow, openWorkbench, runCommand } from './workbench';
@@ -11,22 +12,42 @@ import { editorTab, explorerRow, openWorkbench, runCommand } from './workbench';
 const ROOT = resolve(__dirname, '../../..');
 const NAME = 'panel-demo';
 
-/** A tiny TTL experiment on the shipped BreastMNIST (160 images at 32 px, 2 epochs), trained once with the CLI. */
-function trainedExperiment(ctx: CheckContext): string {
-  const file = join(ctx.workspace, `${NAME}.ttl.json`);
-  const exp = {
-    name: NAME,
-    data: { format: 'npz', path: join(ROOT, 'examples/breastmnist/data/breastmnist.npz'), imageSize: 32, limit: 160 },
-    model: { backbone: 'mobilenet_v1' },
-    // the handle moves this
-    strategy: { kind: 'ttl', cut: 'conv_pw_5_relu' },
-    train: { epochs: 2, batchSize: 32, optimizer: 'adam', lr: 0.001, headLrMultiplier: 10, classWeights: 'balanced', seeds: [1] },
-  };
-  writeFileSync(file, JSON.stringify(exp, null, 2) + '\n');
+const XRAYS = join(ROOT, 'examples/chest-xray/data');
+
+function ttl(ctx: CheckContext, ...args: string[]): string {
+  const r = spawnSync(process.execPath, [join(ROOT, 'bin/ttl.js'), ...args, '--backend', 'wasm', '--json'], { cwd: ctx.workspace, encoding: 'utf8', timeout: 180_000 });
+  if (r.status !== 0) throw new Error(`ttl ${args[0]} failed (${r.status}): ${r.stderr.trim().split('\n').pop()}`);
+  const lines = r.stdout.trim().split('\n');
+  return lines[lines.length - 1];
+}
+
+/**
+ * Tiny TTL and FTL experiments on the shipped chest X-rays (120 images at 64 px, 2 epochs), each
+ * trained once with the CLI; the TTL run is analysed (SVCCA) and explained (Grad-CAM, 3 images).
+ * Returns the TTL experiment file.
+ */
+function trainedExperiments(ctx: CheckContext): string {
   const t0 = Date.now();
-  const r = spawnSync(process.execPath, [join(ROOT, 'bin/ttl.js'), 'run', file, '--runs-dir', join(ctx.workspace, '.ttl/runs'), '--backend', 'wasm', '--json'], { cwd: ctx.workspace, encoding: 'utf8', timeout: 180_000 });
-  if (r.status !== 0) throw new Error(`ttl run failed (${r.status}): ${r.stderr.trim().split('\n').pop()}`);
-  ctx.log(`trained ${NAME} with the CLI in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+  const write = (name: string, strategy: object) => {
+    const file = join(ctx.workspace, `${name}.ttl.json`);
+    const exp = {
+      name,
+      data: { format: 'folder', path: XRAYS, imageSize: 64, limit: 120 },
+      model: { backbone: 'mobilenet_v1' },
+      strategy,
+      train: { epochs: 2, batchSize: 32, optimizer: 'adam', lr: 0.001, headLrMultiplier: 10, classWeights: 'balanced', seeds: [1] },
+    };
+    writeFileSync(file, JSON.stringify(exp, null, 2) + '\n');
+    return file;
+  };
+  const file = write(NAME, { kind: 'ttl', cut: 'conv_pw_5_relu' });
+  const runs = join(ctx.workspace, '.ttl/runs');
+  const run = (JSON.parse(ttl(ctx, 'run', file, '--runs-dir', runs)) as { runDir: string }).runDir;
+  ttl(ctx, 'run', write(`${NAME}-ftl`, { kind: 'ftl' }), '--runs-dir', runs);
+  ttl(ctx, 'analyze', run, '--images', '64', '--train-images', '96');
+  const images = ['NORMAL', 'PNEUMONIA'].flatMap((c) => readdirSync(join(XRAYS, c)).sort().slice(0, c === 'NORMAL' ? 1 : 2).map((f) => join(XRAYS, c, f)));
+  ttl(ctx, 'gradcam', run, ...images);
+  ctx.log(`trained, analysed and explained with the CLI in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   return file;
 }
 
@@ -44,7 +65,7 @@ export const checks: BrowserCheck[] = [
     timeoutMs: 300_000,
     async run(ctx) {
       const { page } = ctx;
-      const file = trainedExperiment(ctx);
+      const file = trainedExperiments(ctx);
       await openWorkbench(ctx);
       await explorerRow(page, `${NAME}.ttl.json`).click();
       await editorTab(page, `${NAME}.ttl.json`).waitFor({ state: 'visible' });
@@ -66,32 +87,51 @@ export const checks: BrowserCheck[] = [
       const summary = await frame.locator('#section-training p', { hasText: 'Test AUROC' }).first().innerText({ timeout: 10_000 });
       ctx.log(`run: ${summary}`);
       await frame.locator('[data-chart="comparison-pareto"] canvas').waitFor({ state: 'visible', timeout: 10_000 });
+      // the analysis: similarity bars on the analysed layers, the suggested cut, both heatmaps; the Grad-CAM gallery
+      const bars = await frame.locator('.layer .sim').count();
+      const heatmaps = await frame.locator('[data-chart^="svcca-vertical-"] canvas').count();
+      const overlays = await frame.locator('.gradcam img').count();
+      const suggested = await frame.locator('.suggested-badge').count();
+      ctx.log(`similarity bars ${bars}, suggested cuts ${suggested}, heatmaps ${heatmaps}, Grad-CAM overlays ${overlays}`);
+      if (bars < 2 || suggested !== 1 || heatmaps !== 2 || overlays !== 3) throw new Error('the analysis or the Grad-CAM gallery is missing');
 
-      // two steps deeper with the keyboard: the file changes, and so do the figures
+      // two cut points deeper with the keyboard: the handle announces the new cut, the file follows
       await handle.click();
       await handle.press('ArrowDown');
       await handle.press('ArrowDown');
+      const announced = /after (\S+);/.exec((await handle.getAttribute('aria-valuetext')) ?? '')?.[1];
+      if (!announced || announced === before.cut) throw new Error('the handle did not move');
       const deadline = Date.now() + 20_000;
-      let cut = cutInFile(file);
-      while (cut === before.cut && Date.now() < deadline) {
-        await page.waitForTimeout(250);
-        cut = cutInFile(file);
-      }
-      if (cut === before.cut) throw new Error('the experiment file still has the old cut');
-      const after = { params: await params.innerText(), macs: await macs.innerText(), value: await handle.getAttribute('aria-valuetext') };
+      while (cutInFile(file) !== announced && Date.now() < deadline) await page.waitForTimeout(250);
+      const cut = cutInFile(file);
+      if (cut !== announced) throw new Error(`the experiment file says ${cut}, the handle ${announced}`);
+      const after = { params: await params.innerText(), macs: await macs.innerText() };
       ctx.log(`after: ${cut}; ${after.params}; ${after.macs}`);
       if (after.params === before.params || after.macs === before.macs) throw new Error('params / MACs did not change with the cut');
-      if (!after.value?.includes(`after ${cut}`)) throw new Error(`the handle does not say the new cut: ${after.value}`);
-      await editorTab(page, `${NAME}.ttl.json`).waitFor({ state: 'visible' });
 
-      await runCommand(page, 'View: Toggle Maximized Editor Group').catch(() => ctx.log('could not maximise the editor group'));
+      // Home: the shallowest cut point, in the file too
+      await handle.press('Home');
+      const first = /after (\S+);/.exec((await handle.getAttribute('aria-valuetext')) ?? '')?.[1];
+      while (cutInFile(file) !== first && Date.now() < deadline + 10_000) await page.waitForTimeout(250);
+      if (cutInFile(file) !== first) throw new Error(`Home: the file says ${cutInFile(file)}, the handle ${first}`);
+      ctx.log(`Home: ${first}`);
+      await handle.press('ArrowDown');
+      await handle.press('ArrowDown');
+      await handle.press('ArrowDown');
+      await handle.press('ArrowDown');
+      await page.waitForTimeout(1_500);
+
+      // the panel alone, for the screenshots
+      await editorTab(page, `${NAME}.ttl.json`).click();
+      await runCommand(page, 'View: Close Editor');
+      await handle.click();
       await page.waitForTimeout(1_000);
       const shot = await ctx.screenshot('model-explorer');
       if (process.env.TTL_E2E_MEDIA === '1') {
         mkdirSync(join(ROOT, 'media/screenshots'), { recursive: true });
         copyFileSync(shot, join(ROOT, 'media/screenshots/model-explorer.png'));
       }
-      await frame.locator('#section-compare').first().click().catch(() => undefined);
+      await frame.locator('[data-chart="comparison-pareto"]').hover();
       await ctx.screenshot('model-explorer-charts');
     },
   },
