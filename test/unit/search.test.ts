@@ -219,4 +219,18 @@ test('a full search on real BreastMNIST through the CLI survives SIGKILL and res
   const again = ttl('report', searchDir, '--format', 'csv');
   assert.equal(again.code, 0, again.stderr);
   assert.equal(again.stdout.trim(), csv.join('\n'));
+
+  // a cut suggestion left by `ttl analyze` in the FTL run shows up beside the searched cuts
+  const analysisDir = path.join(searchDir, report.rows[0].runDirs[0], 'analysis');
+  fs.mkdirSync(analysisDir, { recursive: true });
+  const suggestion = { cut: 'conv_pw_5_relu', block: 'stage3', similarity: 0.41, baseline: 0.2, reason: 'last layer well above the random baseline' };
+  fs.writeFileSync(path.join(analysisDir, 'svcca.json'), JSON.stringify({ format: 'ttl-analysis/1', name: 'svcca', suggestion }));
+  const withSvcca = ttl('report', searchDir, '--format', 'json');
+  assert.equal(withSvcca.code, 0, withSvcca.stderr);
+  const j = JSON.parse(withSvcca.last) as { rows: (Row & { suggestion?: { cut: string } })[]; suggestions: { cut: string; runDir: string }[] };
+  assert.deepEqual(j.suggestions.map((g) => [g.cut, g.runDir]), [['conv_pw_5_relu', report.rows[0].runDirs[0]]]);
+  for (const row of j.rows) assert.equal(row.suggestion?.cut, 'conv_pw_5_relu', row.method);
+  const md2 = fs.readFileSync(path.join(searchDir, 'report.md'), 'utf8');
+  assert.match(md2, /SVCCA cut/);
+  assert.match(md2, /conv_pw_5_relu \(stage3\), similarity 0\.410 vs baseline 0\.200/);
 });

@@ -27,6 +27,8 @@ export interface ChildRunOptions {
   signal?: AbortSignal;
   /** Called with (finished epochs, total epochs) whenever the child reports an epoch. */
   onEpoch?(done: number, total: number): void;
+  /** Called with the child's process id once it has started. */
+  onSpawn?(pid: number): void;
   /** Grace period between SIGINT and SIGKILL on cancel. */
   killAfterMs?: number;
 }
@@ -45,6 +47,7 @@ export function runCli(args: string[], o: ChildRunOptions = {}): Promise<Record<
   return new Promise((resolve, reject) => {
     if (o.signal?.aborted) return reject(new CancelledError());
     const child = spawn(process.execPath, full, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' } });
+    if (child.pid !== undefined) o.onSpawn?.(child.pid);
     let stdout = '';
     let errBuf = '';
     const errTail: string[] = [];

@@ -15,13 +15,13 @@
  * again: finished trials are reused, a trial whose run is still alive is waited for, an
  * interrupted run is continued with `ttl resume`, and only the rest is trained.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { CancelledError, TtlInputError } from '../errors';
 import { ExperimentError, loadExperiment, type Experiment, type MonitorMetric, type SearchStrategy } from '../experiment';
 import { initBackend } from '../backend';
 import { loadBackbone } from '../models';
-import { listRuns } from '../runstore';
+import { isProcessAlive, listRuns } from '../runstore';
 import { writeJsonAtomic } from '../atomic';
 import { runCli } from './child';
 import { blockOf, neighbourCuts, stage1Cuts, trialStrategy, type CutSpace } from './plan';
@@ -106,6 +106,7 @@ export async function runSearch(file: string | undefined, o: SearchOptions = {})
   }
   const report = buildReport(dir, state);
   writeReportFiles(dir, report);
+  rmSync(path.join(dir, 'pending.txt'), { force: true });
   state.status = 'finished';
   delete state.error;
   writeSearch(dir, state);
@@ -115,8 +116,8 @@ export async function runSearch(file: string | undefined, o: SearchOptions = {})
 /** The cut points and blocks of the experiment's backbone, and a fresh state. */
 async function newState(file: string, exp: Experiment, hash: string): Promise<SearchState> {
   const cfg = exp.search!;
-  // only the architecture is needed here (no weights, no training): plain JavaScript will do
-  await initBackend({ backend: 'cpu' });
+  // only the architecture is needed here (no weights, no training): one wasm thread will do
+  await initBackend({ backend: 'wasm', wasmThreads: 1 });
   const backbone = await loadBackbone({ backbone: exp.model.backbone, inputSize: exp.data.imageSize, pretrained: false });
   const space: CutSpace = { backbone: backbone.name, cutPoints: backbone.cutPoints, blocks: backbone.blocks };
   backbone.model.dispose();
@@ -369,6 +370,7 @@ class Search {
 
   private finish(t: Trial, summary: Record<string, unknown>): void {
     t.status = 'finished';
+    delete t.pid;
     t.runDir = path.relative(this.dir, String(summary.runDir));
     t.metric = metricOf(this.state.metric, summary);
     delete t.error;
@@ -382,12 +384,16 @@ class Search {
    */
   private async execute(t: Trial): Promise<void> {
     const runsDir = path.join(this.dir, t.runsDir);
-    for (;;) {
-      if (this.adopt(t)) return;
-      const runs = listRuns(runsDir);
-      if (!runs.some((r) => r.status === 'running')) break;
+    // a child left by a search process that was killed may still be starting or training
+    const wait = async () => {
       if (this.o.signal?.aborted) throw new CancelledError();
       await new Promise((r) => setTimeout(r, 1000));
+    };
+    while (t.status === 'running' && t.pid !== undefined && isProcessAlive(t.pid)) await wait();
+    for (;;) {
+      if (this.adopt(t)) return;
+      if (!listRuns(runsDir).some((r) => r.status === 'running')) break;
+      await wait();
     }
     const resumable = listRuns(runsDir).find((r) => r.status === 'interrupted' || r.status === 'cancelled');
     t.status = 'running';
@@ -399,10 +405,15 @@ class Search {
         cliEntry: this.o.cliEntry,
         backend: this.o.backend,
         signal: this.o.signal,
+        onSpawn: (pid) => {
+          t.pid = pid;
+          writeSearch(this.dir, this.state);
+        },
         onEpoch: (done, total) => this.emit({ type: 'trial-epoch', trial: t, done, total }),
       });
       this.finish(t, summary);
     } catch (e) {
+      delete t.pid;
       if (e instanceof CancelledError) {
         t.status = 'pending';
         writeSearch(this.dir, this.state);

@@ -44,6 +44,8 @@ export interface Trial {
   runsDir: string;
   /** The run folder once known, relative to the search folder. */
   runDir?: string;
+  /** Process id of the `ttl run` / `ttl resume` child while the trial is running. */
+  pid?: number;
   /** The search metric on the validation split, once finished. */
   metric?: number;
   error?: string;
