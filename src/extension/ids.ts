@@ -15,6 +15,7 @@ export const COMMANDS = {
   resumeRun: 'ttl.resumeRun',
   openSummary: 'ttl.openSummary',
   openCharts: 'ttl.openCharts',
+  openSearchReport: 'ttl.openSearchReport',
   deleteRun: 'ttl.deleteRun',
   revealRun: 'ttl.revealRun',
   revealRunInOS: 'ttl.revealRunInOS',
@@ -54,4 +55,4 @@ export const BACKEND_DESCRIPTIONS: Record<BackendSetting, string> = {
 };
 
 /** Run-store and job files the sidebar watches. */
-export const WATCHED_RUN_FILES = '**/{run.json,summary.json,metrics.jsonl}';
+export const WATCHED_RUN_FILES = '**/{run.json,summary.json,metrics.jsonl,search.json}';

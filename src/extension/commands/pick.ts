@@ -4,12 +4,14 @@ import * as vscode from 'vscode';
 import type { RunRecord, RunStatus } from '../../engine/runstore';
 import { formatLocalTime, formatMetric } from '../util/format';
 import { pathKey, type ExperimentNode, type RunNode } from '../runs/tree';
+import type { SearchNode } from '../runs/searches';
 import type { Services } from '../services';
 
 const EXCLUDE_GLOB = '{**/node_modules/**,**/.git/**,**/.ttl/**}';
 
-function isNode(x: unknown): x is ExperimentNode | RunNode {
-  return typeof x === 'object' && x !== null && 'kind' in x && ((x as { kind: unknown }).kind === 'experiment' || (x as { kind: unknown }).kind === 'run');
+function isNode(x: unknown): x is ExperimentNode | RunNode | SearchNode {
+  const kind = typeof x === 'object' && x !== null ? (x as { kind?: unknown }).kind : undefined;
+  return kind === 'experiment' || kind === 'run' || kind === 'search';
 }
 
 /**

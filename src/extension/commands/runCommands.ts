@@ -6,6 +6,7 @@ import { COMMANDS } from '../ids';
 import { ModelExplorerPanel } from '../panel/modelExplorerPanel';
 import { compareRunsMarkdown } from '../runs/compare';
 import { pathKey, type ExperimentNode } from '../runs/tree';
+import type { SearchNode } from '../runs/searches';
 import type { Services } from '../services';
 import { experimentFileFrom, pickRun, pickRuns } from './pick';
 
@@ -47,6 +48,23 @@ export function registerRunCommands(s: Services): vscode.Disposable[] {
       const summary = join(run.dir, 'summary.json');
       const file = existsSync(summary) ? summary : join(run.dir, 'run.json');
       await vscode.window.showTextDocument(vscode.Uri.file(file), { preview: true });
+    }),
+
+    reg(COMMANDS.openSearchReport, async (arg?: unknown) => {
+      let dir = (arg as Partial<SearchNode> | undefined)?.kind === 'search' ? (arg as SearchNode).dir : typeof arg === 'string' ? arg : undefined;
+      if (!dir) {
+        const withReport = s.runs.snapshot.searches.filter((x) => x.hasReport).sort((a, b) => (a.dir < b.dir ? 1 : -1));
+        if (!withReport.length) return void vscode.window.showInformationMessage('No cutoff search has a report yet.');
+        const picked = await vscode.window.showQuickPick(
+          withReport.map((x) => ({ label: x.state.id, description: `${x.state.backbone} · ${x.state.status}`, dir: x.dir })),
+          { title: 'Open Search Report', placeHolder: 'Cutoff search' },
+        );
+        dir = picked?.dir;
+      }
+      if (!dir) return;
+      const report = vscode.Uri.file(join(dir, 'report.md'));
+      if (!existsSync(report.fsPath)) return void vscode.window.showWarningMessage(`${dir} has no report.md yet: the search has not finished.`);
+      await vscode.commands.executeCommand('markdown.showPreview', report);
     }),
 
     reg(COMMANDS.openCharts, async (arg?: unknown) => {

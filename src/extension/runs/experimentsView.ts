@@ -1,10 +1,11 @@
-/** The Experiments view: experiment files → runs, rebuilt from each RunsModel snapshot. */
+/** The Experiments view: experiment files → cutoff searches → trials, and runs; rebuilt from each RunsModel snapshot. */
 import * as vscode from 'vscode';
 import { COMMANDS, VIEWS } from '../ids';
 import type { RunsModel } from './runsModel';
 import type { ExperimentNode, RunNode } from './tree';
+import type { PendingTrialNode, SearchNode } from './searches';
 
-export type ExperimentsTreeNode = ExperimentNode | RunNode;
+export type ExperimentsTreeNode = ExperimentNode | RunNode | SearchNode | PendingTrialNode;
 
 export class ExperimentsView implements vscode.TreeDataProvider<ExperimentsTreeNode>, vscode.Disposable {
   private readonly changed = new vscode.EventEmitter<ExperimentsTreeNode | undefined>();
@@ -40,20 +41,31 @@ export class ExperimentsView implements vscode.TreeDataProvider<ExperimentsTreeN
 
   getChildren(element?: ExperimentsTreeNode): ExperimentsTreeNode[] {
     if (!element) return this.roots;
-    return element.kind === 'experiment' ? element.runs : [];
+    if (element.kind === 'experiment') return [...element.searches, ...element.runs];
+    if (element.kind === 'search') return element.trials;
+    return [];
   }
 
   getParent(element: ExperimentsTreeNode): ExperimentsTreeNode | undefined {
     if (element.kind === 'experiment') return undefined;
-    return this.roots.find((e) => e.runs.some((r) => r.id === element.id));
+    for (const e of this.roots) {
+      if (e.runs.some((r) => r.id === element.id) || e.searches.some((x) => x.id === element.id)) return e;
+      const search = e.searches.find((x) => x.trials.some((t) => t.id === element.id));
+      if (search) return search;
+    }
+    return undefined;
   }
 
   getTreeItem(node: ExperimentsTreeNode): vscode.TreeItem {
     if (node.kind === 'experiment') {
-      const hasRunning = node.runs.some((r) => r.status === 'running');
+      const hasRunning = node.runs.some((r) => r.status === 'running') || node.searches.some((x) => x.status === 'running');
       const item = new vscode.TreeItem(
         node.label,
-        node.runs.length === 0 ? vscode.TreeItemCollapsibleState.None : hasRunning ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.Collapsed,
+        node.runs.length + node.searches.length === 0
+          ? vscode.TreeItemCollapsibleState.None
+          : hasRunning
+            ? vscode.TreeItemCollapsibleState.Expanded
+            : vscode.TreeItemCollapsibleState.Collapsed,
       );
       item.id = node.id;
       item.description = [node.description, node.runs.length ? `${node.runs.length} run${node.runs.length === 1 ? '' : 's'}` : 'no runs'].filter(Boolean).join(' · ');
@@ -66,9 +78,26 @@ export class ExperimentsView implements vscode.TreeDataProvider<ExperimentsTreeN
       }
       return item;
     }
+    if (node.kind === 'search') {
+      const item = new vscode.TreeItem(node.label, node.status === 'running' ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.Collapsed);
+      item.id = node.id;
+      item.description = node.description;
+      item.tooltip = new vscode.MarkdownString(node.tooltip);
+      item.iconPath = new vscode.ThemeIcon(node.icon.id, node.icon.color ? new vscode.ThemeColor(node.icon.color) : undefined);
+      item.contextValue = node.contextValue;
+      if (node.contextValue.includes(';report')) item.command = { command: COMMANDS.openSearchReport, title: 'Open Search Report', arguments: [node] };
+      item.accessibilityInformation = { label: `cutoff search ${node.label}, ${node.description}` };
+      return item;
+    }
     const item = new vscode.TreeItem(node.label, vscode.TreeItemCollapsibleState.None);
     item.id = node.id;
     item.description = node.description;
+    if (node.kind === 'trial') {
+      item.tooltip = new vscode.MarkdownString(node.tooltip);
+      item.iconPath = new vscode.ThemeIcon(node.icon.id, node.icon.color ? new vscode.ThemeColor(node.icon.color) : undefined);
+      item.contextValue = node.contextValue;
+      return item;
+    }
     const md = new vscode.MarkdownString(node.tooltip);
     md.supportThemeIcons = true;
     item.tooltip = md;

@@ -13,10 +13,14 @@ import { WATCHED_RUN_FILES } from '../ids';
 import { allRunsDirs } from '../settings';
 import { debounce } from '../util/debounce';
 import { buildExperimentTree, pathKey, type ExperimentNode, type LiveProgress } from './tree';
+import { listSearches, searchNode, type SearchRecord } from './searches';
+import { SEARCH_FILE, searchesDir } from '../../engine/search/state';
 
 export interface RunsSnapshot {
   experimentFiles: string[];
   runs: RunRecord[];
+  /** Cutoff searches, with their trials' runs. */
+  searches: SearchRecord[];
   runsDirs: string[];
   /** Problems met while reading (an unreadable runs directory). */
   errors: string[];
@@ -41,7 +45,7 @@ const RUN_FILES = ['run.json', 'summary.json', 'metrics.jsonl'];
 export class RunsModel implements vscode.Disposable {
   private readonly changed = new vscode.EventEmitter<RunsSnapshot>();
   readonly onDidChange = this.changed.event;
-  private current: RunsSnapshot = { experimentFiles: [], runs: [], runsDirs: [], errors: [], loadedAt: 0 };
+  private current: RunsSnapshot = { experimentFiles: [], runs: [], searches: [], runsDirs: [], errors: [], loadedAt: 0 };
   private readonly disposables: vscode.Disposable[] = [this.changed];
   private runWatchers: vscode.Disposable[] = [];
   private poll: NodeJS.Timeout | undefined;
@@ -83,18 +87,21 @@ export class RunsModel implements vscode.Disposable {
   /** The Experiments tree for the current snapshot and live progress. */
   tree(): ExperimentNode[] {
     const roots = (vscode.workspace.workspaceFolders ?? []).map((f) => f.uri.fsPath);
+    const input = { live: this.liveSource?.live(), hasModel: (dir: string) => existsSync(join(dir, 'model', 'model.json')) };
     return buildExperimentTree({
       experimentFiles: this.current.experimentFiles,
       runs: this.current.runs,
+      searches: this.current.searches.map((rec) => searchNode(rec, input)),
       roots,
-      live: this.liveSource?.live(),
-      hasModel: (dir) => existsSync(join(dir, 'model', 'model.json')),
+      ...input,
     });
   }
 
+  /** A run of the run store or a trial's run of a cutoff search. */
   findRun(dir: string): RunRecord | undefined {
     const key = pathKey(dir);
-    return this.current.runs.find((r) => pathKey(r.dir) === key);
+    const matches = (r: RunRecord) => pathKey(r.dir) === key;
+    return this.current.runs.find(matches) ?? this.current.searches.flatMap((s) => [...s.runs.values()]).find(matches);
   }
 
   /** Reloads now (coalescing concurrent calls); resolves when the new snapshot is out. */
@@ -117,24 +124,27 @@ export class RunsModel implements vscode.Disposable {
     const experimentFiles = found.filter((u) => u.scheme === 'file').map((u) => u.fsPath).sort();
     const runsDirs = allRunsDirs().map((d) => d.dir);
     const runs: RunRecord[] = [];
+    const searches: SearchRecord[] = [];
     const errors: string[] = [];
     for (const dir of runsDirs) {
       try {
         runs.push(...listRuns(dir));
+        searches.push(...listSearches(dir));
       } catch (e) {
         errors.push(`${dir}: ${(e as Error).message}`);
       }
     }
     this.signature = runFilesSignature(runsDirs);
     this.lastLoad = Date.now();
-    this.current = { experimentFiles, runs, runsDirs, errors, loadedAt: this.lastLoad };
+    this.current = { experimentFiles, runs, searches, runsDirs, errors, loadedAt: this.lastLoad };
     this.changed.fire(this.current);
   }
 
   private pollRuns(): void {
     if (this.loading) return;
     const changed = runFilesSignature(this.current.runsDirs) !== this.signature;
-    const stale = this.current.runs.some((r) => r.status === 'running') && Date.now() - this.lastLoad > LIVENESS_MS;
+    const running = this.current.runs.some((r) => r.status === 'running') || this.current.searches.some((x) => x.state.status === 'running');
+    const stale = running && Date.now() - this.lastLoad > LIVENESS_MS;
     if (changed || stale) this.scheduleRefresh();
   }
 
@@ -168,10 +178,19 @@ export class RunsModel implements vscode.Disposable {
   }
 }
 
-/** Names, sizes and modification times of the run files under the runs directories. */
+/** Names, sizes and modification times of the run files and search states under the runs directories. */
 export function runFilesSignature(runsDirs: readonly string[]): string {
   const parts: string[] = [];
   for (const root of runsDirs) {
+    const searches = searchesDir(root);
+    for (const name of existsSync(searches) ? readdirSync(searches).sort() : []) {
+      try {
+        const st = statSync(join(searches, name, SEARCH_FILE));
+        parts.push(`searches/${name}:${st.size}:${st.mtimeMs}`);
+      } catch {
+        // not there (yet)
+      }
+    }
     let names: string[];
     try {
       names = readdirSync(root);

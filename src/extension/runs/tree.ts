@@ -6,6 +6,7 @@
  */
 import { basename, dirname, relative, resolve, sep } from 'node:path';
 import type { RunRecord, RunStatus } from '../../engine/runstore';
+import type { SearchNode } from './searches';
 import { formatCount, formatDuration, formatLocalTime, formatMeanStd, formatMetric, formatMs, formatShortTime } from '../util/format';
 
 /** The part of a run record the tree needs (a full RunRecord fits). */
@@ -55,6 +56,8 @@ export interface ExperimentNode {
   missing: boolean;
   contextValue: 'experiment' | 'experiment;missing';
   runs: RunNode[];
+  /** Cutoff searches started from this file, newest first. */
+  searches: SearchNode[];
 }
 
 export interface TreeInput {
@@ -69,6 +72,8 @@ export interface TreeInput {
   hasModel?: (dir: string) => boolean;
   /** The current time, for short labels (default: now). */
   now?: Date;
+  /** Cutoff searches (see searches.ts), grouped under the experiment file each was started from. */
+  searches?: readonly SearchNode[];
 }
 
 const RESUMABLE: readonly RunStatus[] = ['interrupted', 'cancelled', 'failed'];
@@ -80,23 +85,25 @@ export function pathKey(p: string): string {
 }
 
 export function buildExperimentTree(input: TreeInput): ExperimentNode[] {
-  const byFile = new Map<string, { file: string; missing: boolean; runs: RunLike[] }>();
-  for (const f of input.experimentFiles) byFile.set(pathKey(f), { file: resolve(f), missing: false, runs: [] });
-  for (const r of input.runs) {
-    const key = pathKey(r.experimentFile || r.dir);
+  const byFile = new Map<string, { file: string; missing: boolean; runs: RunLike[]; searches: SearchNode[] }>();
+  for (const f of input.experimentFiles) byFile.set(pathKey(f), { file: resolve(f), missing: false, runs: [], searches: [] });
+  const entryFor = (file: string, fallback: string) => {
+    const key = pathKey(file || fallback);
     let entry = byFile.get(key);
     if (!entry) {
-      entry = { file: r.experimentFile ? resolve(r.experimentFile) : r.dir, missing: true, runs: [] };
+      entry = { file: file ? resolve(file) : fallback, missing: true, runs: [], searches: [] };
       byFile.set(key, entry);
     }
-    entry.runs.push(r);
-  }
-  const nodes = [...byFile.values()].map((e) => experimentNode(e.file, e.missing, e.runs, input));
+    return entry;
+  };
+  for (const r of input.runs) entryFor(r.experimentFile, r.dir).runs.push(r);
+  for (const s of input.searches ?? []) entryFor(s.experimentFile, s.dir).searches.push(s);
+  const nodes = [...byFile.values()].map((e) => experimentNode(e.file, e.missing, e.runs, e.searches, input));
   // Files of the workspace first (by label, then path), then the missing ones.
   return nodes.sort((a, b) => Number(a.missing) - Number(b.missing) || a.label.localeCompare(b.label) || a.file.localeCompare(b.file));
 }
 
-function experimentNode(file: string, missing: boolean, runs: RunLike[], input: TreeInput): ExperimentNode {
+function experimentNode(file: string, missing: boolean, runs: RunLike[], searches: SearchNode[], input: TreeInput): ExperimentNode {
   const sorted = [...runs].sort((a, b) => (a.startedAt < b.startedAt ? 1 : a.startedAt > b.startedAt ? -1 : a.id < b.id ? 1 : -1));
   const runNodes = sorted.map((r) => runNode(r, input));
   const label = basename(file).replace(/\.ttl\.json$/i, '');
@@ -107,13 +114,15 @@ function experimentNode(file: string, missing: boolean, runs: RunLike[], input: 
   if (missing) parts.push('file not in workspace');
   const running = runNodes.filter((r) => r.status === 'running').length;
   if (running) parts.push(`${running} running`);
+  if (searches.some((x) => x.status === 'running')) parts.push('searching');
   const best = bestAuroc(sorted);
   const tooltip = [
     `**${label}**${missing ? ' (file not in workspace)' : ''}`,
     '',
     `\`${file}\``,
     '',
-    `${runs.length} run${runs.length === 1 ? '' : 's'}${best !== undefined ? ` · best test AUROC ${formatMetric(best)}` : ''}`,
+    `${runs.length} run${runs.length === 1 ? '' : 's'}${best !== undefined ? ` · best test AUROC ${formatMetric(best)}` : ''}` +
+      (searches.length ? ` · ${searches.length} cutoff search${searches.length === 1 ? '' : 'es'}` : ''),
   ].join('\n');
   return {
     kind: 'experiment',
@@ -125,6 +134,7 @@ function experimentNode(file: string, missing: boolean, runs: RunLike[], input: 
     missing,
     contextValue: missing ? 'experiment;missing' : 'experiment',
     runs: runNodes,
+    searches: [...searches].sort((a, b) => (a.dir < b.dir ? 1 : -1)),
   };
 }
 
