@@ -29,10 +29,14 @@ const app = document.getElementById('app')!;
 const sections = new Map<string, Section>();
 let tree: LayerTreeView | undefined;
 
+/**
+ * Chart sections fold (vscode-collapsible); the layer section is a plain one, so its totals can
+ * stay in view (sticky) while the tree scrolls.
+ */
 function section(id: string, heading: string): Section {
   let s = sections.get(id);
   if (!s) {
-    const el = h('vscode-collapsible', { heading, open: true, id: `section-${id}`, class: 'section' });
+    const el = id === 'layers' ? h('section', { id: `section-${id}`, class: 'section plain', 'aria-label': heading }) : h('vscode-collapsible', { heading, open: true, id: `section-${id}`, class: 'section' });
     s = { el, signature: '', cards: [] };
     sections.set(id, s);
   }
@@ -47,7 +51,7 @@ function update(id: string, heading: string, show: boolean, signature: unknown, 
   if (sig !== s.signature) {
     s.cards.forEach((c) => c.destroy());
     const { content, cards = [] } = draw();
-    s.el.replaceChildren(...content);
+    s.el.replaceChildren(...(s.el.tagName === 'SECTION' ? [h('h2', {}, heading)] : []), ...content);
     s.cards = cards;
     s.signature = sig;
   }
@@ -285,7 +289,7 @@ function drawComparison(runs: RunView[]): { content: Node[]; cards: Card[] } {
       data: {
         datasets: [
           { type: 'scatter', label: 'runs (mean over seeds)', data: points, backgroundColor: c0, pointRadius: 5 },
-          { type: 'line', label: 'Pareto front', data: front, borderColor: c1, backgroundColor: c1, pointRadius: 0, stepped: 'after' as const },
+          { type: 'line', label: 'Pareto front', data: front, borderColor: c1, backgroundColor: 'transparent', borderWidth: 2, pointRadius: 8, pointBorderWidth: 2, stepped: 'after' as const },
         ],
       },
       options: {

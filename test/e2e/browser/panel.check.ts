@@ -4,7 +4,7 @@
 // run, the SVCCA views and the Grad-CAM gallery drawn.
 // TTL_E2E_MEDIA=1 also refreshes the README's screenshot, media/screenshots/model-explorer.png.
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { BrowserCheck, CheckContext, FrameLocator } from './types';
 import { editorTab, explorerRow, openWorkbench, runCommand } from './workbench';
@@ -115,21 +115,22 @@ export const checks: BrowserCheck[] = [
       while (cutInFile(file) !== first && Date.now() < deadline + 10_000) await page.waitForTimeout(250);
       if (cutInFile(file) !== first) throw new Error(`Home: the file says ${cutInFile(file)}, the handle ${first}`);
       ctx.log(`Home: ${first}`);
-      await handle.press('ArrowDown');
-      await handle.press('ArrowDown');
-      await handle.press('ArrowDown');
-      await handle.press('ArrowDown');
-      await page.waitForTimeout(1_500);
+      // ten steps down from the first cut point: conv_pw_5_relu again, the suggested cut, where both runs measured latency
+      for (let i = 0; i < 10; i++) await handle.press('ArrowDown');
+      while (cutInFile(file) !== 'conv_pw_5_relu' && Date.now() < deadline + 20_000) await page.waitForTimeout(250);
+      if (cutInFile(file) !== 'conv_pw_5_relu') throw new Error(`ten steps from ${first}: the file says ${cutInFile(file)}`);
+      const latency = await frame.locator('#total-latency').innerText({ timeout: 10_000 });
+      ctx.log(`back at conv_pw_5_relu: ${latency}`);
 
       // the panel alone, for the screenshots
       await editorTab(page, `${NAME}.ttl.json`).click();
       await runCommand(page, 'View: Close Editor');
       await handle.click();
       await page.waitForTimeout(1_000);
-      const shot = await ctx.screenshot('model-explorer');
+      await ctx.screenshot('model-explorer');
       if (process.env.TTL_E2E_MEDIA === '1') {
         mkdirSync(join(ROOT, 'media/screenshots'), { recursive: true });
-        copyFileSync(shot, join(ROOT, 'media/screenshots/model-explorer.png'));
+        await page.locator('iframe.webview').first().screenshot({ path: join(ROOT, 'media/screenshots/model-explorer.png') });
       }
       await frame.locator('[data-chart="comparison-pareto"]').hover();
       await ctx.screenshot('model-explorer-charts');
