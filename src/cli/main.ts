@@ -37,3 +37,11 @@ export function fatal(e: unknown, verbose: boolean): number {
   out.error(verbose && err.stack ? err.stack : `error: ${err.message}`);
   return isInputError(e) ? 2 : 1;
 }
+
+// `node dist/cli.js …` runs the CLI too: the installed extension has no bin/ folder and starts its
+// analysis and search jobs this way. (bin/ttl.js requires this file and calls `main` itself.)
+if (require.main === module) {
+  void main(process.argv).then((code) => {
+    process.exitCode = code;
+  });
+}

@@ -92,7 +92,8 @@ export function registerJobCommands(s: Services): vscode.Disposable[] {
       return job?.id;
     }),
 
-    reg(COMMANDS.gradCam, async (arg?: unknown, selection?: unknown): Promise<number | undefined> => {
+    // (image, selected images) from the explorer's context menu; a run (node or folder) may follow
+    reg(COMMANDS.gradCam, async (arg?: unknown, selection?: unknown, runArg?: unknown): Promise<number | undefined> => {
       if (!(await jobs.hasCliCommand('gradcam'))) return notAvailable('Grad-CAM', 'gradcam');
       let images = (Array.isArray(selection) ? selection : arg instanceof vscode.Uri ? [arg] : []).filter(
         (u): u is vscode.Uri => u instanceof vscode.Uri && /\.(png|jpe?g)$/i.test(u.fsPath),
@@ -102,7 +103,7 @@ export function registerJobCommands(s: Services): vscode.Disposable[] {
           (await vscode.window.showOpenDialog({ title: 'Images for Grad-CAM', canSelectMany: true, filters: { Images: ['png', 'jpg', 'jpeg'] } })) ?? [];
         if (!images.length) return undefined;
       }
-      const run = await pickRun(s, undefined, { title: `Grad-CAM of ${images.length} image${images.length === 1 ? '' : 's'}: which run's model?`, statuses: ['finished'], emptyMessage: 'Grad-CAM needs a finished run.' });
+      const run = await pickRun(s, runArg, { title: `Grad-CAM of ${images.length} image${images.length === 1 ? '' : 's'}: which run's model?`, statuses: ['finished'], emptyMessage: 'Grad-CAM needs a finished run.' });
       if (!run) return undefined;
       const job = jobs.enqueue(`${run.name} (Grad-CAM, ${images.length} image${images.length === 1 ? '' : 's'})`, {
         kind: 'cli',

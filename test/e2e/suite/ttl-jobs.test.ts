@@ -1,11 +1,11 @@
 // The job runner in a real VS Code: a tiny BreastMNIST run through the worker process appears in
 // the Experiments view; cancel; a crashed worker fails its run; compare and export.
 import * as assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { suite, test, waitFor } from './harness';
+import { extension, suite, test, waitFor } from './harness';
 import { experimentNode, runNodeWhere, ttlApi, writeTinyBreastMnist } from './ttl.helpers';
 
 suite('TTL Studio: jobs', () => {
@@ -48,6 +48,37 @@ suite('TTL Studio: jobs', () => {
     assert.ok(target && existsSync(path.join(target, 'model.json')), target);
     const model = JSON.parse(readFileSync(path.join(target, 'model.json'), 'utf8'));
     assert.ok(model.modelTopology);
+  });
+
+  test('Analyze Run writes the SVCCA studies of the finished run', async function () {
+    if (!finishedRun) this.skip();
+    this.timeout(120_000);
+    const api = await ttlApi();
+    const id = await vscode.commands.executeCommand<number>('ttl.analyzeRun', finishedRun);
+    assert.equal(typeof id, 'number', 'the analysis did not start as a job');
+    const job = await api.whenJobEnded(id);
+    assert.equal(job.state, 'finished', JSON.stringify(job.outcome));
+    const file = path.join(finishedRun!, 'analysis', 'svcca-val.json');
+    const analysis = JSON.parse(readFileSync(file, 'utf8'));
+    assert.equal(analysis.format, 'ttl-analysis/1');
+    assert.ok(analysis.horizontal.layers.length > 0);
+    assert.ok(analysis.probe.blocks.length > 0);
+  });
+
+  test('Grad-CAM writes an overlay for an image with the finished run\'s model', async function () {
+    if (!finishedRun) this.skip();
+    this.timeout(120_000);
+    const api = await ttlApi();
+    const image = vscode.Uri.file(path.join(extension().extensionPath, 'examples', 'chest-xray', 'data', 'NORMAL', readdirSync(path.join(extension().extensionPath, 'examples', 'chest-xray', 'data', 'NORMAL'))[0]));
+    const id = await vscode.commands.executeCommand<number>('ttl.gradCam', image, [image], finishedRun);
+    assert.equal(typeof id, 'number', 'Grad-CAM did not start as a job');
+    const job = await api.whenJobEnded(id);
+    assert.equal(job.state, 'finished', JSON.stringify(job.outcome));
+    const index = JSON.parse(readFileSync(path.join(finishedRun!, 'gradcam', 'index.json'), 'utf8'));
+    assert.equal(index.format, 'ttl-gradcam/1');
+    assert.equal(index.images.length, 1);
+    assert.equal(index.images[0].image, image.fsPath);
+    assert.ok(existsSync(path.join(finishedRun!, 'gradcam', index.images[0].overlay)), index.images[0].overlay);
   });
 
   test('Cancel Job stops a running job and the run is marked cancelled, resumable', async function () {
