@@ -365,5 +365,12 @@ onHostMessage((m) => {
   }
 });
 
+// a theme change restyles the charts: draw every section again
+new MutationObserver(() => {
+  sections.forEach((s) => (s.signature = ''));
+  tree = undefined;
+  render();
+}).observe(document.body, { attributes: true, attributeFilter: ['class'] });
+
 render();
 send({ type: 'ready' });

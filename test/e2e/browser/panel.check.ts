@@ -4,7 +4,7 @@
 // run, the SVCCA views and the Grad-CAM gallery drawn.
 // TTL_E2E_MEDIA=1 also refreshes the README's screenshot, media/screenshots/model-explorer.png.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { BrowserCheck, CheckContext, FrameLocator } from './types';
 import { editorTab, explorerRow, openWorkbench, runCommand } from './workbench';
@@ -94,6 +94,21 @@ export const checks: BrowserCheck[] = [
       const suggested = await frame.locator('.suggested-badge').count();
       ctx.log(`similarity bars ${bars}, suggested cuts ${suggested}, heatmaps ${heatmaps}, Grad-CAM overlays ${overlays}`);
       if (bars < 2 || suggested !== 1 || heatmaps !== 2 || overlays !== 3) throw new Error('the analysis or the Grad-CAM gallery is missing');
+
+      // exports: the host's save dialog (the workbench's own in the browser) proposes <chart>.<ext> beside the experiment
+      for (const [chart, format] of [['comparison-scores', 'csv'], ['comparison-pareto', 'png']] as const) {
+        await frame.locator(`[data-chart="${chart}"] vscode-button[data-export="${format}"]`).click();
+        const input = page.locator('.quick-input-widget input');
+        await input.waitFor({ state: 'visible', timeout: 15_000 });
+        await page.keyboard.press('Enter');
+        const saved = join(ctx.workspace, `${chart}.${format}`);
+        const until = Date.now() + 15_000;
+        while (!existsSync(saved) && Date.now() < until) await page.waitForTimeout(250);
+        const bytes = readFileSync(saved);
+        if (format === 'csv' && !bytes.toString('utf8').startsWith('group,runs,auroc_mean,auroc_sd,auprc_mean,auprc_sd\n')) throw new Error(`unexpected CSV: ${bytes.toString('utf8').slice(0, 80)}`);
+        if (format === 'png' && bytes.readUInt32BE(0) !== 0x89504e47) throw new Error('the PNG export is not a PNG');
+        ctx.log(`exported ${chart}.${format}: ${bytes.length} bytes`);
+      }
 
       // two cut points deeper with the keyboard: the handle announces the new cut, the file follows
       await handle.click();
