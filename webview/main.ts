@@ -69,7 +69,7 @@ function render(): void {
   parts.push(update('layers', 'Layers and truncation', !!state.experiment || !!state.layersError, [state.experiment?.backbone, state.experiment?.inputSize, state.layersLoading, state.layersError, !!state.layers], drawLayersFrame));
   placeTree();
   const own = state.runs.filter((r) => r.own !== false);
-  const selected = own.find((r) => r.dir === ui.selectedRun) ?? own.find((r) => r.status === 'running') ?? own[0];
+  const selected = own.find((r) => r.dir === ui.selectedRun) ?? own.find((r) => r.dir === state.target.runDir) ?? own.find((r) => r.status === 'running') ?? own[0];
   parts.push(update('training', 'Training', own.length > 0, [own.map((r) => [r.dir, r.status]), selected?.dir, selected?.epochs], () => drawTraining(own, selected)));
   const finished = state.runs.filter((r) => r.test);
   parts.push(update('compare', 'Comparison', finished.length > 0, finished.map((r) => [r.dir, r.test, r.macs, r.params, r.latencyMs]), () => drawComparison(finished)));
@@ -357,6 +357,8 @@ function drawGradCam(): { content: Node[] } {
 
 onHostMessage((m) => {
   if (m.type === 'state') {
+    // another experiment or run: the run picked before no longer applies
+    if (JSON.stringify(m.state.target) !== JSON.stringify(state.target)) ui = { target: m.state.target };
     state = m.state;
     render();
   } else if (m.type === 'exported') {

@@ -144,9 +144,6 @@ export class ModelExplorerPanel {
       case 'export':
         void this.saveExport(m);
         return;
-      case 'selectRun':
-        this.show({ ...this.target, runDir: m.runDir });
-        return;
     }
   }
 

@@ -6,7 +6,7 @@
  * Host → webview: `state` carries the whole `PanelState` (small: one layer table, the runs'
  * per-epoch metrics); the webview redraws the sections that changed. The host only sends after
  * the webview said `ready`. Webview → host: `ready`, `setCut` when
- * the handle is released, `export` with a chart's PNG or CSV, `selectRun`. The host checks every
+ * the handle is released, `export` with a chart's PNG or CSV. The host checks every
  * incoming message with `isWebviewMessage` and ignores anything else.
  */
 import type { AnalysisFile } from '../../engine/analysis/format';
@@ -97,8 +97,7 @@ export type ExportFormat = 'png' | 'csv';
 export type WebviewMessage =
   | { type: 'ready' }
   | { type: 'setCut'; cut: string | null }
-  | { type: 'export'; chart: string; format: ExportFormat; data: string }
-  | { type: 'selectRun'; runDir: string };
+  | { type: 'export'; chart: string; format: ExportFormat; data: string };
 
 const PNG_PREFIX = 'data:image/png;base64,';
 /** Exports larger than this are refused (a chart PNG is well under a megabyte). */
@@ -125,8 +124,6 @@ export function isWebviewMessage(x: unknown): x is WebviewMessage {
       if (!isChartName(x.chart) || typeof x.data !== 'string' || x.data.length > MAX_EXPORT_CHARS) return false;
       if (x.format === 'png') return x.data.startsWith(PNG_PREFIX) && /^[A-Za-z0-9+/]+=*$/.test(x.data.slice(PNG_PREFIX.length));
       return x.format === 'csv';
-    case 'selectRun':
-      return typeof x.runDir === 'string' && x.runDir.length > 0;
     default:
       return false;
   }
