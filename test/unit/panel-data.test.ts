@@ -1,0 +1,90 @@
+/**
+ * What the Model Explorer reads: experiment files (the shipped examples, unsaved text), and a real
+ * run (a TTL MobileNet cut after conv_pw_3_relu, 2 epochs on 64 real chest X-rays at 32 px) with
+ * its Grad-CAM overlays, as the webview gets them.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { initBackend } from '../../src/engine/backend';
+import { gradCamRun } from '../../src/engine/analysis/gradcam';
+import { readRun } from '../../src/engine/runstore';
+import { runExperiment } from '../../src/engine/run';
+import { experimentView, readAnalyses, readGradCam, runView, sameData } from '../../src/extension/panel/panelData';
+
+const ROOT = path.join(__dirname, '../..');
+const DATA = path.join(ROOT, 'examples/chest-xray/data');
+let tmp: string;
+let runDir: string;
+
+before(async () => {
+  await initBackend({ backend: 'wasm' });
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ttl-panel-'));
+  const exp = path.join(tmp, 'cxr.ttl.json');
+  fs.writeFileSync(
+    exp,
+    JSON.stringify({
+      name: 'cxr-panel',
+      data: { format: 'folder', path: DATA, imageSize: 32, limit: 64, split: { val: 0.25, test: 0.25, seed: 1 } },
+      model: { backbone: 'mobilenet_v1' },
+      strategy: { kind: 'ttl', cut: 'conv_pw_3_relu' },
+      train: { epochs: 2, batchSize: 16, optimizer: 'adam', lr: 0.001, seeds: [3], backend: 'wasm' },
+    }),
+  );
+  runDir = (await runExperiment(exp, { runsDir: path.join(tmp, 'runs') })).runDirs[0];
+});
+
+after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+describe('panel data', () => {
+  test('experiment files: the shipped examples, relative model paths, and what cannot be shown', () => {
+    const file = path.join(ROOT, 'examples/chest-xray/chest-xray-ttl.ttl.json');
+    const text = fs.readFileSync(file, 'utf8');
+    const cut = (JSON.parse(text) as { strategy: { cut: string } }).strategy.cut;
+    assert.deepEqual(experimentView(file, text), { file, name: 'chest-xray-ttl', backbone: 'mobilenet_v1', inputSize: 224, numClasses: 2, strategy: { kind: 'ttl', cut, k: undefined } });
+    const custom = experimentView('/w/exp/a.ttl.json', '{ "model": { "backbone": "../models/net/model.json" }, "data": { "imageSize": 96 }, }');
+    assert.equal(custom.backbone, path.resolve('/w/models/net/model.json'));
+    assert.equal(custom.inputSize, 96);
+    assert.deepEqual(custom.strategy, { kind: 'ftl' }, 'no strategy reads as FTL');
+    assert.throws(() => experimentView('/w/b.ttl.json', '{ "model": {} }'), /model\.backbone/);
+    assert.throws(() => experimentView('/w/b.ttl.json', '[1]'), /not a JSON object/);
+  });
+
+  test('a finished run: one point per epoch, test metrics and model size from its summary', () => {
+    const record = readRun(runDir);
+    const v = runView(record);
+    const summary = JSON.parse(fs.readFileSync(path.join(runDir, 'summary.json'), 'utf8'));
+    assert.equal(v.label, 'ttl @ conv_pw_3_relu s3');
+    assert.equal(v.status, 'finished');
+    assert.deepEqual(v.epochs.map((e) => e.epoch), [0, 1]);
+    const lines = fs.readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    assert.deepEqual(v.epochs.map((e) => [e.trainLoss, e.valLoss, e.valAuroc, e.valAuprc]), lines.map((l) => [l.trainLoss, l.valLoss, l.valAuroc, l.valAveragePrecision]));
+    assert.deepEqual(v.test, { auroc: summary.test.auroc, auprc: summary.test.averagePrecision });
+    assert.equal(v.params, summary.params);
+    assert.equal(v.macs, summary.macs);
+    assert.equal(v.latencyMs, summary.latencyMs);
+    assert.equal(v.inputSize, 32);
+    assert.ok(sameData(record, record));
+    assert.deepEqual(readAnalyses(runDir, record.id), []);
+  });
+
+  test('Grad-CAM overlays: newest first, inside the run folder; damaged or foreign analysis files are skipped', async () => {
+    assert.deepEqual(readGradCam(runDir), []);
+    const images = ['NORMAL', 'PNEUMONIA'].map((c) => path.join(DATA, c, fs.readdirSync(path.join(DATA, c)).sort()[0]));
+    await gradCamRun(runDir, [images[0]]);
+    await gradCamRun(runDir, [images[1]]);
+    const g = readGradCam(runDir);
+    assert.equal(g.length, 2);
+    assert.match(g[0].caption, new RegExp(`^${path.basename(images[1])} · `));
+    for (const x of g) {
+      assert.ok(x.path.startsWith(path.join(runDir, 'gradcam')) && fs.existsSync(x.path));
+      assert.match(x.caption, / p=\d\.\d{3} · predicted /);
+    }
+    fs.mkdirSync(path.join(runDir, 'analysis'));
+    fs.writeFileSync(path.join(runDir, 'analysis', 'half.json'), '{"format": "ttl-analysis/1", ');
+    fs.writeFileSync(path.join(runDir, 'analysis', 'other.json'), '{"format": "something-else/1"}');
+    assert.deepEqual(readAnalyses(runDir, 'r'), []);
+  });
+});
