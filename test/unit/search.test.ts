@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { MOBILENET_V1_BLOCKS, MOBILENET_V1_CUT_POINTS } from '../../src/engine/models/mobilenet';
-import { blockOf, neighbourCuts, stage1Cuts, trialStrategy, type CutSpace } from '../../src/engine/search/plan';
+import { blockOf, neighbourCuts, stage1Cuts, trialId, trialStrategy, type CutSpace } from '../../src/engine/search/plan';
 import { paretoFront } from '../../src/engine/search/report';
 import type { SearchState } from '../../src/engine/search/state';
 
@@ -68,6 +68,15 @@ test("an LWFT trial's k trains exactly the layers above its cut", async () => {
   }
   assert.deepEqual(trialStrategy('lwft', 'conv_pw_13_relu', SPACE), { kind: 'lwft', k: 1 });
   assert.deepEqual(trialStrategy('ttl', 'conv_pw_5_relu', SPACE), { kind: 'ttl', cut: 'conv_pw_5_relu' });
+});
+
+test('TTL and TF cut at the last cut point are FTL and share its trial; LWFT there is not', () => {
+  const ftl = trialId(SPACE, 'ftl', null, 3, 1);
+  assert.equal(ftl, 'ftl-all-e3-s1');
+  assert.equal(trialId(SPACE, 'ttl', 'conv_pw_13_relu', 3, 1), ftl);
+  assert.equal(trialId(SPACE, 'tf', 'conv_pw_13_relu', 3, 1), ftl);
+  assert.equal(trialId(SPACE, 'lwft', 'conv_pw_13_relu', 3, 1), 'lwft-conv_pw_13_relu-e3-s1');
+  assert.equal(trialId(SPACE, 'ttl', 'conv_dw_13_relu', 3, 2), 'ttl-conv_dw_13_relu-e3-s2');
 });
 
 test('Pareto front of AUROC (higher) against MACs (lower) on constructed points', () => {

@@ -67,6 +67,16 @@ export function trialStrategy(kind: SearchStrategy | 'ftl', cut: string | null, 
   return { kind, cut };
 }
 
+/**
+ * What a trial trains, as an id: `<strategy>-<cut or "all">-e<epochs>-s<seed>`. TTL and TF cut
+ * at the backbone's last cut point keep the whole network, pretrained: that is FTL, trained once
+ * under FTL's id.
+ */
+export function trialId(space: CutSpace, kind: SearchStrategy | 'ftl', cut: string | null, epochs: number, seed: number): string {
+  const whole = kind === 'ftl' || ((kind === 'ttl' || kind === 'tf') && cut === space.cutPoints[space.cutPoints.length - 1]);
+  return whole ? `ftl-all-e${epochs}-s${seed}` : `${kind}-${cut}-e${epochs}-s${seed}`;
+}
+
 function inNetworkOrder(space: CutSpace, cuts: readonly string[]): string[] {
   return [...new Set(cuts)].sort((a, b) => space.cutPoints.indexOf(a) - space.cutPoints.indexOf(b));
 }

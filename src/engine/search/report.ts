@@ -12,7 +12,9 @@ import { writeFileAtomic, writeJsonAtomic } from '../atomic';
 import { meanStd } from '../metrics';
 import type { MeanStd } from '../run';
 import type { CutSuggestion } from '../analysis/format';
-import type { SearchState, Trial } from './state';
+import type { SearchStrategy } from '../experiment';
+import { blockOf, trialId, type CutSpace } from './plan';
+import type { SearchState } from './state';
 
 export interface ReportRow {
   /** "FTL", "TTL-1" (block search), "TTL-2" (layer search)… */
@@ -88,11 +90,12 @@ const LABEL: Record<string, string> = { ftl: 'FTL', ttl: 'TTL', tf: 'TF', lwft: 
 
 /** Builds the report from search.json and the finished runs' summaries. */
 export function buildReport(dir: string, state: SearchState): SearchReport {
-  const full = (t: Trial) => t.status === 'finished' && t.epochs === state.epochs && state.finalSeeds.includes(t.seed);
+  const space: CutSpace = { backbone: state.backbone, cutPoints: state.cutPoints, blocks: state.blocks };
   const suggestions = findSuggestions(dir, state);
   const rows: ReportRow[] = [];
   const add = (method: string, strategy: string, stage: ReportRow['stage'], cut: string | null) => {
-    const trials = state.trials.filter((t) => full(t) && t.strategy === strategy && t.cut === cut).sort((a, b) => a.seed - b.seed);
+    const ids = state.finalSeeds.map((seed) => trialId(space, strategy as SearchStrategy | 'ftl', cut, state.epochs, seed));
+    const trials = state.trials.filter((t) => t.status === 'finished' && ids.includes(t.id)).sort((a, b) => a.seed - b.seed);
     if (!trials.length) return;
     const sums = trials.map((t) => JSON.parse(readFileSync(path.join(dir, t.runDir!, 'summary.json'), 'utf8')) as Summary);
     const ms = (f: (s: Summary) => number): MeanStd => {
@@ -105,7 +108,7 @@ export function buildReport(dir: string, state: SearchState): SearchReport {
       strategy,
       stage,
       cut,
-      block: trials[0].block,
+      block: cut === null ? null : blockOf(space, cut),
       seeds: trials.map((t) => t.seed),
       runDirs,
       auroc: ms((s) => s.test.auroc),

@@ -24,7 +24,7 @@ import { loadBackbone } from '../models';
 import { isProcessAlive, listRuns } from '../runstore';
 import { writeJsonAtomic } from '../atomic';
 import { runCli } from './child';
-import { blockOf, neighbourCuts, stage1Cuts, trialStrategy, type CutSpace } from './plan';
+import { blockOf, neighbourCuts, stage1Cuts, trialId, trialStrategy, type CutSpace } from './plan';
 import { buildReport, writeReportFiles, type SearchReport } from './report';
 import {
   experimentHash, findUnfinishedSearch, newSearchId, readSearch, searchesDir, writeSearch,
@@ -270,7 +270,7 @@ class Search {
   }
 
   private find(kind: SearchStrategy | 'ftl', cut: string | null, epochs: number, seed: number): Trial | undefined {
-    return this.state.trials.find((t) => t.id === trialId(kind, cut, epochs, seed));
+    return this.state.trials.find((t) => t.id === trialId(this.space, kind, cut, epochs, seed));
   }
 
   private hasFull(k: SearchStrategy, cut: string): boolean {
@@ -298,9 +298,10 @@ class Search {
 
   /** The trial (existing or new, with its experiment file) for one training. */
   private trial(kind: SearchStrategy | 'ftl', cut: string | null, stage: TrialStage, epochs: number, seed: number): Trial {
-    const id = trialId(kind, cut, epochs, seed);
+    const id = trialId(this.space, kind, cut, epochs, seed);
     const known = this.state.trials.find((t) => t.id === id);
     if (known) return known;
+    if (id.startsWith('ftl-') && kind !== 'ftl') return this.trial('ftl', null, stage, epochs, seed);
     const t: Trial = {
       id,
       strategy: kind,
@@ -426,8 +427,4 @@ class Search {
       this.emit({ type: 'trial-finished', trial: t });
     }
   }
-}
-
-export function trialId(kind: string, cut: string | null, epochs: number, seed: number): string {
-  return `${kind}-${cut ?? 'all'}-e${epochs}-s${seed}`;
 }
