@@ -8,6 +8,7 @@ import '@vscode-elements/elements/dist/vscode-option/index.js';
 import '@vscode-elements/elements/dist/vscode-single-select/index.js';
 import type { InspectResult } from '../src/engine/inspect';
 import { cutOfStrategy, resolveCut, type StrategyView } from '../src/extension/panel/layerTree';
+import type { SearchReport } from '../src/engine/search/report';
 import type { AnalysisView, PanelState, RunView } from '../src/extension/panel/protocol';
 import { formatCount, formatMs } from '../src/extension/util/format';
 import { onHostMessage, savedState, saveState, send, type SavedState } from './api';
@@ -15,7 +16,7 @@ import { applyTheme, chartCard, heatmapCard, palette, type Card, type Cell } fro
 import { h } from './dom';
 import { LayerTreeView, type Similarity } from './tree';
 
-let state: PanelState = { target: savedState()?.target ?? {}, runs: [], analyses: [], gradcam: [] };
+let state: PanelState = { target: savedState()?.target ?? {}, runs: [], analyses: [], gradcam: [], searches: [] };
 let ui: SavedState = savedState() ?? { target: state.target };
 
 /** One section of the page, redrawn only when what it shows changed. */
@@ -73,6 +74,8 @@ function render(): void {
   parts.push(update('training', 'Training', own.length > 0, [own.map((r) => [r.dir, r.status]), selected?.dir, selected?.epochs], () => drawTraining(own, selected)));
   const finished = state.runs.filter((r) => r.test);
   parts.push(update('compare', 'Comparison', finished.length > 0, finished.map((r) => [r.dir, r.test, r.macs, r.params, r.latencyMs]), () => drawComparison(finished)));
+  const search = state.searches[0];
+  parts.push(update('search', `Cutoff search${search ? ` (${search.searchDir.split(/[\\/]/).pop()})` : ''}`, !!search, search, () => drawSearch(search!)));
   const analysis = latestAnalysis();
   parts.push(update('svcca', `Similarity to the pretrained features${analysis ? ` (${analysis.file.measure.toUpperCase()}, ${analysis.file.name})` : ''}`, !!analysis, analysis, () => drawAnalysis(analysis!)));
   parts.push(update('gradcam', 'Grad-CAM', state.gradcam.length > 0, state.gradcam, drawGradCam));
@@ -300,6 +303,50 @@ function drawComparison(runs: RunView[]): { content: Node[]; cards: Card[] } {
     () => [['group', 'macs', 'auroc_mean', 'pareto'], ...points.map((p): Cell[] => [p.label, p.x, p.y, front.includes(p) ? 1 : 0])],
   );
   return { content: [h('div', { class: 'grid' }, score.el, size.el, scatter.el)], cards: [score, size, scatter] };
+}
+
+/** The newest search report: the paper's table as charts (AUROC/AUPRC ± sd per method; AUROC against MACs with its Pareto front). */
+function drawSearch(r: SearchReport): { content: Node[]; cards: Card[] } {
+  const [c0, c1] = palette();
+  const rows = r.rows;
+  const scores = chartCard(
+    'Searched cuts: test AUROC and AUPRC (mean ± sd over seeds)',
+    'search-scores',
+    {
+      type: 'bar',
+      data: {
+        labels: rows.map((x) => (x.cut ? `${x.method} @ ${x.cut}` : x.method)),
+        datasets: [
+          { label: 'AUROC', data: rows.map((x) => x.auroc.mean), backgroundColor: c0, errorBars: rows.map((x) => x.auroc.std) } as never,
+          { label: 'AUPRC', data: rows.map((x) => x.auprc.mean), backgroundColor: c1, errorBars: rows.map((x) => x.auprc.std) } as never,
+        ],
+      },
+      options: { scales: { y: { suggestedMin: 0.5, max: 1 } } },
+    },
+    () => [['method', 'cut', 'auroc_mean', 'auroc_std', 'auprc_mean', 'auprc_std', 'params_m', 'macs_g', 'latency_ms', 'pareto'], ...rows.map((x): Cell[] => [x.method, x.cut, x.auroc.mean, x.auroc.std, x.auprc.mean, x.auprc.std, x.paramsM, x.macsG, x.latencyMs, x.pareto ? 1 : 0])],
+  );
+  const points = rows.map((x) => ({ x: x.macsG * 1e9, y: x.auroc.mean, label: x.method }));
+  const front = points.filter((_, i) => rows[i].pareto).sort((a, b) => a.x - b.x);
+  const pareto = chartCard(
+    'Searched cuts: test AUROC vs MACs, with the Pareto front',
+    'search-pareto',
+    {
+      type: 'scatter',
+      data: {
+        datasets: [
+          { type: 'scatter', label: 'methods', data: points, backgroundColor: c0, pointRadius: 5 },
+          { type: 'line', label: 'Pareto front', data: front, borderColor: c1, backgroundColor: 'transparent', borderWidth: 2, pointRadius: 8, pointBorderWidth: 2, stepped: 'after' as const },
+        ],
+      },
+      options: {
+        scales: { x: { type: 'linear', title: { display: true, text: 'MACs' }, ticks: { callback: (v) => formatCount(Number(v)) } }, y: { title: { display: true, text: 'test AUROC' } } },
+        plugins: { tooltip: { callbacks: { label: (item) => `${(item.raw as { label?: string }).label ?? ''}: AUROC ${item.parsed.y?.toFixed(3)}, ${formatCount(item.parsed.x ?? 0)} MACs` } } },
+      },
+    },
+    () => [['method', 'macs', 'auroc_mean', 'pareto'], ...points.map((p, i): Cell[] => [p.label, p.x, p.y, rows[i].pareto ? 1 : 0])],
+  );
+  const t = r.trials;
+  return { content: [h('p', { class: 'muted' }, `${t.finished} of ${t.total} trials finished (${t.short} short halving rounds, ${t.failed} failed); ${r.epochs} epochs, ${r.inputSize} px, seeds ${r.seeds.join(', ')}`), h('div', { class: 'grid' }, scores.el, pareto.el)], cards: [scores, pareto] };
 }
 
 function drawAnalysis(a: AnalysisView): { content: Node[]; cards: Card[] } {

@@ -1,7 +1,7 @@
 /**
  * What the Model Explorer reads: experiment files (the shipped examples, unsaved text), and a real
  * run (a TTL MobileNet cut after conv_pw_3_relu, 2 epochs on 64 real chest X-rays at 32 px) with
- * its Grad-CAM overlays, as the webview gets them.
+ * its Grad-CAM overlays and a cutoff search of the same experiment, as the webview gets them.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,17 +12,19 @@ import { initBackend } from '../../src/engine/backend';
 import { gradCamRun } from '../../src/engine/analysis/gradcam';
 import { readRun } from '../../src/engine/runstore';
 import { runExperiment } from '../../src/engine/run';
-import { experimentView, readAnalyses, readGradCam, runView, sameData } from '../../src/extension/panel/panelData';
+import { runSearch } from '../../src/engine/search/search';
+import { experimentView, readAnalyses, readGradCam, readSearchReports, runView, sameData } from '../../src/extension/panel/panelData';
 
 const ROOT = path.join(__dirname, '../..');
 const DATA = path.join(ROOT, 'examples/chest-xray/data');
 let tmp: string;
+let exp: string;
 let runDir: string;
 
 before(async () => {
   await initBackend({ backend: 'wasm' });
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ttl-panel-'));
-  const exp = path.join(tmp, 'cxr.ttl.json');
+  exp = path.join(tmp, 'cxr.ttl.json');
   fs.writeFileSync(
     exp,
     JSON.stringify({
@@ -31,6 +33,7 @@ before(async () => {
       model: { backbone: 'mobilenet_v1' },
       strategy: { kind: 'ttl', cut: 'conv_pw_3_relu' },
       train: { epochs: 2, batchSize: 16, optimizer: 'adam', lr: 0.001, seeds: [3], backend: 'wasm' },
+      search: { strategies: ['ttl'], candidates: 'blocks', stage2Radius: 1, seeds: 1, epochs: 1 },
     }),
   );
   runDir = (await runExperiment(exp, { runsDir: path.join(tmp, 'runs') })).runDirs[0];
@@ -86,5 +89,18 @@ describe('panel data', () => {
     fs.writeFileSync(path.join(runDir, 'analysis', 'half.json'), '{"format": "ttl-analysis/1", ');
     fs.writeFileSync(path.join(runDir, 'analysis', 'other.json'), '{"format": "something-else/1"}');
     assert.deepEqual(readAnalyses(runDir, 'r'), []);
+  });
+
+  test('cutoff-search reports of the experiment, read from the runs directory', async () => {
+    const runs = path.join(tmp, 'runs');
+    assert.deepEqual(readSearchReports([runs], exp), []);
+    const outcome = await runSearch(exp, { runsDir: runs });
+    assert.ok(outcome.finished);
+    const reports = readSearchReports([runs, path.join(tmp, 'elsewhere')], exp);
+    assert.equal(reports.length, 1);
+    assert.deepEqual(reports[0], JSON.parse(JSON.stringify(outcome.report)));
+    assert.equal(reports[0].rows[0].method, 'FTL');
+    assert.ok(reports[0].rows.some((r) => r.pareto));
+    assert.deepEqual(readSearchReports([runs], path.join(tmp, 'other.ttl.json')), []);
   });
 });

@@ -15,7 +15,7 @@ import type { RunsModel } from '../runs/runsModel';
 import { debounce } from '../util/debounce';
 import { cutEdits } from './cutEdit';
 import { LayerTables, type LayerTableKey } from './layerTable';
-import { experimentView, readAnalyses, readGradCam, runView, sameData } from './panelData';
+import { experimentView, readAnalyses, readGradCam, readSearchReports, runView, sameData } from './panelData';
 import { exportBytes, isWebviewMessage, targetFromState, type HostMessage, type PanelState, type PanelTarget, type WebviewMessage } from './protocol';
 import { getNonce, getWebviewOptions } from './webviewOptions';
 
@@ -30,7 +30,7 @@ export class ModelExplorerPanel {
   private readonly disposables: vscode.Disposable[] = [];
   private target: ModelExplorerTarget;
   private ready = false;
-  private state: PanelState = { target: {}, runs: [], analyses: [], gradcam: [] };
+  private state: PanelState = { target: {}, runs: [], analyses: [], gradcam: [], searches: [] };
   private layerKey = '';
   private readonly pushRuns = debounce(() => this.loadRuns(), 200);
 
@@ -88,7 +88,7 @@ export class ModelExplorerPanel {
     const changed = target.experimentFile !== this.target.experimentFile || target.runDir !== this.target.runDir;
     this.target = target;
     if (changed) {
-      this.state = { target, runs: [], analyses: [], gradcam: [] };
+      this.state = { target, runs: [], analyses: [], gradcam: [], searches: [] };
       this.layerKey = '';
       this.set({});
       void this.loadAll();
@@ -219,6 +219,7 @@ export class ModelExplorerPanel {
         gradcam: own
           .map((r) => ({ runId: r.id, images: readGradCam(r.dir).map((g) => ({ src: webview.asWebviewUri(vscode.Uri.file(g.path)).toString(), caption: g.caption })) }))
           .filter((g) => g.images.length > 0),
+      searches: experimentFile ? readSearchReports(deps.runs.snapshot.runsDirs, experimentFile) : [],
     });
   }
 

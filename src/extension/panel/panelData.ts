@@ -6,6 +6,8 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { ANALYSIS_FORMAT, type AnalysisFile } from '../../engine/analysis/format';
 import type { GradCamIndex } from '../../engine/analysis/gradcam';
+import type { SearchReport } from '../../engine/search/report';
+import { searchesDir } from '../../engine/search/state';
 import type { RunRecord } from '../../engine/runstore';
 import { getNodeValue, parseTree } from '../util/jsonc';
 import { strategyLabel } from '../runs/tree';
@@ -114,4 +116,21 @@ export function readGradCam(runDir: string): { path: string; caption: string }[]
     .sort((a, b) => (a.createdAt < b.createdAt ? 1 : -1))
     .map((e) => ({ path: resolve(dir, e.overlay), caption: `${basename(e.image)} · ${e.class} p=${e.score.toFixed(3)} · predicted ${e.predicted}` }))
     .filter((g) => g.path.startsWith(dir) && existsSync(g.path));
+}
+
+/** Cutoff-search reports (`<runsDir>/searches/<id>/report.json`) of an experiment file, newest first. */
+export function readSearchReports(runsDirs: readonly string[], experimentFile: string): SearchReport[] {
+  const out: SearchReport[] = [];
+  for (const root of runsDirs.map(searchesDir)) {
+    if (!existsSync(root)) continue;
+    for (const id of readdirSync(root).sort().reverse()) {
+      try {
+        const report = JSON.parse(readFileSync(join(root, id, 'report.json'), 'utf8')) as SearchReport;
+        if (Array.isArray(report.rows) && resolve(report.experimentFile) === resolve(experimentFile)) out.push(report);
+      } catch {
+        // no report yet (a search still running) or a damaged one
+      }
+    }
+  }
+  return out;
 }

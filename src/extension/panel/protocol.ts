@@ -11,6 +11,7 @@
  */
 import type { AnalysisFile } from '../../engine/analysis/format';
 import type { InspectResult } from '../../engine/inspect';
+import type { SearchReport } from '../../engine/search/report';
 import type { StrategyView } from './layerTree';
 
 /** What the panel was opened for; also what the webview persists (getState) for revival. */
@@ -88,6 +89,8 @@ export interface PanelState {
   runs: RunView[];
   analyses: AnalysisView[];
   gradcam: GradCamGallery[];
+  /** Cutoff-search reports of the experiment, newest first. */
+  searches: SearchReport[];
 }
 
 export type HostMessage = { type: 'state'; state: PanelState } | { type: 'exported'; path: string };
