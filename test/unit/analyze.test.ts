@@ -15,6 +15,8 @@ import { runExperiment } from '../../src/engine/run';
 import { analyzeRun, suggestCut, retention, DEFAULT_RETENTION_THRESHOLD } from '../../src/engine/analysis/studies';
 import { ANALYSIS_FORMAT, type AnalysisFile, type HorizontalLayer } from '../../src/engine/analysis/format';
 import { fitLogistic, predictLogistic } from '../../src/engine/analysis/studies/probe';
+import { openAnalysisContext } from '../../src/engine/analysis/studies/context';
+import { recordActivations } from '../../src/engine/analysis/studies/record';
 import { MOBILENET_V1_CUT_POINTS } from '../../src/engine/models/mobilenet';
 import { TtlInputError } from '../../src/engine/errors';
 import type { JobEvent } from '../../src/engine/events';
@@ -152,6 +154,47 @@ test('the analysis is reproducible: the same seeds give the same numbers', async
   assert.deepEqual(again.file.suggestion, analysis.suggestion);
   assert.equal(again.file.vertical, undefined);
   assert.equal(again.file.probe, undefined);
+});
+
+test('recorded positions are actual positions of each image, independent of batching and of the model', async () => {
+  const ctx = await openAnalysisContext(runDir);
+  try {
+    const indices = ctx.splits.val.slice(0, 7);
+    const base = { pixels: ctx.data.pixels, indices, imageSize: 64, normalisation: ctx.pretrained.normalisation, pointsPerImage: 5, seed: 3 };
+    const layer = 'conv_pw_3_relu'; // 16 × 16 × 32 at 64 px
+    const a = (await recordActivations(ctx.finetuned, [layer], { ...base, batchSize: 3, grid: 16 })).get(layer)!;
+    const b = (await recordActivations(ctx.finetuned, [layer], { ...base, batchSize: 7, grid: 0 })).get(layer)!;
+    assert.deepEqual(a.points!.shape, [35, 32]);
+    assert.deepEqual(a.points, b.points);
+    assert.deepEqual(a.pooled, b.pooled);
+    // every sampled row is one position of its own image; the 5 positions of an image are distinct
+    const full = a.grid!; // (7, 16, 16, 32), unpooled
+    for (let i = 0; i < 7; i++) {
+      const found = new Set<number>();
+      for (let k = 0; k < 5; k++) {
+        const row = a.points!.data.subarray((i * 5 + k) * 32, (i * 5 + k + 1) * 32);
+        for (let p = 0; p < 256; p++) {
+          const at = full.data.subarray((i * 256 + p) * 32, (i * 256 + p + 1) * 32);
+          if (at.every((v, c) => v === row[c])) found.add(p);
+        }
+      }
+      assert.ok(found.size >= 5, `image ${i}: ${found.size}`);
+    }
+    // the same positions in another model with the layer at the same resolution
+    const r = (await recordActivations(ctx.random.model, [layer], { ...base, grid: 16 })).get(layer)!;
+    const rowsOf = (x: Float32Array | Float64Array, cols: number) => x.length / cols;
+    assert.equal(rowsOf(r.points!.data, 32), 35);
+    for (let i = 0; i < 7; i++) {
+      for (let k = 0; k < 5; k++) {
+        const row = r.points!.data.subarray((i * 5 + k) * 32, (i * 5 + k + 1) * 32);
+        const p = [...Array(256).keys()].find((q) => r.grid!.data.subarray((i * 256 + q) * 32, (i * 256 + q + 1) * 32).every((v, c) => v === row[c]))!;
+        const fin = a.points!.data.subarray((i * 5 + k) * 32, (i * 5 + k + 1) * 32);
+        assert.ok(full.data.subarray((i * 256 + p) * 32, (i * 256 + p + 1) * 32).every((v, c) => v === fin[c]), `image ${i}, sample ${k}`);
+      }
+    }
+  } finally {
+    ctx.dispose();
+  }
 });
 
 test('the probe optimiser reaches the optimum of the penalised loss: its gradient vanishes', () => {

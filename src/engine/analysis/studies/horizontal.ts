@@ -1,7 +1,8 @@
 /**
  * Horizontal study (the TTL paper's Fig. 4 (i)): each layer of the pretrained backbone compared
  * with the same layer after finetuning, and, as the baseline of "nothing reused", with the same
- * layer of a randomly initialised network. A finetuned similarity far above the baseline means
+ * layer of a randomly initialised network. The data points are the same sampled positions of
+ * every image at the layer's own resolution in all three models (`RecordedLayer.points`). A finetuned similarity far above the baseline means
  * the layer's pretrained features were reused; one close to it means they were re-learned.
  */
 import type { HorizontalLayer, HorizontalStudy } from '../format';
@@ -11,6 +12,7 @@ import { compareLayers, type CompareOptions } from './compare';
 export interface HorizontalInputs {
   layers: readonly string[];
   blockOf: ReadonlyMap<string, string>;
+  /** Recorded with `points`. */
   pretrained: ReadonlyMap<string, RecordedLayer>;
   finetuned: ReadonlyMap<string, RecordedLayer>;
   random: ReadonlyMap<string, RecordedLayer>;
@@ -21,9 +23,9 @@ export interface HorizontalInputs {
 
 export function horizontalStudy(inp: HorizontalInputs): HorizontalStudy {
   const layers: HorizontalLayer[] = inp.layers.map((layer, i) => {
-    const pre = inp.pretrained.get(layer)!.grid!;
-    const fin = compareLayers(pre, inp.finetuned.get(layer)!.grid!, inp.compare);
-    const rnd = compareLayers(pre, inp.random.get(layer)!.grid!, inp.compare);
+    const pre = inp.pretrained.get(layer)!.points!;
+    const fin = compareLayers(pre, inp.finetuned.get(layer)!.points!, inp.compare);
+    const rnd = compareLayers(pre, inp.random.get(layer)!.points!, inp.compare);
     inp.onLayer?.(i + 1, inp.layers.length);
     const row: HorizontalLayer = { layer, block: inp.blockOf.get(layer)!, finetuned: fin.value, random: rnd.value };
     if (fin.coefficients) row.finetunedCoefficients = fin.coefficients;

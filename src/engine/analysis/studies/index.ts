@@ -2,8 +2,9 @@
  * `ttl analyze`: the TTL paper's transferability studies of one finished run, written to
  * `<runDir>/analysis/<name>.json` (format: `../format.ts`, docs/analysis.md).
  *
- * Activations are recorded once per model on a seeded sample of the analysed split (each layer
- * pooled to a small grid, see `record.ts`), then every study reads them:
+ * Activations are recorded once per model on a seeded sample of the analysed split (sampled
+ * positions, a small pooled grid and the global average of each layer, see `record.ts`), then
+ * every study reads them:
  * - horizontal: pretrained↔finetuned per layer, with the pretrained↔random baseline;
  * - vertical: layer × layer within the pretrained and within the finetuned model;
  * - probe: a logistic-regression probe per block of the finetuned model;
@@ -48,9 +49,12 @@ export interface AnalyzeOptions {
   trainImages?: number;
   /** Block ends (default) or every cut point. */
   layers?: LayerSelection;
-  /** Each conv output is average-pooled to at most grid × grid positions (default 4). */
+  /** Vertical study: each conv output is average-pooled to at most grid × grid positions (default 4). */
   grid?: number;
-  /** At most this many data points (image positions) per comparison (default 4096). */
+  /**
+   * At most this many data points (image positions) per comparison (default 4096). The
+   * horizontal study samples ⌈maxPoints / images⌉ positions of each image.
+   */
   maxPoints?: number;
   /** File name without `.json` (default `<measure>-<split>`). */
   name?: string;
@@ -111,13 +115,19 @@ async function analyze(ctx: AnalysisContext, opts: AnalyzeOptions & { studies: S
   if (images.length < 2) throw new TtlInputError(`${ctx.record.dir}: the ${opts.split} split has ${images.length} image(s); an analysis needs at least 2`);
   const { data } = ctx;
   const base = { pixels: data.pixels, indices: images, imageSize: data.imageSize, normalisation: ctx.pretrained.normalisation };
-  const record = async (label: string, model: typeof ctx.finetuned, layers: readonly string[], extra: { indices?: number[]; grid?: number } = {}) => {
+  const maxPoints = opts.maxPoints ?? 4096;
+  const needSimilarity = studies.has('horizontal') || studies.has('vertical');
+  const forms = {
+    grid: studies.has('vertical') ? (opts.grid ?? 4) : 0,
+    pointsPerImage: studies.has('horizontal') ? Math.ceil(maxPoints / images.length) : 0,
+    seed: deriveSeed(seed, 5),
+  };
+  const record = async (label: string, model: typeof ctx.finetuned, layers: readonly string[], extra: { indices?: number[]; grid?: number; pointsPerImage?: number } = {}) => {
     const total = (extra.indices ?? images).length;
     emit({ type: 'phase', phase: label, done: 0, total });
-    return recordActivations(model, layers, { ...base, grid: opts.grid ?? 4, ...extra, onProgress: (done) => emit({ type: 'phase', phase: label, done, total }) });
+    return recordActivations(model, layers, { ...base, ...forms, ...extra, onProgress: (done) => emit({ type: 'phase', phase: label, done, total }) });
   };
-  const compare: CompareOptions = { measure: opts.measure, measureOptions: opts.measureOptions, maxPoints: opts.maxPoints ?? 4096, seed: deriveSeed(seed, 2) };
-  const needSimilarity = studies.has('horizontal') || studies.has('vertical');
+  const compare: CompareOptions = { measure: opts.measure, measureOptions: opts.measureOptions, maxPoints, seed: deriveSeed(seed, 2) };
   const blockEnds = ctx.blocks.map((b) => b.end);
   const finetunedLayers = [...new Set([...(needSimilarity ? ctx.layers : []), ...(studies.has('probe') ? blockEnds : [])])];
 
@@ -157,7 +167,7 @@ async function analyze(ctx: AnalysisContext, opts: AnalyzeOptions & { studies: S
   }
   if (studies.has('probe')) {
     const trainImages = sampleImages(ctx.splits.train, opts.trainImages ?? 512, deriveSeed(seed, 3));
-    const train = await record('probe features', ctx.finetuned, blockEnds, { indices: trainImages, grid: 0 });
+    const train = await record('probe features', ctx.finetuned, blockEnds, { indices: trainImages, grid: 0, pointsPerImage: 0 });
     const labelsOf = (idx: readonly number[]) => idx.map((i) => data.items[i].label);
     emit({ type: 'phase', phase: 'probes', done: 0, total: ctx.blocks.length });
     file.probe = probeStudy({

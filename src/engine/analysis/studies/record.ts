@@ -2,15 +2,22 @@
  * Recording layer activations of a model on a set of stored images, small enough to keep in
  * memory for many layers at once.
  *
- * Every recorded layer yields two forms, both on the same images in the same order:
+ * Every recorded layer yields up to three forms, all on the same images in the same order:
+ * - `points`: `pointsPerImage` positions of each image at the layer's own resolution, (N·k, C):
+ *   a seeded sample that depends only on the seed, the image's row and the layer's h × w, so
+ *   two models with the same layer record the same positions (rows match across models). The
+ *   data points of a comparison of one layer across models, as in google/svcca's conv recipe;
+ *   pooling first would average away what the layer computes and leave mostly what any network
+ *   computes (local intensity), pushing a random network's similarity up;
  * - `grid`: the NHWC output adaptively average-pooled to at most `grid × grid` positions,
- *   (N, min(h, grid), min(w, grid), C): the input of the similarity measures, whose data points
- *   are the positions of every image (see `activations.ts`);
+ *   (N, min(h, grid), min(w, grid), C): for comparing layers of different resolutions, which
+ *   need a common grid anyway (see `activations.ts`);
  * - `pooled`: the global average over all positions, (N, C) row-major: the features of a linear
  *   probe, exactly what a GAP head of a model cut at that layer would see.
- * A dense (N, p) layer output is kept as is in both forms.
+ * A dense (N, p) layer output is kept as is in every form.
  */
 import { tf } from '../../tf';
+import { deriveSeed, Rng } from '../../rng';
 import type { Normalisation } from '../../models/types';
 import { makeBatch } from '../../train/batches';
 import { averagePool, type LayerActivations } from '../activations';
@@ -24,6 +31,10 @@ export interface RecordOptions {
   normalisation: Normalisation;
   /** Keep at most grid × grid positions per image (default 4). 0: keep only the pooled form. */
   grid?: number;
+  /** Positions sampled per image for `points` (0, the default: no `points`). */
+  pointsPerImage?: number;
+  /** Seed of the position samples (default 0). */
+  seed?: number;
   /** Images per forward pass (default 16). */
   batchSize?: number;
   /** Called after each batch with the number of images done. */
@@ -31,6 +42,8 @@ export interface RecordOptions {
 }
 
 export interface RecordedLayer {
+  /** (N·k, C) with k = min(pointsPerImage, h·w); absent when `pointsPerImage` is 0. */
+  points?: LayerActivations;
   /** Absent when `grid` is 0. */
   grid?: LayerActivations;
   /** (N, C) global averages. */
@@ -43,11 +56,14 @@ export interface RecordedLayer {
  */
 export async function recordActivations(model: tf.LayersModel, layers: readonly string[], opts: RecordOptions): Promise<Map<string, RecordedLayer>> {
   const grid = opts.grid ?? 4;
+  const perImage = opts.pointsPerImage ?? 0;
+  const seed = opts.seed ?? 0;
   const batchSize = opts.batchSize ?? 16;
   const outputs = layers.map((l) => model.getLayer(l).output as tf.SymbolicTensor);
   const probe = tf.model({ inputs: model.inputs, outputs });
   const n = opts.indices.length;
   const gridParts: LayerActivations[][] = layers.map(() => []);
+  const pointParts: LayerActivations[][] = layers.map(() => []);
   const pooledParts: LayerActivations[][] = layers.map(() => []);
   for (let start = 0; start < n; start += batchSize) {
     const idx = opts.indices.slice(start, start + batchSize);
@@ -63,16 +79,17 @@ export async function recordActivations(model: tf.LayersModel, layers: readonly 
         const pooled = tf.tidy(() => y.mean([1, 2]));
         pooledParts[li].push({ data: (await pooled.data()) as Float32Array, shape: pooled.shape });
         pooled.dispose();
-        if (grid > 0) {
+        if (grid > 0 || perImage > 0) {
           const [b, h, w, c] = y.shape;
-          const data = (await y.data()) as Float32Array;
-          const full: LayerActivations = { data, shape: [b, h, w, c] };
-          gridParts[li].push(h <= grid && w <= grid ? full : averagePool(full, Math.min(h, grid), Math.min(w, grid)));
+          const full: LayerActivations = { data: (await y.data()) as Float32Array, shape: [b, h, w, c] };
+          if (grid > 0) gridParts[li].push(h <= grid && w <= grid ? full : averagePool(full, Math.min(h, grid), Math.min(w, grid)));
+          if (perImage > 0) pointParts[li].push(samplePositions(full, start, perImage, seed));
         }
       } else {
         const dense: LayerActivations = { data: (await y.data()) as Float32Array, shape: y.shape };
         pooledParts[li].push(dense);
         if (grid > 0) gridParts[li].push(dense);
+        if (perImage > 0) pointParts[li].push(dense);
       }
     }
     tf.dispose(ys);
@@ -82,9 +99,38 @@ export async function recordActivations(model: tf.LayersModel, layers: readonly 
   const result = new Map<string, RecordedLayer>();
   layers.forEach((layer, li) => {
     const pooled = concatRows(pooledParts[li]);
-    result.set(layer, grid > 0 ? { grid: concatRows(gridParts[li]), pooled } : { pooled });
+    const rec: RecordedLayer = { pooled };
+    if (grid > 0) rec.grid = concatRows(gridParts[li]);
+    if (perImage > 0) rec.points = concatRows(pointParts[li]);
+    result.set(layer, rec);
   });
   return result;
+}
+
+/**
+ * k = min(perImage, h·w) distinct positions of each image of a (b, h, w, C) batch whose first
+ * image is row `firstRow` of the recording, in raster order: (b·k, C).
+ */
+function samplePositions(x: LayerActivations, firstRow: number, perImage: number, seed: number): LayerActivations {
+  const [b, h, w, c] = x.shape;
+  const data = x.data;
+  const hw = h * w;
+  const k = Math.min(perImage, hw);
+  const out = new Float32Array(b * k * c);
+  const order = new Int32Array(hw);
+  for (let i = 0; i < b; i++) {
+    const rng = new Rng(deriveSeed(seed, firstRow + i, h, w));
+    for (let p = 0; p < hw; p++) order[p] = p;
+    for (let p = 0; p < k; p++) {
+      const q = p + rng.int(hw - p);
+      const t = order[p];
+      order[p] = order[q];
+      order[q] = t;
+    }
+    const picked = order.slice(0, k).sort();
+    for (let p = 0; p < k; p++) out.set(data.subarray((i * hw + picked[p]) * c, (i * hw + picked[p] + 1) * c), (i * k + p) * c);
+  }
+  return { data: out, shape: [b * k, c] };
 }
 
 /** Concatenates row blocks (same trailing shape) into one Float32 tensor. */
