@@ -126,7 +126,8 @@ export function buildReport(dir: string, state: SearchState): SearchReport {
   for (const k of state.experiment.search!.strategies) {
     const pick = state.picks[k];
     if (pick?.stage1) add(`${LABEL[k]}-1`, k, 1, pick.stage1);
-    if (pick?.stage2) add(`${LABEL[k]}-2`, k, 2, pick.stage2);
+    // without a stage 2 the layer-search row would repeat the block-search row
+    if (pick?.stage2 && state.experiment.search!.stage2Radius > 0) add(`${LABEL[k]}-2`, k, 2, pick.stage2);
   }
   const front = paretoFront(rows.map((r) => ({ value: r.auroc.mean, cost: r.macsG })));
   rows.forEach((r, i) => (r.pareto = front.has(i)));
