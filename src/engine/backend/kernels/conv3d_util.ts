@@ -83,14 +83,16 @@ export function unpadSpatial(g: tf.Tensor5D, info: Conv3DInfo): tf.Tensor5D {
   return r;
 }
 
-/** The input slices depth tap `a` reads, folded into the batch: [N·oD, H, W, C]. */
+/**
+ * The input slices depth tap `a` reads, folded into the batch: [N·oD, H, W, C]. A contiguous
+ * slice at depth stride 1, a gather otherwise (wasm's StridedSlice is ~20× slower than either).
+ */
 export function tapSlices(xp: tf.Tensor5D, a: number, info: Conv3DInfo): tf.Tensor4D {
   const [n, dp, h, w, c] = xp.shape;
   const { outDepth: oD, strideDepth: sd } = info;
   let s: tf.Tensor5D = xp;
-  if (!(a === 0 && sd === 1 && oD === dp)) {
-    s = tf.stridedSlice(xp, [0, a, 0, 0, 0], [n, a + sd * (oD - 1) + 1, h, w, c], [1, sd, 1, 1, 1]) as tf.Tensor5D;
-  }
+  if (sd === 1 && !(a === 0 && oD === dp)) s = tf.slice(xp, [0, a, 0, 0, 0], [n, oD, h, w, c]);
+  else if (sd > 1) s = tf.gather(xp, tf.range(a, a + sd * (oD - 1) + 1, sd, 'int32'), 1);
   return tf.reshape(s, [n * oD, h, w, c]);
 }
 
