@@ -11,9 +11,11 @@ import * as path from 'node:path';
 import { tf } from '../../src/engine/tf';
 import { initBackend } from '../../src/engine/backend';
 import { profile } from '../../src/engine/complexity';
-import { buildClassifier, loadBackbone, loadLayersModelFile, rebuildAtHalfWidth, saveLayersModelFile } from '../../src/engine/models';
+import { buildClassifier, loadBackbone, loadLayersModelFile, saveLayersModelFile } from '../../src/engine/models';
 import { GroupedConv3D } from '../../src/engine/models/groupedConv3d';
-import { countTorchvisionParams } from '../../src/engine/models/resnet';
+import { buildResNet, countTorchvisionParams } from '../../src/engine/models/resnet';
+import { writeSafetensors, type TensorsToWrite } from '../../src/engine/models/safetensors';
+import { TtlInputError } from '../../src/engine/errors';
 import { buildResNet3D18, buildResNeXt3D101 } from '../../src/engine/models/resnet3d';
 import { prepareStrategy, type StrategySpec } from '../../src/engine/strategies';
 
@@ -166,12 +168,116 @@ test('every strategy runs on resnet3d18: ttl, ftl, tf (half width), lwft, probe;
     assert.deepEqual(y.shape, [2, 2], spec.kind);
     assert.ok(y.dataSync().every(Number.isFinite));
     params[spec.kind] = profile(prepared.model).params;
+    if (spec.kind === 'tf') assert.equal(prepared.model.getLayer('conv4_block1_1_conv').getConfig().filters, 128, 'half width above the cut');
     y.dispose();
     if (prepared.model !== backbone.model) prepared.model.dispose();
   }
   assert.ok(params.ttl < params.tf && params.tf < params.ftl, JSON.stringify(params));
-  const half = rebuildAtHalfWidth(backbone, 'conv3_x', { seed: 1 });
-  assert.equal(half.getLayer('conv4_block1_1_conv').getConfig().filters, 128);
-  half.dispose();
   x.dispose();
+});
+
+test('inflated 2D weights give the 2D network’s response on a depth-constant volume (I3D property)', async () => {
+  // A 2D ResNet-18 with non-trivial batch-norm statistics, saved as a tfjs model.json.
+  const b2 = buildResNet(18, { inputSize: 32, seed: 5 });
+  let seed = 100;
+  for (const layer of b2.model.layers) {
+    if (layer.getClassName() !== 'BatchNormalization') continue;
+    const [g, b, m, v] = layer.getWeights();
+    layer.setWeights([
+      tf.tensor(values(g.size, seed++)).abs().add(0.5),
+      tf.tensor(values(b.size, seed++)),
+      tf.tensor(values(m.size, seed++)),
+      tf.tensor(values(v.size, seed++)).abs().add(0.5),
+    ]);
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ttl-inflate-'));
+  await saveLayersModelFile(b2.model, dir);
+  const b3 = await loadBackbone({ backbone: 'resnet3d18', inputSize: 16, inflateFrom: path.join(dir, 'model.json') });
+
+  const k2 = b2.model.getLayer('conv1').getWeights()[0];
+  const k3 = b3.model.getLayer('conv1').getWeights()[0];
+  assert.deepEqual(k3.shape, [3, 7, 7, 3, 64]);
+  assert.ok(relErr(tf.sum(k3, 0), k2) < 1e-6, 'the depth taps sum to the 2D kernel');
+
+  // The 2D stem (without its max pool, which r3d_18 does not have) and conv2_x, from the 2D layers.
+  const input = tf.input({ shape: [16, 16, 3] });
+  const apply = (x: tf.SymbolicTensor, ...names: string[]) => names.reduce((t, n) => b2.model.getLayer(n).apply(t) as tf.SymbolicTensor, x);
+  let x = apply(input, 'conv1_pad', 'conv1', 'bn1', 'relu');
+  for (const p of ['conv2_block1', 'conv2_block2']) {
+    const y = apply(x, `${p}_1_conv`, `${p}_1_bn`, `${p}_1_relu`, `${p}_2_conv`, `${p}_2_bn`);
+    x = apply(b2.model.getLayer(`${p}_add`).apply([x, y]) as tf.SymbolicTensor, `${p}_out`);
+  }
+  const ref2d = tf.model({ inputs: input, outputs: x });
+  const cut3d = tf.model({ inputs: b3.model.inputs, outputs: b3.model.getLayer('conv2_block2_out').output as tf.SymbolicTensor });
+
+  const image = tf.tensor4d(values(16 * 16 * 3, 77), [1, 16, 16, 3]);
+  const volume = tf.tile(tf.expandDims(image, 1), [1, 16, 1, 1, 1]);
+  const want = ref2d.predict(image) as tf.Tensor;
+  const got = cut3d.predict(volume) as tf.Tensor;
+  assert.deepEqual(got.shape, [1, 16, 8, 8, 64]);
+  // Depth receptive radius after conv2_x is 5 slices: slice 8 never sees the zero padding.
+  const mid = tf.squeeze(tf.slice(got, [0, 8, 0, 0, 0], [1, 1, 8, 8, 64]), [1]);
+  assert.ok(relErr(mid, want) < 1e-5, `rel err ${relErr(mid, want)}`);
+  // Near the border the zero padding is seen, so the property is an interior one.
+  const edge = tf.squeeze(tf.slice(got, [0, 0, 0, 0, 0], [1, 1, 8, 8, 64]), [1]);
+  assert.ok(relErr(edge, want) > 1e-3);
+
+  await assert.rejects(
+    loadBackbone({ backbone: 'resnet3d18', inputSize: 16, inflateFrom: 'mobilenet_v1' }),
+    (e: unknown) => e instanceof TtlInputError && /mobilenet_v1/.test(e.message),
+  );
+  tf.dispose([image, volume, want, got, mid, edge]);
+  b2.model.dispose();
+  b3.model.dispose();
+});
+
+test('torchvision r3d_18 state dicts (.safetensors) load with the documented key mapping', async () => {
+  // The state-dict keys and torch shapes of torchvision's r3d_18, from its definition.
+  const dict: TensorsToWrite = new Map();
+  let seed = 300;
+  const convKey = (key: string, o: number, i: number, k: [number, number, number]) => dict.set(key, { shape: [o, i, ...k], data: values(o * i * k[0] * k[1] * k[2], seed++) });
+  const bnKeys = (key: string, c: number) => {
+    for (const s of ['weight', 'bias', 'running_mean']) dict.set(`${key}.${s}`, { shape: [c], data: values(c, seed++) });
+    dict.set(`${key}.running_var`, { shape: [c], data: values(c, seed++).map((v) => Math.abs(v) + 0.5) });
+    dict.set(`${key}.num_batches_tracked`, { shape: [], data: [0] });
+  };
+  convKey('stem.0.weight', 64, 3, [3, 7, 7]);
+  bnKeys('stem.1', 64);
+  let inC = 64;
+  [64, 128, 256, 512].forEach((planes, s) => {
+    for (let b = 0; b < 2; b++) {
+      const p = `layer${s + 1}.${b}`;
+      convKey(`${p}.conv1.0.weight`, planes, inC, [3, 3, 3]);
+      bnKeys(`${p}.conv1.1`, planes);
+      convKey(`${p}.conv2.0.weight`, planes, planes, [3, 3, 3]);
+      bnKeys(`${p}.conv2.1`, planes);
+      if (b === 0 && s > 0) {
+        convKey(`${p}.downsample.0.weight`, planes, inC, [1, 1, 1]);
+        bnKeys(`${p}.downsample.1`, planes);
+      }
+      inC = planes;
+    }
+  });
+  dict.set('fc.weight', { shape: [400, 512], data: values(400 * 512, seed++) });
+  dict.set('fc.bias', { shape: [400], data: values(400, seed++) });
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'ttl-r3d-')), 'r3d_18.safetensors');
+  fs.writeFileSync(file, writeSafetensors(dict));
+
+  const b3 = await loadBackbone({ backbone: 'resnet3d18', inputSize: 16, weights: file });
+  const torchW = dict.get('layer2.0.conv1.0.weight')!; // [128, 64, 3, 3, 3]
+  const k = b3.model.getLayer('conv3_block1_1_conv').getWeights()[0].arraySync() as number[][][][][];
+  for (const [o, i, d, h, w] of [[0, 0, 0, 0, 0], [127, 63, 2, 1, 0], [5, 17, 1, 2, 2]]) {
+    assert.equal(k[d][h][w][i][o], (torchW.data as Float32Array)[(((o * 64 + i) * 3 + d) * 3 + h) * 3 + w]);
+  }
+  const mean = b3.model.getLayer('conv4_block1_0_bn').getWeights()[2].dataSync();
+  assert.deepEqual(Array.from(mean), Array.from(dict.get('layer3.0.downsample.1.running_mean')!.data as Float32Array));
+  b3.model.dispose();
+
+  const partial: TensorsToWrite = new Map([['stem.0.weight', dict.get('stem.0.weight')!], ['layer9.0.conv1.0.weight', dict.get('stem.0.weight')!]]);
+  fs.writeFileSync(file, writeSafetensors(partial));
+  await assert.rejects(loadBackbone({ backbone: 'resnet3d18', inputSize: 16, weights: file }), (e: unknown) => {
+    assert.ok(e instanceof TtlInputError);
+    assert.match(e.message, /r3d_18\.safetensors.*missing stem\.1\.weight.*unexpected layer9\.0\.conv1\.0\.weight/);
+    return true;
+  });
 });

@@ -20,7 +20,8 @@ import { buildDenseNet121 } from './densenet';
 import { backboneFromModel, loadLayersModelFile, readWeightsFile } from './layersModel';
 import { buildMobileNetV1, MOBILENET_V1_NAME } from './mobilenet';
 import { buildResNet } from './resnet';
-import { buildResNet3D, RESNET3D_INPUT_SIZE, type ResNet3DName } from './resnet3d';
+import { buildResNet3D, RESNET3D_INPUT_SIZE, RESNET3D_NAMES, type ResNet3DName } from './resnet3d';
+import { inflate2dInto, loadTorchVideoWeights } from './inflate';
 import { loadTorchvisionWeights, readSafetensors } from './safetensors';
 import { type Backbone, type Normalisation, SYMMETRIC_NORMALISATION } from './types';
 
@@ -43,6 +44,12 @@ export interface BackboneSpec {
   pretrained?: boolean;
   /** Seed of the random initialisation. */
   seed?: number;
+  /**
+   * 3D backbones: start from a 2D network's weights inflated to 3D (see inflate.ts): a 2D
+   * tfjs model.json, a torchvision ResNet-18 `.safetensors` state dict, or a built-in 2D name
+   * that ships weights. Its architecture must match (`resnet18` → `resnet3d18`).
+   */
+  inflateFrom?: string;
 }
 
 export interface BuiltinInfo {
@@ -112,7 +119,8 @@ async function loadWeightsInto(backbone: Backbone, file: string): Promise<void> 
       throw e;
     }
     try {
-      loadTorchvisionWeights(backbone, tensors);
+      if ((RESNET3D_NAMES as readonly string[]).includes(backbone.name)) loadTorchVideoWeights(backbone, tensors);
+      else loadTorchvisionWeights(backbone, tensors);
     } catch (e) {
       if (e instanceof TtlInputError) throw new TtlInputError(`${abs}: ${e.message}`, e.hint);
       throw e;
@@ -171,7 +179,11 @@ export async function loadBackbone(spec: BackboneSpec): Promise<Backbone> {
     if (spec.weights !== undefined) await loadWeightsInto(backbone, spec.weights);
     return backbone;
   }
-  if (spec.pretrained === true && spec.weights === undefined) {
+  const is3d = (RESNET3D_NAMES as readonly string[]).includes(builtin.name);
+  if (spec.inflateFrom !== undefined && !is3d) throw new TtlInputError(`'inflateFrom' applies to the 3D backbones (${RESNET3D_NAMES.join(', ')}), not ${builtin.name}`);
+  if (spec.inflateFrom !== undefined && spec.weights !== undefined) throw new TtlInputError(`give either 'weights' or 'inflateFrom' for ${builtin.name}, not both`);
+  if (spec.inflateFrom !== undefined && spec.pretrained === false) throw new TtlInputError(`'inflateFrom' was given but 'pretrained' is false for ${builtin.name}`);
+  if (spec.pretrained === true && spec.weights === undefined && spec.inflateFrom === undefined) {
     throw new TtlInputError(
       `${builtin.name} has no bundled pretrained weights`,
       'pass weights: a torchvision state dict saved as .safetensors, or a TensorFlow.js model.json',
@@ -180,15 +192,43 @@ export async function loadBackbone(spec: BackboneSpec): Promise<Backbone> {
   const opts = { inputSize: spec.inputSize, seed: spec.seed };
   let backbone: Backbone;
   if (builtin.name === 'densenet121') backbone = buildDenseNet121(opts);
-  else if (builtin.name === 'resnet3d18' || builtin.name === 'resnext3d101') backbone = buildResNet3D(builtin.name as ResNet3DName, opts);
+  else if (is3d) backbone = buildResNet3D(builtin.name as ResNet3DName, opts);
   else backbone = buildResNet(builtin.name === 'resnet18' ? 18 : 50, opts);
-  if (spec.weights !== undefined) {
-    try {
-      await loadWeightsInto(backbone, spec.weights);
-    } catch (e) {
-      backbone.model.dispose();
-      throw e;
-    }
+  try {
+    if (spec.weights !== undefined) await loadWeightsInto(backbone, spec.weights);
+    if (spec.inflateFrom !== undefined) await inflateInto(backbone, spec.inflateFrom);
+  } catch (e) {
+    backbone.model.dispose();
+    throw e;
   }
   return backbone;
+}
+
+/** The 2D network of the same architecture as a 3D built-in, for inflation. */
+const TWO_D_OF: Record<string, 18 | undefined> = { resnet3d18: 18 };
+
+/** Inflates a 2D network's weights (a model.json, a torchvision .safetensors or a built-in) into a 3D backbone. */
+async function inflateInto(backbone: Backbone, from: string): Promise<void> {
+  let model: tf.LayersModel;
+  const depth = TWO_D_OF[backbone.name];
+  if (from.toLowerCase().endsWith('.safetensors')) {
+    if (depth === undefined) throw new TtlInputError(`${backbone.name} has no 2D counterpart to inflate torchvision weights from; pass 3D weights as 'weights'`);
+    const source = buildResNet(depth, { inputSize: 32 });
+    model = source.model;
+    try {
+      await loadWeightsInto(source, from);
+    } catch (e) {
+      model.dispose();
+      throw e;
+    }
+  } else if (looksLikePath(from)) {
+    model = await loadLayersModelFile(from);
+  } else {
+    model = (await loadBackbone({ backbone: from, pretrained: true, inputSize: 32 })).model;
+  }
+  try {
+    inflate2dInto(model, backbone, from);
+  } finally {
+    model.dispose();
+  }
 }
