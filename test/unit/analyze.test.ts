@@ -4,7 +4,7 @@
  * against the properties the studies must have; the suggestion rule on the paper's numbers; the
  * probe's optimiser against its optimality condition; the CLI through dist/cli.js.
  */
-import { test, before } from 'node:test';
+import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -50,6 +50,8 @@ before(async () => {
   analysis = a.file;
   written = a.path;
 });
+
+after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 test('the analysis file is written under analysis/, parses and describes the run', () => {
   assert.equal(written, path.join(runDir, 'analysis', 'svcca-val.json'));

@@ -4,7 +4,7 @@
  * formula for a GAP + dense head and against finite differences on a tiny model with a
  * non-linear head, the overlay PNGs and index.json, input errors, and the CLI via dist/cli.js.
  */
-import { test, before } from 'node:test';
+import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -52,6 +52,8 @@ before(async () => {
   runDir = (await runExperiment(exp, { runsDir: path.join(tmp, 'runs') })).runDirs[0];
   model = await loadLayersModelFile(path.join(runDir, 'model', 'model.json'));
 });
+
+after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 test('heatmap of a real X-ray: at the cut layer, non-negative, normalised to a maximum of 1, upsampled to the input', () => {
   const split = splitAtLastSpatialLayer(model);
