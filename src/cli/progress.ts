@@ -19,7 +19,7 @@ export class EventPrinter {
   handle(e: JobEvent): void {
     switch (e.type) {
       case 'phase':
-        if (e.total) this.ensureBar(`phase:${e.phase}`, e.phase.padEnd(12), e.total, 'images').update(e.done ?? 0);
+        if (e.total) this.ensureBar(`phase:${e.phase}`, e.phase.padEnd(12), e.total, e.unit ?? 'images').update(e.done ?? 0);
         else if (e.done === undefined) {
           this.stop();
           out.info(`${e.phase}…`);

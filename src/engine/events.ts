@@ -5,7 +5,8 @@
 import type { EpochRecord } from './train/loop';
 
 export type JobEvent =
-  | { type: 'phase'; phase: string; done?: number; total?: number }
+  /** `done` of `total` `unit`s (default "images") of a named phase. */
+  | { type: 'phase'; phase: string; done?: number; total?: number; unit?: string }
   | { type: 'log'; level: 'info' | 'warn' | 'error'; message: string }
   | { type: 'run-started'; runDir: string; runId: string; seed: number; epochs: number; resumedFromEpoch?: number }
   | { type: 'batch'; runDir: string; epoch: number; epochs: number; step: number; steps: number }

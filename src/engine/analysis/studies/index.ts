@@ -144,7 +144,7 @@ async function analyze(ctx: AnalysisContext, opts: AnalyzeOptions & { studies: S
   };
   if (studies.has('horizontal')) {
     const random = await record('random-init model', ctx.random.model, ctx.layers);
-    emit({ type: 'phase', phase: 'horizontal study', done: 0, total: ctx.layers.length });
+    emit({ type: 'phase', phase: 'horizontal study', done: 0, total: ctx.layers.length, unit: 'layers' });
     file.horizontal = horizontalStudy({
       layers: ctx.layers,
       blockOf: ctx.blockOf,
@@ -152,7 +152,7 @@ async function analyze(ctx: AnalysisContext, opts: AnalyzeOptions & { studies: S
       finetuned,
       random,
       compare,
-      onLayer: (done, total) => emit({ type: 'phase', phase: 'horizontal study', done, total }),
+      onLayer: (done, total) => emit({ type: 'phase', phase: 'horizontal study', done, total, unit: 'layers' }),
     });
     file.suggestion = suggestCut(file.horizontal.layers, opts.threshold ?? DEFAULT_RETENTION_THRESHOLD);
   }
@@ -162,14 +162,14 @@ async function analyze(ctx: AnalysisContext, opts: AnalyzeOptions & { studies: S
       pretrained: pretrained!,
       finetuned,
       compare,
-      onPair: (done, total) => emit({ type: 'phase', phase: 'vertical study', done, total }),
+      onPair: (done, total) => emit({ type: 'phase', phase: 'vertical study', done, total, unit: 'pairs' }),
     });
   }
   if (studies.has('probe')) {
     const trainImages = sampleImages(ctx.splits.train, opts.trainImages ?? 512, deriveSeed(seed, 3));
     const train = await record('probe features', ctx.finetuned, blockEnds, { indices: trainImages, grid: 0, pointsPerImage: 0 });
     const labelsOf = (idx: readonly number[]) => idx.map((i) => data.items[i].label);
-    emit({ type: 'phase', phase: 'probes', done: 0, total: ctx.blocks.length });
+    emit({ type: 'phase', phase: 'probes', done: 0, total: ctx.blocks.length, unit: 'blocks' });
     file.probe = probeStudy({
       blocks: ctx.blocks,
       numClasses: data.classes.length,
@@ -179,7 +179,7 @@ async function analyze(ctx: AnalysisContext, opts: AnalyzeOptions & { studies: S
       evaluateLabels: labelsOf(images),
       where: `the ${opts.split} sample`,
       logistic: { seed: deriveSeed(seed, 4) },
-      onBlock: (done, total) => emit({ type: 'phase', phase: 'probes', done, total }),
+      onBlock: (done, total) => emit({ type: 'phase', phase: 'probes', done, total, unit: 'blocks' }),
     });
   }
   file.createdAt = new Date().toISOString();
