@@ -67,6 +67,7 @@ export class ModelExplorerPanel {
     target: ModelExplorerTarget,
   ) {
     this.target = target;
+    this.state.target = target;
     panel.iconPath = vscode.Uri.joinPath(extensionUri, 'media', 'ttl.svg');
     panel.onDidDispose(() => this.dispose(), null, this.disposables);
     panel.webview.onDidReceiveMessage((m: unknown) => this.onMessage(m), null, this.disposables);

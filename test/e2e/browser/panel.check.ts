@@ -61,7 +61,7 @@ function panelFrame(ctx: CheckContext): FrameLocator {
 
 export const checks: BrowserCheck[] = [
   {
-    name: 'Model Explorer: open from the palette, move the truncation handle with the keyboard, see the training curves',
+    name: 'Model Explorer: open from the palette, move the truncation handle with the keyboard, see the charts, export, revive after a reload',
     timeoutMs: 300_000,
     async run(ctx) {
       const { page } = ctx;
@@ -149,6 +149,16 @@ export const checks: BrowserCheck[] = [
       }
       await frame.locator('[data-chart="comparison-pareto"]').hover();
       await ctx.screenshot('model-explorer-charts');
+
+      // a reload of the window revives the panel (serializer + saved state), handle where the file says
+      await page.reload();
+      await page.locator('.monaco-workbench').waitFor({ state: 'visible', timeout: 60_000 });
+      await editorTab(page, `Model Explorer: ${NAME}`).waitFor({ state: 'visible', timeout: 30_000 });
+      const revived = panelFrame(ctx).getByRole('slider', { name: 'Truncation point' });
+      await revived.waitFor({ state: 'visible', timeout: 60_000 });
+      const value = await revived.getAttribute('aria-valuetext');
+      if (!value?.includes('after conv_pw_5_relu')) throw new Error(`the revived panel's handle: ${value}`);
+      ctx.log('revived after a reload');
     },
   },
 ];
