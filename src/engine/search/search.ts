@@ -224,17 +224,10 @@ class Search {
     for (const k of cfg.strategies) this.pick(k).stage1 = this.best(k, c1);
     writeSearch(this.dir, state);
 
-    if (cfg.stage2Radius > 0) {
-      const fine = cfg.strategies.map((k) => ({
-        kind: k,
-        cuts: neighbourCuts(state.cutPoints, this.pick(k).stage1!, cfg.stage2Radius).filter((c) => !this.hasFull(k, c)),
-      }));
-      await this.stage(2, fine, []);
-    }
-    for (const k of cfg.strategies) {
-      const tried = state.cutPoints.filter((c) => this.hasFull(k, c));
-      this.pick(k).stage2 = this.best(k, tried, this.pick(k).stage1);
-    }
+    // stage 2 candidates: the neighbours not already trained at the full budget in stage 1
+    const near = (k: SearchStrategy) => neighbourCuts(state.cutPoints, this.pick(k).stage1!, cfg.stage2Radius);
+    if (cfg.stage2Radius > 0) await this.stage(2, cfg.strategies.map((k) => ({ kind: k, cuts: near(k).filter((c) => !this.hasFull(k, c)) })), []);
+    for (const k of cfg.strategies) this.pick(k).stage2 = this.best(k, near(k), this.pick(k).stage1);
     writeSearch(this.dir, state);
 
     const finals = cfg.strategies.flatMap((k) => {
@@ -244,25 +237,30 @@ class Search {
     await this.round('final seeds', finals);
   }
 
-  /** One stage for every strategy: halving rounds where they pay off, then full trials. */
+  /**
+   * One stage for every strategy: a short round for the strategies with enough candidates, then
+   * the full budget for their survivors and for every candidate of the others. `extra` trials
+   * (the FTL baseline) join the first round.
+   */
   private async stage(stage: 1 | 2, jobs: { kind: SearchStrategy; cuts: string[] }[], extra: Trial[]): Promise<void> {
     const { state } = this;
     const s0 = state.finalSeeds[0];
-    const short = jobs.filter((j) => halves(state, j.cuts.length));
-    const shortTrials = short.flatMap((j) => j.cuts.map((c) => this.trial(j.kind, c, stage, state.experiment.search!.halving.epochs, s0)));
-    const direct = jobs.filter((j) => !halves(state, j.cuts.length)).flatMap((j) => j.cuts.map((c) => this.trial(j.kind, c, stage, state.epochs, s0)));
-    if (shortTrials.length) {
-      await this.round(`stage ${stage}, short round (${state.experiment.search!.halving.epochs} epoch${state.experiment.search!.halving.epochs > 1 ? 's' : ''})`, [...extra, ...shortTrials]);
+    const shortEpochs = state.experiment.search!.halving.epochs;
+    const halved = jobs.filter((j) => halves(state, j.cuts.length));
+    const direct = jobs.filter((j) => !halved.includes(j)).flatMap((j) => j.cuts.map((c) => this.trial(j.kind, c, stage, state.epochs, s0)));
+    if (halved.length) {
+      const short = halved.flatMap((j) => j.cuts.map((c) => this.trial(j.kind, c, stage, shortEpochs, s0)));
+      await this.round(`stage ${stage}, short round (${shortEpochs} epoch${shortEpochs > 1 ? 's' : ''})`, [...extra, ...short]);
       extra = [];
     }
-    const promoted = short.flatMap((j) => {
-      const ranked = j.cuts
-        .map((c, i) => ({ c, i, s: score(state.metric, this.find(j.kind, c, state.experiment.search!.halving.epochs, s0)?.metric) }))
+    const promoted = halved.flatMap((j) =>
+      j.cuts
+        .map((c, i) => ({ c, i, s: score(state.metric, this.find(j.kind, c, shortEpochs, s0)?.metric) }))
         .sort((a, b) => b.s - a.s || a.i - b.i)
-        .slice(0, survivors(state, j.cuts.length));
-      return ranked.map((r) => this.trial(j.kind, r.c, stage, state.epochs, s0));
-    });
-    await this.round(`stage ${stage}${short.length ? ', full budget' : ''}`, [...extra, ...direct, ...promoted]);
+        .slice(0, survivors(state, j.cuts.length))
+        .map((r) => this.trial(j.kind, r.c, stage, state.epochs, s0)),
+    );
+    await this.round(`stage ${stage}${halved.length ? ', full budget' : ''}`, [...extra, ...direct, ...promoted]);
   }
 
   private pick(k: SearchStrategy) {
