@@ -15,7 +15,7 @@ import { nearestNames } from './names';
 // Types (kept in step with schema/experiment.schema.json)
 // ---------------------------------------------------------------------------------------------
 
-export const BUILTIN_BACKBONES = ['mobilenet_v1', 'resnet18', 'resnet50', 'densenet121'] as const;
+export const BUILTIN_BACKBONES = ['mobilenet_v1', 'resnet18', 'resnet50', 'densenet121', 'resnet3d18', 'resnext3d101'] as const;
 export type BuiltinBackbone = (typeof BUILTIN_BACKBONES)[number];
 
 export const STRATEGY_KINDS = ['ftl', 'ttl', 'tf', 'lwft', 'probe'] as const;
@@ -48,6 +48,8 @@ export interface DataConfig {
   skipBadImages: boolean;
   /** At most this many images (stratified sample); 0 = all. */
   limit: number;
+  /** How volume intensities become 8-bit (CT window, min–max); ignored for 2D images. */
+  volume?: { window?: { center: number; width: number }; intensity?: 'auto' | 'minmax' };
 }
 
 export interface ModelConfig {
@@ -55,6 +57,8 @@ export interface ModelConfig {
   backbone: BuiltinBackbone | string;
   /** Absolute path of weights to load instead of the built-in ones (.json or .safetensors). */
   weights?: string;
+  /** 3D backbones: a 2D network to inflate (absolute path of a model.json / .safetensors, or a built-in name). */
+  inflateFrom?: string;
   pretrained: boolean;
 }
 
@@ -274,6 +278,10 @@ function finish(raw: RawExperiment, file: string, baseDir: string): Experiment {
     pretrained: raw.model.pretrained,
   };
   if (raw.model.weights !== undefined) model.weights = abs(raw.model.weights);
+  if (raw.model.inflateFrom !== undefined) {
+    const from = raw.model.inflateFrom;
+    model.inflateFrom = /[\\/]|\.(json|safetensors)$/i.test(from) ? abs(from) : from;
+  }
   const exp: Experiment = {
     name: raw.name ?? experimentNameFromFile(file),
     data: { ...raw.data, path: abs(raw.data.path) },

@@ -162,7 +162,7 @@ async function prepareContext(file: string, exp: Experiment, options: RunOptions
   emit({ type: 'log', level: 'info', message: `backend: ${backend.chosen}` });
   emit({ type: 'phase', phase: 'loading data', done: 0 });
   const data = await loadDataset(
-    { format: exp.data.format, path: exp.data.path, imageSize: exp.data.imageSize, split: exp.data.split, skipBadImages: exp.data.skipBadImages, limit: exp.data.limit || undefined },
+    { format: exp.data.format, path: exp.data.path, imageSize: exp.data.imageSize, split: exp.data.split, skipBadImages: exp.data.skipBadImages, limit: exp.data.limit || undefined, volume: exp.data.volume },
     (done, total) => emit({ type: 'phase', phase: 'loading data', done, total }),
   );
   for (const w of data.warnings) emit({ type: 'log', level: 'warn', message: w });
@@ -179,7 +179,7 @@ async function trainSeed(ctx: Context, handle: RunHandle, seed: number, resume: 
   const numClasses = data.classes.length;
   const stopHeartbeat = handle.startHeartbeat();
   try {
-    const backbone = await loadBackbone({ backbone: exp.model.backbone, weights: exp.model.weights, inputSize: data.imageSize, pretrained: exp.model.pretrained, seed });
+    const backbone = await loadBackbone({ backbone: exp.model.backbone, weights: exp.model.weights, inflateFrom: exp.model.inflateFrom, inputSize: data.imageSize, pretrained: exp.model.pretrained, seed });
     const prepared = prepareStrategy(backbone, exp.strategy as StrategySpec, numClasses, seed, exp.train.headLrMultiplier);
     const trainer = new Trainer(
       prepared,
