@@ -1,12 +1,14 @@
 /**
  * Volumes: MedMNIST 3D .npz (real AdrenalMNIST3D), NIfTI-1 files listed in a CSV manifest,
- * intensity windows, trilinear resampling, and volume batches with 3D flips and crops.
+ * intensity windows, trilinear resampling, volume batches with 3D flips and crops, and the
+ * AdrenalMNIST3D example's TTL and FTL experiment files run through the CLI (dist/cli.js).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { gzipSync } from 'fflate';
 import { loadDataset, parseNpz } from '../../src/engine/data';
 import { parseNifti } from '../../src/engine/data/nifti';
@@ -16,7 +18,9 @@ import { Rng } from '../../src/engine/rng';
 import { makeBatch, NO_AUGMENT } from '../../src/engine/train/batches';
 import { IMAGENET_NORMALISATION } from '../../src/engine/models/types';
 
-const NPZ = path.join(__dirname, '../../examples/adrenalmnist3d/data/adrenalmnist3d.npz');
+const ROOT = path.join(__dirname, '../..');
+const EXAMPLE = path.join(ROOT, 'examples/adrenalmnist3d');
+const NPZ = path.join(EXAMPLE, 'data/adrenalmnist3d.npz');
 
 /** A NIfTI-1 file as the format specifies it (header fields at their documented offsets). */
 function niftiBytes(dims: [number, number, number], values: number[], o: { datatype?: number; slope?: number; inter?: number; bigEndian?: boolean; dim0?: number; dim4?: number } = {}): Uint8Array {
@@ -162,4 +166,40 @@ test('volume batches: [B, S, S, S, 3] normalised; flips are exact axis reversals
   assert.equal(cropped.length, S ** 3);
   assert.ok(cropped.every((v) => v >= 0 && v <= 255));
   assert.notDeepEqual(Array.from(cropped), Array.from(src));
+});
+
+test('the AdrenalMNIST3D TTL and FTL examples run through `ttl run` (a tiny subset, 1 epoch)', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ttl-adrenal-'));
+  const summaries: Record<string, Record<string, any>> = {};
+  for (const kind of ['ttl', 'ftl']) {
+    const exp = JSON.parse(fs.readFileSync(path.join(EXAMPLE, `adrenalmnist3d-${kind}.ttl.json`), 'utf8'));
+    delete exp.$schema;
+    exp.data = { ...exp.data, path: NPZ, limit: 20 };
+    exp.train = { ...exp.train, epochs: 1, batchSize: 8 };
+    const file = path.join(dir, `${kind}.ttl.json`);
+    fs.writeFileSync(file, JSON.stringify(exp));
+    const r = spawnSync(process.execPath, [path.join(ROOT, 'bin/ttl.js'), 'run', file, '--runs-dir', path.join(dir, 'runs'), '--json'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      timeout: 600_000,
+    });
+    assert.equal(r.status, 0, r.stderr);
+    const lines = r.stdout.trim().split('\n');
+    summaries[kind] = JSON.parse(lines[lines.length - 1]);
+  }
+  const { ttl, ftl } = summaries;
+  assert.equal(ttl.backbone, 'resnet3d18');
+  assert.equal(ttl.cut, 'conv3_block2_out');
+  assert.equal(ftl.cut, null);
+  for (const s of [ttl, ftl]) {
+    assert.equal(s.inputSize, 16);
+    assert.ok(s.test.n > 0 && s.val.n > 0);
+    assert.ok(Number.isFinite(s.test.loss));
+    assert.ok(s.latencyMs > 0);
+    const model = JSON.parse(fs.readFileSync(path.join(s.runDir, 'model/model.json'), 'utf8'));
+    assert.match(JSON.stringify(model.modelTopology), /GlobalAveragePooling3D/);
+  }
+  // Truncating after conv3_x drops conv4_x and conv5_x: far fewer parameters and MACs.
+  assert.ok(ttl.params < ftl.params / 10, `${ttl.params} vs ${ftl.params}`);
+  assert.ok(ttl.macs < ftl.macs);
 });
