@@ -46,7 +46,9 @@ export function runCli(args: string[], o: ChildRunOptions = {}): Promise<Record<
   const full = [entry, ...args, '--json', ...(o.backend ? ['--backend', o.backend] : [])];
   return new Promise((resolve, reject) => {
     if (o.signal?.aborted) return reject(new CancelledError());
-    const child = spawn(process.execPath, full, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' } });
+    // its own process group: a Ctrl-C in the terminal reaches only the search, which forwards
+    // one SIGINT (a second one would make the child quit without marking its run cancelled)
+    const child = spawn(process.execPath, full, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' } });
     if (child.pid !== undefined) o.onSpawn?.(child.pid);
     let stdout = '';
     let errBuf = '';
