@@ -85,7 +85,7 @@ describe('loadExperiment', () => {
         model: { backbone: 'mobilenet_v1', pretrained: false },
         strategy: { kind: 'lwft' },
         train: { optimizer: 'adam', lr: 0.001, seeds: [1, 2, 3], augment: { hflip: false } },
-        search: { strategies: ['ftl', 'ttl'], somethingNew: { x: 1 } },
+        search: { strategies: ['tf', 'ttl'], stage2Radius: 1 },
       }),
     );
     assert.equal(exp.name, 'my-study');
@@ -96,7 +96,15 @@ describe('loadExperiment', () => {
     assert.equal(exp.train.optimizer, 'adam');
     assert.deepEqual(exp.train.seeds, [1, 2, 3]);
     assert.deepEqual(exp.train.augment, { randomResizedCrop: true, scale: [0.8, 1], hflip: false });
-    assert.deepEqual(exp.search, { strategies: ['ftl', 'ttl'], somethingNew: { x: 1 }, stage2Radius: 2, seeds: 3, metric: 'val_auroc', budget: 0 });
+    assert.deepEqual(exp.search, {
+      strategies: ['tf', 'ttl'],
+      stage2Radius: 1,
+      candidates: 'blocks',
+      metric: 'val_auroc',
+      seeds: 3,
+      maxTrials: 0,
+      halving: { enabled: true, epochs: 1, keep: 0.5 },
+    });
   });
 
   test('relative paths are resolved against the folder of the experiment file', () => {

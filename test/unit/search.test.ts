@@ -93,6 +93,30 @@ test('Pareto front of AUROC (higher) against MACs (lower) on constructed points'
   assert.deepEqual([...paretoFront([{ value: 0.5, cost: 1 }])], [0]);
 });
 
+test('the search section: defaults, and problems named by field', async () => {
+  const { checkExperimentText } = await import('../../src/engine/experiment');
+  const check = (search: unknown, train: unknown = { epochs: 2 }) =>
+    checkExperimentText(JSON.stringify({ data: { format: 'npz', path: NPZ, imageSize: 32 }, model: { backbone: 'mobilenet_v1' }, strategy: { kind: 'ftl' }, train, search }), '/x/e.ttl.json');
+  const ok = check({ candidates: ['stage3', 'conv_pw_7_relu'] }).experiment!;
+  assert.deepEqual(ok.search, {
+    strategies: ['ttl', 'tf', 'lwft'],
+    candidates: ['stage3', 'conv_pw_7_relu'],
+    stage2Radius: 2,
+    metric: 'val_auroc',
+    seeds: 3,
+    maxTrials: 0,
+    halving: { enabled: true, epochs: 1, keep: 0.5 },
+  });
+  const bad = check({ strategies: ['ftl'], stage2Radus: 1, candidates: 'layers', halving: { epochs: 3 } }).problems;
+  const at = (p: string) => bad.filter((x) => x.path === p).map((x) => x.message).join('; ');
+  assert.match(at('/search/strategies/0'), /"ttl", "tf", "lwft", "probe"/);
+  assert.match(at('/search/stage2Radus'), /did you mean "stage2Radius"/);
+  assert.match(at('/search/candidates'), /"blocks"|array/);
+  assert.match(at('/search/halving/epochs'), /shorter than the full budget \(2 epochs\)/);
+  // a one-epoch budget simply has no short round
+  assert.deepEqual(check({}, { epochs: 1 }).problems, []);
+});
+
 test('an unknown stage-1 candidate is an input error naming the field and the nearest cut points', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ttl-search-bad-'));
   const file = path.join(dir, 'bad.ttl.json');
