@@ -13,7 +13,7 @@ import { initBackend } from '../../src/engine/backend';
 import { profile } from '../../src/engine/complexity';
 import { buildClassifier, loadBackbone, loadLayersModelFile, saveLayersModelFile } from '../../src/engine/models';
 import { GroupedConv3D } from '../../src/engine/models/groupedConv3d';
-import { buildResNet, countTorchvisionParams } from '../../src/engine/models/resnet';
+import { buildResNet, countTorchvisionParams, torchBatchNorm } from '../../src/engine/models/resnet';
 import { writeSafetensors, type TensorsToWrite } from '../../src/engine/models/safetensors';
 import { TtlInputError } from '../../src/engine/errors';
 import { buildResNet3D18, buildResNeXt3D101 } from '../../src/engine/models/resnet3d';
@@ -280,4 +280,22 @@ test('torchvision r3d_18 state dicts (.safetensors) load with the documented key
     assert.match(e.message, /r3d_18\.safetensors.*missing stem\.1\.weight.*unexpected layer9\.0\.conv1\.0\.weight/);
     return true;
   });
+});
+
+test('batch norm on NDHWC: per-channel statistics over N, D, H, W in training, moving averages updated, inference uses them', () => {
+  const bn = torchBatchNorm('bn3d');
+  const input = tf.input({ shape: [3, 4, 5, 2] });
+  const model = tf.model({ inputs: input, outputs: bn.apply(input) as tf.SymbolicTensor });
+  const x = tf.add(tf.mul(tf.tensor5d(values(2 * 3 * 4 * 5 * 2, 21), [2, 3, 4, 5, 2]), [1, 3]), [5, -2]);
+  const y = bn.apply(x, { training: true }) as tf.Tensor;
+  const { mean, variance } = tf.moments(x, [0, 1, 2, 3]);
+  const want = tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, 1e-5)));
+  assert.ok(relErr(y, want) < 1e-5);
+  const [, , movingMean, movingVar] = bn.getWeights();
+  assert.ok(relErr(movingMean, tf.mul(mean, 0.1)) < 1e-5, 'moving mean after one step: 0.1 · batch mean');
+  assert.ok(relErr(movingVar, tf.add(0.9, tf.mul(variance, 0.1))) < 1e-5, 'moving variance after one step, as tfjs updates it for 4D inputs');
+  const inf = model.predict(x) as tf.Tensor;
+  const wantInf = tf.div(tf.sub(x, movingMean), tf.sqrt(tf.add(movingVar, 1e-5)));
+  assert.ok(relErr(inf, wantInf) < 1e-5);
+  model.dispose();
 });
