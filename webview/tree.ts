@@ -154,38 +154,50 @@ export class LayerTreeView {
         this.input.onCommit(this.cut);
       }, KEY_COMMIT_MS);
     });
-    h.addEventListener('pointerdown', (e) => {
-      e.preventDefault();
-      h.setPointerCapture(e.pointerId);
-      h.focus();
-      this.dragging = true;
-      h.classList.add('dragging');
-    });
-    h.addEventListener('pointermove', (e) => {
-      if (!this.dragging) return;
+    // Moving the handle re-inserts it in the list, which drops pointer capture: follow the
+    // pointer on the window for the length of a drag instead.
+    const move = (e: PointerEvent) => {
       const next = this.nearestStop(e.clientY);
       if (next !== this.cut) this.place(next);
-    });
-    const release = (e: PointerEvent) => {
+    };
+    const release = () => {
       if (!this.dragging) return;
       this.dragging = false;
       h.classList.remove('dragging');
-      if (h.hasPointerCapture(e.pointerId)) h.releasePointerCapture(e.pointerId);
+      window.removeEventListener('pointermove', move);
+      window.removeEventListener('pointerup', release);
+      window.removeEventListener('pointercancel', release);
+      h.focus();
       this.input.onCommit(this.cut);
     };
-    h.addEventListener('pointerup', release);
-    h.addEventListener('pointercancel', release);
+    h.addEventListener('pointerdown', (e) => {
+      if (e.button !== 0) return;
+      e.preventDefault();
+      h.focus();
+      this.dragging = true;
+      h.classList.add('dragging');
+      window.addEventListener('pointermove', move);
+      window.addEventListener('pointerup', release);
+      window.addEventListener('pointercancel', release);
+    });
   }
 
-  /** The stop whose row's bottom edge is closest to the pointer. */
+  /**
+   * The stop whose row's bottom edge is closest to the pointer, measured as if the handle were
+   * not in the list (rows after it are shifted up by its height), so moving it does not move the
+   * targets under the pointer.
+   */
   private nearestStop(y: number): string | null {
+    const hb = this.handle.getBoundingClientRect();
+    const py = y > hb.top + hb.height / 2 ? y - hb.height : Math.min(y, hb.top);
     let best: string | null = this.cut;
     let bestDist = Infinity;
     const last = this.input.table.cutPoints[this.input.table.cutPoints.length - 1];
     for (const s of this.stops) {
-      const row = this.rows.get(s ?? last);
-      if (!row) continue;
-      const d = Math.abs(row.getBoundingClientRect().bottom - y);
+      const r = this.rows.get(s ?? last)?.getBoundingClientRect();
+      if (!r) continue;
+      const bottom = r.top >= hb.bottom ? r.bottom - hb.height : r.bottom;
+      const d = Math.abs(bottom - py);
       if (d < bestDist) {
         bestDist = d;
         best = s;

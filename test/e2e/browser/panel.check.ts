@@ -1,12 +1,12 @@
 // The Model Explorer as a user sees it: opened from the command palette for an experiment file
-// with a finished, analysed run, the truncation handle moved with the keyboard (the experiment
+// with a finished, analysed run, the truncation handle moved with the keyboard and dragged (the experiment
 // file's cut and the params / MACs figures change), the run's curves, the comparison with an FTL
 // run, the SVCCA views and the Grad-CAM gallery drawn.
 // TTL_E2E_MEDIA=1 also refreshes the README's screenshot, media/screenshots/model-explorer.png.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { BrowserCheck, CheckContext, FrameLocator } from './types';
+import type { BrowserCheck, CheckContext, FrameLocator, Locator, Page } from './types';
 import { editorTab, explorerRow, openWorkbench, runCommand } from './workbench';
 
 const ROOT = resolve(__dirname, '../../..');
@@ -51,6 +51,28 @@ function trainedExperiments(ctx: CheckContext): string {
   return file;
 }
 
+/** Playwright's members beyond ./types that the drag needs. */
+interface Box {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+type Boxed = Locator & { boundingBox(): Promise<Box | null> };
+type MousePage = Page & { mouse: { move(x: number, y: number, o?: { steps?: number }): Promise<void>; down(): Promise<void>; up(): Promise<void> } };
+
+/** Presses on the handle's middle and releases just above the bottom edge of `row`. */
+async function drag(ctx: CheckContext, handle: Locator, row: Locator): Promise<void> {
+  const page = ctx.page as MousePage;
+  const from = await (handle as Boxed).boundingBox();
+  const to = await (row as Boxed).boundingBox();
+  if (!from || !to) throw new Error('the handle or the row is not on screen');
+  await page.mouse.move(from.x + 40, from.y + from.height / 2);
+  await page.mouse.down();
+  await page.mouse.move(from.x + 40, to.y + to.height - 3, { steps: 8 });
+  await page.mouse.up();
+}
+
 function cutInFile(file: string): string | undefined {
   return (JSON.parse(readFileSync(file, 'utf8')) as { strategy?: { cut?: string } }).strategy?.cut;
 }
@@ -61,7 +83,7 @@ function panelFrame(ctx: CheckContext): FrameLocator {
 
 export const checks: BrowserCheck[] = [
   {
-    name: 'Model Explorer: open from the palette, move the truncation handle with the keyboard, see the charts, export, revive after a reload',
+    name: 'Model Explorer: open from the palette, move the truncation handle with the keyboard and the mouse, see the charts, export, revive after a reload',
     timeoutMs: 300_000,
     async run(ctx) {
       const { page } = ctx;
@@ -136,6 +158,14 @@ export const checks: BrowserCheck[] = [
       if (cutInFile(file) !== 'conv_pw_5_relu') throw new Error(`ten steps from ${first}: the file says ${cutInFile(file)}`);
       const latency = await frame.locator('#total-latency').innerText({ timeout: 10_000 });
       ctx.log(`back at conv_pw_5_relu: ${latency}`);
+
+      // drag the handle with the mouse onto conv_pw_6_relu's row, and back to the suggested cut
+      for (const target of ['conv_pw_6_relu', 'conv_pw_5_relu']) {
+        await drag(ctx, handle, frame.locator(`[data-layer="${target}"]`));
+        while (cutInFile(file) !== target && Date.now() < deadline + 40_000) await page.waitForTimeout(250);
+        if (cutInFile(file) !== target) throw new Error(`dragged onto ${target}: the file says ${cutInFile(file)}`);
+        ctx.log(`dragged to ${target}: ${await params.innerText()}`);
+      }
 
       // the panel alone, for the screenshots
       await editorTab(page, `${NAME}.ttl.json`).click();
