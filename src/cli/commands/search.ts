@@ -61,9 +61,6 @@ class SearchPrinter {
         this.log(t.status === 'finished' ? `${t.id}: ${t.metric?.toFixed(4) ?? 'n/a'}` : `${t.id}: failed: ${t.error}`);
         break;
       }
-      case 'log':
-        this.log(e.message);
-        break;
     }
   }
 

@@ -36,8 +36,7 @@ export type SearchEvent =
   | { type: 'round'; label: string; trials: number; toRun: number }
   | { type: 'trial-started'; trial: Trial }
   | { type: 'trial-epoch'; trial: Trial; done: number; total: number }
-  | { type: 'trial-finished'; trial: Trial }
-  | { type: 'log'; message: string };
+  | { type: 'trial-finished'; trial: Trial };
 
 export interface SearchOptions {
   /** Where the `searches/` folder goes (default `.ttl/runs`). */
