@@ -178,7 +178,7 @@ function drawTraining(own: RunView[], selected: RunView | undefined): { content:
     { type: 'line', data: { labels: x, datasets: [line('val AUROC', e.map((p) => p.valAuroc), c2), line('val AUPRC', e.map((p) => p.valAuprc), c3)] }, options: { scales: scale('score', { suggestedMin: 0.5, suggestedMax: 1 }) } },
     () => [['epoch', 'val_auroc', 'val_auprc'], ...e.map((p) => [p.epoch + 1, p.valAuroc, p.valAuprc])],
   );
-  const note = selected.status === 'running' ? h('p', { class: 'muted' }, `Training: epoch ${e.length}${selected.test ? '' : ' so far'}; the curves grow as epochs finish.`) : h('p', { class: 'muted' }, selected.test ? `Test AUROC ${selected.test.auroc.toFixed(3)} · AUPRC ${selected.test.auprc.toFixed(3)} · ${formatCount(selected.params)} params · ${formatCount(selected.macs)} MACs · ${formatMs(selected.latencyMs)}` : selected.status);
+  const note = selected.status === 'running' ? h('p', { class: 'muted' }, `Training: ${e.length} ${e.length === 1 ? 'epoch' : 'epochs'} done so far; the curves grow as epochs finish.`) : h('p', { class: 'muted' }, selected.test ? `Test AUROC ${selected.test.auroc.toFixed(3)} · AUPRC ${selected.test.auprc.toFixed(3)} · ${formatCount(selected.params)} params · ${formatCount(selected.macs)} MACs · ${formatMs(selected.latencyMs)}` : selected.status);
   return { content: [h('div', { class: 'toolbar' }, picker), note, h('div', { class: 'grid' }, loss.el, metrics.el)], cards: [loss, metrics] };
 }
 

@@ -167,13 +167,14 @@ export class LayerTreeView {
       window.removeEventListener('pointermove', move);
       window.removeEventListener('pointerup', release);
       window.removeEventListener('pointercancel', release);
-      h.focus();
+      h.focus({ preventScroll: true });
       this.input.onCommit(this.cut);
     };
     h.addEventListener('pointerdown', (e) => {
       if (e.button !== 0) return;
       e.preventDefault();
-      h.focus();
+      // no scrolling while dragging: the rows must stay where the pointer found them
+      h.focus({ preventScroll: true });
       this.dragging = true;
       h.classList.add('dragging');
       window.addEventListener('pointermove', move);

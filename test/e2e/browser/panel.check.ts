@@ -1,7 +1,8 @@
 // The Model Explorer as a user sees it: opened from the command palette for an experiment file
-// with a finished, analysed run, the truncation handle moved with the keyboard and dragged (the experiment
-// file's cut and the params / MACs figures change), the run's curves, the comparison with an FTL
-// run, the SVCCA views and the Grad-CAM gallery drawn.
+// with a finished, analysed run; the truncation handle moved with the keyboard and dragged (the
+// experiment file's cut and the params / MACs figures change); the run's curves, the comparison
+// with an FTL run, the SVCCA views and the Grad-CAM gallery drawn; a new run's curves growing
+// while it trains; exports; the panel revived after a reload.
 // TTL_E2E_MEDIA=1 also refreshes the README's screenshot, media/screenshots/model-explorer.png.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -64,6 +65,7 @@ type MousePage = Page & { mouse: { move(x: number, y: number, o?: { steps?: numb
 /** Presses on the handle's middle and releases just above the bottom edge of `row`. */
 async function drag(ctx: CheckContext, handle: Locator, row: Locator): Promise<void> {
   const page = ctx.page as MousePage;
+  await handle.hover(); // scrolled into view
   const from = await (handle as Boxed).boundingBox();
   const to = await (row as Boxed).boundingBox();
   if (!from || !to) throw new Error('the handle or the row is not on screen');
@@ -166,6 +168,19 @@ export const checks: BrowserCheck[] = [
         if (cutInFile(file) !== target) throw new Error(`dragged onto ${target}: the file says ${cutInFile(file)}`);
         ctx.log(`dragged to ${target}: ${await params.innerText()}`);
       }
+
+      // a new run from the palette: its curves grow in the panel while it trains
+      await editorTab(page, `${NAME}.ttl.json`).click();
+      await runCommand(page, 'TTL: Run Experiment');
+      const live = frame.locator('#section-training p', { hasText: /^Training: 1 epoch done so far/ }).first();
+      await live.waitFor({ state: 'visible', timeout: 60_000 });
+      ctx.log(`live: ${await live.innerText()}`);
+      const done = frame.locator('#section-training p', { hasText: 'Test AUROC' }).first();
+      const picker = frame.locator('#run-picker vscode-option');
+      const untilDone = Date.now() + 90_000;
+      while (!((await picker.count()) === 2 && (await done.isVisible())) && Date.now() < untilDone) await page.waitForTimeout(500);
+      if (!(await done.isVisible())) throw new Error('the new run did not finish in the panel');
+      ctx.log(`finished: ${await done.innerText()}`);
 
       // the panel alone, for the screenshots
       await editorTab(page, `${NAME}.ttl.json`).click();
