@@ -172,7 +172,7 @@ export const checks: BrowserCheck[] = [
       // a new run from the palette: its curves grow in the panel while it trains
       await editorTab(page, `${NAME}.ttl.json`).click();
       await runCommand(page, 'TTL: Run Experiment');
-      const live = frame.locator('#section-training p', { hasText: /^Training: 1 epoch done so far/ }).first();
+      const live = frame.locator('#section-training p', { hasText: /^Training: \d+ epochs? done so far/ }).first();
       await live.waitFor({ state: 'visible', timeout: 60_000 });
       ctx.log(`live: ${await live.innerText()}`);
       const done = frame.locator('#section-training p', { hasText: 'Test AUROC' }).first();
