@@ -480,10 +480,10 @@ test('npz: stored and deflated entries, (N,1) labels, RGB float images, unsplit 
   const ds = await loadDataset({ format: 'npz', path: flat, imageSize: 2, split: { val: 0, test: 0.34, seed: 0 } });
   assert.equal(ds.splitSource, 'seeded');
   assert.deepEqual(splitCounts(ds), { train: [2, 2], test: [1, 1] });
-  // Errors: 3D volumes, multi-label, missing labels.
+  // Errors: neither images nor volumes (RGB volumes), multi-label, missing labels.
   const vol = path.join(dir, 'vol.npz');
-  writeFileSync(vol, zipSync({ 'train_images.npy': makeNpy('|u1', [2, 4, 4, 4], new Uint8Array(128)), 'train_labels.npy': makeNpy('|u1', [2], Uint8Array.from([0, 1])) }));
-  await assert.rejects(loadDataset({ format: 'npz', path: vol, imageSize: 4 }), /looks like 3D volumes; only 2D images/);
+  writeFileSync(vol, zipSync({ 'train_images.npy': makeNpy('|u1', [2, 4, 4, 4, 3], new Uint8Array(384)), 'train_labels.npy': makeNpy('|u1', [2], Uint8Array.from([0, 1])) }));
+  await assert.rejects(loadDataset({ format: 'npz', path: vol, imageSize: 4 }), /shape \(2, 4, 4, 4, 3\); expected N×H×W or N×H×W×3 images, or N×D×H×W volumes/);
   const multi = path.join(dir, 'multi.npz');
   writeFileSync(multi, zipSync({ 'train_images.npy': makeNpy('|u1', [2, 2, 2], new Uint8Array(8)), 'train_labels.npy': makeNpy('|u1', [2, 3], new Uint8Array(6)) }));
   await assert.rejects(loadDataset({ format: 'npz', path: multi, imageSize: 2 }), /multi-label data is not supported/);
