@@ -65,6 +65,9 @@ test('resnet3d18 has torchvision r3d_18 parameters: 33,371,472 with the 400-clas
     const got = cx.layers.filter((l) => l.name.startsWith(`${p}_`)).reduce((a, l) => a + l.params, 0);
     assert.equal(got, n, p);
   }
+  // MACs (ptflops convention) of a Conv3D: kd·kh·kw·Cin·Cout per output voxel; the stem's output at 16³ is 16×8×8.
+  assert.equal(cx.layers.find((l) => l.name === 'conv1')!.macs, 3 * 7 * 7 * 3 * 64 * 16 * 8 * 8);
+  assert.equal(cx.layers.find((l) => l.name === 'conv3_block1_0_conv')!.macs, 64 * 128 * 8 * 4 * 4);
   assert.deepEqual(backbone.blocks.map((b) => b.name), ['conv2_x', 'conv3_x', 'conv4_x', 'conv5_x']);
   assert.equal(backbone.cutPoints.length, 9);
   assert.deepEqual(backbone.model.outputs[0].shape, [null, 2, 1, 1, 512], 'depth is only strided in stages 3–5');
