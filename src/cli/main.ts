@@ -9,6 +9,13 @@ import { registerCommands } from './commands';
 import { out } from './output';
 
 export async function main(argv: string[]): Promise<number> {
+  // `ttl inspect … | head`: a reader that has had enough is not an error
+  if (!process.stdout.listenerCount('error')) {
+    process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EPIPE') process.exit(0);
+      throw e;
+    });
+  }
   const program = new Command('ttl')
     .description('Truncated transfer learning for medical imaging')
     .option('--verbose', 'print stack traces on errors')
