@@ -123,15 +123,8 @@ function placeTree(): void {
   slot.replaceChildren(tree.el);
 }
 
-const similarityCache = new WeakMap<AnalysisView, Map<string, Similarity>>();
 function similarityOf(a: AnalysisView | undefined): Map<string, Similarity> | undefined {
-  if (!a?.file.horizontal) return undefined;
-  let m = similarityCache.get(a);
-  if (!m) {
-    m = new Map(a.file.horizontal.layers.map((l) => [l.layer, { finetuned: l.finetuned, random: l.random }]));
-    similarityCache.set(a, m);
-  }
-  return m;
+  return a?.file.horizontal && new Map(a.file.horizontal.layers.map((l) => [l.layer, { finetuned: l.finetuned, random: l.random }]));
 }
 
 function latestAnalysis(): AnalysisView | undefined {

@@ -39,6 +39,8 @@ const NOTES: Record<RowRole, (kind: string) => string> = {
 
 /** Keyboard commit delay: a burst of key presses writes the file once. */
 const KEY_COMMIT_MS = 500;
+/** How long file states older than a committed cut are ignored (the write may have been refused). */
+const COMMIT_ECHO_MS = 3000;
 
 export class LayerTreeView {
   readonly el: HTMLElement;
@@ -49,6 +51,8 @@ export class LayerTreeView {
   private cut: string | null;
   private dragging = false;
   private keyTimer: number | undefined;
+  /** The last cut handed to `onCommit`, until the file says it: older file states are not shown meanwhile. */
+  private awaiting: { cut: string | null; until: number } | undefined;
 
   constructor(private input: TreeInput) {
     this.cut = input.cut;
@@ -60,9 +64,13 @@ export class LayerTreeView {
     this.place(this.cut);
   }
 
-  /** True when `input` can be shown by this view without building it again (same table, strategy kind and marks). */
+  /**
+   * True when `input` can be shown by this view without building it again: the same table,
+   * strategy kind and marks. Compared by content, since every host message brings new objects,
+   * and building the view again would take the focus off the handle.
+   */
   fits(input: TreeInput): boolean {
-    return input.table === this.input.table && input.strategy.kind === this.input.strategy.kind && input.similarity === this.input.similarity && input.suggested === this.input.suggested;
+    return viewKey(input) === viewKey(this.input);
   }
 
   /** New input from the host (the file changed, a run finished); the handle follows unless it is being moved. */
@@ -70,7 +78,15 @@ export class LayerTreeView {
     this.input = input;
     this.stops = handleStops(input.table, input.strategy);
     this.handle.setAttribute('aria-valuemax', String(this.stops.length - 1));
-    if (!this.dragging && this.keyTimer === undefined) this.place(input.cut);
+    if (this.awaiting && (input.cut === this.awaiting.cut || Date.now() > this.awaiting.until)) this.awaiting = undefined;
+    if (!this.dragging && this.keyTimer === undefined && !this.awaiting) this.place(input.cut);
+  }
+
+  /** Hands the handle's cut to the host, which writes it to the file. */
+  private commit(): void {
+    if (this.cut === this.input.cut && !this.awaiting) return;
+    this.awaiting = { cut: this.cut, until: Date.now() + COMMIT_ECHO_MS };
+    this.input.onCommit(this.cut);
   }
 
   private header(): HTMLElement {
@@ -151,7 +167,7 @@ export class LayerTreeView {
       window.clearTimeout(this.keyTimer);
       this.keyTimer = window.setTimeout(() => {
         this.keyTimer = undefined;
-        this.input.onCommit(this.cut);
+        this.commit();
       }, KEY_COMMIT_MS);
     });
     // Moving the handle re-inserts it in the list, which drops pointer capture: follow the
@@ -168,7 +184,7 @@ export class LayerTreeView {
       window.removeEventListener('pointerup', release);
       window.removeEventListener('pointercancel', release);
       h.focus({ preventScroll: true });
-      this.input.onCommit(this.cut);
+      this.commit();
     };
     h.addEventListener('pointerdown', (e) => {
       if (e.button !== 0) return;
@@ -206,6 +222,12 @@ export class LayerTreeView {
     }
     return best;
   }
+}
+
+/** What the rows show, apart from the handle's position. */
+function viewKey(i: TreeInput): string {
+  const t = i.table;
+  return JSON.stringify([t.model, t.inputSize, t.headUnits, t.params, t.layers.length, i.strategy.kind, i.similarity ? [...i.similarity] : null, i.measure, i.suggested]);
 }
 
 function pct(x: number, of: number): string {

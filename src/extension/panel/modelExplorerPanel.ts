@@ -33,6 +33,8 @@ export class ModelExplorerPanel {
   private state: PanelState = { target: {}, runs: [], analyses: [], gradcam: [], searches: [] };
   private layerKey = '';
   private readonly pushRuns = debounce(() => this.loadRuns(), 200);
+  /** Typing in the experiment file: the handle follows once a burst of keys is over. */
+  private readonly followEdits = debounce((doc: vscode.TextDocument) => this.loadExperiment(doc.getText()), 150);
 
   static register(context: vscode.ExtensionContext, runs: RunsModel): vscode.Disposable {
     const version = String(context.extension.packageJSON.version);
@@ -72,7 +74,7 @@ export class ModelExplorerPanel {
     panel.onDidDispose(() => this.dispose(), null, this.disposables);
     panel.webview.onDidReceiveMessage((m: unknown) => this.onMessage(m), null, this.disposables);
     vscode.workspace.onDidChangeTextDocument((e) => {
-      if (this.target.experimentFile && pathKey(e.document.uri.fsPath) === pathKey(this.target.experimentFile)) this.loadExperiment(e.document.getText());
+      if (this.target.experimentFile && pathKey(e.document.uri.fsPath) === pathKey(this.target.experimentFile)) this.followEdits(e.document);
     }, null, this.disposables);
     vscode.window.onDidChangeActiveTextEditor((editor) => {
       const file = editor?.document.uri;
@@ -80,6 +82,10 @@ export class ModelExplorerPanel {
       if (file?.scheme === 'file' && file.fsPath.endsWith('.ttl.json') && !this.target.runDir && file.fsPath !== this.target.experimentFile) {
         this.show({ experimentFile: file.fsPath });
       }
+    }, null, this.disposables);
+    vscode.workspace.onDidGrantWorkspaceTrust(() => {
+      this.layerKey = '';
+      void this.loadAll();
     }, null, this.disposables);
     if (deps) this.disposables.push(deps.runs.onDidChange(() => this.pushRuns()));
     this.render();
@@ -192,6 +198,11 @@ export class ModelExplorerPanel {
     const id = JSON.stringify(key);
     if (id === this.layerKey || !deps) return;
     this.layerKey = id;
+    if (!vscode.workspace.isTrusted && key.backbone.endsWith('.json')) {
+      // nothing runs on the workspace's files before it is trusted
+      this.set({ layersError: `Trust this workspace to list the layers of ${basename(key.backbone)}.`, layersLoading: false });
+      return;
+    }
     this.set({ layersLoading: true, layersError: undefined });
     try {
       const layers = await deps.tables.get(key);
@@ -262,6 +273,7 @@ export class ModelExplorerPanel {
   dispose(): void {
     if (ModelExplorerPanel.current === this) ModelExplorerPanel.current = undefined;
     this.pushRuns.cancel();
+    this.followEdits.cancel();
     this.panel.dispose();
     while (this.disposables.length) this.disposables.pop()?.dispose();
   }

@@ -75,6 +75,12 @@ async function drag(ctx: CheckContext, handle: Locator, row: Locator): Promise<v
   await page.mouse.up();
 }
 
+/** Waits until the experiment file's cut is `cut` (the handle writes half a second after the last key). */
+async function waitForCut(ctx: CheckContext, file: string, cut: string | undefined, timeoutMs = 20_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (cutInFile(file) !== cut && Date.now() < until) await ctx.page.waitForTimeout(250);
+}
+
 function cutInFile(file: string): string | undefined {
   return (JSON.parse(readFileSync(file, 'utf8')) as { strategy?: { cut?: string } }).strategy?.cut;
 }
@@ -140,8 +146,7 @@ export const checks: BrowserCheck[] = [
       await handle.press('ArrowDown');
       const announced = /after (\S+);/.exec((await handle.getAttribute('aria-valuetext')) ?? '')?.[1];
       if (!announced || announced === before.cut) throw new Error('the handle did not move');
-      const deadline = Date.now() + 20_000;
-      while (cutInFile(file) !== announced && Date.now() < deadline) await page.waitForTimeout(250);
+      await waitForCut(ctx, file, announced);
       const cut = cutInFile(file);
       if (cut !== announced) throw new Error(`the experiment file says ${cut}, the handle ${announced}`);
       const after = { params: await params.innerText(), macs: await macs.innerText() };
@@ -151,12 +156,12 @@ export const checks: BrowserCheck[] = [
       // Home: the shallowest cut point, in the file too
       await handle.press('Home');
       const first = /after (\S+);/.exec((await handle.getAttribute('aria-valuetext')) ?? '')?.[1];
-      while (cutInFile(file) !== first && Date.now() < deadline + 10_000) await page.waitForTimeout(250);
+      await waitForCut(ctx, file, first);
       if (cutInFile(file) !== first) throw new Error(`Home: the file says ${cutInFile(file)}, the handle ${first}`);
       ctx.log(`Home: ${first}`);
       // ten steps down from the first cut point: conv_pw_5_relu again, the suggested cut, where both runs measured latency
       for (let i = 0; i < 10; i++) await handle.press('ArrowDown');
-      while (cutInFile(file) !== 'conv_pw_5_relu' && Date.now() < deadline + 20_000) await page.waitForTimeout(250);
+      await waitForCut(ctx, file, 'conv_pw_5_relu');
       if (cutInFile(file) !== 'conv_pw_5_relu') throw new Error(`ten steps from ${first}: the file says ${cutInFile(file)}`);
       const latency = await frame.locator('#total-latency').innerText({ timeout: 10_000 });
       ctx.log(`back at conv_pw_5_relu: ${latency}`);
@@ -164,7 +169,7 @@ export const checks: BrowserCheck[] = [
       // drag the handle with the mouse onto conv_pw_6_relu's row, and back to the suggested cut
       for (const target of ['conv_pw_6_relu', 'conv_pw_5_relu']) {
         await drag(ctx, handle, frame.locator(`[data-layer="${target}"]`));
-        while (cutInFile(file) !== target && Date.now() < deadline + 40_000) await page.waitForTimeout(250);
+        await waitForCut(ctx, file, target);
         if (cutInFile(file) !== target) throw new Error(`dragged onto ${target}: the file says ${cutInFile(file)}`);
         ctx.log(`dragged to ${target}: ${await params.innerText()}`);
       }
