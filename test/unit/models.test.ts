@@ -483,3 +483,18 @@ describe('half-width rebuild (TransFusion)', () => {
     }
   });
 });
+
+test('a cut given as a block name is described by the layer it stands for, in that block', async () => {
+  const { describeStrategy } = await import('../../src/engine/strategies');
+  const { blockOfCut } = await import('../../src/engine/models/truncate');
+  const b = await loadBackbone({ backbone: 'mobilenet_v1', inputSize: 32 });
+  const stage3 = b.blocks.find((x) => x.name === 'stage3')!;
+  assert.equal(describeStrategy({ kind: 'ttl', cut: 'stage3' }, b), `TTL, cut after ${stage3.end} (stage3)`);
+  assert.equal(describeStrategy({ kind: 'tf', cut: 'stage3' }, b), `TF, pretrained up to ${stage3.end} (stage3), half width above`);
+  // a cut point inside a block belongs to it; the first block's first cut point to the first block
+  const inside = b.cutPoints[b.cutPoints.indexOf(stage3.end) - 1];
+  assert.equal(blockOfCut(b, inside), 'stage3');
+  assert.equal(blockOfCut(b, b.cutPoints[0]), b.blocks[0].name);
+  assert.equal(blockOfCut(b, 'no_such_layer'), null);
+  b.model.dispose();
+});

@@ -15,7 +15,7 @@
  */
 import { tf } from '../tf';
 import type { Backbone } from '../models/types';
-import { buildClassifier, findCut } from '../models/truncate';
+import { blockOfCut, buildClassifier, findCut } from '../models/truncate';
 import { rebuildAtHalfWidth } from '../models/halfWidth';
 import { TtlInputError } from '../errors';
 
@@ -67,18 +67,19 @@ function segmentOfLayers(model: tf.LayersModel, cutPoints: readonly string[]): M
 }
 
 export function describeStrategy(spec: StrategySpec, backbone: Backbone): string {
-  const blockOf = (cut: string) => {
-    const i = backbone.cutPoints.indexOf(cut);
-    const b = backbone.blocks.find((blk) => backbone.cutPoints.indexOf(blk.end) >= i);
-    return b ? ` (${b.name})` : '';
+  // a cut may name a block: describe the layer it stands for
+  const at = (cut: string) => {
+    const layer = findCut(backbone, cut);
+    const block = blockOfCut(backbone, layer);
+    return `${layer}${block ? ` (${block})` : ''}`;
   };
   switch (spec.kind) {
     case 'ftl':
       return `FTL, all of ${backbone.name}`;
     case 'ttl':
-      return `TTL, cut after ${spec.cut}${blockOf(spec.cut)}`;
+      return `TTL, cut after ${at(spec.cut)}`;
     case 'tf':
-      return `TF, pretrained up to ${spec.cut}${blockOf(spec.cut)}, half width above`;
+      return `TF, pretrained up to ${at(spec.cut)}, half width above`;
     case 'lwft':
       return spec.cut ? `LWFT, finetune above ${spec.cut}` : `LWFT, finetune the top ${spec.k ?? 1} units`;
     case 'probe':
