@@ -131,7 +131,10 @@ export class LayerTreeView {
       }
     }
     const anchor = this.rows.get(cut ?? table.cutPoints[table.cutPoints.length - 1] ?? '');
+    // moving a node drops its focus: give it back
+    const focused = document.activeElement === this.handle;
     anchor?.after(this.handle);
+    if (focused) this.handle.focus({ preventScroll: true });
     const index = Math.max(0, this.stops.indexOf(cut));
     const label = cut === null ? 'no cut: the whole backbone' : `after ${cut}`;
     this.handle.setAttribute('aria-valuenow', String(index));
@@ -163,7 +166,7 @@ export class LayerTreeView {
       const next = stepHandle(this.stops, this.cut, delta);
       if (next === this.cut) return;
       this.place(next);
-      h.focus();
+      h.scrollIntoView({ block: 'nearest' });
       window.clearTimeout(this.keyTimer);
       this.keyTimer = window.setTimeout(() => {
         this.keyTimer = undefined;
@@ -183,7 +186,6 @@ export class LayerTreeView {
       window.removeEventListener('pointermove', move);
       window.removeEventListener('pointerup', release);
       window.removeEventListener('pointercancel', release);
-      h.focus({ preventScroll: true });
       this.commit();
     };
     h.addEventListener('pointerdown', (e) => {
