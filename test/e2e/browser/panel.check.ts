@@ -81,8 +81,13 @@ async function waitForCut(ctx: CheckContext, file: string, cut: string | undefin
   while (cutInFile(file) !== cut && Date.now() < until) await ctx.page.waitForTimeout(250);
 }
 
+/** The experiment file's cut; undefined while the editor is writing the file. */
 function cutInFile(file: string): string | undefined {
-  return (JSON.parse(readFileSync(file, 'utf8')) as { strategy?: { cut?: string } }).strategy?.cut;
+  try {
+    return (JSON.parse(readFileSync(file, 'utf8')) as { strategy?: { cut?: string } }).strategy?.cut;
+  } catch {
+    return undefined;
+  }
 }
 
 function panelFrame(ctx: CheckContext): FrameLocator {
