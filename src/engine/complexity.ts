@@ -5,7 +5,7 @@
  * - convolution: K·Cin·(Cout/groups)·Hout·Wout, plus Cout·Hout·Wout with a bias (3D: K and the
  *   output positions over depth too; `GroupedConv3D` divides by its groups)
  *   (transposed convolution: K·Cin·Cout·Hin·Win, plus the bias over the output);
- * - depthwise convolution: K·C·multiplier·Hout·Wout (+ bias); separable = depthwise + 1×1;
+ * - depthwise convolution: K·C·multiplier·Hout·Wout (+ bias; 3D: over depth too); separable = depthwise + 1×1;
  * - dense: (elements of one input sample)·units, plus units with a bias;
  * - batch / layer normalisation: 2·elements when it has scale or offset, else elements;
  * - ReLU-family activations (relu, relu6, elu, selu, leaky ReLU, PReLU, gelu): elements of
@@ -107,7 +107,7 @@ function layerMacs(layer: tf.layers.Layer, input: Shape[], output: Shape): [numb
   if (CONV.has(cls)) {
     const groups = Number(cfg.groups ?? 1);
     core = (kernel * cin * cout * outSpatial) / groups + (bias ? cout * outSpatial : 0);
-  } else if (cls === 'DepthwiseConv2D') {
+  } else if (cls === 'DepthwiseConv2D' || cls === 'DepthwiseConv3D') {
     // cout = cin · depth multiplier
     core = kernel * cout * outSpatial + (bias ? cout * outSpatial : 0);
   } else if (cls === 'SeparableConv2D') {
@@ -118,7 +118,7 @@ function layerMacs(layer: tf.layers.Layer, input: Shape[], output: Shape): [numb
   } else if (cls === 'Dense') {
     core = inElems * cout + (bias ? cout : 0);
   }
-  if (core > 0 || CONV.has(cls) || CONV_TRANSPOSE.has(cls) || cls === 'Dense' || cls === 'DepthwiseConv2D' || cls === 'SeparableConv2D') {
+  if (core > 0 || CONV.has(cls) || CONV_TRANSPOSE.has(cls) || cls === 'Dense' || cls === 'DepthwiseConv2D' || cls === 'DepthwiseConv3D' || cls === 'SeparableConv2D') {
     return [core + activationMacs(cfg.activation, outElems), core];
   }
   if (cls === 'BatchNormalization' || cls === 'LayerNormalization') {

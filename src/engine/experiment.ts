@@ -15,7 +15,7 @@ import { nearestNames } from './names';
 // Types (kept in step with schema/experiment.schema.json)
 // ---------------------------------------------------------------------------------------------
 
-export const BUILTIN_BACKBONES = ['mobilenet_v1', 'resnet18', 'resnet50', 'densenet121', 'resnet3d18', 'resnext3d101'] as const;
+export const BUILTIN_BACKBONES = ['mobilenet_v1', 'resnet18', 'resnet50', 'densenet121', 'resnet3d18', 'resnext3d101', 'mobilenet3d'] as const;
 export type BuiltinBackbone = (typeof BUILTIN_BACKBONES)[number];
 
 export const STRATEGY_KINDS = ['ftl', 'ttl', 'tf', 'lwft', 'probe'] as const;

@@ -13,6 +13,7 @@ import { initBackend } from '../../src/engine/backend';
 import { profile } from '../../src/engine/complexity';
 import { buildClassifier, loadBackbone, loadLayersModelFile, saveLayersModelFile } from '../../src/engine/models';
 import { GroupedConv3D } from '../../src/engine/models/groupedConv3d';
+import { DepthwiseConv3D } from '../../src/engine/models/layers3d';
 import { buildResNet, countTorchvisionParams, torchBatchNorm } from '../../src/engine/models/resnet';
 import { writeSafetensors, type TensorsToWrite } from '../../src/engine/models/safetensors';
 import { TtlInputError } from '../../src/engine/errors';
@@ -301,4 +302,118 @@ test('batch norm on NDHWC: per-channel statistics over N, D, H, W in training, m
   const wantInf = tf.div(tf.sub(x, movingMean), tf.sqrt(tf.add(movingVar, 1e-5)));
   assert.ok(relErr(inf, wantInf) < 1e-5);
   model.dispose();
+});
+
+test('DepthwiseConv3D equals a Conv3D with a channel-diagonal kernel, forward and gradients, strided and padded', () => {
+  const c = 3;
+  for (const [d, strides, padding] of [[6, [2, 2, 2], 'same'], [7, [2, 1, 2], 'same'], [5, [1, 1, 1], 'valid']] as const) {
+    const input = tf.input({ shape: [d, 5, 6, c] });
+    const layer = new DepthwiseConv3D({ kernelSize: 3, strides: [...strides], padding, useBias: true, name: 'dw' });
+    const model = tf.model({ inputs: input, outputs: layer.apply(input) as tf.SymbolicTensor });
+    const k0 = layer.getWeights()[0];
+    assert.deepEqual(k0.shape, [3, 3, 3, c, 1]);
+    layer.setWeights([tf.tensor(values(k0.size, 30 + d), k0.shape), tf.tensor(values(c, 40 + d), [c])]);
+    const kd = layer.getWeights()[0].dataSync();
+    const dense = new Float32Array(27 * c * c);
+    for (let t = 0; t < 27; t++) for (let i = 0; i < c; i++) dense[(t * c + i) * c + i] = kd[t * c + i];
+    const denseKernel = tf.tensor5d(dense, [3, 3, 3, c, c]);
+    const ref = (t: tf.Tensor) => tf.add(tf.conv3d(t as tf.Tensor5D, denseKernel, [...strides], padding), layer.getWeights()[1]);
+    const x = tf.tensor5d(values(2 * d * 5 * 6 * c, 50 + d), [2, d, 5, 6, c]);
+    const y = model.predict(x) as tf.Tensor;
+    const yRef = ref(x);
+    assert.deepEqual(y.shape, yRef.shape);
+    assert.ok(relErr(y, yRef) < 1e-5, `${d} ${strides} ${padding}: forward rel err ${relErr(y, yRef)}`);
+    const dy = tf.tensor(values(y.size, 60 + d), y.shape);
+    const gx = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(model.apply(t) as tf.Tensor, dy)))(x);
+    const gxRef = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(ref(t), dy)))(x);
+    assert.ok(relErr(gx, gxRef) < 1e-5, `input gradient rel err ${relErr(gx, gxRef)}`);
+    const { grads } = tf.variableGrads(() => tf.sum(tf.mul(model.apply(x) as tf.Tensor, dy)) as tf.Scalar, [layer.weights[0].read() as tf.Variable]);
+    const gDense = tf.grad((w: tf.Tensor) => tf.sum(tf.mul(tf.conv3d(x, w as tf.Tensor5D, [...strides], padding), dy)))(denseKernel).dataSync();
+    const gDiag = new Float32Array(27 * c);
+    for (let t = 0; t < 27; t++) for (let i = 0; i < c; i++) gDiag[t * c + i] = gDense[(t * c + i) * c + i];
+    const gWant = tf.tensor(gDiag, k0.shape);
+    assert.ok(relErr(Object.values(grads)[0], gWant) < 1e-5, 'kernel gradient');
+    tf.dispose([denseKernel, x, y, yRef, dy, gx, gxRef, gWant, ...Object.values(grads)]);
+    model.dispose();
+  }
+});
+
+test('mobilenet3d: the shipped MobileNet inflated; on a depth-constant volume its mid slices are the 2D activations', async () => {
+  // 64³: the depth zero padding reaches conv_pw_5_relu (end of stage3, depth 8) only at slices 0–1 and 5–7.
+  const S = 64;
+  const b3 = await loadBackbone({ backbone: 'mobilenet3d', inputSize: S });
+  const b2 = await loadBackbone({ backbone: 'mobilenet_v1', inputSize: S });
+  assert.deepEqual(b3.cutPoints, b2.cutPoints);
+  assert.deepEqual(b3.blocks, b2.blocks);
+  assert.deepEqual(b3.model.outputs[0].shape, [null, 2, 2, 2, 256]);
+  const k2 = b2.model.getLayer('conv_dw_3').getWeights()[0];
+  const k3 = b3.model.getLayer('conv_dw_3').getWeights()[0];
+  assert.deepEqual(k3.shape, [3, 3, 3, 32, 1]);
+  assert.ok(relErr(tf.mul(tf.slice(k3, [1, 0, 0, 0, 0], [1, 3, 3, 32, 1]).squeeze([0]), 3), k2) < 1e-6, 'each depth tap is the 2D kernel / 3');
+  assert.deepEqual(b3.model.getLayer('conv_pw_3').getWeights()[0].shape, [1, 1, 1, 32, 32]);
+
+  const image = tf.tensor4d(values(S * S * 3, 81), [1, S, S, 3]);
+  const volume = tf.tile(tf.expandDims(image, 1), [1, S, 1, 1, 1]);
+  for (const [cut, slice, edge] of [['conv1_relu', 16, 31], ['conv_pw_5_relu', 4, 7]] as const) {
+    const at = (b: typeof b3) => tf.model({ inputs: b.model.inputs, outputs: b.model.getLayer(cut).output as tf.SymbolicTensor });
+    const want = at(b2).predict(image) as tf.Tensor4D;
+    const got = at(b3).predict(volume) as tf.Tensor5D;
+    const [, d, h, w, c] = got.shape;
+    const mid = tf.squeeze(tf.slice(got, [0, slice, 0, 0, 0], [1, 1, h, w, c]), [1]);
+    assert.ok(relErr(mid, want) < 1e-5, `${cut}: rel err ${relErr(mid, want)}`);
+    const border = tf.squeeze(tf.slice(got, [0, edge, 0, 0, 0], [1, 1, h, w, c]), [1]);
+    assert.ok(relErr(border, want) > 1e-3, `${cut}: slice ${edge} of ${d} sees the zero padding`);
+    tf.dispose([want, got, mid, border]);
+  }
+  tf.dispose([image, volume]);
+  b2.model.dispose();
+  b3.model.dispose();
+});
+
+test('mobilenet3d: params and MACs from the architecture, seeded init, strategies and save/load of a truncated model', async () => {
+  // Parameters (no batch-norm buffers): stem 3×3×3×3×8, then per block a 3×3×3 depthwise and a 1×1×1 pointwise, BN γ, β on each.
+  const widths = [16, 32, 32, 64, 64, 128, 128, 128, 128, 128, 128, 256, 256];
+  let expected = 27 * 3 * 8 + bn(8);
+  let c = 8;
+  for (const w of widths) {
+    expected += 27 * c + bn(c) + c * w + bn(w);
+    c = w;
+  }
+  const a = await loadBackbone({ backbone: 'mobilenet3d', inputSize: 16, pretrained: false, seed: 7 });
+  const b = await loadBackbone({ backbone: 'mobilenet3d', inputSize: 16, pretrained: false, seed: 7 });
+  assert.equal(countTorchvisionParams(a.model), expected);
+  const cx = profile(a.model);
+  assert.equal(cx.params, expected);
+  // 16³ → conv1 8³ → conv_dw_2 (stride 2) 4³ over 16 channels; conv_pw_2: 16 → 32 at 4³.
+  assert.equal(cx.layers.find((l) => l.name === 'conv1')!.macs, 27 * 3 * 8 * 8 ** 3);
+  assert.equal(cx.layers.find((l) => l.name === 'conv_dw_2')!.macs, 27 * 16 * 4 ** 3);
+  assert.equal(cx.layers.find((l) => l.name === 'conv_pw_2')!.macs, 16 * 32 * 4 ** 3);
+  assert.deepEqual(a.model.getLayer('conv_dw_7').getWeights()[0].dataSync(), b.model.getLayer('conv_dw_7').getWeights()[0].dataSync(), 'same seed, same weights');
+  b.model.dispose();
+
+  const x = tf.tensor5d(values(2 * 16 ** 3 * 3, 12), [2, 16, 16, 16, 3]);
+  const params: Record<string, number> = {};
+  for (const spec of [{ kind: 'ftl' }, { kind: 'ttl', cut: 'stage3' }, { kind: 'tf', cut: 'stage3' }] as StrategySpec[]) {
+    const prepared = prepareStrategy(a, spec, 2, 4);
+    const y = prepared.model.predict(x) as tf.Tensor;
+    assert.deepEqual(y.shape, [2, 2], spec.kind);
+    params[spec.kind] = profile(prepared.model).params;
+    if (spec.kind === 'tf') assert.equal(prepared.model.getLayer('conv_pw_6').getConfig().filters, 64, 'half width above the cut');
+    y.dispose();
+    if (prepared.model !== a.model) prepared.model.dispose();
+  }
+  assert.ok(params.ttl < params.tf && params.tf < params.ftl, JSON.stringify(params));
+
+  const clf = buildClassifier(a, { cut: 'conv_dw_4_relu', numClasses: 2, seed: 3 });
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ttl-mn3d-'));
+  await saveLayersModelFile(clf, dir);
+  const loaded = await loadLayersModelFile(path.join(dir, 'model.json'));
+  assert.equal(loaded.getLayer('conv_dw_4').getClassName(), 'DepthwiseConv3D');
+  const p = clf.predict(x) as tf.Tensor;
+  const q = loaded.predict(x) as tf.Tensor;
+  assert.ok(relErr(q, p) < 1e-6);
+  tf.dispose([x, p, q]);
+  clf.dispose();
+  loaded.dispose();
+  a.model.dispose();
 });

@@ -35,7 +35,7 @@ const ADAPTING = new Set([
   'ThresholdedReLU', 'Softmax', 'MaxPooling1D', 'MaxPooling2D', 'MaxPooling3D', 'AveragePooling1D', 'AveragePooling2D',
   'AveragePooling3D', 'GlobalAveragePooling1D', 'GlobalAveragePooling2D', 'GlobalMaxPooling1D', 'GlobalMaxPooling2D',
   'ZeroPadding2D', 'Cropping2D', 'UpSampling2D', 'Add', 'Subtract', 'Multiply', 'Average', 'Maximum', 'Minimum',
-  'ZeroPadding3D', 'GlobalAveragePooling3D',
+  'ZeroPadding3D', 'GlobalAveragePooling3D', 'DepthwiseConv3D',
   'Concatenate', 'Dropout', 'SpatialDropout1D', 'SpatialDropout2D', 'GaussianNoise', 'GaussianDropout', 'AlphaDropout',
   'Flatten', 'Rescaling', 'InputLayer',
 ]);

@@ -10,6 +10,7 @@
  * | `mobilenet_v1`| Keras MobileNet v1 0.25 (ImageNet)    | shipped with the extension      |
  * | `resnet3d18`  | torchvision r3d_18 (volumes)          | `weights`, or `inflateFrom` a 2D ResNet-18 |
  * | `resnext3d101`| Hara et al. ResNeXt-101 3D (volumes)  | `weights`: .safetensors or model.json |
+ * | `mobilenet3d` | MobileNet v1 0.25 in 3D (volumes)     | shipped: ImageNet inflated to 3D |
  */
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
@@ -19,6 +20,7 @@ import type { tf } from '../tf';
 import { buildDenseNet121 } from './densenet';
 import { backboneFromModel, loadLayersModelFile, readWeightsFile } from './layersModel';
 import { buildMobileNetV1, MOBILENET_V1_NAME } from './mobilenet';
+import { buildMobileNet3D, MOBILENET3D_INPUT_SIZE, MOBILENET3D_NAME } from './mobilenet3d';
 import { buildResNet } from './resnet';
 import { buildResNet3D, RESNET3D_INPUT_SIZE, RESNET3D_NAMES, type ResNet3DName } from './resnet3d';
 import { inflate2dInto, loadTorchVideoWeights } from './inflate';
@@ -67,6 +69,7 @@ const BUILTINS: readonly BuiltinInfo[] = [
   { name: MOBILENET_V1_NAME, description: 'MobileNet v1 0.25, ImageNet (Keras)', bundledWeights: true, defaultInputSize: 224 },
   { name: 'resnet3d18', description: 'ResNet3D-18 for volumes (torchvision r3d_18)', bundledWeights: false, defaultInputSize: RESNET3D_INPUT_SIZE },
   { name: 'resnext3d101', description: 'ResNeXt3D-101 for volumes (Hara et al., Kinetics)', bundledWeights: false, defaultInputSize: RESNET3D_INPUT_SIZE },
+  { name: MOBILENET3D_NAME, description: 'MobileNet v1 0.25 for volumes, ImageNet inflated to 3D', bundledWeights: true, defaultInputSize: MOBILENET3D_INPUT_SIZE },
 ];
 
 /** The built-in backbones. */
@@ -145,7 +148,8 @@ function metadataNormalisation(model: tf.LayersModel): Normalisation | undefined
 /**
  * Loads a backbone.
  * - built-ins: built at `inputSize`; ResNet / DenseNet take pretrained weights from `weights`,
- *   MobileNet uses the shipped ImageNet weights unless `pretrained: false`.
+ *   MobileNet (2D, and `mobilenet3d` inflated from it) uses the shipped ImageNet weights unless
+ *   `pretrained: false`.
  * - a model.json path: the model up to its last feature-map layer; every feature-map layer is
  *   a cut point, blocks are its stride stages. Normalisation comes from the file's
  *   `userDefinedMetadata.normalisation` ({mean, std} on the 0..255 scale), else (x − 127.5)/127.5.
@@ -173,9 +177,11 @@ export async function loadBackbone(spec: BackboneSpec): Promise<Backbone> {
   if (spec.pretrained === false && spec.weights !== undefined) {
     throw new TtlInputError(`'weights' was given but 'pretrained' is false for ${builtin.name}`);
   }
-  if (builtin.name === MOBILENET_V1_NAME) {
+  if (builtin.name === MOBILENET_V1_NAME || builtin.name === MOBILENET3D_NAME) {
+    if (spec.inflateFrom !== undefined) throw new TtlInputError(`'inflateFrom' does not apply to ${builtin.name}: its pretrained weights ship with the extension`);
     const useShipped = spec.pretrained !== false && spec.weights === undefined;
-    const backbone = await buildMobileNetV1({ inputSize: spec.inputSize, pretrained: useShipped, seed: spec.seed });
+    const build = builtin.name === MOBILENET3D_NAME ? buildMobileNet3D : buildMobileNetV1;
+    const backbone = await build({ inputSize: spec.inputSize, pretrained: useShipped, seed: spec.seed });
     if (spec.weights !== undefined) await loadWeightsInto(backbone, spec.weights);
     return backbone;
   }

@@ -2,7 +2,8 @@
  * The 3D layers tfjs-layers lacks, written as serializable Layers so that a model holding them
  * (a truncated 3D ResNet, its TF rebuild, a saved run model) round-trips through model.json:
  * `ZeroPadding3D` (the explicit symmetric padding torchvision uses before strided convolutions
- * and pooling) and `GlobalAveragePooling3D` (the pooled head of a 3D classifier).
+ * and pooling), `GlobalAveragePooling3D` (the pooled head of a 3D classifier) and
+ * `DepthwiseConv3D` (MobileNet's depthwise convolutions on volumes).
  * Importing this module registers them, and extends BatchNormalization to NDHWC inputs (below).
  */
 import { tf } from '../tf';
@@ -60,8 +61,90 @@ export class GlobalAveragePooling3D extends tf.layers.Layer {
   }
 }
 
+type Conv3DArgs = Parameters<typeof tf.layers.conv3d>[0];
+
+/** tfjs-layers' Conv3D class (exported only through its factory). */
+const Conv3DBase = tf.layers.conv3d({ filters: 1, kernelSize: 1 }).constructor as (new (args: Conv3DArgs) => tf.layers.Layer) & {
+  fromConfig<T extends tf.serialization.Serializable>(cls: tf.serialization.SerializableConstructor<T>, config: tf.serialization.ConfigDict): T;
+};
+
+interface ConvInternals {
+  filters: number;
+  kernelSize: [number, number, number];
+  strides: [number, number, number];
+  padding: 'valid' | 'same';
+  useBias: boolean;
+  kernel: tf.LayerVariable;
+  bias: tf.LayerVariable | null;
+  kernelInitializer: ReturnType<typeof tf.initializers.zeros>;
+  biasInitializer: ReturnType<typeof tf.initializers.zeros>;
+  activation: { apply(x: tf.Tensor): tf.Tensor };
+}
+
+/**
+ * Depthwise 3D convolution (depth multiplier 1): each channel convolved with its own
+ * kd×kh×kw kernel, kernel shape [kd, kh, kw, C, 1] (Keras' depthwise layout with a depth
+ * axis in front), the 3D counterpart of DepthwiseConv2D that MobileNet's inflation needs.
+ * tfjs has no depthwise 3D op, and a grouped Conv3D with one group per channel runs C
+ * convolutions; here the depth taps are instead folded into the batch: for tap t, the input
+ * slices d·sd + t (after the depth padding 'same' asks for, split as TensorFlow splits it) are
+ * convolved by tfjs' DepthwiseConv2D with the kernel's slice t, and the kd results summed.
+ * `filters` follows the input channels when the layer is built (a half-width rebuild adapts).
+ */
+export class DepthwiseConv3D extends Conv3DBase {
+  static className = 'DepthwiseConv3D';
+
+  constructor(args: Omit<Conv3DArgs, 'filters'> & { filters?: number }) {
+    super({ ...args, filters: args.filters ?? 1 });
+  }
+
+  private get conv(): ConvInternals {
+    return this as unknown as ConvInternals;
+  }
+
+  override build(inputShape: Shape | Shape[]): void {
+    const channels = oneShape(inputShape)[4];
+    if (channels === null) throw new Error(`DepthwiseConv3D ${this.name}: the channel axis must be known`);
+    const c = this.conv;
+    c.filters = channels;
+    c.kernel = this.addWeight('kernel', [...c.kernelSize, channels, 1], 'float32', c.kernelInitializer);
+    c.bias = c.useBias ? this.addWeight('bias', [channels], 'float32', c.biasInitializer) : null;
+    this.inputSpec = [new tf.InputSpec({ ndim: 5, axes: { [4]: channels } })];
+    this.built = true;
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    return tf.tidy(() => {
+      const x = one(inputs) as tf.Tensor5D;
+      const c = this.conv;
+      const [n, d, h, w, ch] = x.shape;
+      const [kd] = c.kernelSize;
+      const sd = c.strides[0];
+      const dOut = c.padding === 'same' ? Math.ceil(d / sd) : Math.ceil((d - kd + 1) / sd);
+      const padTotal = c.padding === 'same' ? Math.max((dOut - 1) * sd + kd - d, 0) : 0;
+      const front = Math.floor(padTotal / 2);
+      const xp = padTotal > 0 ? tf.pad(x, [[0, 0], [front, padTotal - front], [0, 0], [0, 0], [0, 0]]) : x;
+      const taps = tf.unstack(c.kernel.read(), 0) as tf.Tensor4D[];
+      let y: tf.Tensor4D | null = null;
+      for (let t = 0; t < kd; t++) {
+        const slices =
+          sd === 1
+            ? tf.slice(xp, [0, t, 0, 0, 0], [n, dOut, h, w, ch])
+            : tf.gather(xp, tf.tensor1d(Array.from({ length: dOut }, (_, i) => t + i * sd), 'int32'), 1);
+        const yt = tf.depthwiseConv2d(tf.reshape(slices, [n * dOut, h, w, ch]) as tf.Tensor4D, taps[t], [c.strides[1], c.strides[2]], c.padding);
+        y = y === null ? yt : tf.add<tf.Tensor4D>(y, yt);
+      }
+      const [, hOut, wOut] = (y as tf.Tensor4D).shape;
+      let out: tf.Tensor = tf.reshape(y as tf.Tensor4D, [n, dOut, hOut, wOut, ch]);
+      if (c.bias) out = tf.add(out, c.bias.read());
+      return c.activation.apply(out);
+    });
+  }
+}
+
 tf.serialization.registerClass(ZeroPadding3D);
 tf.serialization.registerClass(GlobalAveragePooling3D);
+tf.serialization.registerClass(DepthwiseConv3D);
 
 /**
  * tfjs-layers' BatchNormalization implements inputs of rank 2 to 4 only. Per-channel batch norm
