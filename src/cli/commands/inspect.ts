@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { inspectModel } from '../../engine/inspect';
+import { listBuiltins } from '../../engine/models';
 import { initBackend } from '../../engine/backend';
 import { out } from '../output';
 import { formatCount, formatMacs, table } from '../format';
@@ -9,7 +10,7 @@ export function inspectCommand(program: Command): void {
   program
     .command('inspect')
     .description('layers, cut points, params and MACs of a model, truncated at a layer with a K-class pooled head')
-    .argument('<model>', 'built-in name (mobilenet_v1, resnet18, resnet50, densenet121) or a model.json path')
+    .argument('<model>', `built-in name (${listBuiltins().map((b) => b.name).join(', ')}) or a model.json path`)
     .option('--cut <layer>', 'truncate after this layer (or block name)')
     .option('--input <n>', 'input size in pixels', positiveInt)
     .option('--classes <k>', 'classes of the new head', positiveInt, 2)
