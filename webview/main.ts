@@ -80,16 +80,26 @@ function render(): void {
   parts.push(update('svcca', `Similarity to the pretrained features${analysis ? ` (${analysis.file.measure.toUpperCase()}, ${analysis.file.name})` : ''}`, !!analysis, analysis, () => drawAnalysis(analysis!)));
   parts.push(update('gradcam', 'Grad-CAM', state.gradcam.length > 0, state.gradcam, drawGradCam));
   const present = parts.filter((p): p is HTMLElement => !!p);
-  if (present.length !== app.children.length || present.some((p, i) => app.children[i] !== p)) app.replaceChildren(...present);
+  if (present.length !== app.children.length || present.some((p, i) => app.children[i] !== p)) {
+    // re-inserting a section blurs what has the focus inside it (the handle): give it back
+    const focused = document.activeElement;
+    app.replaceChildren(...present);
+    if (focused instanceof HTMLElement && focused.isConnected && document.activeElement !== focused) focused.focus({ preventScroll: true });
+  }
   ui = { ...ui, target: state.target };
   saveState(ui);
 }
+
+/** The header stays in place (its content changes), so the sections after it are never moved. */
+const headerEl = h('header', { class: 'page-header' });
+const statusEl = h('p', { class: 'muted', id: 'status', role: 'status' });
 
 function header(): HTMLElement {
   const e = state.experiment;
   const title = e ? e.name : state.target.runDir ? 'Run charts' : 'Model Explorer';
   const facts = e ? `${e.backbone.split(/[\\/]/).pop()} · ${e.inputSize} px · ${strategyText(e.strategy)}` : state.target.runDir ? state.target.runDir : 'Open an experiment file (*.ttl.json) and run “TTL: Open Model Explorer”.';
-  return h('header', { class: 'page-header' }, h('h1', {}, title), h('p', { class: 'muted', id: 'facts' }, facts), state.experimentError ? h('p', { class: 'error', role: 'alert' }, state.experimentError) : '', h('p', { class: 'muted', id: 'status', role: 'status' }));
+  headerEl.replaceChildren(h('h1', {}, title), h('p', { class: 'muted', id: 'facts' }, facts), state.experimentError ? h('p', { class: 'error', role: 'alert' }, state.experimentError) : '', statusEl);
+  return headerEl;
 }
 
 /** The layer section's frame; the tree itself is kept across updates (placeTree). */
@@ -402,8 +412,7 @@ onHostMessage((m) => {
     state = m.state;
     render();
   } else if (m.type === 'exported') {
-    const status = document.getElementById('status');
-    if (status) status.textContent = `Saved ${m.path}`;
+    statusEl.textContent = `Saved ${m.path}`;
   }
 });
 

@@ -165,7 +165,8 @@ export const checks: BrowserCheck[] = [
       if (cutInFile(file) !== first) throw new Error(`Home: the file says ${cutInFile(file)}, the handle ${first}`);
       ctx.log(`Home: ${first}`);
       // ten steps down from the first cut point: conv_pw_5_relu again, the suggested cut, where both runs measured latency
-      for (let i = 0; i < 10; i++) await handle.press('ArrowDown');
+      // (through the page's keyboard: the handle must have kept the focus across the file's echo)
+      for (let i = 0; i < 10; i++) await page.keyboard.press('ArrowDown');
       await waitForCut(ctx, file, 'conv_pw_5_relu');
       if (cutInFile(file) !== 'conv_pw_5_relu') throw new Error(`ten steps from ${first}: the file says ${cutInFile(file)}`);
       const latency = await frame.locator('#total-latency').innerText({ timeout: 10_000 });
