@@ -128,6 +128,7 @@ test('an unknown stage-1 candidate is an input error naming the field and the ne
   assert.equal(r.code, 2, r.stderr);
   assert.match(r.stderr, /\/search\/candidates\/1/);
   assert.match(r.stderr, /conv_pw_9_relu/);
+  fs.rmSync(dir, { recursive: true, force: true });
 });
 
 interface Row {
@@ -266,4 +267,5 @@ test('a full search on real BreastMNIST through the CLI survives SIGKILL and res
   const md2 = fs.readFileSync(path.join(searchDir, 'report.md'), 'utf8');
   assert.match(md2, /SVCCA cut/);
   assert.match(md2, /conv_pw_5_relu \(stage3\), similarity 0\.410 vs baseline 0\.200/);
+  fs.rmSync(dir, { recursive: true, force: true });
 });
