@@ -486,7 +486,7 @@ describe('half-width rebuild (TransFusion)', () => {
 
 test('a cut given as a block name is described by the layer it stands for, in that block', async () => {
   const { describeStrategy } = await import('../../src/engine/strategies');
-  const { blockOfCut } = await import('../../src/engine/models/truncate');
+  const { blockOfCut } = await import('../../src/engine/models/cuts');
   const b = await loadBackbone({ backbone: 'mobilenet_v1', inputSize: 32 });
   const stage3 = b.blocks.find((x) => x.name === 'stage3')!;
   assert.equal(describeStrategy({ kind: 'ttl', cut: 'stage3' }, b), `TTL, cut after ${stage3.end} (stage3)`);

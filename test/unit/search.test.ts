@@ -269,3 +269,10 @@ test('a full search on real BreastMNIST through the CLI survives SIGKILL and res
   assert.match(md2, /conv_pw_5_relu \(stage3\), similarity 0\.410 vs baseline 0\.200/);
   fs.rmSync(dir, { recursive: true, force: true });
 });
+
+test('trials start the CLI beside the bundle, or bin/ttl.js from the sources', async () => {
+  const { defaultCliEntry } = await import('../../src/engine/search/child');
+  assert.equal(defaultCliEntry(path.join(ROOT, 'dist')), path.join(ROOT, 'dist', 'cli.js'));
+  assert.equal(defaultCliEntry(path.join(ROOT, 'src', 'engine', 'search')), path.join(ROOT, 'bin', 'ttl.js'));
+  assert.throws(() => defaultCliEntry(os.tmpdir()), /bin\/ttl\.js was not found/);
+});

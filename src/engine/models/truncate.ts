@@ -27,13 +27,6 @@ export function findCut(backbone: Backbone, cut: string): string {
   );
 }
 
-/** The block a cut point belongs to: the first block ending at or after it (null past the last block). */
-export function blockOfCut(space: Pick<Backbone, 'cutPoints' | 'blocks'>, cut: string): string | null {
-  const i = space.cutPoints.indexOf(cut);
-  if (i < 0) return null;
-  return space.blocks.find((b) => space.cutPoints.indexOf(b.end) >= i)?.name ?? null;
-}
-
 export interface ClassifierOptions {
   /** Cut point or block name; default: the whole backbone (no truncation). */
   cut?: string;

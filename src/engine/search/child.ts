@@ -8,8 +8,14 @@ import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { CancelledError, TtlInputError } from '../errors';
 
-/** Finds `bin/ttl.js` walking up from this file's folder (works from `src/` and from `dist/`). */
+/**
+ * The CLI to start trials with: the bundle `cli.js` beside this code when it runs bundled (in
+ * `dist/`, also in the installed extension, which has no `bin/`), else `bin/ttl.js` walking up
+ * from this file's folder (from `src/`).
+ */
 export function defaultCliEntry(start: string = __dirname): string {
+  const bundled = path.join(start, 'cli.js');
+  if (existsSync(bundled)) return bundled;
   let dir = path.resolve(start);
   for (;;) {
     const candidate = path.join(dir, 'bin', 'ttl.js');

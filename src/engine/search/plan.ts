@@ -9,6 +9,7 @@
 import type { Block } from '../models/types';
 import type { SearchStrategy, Strategy } from '../experiment';
 import { nearestNames } from '../names';
+import { blockOfCut } from '../models/cuts';
 
 /** What a search knows of its backbone: cut points in order and the blocks they fall into. */
 export interface CutSpace {
@@ -51,8 +52,7 @@ export function neighbourCuts(cutPoints: readonly string[], best: string, radius
 
 /** The block a cut point belongs to: the first block ending at or after it. */
 export function blockOf(space: CutSpace, cut: string): string | null {
-  const i = space.cutPoints.indexOf(cut);
-  return space.blocks.find((b) => space.cutPoints.indexOf(b.end) >= i)?.name ?? null;
+  return blockOfCut(space, cut);
 }
 
 /**

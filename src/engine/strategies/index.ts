@@ -15,7 +15,8 @@
  */
 import { tf } from '../tf';
 import type { Backbone } from '../models/types';
-import { blockOfCut, buildClassifier, findCut } from '../models/truncate';
+import { buildClassifier, findCut } from '../models/truncate';
+import { blockOfCut } from '../models/cuts';
 import { rebuildAtHalfWidth } from '../models/halfWidth';
 import { TtlInputError } from '../errors';
 
