@@ -39,6 +39,7 @@ export const SETTINGS = {
   backend: 'backend',
   runsDirectory: 'runsDirectory',
   maxParallelJobs: 'maxParallelJobs',
+  searchWorkers: 'searchWorkers',
   wasmThreads: 'wasmThreads',
 } as const;
 

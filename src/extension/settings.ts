@@ -25,6 +25,12 @@ export function maxParallelJobs(): number {
   return Number.isInteger(n) && n >= 1 ? Math.min(n, 16) : 1;
 }
 
+/** ttl.searchWorkers: trials of a cutoff search trained at the same time. */
+export function searchWorkers(): number {
+  const n = vscode.workspace.getConfiguration(SETTINGS.section).get<number>(SETTINGS.searchWorkers, 1);
+  return Number.isInteger(n) && n >= 1 ? Math.min(n, 16) : 1;
+}
+
 /** The runs directory of a workspace folder (ttl.runsDirectory, relative to the folder). */
 export function runsDirOfFolder(folder: vscode.WorkspaceFolder): string {
   const setting = vscode.workspace.getConfiguration(SETTINGS.section, folder.uri).get<string>(SETTINGS.runsDirectory, '.ttl/runs') || '.ttl/runs';

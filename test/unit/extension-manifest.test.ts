@@ -66,10 +66,11 @@ describe('manifest', () => {
     assert.equal(validation.fileMatch, '*.ttl.json');
     assert.ok(fs.existsSync(path.join(ROOT, validation.url)));
     const props = pkg.contributes.configuration.properties;
-    assert.deepEqual(Object.keys(props).sort(), ['ttl.backend', 'ttl.maxParallelJobs', 'ttl.runsDirectory', 'ttl.wasmThreads']);
+    assert.deepEqual(Object.keys(props).sort(), ['ttl.backend', 'ttl.maxParallelJobs', 'ttl.runsDirectory', 'ttl.searchWorkers', 'ttl.wasmThreads']);
     assert.deepEqual(props['ttl.backend'].enum, [...BACKENDS]);
     assert.equal(props['ttl.runsDirectory'].default, '.ttl/runs');
     assert.equal(props['ttl.maxParallelJobs'].default, 1);
+    assert.equal(props['ttl.searchWorkers'].default, 1);
     assert.equal(pkg.capabilities.untrustedWorkspaces.supported, 'limited');
     assert.ok(pkg.capabilities.untrustedWorkspaces.description.length > 40);
   });

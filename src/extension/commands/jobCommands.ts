@@ -5,7 +5,7 @@ import { COMMANDS } from '../ids';
 import type { TtlJob } from '../jobs/jobService';
 import { pathKey } from '../runs/tree';
 import type { Services } from '../services';
-import { backendForJob, runsDirForFile, wasmThreadsForJob } from '../settings';
+import { backendForJob, runsDirForFile, searchWorkers, wasmThreadsForJob } from '../settings';
 import { experimentFileFrom, pickRun } from './pick';
 
 const experimentTitle = (file: string) => basename(file).replace(/\.ttl\.json$/i, '');
@@ -71,7 +71,7 @@ export function registerJobCommands(s: Services): vscode.Disposable[] {
       const job = jobs.enqueue(`${experimentTitle(uri.fsPath)} (cutoff search)`, {
         kind: 'cli',
         command: 'search',
-        args: ['search', uri.fsPath, '--runs-dir', runsDirForFile(uri), ...backendArgs()],
+        args: ['search', uri.fsPath, '--runs-dir', runsDirForFile(uri), '--workers', String(searchWorkers()), ...backendArgs()],
         cwd: cwdFor(uri),
         experimentFile: uri.fsPath,
       });
