@@ -3,7 +3,7 @@
  * block-diagonal dense equivalent, save/load of truncated 3D models, and every strategy,
  * truncation and complexity on a 3D ResNet.
  */
-import { before, test } from 'node:test';
+import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { tf } from '../../src/engine/tf';
 import { initBackend } from '../../src/engine/backend';
 import { profile } from '../../src/engine/complexity';
-import { buildClassifier, loadBackbone, loadLayersModelFile, saveLayersModelFile } from '../../src/engine/models';
+import { type Backbone, buildClassifier, loadBackbone, loadLayersModelFile, saveLayersModelFile } from '../../src/engine/models';
 import { GroupedConv3D } from '../../src/engine/models/groupedConv3d';
 import { DepthwiseConv3D } from '../../src/engine/models/layers3d';
 import { buildResNet, countTorchvisionParams, torchBatchNorm } from '../../src/engine/models/resnet';
@@ -22,6 +22,16 @@ import { prepareStrategy, type StrategySpec } from '../../src/engine/strategies'
 
 before(async () => {
   await initBackend('wasm');
+});
+
+/** One resnet3d18 (16³) and one resnext3d101 (32³) for the tests that only read them: building them dominates the file's time. */
+let resnet3d18: Backbone | undefined;
+let resnext3d101: Backbone | undefined;
+const sharedResNet3D18 = () => (resnet3d18 ??= buildResNet3D18({ inputSize: 16, seed: 4 }));
+const sharedResNeXt3D101 = () => (resnext3d101 ??= buildResNeXt3D101({ inputSize: 32, seed: 2 }));
+after(() => {
+  resnet3d18?.model.dispose();
+  resnext3d101?.model.dispose();
 });
 
 /** Deterministic values in [-1, 1). */
@@ -58,7 +68,7 @@ test('resnet3d18 has torchvision r3d_18 parameters: 33,371,472 with the 400-clas
   });
   expected += 512 * 400 + 400;
   assert.equal(expected, 33_371_472);
-  const backbone = buildResNet3D18({ inputSize: 16, seed: 1 });
+  const backbone = sharedResNet3D18();
   assert.equal(countTorchvisionParams(backbone.model, 400), expected);
   // per residual block
   const cx = profile(backbone.model);
@@ -72,7 +82,6 @@ test('resnet3d18 has torchvision r3d_18 parameters: 33,371,472 with the 400-clas
   assert.deepEqual(backbone.blocks.map((b) => b.name), ['conv2_x', 'conv3_x', 'conv4_x', 'conv5_x']);
   assert.equal(backbone.cutPoints.length, 9);
   assert.deepEqual(backbone.model.outputs[0].shape, [null, 2, 1, 1, 512], 'depth is only strided in stages 3–5');
-  backbone.model.dispose();
 });
 
 test('resnext3d101 parameters and MACs follow the architecture (grouped 3×3×3, cardinality 32)', () => {
@@ -87,7 +96,7 @@ test('resnext3d101 parameters and MACs follow the architecture (grouped 3×3×3,
       inC = 2 * mid;
     }
   });
-  const backbone = buildResNeXt3D101({ inputSize: 32, seed: 1 });
+  const backbone = sharedResNeXt3D101();
   assert.equal(countTorchvisionParams(backbone.model), expected);
   assert.equal(backbone.cutPoints.length, 34);
   const cx = profile(backbone.model);
@@ -97,7 +106,6 @@ test('resnext3d101 parameters and MACs follow the architecture (grouped 3×3×3,
   assert.equal(grouped.macs, 27 * (128 / 32) * 128 * 16 * 8 * 8);
   const pool = cx.layers.find((l) => l.name === 'pool1')!;
   assert.equal(pool.macs, 32 * 16 * 16 * 64, 'a pool after explicit padding counts the unpadded input, as ptflops');
-  backbone.model.dispose();
 });
 
 test('GroupedConv3D equals a dense Conv3D with the block-diagonal kernel, forward and gradients', () => {
@@ -144,9 +152,7 @@ test('GroupedConv3D equals a dense Conv3D with the block-diagonal kernel, forwar
 });
 
 test('a truncated ResNeXt3D classifier saves and loads (grouped conv, 3D padding and pooling serialised)', async () => {
-  const backbone = buildResNeXt3D101({ inputSize: 32, seed: 2 });
-  const clf = buildClassifier(backbone, { cut: 'conv2_block1_out', numClasses: 2, seed: 3 });
-  backbone.model.dispose();
+  const clf = buildClassifier(sharedResNeXt3D101(), { cut: 'conv2_block1_out', numClasses: 2, seed: 3 });
   assert.equal(clf.getLayer('head_pool').getClassName(), 'GlobalAveragePooling3D');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ttl-3d-model-'));
   await saveLayersModelFile(clf, dir);
@@ -162,7 +168,7 @@ test('a truncated ResNeXt3D classifier saves and loads (grouped conv, 3D padding
 });
 
 test('every strategy runs on resnet3d18: ttl, ftl, tf (half width), lwft, probe; truncation shrinks the model', async () => {
-  const backbone = await loadBackbone({ backbone: 'resnet3d18', inputSize: 16, seed: 4 });
+  const backbone = sharedResNet3D18();
   const x = tf.tensor5d(values(2 * 16 ** 3 * 3, 11), [2, 16, 16, 16, 3]);
   const specs: StrategySpec[] = [{ kind: 'ftl' }, { kind: 'ttl', cut: 'conv3_x' }, { kind: 'tf', cut: 'conv3_x' }, { kind: 'lwft', k: 2 }, { kind: 'probe', cut: 'conv4_block1_out' }];
   const params: Record<string, number> = {};
