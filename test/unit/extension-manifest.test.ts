@@ -3,6 +3,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import * as esbuild from 'esbuild';
 import { BACKENDS, COMMANDS, VIEWS } from '../../src/extension/ids';
@@ -101,6 +102,16 @@ describe('bundle', () => {
       const text = fs.readFileSync(path.join(ROOT, 'src/extension', rel), 'utf8');
       assert.doesNotMatch(text, /from 'vscode'|require\('vscode'\)/, rel);
     }
+  });
+
+  test('THIRD-PARTY-NOTICES.txt credits every production dependency as installed (npm run notices)', () => {
+    const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'ttl-notices-')), 'notices.txt');
+    const bin = path.join(ROOT, 'node_modules/.bin/generate-license-file');
+    const r = spawnSync(bin, ['--input', 'package.json', '--output', out, '--overwrite'], { cwd: ROOT, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr + r.stdout);
+    const shipped = fs.readFileSync(path.join(ROOT, 'THIRD-PARTY-NOTICES.txt'), 'utf8');
+    assert.equal(shipped, fs.readFileSync(out, 'utf8'), 'THIRD-PARTY-NOTICES.txt is out of date: run npm run notices');
+    for (const dep of Object.keys(pkg.dependencies)) assert.match(shipped, new RegExp(` - ${dep.replace(/[/.]/g, '\\$&')}@`), dep);
   });
 
   test('the cut point table matches the engine\'s built-in architectures', { timeout: 120_000 }, () => {
