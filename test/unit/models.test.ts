@@ -193,7 +193,7 @@ describe('registry and names', () => {
   test('listBuiltins', () => {
     assert.deepEqual(
       listBuiltins().map((b) => b.name),
-      ['resnet18', 'resnet50', 'densenet121', 'mobilenet_v1', 'resnet3d18', 'resnext3d101'],
+      ['resnet18', 'resnet50', 'densenet121', 'mobilenet_v1', 'resnet3d18', 'resnext3d101', 'mobilenet3d'],
     );
     assert.equal(listBuiltins().find((b) => b.name === 'mobilenet_v1')?.bundledWeights, true);
   });
