@@ -4,10 +4,15 @@
  * at a 32³ input, batch 4. Prints the median ms of the forward pass and of each gradient per
  * shape, then one JSON line with the totals. The shipped gradient kernels give wrong results
  * (see test/unit/kernels3d.test.ts); their times are shown for scale only.
+ * Then mobilenet3d's depthwise 3×3×3 convolutions (forward + both gradients): the
+ * DepthwiseConv3D layer (depth taps of 2D depthwise convolutions) against a GroupedConv3D with
+ * one group per channel, the generic alternative.
  *
  *   node --import tsx bench/conv3d.ts [--size 32] [--batch 4] [--runs 5]
  */
 import { initBackend } from '../src/engine/backend';
+import { GroupedConv3D } from '../src/engine/models/groupedConv3d';
+import { DepthwiseConv3D } from '../src/engine/models/layers3d';
 import { tf } from '../src/engine/tf';
 
 const KERNELS = [tf.Conv3D, tf.Conv3DBackpropInputV2, tf.Conv3DBackpropFilterV2];
@@ -40,6 +45,30 @@ async function time(fn: () => tf.Tensor[], runs: number): Promise<number> {
   }
   ts.sort((a, b) => a - b);
   return ts[Math.floor(ts.length / 2)];
+}
+
+/** [input D=H=W, channels, stride] of mobilenet3d's depthwise layers conv_dw_1, 2, 4 and 6 at input size s. */
+function depthwiseShapes(s: number): Array<{ name: string; side: number; channels: number; stride: number }> {
+  return [
+    { name: 'conv_dw_1 8ch', side: s / 2, channels: 8, stride: 1 },
+    { name: 'conv_dw_2 16ch /2', side: s / 2, channels: 16, stride: 2 },
+    { name: 'conv_dw_4 32ch /2', side: s / 4, channels: 32, stride: 2 },
+    { name: 'conv_dw_6 64ch /2', side: s / 8, channels: 64, stride: 2 },
+  ];
+}
+
+/** Median ms of forward + input and kernel gradients of one layer on x. */
+async function timeLayer(layer: tf.layers.Layer, x: tf.Tensor5D, runs: number): Promise<number> {
+  const input = tf.input({ shape: x.shape.slice(1) });
+  const model = tf.model({ inputs: input, outputs: layer.apply(input) as tf.SymbolicTensor });
+  const kernel = layer.weights[0].read() as tf.Variable;
+  const ms = await time(() => {
+    const { value, grads } = tf.variableGrads(() => tf.sum(model.apply(x) as tf.Tensor) as tf.Scalar, [kernel]);
+    const gx = tf.grad((t: tf.Tensor) => tf.sum(model.apply(t) as tf.Tensor))(x);
+    return [value, gx, ...Object.values(grads)];
+  }, runs);
+  model.dispose();
+  return ms;
 }
 
 async function main(): Promise<void> {
@@ -81,6 +110,18 @@ async function main(): Promise<void> {
     tf.dispose([x, w, y, dy]);
   }
   use(added);
+  console.log('mobilenet3d depthwise 3×3×3, ms forward + gradients: DepthwiseConv3D / GroupedConv3D (groups = channels)');
+  const depthwise = { layer: 0, grouped: 0 };
+  for (const c of depthwiseShapes(size)) {
+    const x = tf.randomUniform([batch, c.side, c.side, c.side, c.channels], -1, 1, 'float32', 3) as tf.Tensor5D;
+    const args = { kernelSize: 3, strides: c.stride, padding: 'same' as const, useBias: false };
+    const dw = await timeLayer(new DepthwiseConv3D(args), x, runs);
+    const grouped = await timeLayer(new GroupedConv3D({ ...args, filters: c.channels, groups: c.channels }), x, runs);
+    depthwise.layer += dw;
+    depthwise.grouped += grouped;
+    console.log(`${c.name.padEnd(22)} ${dw.toFixed(1)} / ${grouped.toFixed(1)}`);
+    x.dispose();
+  }
   const r = (xs: number[]) => xs.map((v) => Math.round(v * 10) / 10);
   console.log(
     JSON.stringify({
@@ -91,6 +132,8 @@ async function main(): Promise<void> {
       added_ms: { forward: r(totals.added)[0], input_grad: r(totals.added)[1], filter_grad: r(totals.added)[2] },
       shipped_ms: { forward: r(totals.shipped)[0], input_grad: r(totals.shipped)[1], filter_grad: r(totals.shipped)[2] },
       forward_speedup: totals.shipped[0] / totals.added[0],
+      depthwise_ms: { layer: r([depthwise.layer])[0], grouped: r([depthwise.grouped])[0] },
+      depthwise_speedup: depthwise.grouped / depthwise.layer,
     }),
   );
 }
