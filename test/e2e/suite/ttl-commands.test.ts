@@ -51,16 +51,11 @@ suite('TTL Studio: commands and views', () => {
     assert.equal(cancelled, false);
   });
 
-  test('features the engine does not have yet answer with a message, not an error', async () => {
-    await ttlApi();
-    // `ttl search` / `ttl analyze` / `ttl gradcam` are run through the CLI once it has them.
-    for (const cmd of ['ttl.runSearch', 'ttl.analyzeRun']) await vscode.commands.executeCommand(cmd);
-  });
-
   test('the settings have their defaults', () => {
     const c = vscode.workspace.getConfiguration('ttl');
     assert.equal(c.get('runsDirectory'), '.ttl/runs');
     assert.equal(c.get('maxParallelJobs'), 1);
+    assert.equal(c.get('searchWorkers'), 1);
     assert.equal(c.get('wasmThreads'), 0);
     assert.ok(['auto', 'wasm', 'cpu', 'tensorflow', 'tensorflow-gpu', 'webgpu'].includes(String(c.get('backend'))));
   });
