@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { initBackend } from '../../src/engine/backend';
-import { runExperiment } from '../../src/engine/run';
+import { ROOT, tinyChestXrayRun } from './fixtures';
 import { analyzeRun, suggestCut, retention, DEFAULT_RETENTION_THRESHOLD } from '../../src/engine/analysis/studies';
 import { ANALYSIS_FORMAT, type AnalysisFile, type HorizontalLayer } from '../../src/engine/analysis/format';
 import { fitLogistic, predictLogistic } from '../../src/engine/analysis/studies/probe';
@@ -22,8 +22,6 @@ import { TtlInputError } from '../../src/engine/errors';
 import type { JobEvent } from '../../src/engine/events';
 import { Rng } from '../../src/engine/rng';
 
-const ROOT = path.join(__dirname, '../..');
-const DATA = path.join(ROOT, 'examples/chest-xray/data');
 let tmp: string;
 let runDir: string;
 let analysis: AnalysisFile;
@@ -33,19 +31,7 @@ const events: JobEvent[] = [];
 before(async () => {
   await initBackend({ backend: 'wasm' });
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ttl-analyze-'));
-  const exp = path.join(tmp, 'cxr.ttl.json');
-  fs.writeFileSync(
-    exp,
-    JSON.stringify({
-      name: 'cxr-analyze',
-      data: { format: 'folder', path: DATA, imageSize: 64, limit: 160, split: { val: 0.3, test: 0.2, seed: 1 } },
-      model: { backbone: 'mobilenet_v1' },
-      strategy: { kind: 'ttl', cut: 'conv_pw_11_relu' },
-      train: { epochs: 2, batchSize: 16, optimizer: 'adam', lr: 0.0005, headLrMultiplier: 10, seeds: [1], backend: 'wasm' },
-    }),
-  );
-  const r = await runExperiment(exp, { runsDir: path.join(tmp, 'runs') });
-  runDir = r.runDirs[0];
+  ({ runDir } = await tinyChestXrayRun(tmp, { name: 'cxr-analyze', cut: 'conv_pw_11_relu', imageSize: 64, limit: 160, epochs: 2, val: 0.3, test: 0.2, headLrMultiplier: 10 }));
   const a = await analyzeRun(runDir, { backend: 'wasm', onEvent: (e) => void events.push(e) });
   analysis = a.file;
   written = a.path;

@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import { PNG } from 'pngjs';
 import { tf } from '../../src/engine/tf';
 import { initBackend } from '../../src/engine/backend';
-import { runExperiment } from '../../src/engine/run';
+import { CHEST_XRAY as DATA, ROOT, tinyChestXrayRun } from './fixtures';
 import { gradCam, gradCamRun, splitAtLastSpatialLayer, GRADCAM_FORMAT, type GradCamIndex } from '../../src/engine/analysis/gradcam';
 import { loadLayersModelFile } from '../../src/engine/models/layersModel';
 import { decodeImage, toDatasetPixels } from '../../src/engine/data/image';
@@ -21,8 +21,6 @@ import { makeBatch } from '../../src/engine/train/batches';
 import { SYMMETRIC_NORMALISATION } from '../../src/engine/models/types';
 import { TtlInputError } from '../../src/engine/errors';
 
-const ROOT = path.join(__dirname, '../..');
-const DATA = path.join(ROOT, 'examples/chest-xray/data');
 const SIZE = 64;
 const PNEUMONIA = path.join(DATA, 'PNEUMONIA', fs.readdirSync(path.join(DATA, 'PNEUMONIA')).sort()[0]);
 const NORMAL = path.join(DATA, 'NORMAL', fs.readdirSync(path.join(DATA, 'NORMAL')).sort()[0]);
@@ -38,18 +36,7 @@ function input(file: string): { pixels: Uint8Array; x: tf.Tensor4D } {
 before(async () => {
   await initBackend({ backend: 'wasm' });
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ttl-gradcam-'));
-  const exp = path.join(tmp, 'cxr.ttl.json');
-  fs.writeFileSync(
-    exp,
-    JSON.stringify({
-      name: 'cxr-gradcam',
-      data: { format: 'folder', path: DATA, imageSize: SIZE, limit: 96, split: { val: 0.25, test: 0.25, seed: 1 } },
-      model: { backbone: 'mobilenet_v1' },
-      strategy: { kind: 'ttl', cut: 'conv_pw_5_relu' },
-      train: { epochs: 1, batchSize: 16, optimizer: 'adam', lr: 0.0005, headLrMultiplier: 10, seeds: [1], backend: 'wasm' },
-    }),
-  );
-  runDir = (await runExperiment(exp, { runsDir: path.join(tmp, 'runs') })).runDirs[0];
+  ({ runDir } = await tinyChestXrayRun(tmp, { name: 'cxr-gradcam', cut: 'conv_pw_5_relu', imageSize: SIZE, limit: 96, epochs: 1, val: 0.25, test: 0.25, headLrMultiplier: 10 }));
   model = await loadLayersModelFile(path.join(runDir, 'model', 'model.json'));
 });
 

@@ -11,12 +11,10 @@ import * as path from 'node:path';
 import { initBackend } from '../../src/engine/backend';
 import { gradCamRun } from '../../src/engine/analysis/gradcam';
 import { readRun } from '../../src/engine/runstore';
-import { runExperiment } from '../../src/engine/run';
+import { CHEST_XRAY as DATA, ROOT, tinyChestXrayRun } from './fixtures';
 import { runSearch } from '../../src/engine/search/search';
 import { experimentView, readAnalyses, readGradCam, readSearchReports, runView, sameData } from '../../src/extension/panel/panelData';
 
-const ROOT = path.join(__dirname, '../..');
-const DATA = path.join(ROOT, 'examples/chest-xray/data');
 let tmp: string;
 let exp: string;
 let runDir: string;
@@ -24,19 +22,10 @@ let runDir: string;
 before(async () => {
   await initBackend({ backend: 'wasm' });
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ttl-panel-'));
-  exp = path.join(tmp, 'cxr.ttl.json');
-  fs.writeFileSync(
-    exp,
-    JSON.stringify({
-      name: 'cxr-panel',
-      data: { format: 'folder', path: DATA, imageSize: 32, limit: 64, split: { val: 0.25, test: 0.25, seed: 1 } },
-      model: { backbone: 'mobilenet_v1' },
-      strategy: { kind: 'ttl', cut: 'conv_pw_3_relu' },
-      train: { epochs: 2, batchSize: 16, optimizer: 'adam', lr: 0.001, seeds: [3], backend: 'wasm' },
-      search: { strategies: ['ttl'], candidates: 'blocks', stage2Radius: 1, seeds: 1, epochs: 1 },
-    }),
-  );
-  runDir = (await runExperiment(exp, { runsDir: path.join(tmp, 'runs') })).runDirs[0];
+  ({ file: exp, runDir } = await tinyChestXrayRun(tmp, {
+    name: 'cxr-panel', cut: 'conv_pw_3_relu', imageSize: 32, limit: 64, epochs: 2, val: 0.25, test: 0.25, lr: 0.001, seed: 3,
+    search: { strategies: ['ttl'], candidates: 'blocks', stage2Radius: 1, seeds: 1, epochs: 1 },
+  }));
 });
 
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
