@@ -377,6 +377,45 @@ function drawAnalysis(a: AnalysisView): { content: Node[]; cards: Card[] } {
       ),
     );
   }
+  const curves = f.horizontal?.layers.filter((l) => l.finetunedCoefficients?.length && l.randomCoefficients?.length) ?? [];
+  if (curves.length) {
+    // each layer's canonical correlations in descending order, on a 0..1 rank axis so layers with
+    // different numbers of directions share it: finetuned solid, random-init baseline dashed
+    const colours = palette();
+    const points = (cs: number[]) => cs.map((y, i) => ({ x: cs.length > 1 ? i / (cs.length - 1) : 0, y }));
+    cards.push(
+      chartCard(
+        `Sorted ${f.measure.toUpperCase()} coefficients per layer: finetuned (solid) and random baseline (dashed)`,
+        `svcca-coefficients-${f.name}`,
+        {
+          type: 'scatter',
+          data: {
+            datasets: curves.flatMap((l, i) => {
+              const colour = colours[i % colours.length];
+              const line = { showLine: true, pointRadius: 0, borderColor: colour, backgroundColor: colour, borderWidth: 1.5 };
+              return [
+                { ...line, label: l.layer, data: points(l.finetunedCoefficients!) },
+                { ...line, label: `${l.layer} (random)`, data: points(l.randomCoefficients!), borderDash: [5, 4] },
+              ];
+            }),
+          },
+          options: {
+            scales: {
+              x: { min: 0, max: 1, title: { display: true, text: 'rank (fraction of directions)' } },
+              y: { min: 0, max: 1, title: { display: true, text: 'canonical correlation' } },
+            },
+          },
+        },
+        () => [
+          ['layer', 'model', 'rank', 'coefficient'],
+          ...curves.flatMap((l) => [
+            ...l.finetunedCoefficients!.map((c, i): Cell[] => [l.layer, 'finetuned', i, c]),
+            ...l.randomCoefficients!.map((c, i): Cell[] => [l.layer, 'random', i, c]),
+          ]),
+        ],
+      ),
+    );
+  }
   if (f.probe) {
     const bs = f.probe.blocks;
     cards.push(

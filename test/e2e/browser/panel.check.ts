@@ -125,10 +125,11 @@ export const checks: BrowserCheck[] = [
       // the analysis: similarity bars on the analysed layers, the suggested cut, both heatmaps; the Grad-CAM gallery
       const bars = await frame.locator('.layer .sim').count();
       const heatmaps = await frame.locator('[data-chart^="svcca-vertical-"] canvas').count();
+      const curves = await frame.locator('[data-chart^="svcca-coefficients-"] canvas').count();
       const overlays = await frame.locator('.gradcam img').count();
       const suggested = await frame.locator('.suggested-badge').count();
-      ctx.log(`similarity bars ${bars}, suggested cuts ${suggested}, heatmaps ${heatmaps}, Grad-CAM overlays ${overlays}`);
-      if (bars < 2 || suggested !== 1 || heatmaps !== 2 || overlays !== 3) throw new Error('the analysis or the Grad-CAM gallery is missing');
+      ctx.log(`similarity bars ${bars}, suggested cuts ${suggested}, heatmaps ${heatmaps}, coefficient curves ${curves}, Grad-CAM overlays ${overlays}`);
+      if (bars < 2 || suggested !== 1 || heatmaps !== 2 || curves !== 1 || overlays !== 3) throw new Error('the analysis or the Grad-CAM gallery is missing');
 
       // exports: the host's save dialog (the workbench's own in the browser) proposes <chart>.<ext> beside the experiment
       for (const [chart, format] of [['comparison-scores', 'csv'], ['comparison-pareto', 'png']] as const) {
