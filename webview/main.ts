@@ -287,14 +287,24 @@ function drawComparison(runs: RunView[]): { content: Node[]; cards: Card[] } {
   );
   const points = gs.filter((g) => g.macs !== undefined).map((g) => ({ x: g.macs!, y: g.auroc.mean, label: g.label }));
   const front = paretoFront(points);
-  const scatter = chartCard(
-    'Test AUROC vs MACs, with the Pareto front',
-    'comparison-pareto',
+  const scatter = paretoScatter('Test AUROC vs MACs, with the Pareto front', 'comparison-pareto', 'runs (mean over seeds)', points, front, () => [
+    ['group', 'macs', 'auroc_mean', 'pareto'],
+    ...points.map((p): Cell[] => [p.label, p.x, p.y, front.includes(p) ? 1 : 0]),
+  ]);
+  return { content: [h('div', { class: 'grid' }, score.el, size.el, scatter.el)], cards: [score, size, scatter] };
+}
+
+/** Test AUROC against MACs, one point per labelled run group or method, and the Pareto front as a step line. */
+function paretoScatter(title: string, name: string, pointsLabel: string, points: { x: number; y: number; label: string }[], front: { x: number; y: number }[], csv: () => Cell[][]): Card {
+  const [c0, c1] = palette();
+  return chartCard(
+    title,
+    name,
     {
       type: 'scatter',
       data: {
         datasets: [
-          { type: 'scatter', label: 'runs (mean over seeds)', data: points, backgroundColor: c0, pointRadius: 5 },
+          { type: 'scatter', label: pointsLabel, data: points, backgroundColor: c0, pointRadius: 5 },
           { type: 'line', label: 'Pareto front', data: front, borderColor: c1, backgroundColor: 'transparent', borderWidth: 2, pointRadius: 8, pointBorderWidth: 2, stepped: 'after' as const },
         ],
       },
@@ -303,9 +313,8 @@ function drawComparison(runs: RunView[]): { content: Node[]; cards: Card[] } {
         plugins: { tooltip: { callbacks: { label: (item) => `${(item.raw as { label?: string }).label ?? ''}: AUROC ${item.parsed.y?.toFixed(3)}, ${formatCount(item.parsed.x ?? 0)} MACs` } } },
       },
     },
-    () => [['group', 'macs', 'auroc_mean', 'pareto'], ...points.map((p): Cell[] => [p.label, p.x, p.y, front.includes(p) ? 1 : 0])],
+    csv,
   );
-  return { content: [h('div', { class: 'grid' }, score.el, size.el, scatter.el)], cards: [score, size, scatter] };
 }
 
 /** The newest search report: the paper's table as charts (AUROC/AUPRC ± sd per method; AUROC against MACs with its Pareto front). */
@@ -330,24 +339,10 @@ function drawSearch(r: SearchReport): { content: Node[]; cards: Card[] } {
   );
   const points = rows.map((x) => ({ x: x.macsG * 1e9, y: x.auroc.mean, label: x.method }));
   const front = points.filter((_, i) => rows[i].pareto).sort((a, b) => a.x - b.x);
-  const pareto = chartCard(
-    'Searched cuts: test AUROC vs MACs, with the Pareto front',
-    'search-pareto',
-    {
-      type: 'scatter',
-      data: {
-        datasets: [
-          { type: 'scatter', label: 'methods', data: points, backgroundColor: c0, pointRadius: 5 },
-          { type: 'line', label: 'Pareto front', data: front, borderColor: c1, backgroundColor: 'transparent', borderWidth: 2, pointRadius: 8, pointBorderWidth: 2, stepped: 'after' as const },
-        ],
-      },
-      options: {
-        scales: { x: { type: 'linear', title: { display: true, text: 'MACs' }, ticks: { callback: (v) => formatCount(Number(v)) } }, y: { title: { display: true, text: 'test AUROC' } } },
-        plugins: { tooltip: { callbacks: { label: (item) => `${(item.raw as { label?: string }).label ?? ''}: AUROC ${item.parsed.y?.toFixed(3)}, ${formatCount(item.parsed.x ?? 0)} MACs` } } },
-      },
-    },
-    () => [['method', 'macs', 'auroc_mean', 'pareto'], ...points.map((p, i): Cell[] => [p.label, p.x, p.y, rows[i].pareto ? 1 : 0])],
-  );
+  const pareto = paretoScatter('Searched cuts: test AUROC vs MACs, with the Pareto front', 'search-pareto', 'methods', points, front, () => [
+    ['method', 'macs', 'auroc_mean', 'pareto'],
+    ...points.map((p, i): Cell[] => [p.label, p.x, p.y, rows[i].pareto ? 1 : 0]),
+  ]);
   const t = r.trials;
   return { content: [h('p', { class: 'muted' }, `${t.finished} of ${t.total} trials finished (${t.short} short halving rounds, ${t.failed} failed); ${r.epochs} epochs, ${r.inputSize} px, seeds ${r.seeds.join(', ')}`), h('div', { class: 'grid' }, scores.el, pareto.el)], cards: [scores, pareto] };
 }

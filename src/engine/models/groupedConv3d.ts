@@ -8,28 +8,9 @@
  * Registered for serialization (importing this module registers it).
  */
 import { tf } from '../tf';
+import { Conv3DBase, type Conv3DArgs, type ConvInternals } from './layers3d';
 
 type Shape = Array<number | null>;
-type Conv3DArgs = Parameters<typeof tf.layers.conv3d>[0];
-
-/** tfjs-layers' Conv3D class (exported only through its factory). */
-const Conv3DBase = tf.layers.conv3d({ filters: 1, kernelSize: 1 }).constructor as (new (args: Conv3DArgs) => tf.layers.Layer) & {
-  fromConfig<T extends tf.serialization.Serializable>(cls: tf.serialization.SerializableConstructor<T>, config: tf.serialization.ConfigDict): T;
-};
-
-interface ConvInternals {
-  filters: number;
-  kernelSize: number[];
-  strides: number[];
-  padding: 'valid' | 'same';
-  dilationRate: number[];
-  useBias: boolean;
-  kernel: tf.LayerVariable;
-  bias: tf.LayerVariable | null;
-  kernelInitializer: ReturnType<typeof tf.initializers.zeros>;
-  biasInitializer: ReturnType<typeof tf.initializers.zeros>;
-  activation: { apply(x: tf.Tensor): tf.Tensor };
-}
 
 export class GroupedConv3D extends Conv3DBase {
   static className = 'GroupedConv3D';

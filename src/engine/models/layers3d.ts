@@ -61,18 +61,20 @@ export class GlobalAveragePooling3D extends tf.layers.Layer {
   }
 }
 
-type Conv3DArgs = Parameters<typeof tf.layers.conv3d>[0];
+export type Conv3DArgs = Parameters<typeof tf.layers.conv3d>[0];
 
-/** tfjs-layers' Conv3D class (exported only through its factory). */
-const Conv3DBase = tf.layers.conv3d({ filters: 1, kernelSize: 1 }).constructor as (new (args: Conv3DArgs) => tf.layers.Layer) & {
+/** tfjs-layers' Conv3D class (exported only through its factory): the base of the 3D convolutions tfjs lacks. */
+export const Conv3DBase = tf.layers.conv3d({ filters: 1, kernelSize: 1 }).constructor as (new (args: Conv3DArgs) => tf.layers.Layer) & {
   fromConfig<T extends tf.serialization.Serializable>(cls: tf.serialization.SerializableConstructor<T>, config: tf.serialization.ConfigDict): T;
 };
 
-interface ConvInternals {
+/** The fields of tfjs-layers' Conv3D that its subclasses here read (private in its typings). */
+export interface ConvInternals {
   filters: number;
   kernelSize: [number, number, number];
   strides: [number, number, number];
   padding: 'valid' | 'same';
+  dilationRate: [number, number, number];
   useBias: boolean;
   kernel: tf.LayerVariable;
   bias: tf.LayerVariable | null;
