@@ -36,6 +36,10 @@ describe('panel data', () => {
     const text = fs.readFileSync(file, 'utf8');
     const cut = (JSON.parse(text) as { strategy: { cut: string } }).strategy.cut;
     assert.deepEqual(experimentView(file, text), { file, name: 'chest-xray-ttl', backbone: 'mobilenet_v1', inputSize: 224, numClasses: 2, strategy: { kind: 'ttl', cut, k: undefined } });
+    // every built-in is a name, 3D ones included, not a path
+    const volumes = path.join(ROOT, 'examples/adrenalmnist3d/adrenalmnist3d-ttl.ttl.json');
+    assert.equal(experimentView(volumes, fs.readFileSync(volumes, 'utf8')).backbone, 'mobilenet3d');
+    assert.equal(experimentView('/w/c.ttl.json', '{ "model": { "backbone": "resnext3d101" } }').backbone, 'resnext3d101');
     const custom = experimentView('/w/exp/a.ttl.json', '{ "model": { "backbone": "../models/net/model.json" }, "data": { "imageSize": 96 }, }');
     assert.equal(custom.backbone, path.resolve('/w/models/net/model.json'));
     assert.equal(custom.inputSize, 96);

@@ -11,10 +11,10 @@ import { searchesDir } from '../../engine/search/state';
 import type { RunRecord } from '../../engine/runstore';
 import { getNodeValue, parseTree } from '../util/jsonc';
 import { strategyLabel } from '../runs/tree';
+import { builtinInfo } from '../cutPoints';
 import { readStrategy } from './cutEdit';
 import type { AnalysisView, EpochPoint, ExperimentView, RunView } from './protocol';
 
-const BUILTINS = new Set(['mobilenet_v1', 'resnet18', 'resnet50', 'densenet121']);
 const DEFAULT_IMAGE_SIZE = 224;
 /** gradcam.ts's format string, checked against its type (importing the value would bundle TensorFlow.js). */
 const GRADCAM_FORMAT: GradCamIndex['format'] = 'ttl-gradcam/1';
@@ -32,7 +32,8 @@ export function experimentView(file: string, text: string): ExperimentView {
   return {
     file,
     name: typeof e.name === 'string' ? e.name : file,
-    backbone: BUILTINS.has(backbone) || isAbsolute(backbone) ? backbone : resolve(dirname(file), backbone),
+    // a built-in name (as the engine matches them), else a model.json path relative to the file
+    backbone: builtinInfo(backbone.trim().toLowerCase()) || isAbsolute(backbone) ? backbone : resolve(dirname(file), backbone),
     inputSize: typeof size === 'number' && Number.isInteger(size) && size > 0 ? size : DEFAULT_IMAGE_SIZE,
     numClasses: Array.isArray(classes) && classes.length > 1 ? classes.length : 2,
     strategy: readStrategy(text) ?? { kind: 'ftl' },

@@ -1,0 +1,63 @@
+// The Model Explorer on a 3D network: the shipped AdrenalMNIST3D example's pretrained mobilenet3d
+// (a cut given by block name), its layers with volume-shaped outputs, and the handle moving the
+// cut with the keyboard.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { BrowserCheck } from './types';
+import { editorTab, explorerRow, openWorkbench, runCommand } from './workbench';
+
+const ROOT = resolve(__dirname, '../../..');
+const NAME = 'adrenal-3d';
+
+function cutInFile(file: string): string | undefined {
+  try {
+    return (JSON.parse(readFileSync(file, 'utf8')) as { strategy?: { cut?: string } }).strategy?.cut;
+  } catch {
+    return undefined; // being written
+  }
+}
+
+export const checks: BrowserCheck[] = [
+  {
+    name: 'Model Explorer on a 3D network: volume-shaped layers, the handle moves the cut',
+    timeoutMs: 180_000,
+    async run(ctx) {
+      const { page } = ctx;
+      const shipped = JSON.parse(readFileSync(join(ROOT, 'examples/adrenalmnist3d/adrenalmnist3d-ttl.ttl.json'), 'utf8')) as Record<string, unknown> & { data: Record<string, unknown> };
+      const file = join(ctx.workspace, `${NAME}.ttl.json`);
+      const exp = { ...shipped, $schema: undefined, name: NAME, data: { ...shipped.data, path: join(ROOT, 'examples/adrenalmnist3d/data/adrenalmnist3d.npz') } };
+      writeFileSync(file, JSON.stringify(exp, null, 2) + '\n');
+
+      await openWorkbench(ctx);
+      await explorerRow(page, `${NAME}.ttl.json`).click();
+      await editorTab(page, `${NAME}.ttl.json`).waitFor({ state: 'visible' });
+      await runCommand(page, 'TTL: Open Model Explorer');
+      await editorTab(page, `Model Explorer: ${NAME}`).waitFor({ state: 'visible', timeout: 20_000 });
+      const frame = page.frameLocator('iframe.webview').frameLocator('#active-frame');
+      const handle = frame.getByRole('slider', { name: 'Truncation point' });
+      await handle.waitFor({ state: 'visible', timeout: 90_000 });
+
+      // every layer's output is a volume: depth × height × width × channels
+      const shapes = await frame.locator('.tree-row .c-shape').allInnerTexts();
+      const volumes = shapes.filter((s) => /^\[\d+×\d+×\d+×\d+\]$/.test(s.trim()));
+      ctx.log(`${volumes.length} layers with volume outputs, e.g. ${volumes[0]}`);
+      if (volumes.length < 20) throw new Error(`expected the 3D layers' volume shapes, got: ${shapes.slice(0, 5).join(', ')}`);
+      const value = (await handle.getAttribute('aria-valuetext')) ?? '';
+      if (!value.includes('after conv_pw_5_relu')) throw new Error(`the handle is not at stage3's end: ${value}`);
+      const params = frame.locator('#total-params');
+      const before = await params.innerText();
+      await ctx.screenshot('model-explorer-3d');
+
+      await handle.click();
+      await handle.press('ArrowDown');
+      const announced = /after (\S+);/.exec((await handle.getAttribute('aria-valuetext')) ?? '')?.[1];
+      if (!announced || announced === 'conv_pw_5_relu') throw new Error('the handle did not move');
+      const until = Date.now() + 20_000;
+      while (cutInFile(file) !== announced && Date.now() < until) await page.waitForTimeout(250);
+      if (cutInFile(file) !== announced) throw new Error(`the experiment file says ${cutInFile(file)}, the handle ${announced}`);
+      const after = await params.innerText();
+      ctx.log(`stage3 → ${announced}: ${before} → ${after}`);
+      if (after === before) throw new Error('params did not change with the cut');
+    },
+  },
+];
