@@ -7,6 +7,7 @@ import { Command, CommanderError } from 'commander';
 import { CancelledError, isInputError } from '../engine/errors';
 import { registerCommands } from './commands';
 import { out } from './output';
+import pkg from '../../package.json';
 
 export async function main(argv: string[]): Promise<number> {
   // `ttl inspect … | head`: a reader that has had enough is not an error
@@ -18,6 +19,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const program = new Command('ttl')
     .description('Truncated transfer learning for medical imaging')
+    .version(pkg.version, '-V, --version', 'print the version')
     .option('--verbose', 'print stack traces on errors')
     .showSuggestionAfterError(true)
     .exitOverride()

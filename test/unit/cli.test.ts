@@ -42,6 +42,18 @@ test('unknown model and unknown layer: exit 2, one line naming the nearest valid
   assert.match(b.stderr, /conv_pw_11_relu/);
 });
 
+test('--version prints the package version; a closed pipe on stdout is not an error', () => {
+  const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
+  const v = ttl('--version');
+  assert.equal(v.code, 0, v.stderr);
+  assert.equal(v.stdout.trim(), pkg.version);
+  // `ttl inspect … | head -1`: the reader closes the pipe after one line
+  const r = spawnSync('sh', ['-c', `"${process.execPath}" "${BIN}" inspect mobilenet_v1 | head -1`], { cwd: ROOT, encoding: 'utf8' });
+  assert.equal(r.status, 0);
+  assert.match(r.stdout, /^layer\s+block/);
+  assert.equal(r.stderr, '');
+});
+
 test('doctor --json reports what was found and chosen', () => {
   const r = ttl('doctor', '--json');
   assert.equal(r.code, 0, r.stderr);
