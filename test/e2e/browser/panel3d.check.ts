@@ -58,6 +58,7 @@ export const checks: BrowserCheck[] = [
       const after = await params.innerText();
       ctx.log(`stage3 → ${announced}: ${before} → ${after}`);
       if (after === before) throw new Error('params did not change with the cut');
+      await runCommand(page, 'View: Close All Editors');
     },
   },
 ];

@@ -14,6 +14,9 @@ export const checks: BrowserCheck[] = [
       const { page } = ctx;
       writeTinyExperiment(ctx.workspace, NAME);
       await openWorkbench(ctx);
+      // start from no open editor: checks before this one leave theirs (and panels) open, and
+      // Run Experiment acts on the active editor's file
+      await runCommand(page, 'View: Close All Editors');
       try {
         await runExperimentFromPalette(ctx);
       } finally {
