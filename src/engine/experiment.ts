@@ -10,6 +10,7 @@ import schemaJson from '../../schema/experiment.schema.json';
 import { TtlInputError } from './errors';
 import { distance } from 'fastest-levenshtein';
 import { nearestNames } from './names';
+import type { DatasetSpec } from './data/types';
 
 // ---------------------------------------------------------------------------------------------
 // Types (kept in step with schema/experiment.schema.json)
@@ -50,6 +51,19 @@ export interface DataConfig {
   limit: number;
   /** How volume intensities become 8-bit (CT window, min–max); ignored for 2D images. */
   volume?: { window?: { center: number; width: number }; intensity?: 'auto' | 'minmax' };
+}
+
+/** What `loadDataset` is asked for an experiment's data section (the same images in every job). */
+export function datasetSpecOf(data: DataConfig): DatasetSpec {
+  return {
+    format: data.format,
+    path: data.path,
+    imageSize: data.imageSize,
+    split: data.split,
+    skipBadImages: data.skipBadImages,
+    limit: data.limit || undefined,
+    volume: data.volume,
+  };
 }
 
 export interface ModelConfig {

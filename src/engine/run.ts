@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { tf } from './tf';
 import { initBackend, type BackendReport } from './backend';
 import { asOutOfMemory } from './backend/memory';
-import { loadExperiment, type Experiment } from './experiment';
+import { datasetSpecOf, loadExperiment, type Experiment } from './experiment';
 import { loadDataset } from './data';
 import type { LoadedDataset } from './data/types';
 import { loadBackbone } from './models';
@@ -162,7 +162,7 @@ async function prepareContext(file: string, exp: Experiment, options: RunOptions
   emit({ type: 'log', level: 'info', message: `backend: ${backend.chosen}` });
   emit({ type: 'phase', phase: 'loading data', done: 0 });
   const data = await loadDataset(
-    { format: exp.data.format, path: exp.data.path, imageSize: exp.data.imageSize, split: exp.data.split, skipBadImages: exp.data.skipBadImages, limit: exp.data.limit || undefined, volume: exp.data.volume },
+    datasetSpecOf(exp.data),
     (done, total) => emit({ type: 'phase', phase: 'loading data', done, total }),
   );
   for (const w of data.warnings) emit({ type: 'log', level: 'warn', message: w });

@@ -1,8 +1,6 @@
 import { test, describe, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import {
   type BackendProbes, type NativeBinding, type NativePackage, type NotInstalled, type ThreadsSelfTest,
@@ -13,9 +11,10 @@ import {
 import { findThreadedWasmFiles } from '../../src/engine/backend/threads';
 import { OutOfMemoryError, TtlInputError } from '../../src/engine/errors';
 import { tf } from '../../src/engine/tf';
+import { tempDir } from './tmp';
 
 const ROOT = resolve(__dirname, '../..');
-const cacheDir = mkdtempSync(join(tmpdir(), 'ttl-backend-test-'));
+const cacheDir = tempDir('ttl-backend-test-');
 
 // ---------------------------------------------------------------------------------------------
 // Injected probes: simulate every situation without the native packages.
@@ -289,7 +288,7 @@ describe('wasm threads', () => {
   });
 
   test('verdict is cached per thread count; refresh reruns; auto needs a speed-up', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'ttl-threads-cache-'));
+    const dir = tempDir('ttl-threads-cache-');
     let runs = 0;
     let result: ThreadsSelfTest = { ok: true, threads: 2, actualThreads: 2, speedup: 1.8, maxRelErr: 0 };
     const selfTest = async (n: number): Promise<ThreadsSelfTest> => {

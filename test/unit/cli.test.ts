@@ -6,8 +6,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
+import { tempDir } from './tmp';
 
 const ROOT = path.join(__dirname, '../..');
 const BIN = path.join(ROOT, 'bin/ttl.js');
@@ -64,7 +64,7 @@ test('doctor --json reports what was found and chosen', () => {
 });
 
 test('ttl run trains a real BreastMNIST subset end to end and writes the run store', () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ttl-cli-'));
+  const dir = tempDir('ttl-cli-');
   const exp = path.join(dir, 'tiny.ttl.json');
   fs.writeFileSync(
     exp,
@@ -110,7 +110,7 @@ test('ttl run trains a real BreastMNIST subset end to end and writes the run sto
 
 test('svcca / cka / pwcca on .npy files: a linear map of the same features gives 1', async () => {
   const { writeNpyMatrix } = await import('../../src/engine/analysis/npy');
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ttl-svcca-'));
+  const dir = tempDir('ttl-svcca-');
   const n = 300;
   const p = 6;
   let s = 12345;

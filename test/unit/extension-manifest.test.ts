@@ -3,13 +3,13 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import * as esbuild from 'esbuild';
 import { BACKENDS, COMMANDS, VIEWS } from '../../src/extension/ids';
 import { experimentText, relativeToFile, suggestName, validateName } from '../../src/extension/experiments/template';
 import { formatCount, formatDuration, formatMs } from '../../src/extension/util/format';
 import { debounce } from '../../src/extension/util/debounce';
+import { tempDir } from './tmp';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
@@ -44,7 +44,7 @@ describe('manifest', () => {
   test('the issue\'s commands are in the palette', () => {
     const hidden = new Set((pkg.contributes.menus.commandPalette as { command: string; when: string }[]).filter((m) => m.when === 'false').map((m) => m.command));
     const titles = commands.filter((c) => !hidden.has(c.command)).map((c) => c.title.replace(/…$/, ''));
-    for (const t of ['New Experiment', 'Run Experiment', 'Run Cutoff Search', 'Analyze Run', 'Grad-CAM for Selected Images', 'Cancel Job', 'Open Model Explorer', 'Compare Runs', 'Export Truncated Model', 'Select Compute Backend', 'Show Logs']) {
+    for (const t of ['New Experiment', 'Run Experiment', 'Run Cutoff Search', 'Analyze Run', 'Grad-CAM Heatmaps', 'Cancel Job', 'Open Model Explorer', 'Compare Runs', 'Export Truncated Model', 'Select Compute Backend', 'Show Logs']) {
       assert.ok(titles.includes(t), t);
     }
   });
@@ -105,7 +105,7 @@ describe('bundle', () => {
   });
 
   test('THIRD-PARTY-NOTICES.txt credits every production dependency as installed (npm run notices)', () => {
-    const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'ttl-notices-')), 'notices.txt');
+    const out = path.join(tempDir('ttl-notices-'), 'notices.txt');
     const bin = path.join(ROOT, 'node_modules/.bin/generate-license-file');
     const r = spawnSync(bin, ['--input', 'package.json', '--output', out, '--overwrite'], { cwd: ROOT, encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr + r.stdout);

@@ -1,6 +1,7 @@
 /**
  * Real runs for the tests that need a finished one: the shipped MobileNet v1 finetuned with TTL
- * on a stratified subset of the shipped chest X-rays, small enough to train in seconds.
+ * on a stratified subset of the shipped chest X-rays, or its 3D inflation on the shipped
+ * AdrenalMNIST3D volumes, small enough to train in seconds.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -8,6 +9,7 @@ import { runExperiment } from '../../src/engine/run';
 
 export const ROOT = path.join(__dirname, '../..');
 export const CHEST_XRAY = path.join(ROOT, 'examples/chest-xray/data');
+export const ADRENAL_NPZ = path.join(ROOT, 'examples/adrenalmnist3d/data/adrenalmnist3d.npz');
 
 export interface TinyRunOptions {
   name: string;
@@ -45,6 +47,21 @@ export async function tinyChestXrayRun(dir: string, o: TinyRunOptions): Promise<
       backend: 'wasm',
     },
     ...(o.search ? { search: o.search } : {}),
+  };
+  fs.writeFileSync(file, JSON.stringify(experiment));
+  const { runDirs } = await runExperiment(file, { runsDir: path.join(dir, 'runs') });
+  return { file, runDir: runDirs[0] };
+}
+
+/** Writes `<dir>/<name>.ttl.json` for mobilenet3d (pretrained: the inflated MobileNet) on a stratified subset of AdrenalMNIST3D, trains it on wasm. */
+export async function tinyAdrenalRun(dir: string, o: { name: string; strategy: Record<string, unknown>; imageSize: number; limit: number; epochs: number; seed?: number }): Promise<{ file: string; runDir: string }> {
+  const file = path.join(dir, `${o.name}.ttl.json`);
+  const experiment = {
+    name: o.name,
+    data: { format: 'npz', path: ADRENAL_NPZ, imageSize: o.imageSize, limit: o.limit },
+    model: { backbone: 'mobilenet3d' },
+    strategy: o.strategy,
+    train: { epochs: o.epochs, batchSize: 16, optimizer: 'adam', lr: 0.0005, headLrMultiplier: 10, seeds: [o.seed ?? 1], backend: 'wasm' },
   };
   fs.writeFileSync(file, JSON.stringify(experiment));
   const { runDirs } = await runExperiment(file, { runsDir: path.join(dir, 'runs') });

@@ -145,6 +145,17 @@ test('gradCamRun writes overlay PNGs of the input size and an index that keeps o
   assert.equal(index.images.find((e) => e.image === PNEUMONIA)!.class, second.entries[0].class);
 });
 
+test("--split: images of the run's own data, the classes in turn, each named by its file and true class", async () => {
+  const { entries } = await gradCamRun(runDir, [], { backend: 'wasm', split: 'val', count: 3 });
+  assert.deepEqual(entries.map((e) => e.label), ['NORMAL', 'PNEUMONIA', 'NORMAL']);
+  for (const e of entries) {
+    assert.ok(e.image.startsWith(path.join(DATA, e.label!) + path.sep) && fs.existsSync(e.image), e.image);
+    assert.equal(e.overlay, `${path.basename(e.image, path.extname(e.image))}.png`);
+    assert.ok(fs.existsSync(path.join(runDir, 'gradcam', e.overlay)));
+  }
+  await assert.rejects(gradCamRun(runDir, [], { backend: 'wasm', split: 'val', count: 0 }), /positive integer/);
+});
+
 test('unreadable images and unknown classes are input errors naming them', async () => {
   const bad = path.join(tmp, 'not-an-image.png');
   fs.writeFileSync(bad, 'plain text');

@@ -6,7 +6,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { tf } from '../../src/engine/tf';
 import { initBackend } from '../../src/engine/backend';
@@ -19,6 +18,7 @@ import { writeSafetensors, type TensorsToWrite } from '../../src/engine/models/s
 import { TtlInputError } from '../../src/engine/errors';
 import { buildResNet3D18, buildResNeXt3D101 } from '../../src/engine/models/resnet3d';
 import { prepareStrategy, type StrategySpec } from '../../src/engine/strategies';
+import { tempDir } from './tmp';
 
 before(async () => {
   await initBackend('wasm');
@@ -154,7 +154,7 @@ test('GroupedConv3D equals a dense Conv3D with the block-diagonal kernel, forwar
 test('a truncated ResNeXt3D classifier saves and loads (grouped conv, 3D padding and pooling serialised)', async () => {
   const clf = buildClassifier(sharedResNeXt3D101(), { cut: 'conv2_block1_out', numClasses: 2, seed: 3 });
   assert.equal(clf.getLayer('head_pool').getClassName(), 'GlobalAveragePooling3D');
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ttl-3d-model-'));
+  const dir = tempDir('ttl-3d-model-');
   await saveLayersModelFile(clf, dir);
   const loaded = await loadLayersModelFile(path.join(dir, 'model.json'));
   assert.deepEqual(loaded.layers.map((l) => l.getClassName()), clf.layers.map((l) => l.getClassName()));
@@ -200,7 +200,7 @@ test('inflated 2D weights give the 2D network’s response on a depth-constant v
       tf.tensor(values(v.size, seed++)).abs().add(0.5),
     ]);
   }
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ttl-inflate-'));
+  const dir = tempDir('ttl-inflate-');
   await saveLayersModelFile(b2.model, dir);
   const b3 = await loadBackbone({ backbone: 'resnet3d18', inputSize: 16, inflateFrom: path.join(dir, 'model.json') });
 
@@ -270,7 +270,7 @@ test('torchvision r3d_18 state dicts (.safetensors) load with the documented key
   });
   dict.set('fc.weight', { shape: [400, 512], data: values(400 * 512, seed++) });
   dict.set('fc.bias', { shape: [400], data: values(400, seed++) });
-  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'ttl-r3d-')), 'r3d_18.safetensors');
+  const file = path.join(tempDir('ttl-r3d-'), 'r3d_18.safetensors');
   fs.writeFileSync(file, writeSafetensors(dict));
 
   const b3 = await loadBackbone({ backbone: 'resnet3d18', inputSize: 16, weights: file });
@@ -411,7 +411,7 @@ test('mobilenet3d: params and MACs from the architecture, seeded init, strategie
   assert.ok(params.ttl < params.tf && params.tf < params.ftl, JSON.stringify(params));
 
   const clf = buildClassifier(a, { cut: 'conv_dw_4_relu', numClasses: 2, seed: 3 });
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ttl-mn3d-'));
+  const dir = tempDir('ttl-mn3d-');
   await saveLayersModelFile(clf, dir);
   const loaded = await loadLayersModelFile(path.join(dir, 'model.json'));
   assert.equal(loaded.getLayer('conv_dw_4').getClassName(), 'DepthwiseConv3D');

@@ -3,13 +3,12 @@
 // block, and totals after a cut checked against the engine's own truncated model.
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initBackend } from '../../src/engine/backend';
 import { inspectModel, type InspectResult } from '../../src/engine/inspect';
 import { LayerTables } from '../../src/extension/panel/layerTable';
 import { buildLayerTree, truncatedTotals } from '../../src/extension/panel/layerTree';
+import { tempDir } from './tmp';
 
 const CLI = join(__dirname, '../../dist/cli.js');
 const INPUT = 16;
@@ -17,7 +16,7 @@ let tables: LayerTables;
 
 before(async () => {
   await initBackend({ backend: 'cpu' });
-  tables = new LayerTables(CLI, mkdtempSync(join(tmpdir(), 'ttl-panel-3d-')));
+  tables = new LayerTables(CLI, tempDir('ttl-panel-3d-'));
 });
 
 /** Rows of the backbone (not the input, not the pooled head) have [null, D, H, W, C] outputs. */

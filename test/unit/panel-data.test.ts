@@ -13,7 +13,7 @@ import { gradCamRun } from '../../src/engine/analysis/gradcam';
 import { readRun } from '../../src/engine/runstore';
 import { CHEST_XRAY as DATA, ROOT, tinyChestXrayRun } from './fixtures';
 import { runSearch } from '../../src/engine/search/search';
-import { experimentView, readAnalyses, readGradCam, readSearchReports, runView, sameData } from '../../src/extension/panel/panelData';
+import { experimentView, gradCamCaption, readAnalyses, readGradCam, readSearchReports, runView, sameData } from '../../src/extension/panel/panelData';
 
 let tmp: string;
 let exp: string;
@@ -78,6 +78,9 @@ describe('panel data', () => {
       assert.ok(x.path.startsWith(path.join(runDir, 'gradcam')) && fs.existsSync(x.path));
       assert.match(x.caption, / p=\d\.\d{3} · predicted /);
     }
+    // a sample of an .npz dataset is named by the file and its item, with its true class
+    const sample = { image: '/data/adrenal.npz#test/17', label: '1', class: '1', classIndex: 1, score: 0.8123, predicted: '0', overlay: 'test-17.png', layer: 'l', createdAt: '' };
+    assert.equal(gradCamCaption(sample), 'adrenal.npz#test/17 (1) · 1 p=0.812 · predicted 0');
     fs.mkdirSync(path.join(runDir, 'analysis'));
     fs.writeFileSync(path.join(runDir, 'analysis', 'half.json'), '{"format": "ttl-analysis/1", ');
     fs.writeFileSync(path.join(runDir, 'analysis', 'other.json'), '{"format": "something-else/1"}');

@@ -6,17 +6,17 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { MOBILENET_V1_CUT_POINTS } from '../../src/engine/models/mobilenet';
 import { neighbourCuts } from '../../src/engine/search/plan';
 import type { SearchState } from '../../src/engine/search/state';
+import { tempDir } from './tmp';
 
 const ROOT = path.join(__dirname, '../..');
 const NPZ = path.join(ROOT, 'examples/adrenalmnist3d/data/adrenalmnist3d.npz');
 
 test('ttl search on AdrenalMNIST3D with mobilenet3d: report rows, and the searched cut is a cut point near the stage-1 pick', () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ttl-search3d-'));
+  const dir = tempDir('ttl-search3d-');
   const file = path.join(dir, 'adrenal-search.ttl.json');
   fs.writeFileSync(
     file,

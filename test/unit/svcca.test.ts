@@ -614,12 +614,47 @@ describe('conv activations to matrices', () => {
     assert.deepEqual(r.a.shape, [8, 1]);
     // Cell (0, 0) of image 0 averages y, x ∈ {0, 1}: (0 + 10 + 100 + 110) / 4.
     assert.equal(r.a.data[0], 55);
-    assert.deepEqual(Array.from(averagePool({ data: Float64Array.from([1, 2, 3, 4, 5, 6]), shape: [1, 1, 3, 2] }, 1, 2).data), [2, 3, 4, 5]);
+    assert.deepEqual(Array.from(averagePool({ data: Float64Array.from([1, 2, 3, 4, 5, 6]), shape: [1, 1, 3, 2] }, [1, 2]).data), [2, 3, 4, 5]);
     const dense = { data: new Float64Array(2 * 6), shape: [2, 6] };
     const d = convPairToMatrices(a, dense);
     assert.equal(d.mode, 'dense');
     assert.deepEqual(d.a.shape, [2, 1]);
     assert.throws(() => convPairToMatrices(a, b, { mode: 'flatten' }), /different spatial sizes/);
     assert.throws(() => convPairToMatrices(a, tensor(3, 4, 4, 1)), /different numbers of inputs/);
+  });
+
+  it('pools volumes (N, d, h, w, C) to the box averages of each cell, and flattens or pools a 3D pair', () => {
+    const rng = new Rng(11);
+    const [N, D, H, W, C] = [2, 5, 3, 4, 2];
+    const data = Float64Array.from({ length: N * D * H * W * C }, () => rng.uniform(-1, 1));
+    const vol = { data, shape: [N, D, H, W, C] };
+    const size = [2, 2, 3];
+    const pooled = averagePool(vol, size);
+    assert.deepEqual(pooled.shape, [N, 2, 2, 3, C]);
+    // brute force: the mean over the product of the three adaptive intervals
+    const span = (i: number, L: number, s: number) => [Math.floor((i * L) / s), Math.ceil(((i + 1) * L) / s)];
+    for (let n = 0; n < N; n++)
+      for (let i = 0; i < 2; i++)
+        for (let j = 0; j < 2; j++)
+          for (let k = 0; k < 3; k++)
+            for (let c = 0; c < C; c++) {
+              const [z0, z1] = span(i, D, 2);
+              const [y0, y1] = span(j, H, 2);
+              const [x0, x1] = span(k, W, 3);
+              let sum = 0;
+              let cnt = 0;
+              for (let z = z0; z < z1; z++) for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++, cnt++) sum += data[(((n * D + z) * H + y) * W + x) * C + c];
+              assert.ok(Math.abs(pooled.data[(((n * 2 + i) * 2 + j) * 3 + k) * C + c] - sum / cnt) < 1e-12);
+            }
+    const same = convPairToMatrices(vol, vol);
+    assert.equal(same.mode, 'flatten');
+    assert.deepEqual(same.a.shape, [N * D * H * W, C]);
+    const other = { data: new Float64Array(N * 2 * 2 * 2 * 3), shape: [N, 2, 2, 2, 3] };
+    const r = convPairToMatrices(vol, other);
+    assert.equal(r.mode, 'pool');
+    assert.deepEqual(r.size, [2, 2, 2]);
+    assert.deepEqual(r.a.shape, [N * 8, C]);
+    assert.deepEqual(convPairToMatrices(vol, { data: new Float64Array(N * 7), shape: [N, 7] }).a.shape, [N, C]);
+    assert.throws(() => convPairToMatrices(vol, tensor(N, 3, 4, 2)), /3-D feature map .* 2-D/);
   });
 });

@@ -4,7 +4,6 @@
  */
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import * as fs from 'node:fs';
 import { tf } from '../../src/engine/tf';
@@ -19,6 +18,7 @@ import { saveCheckpoint, loadCheckpoint } from '../../src/engine/train/checkpoin
 import { makeBatch, NO_AUGMENT } from '../../src/engine/train/batches';
 import { balancedClassWeights, cosineLr, Plateau } from '../../src/engine/train/optim';
 import { Rng } from '../../src/engine/rng';
+import { tempDir } from './tmp';
 
 const NPZ = path.join(__dirname, '../../examples/breastmnist/data/breastmnist.npz');
 const SIZE = 32;
@@ -82,7 +82,7 @@ test('resuming from a checkpoint continues exactly as an uninterrupted run', asy
   await a.fit({ onEpoch: (r) => void straight.push(r) });
   const finalA = a.prepared.model.getWeights().map((w) => w.dataSync());
 
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ttl-ckpt-'));
+  const dir = tempDir('ttl-ckpt-');
   const b = trainer({ kind: 'ttl', cut: 'conv_pw_5_relu' }, { epochs: 3, schedule: 'plateau' });
   await b.fit({
     onEpoch: async (r, tr) => {

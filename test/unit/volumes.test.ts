@@ -6,7 +6,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { gzipSync } from 'fflate';
@@ -17,36 +16,12 @@ import { TtlInputError } from '../../src/engine/errors';
 import { Rng } from '../../src/engine/rng';
 import { makeBatch, NO_AUGMENT } from '../../src/engine/train/batches';
 import { IMAGENET_NORMALISATION } from '../../src/engine/models/types';
+import { niftiBytes } from './nifti';
+import { tempDir } from './tmp';
 
 const ROOT = path.join(__dirname, '../..');
 const EXAMPLE = path.join(ROOT, 'examples/adrenalmnist3d');
 const NPZ = path.join(EXAMPLE, 'data/adrenalmnist3d.npz');
-
-/** A NIfTI-1 file as the format specifies it (header fields at their documented offsets). */
-function niftiBytes(dims: [number, number, number], values: number[], o: { datatype?: number; slope?: number; inter?: number; bigEndian?: boolean; dim0?: number; dim4?: number } = {}): Uint8Array {
-  const datatype = o.datatype ?? 4;
-  const bytesPer = { 2: 1, 4: 2, 16: 4 }[datatype as 2 | 4 | 16];
-  const le = !o.bigEndian;
-  const buf = new Uint8Array(352 + values.length * bytesPer);
-  const v = new DataView(buf.buffer);
-  v.setInt32(0, 348, le);
-  const dim = [o.dim0 ?? 3, ...dims, o.dim4 ?? 1, 1, 1, 1];
-  dim.forEach((d, i) => v.setInt16(40 + 2 * i, d, le));
-  v.setInt16(70, datatype, le);
-  v.setInt16(72, bytesPer * 8, le);
-  [1, 0.7, 0.7, 2.5].forEach((p, i) => v.setFloat32(76 + 4 * i, p, le));
-  v.setFloat32(108, 352, le);
-  v.setFloat32(112, o.slope ?? 0, le);
-  v.setFloat32(116, o.inter ?? 0, le);
-  buf.set([0x6e, 0x2b, 0x31, 0], 344); // "n+1\0"
-  values.forEach((x, i) => {
-    const at = 352 + i * bytesPer;
-    if (datatype === 2) v.setUint8(at, x);
-    else if (datatype === 4) v.setInt16(at, x, le);
-    else v.setFloat32(at, x, le);
-  });
-  return buf;
-}
 
 test('AdrenalMNIST3D .npz loads as 28³ volumes with its own split, bytes unchanged', async () => {
   const ds = await loadDataset({ format: 'npz', path: NPZ, imageSize: 28, limit: 40 });
@@ -93,7 +68,7 @@ test('intensity: CT window clips and maps linearly; min–max stretches per volu
 });
 
 test('NIfTI-1: .nii and .nii.gz in a CSV manifest, slope/intercept, either byte order, with a CT window', async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ttl-nifti-'));
+  const dir = tempDir('ttl-nifti-');
   const dims: [number, number, number] = [4, 3, 2]; // x, y, z
   const values = Array.from({ length: 24 }, (_, i) => i * 10);
   // stored v, scaled HU = 2v − 100: window [−100, 360] maps HU h to (h + 100)·255/460
@@ -118,7 +93,7 @@ test('NIfTI-1: .nii and .nii.gz in a CSV manifest, slope/intercept, either byte 
 });
 
 test('NIfTI errors name the file and what is wrong', async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ttl-nifti-bad-'));
+  const dir = tempDir('ttl-nifti-bad-');
   fs.writeFileSync(path.join(dir, 'series.nii'), niftiBytes([2, 2, 2], new Array(16).fill(1), { dim0: 4, dim4: 2 }));
   fs.writeFileSync(path.join(dir, 'short.nii'), niftiBytes([2, 2, 2], new Array(8).fill(1)).subarray(0, 360));
   fs.writeFileSync(path.join(dir, 'ok.nii'), niftiBytes([2, 2, 2], new Array(8).fill(1)));
@@ -169,7 +144,7 @@ test('volume batches: [B, S, S, S, 3] normalised; flips are exact axis reversals
 });
 
 test('the AdrenalMNIST3D TTL and FTL examples run through `ttl run` (a tiny subset, 1 epoch)', () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ttl-adrenal-'));
+  const dir = tempDir('ttl-adrenal-');
   const summaries: Record<string, Record<string, any>> = {};
   for (const kind of ['ttl', 'ftl']) {
     const exp = JSON.parse(fs.readFileSync(path.join(EXAMPLE, `adrenalmnist3d-${kind}.ttl.json`), 'utf8'));

@@ -1,12 +1,16 @@
 import * as path from 'node:path';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { gradCamRun } from '../../engine/analysis/gradcam';
+import { TtlInputError } from '../../engine/errors';
 import { out } from '../output';
 import { EventPrinter } from '../progress';
 import { table } from '../format';
+import { positiveInt } from './args';
 
 interface GradCamFlags {
   class?: string;
+  split?: 'train' | 'val' | 'test';
+  count?: number;
   backend?: string;
   json?: boolean;
 }
@@ -14,19 +18,30 @@ interface GradCamFlags {
 export function gradcamCommand(program: Command): void {
   program
     .command('gradcam')
-    .description("Grad-CAM heatmaps of a run's finetuned model over images: gradcam/<image>.png and gradcam/index.json in the run folder")
+    .description(
+      "Grad-CAM heatmaps of a run's finetuned model over images or volumes: gradcam/<image>.png (a montage of axial slices for volumes) and gradcam/index.json in the run folder",
+    )
     .argument('<run-dir>', 'a finished run folder')
-    .argument('<image...>', 'PNG or JPEG images')
+    .argument('[image...]', 'PNG or JPEG images; NIfTI volumes (.nii, .nii.gz) for a 3D model')
+    .addOption(new Option('--split <split>', "also explain images of this split of the run's own data").choices(['train', 'val', 'test']))
+    .option('--count <n>', 'how many images of --split, the classes in turn (default 8)', positiveInt)
     .option('--class <c>', "class name or index to explain (default: each image's predicted class)")
     .option('--backend <name>', 'auto, wasm, cpu, tensorflow, tensorflow-gpu or webgpu')
     .option('--json', 'last stdout line: the entries written and the index path')
     .action(async (dir: string, images: string[], f: GradCamFlags) => {
       const printer = new EventPrinter();
       try {
-        const r = await gradCamRun(dir, images, { class: f.class, backend: f.backend, onEvent: (e) => printer.handle(e) });
+        if (f.count !== undefined && !f.split) throw new TtlInputError('--count needs --split');
+        const r = await gradCamRun(dir, images, { class: f.class, split: f.split, count: f.count, backend: f.backend, onEvent: (e) => printer.handle(e) });
         printer.stop();
         if (f.json) return out.json({ entries: r.entries, index: r.indexPath });
-        out.data(table(['image', 'class', 'score', 'predicted', 'overlay'], r.entries.map((e) => [e.image, e.class, e.score.toFixed(3), e.predicted, path.join(r.indexPath, '..', e.overlay)])));
+        const labelled = r.entries.some((e) => e.label !== undefined);
+        out.data(
+          table(
+            ['image', ...(labelled ? ['label'] : []), 'class', 'score', 'predicted', 'overlay'],
+            r.entries.map((e) => [e.image, ...(labelled ? [e.label ?? ''] : []), e.class, e.score.toFixed(3), e.predicted, path.join(r.indexPath, '..', e.overlay)]),
+          ),
+        );
         out.data(`layer: ${r.entries[0].layer}; index: ${r.indexPath}`);
       } finally {
         printer.stop();

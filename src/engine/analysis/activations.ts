@@ -2,15 +2,16 @@
  * Turning layer activations into the (data points × neurons) matrices the similarity measures
  * take, as in google/svcca's tutorial on convolutional layers.
  *
- * A conv activation is NHWC (TensorFlow.js layout): shape (N, h, w, C), row-major. Its channels
- * are the neurons. Two ways to make it 2-D:
- * - flatten positions: every spatial position of every image is a data point, (N·h·w, C). Only
- *   meaningful when both layers have the same spatial size, so that row r of both matrices is
- *   the same image and position. A seeded subsample of positions (the same rows on both sides)
- *   keeps the matrix small;
- * - pool: average-pool both layers to a common spatial size (by default the smaller height and
- *   width of the two, with adaptive average pooling: output cell i of an axis of length L
- *   averages input cells floor(i·L/s) … ceil((i+1)·L/s) − 1), then flatten positions.
+ * A conv activation is channels-last (TensorFlow.js layout), row-major: (N, h, w, C) for 2D
+ * models, (N, d, h, w, C) for 3D ones; in general (N, ...spatial, C) with one to three spatial
+ * axes. Its channels are the neurons. Two ways to make it 2-D:
+ * - flatten positions: every spatial position of every input is a data point, (N·Πspatial, C).
+ *   Only meaningful when both layers have the same spatial size, so that row r of both
+ *   matrices is the same input and position. A seeded subsample of positions (the same rows on
+ *   both sides) keeps the matrix small;
+ * - pool: average-pool both layers to a common spatial size (by default the smaller extent of
+ *   each axis, with adaptive average pooling: output cell i of an axis of length L averages
+ *   input cells floor(i·L/s) … ceil((i+1)·L/s) − 1), then flatten positions.
  * `auto` flattens when the spatial sizes match and pools otherwise. A dense (N, p) activation
  * paired with a conv one is matched by global average pooling of the conv side to (N, C).
  */
@@ -19,7 +20,7 @@ import { Rng } from '../rng';
 import type { FloatArray } from './linalg';
 import type { Activations } from './svcca';
 
-/** An activation tensor: (N, p) dense or (N, h, w, C) conv (NHWC), row-major. */
+/** An activation tensor: (N, p) dense or (N, ...spatial, C) conv (channels last), row-major. */
 export interface LayerActivations {
   data: FloatArray;
   shape: readonly number[];
@@ -29,8 +30,8 @@ export interface LayerActivations {
 export interface ConvPairOptions {
   /** 'auto' (default): flatten when spatial sizes match, else pool. */
   mode?: 'auto' | 'flatten' | 'pool';
-  /** Common spatial size for pooling, [h, w] or one number for both; default the smaller of each axis. */
-  poolSize?: number | readonly [number, number];
+  /** Common spatial size for pooling, one extent per spatial axis or one number for all; default the smaller of each axis. */
+  poolSize?: number | readonly number[];
   /** Keep at most this many rows (data points after flattening), the same rows on both sides. Default: all. */
   maxPoints?: number;
   /** Seed of the row subsample. Default 0. */
@@ -42,51 +43,60 @@ export interface ConvPairResult {
   a: Activations;
   b: Activations;
   mode: 'dense' | 'flatten' | 'pool';
-  /** Spatial size the rows come from ([1, 1] for dense/global pooling). */
-  size: [number, number];
+  /** Spatial size the rows come from (all ones for dense/global pooling). */
+  size: number[];
 }
 
 function check(x: LayerActivations, label: string): void {
   const count = x.shape.reduce((s, d) => s * d, 1);
-  if (x.shape.length !== 2 && x.shape.length !== 4) {
-    throw new TtlInputError(`activations ${label}: expected shape (N, p) or (N, h, w, C), got (${x.shape.join(', ')})`);
+  if (x.shape.length < 2 || x.shape.length > 5) {
+    throw new TtlInputError(`activations ${label}: expected shape (N, p), (N, h, w, C) or (N, d, h, w, C), got (${x.shape.join(', ')})`);
   }
   if (x.shape.some((d) => !Number.isInteger(d) || d < 1) || count !== x.data.length) {
     throw new TtlInputError(`activations ${label}: shape (${x.shape.join(', ')}) does not match ${x.data.length} values`);
   }
 }
 
+/** The spatial extents of a channels-last activation ([] for a dense one). */
+export function spatialShape(x: LayerActivations): number[] {
+  return x.shape.slice(1, -1);
+}
+
 /**
- * Adaptive average pooling of an NHWC tensor to (N, oh, ow, C). Float64 output.
+ * Adaptive average pooling of a channels-last tensor (N, ...spatial, C) to (N, ...size, C).
+ * The box average is separable, so the axes are pooled one after another. Float64 output.
  */
-export function averagePool(x: LayerActivations, oh: number, ow: number): LayerActivations {
-  const [N, H, W, C] = x.shape;
-  if (!(oh >= 1 && ow >= 1 && oh <= H && ow <= W)) {
-    throw new TtlInputError(`cannot pool a ${H}×${W} activation to ${oh}×${ow}`);
+export function averagePool(x: LayerActivations, size: readonly number[]): LayerActivations {
+  const spatial = spatialShape(x);
+  if (size.length !== spatial.length || size.some((s, i) => !(Number.isInteger(s) && s >= 1 && s <= spatial[i]))) {
+    throw new TtlInputError(`cannot pool a ${spatial.join('×')} activation to ${size.join('×')}`);
   }
-  const out = new Float64Array(N * oh * ow * C);
-  const acc = new Float64Array(C);
-  for (let n = 0; n < N; n++) {
-    for (let i = 0; i < oh; i++) {
-      const y0 = Math.floor((i * H) / oh);
-      const y1 = Math.ceil(((i + 1) * H) / oh);
-      for (let j = 0; j < ow; j++) {
-        const x0 = Math.floor((j * W) / ow);
-        const x1 = Math.ceil(((j + 1) * W) / ow);
-        acc.fill(0);
-        for (let y = y0; y < y1; y++) {
-          for (let xx = x0; xx < x1; xx++) {
-            const o = ((n * H + y) * W + xx) * C;
-            for (let c = 0; c < C; c++) acc[c] += x.data[o + c];
-          }
+  let data: FloatArray = x.data;
+  const shape = [...x.shape];
+  for (let axis = 1; axis <= spatial.length; axis++) {
+    const L = shape[axis];
+    const s = size[axis - 1];
+    if (L === s) continue;
+    const outer = shape.slice(0, axis).reduce((p, d) => p * d, 1);
+    const inner = shape.slice(axis + 1).reduce((p, d) => p * d, 1);
+    const out = new Float64Array(outer * s * inner);
+    for (let o = 0; o < outer; o++) {
+      for (let i = 0; i < s; i++) {
+        const from = Math.floor((i * L) / s);
+        const to = Math.ceil(((i + 1) * L) / s);
+        const dst = (o * s + i) * inner;
+        for (let t = from; t < to; t++) {
+          const src = (o * L + t) * inner;
+          for (let k = 0; k < inner; k++) out[dst + k] += data[src + k];
         }
-        const inv = 1 / ((y1 - y0) * (x1 - x0));
-        const o = ((n * oh + i) * ow + j) * C;
-        for (let c = 0; c < C; c++) out[o + c] = acc[c] * inv;
+        const inv = 1 / (to - from);
+        for (let k = 0; k < inner; k++) out[dst + k] *= inv;
       }
     }
+    data = out;
+    shape[axis] = s;
   }
-  return { data: out, shape: [N, oh, ow, C] };
+  return { data, shape };
 }
 
 /** Sorted indices of a seeded sample of `m` rows out of `rows` (all rows when m ≥ rows). */
@@ -103,7 +113,7 @@ export function sampleRows(rows: number, m: number, seed: number): Int32Array {
   return idx.slice(0, m).sort();
 }
 
-/** (N, h, w, C) → (N·h·w, C), or (N, p) unchanged; keeps only `rows` when given. */
+/** (N, ...spatial, C) → (N·Πspatial, C), or (N, p) unchanged; keeps only `rows` when given. */
 export function flattenPositions(x: LayerActivations, rows?: Int32Array): Activations {
   const C = x.shape[x.shape.length - 1];
   const total = x.data.length / C;
@@ -132,30 +142,33 @@ export function convPairToMatrices(a: LayerActivations, b: LayerActivations, opt
   if (opts.maxPoints !== undefined && !(Number.isInteger(opts.maxPoints) && opts.maxPoints >= 2)) {
     throw new TtlInputError(`maxPoints must be an integer ≥ 2, got ${opts.maxPoints}`);
   }
-  const finish = (x: LayerActivations, y: LayerActivations, m: ConvPairResult['mode'], size: [number, number]): ConvPairResult => {
+  const finish = (x: LayerActivations, y: LayerActivations, m: ConvPairResult['mode'], size: number[]): ConvPairResult => {
     const rowsTotal = x.data.length / x.shape[x.shape.length - 1];
     const rows = opts.maxPoints !== undefined && opts.maxPoints < rowsTotal ? sampleRows(rowsTotal, opts.maxPoints, seed) : undefined;
     return { a: flattenPositions(x, rows), b: flattenPositions(y, rows), mode: m, size };
   };
   if (a.shape.length === 2 || b.shape.length === 2) {
-    const pa = a.shape.length === 4 ? averagePool(a, 1, 1) : a;
-    const pb = b.shape.length === 4 ? averagePool(b, 1, 1) : b;
-    return finish(pa, pb, 'dense', [1, 1]);
+    const pa = a.shape.length > 2 ? averagePool(a, spatialShape(a).map(() => 1)) : a;
+    const pb = b.shape.length > 2 ? averagePool(b, spatialShape(b).map(() => 1)) : b;
+    return finish(pa, pb, 'dense', [1]);
   }
-  const [, ha, wa] = a.shape;
-  const [, hb, wb] = b.shape;
-  const same = ha === hb && wa === wb;
+  const sa = spatialShape(a);
+  const sb = spatialShape(b);
+  if (sa.length !== sb.length) {
+    throw new TtlInputError(`cannot compare a ${sa.length}-D feature map (${sa.join('×')}) with a ${sb.length}-D one (${sb.join('×')})`);
+  }
+  const same = sa.every((d, i) => d === sb[i]);
   if (mode === 'flatten' && !same) {
-    throw new TtlInputError(`cannot flatten positions of layers with different spatial sizes (${ha}×${wa} vs ${hb}×${wb}); use pooling`);
+    throw new TtlInputError(`cannot flatten positions of layers with different spatial sizes (${sa.join('×')} vs ${sb.join('×')}); use pooling`);
   }
-  if (mode === 'flatten' || (mode === 'auto' && same && opts.poolSize === undefined)) return finish(a, b, 'flatten', [ha, wa]);
-  const size: [number, number] =
+  if (mode === 'flatten' || (mode === 'auto' && same && opts.poolSize === undefined)) return finish(a, b, 'flatten', sa);
+  const size =
     opts.poolSize === undefined
-      ? [Math.min(ha, hb), Math.min(wa, wb)]
+      ? sa.map((d, i) => Math.min(d, sb[i]))
       : typeof opts.poolSize === 'number'
-        ? [opts.poolSize, opts.poolSize]
-        : [opts.poolSize[0], opts.poolSize[1]];
-  const pa = ha === size[0] && wa === size[1] ? a : averagePool(a, size[0], size[1]);
-  const pb = hb === size[0] && wb === size[1] ? b : averagePool(b, size[0], size[1]);
+        ? sa.map(() => opts.poolSize as number)
+        : [...opts.poolSize];
+  const pa = sa.every((d, i) => d === size[i]) ? a : averagePool(a, size);
+  const pb = sb.every((d, i) => d === size[i]) ? b : averagePool(b, size);
   return finish(pa, pb, 'pool', size);
 }

@@ -3,16 +3,20 @@
  * truncated, classifier: where in the image the evidence for a class lies, seen from the last
  * feature map the model still has.
  *
- * With A the output of the last spatial layer, shape (h, w, C), and y_c the class's logit (the
- * score before the softmax):
- *   α_k = (1 / (h·w)) Σ_ij ∂y_c/∂A_ijk          channel weights: spatially averaged gradients
- *   L   = ReLU(Σ_k α_k A_k)                     (h, w) map, divided by its maximum
- * then L is upsampled bilinearly to the input size and again divided by its maximum, so the
- * heatmap lies in [0, 1] with maximum 1 (all zeros when no position speaks for the class).
- * For the GAP + dense head of the run models, α_k = W_kc / (h·w): Grad-CAM is then CAM.
+ * With A the output of the last spatial layer, shape (h, w, C) (or (d, h, w, C) for a 3D model),
+ * P its number of positions (h·w, or d·h·w) and y_c the class's logit (the score before the
+ * softmax):
+ *   α_k = (1 / P) Σ_positions ∂y_c/∂A_·k        channel weights: spatially averaged gradients
+ *   L   = ReLU(Σ_k α_k A_k)                     (h, w) or (d, h, w) map, divided by its maximum
+ * then L is upsampled to the input size (bilinearly; trilinearly with half-pixel centres for
+ * volumes) and again divided by its maximum, so the heatmap lies in [0, 1] with maximum 1 (all
+ * zeros when no position speaks for the class). For the GAP + dense head of the run models,
+ * α_k = W_kc / P: Grad-CAM is then CAM.
  *
- * `ttl gradcam` writes `<runDir>/gradcam/<image-stem>.png` (the heatmap in a jet colour map
- * alpha-blended over the model's input image) and `gradcam/index.json` (see {@link GradCamIndex}).
+ * `ttl gradcam` writes `<runDir>/gradcam/<stem>.png` (the heatmap in a jet colour map
+ * alpha-blended over the model's input image; for a volume, a montage of its axial slices) and
+ * `gradcam/index.json` (see {@link GradCamIndex}). Inputs are image files (NIfTI volumes for
+ * 3D models), or samples of the run's own data split.
  */
 import { mkdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
@@ -23,19 +27,23 @@ import { writeFileAtomic, writeJsonAtomic } from '../atomic';
 import { TtlInputError } from '../errors';
 import type { EventSink } from '../events';
 import { decodeImage, toDatasetPixels } from '../data/image';
+import { loadDataset } from '../data';
+import type { Split } from '../data/types';
+import { isNiftiPath, readNiftiVolume, resampleTrilinear, toVolumePixels, type VolumeOptions } from '../data/volume';
 import { inboundNames, loadLayersModelFile, spatialLayers } from '../models/layersModel';
 import type { Normalisation } from '../models/types';
 import { makeBatch } from '../train/batches';
-import { readRun } from '../runstore';
+import { readRun, type RunRecord } from '../runstore';
+import { datasetSpecOf } from '../experiment';
 
 /** A classifier split at its last spatial layer. */
 export interface SplitModel {
-  /** The last layer with a feature-map (NHWC) output. */
+  /** The last layer with a feature-map (NHWC, or NDHWC for volumes) output. */
   layer: string;
   /** input → that layer's output (shares the classifier's weights). */
   features: tf.LayersModel;
   /** The rest of the classifier, feature map → logits, applied layer by layer. */
-  head(a: tf.Tensor4D): tf.Tensor2D;
+  head(a: tf.Tensor): tf.Tensor2D;
 }
 
 /**
@@ -74,10 +82,10 @@ export interface GradCamMap {
   layer: string;
   /** α, one weight per channel of that layer. */
   weights: Float32Array;
-  /** ReLU(Σ α_k A_k) / max, (h, w) row-major. */
+  /** ReLU(Σ α_k A_k) / max, (h, w) or (d, h, w) row-major. */
   cam: Float32Array;
-  camSize: [number, number];
-  /** The cam upsampled to the input, (size, size) row-major, in [0, 1]. */
+  camSize: number[];
+  /** The cam upsampled to the input, (size, size) or (size, size, size) row-major, in [0, 1]. */
   heatmap: Float32Array;
   size: number;
 }
@@ -90,39 +98,45 @@ function normaliseMax(x: Float32Array): Float32Array {
 }
 
 /**
- * Grad-CAM of one image.
- * @param input a normalised (1, size, size, 3) batch.
+ * Grad-CAM of one image or volume.
+ * @param input a normalised (1, size, size, 3) image or (1, size, size, size, 3) volume batch.
  * @param classIndex default: the predicted class.
  */
-export function gradCam(split: SplitModel, input: tf.Tensor4D, classIndex?: number): GradCamMap {
-  const size = input.shape[1];
-  const a = tf.tidy(() => split.features.predict(input) as tf.Tensor4D);
+export function gradCam(split: SplitModel, input: tf.Tensor, classIndex?: number): GradCamMap {
+  const size = input.shape[1] as number;
+  const a = tf.tidy(() => split.features.predict(input) as tf.Tensor);
   try {
     const probabilities = Array.from(tf.tidy(() => tf.softmax(split.head(a))).dataSync());
     const k = probabilities.length;
     const c = classIndex ?? probabilities.indexOf(Math.max(...probabilities));
     if (!(Number.isInteger(c) && c >= 0 && c < k)) throw new TtlInputError(`class index ${c} is out of range (the model has ${k} outputs)`);
-    const [, h, w] = a.shape;
-    const { weights, cam, heatmap } = tf.tidy(() => {
-      const grads = tf.grad((x: tf.Tensor) => split.head(x as tf.Tensor4D).slice([0, c], [1, 1]).sum())(a);
-      const alpha = grads.mean([0, 1, 2]); // (C)
-      const raw = tf.relu(a.mul(alpha).sum(3)); // (1, h, w)
-      const peak = raw.max();
-      const coarse = raw.div(tf.maximum(peak, 1e-30)) as tf.Tensor3D;
-      const up = tf.image.resizeBilinear(coarse.expandDims(3) as tf.Tensor4D, [size, size]);
-      return { weights: alpha, cam: coarse, heatmap: up };
+    const camSize = a.shape.slice(1, -1) as number[];
+    const spatialAxes = camSize.map((_, i) => i + 1);
+    const { weights, cam } = tf.tidy(() => {
+      const grads = tf.grad((x: tf.Tensor) => split.head(x).slice([0, c], [1, 1]).sum())(a);
+      const alpha = grads.mean([0, ...spatialAxes]); // (C)
+      const raw = tf.relu(a.mul(alpha).sum(-1)); // (1, ...spatial)
+      return { weights: alpha, cam: raw.div(tf.maximum(raw.max(), 1e-30)) };
     });
+    let heatmap: Float32Array;
+    if (camSize.length === 2) {
+      const up = tf.tidy(() => tf.image.resizeBilinear(cam.expandDims(-1) as tf.Tensor4D, [size, size]));
+      heatmap = Float32Array.from(up.dataSync());
+      up.dispose();
+    } else {
+      heatmap = resampleTrilinear(cam.dataSync(), camSize as [number, number, number], [size, size, size]);
+    }
     const result: GradCamMap = {
       classIndex: c,
       probabilities,
       layer: split.layer,
       weights: weights.dataSync() as Float32Array,
       cam: cam.dataSync() as Float32Array,
-      camSize: [h, w],
-      heatmap: normaliseMax(Float32Array.from(heatmap.dataSync())),
+      camSize,
+      heatmap: normaliseMax(heatmap),
       size,
     };
-    tf.dispose([weights, cam, heatmap]);
+    tf.dispose([weights, cam]);
     return result;
   } finally {
     a.dispose();
@@ -151,12 +165,52 @@ export function overlayPng(pixels: Uint8Array, heatmap: Float32Array, size: numb
   return PNG.sync.write(png);
 }
 
+/** Axial slices (depth indices) a volume's overlay shows: all of them up to `max`, else `max` evenly spaced. */
+export function montageSlices(depth: number, max = 36): number[] {
+  if (depth <= max) return Array.from({ length: depth }, (_, z) => z);
+  return Array.from({ length: max }, (_, i) => Math.round((i * (depth - 1)) / (max - 1)));
+}
+
+/**
+ * PNG bytes of a volume's heatmap blended over its axial slices (as `overlayPng` per slice),
+ * laid out left to right, top to bottom in ⌈√n⌉ columns with 1-pixel black gaps.
+ * @param volume the model's input volume, size³ uint8 gray (DHW).
+ * @param heatmap size³ values in [0, 1] (DHW).
+ * @param slices depth indices to show, in order (default `montageSlices(size)`).
+ */
+export function overlayVolumePng(volume: Uint8Array, heatmap: Float32Array, size: number, alpha = 0.45, slices = montageSlices(size)): Buffer {
+  const cols = Math.ceil(Math.sqrt(slices.length));
+  const rows = Math.ceil(slices.length / cols);
+  const width = cols * (size + 1) - 1;
+  const png = new PNG({ width, height: rows * (size + 1) - 1 });
+  for (let i = 3; i < png.data.length; i += 4) png.data[i] = 255;
+  const plane = size * size;
+  slices.forEach((z, k) => {
+    const x0 = (k % cols) * (size + 1);
+    const y0 = Math.floor(k / cols) * (size + 1);
+    for (let y = 0; y < size; y++) {
+      for (let x = 0; x < size; x++) {
+        const v = z * plane + y * size + x;
+        const colour = jet(heatmap[v]);
+        const o = ((y0 + y) * width + x0 + x) * 4;
+        for (let ch = 0; ch < 3; ch++) png.data[o + ch] = Math.round((1 - alpha) * volume[v] + alpha * colour[ch]);
+      }
+    }
+  });
+  return PNG.sync.write(png);
+}
+
 export const GRADCAM_FORMAT = 'ttl-gradcam/1';
 
 /** One explained image in `gradcam/index.json`. */
 export interface GradCamEntry {
-  /** The image file, absolute. */
+  /**
+   * The image (or volume) file, absolute; for a sample of a `.npz` dataset,
+   * `<npz file>#<split>/<index>`.
+   */
   image: string;
+  /** The true class, for samples of the run's own data. */
+  label?: string;
   /** The explained class, and its index. */
   class: string;
   classIndex: number;
@@ -182,6 +236,13 @@ export interface GradCamIndex {
 export interface GradCamRunOptions {
   /** Class name or index; default: each image's predicted class. */
   class?: string;
+  /**
+   * Also explain `count` images of this split of the run's own data (as the run loaded it):
+   * the first of each class in data order, taken in turn across classes.
+   */
+  split?: Split;
+  /** How many images of `split` (default 8). */
+  count?: number;
   /** Heatmap weight in the overlay (default 0.45). */
   alpha?: number;
   backend?: string;
@@ -211,8 +272,33 @@ function resolveClass(spec: string, classes: readonly string[]): number {
   throw new TtlInputError(`class '${spec}' is not a class of this model; classes: ${classes.map((c, i) => `${i}=${c}`).join(', ')}`);
 }
 
-/** The image, decoded and resized to the model's input like the training data. */
-function readImage(file: string, size: number): Uint8Array {
+/** One input to explain, decoded to the model's input form. */
+interface Explained {
+  image: string;
+  /** File name stem of its overlay. */
+  stem: string;
+  pixels: Uint8Array;
+  label?: string;
+}
+
+/** The image or volume file, decoded and resized to the model's input like the training data. */
+async function readInput(file: string, size: number, volume: { is: boolean; options?: VolumeOptions }): Promise<Explained> {
+  const stem = path.basename(file).replace(/(\.nii)?\.[^.]+$/i, '');
+  if (volume.is !== isNiftiPath(file)) {
+    throw new TtlInputError(
+      volume.is
+        ? `${file}: the model takes volumes; give NIfTI files (.nii, .nii.gz) or --split to explain volumes of the run's data`
+        : `${file}: the model takes 2D images; give PNG or JPEG files`,
+    );
+  }
+  if (volume.is) {
+    try {
+      return { image: file, stem, pixels: toVolumePixels(await readNiftiVolume(file, volume.options), size) };
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      throw new TtlInputError(`${file}: cannot read the volume (${code === 'ENOENT' ? 'file not found' : (e as Error).message})`);
+    }
+  }
   let bytes: Buffer;
   try {
     bytes = readFileSync(file);
@@ -221,10 +307,32 @@ function readImage(file: string, size: number): Uint8Array {
     throw new TtlInputError(`${file}: cannot read the image (${code === 'ENOENT' ? 'file not found' : (e as Error).message})`);
   }
   try {
-    return toDatasetPixels(decodeImage(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)), size);
+    return { image: file, stem, pixels: toDatasetPixels(decodeImage(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)), size) };
   } catch (e) {
     throw new TtlInputError(`${file}: cannot decode the image (${(e as Error).message})`);
   }
+}
+
+/**
+ * `count` images of one split of the run's data: the classes in turn, each class's images in
+ * data order.
+ */
+async function splitSamples(record: RunRecord, split: Split, count: number, emit: EventSink): Promise<Explained[]> {
+  const spec = datasetSpecOf(record.experiment.data);
+  emit({ type: 'phase', phase: 'loading data', done: 0 });
+  const data = await loadDataset(spec, (done, total) => emit({ type: 'phase', phase: 'loading data', done, total }));
+  const byClass = data.classes.map((_, c) => data.items.flatMap((it, i) => (it.split === split && it.label === c ? [i] : [])));
+  const picked: number[] = [];
+  for (let round = 0; picked.length < count && byClass.some((l) => l.length > round); round++) {
+    for (const list of byClass) if (round < list.length && picked.length < count) picked.push(list[round]);
+  }
+  if (!picked.length) throw new TtlInputError(`${spec.path}: the run's data has no ${split} images`);
+  return picked.map((i) => {
+    const id = data.items[i].id;
+    const image = spec.format === 'npz' ? `${spec.path}#${id}` : path.resolve(spec.format === 'folder' ? spec.path : path.dirname(spec.path), id);
+    const stem = spec.format === 'npz' ? id.replace(/[\\/]/g, '-') : path.basename(id).replace(/(\.nii)?\.[^.]+$/i, '');
+    return { image, stem, pixels: data.pixels[i], label: data.classes[data.items[i].label] };
+  });
 }
 
 function readIndex(file: string): GradCamIndex | undefined {
@@ -242,7 +350,9 @@ function readIndex(file: string): GradCamIndex | undefined {
  * @throws TtlInputError naming the image that cannot be read, or the class that does not exist.
  */
 export async function gradCamRun(runDir: string, images: readonly string[], opts: GradCamRunOptions = {}): Promise<{ index: GradCamIndex; entries: GradCamEntry[]; indexPath: string }> {
-  if (!images.length) throw new TtlInputError('no images given');
+  if (!images.length && !opts.split) throw new TtlInputError('no images given (name image files, or a split of the run\'s data to sample)');
+  const count = opts.count ?? 8;
+  if (!(Number.isInteger(count) && count >= 1)) throw new TtlInputError(`count must be a positive integer, got ${opts.count}`);
   const emit = opts.onEvent ?? (() => undefined);
   const record = readRun(path.resolve(runDir));
   const modelJson = path.join(record.dir, 'model', 'model.json');
@@ -254,8 +364,10 @@ export async function gradCamRun(runDir: string, images: readonly string[], opts
   try {
     const meta = metadataOf(model, modelJson);
     const classIndex = opts.class === undefined ? undefined : resolveClass(opts.class, meta.classes);
-    const files = images.map((f) => path.resolve(f));
-    const pixels = files.map((f) => readImage(f, meta.imageSize));
+    const volume = { is: model.inputs[0].shape.length === 5, options: record.experiment.data.volume };
+    const inputs: Explained[] = [];
+    for (const f of images) inputs.push(await readInput(path.resolve(f), meta.imageSize, volume));
+    if (opts.split) inputs.push(...(await splitSamples(record, opts.split, count, emit)));
     const split = splitAtLastSpatialLayer(model);
     const dir = path.join(record.dir, 'gradcam');
     mkdirSync(dir, { recursive: true });
@@ -263,18 +375,22 @@ export async function gradCamRun(runDir: string, images: readonly string[], opts
     const old = readIndex(indexPath);
     const taken = new Map((old?.images ?? []).map((e) => [e.overlay, e.image]));
     const entries: GradCamEntry[] = [];
-    for (let i = 0; i < files.length; i++) {
-      const x = makeBatch([pixels[i]], [0], meta.imageSize, meta.normalisation) as tf.Tensor4D;
+    for (let i = 0; i < inputs.length; i++) {
+      const input = inputs[i];
+      const x = makeBatch([input.pixels], [0], meta.imageSize, meta.normalisation);
       const map = gradCam(split, x, classIndex);
       x.dispose();
-      const stem = path.basename(files[i], path.extname(files[i]));
-      let overlay = `${stem}.png`;
-      for (let k = 2; taken.has(overlay) && taken.get(overlay) !== files[i]; k++) overlay = `${stem}-${k}.png`;
-      taken.set(overlay, files[i]);
-      writeFileAtomic(path.join(dir, overlay), overlayPng(pixels[i], map.heatmap, meta.imageSize, opts.alpha));
+      let overlay = `${input.stem}.png`;
+      for (let k = 2; taken.has(overlay) && taken.get(overlay) !== input.image; k++) overlay = `${input.stem}-${k}.png`;
+      taken.set(overlay, input.image);
+      const png = volume.is
+        ? overlayVolumePng(input.pixels, map.heatmap, meta.imageSize, opts.alpha)
+        : overlayPng(input.pixels, map.heatmap, meta.imageSize, opts.alpha);
+      writeFileAtomic(path.join(dir, overlay), png);
       const predicted = map.probabilities.indexOf(Math.max(...map.probabilities));
       entries.push({
-        image: files[i],
+        image: input.image,
+        ...(input.label !== undefined ? { label: input.label } : {}),
         class: meta.classes[map.classIndex],
         classIndex: map.classIndex,
         score: map.probabilities[map.classIndex],
@@ -283,7 +399,7 @@ export async function gradCamRun(runDir: string, images: readonly string[], opts
         layer: map.layer,
         createdAt: new Date().toISOString(),
       });
-      emit({ type: 'phase', phase: 'grad-cam', done: i + 1, total: files.length });
+      emit({ type: 'phase', phase: 'grad-cam', done: i + 1, total: inputs.length });
     }
     const replaced = new Set(entries.map((e) => e.overlay));
     const index: GradCamIndex = {

@@ -264,18 +264,19 @@ export function outputShapeOf(layer: tf.layers.Layer): Shape | undefined {
 }
 
 /**
- * Names of the feature-map layers: a 4-D (NHWC) output computed only from the input or from
- * other feature-map layers (so a Reshape back to 4-D after global pooling is not one), in
- * topological order, input layer excluded.
+ * Names of the feature-map layers: an output of the input's rank (NHWC for images, NDHWC for
+ * volumes) computed only from the input or from other feature-map layers (so a Reshape back
+ * after global pooling is not one), in topological order, input layer excluded.
  */
 export function spatialLayers(model: tf.LayersModel): string[] {
   const spatial = new Set<string>();
   const inputs = new Set(model.inputLayers.map((l) => l.name));
+  const rank = model.inputs[0].shape.length === 5 ? 5 : 4;
   const inbound = inboundNames(model);
   for (const l of model.layers) {
     if (inputs.has(l.name) || l.getClassName() === 'InputLayer') continue;
     const s = outputShapeOf(l);
-    if (s === undefined || s.length !== 4) continue;
+    if (s === undefined || s.length !== rank) continue;
     const srcs = inbound.get(l.name) ?? [];
     if (srcs.length > 0 && srcs.every((n) => inputs.has(n) || spatial.has(n))) spatial.add(l.name);
   }
@@ -334,7 +335,7 @@ export function genericBlocks(model: tf.LayersModel): Block[] {
   let res: number | null = null;
   let lastAtRes: string | undefined;
   for (const l of spatial) {
-    if (l.getClassName() === 'ZeroPadding2D') continue;
+    if (/^ZeroPadding[23]D$/.test(l.getClassName())) continue;
     const h = outputShapeOf(l)![1];
     if (h === null) continue;
     if (res === null) res = h;
@@ -363,7 +364,7 @@ export function sharedSubmodel(model: tf.LayersModel, layerName: string, name?: 
 export function backboneFromModel(model: tf.LayersModel, name: string, normalisation: Normalisation = SYMMETRIC_NORMALISATION): Backbone {
   const cutPoints = spatialLayers(model);
   if (cutPoints.length === 0) {
-    throw new TtlInputError(`${name}: the model has no layer with a 4-D (image-shaped) output, so it cannot be truncated`);
+    throw new TtlInputError(`${name}: the model has no layer with a feature-map (image- or volume-shaped) output, so it cannot be truncated`);
   }
   const last = cutPoints[cutPoints.length - 1];
   const feature = model.outputs.length === 1 && model.outputs[0].sourceLayer.name === last ? model : sharedSubmodel(model, last);

@@ -92,23 +92,44 @@ export function registerJobCommands(s: Services): vscode.Disposable[] {
       return job?.id;
     }),
 
-    // (image, selected images) from the explorer's context menu; a run (node or folder) may follow
+    // (image, selected images) from the explorer's context menu, a run (node or folder) may follow;
+    // or a run node alone, whose own data can then be sampled
     reg(COMMANDS.gradCam, async (arg?: unknown, selection?: unknown, runArg?: unknown): Promise<number | undefined> => {
       if (!(await jobs.hasCliCommand('gradcam'))) return notAvailable('Grad-CAM', 'gradcam');
-      let images = (Array.isArray(selection) ? selection : arg instanceof vscode.Uri ? [arg] : []).filter(
-        (u): u is vscode.Uri => u instanceof vscode.Uri && /\.(png|jpe?g)$/i.test(u.fsPath),
-      );
-      if (!images.length) {
-        images =
-          (await vscode.window.showOpenDialog({ title: 'Images for Grad-CAM', canSelectMany: true, filters: { Images: ['png', 'jpg', 'jpeg'] } })) ?? [];
-        if (!images.length) return undefined;
-      }
-      const run = await pickRun(s, runArg, { title: `Grad-CAM of ${images.length} image${images.length === 1 ? '' : 's'}: which run's model?`, statuses: ['finished'], emptyMessage: 'Grad-CAM needs a finished run.' });
+      const explainable = (u: unknown): u is vscode.Uri => u instanceof vscode.Uri && /\.(png|jpe?g|nii|nii\.gz)$/i.test(u.fsPath);
+      const given = (Array.isArray(selection) ? selection : [arg]).filter(explainable);
+      const run = await pickRun(s, given.length || arg instanceof vscode.Uri ? runArg : (runArg ?? arg), {
+        title: given.length ? `Grad-CAM of ${given.length} file${given.length === 1 ? '' : 's'}: which run's model?` : "Grad-CAM: which run's model?",
+        statuses: ['finished'],
+        emptyMessage: 'Grad-CAM needs a finished run.',
+      });
       if (!run) return undefined;
-      const job = jobs.enqueue(`${run.name} (Grad-CAM, ${images.length} image${images.length === 1 ? '' : 's'})`, {
+      let inputs: string[] = given.map((u) => u.fsPath);
+      let what = `${inputs.length} file${inputs.length === 1 ? '' : 's'}`;
+      if (!inputs.length) {
+        const source = await vscode.window.showQuickPick(
+          [
+            { label: '$(beaker) Test images of the run\'s data', description: '8, the classes in turn', args: ['--split', 'test', '--count', '8'] },
+            { label: '$(beaker) Validation images of the run\'s data', description: '8, the classes in turn', args: ['--split', 'val', '--count', '8'] },
+            { label: '$(file-media) Choose files…', description: 'PNG or JPEG images; NIfTI volumes for a 3D model', args: [] },
+          ],
+          { title: `Grad-CAM of ${run.name}: which images?` },
+        );
+        if (!source) return undefined;
+        if (source.args.length) {
+          inputs = source.args;
+          what = `${source.args[1]} images`;
+        } else {
+          const files = await vscode.window.showOpenDialog({ title: 'Images for Grad-CAM', canSelectMany: true, filters: { 'Images and volumes': ['png', 'jpg', 'jpeg', 'nii', 'gz'] } });
+          if (!files?.length) return undefined;
+          inputs = files.map((u) => u.fsPath);
+          what = `${inputs.length} file${inputs.length === 1 ? '' : 's'}`;
+        }
+      }
+      const job = jobs.enqueue(`${run.name} (Grad-CAM, ${what})`, {
         kind: 'cli',
         command: 'gradcam',
-        args: ['gradcam', run.dir, ...images.map((u) => u.fsPath), ...backendArgs()],
+        args: ['gradcam', run.dir, ...inputs, ...backendArgs()],
         cwd: dirname(run.experimentFile),
         runDir: run.dir,
       });

@@ -5,7 +5,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { ANALYSIS_FORMAT, type AnalysisFile } from '../../engine/analysis/format';
-import type { GradCamIndex } from '../../engine/analysis/gradcam';
+import type { GradCamEntry, GradCamIndex } from '../../engine/analysis/gradcam';
 import type { SearchReport } from '../../engine/search/report';
 import { searchesDir } from '../../engine/search/state';
 import type { RunRecord } from '../../engine/runstore';
@@ -103,6 +103,13 @@ export function readAnalyses(runDir: string, runId: string): AnalysisView[] {
   return out;
 }
 
+/** `chest.jpeg · PNEUMONIA p=0.912 · predicted PNEUMONIA`; a dataset sample shows its reference and true class. */
+export function gradCamCaption(e: GradCamEntry): string {
+  const hash = e.image.lastIndexOf('#');
+  const name = hash >= 0 ? `${basename(e.image.slice(0, hash))}#${e.image.slice(hash + 1)}` : basename(e.image);
+  return `${name}${e.label !== undefined ? ` (${e.label})` : ''} · ${e.class} p=${e.score.toFixed(3)} · predicted ${e.predicted}`;
+}
+
 /** Grad-CAM overlays of a run, from `<runDir>/gradcam/index.json` (`ttl gradcam`), newest first. */
 export function readGradCam(runDir: string): { path: string; caption: string }[] {
   const dir = resolve(runDir, 'gradcam');
@@ -115,7 +122,7 @@ export function readGradCam(runDir: string): { path: string; caption: string }[]
   if (index.format !== GRADCAM_FORMAT || !Array.isArray(index.images)) return [];
   return [...index.images]
     .sort((a, b) => (a.createdAt < b.createdAt ? 1 : -1))
-    .map((e) => ({ path: resolve(dir, e.overlay), caption: `${basename(e.image)} · ${e.class} p=${e.score.toFixed(3)} · predicted ${e.predicted}` }))
+    .map((e) => ({ path: resolve(dir, e.overlay), caption: gradCamCaption(e) }))
     .filter((g) => g.path.startsWith(dir) && existsSync(g.path));
 }
 

@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import type { tf } from '../../tf';
 import { loadDataset } from '../../data';
+import { datasetSpecOf } from '../../experiment';
 import type { LoadedDataset } from '../../data/types';
 import { loadBackbone, loadLayersModelFile } from '../../models';
 import type { Backbone, Block } from '../../models/types';
@@ -68,7 +69,7 @@ export async function openAnalysisContext(runDir: string, opts: ContextOptions =
   const exp = record.experiment;
   emit({ type: 'phase', phase: 'loading data', done: 0 });
   const data = await loadDataset(
-    { format: exp.data.format, path: exp.data.path, imageSize: exp.data.imageSize, split: exp.data.split, skipBadImages: exp.data.skipBadImages, limit: exp.data.limit || undefined },
+    datasetSpecOf(exp.data),
     (done, total) => emit({ type: 'phase', phase: 'loading data', done, total }),
   );
   emit({ type: 'phase', phase: 'loading models' });

@@ -49,7 +49,7 @@ export interface AnalyzeOptions {
   trainImages?: number;
   /** Block ends (default) or every cut point. */
   layers?: LayerSelection;
-  /** Vertical study: each conv output is average-pooled to at most grid × grid positions (default 4). */
+  /** Vertical study: each conv output is average-pooled to at most `grid` cells per spatial axis (default 4). */
   grid?: number;
   /**
    * At most this many data points (image positions) per comparison (default 4096). The

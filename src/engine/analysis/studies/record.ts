@@ -1,16 +1,17 @@
 /**
- * Recording layer activations of a model on a set of stored images, small enough to keep in
- * memory for many layers at once.
+ * Recording layer activations of a model on a set of stored images (or volumes), small enough
+ * to keep in memory for many layers at once. Feature maps are channels-last, (N, h, w, C) for 2D
+ * models and (N, d, h, w, C) for 3D ones; "positions" are all their spatial cells.
  *
  * Every recorded layer yields up to three forms, all on the same images in the same order:
  * - `points`: `pointsPerImage` positions of each image at the layer's own resolution, (N·k, C):
- *   a seeded sample that depends only on the seed, the image's row and the layer's h × w, so
+ *   a seeded sample that depends only on the seed, the image's row and the layer's spatial size, so
  *   two models with the same layer record the same positions (rows match across models). The
  *   data points of a comparison of one layer across models, as in google/svcca's conv recipe;
  *   pooling first would average away what the layer computes and leave mostly what any network
  *   computes (local intensity), pushing a random network's similarity up;
- * - `grid`: the NHWC output adaptively average-pooled to at most `grid × grid` positions,
- *   (N, min(h, grid), min(w, grid), C): for comparing layers of different resolutions, which
+ * - `grid`: the output adaptively average-pooled to at most `grid` cells along each spatial
+ *   axis, e.g. (N, min(h, grid), min(w, grid), C): for comparing layers of different resolutions, which
  *   need a common grid anyway (see `activations.ts`);
  * - `pooled`: the global average over all positions, (N, C) row-major: the features of a linear
  *   probe, exactly what a GAP head of a model cut at that layer would see.
@@ -20,16 +21,16 @@ import { tf } from '../../tf';
 import { deriveSeed, Rng } from '../../rng';
 import type { Normalisation } from '../../models/types';
 import { makeBatch } from '../../train/batches';
-import { averagePool, type LayerActivations } from '../activations';
+import { averagePool, spatialShape, type LayerActivations } from '../activations';
 
 export interface RecordOptions {
-  /** Stored images (HWC uint8, `imageSize²·3` each), as `ImageDataset.pixels`. */
+  /** Stored images (HWC uint8, `imageSize²·3` each) or volumes (`imageSize³`), as `ImageDataset.pixels`. */
   pixels: readonly Uint8Array[];
   /** Which images, in row order. */
   indices: readonly number[];
   imageSize: number;
   normalisation: Normalisation;
-  /** Keep at most grid × grid positions per image (default 4). 0: keep only the pooled form. */
+  /** Keep at most `grid` cells along each spatial axis (default 4). 0: keep only the pooled form. */
   grid?: number;
   /** Positions sampled per image for `points` (0, the default: no `points`). */
   pointsPerImage?: number;
@@ -42,7 +43,7 @@ export interface RecordOptions {
 }
 
 export interface RecordedLayer {
-  /** (N·k, C) with k = min(pointsPerImage, h·w); absent when `pointsPerImage` is 0. */
+  /** (N·k, C) with k = min(pointsPerImage, number of positions); absent when `pointsPerImage` is 0. */
   points?: LayerActivations;
   /** Absent when `grid` is 0. */
   grid?: LayerActivations;
@@ -75,14 +76,15 @@ export async function recordActivations(model: tf.LayersModel, layers: readonly 
     x.dispose();
     for (let li = 0; li < layers.length; li++) {
       const y = ys[li];
-      if (y.rank === 4) {
-        const pooled = tf.tidy(() => y.mean([1, 2]));
+      if (y.rank >= 3) {
+        const axes = y.shape.slice(1, -1).map((_, i) => i + 1);
+        const pooled = tf.tidy(() => y.mean(axes));
         pooledParts[li].push({ data: (await pooled.data()) as Float32Array, shape: pooled.shape });
         pooled.dispose();
         if (grid > 0 || perImage > 0) {
-          const [b, h, w, c] = y.shape;
-          const full: LayerActivations = { data: (await y.data()) as Float32Array, shape: [b, h, w, c] };
-          if (grid > 0) gridParts[li].push(h <= grid && w <= grid ? full : averagePool(full, Math.min(h, grid), Math.min(w, grid)));
+          const full: LayerActivations = { data: (await y.data()) as Float32Array, shape: y.shape };
+          const spatial = spatialShape(full);
+          if (grid > 0) gridParts[li].push(spatial.every((d) => d <= grid) ? full : averagePool(full, spatial.map((d) => Math.min(d, grid))));
           if (perImage > 0) pointParts[li].push(samplePositions(full, start, perImage, seed));
         }
       } else {
@@ -108,18 +110,20 @@ export async function recordActivations(model: tf.LayersModel, layers: readonly 
 }
 
 /**
- * k = min(perImage, h·w) distinct positions of each image of a (b, h, w, C) batch whose first
+ * k = min(perImage, Πspatial) distinct positions of each image of a (b, ...spatial, C) batch whose first
  * image is row `firstRow` of the recording, in raster order: (b·k, C).
  */
 function samplePositions(x: LayerActivations, firstRow: number, perImage: number, seed: number): LayerActivations {
-  const [b, h, w, c] = x.shape;
+  const spatial = spatialShape(x);
+  const b = x.shape[0];
+  const c = x.shape[x.shape.length - 1];
   const data = x.data;
-  const hw = h * w;
+  const hw = spatial.reduce((p, d) => p * d, 1);
   const k = Math.min(perImage, hw);
   const out = new Float32Array(b * k * c);
   const order = new Int32Array(hw);
   for (let i = 0; i < b; i++) {
-    const rng = new Rng(deriveSeed(seed, firstRow + i, h, w));
+    const rng = new Rng(deriveSeed(seed, firstRow + i, ...spatial));
     for (let p = 0; p < hw; p++) order[p] = p;
     for (let p = 0; p < k; p++) {
       const q = p + rng.int(hw - p);
