@@ -55,6 +55,8 @@ const cli = (...args: string[]) => spawnSync(process.execPath, [path.join(ROOT, 
 test('ttl analyze on a 3D run: every stage of the volume model, similarities in range, the suggestion by its rule', () => {
   const r = cli('analyze', ftlRun, '--split', 'test', '--backend', 'wasm', '--json');
   assert.equal(r.status, 0, r.stderr);
+  // the analysis loads exactly the data the run trained on
+  assert.doesNotMatch(r.stderr, /data changed/);
   const a = JSON.parse(r.stdout.trim().split('\n').pop()!) as AnalysisFile & { path: string };
   assert.equal(a.path, path.join(ftlRun, 'analysis', 'svcca-test.json'));
   assert.equal(a.run.backbone, 'mobilenet3d');

@@ -321,6 +321,9 @@ async function splitSamples(record: RunRecord, split: Split, count: number, emit
   const spec = datasetSpecOf(record.experiment.data);
   emit({ type: 'phase', phase: 'loading data', done: 0 });
   const data = await loadDataset(spec, (done, total) => emit({ type: 'phase', phase: 'loading data', done, total }));
+  if (data.fingerprint !== record.dataFingerprint) {
+    emit({ type: 'log', level: 'warn', message: `${record.dir}: the data changed since the run trained on it (fingerprint differs)` });
+  }
   const byClass = data.classes.map((_, c) => data.items.flatMap((it, i) => (it.split === split && it.label === c ? [i] : [])));
   const picked: number[] = [];
   for (let round = 0; picked.length < count && byClass.some((l) => l.length > round); round++) {
