@@ -134,7 +134,7 @@ function placeTree(): void {
 }
 
 function similarityOf(a: AnalysisView | undefined): Map<string, Similarity> | undefined {
-  return a?.file.horizontal && new Map(a.file.horizontal.layers.map((l) => [l.layer, { finetuned: l.finetuned, random: l.random }]));
+  return a?.file.horizontal && new Map(a.file.horizontal.layers.map((l) => [l.layer, { finetuned: l.finetuned, random: l.random, undersampled: l.undersampled, points: l.points, neurons: l.neurons }]));
 }
 
 function latestAnalysis(): AnalysisView | undefined {
@@ -368,7 +368,7 @@ function drawAnalysis(a: AnalysisView): { content: Node[]; cards: Card[] } {
           },
           options: { scales: { y: { min: 0, max: 1, title: { display: true, text: f.measure } } } },
         },
-        () => [['layer', 'block', 'finetuned', 'random'], ...ls.map((l): Cell[] => [l.layer, l.block, l.finetuned, l.random])],
+        () => [['layer', 'block', 'finetuned', 'random', 'points', 'neurons', 'undersampled'], ...ls.map((l): Cell[] => [l.layer, l.block, l.finetuned, l.random, l.points ?? '', l.neurons ?? '', l.undersampled ? 'yes' : 'no'])],
       ),
     );
   }

@@ -12,6 +12,10 @@ import { h } from './dom';
 export interface Similarity {
   finetuned: number;
   random: number;
+  /** Too few data points per neuron for the values to say much (see docs/analysis.md). */
+  undersampled?: boolean;
+  points?: number;
+  neurons?: number;
 }
 
 export interface TreeInput {
@@ -244,7 +248,13 @@ function totalsText(t: Totals, full: Totals): string {
 
 /** Inline bar: the finetuned similarity as a bar, the random baseline as a tick. */
 function similarityBar(s: Similarity): HTMLElement {
-  const bar = h('span', { class: 'sim', title: `finetuned ${s.finetuned.toFixed(3)} · random ${s.random.toFixed(3)}`, role: 'img', 'aria-label': `similarity ${s.finetuned.toFixed(2)}, random baseline ${s.random.toFixed(2)}` });
+  const thin = s.undersampled ? ` · only ${s.points} data points for ${s.neurons} channels: says little` : '';
+  const bar = h('span', {
+    class: s.undersampled ? 'sim undersampled' : 'sim',
+    title: `finetuned ${s.finetuned.toFixed(3)} · random ${s.random.toFixed(3)}${thin}`,
+    role: 'img',
+    'aria-label': `similarity ${s.finetuned.toFixed(2)}, random baseline ${s.random.toFixed(2)}${s.undersampled ? ', too few data points' : ''}`,
+  });
   const fill = h('span', { class: 'sim-fill' });
   fill.style.width = `${Math.max(0, Math.min(1, s.finetuned)) * 100}%`;
   const tick = h('span', { class: 'sim-random' });

@@ -20,6 +20,7 @@ import { niftiBytes } from './nifti';
 import { gradCam, gradCamRun, jet, montageSlices, splitAtLastSpatialLayer } from '../../src/engine/analysis/gradcam';
 import type { AnalysisFile } from '../../src/engine/analysis/format';
 import { retention, DEFAULT_RETENTION_THRESHOLD } from '../../src/engine/analysis/studies';
+import { MIN_POINTS_PER_NEURON } from '../../src/engine/analysis/studies/horizontal';
 import { loadLayersModelFile } from '../../src/engine/models/layersModel';
 import { loadDataset } from '../../src/engine/data';
 import { makeBatch } from '../../src/engine/train/batches';
@@ -53,12 +54,13 @@ after(() => {
 const cli = (...args: string[]) => spawnSync(process.execPath, [path.join(ROOT, 'bin/ttl.js'), ...args], { cwd: ROOT, encoding: 'utf8', timeout: 300_000 });
 
 test('ttl analyze on a 3D run: every stage of the volume model, similarities in range, the suggestion by its rule', () => {
-  const r = cli('analyze', ftlRun, '--split', 'test', '--backend', 'wasm', '--json');
+  const r = cli('analyze', ftlRun, '--split', 'test', '--backend', 'wasm');
   assert.equal(r.status, 0, r.stderr);
   // the analysis loads exactly the data the run trained on
   assert.doesNotMatch(r.stderr, /data changed/);
-  const a = JSON.parse(r.stdout.trim().split('\n').pop()!) as AnalysisFile & { path: string };
-  assert.equal(a.path, path.join(ftlRun, 'analysis', 'svcca-test.json'));
+  const file = path.join(ftlRun, 'analysis', 'svcca-test.json');
+  assert.ok(r.stdout.includes(`written: ${file}`), r.stdout);
+  const a = JSON.parse(fs.readFileSync(file, 'utf8')) as AnalysisFile;
   assert.equal(a.run.backbone, 'mobilenet3d');
   const h = a.horizontal!;
   assert.deepEqual(
@@ -84,12 +86,23 @@ test('ttl analyze on a 3D run: every stage of the volume model, similarities in 
   }
   assert.deepEqual(a.probe!.blocks.map((b) => b.block), ['stage1', 'stage2', 'stage3', 'stage4', 'stage5']);
   for (const b of a.probe!.blocks) assert.ok(b.auroc >= 0 && b.auroc <= 1);
-  // the deepest layer before the first whose retention falls under the threshold (or the last)
-  const ret = h.layers.map((l) => retention(l.finetuned, l.random));
+  // every comparison's size is recorded; at 16³ the last stages have one or two voxels per
+  // volume, too few data points for their channels, and are flagged
+  for (const l of h.layers) {
+    assert.ok(l.points! > 0 && l.neurons! > 0);
+    assert.equal(l.undersampled === true, l.points! < MIN_POINTS_PER_NEURON * l.neurons!, l.layer);
+  }
+  assert.ok(h.layers.at(-1)!.undersampled, JSON.stringify(h.layers.at(-1)));
+  assert.match(r.stdout, /fewer than 5 data points per neuron \(.*conv_pw_13_relu: \d+ for 256/);
+  // the deepest judged layer before the first whose retention falls under the threshold (or
+  // the last judged); judged: the layers before the first undersampled one
+  const judged = h.layers.slice(0, Math.max(1, h.layers.findIndex((l) => l.undersampled)));
+  const ret = judged.map((l) => retention(l.finetuned, l.random));
   assert.equal(a.suggestion!.threshold, DEFAULT_RETENTION_THRESHOLD);
   const drop = ret.findIndex((x) => x < DEFAULT_RETENTION_THRESHOLD);
-  const expected = drop === -1 ? h.layers[h.layers.length - 1] : h.layers[Math.max(0, drop - 1)];
+  const expected = drop === -1 ? judged[judged.length - 1] : judged[Math.max(0, drop - 1)];
   assert.equal(a.suggestion!.cut, expected.layer);
+  assert.match(a.suggestion!.reason, /not judged: .*conv_pw_13_relu/);
 });
 
 test('3D Grad-CAM: a (d, h, w) map, weights of the GAP + dense head over d·h·w, upsampled to the volume', async () => {

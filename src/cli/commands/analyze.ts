@@ -5,6 +5,7 @@ import { isMeasureName, measureList, type MeasureName } from '../../engine/analy
 import { out } from '../output';
 import { EventPrinter } from '../progress';
 import { table } from '../format';
+import { MIN_POINTS_PER_NEURON } from '../../engine/analysis/studies/horizontal';
 import { positiveInt } from './args';
 import { gradcamCommand } from './gradcam';
 
@@ -55,7 +56,17 @@ function printAnalysis(a: AnalysisFile, file: string): void {
   out.data(`${a.run.id}: ${a.measure} on ${a.images} ${a.split} images`);
   if (a.horizontal) {
     out.data('\nhorizontal: pretrained vs finetuned, and vs random init (baseline)');
-    out.data(table(['layer', 'block', 'finetuned', 'random', 'gap'], a.horizontal.layers.map((l) => [l.layer, l.block, f3(l.finetuned), f3(l.random), f3(l.finetuned - l.random)])));
+    const rows = a.horizontal.layers;
+    out.data(
+      table(
+        ['layer', 'block', 'finetuned', 'random', 'gap', 'points'],
+        rows.map((l) => [l.layer, l.block, f3(l.finetuned), f3(l.random), f3(l.finetuned - l.random), l.points === undefined ? '' : `${l.points}${l.undersampled ? ' *' : ''}`]),
+      ),
+    );
+    const thin = rows.filter((l) => l.undersampled);
+    if (thin.length) {
+      out.data(`* fewer than ${MIN_POINTS_PER_NEURON} data points per neuron (${thin.map((l) => `${l.layer}: ${l.points} for ${l.neurons}`).join('; ')}): these similarities crowd towards 1 and say little; analyse more images (--images, or --split train)`);
+    }
   }
   if (a.suggestion) out.data(`\nsuggested cut: ${a.suggestion.cut} (${a.suggestion.block}): ${a.suggestion.reason}`);
   if (a.vertical) {

@@ -44,6 +44,15 @@ export interface HorizontalLayer {
   finetunedCoefficients?: number[];
   /** SVCCA/PWCCA only: canonical correlations pretrained↔random, descending. */
   randomCoefficients?: number[];
+  /** Data points (positions of the analysed images) each comparison used. */
+  points?: number;
+  /** Neurons (channels) of the layer (the wider side, for a TF model's narrowed layers). */
+  neurons?: number;
+  /**
+   * True when points < MIN_POINTS_PER_NEURON × neurons: with so few data points even unrelated
+   * features correlate (CCA fits noise), both similarities crowd towards 1 and say little.
+   */
+  undersampled?: boolean;
 }
 
 /** Horizontal study: how much each layer moved in finetuning, against a random baseline. */

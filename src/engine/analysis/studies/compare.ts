@@ -15,7 +15,16 @@ export interface CompareOptions {
   seed: number;
 }
 
-export function compareLayers(a: LayerActivations, b: LayerActivations, opts: CompareOptions): MeasureResult {
+/** A measurement and the size of the problem behind it. */
+export type Comparison = MeasureResult & {
+  /** Data points (rows) compared. */
+  points: number;
+  /** Neurons (columns) of the wider side. */
+  neurons: number;
+};
+
+export function compareLayers(a: LayerActivations, b: LayerActivations, opts: CompareOptions): Comparison {
   const pair = convPairToMatrices(a, b, { maxPoints: opts.maxPoints, seed: opts.seed });
-  return measures[opts.measure].compute(pair.a, pair.b, opts.measureOptions);
+  const result = measures[opts.measure].compute(pair.a, pair.b, opts.measureOptions);
+  return { ...result, points: pair.a.shape[0], neurons: Math.max(pair.a.shape[1], pair.b.shape[1]) };
 }

@@ -9,6 +9,14 @@ import type { HorizontalLayer, HorizontalStudy } from '../format';
 import type { RecordedLayer } from './record';
 import { compareLayers, type CompareOptions } from './compare';
 
+/**
+ * Fewer data points per neuron than this and a layer's similarities are flagged as saying
+ * little: CCA between n points of p unrelated features finds canonical correlations that grow
+ * towards 1 as p/n grows (all 1 at n ≤ p), so the finetuned value and the random baseline
+ * crowd together near 1.
+ */
+export const MIN_POINTS_PER_NEURON = 5;
+
 export interface HorizontalInputs {
   layers: readonly string[];
   blockOf: ReadonlyMap<string, string>;
@@ -27,7 +35,8 @@ export function horizontalStudy(inp: HorizontalInputs): HorizontalStudy {
     const fin = compareLayers(pre, inp.finetuned.get(layer)!.points!, inp.compare);
     const rnd = compareLayers(pre, inp.random.get(layer)!.points!, inp.compare);
     inp.onLayer?.(i + 1, inp.layers.length);
-    const row: HorizontalLayer = { layer, block: inp.blockOf.get(layer)!, finetuned: fin.value, random: rnd.value };
+    const row: HorizontalLayer = { layer, block: inp.blockOf.get(layer)!, finetuned: fin.value, random: rnd.value, points: fin.points, neurons: fin.neurons };
+    if (fin.points < MIN_POINTS_PER_NEURON * fin.neurons) row.undersampled = true;
     if (fin.coefficients) row.finetunedCoefficients = fin.coefficients;
     if (rnd.coefficients) row.randomCoefficients = rnd.coefficients;
     return row;

@@ -8,7 +8,9 @@
  * A layer is "near the baseline" when r_i < threshold (default 0.25: less than a quarter of the
  * room kept). The suggestion is the layer just before the first layer near the baseline, i.e.
  * the deepest cut that keeps only layers whose pretrained features were reused; the deepest
- * analysed layer when no layer falls; the first layer when already the first one falls.
+ * analysed layer when no layer falls; the first layer when already the first one falls. Layers
+ * from the first undersampled one on (too few data points per neuron, see `horizontal.ts`)
+ * are not judged, since their similarities crowd towards 1 whatever the features are.
  */
 import type { CutSuggestion, HorizontalLayer } from '../format';
 
@@ -19,8 +21,17 @@ export function retention(similarity: number, baseline: number): number {
   return baseline >= 1 ? 0 : (similarity - baseline) / (1 - baseline);
 }
 
-/** @param layers the horizontal study's layers, shallow to deep (at least one). */
-export function suggestCut(layers: readonly HorizontalLayer[], threshold = DEFAULT_RETENTION_THRESHOLD): CutSuggestion {
+/**
+ * @param all the horizontal study's layers, shallow to deep (at least one). Only the layers
+ *   before the first undersampled one are judged (all of them when already the first is).
+ */
+export function suggestCut(all: readonly HorizontalLayer[], threshold = DEFAULT_RETENTION_THRESHOLD): CutSuggestion {
+  const firstUndersampled = all.findIndex((l) => l.undersampled);
+  const layers = firstUndersampled > 0 ? all.slice(0, firstUndersampled) : all;
+  const skipped = all.slice(layers.length);
+  const note = skipped.length
+    ? ` (not judged: ${skipped.map((l) => l.layer).join(', ')}, with too few data points per neuron for their similarities to say much; analyse more images)`
+    : '';
   const r = layers.map((l) => retention(l.finetuned, l.random));
   const fall = r.findIndex((x) => x < threshold);
   const pct = (x: number) => `${Math.round(x * 100)}%`;
@@ -31,7 +42,7 @@ export function suggestCut(layers: readonly HorizontalLayer[], threshold = DEFAU
     baseline: layers[i].random,
     retention: r[i],
     threshold,
-    reason,
+    reason: reason + note,
   });
   const fmt = (l: HorizontalLayer) => `${l.finetuned.toFixed(3)} vs random ${l.random.toFixed(3)}`;
   if (fall === -1) {
