@@ -6,6 +6,7 @@ import { formatLocalTime, formatMetric } from '../util/format';
 import { pathKey, type ExperimentNode, type RunNode } from '../runs/tree';
 import type { SearchNode } from '../runs/searches';
 import type { Services } from '../services';
+import { ModelExplorerPanel } from '../panel/modelExplorerPanel';
 
 const EXCLUDE_GLOB = '{**/node_modules/**,**/.git/**,**/.ttl/**}';
 
@@ -16,7 +17,7 @@ function isNode(x: unknown): x is ExperimentNode | RunNode | SearchNode {
 
 /**
  * The experiment file a command is about: its argument (URI, path or Experiments node), else the
- * active editor's *.ttl.json, else one the user picks. Saves the file if it has unsaved changes.
+ * active editor's *.ttl.json, else the one the focused Model Explorer shows, else one the user picks. Saves the file if it has unsaved changes.
  */
 export async function experimentFileFrom(arg: unknown, purpose: string): Promise<vscode.Uri | undefined> {
   let uri: vscode.Uri | undefined;
@@ -25,7 +26,9 @@ export async function experimentFileFrom(arg: unknown, purpose: string): Promise
   else if (isNode(arg)) uri = vscode.Uri.file(arg.kind === 'experiment' ? arg.file : arg.experimentFile);
   else {
     const active = vscode.window.activeTextEditor?.document;
+    const shown = ModelExplorerPanel.focusedExperimentFile();
     if (active && /\.ttl\.json$/i.test(active.uri.fsPath)) uri = active.uri;
+    else if (shown) uri = vscode.Uri.file(shown);
   }
   if (!uri) {
     const files = (await vscode.workspace.findFiles('**/*.ttl.json', EXCLUDE_GLOB)).sort((a, b) => a.fsPath.localeCompare(b.fsPath));

@@ -59,6 +59,12 @@ export class ModelExplorerPanel {
     return ModelExplorerPanel.current;
   }
 
+  /** The experiment file the Model Explorer shows, when it is the focused editor tab. */
+  static focusedExperimentFile(): string | undefined {
+    const p = ModelExplorerPanel.current;
+    return p?.panel.active ? p.target.experimentFile : undefined;
+  }
+
   static revive(panel: vscode.WebviewPanel, extensionUri: vscode.Uri, target: ModelExplorerTarget): void {
     ModelExplorerPanel.current = new ModelExplorerPanel(panel, extensionUri, target);
   }

@@ -181,8 +181,9 @@ export const checks: BrowserCheck[] = [
         ctx.log(`dragged to ${target}: ${await params.innerText()}`);
       }
 
-      // a new run from the palette: its curves grow in the panel while it trains
-      await editorTab(page, `${NAME}.ttl.json`).click();
+      // a new run from the palette with the Model Explorer focused: it runs the experiment the
+      // panel shows (no file pick), and its curves grow in the panel while it trains
+      await editorTab(page, `Model Explorer: ${NAME}`).click();
       await runCommand(page, 'TTL: Run Experiment');
       const live = frame.locator('#section-training p', { hasText: /^Training: \d+ epochs? done so far/ }).first();
       await live.waitFor({ state: 'visible', timeout: 60_000 });

@@ -81,6 +81,31 @@ suite('TTL Studio: jobs', () => {
     assert.ok(existsSync(path.join(finishedRun!, 'gradcam', index.images[0].overlay)), index.images[0].overlay);
   });
 
+  test("Grad-CAM from a run node explains test images of the run's own data, picked from a quick pick", async function () {
+    if (!finishedRun) this.skip();
+    this.timeout(120_000);
+    const api = await ttlApi();
+    const run = await runNodeWhere(api, finishedRun!, (r) => r.status === 'finished', 'the finished run node');
+    const pending = vscode.commands.executeCommand<number>('ttl.gradCam', run);
+    // the first item of the source quick pick is the run's test split; accept it once it shows
+    let id: number | undefined;
+    void pending.then((v) => (id = v));
+    await waitFor('the Grad-CAM job to be queued', async () => {
+      if (id !== undefined) return true;
+      await vscode.commands.executeCommand('workbench.action.acceptSelectedQuickOpenItem');
+      return false;
+    });
+    const job = await api.whenJobEnded(id!);
+    assert.equal(job.state, 'finished', JSON.stringify(job.outcome));
+    const index = JSON.parse(readFileSync(path.join(finishedRun!, 'gradcam', 'index.json'), 'utf8'));
+    const samples = index.images.filter((e: { label?: string }) => e.label !== undefined);
+    assert.equal(samples.length, 8);
+    for (const e of samples) {
+      assert.match(e.image, /breastmnist\.npz#test\/\d+$/);
+      assert.ok(existsSync(path.join(finishedRun!, 'gradcam', e.overlay)), e.overlay);
+    }
+  });
+
   test('Cancel Job stops a running job and the run is marked cancelled, resumable', async function () {
     this.timeout(120_000);
     const api = await ttlApi();
