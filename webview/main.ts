@@ -123,6 +123,10 @@ function placeTree(): void {
     measure: analysis?.file.measure.toUpperCase(),
     suggested: analysis?.file.suggestion?.cut,
     latency: (cut: string | null) => latencyAt(cut, experiment.strategy, layers),
+    exact: (cut: string | null) => {
+      const t = experiment.strategy.kind === 'tf' && cut !== null ? state.tfTotals?.[cut] : undefined;
+      return t && { ...t, approximate: false };
+    },
     onCommit: (cut: string | null) => send({ type: 'setCut', cut }),
   };
   if (tree && tree.fits(input) && slot.contains(tree.el)) {

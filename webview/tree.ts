@@ -5,7 +5,7 @@
  * below it and the totals update in place; releasing it hands the cut to `onCommit`.
  */
 import type { InspectResult } from '../src/engine/inspect';
-import { buildLayerTree, handleStops, stepHandle, strategyTotals, type RowRole, type StrategyView, type Totals } from '../src/extension/panel/layerTree';
+import { buildLayerTree, handleStops, stepHandle, type RowRole, type StrategyView, type Totals } from '../src/extension/panel/layerTree';
 import { formatCount, formatMs } from '../src/extension/util/format';
 import { h } from './dom';
 
@@ -29,6 +29,8 @@ export interface TreeInput {
   suggested?: string;
   /** Measured latency of the model with the handle after `cut`, and of the full model, when runs measured them. */
   latency(cut: string | null): { ms?: number; fullMs?: number };
+  /** Exact totals of the strategy's model at `cut` when they were measured (TF), else undefined: the tree's own figures stand. */
+  exact?(cut: string | null): Totals | undefined;
   onCommit(cut: string | null): void;
 }
 
@@ -126,6 +128,7 @@ export class LayerTreeView {
     this.cut = cut;
     const { table, strategy } = this.input;
     const tree = buildLayerTree(table, strategy, cut);
+    const totals = this.input.exact?.(cut) ?? tree.totals;
     for (const g of tree.groups) {
       for (const r of g.rows) {
         const row = this.rows.get(r.name);
@@ -142,10 +145,10 @@ export class LayerTreeView {
     const index = Math.max(0, this.stops.indexOf(cut));
     const label = cut === null ? 'no cut: the whole backbone' : `after ${cut}`;
     this.handle.setAttribute('aria-valuenow', String(index));
-    this.handle.setAttribute('aria-valuetext', `${label}; ${totalsText(tree.totals, tree.full)}`);
+    this.handle.setAttribute('aria-valuetext', `${label}; ${totalsText(totals, tree.full)}`);
     this.handle.querySelector('.handle-label')!.textContent = strategy.kind === 'lwft' ? `${label}: frozen above, trained below` : label;
-    this.handle.querySelector('.handle-totals')!.textContent = totalsText(tree.totals, tree.full);
-    this.totals.replaceChildren(...this.totalsContent(strategyTotals(table, strategy, cut), tree.full, cut));
+    this.handle.querySelector('.handle-totals')!.textContent = totalsText(totals, tree.full);
+    this.totals.replaceChildren(...this.totalsContent(totals, tree.full, cut));
   }
 
   private totalsContent(t: Totals, full: Totals, cut: string | null): Node[] {

@@ -1,11 +1,15 @@
 /**
  * What `ttl inspect` and the layer tree show: a backbone truncated at a cut point with a
- * K-class pooled head, layer by layer, with params, MACs, block and cut-point marks.
- * The Model Explorer asks for the untruncated model (`ttl inspect <model> --json`) once per
- * backbone and input size and works out every cut from that one table.
+ * K-class pooled head (or, with `strategy: 'tf'`, kept whole with the layers above the cut at
+ * half width, as TransFusion builds it), layer by layer, with params, MACs, block and cut-point
+ * marks. The Model Explorer asks for the untruncated model (`ttl inspect <model> --json`) once
+ * per backbone and input size and works out every truncation from that one table; a TF model's
+ * exact size needs its own table.
  */
 import { loadBackbone } from './models';
 import { buildClassifier, findCut } from './models/truncate';
+import { prepareStrategy } from './strategies';
+import { TtlInputError } from './errors';
 import { profile } from './complexity';
 import type { Backbone } from './models/types';
 
@@ -13,6 +17,8 @@ export interface InspectOptions {
   /** Built-in name or model.json path. */
   model: string;
   cut?: string;
+  /** `ttl` (default): truncate after `cut`; `tf`: full depth, half width above `cut`. */
+  strategy?: 'ttl' | 'tf';
   inputSize?: number;
   numClasses?: number;
   weights?: string;
@@ -32,6 +38,8 @@ export interface InspectedLayer {
 export interface InspectResult {
   model: string;
   cut: string | null;
+  /** How the model was built from the cut (absent in tables written before it was recorded: `ttl`). */
+  strategy?: 'ttl' | 'tf';
   inputSize: number;
   numClasses: number;
   params: number;
@@ -66,7 +74,9 @@ export async function inspectModel(o: InspectOptions): Promise<InspectResult> {
   const backbone = await loadBackbone({ backbone: o.model, weights: o.weights, inputSize: o.inputSize, pretrained: o.weights !== undefined || undefined });
   const numClasses = o.numClasses ?? 2;
   const cut = o.cut ? findCut(backbone, o.cut) : null;
-  const model = buildClassifier(backbone, { cut: cut ?? undefined, numClasses });
+  const strategy = o.strategy ?? 'ttl';
+  if (strategy === 'tf' && !cut) throw new TtlInputError('a TF model needs a cut (--cut): the layers above it are rebuilt at half width');
+  const model = strategy === 'tf' ? prepareStrategy(backbone, { kind: 'tf', cut: cut! }, numClasses, 0).model : buildClassifier(backbone, { cut: cut ?? undefined, numClasses });
   try {
     const p = profile(model);
     const cutPoints = new Set(backbone.cutPoints);
@@ -75,13 +85,14 @@ export async function inspectModel(o: InspectOptions): Promise<InspectResult> {
     return {
       model: backbone.name,
       cut,
+      strategy,
       inputSize: inputShape[1] ?? backbone.defaultInputSize,
       numClasses,
       params: p.params,
       trainableParams: p.trainableParams,
       macs: p.macs,
       macsConvDense: p.macsConvDense,
-      blocks: backbone.blocks.filter((b) => !cut || backbone.cutPoints.indexOf(b.end) <= backbone.cutPoints.indexOf(cut)),
+      blocks: backbone.blocks.filter((b) => !cut || strategy === 'tf' || backbone.cutPoints.indexOf(b.end) <= backbone.cutPoints.indexOf(cut)),
       cutPoints: [...backbone.cutPoints],
       headUnits: Math.max(2, numClasses),
       layers: p.layers.map((l) => ({

@@ -40,6 +40,9 @@ test('unknown model and unknown layer: exit 2, one line naming the nearest valid
   const b = ttl('inspect', 'mobilenet_v1', '--cut', 'conv_pw_11_rel');
   assert.equal(b.code, 2);
   assert.match(b.stderr, /conv_pw_11_relu/);
+  const c = ttl('inspect', 'mobilenet_v1', '--strategy', 'tf');
+  assert.equal(c.code, 2);
+  assert.match(c.stderr, /TF model needs a cut \(--cut\)/);
 });
 
 test('--version prints the package version; a closed pipe on stdout is not an error', () => {

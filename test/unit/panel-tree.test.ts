@@ -7,6 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initBackend } from '../../src/engine/backend';
 import { inspectModel, type InspectResult } from '../../src/engine/inspect';
+import { loadBackbone } from '../../src/engine/models';
+import { prepareStrategy } from '../../src/engine/strategies';
 import { LayerTables } from '../../src/extension/panel/layerTable';
 import { buildLayerTree, cutOfStrategy, handleStops, lwftUnitsAbove, resolveCut, stepHandle, strategyTotals, truncatedTotals } from '../../src/extension/panel/layerTree';
 
@@ -102,6 +104,44 @@ describe('layer tables', () => {
       const again = new LayerTables(join(dir, 'no-such-cli.js'), dir);
       assert.deepEqual(await again.get(key), table);
       await assert.rejects(new LayerTables(cli, dir).get({ ...key, backbone: 'resnet51' }), /resnet50/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a TF model has its own table: full depth, half the channels above the cut, exact where the tree estimates', async () => {
+    const cli = join(__dirname, '../../dist/cli.js');
+    const dir = mkdtempSync(join(tmpdir(), 'ttl-tables-tf-'));
+    try {
+      const cut = 'conv_pw_5_relu';
+      const key = { backbone: 'mobilenet_v1', inputSize: INPUT, numClasses: 2, tf: { cut: 'stage3' } };
+      const tf = await new LayerTables(cli, dir).get(key);
+      assert.equal(tf.strategy, 'tf');
+      assert.equal(tf.cut, cut, 'a block name resolves to its end layer');
+      // cached apart from the untruncated table
+      await new LayerTables(cli, dir).get({ backbone: 'mobilenet_v1', inputSize: INPUT, numClasses: 2 });
+      assert.equal(readdirSync(dir).length, 2);
+      assert.deepEqual(tf.layers.map((l) => l.name), full.layers.map((l) => l.name));
+      const above = full.layers.findIndex((l) => l.name === cut);
+      // convolutions above the cut have half the filters; depthwise and batch-norm layers follow
+      // their input's width; nothing at or below the cut changes, nor the K-class output
+      tf.layers.forEach((l, i) => {
+        const channels = full.layers[i].outputShape.at(-1)!;
+        const got = l.outputShape.at(-1);
+        if (i <= above || l.name === 'head') assert.equal(got, channels, l.name);
+        else if (l.className === 'Conv2D') assert.equal(got, Math.floor(channels / 2), l.name);
+        else assert.ok(got === channels || got === Math.floor(channels / 2), l.name);
+      });
+      assert.equal(tf.layers.find((l) => l.name === 'conv_pw_13_relu')!.outputShape.at(-1), full.layers.find((l) => l.name === 'conv_pw_13_relu')!.outputShape.at(-1)! / 2);
+      // the table's count against the weights of the model the strategy trains (as torch counts
+      // parameters: batch-norm running statistics are buffers, not parameters)
+      const backbone = await loadBackbone({ backbone: 'mobilenet_v1', inputSize: INPUT });
+      const model = prepareStrategy(backbone, { kind: 'tf', cut }, 2, 0).model;
+      const weights = model.weights.filter((w) => !/moving_(mean|variance)/.test(w.name));
+      assert.equal(tf.params, weights.reduce((n, w) => n + w.shape.reduce((a, b) => a * (b ?? 1), 1), 0));
+      model.dispose();
+      const estimate = strategyTotals(full, { kind: 'tf', cut }, cut);
+      assert.ok(estimate.approximate && Math.abs(estimate.params - tf.params) / tf.params < 0.5, `estimate ${estimate.params} vs exact ${tf.params}`);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { inspectModel } from '../../engine/inspect';
 import { listBuiltins } from '../../engine/models';
 import { initBackend } from '../../engine/backend';
@@ -12,13 +12,14 @@ export function inspectCommand(program: Command): void {
     .description('layers, cut points, params and MACs of a model, truncated at a layer with a K-class pooled head')
     .argument('<model>', `built-in name (${listBuiltins().map((b) => b.name).join(', ')}) or a model.json path`)
     .option('--cut <layer>', 'truncate after this layer (or block name)')
+    .addOption(new Option('--strategy <s>', 'ttl: truncate after --cut; tf: keep every layer, those above --cut at half width').choices(['ttl', 'tf']).default('ttl'))
     .option('--input <n>', 'input size in pixels', positiveInt)
     .option('--classes <k>', 'classes of the new head', positiveInt, 2)
     .option('--weights <file>', 'weights for a built-in (model.json or .safetensors)')
     .option('--json', 'print one JSON object')
-    .action(async (model: string, o: { cut?: string; input?: number; classes: number; weights?: string; json?: boolean }) => {
+    .action(async (model: string, o: { cut?: string; strategy: 'ttl' | 'tf'; input?: number; classes: number; weights?: string; json?: boolean }) => {
       await initBackend({ backend: 'cpu' });
-      const r = await inspectModel({ model, cut: o.cut, inputSize: o.input, numClasses: o.classes, weights: o.weights });
+      const r = await inspectModel({ model, cut: o.cut, strategy: o.strategy, inputSize: o.input, numClasses: o.classes, weights: o.weights });
       if (o.json) return out.json(r);
       out.data(
         table(
@@ -27,7 +28,7 @@ export function inspectCommand(program: Command): void {
         ),
       );
       out.data(
-        `${r.model}${r.cut ? ` cut after ${r.cut}` : ''}, ${o.classes}-class head: ` +
+        `${r.model}${r.cut ? (r.strategy === 'tf' ? `, half width above ${r.cut}` : ` cut after ${r.cut}`) : ''}, ${o.classes}-class head: ` +
           `${formatCount(r.params)} params (${formatCount(r.trainableParams)} trainable), ${formatMacs(r.macs)} MACs (${formatMacs(r.macsConvDense)} conv+dense)`,
       );
     });

@@ -1,8 +1,9 @@
 /**
  * The layer table of a backbone at an input size, from the bundled CLI in a child process
- * (`ttl inspect <backbone> --input N --classes K --json`): TensorFlow.js never loads in the editor.
- * Tables are cached per backbone, input size and classes, in memory and as JSON files in the
- * extension's storage folder, so a reload draws the tree at once. No `vscode` here.
+ * (`ttl inspect <backbone> --input N --classes K --json`, plus `--strategy tf --cut C` for a
+ * TransFusion model's exact size): TensorFlow.js never loads in the editor. Tables are cached per
+ * key, in memory and as JSON files in the extension's storage folder, so a reload draws the tree
+ * at once. No `vscode` here.
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -16,6 +17,8 @@ export interface LayerTableKey {
   backbone: string;
   inputSize: number;
   numClasses: number;
+  /** The TF model (full depth, half width above `cut`) instead of the untruncated one. */
+  tf?: { cut: string };
 }
 
 export class LayerTables {
@@ -65,7 +68,9 @@ function cacheId(key: LayerTableKey): string {
     const st = statSync(key.backbone);
     stamp = `${st.size}:${st.mtimeMs}`;
   }
-  return createHash('sha256').update(JSON.stringify([key.backbone, key.inputSize, key.numClasses, stamp])).digest('hex').slice(0, 20);
+  const parts: unknown[] = [key.backbone, key.inputSize, key.numClasses, stamp];
+  if (key.tf) parts.push('tf', key.tf.cut);
+  return createHash('sha256').update(JSON.stringify(parts)).digest('hex').slice(0, 20);
 }
 
 /**
@@ -77,6 +82,7 @@ const RUN_CLI = 'require(process.argv[1]).main(["node", "ttl", ...process.argv.s
 /** Runs `ttl inspect … --json` and parses its last line; rejects with the CLI's one-line error. */
 export function inspectInChild(cliPath: string, key: LayerTableKey): Promise<InspectResult> {
   const args = ['-e', RUN_CLI, cliPath, 'inspect', key.backbone, '--input', String(key.inputSize), '--classes', String(key.numClasses), '--json'];
+  if (key.tf) args.push('--strategy', 'tf', '--cut', key.tf.cut);
   return new Promise((resolve, reject) => {
     execFile(process.execPath, args, { env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' }, maxBuffer: 64 * 1024 * 1024, timeout: 180_000 }, (err, stdout, stderr) => {
       if (err) {

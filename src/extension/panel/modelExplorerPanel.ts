@@ -197,13 +197,29 @@ export class ModelExplorerPanel {
       return;
     }
     this.set({ experiment, experimentError: undefined });
-    void this.loadLayers({ backbone: experiment.backbone, inputSize: experiment.inputSize, numClasses: experiment.numClasses });
+    const key = { backbone: experiment.backbone, inputSize: experiment.inputSize, numClasses: experiment.numClasses };
+    void this.loadLayers(key);
+    if (experiment.strategy.kind === 'tf' && experiment.strategy.cut) void this.loadTfTotals({ ...key, tf: { cut: experiment.strategy.cut } });
+  }
+
+  /** The TF model's exact size at the experiment's cut; until it arrives the tree shows its estimate. */
+  private async loadTfTotals(key: LayerTableKey): Promise<void> {
+    if (!deps || (!vscode.workspace.isTrusted && key.backbone.endsWith('.json'))) return;
+    const layersKey = JSON.stringify({ ...key, tf: undefined });
+    try {
+      const t = await deps.tables.get(key);
+      if (this.layerKey !== layersKey || !t.cut) return;
+      this.set({ tfTotals: { ...this.state.tfTotals, [t.cut]: { params: t.params, macs: t.macs } } });
+    } catch {
+      // the estimate stays; the layer table reports errors of its own
+    }
   }
 
   private async loadLayers(key: LayerTableKey): Promise<void> {
     const id = JSON.stringify(key);
     if (id === this.layerKey || !deps) return;
     this.layerKey = id;
+    this.state.tfTotals = undefined;
     if (!vscode.workspace.isTrusted && key.backbone.endsWith('.json')) {
       // nothing runs on the workspace's files before it is trusted
       this.set({ layersError: `Trust this workspace to list the layers of ${basename(key.backbone)}.`, layersLoading: false });

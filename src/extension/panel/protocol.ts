@@ -85,6 +85,11 @@ export interface PanelState {
   layersError?: string;
   /** True while the layer table is being computed. */
   layersLoading?: boolean;
+  /**
+   * Exact params and MACs of the TF model at each cut measured so far (`ttl inspect --strategy
+   * tf`), by cut layer; the tree estimates other cuts until theirs arrive.
+   */
+  tfTotals?: Record<string, { params: number; macs: number }>;
   /** Runs of the experiment (or the run the panel was opened for), newest first. */
   runs: RunView[];
   analyses: AnalysisView[];
