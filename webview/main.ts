@@ -426,6 +426,22 @@ function drawAnalysis(a: AnalysisView): { content: Node[]; cards: Card[] } {
       ),
     );
   }
+  if (f.against) {
+    const ls = f.against.layers;
+    const other = f.against.run;
+    cards.push(
+      chartCard(
+        `${f.measure.toUpperCase()} per layer against ${other.strategy.toUpperCase()} run ${other.id}`,
+        `against-${f.name}`,
+        {
+          type: 'bar',
+          data: { labels: ls.map((l) => l.layer), datasets: [{ label: `finetuned ↔ ${other.strategy.toUpperCase()} finetuned`, data: ls.map((l) => l.similarity), backgroundColor: c2 }] },
+          options: { scales: { y: { min: 0, max: 1, title: { display: true, text: f.measure } } } },
+        },
+        () => [['layer', 'block', 'similarity', 'points', 'neurons', 'undersampled'], ...ls.map((l): Cell[] => [l.layer, l.block, l.similarity, l.points, l.neurons, l.undersampled ? 'yes' : 'no'])],
+      ),
+    );
+  }
   if (f.vertical) {
     cards.push(heatmapCard('Layer × layer, pretrained', `svcca-vertical-pretrained-${f.name}`, f.vertical.layers, f.vertical.pretrained));
     cards.push(heatmapCard('Layer × layer, finetuned', `svcca-vertical-finetuned-${f.name}`, f.vertical.layers, f.vertical.finetuned));

@@ -19,7 +19,7 @@ import { ADRENAL_NPZ, CHEST_XRAY, ROOT, tinyAdrenalRun } from './fixtures';
 import { niftiBytes } from './nifti';
 import { gradCam, gradCamRun, jet, montageSlices, splitAtLastSpatialLayer } from '../../src/engine/analysis/gradcam';
 import type { AnalysisFile } from '../../src/engine/analysis/format';
-import { retention, DEFAULT_RETENTION_THRESHOLD } from '../../src/engine/analysis/studies';
+import { analyzeRun, retention, DEFAULT_RETENTION_THRESHOLD } from '../../src/engine/analysis/studies';
 import { MIN_POINTS_PER_NEURON } from '../../src/engine/analysis/studies/horizontal';
 import { loadLayersModelFile } from '../../src/engine/models/layersModel';
 import { loadDataset } from '../../src/engine/data';
@@ -183,4 +183,6 @@ test('3D Grad-CAM of a NIfTI file: its overlay is each slice blended with the je
   fs.writeFileSync(broken, Buffer.from(niftiBytes([2, 2, 2], new Array(8).fill(1))).subarray(0, 360));
   await assert.rejects(gradCamRun(runDir, [broken], { backend: 'wasm' }), (e: Error) => e instanceof TtlInputError && e.message.includes(broken));
   await assert.rejects(gradCamRun(runDir, [], { backend: 'wasm' }), /no images given/);
+  // two runs at different input sizes are not comparable layer by layer
+  await assert.rejects(analyzeRun(runDir, { backend: 'wasm', studies: ['probe'], against: ftlRun }), (e: Error) => e instanceof TtlInputError && e.message.includes(ftlRun) && /16 px/.test(e.message) && /28 px/.test(e.message));
 });

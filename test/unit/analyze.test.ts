@@ -216,6 +216,26 @@ test('the probe optimiser reaches the optimum of the penalised loss: its gradien
   for (const v of gb) assert.ok(Math.abs(v) < 1e-6, `db ${v}`);
 });
 
+test('--against: two finetuned models layer by layer (a run against itself is 1 everywhere; against a run cut lower, the layers both have)', async () => {
+  const self = await analyzeRun(runDir, { backend: 'wasm', studies: ['probe'], against: runDir, images: 32 });
+  assert.equal(self.file.name, `svcca-val-vs-${path.basename(runDir)}`);
+  assert.deepEqual(self.file.against!.layers.map((l) => l.layer), ['conv_pw_1_relu', 'conv_pw_3_relu', 'conv_pw_5_relu', 'conv_pw_11_relu']);
+  for (const l of self.file.against!.layers) assert.ok(Math.abs(l.similarity - 1) < 1e-6, `${l.layer}: ${l.similarity}`);
+  assert.equal(self.file.horizontal, undefined);
+  const { runDir: lower } = await tinyChestXrayRun(tmp, { name: 'cxr-against', cut: 'conv_pw_5_relu', imageSize: 64, limit: 160, epochs: 2, val: 0.3, test: 0.2, headLrMultiplier: 10, seed: 2 });
+  const r = await analyzeRun(runDir, { backend: 'wasm', studies: ['horizontal'], against: lower, images: 32 });
+  const a = r.file.against!;
+  assert.deepEqual({ id: a.run.id, strategy: a.run.strategy, cut: a.run.cut }, { id: path.basename(lower), strategy: 'ttl', cut: 'conv_pw_5_relu' });
+  assert.deepEqual(a.layers.map((l) => [l.layer, l.block]), [
+    ['conv_pw_1_relu', 'stage1'],
+    ['conv_pw_3_relu', 'stage2'],
+    ['conv_pw_5_relu', 'stage3'],
+  ]);
+  for (const l of a.layers) assert.ok(l.similarity > 0 && l.similarity < 1 - 1e-6 && l.points > 0, `${l.layer}: ${l.similarity}`);
+  // both start from the same pretrained stage 1 and barely move it in two epochs
+  assert.ok(a.layers[0].similarity > r.file.horizontal!.layers[0].random + 0.1, JSON.stringify(a.layers[0]));
+});
+
 test('a folder that is not a finished run is refused with an input error naming it', async () => {
   await assert.rejects(analyzeRun(tmp, { backend: 'wasm' }), (e: Error) => e instanceof TtlInputError && e.message.includes(tmp));
   await assert.rejects(analyzeRun(runDir, { backend: 'wasm', name: '../escape' }), TtlInputError);

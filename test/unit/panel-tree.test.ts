@@ -138,7 +138,7 @@ describe('layer tables', () => {
       const backbone = await loadBackbone({ backbone: 'mobilenet_v1', inputSize: INPUT });
       const model = prepareStrategy(backbone, { kind: 'tf', cut }, 2, 0).model;
       const weights = model.weights.filter((w) => !/moving_(mean|variance)/.test(w.name));
-      assert.equal(tf.params, weights.reduce((n, w) => n + w.shape.reduce((a, b) => a * (b ?? 1), 1), 0));
+      assert.equal(tf.params, weights.reduce((n, w) => n + w.shape.reduce((a: number, b) => a * (b ?? 1), 1), 0));
       model.dispose();
       const estimate = strategyTotals(full, { kind: 'tf', cut }, cut);
       assert.ok(estimate.approximate && Math.abs(estimate.params - tf.params) / tf.params < 0.5, `estimate ${estimate.params} vs exact ${tf.params}`);

@@ -18,6 +18,7 @@ interface AnalyzeFlags {
   layers: 'blocks' | 'all';
   threshold?: number;
   name?: string;
+  against?: string;
   seed?: number;
   backend?: string;
   json?: boolean;
@@ -52,6 +53,13 @@ function atLeastTwo(v: string): number {
 
 const f3 = (x: number) => x.toFixed(3);
 
+function printUndersampled(rows: ReadonlyArray<{ layer: string; points?: number; neurons?: number; undersampled?: boolean }>): void {
+  const thin = rows.filter((l) => l.undersampled);
+  if (thin.length) {
+    out.data(`* fewer than ${MIN_POINTS_PER_NEURON} data points per neuron (${thin.map((l) => `${l.layer}: ${l.points} for ${l.neurons}`).join('; ')}): these similarities crowd towards 1 and say little; analyse more images (--images, or --split train)`);
+  }
+}
+
 function printAnalysis(a: AnalysisFile, file: string): void {
   out.data(`${a.run.id}: ${a.measure} on ${a.images} ${a.split} images`);
   if (a.horizontal) {
@@ -63,10 +71,7 @@ function printAnalysis(a: AnalysisFile, file: string): void {
         rows.map((l) => [l.layer, l.block, f3(l.finetuned), f3(l.random), f3(l.finetuned - l.random), l.points === undefined ? '' : `${l.points}${l.undersampled ? ' *' : ''}`]),
       ),
     );
-    const thin = rows.filter((l) => l.undersampled);
-    if (thin.length) {
-      out.data(`* fewer than ${MIN_POINTS_PER_NEURON} data points per neuron (${thin.map((l) => `${l.layer}: ${l.points} for ${l.neurons}`).join('; ')}): these similarities crowd towards 1 and say little; analyse more images (--images, or --split train)`);
-    }
+    printUndersampled(rows);
   }
   if (a.suggestion) out.data(`\nsuggested cut: ${a.suggestion.cut} (${a.suggestion.block}): ${a.suggestion.reason}`);
   if (a.vertical) {
@@ -80,6 +85,12 @@ function printAnalysis(a: AnalysisFile, file: string): void {
   if (a.probe) {
     out.data('\nprobe: logistic regression on each block of the finetuned model');
     out.data(table(['block', 'layer', 'AUROC', 'AUPRC'], a.probe.blocks.map((b) => [b.block, b.layer, f3(b.auroc), f3(b.auprc)])));
+  }
+  if (a.against) {
+    const o = a.against.run;
+    out.data(`\nagainst ${o.id} (${o.strategy.toUpperCase()}${o.cut ? `, cut ${o.cut}` : ''}): finetuned vs finetuned`);
+    out.data(table(['layer', 'block', a.measure, 'points'], a.against.layers.map((l) => [l.layer, l.block, f3(l.similarity), `${l.points}${l.undersampled ? ' *' : ''}`])));
+    printUndersampled(a.against.layers);
   }
   out.data(`\nwritten: ${file}`);
 }
@@ -96,7 +107,8 @@ function analyzeCommand(program: Command): void {
     .option('--train-images <n>', 'at most this many train images to fit the probes (default 512)', atLeastTwo)
     .addOption(new Option('--layers <which>', 'block ends (and the cut), or every cut point').choices(['blocks', 'all']).default('blocks'))
     .option('--threshold <r>', 'retention below which a layer counts as near the random baseline (default 0.25)', fraction)
-    .option('--name <name>', 'writes analysis/<name>.json (default <measure>-<split>)')
+    .option('--against <run-dir>', "also compare the finetuned model with this finished run's (same backbone and input size), layer by layer")
+    .option('--name <name>', 'writes analysis/<name>.json (default <measure>-<split>, plus -vs-<run id> with --against)')
     .option('--seed <n>', 'seed of the samples and the random-init network (default: the run seed)', positiveInt)
     .option('--backend <name>', 'auto, wasm, cpu, tensorflow, tensorflow-gpu or webgpu')
     .option('--json', 'last stdout line: the analysis file plus "path"')
@@ -112,6 +124,7 @@ function analyzeCommand(program: Command): void {
           layers: f.layers,
           threshold: f.threshold,
           name: f.name,
+          against: f.against,
           seed: f.seed,
           backend: f.backend,
           onEvent: (e) => printer.handle(e),

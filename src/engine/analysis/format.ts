@@ -106,6 +106,27 @@ export interface CutSuggestion {
   reason: string;
 }
 
+/** One layer both models have, compared between the two finetuned models. */
+export interface AgainstLayer {
+  layer: string;
+  block: string;
+  /** Similarity of this run's finetuned layer with the other run's. */
+  similarity: number;
+  /** SVCCA/PWCCA only: the canonical correlations, descending. */
+  coefficients?: number[];
+  points: number;
+  neurons: number;
+  /** As in the horizontal study: too few data points per neuron for the value to say much. */
+  undersampled?: boolean;
+}
+
+/** `--against`: this run's finetuned model against another run's, layer by layer, on this run's images. */
+export interface AgainstStudy {
+  run: AnalysedRun;
+  /** Shallow to deep; the analysed layers the other model also has. */
+  layers: AgainstLayer[];
+}
+
 export interface AnalysisFile {
   format: typeof ANALYSIS_FORMAT;
   /** File name without `.json`. */
@@ -120,6 +141,8 @@ export interface AnalysisFile {
   horizontal?: HorizontalStudy;
   vertical?: VerticalStudy;
   probe?: ProbeStudy;
+  /** Present when the analysis compared the run with another one (`--against`). */
+  against?: AgainstStudy;
   /** Present when the horizontal study ran. */
   suggestion?: CutSuggestion;
 }

@@ -60,12 +60,7 @@ export function blockOfLayer(backbone: Backbone, layer: string): string {
  */
 export async function openAnalysisContext(runDir: string, opts: ContextOptions = {}): Promise<AnalysisContext> {
   const emit = opts.onEvent ?? (() => undefined);
-  const record = readRun(path.resolve(runDir));
-  if (record.status !== 'finished') {
-    throw new TtlInputError(`${record.dir}: run ${record.id} is ${record.status}; only a finished run can be analysed`);
-  }
-  const modelJson = path.join(record.dir, 'model', 'model.json');
-  if (!existsSync(modelJson)) throw new TtlInputError(`${record.dir}: the finetuned model (model/model.json) is missing`);
+  const { record, modelJson } = finishedRun(runDir);
   const exp = record.experiment;
   emit({ type: 'phase', phase: 'loading data', done: 0 });
   const data = await loadDataset(
@@ -101,14 +96,7 @@ export async function openAnalysisContext(runDir: string, opts: ContextOptions =
 
   const splits: Record<AnalysisSplit, number[]> = { train: [], val: [], test: [] };
   data.items.forEach((it, i) => it.split && splits[it.split].push(i));
-  const strategy = exp.strategy as { kind: string };
-  const run: AnalysedRun = {
-    dir: record.dir,
-    id: record.id,
-    backbone: pretrained.name,
-    strategy: strategy.kind,
-    cut: typeof record.summary?.cut === 'string' ? record.summary.cut : null,
-  };
+  const run = analysedRun(record, pretrained.name);
   return {
     record,
     run,
@@ -126,6 +114,59 @@ export async function openAnalysisContext(runDir: string, opts: ContextOptions =
       finetuned.dispose();
     },
   };
+}
+
+/** A finished run with a saved model, or an input error saying what it lacks. */
+function finishedRun(runDir: string): { record: RunRecord; modelJson: string } {
+  const record = readRun(path.resolve(runDir));
+  if (record.status !== 'finished') {
+    throw new TtlInputError(`${record.dir}: run ${record.id} is ${record.status}; only a finished run can be analysed`);
+  }
+  const modelJson = path.join(record.dir, 'model', 'model.json');
+  if (!existsSync(modelJson)) throw new TtlInputError(`${record.dir}: the finetuned model (model/model.json) is missing`);
+  return { record, modelJson };
+}
+
+function analysedRun(record: RunRecord, backbone: string): AnalysedRun {
+  return {
+    dir: record.dir,
+    id: record.id,
+    backbone,
+    strategy: (record.experiment.strategy as { kind: string }).kind,
+    cut: typeof record.summary?.cut === 'string' ? record.summary.cut : null,
+  };
+}
+
+/** Another finished run to compare the analysed one with: its finetuned model. */
+export interface OtherRun {
+  run: AnalysedRun;
+  model: tf.LayersModel;
+  /** The analysed layers this model also has. */
+  layers: string[];
+}
+
+/**
+ * Opens a second finished run of the same backbone at the same input size, so that its layers
+ * see this run's images as the analysed run's do.
+ * @throws TtlInputError naming both runs when backbone or input size differ.
+ */
+export async function openOtherRun(runDir: string, ctx: AnalysisContext): Promise<OtherRun> {
+  const { record, modelJson } = finishedRun(runDir);
+  const mine = ctx.record.experiment;
+  const theirs = record.experiment;
+  if (theirs.model.backbone !== mine.model.backbone || theirs.data.imageSize !== mine.data.imageSize) {
+    throw new TtlInputError(
+      `${record.dir}: run ${record.id} (${theirs.model.backbone} at ${theirs.data.imageSize} px) cannot be compared layer by layer with ${ctx.record.id} (${mine.model.backbone} at ${mine.data.imageSize} px): backbone and input size must match`,
+    );
+  }
+  const model = await loadLayersModelFile(modelJson);
+  const has = new Set(model.layers.map((l) => l.name));
+  const layers = ctx.layers.filter((l) => has.has(l));
+  if (!layers.length) {
+    model.dispose();
+    throw new TtlInputError(`${record.dir}: run ${record.id}'s model has none of the analysed layers (${ctx.layers.join(', ')})`);
+  }
+  return { run: analysedRun(record, ctx.run.backbone), model, layers };
 }
 
 /** A seeded sample of at most `max` of `indices`, kept in data order. */

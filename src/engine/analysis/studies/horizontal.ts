@@ -5,7 +5,7 @@
  * every image at the layer's own resolution in all three models (`RecordedLayer.points`). A finetuned similarity far above the baseline means
  * the layer's pretrained features were reused; one close to it means they were re-learned.
  */
-import type { HorizontalLayer, HorizontalStudy } from '../format';
+import type { AgainstLayer, AgainstStudy, AnalysedRun, HorizontalLayer, HorizontalStudy } from '../format';
 import type { RecordedLayer } from './record';
 import { compareLayers, type CompareOptions } from './compare';
 
@@ -42,4 +42,28 @@ export function horizontalStudy(inp: HorizontalInputs): HorizontalStudy {
     return row;
   });
   return { layers };
+}
+
+export interface AgainstInputs {
+  run: AnalysedRun;
+  layers: readonly string[];
+  blockOf: ReadonlyMap<string, string>;
+  /** Both recorded with `points` (the same positions, so rows match). */
+  own: ReadonlyMap<string, RecordedLayer>;
+  other: ReadonlyMap<string, RecordedLayer>;
+  compare: CompareOptions;
+  onLayer?: (done: number, total: number) => void;
+}
+
+/** Two finetuned models, layer by layer (e.g. TTL against FTL, or two seeds). */
+export function againstStudy(inp: AgainstInputs): AgainstStudy {
+  const layers: AgainstLayer[] = inp.layers.map((layer, i) => {
+    const c = compareLayers(inp.own.get(layer)!.points!, inp.other.get(layer)!.points!, inp.compare);
+    inp.onLayer?.(i + 1, inp.layers.length);
+    const row: AgainstLayer = { layer, block: inp.blockOf.get(layer)!, similarity: c.value, points: c.points, neurons: c.neurons };
+    if (c.coefficients) row.coefficients = c.coefficients;
+    if (c.points < MIN_POINTS_PER_NEURON * c.neurons) row.undersampled = true;
+    return row;
+  });
+  return { run: inp.run, layers };
 }

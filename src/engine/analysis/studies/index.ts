@@ -8,7 +8,8 @@
  * - horizontal: pretrained↔finetuned per layer, with the pretrained↔random baseline;
  * - vertical: layer × layer within the pretrained and within the finetuned model;
  * - probe: a logistic-regression probe per block of the finetuned model;
- * - with the horizontal study, the suggested cut (`suggest.ts`).
+ * - with the horizontal study, the suggested cut (`suggest.ts`);
+ * - with `against`, this run's finetuned model against another run's, layer by layer.
  */
 import { mkdirSync } from 'node:fs';
 import * as path from 'node:path';
@@ -20,9 +21,9 @@ import { deriveSeed } from '../../rng';
 import { ANALYSIS_FORMAT, type AnalysisFile, type AnalysisSplit, type StudyName } from '../format';
 import type { MeasureName, MeasureOptions } from '../measures';
 import type { LayerActivations } from '../activations';
-import { openAnalysisContext, sampleImages, type AnalysisContext, type LayerSelection } from './context';
+import { openAnalysisContext, openOtherRun, sampleImages, type AnalysisContext, type LayerSelection, type OtherRun } from './context';
 import { recordActivations, type RecordedLayer } from './record';
-import { horizontalStudy } from './horizontal';
+import { againstStudy, horizontalStudy } from './horizontal';
 import { verticalStudy } from './vertical';
 import { probeStudy } from './probe';
 import { DEFAULT_RETENTION_THRESHOLD, suggestCut } from './suggest';
@@ -56,7 +57,12 @@ export interface AnalyzeOptions {
    * horizontal study samples ⌈maxPoints / images⌉ positions of each image.
    */
   maxPoints?: number;
-  /** File name without `.json` (default `<measure>-<split>`). */
+  /**
+   * Another finished run (same backbone, same input size) whose finetuned model is compared
+   * with this run's, layer by layer, on this run's images.
+   */
+  against?: string;
+  /** File name without `.json` (default `<measure>-<split>`, plus `-vs-<other run id>` with `against`). */
   name?: string;
   /** Seeds the image samples, the random-init network and the row subsamples (default: the run's seed). */
   seed?: number;
@@ -100,14 +106,21 @@ export async function analyzeRun(runDir: string, opts: AnalyzeOptions = {}): Pro
   const backend = await initBackend({ backend: (opts.backend ?? 'auto') as never, wasmThreads: opts.wasmThreads });
   emit({ type: 'log', level: 'info', message: `backend: ${backend.chosen}` });
   const ctx = await openAnalysisContext(runDir, { layers: opts.layers, seed: opts.seed, onEvent: emit });
+  let other: OtherRun | undefined;
   try {
-    return await analyze(ctx, { ...opts, studies: [...studies], split, measure });
+    if (opts.against) other = await openOtherRun(opts.against, ctx);
+    return await analyze(ctx, { ...opts, studies: [...studies], split, measure }, other);
   } finally {
+    other?.model.dispose();
     ctx.dispose();
   }
 }
 
-async function analyze(ctx: AnalysisContext, opts: AnalyzeOptions & { studies: StudyName[]; split: AnalysisSplit; measure: MeasureName }): Promise<AnalyzeResult> {
+async function analyze(
+  ctx: AnalysisContext,
+  opts: AnalyzeOptions & { studies: StudyName[]; split: AnalysisSplit; measure: MeasureName },
+  other?: OtherRun,
+): Promise<AnalyzeResult> {
   const emit = opts.onEvent ?? (() => undefined);
   const seed = opts.seed ?? ctx.record.seed;
   const studies = new Set(opts.studies);
@@ -119,7 +132,7 @@ async function analyze(ctx: AnalysisContext, opts: AnalyzeOptions & { studies: S
   const needSimilarity = studies.has('horizontal') || studies.has('vertical');
   const forms = {
     grid: studies.has('vertical') ? (opts.grid ?? 4) : 0,
-    pointsPerImage: studies.has('horizontal') ? Math.ceil(maxPoints / images.length) : 0,
+    pointsPerImage: studies.has('horizontal') || other ? Math.ceil(maxPoints / images.length) : 0,
     seed: deriveSeed(seed, 5),
   };
   const record = async (label: string, model: typeof ctx.finetuned, layers: readonly string[], extra: { indices?: number[]; grid?: number; pointsPerImage?: number } = {}) => {
@@ -129,13 +142,13 @@ async function analyze(ctx: AnalysisContext, opts: AnalyzeOptions & { studies: S
   };
   const compare: CompareOptions = { measure: opts.measure, measureOptions: opts.measureOptions, maxPoints, seed: deriveSeed(seed, 2) };
   const blockEnds = ctx.blocks.map((b) => b.end);
-  const finetunedLayers = [...new Set([...(needSimilarity ? ctx.layers : []), ...(studies.has('probe') ? blockEnds : [])])];
+  const finetunedLayers = [...new Set([...(needSimilarity || other ? ctx.layers : []), ...(studies.has('probe') ? blockEnds : [])])];
 
   const finetuned = await record('finetuned model', ctx.finetuned, finetunedLayers);
   const pretrained = needSimilarity ? await record('pretrained model', ctx.pretrained.model, ctx.layers) : undefined;
   const file: AnalysisFile = {
     format: ANALYSIS_FORMAT,
-    name: opts.name ?? `${opts.measure}-${opts.split}`,
+    name: opts.name ?? `${opts.measure}-${opts.split}${other ? `-vs-${other.run.id}` : ''}`,
     createdAt: '',
     run: ctx.run,
     split: opts.split,
@@ -180,6 +193,19 @@ async function analyze(ctx: AnalysisContext, opts: AnalyzeOptions & { studies: S
       where: `the ${opts.split} sample`,
       logistic: { seed: deriveSeed(seed, 4) },
       onBlock: (done, total) => emit({ type: 'phase', phase: 'probes', done, total, unit: 'blocks' }),
+    });
+  }
+  if (other) {
+    const theirs = await record(`${other.run.id}'s model`, other.model, other.layers);
+    emit({ type: 'phase', phase: `against ${other.run.id}`, done: 0, total: other.layers.length, unit: 'layers' });
+    file.against = againstStudy({
+      run: other.run,
+      layers: other.layers,
+      blockOf: ctx.blockOf,
+      own: finetuned,
+      other: theirs,
+      compare,
+      onLayer: (done, total) => emit({ type: 'phase', phase: `against ${other.run.id}`, done, total, unit: 'layers' }),
     });
   }
   file.createdAt = new Date().toISOString();
