@@ -6,6 +6,7 @@ export const COMMANDS = {
   runSearch: 'ttl.runSearch',
   analyzeRun: 'ttl.analyzeRun',
   gradCam: 'ttl.gradCam',
+  gradCamOfRun: 'ttl.gradCamOfRun',
   cancelJob: 'ttl.cancelJob',
   openModelExplorer: 'ttl.openModelExplorer',
   compareRuns: 'ttl.compareRuns',

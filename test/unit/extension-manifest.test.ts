@@ -44,7 +44,7 @@ describe('manifest', () => {
   test('the issue\'s commands are in the palette', () => {
     const hidden = new Set((pkg.contributes.menus.commandPalette as { command: string; when: string }[]).filter((m) => m.when === 'false').map((m) => m.command));
     const titles = commands.filter((c) => !hidden.has(c.command)).map((c) => c.title.replace(/…$/, ''));
-    for (const t of ['New Experiment', 'Run Experiment', 'Run Cutoff Search', 'Analyze Run', 'Grad-CAM Heatmaps', 'Cancel Job', 'Open Model Explorer', 'Compare Runs', 'Export Truncated Model', 'Select Compute Backend', 'Show Logs']) {
+    for (const t of ['New Experiment', 'Run Experiment', 'Run Cutoff Search', 'Analyze Run', 'Grad-CAM for Selected Images', 'Cancel Job', 'Open Model Explorer', 'Compare Runs', 'Export Truncated Model', 'Select Compute Backend', 'Show Logs']) {
       assert.ok(titles.includes(t), t);
     }
   });

@@ -27,6 +27,50 @@ function notAvailable(what: string, command: string): undefined {
 export function registerJobCommands(s: Services): vscode.Disposable[] {
   const { jobs } = s;
   const reg = vscode.commands.registerCommand;
+
+  /** Grad-CAM of files (images, or volumes for a 3D model) or of samples of the run's own data, as a CLI job. */
+  async function gradCam(arg: unknown, selection: unknown, runArg: unknown): Promise<number | undefined> {
+    if (!(await jobs.hasCliCommand('gradcam'))) return notAvailable('Grad-CAM', 'gradcam');
+    const explainable = (u: unknown): u is vscode.Uri => u instanceof vscode.Uri && /\.(png|jpe?g|nii|nii\.gz)$/i.test(u.fsPath);
+    const given = (Array.isArray(selection) ? selection : [arg]).filter(explainable);
+    const run = await pickRun(s, given.length || arg instanceof vscode.Uri ? runArg : (runArg ?? arg), {
+      title: given.length ? `Grad-CAM of ${given.length} file${given.length === 1 ? '' : 's'}: which run's model?` : "Grad-CAM: which run's model?",
+      statuses: ['finished'],
+      emptyMessage: 'Grad-CAM needs a finished run.',
+    });
+    if (!run) return undefined;
+    let inputs: string[] = given.map((u) => u.fsPath);
+    let what = `${inputs.length} file${inputs.length === 1 ? '' : 's'}`;
+    if (!inputs.length) {
+      const source = await vscode.window.showQuickPick(
+        [
+          { label: '$(beaker) Test images of the run\'s data', description: '8, the classes in turn', args: ['--split', 'test', '--count', '8'] },
+          { label: '$(beaker) Validation images of the run\'s data', description: '8, the classes in turn', args: ['--split', 'val', '--count', '8'] },
+          { label: '$(file-media) Choose files…', description: 'PNG or JPEG images; NIfTI volumes for a 3D model', args: [] },
+        ],
+        { title: `Grad-CAM of ${run.name}: which images?` },
+      );
+      if (!source) return undefined;
+      if (source.args.length) {
+        inputs = source.args;
+        what = `${source.args[1]} images`;
+      } else {
+        const files = await vscode.window.showOpenDialog({ title: 'Images for Grad-CAM', canSelectMany: true, filters: { 'Images and volumes': ['png', 'jpg', 'jpeg', 'nii', 'gz'] } });
+        if (!files?.length) return undefined;
+        inputs = files.map((u) => u.fsPath);
+        what = `${inputs.length} file${inputs.length === 1 ? '' : 's'}`;
+      }
+    }
+    const job = jobs.enqueue(`${run.name} (Grad-CAM, ${what})`, {
+      kind: 'cli',
+      command: 'gradcam',
+      args: ['gradcam', run.dir, ...inputs, ...backendArgs()],
+      cwd: dirname(run.experimentFile),
+      runDir: run.dir,
+    });
+    return job?.id;
+  }
+
   return [
     reg(COMMANDS.runExperiment, async (arg?: unknown): Promise<number | undefined> => {
       const uri = await experimentFileFrom(arg, 'Run Experiment');
@@ -93,48 +137,11 @@ export function registerJobCommands(s: Services): vscode.Disposable[] {
     }),
 
     // (image, selected images) from the explorer's context menu, a run (node or folder) may follow;
-    // or a run node alone, whose own data can then be sampled
-    reg(COMMANDS.gradCam, async (arg?: unknown, selection?: unknown, runArg?: unknown): Promise<number | undefined> => {
-      if (!(await jobs.hasCliCommand('gradcam'))) return notAvailable('Grad-CAM', 'gradcam');
-      const explainable = (u: unknown): u is vscode.Uri => u instanceof vscode.Uri && /\.(png|jpe?g|nii|nii\.gz)$/i.test(u.fsPath);
-      const given = (Array.isArray(selection) ? selection : [arg]).filter(explainable);
-      const run = await pickRun(s, given.length || arg instanceof vscode.Uri ? runArg : (runArg ?? arg), {
-        title: given.length ? `Grad-CAM of ${given.length} file${given.length === 1 ? '' : 's'}: which run's model?` : "Grad-CAM: which run's model?",
-        statuses: ['finished'],
-        emptyMessage: 'Grad-CAM needs a finished run.',
-      });
-      if (!run) return undefined;
-      let inputs: string[] = given.map((u) => u.fsPath);
-      let what = `${inputs.length} file${inputs.length === 1 ? '' : 's'}`;
-      if (!inputs.length) {
-        const source = await vscode.window.showQuickPick(
-          [
-            { label: '$(beaker) Test images of the run\'s data', description: '8, the classes in turn', args: ['--split', 'test', '--count', '8'] },
-            { label: '$(beaker) Validation images of the run\'s data', description: '8, the classes in turn', args: ['--split', 'val', '--count', '8'] },
-            { label: '$(file-media) Choose files…', description: 'PNG or JPEG images; NIfTI volumes for a 3D model', args: [] },
-          ],
-          { title: `Grad-CAM of ${run.name}: which images?` },
-        );
-        if (!source) return undefined;
-        if (source.args.length) {
-          inputs = source.args;
-          what = `${source.args[1]} images`;
-        } else {
-          const files = await vscode.window.showOpenDialog({ title: 'Images for Grad-CAM', canSelectMany: true, filters: { 'Images and volumes': ['png', 'jpg', 'jpeg', 'nii', 'gz'] } });
-          if (!files?.length) return undefined;
-          inputs = files.map((u) => u.fsPath);
-          what = `${inputs.length} file${inputs.length === 1 ? '' : 's'}`;
-        }
-      }
-      const job = jobs.enqueue(`${run.name} (Grad-CAM, ${what})`, {
-        kind: 'cli',
-        command: 'gradcam',
-        args: ['gradcam', run.dir, ...inputs, ...backendArgs()],
-        cwd: dirname(run.experimentFile),
-        runDir: run.dir,
-      });
-      return job?.id;
-    }),
+    // or, from the palette, nothing: a run, then its own data or files
+    reg(COMMANDS.gradCam, (arg?: unknown, selection?: unknown, runArg?: unknown) => gradCam(arg, selection, runArg)),
+    // a run node: its own data (or files)
+    reg(COMMANDS.gradCamOfRun, (run?: unknown) => gradCam(undefined, undefined, run)),
+
 
     reg(COMMANDS.cancelJob, async (arg?: unknown): Promise<boolean> => {
       let id: number | undefined;

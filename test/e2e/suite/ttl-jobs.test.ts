@@ -86,7 +86,7 @@ suite('TTL Studio: jobs', () => {
     this.timeout(120_000);
     const api = await ttlApi();
     const run = await runNodeWhere(api, finishedRun!, (r) => r.status === 'finished', 'the finished run node');
-    const pending = vscode.commands.executeCommand<number>('ttl.gradCam', run);
+    const pending = vscode.commands.executeCommand<number>('ttl.gradCamOfRun', run);
     // the first item of the source quick pick is the run's test split; accept it once it shows
     let id: number | undefined;
     void pending.then((v) => (id = v));
