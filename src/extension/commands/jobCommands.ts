@@ -6,7 +6,7 @@ import type { TtlJob } from '../jobs/jobService';
 import { pathKey } from '../runs/tree';
 import type { Services } from '../services';
 import { backendForJob, runsDirForFile, searchWorkers, wasmThreadsForJob } from '../settings';
-import { experimentFileFrom, pickRun } from './pick';
+import { experimentFileFrom, pickRun, runDirsFromArgs } from './pick';
 
 const experimentTitle = (file: string) => basename(file).replace(/\.ttl\.json$/i, '');
 
@@ -122,14 +122,16 @@ export function registerJobCommands(s: Services): vscode.Disposable[] {
       return job?.id;
     }),
 
-    reg(COMMANDS.analyzeRun, async (arg?: unknown): Promise<number | undefined> => {
+    // a run; with a second run selected in the tree, the first is also compared with it (--against)
+    reg(COMMANDS.analyzeRun, async (arg?: unknown, selection?: unknown): Promise<number | undefined> => {
       if (!(await jobs.hasCliCommand('analyze'))) return notAvailable('Run analysis (SVCCA)', 'analyze');
       const run = await pickRun(s, arg, { title: 'Analyze Run', statuses: ['finished'], emptyMessage: 'No finished run to analyze yet.' });
       if (!run) return undefined;
-      const job = jobs.enqueue(`${run.name} (analysis s${run.seed})`, {
+      const other = runDirsFromArgs(undefined, selection).find((d) => pathKey(d) !== pathKey(run.dir));
+      const job = jobs.enqueue(`${run.name} (analysis s${run.seed}${other ? ` against ${basename(other)}` : ''})`, {
         kind: 'cli',
         command: 'analyze',
-        args: ['analyze', run.dir, ...backendArgs()],
+        args: ['analyze', run.dir, ...(other ? ['--against', other] : []), ...backendArgs()],
         cwd: dirname(run.experimentFile),
         runDir: run.dir,
       });

@@ -146,6 +146,22 @@ suite('TTL Studio: jobs', () => {
     assert.equal(Math.max(...epochs), 29);
   });
 
+  test('Analyze Run on two selected runs compares the first with the second, layer by layer', async function () {
+    if (!finishedRun || !cancelledRun) this.skip();
+    this.timeout(120_000);
+    const api = await ttlApi();
+    const first = await runNodeWhere(api, finishedRun!, (r) => r.status === 'finished', 'the first run');
+    const second = await runNodeWhere(api, cancelledRun!, (r) => r.status === 'finished', 'the resumed run');
+    const id = await vscode.commands.executeCommand<number>('ttl.analyzeRun', first, [first, second]);
+    const job = await api.whenJobEnded(id);
+    assert.equal(job.state, 'finished', JSON.stringify(job.outcome));
+    const file = path.join(finishedRun!, 'analysis', `svcca-val-vs-${path.basename(cancelledRun!)}.json`);
+    const analysis = JSON.parse(readFileSync(file, 'utf8'));
+    assert.equal(analysis.against.run.id, path.basename(cancelledRun!));
+    assert.ok(analysis.against.layers.length > 0);
+    for (const l of analysis.against.layers) assert.ok(l.similarity >= 0 && l.similarity <= 1, JSON.stringify(l));
+  });
+
   test('a worker that dies mid-run fails the job and its run with the reason; the editor carries on', async function () {
     this.timeout(120_000);
     const api = await ttlApi();
