@@ -4,23 +4,16 @@
 // with an FTL run, the SVCCA views and the Grad-CAM gallery drawn; a new run's curves growing
 // while it trains; exports; the panel revived after a reload.
 // TTL_E2E_MEDIA=1 also refreshes the README's screenshot, media/screenshots/model-explorer.png.
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { BrowserCheck, CheckContext, FrameLocator, Locator, Page } from './types';
 import { editorTab, explorerRow, openWorkbench, runCommand } from './workbench';
+import { ttlCli } from './ttl';
 
 const ROOT = resolve(__dirname, '../../..');
 const NAME = 'panel-demo';
 
 const XRAYS = join(ROOT, 'examples/chest-xray/data');
-
-function ttl(ctx: CheckContext, ...args: string[]): string {
-  const r = spawnSync(process.execPath, [join(ROOT, 'bin/ttl.js'), ...args, '--backend', 'wasm', '--json'], { cwd: ctx.workspace, encoding: 'utf8', timeout: 180_000 });
-  if (r.status !== 0) throw new Error(`ttl ${args[0]} failed (${r.status}): ${r.stderr.trim().split('\n').pop()}`);
-  const lines = r.stdout.trim().split('\n');
-  return lines[lines.length - 1];
-}
 
 /**
  * Tiny TTL and FTL experiments on the shipped chest X-rays (120 images at 64 px, 2 epochs), each
@@ -43,11 +36,11 @@ function trainedExperiments(ctx: CheckContext): string {
   };
   const file = write(NAME, { kind: 'ttl', cut: 'conv_pw_5_relu' });
   const runs = join(ctx.workspace, '.ttl/runs');
-  const run = (JSON.parse(ttl(ctx, 'run', file, '--runs-dir', runs)) as { runDir: string }).runDir;
-  ttl(ctx, 'run', write(`${NAME}-ftl`, { kind: 'ftl' }), '--runs-dir', runs);
-  ttl(ctx, 'analyze', run, '--images', '64', '--train-images', '96');
+  const run = (JSON.parse(ttlCli(ctx, 'run', file, '--runs-dir', runs)) as { runDir: string }).runDir;
+  ttlCli(ctx, 'run', write(`${NAME}-ftl`, { kind: 'ftl' }), '--runs-dir', runs);
+  ttlCli(ctx, 'analyze', run, '--images', '64', '--train-images', '96');
   const images = ['NORMAL', 'PNEUMONIA'].flatMap((c) => readdirSync(join(XRAYS, c)).sort().slice(0, c === 'NORMAL' ? 1 : 2).map((f) => join(XRAYS, c, f)));
-  ttl(ctx, 'gradcam', run, ...images);
+  ttlCli(ctx, 'gradcam', run, ...images);
   ctx.log(`trained, analysed and explained with the CLI in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   return file;
 }

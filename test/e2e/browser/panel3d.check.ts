@@ -1,10 +1,11 @@
 // The Model Explorer on a 3D network: the shipped AdrenalMNIST3D example's pretrained mobilenet3d
-// (a cut given by block name), its layers with volume-shaped outputs, and the handle moving the
-// cut with the keyboard.
+// (a cut given by block name), its layers with volume-shaped outputs, a tiny run's analysis and
+// Grad-CAM slice montages, and the handle moving the cut with the keyboard.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { BrowserCheck } from './types';
 import { editorTab, explorerRow, openWorkbench, runCommand } from './workbench';
+import { ttlCli } from './ttl';
 
 const ROOT = resolve(__dirname, '../../..');
 const NAME = 'adrenal-3d';
@@ -25,8 +26,20 @@ export const checks: BrowserCheck[] = [
       const { page } = ctx;
       const shipped = JSON.parse(readFileSync(join(ROOT, 'examples/adrenalmnist3d/adrenalmnist3d-ttl.ttl.json'), 'utf8')) as Record<string, unknown> & { data: Record<string, unknown> };
       const file = join(ctx.workspace, `${NAME}.ttl.json`);
-      const exp = { ...shipped, $schema: undefined, name: NAME, data: { ...shipped.data, path: join(ROOT, 'examples/adrenalmnist3d/data/adrenalmnist3d.npz') } };
+      const exp = {
+        ...shipped,
+        $schema: undefined,
+        name: NAME,
+        data: { ...shipped.data, path: join(ROOT, 'examples/adrenalmnist3d/data/adrenalmnist3d.npz'), limit: 64 },
+        train: { ...(shipped.train as object), epochs: 1 },
+      };
       writeFileSync(file, JSON.stringify(exp, null, 2) + '\n');
+      // a tiny run, analysed and explained with the CLI: its bars and montages show in the panel
+      const t0 = Date.now();
+      const run = (JSON.parse(ttlCli(ctx, 'run', file, '--runs-dir', join(ctx.workspace, '.ttl/runs'))) as { runDir: string }).runDir;
+      ttlCli(ctx, 'analyze', run, '--split', 'train', '--images', '24', '--train-images', '32');
+      ttlCli(ctx, 'gradcam', run, '--split', 'test', '--count', '2');
+      ctx.log(`trained, analysed and explained a 3D run with the CLI in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
 
       await openWorkbench(ctx);
       await explorerRow(page, `${NAME}.ttl.json`).click();
@@ -44,6 +57,13 @@ export const checks: BrowserCheck[] = [
       if (volumes.length < 20) throw new Error(`expected the 3D layers' volume shapes, got: ${shapes.slice(0, 5).join(', ')}`);
       const value = (await handle.getAttribute('aria-valuetext')) ?? '';
       if (!value.includes('after conv_pw_5_relu')) throw new Error(`the handle is not at stage3's end: ${value}`);
+      const bars = frame.locator('.layer .sim');
+      const montages = frame.locator('.gradcam img');
+      const until3d = Date.now() + 30_000;
+      while (((await bars.count()) < 3 || (await montages.count()) < 2) && Date.now() < until3d) await page.waitForTimeout(250);
+      ctx.log(`similarity bars ${await bars.count()}, Grad-CAM montages ${await montages.count()}`);
+      if ((await bars.count()) < 3) throw new Error('the 3D run\'s analysis shows no similarity bars on its layers');
+      if ((await montages.count()) !== 2) throw new Error(`expected the 2 Grad-CAM montages of the 3D run, found ${await montages.count()}`);
       const params = frame.locator('#total-params');
       const before = await params.innerText();
       await ctx.screenshot('model-explorer-3d');

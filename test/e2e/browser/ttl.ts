@@ -1,5 +1,6 @@
 // TTL Studio's own parts of the workbench, for the browser-level checks: the sidebar, its rows,
-// notifications, and a tiny experiment on the shipped BreastMNIST data.
+// notifications, a tiny experiment on the shipped BreastMNIST data, and the CLI for setting up.
+import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { CheckContext, Locator, Page } from './types';
@@ -17,6 +18,14 @@ export function writeTinyExperiment(workspace: string, name: string): void {
     train: { epochs: 2, batchSize: 32, optimizer: 'adam', lr: 0.001, headLrMultiplier: 10, schedule: 'cosine', classWeights: 'balanced', seeds: [1] },
   };
   writeFileSync(join(workspace, `${name}.ttl.json`), JSON.stringify(exp, null, 2) + '\n');
+}
+
+/** Runs `ttl <args> --backend wasm --json` in the workspace; returns the last stdout line (its JSON result). */
+export function ttlCli(ctx: CheckContext, ...args: string[]): string {
+  const r = spawnSync(process.execPath, [join(ROOT, 'bin/ttl.js'), ...args, '--backend', 'wasm', '--json'], { cwd: ctx.workspace, encoding: 'utf8', timeout: 180_000 });
+  if (r.status !== 0) throw new Error(`ttl ${args[0]} failed (${r.status}): ${r.stderr.trim().split('\n').pop()}`);
+  const lines = r.stdout.trim().split('\n');
+  return lines[lines.length - 1];
 }
 
 /** A row of the TTL Studio sidebar (Experiments or Jobs) whose text matches. */
