@@ -118,7 +118,7 @@ function placeTree(): void {
   const input = {
     table: layers,
     strategy: experiment.strategy,
-    cut: cutOfStrategy({ ...experiment.strategy, cut: resolveCut(experiment.strategy.cut, layers) }, layers.cutPoints),
+    cut: cutIn(experiment.strategy, layers),
     similarity: similarityOf(analysis),
     measure: analysis?.file.measure.toUpperCase(),
     suggested: analysis?.file.suggestion?.cut,
@@ -146,9 +146,14 @@ function latestAnalysis(): AnalysisView | undefined {
 }
 
 /** Median latency measured by finished runs of this strategy at `cut`, and by FTL runs of the same backbone and size. */
+/** The cut point a strategy stands for in the table (a block name is its end layer). */
+function cutIn(strategy: StrategyView, table: InspectResult): string | null {
+  return cutOfStrategy({ ...strategy, cut: resolveCut(strategy.cut, table) }, table.cutPoints);
+}
+
 function latencyAt(cut: string | null, strategy: StrategyView, table: InspectResult): { ms?: number; fullMs?: number } {
   const same = (r: RunView) => r.backbone === table.model && r.inputSize === table.inputSize && r.latencyMs !== undefined;
-  const at = state.runs.filter((r) => same(r) && r.strategy.kind === strategy.kind && cutOfStrategy(r.strategy, table.cutPoints) === cut);
+  const at = state.runs.filter((r) => same(r) && r.strategy.kind === strategy.kind && cutIn(r.strategy, table) === cut);
   const full = state.runs.filter((r) => same(r) && r.strategy.kind === 'ftl');
   return { ms: median(at.map((r) => r.latencyMs!)), fullMs: median(full.map((r) => r.latencyMs!)) };
 }

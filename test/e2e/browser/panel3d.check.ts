@@ -64,6 +64,8 @@ export const checks: BrowserCheck[] = [
       ctx.log(`similarity bars ${await bars.count()}, Grad-CAM montages ${await montages.count()}`);
       if ((await bars.count()) < 3) throw new Error('the 3D run\'s analysis shows no similarity bars on its layers');
       if ((await montages.count()) !== 2) throw new Error(`expected the 2 Grad-CAM montages of the 3D run, found ${await montages.count()}`);
+      // the run was cut at 'stage3' (a block name): its latency is the latency at the handle
+      ctx.log(`latency at the cut: ${await frame.locator('#total-latency').innerText({ timeout: 10_000 })}`);
       const params = frame.locator('#total-params');
       const before = await params.innerText();
       await ctx.screenshot('model-explorer-3d');
