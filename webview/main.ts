@@ -145,12 +145,12 @@ function latestAnalysis(): AnalysisView | undefined {
   return [...state.analyses].sort((a, b) => (a.file.createdAt < b.file.createdAt ? 1 : -1))[0];
 }
 
-/** Median latency measured by finished runs of this strategy at `cut`, and by FTL runs of the same backbone and size. */
 /** The cut point a strategy stands for in the table (a block name is its end layer). */
 function cutIn(strategy: StrategyView, table: InspectResult): string | null {
   return cutOfStrategy({ ...strategy, cut: resolveCut(strategy.cut, table) }, table.cutPoints);
 }
 
+/** Median latency measured by finished runs of this strategy at `cut`, and by FTL runs of the same backbone and size. */
 function latencyAt(cut: string | null, strategy: StrategyView, table: InspectResult): { ms?: number; fullMs?: number } {
   const same = (r: RunView) => r.backbone === table.model && r.inputSize === table.inputSize && r.latencyMs !== undefined;
   const at = state.runs.filter((r) => same(r) && r.strategy.kind === strategy.kind && cutIn(r.strategy, table) === cut);

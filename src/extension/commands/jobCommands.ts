@@ -144,7 +144,6 @@ export function registerJobCommands(s: Services): vscode.Disposable[] {
     // a run node: its own data (or files)
     reg(COMMANDS.gradCamOfRun, (run?: unknown) => gradCam(undefined, undefined, run)),
 
-
     reg(COMMANDS.cancelJob, async (arg?: unknown): Promise<boolean> => {
       let id: number | undefined;
       if (typeof arg === 'number') id = arg;

@@ -17,7 +17,8 @@ function isNode(x: unknown): x is ExperimentNode | RunNode | SearchNode {
 
 /**
  * The experiment file a command is about: its argument (URI, path or Experiments node), else the
- * active editor's *.ttl.json, else the one the focused Model Explorer shows, else one the user picks. Saves the file if it has unsaved changes.
+ * active editor's *.ttl.json, else the one the focused Model Explorer shows, else one the user
+ * picks. Saves the file if it has unsaved changes.
  */
 export async function experimentFileFrom(arg: unknown, purpose: string): Promise<vscode.Uri | undefined> {
   let uri: vscode.Uri | undefined;
