@@ -105,6 +105,18 @@ test('ttl analyze on a 3D run: every stage of the volume model, similarities in 
   assert.match(a.suggestion!.reason, /not judged: .*conv_pw_13_relu/);
 });
 
+test('a run trained from scratch: its own initialisation stands for "pretrained", another seed for the baseline, no suggestion', async () => {
+  const { runDir: scratch } = await tinyAdrenalRun(tmp, { name: 'adrenal-scratch', strategy: { kind: 'ttl', cut: 'stage2' }, imageSize: 16, limit: 48, epochs: 1, pretrained: false });
+  const { file } = await analyzeRun(scratch, { backend: 'wasm', studies: ['horizontal'], split: 'train', images: 24 });
+  assert.equal(file.run.fromScratch, true);
+  assert.equal(file.suggestion, undefined);
+  const first = file.horizontal!.layers[0];
+  // an unrelated initialisation, not the run's own: well below 1
+  assert.ok(first.random < 0.99, JSON.stringify(first));
+  // one epoch moves the first layer little from where it started
+  assert.ok(first.finetuned > first.random, JSON.stringify(first));
+});
+
 test('3D Grad-CAM: a (d, h, w) map, weights of the GAP + dense head over d·h·w, upsampled to the volume', async () => {
   const data = await loadDataset({ format: 'npz', path: ADRENAL_NPZ, imageSize: SIZE, limit: 20 });
   const split = splitAtLastSpatialLayer(model);

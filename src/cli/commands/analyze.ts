@@ -63,7 +63,11 @@ function printUndersampled(rows: ReadonlyArray<{ layer: string; points?: number;
 function printAnalysis(a: AnalysisFile, file: string): void {
   out.data(`${a.run.id}: ${a.measure} on ${a.images} ${a.split} images`);
   if (a.horizontal) {
-    out.data('\nhorizontal: pretrained vs finetuned, and vs random init (baseline)');
+    out.data(
+      a.run.fromScratch
+        ? '\nhorizontal: initialisation vs finetuned, and vs another random init (baseline); the run trained from scratch, so no cut is suggested'
+        : '\nhorizontal: pretrained vs finetuned, and vs random init (baseline)',
+    );
     const rows = a.horizontal.layers;
     out.data(
       table(

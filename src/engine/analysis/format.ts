@@ -28,6 +28,12 @@ export interface AnalysedRun {
   strategy: string;
   /** The strategy's cut point (TTL, TF: where the model was cut; LWFT: where finetuning starts), or null. */
   cut: string | null;
+  /**
+   * True when the run trained from scratch (`model.pretrained: false`): its "pretrained" model is
+   * then its own seeded initialisation, and no cut is suggested (there are no pretrained
+   * features to keep).
+   */
+  fromScratch?: boolean;
 }
 
 /** One layer of the horizontal study: the same layer compared across models. */
@@ -143,6 +149,6 @@ export interface AnalysisFile {
   probe?: ProbeStudy;
   /** Present when the analysis compared the run with another one (`--against`). */
   against?: AgainstStudy;
-  /** Present when the horizontal study ran. */
+  /** Present when the horizontal study ran on a run that started from pretrained weights. */
   suggestion?: CutSuggestion;
 }

@@ -15,7 +15,7 @@ import type { Backbone, Block } from '../../models/types';
 import { readRun, type RunRecord } from '../../runstore';
 import { TtlInputError } from '../../errors';
 import type { EventSink } from '../../events';
-import { Rng } from '../../rng';
+import { deriveSeed, Rng } from '../../rng';
 import type { AnalysedRun, AnalysisSplit } from '../format';
 
 /** Which layers to record: the block ends (plus the cut), or every cut point. */
@@ -73,8 +73,12 @@ export async function openAnalysisContext(runDir: string, opts: ContextOptions =
   emit({ type: 'phase', phase: 'loading models' });
   const seed = opts.seed ?? record.seed;
   const spec = { backbone: exp.model.backbone, inputSize: data.imageSize };
-  const pretrained = await loadBackbone({ ...spec, weights: exp.model.weights, pretrained: exp.model.pretrained });
-  const random = await loadBackbone({ ...spec, pretrained: false, seed });
+  // the weights the run started from: pretrained (shipped, given or inflated), or, for a run
+  // trained from scratch, its own seeded initialisation
+  const fromScratch = exp.model.pretrained === false;
+  const pretrained = await loadBackbone({ ...spec, weights: exp.model.weights, inflateFrom: exp.model.inflateFrom, pretrained: exp.model.pretrained, seed: record.seed });
+  // an unrelated initialisation: for a run from scratch, not the one it started from
+  const random = await loadBackbone({ ...spec, pretrained: false, seed: fromScratch && seed === record.seed ? deriveSeed(seed, 1) : seed });
   const finetuned = await loadLayersModelFile(modelJson);
 
   const has = new Set(finetuned.layers.map((l) => l.name));
@@ -97,6 +101,7 @@ export async function openAnalysisContext(runDir: string, opts: ContextOptions =
   const splits: Record<AnalysisSplit, number[]> = { train: [], val: [], test: [] };
   data.items.forEach((it, i) => it.split && splits[it.split].push(i));
   const run = analysedRun(record, pretrained.name);
+  if (fromScratch) run.fromScratch = true;
   return {
     record,
     run,

@@ -167,7 +167,11 @@ async function analyze(
       compare,
       onLayer: (done, total) => emit({ type: 'phase', phase: 'horizontal study', done, total, unit: 'layers' }),
     });
-    file.suggestion = suggestCut(file.horizontal.layers, opts.threshold ?? DEFAULT_RETENTION_THRESHOLD);
+    if (ctx.run.fromScratch) {
+      emit({ type: 'log', level: 'warn', message: `${ctx.record.id} trained from scratch: the "pretrained" side is its own initialisation, and no cut is suggested` });
+    } else {
+      file.suggestion = suggestCut(file.horizontal.layers, opts.threshold ?? DEFAULT_RETENTION_THRESHOLD);
+    }
   }
   if (studies.has('vertical')) {
     file.vertical = verticalStudy({
