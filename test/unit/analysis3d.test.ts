@@ -21,7 +21,8 @@ import { gradCam, gradCamRun, jet, montageSlices, splitAtLastSpatialLayer } from
 import type { AnalysisFile } from '../../src/engine/analysis/format';
 import { analyzeRun, retention, DEFAULT_RETENTION_THRESHOLD } from '../../src/engine/analysis/studies';
 import { MIN_POINTS_PER_NEURON } from '../../src/engine/analysis/studies/horizontal';
-import { loadLayersModelFile } from '../../src/engine/models/layersModel';
+import { loadLayersModelFile, saveLayersModelFile } from '../../src/engine/models/layersModel';
+import { loadBackbone } from '../../src/engine/models';
 import { loadDataset } from '../../src/engine/data';
 import { makeBatch } from '../../src/engine/train/batches';
 import type { Normalisation } from '../../src/engine/models/types';
@@ -106,7 +107,7 @@ test('ttl analyze on a 3D run: every stage of the volume model, similarities in 
 });
 
 test('a run trained from scratch: its own initialisation stands for "pretrained", another seed for the baseline, no suggestion', async () => {
-  const { runDir: scratch } = await tinyAdrenalRun(tmp, { name: 'adrenal-scratch', strategy: { kind: 'ttl', cut: 'stage2' }, imageSize: 16, limit: 48, epochs: 1, pretrained: false });
+  const { runDir: scratch } = await tinyAdrenalRun(tmp, { name: 'adrenal-scratch', strategy: { kind: 'ttl', cut: 'stage2' }, imageSize: 16, limit: 48, epochs: 1, model: { backbone: 'mobilenet3d', pretrained: false } });
   const { file } = await analyzeRun(scratch, { backend: 'wasm', studies: ['horizontal'], split: 'train', images: 24 });
   assert.equal(file.run.fromScratch, true);
   assert.equal(file.suggestion, undefined);
@@ -115,6 +116,23 @@ test('a run trained from scratch: its own initialisation stands for "pretrained"
   assert.ok(first.random < 0.99, JSON.stringify(first));
   // one epoch moves the first layer little from where it started
   assert.ok(first.finetuned > first.random, JSON.stringify(first));
+});
+
+test('a run started from inflated 2D weights (inflateFrom) is analysed against that same inflated start', async () => {
+  // a seeded 2D ResNet-18 stands in for an ImageNet checkpoint
+  const b2 = await loadBackbone({ backbone: 'resnet18', inputSize: 32, pretrained: false, seed: 3 });
+  const dir = path.join(tmp, 'resnet18-2d');
+  await saveLayersModelFile(b2.model, dir);
+  b2.model.dispose();
+  const model = { backbone: 'resnet3d18', inflateFrom: path.join(dir, 'model.json') };
+  const { runDir: inflated } = await tinyAdrenalRun(tmp, { name: 'adrenal-inflated', strategy: { kind: 'ttl', cut: 'conv2_x' }, imageSize: 16, limit: 32, epochs: 1, model });
+  const { file } = await analyzeRun(inflated, { backend: 'wasm', studies: ['horizontal'], split: 'train', images: 16 });
+  assert.equal(file.run.fromScratch, undefined);
+  const first = file.horizontal!.layers[0];
+  // compared with the inflated start it came from, the first stage stays well above an unrelated
+  // initialisation (against any other start it would sit at the baseline)
+  assert.ok(first.finetuned > first.random + 0.1, `${first.layer}: ${first.finetuned} vs random ${first.random}`);
+  assert.ok(file.suggestion);
 });
 
 test('3D Grad-CAM: a (d, h, w) map, weights of the GAP + dense head over d·h·w, upsampled to the volume', async () => {

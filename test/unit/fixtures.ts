@@ -53,16 +53,19 @@ export async function tinyChestXrayRun(dir: string, o: TinyRunOptions): Promise<
   return { file, runDir: runDirs[0] };
 }
 
-/** Writes `<dir>/<name>.ttl.json` for mobilenet3d (pretrained: the inflated MobileNet) on a stratified subset of AdrenalMNIST3D, trains it on wasm. */
+/**
+ * Writes `<dir>/<name>.ttl.json` for a 3D backbone (default mobilenet3d, pretrained: the inflated
+ * MobileNet) on a stratified subset of AdrenalMNIST3D, trains it on wasm.
+ */
 export async function tinyAdrenalRun(
   dir: string,
-  o: { name: string; strategy: Record<string, unknown>; imageSize: number; limit: number; epochs: number; seed?: number; pretrained?: boolean },
+  o: { name: string; strategy: Record<string, unknown>; imageSize: number; limit: number; epochs: number; seed?: number; model?: Record<string, unknown> },
 ): Promise<{ file: string; runDir: string }> {
   const file = path.join(dir, `${o.name}.ttl.json`);
   const experiment = {
     name: o.name,
     data: { format: 'npz', path: ADRENAL_NPZ, imageSize: o.imageSize, limit: o.limit },
-    model: { backbone: 'mobilenet3d', ...(o.pretrained === false ? { pretrained: false } : {}) },
+    model: o.model ?? { backbone: 'mobilenet3d' },
     strategy: o.strategy,
     train: { epochs: o.epochs, batchSize: 16, optimizer: 'adam', lr: 0.0005, headLrMultiplier: 10, seeds: [o.seed ?? 1], backend: 'wasm' },
   };
