@@ -588,7 +588,7 @@ const INSTALLED_PHASE: CheckPhase = {
 const run = promisify(execFile);
 
 /** What `vsce` packs (the rest is excluded by .vscodeignore); the bundles are built already. */
-const PACKAGED = ['package.json', 'README.md', 'LICENSE', 'THIRD-PARTY-NOTICES.txt', '.vscodeignore', 'dist', 'media', 'schema', 'models'];
+const PACKAGED = ['package.json', 'README.md', 'CHANGELOG.md', 'LICENSE', 'THIRD-PARTY-NOTICES.txt', '.vscodeignore', 'dist', 'media', 'schema', 'models'];
 
 /**
  * Packages the extension with `npm run package` (vsce with the project's flags) in a copy of the
