@@ -17,6 +17,9 @@ import { tf } from '../../src/engine/tf';
 import { initBackend } from '../../src/engine/backend';
 import { ADRENAL_NPZ, CHEST_XRAY, ROOT, tinyAdrenalRun } from './fixtures';
 import { niftiBytes } from './nifti';
+import { gunzipSync, gzipSync } from 'fflate';
+import { parseNifti } from '../../src/engine/data/nifti';
+import { readNiftiVolume, resampleTrilinear, toVolumePixels } from '../../src/engine/data/volume';
 import { gradCam, gradCamRun, jet, montageSlices, splitAtLastSpatialLayer } from '../../src/engine/analysis/gradcam';
 import type { AnalysisFile } from '../../src/engine/analysis/format';
 import { analyzeRun, retention, DEFAULT_RETENTION_THRESHOLD } from '../../src/engine/analysis/studies';
@@ -27,6 +30,8 @@ import { loadDataset } from '../../src/engine/data';
 import { makeBatch } from '../../src/engine/train/batches';
 import type { Normalisation } from '../../src/engine/models/types';
 import { TtlInputError } from '../../src/engine/errors';
+import { datasetSpecOf } from '../../src/engine/experiment';
+import { readRun } from '../../src/engine/runstore';
 
 const SIZE = 28;
 let tmp: string;
@@ -158,11 +163,22 @@ test('3D Grad-CAM: a (d, h, w) map, weights of the GAP + dense head over d·h·w
   x.dispose();
 });
 
-test('ttl gradcam --split test on a 3D run: samples of both classes in turn, slice montages, labels in the index', () => {
+test('ttl gradcam --split test on a 3D run: samples of both classes in turn, slice montages and NIfTI volumes, labels in the index', async () => {
   const r = cli('gradcam', runDir, '--split', 'test', '--count', '4', '--backend', 'wasm', '--json');
   assert.equal(r.status, 0, r.stderr);
-  const j = JSON.parse(r.stdout.trim().split('\n').pop()!) as { entries: Array<{ image: string; label: string; overlay: string; class: string; predicted: string }>; index: string };
+  const j = JSON.parse(r.stdout.trim().split('\n').pop()!) as { entries: Array<{ image: string; label: string; overlay: string; heatmap: string; volume: string; class: string; predicted: string }>; index: string };
   assert.equal(j.entries.length, 4);
+  // each sample also as NIfTI: the model's input volume, and the heatmap on the same grid
+  const data = await loadDataset(datasetSpecOf(readRun(runDir).experiment.data));
+  for (const e of j.entries) {
+    const id = e.image.slice(e.image.indexOf('#') + 1);
+    const input = parseNifti(fs.readFileSync(path.join(runDir, 'gradcam', e.volume)));
+    assert.deepEqual(input.dims, [SIZE, SIZE, SIZE]);
+    assert.deepEqual(Array.from(input.data), Array.from(data.pixels[data.items.findIndex((it) => it.id === id)]), e.volume);
+    const heat = parseNifti(fs.readFileSync(path.join(runDir, 'gradcam', e.heatmap)));
+    assert.deepEqual(heat.dims, [SIZE, SIZE, SIZE]);
+    assert.ok(heat.data.every((h) => h >= 0 && h <= 1 + 1e-6) && Math.abs(Math.max(...heat.data) - 1) < 1e-6, e.heatmap);
+  }
   assert.deepEqual(j.entries.map((e) => e.label), ['0', '1', '0', '1']);
   for (const e of j.entries) {
     const m = /#(test\/(\d+))$/.exec(e.image);
@@ -207,6 +223,35 @@ test('3D Grad-CAM of a NIfTI file: its overlay is each slice blended with the je
     const colour = jet(m.heatmap[v]);
     for (let ch = 0; ch < 3; ch++) assert.equal(png.data[o + ch], Math.round(0.5 * vol[v] + 0.5 * colour[ch]), `voxel ${z},${y},${xx} channel ${ch}`);
   }
+  // the heatmap as NIfTI on the source's own grid: a non-cubic scan with spacing and an sform
+  const [nx, ny, nz] = [20, 24, 18];
+  const scan = resampleTrilinear(vol, [SIZE, SIZE, SIZE], [nz, ny, nx]);
+  const bytes = niftiBytes([nx, ny, nz], Array.from(scan, (v) => Math.round(v)), { datatype: 2, bigEndian: true });
+  const header = new DataView(bytes.buffer, bytes.byteOffset);
+  const sform = [0.7, 0, 0, -90, 0, 0.7, 0, -126, 0, 0, 2.5, -72];
+  header.setInt16(254, 1, false); // sform_code: scanner
+  sform.forEach((x, i) => header.setFloat32(280 + 4 * i, x, false));
+  const scanFile = path.join(tmp, 'scan.nii.gz');
+  fs.writeFileSync(scanFile, gzipSync(bytes));
+  const [onScan] = (await gradCamRun(runDir, [scanFile], { backend: 'wasm' })).entries;
+  assert.equal(onScan.heatmap, 'scan-heatmap.nii.gz');
+  assert.equal(onScan.volume, undefined);
+  const heatFile = fs.readFileSync(path.join(path.dirname(indexPath), onScan.heatmap!));
+  const heat = parseNifti(heatFile);
+  assert.deepEqual(heat.dims, [nx, ny, nz]);
+  assert.deepEqual(heat.spacing.map((x) => Number(x.toFixed(4))), [0.7, 0.7, 2.5]);
+  const raw = gunzipSync(heatFile);
+  const out = new DataView(raw.buffer, raw.byteOffset);
+  assert.equal(out.getInt16(254, true), 1);
+  sform.forEach((x, i) => assert.ok(Math.abs(out.getFloat32(280 + 4 * i, true) - x) < 1e-6, `srow ${i}`));
+  // the values: the model-grid heatmap of the scan as the model saw it, resampled back
+  const seen = toVolumePixels(await readNiftiVolume(scanFile), SIZE);
+  const xs = makeBatch([seen], [0], SIZE, norm);
+  const ms = gradCam(split, xs);
+  xs.dispose();
+  const back = resampleTrilinear(ms.heatmap, [SIZE, SIZE, SIZE], [nz, ny, nx]);
+  back.forEach((h, i) => assert.ok(Math.abs(heat.data[i] - h) <= 0.5 / 255 + 1e-6, `voxel ${i}: ${heat.data[i]} vs ${h}`));
+
   const xray = path.join(CHEST_XRAY, 'NORMAL', fs.readdirSync(path.join(CHEST_XRAY, 'NORMAL')).sort()[0]);
   await assert.rejects(gradCamRun(runDir, [xray], { backend: 'wasm' }), (e: Error) => e instanceof TtlInputError && e.message.includes(xray) && /volumes/.test(e.message));
   const broken = path.join(tmp, 'broken.nii');

@@ -30,6 +30,8 @@ import { decodeImage, toDatasetPixels } from '../data/image';
 import { loadDataset } from '../data';
 import type { Split } from '../data/types';
 import { isNiftiPath, readNiftiVolume, resampleTrilinear, toVolumePixels, type VolumeOptions } from '../data/volume';
+import { encodeNifti, parseNifti } from '../data/nifti';
+import { gzipSync } from 'fflate';
 import { inboundNames, loadLayersModelFile, spatialLayers } from '../models/layersModel';
 import type { Normalisation } from '../models/types';
 import { makeBatch } from '../train/batches';
@@ -211,6 +213,13 @@ export interface GradCamEntry {
   image: string;
   /** The true class, for samples of the run's own data. */
   label?: string;
+  /**
+   * Volumes only: the heatmap as NIfTI, relative to `gradcam/` (`<stem>-heatmap.nii.gz`): on the
+   * source file's grid and geometry, or on the model's grid for a sample of the run's data.
+   */
+  heatmap?: string;
+  /** Volume samples of the run's data only: the model's input volume as NIfTI (`<stem>-input.nii.gz`). */
+  volume?: string;
   /** The explained class, and its index. */
   class: string;
   classIndex: number;
@@ -314,6 +323,30 @@ async function readInput(file: string, size: number, volume: { is: boolean; opti
 }
 
 /**
+ * The heatmap of a volume as NIfTI, for viewers that lay it over the scan: for a NIfTI input, on
+ * the source's own voxel grid (resampled trilinearly) with its spacing and orientation; for a
+ * sample of the run's data, on the model's grid beside the input volume it saw. 8-bit, scaled
+ * to [0, 1] (scl_slope 1/255), gzipped.
+ */
+function writeVolumeNiftis(dir: string, overlay: string, input: Explained, map: GradCamMap): { heatmap: string; volume?: string } {
+  const stem = overlay.replace(/\.png$/, '');
+  const heatmap = `${stem}-heatmap.nii.gz`;
+  const S = map.size;
+  const toBytes = (h: ArrayLike<number>) => Uint8Array.from(h, (x) => Math.round(Math.min(1, Math.max(0, x)) * 255));
+  if (isNiftiPath(input.image)) {
+    const source = new Uint8Array(readFileSync(input.image));
+    const [nx, ny, nz] = parseNifti(source).dims;
+    const onSource = resampleTrilinear(map.heatmap, [S, S, S], [nz, ny, nx]);
+    writeFileAtomic(path.join(dir, heatmap), Buffer.from(gzipSync(encodeNifti([nx, ny, nz], toBytes(onSource), { slope: 1 / 255, geometryFrom: source }))));
+    return { heatmap };
+  }
+  const volume = `${stem}-input.nii.gz`;
+  writeFileAtomic(path.join(dir, heatmap), Buffer.from(gzipSync(encodeNifti([S, S, S], toBytes(map.heatmap), { slope: 1 / 255 }))));
+  writeFileAtomic(path.join(dir, volume), Buffer.from(gzipSync(encodeNifti([S, S, S], input.pixels))));
+  return { heatmap, volume };
+}
+
+/**
  * `count` images of one split of the run's data: the classes in turn, each class's images in
  * data order.
  */
@@ -390,6 +423,7 @@ export async function gradCamRun(runDir: string, images: readonly string[], opts
         ? overlayVolumePng(input.pixels, map.heatmap, meta.imageSize, opts.alpha)
         : overlayPng(input.pixels, map.heatmap, meta.imageSize, opts.alpha);
       writeFileAtomic(path.join(dir, overlay), png);
+      const niftis = volume.is ? writeVolumeNiftis(dir, overlay, input, map) : {};
       const predicted = map.probabilities.indexOf(Math.max(...map.probabilities));
       entries.push({
         image: input.image,
@@ -399,6 +433,7 @@ export async function gradCamRun(runDir: string, images: readonly string[], opts
         score: map.probabilities[map.classIndex],
         predicted: meta.classes[predicted],
         overlay,
+        ...niftis,
         layer: map.layer,
         createdAt: new Date().toISOString(),
       });

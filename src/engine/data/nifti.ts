@@ -4,7 +4,9 @@
  * Only what a classifier needs is read: the dimensions, the voxel type, the intensity scaling
  * (`scl_slope`, `scl_inter`) and the voxel spacing. The orientation matrices (qform/sform) are
  * not applied: voxels keep the order they are stored in, which is the same for every volume of
- * one scanner protocol. Layout reference: https://nifti.nimh.nih.gov/pub/dist/src/niftilib/nifti1.h
+ * one scanner protocol. Writing (`encodeNifti`, for heatmaps) can copy a source file's geometry
+ * (spacing, qform, sform, units), so that a viewer lays the output over the source.
+ * Layout reference: https://nifti.nimh.nih.gov/pub/dist/src/niftilib/nifti1.h
  */
 import { gunzipSync } from 'fflate';
 import { ImageDecodeError } from './image';
@@ -46,7 +48,8 @@ function isGzip(bytes: Uint8Array): boolean {
  * @throws ImageDecodeError saying what is wrong (not NIfTI-1, a two-file `.hdr`/`.img` pair,
  *   a 4D series, an unsupported voxel type, truncated data); the loaders add the file name.
  */
-export function parseNifti(input: Uint8Array): NiftiVolume {
+/** The (gunzipped) bytes of a NIfTI-1 file and its byte order, the header checked. */
+function openHeader(input: Uint8Array): { bytes: Uint8Array; view: DataView; little: boolean } {
   let bytes = input;
   if (isGzip(bytes)) {
     try {
@@ -67,6 +70,11 @@ export function parseNifti(input: Uint8Array): NiftiVolume {
   const magic = String.fromCharCode(bytes[344], bytes[345], bytes[346]);
   if (magic === 'ni1') throw new ImageDecodeError('a two-file NIfTI (.hdr/.img) header; convert it to a single .nii file');
   if (magic !== 'n+1') throw new ImageDecodeError(`not a NIfTI-1 file (magic '${magic}', expected 'n+1')`);
+  return { bytes, view, little };
+}
+
+export function parseNifti(input: Uint8Array): NiftiVolume {
+  const { bytes, view, little } = openHeader(input);
 
   const dim = Array.from({ length: 8 }, (_, i) => view.getInt16(40 + 2 * i, little));
   const ndim = dim[0];
@@ -95,4 +103,50 @@ export function parseNifti(input: Uint8Array): NiftiVolume {
     data[i] = scaled ? v * slope + (Number.isFinite(inter) ? inter : 0) : v;
   }
   return { dims, spacing: pix, datatype, data };
+}
+
+/**
+ * Geometry fields copied from a source header: pixdim[0..3] (qfac and the voxel size), the
+ * units, qform and sform codes, the quaternion and its offsets, and the sform rows.
+ * [offset, kind] with kind f = float32, s = int16, b = byte.
+ */
+const GEOMETRY_FIELDS: ReadonlyArray<[number, 'f' | 's' | 'b']> = [
+  [76, 'f'], [80, 'f'], [84, 'f'], [88, 'f'],
+  [123, 'b'],
+  [252, 's'], [254, 's'],
+  ...Array.from({ length: 6 + 12 }, (_, i): [number, 'f'] => [256 + 4 * i, 'f']),
+];
+
+/**
+ * A NIfTI-1 file (uncompressed; gzip it for `.nii.gz`) of an 8-bit volume with a linear scale
+ * (value = byte · `slope`), little-endian.
+ * @param dims [nx, ny, nz]; `data` holds nx·ny·nz bytes, index i + nx·(j + ny·k).
+ * @param geometryFrom a NIfTI file (gzipped or not, either byte order) whose spacing and
+ *   orientation the output takes over; default: 1 mm voxels, no orientation.
+ */
+export function encodeNifti(dims: readonly [number, number, number], data: Uint8Array, o: { slope?: number; geometryFrom?: Uint8Array } = {}): Uint8Array {
+  const n = dims[0] * dims[1] * dims[2];
+  if (data.length !== n) throw new RangeError(`encodeNifti: ${dims.join('×')} needs ${n} voxels, got ${data.length}`);
+  const out = new Uint8Array(352 + n);
+  const v = new DataView(out.buffer);
+  v.setInt32(0, HEADER_SIZE, true);
+  [3, dims[0], dims[1], dims[2], 1, 1, 1, 1].forEach((d, i) => v.setInt16(40 + 2 * i, d, true));
+  v.setInt16(70, 2, true); // uint8
+  v.setInt16(72, 8, true);
+  [1, 1, 1, 1].forEach((p, i) => v.setFloat32(76 + 4 * i, p, true));
+  v.setFloat32(108, 352, true);
+  v.setFloat32(112, o.slope ?? 1, true);
+  v.setFloat32(116, 0, true);
+  v.setFloat32(124, 255 * (o.slope ?? 1), true); // cal_max: the display range
+  out.set([0x6e, 0x2b, 0x31, 0], 344); // "n+1\0"
+  if (o.geometryFrom) {
+    const src = openHeader(o.geometryFrom);
+    for (const [at, kind] of GEOMETRY_FIELDS) {
+      if (kind === 'f') v.setFloat32(at, src.view.getFloat32(at, src.little), true);
+      else if (kind === 's') v.setInt16(at, src.view.getInt16(at, src.little), true);
+      else v.setUint8(at, src.view.getUint8(at));
+    }
+  }
+  out.set(data, 352);
+  return out;
 }
