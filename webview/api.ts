@@ -9,6 +9,8 @@ export interface SavedState {
   target: PanelTarget;
   /** The run whose curves are shown. */
   selectedRun?: string;
+  /** The analysis shown (`<run id>/<analysis name>`). */
+  selectedAnalysis?: string;
 }
 
 interface VsCodeApi {

@@ -76,8 +76,13 @@ function render(): void {
   parts.push(update('compare', 'Comparison', finished.length > 0, finished.map((r) => [r.dir, r.test, r.macs, r.params, r.latencyMs]), () => drawComparison(finished)));
   const search = state.searches[0];
   parts.push(update('search', `Cutoff search${search ? ` (${search.searchDir.split(/[\\/]/).pop()})` : ''}`, !!search, search, () => drawSearch(search!)));
-  const analysis = latestAnalysis();
-  parts.push(update('svcca', `Similarity to the pretrained features${analysis ? ` (${analysis.file.measure.toUpperCase()}, ${analysis.file.name})` : ''}`, !!analysis, analysis, () => drawAnalysis(analysis!)));
+  const analysis = shownAnalysis();
+  const analyses = analysesByTime();
+  parts.push(
+    update('svcca', `Similarity to the pretrained features${analysis ? ` (${analysis.file.measure.toUpperCase()}, ${analysis.file.name})` : ''}`, !!analysis, [analysis, analyses.map(analysisKey)], () =>
+      drawAnalysis(analysis!, analyses),
+    ),
+  );
   parts.push(update('gradcam', 'Grad-CAM', state.gradcam.length > 0, state.gradcam, drawGradCam));
   const present = parts.filter((p): p is HTMLElement => !!p);
   if (present.length !== app.children.length || present.some((p, i) => app.children[i] !== p)) {
@@ -114,7 +119,7 @@ function placeTree(): void {
   const slot = document.getElementById('tree-slot') ?? sections.get('layers')?.el.querySelector('#tree-slot');
   const { layers, experiment } = state;
   if (!slot || !layers || !experiment) return;
-  const analysis = latestAnalysis();
+  const analysis = barsAnalysis();
   const input = {
     table: layers,
     strategy: experiment.strategy,
@@ -141,8 +146,23 @@ function similarityOf(a: AnalysisView | undefined): Map<string, Similarity> | un
   return a?.file.horizontal && new Map(a.file.horizontal.layers.map((l) => [l.layer, { finetuned: l.finetuned, random: l.random, undersampled: l.undersampled, points: l.points, neurons: l.neurons }]));
 }
 
-function latestAnalysis(): AnalysisView | undefined {
-  return [...state.analyses].sort((a, b) => (a.file.createdAt < b.file.createdAt ? 1 : -1))[0];
+const analysisKey = (a: AnalysisView) => `${a.runId}/${a.file.name}`;
+
+/** The analyses of the shown runs, newest first. */
+function analysesByTime(): AnalysisView[] {
+  return [...state.analyses].sort((a, b) => (a.file.createdAt < b.file.createdAt ? 1 : -1));
+}
+
+/** The analysis the section shows: the one picked, else the newest. */
+function shownAnalysis(): AnalysisView | undefined {
+  const all = analysesByTime();
+  return all.find((a) => analysisKey(a) === ui.selectedAnalysis) ?? all[0];
+}
+
+/** The analysis behind the tree's similarity bars: the shown one if it has the horizontal study, else the newest that has. */
+function barsAnalysis(): AnalysisView | undefined {
+  const shown = shownAnalysis();
+  return shown?.file.horizontal ? shown : analysesByTime().find((a) => a.file.horizontal);
 }
 
 /** The cut point a strategy stands for in the table (a block name is its end layer). */
@@ -356,8 +376,14 @@ function drawSearch(r: SearchReport): { content: Node[]; cards: Card[] } {
   return { content: [h('p', { class: 'muted' }, `${t.finished} of ${t.total} trials finished (${t.short} short halving rounds, ${t.failed} failed); ${r.epochs} epochs, ${r.inputSize} px, seeds ${r.seeds.join(', ')}`), h('div', { class: 'grid' }, scores.el, pareto.el)], cards: [scores, pareto] };
 }
 
-function drawAnalysis(a: AnalysisView): { content: Node[]; cards: Card[] } {
+function drawAnalysis(a: AnalysisView, all: AnalysisView[]): { content: Node[]; cards: Card[] } {
   const f = a.file;
+  const picker = h('vscode-single-select', { id: 'analysis-picker', 'aria-label': 'Analysis' }) as HTMLElement & { value: string };
+  for (const x of all) picker.append(h('vscode-option', { value: analysisKey(x), selected: x === a }, `${x.file.name} · ${x.file.images} ${x.file.split} images · ${x.runId}`));
+  picker.addEventListener('change', () => {
+    ui = { ...ui, selectedAnalysis: picker.value };
+    render();
+  });
   const [c0, c1, c2] = palette();
   const cards: Card[] = [];
   if (f.horizontal) {
@@ -453,7 +479,8 @@ function drawAnalysis(a: AnalysisView): { content: Node[]; cards: Card[] } {
   }
   const s = f.suggestion;
   const note = s ? h('p', {}, h('b', {}, `Suggested cut: ${s.cut} (${s.block})`), ` — ${s.reason}`) : '';
-  return { content: [h('p', { class: 'muted' }, `${f.run.id}, ${f.images} ${f.split} images`), note || h('span'), h('div', { class: 'grid' }, ...cards.map((c) => c.el))], cards };
+  const head = all.length > 1 ? picker : h('p', { class: 'muted' }, `${f.run.id}, ${f.images} ${f.split} images`);
+  return { content: [head, note || h('span'), h('div', { class: 'grid' }, ...cards.map((c) => c.el))], cards };
 }
 
 function drawGradCam(): { content: Node[] } {

@@ -37,7 +37,9 @@ function trainedExperiments(ctx: CheckContext): string {
   const file = write(NAME, { kind: 'ttl', cut: 'conv_pw_5_relu' });
   const runs = join(ctx.workspace, '.ttl/runs');
   const run = (JSON.parse(ttlCli(ctx, 'run', file, '--runs-dir', runs)) as { runDir: string }).runDir;
-  ttlCli(ctx, 'run', write(`${NAME}-ftl`, { kind: 'ftl' }), '--runs-dir', runs);
+  const ftl = (JSON.parse(ttlCli(ctx, 'run', write(`${NAME}-ftl`, { kind: 'ftl' }), '--runs-dir', runs)) as { runDir: string }).runDir;
+  // two analyses: the TTL run against the FTL run, then (newest, shown first) all studies
+  ttlCli(ctx, 'analyze', run, '--study', 'probe', '--against', ftl, '--images', '32', '--train-images', '32');
   ttlCli(ctx, 'analyze', run, '--images', '64', '--train-images', '96');
   const images = ['NORMAL', 'PNEUMONIA'].flatMap((c) => readdirSync(join(XRAYS, c)).sort().slice(0, c === 'NORMAL' ? 1 : 2).map((f) => join(XRAYS, c, f)));
   ttlCli(ctx, 'gradcam', run, ...images);
@@ -123,6 +125,19 @@ export const checks: BrowserCheck[] = [
       const suggested = await frame.locator('.suggested-badge').count();
       ctx.log(`similarity bars ${bars}, suggested cuts ${suggested}, heatmaps ${heatmaps}, coefficient curves ${curves}, Grad-CAM overlays ${overlays}`);
       if (bars < 2 || suggested !== 1 || heatmaps !== 2 || curves !== 1 || overlays !== 3) throw new Error('the analysis or the Grad-CAM gallery is missing');
+      // the other analysis, from the picker: the TTL run against the FTL run; the bars stay (from the analysis that has them)
+      const analysisPicker = frame.locator('#analysis-picker');
+      const options = await analysisPicker.locator('vscode-option').allInnerTexts();
+      const againstOption = analysisPicker.locator('vscode-option', { hasText: '-vs-' });
+      if (options.length !== 2 || (await againstOption.count()) !== 1) throw new Error(`expected the two analyses in the picker, got: ${options.join(' | ')}`);
+      const againstKey = (await againstOption.getAttribute('value'))!;
+      await analysisPicker.evaluate((el, v) => {
+        (el as HTMLElement & { value: string }).value = v;
+        el.dispatchEvent(new Event('change'));
+      }, againstKey);
+      await frame.locator('[data-chart^="against-"] canvas').waitFor({ state: 'visible', timeout: 10_000 });
+      if ((await frame.locator('.layer .sim').count()) !== bars) throw new Error('the similarity bars changed with an analysis that has no horizontal study');
+      ctx.log(`analysis picker: ${options.length} analyses; against chart shown`);
 
       // exports: the host's save dialog (the workbench's own in the browser) proposes <chart>.<ext> beside the experiment
       for (const [chart, format] of [['comparison-scores', 'csv'], ['comparison-pareto', 'png']] as const) {
@@ -179,10 +194,13 @@ export const checks: BrowserCheck[] = [
       await editorTab(page, `Model Explorer: ${NAME}`).click();
       await runCommand(page, 'TTL: Run Experiment');
       const live = frame.locator('#section-training p', { hasText: /^Training: \d+ epochs? done so far/ }).first();
-      await live.waitFor({ state: 'visible', timeout: 60_000 });
-      ctx.log(`live: ${await live.innerText()}`);
       const done = frame.locator('#section-training p', { hasText: 'Test AUROC' }).first();
       const picker = frame.locator('#run-picker vscode-option');
+      // the run shows while it trains, unless it is over before the panel's next update
+      const untilStarted = Date.now() + 60_000;
+      while (!(await live.isVisible()) && (await picker.count()) < 2 && Date.now() < untilStarted) await page.waitForTimeout(200);
+      if (await live.isVisible()) ctx.log(`live: ${await live.innerText()}`);
+      else if ((await picker.count()) < 2) throw new Error('Run Experiment with the Model Explorer focused started no run of its experiment');
       const untilDone = Date.now() + 90_000;
       while (!((await picker.count()) === 2 && (await done.isVisible())) && Date.now() < untilDone) await page.waitForTimeout(500);
       if (!(await done.isVisible())) throw new Error('the new run did not finish in the panel');

@@ -27,6 +27,7 @@ export interface Locator {
   allInnerTexts(): Promise<string[]>;
   getAttribute(name: string, options?: { timeout?: number }): Promise<string | null>;
   screenshot(options?: { path?: string; timeout?: number }): Promise<Buffer>;
+  evaluate<R, A>(fn: (element: Element, arg: A) => R, arg: A): Promise<R>;
 }
 
 export interface FrameLocator {
