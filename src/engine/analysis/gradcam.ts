@@ -30,7 +30,7 @@ import { decodeImage, toDatasetPixels } from '../data/image';
 import { loadDataset } from '../data';
 import type { Split } from '../data/types';
 import { isNiftiPath, readNiftiVolume, resampleTrilinear, toVolumePixels, type VolumeOptions } from '../data/volume';
-import { encodeNifti, parseNifti } from '../data/nifti';
+import { encodeNifti, niftiDims } from '../data/nifti';
 import { gzipSync } from 'fflate';
 import { inboundNames, loadLayersModelFile, spatialLayers } from '../models/layersModel';
 import type { Normalisation } from '../models/types';
@@ -335,7 +335,7 @@ function writeVolumeNiftis(dir: string, overlay: string, input: Explained, map: 
   const toBytes = (h: ArrayLike<number>) => Uint8Array.from(h, (x) => Math.round(Math.min(1, Math.max(0, x)) * 255));
   if (isNiftiPath(input.image)) {
     const source = new Uint8Array(readFileSync(input.image));
-    const [nx, ny, nz] = parseNifti(source).dims;
+    const [nx, ny, nz] = niftiDims(source);
     const onSource = resampleTrilinear(map.heatmap, [S, S, S], [nz, ny, nx]);
     writeFileAtomic(path.join(dir, heatmap), Buffer.from(gzipSync(encodeNifti([nx, ny, nz], toBytes(onSource), { slope: 1 / 255, geometryFrom: source }))));
     return { heatmap };

@@ -73,6 +73,14 @@ function openHeader(input: Uint8Array): { bytes: Uint8Array; view: DataView; lit
   return { bytes, view, little };
 }
 
+/** The dimensions [nx, ny, nz] of a 3D NIfTI-1 file, from its header alone (no voxels decoded). */
+export function niftiDims(input: Uint8Array): [number, number, number] {
+  const { view, little } = openHeader(input);
+  const dim = Array.from({ length: 4 }, (_, i) => view.getInt16(40 + 2 * i, little));
+  const extent = (i: number) => (i <= dim[0] ? Math.max(1, dim[i]) : 1);
+  return [extent(1), extent(2), extent(3)];
+}
+
 export function parseNifti(input: Uint8Array): NiftiVolume {
   const { bytes, view, little } = openHeader(input);
 
