@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { extension, suite, test, waitFor } from './harness';
+import { extension, sleep, suite, test, waitFor } from './harness';
 import { experimentNode, runNodeWhere, ttlApi, writeTinyBreastMnist } from './ttl.helpers';
 
 suite('TTL Studio: jobs', () => {
@@ -199,6 +199,28 @@ suite('TTL Studio: jobs', () => {
     assert.match(doc.getText(), /\| Run \| Experiment \| Strategy \| Seed \| Status \| Test AUROC \|/);
     assert.match(doc.getText(), /breastmnist-tiny/);
     assert.match(doc.getText(), /breastmnist-long/);
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+  });
+
+  test('Run Experiment with the Model Explorer focused (no editor open) runs the experiment it shows', async function () {
+    this.timeout(120_000);
+    const api = await ttlApi();
+    const uri = await writeTinyBreastMnist('breastmnist-panel', { epochs: 1 });
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+    await vscode.commands.executeCommand('ttl.openModelExplorer', uri);
+    await waitFor('the Model Explorer as the active tab, no text editor', () => {
+      const tab = vscode.window.tabGroups.activeTabGroup.activeTab;
+      return tab?.input instanceof vscode.TabInputWebview && /modelExplorer/.test(tab.input.viewType) && !vscode.window.activeTextEditor;
+    });
+    // without the panel's file the command would ask for one and not return
+    const started = vscode.commands.executeCommand<number>('ttl.runExperiment');
+    const id = await Promise.race([started, sleep(15_000).then(() => undefined)]);
+    if (id === undefined) await vscode.commands.executeCommand('workbench.action.closeQuickOpen');
+    assert.equal(typeof id, 'number', 'Run Experiment did not start a job for the panel\'s experiment');
+    const job = await api.whenJobEnded(id!);
+    assert.equal(job.state, 'finished', JSON.stringify(job.outcome));
+    const run = JSON.parse(readFileSync(path.join(job.runDirs[0], 'run.json'), 'utf8'));
+    assert.equal(path.resolve(run.experimentFile), path.resolve(uri.fsPath));
     await vscode.commands.executeCommand('workbench.action.closeAllEditors');
   });
 });
