@@ -1,7 +1,8 @@
 // The Model Explorer on a 3D network: the shipped AdrenalMNIST3D example's pretrained mobilenet3d
 // (a cut given by block name), its layers with volume-shaped outputs, a tiny run's analysis and
 // Grad-CAM slice montages, and the handle moving the cut with the keyboard.
-import { readFileSync, writeFileSync } from 'node:fs';
+// TTL_E2E_MEDIA=1 also refreshes the README's screenshot, media/screenshots/model-explorer-3d.png.
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { BrowserCheck } from './types';
 import { editorTab, explorerRow, openWorkbench, runCommand } from './workbench';
@@ -42,6 +43,8 @@ export const checks: BrowserCheck[] = [
       ctx.log(`trained, analysed and explained a 3D run with the CLI in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
 
       await openWorkbench(ctx);
+      // no other experiment open: the panel would follow it once this one's editor closes
+      await runCommand(page, 'View: Close All Editors');
       await explorerRow(page, `${NAME}.ttl.json`).click();
       await editorTab(page, `${NAME}.ttl.json`).waitFor({ state: 'visible' });
       await runCommand(page, 'TTL: Open Model Explorer');
@@ -69,6 +72,15 @@ export const checks: BrowserCheck[] = [
       const params = frame.locator('#total-params');
       const before = await params.innerText();
       await ctx.screenshot('model-explorer-3d');
+      if (process.env.TTL_E2E_MEDIA === '1') {
+        // the panel alone, the width of the window
+        await editorTab(page, `${NAME}.ttl.json`).click();
+        await runCommand(page, 'View: Close Editor');
+        await handle.waitFor({ state: 'visible', timeout: 10_000 });
+        await page.waitForTimeout(1_000);
+        mkdirSync(join(ROOT, 'media/screenshots'), { recursive: true });
+        await page.locator('iframe.webview').first().screenshot({ path: join(ROOT, 'media/screenshots/model-explorer-3d.png') });
+      }
 
       await handle.click();
       await handle.press('ArrowDown');
