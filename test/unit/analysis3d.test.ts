@@ -8,14 +8,14 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { PNG } from 'pngjs';
 import { tf } from '../../src/engine/tf';
 import { initBackend } from '../../src/engine/backend';
-import { ADRENAL_NPZ, CHEST_XRAY, ROOT, tinyAdrenalRun } from './fixtures';
+import { ttl } from './bin';
+import { ADRENAL_NPZ, CHEST_XRAY, tinyAdrenalRun } from './fixtures';
 import { niftiBytes } from './nifti';
 import { gunzipSync, gzipSync } from 'fflate';
 import { parseNifti } from '../../src/engine/data/nifti';
@@ -57,11 +57,9 @@ after(() => {
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
-const cli = (...args: string[]) => spawnSync(process.execPath, [path.join(ROOT, 'bin/ttl.js'), ...args], { cwd: ROOT, encoding: 'utf8', timeout: 300_000 });
-
 test('ttl analyze on a 3D run: every stage of the volume model, similarities in range, the suggestion by its rule', () => {
-  const r = cli('analyze', ftlRun, '--split', 'test', '--backend', 'wasm');
-  assert.equal(r.status, 0, r.stderr);
+  const r = ttl('analyze', ftlRun, '--split', 'test', '--backend', 'wasm');
+  assert.equal(r.code, 0, r.stderr);
   // the analysis loads exactly the data the run trained on
   assert.doesNotMatch(r.stderr, /data changed/);
   const file = path.join(ftlRun, 'analysis', 'svcca-test.json');
@@ -164,9 +162,9 @@ test('3D Grad-CAM: a (d, h, w) map, weights of the GAP + dense head over d·h·w
 });
 
 test('ttl gradcam --split test on a 3D run: samples of both classes in turn, slice montages and NIfTI volumes, labels in the index', async () => {
-  const r = cli('gradcam', runDir, '--split', 'test', '--count', '4', '--backend', 'wasm', '--json');
-  assert.equal(r.status, 0, r.stderr);
-  const j = JSON.parse(r.stdout.trim().split('\n').pop()!) as { entries: Array<{ image: string; label: string; overlay: string; heatmap: string; volume: string; class: string; predicted: string }>; index: string };
+  const r = ttl('gradcam', runDir, '--split', 'test', '--count', '4', '--backend', 'wasm', '--json');
+  assert.equal(r.code, 0, r.stderr);
+  const j = JSON.parse(r.last) as { entries: Array<{ image: string; label: string; overlay: string; heatmap: string; volume: string; class: string; predicted: string }>; index: string };
   assert.equal(j.entries.length, 4);
   // each sample also as NIfTI: the model's input volume, and the heatmap on the same grid
   const data = await loadDataset(datasetSpecOf(readRun(runDir).experiment.data));

@@ -6,12 +6,12 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { initBackend } from '../../src/engine/backend';
-import { ROOT, tinyChestXrayRun } from './fixtures';
+import { ttl } from './bin';
+import { tinyChestXrayRun } from './fixtures';
 import { analyzeRun, suggestCut, retention, DEFAULT_RETENTION_THRESHOLD } from '../../src/engine/analysis/studies';
 import { ANALYSIS_FORMAT, type AnalysisFile, type HorizontalLayer } from '../../src/engine/analysis/format';
 import { fitLogistic, predictLogistic } from '../../src/engine/analysis/studies/probe';
@@ -242,11 +242,9 @@ test('a folder that is not a finished run is refused with an input error naming 
 });
 
 test('ttl analyze (dist/cli.js): --json prints the file on the last line; bad flags exit 2', () => {
-  const bin = path.join(ROOT, 'bin/ttl.js');
-  const run = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { cwd: ROOT, encoding: 'utf8', timeout: 300_000 });
-  const r = run('analyze', runDir, '--study', 'horizontal,probe', '--images', '24', '--name', 'cli', '--backend', 'wasm', '--json');
-  assert.equal(r.status, 0, r.stderr);
-  const j = JSON.parse(r.stdout.trim().split('\n').pop()!) as AnalysisFile & { path: string };
+  const r = ttl('analyze', runDir, '--study', 'horizontal,probe', '--images', '24', '--name', 'cli', '--backend', 'wasm', '--json');
+  assert.equal(r.code, 0, r.stderr);
+  const j = JSON.parse(r.last) as AnalysisFile & { path: string };
   assert.equal(j.path, path.join(runDir, 'analysis', 'cli.json'));
   const { path: file, ...content } = j;
   assert.deepEqual(JSON.parse(fs.readFileSync(file, 'utf8')), content);
@@ -254,11 +252,11 @@ test('ttl analyze (dist/cli.js): --json prints the file on the last line; bad fl
   assert.equal(j.horizontal!.layers.length, 4);
   assert.equal(j.probe!.blocks.length, 4);
   assert.equal(j.vertical, undefined);
-  const table = run('analyze', runDir, '--study', 'horizontal', '--images', '16', '--name', 'cli-table', '--backend', 'wasm');
-  assert.equal(table.status, 0, table.stderr);
+  const table = ttl('analyze', runDir, '--study', 'horizontal', '--images', '16', '--name', 'cli-table', '--backend', 'wasm');
+  assert.equal(table.code, 0, table.stderr);
   assert.match(table.stdout, /suggested cut: conv_pw_\d+_relu/);
   assert.match(table.stdout, /conv_pw_5_relu\s+stage3\s+0\.\d{3}\s+0\.\d{3}/);
-  const bad = run('analyze', runDir, '--study', 'sideways');
-  assert.equal(bad.status, 2);
+  const bad = ttl('analyze', runDir, '--study', 'sideways');
+  assert.equal(bad.code, 2);
   assert.match(bad.stderr, /horizontal, vertical, probe/);
 });

@@ -8,15 +8,8 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { tempDir } from './tmp';
+import { BIN, ROOT, ttl } from './bin';
 
-const ROOT = path.join(__dirname, '../..');
-const BIN = path.join(ROOT, 'bin/ttl.js');
-
-function ttl(...args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: ROOT, encoding: 'utf8', timeout: 300_000 });
-  const lines = r.stdout.trim().split('\n');
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr, last: lines[lines.length - 1] };
-}
 
 test('inspect --json describes the real MobileNet truncated with a K-class head', () => {
   const r = ttl('inspect', 'mobilenet_v1', '--cut', 'conv_pw_11_relu', '--classes', '3', '--json');

@@ -7,7 +7,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { runExperiment } from '../../src/engine/run';
 
-export const ROOT = path.join(__dirname, '../..');
+import { ROOT } from './bin';
+
+export { ROOT };
 export const CHEST_XRAY = path.join(ROOT, 'examples/chest-xray/data');
 export const ADRENAL_NPZ = path.join(ROOT, 'examples/adrenalmnist3d/data/adrenalmnist3d.npz');
 

@@ -6,14 +6,14 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { PNG } from 'pngjs';
 import { tf } from '../../src/engine/tf';
 import { initBackend } from '../../src/engine/backend';
-import { CHEST_XRAY as DATA, ROOT, tinyChestXrayRun } from './fixtures';
+import { ttl } from './bin';
+import { CHEST_XRAY as DATA, tinyChestXrayRun } from './fixtures';
 import { gradCam, gradCamRun, splitAtLastSpatialLayer, GRADCAM_FORMAT, type GradCamIndex } from '../../src/engine/analysis/gradcam';
 import { loadLayersModelFile } from '../../src/engine/models/layersModel';
 import { decodeImage, toDatasetPixels } from '../../src/engine/data/image';
@@ -166,16 +166,14 @@ test('unreadable images and unknown classes are input errors naming them', async
 });
 
 test('ttl gradcam (dist/cli.js): --json lists the entries; an unreadable image exits 2 naming it', () => {
-  const bin = path.join(ROOT, 'bin/ttl.js');
-  const run = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { cwd: ROOT, encoding: 'utf8', timeout: 300_000 });
-  const r = run('gradcam', runDir, NORMAL, '--class', 'NORMAL', '--backend', 'wasm', '--json');
-  assert.equal(r.status, 0, r.stderr);
-  const j = JSON.parse(r.stdout.trim().split('\n').pop()!) as { entries: Array<{ image: string; class: string; overlay: string }>; index: string };
+  const r = ttl('gradcam', runDir, NORMAL, '--class', 'NORMAL', '--backend', 'wasm', '--json');
+  assert.equal(r.code, 0, r.stderr);
+  const j = JSON.parse(r.last) as { entries: Array<{ image: string; class: string; overlay: string }>; index: string };
   assert.equal(j.entries.length, 1);
   assert.equal(j.entries[0].image, NORMAL);
   assert.equal(j.entries[0].class, 'NORMAL');
   assert.ok(fs.existsSync(path.join(runDir, 'gradcam', j.entries[0].overlay)));
-  const bad = run('gradcam', runDir, path.join(tmp, 'nope.png'), '--backend', 'wasm');
-  assert.equal(bad.status, 2);
+  const bad = ttl('gradcam', runDir, path.join(tmp, 'nope.png'), '--backend', 'wasm');
+  assert.equal(bad.code, 2);
   assert.match(bad.stderr, /nope\.png/);
 });

@@ -151,18 +151,25 @@ test('GroupedConv3D equals a dense Conv3D with the block-diagonal kernel, forwar
   model.dispose();
 });
 
+/** Saves `model` to a temporary folder and loads it back; asserts the copy computes what it does on `x`. */
+async function saveAndReload(model: tf.LayersModel, x: tf.Tensor): Promise<tf.LayersModel> {
+  const dir = tempDir('ttl-3d-model-');
+  await saveLayersModelFile(model, dir);
+  const loaded = await loadLayersModelFile(path.join(dir, 'model.json'));
+  const a = model.predict(x) as tf.Tensor;
+  const b = loaded.predict(x) as tf.Tensor;
+  assert.ok(relErr(b, a) < 1e-6);
+  tf.dispose([a, b]);
+  return loaded;
+}
+
 test('a truncated ResNeXt3D classifier saves and loads (grouped conv, 3D padding and pooling serialised)', async () => {
   const clf = buildClassifier(sharedResNeXt3D101(), { cut: 'conv2_block1_out', numClasses: 2, seed: 3 });
   assert.equal(clf.getLayer('head_pool').getClassName(), 'GlobalAveragePooling3D');
-  const dir = tempDir('ttl-3d-model-');
-  await saveLayersModelFile(clf, dir);
-  const loaded = await loadLayersModelFile(path.join(dir, 'model.json'));
-  assert.deepEqual(loaded.layers.map((l) => l.getClassName()), clf.layers.map((l) => l.getClassName()));
   const x = tf.tensor5d(values(32 ** 3 * 3, 9), [1, 32, 32, 32, 3]);
-  const a = clf.predict(x) as tf.Tensor;
-  const b = loaded.predict(x) as tf.Tensor;
-  assert.ok(relErr(b, a) < 1e-6);
-  tf.dispose([x, a, b]);
+  const loaded = await saveAndReload(clf, x);
+  assert.deepEqual(loaded.layers.map((l) => l.getClassName()), clf.layers.map((l) => l.getClassName()));
+  x.dispose();
   clf.dispose();
   loaded.dispose();
 });
@@ -411,14 +418,9 @@ test('mobilenet3d: params and MACs from the architecture, seeded init, strategie
   assert.ok(params.ttl < params.tf && params.tf < params.ftl, JSON.stringify(params));
 
   const clf = buildClassifier(a, { cut: 'conv_dw_4_relu', numClasses: 2, seed: 3 });
-  const dir = tempDir('ttl-mn3d-');
-  await saveLayersModelFile(clf, dir);
-  const loaded = await loadLayersModelFile(path.join(dir, 'model.json'));
+  const loaded = await saveAndReload(clf, x);
   assert.equal(loaded.getLayer('conv_dw_4').getClassName(), 'DepthwiseConv3D');
-  const p = clf.predict(x) as tf.Tensor;
-  const q = loaded.predict(x) as tf.Tensor;
-  assert.ok(relErr(q, p) < 1e-6);
-  tf.dispose([x, p, q]);
+  x.dispose();
   clf.dispose();
   loaded.dispose();
   a.model.dispose();

@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -14,17 +14,11 @@ import { MOBILENET_V1_BLOCKS, MOBILENET_V1_CUT_POINTS } from '../../src/engine/m
 import { blockOf, neighbourCuts, stage1Cuts, trialId, trialStrategy, type CutSpace } from '../../src/engine/search/plan';
 import { paretoFront } from '../../src/engine/search/report';
 import type { SearchState } from '../../src/engine/search/state';
+import { BIN, ROOT, ttl } from './bin';
+import { tempDir } from './tmp';
 
-const ROOT = path.join(__dirname, '../..');
-const BIN = path.join(ROOT, 'bin/ttl.js');
 const NPZ = path.join(ROOT, 'examples/breastmnist/data/breastmnist.npz');
 const SPACE: CutSpace = { backbone: 'mobilenet_v1', cutPoints: [...MOBILENET_V1_CUT_POINTS], blocks: [...MOBILENET_V1_BLOCKS] };
-
-function ttl(...args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: ROOT, encoding: 'utf8', timeout: 300_000 });
-  const lines = r.stdout.trim().split('\n');
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr, last: lines[lines.length - 1] };
-}
 
 test('stage 2 takes the cut points within the radius of the best stage-1 cut, in network order', () => {
   assert.deepEqual(neighbourCuts(SPACE.cutPoints, 'conv_pw_5_relu', 2), ['conv_pw_4_relu', 'conv_dw_5_relu', 'conv_dw_6_relu', 'conv_pw_6_relu']);
@@ -118,7 +112,7 @@ test('the search section: defaults, and problems named by field', async () => {
 });
 
 test('an unknown stage-1 candidate is an input error naming the field and the nearest cut points', () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ttl-search-bad-'));
+  const dir = tempDir('ttl-search-bad-');
   const file = path.join(dir, 'bad.ttl.json');
   fs.writeFileSync(
     file,
@@ -150,7 +144,7 @@ function meanStd(xs: number[]): { mean: number; std: number } {
 }
 
 test('a full search on real BreastMNIST through the CLI survives SIGKILL and resumes without redoing trials', async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ttl-search-'));
+  const dir = tempDir('ttl-search-');
   const file = path.join(dir, 'tiny-search.ttl.json');
   const runsDir = path.join(dir, 'runs');
   fs.writeFileSync(

@@ -4,15 +4,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { MOBILENET_V1_CUT_POINTS } from '../../src/engine/models/mobilenet';
 import { neighbourCuts } from '../../src/engine/search/plan';
 import type { SearchState } from '../../src/engine/search/state';
 import { tempDir } from './tmp';
+import { ROOT, ttl } from './bin';
 
-const ROOT = path.join(__dirname, '../..');
 const NPZ = path.join(ROOT, 'examples/adrenalmnist3d/data/adrenalmnist3d.npz');
 
 test('ttl search on AdrenalMNIST3D with mobilenet3d: report rows, and the searched cut is a cut point near the stage-1 pick', () => {
@@ -29,14 +28,9 @@ test('ttl search on AdrenalMNIST3D with mobilenet3d: report rows, and the search
       search: { strategies: ['ttl'], candidates: ['stage2', 'stage3'], stage2Radius: 1, seeds: 1, halving: { enabled: false } },
     }),
   );
-  const r = spawnSync(process.execPath, [path.join(ROOT, 'bin/ttl.js'), 'search', file, '--runs-dir', path.join(dir, 'runs'), '--json'], {
-    cwd: ROOT,
-    encoding: 'utf8',
-    timeout: 300_000,
-  });
-  assert.equal(r.status, 0, r.stderr);
-  const lines = r.stdout.trim().split('\n');
-  const report = JSON.parse(lines[lines.length - 1]) as { searchDir: string; rows: Array<{ method: string; cut: string | null; runDirs: string[]; macsG: number }> };
+  const r = ttl('search', file, '--runs-dir', path.join(dir, 'runs'), '--json');
+  assert.equal(r.code, 0, r.stderr);
+  const report = JSON.parse(r.last) as { searchDir: string; rows: Array<{ method: string; cut: string | null; runDirs: string[]; macsG: number }> };
   assert.deepEqual(report.rows.map((x) => x.method), ['FTL', 'TTL-1', 'TTL-2']);
   const state = JSON.parse(fs.readFileSync(path.join(report.searchDir, 'search.json'), 'utf8')) as SearchState;
   assert.equal(state.status, 'finished');

@@ -7,7 +7,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { spawnSync } from 'node:child_process';
 import { gzipSync } from 'fflate';
 import { loadDataset, parseNpz } from '../../src/engine/data';
 import { parseNifti } from '../../src/engine/data/nifti';
@@ -18,8 +17,8 @@ import { makeBatch, NO_AUGMENT } from '../../src/engine/train/batches';
 import { IMAGENET_NORMALISATION } from '../../src/engine/models/types';
 import { niftiBytes } from './nifti';
 import { tempDir } from './tmp';
+import { ROOT, ttlWithin } from './bin';
 
-const ROOT = path.join(__dirname, '../..');
 const EXAMPLE = path.join(ROOT, 'examples/adrenalmnist3d');
 const NPZ = path.join(EXAMPLE, 'data/adrenalmnist3d.npz');
 
@@ -153,14 +152,9 @@ test('the AdrenalMNIST3D TTL and FTL examples run through `ttl run` (a tiny subs
     exp.train = { ...exp.train, epochs: 1, batchSize: 8 };
     const file = path.join(dir, `${kind}.ttl.json`);
     fs.writeFileSync(file, JSON.stringify(exp));
-    const r = spawnSync(process.execPath, [path.join(ROOT, 'bin/ttl.js'), 'run', file, '--runs-dir', path.join(dir, 'runs'), '--json'], {
-      cwd: ROOT,
-      encoding: 'utf8',
-      timeout: 600_000,
-    });
-    assert.equal(r.status, 0, r.stderr);
-    const lines = r.stdout.trim().split('\n');
-    summaries[kind] = JSON.parse(lines[lines.length - 1]);
+    const r = ttlWithin(600_000, 'run', file, '--runs-dir', path.join(dir, 'runs'), '--json');
+    assert.equal(r.code, 0, r.stderr);
+    summaries[kind] = JSON.parse(r.last);
   }
   const { ttl, ftl } = summaries;
   assert.equal(ttl.backbone, 'mobilenet3d');

@@ -18,7 +18,7 @@
  * `gradcam/index.json` (see {@link GradCamIndex}). Inputs are image files (NIfTI volumes for
  * 3D models), or samples of the run's own data split.
  */
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, promises as fs, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { PNG } from 'pngjs';
 import { tf } from '../tf';
@@ -29,7 +29,7 @@ import type { EventSink } from '../events';
 import { decodeImage, toDatasetPixels } from '../data/image';
 import { loadDataset } from '../data';
 import type { Split } from '../data/types';
-import { isNiftiPath, readNiftiVolume, resampleTrilinear, toVolumePixels, type VolumeOptions } from '../data/volume';
+import { isNiftiPath, niftiToVolume, resampleTrilinear, toVolumePixels, type VolumeOptions } from '../data/volume';
 import { encodeNifti, niftiDims } from '../data/nifti';
 import { gzipSync } from 'fflate';
 import { inboundNames, loadLayersModelFile, spatialLayers } from '../models/layersModel';
@@ -120,20 +120,21 @@ export function gradCam(split: SplitModel, input: tf.Tensor, classIndex?: number
       const raw = tf.relu(a.mul(alpha).sum(-1)); // (1, ...spatial)
       return { weights: alpha, cam: raw.div(tf.maximum(raw.max(), 1e-30)) };
     });
+    const camValues = cam.dataSync() as Float32Array;
     let heatmap: Float32Array;
     if (camSize.length === 2) {
       const up = tf.tidy(() => tf.image.resizeBilinear(cam.expandDims(-1) as tf.Tensor4D, [size, size]));
       heatmap = Float32Array.from(up.dataSync());
       up.dispose();
     } else {
-      heatmap = resampleTrilinear(cam.dataSync(), camSize as [number, number, number], [size, size, size]);
+      heatmap = resampleTrilinear(camValues, camSize as [number, number, number], [size, size, size]);
     }
     const result: GradCamMap = {
       classIndex: c,
       probabilities,
       layer: split.layer,
       weights: weights.dataSync() as Float32Array,
-      cam: cam.dataSync() as Float32Array,
+      cam: camValues,
       camSize,
       heatmap: normaliseMax(heatmap),
       size,
@@ -288,6 +289,8 @@ interface Explained {
   stem: string;
   pixels: Uint8Array;
   label?: string;
+  /** The NIfTI file's bytes, for a volume read from one (its geometry goes into the heatmap's). */
+  source?: Uint8Array;
 }
 
 /** The image or volume file, decoded and resized to the model's input like the training data. */
@@ -302,7 +305,8 @@ async function readInput(file: string, size: number, volume: { is: boolean; opti
   }
   if (volume.is) {
     try {
-      return { image: file, stem, pixels: toVolumePixels(await readNiftiVolume(file, volume.options), size) };
+      const source = new Uint8Array(await fs.readFile(file));
+      return { image: file, stem, pixels: toVolumePixels(niftiToVolume(source, volume.options), size), source };
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       throw new TtlInputError(`${file}: cannot read the volume (${code === 'ENOENT' ? 'file not found' : (e as Error).message})`);
@@ -334,7 +338,7 @@ function writeVolumeNiftis(dir: string, overlay: string, input: Explained, map: 
   const S = map.size;
   const toBytes = (h: ArrayLike<number>) => Uint8Array.from(h, (x) => Math.round(Math.min(1, Math.max(0, x)) * 255));
   if (isNiftiPath(input.image)) {
-    const source = new Uint8Array(readFileSync(input.image));
+    const source = input.source ?? new Uint8Array(readFileSync(input.image));
     const [nx, ny, nz] = niftiDims(source);
     const onSource = resampleTrilinear(map.heatmap, [S, S, S], [nz, ny, nx]);
     writeFileAtomic(path.join(dir, heatmap), Buffer.from(gzipSync(encodeNifti([nx, ny, nz], toBytes(onSource), { slope: 1 / 255, geometryFrom: source }))));

@@ -203,7 +203,12 @@ export function augmentVolume(src: Uint8Array, size: number, aug: VolumeAugment,
 
 /** Reads a NIfTI file into an 8-bit volume (k → depth, j → rows, i → columns). */
 export async function readNiftiVolume(file: string, opts: VolumeOptions = {}): Promise<RawVolume> {
-  const nii = parseNifti(await fs.readFile(file));
+  return niftiToVolume(await fs.readFile(file), opts);
+}
+
+/** The bytes of a NIfTI file as an 8-bit volume (k → depth, j → rows, i → columns). */
+export function niftiToVolume(bytes: Uint8Array, opts: VolumeOptions = {}): RawVolume {
+  const nii = parseNifti(bytes);
   const [nx, ny, nz] = nii.dims;
   return rawVolume(intensityToBytes(nii.data, opts, nii.datatype === 2), nz, ny, nx);
 }

@@ -202,11 +202,17 @@ export class ModelExplorerPanel {
     if (experiment.strategy.kind === 'tf' && experiment.strategy.cut) void this.loadTfTotals({ ...key, tf: { cut: experiment.strategy.cut } });
   }
 
-  /** The TF model's exact size at the experiment's cut; until it arrives the tree shows its estimate. */
-  private async loadTfTotals(key: LayerTableKey): Promise<void> {
+  /**
+   * The TF model's exact size at the experiment's cut; until it arrives the tree shows its
+   * estimate. Only for a cut the layer table knows: a half-typed name starts no process.
+   */
+  private async loadTfTotals(key: LayerTableKey & { tf: { cut: string } }): Promise<void> {
     if (!deps || (!vscode.workspace.isTrusted && key.backbone.endsWith('.json'))) return;
-    const layersKey = JSON.stringify({ ...key, tf: undefined });
+    const { tf, ...untruncated } = key;
+    const layersKey = JSON.stringify(untruncated);
     try {
+      const table = await deps.tables.get(untruncated);
+      if (!table.cutPoints.includes(tf.cut) && !table.blocks.some((b) => b.name === tf.cut)) return;
       const t = await deps.tables.get(key);
       if (this.layerKey !== layersKey || !t.cut) return;
       this.set({ tfTotals: { ...this.state.tfTotals, [t.cut]: { params: t.params, macs: t.macs } } });

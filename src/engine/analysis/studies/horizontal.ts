@@ -7,7 +7,7 @@
  */
 import type { AgainstLayer, AgainstStudy, AnalysedRun, HorizontalLayer, HorizontalStudy } from '../format';
 import type { RecordedLayer } from './record';
-import { compareLayers, type CompareOptions } from './compare';
+import { compareLayers, type CompareOptions, type Comparison } from './compare';
 
 /**
  * Fewer data points per neuron than this and a layer's similarities are flagged as saying
@@ -29,14 +29,18 @@ export interface HorizontalInputs {
   onLayer?: (done: number, total: number) => void;
 }
 
+/** A comparison's data points and neurons, flagged when there are too few points per neuron. */
+function sampleSize(c: Comparison): { points: number; neurons: number; undersampled?: true } {
+  return c.points < MIN_POINTS_PER_NEURON * c.neurons ? { points: c.points, neurons: c.neurons, undersampled: true } : { points: c.points, neurons: c.neurons };
+}
+
 export function horizontalStudy(inp: HorizontalInputs): HorizontalStudy {
   const layers: HorizontalLayer[] = inp.layers.map((layer, i) => {
     const pre = inp.pretrained.get(layer)!.points!;
     const fin = compareLayers(pre, inp.finetuned.get(layer)!.points!, inp.compare);
     const rnd = compareLayers(pre, inp.random.get(layer)!.points!, inp.compare);
     inp.onLayer?.(i + 1, inp.layers.length);
-    const row: HorizontalLayer = { layer, block: inp.blockOf.get(layer)!, finetuned: fin.value, random: rnd.value, points: fin.points, neurons: fin.neurons };
-    if (fin.points < MIN_POINTS_PER_NEURON * fin.neurons) row.undersampled = true;
+    const row: HorizontalLayer = { layer, block: inp.blockOf.get(layer)!, finetuned: fin.value, random: rnd.value, ...sampleSize(fin) };
     if (fin.coefficients) row.finetunedCoefficients = fin.coefficients;
     if (rnd.coefficients) row.randomCoefficients = rnd.coefficients;
     return row;
@@ -60,9 +64,8 @@ export function againstStudy(inp: AgainstInputs): AgainstStudy {
   const layers: AgainstLayer[] = inp.layers.map((layer, i) => {
     const c = compareLayers(inp.own.get(layer)!.points!, inp.other.get(layer)!.points!, inp.compare);
     inp.onLayer?.(i + 1, inp.layers.length);
-    const row: AgainstLayer = { layer, block: inp.blockOf.get(layer)!, similarity: c.value, points: c.points, neurons: c.neurons };
+    const row: AgainstLayer = { layer, block: inp.blockOf.get(layer)!, similarity: c.value, ...sampleSize(c) };
     if (c.coefficients) row.coefficients = c.coefficients;
-    if (c.points < MIN_POINTS_PER_NEURON * c.neurons) row.undersampled = true;
     return row;
   });
   return { run: inp.run, layers };
