@@ -47,14 +47,15 @@ export function paletteRows(page: Page, label: string): Locator {
 export async function findCommand(page: Page, label: string, { timeoutMs = 30_000 } = {}): Promise<Locator> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const input = await openCommandPalette(page);
-    await input.fill(`>${label}`);
-    const row = paletteRows(page, label).first();
     try {
+      const input = await openCommandPalette(page);
+      // the palette can close under the typing while the window still restores editors: try again
+      await input.fill(`>${label}`, { timeout: 5_000 });
+      const row = paletteRows(page, label).first();
       await row.waitFor({ state: 'visible', timeout: 3_000 });
       return row;
     } catch (err) {
-      if (Date.now() > deadline) throw new Error(`command "${label}" not in the command palette after ${timeoutMs} ms`);
+      if (Date.now() > deadline) throw new Error(`command "${label}" not in the command palette after ${timeoutMs} ms (${(err as Error).message.split('\n')[0]})`);
       await page.keyboard.press('Escape');
       await page.waitForTimeout(500);
     }
