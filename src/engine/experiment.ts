@@ -19,8 +19,8 @@ import type { DatasetSpec } from './data/types';
 export const BUILTIN_BACKBONES = ['mobilenet_v1', 'resnet18', 'resnet50', 'densenet121', 'resnet3d18', 'resnext3d101', 'mobilenet3d'] as const;
 export type BuiltinBackbone = (typeof BUILTIN_BACKBONES)[number];
 
-export const STRATEGY_KINDS = ['ftl', 'ttl', 'tf', 'lwft', 'probe'] as const;
-export type StrategyKind = (typeof STRATEGY_KINDS)[number];
+import { STRATEGY_KINDS, type StrategyKind } from '../shared/strategies';
+export { STRATEGY_KINDS, type StrategyKind };
 
 export type DataFormat = 'folder' | 'csv' | 'npz';
 export type OptimizerName = 'sgd' | 'adam';
