@@ -7,7 +7,8 @@ import '@vscode-elements/elements/dist/vscode-collapsible/index.js';
 import '@vscode-elements/elements/dist/vscode-option/index.js';
 import '@vscode-elements/elements/dist/vscode-single-select/index.js';
 import type { InspectResult } from '../src/engine/inspect';
-import { cutOfStrategy, resolveCut, type StrategyView } from '../src/extension/panel/layerTree';
+import { resolveCut, type StrategyView } from '../src/extension/panel/layerTree';
+import { cutOfStrategy, strategyShortLabel } from '../src/shared/strategies';
 import type { SearchReport } from '../src/engine/search/report';
 import type { AnalysisView, PanelState, RunView } from '../src/extension/panel/protocol';
 import { formatCount, formatMs } from '../src/extension/util/format';
@@ -59,11 +60,6 @@ function update(id: string, heading: string, show: boolean, signature: unknown, 
   return s.el;
 }
 
-function strategyText(s: StrategyView): string {
-  if (s.kind === 'lwft' && s.k !== undefined && s.cut === undefined) return `lwft, top ${s.k} units`;
-  return s.cut ? `${s.kind} @ ${s.cut}` : s.kind;
-}
-
 function render(): void {
   applyTheme();
   const parts: (HTMLElement | undefined)[] = [header()];
@@ -102,7 +98,7 @@ const statusEl = h('p', { class: 'muted', id: 'status', role: 'status' });
 function header(): HTMLElement {
   const e = state.experiment;
   const title = e ? e.name : state.target.runDir ? 'Run charts' : 'Model Explorer';
-  const facts = e ? `${e.backbone.split(/[\\/]/).pop()} · ${e.inputSize} px · ${strategyText(e.strategy)}` : state.target.runDir ? state.target.runDir : 'Open an experiment file (*.ttl.json) and run “TTL: Open Model Explorer”.';
+  const facts = e ? `${e.backbone.split(/[\\/]/).pop()} · ${e.inputSize} px · ${strategyShortLabel(e.strategy)}` : state.target.runDir ? state.target.runDir : 'Open an experiment file (*.ttl.json) and run “TTL: Open Model Explorer”.';
   headerEl.replaceChildren(h('h1', {}, title), h('p', { class: 'muted', id: 'facts' }, facts), state.experimentError ? h('p', { class: 'error', role: 'alert' }, state.experimentError) : '', statusEl);
   return headerEl;
 }
@@ -239,12 +235,12 @@ function meanSd(xs: number[]): MeanSd {
 function groups(runs: RunView[]): Group[] {
   const by = new Map<string, RunView[]>();
   for (const r of runs) {
-    const key = `${r.backbone.split(/[\\/]/).pop()} ${r.inputSize ?? ''}px ${strategyText(r.strategy)}`;
+    const key = `${r.backbone.split(/[\\/]/).pop()} ${r.inputSize ?? ''}px ${strategyShortLabel(r.strategy)}`;
     by.set(key, [...(by.get(key) ?? []), r]);
   }
   const multi = new Set([...by.values()].map((rs) => `${rs[0].backbone}${rs[0].inputSize}`)).size > 1;
   return [...by.entries()].map(([key, rs]) => ({
-    label: multi ? key : strategyText(rs[0].strategy),
+    label: multi ? key : strategyShortLabel(rs[0].strategy),
     runs: rs,
     auroc: meanSd(rs.map((r) => r.test!.auroc)),
     auprc: meanSd(rs.map((r) => r.test!.auprc)),

@@ -5,7 +5,8 @@
  * below it and the totals update in place; releasing it hands the cut to `onCommit`.
  */
 import type { InspectResult } from '../src/engine/inspect';
-import { buildLayerTree, handleStops, stepHandle, type RowRole, type StrategyView, type Totals } from '../src/extension/panel/layerTree';
+import { buildLayerTree, handleStops, stepHandle, type StrategyView, type Totals } from '../src/extension/panel/layerTree';
+import { rowNote, strategyInfo } from '../src/shared/strategies';
 import { formatCount, formatMs } from '../src/extension/util/format';
 import { h } from './dom';
 
@@ -33,15 +34,6 @@ export interface TreeInput {
   exact?(cut: string | null): Totals | undefined;
   onCommit(cut: string | null): void;
 }
-
-const NOTES: Record<RowRole, (kind: string) => string> = {
-  kept: () => '',
-  discarded: () => 'discarded',
-  scratch: () => 'half width, from scratch',
-  frozen: () => 'frozen',
-  lr: () => 'trains at η/10',
-  head: (kind) => (kind === 'lwft' ? 'new head, η' : kind === 'probe' ? 'new head (only this trains)' : 'new head, η × head multiplier'),
-};
 
 /** Keyboard commit delay: a burst of key presses writes the file once. */
 const KEY_COMMIT_MS = 500;
@@ -134,7 +126,7 @@ export class LayerTreeView {
         const row = this.rows.get(r.name);
         if (!row) continue;
         row.dataset.role = r.role;
-        row.querySelector('.note')!.textContent = NOTES[r.role](strategy.kind);
+        row.querySelector('.note')!.textContent = rowNote(r.role, strategy.kind);
       }
     }
     const anchor = this.rows.get(cut ?? table.cutPoints[table.cutPoints.length - 1] ?? '');
@@ -146,7 +138,8 @@ export class LayerTreeView {
     const label = cut === null ? 'no cut: the whole backbone' : `after ${cut}`;
     this.handle.setAttribute('aria-valuenow', String(index));
     this.handle.setAttribute('aria-valuetext', `${label}; ${totalsText(totals, tree.full)}`);
-    this.handle.querySelector('.handle-label')!.textContent = strategy.kind === 'lwft' ? `${label}: frozen above, trained below` : label;
+    const meaning = strategyInfo(strategy.kind)?.handle;
+    this.handle.querySelector('.handle-label')!.textContent = meaning ? `${label}: ${meaning}` : label;
     this.handle.querySelector('.handle-totals')!.textContent = totalsText(totals, tree.full);
     this.totals.replaceChildren(...this.totalsContent(totals, tree.full, cut));
   }

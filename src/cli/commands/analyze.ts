@@ -7,6 +7,7 @@ import { EventPrinter } from '../progress';
 import { table } from '../format';
 import { MIN_POINTS_PER_NEURON } from '../../engine/analysis/studies/horizontal';
 import { positiveInt } from './args';
+import { strategyLongLabel } from '../../shared/strategies';
 import { gradcamCommand } from './gradcam';
 
 interface AnalyzeFlags {
@@ -92,7 +93,7 @@ function printAnalysis(a: AnalysisFile, file: string): void {
   }
   if (a.against) {
     const o = a.against.run;
-    out.data(`\nagainst ${o.id} (${o.strategy.toUpperCase()}${o.cut ? `, cut ${o.cut}` : ''}): finetuned vs finetuned`);
+    out.data(`\nagainst ${o.id} (${strategyLongLabel({ kind: o.strategy, cut: o.cut ?? undefined })}): finetuned vs finetuned`);
     out.data(table(['layer', 'block', a.measure, 'points'], a.against.layers.map((l) => [l.layer, l.block, f3(l.similarity), `${l.points}${l.undersampled ? ' *' : ''}`])));
     printUndersampled(a.against.layers);
   }

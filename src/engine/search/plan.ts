@@ -10,6 +10,7 @@ import type { Block } from '../models/types';
 import type { SearchStrategy, Strategy } from '../experiment';
 import { nearestNames } from '../names';
 import { blockOfCut } from '../models/cuts';
+import { strategyAtCut } from '../../shared/strategies';
 
 /** What a search knows of its backbone: cut points in order and the blocks they fall into. */
 export interface CutSpace {
@@ -61,10 +62,8 @@ export function blockOf(space: CutSpace, cut: string): string | null {
  * cut point i means k = cutPoints.length − i: the last cut point gives k = 1 (the head only).
  */
 export function trialStrategy(kind: SearchStrategy | 'ftl', cut: string | null, space: CutSpace): Strategy {
-  if (kind === 'ftl') return { kind: 'ftl' };
-  if (cut === null) throw new Error(`a ${kind} trial needs a cut`);
-  if (kind === 'lwft') return { kind: 'lwft', k: space.cutPoints.length - space.cutPoints.indexOf(cut) };
-  return { kind, cut };
+  if (kind !== 'ftl' && cut === null) throw new Error(`a ${kind} trial needs a cut`);
+  return strategyAtCut(kind, cut, space.cutPoints);
 }
 
 /**

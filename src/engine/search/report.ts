@@ -15,6 +15,7 @@ import type { CutSuggestion } from '../analysis/format';
 import type { SearchStrategy } from '../experiment';
 import { blockOf, trialId, type CutSpace } from './plan';
 import type { SearchState } from './state';
+import { STRATEGIES } from '../../shared/strategies';
 
 export interface ReportRow {
   /** "FTL", "TTL-1" (block search), "TTL-2" (layer search)… */
@@ -86,8 +87,6 @@ export function paretoFront(points: readonly ParetoPoint[]): Set<number> {
   return front;
 }
 
-const LABEL: Record<string, string> = { ftl: 'FTL', ttl: 'TTL', tf: 'TF', lwft: 'LWFT', probe: 'Probe' };
-
 /** Builds the report from search.json and the finished runs' summaries. */
 export function buildReport(dir: string, state: SearchState): SearchReport {
   const space: CutSpace = { backbone: state.backbone, cutPoints: state.cutPoints, blocks: state.blocks };
@@ -122,12 +121,12 @@ export function buildReport(dir: string, state: SearchState): SearchReport {
       suggestion: suggestions.find((g) => runDirs.includes(g.runDir)) ?? (strategy === 'ftl' ? undefined : suggestions[0]),
     });
   };
-  add('FTL', 'ftl', 'baseline', null);
+  add(STRATEGIES.ftl.name, 'ftl', 'baseline', null);
   for (const k of state.experiment.search!.strategies) {
     const pick = state.picks[k];
-    if (pick?.stage1) add(`${LABEL[k]}-1`, k, 1, pick.stage1);
+    if (pick?.stage1) add(`${STRATEGIES[k].name}-1`, k, 1, pick.stage1);
     // without a stage 2 the layer-search row would repeat the block-search row
-    if (pick?.stage2 && state.experiment.search!.stage2Radius > 0) add(`${LABEL[k]}-2`, k, 2, pick.stage2);
+    if (pick?.stage2 && state.experiment.search!.stage2Radius > 0) add(`${STRATEGIES[k].name}-2`, k, 2, pick.stage2);
   }
   const front = paretoFront(rows.map((r) => ({ value: r.auroc.mean, cost: r.macsG })));
   rows.forEach((r, i) => (r.pareto = front.has(i)));

@@ -17,6 +17,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { distance } from 'fastest-levenshtein';
 import { builtinInfo, builtinVocabulary, isKnownCut, modelJsonVocabulary, type CutVocabulary, type ModelJsonInfo } from '../cutPoints';
 import { findNodeAtLocation, getNodeValue, parseTree, type JsonNode, type ParseError } from '../util/jsonc';
+import { strategyInfo } from '../../shared/strategies';
 
 export type ProblemSeverity = 'error' | 'warning' | 'information';
 
@@ -124,7 +125,7 @@ export function checkExperimentSemantics(text: string, file: string, env: CheckE
   const kindNode = findNodeAtLocation(root, ['strategy', 'kind']);
   const kind = kindNode?.type === 'string' ? String(getNodeValue(kindNode)) : undefined;
   const cut = stringAt(['strategy', 'cut']);
-  if (vocabulary && cut && (kind === 'ttl' || kind === 'tf' || kind === 'probe' || kind === 'lwft') && !isKnownCut(vocabulary, cut.value)) {
+  if (vocabulary && cut && (strategyInfo(kind)?.cut ?? 'none') !== 'none' && !isKnownCut(vocabulary, cut.value)) {
     const candidates = [...vocabulary.blocks.map((b) => b.name), ...vocabulary.cutPoints];
     const near = nearest(cut.value, candidates, 3);
     const blocks = vocabulary.blocks.length ? `; blocks: ${vocabulary.blocks.map((b) => b.name).join(', ')}` : '';

@@ -8,6 +8,7 @@ import { basename, dirname } from 'node:path';
 import * as vscode from 'vscode';
 import { builtinBackbones, builtinInfo, modelJsonVocabulary, readModelJson, type CutVocabulary, builtinVocabulary } from '../cutPoints';
 import { COMMANDS } from '../ids';
+import { STRATEGIES, STRATEGY_KINDS, type StrategyKind } from '../../shared/strategies';
 import { experimentText, suggestName, validateName, type DataFormat, type NewExperimentChoices } from './template';
 
 type Strategy = NewExperimentChoices['strategy'];
@@ -18,13 +19,12 @@ const FORMATS: { label: string; detail: string; format: DataFormat }[] = [
   { label: 'NumPy .npz', detail: 'Image and label arrays, e.g. a MedMNIST file', format: 'npz' },
 ];
 
-const STRATEGIES: { label: string; detail: string; strategyKind: Strategy['kind'] }[] = [
-  { label: 'ttl — truncated transfer learning', detail: 'Cut the backbone after a layer, add a new head, fine-tune', strategyKind: 'ttl' },
-  { label: 'ftl — full transfer learning', detail: 'Fine-tune the whole pretrained backbone', strategyKind: 'ftl' },
-  { label: 'tf — TransFusion', detail: 'Pretrained up to a layer, the layers above re-initialised at half width', strategyKind: 'tf' },
-  { label: 'lwft — layer-wise fine-tuning', detail: 'Train only the top k units and the head', strategyKind: 'lwft' },
-  { label: 'probe — linear probe', detail: 'A linear classifier on frozen features', strategyKind: 'probe' },
-];
+/** The strategy picker, TTL first (what the extension is for), then the registry's order. */
+const STRATEGY_PICKS: { label: string; detail: string; strategyKind: StrategyKind }[] = (['ttl', ...STRATEGY_KINDS.filter((k) => k !== 'ttl')] as StrategyKind[]).map((k) => ({
+  label: `${k} — ${STRATEGIES[k].title}`,
+  detail: STRATEGIES[k].summary,
+  strategyKind: k,
+}));
 
 function isComplete(x: unknown): x is NewExperimentChoices {
   const c = x as Partial<NewExperimentChoices> | undefined;
@@ -103,7 +103,7 @@ async function ask(): Promise<NewExperimentChoices | undefined> {
     }
   }
 
-  const st = await vscode.window.showQuickPick(STRATEGIES, { title: `${title} (3/6): strategy` });
+  const st = await vscode.window.showQuickPick(STRATEGY_PICKS, { title: `${title} (3/6): strategy` });
   if (!st) return undefined;
   let strategy: Strategy;
   if (st.strategyKind === 'ftl') strategy = { kind: 'ftl' };

@@ -10,6 +10,9 @@
  * follows from c's output shape.
  */
 import type { InspectedLayer, InspectResult } from '../../engine/inspect';
+import { cutOfStrategy, lwftUnitsAbove, rowRole, strategyInfo, type RowRole } from '../../shared/strategies';
+
+export { cutOfStrategy, lwftUnitsAbove, type RowRole };
 
 /** The strategy fields the tree needs (as in the experiment file). */
 export interface StrategyView {
@@ -17,17 +20,6 @@ export interface StrategyView {
   cut?: string;
   k?: number;
 }
-
-/**
- * What a row becomes under the strategy:
- * - `kept`: pretrained, finetuned (TTL, FTL, TF below its cut);
- * - `discarded`: dropped by the truncation (TTL and probe above the cut);
- * - `scratch`: TF above the cut, rebuilt at half width and trained from scratch;
- * - `frozen`: kept but not trained (LWFT below its top units, the probe's backbone);
- * - `lr`: trained at η/10 (LWFT's units below the top one);
- * - `head`: the new pooled classifier head (trained at η·headLrMultiplier, LWFT: η).
- */
-export type RowRole = 'kept' | 'discarded' | 'scratch' | 'frozen' | 'lr' | 'head';
 
 export interface TreeRow extends InspectedLayer {
   /** Index in the inspected table. */
@@ -67,51 +59,12 @@ function elements(shape: readonly (number | null)[]): number {
   return shape.slice(1).reduce<number>((a, d) => a * (d ?? 1), 1);
 }
 
-/** The cut the strategy implies: its `cut`, or for LWFT the cut point below its top `k` units. */
-export function cutOfStrategy(strategy: StrategyView, cutPoints: readonly string[]): string | null {
-  if (strategy.kind === 'lwft') {
-    if (strategy.cut !== undefined) return cutPoints.includes(strategy.cut) ? strategy.cut : null;
-    const k = strategy.k ?? 1;
-    const i = cutPoints.length - k;
-    return i >= 0 && i < cutPoints.length ? cutPoints[i] : null;
-  }
-  if (strategy.kind === 'ftl') return null;
-  return strategy.cut !== undefined && cutPoints.includes(strategy.cut) ? strategy.cut : null;
-}
-
-/**
- * LWFT's `k` (units trained, the head being the top one) for a handle after `cut`: a unit is the
- * span between two cut points, so the units above cut point i are the cut points after it plus
- * the head.
- */
-export function lwftUnitsAbove(cut: string, cutPoints: readonly string[]): number {
-  const i = cutPoints.indexOf(cut);
-  if (i < 0) throw new Error(`'${cut}' is not a cut point`);
-  return cutPoints.length - i;
-}
-
 /**
  * Resolves a block name to its end layer, as the engine's `findCut` does; any other name is
  * returned as it is.
  */
 export function resolveCut(cut: string | undefined, table: Pick<InspectResult, 'blocks'>): string | undefined {
   return table.blocks.find((b) => b.name === cut)?.end ?? cut;
-}
-
-function roleOf(row: InspectedLayer, afterCut: boolean, strategy: StrategyView): RowRole {
-  if (HEAD_ROWS.has(row.block ?? '')) return 'head';
-  switch (strategy.kind) {
-    case 'ttl':
-      return afterCut ? 'discarded' : 'kept';
-    case 'probe':
-      return afterCut ? 'discarded' : 'frozen';
-    case 'tf':
-      return afterCut ? 'scratch' : 'kept';
-    case 'lwft':
-      return afterCut ? 'lr' : 'frozen';
-    default:
-      return 'kept';
-  }
 }
 
 /**
@@ -143,8 +96,9 @@ export function truncatedTotals(table: InspectResult, cut: string | null): Total
  * estimate uses; the run itself reports the exact figure.
  */
 export function strategyTotals(table: InspectResult, strategy: StrategyView, cut: string | null): Totals {
-  if (strategy.kind === 'ttl' || strategy.kind === 'probe') return truncatedTotals(table, cut);
-  if (strategy.kind === 'tf' && cut !== null) {
+  const above = strategyInfo(strategy.kind)?.rows.aboveCut;
+  if (above === 'discarded') return truncatedTotals(table, cut);
+  if (above === 'scratch' && cut !== null) {
     const end = table.layers.findIndex((l) => l.name === cut);
     let params = 0;
     let macs = 0;
@@ -169,7 +123,7 @@ export function buildLayerTree(table: InspectResult, strategy: StrategyView, cut
       group = { name, rows: [], params: 0, macs: 0 };
       groups.push(group);
     }
-    group.rows.push({ ...layer, index, role: roleOf(layer, index > cutIndex, strategy) });
+    group.rows.push({ ...layer, index, role: rowRole(strategy.kind, { head: HEAD_ROWS.has(layer.block ?? ''), aboveCut: index > cutIndex }) });
     group.params += layer.params;
     group.macs += layer.macs;
   });
@@ -185,7 +139,7 @@ export function buildLayerTree(table: InspectResult, strategy: StrategyView, cut
 export function handleStops(table: Pick<InspectResult, 'cutPoints'>, strategy: StrategyView): (string | null)[] {
   const stops: (string | null)[] = [...table.cutPoints];
   // the last cut point is the backbone's output: cutting there is the whole backbone
-  if (strategy.kind === 'ftl') stops.push(null);
+  if (strategyInfo(strategy.kind)?.wholeBackbone) stops.push(null);
   return stops;
 }
 

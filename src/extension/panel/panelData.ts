@@ -10,7 +10,7 @@ import type { SearchReport } from '../../engine/search/report';
 import { searchesDir } from '../../engine/search/state';
 import type { RunRecord } from '../../engine/runstore';
 import { getNodeValue, parseTree } from '../util/jsonc';
-import { strategyLabel } from '../runs/tree';
+import { strategyShortLabel } from '../../shared/strategies';
 import { builtinInfo } from '../cutPoints';
 import { readStrategy } from './cutEdit';
 import type { AnalysisView, EpochPoint, ExperimentView, RunView } from './protocol';
@@ -66,7 +66,7 @@ export function runView(r: RunRecord): RunView {
   return {
     id: r.id,
     dir: r.dir,
-    label: `${strategyLabel(sv)} s${r.seed}`,
+    label: `${strategyShortLabel(sv)} s${r.seed}`,
     status: r.status,
     seed: r.seed,
     backbone: String(s?.backbone ?? r.experiment?.model?.backbone ?? '?'),

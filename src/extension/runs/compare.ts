@@ -4,7 +4,8 @@
  */
 import { basename } from 'node:path';
 import { formatCount, formatLocalTime, formatMetric, formatMs } from '../util/format';
-import { strategyLabel, type RunLike } from './tree';
+import { strategyLongLabel } from '../../shared/strategies';
+import type { RunLike } from './tree';
 
 interface Row {
   run: RunLike;
@@ -29,7 +30,7 @@ export function compareRunsMarkdown(runs: readonly RunLike[], opts: { now?: Date
     return {
       run,
       experiment: run.experimentFile ? basename(run.experimentFile).replace(/\.ttl\.json$/i, '') : run.name,
-      strategy: typeof s.description === 'string' ? s.description : strategyLabel(run.experiment?.strategy),
+      strategy: typeof s.description === 'string' ? s.description : strategyLongLabel(run.experiment?.strategy, { backbone: run.experiment?.model?.backbone?.split(/[\\/]/).pop() }),
       auroc: n(test.auroc),
       ap: n(test.averagePrecision),
       trap: n(test.auprcTrapezoid),

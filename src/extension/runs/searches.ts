@@ -11,6 +11,7 @@ import { readRun, type RunRecord } from '../../engine/runstore';
 import { readSearch, searchesDir, type SearchState, type Trial } from '../../engine/search/state';
 import { formatLocalTime, formatMetric, formatShortTime } from '../util/format';
 import { pathKey, runNode, statusIcon, type RunNode, type TreeInput } from './tree';
+import { strategyShortLabel } from '../../shared/strategies';
 
 /** A search folder read from disk, with the run record of every trial that has one. */
 export interface SearchRecord {
@@ -107,7 +108,7 @@ export function searchStatus(s: SearchState, now = Date.now()): SearchStatus {
 
 /** "ttl @ conv_pw_7_relu · stage 2 · 4 ep · s1", "ftl · final · 8 ep · s2". */
 export function trialLabel(t: Trial): string {
-  const what = t.cut ? `${t.strategy} @ ${t.cut}` : t.strategy;
+  const what = strategyShortLabel({ kind: t.strategy, cut: t.cut ?? undefined });
   const stage = t.stage === 'final' ? 'final' : `stage ${t.stage}`;
   return `${what} · ${stage} · ${t.epochs} ep · s${t.seed}`;
 }
@@ -143,7 +144,7 @@ export function searchNode(rec: SearchRecord, input: Pick<TreeInput, 'live' | 'h
     .map(({ t }) => trialNode(rec, t, input));
   const done = s.trials.filter((t) => t.status === 'finished').length;
   const picks = Object.entries(s.picks)
-    .map(([kind, p]) => (p?.stage2 ?? p?.stage1 ? `${kind} @ ${p.stage2 ?? p.stage1}` : undefined))
+    .map(([kind, p]) => (p?.stage2 ?? p?.stage1 ? strategyShortLabel({ kind, cut: p.stage2 ?? p.stage1 }) : undefined))
     .filter(Boolean) as string[];
   const parts = [status, `${done}/${s.trials.length} trials`];
   if (picks.length) parts.push(`best ${picks.join(', ')}`);

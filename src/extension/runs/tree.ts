@@ -7,6 +7,7 @@
 import { basename, dirname, relative, resolve, sep } from 'node:path';
 import type { RunRecord, RunStatus } from '../../engine/runstore';
 import type { SearchNode } from './searches';
+import { strategyShortLabel } from '../../shared/strategies';
 import { formatCount, formatDuration, formatLocalTime, formatMeanStd, formatMetric, formatMs, formatShortTime } from '../util/format';
 
 /** The part of a run record the tree needs (a full RunRecord fits). */
@@ -157,14 +158,6 @@ function num(x: unknown): number | undefined {
   return typeof x === 'number' && Number.isFinite(x) ? x : undefined;
 }
 
-/** "ttl @ conv_pw_7_relu", "lwft k=3", "ftl". */
-export function strategyLabel(s: { kind?: string; cut?: string; k?: number } | undefined): string {
-  if (!s || typeof s.kind !== 'string') return '?';
-  if (s.cut) return `${s.kind} @ ${s.cut}`;
-  if (s.kind === 'lwft' && s.k !== undefined) return `lwft k=${s.k}`;
-  return s.kind;
-}
-
 export function runNode(r: RunLike, input: Pick<TreeInput, 'live' | 'hasModel' | 'now'> = {}): RunNode {
   const summary = r.summary as Record<string, unknown> | undefined;
   const epochs = num(r.experiment?.train?.epochs);
@@ -204,7 +197,7 @@ export function runNode(r: RunLike, input: Pick<TreeInput, 'live' | 'hasModel' |
 
   const rows: [string, string][] = [];
   rows.push(['status', status + (r.storedStatus && r.storedStatus !== status ? ` (run.json says ${r.storedStatus})` : '')]);
-  rows.push(['strategy', strategyLabel(r.experiment?.strategy) + (r.experiment?.model?.backbone ? ` · ${shortBackbone(r.experiment.model.backbone)}` : '')]);
+  rows.push(['strategy', strategyShortLabel(r.experiment?.strategy) + (r.experiment?.model?.backbone ? ` · ${shortBackbone(r.experiment.model.backbone)}` : '')]);
   rows.push(['seed', String(r.seed)]);
   if (summary) {
     rows.push(['test AUROC', formatMetric(auroc)]);
