@@ -1,4 +1,5 @@
-// Bundles the extension host entry, the job worker, the CLI and the webview.
+// Bundles the extension host entry, the job worker, the CLI, the scripts the engine starts as
+// threads or child processes, and the webview.
 // tfjs' wasm binaries are copied beside the node bundles, where the engine looks for them.
 import * as esbuild from 'esbuild';
 import { copyFileSync, mkdirSync, readdirSync } from 'node:fs';
@@ -23,9 +24,19 @@ const node = {
   logLevel: 'info',
 };
 
+/**
+ * Scripts the engine starts as threads or child processes, found beside the bundles at run time
+ * by name (src/engine/entryScript.ts lists the same names and sources).
+ */
+const entryScripts = {
+  analysisThread: 'src/engine/analysis/parallel/analysisThread.ts',
+  wasmThreadsSelfTest: 'src/worker/wasmThreadsSelfTest.ts',
+};
+
 const builds = [
   { ...node, entryPoints: { extension: 'src/extension/extension.ts' }, outdir: 'dist' },
   { ...node, entryPoints: { cli: 'src/cli/main.ts', worker: 'src/engine/worker.ts' }, outdir: 'dist' },
+  { ...node, entryPoints: entryScripts, outdir: 'dist' },
   {
     bundle: true, platform: 'browser', target: 'es2022', format: 'iife', sourcemap: !production,
     minify: production, entryPoints: { webview: 'webview/main.ts' }, outdir: 'dist', logLevel: 'info',

@@ -14,7 +14,7 @@
  * 5. canonical correlations = singular values of Q_aᵀQ_b, from the eigenvalues of the smaller of
  *    (Q_aᵀQ_b)(Q_aᵀQ_b)ᵀ and its transpose.
  *
- * The heavy loops run as WebAssembly SIMD kernels on a shared heap (see `parallel.ts`). Level-3
+ * The heavy loops run as WebAssembly SIMD kernels on a shared heap (see `parallel/`). Level-3
  * products and the rotation updates are split between threads; the two layers' reductions
  * (level-2, one step after another) run side by side, one layer per thread.
  *
