@@ -8,7 +8,7 @@ import '@vscode-elements/elements/dist/vscode-option/index.js';
 import '@vscode-elements/elements/dist/vscode-single-select/index.js';
 import type { InspectResult } from '../src/engine/inspect';
 import { resolveCut, type StrategyView } from '../src/extension/panel/layerTree';
-import { cutOfStrategy, strategyShortLabel } from '../src/shared/strategies';
+import { cutOfStrategy, strategyInfo, strategyShortLabel } from '../src/shared/strategies';
 import type { SearchReport } from '../src/engine/search/report';
 import type { AnalysisView, PanelState, RunView } from '../src/extension/panel/protocol';
 import { formatCount, formatMs } from '../src/extension/util/format';
@@ -456,13 +456,14 @@ function drawAnalysis(a: AnalysisView, all: AnalysisView[]): { content: Node[]; 
   if (f.against) {
     const ls = f.against.layers;
     const other = f.against.run;
+    const otherName = strategyInfo(other.strategy)?.name ?? other.strategy;
     cards.push(
       chartCard(
-        `${f.measure.toUpperCase()} per layer against ${other.strategy.toUpperCase()} run ${other.id}`,
+        `${f.measure.toUpperCase()} per layer against ${otherName} run ${other.id}`,
         `against-${f.name}`,
         {
           type: 'bar',
-          data: { labels: ls.map((l) => l.layer), datasets: [{ label: `finetuned ↔ ${other.strategy.toUpperCase()} finetuned`, data: ls.map((l) => l.similarity), backgroundColor: c2 }] },
+          data: { labels: ls.map((l) => l.layer), datasets: [{ label: `finetuned ↔ ${otherName} finetuned`, data: ls.map((l) => l.similarity), backgroundColor: c2 }] },
           options: { scales: { y: { min: 0, max: 1, title: { display: true, text: f.measure } } } },
         },
         () => [['layer', 'block', 'similarity', 'points', 'neurons', 'undersampled'], ...ls.map((l): Cell[] => [l.layer, l.block, l.similarity, l.points, l.neurons, l.undersampled ? 'yes' : 'no'])],
