@@ -1,0 +1,33 @@
+/**
+ * The rules of checks.ts on the text of an open editor document: parsed tolerantly (comments,
+ * trailing commas and half-typed values do not stop it), the schema's defaults filled in as the
+ * CLI does, and each problem placed on the character range of its JSON node. Problems on a value
+ * that is still being typed (a parse error inside it) are left out.
+ */
+import { dirname, resolve } from 'node:path';
+import { checkExperimentValue, type CheckEnvironment, type SemanticProblem } from './checks';
+import { locate, parseLocated } from './json';
+import { fillDefaults } from './validate';
+
+/** A problem with the character range (offset, length) of the node it is about. */
+export interface PlacedProblem extends SemanticProblem {
+  offset: number;
+  length: number;
+}
+
+/** Checks the text of `file` with {@link checkExperimentValue}. Text that is not a JSON object yields no problems. */
+export function checkExperimentDocument(text: string, file: string, env: CheckEnvironment): PlacedProblem[] {
+  const parsed = parseLocated(text, false);
+  if (!parsed.root || parsed.root.type !== 'object') return [];
+  const value = structuredClone(parsed.value);
+  fillDefaults(value);
+  const out: PlacedProblem[] = [];
+  for (const p of checkExperimentValue(value, dirname(resolve(file)), env)) {
+    const node = locate(parsed.locations, p.path);
+    if (!node) continue;
+    const { offset, length } = node;
+    if (parsed.errors.some((e) => e.offset >= offset && e.offset <= offset + length)) continue;
+    out.push({ ...p, offset, length });
+  }
+  return out;
+}
