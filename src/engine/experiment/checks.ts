@@ -72,8 +72,9 @@ export interface CheckEnvironment {
   /** 'file', 'dir', or undefined when nothing is there. */
   stat(path: string): 'file' | 'dir' | undefined;
   /**
-   * The layer table of a built-in name or of the absolute path of a model.json; undefined when
-   * it is not known (those rules are then skipped).
+   * The layer table of a built-in name or of the absolute path of a model.json (`reason:
+   * 'missing'` when there is no such file); undefined when it is not known (the layer-table
+   * rules are then skipped).
    */
   layerTable(backbone: string): LayerTableResult | undefined;
 }
@@ -170,7 +171,7 @@ export function checkExperimentValue(value: unknown, baseDir: string, env?: Chec
     }
   } else if (backbone !== undefined && looksLikeModelPath(backbone)) {
     const target = abs(backbone);
-    const r = env.stat(target) === undefined ? { ok: false as const, reason: 'missing' as const, detail: 'file not found' } : env.layerTable(target);
+    const r = env.layerTable(target);
     if (r?.ok) table = { ...r.table, model: backbone };
     else if (r?.reason === 'missing') add('backbone-missing', '/model/backbone', `model.json not found: ${target}`);
     else if (r) add('backbone-not-layers-model', '/model/backbone', `${target} is not a TensorFlow.js Layers model: ${r.detail}`);

@@ -4,21 +4,14 @@
  * any data is loaded. Needs an initialised TensorFlow.js backend, so it is not re-exported from
  * the package index (the editor uses the generated table instead).
  */
-import { statSync } from 'node:fs';
-import { isBuiltinBackbone, type Experiment, type ExperimentProblem } from '../../shared/experiment';
+import { dirname, resolve } from 'node:path';
+import { isBuiltinBackbone, type ExperimentProblem } from '../../shared/experiment';
 import { TtlInputError } from '../errors';
 import { listBuiltins, loadBackbone } from '../models';
-import type { CheckEnvironment, LayerTableResult } from './checks';
-import { checkExperimentText, ExperimentError, readExperimentText, type ExperimentCheck } from './validate';
-
-/** 'file', 'dir', or undefined when nothing is there (or it cannot be seen). */
-export function statPath(path: string): 'file' | 'dir' | undefined {
-  try {
-    return statSync(path).isDirectory() ? 'dir' : 'file';
-  } catch {
-    return undefined;
-  }
-}
+import { looksLikeModelPath, type CheckEnvironment, type LayerTableResult } from './checks';
+import { parseLocated } from './json';
+import { statPath } from './stat';
+import { checkExperimentText, ExperimentError, fillDefaults, readExperimentText, type ExperimentCheck } from './validate';
 
 /** The layer table of a backbone (built-in name or absolute model.json path) from its real architecture. */
 export async function modelLayerTable(backbone: string, inputSize: number): Promise<LayerTableResult> {
@@ -36,13 +29,24 @@ export async function modelLayerTable(backbone: string, inputSize: number): Prom
 
 /**
  * Every problem of an experiment file with the disk and the real backbone (see
- * {@link checkExperimentText}). `exp` is the file's experiment when already loaded; the backend
- * must be initialised.
+ * {@link checkExperimentText}): errors (syntax, schema and the rules of checks.ts) and warnings.
+ * The backend must be initialised.
  */
-export async function checkExperimentOnDisk(file: string, exp: Experiment): Promise<ExperimentCheck> {
+export async function checkExperimentOnDisk(file: string): Promise<ExperimentCheck> {
   const text = readExperimentText(file);
-  const backbone = exp.model.backbone;
-  const known = isBuiltinBackbone(backbone) || statPath(backbone) === 'file' ? await modelLayerTable(backbone, exp.data.imageSize) : undefined;
+  const parsed = parseLocated(text, true);
+  if (parsed.syntax) return checkExperimentText(text, file);
+  const value = structuredClone(parsed.value);
+  fillDefaults(value);
+  const model = (value as { model?: { backbone?: unknown } }).model;
+  const size = (value as { data?: { imageSize?: unknown } }).data?.imageSize;
+  const raw = typeof model?.backbone === 'string' ? model.backbone : undefined;
+  const backbone = raw === undefined || isBuiltinBackbone(raw) ? raw : resolve(dirname(resolve(file)), raw);
+  let known: LayerTableResult | undefined;
+  if (backbone !== undefined && (isBuiltinBackbone(backbone) || looksLikeModelPath(raw!))) {
+    const exists = isBuiltinBackbone(backbone) || statPath(backbone) === 'file';
+    known = exists ? await modelLayerTable(backbone, typeof size === 'number' && size > 0 ? size : 224) : { ok: false, reason: 'missing', detail: 'file not found' };
+  }
   const env: CheckEnvironment = { stat: statPath, layerTable: (b) => (b === backbone ? known : undefined) };
   return checkExperimentText(text, file, { env });
 }
@@ -51,8 +55,8 @@ export async function checkExperimentOnDisk(file: string, exp: Experiment): Prom
  * The check a run makes before loading data: throws an {@link ExperimentError} naming the first
  * error (one line: file, line:column, field, message); returns the warnings.
  */
-export async function assertExperimentOnDisk(file: string, exp: Experiment): Promise<ExperimentProblem[]> {
-  const r = await checkExperimentOnDisk(file, exp);
+export async function assertExperimentOnDisk(file: string): Promise<ExperimentProblem[]> {
+  const r = await checkExperimentOnDisk(file);
   if (r.problems.length) throw new ExperimentError(file, [r.problems[0]]);
   return r.warnings;
 }

@@ -15,7 +15,7 @@ export interface PlacedProblem extends SemanticProblem {
   length: number;
 }
 
-/** Checks the text of `file` with {@link checkExperimentValue}. Text that is not a JSON object yields no problems. */
+/** Checks the text of `file` with {@link checkExperimentValue}, in document order. Text that is not a JSON object yields no problems. */
 export function checkExperimentDocument(text: string, file: string, env: CheckEnvironment): PlacedProblem[] {
   const parsed = parseLocated(text, false);
   if (!parsed.root || parsed.root.type !== 'object') return [];
@@ -29,5 +29,6 @@ export function checkExperimentDocument(text: string, file: string, env: CheckEn
     if (parsed.errors.some((e) => e.offset >= offset && e.offset <= offset + length)) continue;
     out.push({ ...p, offset, length });
   }
-  return out;
+  // document order, as the CLI lists them
+  return out.sort((a, b) => a.offset - b.offset || a.path.localeCompare(b.path));
 }
