@@ -141,6 +141,19 @@ describe('experiment checks', () => {
     assert.deepEqual(checkExperimentSemantics(ok, FILE, env({ data: 'dir' })), []);
   });
 
+  test('2D and 3D: inflateFrom only on a 3D ResNet (which then needs no weights), volume settings only with a 3D backbone', () => {
+    const text = (backbone: string, model: string, data = '') =>
+      `{ "data": { "path": "data"${data} }, "model": { "backbone": "${backbone}"${model} }, "strategy": { "kind": "ftl" } }`;
+    const codes = (t: string, e = env({ data: 'dir', 'r18.safetensors': 'file' })) => checkExperimentSemantics(t, FILE, e).map((p) => [p.code, p.severity, at(t, p)]);
+    assert.deepEqual(codes(text('resnet3d18', ', "inflateFrom": "resnet18"')), []);
+    assert.deepEqual(codes(text('resnet3d18', ', "inflateFrom": "r18.safetensors"')), []);
+    assert.deepEqual(codes(text('resnet3d18', ', "inflateFrom": "gone/r18.safetensors"')), [['inflate-from-missing', 'error', '"gone/r18.safetensors"']]);
+    assert.deepEqual(codes(text('mobilenet_v1', ', "inflateFrom": "resnet18"')), [['inflate-not-3d', 'error', '"resnet18"']]);
+    const volume = text('mobilenet_v1', '', ', "volume": { "intensity": "minmax" }');
+    assert.deepEqual(codes(volume), [['volume-on-2d', 'warning', '{ "intensity": "minmax" }']]);
+    assert.deepEqual(codes(volume.replace('mobilenet_v1', 'mobilenet3d')), []);
+  });
+
   test('positions count UTF-16 units across lines (CRLF too)', () => {
     const text = '{\r\n  "name": "é",\r\n  "data": { "path": "x" }\r\n}';
     const [p] = checkExperimentSemantics(text, FILE, env());
@@ -222,6 +235,17 @@ describe('one checker for `ttl run` and the editor', () => {
       ],
     );
     assert.equal(editor.find((p) => p.code === 'unknown-candidate')?.suggestions?.[0], 'conv_pw_9_relu');
+  });
+
+  test('an absent value counts as its default in both (the editor fills none in, the CLI does)', async () => {
+    const { checkExperimentText } = await import('../../src/engine/experiment');
+    const t = '{ "data": { "path": "d", "split": { "val": 0.9 } }, "model": { "backbone": "mobilenet_v1" }, "strategy": { "kind": "ftl" }, "search": { "halving": { "epochs": 9 } } }';
+    const cli = checkExperimentText(t, FILE).problems.map((p) => [p.path, p.message]);
+    assert.deepEqual(cli, [
+      ['/data/split', 'val + test must be less than 1 to leave training images, got 0.9 + 0.15'],
+      ['/search/halving/epochs', 'the short round must be shorter than the full budget (5 epochs), got 9'],
+    ]);
+    assert.deepEqual(checkExperimentSemantics(t, FILE, env({ d: 'dir' })).map((p) => [p.path, p.message]), cli);
   });
 
   test('`ttl run` stops at the first error with one line naming the file, place and field', async () => {

@@ -18,6 +18,7 @@
  */
 import { isAbsolute, resolve } from 'node:path';
 import { distance } from 'fastest-levenshtein';
+import schemaJson from '../../../schema/experiment.schema.json';
 import { INFLATABLE_BACKBONES, VOLUME_BACKBONES, isBuiltinBackbone, type ProblemSeverity } from '../../shared/experiment';
 
 export type { ProblemSeverity };
@@ -104,10 +105,10 @@ export function nearest(name: string, candidates: readonly string[], count: numb
 }
 
 /**
- * Checks an experiment's value: the parsed document with the schema's defaults filled in (it
- * may be invalid: every access is guarded, and what the schema reports is not reported again).
- * Relative paths are resolved against `baseDir`. Without `env` only the value rules run.
- * Problems come in document order of the rules above.
+ * Checks an experiment's value: the parsed document, with or without the schema's defaults
+ * filled in (an absent value counts as its default). It may be invalid: every access is
+ * guarded, and what the schema reports is not reported again. Relative paths are resolved
+ * against `baseDir`. Without `env` only the value rules run.
  */
 export function checkExperimentValue(value: unknown, baseDir: string, env?: CheckEnvironment): SemanticProblem[] {
   const out: SemanticProblem[] = [];
@@ -119,20 +120,21 @@ export function checkExperimentValue(value: unknown, baseDir: string, env?: Chec
   const abs = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
 
   // value rules
-  const split = get(value, 'data', 'split');
-  if (isObject(split) && typeof split.val === 'number' && typeof split.test === 'number' && split.val + split.test >= 1) {
-    add('split-too-large', '/data/split', `val + test must be less than 1 to leave training images, got ${split.val} + ${split.test}`);
+  const at = (...keys: string[]) => valueOrDefault(value, keys);
+  const [val, test] = [at('data', 'split', 'val'), at('data', 'split', 'test')];
+  if (isObject(get(value, 'data', 'split')) && typeof val === 'number' && typeof test === 'number' && val + test >= 1) {
+    add('split-too-large', '/data/split', `val + test must be less than 1 to leave training images, got ${val} + ${test}`);
   }
   const scale = get(value, 'train', 'augment', 'scale');
   if (Array.isArray(scale) && scale.length === 2 && typeof scale[0] === 'number' && typeof scale[1] === 'number' && scale[0] > scale[1]) {
     add('scale-order', '/train/augment/scale', `expected [min, max] with min <= max, got [${scale[0]}, ${scale[1]}]`);
   }
   const search = get(value, 'search');
-  const halving = get(search, 'halving');
-  if (isObject(search) && isObject(halving) && halving.enabled === true && typeof halving.epochs === 'number') {
-    const full = typeof search.epochs === 'number' ? search.epochs : get(value, 'train', 'epochs');
-    if (typeof full === 'number' && halving.epochs >= full && halving.epochs > 1) {
-      add('halving-too-long', '/search/halving/epochs', `the short round must be shorter than the full budget (${full} epochs), got ${halving.epochs}`);
+  const short = at('search', 'halving', 'epochs');
+  if (isObject(search) && at('search', 'halving', 'enabled') === true && typeof short === 'number') {
+    const full = typeof search.epochs === 'number' ? search.epochs : at('train', 'epochs');
+    if (typeof full === 'number' && short >= full && short > 1) {
+      add('halving-too-long', '/search/halving/epochs', `the short round must be shorter than the full budget (${full} epochs), got ${short}`);
     }
   }
   if (!env) return out;
@@ -140,7 +142,7 @@ export function checkExperimentValue(value: unknown, baseDir: string, env?: Chec
   // disk rules
   const dataPath = nonEmptyString(get(value, 'data', 'path'));
   if (dataPath !== undefined) {
-    const format = get(value, 'data', 'format') ?? 'folder';
+    const format = at('data', 'format');
     const target = abs(dataPath);
     const kind = env.stat(target);
     const wantDir = format === 'folder';
@@ -161,7 +163,7 @@ export function checkExperimentValue(value: unknown, baseDir: string, env?: Chec
   if (backbone !== undefined && isBuiltinBackbone(backbone)) {
     const r = env.layerTable(backbone);
     if (r?.ok) table = r.table;
-    const pretrained = get(value, 'model', 'pretrained') ?? true;
+    const pretrained = at('model', 'pretrained');
     if (table?.bundledWeights === false && pretrained === true && get(value, 'model', 'weights') === undefined && get(value, 'model', 'inflateFrom') === undefined) {
       add(
         'no-pretrained-weights',
@@ -229,6 +231,20 @@ function get(v: unknown, ...keys: string[]): unknown {
     cur = cur[k];
   }
   return cur;
+}
+
+/** The value at `keys`, or the schema's default for it when it is absent. */
+function valueOrDefault(value: unknown, keys: string[]): unknown {
+  const v = get(value, ...keys);
+  if (v !== undefined) return v;
+  let node: SchemaNode | undefined = schemaJson as SchemaNode;
+  for (const k of keys) node = node?.properties?.[k];
+  return node?.default;
+}
+
+interface SchemaNode {
+  properties?: Record<string, SchemaNode>;
+  default?: unknown;
 }
 
 function nonEmptyString(v: unknown): string | undefined {

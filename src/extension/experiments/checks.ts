@@ -8,11 +8,12 @@
  * names) is left to VS Code's JSON language service through `contributes.jsonValidation`, so
  * nothing is reported twice. No `vscode` here: positions are character offsets.
  */
-import { checkExperimentDocument, type CheckEnvironment as EngineEnvironment, type PlacedProblem } from '../../engine/experiment';
+import type { CheckEnvironment as EngineEnvironment } from '../../engine/experiment/checks';
+import { checkExperimentDocument, type PlacedProblem } from '../../engine/experiment/document';
 import { statPath } from '../../engine/experiment/stat';
 import { builtinVocabulary, modelJsonVocabulary, readModelJson, type ModelJsonInfo } from '../cutPoints';
 
-export { nearest, looksLikeModelPath, type ProblemCode, type ProblemSeverity } from '../../engine/experiment';
+export { nearest, looksLikeModelPath, type ProblemCode, type ProblemSeverity } from '../../engine/experiment/checks';
 
 /** A problem with its JSON pointer and the offset and length of its node (quotes included). */
 export type SemanticProblem = PlacedProblem;
