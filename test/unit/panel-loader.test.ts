@@ -127,3 +127,10 @@ describe('panel loader', () => {
     assert.throws(() => new PanelLoader(undefined as never, undefined as never), /needs its sources and its view/);
   });
 });
+
+test('an experiment nested too deeply is an error in the panel, not a stack overflow', () => {
+  const { loader, state, asked } = harness();
+  loader.loadExperiment(`{ "model": { "backbone": "mobilenet_v1" }, "x": ${'['.repeat(100_000)}${']'.repeat(100_000)} }`);
+  assert.match(state.experimentError ?? '', /^the experiment file is nested more than \d+ levels deep/);
+  assert.equal(asked.length, 0);
+});
