@@ -173,6 +173,8 @@ describe('loadExperiment', () => {
     assert.match(comment.message, /comment\.ttl\.json:2:3: JSON syntax error: comments are not allowed in JSON$/);
     const quotes = expectProblems(() => loadExperiment(write('bad/quotes.ttl.json', "{ 'name': 'a' }")));
     assert.match(quotes.message, /quotes\.ttl\.json:1:3: JSON syntax error: property names must use double quotes/);
+    const windows = expectProblems(() => loadExperiment(write('bad/windows.ttl.json', '{ "data": { "path": "C:\\\\x\\data" } }')));
+    assert.match(windows.message, /windows\.ttl\.json:1:21: JSON syntax error: invalid escape sequence '\\d' in string \(write '\\\\' for a backslash\)$/);
     const after = expectProblems(() => loadExperiment(write('bad/after.ttl.json', '{ "name": "a" } x')));
     assert.match(after.message, /after\.ttl\.json:1:17: JSON syntax error: unexpected 'x' after the end of the JSON value/);
   });

@@ -131,7 +131,7 @@ function describeSyntaxError(text: string, e: ParseError): string {
         ? 'unterminated string (line break before the closing ")'
         : 'unterminated string (missing closing ")';
     case 'InvalidEscapeCharacter':
-      return `invalid escape sequence in string ${clipText(text.slice(e.offset, e.offset + e.length))} (write '\\\\' for a backslash)`;
+      return `invalid escape sequence '${badEscape(text.slice(e.offset + 1, e.offset + e.length))}' in string (write '\\\\' for a backslash)`;
     case 'InvalidUnicode':
       return 'invalid \\u escape in string (expected four hexadecimal digits)';
     case 'InvalidCharacter':
@@ -144,7 +144,7 @@ function describeSyntaxError(text: string, e: ParseError): string {
         ? `expected ',' or ']' in array, found ${here}`
         : `expected ',' or '}' after the value of ${ctx.key !== undefined ? JSON.stringify(ctx.key) : 'a property'}, found ${here}`;
     case 'ColonExpected':
-      return `expected ':' after property name ${ctx.key !== undefined ? JSON.stringify(ctx.key) : ''}, found ${here}`.replace('  ', ' ');
+      return `expected ':' after ${ctx.key !== undefined ? `property name ${JSON.stringify(ctx.key)}` : 'the property name'}, found ${here}`;
     case 'PropertyNameExpected':
       if (c === '}' && previousSignificant(text, e.offset) === ',') return "trailing comma before '}' is not allowed in JSON";
       if (c === "'") return 'property names must use double quotes (")';
@@ -178,8 +178,18 @@ function describeAt(text: string, offset: number): string {
   return `'${text[offset]}'`;
 }
 
-function clipText(s: string): string {
-  return `'${s.length > 12 ? s.slice(0, 12) + '...' : s}'`;
+/** The first escape sequence of a string's text that JSON does not allow. */
+function badEscape(s: string): string {
+  for (let i = 0; i < s.length; i++) {
+    if (s[i] !== '\\') continue;
+    const next = s[i + 1];
+    if (next === 'u') {
+      if (!/^[0-9a-fA-F]{4}/.test(s.slice(i + 2, i + 6))) return s.slice(i, i + 6);
+      i += 5;
+    } else if (next !== undefined && '"\\/bfnrt'.includes(next)) i++;
+    else return s.slice(i, i + 2);
+  }
+  return '\\';
 }
 
 function previousSignificant(text: string, offset: number): string | undefined {
