@@ -9,7 +9,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { experimentNameFromFile, isBuiltinBackbone, type Experiment, type ExperimentProblem, type ModelConfig } from '../../shared/experiment';
 import type { DatasetSpec } from '../data/types';
 import { TtlInputError } from '../errors';
-import { checkExperimentValue, type CheckEnvironment, type SemanticProblem } from './checks';
+import { checkExperimentValue, type CheckEnvironment } from './checks';
 import { LineIndex, locate, parseLocated, type LocatedJson } from './json';
 import { dedupeProblems, describeSchemaErrors, formatProblems, type Problem } from './messages';
 import { experimentValidator } from './schema';
@@ -122,7 +122,7 @@ function checkValue(value: unknown, file: string, options: CheckOptions, source:
   errors.push(...semantic.filter((s) => s.severity === 'error').map(({ path, message }) => ({ path, message })));
   const problems = dedupeProblems(errors).map(place);
   problems.sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0) || a.path.localeCompare(b.path));
-  const warnings = semantic.filter((s) => s.severity !== 'error').map((s: SemanticProblem) => place({ path: s.path, message: s.message, code: s.code } as Problem) as ExperimentProblem & { code: string });
+  const warnings = semantic.filter((s) => s.severity !== 'error').map((s) => ({ code: s.code, ...place({ path: s.path, message: s.message }) }));
   if (problems.length > 0) return { problems: problems.map(({ atKey: _atKey, ...p }) => p), warnings };
   return { experiment: finish(value as RawExperiment, file, baseDir), problems: [], warnings };
 }
