@@ -8,7 +8,8 @@ import * as path from 'node:path';
 import { tf } from './tf';
 import { initBackend, type BackendReport } from './backend';
 import { asOutOfMemory } from './backend/memory';
-import { datasetSpecOf, loadExperiment, type Experiment } from './experiment';
+import { datasetSpecOf, formatProblems, loadExperiment, type Experiment } from './experiment';
+import { assertExperimentOnDisk } from './experiment/disk';
 import { loadDataset } from './data';
 import type { LoadedDataset } from './data/types';
 import { loadBackbone } from './models';
@@ -156,10 +157,14 @@ interface Context {
   options: RunOptions;
 }
 
-async function prepareContext(file: string, exp: Experiment, options: RunOptions): Promise<Context> {
+/** `check`: the experiment file's problems with the disk and the real backbone stop the run before any data is loaded. */
+async function prepareContext(file: string, exp: Experiment, options: RunOptions, check: boolean): Promise<Context> {
   const emit = options.onEvent ?? (() => undefined);
   const backend = await initBackend({ backend: (options.backend ?? exp.train.backend) as never, wasmThreads: options.wasmThreads });
   emit({ type: 'log', level: 'info', message: `backend: ${backend.chosen}` });
+  if (check) {
+    for (const w of await assertExperimentOnDisk(file)) emit({ type: 'log', level: 'warn', message: formatProblems(file, [w]) });
+  }
   emit({ type: 'phase', phase: 'loading data', done: 0 });
   const data = await loadDataset(
     datasetSpecOf(exp.data),
@@ -298,7 +303,7 @@ function versionsWith(backend: BackendReport): Record<string, string> {
 /** Runs every seed of an experiment file. */
 export async function runExperiment(file: string, options: RunOptions = {}): Promise<ExperimentResult> {
   const exp = loadExperiment(file);
-  const ctx = await prepareContext(path.resolve(file), exp, options);
+  const ctx = await prepareContext(path.resolve(file), exp, options, true);
   const runsDir = path.resolve(options.runsDir ?? path.join(process.cwd(), '.ttl', 'runs'));
   const summaries: RunSummary[] = [];
   for (const seed of exp.train.seeds) {
@@ -334,7 +339,7 @@ export async function resumeRun(runDir: string, options: RunOptions = {}): Promi
   if (record.status === 'finished') throw new TtlInputError(`${runDir}: the run has already finished`);
   if (record.status === 'running') throw new TtlInputError(`${runDir}: the run is still running (pid ${record.pid})`);
   const exp = record.experiment;
-  const ctx = await prepareContext(record.experimentFile, exp, { ...options, backend: options.backend ?? record.backend });
+  const ctx = await prepareContext(record.experimentFile, exp, { ...options, backend: options.backend ?? record.backend }, false);
   if (ctx.data.fingerprint !== record.dataFingerprint) {
     options.onEvent?.({ type: 'log', level: 'warn', message: `${runDir}: the data changed since the run started (fingerprint differs)` });
   }

@@ -5,6 +5,7 @@
  * to tfjs, so every layer name counts). No `vscode` here.
  */
 import { readFileSync } from 'node:fs';
+import { isKnownCut, type LayerTable } from '../engine/experiment/checks';
 import table from './cutPoints.json';
 
 export interface BuiltinCutPoints {
@@ -32,25 +33,14 @@ export function builtinInfo(name: string): BuiltinCutPoints | undefined {
   return Object.prototype.hasOwnProperty.call(CUT_POINTS.backbones, name) ? CUT_POINTS.backbones[name] : undefined;
 }
 
-/** What a model can be cut at: exact layer names, block names, and whether any name is plausible. */
-export interface CutVocabulary {
-  /** Model label for messages ("mobilenet_v1", "model.json"). */
-  model: string;
-  blocks: { name: string; end: string }[];
-  cutPoints: string[];
-  /** True for a model.json: stride-stage names (`stage3`) cannot be checked without tfjs. */
-  acceptsStageNames: boolean;
-}
+/** What a model can be cut at: the engine's layer table (exact layer names, blocks, whether stage names pass). */
+export type CutVocabulary = LayerTable;
+
+export { isKnownCut };
 
 export function builtinVocabulary(name: string): CutVocabulary | undefined {
   const info = builtinInfo(name);
-  return info && { model: name, blocks: info.blocks, cutPoints: info.cutPoints, acceptsStageNames: false };
-}
-
-/** Whether `cut` names a cut point or block of the vocabulary. */
-export function isKnownCut(v: CutVocabulary, cut: string): boolean {
-  if (v.cutPoints.includes(cut) || v.blocks.some((b) => b.name === cut)) return true;
-  return v.acceptsStageNames && /^stage\d+$/.test(cut);
+  return info && { model: name, blocks: info.blocks, cutPoints: info.cutPoints, acceptsStageNames: false, bundledWeights: info.bundledWeights };
 }
 
 /** Result of reading a model.json as plain JSON. */

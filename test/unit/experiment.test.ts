@@ -10,6 +10,8 @@ import {
   EXPERIMENT_SCHEMA,
   EXPERIMENT_SCHEMA_PATH,
   ExperimentError,
+  MAX_DEPTH,
+  checkExperimentDocument,
   checkExperimentText,
   loadExperiment,
   validateExperimentObject,
@@ -157,15 +159,24 @@ describe('loadExperiment', () => {
     const e = expectProblems(() => loadExperiment(file));
     assert.equal(e.problems.length, 1);
     assert.deepEqual([e.problems[0].line, e.problems[0].column], [3, 3]);
-    assert.match(e.message, /^.*syntax\.ttl\.json: 1 problem/);
-    assert.match(e.message, /3:3: JSON syntax error: expected ',' or '}' after the value of "data"/);
+    // one problem is one line: file:line:column: message
+    assert.equal(e.message, `${path.join(tmp, 'bad', 'syntax.ttl.json')}:3:3: JSON syntax error: expected ',' or '}' after the value of "data", found '"model"'`);
 
     const trailing = expectProblems(() => loadExperiment(write('bad/trailing.ttl.json', '{\n  "a": [1, 2,],\n}')));
     assert.deepEqual([trailing.problems[0].line, trailing.problems[0].column], [2, 14]);
     assert.match(trailing.message, /trailing comma/);
 
     const unterminated = expectProblems(() => loadExperiment(write('bad/str.ttl.json', '{ "name": "abc\n}')));
-    assert.match(unterminated.message, /1:11: JSON syntax error: unterminated string/);
+    assert.match(unterminated.message, /str\.ttl\.json:1:11: JSON syntax error: unterminated string/);
+
+    const comment = expectProblems(() => loadExperiment(write('bad/comment.ttl.json', '{\n  // a note\n  "name": "a"\n}')));
+    assert.match(comment.message, /comment\.ttl\.json:2:3: JSON syntax error: comments are not allowed in JSON$/);
+    const quotes = expectProblems(() => loadExperiment(write('bad/quotes.ttl.json', "{ 'name': 'a' }")));
+    assert.match(quotes.message, /quotes\.ttl\.json:1:3: JSON syntax error: property names must use double quotes/);
+    const windows = expectProblems(() => loadExperiment(write('bad/windows.ttl.json', '{ "data": { "path": "C:\\\\x\\data" } }')));
+    assert.match(windows.message, /windows\.ttl\.json:1:21: JSON syntax error: invalid escape sequence '\\d' in string \(write '\\\\' for a backslash\)$/);
+    const after = expectProblems(() => loadExperiment(write('bad/after.ttl.json', '{ "name": "a" } x')));
+    assert.match(after.message, /after\.ttl\.json:1:17: JSON syntax error: unexpected 'x' after the end of the JSON value/);
   });
 
   test('an unknown strategy kind names the valid kinds', () => {
@@ -209,7 +220,7 @@ describe('validateExperimentObject', () => {
     assert.equal(exp.data.path, path.join(tmp, 'mem', 'd'));
     assert.equal(exp.train.epochs, 5);
     const e = expectProblems(() => validateExperimentObject({ ...obj, train: { lr: 0 } }, 'generated.ttl.json'));
-    assert.ok(e.message.startsWith('generated.ttl.json: 1 problem'));
+    assert.equal(e.message, 'generated.ttl.json: /train/lr: expected a value > 0, got 0');
     assert.equal(e.problems[0].path, '/train/lr');
     assert.equal(e.problems[0].line, undefined);
   });
@@ -219,6 +230,55 @@ describe('validateExperimentObject', () => {
     assert.equal(r.experiment, undefined);
     assert.equal(r.problems[0].path, '/name');
     assert.match(r.problems[0].message, /duplicate property "name"/);
+  });
+});
+
+describe('large and hostile files', () => {
+  test('a file nested 100,000 deep is one clear line, not a stack overflow', () => {
+    const file = write('bad/deep.ttl.json', `{\n  "name": ${'['.repeat(100_000)}${']'.repeat(100_000)}\n}`);
+    const e = expectProblems(() => loadExperiment(file));
+    assert.equal(e.problems.length, 1);
+    // the bracket that opens level 65 (the root object is level 1): line 2, after `  "name": ` and 63 brackets
+    assert.equal(e.message, `${file}:2:${10 + MAX_DEPTH}: nested more than ${MAX_DEPTH} levels deep (an experiment file needs at most 4)`);
+    assert.ok(!e.message.includes('\n'));
+    // the editor's tolerant reading stops there too
+    assert.deepEqual(checkExperimentDocument(fs.readFileSync(file, 'utf8'), file, { stat: () => undefined, layerTable: () => undefined }), []);
+  });
+
+  test('nesting up to the limit is read (an unknown property deep down is reported at its place)', () => {
+    const depth = MAX_DEPTH - 1;
+    const text = `{"data":{"path":"d"},"model":{"backbone":"resnet18","pretrained":false},"strategy":{"kind":"ftl"},"extra":${'['.repeat(depth)}${']'.repeat(depth)}}`;
+    const r = checkExperimentText(text, 'deep-ok.ttl.json');
+    assert.deepEqual(r.problems.map((p) => [p.path, p.line, p.column]), [['/extra', 1, text.indexOf('"extra"') + 1]]);
+  });
+
+  test('50,000 duplicate keys: one problem naming the key, where it repeats first, and how often', () => {
+    const file = (n: number) =>
+      `{\n${'  "name": "a",\n'.repeat(n)}  "data": { "path": "d" }, "model": { "backbone": "resnet18", "pretrained": false }, "strategy": { "kind": "ftl" }\n}\n`;
+    const time = (text: string) => {
+      const t0 = performance.now();
+      const r = checkExperimentText(text, 'dup.ttl.json');
+      return { r, ms: performance.now() - t0 };
+    };
+    time(file(10)); // compile the schema
+    const small = time(file(5_000));
+    const big = time(file(50_000));
+    assert.deepEqual(big.r.problems, [
+      { path: '/name', message: 'duplicate property "name" (first at 2:3, 50000 times in all; only the last one would count)', line: 3, column: 3 },
+    ]);
+    // ten times the keys takes about ten times as long (the quadratic reading took ~100 times)
+    assert.ok(big.ms < 30 * small.ms + 500, `5,000 keys: ${small.ms.toFixed(0)} ms, 50,000 keys: ${big.ms.toFixed(0)} ms`);
+  });
+
+  test('duplicates are named with their JSON path in nested objects', () => {
+    const r = checkExperimentText('{"data":{"path":"d",\n"path":"e"},"model":{"backbone":"resnet18","pretrained":false},"strategy":{"kind":"ftl"}}', 'dup2.ttl.json');
+    assert.deepEqual(r.problems, [{ path: '/data/path', message: 'duplicate property "path" (first at 1:10; only the last one would count)', line: 2, column: 1 }]);
+  });
+
+  test('a property named __proto__ is an ordinary (unknown) property', () => {
+    const r = checkExperimentText('{"data":{"path":"d"},"model":{"backbone":"resnet18","pretrained":false},"strategy":{"kind":"ftl"},"__proto__":{"x":1}}', 'proto.ttl.json');
+    assert.deepEqual(r.problems.map((p) => p.path), ['/__proto__']);
+    assert.equal(({} as Record<string, unknown>).x, undefined);
   });
 });
 

@@ -1,8 +1,10 @@
 // Semantic checks of experiment files: what is reported, and exactly where in the text.
-import { describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
-import { checkExperimentSemantics, nearest, positionAt, type CheckEnvironment } from '../../src/extension/experiments/checks';
+import { checkExperimentSemantics, diskEnvironment, nearest, positionAt, type CheckEnvironment } from '../../src/extension/experiments/checks';
 import { builtinBackbones, builtinInfo, isKnownCut, modelJsonVocabulary, parseModelJson, type ModelJsonInfo } from '../../src/extension/cutPoints';
 
 const DIR = path.resolve('/ws/exp');
@@ -139,6 +141,19 @@ describe('experiment checks', () => {
     assert.deepEqual(checkExperimentSemantics(ok, FILE, env({ data: 'dir' })), []);
   });
 
+  test('2D and 3D: inflateFrom only on a 3D ResNet (which then needs no weights), volume settings only with a 3D backbone', () => {
+    const text = (backbone: string, model: string, data = '') =>
+      `{ "data": { "path": "data"${data} }, "model": { "backbone": "${backbone}"${model} }, "strategy": { "kind": "ftl" } }`;
+    const codes = (t: string, e = env({ data: 'dir', 'r18.safetensors': 'file' })) => checkExperimentSemantics(t, FILE, e).map((p) => [p.code, p.severity, at(t, p)]);
+    assert.deepEqual(codes(text('resnet3d18', ', "inflateFrom": "resnet18"')), []);
+    assert.deepEqual(codes(text('resnet3d18', ', "inflateFrom": "r18.safetensors"')), []);
+    assert.deepEqual(codes(text('resnet3d18', ', "inflateFrom": "gone/r18.safetensors"')), [['inflate-from-missing', 'error', '"gone/r18.safetensors"']]);
+    assert.deepEqual(codes(text('mobilenet_v1', ', "inflateFrom": "resnet18"')), [['inflate-not-3d', 'error', '"resnet18"']]);
+    const volume = text('mobilenet_v1', '', ', "volume": { "intensity": "minmax" }');
+    assert.deepEqual(codes(volume), [['volume-on-2d', 'warning', '{ "intensity": "minmax" }']]);
+    assert.deepEqual(codes(volume.replace('mobilenet_v1', 'mobilenet3d')), []);
+  });
+
   test('positions count UTF-16 units across lines (CRLF too)', () => {
     const text = '{\r\n  "name": "é",\r\n  "data": { "path": "x" }\r\n}';
     const [p] = checkExperimentSemantics(text, FILE, env());
@@ -179,5 +194,68 @@ describe('cut point table', () => {
   test('nearest names prefer substrings, then small edit distances', () => {
     assert.deepEqual(nearest('conv4', ['conv4_x', 'conv3_x', 'pool1'], 2), ['conv4_x', 'conv3_x']);
     assert.deepEqual(nearest('zzzzzzzz', ['conv4_x'], 2), []);
+  });
+});
+
+describe('one checker for `ttl run` and the editor', () => {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ttl-checks-'));
+  after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+  const file = path.join(tmp, 'bad.ttl.json');
+  const text = [
+    '{',
+    '  "data": { "path": "no-such-folder", "split": { "val": 0.6, "test": 0.5 }, "volume": { "intensity": "minmax" } },',
+    '  "model": { "backbone": "mobilenet_v1", "weights": "gone.safetensors" },',
+    '  "strategy": { "kind": "ttl", "cut": "conv_pw_7_rel" },',
+    '  "train": { "backend": "wasm" },',
+    '  "search": { "candidates": ["stage2", "conv_pw_9_rlu"] }',
+    '}',
+  ].join('\n');
+  fs.writeFileSync(file, text);
+
+  test('the same bad file gives the same problems, at the same places, through both', async () => {
+    const { initBackend } = await import('../../src/engine/backend');
+    const { checkExperimentOnDisk } = await import('../../src/engine/experiment/disk');
+    await initBackend({ backend: 'wasm', wasmThreads: 1 });
+    // the CLI: the real mobilenet_v1 architecture; the editor: the generated table
+    const cli = await checkExperimentOnDisk(file);
+    const editor = checkExperimentSemantics(fs.readFileSync(file, 'utf8'), file, diskEnvironment);
+    const fromEditor = (severity: string) =>
+      editor.filter((p) => p.severity === severity).map((p) => ({ path: p.path, message: p.message, line: positionAt(text, p.offset).line + 1, column: positionAt(text, p.offset).character + 1 }));
+    assert.deepEqual(cli.problems, fromEditor('error'));
+    assert.deepEqual(cli.warnings.map(({ code: _code, ...p }) => p), fromEditor('warning'));
+    assert.deepEqual(
+      editor.map((p) => [p.code, p.path]),
+      [
+        ['data-path-missing', '/data/path'],
+        ['split-too-large', '/data/split'],
+        ['volume-on-2d', '/data/volume'],
+        ['weights-missing', '/model/weights'],
+        ['unknown-cut', '/strategy/cut'],
+        ['unknown-candidate', '/search/candidates/1'],
+      ],
+    );
+    assert.equal(editor.find((p) => p.code === 'unknown-candidate')?.suggestions?.[0], 'conv_pw_9_relu');
+  });
+
+  test('an absent value counts as its default in both (the editor fills none in, the CLI does)', async () => {
+    const { checkExperimentText } = await import('../../src/engine/experiment');
+    const t = '{ "data": { "path": "d", "split": { "val": 0.9 } }, "model": { "backbone": "mobilenet_v1" }, "strategy": { "kind": "ftl" }, "search": { "halving": { "epochs": 9 } } }';
+    const cli = checkExperimentText(t, FILE).problems.map((p) => [p.path, p.message]);
+    assert.deepEqual(cli, [
+      ['/data/split', 'val + test must be less than 1 to leave training images, got 0.9 + 0.15'],
+      ['/search/halving/epochs', 'the short round must be shorter than the full budget (5 epochs), got 9'],
+    ]);
+    assert.deepEqual(checkExperimentSemantics(t, FILE, env({ d: 'dir' })).map((p) => [p.path, p.message]), cli);
+  });
+
+  test('`ttl run` stops at the first error with one line naming the file, place and field', async () => {
+    const { runExperiment } = await import('../../src/engine/run');
+        const schemaValid = path.join(tmp, 'only-disk.ttl.json');
+    fs.writeFileSync(schemaValid, text.replace('"val": 0.6, "test": 0.5', '"val": 0.2, "test": 0.2'));
+    await assert.rejects(runExperiment(schemaValid, { runsDir: path.join(tmp, 'runs') }), (e: Error) => {
+      assert.equal(e.message, `${schemaValid}:2:21: /data/path: data folder not found: ${path.join(tmp, 'no-such-folder')}`);
+      return true;
+    });
+    assert.equal(fs.existsSync(path.join(tmp, 'runs')), false);
   });
 });

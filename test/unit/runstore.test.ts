@@ -229,7 +229,7 @@ describe('run store', () => {
     const runsDir = freshDir();
     const child = spawnScript(
       `import { createRun } from ${JSON.stringify(path.join(ROOT, 'src/engine/runstore.ts'))};
-       import { validateExperimentObject } from ${JSON.stringify(path.join(ROOT, 'src/engine/experiment.ts'))};
+       import { validateExperimentObject } from ${JSON.stringify(path.join(ROOT, 'src/engine/experiment/index.ts'))};
        const experiment = validateExperimentObject(
          { name: 'killed', data: { path: 'd' }, model: { backbone: 'resnet18' }, strategy: { kind: 'ftl' } }, 'k.ttl.json');
        const h = createRun(process.argv[2], { experiment, experimentFile: 'k.ttl.json', seed: 3, versions: {}, backend: 'cpu', dataFingerprint: 'x' });

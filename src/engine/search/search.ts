@@ -19,6 +19,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { CancelledError, TtlInputError } from '../errors';
 import { ExperimentError, loadExperiment, type Experiment, type MonitorMetric, type SearchStrategy } from '../experiment';
+import { assertExperimentOnDisk } from '../experiment/disk';
 import { initBackend } from '../backend';
 import { loadBackbone } from '../models';
 import { isProcessAlive, listRuns } from '../runstore';
@@ -117,6 +118,9 @@ async function newState(file: string, exp: Experiment, hash: string): Promise<Se
   const cfg = exp.search!;
   // only the architecture is needed here (no weights, no training): one wasm thread will do
   await initBackend({ backend: 'wasm', wasmThreads: 1 });
+  // paths, cut points and candidates, as the editor checks them: the first error stops here
+  // (warnings are the editor's to show)
+  await assertExperimentOnDisk(file);
   const backbone = await loadBackbone({ backbone: exp.model.backbone, inputSize: exp.data.imageSize, pretrained: false });
   const space: CutSpace = { backbone: backbone.name, cutPoints: backbone.cutPoints, blocks: backbone.blocks };
   backbone.model.dispose();

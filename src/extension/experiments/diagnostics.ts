@@ -1,14 +1,12 @@
 /**
- * Semantic diagnostics for `*.ttl.json` files as the user types (debounced): paths that do not
- * exist, cut points the backbone does not have, built-ins without weights. Schema problems come
+ * Semantic diagnostics for `*.ttl.json` files as the user types (debounced): the engine's
+ * experiment checks (the ones `ttl run` stops at), every problem at once. Schema problems come
  * from VS Code's JSON language service through `contributes.jsonValidation`, not from here.
  * A quick fix replaces an unknown cut point with one of the nearest valid names.
  */
-import { statSync } from 'node:fs';
 import * as vscode from 'vscode';
-import { readModelJson } from '../cutPoints';
 import { debounce, KeyedDebouncer } from '../util/debounce';
-import { checkExperimentSemantics, type CheckEnvironment, type SemanticProblem } from './checks';
+import { checkExperimentSemantics, diskEnvironment, type SemanticProblem } from './checks';
 
 export const DIAGNOSTIC_SOURCE = 'TTL Studio';
 const DEBOUNCE_MS = 300;
@@ -17,18 +15,6 @@ const RECHECK_MS = 500;
 export function isExperimentDocument(doc: vscode.TextDocument): boolean {
   return doc.uri.scheme === 'file' && /\.ttl\.json$/i.test(doc.uri.fsPath);
 }
-
-const diskEnvironment: CheckEnvironment = {
-  stat(path) {
-    try {
-      const s = statSync(path);
-      return s.isDirectory() ? 'dir' : 'file';
-    } catch {
-      return undefined;
-    }
-  },
-  readModelJson,
-};
 
 const SEVERITY: Record<SemanticProblem['severity'], vscode.DiagnosticSeverity> = {
   error: vscode.DiagnosticSeverity.Error,
@@ -111,10 +97,10 @@ export class ExperimentDiagnostics implements vscode.Disposable, vscode.CodeActi
     const actions: vscode.CodeAction[] = [];
     const ours = this.collection.get(doc.uri) ?? [];
     for (const diag of context.diagnostics) {
-      if (diag.source !== DIAGNOSTIC_SOURCE || diag.code !== 'unknown-cut') continue;
+      if (diag.source !== DIAGNOSTIC_SOURCE || (diag.code !== 'unknown-cut' && diag.code !== 'unknown-candidate')) continue;
       const mine = ours.find((d) => d.range.isEqual(diag.range) && d.message === diag.message) as TtlDiagnostic | undefined;
       (mine?.suggestions ?? []).forEach((name, i) => {
-        const action = new vscode.CodeAction(`Change cut to "${name}"`, vscode.CodeActionKind.QuickFix);
+        const action = new vscode.CodeAction(`Change ${diag.code === 'unknown-cut' ? 'cut' : 'candidate'} to "${name}"`, vscode.CodeActionKind.QuickFix);
         action.edit = new vscode.WorkspaceEdit();
         action.edit.replace(doc.uri, diag.range, JSON.stringify(name));
         action.diagnostics = [diag];

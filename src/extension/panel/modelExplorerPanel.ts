@@ -4,7 +4,7 @@
  * (`createOrShow` reveals the open panel or makes one, the serializer revives it after a reload)
  * and the host side of protocol.ts: it waits for the webview's `ready`, then pushes state; it
  * turns a released handle into a WorkspaceEdit of the experiment file and follows the file's
- * edits and the run store's changes.
+ * edits and the run store's changes. What is loaded, and from where, is panelLoader.ts's.
  */
 import { basename, dirname, join } from 'node:path';
 import * as vscode from 'vscode';
@@ -14,36 +14,42 @@ import { allRunsDirs } from '../settings';
 import type { RunsModel } from '../runs/runsModel';
 import { debounce } from '../util/debounce';
 import { cutEdits } from './cutEdit';
-import { LayerTables, type LayerTableKey } from './layerTable';
-import { experimentView, readAnalyses, readGradCam, readSearchReports, runView, sameData } from './panelData';
+import { LayerTables } from './layerTable';
+import { PanelLoader } from './panelLoader';
 import { exportBytes, isWebviewMessage, targetFromState, type HostMessage, type PanelState, type PanelTarget, type WebviewMessage } from './protocol';
 import { getNonce, getWebviewOptions } from './webviewOptions';
 
 /** What the panel shows: an experiment file's model, or a run's charts. */
 export type ModelExplorerTarget = PanelTarget;
 
-/** Set once by `register`: the run store and the layer-table cache every panel shares. */
-let deps: { runs: RunsModel; tables: LayerTables } | undefined;
+/** What every Model Explorer needs: the run store and the layer-table cache they share. */
+export interface ModelExplorerDeps {
+  runs: RunsModel;
+  tables: LayerTables;
+}
 
 export class ModelExplorerPanel {
   static current: ModelExplorerPanel | undefined;
+  /** Set by `register`; opening a panel before it is an error, not a panel without data. */
+  private static deps: ModelExplorerDeps | undefined;
   private readonly disposables: vscode.Disposable[] = [];
   private target: ModelExplorerTarget;
   private ready = false;
   private state: PanelState = { target: {}, runs: [], analyses: [], gradcam: [], searches: [] };
-  private layerKey = '';
-  private readonly pushRuns = debounce(() => this.loadRuns(), 200);
+  private readonly loader: PanelLoader;
+  private readonly pushRuns = debounce(() => this.loader.loadRuns(), 200);
   /** Typing in the experiment file: the handle follows once a burst of keys is over. */
-  private readonly followEdits = debounce((doc: vscode.TextDocument) => this.loadExperiment(doc.getText()), 150);
+  private readonly followEdits = debounce((doc: vscode.TextDocument) => this.loader.loadExperiment(doc.getText()), 150);
 
   static register(context: vscode.ExtensionContext, runs: RunsModel): vscode.Disposable {
     const version = String(context.extension.packageJSON.version);
     const cliPath = vscode.Uri.joinPath(context.extensionUri, 'dist', 'cli.js').fsPath;
-    deps = { runs, tables: new LayerTables(cliPath, join(context.globalStorageUri.fsPath, 'layer-tables', version)) };
+    const deps: ModelExplorerDeps = { runs, tables: new LayerTables(cliPath, join(context.globalStorageUri.fsPath, 'layer-tables', version)) };
+    ModelExplorerPanel.deps = deps;
     return vscode.window.registerWebviewPanelSerializer(PANELS.modelExplorer, {
       async deserializeWebviewPanel(panel: vscode.WebviewPanel, state: unknown) {
         panel.webview.options = getWebviewOptions(context.extensionUri, runRoots());
-        ModelExplorerPanel.revive(panel, context.extensionUri, targetFromState(state));
+        ModelExplorerPanel.current = new ModelExplorerPanel(panel, context.extensionUri, deps, targetFromState(state));
       },
     });
   }
@@ -54,8 +60,10 @@ export class ModelExplorerPanel {
       ModelExplorerPanel.current.show(target, column);
       return ModelExplorerPanel.current;
     }
+    const deps = ModelExplorerPanel.deps;
+    if (!deps) throw new Error('the Model Explorer was opened before ModelExplorerPanel.register gave it the run store');
     const panel = vscode.window.createWebviewPanel(PANELS.modelExplorer, 'Model Explorer', column, getWebviewOptions(extensionUri, runRoots()));
-    ModelExplorerPanel.current = new ModelExplorerPanel(panel, extensionUri, target);
+    ModelExplorerPanel.current = new ModelExplorerPanel(panel, extensionUri, deps, target);
     return ModelExplorerPanel.current;
   }
 
@@ -65,17 +73,24 @@ export class ModelExplorerPanel {
     return p?.panel.active ? p.target.experimentFile : undefined;
   }
 
-  static revive(panel: vscode.WebviewPanel, extensionUri: vscode.Uri, target: ModelExplorerTarget): void {
-    ModelExplorerPanel.current = new ModelExplorerPanel(panel, extensionUri, target);
-  }
-
   private constructor(
     readonly panel: vscode.WebviewPanel,
     private readonly extensionUri: vscode.Uri,
+    deps: ModelExplorerDeps,
     target: ModelExplorerTarget,
   ) {
     this.target = target;
     this.state.target = target;
+    this.loader = new PanelLoader(
+      {
+        runs: () => deps.runs.snapshot,
+        tables: deps.tables,
+        isTrusted: () => vscode.workspace.isTrusted,
+        readText: async (file) => (await vscode.workspace.openTextDocument(vscode.Uri.file(file))).getText(),
+        webviewUri: (path) => panel.webview.asWebviewUri(vscode.Uri.file(path)).toString(),
+      },
+      { target: () => this.target, state: () => this.state, set: (patch) => this.set(patch) },
+    );
     panel.iconPath = vscode.Uri.joinPath(extensionUri, 'media', 'ttl.svg');
     panel.onDidDispose(() => this.dispose(), null, this.disposables);
     panel.webview.onDidReceiveMessage((m: unknown) => this.onMessage(m), null, this.disposables);
@@ -90,10 +105,10 @@ export class ModelExplorerPanel {
       }
     }, null, this.disposables);
     vscode.workspace.onDidGrantWorkspaceTrust(() => {
-      this.layerKey = '';
-      void this.loadAll();
+      this.loader.reset();
+      void this.loader.loadAll();
     }, null, this.disposables);
-    if (deps) this.disposables.push(deps.runs.onDidChange(() => this.pushRuns()));
+    this.disposables.push(deps.runs.onDidChange(() => this.pushRuns()));
     this.render();
   }
 
@@ -102,9 +117,9 @@ export class ModelExplorerPanel {
     this.target = target;
     if (changed) {
       this.state = { target, runs: [], analyses: [], gradcam: [], searches: [] };
-      this.layerKey = '';
+      this.loader.reset();
       this.set({});
-      void this.loadAll();
+      void this.loader.loadAll();
     }
     this.setTitle();
     if (column !== undefined) this.panel.reveal(column);
@@ -149,7 +164,7 @@ export class ModelExplorerPanel {
       case 'ready':
         this.ready = true;
         this.set({});
-        void this.loadAll();
+        void this.loader.loadAll();
         return;
       case 'setCut':
         void this.writeCut(m.cut);
@@ -171,96 +186,6 @@ export class ModelExplorerPanel {
 
   private post(m: HostMessage): void {
     if (this.ready) void this.panel.webview.postMessage(m);
-  }
-
-  private async loadAll(): Promise<void> {
-    const file = this.target.experimentFile;
-    if (file) {
-      try {
-        const doc = await vscode.workspace.openTextDocument(vscode.Uri.file(file));
-        this.loadExperiment(doc.getText());
-      } catch (e) {
-        this.set({ experimentError: `Cannot read ${file}: ${(e as Error).message}` });
-      }
-    }
-    this.loadRuns();
-  }
-
-  private loadExperiment(text: string): void {
-    const file = this.target.experimentFile;
-    if (!file) return;
-    let experiment;
-    try {
-      experiment = experimentView(file, text);
-    } catch (e) {
-      this.set({ experimentError: (e as Error).message });
-      return;
-    }
-    this.set({ experiment, experimentError: undefined });
-    const key = { backbone: experiment.backbone, inputSize: experiment.inputSize, numClasses: experiment.numClasses };
-    void this.loadLayers(key);
-    if (experiment.strategy.kind === 'tf' && experiment.strategy.cut) void this.loadTfTotals({ ...key, tf: { cut: experiment.strategy.cut } });
-  }
-
-  /**
-   * The TF model's exact size at the experiment's cut; until it arrives the tree shows its
-   * estimate. Only for a cut the layer table knows: a half-typed name starts no process.
-   */
-  private async loadTfTotals(key: LayerTableKey & { tf: { cut: string } }): Promise<void> {
-    if (!deps || (!vscode.workspace.isTrusted && key.backbone.endsWith('.json'))) return;
-    const { tf, ...untruncated } = key;
-    const layersKey = JSON.stringify(untruncated);
-    try {
-      const table = await deps.tables.get(untruncated);
-      if (!table.cutPoints.includes(tf.cut) && !table.blocks.some((b) => b.name === tf.cut)) return;
-      const t = await deps.tables.get(key);
-      if (this.layerKey !== layersKey || !t.cut) return;
-      this.set({ tfTotals: { ...this.state.tfTotals, [t.cut]: { params: t.params, macs: t.macs } } });
-    } catch {
-      // the estimate stays; the layer table reports errors of its own
-    }
-  }
-
-  private async loadLayers(key: LayerTableKey): Promise<void> {
-    const id = JSON.stringify(key);
-    if (id === this.layerKey || !deps) return;
-    this.layerKey = id;
-    this.state.tfTotals = undefined;
-    if (!vscode.workspace.isTrusted && key.backbone.endsWith('.json')) {
-      // nothing runs on the workspace's files before it is trusted
-      this.set({ layersError: `Trust this workspace to list the layers of ${basename(key.backbone)}.`, layersLoading: false });
-      return;
-    }
-    this.set({ layersLoading: true, layersError: undefined });
-    try {
-      const layers = await deps.tables.get(key);
-      if (this.layerKey === id) this.set({ layers, layersLoading: false });
-    } catch (e) {
-      if (this.layerKey === id) {
-        this.layerKey = '';
-        this.set({ layersError: `Cannot list the layers of ${key.backbone}: ${(e as Error).message}`, layersLoading: false });
-      }
-    }
-  }
-
-  /** The experiment's runs (newest first), plus finished runs on the same data for the comparison. */
-  private loadRuns(): void {
-    if (!deps) return;
-    const all = deps.runs.snapshot.runs;
-    const { experimentFile, runDir } = this.target;
-    const own = all.filter((r) => (runDir && pathKey(r.dir) === pathKey(runDir)) || (experimentFile && r.experimentFile && pathKey(r.experimentFile) === pathKey(experimentFile)));
-    const others = all.filter((r) => !own.includes(r) && r.status === 'finished' && own.some((o) => sameData(r, o)));
-    const byTime = (a: { startedAt: string }, b: { startedAt: string }) => (a.startedAt < b.startedAt ? 1 : -1);
-    const runs = [...own.sort(byTime), ...others.sort(byTime)];
-    const webview = this.panel.webview;
-    this.set({
-        runs: runs.map((r) => ({ ...runView(r), own: own.includes(r) })),
-        analyses: own.flatMap((r) => readAnalyses(r.dir, r.id)),
-        gradcam: own
-          .map((r) => ({ runId: r.id, images: readGradCam(r.dir).map((g) => ({ src: webview.asWebviewUri(vscode.Uri.file(g.path)).toString(), caption: g.caption })) }))
-          .filter((g) => g.images.length > 0),
-      searches: experimentFile ? readSearchReports(deps.runs.snapshot.runsDirs, experimentFile) : [],
-    });
   }
 
   /** The released handle, as a minimal undoable edit of the experiment file (saved when it was clean). */

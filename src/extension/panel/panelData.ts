@@ -9,7 +9,7 @@ import type { GradCamEntry, GradCamIndex } from '../../engine/analysis/gradcam';
 import type { SearchReport } from '../../engine/search/report';
 import { searchesDir } from '../../engine/search/state';
 import type { RunRecord } from '../../engine/runstore';
-import { getNodeValue, parseTree } from '../util/jsonc';
+import { parseLocated } from '../../engine/experiment/json';
 import { strategyShortLabel } from '../../shared/strategies';
 import { builtinInfo } from '../cutPoints';
 import { readStrategy } from './cutEdit';
@@ -21,8 +21,10 @@ const GRADCAM_FORMAT: GradCamIndex['format'] = 'ttl-gradcam/1';
 
 /** The experiment as the panel needs it, from the editor's text; throws with a reason when it cannot. */
 export function experimentView(file: string, text: string): ExperimentView {
-  const root = parseTree(text, [], { allowTrailingComma: true });
-  const doc: unknown = root ? getNodeValue(root) : undefined;
+  const parsed = parseLocated(text, false);
+  // a file nested too deeply is refused before jsonc-parser's recursion can overflow the stack
+  if (parsed.syntax && !parsed.syntax.json && parsed.root === undefined && text.trim() !== '') throw new Error(`the experiment file is ${parsed.syntax.message}`);
+  const doc: unknown = parsed.value;
   if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw new Error('the experiment file is not a JSON object');
   const e = doc as Record<string, Record<string, unknown> | undefined> & { name?: unknown };
   const backbone = e.model?.backbone;

@@ -1,6 +1,2 @@
-/**
- * jsonc-parser through its ES module build: its UMD entry loads its parts with a dynamic
- * `require` that a bundler cannot follow.
- */
-export { parseTree, findNodeAtLocation, getNodeValue, getNodePath, getLocation, printParseErrorCode, modify, applyEdits } from 'jsonc-parser/lib/esm/main';
-export type { Node as JsonNode, ParseError, JSONPath, Edit as JsonEdit } from 'jsonc-parser/lib/esm/main';
+/** jsonc-parser for the extension: the engine's wrapper (one import path that bundles). */
+export * from '../../engine/jsonc';
