@@ -6,11 +6,11 @@
 import '@vscode-elements/elements/dist/vscode-collapsible/index.js';
 import '@vscode-elements/elements/dist/vscode-option/index.js';
 import '@vscode-elements/elements/dist/vscode-single-select/index.js';
-import type { InspectResult } from '../src/engine/inspect';
-import { cutOfStrategy, resolveCut, type StrategyView } from '../src/extension/panel/layerTree';
-import type { SearchReport } from '../src/engine/search/report';
-import type { AnalysisView, PanelState, RunView } from '../src/extension/panel/protocol';
-import { formatCount, formatMs } from '../src/extension/util/format';
+import type { InspectResult } from '../src/shared/formats/inspect';
+import { cutOfStrategy, resolveCut, type StrategyView } from '../src/shared/layerTree';
+import type { SearchReport } from '../src/shared/formats/searchReport';
+import type { AnalysisView, PanelState, RunView } from '../src/shared/panelProtocol';
+import { formatCount, formatMs } from '../src/shared/format';
 import { onHostMessage, savedState, saveState, send, type SavedState } from './api';
 import { applyTheme, chartCard, heatmapCard, palette, type Card, type Cell } from './charts';
 import { h } from './dom';

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import * as esbuild from 'esbuild';
 import { BACKENDS, COMMANDS, VIEWS } from '../../src/extension/ids';
 import { experimentText, relativeToFile, suggestName, validateName } from '../../src/extension/experiments/template';
-import { formatCount, formatDuration, formatMs } from '../../src/extension/util/format';
+import { formatCount, formatDuration, formatMs } from '../../src/shared/format';
 import { debounce } from '../../src/extension/util/debounce';
 import { tempDir } from './tmp';
 

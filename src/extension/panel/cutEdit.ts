@@ -5,7 +5,7 @@
  * undo it. The file stays the source of truth: the handle is read back from it.
  */
 import { applyEdits, getNodeValue, modify, parseTree, type JsonEdit } from '../util/jsonc';
-import { cutOfStrategy, lwftUnitsAbove, type StrategyView } from './layerTree';
+import { cutOfStrategy, lwftUnitsAbove, type StrategyView } from '../../shared/layerTree';
 
 /** The `strategy` object of an experiment file's text, or undefined when it has none (or is not an object). */
 export function readStrategy(text: string): StrategyView | undefined {

@@ -4,16 +4,16 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
-import { ANALYSIS_FORMAT, type AnalysisFile } from '../../engine/analysis/format';
+import { ANALYSIS_FORMAT, type AnalysisFile } from '../../shared/formats/analysis';
 import type { GradCamEntry, GradCamIndex } from '../../engine/analysis/gradcam';
-import type { SearchReport } from '../../engine/search/report';
+import { parseSearchReport, SEARCH_REPORT_FILE, type SearchReport } from '../../shared/formats/searchReport';
 import { searchesDir } from '../../engine/search/state';
 import type { RunRecord } from '../../engine/runstore';
 import { getNodeValue, parseTree } from '../util/jsonc';
 import { strategyLabel } from '../runs/tree';
 import { builtinInfo } from '../cutPoints';
 import { readStrategy } from './cutEdit';
-import type { AnalysisView, EpochPoint, ExperimentView, RunView } from './protocol';
+import type { AnalysisView, EpochPoint, ExperimentView, RunView } from '../../shared/panelProtocol';
 
 const DEFAULT_IMAGE_SIZE = 224;
 /** gradcam.ts's format string, checked against its type (importing the value would bundle TensorFlow.js). */

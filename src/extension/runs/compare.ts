@@ -3,7 +3,7 @@
  * MACs, latency T), then mean ± std per experiment for runs of several seeds. No `vscode` here.
  */
 import { basename } from 'node:path';
-import { formatCount, formatLocalTime, formatMetric, formatMs } from '../util/format';
+import { formatCount, formatLocalTime, formatMetric, formatMs } from '../../shared/format';
 import { strategyLabel, type RunLike } from './tree';
 
 interface Row {

@@ -7,7 +7,7 @@
 import { basename, dirname, relative, resolve, sep } from 'node:path';
 import type { RunRecord, RunStatus } from '../../engine/runstore';
 import type { SearchNode } from './searches';
-import { formatCount, formatDuration, formatLocalTime, formatMeanStd, formatMetric, formatMs, formatShortTime } from '../util/format';
+import { formatCount, formatDuration, formatLocalTime, formatMeanStd, formatMetric, formatMs, formatShortTime } from '../../shared/format';
 
 /** The part of a run record the tree needs (a full RunRecord fits). */
 export type RunLike = Pick<RunRecord, 'id' | 'dir' | 'name' | 'experimentFile' | 'status' | 'seed' | 'startedAt' | 'lastEpoch' | 'backend'> &

@@ -15,8 +15,8 @@ import type { Backbone, Block } from '../../models/types';
 import { readRun, type RunRecord } from '../../runstore';
 import { TtlInputError } from '../../errors';
 import type { EventSink } from '../../events';
-import { deriveSeed, Rng } from '../../rng';
-import type { AnalysedRun, AnalysisSplit } from '../format';
+import { deriveSeed, Rng } from '../../../shared/rng';
+import type { AnalysedRun, AnalysisSplit } from '../../../shared/formats/analysis';
 
 /** Which layers to record: the block ends (plus the cut), or every cut point. */
 export type LayerSelection = 'blocks' | 'all';

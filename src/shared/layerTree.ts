@@ -9,7 +9,7 @@
  * ancestors, so the model truncated at cut point c is "the rows up to c" plus a head whose size
  * follows from c's output shape.
  */
-import type { InspectedLayer, InspectResult } from '../../engine/inspect';
+import type { InspectedLayer, InspectResult } from './formats/inspect';
 
 /** The strategy fields the tree needs (as in the experiment file). */
 export interface StrategyView {
