@@ -1,6 +1,6 @@
 /**
  * What the Model Explorer shows, read from the experiment file's text and the run store: plain
- * data for the webview (protocol.ts). Node only, no `vscode`, no TensorFlow.js.
+ * data for the webview (shared/panelProtocol.ts). Node only, no `vscode`, no TensorFlow.js.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
@@ -50,7 +50,7 @@ function rec(x: unknown): Record<string, unknown> | undefined {
 
 /** A run for the charts: per-epoch losses and validation metrics, test metrics and model size once finished. */
 export function runView(r: RunRecord): RunView {
-  const s = rec(r.summary);
+  const s = r.summary;
   const strategy = rec(s?.strategy) ?? rec(r.experiment?.strategy) ?? {};
   const sv = { kind: String(strategy.kind ?? '?'), cut: typeof strategy.cut === 'string' ? strategy.cut : undefined, k: num(strategy.k) };
   const epochs: EpochPoint[] = r.metrics.map((m) => ({
@@ -60,16 +60,15 @@ export function runView(r: RunRecord): RunView {
     valAuroc: num(m.valAuroc),
     valAuprc: num(m.valAveragePrecision),
   }));
-  const test = rec(s?.test);
-  const auroc = num(test?.auroc);
-  const auprc = num(test?.averagePrecision);
+  const auroc = num(s?.test.auroc);
+  const auprc = num(s?.test.averagePrecision);
   return {
     id: r.id,
     dir: r.dir,
     label: `${strategyLabel(sv)} s${r.seed}`,
     status: r.status,
     seed: r.seed,
-    backbone: String(s?.backbone ?? r.experiment?.model?.backbone ?? '?'),
+    backbone: s?.backbone ?? r.experiment?.model?.backbone ?? '?',
     strategy: sv,
     inputSize: num(s?.inputSize) ?? num(r.experiment?.data?.imageSize),
     epochs,
@@ -133,8 +132,9 @@ export function readSearchReports(runsDirs: readonly string[], experimentFile: s
     if (!existsSync(root)) continue;
     for (const id of readdirSync(root).sort().reverse()) {
       try {
-        const report = JSON.parse(readFileSync(join(root, id, 'report.json'), 'utf8')) as SearchReport;
-        if (Array.isArray(report.rows) && resolve(report.experimentFile) === resolve(experimentFile)) out.push(report);
+        const file = join(root, id, SEARCH_REPORT_FILE);
+        const report = parseSearchReport(readFileSync(file, 'utf8'), file);
+        if (resolve(report.experimentFile) === resolve(experimentFile)) out.push(report);
       } catch {
         // no report yet (a search still running) or a damaged one
       }
