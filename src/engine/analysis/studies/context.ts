@@ -138,7 +138,7 @@ function analysedRun(record: RunRecord, backbone: string): AnalysedRun {
     id: record.id,
     backbone,
     strategy: (record.experiment.strategy as { kind: string }).kind,
-    cut: typeof record.summary?.cut === 'string' ? record.summary.cut : null,
+    cut: record.summary?.cut ?? null,
   };
 }
 
