@@ -5,7 +5,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { ANALYSIS_FORMAT, type AnalysisFile } from '../../shared/formats/analysis';
-import type { GradCamEntry, GradCamIndex } from '../../engine/analysis/gradcam';
+import { GRADCAM_FORMAT, type GradCamEntry, type GradCamIndex } from '../../shared/formats/gradcam';
 import { parseSearchReport, SEARCH_REPORT_FILE, type SearchReport } from '../../shared/formats/searchReport';
 import { searchesDir } from '../../engine/search/state';
 import type { RunRecord } from '../../engine/runstore';
@@ -16,8 +16,6 @@ import { readStrategy } from './cutEdit';
 import type { AnalysisView, EpochPoint, ExperimentView, RunView } from '../../shared/panelProtocol';
 
 const DEFAULT_IMAGE_SIZE = 224;
-/** gradcam.ts's format string, checked against its type (importing the value would bundle TensorFlow.js). */
-const GRADCAM_FORMAT: GradCamIndex['format'] = 'ttl-gradcam/1';
 
 /** The experiment as the panel needs it, from the editor's text; throws with a reason when it cannot. */
 export function experimentView(file: string, text: string): ExperimentView {
