@@ -295,7 +295,7 @@ export class JobService implements vscode.Disposable {
   }
 }
 
-/** The run's summary, or undefined when it has none (or a damaged one: the run's tree item says so). */
+/** The run's summary, or undefined when it has none or a damaged one (readRun lists why among its warnings). */
 function readSummary(dir: string): RunSummary | undefined {
   try {
     return readRunSummary(dir);
