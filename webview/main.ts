@@ -10,7 +10,7 @@ import type { InspectResult } from '../src/shared/formats/inspect';
 import { cutOfStrategy, resolveCut, type StrategyView } from '../src/shared/layerTree';
 import type { SearchReport } from '../src/shared/formats/searchReport';
 import type { AnalysisView, PanelState, RunView } from '../src/shared/panelProtocol';
-import { formatCount, formatMs } from '../src/shared/format';
+import { formatCount, formatMetric, formatMs } from '../src/shared/format';
 import { meanStd, median, paretoFront } from '../src/shared/stats';
 import { onHostMessage, savedState, saveState, send, type SavedState } from './api';
 import { applyTheme, chartCard, heatmapCard, palette, type Card, type Cell } from './charts';
@@ -204,7 +204,7 @@ function drawTraining(own: RunView[], selected: RunView | undefined): { content:
     { type: 'line', data: { labels: x, datasets: [line('val AUROC', e.map((p) => p.valAuroc), c2), line('val AUPRC', e.map((p) => p.valAuprc), c3)] }, options: { scales: scale('score', { suggestedMin: 0.5, suggestedMax: 1 }) } },
     () => [['epoch', 'val_auroc', 'val_auprc'], ...e.map((p) => [p.epoch + 1, p.valAuroc, p.valAuprc])],
   );
-  const note = selected.status === 'running' ? h('p', { class: 'muted' }, `Training: ${e.length} ${e.length === 1 ? 'epoch' : 'epochs'} done so far; the curves grow as epochs finish.`) : h('p', { class: 'muted' }, selected.test ? `Test AUROC ${selected.test.auroc.toFixed(3)} · AUPRC ${selected.test.auprc.toFixed(3)} · ${formatCount(selected.params)} params · ${formatCount(selected.macs)} MACs · ${formatMs(selected.latencyMs)}` : selected.status);
+  const note = selected.status === 'running' ? h('p', { class: 'muted' }, `Training: ${e.length} ${e.length === 1 ? 'epoch' : 'epochs'} done so far; the curves grow as epochs finish.`) : h('p', { class: 'muted' }, selected.test ? `Test AUROC ${formatMetric(selected.test.auroc)} · AUPRC ${formatMetric(selected.test.auprc)} · ${formatCount(selected.params)} params · ${formatCount(selected.macs)} MACs · ${formatMs(selected.latencyMs)}` : selected.status);
   return { content: [h('div', { class: 'toolbar' }, picker), note, h('div', { class: 'grid' }, loss.el, metrics.el)], cards: [loss, metrics] };
 }
 

@@ -3,7 +3,7 @@ import { runExperiment, resumeRun, type ExperimentResult, type RunOptions } from
 import type { JobEvent } from '../../engine/events';
 import { out } from '../output';
 import { EventPrinter } from '../progress';
-import { formatCount, formatMeanStd } from '../../shared/format';
+import { formatCount, formatMeanStd, formatMetric, formatMs } from '../../shared/format';
 import { DEFAULT_RUNS_DIR } from '../../shared/paths';
 
 interface RunFlags {
@@ -46,11 +46,11 @@ function printResult(r: ExperimentResult, json: boolean): void {
   out.data(
     several
       ? `test AUROC ${formatMeanStd(agg.test.auroc)}  AUPRC ${formatMeanStd(agg.test.averagePrecision)} (AP; trapezoid ${formatMeanStd(agg.test.auprcTrapezoid)})  over seeds ${agg.seeds.join(', ')}`
-      : `test AUROC ${s.test.auroc.toFixed(3)}  AUPRC ${s.test.averagePrecision.toFixed(3)} (AP; trapezoid ${s.test.auprcTrapezoid.toFixed(3)})  accuracy ${s.test.accuracy.toFixed(3)}`,
+      : `test AUROC ${formatMetric(s.test.auroc)}  AUPRC ${formatMetric(s.test.averagePrecision)} (AP; trapezoid ${formatMetric(s.test.auprcTrapezoid)})  accuracy ${formatMetric(s.test.accuracy)}`,
   );
   const v = s.test.atValThreshold;
-  if (v && !several) out.data(`at the val Youden threshold ${v.threshold.toFixed(3)}: accuracy ${v.accuracy.toFixed(3)}  sensitivity ${v.sensitivity.toFixed(3)}  specificity ${v.specificity.toFixed(3)}`);
-  out.data(`params ${formatCount(s.params)}  MACs ${formatCount(s.macs)}  latency ${s.latencyMs.toFixed(2)} ms (batch 1, ${s.backend}, ${s.inputSize}×${s.inputSize})`);
+  if (v && !several) out.data(`at the val Youden threshold ${formatMetric(v.threshold)}: accuracy ${formatMetric(v.accuracy)}  sensitivity ${formatMetric(v.sensitivity)}  specificity ${formatMetric(v.specificity)}`);
+  out.data(`params ${formatCount(s.params)}  MACs ${formatCount(s.macs)}  latency ${formatMs(s.latencyMs)} (batch 1, ${s.backend}, ${s.inputSize}×${s.inputSize})`);
   out.data(`run${several ? 's' : ''}: ${r.runDirs.join(', ')}`);
 }
 
