@@ -24,7 +24,7 @@ import * as path from 'node:path';
 import { encodeNpy, readNpyMatrix } from '../src/engine/analysis/npy';
 import { computeContext, configureCompute, releaseComputeContext } from '../src/engine/analysis/parallel';
 import { svccaSimilarity, type Activations } from '../src/engine/analysis/svcca';
-import { Rng } from '../src/engine/rng';
+import { Rng } from '../src/shared/rng';
 
 interface Options {
   n: number;

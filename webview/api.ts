@@ -1,8 +1,8 @@
 /**
- * The webview's side of the message contract (src/extension/panel/protocol.ts): a typed
+ * The webview's side of the message contract (src/shared/panelProtocol.ts): a typed
  * `acquireVsCodeApi`, the state it persists for revival, and senders.
  */
-import type { HostMessage, PanelTarget, WebviewMessage } from '../src/extension/panel/protocol';
+import type { HostMessage, PanelTarget, WebviewMessage } from '../src/shared/panelProtocol';
 
 /** What the webview persists with setState: the serializer revives the panel from `target`. */
 export interface SavedState {

@@ -19,6 +19,7 @@ import {
   type ChartConfiguration,
   type Plugin,
 } from 'chart.js';
+import { toCsv, type CsvCell } from '../src/shared/csv';
 import { send } from './api';
 import { h, themeColor } from './dom';
 
@@ -91,16 +92,8 @@ const errorBars: Plugin = {
   },
 };
 
-export type Cell = string | number | undefined | null;
-
-/** RFC 4180 CSV: fields with a comma, quote or line break are quoted. */
-export function toCsv(rows: Cell[][]): string {
-  const field = (c: Cell) => {
-    const s = c === undefined || c === null ? '' : String(c);
-    return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-  };
-  return rows.map((r) => r.map(field).join(',')).join('\n') + '\n';
-}
+/** A cell of a chart's CSV export (src/shared/csv.ts writes it). */
+export type Cell = CsvCell;
 
 export interface Card {
   el: HTMLElement;

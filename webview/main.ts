@@ -1,17 +1,18 @@
 /**
- * The Model Explorer webview: merges the host's state updates (protocol.ts) and draws the
+ * The Model Explorer webview: merges the host's state updates (src/shared/panelProtocol.ts) and draws the
  * sections that changed: the layer tree with its truncation handle, the training curves of a run,
  * the comparison across runs and strategies, the SVCCA views and the Grad-CAM gallery.
  */
 import '@vscode-elements/elements/dist/vscode-collapsible/index.js';
 import '@vscode-elements/elements/dist/vscode-option/index.js';
 import '@vscode-elements/elements/dist/vscode-single-select/index.js';
-import type { InspectResult } from '../src/engine/inspect';
-import { resolveCut, type StrategyView } from '../src/extension/panel/layerTree';
+import type { InspectResult } from '../src/shared/formats/inspect';
+import { resolveCut, type StrategyView } from '../src/shared/layerTree';
 import { cutOfStrategy, strategyInfo, strategyShortLabel } from '../src/shared/strategies';
-import type { SearchReport } from '../src/engine/search/report';
-import type { AnalysisView, PanelState, RunView } from '../src/extension/panel/protocol';
-import { formatCount, formatMs } from '../src/extension/util/format';
+import type { SearchReport } from '../src/shared/formats/searchReport';
+import type { AnalysisView, PanelState, RunView } from '../src/shared/panelProtocol';
+import { formatCount, formatMetric, formatMs } from '../src/shared/format';
+import { meanStd, median, paretoFront } from '../src/shared/stats';
 import { onHostMessage, savedState, saveState, send, type SavedState } from './api';
 import { applyTheme, chartCard, heatmapCard, palette, type Card, type Cell } from './charts';
 import { h } from './dom';
@@ -174,13 +175,6 @@ function latencyAt(cut: string | null, strategy: StrategyView, table: InspectRes
   return { ms: median(at.map((r) => r.latencyMs!)), fullMs: median(full.map((r) => r.latencyMs!)) };
 }
 
-function median(xs: number[]): number | undefined {
-  if (!xs.length) return undefined;
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
 function drawTraining(own: RunView[], selected: RunView | undefined): { content: Node[]; cards: Card[] } {
   const picker = h('vscode-single-select', { id: 'run-picker', 'aria-label': 'Run' }) as HTMLElement & { value: string };
   for (const r of own) picker.append(h('vscode-option', { value: r.dir, selected: r === selected }, `${r.label} · ${r.status} · ${r.id}`));
@@ -206,7 +200,7 @@ function drawTraining(own: RunView[], selected: RunView | undefined): { content:
     { type: 'line', data: { labels: x, datasets: [line('val AUROC', e.map((p) => p.valAuroc), c2), line('val AUPRC', e.map((p) => p.valAuprc), c3)] }, options: { scales: scale('score', { suggestedMin: 0.5, suggestedMax: 1 }) } },
     () => [['epoch', 'val_auroc', 'val_auprc'], ...e.map((p) => [p.epoch + 1, p.valAuroc, p.valAuprc])],
   );
-  const note = selected.status === 'running' ? h('p', { class: 'muted' }, `Training: ${e.length} ${e.length === 1 ? 'epoch' : 'epochs'} done so far; the curves grow as epochs finish.`) : h('p', { class: 'muted' }, selected.test ? `Test AUROC ${selected.test.auroc.toFixed(3)} · AUPRC ${selected.test.auprc.toFixed(3)} · ${formatCount(selected.params)} params · ${formatCount(selected.macs)} MACs · ${formatMs(selected.latencyMs)}` : selected.status);
+  const note = selected.status === 'running' ? h('p', { class: 'muted' }, `Training: ${e.length} ${e.length === 1 ? 'epoch' : 'epochs'} done so far; the curves grow as epochs finish.`) : h('p', { class: 'muted' }, selected.test ? `Test AUROC ${formatMetric(selected.test.auroc)} · AUPRC ${formatMetric(selected.test.auprc)} · ${formatCount(selected.params)} params · ${formatCount(selected.macs)} MACs · ${formatMs(selected.latencyMs)}` : selected.status);
   return { content: [h('div', { class: 'toolbar' }, picker), note, h('div', { class: 'grid' }, loss.el, metrics.el)], cards: [loss, metrics] };
 }
 
@@ -220,15 +214,15 @@ interface Group {
   latencyMs?: number;
 }
 
+/** Mean over the seeds, and the sample sd when there are several (a single seed has no error bar). */
 interface MeanSd {
   mean: number;
   sd: number | undefined;
 }
 
 function meanSd(xs: number[]): MeanSd {
-  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
-  const sd = xs.length > 1 ? Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (xs.length - 1)) : undefined;
-  return { mean, sd };
+  const m = meanStd(xs);
+  return { mean: m.mean, sd: m.n > 1 ? m.std : undefined };
 }
 
 /** Finished runs grouped by backbone, input size and strategy: one bar (mean ± sd over seeds) each. */
@@ -248,14 +242,6 @@ function groups(runs: RunView[]): Group[] {
     macs: median(rs.flatMap((r) => (r.macs === undefined ? [] : [r.macs]))),
     latencyMs: median(rs.flatMap((r) => (r.latencyMs === undefined ? [] : [r.latencyMs]))),
   }));
-}
-
-/** The groups no other group beats on both AUROC (higher) and MACs (lower), by MACs. */
-export function paretoFront<T extends { x: number; y: number }>(points: T[]): T[] {
-  const sorted = [...points].sort((a, b) => a.x - b.x || b.y - a.y);
-  const front: T[] = [];
-  for (const p of sorted) if (!front.length || p.y > front[front.length - 1].y) front.push(p);
-  return front;
 }
 
 function drawComparison(runs: RunView[]): { content: Node[]; cards: Card[] } {
@@ -311,7 +297,8 @@ function drawComparison(runs: RunView[]): { content: Node[]; cards: Card[] } {
     () => [['group', 'params', 'macs', 'latency_ms'], ...gs.map((g): Cell[] => [g.label, g.params, g.macs, g.latencyMs])],
   );
   const points = gs.filter((g) => g.macs !== undefined).map((g) => ({ x: g.macs!, y: g.auroc.mean, label: g.label }));
-  const front = paretoFront(points);
+  // the groups no other group beats on both AUROC (higher) and MACs (lower), by MACs
+  const front = paretoFront(points.map((p) => ({ value: p.y, cost: p.x }))).map((i) => points[i]);
   const scatter = paretoScatter('Test AUROC vs MACs, with the Pareto front', 'comparison-pareto', 'runs (mean over seeds)', points, front, () => [
     ['group', 'macs', 'auroc_mean', 'pareto'],
     ...points.map((p): Cell[] => [p.label, p.x, p.y, front.includes(p) ? 1 : 0]),
@@ -360,10 +347,11 @@ function drawSearch(r: SearchReport): { content: Node[]; cards: Card[] } {
       },
       options: { scales: { y: { suggestedMin: 0.5, max: 1 } } },
     },
-    () => [['method', 'cut', 'auroc_mean', 'auroc_std', 'auprc_mean', 'auprc_std', 'params_m', 'macs_g', 'latency_ms', 'pareto'], ...rows.map((x): Cell[] => [x.method, x.cut, x.auroc.mean, x.auroc.std, x.auprc.mean, x.auprc.std, x.paramsM, x.macsG, x.latencyMs, x.pareto ? 1 : 0])],
+    () => [['method', 'cut', 'auroc_mean', 'auroc_sd', 'auprc_mean', 'auprc_sd', 'params_m', 'macs_g', 'latency_ms', 'pareto'], ...rows.map((x): Cell[] => [x.method, x.cut, x.auroc.mean, x.auroc.std, x.auprc.mean, x.auprc.std, x.paramsM, x.macsG, x.latencyMs, x.pareto ? 1 : 0])],
   );
   const points = rows.map((x) => ({ x: x.macsG * 1e9, y: x.auroc.mean, label: x.method }));
-  const front = points.filter((_, i) => rows[i].pareto).sort((a, b) => a.x - b.x);
+  // the report flagged its front (paretoFront, shared/stats.ts); drawn as a step line by MACs
+  const front = points.filter((_, i) => rows[i].pareto).sort((a, b) => a.x - b.x || b.y - a.y);
   const pareto = paretoScatter('Searched cuts: test AUROC vs MACs, with the Pareto front', 'search-pareto', 'methods', points, front, () => [
     ['method', 'macs', 'auroc_mean', 'pareto'],
     ...points.map((p, i): Cell[] => [p.label, p.x, p.y, rows[i].pareto ? 1 : 0]),

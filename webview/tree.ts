@@ -4,10 +4,10 @@
  * moved (arrow keys, Page Up/Down, Home, End on the focused slider). While it moves the rows
  * below it and the totals update in place; releasing it hands the cut to `onCommit`.
  */
-import type { InspectResult } from '../src/engine/inspect';
-import { buildLayerTree, handleStops, stepHandle, type StrategyView, type Totals } from '../src/extension/panel/layerTree';
+import type { InspectResult } from '../src/shared/formats/inspect';
+import { buildLayerTree, handleStops, stepHandle, type RowRole, type StrategyView, type Totals } from '../src/shared/layerTree';
+import { formatCount, formatMs } from '../src/shared/format';
 import { rowNote, strategyInfo } from '../src/shared/strategies';
-import { formatCount, formatMs } from '../src/extension/util/format';
 import { h } from './dom';
 
 export interface Similarity {

@@ -1,16 +1,6 @@
-/** Human-readable figures and plain-text tables for the terminal. */
+/** Plain-text tables for the terminal (figures are formatted by src/shared/format.ts). */
 
-export function formatCount(n: number): string {
-  if (n >= 1e9) return `${(n / 1e9).toFixed(3)} G`;
-  if (n >= 1e6) return `${(n / 1e6).toFixed(3)} M`;
-  if (n >= 1e3) return `${(n / 1e3).toFixed(1)} k`;
-  return String(n);
-}
-
-export function formatMacs(n: number): string {
-  return n >= 1e9 ? `${(n / 1e9).toFixed(3)} G` : `${(n / 1e6).toFixed(1)} M`;
-}
-
+/** Columns padded to their widest cell, a dashed rule under the header. */
 export function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();

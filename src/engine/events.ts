@@ -3,6 +3,7 @@
  * forwards them to the editor as messages. Plain data, JSON-serialisable.
  */
 import type { EpochRecord } from './train/loop';
+import type { RunSummary } from '../shared/formats/summary';
 
 export type JobEvent =
   /** `done` of `total` `unit`s (default "images") of a named phase. */
@@ -11,6 +12,6 @@ export type JobEvent =
   | { type: 'run-started'; runDir: string; runId: string; seed: number; epochs: number; resumedFromEpoch?: number }
   | { type: 'batch'; runDir: string; epoch: number; epochs: number; step: number; steps: number }
   | { type: 'epoch'; runDir: string; record: EpochRecord; epochs: number }
-  | { type: 'run-finished'; runDir: string; summary: Record<string, unknown> };
+  | { type: 'run-finished'; runDir: string; summary: RunSummary };
 
 export type EventSink = (event: JobEvent) => void;

@@ -12,46 +12,17 @@ import { prepareStrategy } from './strategies';
 import { TtlInputError } from './errors';
 import { profile } from './complexity';
 import type { Backbone } from './models/types';
+import type { InspectResult, InspectStrategy } from '../shared/formats/inspect';
 
 export interface InspectOptions {
   /** Built-in name or model.json path. */
   model: string;
   cut?: string;
   /** `ttl` (default): truncate after `cut`; `tf`: full depth, half width above `cut`. */
-  strategy?: 'ttl' | 'tf';
+  strategy?: InspectStrategy;
   inputSize?: number;
   numClasses?: number;
   weights?: string;
-}
-
-export interface InspectedLayer {
-  name: string;
-  className: string;
-  outputShape: (number | null)[];
-  params: number;
-  macs: number;
-  /** The architecture stage the layer belongs to (conv4_x, denseblock2, stage3), or "head". */
-  block: string | null;
-  cutPoint: boolean;
-}
-
-export interface InspectResult {
-  model: string;
-  cut: string | null;
-  /** How the model was built from the cut (absent in tables written before it was recorded: `ttl`). */
-  strategy?: 'ttl' | 'tf';
-  inputSize: number;
-  numClasses: number;
-  params: number;
-  trainableParams: number;
-  macs: number;
-  macsConvDense: number;
-  blocks: { name: string; end: string }[];
-  /** Every cut point of the backbone, shallow to deep (also those above `cut`). */
-  cutPoints: string[];
-  /** Units of the dense head (a binary task has 2). */
-  headUnits: number;
-  layers: InspectedLayer[];
 }
 
 /** Block of each layer name: layers up to a block's end layer belong to that block. */

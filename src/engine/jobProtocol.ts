@@ -3,6 +3,7 @@
  * Node IPC) and what the worker sends back. Type-only, shared by both sides; no `vscode` here.
  */
 import type { JobEvent } from './events';
+import type { RunSummary } from '../shared/formats/summary';
 
 export type JobRequest =
   | { kind: 'run'; experimentFile: string; runsDir: string; backend?: string; wasmThreads?: number | 'auto' }
@@ -15,6 +16,6 @@ export type ToWorker = { type: 'start'; job: JobRequest } | { type: 'cancel' };
 export type FromWorker =
   | { type: 'ready'; pid: number }
   | { type: 'event'; event: JobEvent }
-  | { type: 'done'; result: { summary: Record<string, unknown>; runDirs: string[] } }
+  | { type: 'done'; result: { summary: RunSummary; runDirs: string[] } }
   | { type: 'failed'; error: string; inputError: boolean; outOfMemory: boolean }
   | { type: 'cancelled' };

@@ -455,30 +455,8 @@ export function argmaxAccuracy(labels: ArrayLike<number>, scores: ScoreMatrix): 
   return correct / predicted.length;
 }
 
-// ---------------------------------------------------------------------------------------------
-// aggregation
-
 function mean(values: readonly number[]): number {
   let s = 0;
   for (const v of values) s += v;
   return s / values.length;
-}
-
-/**
- * Mean and sample standard deviation (ddof = 1, like `np.std(x, ddof=1)` and pandas' `std`),
- * as reported for "mean ± std over seeds". A single value has std 0. Empty or non-finite input
- * throws {@link MetricError}.
- */
-export function meanStd(values: ArrayLike<number>): { mean: number; std: number; n: number } {
-  const n = values.length;
-  if (n === 0) throw new MetricError('mean ± std of no values');
-  const xs = Array.from(values);
-  xs.forEach((v, i) => {
-    if (!Number.isFinite(v)) throw new MetricError(`mean ± std: value ${i} is ${v}, not a finite number`);
-  });
-  const m = mean(xs);
-  if (n === 1) return { mean: m, std: 0, n };
-  let ss = 0;
-  for (const v of xs) ss += (v - m) * (v - m);
-  return { mean: m, std: Math.sqrt(ss / (n - 1)), n };
 }

@@ -19,16 +19,19 @@ import { Trainer, type TrainOptions, type EpochRecord } from './train/loop';
 import { balancedClassWeights } from './train/optim';
 import { saveCheckpoint, loadCheckpoint, existingCheckpoint, replaceDirectory } from './train/checkpoint';
 import { profile, measureLatency } from './complexity';
-import { meanStd, MetricError, thresholdMetrics } from './metrics';
+import { MetricError, thresholdMetrics } from './metrics';
 import { createRun, openForResume, readRun, type RunHandle } from './runstore';
 import { CancelledError, TtlInputError } from './errors';
 import type { EventSink } from './events';
 import type { ScoreMetrics } from './train/evaluate';
 import { versions } from './versions';
 import { writeJsonAtomic } from './atomic';
+import { meanStd, median } from '../shared/stats';
+import { DEFAULT_RUNS_DIR_PARTS } from '../shared/paths';
+import { SUMMARY_FILE, SUMMARY_FORMAT, type MeanStd, type RunSummary, type SeedAggregate, type SplitMetrics } from '../shared/formats/summary';
 
 export interface RunOptions {
-  /** Where run folders go (default `.ttl/runs` in the current directory). */
+  /** Where run folders go (default `.ttl/runs` in the current directory, shared/paths.ts). */
   runsDir?: string;
   /** Overrides the experiment's `train.backend`. */
   backend?: string;
@@ -36,60 +39,6 @@ export interface RunOptions {
   onEvent?: EventSink;
   /** Aborting cancels the run between batches; the run is marked cancelled. */
   signal?: AbortSignal;
-}
-
-type SplitMetrics = Omit<ScoreMetrics, 'at05' | 'youden'> & {
-  n: number;
-  loss: number;
-  sensitivity?: number;
-  specificity?: number;
-  youden?: { threshold: number; sensitivity: number; specificity: number; accuracy: number };
-  /**
-   * Binary test split only: accuracy, sensitivity and specificity at the threshold chosen on the
-   * val split (its Youden point), the honest operating point; the split's own Youden point is
-   * chosen on the very labels it is scored on.
-   */
-  atValThreshold?: { threshold: number; sensitivity: number; specificity: number; accuracy: number };
-};
-
-/** summary.json of one run (one seed). */
-export interface RunSummary {
-  name: string;
-  runId: string;
-  runDir: string;
-  seed: number;
-  backbone: string;
-  strategy: StrategySpec;
-  description: string;
-  cut: string | null;
-  classes: string[];
-  backend: string;
-  epochsRun: number;
-  bestEpoch: number;
-  val: SplitMetrics;
-  test: SplitMetrics;
-  params: number;
-  trainableParams: number;
-  macs: number;
-  macsConvDense: number;
-  latencyMs: number;
-  inputSize: number;
-  trainImagesPerSecond: number;
-  wallSeconds: number;
-  /** Mean ± std over every seed of the experiment (present once all seeds have finished). */
-  seeds?: SeedAggregate;
-}
-
-export interface MeanStd {
-  mean: number;
-  std: number;
-}
-
-export interface SeedAggregate {
-  seeds: number[];
-  runDirs: string[];
-  test: { auroc: MeanStd; averagePrecision: MeanStd; auprcTrapezoid: MeanStd; accuracy: MeanStd };
-  val: { auroc: MeanStd; averagePrecision: MeanStd; auprcTrapezoid: MeanStd; accuracy: MeanStd };
 }
 
 export interface ExperimentResult {
@@ -239,6 +188,7 @@ async function trainSeed(ctx: Context, handle: RunHandle, seed: number, resume: 
     const latency = await measureLatency(prepared.model, { runs: 20, warmup: 3 });
     const records = readRun(handle.dir).metrics;
     const summary: RunSummary = {
+      format: SUMMARY_FORMAT,
       name: exp.name,
       runId: handle.id,
       runDir: handle.dir,
@@ -259,11 +209,11 @@ async function trainSeed(ctx: Context, handle: RunHandle, seed: number, resume: 
       macsConvDense: cx.macsConvDense,
       latencyMs: latency.medianMs,
       inputSize: data.imageSize,
-      trainImagesPerSecond: median(records.map((r) => Number(r.trainImagesPerSecond)).filter(Number.isFinite)),
+      trainImagesPerSecond: median(records.map((r) => Number(r.trainImagesPerSecond)).filter(Number.isFinite)) ?? NaN,
       wallSeconds: (Date.now() - t0) / 1000,
     };
-    handle.finish(summary as unknown as Record<string, unknown>);
-    emit({ type: 'run-finished', runDir: handle.dir, summary: summary as unknown as Record<string, unknown> });
+    handle.finish(summary);
+    emit({ type: 'run-finished', runDir: handle.dir, summary });
     trainer.dispose();
     prepared.model.dispose();
     return summary;
@@ -274,12 +224,6 @@ async function trainSeed(ctx: Context, handle: RunHandle, seed: number, resume: 
   } finally {
     stopHeartbeat();
   }
-}
-
-function median(xs: number[]): number {
-  if (!xs.length) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
 function aggregate(summaries: RunSummary[]): SeedAggregate {
@@ -304,7 +248,7 @@ function versionsWith(backend: BackendReport): Record<string, string> {
 export async function runExperiment(file: string, options: RunOptions = {}): Promise<ExperimentResult> {
   const exp = loadExperiment(file);
   const ctx = await prepareContext(path.resolve(file), exp, options, true);
-  const runsDir = path.resolve(options.runsDir ?? path.join(process.cwd(), '.ttl', 'runs'));
+  const runsDir = path.resolve(options.runsDir ?? path.join(process.cwd(), ...DEFAULT_RUNS_DIR_PARTS));
   const summaries: RunSummary[] = [];
   for (const seed of exp.train.seeds) {
     const handle = createRun(runsDir, {
@@ -326,7 +270,7 @@ function finishSeeds(summaries: RunSummary[]): ExperimentResult {
   for (const s of summaries) {
     s.seeds = agg;
     // rewriting summary.json of a finished run keeps its status
-    writeJsonAtomic(path.join(s.runDir, 'summary.json'), s);
+    writeJsonAtomic(path.join(s.runDir, SUMMARY_FILE), s);
   }
   return { summary: summaries[summaries.length - 1], runDirs: agg.runDirs };
 }

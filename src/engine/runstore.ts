@@ -1,11 +1,7 @@
 /**
- * The run store: one folder per training run, `<runsDir>/<run-id>/`, holding
- *
- * - `run.json`        — what was run and its current status (rewritten atomically);
- * - `metrics.jsonl`   — one JSON line per epoch (append-only);
- * - `summary.json`    — final results, written once when the run finishes;
- * - `predictions.csv` — per-image scores (`id,split,label,score…`);
- * - `checkpoints/`, `model/` — for the trainer's weight files.
+ * The run store: one folder per training run, `<runsDir>/<run-id>/` (its files and their types:
+ * shared/formats/runRecord.ts). run.json is rewritten atomically, metrics.jsonl is append-only,
+ * summary.json is written once when the run finishes.
  *
  * Every write is atomic or append-only, so a run killed at any instant can still be read; a run
  * left 'running' by a process that no longer exists is reported as 'interrupted'.
@@ -17,53 +13,22 @@ import { join, resolve } from 'node:path';
 import { appendLine, trimPartialLastLine, writeFileAtomic, writeJsonAtomic } from './atomic';
 import { TtlInputError } from './errors';
 import type { Experiment } from './experiment';
+import { csvLine } from '../shared/csv';
+import { DEFAULT_RUNS_DIR_PARTS } from '../shared/paths';
+import { FormatError } from '../shared/formats/check';
+import { parseRunSummary, SUMMARY_FILE, SUMMARY_FORMAT, type RunSummary } from '../shared/formats/summary';
+import {
+  METRICS_FILE, parseRunInfo, PREDICTIONS_FILE, RUN_FILE, RUN_FORMAT,
+  type EpochRecord, type RunInfo as StoredRunInfo, type RunRecord as StoredRunRecord, type RunStatus,
+} from '../shared/formats/runRecord';
 
-/** Life cycle: running → finished | failed | cancelled; a dead 'running' run reads as interrupted. */
-export type RunStatus = 'running' | 'finished' | 'failed' | 'interrupted' | 'cancelled';
+export type { EpochRecord, RunStatus } from '../shared/formats/runRecord';
 
-/** The content of `run.json`. */
-export interface RunInfo {
-  /** `<yyyymmdd-hhmmss UTC>-<name>-s<seed>-<4 hex>`; also the folder name. */
-  id: string;
-  /** Experiment name. */
-  name: string;
-  /** Absolute path of the experiment file. */
-  experimentFile: string;
-  /** The experiment as resolved (defaults filled in, absolute paths). */
-  experiment: Experiment;
-  /** Training seed of this run. */
-  seed: number;
-  /** Versions of the software involved, e.g. `{ "ttl-studio": "0.1.0", "tfjs": "4.22.0", "node": "20.1.0" }`. */
-  versions: Record<string, string>;
-  /** The compute backend actually used. */
-  backend: string;
-  /** Fingerprint of the data set (to tell whether two runs saw the same images). */
-  dataFingerprint: string;
-  status: RunStatus;
-  /** Process that is (or was last) running it, and its machine. */
-  pid: number;
-  host: string;
-  /** ISO 8601 UTC times. */
-  startedAt: string;
-  updatedAt: string;
-  heartbeatAt: string;
-  /** When the run finished, failed or was cancelled. */
-  endedAt?: string;
-  /** When the run was resumed, oldest first. */
-  resumedAt?: string[];
-  /** Last epoch whose metrics line is on disk; -1 before the first one. */
-  lastEpoch: number;
-  /** Why the run failed or was interrupted. */
-  error?: string;
-}
+/** The content of `run.json`, with the experiment typed. */
+export type RunInfo = StoredRunInfo<Experiment>;
 
-/** One line of `metrics.jsonl`. `time` (ISO 8601) is added when the record has none. */
-export interface EpochRecord {
-  /** 0-based epoch index. */
-  epoch: number;
-  time?: string;
-  [metric: string]: unknown;
-}
+/** A run folder as read back, with the experiment typed. */
+export type RunRecord = StoredRunRecord<Experiment>;
 
 /** One row of `predictions.csv`. */
 export interface PredictionRow {
@@ -78,20 +43,6 @@ export interface PredictionRow {
    * K classes: one probability per class, in class order.
    */
   score: number | readonly number[];
-}
-
-/** A run as read back from disk. */
-export interface RunRecord extends RunInfo {
-  /** Absolute path of the run folder. */
-  dir: string;
-  /** `status` as stored in run.json (`status` itself says 'interrupted' for a dead 'running' run). */
-  storedStatus: RunStatus;
-  /** Epoch records in epoch order; when an epoch was written twice (a resumed run redid it), the later line wins. */
-  metrics: EpochRecord[];
-  /** Content of summary.json, once the run has finished. */
-  summary?: Record<string, unknown>;
-  /** Oddities found while reading (damaged lines...); never fatal. */
-  warnings: string[];
 }
 
 /** Where the files of a run live. */
@@ -120,8 +71,8 @@ export interface RunHandle extends RunPaths {
   heartbeat(): void;
   /** Calls {@link heartbeat} every `intervalMs` until the run ends or the returned function is called. */
   startHeartbeat(intervalMs?: number): () => void;
-  /** Writes summary.json, then marks the run 'finished'. */
-  finish(summary: Record<string, unknown>): void;
+  /** Writes summary.json (with its format string), then marks the run 'finished'. */
+  finish(summary: RunSummary): void;
   /** Marks the run 'failed' with the reason (an Error's message, or a string). */
   fail(reason: unknown): void;
   /** Marks the run 'cancelled'. */
@@ -159,14 +110,9 @@ export const DEFAULT_STALE_AFTER_MS = 10 * 60 * 1000;
 /** Default interval of {@link RunHandle.startHeartbeat}. */
 export const DEFAULT_HEARTBEAT_MS = 30 * 1000;
 
-export const RUN_FILE = 'run.json';
-export const METRICS_FILE = 'metrics.jsonl';
-export const SUMMARY_FILE = 'summary.json';
-export const PREDICTIONS_FILE = 'predictions.csv';
-
-/** `<workspace>/.ttl/runs`. */
+/** `<workspace>/.ttl/runs` (shared/paths.ts). */
 export function defaultRunsDir(workspace: string): string {
-  return join(workspace, '.ttl', 'runs');
+  return join(workspace, ...DEFAULT_RUNS_DIR_PARTS);
 }
 
 /** The file paths of the run in `dir`. */
@@ -213,6 +159,7 @@ export function createRun(runsDir: string, opts: CreateRunOptions): RunHandle {
   fs.mkdirSync(paths.modelDir, { recursive: true });
   const t = now.toISOString();
   const info: RunInfo = {
+    format: RUN_FORMAT,
     id,
     name: opts.experiment.name,
     experimentFile: resolve(opts.experimentFile),
@@ -250,7 +197,7 @@ export function openForResume(dir: string, opts: LivenessOptions = {}): RunHandl
   fs.mkdirSync(paths.checkpointsDir, { recursive: true });
   fs.mkdirSync(paths.modelDir, { recursive: true });
   const t = new Date().toISOString();
-  const info: RunInfo = { ...stripRecord(rec), status: 'running', pid: process.pid, host: hostname(), updatedAt: t, heartbeatAt: t, resumedAt: [...(rec.resumedAt ?? []), t] };
+  const info: RunInfo = { ...stripRecord(rec), format: RUN_FORMAT, status: 'running', pid: process.pid, host: hostname(), updatedAt: t, heartbeatAt: t, resumedAt: [...(rec.resumedAt ?? []), t] };
   delete info.error;
   delete info.endedAt;
   writeJsonAtomic(paths.runFile, info);
@@ -264,29 +211,53 @@ export function openForResume(dir: string, opts: LivenessOptions = {}): RunHandl
  */
 export function readRun(dir: string, opts: LivenessOptions = {}): RunRecord {
   const paths = runPaths(dir);
-  let info: RunInfo;
+  let text: string;
   try {
-    info = JSON.parse(fs.readFileSync(paths.runFile, 'utf8')) as RunInfo;
+    text = fs.readFileSync(paths.runFile, 'utf8');
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new TtlInputError(`${paths.dir}: not a run folder (no ${RUN_FILE})`);
-    if (code === undefined) throw new TtlInputError(`${paths.runFile}: damaged (${(e as Error).message})`);
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new TtlInputError(`${paths.dir}: not a run folder (no ${RUN_FILE})`);
     throw e;
   }
-  if (typeof info !== 'object' || info === null || typeof info.id !== 'string' || typeof info.status !== 'string') {
-    throw new TtlInputError(`${paths.runFile}: not a run description`);
+  let info: RunInfo;
+  try {
+    info = parseRunInfo<Experiment>(text, paths.runFile);
+  } catch (e) {
+    if (e instanceof FormatError) throw new TtlInputError(e.message);
+    throw e;
   }
   const warnings: string[] = [];
   const metrics = readMetrics(paths.metricsFile, warnings);
-  let summary: Record<string, unknown> | undefined;
+  let summary: RunSummary | undefined;
   try {
-    summary = JSON.parse(fs.readFileSync(paths.summaryFile, 'utf8')) as Record<string, unknown>;
+    summary = parseRunSummary(fs.readFileSync(paths.summaryFile, 'utf8'), SUMMARY_FILE);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') warnings.push(`${SUMMARY_FILE}: ${(e as Error).message}`);
+    if (e instanceof FormatError) warnings.push(e.message);
+    else if ((e as NodeJS.ErrnoException).code !== 'ENOENT') warnings.push(`${SUMMARY_FILE}: ${(e as Error).message}`);
   }
   const rec: RunRecord = { ...info, dir: paths.dir, storedStatus: info.status, status: effectiveStatus(info, opts), metrics, warnings };
   if (summary !== undefined) rec.summary = summary;
   return rec;
+}
+
+/**
+ * The summary.json of the finished run in `dir`, checked; throws a `TtlInputError` naming the
+ * file when it is missing, not JSON or not a run summary.
+ */
+export function readRunSummary(dir: string): RunSummary {
+  const file = runPaths(dir).summaryFile;
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new TtlInputError(`${file}: missing (the run has not finished)`);
+    throw e;
+  }
+  try {
+    return parseRunSummary(text, file);
+  } catch (e) {
+    if (e instanceof FormatError) throw new TtlInputError(e.message);
+    throw e;
+  }
 }
 
 /** Every run under `runsDir`, newest first (by start time, then id). Folders without a readable run.json are skipped. */
@@ -363,9 +334,9 @@ export function predictionsCsv(rows: readonly PredictionRow[], classNames?: read
   const binary = k <= 2;
   const names = classNames ?? Array.from({ length: k }, (_, i) => String(i));
   const header = ['id', 'split', 'label', ...(binary ? ['score'] : names.map((n) => `score_${n}`))];
-  const lines = [header.map(csvField).join(',')];
+  const lines = [csvLine(header)];
   rows.forEach((r, i) => {
-    const cells = [csvField(r.id), csvField(r.split), csvField(String(r.label))];
+    const cells = [r.id, r.split, String(r.label)];
     if (binary) {
       const s = r.score;
       const p = typeof s === 'number' ? s : s.length === 2 ? s[1] : s.length === 1 ? s[0] : undefined;
@@ -378,7 +349,7 @@ export function predictionsCsv(rows: readonly PredictionRow[], classNames?: read
       }
       for (const p of s) cells.push(formatScore(p));
     }
-    lines.push(cells.join(','));
+    lines.push(csvLine(cells));
   });
   return lines.join('\n') + '\n';
 }
@@ -446,9 +417,9 @@ class Handle implements RunHandle {
     };
   }
 
-  finish(summary: Record<string, unknown>): void {
+  finish(summary: RunSummary): void {
     this.stopHeartbeat();
-    writeJsonAtomic(this.summaryFile, summary);
+    writeJsonAtomic(this.summaryFile, { format: SUMMARY_FORMAT, ...summary });
     this.end('finished');
   }
 
@@ -529,10 +500,6 @@ function removeStaleTempFiles(dir: string): void {
       }
     }
   }
-}
-
-function csvField(s: string): string {
-  return /[",\r\n]|^\s|\s$/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
 /** Shortest text that reads back as the same float32 (scores come from float32 tensors); other numbers in full. */

@@ -22,7 +22,7 @@ async function runJob(job: JobRequest): Promise<ExperimentResult> {
 async function start(job: JobRequest): Promise<void> {
   try {
     const r = await runJob(job);
-    await send({ type: 'done', result: { summary: r.summary as unknown as Record<string, unknown>, runDirs: r.runDirs } });
+    await send({ type: 'done', result: { summary: r.summary, runDirs: r.runDirs } });
     process.exit(0);
   } catch (e) {
     if (e instanceof CancelledError) {

@@ -2,6 +2,7 @@
 import { isAbsolute, join } from 'node:path';
 import * as vscode from 'vscode';
 import { BACKENDS, SETTINGS, type BackendSetting } from './ids';
+import { DEFAULT_RUNS_DIR } from '../shared/paths';
 
 export function backendSetting(): BackendSetting {
   const v = vscode.workspace.getConfiguration(SETTINGS.section).get<string>(SETTINGS.backend, 'auto');
@@ -33,7 +34,7 @@ export function searchWorkers(): number {
 
 /** The runs directory of a workspace folder (ttl.runsDirectory, relative to the folder). */
 export function runsDirOfFolder(folder: vscode.WorkspaceFolder): string {
-  const setting = vscode.workspace.getConfiguration(SETTINGS.section, folder.uri).get<string>(SETTINGS.runsDirectory, '.ttl/runs') || '.ttl/runs';
+  const setting = vscode.workspace.getConfiguration(SETTINGS.section, folder.uri).get<string>(SETTINGS.runsDirectory, DEFAULT_RUNS_DIR) || DEFAULT_RUNS_DIR;
   return isAbsolute(setting) ? setting : join(folder.uri.fsPath, setting);
 }
 
@@ -41,7 +42,7 @@ export function runsDirOfFolder(folder: vscode.WorkspaceFolder): string {
 export function runsDirForFile(file: vscode.Uri): string {
   const folder = vscode.workspace.getWorkspaceFolder(file);
   if (folder) return runsDirOfFolder(folder);
-  const setting = vscode.workspace.getConfiguration(SETTINGS.section, file).get<string>(SETTINGS.runsDirectory, '.ttl/runs') || '.ttl/runs';
+  const setting = vscode.workspace.getConfiguration(SETTINGS.section, file).get<string>(SETTINGS.runsDirectory, DEFAULT_RUNS_DIR) || DEFAULT_RUNS_DIR;
   return isAbsolute(setting) ? setting : join(vscode.Uri.joinPath(file, '..').fsPath, setting);
 }
 

@@ -21,7 +21,7 @@ import { gunzipSync, gzipSync } from 'fflate';
 import { parseNifti } from '../../src/engine/data/nifti';
 import { readNiftiVolume, resampleTrilinear, toVolumePixels } from '../../src/engine/data/volume';
 import { gradCam, gradCamRun, jet, montageSlices, splitAtLastSpatialLayer } from '../../src/engine/analysis/gradcam';
-import type { AnalysisFile } from '../../src/engine/analysis/format';
+import type { AnalysisFile } from '../../src/shared/formats/analysis';
 import { analyzeRun, retention, DEFAULT_RETENTION_THRESHOLD } from '../../src/engine/analysis/studies';
 import { MIN_POINTS_PER_NEURON } from '../../src/engine/analysis/studies/horizontal';
 import { loadLayersModelFile, saveLayersModelFile } from '../../src/engine/models/layersModel';

@@ -13,14 +13,14 @@ import { initBackend } from '../../src/engine/backend';
 import { ttl } from './bin';
 import { tinyChestXrayRun } from './fixtures';
 import { analyzeRun, suggestCut, retention, DEFAULT_RETENTION_THRESHOLD } from '../../src/engine/analysis/studies';
-import { ANALYSIS_FORMAT, type AnalysisFile, type HorizontalLayer } from '../../src/engine/analysis/format';
+import { ANALYSIS_FORMAT, type AnalysisFile, type HorizontalLayer } from '../../src/shared/formats/analysis';
 import { fitLogistic, predictLogistic } from '../../src/engine/analysis/studies/probe';
 import { openAnalysisContext } from '../../src/engine/analysis/studies/context';
 import { recordActivations } from '../../src/engine/analysis/studies/record';
 import { MOBILENET_V1_CUT_POINTS } from '../../src/engine/models/mobilenet';
 import { TtlInputError } from '../../src/engine/errors';
 import type { JobEvent } from '../../src/engine/events';
-import { Rng } from '../../src/engine/rng';
+import { Rng } from '../../src/shared/rng';
 
 let tmp: string;
 let runDir: string;

@@ -12,7 +12,7 @@ import { encodeNpy } from '../../src/engine/analysis/npy';
 import { configureCompute, releaseComputeContext } from '../../src/engine/analysis/parallel';
 import { svccaSimilarity } from '../../src/engine/analysis/svcca';
 import { ensureRuntimeScripts, findThreadedWasmFiles, type SelfTestConfig, type ThreadsSelfTest } from '../../src/engine/backend/threads';
-import { Rng } from '../../src/engine/rng';
+import { Rng } from '../../src/shared/rng';
 import { tempDir } from './tmp';
 
 const ROOT = resolve(__dirname, '../..');

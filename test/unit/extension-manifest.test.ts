@@ -7,7 +7,8 @@ import * as path from 'node:path';
 import * as esbuild from 'esbuild';
 import { BACKENDS, COMMANDS, VIEWS } from '../../src/extension/ids';
 import { experimentText, relativeToFile, suggestName, validateName } from '../../src/extension/experiments/template';
-import { formatCount, formatDuration, formatMs } from '../../src/extension/util/format';
+import { formatCount, formatDuration, formatMs } from '../../src/shared/format';
+import { DEFAULT_RUNS_DIR } from '../../src/shared/paths';
 import { debounce } from '../../src/extension/util/debounce';
 import { tempDir } from './tmp';
 
@@ -28,7 +29,6 @@ const PURE = [
   'jobs/workerProcess.ts',
   'jobs/cliProcess.ts',
   'util/debounce.ts',
-  'util/format.ts',
   'util/jsonc.ts',
 ];
 
@@ -69,7 +69,7 @@ describe('manifest', () => {
     const props = pkg.contributes.configuration.properties;
     assert.deepEqual(Object.keys(props).sort(), ['ttl.backend', 'ttl.maxParallelJobs', 'ttl.runsDirectory', 'ttl.searchWorkers', 'ttl.wasmThreads']);
     assert.deepEqual(props['ttl.backend'].enum, [...BACKENDS]);
-    assert.equal(props['ttl.runsDirectory'].default, '.ttl/runs');
+    assert.equal(props['ttl.runsDirectory'].default, DEFAULT_RUNS_DIR);
     assert.equal(props['ttl.maxParallelJobs'].default, 1);
     assert.equal(props['ttl.searchWorkers'].default, 1);
     assert.equal(pkg.capabilities.untrustedWorkspaces.supported, 'limited');

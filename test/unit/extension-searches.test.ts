@@ -10,6 +10,7 @@ import { validateExperimentObject } from '../../src/engine/experiment';
 import { SEARCH_FORMAT, searchesDir, writeSearch, type SearchState, type Trial } from '../../src/engine/search/state';
 import { listSearches, searchNode, searchStatus, trialLabel } from '../../src/extension/runs/searches';
 import { buildExperimentTree } from '../../src/extension/runs/tree';
+import { runSummary } from './summaries';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ttl-searches-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -31,7 +32,7 @@ function makeSearch(id: string, updatedAt: Date): string {
   const dir = path.join(searchesDir(runsDir), id);
   fs.mkdirSync(dir, { recursive: true });
   const finishedRun = createRun(path.join(dir, 'runs/ttl-a'), { experiment, experimentFile: path.join(dir, 'trials/ttl-a.ttl.json'), seed: 1, versions: {}, backend: 'wasm', dataFingerprint: 'x' });
-  finishedRun.finish({ test: { auroc: 0.81, averagePrecision: 0.9, auprcTrapezoid: 0.88, accuracy: 0.7 }, params: 1000, macs: 2000, latencyMs: 1 });
+  finishedRun.finish(runSummary({ runDir: finishedRun.dir, runId: finishedRun.id, test: { auroc: 0.81, averagePrecision: 0.9, auprcTrapezoid: 0.88, accuracy: 0.7 }, params: 1000, macs: 2000, latencyMs: 1 }));
   const state: SearchState = {
     format: SEARCH_FORMAT, id, experimentFile: file, experimentHash: 'h', experiment, status: 'running',
     createdAt: '2026-11-25T12:00:00.000Z', updatedAt: updatedAt.toISOString(), backbone: 'mobilenet_v1',

@@ -11,6 +11,7 @@ import { startWorkerJob } from '../../src/extension/jobs/workerProcess';
 import { closeAbandonedRun, findAbandonedRuns } from '../../src/extension/jobs/recovery';
 import { logLineForEvent, progressFromEvent } from '../../src/extension/jobs/progress';
 import { cliHasCommand, startCliJob } from '../../src/extension/jobs/cliProcess';
+import { runSummary } from './summaries';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ttl-worker-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -231,7 +232,7 @@ describe('job events → progress and logs', () => {
     assert.equal(logLineForEvent({ type: 'batch', runDir, epoch: 0, epochs: 1, step: 1, steps: 1 }), undefined);
     assert.deepEqual(logLineForEvent({ type: 'log', level: 'warn', message: 'bad image' }), { level: 'warn', message: 'bad image' });
     assert.match(logLineForEvent({ type: 'epoch', runDir, epochs: 2, record: { epoch: 0, trainLoss: 0.5, valAuroc: 0.7, best: true } as never })!.message, /^epoch 1\/2: train loss 0\.5000, val loss –, val AUROC 0\.7000, val AUPRC – \(best\)$/);
-    assert.match(logLineForEvent({ type: 'run-finished', runDir, summary: { test: { auroc: 0.9, averagePrecision: 0.8 } } })!.message, /test AUROC 0\.900, AUPRC 0\.800/);
+    assert.match(logLineForEvent({ type: 'run-finished', runDir, summary: runSummary({ test: { auroc: 0.9, averagePrecision: 0.8 } }) })!.message, /test AUROC 0\.900, AUPRC 0\.800/);
     assert.equal(logLineForEvent({ type: 'phase', phase: 'loading data', done: 3, total: 10 }), undefined);
     assert.equal(logLineForEvent({ type: 'phase', phase: 'evaluating' })!.level, 'debug');
   });

@@ -20,7 +20,7 @@ import {
 } from '../../src/engine/analysis/linalg';
 import { ComputeContext, ROT_VECTORS, splitRange } from '../../src/engine/analysis/parallel';
 import { OutOfMemoryError } from '../../src/engine/errors';
-import { Rng } from '../../src/engine/rng';
+import { Rng } from '../../src/shared/rng';
 
 function gaussian(rng: Rng, n: number): Float64Array {
   const out = new Float64Array(n);

@@ -11,7 +11,6 @@ import {
   confusionAt,
   macroAuroc,
   macroAveragePrecision,
-  meanStd,
   perClassAuroc,
   perClassAveragePrecision,
   precisionRecallCurve,
@@ -252,19 +251,4 @@ test('invalid input throws MetricError', () => {
   assert.throws(() => argmaxAccuracy([0, 3], [[1, 0], [0, 1]]), /not a class index 0\.\.1/);
   assert.throws(() => macroAuroc([0, 1], [[1, 0], [0, 1, 2]]), /row 1 has 3 columns/);
   assert.throws(() => macroAuroc([0, 1, 0], { data: [1, 2, 3, 4], cols: 2 }), /3 labels but 2 score rows/);
-});
-
-test('meanStd uses the sample standard deviation (ddof = 1)', () => {
-  // mean .9; squared deviations .01, 0, .01 → variance .02/(3−1) = .01 → std .1.
-  const a = meanStd([0.8, 0.9, 1.0]);
-  close(a.mean, 0.9, 1e-15);
-  close(a.std, 0.1, 1e-15);
-  assert.equal(a.n, 3);
-  // mean 5; Σ(x−5)² = 9+1+1+1+0+0+4+16 = 32 → variance 32/7 → std √(32/7) ≈ 2.138.
-  const b = meanStd([2, 4, 4, 4, 5, 5, 7, 9]);
-  assert.equal(b.mean, 5);
-  close(b.std, Math.sqrt(32 / 7));
-  assert.deepEqual(meanStd([0.7]), { mean: 0.7, std: 0, n: 1 });
-  assert.throws(() => meanStd([]), MetricError);
-  assert.throws(() => meanStd([1, NaN]), MetricError);
 });

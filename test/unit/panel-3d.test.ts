@@ -5,9 +5,10 @@ import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { initBackend } from '../../src/engine/backend';
-import { inspectModel, type InspectResult } from '../../src/engine/inspect';
+import { inspectModel } from '../../src/engine/inspect';
+import type { InspectResult } from '../../src/shared/formats/inspect';
 import { LayerTables } from '../../src/extension/panel/layerTable';
-import { buildLayerTree, truncatedTotals } from '../../src/extension/panel/layerTree';
+import { buildLayerTree, truncatedTotals } from '../../src/shared/layerTree';
 import { tempDir } from './tmp';
 
 const CLI = join(__dirname, '../../dist/cli.js');

@@ -6,10 +6,11 @@
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { initBackend } from '../../src/engine/backend';
-import { inspectModel, type InspectResult } from '../../src/engine/inspect';
+import { inspectModel } from '../../src/engine/inspect';
+import type { InspectResult } from '../../src/shared/formats/inspect';
 import type { LayerTableKey } from '../../src/extension/panel/layerTable';
 import { PanelLoader, type PanelSources } from '../../src/extension/panel/panelLoader';
-import type { PanelState, PanelTarget } from '../../src/extension/panel/protocol';
+import type { PanelState, PanelTarget } from '../../src/shared/panelProtocol';
 import type { RunsSnapshot } from '../../src/extension/runs/runsModel';
 
 before(async () => {

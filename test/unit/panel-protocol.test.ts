@@ -1,7 +1,7 @@
 // The Model Explorer's webview → host messages: well-formed ones pass, anything else is rejected.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { exportBytes, isWebviewMessage, targetFromState } from '../../src/extension/panel/protocol';
+import { exportBytes, isWebviewMessage, targetFromState } from '../../src/shared/panelProtocol';
 
 const PNG_1x1 = 'data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==';
 

@@ -6,11 +6,12 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initBackend } from '../../src/engine/backend';
-import { inspectModel, type InspectResult } from '../../src/engine/inspect';
+import { inspectModel } from '../../src/engine/inspect';
+import type { InspectResult } from '../../src/shared/formats/inspect';
 import { loadBackbone } from '../../src/engine/models';
 import { prepareStrategy } from '../../src/engine/strategies';
 import { LayerTables } from '../../src/extension/panel/layerTable';
-import { buildLayerTree, cutOfStrategy, handleStops, lwftUnitsAbove, resolveCut, stepHandle, strategyTotals, truncatedTotals } from '../../src/extension/panel/layerTree';
+import { buildLayerTree, cutOfStrategy, handleStops, lwftUnitsAbove, resolveCut, stepHandle, strategyTotals, truncatedTotals } from '../../src/shared/layerTree';
 
 const INPUT = 64;
 let full: InspectResult;

@@ -14,8 +14,12 @@ import {
   markInterrupted,
   openForResume,
   readRun,
+  readRunSummary,
   type CreateRunOptions,
 } from '../../src/engine/runstore';
+import { RUN_FORMAT } from '../../src/shared/formats/runRecord';
+import { SUMMARY_FORMAT } from '../../src/shared/formats/summary';
+import { runSummary } from './summaries';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ttl-runs-'));
@@ -165,11 +169,13 @@ describe('run store', () => {
     const runsDir = freshDir();
     const h = createRun(runsDir, opts());
     h.appendMetrics({ epoch: 0, loss: 1 });
-    h.finish({ test_auroc: 0.91, bestEpoch: 0 });
-    assert.deepEqual(JSON.parse(fs.readFileSync(path.join(h.dir, 'summary.json'), 'utf8')), { test_auroc: 0.91, bestEpoch: 0 });
+    const summary = runSummary({ runDir: h.dir, runId: h.id, test: { auroc: 0.91 }, bestEpoch: 0 });
+    h.finish(summary);
+    assert.deepEqual(JSON.parse(fs.readFileSync(path.join(h.dir, 'summary.json'), 'utf8')), { format: SUMMARY_FORMAT, ...summary });
     const rec = readRun(h.dir);
     assert.equal(rec.status, 'finished');
-    assert.deepEqual(rec.summary, { test_auroc: 0.91, bestEpoch: 0 });
+    assert.deepEqual(rec.summary, { format: SUMMARY_FORMAT, ...summary });
+    assert.deepEqual(readRunSummary(h.dir), { format: SUMMARY_FORMAT, ...summary });
     assert.ok(rec.endedAt);
     assert.throws(() => openForResume(h.dir), TtlInputError);
 
@@ -182,6 +188,44 @@ describe('run store', () => {
     c.cancel();
     assert.equal(readRun(c.dir).status, 'cancelled');
     assert.equal(readRun(c.dir).summary, undefined);
+  });
+
+  test('summary.json is read through its type: old files, NaN metrics, damaged and foreign files', () => {
+    const h = createRun(freshDir(), opts());
+    assert.equal(JSON.parse(fs.readFileSync(path.join(h.dir, 'run.json'), 'utf8')).format, RUN_FORMAT);
+    const file = path.join(h.dir, 'summary.json');
+    // a summary written before the format string existed, with a K-class NaN written as null
+    const old: Record<string, unknown> = { ...runSummary({ runDir: h.dir }), test: { ...runSummary().test, auprcTrapezoid: null } };
+    fs.writeFileSync(file, JSON.stringify(old));
+    const s = readRunSummary(h.dir);
+    assert.ok(Number.isNaN(s.test.auprcTrapezoid));
+    assert.equal(s.test.auroc, 0.75);
+    assert.equal(s.format, undefined);
+    // a damaged summary is a warning of readRun, and an error naming the file and field for readRunSummary
+    fs.writeFileSync(file, JSON.stringify({ ...old, test: { auroc: 0.9 } }));
+    assert.equal(readRun(h.dir).summary, undefined);
+    assert.deepEqual(readRun(h.dir).warnings, ['summary.json: no "test.n"']);
+    assert.throws(() => readRunSummary(h.dir), (e: Error) => e instanceof TtlInputError && e.message === `${file}: no "test.n"`);
+    fs.writeFileSync(file, JSON.stringify({ ...old, latencyMs: '1 ms' }));
+    assert.throws(() => readRunSummary(h.dir), { message: `${file}: "latencyMs" should be a number, got "1 ms"` });
+    fs.writeFileSync(file, '{"name": ');
+    assert.throws(() => readRunSummary(h.dir), (e: Error) => e instanceof TtlInputError && e.message.startsWith(`${file}: not valid JSON (`));
+    fs.writeFileSync(file, JSON.stringify({ ...old, format: 'ttl-summary/2' }));
+    assert.throws(() => readRunSummary(h.dir), { message: `${file}: format "ttl-summary/2" is not ttl-summary/1; it was written by another version of TTL Studio` });
+    fs.rmSync(file);
+    assert.throws(() => readRunSummary(h.dir), { message: `${file}: missing (the run has not finished)` });
+  });
+
+  test('run.json of another format or status is not a run', () => {
+    const h = createRun(freshDir(), opts());
+    const info = JSON.parse(fs.readFileSync(h.runFile, 'utf8'));
+    fs.writeFileSync(h.runFile, JSON.stringify({ ...info, status: 'paused' }));
+    assert.throws(() => readRun(h.dir), (e: Error) => e instanceof TtlInputError && e.message === `${h.runFile}: "status" should be one of running, finished, failed, interrupted, cancelled, got "paused"`);
+    fs.writeFileSync(h.runFile, JSON.stringify({ ...info, format: 'ttl-run/9' }));
+    assert.throws(() => readRun(h.dir), /ttl-run\/9/);
+    const { format: _format, ...old } = info;
+    fs.writeFileSync(h.runFile, JSON.stringify(old));
+    assert.equal(readRun(h.dir).id, h.id);
   });
 
   test('listRuns returns runs newest first and skips folders that are not runs', () => {
@@ -289,7 +333,7 @@ describe('run store', () => {
     assert.equal(resumed.metrics[redo].loss, -1);
     assert.equal(resumed.lastEpoch, redo + 1);
     assert.throws(() => openForResume(dir), /still running/);
-    h.finish({});
+    h.finish(runSummary({ runDir: h.dir, runId: h.id }));
   });
 
   test('a run with a stale heartbeat is interrupted even if its pid exists', () => {

@@ -4,7 +4,8 @@
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { initBackend } from '../../src/engine/backend';
-import { inspectModel, type InspectResult } from '../../src/engine/inspect';
+import { inspectModel } from '../../src/engine/inspect';
+import type { InspectResult } from '../../src/shared/formats/inspect';
 import { loadBackbone } from '../../src/engine/models';
 import type { Backbone } from '../../src/engine/models/types';
 import { prepareStrategy } from '../../src/engine/strategies';

@@ -17,7 +17,7 @@ import { configureCompute, releaseComputeContext } from '../../src/engine/analys
 import { pwccaSimilarity } from '../../src/engine/analysis/pwcca';
 import { svccaSimilarity, type Activations } from '../../src/engine/analysis/svcca';
 import { TtlInputError } from '../../src/engine/errors';
-import { Rng } from '../../src/engine/rng';
+import { Rng } from '../../src/shared/rng';
 
 after(() => releaseComputeContext());
 

@@ -17,7 +17,7 @@ import { Trainer, type TrainOptions, type EpochRecord } from '../../src/engine/t
 import { saveCheckpoint, loadCheckpoint } from '../../src/engine/train/checkpoint';
 import { makeBatch, NO_AUGMENT } from '../../src/engine/train/batches';
 import { balancedClassWeights, cosineLr, Plateau } from '../../src/engine/train/optim';
-import { Rng } from '../../src/engine/rng';
+import { Rng } from '../../src/shared/rng';
 import { tempDir } from './tmp';
 
 const NPZ = path.join(__dirname, '../../examples/breastmnist/data/breastmnist.npz');

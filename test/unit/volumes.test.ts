@@ -12,7 +12,7 @@ import { loadDataset, parseNpz } from '../../src/engine/data';
 import { parseNifti } from '../../src/engine/data/nifti';
 import { augmentVolume, intensityToBytes, resampleTrilinear } from '../../src/engine/data/volume';
 import { TtlInputError } from '../../src/engine/errors';
-import { Rng } from '../../src/engine/rng';
+import { Rng } from '../../src/shared/rng';
 import { makeBatch, NO_AUGMENT } from '../../src/engine/train/batches';
 import { IMAGENET_NORMALISATION } from '../../src/engine/models/types';
 import { niftiBytes } from './nifti';

@@ -1,6 +1,6 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { analyzeRun, STUDIES } from '../../engine/analysis/studies';
-import type { AnalysisFile, StudyName } from '../../engine/analysis/format';
+import type { AnalysisFile, StudyName } from '../../shared/formats/analysis';
 import { isMeasureName, measureList, type MeasureName } from '../../engine/analysis/measures';
 import { out } from '../output';
 import { EventPrinter } from '../progress';

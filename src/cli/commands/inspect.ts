@@ -3,7 +3,8 @@ import { inspectModel } from '../../engine/inspect';
 import { listBuiltins } from '../../engine/models';
 import { initBackend } from '../../engine/backend';
 import { out } from '../output';
-import { formatCount, formatMacs, table } from '../format';
+import { table } from '../format';
+import { formatCount } from '../../shared/format';
 import { positiveInt } from './args';
 
 export function inspectCommand(program: Command): void {
@@ -29,7 +30,7 @@ export function inspectCommand(program: Command): void {
       );
       out.data(
         `${r.model}${r.cut ? (r.strategy === 'tf' ? `, half width above ${r.cut}` : ` cut after ${r.cut}`) : ''}, ${o.classes}-class head: ` +
-          `${formatCount(r.params)} params (${formatCount(r.trainableParams)} trainable), ${formatMacs(r.macs)} MACs (${formatMacs(r.macsConvDense)} conv+dense)`,
+          `${formatCount(r.params)} params (${formatCount(r.trainableParams)} trainable), ${formatCount(r.macs)} MACs (${formatCount(r.macsConvDense)} conv+dense)`,
       );
     });
 }

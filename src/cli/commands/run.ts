@@ -3,7 +3,8 @@ import { runExperiment, resumeRun, type ExperimentResult, type RunOptions } from
 import type { JobEvent } from '../../engine/events';
 import { out } from '../output';
 import { EventPrinter } from '../progress';
-import { formatCount, formatMacs } from '../format';
+import { formatCount, formatMeanStd, formatMetric, formatMs } from '../../shared/format';
+import { DEFAULT_RUNS_DIR } from '../../shared/paths';
 
 interface RunFlags {
   runsDir?: string;
@@ -36,10 +37,6 @@ async function drive(flags: RunFlags, start: (o: RunOptions) => Promise<Experime
   }
 }
 
-function pm(m: { mean: number; std: number }): string {
-  return `${m.mean.toFixed(3)} ± ${m.std.toFixed(3)}`;
-}
-
 function printResult(r: ExperimentResult, json: boolean): void {
   const s = r.summary;
   if (json) return out.json({ ...s, runDir: s.runDir });
@@ -48,12 +45,12 @@ function printResult(r: ExperimentResult, json: boolean): void {
   out.data(`${s.name}: ${s.description}`);
   out.data(
     several
-      ? `test AUROC ${pm(agg.test.auroc)}  AUPRC ${pm(agg.test.averagePrecision)} (AP; trapezoid ${pm(agg.test.auprcTrapezoid)})  over seeds ${agg.seeds.join(', ')}`
-      : `test AUROC ${s.test.auroc.toFixed(3)}  AUPRC ${s.test.averagePrecision.toFixed(3)} (AP; trapezoid ${s.test.auprcTrapezoid.toFixed(3)})  accuracy ${s.test.accuracy.toFixed(3)}`,
+      ? `test AUROC ${formatMeanStd(agg.test.auroc)}  AUPRC ${formatMeanStd(agg.test.averagePrecision)} (AP; trapezoid ${formatMeanStd(agg.test.auprcTrapezoid)})  over seeds ${agg.seeds.join(', ')}`
+      : `test AUROC ${formatMetric(s.test.auroc)}  AUPRC ${formatMetric(s.test.averagePrecision)} (AP; trapezoid ${formatMetric(s.test.auprcTrapezoid)})  accuracy ${formatMetric(s.test.accuracy)}`,
   );
   const v = s.test.atValThreshold;
-  if (v && !several) out.data(`at the val Youden threshold ${v.threshold.toFixed(3)}: accuracy ${v.accuracy.toFixed(3)}  sensitivity ${v.sensitivity.toFixed(3)}  specificity ${v.specificity.toFixed(3)}`);
-  out.data(`params ${formatCount(s.params)}  MACs ${formatMacs(s.macs)}  latency ${s.latencyMs.toFixed(2)} ms (batch 1, ${s.backend}, ${s.inputSize}×${s.inputSize})`);
+  if (v && !several) out.data(`at the val Youden threshold ${formatMetric(v.threshold)}: accuracy ${formatMetric(v.accuracy)}  sensitivity ${formatMetric(v.sensitivity)}  specificity ${formatMetric(v.specificity)}`);
+  out.data(`params ${formatCount(s.params)}  MACs ${formatCount(s.macs)}  latency ${formatMs(s.latencyMs)} (batch 1, ${s.backend}, ${s.inputSize}×${s.inputSize})`);
   out.data(`run${several ? 's' : ''}: ${r.runDirs.join(', ')}`);
 }
 
@@ -62,7 +59,7 @@ export function runCommand(program: Command): void {
     .command('run')
     .description('train an experiment file (one run per seed) and report AUROC, AUPRC, params, MACs and latency')
     .argument('<file>', 'a *.ttl.json experiment file')
-    .option('--runs-dir <dir>', 'where run folders go', '.ttl/runs')
+    .option('--runs-dir <dir>', 'where run folders go', DEFAULT_RUNS_DIR)
     .option('--backend <name>', 'auto, wasm, cpu, tensorflow, tensorflow-gpu or webgpu (overrides the file)')
     .option('--json', 'last stdout line: summary.json plus "runDir"')
     .action(async (file: string, flags: RunFlags) => drive(flags, (o) => runExperiment(file, o)));

@@ -8,6 +8,7 @@ import { MultiBar, Presets, type SingleBar } from 'cli-progress';
 import { runSearch, type SearchEvent } from '../../engine/search/search';
 import { reportMarkdown } from '../../engine/search/report';
 import { out } from '../output';
+import { DEFAULT_RUNS_DIR } from '../../shared/paths';
 
 interface SearchFlags {
   workers?: string;
@@ -80,7 +81,7 @@ export function searchCommand(program: Command): void {
     .description('two-stage cutoff search (block, then layer) for TTL, TF and LWFT beside an FTL baseline; writes report.md/csv/json')
     .argument('[file]', 'a *.ttl.json experiment file with a "search" section')
     .option('--workers <n>', 'trials trained at the same time', '1')
-    .option('--runs-dir <dir>', 'the searches/ folder goes here', '.ttl/runs')
+    .option('--runs-dir <dir>', 'the searches/ folder goes here', DEFAULT_RUNS_DIR)
     .option('--backend <name>', 'auto, wasm, cpu, tensorflow, tensorflow-gpu or webgpu (overrides the file)')
     .option('--resume <search-dir>', 'continue this search folder (by default an unfinished search of the same experiment is continued)')
     .option('--new', 'start a new search even if an unfinished one of this experiment exists')

@@ -16,7 +16,7 @@
  * paired with a conv one is matched by global average pooling of the conv side to (N, C).
  */
 import { TtlInputError } from '../errors';
-import { Rng } from '../rng';
+import { Rng } from '../../shared/rng';
 import type { FloatArray } from './linalg';
 import type { Activations } from './svcca';
 

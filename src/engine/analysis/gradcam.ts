@@ -37,6 +37,7 @@ import type { Normalisation } from '../models/types';
 import { makeBatch } from '../train/batches';
 import { readRun, type RunRecord } from '../runstore';
 import { datasetSpecOf } from '../experiment';
+import { GRADCAM_FORMAT, type GradCamEntry, type GradCamIndex } from '../../shared/formats/gradcam';
 
 /** A classifier split at its last spatial layer. */
 export interface SplitModel {
@@ -201,46 +202,6 @@ export function overlayVolumePng(volume: Uint8Array, heatmap: Float32Array, size
     }
   });
   return PNG.sync.write(png);
-}
-
-export const GRADCAM_FORMAT = 'ttl-gradcam/1';
-
-/** One explained image in `gradcam/index.json`. */
-export interface GradCamEntry {
-  /**
-   * The image (or volume) file, absolute; for a sample of a `.npz` dataset,
-   * `<npz file>#<split>/<index>`.
-   */
-  image: string;
-  /** The true class, for samples of the run's own data. */
-  label?: string;
-  /**
-   * Volumes only: the heatmap as NIfTI, relative to `gradcam/` (`<stem>-heatmap.nii.gz`): on the
-   * source file's grid and geometry, or on the model's grid for a sample of the run's data.
-   */
-  heatmap?: string;
-  /** Volume samples of the run's data only: the model's input volume as NIfTI (`<stem>-input.nii.gz`). */
-  volume?: string;
-  /** The explained class, and its index. */
-  class: string;
-  classIndex: number;
-  /** The model's softmax probability of that class. */
-  score: number;
-  /** The class the model predicts. */
-  predicted: string;
-  /** The overlay PNG, relative to the `gradcam/` folder (`<stem>.png`). */
-  overlay: string;
-  /** The layer explained. */
-  layer: string;
-  createdAt: string;
-}
-
-/** `gradcam/index.json`: every overlay of the run; explaining an image again replaces its entry. */
-export interface GradCamIndex {
-  format: typeof GRADCAM_FORMAT;
-  run: { dir: string; id: string };
-  classes: string[];
-  images: GradCamEntry[];
 }
 
 export interface GradCamRunOptions {

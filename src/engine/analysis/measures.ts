@@ -7,6 +7,7 @@
 import { cka } from './cka';
 import { pwcca } from './pwcca';
 import { svcca, type Activations } from './svcca';
+import type { MeasureName } from '../../shared/formats/analysis';
 
 /** Options understood by the measures (each ignores the ones that do not apply to it). */
 export interface MeasureOptions {
@@ -41,7 +42,7 @@ export interface Measure {
   compute(a: Activations, b: Activations, opts?: MeasureOptions): MeasureResult;
 }
 
-export type MeasureName = 'svcca' | 'pwcca' | 'cka';
+export type { MeasureName };
 
 /** All measures, in display order. */
 export const measureList: readonly Measure[] = [svcca, pwcca, cka];

@@ -7,6 +7,7 @@
  */
 import * as fs from 'node:fs';
 import { TtlInputError } from '../errors';
+import { writeFileAtomic } from '../atomic';
 import { parseNpy } from '../data/npy';
 import type { Activations } from './svcca';
 
@@ -76,5 +77,5 @@ export function encodeNpy(m: Activations, dtype: 'float32' | 'float64' = m.data 
 
 /** Writes a 2-D matrix to a `.npy` file (float32 or float64; default: the array's own type). */
 export function writeNpyMatrix(path: string, m: Activations, dtype?: 'float32' | 'float64'): void {
-  fs.writeFileSync(path, encodeNpy(m, dtype));
+  writeFileAtomic(path, encodeNpy(m, dtype));
 }

@@ -4,6 +4,7 @@
  * sorting).
  */
 import { TtlInputError } from '../errors';
+import { mulberry32 } from '../../shared/rng';
 import { datasetFingerprint } from './fingerprint';
 import { SPLITS, type ImageDataset, type Split, type SplitSpec } from './types';
 
@@ -17,15 +18,9 @@ function hash32(s: string): number {
   return h >>> 0;
 }
 
-/** mulberry32: a small, well-mixed 32-bit PRNG returning floats in [0, 1). */
+/** A PRNG stream (floats in [0, 1)) seeded by a number or a string, through its hash. */
 export function seededRandom(seed: number | string): () => number {
-  let a = hash32(String(seed));
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return mulberry32(hash32(String(seed)));
 }
 
 /** A seeded Fisher–Yates shuffle (returns a new array). */

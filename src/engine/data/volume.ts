@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import type { Collected } from './common';
 import type { RawImage } from './image';
 import { parseNifti } from './nifti';
-import type { Rng } from '../rng';
+import type { Rng } from '../../shared/rng';
 
 /**
  * A decoded volume, 8-bit grayscale. As a {@link RawImage} it is its `depth` slices stacked

@@ -1,91 +1,24 @@
 /**
- * The search report, in the layout of the TTL paper's tables: one row per method (FTL baseline,
- * then each strategy's best cut after the block search, "-1", and after the layer search, "-2"),
- * with test AUROC and AUPRC as mean ± std over the final seeds, parameters (M), MACs (G) and
- * batch-1 latency T (ms); rows on the Pareto front of test AUROC against MACs are flagged.
+ * Builds and writes the search report (its type: shared/formats/searchReport.ts) from the
+ * search's finished runs; rows on the Pareto front of test AUROC against MACs are flagged.
  * When `ttl analyze` has left a cut suggestion in a run of the search, it is shown beside the
  * searched cut. Written as report.md, report.csv and report.json in the search folder.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { writeFileAtomic, writeJsonAtomic } from '../atomic';
-import { meanStd } from '../metrics';
-import type { MeanStd } from '../run';
-import type { CutSuggestion } from '../analysis/format';
+import { readRunSummary } from '../runstore';
+import type { CutSuggestion } from '../../shared/formats/analysis';
+import type { MeanStd, RunSummary } from '../../shared/formats/summary';
+import { SEARCH_REPORT_FILE, SEARCH_REPORT_FORMAT, type ReportRow, type SearchReport, type SuggestionRef } from '../../shared/formats/searchReport';
+import { meanStd, paretoFront } from '../../shared/stats';
+import { toCsv } from '../../shared/csv';
+import { formatMeanStd } from '../../shared/format';
 import type { SearchStrategy } from '../experiment';
 import { blockOf, trialId, type CutSpace } from './plan';
 import type { SearchState } from './state';
 import { STRATEGIES } from '../../shared/strategies';
 
-export interface ReportRow {
-  /** "FTL", "TTL-1" (block search), "TTL-2" (layer search)… */
-  method: string;
-  strategy: string;
-  /** 'baseline', 1 or 2. */
-  stage: 'baseline' | 1 | 2;
-  /** Cut point (layer name); null for FTL. */
-  cut: string | null;
-  block: string | null;
-  seeds: number[];
-  /** Run folders of the seeds, relative to the search folder. */
-  runDirs: string[];
-  /** Test split, mean ± std over the seeds (sample std). */
-  auroc: MeanStd;
-  /** Average precision (area under the precision-recall curve, step-wise). */
-  auprc: MeanStd;
-  /** Trapezoidal area under the precision-recall curve. */
-  auprcTrapezoid: MeanStd;
-  /** The search metric on the validation split, mean over the seeds. */
-  valMetric: number;
-  paramsM: number;
-  macsG: number;
-  /** Median batch-1 latency of each seed's model, averaged over the seeds. */
-  latencyMs: number;
-  /** On the Pareto front of test AUROC (higher) against MACs (lower). */
-  pareto: boolean;
-  /** A cut suggested by an analysis of one of this search's runs, when there is one. */
-  suggestion?: SuggestionRef;
-}
-
-export interface SuggestionRef extends CutSuggestion {
-  /** The analysed run, relative to the search folder, and the analysis file name. */
-  runDir: string;
-  analysis: string;
-}
-
-export interface SearchReport {
-  searchDir: string;
-  experimentFile: string;
-  backbone: string;
-  metric: string;
-  epochs: number;
-  inputSize: number;
-  seeds: number[];
-  /** Training runs in the search, and how many were short halving rounds. */
-  trials: { total: number; finished: number; failed: number; short: number };
-  rows: ReportRow[];
-  /** Every cut suggestion found in the search's runs. */
-  suggestions: SuggestionRef[];
-}
-
-/** A point for {@link paretoFront}: larger `value` and smaller `cost` are better. */
-export interface ParetoPoint {
-  value: number;
-  cost: number;
-}
-
-/**
- * Indices of the points no other point dominates (at least as good in both, better in one).
- * Equal points are all on the front.
- */
-export function paretoFront(points: readonly ParetoPoint[]): Set<number> {
-  const front = new Set<number>();
-  points.forEach((p, i) => {
-    const dominated = points.some((q, j) => j !== i && q.value >= p.value && q.cost <= p.cost && (q.value > p.value || q.cost < p.cost));
-    if (!dominated) front.add(i);
-  });
-  return front;
-}
 
 /** Builds the report from search.json and the finished runs' summaries. */
 export function buildReport(dir: string, state: SearchState): SearchReport {
@@ -96,8 +29,8 @@ export function buildReport(dir: string, state: SearchState): SearchReport {
     const ids = state.finalSeeds.map((seed) => trialId(space, strategy as SearchStrategy | 'ftl', cut, state.epochs, seed));
     const trials = state.trials.filter((t) => t.status === 'finished' && ids.includes(t.id)).sort((a, b) => a.seed - b.seed);
     if (!trials.length) return;
-    const sums = trials.map((t) => JSON.parse(readFileSync(path.join(dir, t.runDir!, 'summary.json'), 'utf8')) as Summary);
-    const ms = (f: (s: Summary) => number): MeanStd => {
+    const sums = trials.map((t) => readRunSummary(path.join(dir, t.runDir!)));
+    const ms = (f: (s: RunSummary) => number): MeanStd => {
       const r = meanStd(sums.map(f));
       return { mean: r.mean, std: r.std };
     };
@@ -128,9 +61,10 @@ export function buildReport(dir: string, state: SearchState): SearchReport {
     // without a stage 2 the layer-search row would repeat the block-search row
     if (pick?.stage2 && state.experiment.search!.stage2Radius > 0) add(`${STRATEGIES[k].name}-2`, k, 2, pick.stage2);
   }
-  const front = paretoFront(rows.map((r) => ({ value: r.auroc.mean, cost: r.macsG })));
+  const front = new Set(paretoFront(rows.map((r) => ({ value: r.auroc.mean, cost: r.macsG }))));
   rows.forEach((r, i) => (r.pareto = front.has(i)));
   return {
+    format: SEARCH_REPORT_FORMAT,
     searchDir: dir,
     experimentFile: state.experimentFile,
     backbone: state.backbone,
@@ -155,13 +89,6 @@ function average(xs: number[]): number {
   return ok.length ? ok.reduce((a, b) => a + b, 0) / ok.length : NaN;
 }
 
-interface Summary {
-  test: { auroc: number; averagePrecision: number; auprcTrapezoid: number };
-  params: number;
-  macs: number;
-  latencyMs: number;
-}
-
 /** Cut suggestions in `<runDir>/analysis/*.json` of the search's finished runs. */
 function findSuggestions(dir: string, state: SearchState): SuggestionRef[] {
   const out: SuggestionRef[] = [];
@@ -182,7 +109,6 @@ function findSuggestions(dir: string, state: SearchState): SuggestionRef[] {
   return out;
 }
 
-const pm = (m: MeanStd) => `${m.mean.toFixed(3)} ± ${m.std.toFixed(3)}`;
 const cutLabel = (r: ReportRow) => (r.cut === null ? 'all' : r.block ? `${r.cut} (${r.block})` : r.cut);
 
 /** The table as Markdown, with a short header saying what was searched and how. */
@@ -202,8 +128,8 @@ export function reportMarkdown(r: SearchReport): string {
       `| ${[
         row.method,
         cutLabel(row),
-        pm(row.auroc),
-        pm(row.auprc),
+        formatMeanStd(row.auroc),
+        formatMeanStd(row.auprc),
         row.paramsM.toPrecision(3),
         row.macsG.toPrecision(3),
         row.latencyMs.toFixed(2),
@@ -220,27 +146,23 @@ export function reportMarkdown(r: SearchReport): string {
 }
 
 const CSV_HEAD = [
-  'method', 'strategy', 'stage', 'cut', 'block', 'seeds', 'auroc_mean', 'auroc_std', 'auprc_mean', 'auprc_std',
-  'auprc_trapezoid_mean', 'auprc_trapezoid_std', 'val_metric', 'params_m', 'macs_g', 'latency_ms', 'pareto', 'svcca_cut',
+  'method', 'strategy', 'stage', 'cut', 'block', 'seeds', 'auroc_mean', 'auroc_sd', 'auprc_mean', 'auprc_sd',
+  'auprc_trapezoid_mean', 'auprc_trapezoid_sd', 'val_metric', 'params_m', 'macs_g', 'latency_ms', 'pareto', 'svcca_cut',
 ];
 
 /** One line per row; numbers at full precision. */
 export function reportCsv(r: SearchReport): string {
-  const cell = (v: unknown) => {
-    const s = v === null || v === undefined ? '' : String(v);
-    return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-  };
-  const rows = r.rows.map((x) =>
-    [
+  return toCsv([
+    CSV_HEAD,
+    ...r.rows.map((x) => [
       x.method, x.strategy, x.stage, x.cut, x.block, x.seeds.join(' '), x.auroc.mean, x.auroc.std, x.auprc.mean, x.auprc.std,
       x.auprcTrapezoid.mean, x.auprcTrapezoid.std, x.valMetric, x.paramsM, x.macsG, x.latencyMs, x.pareto, x.suggestion?.cut,
-    ].map(cell).join(','),
-  );
-  return [CSV_HEAD.join(','), ...rows].join('\n') + '\n';
+    ]),
+  ]);
 }
 
 export function writeReportFiles(dir: string, r: SearchReport): void {
   writeFileAtomic(path.join(dir, 'report.md'), reportMarkdown(r));
   writeFileAtomic(path.join(dir, 'report.csv'), reportCsv(r));
-  writeJsonAtomic(path.join(dir, 'report.json'), r);
+  writeJsonAtomic(path.join(dir, SEARCH_REPORT_FILE), r);
 }

@@ -15,7 +15,7 @@
  * again: finished trials are reused, a trial whose run is still alive is waited for, an
  * interrupted run is continued with `ttl resume`, and only the rest is trained.
  */
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { CancelledError, TtlInputError } from '../errors';
 import { ExperimentError, loadExperiment, type Experiment, type MonitorMetric, type SearchStrategy } from '../experiment';
@@ -23,10 +23,13 @@ import { assertExperimentOnDisk } from '../experiment/disk';
 import { initBackend } from '../backend';
 import { loadBackbone } from '../models';
 import { isProcessAlive, listRuns } from '../runstore';
-import { writeJsonAtomic } from '../atomic';
+import { writeFileAtomic, writeJsonAtomic } from '../atomic';
 import { runCli } from './child';
 import { blockOf, neighbourCuts, stage1Cuts, trialId, trialStrategy, type CutSpace } from './plan';
-import { buildReport, writeReportFiles, type SearchReport } from './report';
+import { buildReport, writeReportFiles } from './report';
+import type { SearchReport } from '../../shared/formats/searchReport';
+import { checkRunSummary, type RunSummary } from '../../shared/formats/summary';
+import { DEFAULT_RUNS_DIR_PARTS } from '../../shared/paths';
 import {
   experimentHash, findUnfinishedSearch, newSearchId, readSearch, searchesDir, writeSearch,
   SEARCH_FORMAT, type SearchState, type Trial, type TrialStage,
@@ -65,7 +68,7 @@ export type SearchOutcome =
 
 /** Starts or resumes a search; see the module comment. */
 export async function runSearch(file: string | undefined, o: SearchOptions = {}): Promise<SearchOutcome> {
-  const runsDir = path.resolve(o.runsDir ?? path.join(process.cwd(), '.ttl', 'runs'));
+  const runsDir = path.resolve(o.runsDir ?? path.join(process.cwd(), ...DEFAULT_RUNS_DIR_PARTS));
   const emit = o.onEvent ?? (() => undefined);
   let dir: string;
   let state: SearchState;
@@ -190,10 +193,9 @@ function score(metric: MonitorMetric, value: number | undefined): number {
   return metric === 'val_loss' ? -value : value;
 }
 
-function metricOf(metric: MonitorMetric, summary: Record<string, unknown>): number | undefined {
-  const val = summary.val as Record<string, number> | undefined;
-  const key = metric === 'val_auroc' ? 'auroc' : metric === 'val_accuracy' ? 'accuracy' : 'loss';
-  return typeof val?.[key] === 'number' ? val[key] : undefined;
+function metricOf(metric: MonitorMetric, summary: RunSummary): number | undefined {
+  const v = summary.val[metric === 'val_auroc' ? 'auroc' : metric === 'val_accuracy' ? 'accuracy' : 'loss'];
+  return Number.isFinite(v) ? v : undefined;
 }
 
 class PlanStop extends Error {
@@ -341,7 +343,7 @@ class Search {
       const pending = todo.filter((t) => !adoptable.includes(t));
       if (!pending.length) return;
       const lines = pending.map((t) => `${t.file} ${t.runsDir}`);
-      writeFileSync(path.join(this.dir, 'pending.txt'), lines.join('\n') + '\n');
+      writeFileAtomic(path.join(this.dir, 'pending.txt'), lines.join('\n') + '\n');
       throw new PlanStop(pending);
     }
     const queue = [...todo];
@@ -370,10 +372,10 @@ class Search {
     return true;
   }
 
-  private finish(t: Trial, summary: Record<string, unknown>): void {
+  private finish(t: Trial, summary: RunSummary): void {
     t.status = 'finished';
     delete t.pid;
-    t.runDir = path.relative(this.dir, String(summary.runDir));
+    t.runDir = path.relative(this.dir, summary.runDir);
     t.metric = metricOf(this.state.metric, summary);
     delete t.error;
     writeSearch(this.dir, this.state);
@@ -403,7 +405,7 @@ class Search {
     this.emit({ type: 'trial-started', trial: t });
     const args = resumable ? ['resume', resumable.dir] : ['run', path.join(this.dir, t.file), '--runs-dir', runsDir];
     try {
-      const summary = await runCli(args, {
+      const result = await runCli(args, {
         cliEntry: this.o.cliEntry,
         backend: this.o.backend,
         signal: this.o.signal,
@@ -413,7 +415,8 @@ class Search {
         },
         onEpoch: (done, total) => this.emit({ type: 'trial-epoch', trial: t, done, total }),
       });
-      this.finish(t, summary);
+      // a result that is not a run summary fails the trial with the reason (a FormatError)
+      this.finish(t, checkRunSummary(result, `the result of ttl ${args[0]} (trial ${t.id})`));
     } catch (e) {
       delete t.pid;
       if (e instanceof CancelledError) {

@@ -8,7 +8,7 @@
  */
 import { tf } from '../tf';
 import type { Normalisation } from '../models/types';
-import type { Rng } from '../rng';
+import type { Rng } from '../../shared/rng';
 import { augmentVolume } from '../data/volume';
 
 export interface AugmentOptions {

@@ -7,7 +7,7 @@
  */
 import { tf } from '../tf';
 import { CancelledError } from '../errors';
-import { Rng, deriveSeed } from '../rng';
+import { Rng, deriveSeed } from '../../shared/rng';
 import type { Normalisation } from '../models/types';
 import type { PreparedModel } from '../strategies';
 import { makeBatch, NO_AUGMENT, type AugmentOptions } from './batches';

@@ -2,7 +2,7 @@
 import { basename } from 'node:path';
 import * as vscode from 'vscode';
 import type { RunRecord, RunStatus } from '../../engine/runstore';
-import { formatLocalTime, formatMetric } from '../util/format';
+import { formatLocalTime, formatMetric } from '../../shared/format';
 import { pathKey, type ExperimentNode, type RunNode } from '../runs/tree';
 import type { SearchNode } from '../runs/searches';
 import type { Services } from '../services';
@@ -77,10 +77,10 @@ export function runDirsFromArgs(arg: unknown, selection?: unknown): string[] {
 }
 
 function runPickItem(r: RunRecord) {
-  const test = (r.summary?.test ?? {}) as Record<string, unknown>;
+  const test = r.summary?.test;
   return {
     label: `${r.name} · ${formatLocalTime(r.startedAt)} · s${r.seed}`,
-    description: r.status === 'finished' ? `AUROC ${formatMetric(test.auroc)} · AUPRC ${formatMetric(test.averagePrecision)}` : r.status,
+    description: r.status === 'finished' ? `AUROC ${formatMetric(test?.auroc)} · AUPRC ${formatMetric(test?.averagePrecision)}` : r.status,
     detail: r.dir,
     run: r,
   };

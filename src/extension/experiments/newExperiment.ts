@@ -3,9 +3,9 @@
  * cut point → name → file; writes the *.ttl.json and opens it. Called with a complete
  * `NewExperimentChoices` object it asks nothing (for scripts and tests).
  */
-import { writeFileSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import * as vscode from 'vscode';
+import { writeFileAtomic } from '../../engine/atomic';
 import { builtinBackbones, builtinInfo, modelJsonVocabulary, readModelJson, type CutVocabulary, builtinVocabulary } from '../cutPoints';
 import { COMMANDS } from '../ids';
 import { STRATEGIES, STRATEGY_KINDS, type StrategyKind } from '../../shared/strategies';
@@ -36,7 +36,7 @@ export function registerNewExperiment(): vscode.Disposable {
     const choices = isComplete(arg) ? arg : await ask();
     if (!choices) return undefined;
     const file = choices.file.endsWith('.ttl.json') ? choices.file : choices.file.replace(/(\.json)?$/i, '.ttl.json');
-    writeFileSync(file, experimentText({ ...choices, file }));
+    writeFileAtomic(file, experimentText({ ...choices, file }));
     const uri = vscode.Uri.file(file);
     // the sidebar lists it at once, without waiting for a file-system event
     await vscode.commands.executeCommand(COMMANDS.refresh);

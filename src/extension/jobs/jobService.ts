@@ -4,10 +4,13 @@
  * in the TTL Studio output channel, and a message when a job ends. In an untrusted workspace
  * nothing runs.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as vscode from 'vscode';
 import type { JobRequest } from '../../engine/jobProtocol';
+import { readRunSummary } from '../../engine/runstore';
+import { formatMetric } from '../../shared/format';
+import type { RunSummary } from '../../shared/formats/summary';
 import { COMMANDS } from '../ids';
 import type { LiveProgress } from '../runs/tree';
 import { maxParallelJobs } from '../settings';
@@ -244,9 +247,7 @@ export class JobService implements vscode.Disposable {
     const lastRun = o.runDirs[o.runDirs.length - 1];
     if (o.state === 'finished') {
       const summary = lastRun ? readSummary(lastRun) : undefined;
-      const test = (summary?.test ?? {}) as Record<string, unknown>;
-      const fmt = (x: unknown) => (typeof x === 'number' && Number.isFinite(x) ? x.toFixed(3) : '–');
-      const result = summary ? `test AUROC ${fmt(test.auroc)} · AUPRC ${fmt(test.averagePrecision)}` : o.message ?? 'done';
+      const result = summary ? `test AUROC ${formatMetric(summary.test.auroc)} · AUPRC ${formatMetric(summary.test.averagePrecision)}` : o.message ?? 'done';
       this.log.info(`${tag} finished: ${result}`);
       const actions = lastRun ? ['Open Summary', 'Show Logs'] : ['Show Logs'];
       void vscode.window.showInformationMessage(`TTL: ${job.title} finished: ${result}`, ...actions).then((pick) => {
@@ -294,9 +295,10 @@ export class JobService implements vscode.Disposable {
   }
 }
 
-function readSummary(dir: string): Record<string, unknown> | undefined {
+/** The run's summary, or undefined when it has none or a damaged one (readRun lists why among its warnings). */
+function readSummary(dir: string): RunSummary | undefined {
   try {
-    return JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')) as Record<string, unknown>;
+    return readRunSummary(dir);
   } catch {
     return undefined;
   }

@@ -1,7 +1,7 @@
 /** The Jobs view: running, queued and recently ended jobs with their progress. */
 import * as vscode from 'vscode';
 import { COMMANDS, VIEWS } from '../ids';
-import { formatDuration } from '../util/format';
+import { formatDuration } from '../../shared/format';
 import type { JobService, TtlJob } from './jobService';
 import type { JobState } from './queue';
 

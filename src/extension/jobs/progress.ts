@@ -4,6 +4,7 @@
  */
 import type { JobEvent } from '../../engine/events';
 import type { JobProgress } from './queue';
+import { formatMetric } from '../../shared/format';
 
 /** The progress after `event`, given the progress before it. */
 export function progressFromEvent(prev: JobProgress, event: JobEvent): JobProgress {
@@ -65,9 +66,8 @@ export function logLineForEvent(event: JobEvent): { level: LogLevel; message: st
       };
     }
     case 'run-finished': {
-      const test = (event.summary.test ?? {}) as Record<string, unknown>;
-      const f = (x: unknown) => (typeof x === 'number' && Number.isFinite(x) ? x.toFixed(3) : '–');
-      return { level: 'info', message: `run finished: test AUROC ${f(test.auroc)}, AUPRC ${f(test.averagePrecision)} (${event.runDir})` };
+      const { test } = event.summary;
+      return { level: 'info', message: `run finished: test AUROC ${formatMetric(test.auroc)}, AUPRC ${formatMetric(test.averagePrecision)} (${event.runDir})` };
     }
   }
 }

@@ -5,7 +5,7 @@
  * undo it. The file stays the source of truth: the handle is read back from it.
  */
 import { applyEdits, getNodeValue, modify, parseTree, type JsonEdit } from '../util/jsonc';
-import type { StrategyView } from './layerTree';
+import type { StrategyView } from '../../shared/layerTree';
 import { cutOfStrategy, lwftUnitsAbove } from '../../shared/strategies';
 
 /** The `strategy` object of an experiment file's text, or undefined when it has none (or is not an object). */

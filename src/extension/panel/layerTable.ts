@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeJsonAtomic } from '../../engine/atomic';
-import type { InspectResult } from '../../engine/inspect';
+import type { InspectResult } from '../../shared/formats/inspect';
 
 export interface LayerTableKey {
   /** Built-in name or absolute model.json path. */

@@ -16,7 +16,7 @@ import { debounce } from '../util/debounce';
 import { cutEdits } from './cutEdit';
 import { LayerTables } from './layerTable';
 import { PanelLoader } from './panelLoader';
-import { exportBytes, isWebviewMessage, targetFromState, type HostMessage, type PanelState, type PanelTarget, type WebviewMessage } from './protocol';
+import { exportBytes, isWebviewMessage, targetFromState, type HostMessage, type PanelState, type PanelTarget, type WebviewMessage } from '../../shared/panelProtocol';
 import { getNonce, getWebviewOptions } from './webviewOptions';
 
 /** What the panel shows: an experiment file's model, or a run's charts. */

@@ -1,23 +1,21 @@
 /**
  * What the Model Explorer shows, read from the experiment file's text and the run store: plain
- * data for the webview (protocol.ts). Node only, no `vscode`, no TensorFlow.js.
+ * data for the webview (shared/panelProtocol.ts). Node only, no `vscode`, no TensorFlow.js.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
-import { ANALYSIS_FORMAT, type AnalysisFile } from '../../engine/analysis/format';
-import type { GradCamEntry, GradCamIndex } from '../../engine/analysis/gradcam';
-import type { SearchReport } from '../../engine/search/report';
+import { ANALYSIS_FORMAT, type AnalysisFile } from '../../shared/formats/analysis';
+import { GRADCAM_FORMAT, type GradCamEntry, type GradCamIndex } from '../../shared/formats/gradcam';
+import { parseSearchReport, SEARCH_REPORT_FILE, type SearchReport } from '../../shared/formats/searchReport';
 import { searchesDir } from '../../engine/search/state';
 import type { RunRecord } from '../../engine/runstore';
 import { parseLocated } from '../../engine/experiment/json';
 import { strategyShortLabel } from '../../shared/strategies';
 import { builtinInfo } from '../cutPoints';
 import { readStrategy } from './cutEdit';
-import type { AnalysisView, EpochPoint, ExperimentView, RunView } from './protocol';
+import type { AnalysisView, EpochPoint, ExperimentView, RunView } from '../../shared/panelProtocol';
 
 const DEFAULT_IMAGE_SIZE = 224;
-/** gradcam.ts's format string, checked against its type (importing the value would bundle TensorFlow.js). */
-const GRADCAM_FORMAT: GradCamIndex['format'] = 'ttl-gradcam/1';
 
 /** The experiment as the panel needs it, from the editor's text; throws with a reason when it cannot. */
 export function experimentView(file: string, text: string): ExperimentView {
@@ -52,7 +50,7 @@ function rec(x: unknown): Record<string, unknown> | undefined {
 
 /** A run for the charts: per-epoch losses and validation metrics, test metrics and model size once finished. */
 export function runView(r: RunRecord): RunView {
-  const s = rec(r.summary);
+  const s = r.summary;
   const strategy = rec(s?.strategy) ?? rec(r.experiment?.strategy) ?? {};
   const sv = { kind: String(strategy.kind ?? '?'), cut: typeof strategy.cut === 'string' ? strategy.cut : undefined, k: num(strategy.k) };
   const epochs: EpochPoint[] = r.metrics.map((m) => ({
@@ -62,16 +60,15 @@ export function runView(r: RunRecord): RunView {
     valAuroc: num(m.valAuroc),
     valAuprc: num(m.valAveragePrecision),
   }));
-  const test = rec(s?.test);
-  const auroc = num(test?.auroc);
-  const auprc = num(test?.averagePrecision);
+  const auroc = num(s?.test.auroc);
+  const auprc = num(s?.test.averagePrecision);
   return {
     id: r.id,
     dir: r.dir,
     label: `${strategyShortLabel(sv)} s${r.seed}`,
     status: r.status,
     seed: r.seed,
-    backbone: String(s?.backbone ?? r.experiment?.model?.backbone ?? '?'),
+    backbone: s?.backbone ?? r.experiment?.model?.backbone ?? '?',
     strategy: sv,
     inputSize: num(s?.inputSize) ?? num(r.experiment?.data?.imageSize),
     epochs,
@@ -135,8 +132,9 @@ export function readSearchReports(runsDirs: readonly string[], experimentFile: s
     if (!existsSync(root)) continue;
     for (const id of readdirSync(root).sort().reverse()) {
       try {
-        const report = JSON.parse(readFileSync(join(root, id, 'report.json'), 'utf8')) as SearchReport;
-        if (Array.isArray(report.rows) && resolve(report.experimentFile) === resolve(experimentFile)) out.push(report);
+        const file = join(root, id, SEARCH_REPORT_FILE);
+        const report = parseSearchReport(readFileSync(file, 'utf8'), file);
+        if (resolve(report.experimentFile) === resolve(experimentFile)) out.push(report);
       } catch {
         // no report yet (a search still running) or a damaged one
       }

@@ -8,12 +8,12 @@
  * here: the panel passes in what needs the editor (trust, document text, webview URIs).
  */
 import { basename } from 'node:path';
-import type { InspectResult } from '../../engine/inspect';
+import type { InspectResult } from '../../shared/formats/inspect';
 import { pathKey } from '../runs/tree';
 import type { RunsSnapshot } from '../runs/runsModel';
 import type { LayerTableKey } from './layerTable';
 import { experimentView, readAnalyses, readGradCam, readSearchReports, runView, sameData } from './panelData';
-import type { PanelState, PanelTarget } from './protocol';
+import type { PanelState, PanelTarget } from '../../shared/panelProtocol';
 
 /** Where the panel's data comes from. */
 export interface PanelSources {

@@ -3,7 +3,8 @@
  * MACs, latency T), then mean ± std per experiment for runs of several seeds. No `vscode` here.
  */
 import { basename } from 'node:path';
-import { formatCount, formatLocalTime, formatMetric, formatMs } from '../util/format';
+import { formatCount, formatLocalTime, formatMeanStd, formatMetric, formatMs } from '../../shared/format';
+import { meanStd } from '../../shared/stats';
 import { strategyLongLabel } from '../../shared/strategies';
 import type { RunLike } from './tree';
 
@@ -20,24 +21,23 @@ interface Row {
   latency?: number;
 }
 
-const n = (x: unknown) => (typeof x === 'number' && Number.isFinite(x) ? x : undefined);
+const n = (x: number | undefined) => (x !== undefined && Number.isFinite(x) ? x : undefined);
 const cell = (s: string) => s.replace(/\|/g, '\\|');
 
 export function compareRunsMarkdown(runs: readonly RunLike[], opts: { now?: Date } = {}): string {
   const rows: Row[] = runs.map((run) => {
-    const s = (run.summary ?? {}) as Record<string, unknown>;
-    const test = (s.test ?? {}) as Record<string, unknown>;
+    const s = run.summary;
     return {
       run,
       experiment: run.experimentFile ? basename(run.experimentFile).replace(/\.ttl\.json$/i, '') : run.name,
-      strategy: typeof s.description === 'string' ? s.description : strategyLongLabel(run.experiment?.strategy, { backbone: run.experiment?.model?.backbone?.split(/[\\/]/).pop() }),
-      auroc: n(test.auroc),
-      ap: n(test.averagePrecision),
-      trap: n(test.auprcTrapezoid),
-      acc: n(test.accuracy),
-      params: n(s.params),
-      macs: n(s.macs),
-      latency: n(s.latencyMs),
+      strategy: s ? s.description : strategyLongLabel(run.experiment?.strategy, { backbone: run.experiment?.model?.backbone?.split(/[\\/]/).pop() }),
+      auroc: n(s?.test.auroc),
+      ap: n(s?.test.averagePrecision),
+      trap: n(s?.test.auprcTrapezoid),
+      acc: n(s?.test.accuracy),
+      params: n(s?.params),
+      macs: n(s?.macs),
+      latency: n(s?.latencyMs),
     };
   });
   const bestAuroc = Math.max(...rows.map((r) => r.auroc ?? -Infinity));
@@ -67,7 +67,7 @@ export function compareRunsMarkdown(runs: readonly RunLike[], opts: { now?: Date
     out.push('| Experiment | Strategy | Seeds | Test AUROC | Test AUPRC (AP) |');
     out.push('|---|---|---|---:|---:|');
     for (const g of multi) {
-      out.push(`| ${cell(g[0].experiment)} | ${cell(g[0].strategy)} | ${g.map((r) => r.run.seed).join(', ')} | ${meanStd(g.map((r) => r.auroc!))} | ${meanStd(g.map((r) => r.ap).filter((x): x is number => x !== undefined))} |`);
+      out.push(`| ${cell(g[0].experiment)} | ${cell(g[0].strategy)} | ${g.map((r) => r.run.seed).join(', ')} | ${meanStdText(g.map((r) => r.auroc!))} | ${meanStdText(g.map((r) => r.ap).filter((x): x is number => x !== undefined))} |`);
     }
   }
   const backends = [...new Set(rows.map((r) => r.run.backend).filter(Boolean))];
@@ -75,10 +75,7 @@ export function compareRunsMarkdown(runs: readonly RunLike[], opts: { now?: Date
   return out.join('\n');
 }
 
-/** Sample mean ± standard deviation (n − 1), three decimals. */
-export function meanStd(xs: readonly number[]): string {
-  if (!xs.length) return '–';
-  const m = xs.reduce((a, b) => a + b, 0) / xs.length;
-  const sd = xs.length > 1 ? Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / (xs.length - 1)) : 0;
-  return `${m.toFixed(3)} ± ${sd.toFixed(3)}`;
+/** Sample mean ± standard deviation (n − 1) with three decimals; "–" for no values. */
+function meanStdText(xs: readonly number[]): string {
+  return xs.length ? formatMeanStd(meanStd(xs)) : '–';
 }

@@ -9,7 +9,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { readRun, type RunRecord } from '../../engine/runstore';
 import { readSearch, searchesDir, type SearchState, type Trial } from '../../engine/search/state';
-import { formatLocalTime, formatMetric, formatShortTime } from '../util/format';
+import { formatLocalTime, formatMetric, formatShortTime } from '../../shared/format';
 import { pathKey, runNode, statusIcon, type RunNode, type TreeInput } from './tree';
 import { strategyShortLabel } from '../../shared/strategies';
 

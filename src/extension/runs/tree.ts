@@ -8,7 +8,7 @@ import { basename, dirname, relative, resolve, sep } from 'node:path';
 import type { RunRecord, RunStatus } from '../../engine/runstore';
 import type { SearchNode } from './searches';
 import { strategyShortLabel } from '../../shared/strategies';
-import { formatCount, formatDuration, formatLocalTime, formatMeanStd, formatMetric, formatMs, formatShortTime } from '../util/format';
+import { formatCount, formatDuration, formatLocalTime, formatMeanStd, formatMetric, formatMs, formatShortTime } from '../../shared/format';
 
 /** The part of a run record the tree needs (a full RunRecord fits). */
 export type RunLike = Pick<RunRecord, 'id' | 'dir' | 'name' | 'experimentFile' | 'status' | 'seed' | 'startedAt' | 'lastEpoch' | 'backend'> &
@@ -149,9 +149,7 @@ function bestAuroc(runs: RunLike[]): number | undefined {
 }
 
 function testMetric(r: RunLike, key: 'auroc' | 'averagePrecision' | 'auprcTrapezoid' | 'accuracy'): number | undefined {
-  const test = (r.summary as { test?: Record<string, unknown> } | undefined)?.test;
-  const v = test?.[key];
-  return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
+  return num(r.summary?.test[key]);
 }
 
 function num(x: unknown): number | undefined {
@@ -159,7 +157,7 @@ function num(x: unknown): number | undefined {
 }
 
 export function runNode(r: RunLike, input: Pick<TreeInput, 'live' | 'hasModel' | 'now'> = {}): RunNode {
-  const summary = r.summary as Record<string, unknown> | undefined;
+  const summary = r.summary;
   const epochs = num(r.experiment?.train?.epochs);
   const live = input.live?.get(r.dir);
   const status = r.status;
@@ -204,20 +202,20 @@ export function runNode(r: RunLike, input: Pick<TreeInput, 'live' | 'hasModel' |
     rows.push(['test AUPRC (AP)', formatMetric(ap)]);
     rows.push(['test AUPRC (trapezoid)', formatMetric(testMetric(r, 'auprcTrapezoid'))]);
     rows.push(['test accuracy (at 0.5)', formatMetric(testMetric(r, 'accuracy'))]);
-    const atVal = (summary.test as { atValThreshold?: { threshold: number; accuracy: number; sensitivity: number; specificity: number } } | undefined)?.atValThreshold;
+    const atVal = summary.test.atValThreshold;
     if (atVal) {
       rows.push([`at val threshold ${atVal.threshold.toFixed(2)}`, `accuracy ${formatMetric(atVal.accuracy)} · sens ${formatMetric(atVal.sensitivity)} · spec ${formatMetric(atVal.specificity)}`]);
     }
-    const seeds = summary.seeds as { seeds?: number[]; test?: { auroc?: { mean: number; std: number }; averagePrecision?: { mean: number; std: number } } } | undefined;
-    if (seeds?.seeds && seeds.seeds.length > 1) {
-      rows.push([`AUROC over ${seeds.seeds.length} seeds`, formatMeanStd(seeds.test?.auroc)]);
-      rows.push([`AUPRC over ${seeds.seeds.length} seeds`, formatMeanStd(seeds.test?.averagePrecision)]);
+    const seeds = summary.seeds;
+    if (seeds && seeds.seeds.length > 1) {
+      rows.push([`AUROC over ${seeds.seeds.length} seeds`, formatMeanStd(seeds.test.auroc)]);
+      rows.push([`AUPRC over ${seeds.seeds.length} seeds`, formatMeanStd(seeds.test.averagePrecision)]);
     }
-    rows.push(['params', formatCount(num(summary.params))]);
-    rows.push(['MACs', formatCount(num(summary.macs))]);
+    rows.push(['params', formatCount(summary.params)]);
+    rows.push(['MACs', formatCount(summary.macs)]);
     rows.push(['T (latency, batch 1)', formatMs(summary.latencyMs)]);
-    if (num(summary.wallSeconds) !== undefined) rows.push(['training time', formatDuration(summary.wallSeconds as number)]);
-    if (num(summary.bestEpoch) !== undefined) rows.push(['best epoch', `${(summary.bestEpoch as number) + 1} of ${num(summary.epochsRun) ?? '?'}`]);
+    if (num(summary.wallSeconds) !== undefined) rows.push(['training time', formatDuration(summary.wallSeconds)]);
+    rows.push(['best epoch', `${summary.bestEpoch + 1} of ${summary.epochsRun}`]);
   } else if (lastMetrics) {
     const va = num(lastMetrics.val_auroc) ?? num(lastMetrics.valAuroc);
     if (va !== undefined) rows.push(['last val AUROC', formatMetric(va)]);

@@ -8,8 +8,19 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { suite, test, waitFor, workspaceFolder } from './harness';
 import { runNodeWhere, ttlApi, writeTinyBreastMnist } from './ttl.helpers';
+import type { RunSummary } from '../../../src/shared/formats/summary';
 
-function writeRun(id: string, experimentFile: string, o: { status: string; pid?: number; summary?: Record<string, unknown> }): string {
+/** A complete summary.json (the run store reads it through its type), with the figures a test checks. */
+function summaryOf(o: Pick<RunSummary, 'test' | 'params' | 'macs' | 'latencyMs'>): RunSummary {
+  const val = { n: 20, loss: 0.5, auroc: 0.7, averagePrecision: 0.6, auprcTrapezoid: 0.6, accuracy: 0.7 };
+  return {
+    name: 'cli-made', runId: 'cli-made', runDir: '', seed: 3, backbone: 'mobilenet_v1', strategy: { kind: 'ttl', cut: 'conv_pw_3_relu' },
+    description: 'TTL, cut after conv_pw_3_relu', cut: 'conv_pw_3_relu', classes: ['0', '1'], backend: 'wasm', epochsRun: 2, bestEpoch: 1,
+    val, trainableParams: o.params, macsConvDense: o.macs, inputSize: 28, trainImagesPerSecond: 100, wallSeconds: 10, ...o,
+  };
+}
+
+function writeRun(id: string, experimentFile: string, o: { status: string; pid?: number; summary?: RunSummary }): string {
   const dir = path.join(workspaceFolder().uri.fsPath, '.ttl', 'runs', id);
   mkdirSync(dir, { recursive: true });
   const t = new Date().toISOString();
@@ -43,7 +54,7 @@ suite('TTL Studio: runs on disk', () => {
     const file = await writeTinyBreastMnist('cli-made');
     const dir = writeRun('20260101-000000-cli-made-s3-aaaa', file.fsPath, {
       status: 'finished',
-      summary: { test: { auroc: 0.8771, averagePrecision: 0.6543, accuracy: 0.8 }, params: 12_345, macs: 6_780_000, latencyMs: 2.5 },
+      summary: summaryOf({ test: { n: 20, loss: 0.4, auroc: 0.8771, averagePrecision: 0.6543, auprcTrapezoid: 0.65, accuracy: 0.8 }, params: 12_345, macs: 6_780_000, latencyMs: 2.5 }),
     });
     const run = await runNodeWhere(api, dir, (r) => r.status === 'finished', 'the CLI run in the Experiments view');
     assert.equal(run.description, 'AUROC 0.877 · AUPRC 0.654');

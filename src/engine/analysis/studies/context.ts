@@ -15,8 +15,8 @@ import type { Backbone, Block } from '../../models/types';
 import { readRun, type RunRecord } from '../../runstore';
 import { TtlInputError } from '../../errors';
 import type { EventSink } from '../../events';
-import { deriveSeed, Rng } from '../../rng';
-import type { AnalysedRun, AnalysisSplit } from '../format';
+import { deriveSeed, Rng } from '../../../shared/rng';
+import type { AnalysedRun, AnalysisSplit } from '../../../shared/formats/analysis';
 
 /** Which layers to record: the block ends (plus the cut), or every cut point. */
 export type LayerSelection = 'blocks' | 'all';
@@ -138,7 +138,7 @@ function analysedRun(record: RunRecord, backbone: string): AnalysedRun {
     id: record.id,
     backbone,
     strategy: (record.experiment.strategy as { kind: string }).kind,
-    cut: typeof record.summary?.cut === 'string' ? record.summary.cut : null,
+    cut: record.summary?.cut ?? null,
   };
 }
 

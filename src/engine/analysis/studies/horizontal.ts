@@ -5,7 +5,7 @@
  * every image at the layer's own resolution in all three models (`RecordedLayer.points`). A finetuned similarity far above the baseline means
  * the layer's pretrained features were reused; one close to it means they were re-learned.
  */
-import type { AgainstLayer, AgainstStudy, AnalysedRun, HorizontalLayer, HorizontalStudy } from '../format';
+import type { AgainstLayer, AgainstStudy, AnalysedRun, HorizontalLayer, HorizontalStudy } from '../../../shared/formats/analysis';
 import type { RecordedLayer } from './record';
 import { compareLayers, type CompareOptions, type Comparison } from './compare';
 

@@ -5,8 +5,8 @@
  * split. The paper's observation: with top layers re-learned, the probe peaks at a middle block.
  */
 import { auroc, averagePrecision, macroAuroc, macroAveragePrecision } from '../../metrics';
-import { Rng } from '../../rng';
-import type { ProbeBlock, ProbeStudy } from '../format';
+import { Rng } from '../../../shared/rng';
+import type { ProbeBlock, ProbeStudy } from '../../../shared/formats/analysis';
 import type { LayerActivations } from '../activations';
 
 export interface LogisticOptions {

@@ -18,7 +18,7 @@
  * A dense (N, p) layer output is kept as is in every form.
  */
 import { tf } from '../../tf';
-import { deriveSeed, Rng } from '../../rng';
+import { deriveSeed, Rng } from '../../../shared/rng';
 import type { Normalisation } from '../../models/types';
 import { makeBatch } from '../../train/batches';
 import { averagePool, spatialShape, type LayerActivations } from '../activations';

@@ -12,7 +12,7 @@
  * from the first undersampled one on (too few data points per neuron, see `horizontal.ts`)
  * are not judged, since their similarities crowd towards 1 whatever the features are.
  */
-import type { CutSuggestion, HorizontalLayer } from '../format';
+import type { CutSuggestion, HorizontalLayer } from '../../../shared/formats/analysis';
 
 export const DEFAULT_RETENTION_THRESHOLD = 0.25;
 

@@ -4,7 +4,7 @@
  * that makes top layers more similar to the layers below them means the top layers learnt
  * little beyond what lower layers already compute.
  */
-import type { VerticalStudy } from '../format';
+import type { VerticalStudy } from '../../../shared/formats/analysis';
 import type { RecordedLayer } from './record';
 import { compareLayers, type CompareOptions } from './compare';
 

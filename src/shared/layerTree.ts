@@ -9,8 +9,8 @@
  * ancestors, so the model truncated at cut point c is "the rows up to c" plus a head whose size
  * follows from c's output shape.
  */
-import type { InspectedLayer, InspectResult } from '../../engine/inspect';
-import { cutOfStrategy, lwftUnitsAbove, rowRole, strategyInfo, type RowRole } from '../../shared/strategies';
+import type { InspectedLayer, InspectResult } from './formats/inspect';
+import { cutOfStrategy, lwftUnitsAbove, rowRole, strategyInfo, type RowRole } from './strategies';
 
 export { cutOfStrategy, lwftUnitsAbove, type RowRole };
 

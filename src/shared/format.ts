@@ -1,4 +1,7 @@
-/** Short human-readable figures for tree items, tooltips and tables. No `vscode` here. */
+/**
+ * Short human-readable figures for the terminal, tree items, tooltips, tables and the Model
+ * Explorer: counts (params, MACs), metrics, mean ± std, latency, durations and times. Pure.
+ */
 
 /** Three significant digits: 1234 → "1.23 k", 12_345 → "12.3 k", 2_345_678 → "2.35 M". */
 export function formatCount(n: number | undefined): string {

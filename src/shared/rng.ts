@@ -1,21 +1,31 @@
 /**
- * A small seeded PRNG (mulberry32). Every random choice of a run (shuffling, augmentation,
- * position subsampling) draws from one of these, derived from the run's seed, so a run is
+ * The project's one pseudo-random generator, mulberry32: small, fast, well mixed, and the same
+ * sequence on every machine and runtime. Every random choice of a run (data split, shuffling,
+ * augmentation, position subsampling) draws from it, seeded from the run's seed, so a run is
  * reproducible and a resumed run continues exactly as an uninterrupted one would.
  */
-export class Rng {
-  private state: number;
 
-  constructor(seed: number) {
-    this.state = (seed >>> 0) ^ 0x9e3779b9;
-  }
-
-  /** Uniform in [0, 1). */
-  next(): number {
-    let t = (this.state = (this.state + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
+/**
+ * mulberry32 started from the 32-bit state `seed`: each call returns the next float in [0, 1)
+ * (a 32-bit integer divided by 2^32).
+ */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), a | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A seeded stream with the draws a run needs. */
+export class Rng {
+  /** Uniform in [0, 1). */
+  readonly next: () => number;
+
+  constructor(seed: number) {
+    this.next = mulberry32((seed >>> 0) ^ 0x9e3779b9);
   }
 
   /** Uniform in [lo, hi). */

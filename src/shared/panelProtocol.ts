@@ -1,7 +1,7 @@
 /**
- * The Model Explorer's message contract, imported by the extension host and by the webview
- * (webview/main.ts), so a change to the wire format fails to compile on both sides. No `vscode`
- * and no DOM here.
+ * The Model Explorer's message contract, imported by the extension host
+ * (extension/panel/modelExplorerPanel.ts) and by the webview (webview/main.ts), so a change to
+ * the wire format fails to compile on both sides. No `vscode` and no DOM here.
  *
  * Host → webview: `state` carries the whole `PanelState` (small: one layer table, the runs'
  * per-epoch metrics); the webview redraws the sections that changed. The host only sends after
@@ -9,10 +9,11 @@
  * the handle is released, `export` with a chart's PNG or CSV. The host checks every
  * incoming message with `isWebviewMessage` and ignores anything else.
  */
-import type { AnalysisFile } from '../../engine/analysis/format';
-import type { InspectResult } from '../../engine/inspect';
-import type { SearchReport } from '../../engine/search/report';
+import type { AnalysisFile } from './formats/analysis';
+import type { InspectResult } from './formats/inspect';
+import type { SearchReport } from './formats/searchReport';
 import type { StrategyView } from './layerTree';
+import { isRecord } from './formats/check';
 
 /** What the panel was opened for; also what the webview persists (getState) for revival. */
 export interface PanelTarget {
@@ -110,10 +111,6 @@ export type WebviewMessage =
 const PNG_PREFIX = 'data:image/png;base64,';
 /** Exports larger than this are refused (a chart PNG is well under a megabyte). */
 const MAX_EXPORT_CHARS = 32 * 1024 * 1024;
-
-function isRecord(x: unknown): x is Record<string, unknown> {
-  return typeof x === 'object' && x !== null && !Array.isArray(x);
-}
 
 /** A chart name usable in a file name: letters, digits, dash, underscore, dot, space. */
 function isChartName(x: unknown): x is string {

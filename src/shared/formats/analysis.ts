@@ -6,9 +6,10 @@
  * Layers are named by the backbone's cut points (`Backbone.cutPoints`), blocks by its stages
  * (`Backbone.blocks`). All similarity values are in [0, 1] (SVCCA, PWCCA and CKA all are).
  */
-import type { MeasureName } from './measures';
-
 export const ANALYSIS_FORMAT = 'ttl-analysis/1';
+
+/** The similarity measures an analysis can use (the engine's registry in analysis/measures.ts). */
+export type MeasureName = 'svcca' | 'pwcca' | 'cka';
 
 /** Which studies an analysis file may hold. */
 export type StudyName = 'horizontal' | 'vertical' | 'probe';
