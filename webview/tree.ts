@@ -5,7 +5,7 @@
  * below it and the totals update in place; releasing it hands the cut to `onCommit`.
  */
 import type { InspectResult } from '../src/shared/formats/inspect';
-import { buildLayerTree, handleStops, stepHandle, type RowRole, type StrategyView, type Totals } from '../src/shared/layerTree';
+import { buildLayerTree, handleStops, stepHandle, type StrategyView, type Totals } from '../src/shared/layerTree';
 import { formatCount, formatMs } from '../src/shared/format';
 import { rowNote, strategyInfo } from '../src/shared/strategies';
 import { h } from './dom';

@@ -9,7 +9,7 @@ import { BACKENDS, COMMANDS, VIEWS } from '../../src/extension/ids';
 import { experimentText, relativeToFile, suggestName, validateName } from '../../src/extension/experiments/template';
 import { formatCount, formatDuration, formatMs } from '../../src/shared/format';
 import { DEFAULT_RUNS_DIR } from '../../src/shared/paths';
-import { debounce } from '../../src/extension/util/debounce';
+import { debounce, KeyedDebouncer } from '../../src/extension/util/debounce';
 import { tempDir } from './tmp';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -170,18 +170,49 @@ describe('formatting and debouncing', () => {
     assert.equal(formatDuration(3725), '1 h 02 min');
   });
 
-  test('a burst of calls runs once, with the last arguments', async () => {
+  test('a burst of calls runs once, ms after the last call, with the last arguments', (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
     const seen: number[] = [];
     const d = debounce((n: number) => seen.push(n), 20);
     d(1);
+    t.mock.timers.tick(15);
     d(2);
+    t.mock.timers.tick(15);
     d(3);
-    await new Promise((r) => setTimeout(r, 60));
+    t.mock.timers.tick(19);
+    assert.deepEqual(seen, [], 'nothing runs while the calls come less than 20 ms apart');
+    t.mock.timers.tick(1);
     assert.deepEqual(seen, [3]);
+    t.mock.timers.tick(100);
+    assert.deepEqual(seen, [3], 'one run per burst');
     d(4);
     d.cancel();
+    t.mock.timers.tick(100);
+    assert.deepEqual(seen, [3], 'a cancelled call never runs');
     d(5);
     d.flush();
     assert.deepEqual(seen, [3, 5]);
+    t.mock.timers.tick(100);
+    assert.deepEqual(seen, [3, 5], 'a flushed call does not run again');
+  });
+
+  test('a keyed debouncer keeps one pending call per key', (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const seen: string[] = [];
+    const k = new KeyedDebouncer<string>(20);
+    k.schedule('a', () => seen.push('a1'));
+    k.schedule('b', () => seen.push('b1'));
+    t.mock.timers.tick(10);
+    k.schedule('a', () => seen.push('a2'));
+    t.mock.timers.tick(10);
+    assert.deepEqual(seen, ['b1']);
+    t.mock.timers.tick(10);
+    assert.deepEqual(seen, ['b1', 'a2']);
+    k.schedule('a', () => seen.push('a3'));
+    k.cancel('a');
+    k.schedule('b', () => seen.push('b2'));
+    k.dispose();
+    t.mock.timers.tick(100);
+    assert.deepEqual(seen, ['b1', 'a2']);
   });
 });

@@ -21,69 +21,13 @@ import {
 import { ComputeContext, ROT_VECTORS, splitRange } from '../../src/engine/analysis/parallel';
 import { OutOfMemoryError } from '../../src/engine/errors';
 import { Rng } from '../../src/shared/rng';
-
-function gaussian(rng: Rng, n: number): Float64Array {
-  const out = new Float64Array(n);
-  for (let i = 0; i < n; i += 2) {
-    const u = Math.max(rng.next(), 1e-300);
-    const v = rng.next();
-    const r = Math.sqrt(-2 * Math.log(u));
-    out[i] = r * Math.cos(2 * Math.PI * v);
-    if (i + 1 < n) out[i + 1] = r * Math.sin(2 * Math.PI * v);
-  }
-  return out;
-}
+import { gaussian, jacobiEigen } from './reference/jacobi';
 
 function randomSymmetric(rng: Rng, p: number): Float64Array {
   const b = gaussian(rng, p * p);
   const a = new Float64Array(p * p);
   for (let i = 0; i < p; i++) for (let j = 0; j < p; j++) a[i * p + j] = b[i * p + j] + b[j * p + i];
   return a;
-}
-
-/** Reference: cyclic Jacobi eigenvalue algorithm (slow, simple, obviously correct). Returns descending values. */
-function jacobiEigen(input: Float64Array, p: number): { values: number[]; vectors: number[][] } {
-  const a = Float64Array.from(input);
-  const v = new Float64Array(p * p);
-  for (let i = 0; i < p; i++) v[i * p + i] = 1;
-  for (let sweep = 0; sweep < 100; sweep++) {
-    let off = 0;
-    for (let i = 0; i < p; i++) for (let j = i + 1; j < p; j++) off += a[i * p + j] ** 2;
-    if (off < 1e-30) break;
-    for (let i = 0; i < p; i++) {
-      for (let j = i + 1; j < p; j++) {
-        const aij = a[i * p + j];
-        if (Math.abs(aij) < 1e-300) continue;
-        const theta = (a[j * p + j] - a[i * p + i]) / (2 * aij);
-        const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
-        const c = 1 / Math.sqrt(t * t + 1);
-        const s = t * c;
-        for (let k = 0; k < p; k++) {
-          const aki = a[k * p + i];
-          const akj = a[k * p + j];
-          a[k * p + i] = c * aki - s * akj;
-          a[k * p + j] = s * aki + c * akj;
-        }
-        for (let k = 0; k < p; k++) {
-          const aik = a[i * p + k];
-          const ajk = a[j * p + k];
-          a[i * p + k] = c * aik - s * ajk;
-          a[j * p + k] = s * aik + c * ajk;
-        }
-        for (let k = 0; k < p; k++) {
-          const vki = v[k * p + i];
-          const vkj = v[k * p + j];
-          v[k * p + i] = c * vki - s * vkj;
-          v[k * p + j] = s * vki + c * vkj;
-        }
-      }
-    }
-  }
-  const order = Array.from({ length: p }, (_, i) => i).sort((x, y) => a[y * p + y] - a[x * p + x]);
-  return {
-    values: order.map((i) => a[i * p + i]),
-    vectors: order.map((i) => Array.from({ length: p }, (_, k) => v[k * p + i])),
-  };
 }
 
 function maxAbsDiff(x: ArrayLike<number>, y: ArrayLike<number>): number {

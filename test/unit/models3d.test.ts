@@ -114,7 +114,7 @@ test('GroupedConv3D equals a dense Conv3D with the block-diagonal kernel, forwar
   const input = tf.input({ shape: [5, 6, 7, cin] });
   const layer = new GroupedConv3D({ filters: cout, kernelSize: k, strides: [1, 2, 2], padding: 'same', groups, useBias: true, name: 'g' });
   const model = tf.model({ inputs: input, outputs: layer.apply(input) as tf.SymbolicTensor });
-  const [kernel, bias] = layer.getWeights();
+  const [kernel] = layer.getWeights();
   assert.deepEqual(kernel.shape, [k, k, k, cin / groups, cout]);
   layer.setWeights([tf.tensor(values(kernel.size, 3), kernel.shape), tf.tensor(values(cout, 4), [cout])]);
   // Dense kernel [k, k, k, cin, cout], zero outside the diagonal blocks.

@@ -1,8 +1,9 @@
 /**
  * SVCCA, PWCCA and linear CKA against a plain reference written from the textbook formulas with
  * the semantics of google/svcca (covariances, rescaling by the largest entry, epsilon cut and
- * ridge, Σxx^(−½) Σxy Σyy^(−½) by cyclic Jacobi eigendecompositions), plus the properties every
- * measure must have, degenerate inputs, .npy files and conv activations.
+ * ridge, Σxx^(−½) Σxy Σyy^(−½) by cyclic Jacobi eigendecompositions from reference/jacobi.ts), plus the properties every
+ * measure must have, degenerate inputs, .npy files and conv activations. Golden values from NumPy
+ * are in similarity-golden.test.ts.
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -18,24 +19,13 @@ import { pwccaSimilarity } from '../../src/engine/analysis/pwcca';
 import { svccaSimilarity, type Activations } from '../../src/engine/analysis/svcca';
 import { TtlInputError } from '../../src/engine/errors';
 import { Rng } from '../../src/shared/rng';
+import { gaussian, jacobiEigen } from './reference/jacobi';
 
 after(() => releaseComputeContext());
 
 // ---------------------------------------------------------------------------------------------
 // Data and dense helpers (plain arrays, row-major)
 // ---------------------------------------------------------------------------------------------
-
-function gaussian(rng: Rng, n: number): Float64Array {
-  const out = new Float64Array(n);
-  for (let i = 0; i < n; i += 2) {
-    const u = Math.max(rng.next(), 1e-300);
-    const v = rng.next();
-    const r = Math.sqrt(-2 * Math.log(u));
-    out[i] = r * Math.cos(2 * Math.PI * v);
-    if (i + 1 < n) out[i + 1] = r * Math.sin(2 * Math.PI * v);
-  }
-  return out;
-}
 
 function matmul(a: Float64Array, b: Float64Array, n: number, k: number, m: number): Float64Array {
   const c = new Float64Array(n * m);
@@ -67,55 +57,6 @@ function layers(seed: number, n: number, pa: number, pb: number, r: number): [Ac
   ];
 }
 
-/** Cyclic Jacobi eigendecomposition: descending eigenvalues, eigenvectors as rows. */
-function jacobi(input: Float64Array, p: number): { values: number[]; vectors: Float64Array[] } {
-  const a = Float64Array.from(input);
-  const v = new Float64Array(p * p);
-  for (let i = 0; i < p; i++) v[i * p + i] = 1;
-  for (let sweep = 0; sweep < 100; sweep++) {
-    let off = 0;
-    let diag = 0;
-    for (let i = 0; i < p; i++) {
-      diag += a[i * p + i] ** 2;
-      for (let j = i + 1; j < p; j++) off += a[i * p + j] ** 2;
-    }
-    if (off <= 1e-32 * diag || off === 0) break;
-    for (let i = 0; i < p; i++) {
-      for (let j = i + 1; j < p; j++) {
-        const aij = a[i * p + j];
-        if (aij === 0) continue;
-        const theta = (a[j * p + j] - a[i * p + i]) / (2 * aij);
-        const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
-        const c = 1 / Math.sqrt(t * t + 1);
-        const s = t * c;
-        for (let k = 0; k < p; k++) {
-          const x = a[k * p + i];
-          const y = a[k * p + j];
-          a[k * p + i] = c * x - s * y;
-          a[k * p + j] = s * x + c * y;
-        }
-        for (let k = 0; k < p; k++) {
-          const x = a[i * p + k];
-          const y = a[j * p + k];
-          a[i * p + k] = c * x - s * y;
-          a[j * p + k] = s * x + c * y;
-        }
-        for (let k = 0; k < p; k++) {
-          const x = v[k * p + i];
-          const y = v[k * p + j];
-          v[k * p + i] = c * x - s * y;
-          v[k * p + j] = s * x + c * y;
-        }
-      }
-    }
-  }
-  const order = Array.from({ length: p }, (_, i) => i).sort((x, y) => a[y * p + y] - a[x * p + x]);
-  return {
-    values: order.map((i) => a[i * p + i]),
-    vectors: order.map((i) => Float64Array.from({ length: p }, (_, k) => v[k * p + i])),
-  };
-}
-
 function centred(x: Activations): Float64Array {
   const [n, p] = x.shape;
   const out = Float64Array.from(x.data);
@@ -132,7 +73,7 @@ function centred(x: Activations): Float64Array {
 function refSvdStep(x: Activations, rule: { keep?: number; dims?: number }): Activations {
   const [n, p] = x.shape;
   const xc = centred(x);
-  const { values, vectors } = jacobi(matmul(transpose(xc, n, p), xc, p, n, p), p);
+  const { values, vectors } = jacobiEigen(matmul(transpose(xc, n, p), xc, p, n, p), p);
   const total = values.reduce((s, v) => s + Math.max(v, 0), 0);
   let k = rule.dims ?? p;
   if (rule.dims === undefined) {
@@ -156,7 +97,7 @@ function refSvdStep(x: Activations, rule: { keep?: number; dims?: number }): Act
 
 /** Σ^(−½) of a symmetric positive semi-definite matrix (pseudo-inverse on tiny eigenvalues). */
 function invSqrt(s: Float64Array, p: number): Float64Array {
-  const { values, vectors } = jacobi(s, p);
+  const { values, vectors } = jacobiEigen(s, p);
   const out = new Float64Array(p * p);
   for (let q = 0; q < p; q++) {
     if (!(values[q] > 1e-15 * values[0])) continue;
@@ -199,7 +140,7 @@ function refCca(x: Activations, y: Activations, epsilon: number) {
   const K = matmul(matmul(invSqrt(cxx, kx), cxy, kx, kx, ky), invSqrt(cyy, ky), kx, ky, ky);
   const small = kx <= ky ? matmul(K, transpose(K, kx, ky), kx, ky, kx) : matmul(transpose(K, kx, ky), K, ky, kx, ky);
   const m = Math.min(kx, ky);
-  const eig = jacobi(small, m);
+  const eig = jacobiEigen(small, m);
   return { coefficients: eig.values.map((v) => Math.sqrt(Math.max(0, v))), singular: eig.vectors, K, xi, yi, kx, ky, xc, yc };
 }
 

@@ -5,7 +5,6 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
-import * as fs from 'node:fs';
 import { tf } from '../../src/engine/tf';
 import { initBackend } from '../../src/engine/backend';
 import { loadDataset, subsample } from '../../src/engine/data';

@@ -144,7 +144,18 @@ test('volume batches: [B, S, S, S, 3] normalised; flips are exact axis reversals
 
 test('the AdrenalMNIST3D TTL and FTL examples run through `ttl run` (a tiny subset, 1 epoch)', () => {
   const dir = tempDir('ttl-adrenal-');
-  const summaries: Record<string, Record<string, any>> = {};
+  interface Summary {
+    backbone: string;
+    cut: string | null;
+    inputSize: number;
+    runDir: string;
+    params: number;
+    macs: number;
+    latencyMs: number;
+    val: { n: number };
+    test: { n: number; loss: number };
+  }
+  const summaries: Record<string, Summary> = {};
   for (const kind of ['ttl', 'ftl']) {
     const exp = JSON.parse(fs.readFileSync(path.join(EXAMPLE, `adrenalmnist3d-${kind}.ttl.json`), 'utf8'));
     delete exp.$schema;

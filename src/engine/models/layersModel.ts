@@ -137,7 +137,7 @@ export interface FileIOHandlerOptions {
   /** Edits the (Python-style, snake_case) topology before it is deserialised. */
   transformTopology?: (topology: Record<string, unknown>) => void;
   /** Stored in model.json's `userDefinedMetadata` on save. */
-  metadata?: Record<string, {}>;
+  metadata?: Record<string, NonNullable<unknown>>;
 }
 
 /**
@@ -243,7 +243,7 @@ export async function readWeightsFile(modelJsonPath: string): Promise<tf.NamedTe
 }
 
 /** Saves any LayersModel as `dir/model.json` + `dir/weights.bin`. */
-export async function saveLayersModelFile(model: tf.LayersModel, dir: string, metadata?: Record<string, {}>): Promise<tf.io.SaveResult> {
+export async function saveLayersModelFile(model: tf.LayersModel, dir: string, metadata?: Record<string, NonNullable<unknown>>): Promise<tf.io.SaveResult> {
   return model.save(fileIOHandler(dir, { metadata }));
 }
 

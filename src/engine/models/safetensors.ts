@@ -186,13 +186,20 @@ export function writeSafetensors(tensors: TensorsToWrite, metadata?: Record<stri
     const dtype = t.dtype ?? 'F32';
     for (let i = 0; i < t.data.length; i++) {
       const v = t.data[i];
-      if (dtype === 'F32') dv.setFloat32(p, v, true), (p += 4);
-      else if (dtype === 'F64') dv.setFloat64(p, v, true), (p += 8);
-      else if (dtype === 'F16') dv.setUint16(p, floatToHalf(v), true), (p += 2);
-      else {
+      if (dtype === 'F32') {
+        dv.setFloat32(p, v, true);
+        p += 4;
+      } else if (dtype === 'F64') {
+        dv.setFloat64(p, v, true);
+        p += 8;
+      } else if (dtype === 'F16') {
+        dv.setUint16(p, floatToHalf(v), true);
+        p += 2;
+      } else {
         const u = new Uint32Array(new Float32Array([v]).buffer)[0];
         const rounded = (u + 0x7fff + ((u >>> 16) & 1)) >>> 16; // round to nearest even
-        dv.setUint16(p, Number.isNaN(v) ? 0x7fc0 : rounded, true), (p += 2);
+        dv.setUint16(p, Number.isNaN(v) ? 0x7fc0 : rounded, true);
+        p += 2;
       }
     }
   }
