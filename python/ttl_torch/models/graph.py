@@ -235,23 +235,25 @@ class Net(nn.Module):
         blocks = ", ".join(b.name for b in self.spec.blocks)
         raise ValueError(f"layer '{cut}' is not a cut point of {self.name}; blocks: {blocks}; cut points: {', '.join(self.spec.cut_points)}")
 
-    def truncated(self, cut: Optional[str] = None) -> "Net":
-        """An independent copy (its own parameters) of the network up to `cut` (a cut point or a block name; None: all of it)."""
+    def truncated(self, cut: Optional[str] = None, share: bool = False) -> "Net":
+        """The network up to `cut` (a cut point or a block name; None: all of it): an
+        independent copy with its own parameters, or with `share` the same layer modules.
+        """
         end = self.output if cut is None else self.find_cut(cut)
         keep = self.ancestors(end)
-        layers = {n: copy.deepcopy(self.layers[n]) for n in keep}
+        layers = {n: (self.layers[n] if share else copy.deepcopy(self.layers[n])) for n in keep}
         return Net(self.spec, layers, {n: self.inputs[n] for n in keep}, {n: self.channels[n] for n in keep}, end)
 
 
-def classifier(backbone: Net, num_classes: int, cut: Optional[str] = None, head_name: str = "head") -> Net:
+def classifier(backbone: Net, num_classes: int, cut: Optional[str] = None, head_name: str = "head", share: bool = False) -> Net:
     """The TypeScript engine's `buildClassifier`: the backbone up to `cut` (a cut point or a block
     name; default all of it), then ``head_pool`` (global average pooling) and ``head``
-    (a linear layer with max(2, num_classes) outputs, its own fresh weights). Independent of
-    `backbone`'s parameters.
+    (a linear layer with max(2, num_classes) outputs, Glorot-uniform, zero bias). Independent of
+    `backbone`'s parameters unless `share` (then the layers up to the cut are `backbone`'s own).
     """
     if not isinstance(num_classes, int) or num_classes < 1:
         raise ValueError(f"num_classes must be a positive integer, got {num_classes}")
-    body = backbone.truncated(cut)
+    body = backbone.truncated(cut, share)
     layers = dict(body.layers.items())
     inputs = dict(body.inputs)
     channels = dict(body.channels)

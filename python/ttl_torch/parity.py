@@ -1,0 +1,79 @@
+"""Logits of the torch engine for the parity tests (`test/unit/torch-parity.test.ts`).
+
+``python -m ttl_torch.parity MANIFEST.json`` reads a manifest written by the TypeScript side::
+
+    {"cases": [{"id": "resnet18", "backbone": "resnet18",
+                "weights": "resnet18.safetensors" | "shipped",
+                "input": "resnet18-input.safetensors",       # tensor "input", NHWC / NDHWC
+                "heads": [{"cut": null | "conv3_x", "weights": "resnet18-head0.safetensors"}],
+                "out": "resnet18-torch.safetensors"}]}
+
+and, for each case, builds the backbone, loads its weights (an exchange-format file, or the
+shipped MobileNet model.json converted here), builds the classifier at every cut with the head
+weights given, and writes the logits as ``logits/<i>`` (one per head) to ``out``. One JSON
+line per case on stdout: ``{"id", "seconds", "params": [...]}`` (parameters per classifier).
+Everything runs on the CPU in float32, in eval mode (batch norm on its running statistics).
+"""
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .models import build_backbone, classifier
+from .weights import WeightsError, export_weights, load_exchange, load_weights, read_safetensors
+
+
+def _to_channels_first(a: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(np.moveaxis(a, -1, 1)))
+
+
+def run_case(case: dict, base: Path) -> dict:
+    from safetensors.numpy import save_file  # noqa: PLC0415
+
+    t0 = time.perf_counter()
+    shipped = case["weights"] == "shipped"
+    net = build_backbone(case["backbone"], pretrained=shipped)
+    if not shipped:
+        load_exchange(net, base / case["weights"])
+    net.eval()
+    arrays = export_weights(net)
+    inputs, _ = read_safetensors(base / case["input"])
+    x = _to_channels_first(inputs["input"])
+    out = {}
+    params = []
+    for i, head in enumerate(case["heads"]):
+        head_arrays, _ = read_safetensors(base / head["weights"])
+        units = head_arrays["head/bias"].shape[0]
+        model = classifier(net, units, head["cut"], share=True)
+        load_weights(model, {**arrays, **head_arrays}, str(base / head["weights"]), strict=False)
+        model.eval()
+        with torch.no_grad():
+            out[f"logits/{i}"] = model(x).numpy()
+        params.append(sum(p.numel() for p in model.parameters()))
+    save_file(out, str(base / case["out"]))
+    return {"id": case["id"], "seconds": round(time.perf_counter() - t0, 3), "params": params}
+
+
+def main(argv=None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: python -m ttl_torch.parity MANIFEST.json", file=sys.stderr)
+        return 2
+    manifest = Path(args[0])
+    torch.manual_seed(0)
+    try:
+        cases = json.loads(manifest.read_text("utf-8"))["cases"]
+        for case in cases:
+            print(json.dumps(run_case(case, manifest.parent)), flush=True)
+    except (WeightsError, ValueError, KeyError, OSError) as e:
+        print(f"ttl_torch.parity: {type(e).__name__}: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

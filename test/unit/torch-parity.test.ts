@@ -1,0 +1,180 @@
+/**
+ * Parity of the two engines on the CPU: the same weights give the same logits in the
+ * TypeScript engine (tfjs on wasm) and the PyTorch one (`python/ttl_torch`), for every
+ * built-in, whole and truncated at several cuts.
+ *
+ * The TypeScript side builds each backbone (seeded, with its batch-norm parameters and running
+ * statistics drawn at random so that ε and the statistics matter; the MobileNets also with the
+ * shipped ImageNet weights, which the torch side converts from the model.json itself), writes
+ * its weights in the exchange format (`writeLayerWeights`), each classifier's head, a seeded
+ * input batch and its own logits; one `python -m ttl_torch.parity` run computes the torch
+ * logits. The error is max |torch − tfjs| / max |tfjs| over a classifier's logits.
+ *
+ * Needs the virtual environment of `python/setup.sh` (the test suite runs it first).
+ * `TTL_PARITY_CASES=resnet18,mobilenet3d` runs only the cases named.
+ */
+import { before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, writeFileSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { tf } from '../../src/engine/tf';
+import { initBackend } from '../../src/engine/backend';
+import { buildClassifier, loadBackbone, type Backbone } from '../../src/engine/models';
+import { readSafetensors, writeLayerWeights, writeSafetensors, type TensorsToWrite } from '../../src/engine/models/safetensors';
+import { tempDir } from './tmp';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const PYTHON = path.join(ROOT, 'python', '.venv', 'bin', 'python');
+const TOLERANCE = 1e-4;
+const NUM_CLASSES = 3;
+const BATCH = 2;
+
+before(async () => {
+  await initBackend('wasm');
+});
+
+/** Deterministic values in [lo, hi). */
+function uniform(n: number, seed: number, lo = -1, hi = 1): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    out[i] = lo + (s / 4294967296) * (hi - lo);
+  }
+  return out;
+}
+
+/** Batch norms away from the identity: γ, β, running mean and variance drawn at random (seeded). */
+function randomiseBatchNorms(model: tf.LayersModel, seed: number): void {
+  let k = seed;
+  const ranges: Record<string, [number, number]> = { gamma: [0.5, 1.5], beta: [-0.2, 0.2], moving_mean: [-0.2, 0.2], moving_variance: [0.5, 1.5] };
+  for (const layer of model.layers) {
+    if (layer.getClassName() !== 'BatchNormalization') continue;
+    const values = layer.weights.map((w) => {
+      const [lo, hi] = ranges[w.originalName.split('/').pop()!];
+      return tf.tensor(uniform(w.shape[0] as number, ++k * 7919, lo, hi), w.shape as number[]);
+    });
+    layer.setWeights(values);
+    tf.dispose(values);
+  }
+}
+
+interface Case {
+  id: string;
+  backbone: string;
+  inputSize: number;
+  /** undefined: the whole backbone. */
+  cuts: Array<string | undefined>;
+  /** The shipped ImageNet weights, converted by the torch side from the model.json. */
+  shipped?: boolean;
+}
+
+const CASES: Case[] = [
+  { id: 'resnet18', backbone: 'resnet18', inputSize: 32, cuts: [undefined, 'pool1', 'conv3_block1_out', 'conv4_x'] },
+  { id: 'resnet50', backbone: 'resnet50', inputSize: 32, cuts: [undefined, 'conv2_block1_out', 'conv4_block3_out'] },
+  { id: 'densenet121', backbone: 'densenet121', inputSize: 32, cuts: [undefined, 'denseblock1_layer3_concat', 'transition2_pool'] },
+  // 56 px: stride-2 'same' convolutions meet even (56, 28, 14, 4) and odd (7) sizes.
+  { id: 'mobilenet_v1', backbone: 'mobilenet_v1', inputSize: 56, cuts: [undefined, 'conv1_relu', 'conv_dw_2_relu', 'stage3', 'conv_pw_12_relu'] },
+  { id: 'mobilenet_v1-shipped', backbone: 'mobilenet_v1', inputSize: 56, cuts: [undefined, 'conv_pw_6_relu'], shipped: true },
+  { id: 'resnet3d18', backbone: 'resnet3d18', inputSize: 16, cuts: [undefined, 'relu', 'conv3_block1_out'] },
+  { id: 'resnext3d101', backbone: 'resnext3d101', inputSize: 32, cuts: [undefined, 'pool1', 'conv4_block5_out'] },
+  { id: 'mobilenet3d', backbone: 'mobilenet3d', inputSize: 20, cuts: [undefined, 'conv_dw_4_relu', 'stage4'] },
+  { id: 'mobilenet3d-shipped', backbone: 'mobilenet3d', inputSize: 20, cuts: [undefined, 'stage2'], shipped: true },
+];
+
+function headTensors(model: tf.LayersModel): TensorsToWrite {
+  const out: TensorsToWrite = new Map();
+  for (const w of model.getLayer('head').weights) out.set(w.originalName, { shape: w.shape as number[], data: w.read().dataSync() as Float32Array });
+  return out;
+}
+
+interface Expected {
+  id: string;
+  cut: string | undefined;
+  logits: Float32Array;
+  shape: number[];
+  params: number;
+}
+
+/** Writes a case's files and returns the tfjs logits of each of its classifiers. */
+async function prepare(c: Case, dir: string, seed: number): Promise<{ entry: object; expected: Expected[] }> {
+  const backbone: Backbone = await loadBackbone({ backbone: c.backbone, inputSize: c.inputSize, pretrained: c.shipped ? undefined : false, seed });
+  try {
+    if (!c.shipped) {
+      randomiseBatchNorms(backbone.model, seed);
+      writeFileSync(path.join(dir, `${c.id}.safetensors`), writeLayerWeights(backbone.model));
+    }
+    const volumetric = backbone.model.inputs[0].shape.length === 5;
+    const shape = [BATCH, ...Array(volumetric ? 3 : 2).fill(c.inputSize), 3];
+    const input = tf.tensor(uniform(shape.reduce((a, b) => a * b, 1), seed + 1), shape);
+    writeFileSync(path.join(dir, `${c.id}-input.safetensors`), writeSafetensors(new Map([['input', { shape, data: input.dataSync() as Float32Array }]])));
+    const expected: Expected[] = [];
+    const heads: object[] = [];
+    c.cuts.forEach((cut, i) => {
+      const model = buildClassifier(backbone, { cut, numClasses: NUM_CLASSES, seed: seed + 10 + i });
+      try {
+        const file = `${c.id}-head${i}.safetensors`;
+        writeFileSync(path.join(dir, file), writeSafetensors(headTensors(model)));
+        heads.push({ cut: cut ?? null, weights: file });
+        const y = model.predict(input) as tf.Tensor;
+        const params = model.layers.flatMap((l) => l.weights).filter((w) => !/moving_(mean|variance)$/.test(w.originalName)).reduce((a, w) => a + w.shape.reduce<number>((p, d) => p * (d as number), 1), 0);
+        expected.push({ id: c.id, cut, logits: y.dataSync() as Float32Array, shape: y.shape, params });
+        y.dispose();
+      } finally {
+        model.dispose();
+      }
+    });
+    input.dispose();
+    const entry = { id: c.id, backbone: c.backbone, weights: c.shipped ? 'shipped' : `${c.id}.safetensors`, input: `${c.id}-input.safetensors`, heads, out: `${c.id}-torch.safetensors` };
+    return { entry, expected };
+  } finally {
+    backbone.model.dispose();
+  }
+}
+
+test('the torch engine gives the TypeScript engine’s logits for every built-in, whole and truncated', { timeout: 240_000 }, async (t) => {
+  assert.ok(existsSync(PYTHON), `${PYTHON} is missing: run bash python/setup.sh`);
+  const dir = tempDir('ttl-torch-parity-');
+  const entries: object[] = [];
+  const expected: Expected[][] = [];
+  const only = process.env.TTL_PARITY_CASES?.split(',');
+  const cases = CASES.filter((c) => !only || only.includes(c.id));
+  for (const [i, c] of cases.entries()) {
+    const p = await prepare(c, dir, 100 + 17 * CASES.indexOf(c));
+    entries.push(p.entry);
+    expected.push(p.expected);
+  }
+  const manifest = path.join(dir, 'manifest.json');
+  writeFileSync(manifest, JSON.stringify({ cases: entries }));
+  const run = spawnSync(PYTHON, ['-m', 'ttl_torch.parity', manifest], { cwd: path.join(ROOT, 'python'), encoding: 'utf8' });
+  assert.equal(run.status, 0, `python -m ttl_torch.parity failed:\n${run.stderr}`);
+  const reports = new Map(
+    run.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { id: string; params: number[] })
+      .map((r) => [r.id, r]),
+  );
+  const rows: string[] = [];
+  for (const [i, c] of cases.entries()) {
+    const torch = readSafetensors(readFileSync(path.join(dir, `${c.id}-torch.safetensors`)));
+    expected[i].forEach((e, k) => {
+      const got = torch.get(`logits/${k}`)!;
+      const where = `${c.id} cut ${e.cut ?? '(whole)'}`;
+      assert.deepEqual(got.shape, e.shape, `${where}: logits shape`);
+      let maxDiff = 0;
+      let maxRef = 0;
+      for (let j = 0; j < e.logits.length; j++) {
+        maxDiff = Math.max(maxDiff, Math.abs(got.data[j] - e.logits[j]));
+        maxRef = Math.max(maxRef, Math.abs(e.logits[j]));
+      }
+      const rel = maxDiff / maxRef;
+      rows.push(`${where}: max rel error ${rel.toExponential(2)} (max |logit| ${maxRef.toPrecision(3)})`);
+      assert.ok(maxRef > 0, `${where}: all logits are zero, nothing is compared`);
+      assert.ok(rel <= TOLERANCE, `${where}: max relative error ${rel.toExponential(3)} > ${TOLERANCE}`);
+      assert.equal(reports.get(c.id)?.params[k], e.params, `${where}: parameter count (torch vs tfjs, without batch-norm statistics)`);
+    });
+  }
+  for (const row of rows) t.diagnostic(row);
+});
