@@ -13,6 +13,12 @@ shipped MobileNet model.json converted here), builds the classifier at every cut
 weights given, and writes the logits as ``logits/<i>`` (one per head) to ``out``. One JSON
 line per case on stdout: ``{"id", "seconds", "params": [...]}`` (parameters per classifier).
 Everything runs on the CPU in float32, in eval mode (batch norm on its running statistics).
+
+The manifest may also hold ``"strategies"``: ``[{"id", "backbone", "weights", "spec",
+"numClasses", "tf"?: {"weights", "input", "out"}}]``; for each, one JSON line
+``{"strategy": id, "counts": {group: parameters, …, "trainable", "frozen"}}``, and for a
+``tf`` strategy the rebuilt model loads the TypeScript one's weights (every name and shape
+must match) and writes its logits (``logits/0``) to ``tf.out``.
 """
 
 import json
@@ -24,6 +30,7 @@ import numpy as np
 import torch
 
 from .models import build_backbone, classifier
+from .strategies import parameter_counts, prepare_strategy
 from .weights import WeightsError, export_weights, load_exchange, load_weights, read_safetensors
 
 
@@ -58,6 +65,24 @@ def run_case(case: dict, base: Path) -> dict:
     return {"id": case["id"], "seconds": round(time.perf_counter() - t0, 3), "params": params}
 
 
+def run_strategy(case: dict, base: Path) -> dict:
+    from safetensors.numpy import save_file  # noqa: PLC0415
+
+    net = build_backbone(case["backbone"], pretrained=False)
+    load_exchange(net, base / case["weights"])
+    prepared = prepare_strategy(net, case["spec"], case["numClasses"])
+    out = {"strategy": case["id"], "counts": parameter_counts(prepared)}
+    tf = case.get("tf")
+    if tf:
+        load_exchange(prepared.model, base / tf["weights"])
+        prepared.model.eval()
+        inputs, _ = read_safetensors(base / tf["input"])
+        with torch.no_grad():
+            logits = prepared.model(_to_channels_first(inputs["input"])).numpy()
+        save_file({"logits/0": logits}, str(base / tf["out"]))
+    return out
+
+
 def main(argv=None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
@@ -66,9 +91,11 @@ def main(argv=None) -> int:
     manifest = Path(args[0])
     torch.manual_seed(0)
     try:
-        cases = json.loads(manifest.read_text("utf-8"))["cases"]
-        for case in cases:
+        data = json.loads(manifest.read_text("utf-8"))
+        for case in data.get("cases", []):
             print(json.dumps(run_case(case, manifest.parent)), flush=True)
+        for case in data.get("strategies", []):
+            print(json.dumps(run_strategy(case, manifest.parent)), flush=True)
     except (WeightsError, ValueError, KeyError, OSError) as e:
         print(f"ttl_torch.parity: {type(e).__name__}: {e}", file=sys.stderr)
         return 1

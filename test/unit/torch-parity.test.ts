@@ -9,6 +9,9 @@
  * its weights in the exchange format (`writeLayerWeights`), each classifier's head, a seeded
  * input batch and its own logits; one `python -m ttl_torch.parity` run computes the torch
  * logits. The error is max |torch − tfjs| / max |tfjs| over a classifier's logits.
+ * Each strategy gives the same parameter groups and trainable/frozen counts on both engines,
+ * and TransFusion's half-width rebuild the same architecture (the torch model loads the tfjs
+ * one's weights name for name, shape for shape) and the same logits.
  *
  * Needs the virtual environment of `python/setup.sh` (the test suite runs it first).
  * `TTL_PARITY_CASES=resnet18,mobilenet3d` runs only the cases named.
@@ -22,6 +25,7 @@ import { tf } from '../../src/engine/tf';
 import { initBackend } from '../../src/engine/backend';
 import { buildClassifier, loadBackbone, type Backbone } from '../../src/engine/models';
 import { readSafetensors, writeLayerWeights, writeSafetensors, type TensorsToWrite } from '../../src/engine/models/safetensors';
+import { prepareStrategy, type StrategySpec } from '../../src/engine/strategies';
 import { tempDir } from './tmp';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -133,8 +137,31 @@ async function prepare(c: Case, dir: string, seed: number): Promise<{ entry: obj
   }
 }
 
-test('the torch engine gives the TypeScript engine’s logits for every built-in, whole and truncated', { timeout: 240_000 }, async (t) => {
+/** Runs `python -m ttl_torch.parity` on a manifest; its JSON lines. */
+function runParity(dir: string, manifest: object): Array<Record<string, unknown>> {
   assert.ok(existsSync(PYTHON), `${PYTHON} is missing: run bash python/setup.sh`);
+  const file = path.join(dir, 'manifest.json');
+  writeFileSync(file, JSON.stringify(manifest));
+  const run = spawnSync(PYTHON, ['-m', 'ttl_torch.parity', file], { cwd: path.join(ROOT, 'python'), encoding: 'utf8' });
+  assert.equal(run.status, 0, `python -m ttl_torch.parity failed:\n${run.stderr}`);
+  return run.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+/** max |got − want| / max |want|. */
+function relativeError(got: Float32Array, want: Float32Array): { rel: number; scale: number } {
+  let maxDiff = 0;
+  let scale = 0;
+  for (let j = 0; j < want.length; j++) {
+    maxDiff = Math.max(maxDiff, Math.abs(got[j] - want[j]));
+    scale = Math.max(scale, Math.abs(want[j]));
+  }
+  return { rel: maxDiff / scale, scale };
+}
+
+test('the torch engine gives the TypeScript engine’s logits for every built-in, whole and truncated', { timeout: 240_000 }, async (t) => {
   const dir = tempDir('ttl-torch-parity-');
   const entries: object[] = [];
   const expected: Expected[][] = [];
@@ -145,17 +172,7 @@ test('the torch engine gives the TypeScript engine’s logits for every built-in
     entries.push(p.entry);
     expected.push(p.expected);
   }
-  const manifest = path.join(dir, 'manifest.json');
-  writeFileSync(manifest, JSON.stringify({ cases: entries }));
-  const run = spawnSync(PYTHON, ['-m', 'ttl_torch.parity', manifest], { cwd: path.join(ROOT, 'python'), encoding: 'utf8' });
-  assert.equal(run.status, 0, `python -m ttl_torch.parity failed:\n${run.stderr}`);
-  const reports = new Map(
-    run.stdout
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l) as { id: string; params: number[] })
-      .map((r) => [r.id, r]),
-  );
+  const reports = new Map(runParity(dir, { cases: entries }).map((r) => [r.id as string, r as { id: string; params: number[] }]));
   const rows: string[] = [];
   for (const [i, c] of cases.entries()) {
     const torch = readSafetensors(readFileSync(path.join(dir, `${c.id}-torch.safetensors`)));
@@ -163,13 +180,7 @@ test('the torch engine gives the TypeScript engine’s logits for every built-in
       const got = torch.get(`logits/${k}`)!;
       const where = `${c.id} cut ${e.cut ?? '(whole)'}`;
       assert.deepEqual(got.shape, e.shape, `${where}: logits shape`);
-      let maxDiff = 0;
-      let maxRef = 0;
-      for (let j = 0; j < e.logits.length; j++) {
-        maxDiff = Math.max(maxDiff, Math.abs(got.data[j] - e.logits[j]));
-        maxRef = Math.max(maxRef, Math.abs(e.logits[j]));
-      }
-      const rel = maxDiff / maxRef;
+      const { rel, scale: maxRef } = relativeError(got.data, e.logits);
       rows.push(`${where}: max rel error ${rel.toExponential(2)} (max |logit| ${maxRef.toPrecision(3)})`);
       assert.ok(maxRef > 0, `${where}: all logits are zero, nothing is compared`);
       assert.ok(rel <= TOLERANCE, `${where}: max relative error ${rel.toExponential(3)} > ${TOLERANCE}`);
@@ -177,4 +188,97 @@ test('the torch engine gives the TypeScript engine’s logits for every built-in
     });
   }
   for (const row of rows) t.diagnostic(row);
+});
+
+interface StrategyCase {
+  backbone: string;
+  inputSize: number;
+  specs: StrategySpec[];
+}
+
+const STRATEGY_CASES: StrategyCase[] = [
+  {
+    backbone: 'resnet18',
+    inputSize: 32,
+    specs: [
+      { kind: 'ftl' },
+      { kind: 'ttl', cut: 'conv3_x' },
+      { kind: 'tf', cut: 'conv3_x' },
+      { kind: 'lwft', k: 3 },
+      { kind: 'lwft', cut: 'conv4_block1_out' },
+      { kind: 'probe', cut: 'conv4_x' },
+      { kind: 'probe' },
+    ],
+  },
+  { backbone: 'mobilenet_v1', inputSize: 56, specs: [{ kind: 'ttl', cut: 'conv_dw_5_relu' }, { kind: 'tf', cut: 'stage3' }, { kind: 'lwft', k: 4 }] },
+  { backbone: 'densenet121', inputSize: 32, specs: [{ kind: 'tf', cut: 'denseblock2' }, { kind: 'lwft', k: 2 }, { kind: 'probe', cut: 'denseblock3_layer5_concat' }] },
+  { backbone: 'resnet3d18', inputSize: 16, specs: [{ kind: 'ttl', cut: 'conv4_x' }, { kind: 'lwft', k: 5 }] },
+  // grouped convolutions at half width
+  { backbone: 'resnext3d101', inputSize: 32, specs: [{ kind: 'tf', cut: 'conv4_x' }] },
+];
+
+const size = (v: { shape: Array<number | null> }) => v.shape.reduce<number>((a, d) => a * (d ?? 1), 1);
+
+test('each strategy has the same parameter groups, trainable and frozen counts on both engines; TF rebuilds the same network', { timeout: 240_000 }, async (t) => {
+  const dir = tempDir('ttl-torch-strategies-');
+  const entries: object[] = [];
+  const expected = new Map<string, { counts: Record<string, number>; logits?: Float32Array }>();
+  for (const [i, c] of STRATEGY_CASES.entries()) {
+    const seed = 300 + i;
+    const backbone = await loadBackbone({ backbone: c.backbone, inputSize: c.inputSize, pretrained: false, seed });
+    try {
+      randomiseBatchNorms(backbone.model, seed);
+      const weights = `${c.backbone}-strategies.safetensors`;
+      writeFileSync(path.join(dir, weights), writeLayerWeights(backbone.model));
+      const volumetric = backbone.model.inputs[0].shape.length === 5;
+      const shape = [BATCH, ...Array(volumetric ? 3 : 2).fill(c.inputSize), 3];
+      const input = tf.tensor(uniform(shape.reduce((a, b) => a * b, 1), seed + 1), shape);
+      const inputFile = `${c.backbone}-strategies-input.safetensors`;
+      writeFileSync(path.join(dir, inputFile), writeSafetensors(new Map([['input', { shape, data: input.dataSync() as Float32Array }]])));
+      for (const [k, spec] of c.specs.entries()) {
+        const id = `${c.backbone} ${JSON.stringify(spec)}`;
+        const prepared = prepareStrategy(backbone, spec, NUM_CLASSES, seed + k);
+        try {
+          const counts: Record<string, number> = {};
+          for (const g of prepared.groups) counts[g.name] = g.variables.reduce((a, v) => a + size(v), 0);
+          counts.trainable = prepared.groups.reduce((a, g) => a + counts[g.name], 0);
+          const all = prepared.model.weights.filter((w) => !/moving_(mean|variance)$/.test(w.originalName)).reduce((a, w) => a + size(w), 0);
+          counts.frozen = all - counts.trainable;
+          const entry: Record<string, unknown> = { id, backbone: c.backbone, weights, spec, numClasses: NUM_CLASSES };
+          let logits: Float32Array | undefined;
+          if (spec.kind === 'tf') {
+            const tfWeights = `${c.backbone}-tf-${k}.safetensors`;
+            writeFileSync(path.join(dir, tfWeights), writeLayerWeights(prepared.model));
+            entry.tf = { weights: tfWeights, input: inputFile, out: `${c.backbone}-tf-${k}-torch.safetensors` };
+            const y = prepared.model.predict(input) as tf.Tensor;
+            logits = y.dataSync() as Float32Array;
+            y.dispose();
+          }
+          entries.push(entry);
+          expected.set(id, { counts, logits });
+        } finally {
+          prepared.model.dispose();
+        }
+      }
+      input.dispose();
+    } finally {
+      backbone.model.dispose();
+    }
+  }
+  const reports = runParity(dir, { strategies: entries });
+  assert.equal(reports.length, expected.size);
+  for (const r of reports) {
+    const id = r.strategy as string;
+    const want = expected.get(id)!;
+    assert.deepEqual(r.counts, want.counts, `${id}: parameter groups and counts (torch vs tfjs)`);
+    let row = `${id}: ${Object.entries(want.counts).map(([g, n]) => `${g} ${n}`).join(', ')}`;
+    if (want.logits) {
+      const entry = entries.find((e) => (e as { id: string }).id === id) as { tf: { out: string } };
+      const got = readSafetensors(readFileSync(path.join(dir, entry.tf.out))).get('logits/0')!;
+      const { rel } = relativeError(got.data, want.logits);
+      assert.ok(rel <= TOLERANCE, `${id}: max relative error ${rel.toExponential(3)} > ${TOLERANCE}`);
+      row += `; logits max rel error ${rel.toExponential(2)}`;
+    }
+    t.diagnostic(row);
+  }
 });

@@ -18,13 +18,14 @@ from .graph import Block, Net, Spec, classifier
 from .mobilenet import build_mobilenet3d, build_mobilenet_v1
 from .resnet import build_resnet, build_resnet3d18, build_resnext3d101
 
-BUILDERS: Dict[str, Callable[[], Net]] = {
-    "resnet18": lambda: build_resnet(18),
-    "resnet50": lambda: build_resnet(50),
-    "densenet121": build_densenet121,
+#: name → builder(half_after=None): the architecture with random (torchvision-style) weights.
+BUILDERS: Dict[str, Callable[..., Net]] = {
+    "resnet18": lambda half_after=None: build_resnet(18, half_after=half_after),
+    "resnet50": lambda half_after=None: build_resnet(50, half_after=half_after),
+    "densenet121": lambda half_after=None: build_densenet121(half_after=half_after),
     "mobilenet_v1": build_mobilenet_v1,
-    "resnet3d18": build_resnet3d18,
-    "resnext3d101": build_resnext3d101,
+    "resnet3d18": lambda half_after=None: build_resnet3d18(half_after=half_after),
+    "resnext3d101": lambda half_after=None: build_resnext3d101(half_after=half_after),
     "mobilenet3d": build_mobilenet3d,
 }
 

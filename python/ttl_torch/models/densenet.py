@@ -19,12 +19,14 @@ BLOCK_CONFIG = [6, 12, 24, 16]
 INIT_FEATURES = 64
 
 
-def build_densenet121(half_width_from_stage: Optional[int] = None) -> Net:
-    """torchvision DenseNet-121 `features` + the final ReLU: NCHW input → [N, 1024, S/32, S/32]."""
+def build_densenet121(half_width_from_stage: Optional[int] = None, half_after: Optional[str] = None) -> Net:
+    """torchvision DenseNet-121 `features` + the final ReLU: NCHW input → [N, 1024, S/32, S/32].
+    `half_after`: every convolution after this layer at half width (see `GraphBuilder`).
+    """
     half = half_width_from_stage
     if half is not None and (not isinstance(half, int) or half < 1 or half > 4):
         raise ValueError(f"half_width_from_stage for DenseNet-121 must be a dense block number 1…4, got {half}")
-    b = _Builder(2)
+    b = _Builder(2, half_after)
     b.channels[INPUT] = 3
     x = b.conv(INPUT, INIT_FEATURES, 7, 2, "conv0")
     x = b.relu(b.bn(x, "norm0"), "relu0")
@@ -43,7 +45,7 @@ def build_densenet121(half_width_from_stage: Optional[int] = None) -> Net:
             y = b.conv(y, BN_SIZE * growth, 1, 1, f"{p}_conv1")
             y = b.relu(b.bn(y, f"{p}_norm2"), f"{p}_relu2")
             y = b.conv(y, growth, 3, 1, f"{p}_conv2")
-            x = b.add(f"{p}_concat", Concat(), [x, y], b.channels[x] + growth)
+            x = b.add(f"{p}_concat", Concat(), [x, y], b.channels[x] + b.channels[y])
             cut_points.append(f"{p}_concat")
         full += layers * GROWTH
         if block_no < len(BLOCK_CONFIG):
@@ -52,7 +54,7 @@ def build_densenet121(half_width_from_stage: Optional[int] = None) -> Net:
             out_c = full // 2 if is_half else full
             x = b.relu(b.bn(x, f"{t}_norm"), f"{t}_relu")
             x = b.conv(x, out_c, 1, 1, f"{t}_conv")
-            x = b.add(f"{t}_pool", nn.AvgPool2d(2, 2), [x], out_c)
+            x = b.add(f"{t}_pool", nn.AvgPool2d(2, 2), [x], b.channels[x])
             cut_points.append(f"{t}_pool")
             blocks.append(Block(f"denseblock{block_no}", f"{t}_pool"))
         else:

@@ -153,13 +153,23 @@ class Spec:
 
 
 class GraphBuilder:
-    """Collects layers in order, each with the names of the layers it reads."""
+    """Collects layers in order, each with the names of the layers it reads.
 
-    def __init__(self, dims: int):
+    `half_after`: TransFusion's rebuild (the TypeScript `rebuildAtHalfWidth`): every
+    convolution added after this layer has half the filters (at least 1); depthwise
+    convolutions, batch norms and the rest follow their inputs.
+    """
+
+    def __init__(self, dims: int, half_after: Optional[str] = None):
         self.dims = dims
+        self.half_after = half_after
         self.layers: Dict[str, nn.Module] = {}
         self.inputs: Dict[str, List[str]] = {}
         self.channels: Dict[str, int] = {}
+
+    def filters(self, n: int) -> int:
+        """A convolution's filters: `n`, halved once the `half_after` layer has been added."""
+        return max(1, n // 2) if self.half_after is not None and self.half_after in self.layers else n
 
     def add(self, name: str, module: nn.Module, inputs: Sequence[str], channels: int) -> str:
         if name in self.layers or name == INPUT:
@@ -279,4 +289,6 @@ def classifier(backbone: Net, num_classes: int, cut: Optional[str] = None, head_
 
 
 def net_from_builder(spec: Spec, b: GraphBuilder, output: str) -> Net:
+    if b.half_after is not None and b.half_after not in b.layers:
+        raise ValueError(f"'{b.half_after}' is not a layer of {spec.name}")
     return Net(spec, b.layers, b.inputs, b.channels, output)

@@ -10,7 +10,7 @@ padding pixel after, which `SameConv2d`/`SameConv3d` reproduce (torch's symmetri
 would shift the sampling grid by a pixel).
 """
 
-from typing import List
+from typing import List, Optional
 
 from torch import nn
 
@@ -35,8 +35,8 @@ BLOCKS = [
 ]
 
 
-def _build(dims: int, name: str, default_size: int) -> Net:
-    b = GraphBuilder(dims)
+def _build(dims: int, name: str, default_size: int, half_after: Optional[str]) -> Net:
+    b = GraphBuilder(dims, half_after)
     b.channels[INPUT] = 3
 
     def bn_relu6(x: str, n: str) -> str:
@@ -46,15 +46,15 @@ def _build(dims: int, name: str, default_size: int) -> Net:
 
     x = b.add("conv1", conv(dims, 3, STEM_FILTERS, 3, 2, "same"), [INPUT], STEM_FILTERS)
     x = bn_relu6(x, "conv1")
-    channels = STEM_FILTERS
-    for i, filters in enumerate(POINTWISE_FILTERS):
+    for i, pointwise in enumerate(POINTWISE_FILTERS):
         n = i + 1
         stride = 2 if n in STRIDED else 1
+        channels = b.channels[x]
         x = b.add(f"conv_dw_{n}", conv(dims, channels, channels, 3, stride, "same", groups=channels), [x], channels)
         x = bn_relu6(x, f"conv_dw_{n}")
+        filters = b.filters(pointwise)
         x = b.add(f"conv_pw_{n}", conv(dims, channels, filters, 1, 1, "same"), [x], filters)
         x = bn_relu6(x, f"conv_pw_{n}")
-        channels = filters
     spec = Spec(name, list(CUT_POINTS), [Block(bl.name, bl.end) for bl in BLOCKS], SYMMETRIC_NORMALISATION, default_size, dims)
     net = net_from_builder(spec, b, x)
     for m in net.modules():
@@ -63,11 +63,13 @@ def _build(dims: int, name: str, default_size: int) -> Net:
     return net
 
 
-def build_mobilenet_v1() -> Net:
-    """MobileNet v1 0.25 as a backbone: NCHW input → conv_pw_13_relu (random weights; see weights.load_shipped_mobilenet)."""
-    return _build(2, "mobilenet_v1", 224)
+def build_mobilenet_v1(half_after: Optional[str] = None) -> Net:
+    """MobileNet v1 0.25 as a backbone: NCHW input → conv_pw_13_relu (random weights; see
+    weights.load_shipped_mobilenet). `half_after`: pointwise convolutions after this layer at half width.
+    """
+    return _build(2, "mobilenet_v1", 224, half_after)
 
 
-def build_mobilenet3d() -> Net:
+def build_mobilenet3d(half_after: Optional[str] = None) -> Net:
     """MobileNet v1 0.25 in 3D: NCDHW input → conv_pw_13_relu (random weights; see weights.load_shipped_mobilenet)."""
-    return _build(3, "mobilenet3d", MOBILENET3D_INPUT_SIZE)
+    return _build(3, "mobilenet3d", MOBILENET3D_INPUT_SIZE, half_after)

@@ -38,6 +38,7 @@ class _Builder(GraphBuilder):
                 padding = "same"
             else:
                 x = self.add(pad_name or f"{name}_pad", ZeroPad(pad), [x], self.channels[x])
+        filters = self.filters(filters)
         return self.add(name, conv(self.dims, self.channels[x], filters, k, s, padding, groups), [x], filters)
 
     def bn(self, x: str, name: str) -> str:
@@ -46,23 +47,26 @@ class _Builder(GraphBuilder):
     def relu(self, x: str, name: str) -> str:
         return self.add(name, nn.ReLU(), [x], self.channels[x])
 
-    def residual(self, x: str, y: str, out_c: int, stride: int, p: str) -> str:
+    def residual(self, x: str, y: str, out_c: int, stride: int, p: str, downsample: bool) -> str:
         shortcut = x
-        if stride != 1 or self.channels[x] != out_c:
+        if downsample:
             shortcut = self.bn(self.conv(x, out_c, 1, stride, f"{p}_0_conv"), f"{p}_0_bn")
-        s = self.add(f"{p}_add", Add(), [shortcut, y], out_c)
+        if self.channels[shortcut] != self.channels[y]:
+            # an identity shortcut of full width meets a half-width branch: tfjs cannot add them either
+            raise ValueError(f"cannot rebuild at half width above '{self.half_after}': {p}_add would add {self.channels[shortcut]} and {self.channels[y]} channels; choose a cut at the end of a stage")
+        s = self.add(f"{p}_add", Add(), [shortcut, y], self.channels[y])
         return self.relu(s, f"{p}_out")
 
-    def basic(self, x: str, planes: int, stride: int, p: str) -> str:
+    def basic(self, x: str, planes: int, stride: int, p: str, downsample: bool) -> str:
         y = self.relu(self.bn(self.conv(x, planes, 3, stride, f"{p}_1_conv"), f"{p}_1_bn"), f"{p}_1_relu")
         y = self.bn(self.conv(y, planes, 3, 1, f"{p}_2_conv"), f"{p}_2_bn")
-        return self.residual(x, y, planes, stride, p)
+        return self.residual(x, y, planes, stride, p, downsample)
 
-    def bottleneck(self, x: str, mid: int, out_c: int, stride: int, p: str, groups: int = 1) -> str:
+    def bottleneck(self, x: str, mid: int, out_c: int, stride: int, p: str, downsample: bool, groups: int = 1) -> str:
         y = self.relu(self.bn(self.conv(x, mid, 1, 1, f"{p}_1_conv"), f"{p}_1_bn"), f"{p}_1_relu")
         y = self.relu(self.bn(self.conv(y, mid, 3, stride, f"{p}_2_conv", groups=groups), f"{p}_2_bn"), f"{p}_2_relu")
         y = self.bn(self.conv(y, out_c, 1, 1, f"{p}_3_conv"), f"{p}_3_bn")
-        return self.residual(x, y, out_c, stride, p)
+        return self.residual(x, y, out_c, stride, p, downsample)
 
     def max_pool(self, x: str, name: str) -> str:
         pool = nn.MaxPool2d(3, 2) if self.dims == 2 else nn.MaxPool3d(3, 2)
@@ -85,12 +89,14 @@ def _init(net: Net) -> Net:
     return net
 
 
-def build_resnet(depth: int, half_width_from_stage: Optional[int] = None) -> Net:
-    """torchvision ResNet-18 or ResNet-50 without avgpool/fc: NCHW input → last feature map."""
+def build_resnet(depth: int, half_width_from_stage: Optional[int] = None, half_after: Optional[str] = None) -> Net:
+    """torchvision ResNet-18 or ResNet-50 without avgpool/fc: NCHW input → last feature map.
+    `half_after`: every convolution after this layer at half width (see `GraphBuilder`).
+    """
     if depth not in (18, 50):
         raise ValueError(f"ResNet depth must be 18 or 50, got {depth}")
     _check_half(half_width_from_stage)
-    b = _Builder(2)
+    b = _Builder(2, half_after)
     b.channels[INPUT] = 3
     x = b.conv(INPUT, 64, 7, 2, "conv1", "conv1_pad")
     x = b.relu(b.bn(x, "bn1"), "relu")
@@ -99,6 +105,7 @@ def build_resnet(depth: int, half_width_from_stage: Optional[int] = None) -> Net
     cut_points: List[str] = ["pool1"]
     blocks: List[Block] = []
     counts = [2, 2, 2, 2] if depth == 18 else [3, 4, 6, 3]
+    width = 64  # the output channels of the last block at full width
     for s in range(4):
         stage = s + 2
         planes = 64 * 2**s
@@ -107,22 +114,29 @@ def build_resnet(depth: int, half_width_from_stage: Optional[int] = None) -> Net
         for i in range(counts[s]):
             p = f"conv{stage}_block{i + 1}"
             stride = 2 if i == 0 and s > 0 else 1
-            x = b.basic(x, planes, stride, p) if depth == 18 else b.bottleneck(x, planes, planes * 4, stride, p)
+            out_c = planes if depth == 18 else planes * 4
+            downsample = stride != 1 or width != out_c
+            if depth == 18:
+                x = b.basic(x, planes, stride, p, downsample)
+            else:
+                x = b.bottleneck(x, planes, out_c, stride, p, downsample)
+            width = out_c
             cut_points.append(f"{p}_out")
         blocks.append(Block(f"conv{stage}_x", cut_points[-1]))
     spec = Spec(f"resnet{depth}", cut_points, blocks, IMAGENET_NORMALISATION, 224, 2)
     return _init(net_from_builder(spec, b, x))
 
 
-def build_resnet3d18(half_width_from_stage: Optional[int] = None) -> Net:
+def build_resnet3d18(half_width_from_stage: Optional[int] = None, half_after: Optional[str] = None) -> Net:
     """torchvision r3d_18 without avgpool/fc: NCDHW input → [N, 512, ⌈S/16⌉³]."""
     _check_half(half_width_from_stage)
-    b = _Builder(3)
+    b = _Builder(3, half_after)
     b.channels[INPUT] = 3
     x = b.conv(INPUT, 64, (3, 7, 7), (1, 2, 2), "conv1")
     x = b.relu(b.bn(x, "bn1"), "relu")
     cut_points: List[str] = ["relu"]
     blocks: List[Block] = []
+    width = 64
     for s in range(4):
         stage = s + 2
         planes = 64 * 2**s
@@ -130,17 +144,19 @@ def build_resnet3d18(half_width_from_stage: Optional[int] = None) -> Net:
             planes //= 2
         for i in range(2):
             p = f"conv{stage}_block{i + 1}"
-            x = b.basic(x, planes, 2 if i == 0 and s > 0 else 1, p)
+            stride = 2 if i == 0 and s > 0 else 1
+            x = b.basic(x, planes, stride, p, stride != 1 or width != planes)
+            width = planes
             cut_points.append(f"{p}_out")
         blocks.append(Block(f"conv{stage}_x", cut_points[-1]))
     spec = Spec("resnet3d18", cut_points, blocks, IMAGENET_NORMALISATION, RESNET3D_INPUT_SIZE, 3)
     return _init(net_from_builder(spec, b, x))
 
 
-def build_resnext3d101(half_width_from_stage: Optional[int] = None) -> Net:
+def build_resnext3d101(half_width_from_stage: Optional[int] = None, half_after: Optional[str] = None) -> Net:
     """Hara et al.'s ResNeXt-101 (cardinality 32) in 3D without avgpool/fc: NCDHW → [N, 2048, ⌈S/32⌉³]."""
     _check_half(half_width_from_stage)
-    b = _Builder(3)
+    b = _Builder(3, half_after)
     b.channels[INPUT] = 3
     x = b.conv(INPUT, 64, 7, (1, 2, 2), "conv1")
     x = b.relu(b.bn(x, "bn1"), "relu")
@@ -149,6 +165,7 @@ def build_resnext3d101(half_width_from_stage: Optional[int] = None) -> Net:
     x = b.max_pool(x, "pool1")
     cut_points: List[str] = ["pool1"]
     blocks: List[Block] = []
+    width = 64
     for s, count in enumerate([3, 4, 23, 3]):
         stage = s + 2
         planes = 128 * 2**s
@@ -156,7 +173,9 @@ def build_resnext3d101(half_width_from_stage: Optional[int] = None) -> Net:
             planes //= 2
         for i in range(count):
             p = f"conv{stage}_block{i + 1}"
-            x = b.bottleneck(x, planes, planes * 2, 2 if i == 0 and s > 0 else 1, p, groups=32)
+            stride = 2 if i == 0 and s > 0 else 1
+            x = b.bottleneck(x, planes, planes * 2, stride, p, stride != 1 or width != planes * 2, groups=32)
+            width = planes * 2
             cut_points.append(f"{p}_out")
         blocks.append(Block(f"conv{stage}_x", cut_points[-1]))
     spec = Spec("resnext3d101", cut_points, blocks, IMAGENET_NORMALISATION, RESNET3D_INPUT_SIZE, 3)
