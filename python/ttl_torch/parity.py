@@ -19,6 +19,12 @@ The manifest may also hold ``"strategies"``: ``[{"id", "backbone", "weights", "s
 ``{"strategy": id, "counts": {group: parameters, …, "trainable", "frozen"}}``, and for a
 ``tf`` strategy the rebuilt model loads the TypeScript one's weights (every name and shape
 must match) and writes its logits (``logits/0``) to ``tf.out``.
+
+And ``"reference"``: ``[{"id", "backbone", "seed", "input", "stateDict", "out"}]``: the
+backbone with seeded random weights (batch-norm statistics included) is written as a state dict
+in the reference implementation's naming (torchvision, r3d_18, Hara et al.; torch layout) to
+``stateDict``, and its feature map of the input, channels last, as ``features`` to ``out`` —
+for the TypeScript engine to load with its own torchvision loaders and compare.
 """
 
 import json
@@ -83,6 +89,30 @@ def run_strategy(case: dict, base: Path) -> dict:
     return out
 
 
+def run_reference(case: dict, base: Path) -> dict:
+    from safetensors.numpy import save_file  # noqa: PLC0415
+
+    from .torch_names import export_reference_state_dict  # noqa: PLC0415
+
+    torch.manual_seed(case["seed"])
+    net = build_backbone(case["backbone"], pretrained=False)
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, (torch.nn.BatchNorm2d, torch.nn.BatchNorm3d)):
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.2, 0.2)
+                m.running_mean.uniform_(-0.2, 0.2)
+                m.running_var.uniform_(0.5, 1.5)
+    net.eval()
+    state = export_reference_state_dict(net)
+    save_file({k: v.numpy() for k, v in state.items()}, str(base / case["stateDict"]))
+    inputs, _ = read_safetensors(base / case["input"])
+    with torch.no_grad():
+        features = net(_to_channels_first(inputs["input"])).numpy()
+    save_file({"features": np.ascontiguousarray(np.moveaxis(features, 1, -1))}, str(base / case["out"]))
+    return {"reference": case["id"], "tensors": len(state)}
+
+
 def main(argv=None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
@@ -96,6 +126,8 @@ def main(argv=None) -> int:
             print(json.dumps(run_case(case, manifest.parent)), flush=True)
         for case in data.get("strategies", []):
             print(json.dumps(run_strategy(case, manifest.parent)), flush=True)
+        for case in data.get("reference", []):
+            print(json.dumps(run_reference(case, manifest.parent)), flush=True)
     except (WeightsError, ValueError, KeyError, OSError) as e:
         print(f"ttl_torch.parity: {type(e).__name__}: {e}", file=sys.stderr)
         return 1

@@ -282,3 +282,43 @@ test('each strategy has the same parameter groups, trainable and frozen counts o
     t.diagnostic(row);
   }
 });
+
+test('weights in torchvision’s (and r3d_18’s, Hara et al.’s) naming mean the same layers to both engines', { timeout: 240_000 }, async (t) => {
+  const dir = tempDir('ttl-torch-reference-');
+  const cases = [
+    { backbone: 'resnet50', inputSize: 32 },
+    { backbone: 'densenet121', inputSize: 32 },
+    { backbone: 'resnet3d18', inputSize: 16 },
+    { backbone: 'resnext3d101', inputSize: 32 },
+  ];
+  const inputs = new Map<string, tf.Tensor>();
+  const entries = cases.map((c, i) => {
+    const shape = [BATCH, ...Array(c.backbone.includes('3d') ? 3 : 2).fill(c.inputSize), 3];
+    const input = tf.tensor(uniform(shape.reduce((a, b) => a * b, 1), 500 + i), shape);
+    inputs.set(c.backbone, input);
+    writeFileSync(path.join(dir, `${c.backbone}-input.safetensors`), writeSafetensors(new Map([['input', { shape, data: input.dataSync() as Float32Array }]])));
+    return { id: c.backbone, backbone: c.backbone, seed: 500 + i, input: `${c.backbone}-input.safetensors`, stateDict: `${c.backbone}-state.safetensors`, out: `${c.backbone}-features.safetensors` };
+  });
+  const reports = runParity(dir, { reference: entries });
+  assert.equal(reports.length, cases.length);
+  try {
+    for (const [i, c] of cases.entries()) {
+      // the TypeScript engine's own loaders (loadTorchvisionWeights, loadTorchVideoWeights), strict
+      const backbone = await loadBackbone({ backbone: c.backbone, inputSize: c.inputSize, weights: path.join(dir, entries[i].stateDict) });
+      try {
+        const y = backbone.model.predict(inputs.get(c.backbone)!) as tf.Tensor;
+        const want = readSafetensors(readFileSync(path.join(dir, entries[i].out))).get('features')!;
+        assert.deepEqual(y.shape, want.shape, `${c.backbone}: feature map shape`);
+        // the torch side is the reference here
+        const { rel } = relativeError(y.dataSync() as Float32Array, want.data);
+        y.dispose();
+        assert.ok(rel <= TOLERANCE, `${c.backbone}: max relative error ${rel.toExponential(3)} > ${TOLERANCE}`);
+        t.diagnostic(`${c.backbone}: ${reports[i].tensors} tensors; feature map max rel error ${rel.toExponential(2)}`);
+      } finally {
+        backbone.model.dispose();
+      }
+    }
+  } finally {
+    tf.dispose([...inputs.values()]);
+  }
+});
