@@ -16,7 +16,7 @@
  * Needs the virtual environment of `python/setup.sh` (the test suite runs it first).
  * `TTL_PARITY_CASES=resnet18,mobilenet3d` runs only the cases named.
  */
-import { before, test } from 'node:test';
+import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync, readFileSync } from 'node:fs';
@@ -24,7 +24,8 @@ import * as path from 'node:path';
 import { tf } from '../../src/engine/tf';
 import { initBackend } from '../../src/engine/backend';
 import { buildClassifier, loadBackbone, type Backbone } from '../../src/engine/models';
-import { readSafetensors, writeLayerWeights, writeSafetensors, type TensorsToWrite } from '../../src/engine/models/safetensors';
+import { loadTorchvisionWeights, readSafetensors, writeLayerWeights, writeSafetensors, type TensorsToWrite } from '../../src/engine/models/safetensors';
+import { loadTorchVideoWeights } from '../../src/engine/models/inflate';
 import { prepareStrategy, type StrategySpec } from '../../src/engine/strategies';
 import { tempDir } from './tmp';
 
@@ -62,6 +63,42 @@ function randomiseBatchNorms(model: tf.LayersModel, seed: number): void {
     layer.setWeights(values);
     tf.dispose(values);
   }
+}
+
+/** Every file of the tests, in one folder: the weights of a shared backbone are written once. */
+const DIR = tempDir('ttl-torch-parity-');
+
+/**
+ * Seeded backbones with randomised batch norms, built once per name and size (building the
+ * large ones costs more than running them), with their weights in the exchange format (`file`,
+ * in DIR). The last test loads other weights into them and drops them.
+ */
+const shared = new Map<string, { backbone: Backbone; file: string }>();
+async function seededBackbone(name: string, inputSize: number): Promise<{ backbone: Backbone; file: string }> {
+  const key = `${name}-${inputSize}`;
+  let entry = shared.get(key);
+  if (!entry) {
+    const seed = 100 + [...key].reduce((a, ch) => (a * 31 + ch.charCodeAt(0)) % 10_007, 0);
+    const backbone = await loadBackbone({ backbone: name, inputSize, pretrained: false, seed });
+    randomiseBatchNorms(backbone.model, seed);
+    const file = `${key}.safetensors`;
+    writeFileSync(path.join(DIR, file), writeLayerWeights(backbone.model));
+    entry = { backbone, file };
+    shared.set(key, entry);
+  }
+  return entry;
+}
+after(() => {
+  for (const { backbone } of shared.values()) backbone.model.dispose();
+});
+
+/** A seeded input batch (NHWC or NDHWC) for a backbone, also written to DIR as `name` (tensor `input`). */
+function inputFor(backbone: Backbone, inputSize: number, seed: number, name: string): tf.Tensor {
+  const volumetric = backbone.model.inputs[0].shape.length === 5;
+  const shape = [BATCH, ...Array(volumetric ? 3 : 2).fill(inputSize), 3];
+  const input = tf.tensor(uniform(shape.reduce((a, b) => a * b, 1), seed), shape);
+  writeFileSync(path.join(DIR, name), writeSafetensors(new Map([['input', { shape, data: input.dataSync() as Float32Array }]])));
+  return input;
 }
 
 interface Case {
@@ -102,24 +139,20 @@ interface Expected {
 }
 
 /** Writes a case's files and returns the tfjs logits of each of its classifiers. */
-async function prepare(c: Case, dir: string, seed: number): Promise<{ entry: object; expected: Expected[] }> {
-  const backbone: Backbone = await loadBackbone({ backbone: c.backbone, inputSize: c.inputSize, pretrained: c.shipped ? undefined : false, seed });
+async function prepare(c: Case, seed: number): Promise<{ entry: object; expected: Expected[] }> {
+  let backbone: Backbone;
+  let weights = 'shipped';
+  if (c.shipped) backbone = await loadBackbone({ backbone: c.backbone, inputSize: c.inputSize });
+  else ({ backbone, file: weights } = await seededBackbone(c.backbone, c.inputSize));
   try {
-    if (!c.shipped) {
-      randomiseBatchNorms(backbone.model, seed);
-      writeFileSync(path.join(dir, `${c.id}.safetensors`), writeLayerWeights(backbone.model));
-    }
-    const volumetric = backbone.model.inputs[0].shape.length === 5;
-    const shape = [BATCH, ...Array(volumetric ? 3 : 2).fill(c.inputSize), 3];
-    const input = tf.tensor(uniform(shape.reduce((a, b) => a * b, 1), seed + 1), shape);
-    writeFileSync(path.join(dir, `${c.id}-input.safetensors`), writeSafetensors(new Map([['input', { shape, data: input.dataSync() as Float32Array }]])));
+    const input = inputFor(backbone, c.inputSize, seed + 1, `${c.id}-input.safetensors`);
     const expected: Expected[] = [];
     const heads: object[] = [];
     c.cuts.forEach((cut, i) => {
       const model = buildClassifier(backbone, { cut, numClasses: NUM_CLASSES, seed: seed + 10 + i });
       try {
         const file = `${c.id}-head${i}.safetensors`;
-        writeFileSync(path.join(dir, file), writeSafetensors(headTensors(model)));
+        writeFileSync(path.join(DIR, file), writeSafetensors(headTensors(model)));
         heads.push({ cut: cut ?? null, weights: file });
         const y = model.predict(input) as tf.Tensor;
         const params = model.layers.flatMap((l) => l.weights).filter((w) => !/moving_(mean|variance)$/.test(w.originalName)).reduce((a, w) => a + w.shape.reduce<number>((p, d) => p * (d as number), 1), 0);
@@ -130,17 +163,17 @@ async function prepare(c: Case, dir: string, seed: number): Promise<{ entry: obj
       }
     });
     input.dispose();
-    const entry = { id: c.id, backbone: c.backbone, weights: c.shipped ? 'shipped' : `${c.id}.safetensors`, input: `${c.id}-input.safetensors`, heads, out: `${c.id}-torch.safetensors` };
+    const entry = { id: c.id, backbone: c.backbone, weights, input: `${c.id}-input.safetensors`, heads, out: `${c.id}-torch.safetensors` };
     return { entry, expected };
   } finally {
-    backbone.model.dispose();
+    if (c.shipped) backbone.model.dispose();
   }
 }
 
 /** Runs `python -m ttl_torch.parity` on a manifest; its JSON lines. */
-function runParity(dir: string, manifest: object): Array<Record<string, unknown>> {
+function runParity(name: string, manifest: object): Array<Record<string, unknown>> {
   assert.ok(existsSync(PYTHON), `${PYTHON} is missing: run bash python/setup.sh`);
-  const file = path.join(dir, 'manifest.json');
+  const file = path.join(DIR, `${name}.json`);
   writeFileSync(file, JSON.stringify(manifest));
   const run = spawnSync(PYTHON, ['-m', 'ttl_torch.parity', file], { cwd: path.join(ROOT, 'python'), encoding: 'utf8' });
   assert.equal(run.status, 0, `python -m ttl_torch.parity failed:\n${run.stderr}`);
@@ -161,21 +194,20 @@ function relativeError(got: Float32Array, want: Float32Array): { rel: number; sc
   return { rel: maxDiff / scale, scale };
 }
 
-test('the torch engine gives the TypeScript engine’s logits for every built-in, whole and truncated', { timeout: 240_000 }, async (t) => {
-  const dir = tempDir('ttl-torch-parity-');
+test('the torch engine gives the TypeScript engine’s logits for every built-in, whole and truncated', { timeout: 600_000 }, async (t) => {
   const entries: object[] = [];
   const expected: Expected[][] = [];
   const only = process.env.TTL_PARITY_CASES?.split(',');
   const cases = CASES.filter((c) => !only || only.includes(c.id));
   for (const [i, c] of cases.entries()) {
-    const p = await prepare(c, dir, 100 + 17 * CASES.indexOf(c));
+    const p = await prepare(c, 100 + 17 * CASES.indexOf(c));
     entries.push(p.entry);
     expected.push(p.expected);
   }
-  const reports = new Map(runParity(dir, { cases: entries }).map((r) => [r.id as string, r as { id: string; params: number[] }]));
+  const reports = new Map(runParity('logits', { cases: entries }).map((r) => [r.id as string, r as { id: string; params: number[] }]));
   const rows: string[] = [];
   for (const [i, c] of cases.entries()) {
-    const torch = readSafetensors(readFileSync(path.join(dir, `${c.id}-torch.safetensors`)));
+    const torch = readSafetensors(readFileSync(path.join(DIR, `${c.id}-torch.safetensors`)));
     expected[i].forEach((e, k) => {
       const got = torch.get(`logits/${k}`)!;
       const where = `${c.id} cut ${e.cut ?? '(whole)'}`;
@@ -219,22 +251,15 @@ const STRATEGY_CASES: StrategyCase[] = [
 
 const size = (v: { shape: Array<number | null> }) => v.shape.reduce<number>((a, d) => a * (d ?? 1), 1);
 
-test('each strategy has the same parameter groups, trainable and frozen counts on both engines; TF rebuilds the same network', { timeout: 240_000 }, async (t) => {
-  const dir = tempDir('ttl-torch-strategies-');
+test('each strategy has the same parameter groups, trainable and frozen counts on both engines; TF rebuilds the same network', { timeout: 600_000 }, async (t) => {
   const entries: object[] = [];
   const expected = new Map<string, { counts: Record<string, number>; logits?: Float32Array }>();
   for (const [i, c] of STRATEGY_CASES.entries()) {
     const seed = 300 + i;
-    const backbone = await loadBackbone({ backbone: c.backbone, inputSize: c.inputSize, pretrained: false, seed });
+    const { backbone, file: weights } = await seededBackbone(c.backbone, c.inputSize);
+    const inputFile = `${c.backbone}-strategies-input.safetensors`;
+    const input = inputFor(backbone, c.inputSize, seed + 1, inputFile);
     try {
-      randomiseBatchNorms(backbone.model, seed);
-      const weights = `${c.backbone}-strategies.safetensors`;
-      writeFileSync(path.join(dir, weights), writeLayerWeights(backbone.model));
-      const volumetric = backbone.model.inputs[0].shape.length === 5;
-      const shape = [BATCH, ...Array(volumetric ? 3 : 2).fill(c.inputSize), 3];
-      const input = tf.tensor(uniform(shape.reduce((a, b) => a * b, 1), seed + 1), shape);
-      const inputFile = `${c.backbone}-strategies-input.safetensors`;
-      writeFileSync(path.join(dir, inputFile), writeSafetensors(new Map([['input', { shape, data: input.dataSync() as Float32Array }]])));
       for (const [k, spec] of c.specs.entries()) {
         const id = `${c.backbone} ${JSON.stringify(spec)}`;
         const prepared = prepareStrategy(backbone, spec, NUM_CLASSES, seed + k);
@@ -248,7 +273,7 @@ test('each strategy has the same parameter groups, trainable and frozen counts o
           let logits: Float32Array | undefined;
           if (spec.kind === 'tf') {
             const tfWeights = `${c.backbone}-tf-${k}.safetensors`;
-            writeFileSync(path.join(dir, tfWeights), writeLayerWeights(prepared.model));
+            writeFileSync(path.join(DIR, tfWeights), writeLayerWeights(prepared.model));
             entry.tf = { weights: tfWeights, input: inputFile, out: `${c.backbone}-tf-${k}-torch.safetensors` };
             const y = prepared.model.predict(input) as tf.Tensor;
             logits = y.dataSync() as Float32Array;
@@ -260,12 +285,11 @@ test('each strategy has the same parameter groups, trainable and frozen counts o
           prepared.model.dispose();
         }
       }
-      input.dispose();
     } finally {
-      backbone.model.dispose();
+      input.dispose();
     }
   }
-  const reports = runParity(dir, { strategies: entries });
+  const reports = runParity('strategies', { strategies: entries });
   assert.equal(reports.length, expected.size);
   for (const r of reports) {
     const id = r.strategy as string;
@@ -274,7 +298,7 @@ test('each strategy has the same parameter groups, trainable and frozen counts o
     let row = `${id}: ${Object.entries(want.counts).map(([g, n]) => `${g} ${n}`).join(', ')}`;
     if (want.logits) {
       const entry = entries.find((e) => (e as { id: string }).id === id) as { tf: { out: string } };
-      const got = readSafetensors(readFileSync(path.join(dir, entry.tf.out))).get('logits/0')!;
+      const got = readSafetensors(readFileSync(path.join(DIR, entry.tf.out))).get('logits/0')!;
       const { rel } = relativeError(got.data, want.logits);
       assert.ok(rel <= TOLERANCE, `${id}: max relative error ${rel.toExponential(3)} > ${TOLERANCE}`);
       row += `; logits max rel error ${rel.toExponential(2)}`;
@@ -283,31 +307,34 @@ test('each strategy has the same parameter groups, trainable and frozen counts o
   }
 });
 
-test('weights in torchvision’s (and r3d_18’s, Hara et al.’s) naming mean the same layers to both engines', { timeout: 240_000 }, async (t) => {
-  const dir = tempDir('ttl-torch-reference-');
+test('weights in torchvision’s (and r3d_18’s, Hara et al.’s) naming mean the same layers to both engines', { timeout: 600_000 }, async (t) => {
   const cases = [
     { backbone: 'resnet50', inputSize: 32 },
     { backbone: 'densenet121', inputSize: 32 },
     { backbone: 'resnet3d18', inputSize: 16 },
     { backbone: 'resnext3d101', inputSize: 32 },
   ];
-  const inputs = new Map<string, tf.Tensor>();
-  const entries = cases.map((c, i) => {
-    const shape = [BATCH, ...Array(c.backbone.includes('3d') ? 3 : 2).fill(c.inputSize), 3];
-    const input = tf.tensor(uniform(shape.reduce((a, b) => a * b, 1), 500 + i), shape);
-    inputs.set(c.backbone, input);
-    writeFileSync(path.join(dir, `${c.backbone}-input.safetensors`), writeSafetensors(new Map([['input', { shape, data: input.dataSync() as Float32Array }]])));
-    return { id: c.backbone, backbone: c.backbone, seed: 500 + i, input: `${c.backbone}-input.safetensors`, stateDict: `${c.backbone}-state.safetensors`, out: `${c.backbone}-features.safetensors` };
-  });
-  const reports = runParity(dir, { reference: entries });
+  const inputs: tf.Tensor[] = [];
+  const entries: Array<Record<string, string | number>> = [];
+  for (const [i, c] of cases.entries()) {
+    const { backbone } = await seededBackbone(c.backbone, c.inputSize);
+    inputs.push(inputFor(backbone, c.inputSize, 500 + i, `${c.backbone}-reference-input.safetensors`));
+    entries.push({ id: c.backbone, backbone: c.backbone, seed: 500 + i, input: `${c.backbone}-reference-input.safetensors`, stateDict: `${c.backbone}-state.safetensors`, out: `${c.backbone}-features.safetensors` });
+  }
+  const reports = runParity('reference', { reference: entries });
   assert.equal(reports.length, cases.length);
   try {
     for (const [i, c] of cases.entries()) {
-      // the TypeScript engine's own loaders (loadTorchvisionWeights, loadTorchVideoWeights), strict
-      const backbone = await loadBackbone({ backbone: c.backbone, inputSize: c.inputSize, weights: path.join(dir, entries[i].stateDict) });
+      // the TypeScript engine's own loaders of such files (strict: every name and shape must match)
+      const key = `${c.backbone}-${c.inputSize}`;
+      const { backbone } = shared.get(key)!;
+      shared.delete(key);
       try {
-        const y = backbone.model.predict(inputs.get(c.backbone)!) as tf.Tensor;
-        const want = readSafetensors(readFileSync(path.join(dir, entries[i].out))).get('features')!;
+        const tensors = readSafetensors(readFileSync(path.join(DIR, entries[i].stateDict as string)));
+        if (c.backbone.includes('3d')) loadTorchVideoWeights(backbone, tensors);
+        else loadTorchvisionWeights(backbone, tensors);
+        const y = backbone.model.predict(inputs[i]) as tf.Tensor;
+        const want = readSafetensors(readFileSync(path.join(DIR, entries[i].out as string))).get('features')!;
         assert.deepEqual(y.shape, want.shape, `${c.backbone}: feature map shape`);
         // the torch side is the reference here
         const { rel } = relativeError(y.dataSync() as Float32Array, want.data);
@@ -319,6 +346,6 @@ test('weights in torchvision’s (and r3d_18’s, Hara et al.’s) naming mean t
       }
     }
   } finally {
-    tf.dispose([...inputs.values()]);
+    tf.dispose(inputs);
   }
 });
