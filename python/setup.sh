@@ -25,8 +25,9 @@ log() { printf '[torch setup] %s\n' "$*" >&2; }
 want="packages=${PACKAGES[*]} pyproject=$(sha256sum "$HERE/pyproject.toml" | cut -d' ' -f1)"
 marker="$VENV/.ttl-installed"
 
+# find_spec locates the packages without importing them (importing torch takes seconds).
 if [[ "${TTL_TORCH_REINSTALL:-}" != 1 && -f "$marker" && "$(head -n1 "$marker")" == "$want" && -x "$VENV/bin/python" ]] &&
-  "$VENV/bin/python" -c 'import torch, numpy, safetensors' 2>/dev/null; then
+  "$VENV/bin/python" -c 'import importlib.util as u, sys; sys.exit(0 if all(u.find_spec(m) for m in ("torch", "numpy", "safetensors")) else 1)' 2>/dev/null; then
   exit 0
 fi
 
