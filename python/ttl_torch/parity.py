@@ -20,11 +20,12 @@ The manifest may also hold ``"strategies"``: ``[{"id", "backbone", "weights", "s
 ``tf`` strategy the rebuilt model loads the TypeScript one's weights (every name and shape
 must match) and writes its logits (``logits/0``) to ``tf.out``.
 
-And ``"reference"``: ``[{"id", "backbone", "seed", "input", "stateDict", "out"}]``: the
-backbone with seeded random weights (batch-norm statistics included) is written as a state dict
-in the reference implementation's naming (torchvision, r3d_18, Hara et al.; torch layout) to
-``stateDict``, and its feature map of the input, channels last, as ``features`` to ``out`` —
-for the TypeScript engine to load with its own torchvision loaders and compare.
+And ``"reference"``: ``[{"id", "backbone", "seed", "input", "exchange", "stateDict"?, "out"}]``:
+the backbone with seeded random torch weights (batch-norm statistics included) is written in
+the exchange format to ``exchange`` (`weights.save_exchange`), and as a state dict in the
+reference implementation's naming (torchvision, r3d_18, Hara et al.; torch layout) to
+``stateDict`` when asked; its feature map of the input, channels last, goes to ``out`` as
+``features`` — for the TypeScript engine to load with its own loaders and compare.
 """
 
 import json
@@ -37,7 +38,7 @@ import torch
 
 from .models import build_backbone, classifier
 from .strategies import parameter_counts, prepare_strategy
-from .weights import WeightsError, export_weights, load_exchange, load_weights, read_safetensors
+from .weights import WeightsError, export_weights, load_exchange, load_weights, read_safetensors, save_exchange
 
 
 def _to_channels_first(a: np.ndarray) -> torch.Tensor:
@@ -104,13 +105,16 @@ def run_reference(case: dict, base: Path) -> dict:
                 m.running_mean.uniform_(-0.2, 0.2)
                 m.running_var.uniform_(0.5, 1.5)
     net.eval()
-    state = export_reference_state_dict(net)
-    save_file({k: v.numpy() for k, v in state.items()}, str(base / case["stateDict"]))
+    save_exchange(net, base / case["exchange"])
+    tensors = len(export_weights(net))
+    if case.get("stateDict"):
+        state = export_reference_state_dict(net)
+        save_file({k: v.numpy() for k, v in state.items()}, str(base / case["stateDict"]))
     inputs, _ = read_safetensors(base / case["input"])
     with torch.no_grad():
         features = net(_to_channels_first(inputs["input"])).numpy()
     save_file({"features": np.ascontiguousarray(np.moveaxis(features, 1, -1))}, str(base / case["out"]))
-    return {"reference": case["id"], "tensors": len(state)}
+    return {"reference": case["id"], "tensors": tensors}
 
 
 def main(argv=None) -> int:

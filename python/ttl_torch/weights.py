@@ -181,8 +181,13 @@ def save_exchange(net: Net, path: Union[str, Path], metadata: Optional[Dict[str,
 
 def load_exchange(net: Net, path: Union[str, Path], strict: bool = True) -> List[str]:
     """Loads an exchange-format file (see the module doc) into `net`."""
-    arrays, _ = read_safetensors(path)
-    return load_weights(net, arrays, str(path), strict)
+    arrays, metadata = read_safetensors(path)
+    try:
+        return load_weights(net, arrays, str(path), strict)
+    except WeightsError as e:
+        if metadata.get("format") != EXCHANGE_FORMAT and any("." in n and "/" not in n for n in arrays):
+            raise WeightsError(f"{e} (the file is not in the exchange format but looks like a torch state dict: load it with torch_names.load_reference_state_dict)") from None
+        raise
 
 
 _TFJS_DTYPES = {"float32": np.float32, "int32": np.int32}

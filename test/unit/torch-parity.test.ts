@@ -11,7 +11,9 @@
  * logits. The error is max |torch − tfjs| / max |tfjs| over a classifier's logits.
  * Each strategy gives the same parameter groups and trainable/frozen counts on both engines,
  * and TransFusion's half-width rebuild the same architecture (the torch model loads the tfjs
- * one's weights name for name, shape for shape) and the same logits.
+ * one's weights name for name, shape for shape) and the same logits. The other way round,
+ * weights the torch engine writes (in the exchange format, and in the reference
+ * implementations' naming) load into the tfjs backbones and give the torch feature maps.
  *
  * Needs the virtual environment of `python/setup.sh` (the test suite runs it first).
  * `TTL_PARITY_CASES=resnet18,mobilenet3d` runs only the cases named.
@@ -24,7 +26,7 @@ import * as path from 'node:path';
 import { tf } from '../../src/engine/tf';
 import { initBackend } from '../../src/engine/backend';
 import { buildClassifier, loadBackbone, type Backbone } from '../../src/engine/models';
-import { loadTorchvisionWeights, readSafetensors, writeLayerWeights, writeSafetensors, type TensorsToWrite } from '../../src/engine/models/safetensors';
+import { loadTorchvisionWeights, readLayerWeights, readSafetensors, writeLayerWeights, writeSafetensors, type TensorsToWrite } from '../../src/engine/models/safetensors';
 import { loadTorchVideoWeights } from '../../src/engine/models/inflate';
 import { prepareStrategy, type StrategySpec } from '../../src/engine/strategies';
 import { tempDir } from './tmp';
@@ -307,40 +309,63 @@ test('each strategy has the same parameter groups, trainable and frozen counts o
   }
 });
 
-test('weights in torchvision’s (and r3d_18’s, Hara et al.’s) naming mean the same layers to both engines', { timeout: 600_000 }, async (t) => {
+test('weights written by the torch engine, in the exchange format and in torchvision’s (r3d_18’s, Hara et al.’s) naming, load into the TypeScript one', { timeout: 600_000 }, async (t) => {
   const cases = [
-    { backbone: 'resnet50', inputSize: 32 },
-    { backbone: 'densenet121', inputSize: 32 },
-    { backbone: 'resnet3d18', inputSize: 16 },
-    { backbone: 'resnext3d101', inputSize: 32 },
+    { backbone: 'resnet50', inputSize: 32, reference: true },
+    { backbone: 'densenet121', inputSize: 32, reference: true },
+    { backbone: 'mobilenet_v1', inputSize: 56, reference: false },
+    { backbone: 'resnet3d18', inputSize: 16, reference: true },
+    { backbone: 'resnext3d101', inputSize: 32, reference: true },
+    { backbone: 'mobilenet3d', inputSize: 20, reference: false },
   ];
   const inputs: tf.Tensor[] = [];
-  const entries: Array<Record<string, string | number>> = [];
+  const entries: Array<Record<string, string | number | undefined>> = [];
   for (const [i, c] of cases.entries()) {
     const { backbone } = await seededBackbone(c.backbone, c.inputSize);
-    inputs.push(inputFor(backbone, c.inputSize, 500 + i, `${c.backbone}-reference-input.safetensors`));
-    entries.push({ id: c.backbone, backbone: c.backbone, seed: 500 + i, input: `${c.backbone}-reference-input.safetensors`, stateDict: `${c.backbone}-state.safetensors`, out: `${c.backbone}-features.safetensors` });
+    const name = c.backbone;
+    inputs.push(inputFor(backbone, c.inputSize, 500 + i, `${name}-from-torch-input.safetensors`));
+    entries.push({
+      id: name,
+      backbone: name,
+      seed: 500 + i,
+      input: `${name}-from-torch-input.safetensors`,
+      exchange: `${name}-from-torch.safetensors`,
+      stateDict: c.reference ? `${name}-state.safetensors` : undefined,
+      out: `${name}-from-torch-features.safetensors`,
+    });
   }
-  const reports = runParity('reference', { reference: entries });
+  const reports = runParity('from-torch', { reference: entries });
   assert.equal(reports.length, cases.length);
   try {
     for (const [i, c] of cases.entries()) {
-      // the TypeScript engine's own loaders of such files (strict: every name and shape must match)
       const key = `${c.backbone}-${c.inputSize}`;
       const { backbone } = shared.get(key)!;
       shared.delete(key);
-      try {
-        const tensors = readSafetensors(readFileSync(path.join(DIR, entries[i].stateDict as string)));
-        if (c.backbone.includes('3d')) loadTorchVideoWeights(backbone, tensors);
-        else loadTorchvisionWeights(backbone, tensors);
+      const want = readSafetensors(readFileSync(path.join(DIR, entries[i].out as string))).get('features')!;
+      /** The tfjs feature map against the torch one (the reference here). */
+      const compare = (how: string): string => {
         const y = backbone.model.predict(inputs[i]) as tf.Tensor;
-        const want = readSafetensors(readFileSync(path.join(DIR, entries[i].out as string))).get('features')!;
-        assert.deepEqual(y.shape, want.shape, `${c.backbone}: feature map shape`);
-        // the torch side is the reference here
+        assert.deepEqual(y.shape, want.shape, `${c.backbone} (${how}): feature map shape`);
         const { rel } = relativeError(y.dataSync() as Float32Array, want.data);
         y.dispose();
-        assert.ok(rel <= TOLERANCE, `${c.backbone}: max relative error ${rel.toExponential(3)} > ${TOLERANCE}`);
-        t.diagnostic(`${c.backbone}: ${reports[i].tensors} tensors; feature map max rel error ${rel.toExponential(2)}`);
+        assert.ok(rel <= TOLERANCE, `${c.backbone} (${how}): max relative error ${rel.toExponential(3)} > ${TOLERANCE}`);
+        return `${how} ${rel.toExponential(2)}`;
+      };
+      try {
+        const rows = [`${c.backbone}: ${reports[i].tensors} tensors; feature map max rel error`];
+        // batch norms scrambled before each load: a loader that assigned nothing would fail the comparison
+        randomiseBatchNorms(backbone.model, 900 + i);
+        readLayerWeights(backbone.model, readSafetensors(readFileSync(path.join(DIR, entries[i].exchange as string))));
+        rows.push(compare('exchange format'));
+        if (c.reference) {
+          randomiseBatchNorms(backbone.model, 950 + i);
+          // the TypeScript engine's own loaders of such files (strict: every name and shape must match)
+          const tensors = readSafetensors(readFileSync(path.join(DIR, entries[i].stateDict as string)));
+          if (c.backbone.includes('3d')) loadTorchVideoWeights(backbone, tensors);
+          else loadTorchvisionWeights(backbone, tensors);
+          rows.push(compare('reference naming'));
+        }
+        t.diagnostic(rows.join(', '));
       } finally {
         backbone.model.dispose();
       }
