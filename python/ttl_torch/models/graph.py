@@ -1,8 +1,9 @@
 """A network as an ordered graph of named layers, the TypeScript engine's names.
 
 Every layer of the TypeScript (tfjs-layers) model is one entry of `Net.layers`, an
-``nn.ModuleDict`` keyed by the same name, in the same (topological) order, weightless layers
-(padding, ReLU, add, concatenate, pooling) included. So the torch module of the TypeScript layer
+``nn.ModuleDict`` keyed by the same name, weightless layers (padding, ReLU, add, concatenate,
+pooling) included, in the builders' topological order (tfjs may order the two branches of a
+residual block the other way round, which moves no layer across a cut point). So the torch module of the TypeScript layer
 ``L`` is ``layers.L`` and its parameters are ``layers.L.weight`` / ``layers.L.bias``, and a cut
 point, a block end or an LWFT unit boundary names the same place in both engines.
 
