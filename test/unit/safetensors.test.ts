@@ -4,13 +4,17 @@ import { tf } from '../../src/engine/tf';
 import { buildResNet } from '../../src/engine/models/resnet';
 import { buildDenseNet121 } from '../../src/engine/models/densenet';
 import {
+  LAYER_WEIGHTS_FORMAT,
   NamedTensor,
   TensorsToWrite,
   loadTorchvisionWeights,
+  readLayerWeights,
   readSafetensors,
   torchPrefixForLayer,
+  writeLayerWeights,
   writeSafetensors,
 } from '../../src/engine/models/safetensors';
+import { buildClassifier } from '../../src/engine/models/truncate';
 import { TtlInputError } from '../../src/engine/errors';
 import type { Backbone } from '../../src/engine/models/types';
 
@@ -308,6 +312,65 @@ describe('torchvision weights into tfjs backbones', () => {
     } finally {
       src.model.dispose();
       dst.model.dispose();
+    }
+  });
+});
+
+describe('the exchange format between the engines (layer variable names, tfjs layout)', () => {
+  /** The header JSON of a safetensors file. */
+  const headerOf = (bytes: Uint8Array) => JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true)))));
+
+  test('every weight, batch-norm statistics included, round-trips by name into another model', () => {
+    const src = buildResNet(18, { inputSize: 32, seed: 21 });
+    const dst = buildResNet(18, { inputSize: 32, seed: 22 });
+    try {
+      const bn = src.model.getLayer('conv3_block1_1_bn');
+      const stats = bn.getWeights().map((w, k) => tf.fill(w.shape, 0.25 + k));
+      bn.setWeights(stats);
+      tf.dispose(stats);
+      const bytes = writeLayerWeights(src.model, { note: 'test' });
+      const header = headerOf(bytes);
+      assert.deepEqual(header.__metadata__, { format: LAYER_WEIGHTS_FORMAT, model: 'resnet18', note: 'test' });
+      // tfjs layout, channels last: conv1 is [kh, kw, in, out]
+      assert.deepEqual(header['conv1/kernel'].shape, [7, 7, 3, 64]);
+      assert.equal(header['conv1/kernel'].dtype, 'F32');
+      assert.deepEqual(header['conv3_block1_1_bn/moving_variance'].shape, [128]);
+      const tensors = readSafetensors(bytes);
+      assert.equal(tensors.size, src.model.weights.length);
+      assert.deepEqual([...tensors.get('conv3_block1_1_bn/moving_variance')!.data].slice(0, 2), [3.25, 3.25]);
+      const assigned = readLayerWeights(dst.model, tensors);
+      assert.equal(assigned.length, src.model.weights.length);
+      src.model.weights.forEach((w, k) => assert.deepEqual(dst.model.weights[k].read().dataSync(), w.read().dataSync(), w.originalName));
+    } finally {
+      src.model.dispose();
+      dst.model.dispose();
+    }
+  });
+
+  test('a file of another network or cut is refused naming the weights, and assigns nothing', () => {
+    const resnet = buildResNet(18, { inputSize: 32, seed: 23 });
+    const dense = buildDenseNet121({ inputSize: 32, seed: 24 });
+    const classifier = buildClassifier(resnet, { cut: 'conv3_x', numClasses: 2, seed: 1 });
+    try {
+      const backboneFile = readSafetensors(writeLayerWeights(resnet.model));
+      const before = dense.model.getLayer('conv0').getWeights()[0].dataSync().slice();
+      assert.throws(
+        () => readLayerWeights(dense.model, backboneFile),
+        (e: unknown) => e instanceof TtlInputError && /^weights do not fit densenet121: missing conv0\/kernel/.test(e.message) && /unexpected conv1\/kernel/.test(e.message),
+      );
+      assert.deepEqual(dense.model.getLayer('conv0').getWeights()[0].dataSync(), before);
+      // the whole backbone's file lacks the classifier's head; with the head added, strict refuses the layers above the cut
+      assert.throws(() => readLayerWeights(classifier, backboneFile), /missing head\/kernel, head\/bias/);
+      const head = classifier.getLayer('head').weights;
+      for (const w of head) backboneFile.set(w.originalName, { dtype: 'F32', shape: w.shape as number[], data: w.read().dataSync() as Float32Array });
+      assert.throws(() => readLayerWeights(classifier, backboneFile), /unexpected conv4_block1_1_conv\/kernel/);
+      assert.equal(readLayerWeights(classifier, backboneFile, { strict: false }).length, classifier.weights.length);
+      backboneFile.set('head/kernel', { dtype: 'F32', shape: [3, 2], data: new Float32Array(6) });
+      assert.throws(() => readLayerWeights(classifier, backboneFile, { strict: false }), /wrong shapes: head\/kernel \[3, 2\] vs \[128, 2\]/);
+    } finally {
+      classifier.dispose();
+      resnet.model.dispose();
+      dense.model.dispose();
     }
   });
 });

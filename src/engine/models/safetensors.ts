@@ -1,6 +1,7 @@
 /**
- * safetensors reading/writing and loading torchvision (or timm) ResNet / DenseNet weights into
- * the backbones built by `buildResNet` / `buildDenseNet121`.
+ * safetensors reading/writing, loading torchvision (or timm) ResNet / DenseNet weights into
+ * the backbones built by `buildResNet` / `buildDenseNet121`, and the weight exchange format
+ * between this engine and the PyTorch one (`writeLayerWeights` / `readLayerWeights`).
  *
  * File format: 8-byte little-endian header length N, N bytes of JSON
  * `{ name: { dtype, shape, data_offsets: [begin, end] }, __metadata__?: {...} }`, then the raw
@@ -184,6 +185,12 @@ export function writeSafetensors(tensors: TensorsToWrite, metadata?: Record<stri
   let p = 8 + headerBytes.length;
   for (const [, t] of entries) {
     const dtype = t.dtype ?? 'F32';
+    if (dtype === 'F32' && LITTLE_ENDIAN) {
+      const f = t.data instanceof Float32Array ? t.data : Float32Array.from(t.data);
+      out.set(new Uint8Array(f.buffer, f.byteOffset, f.byteLength), p);
+      p += f.byteLength;
+      continue;
+    }
     for (let i = 0; i < t.data.length; i++) {
       const v = t.data[i];
       if (dtype === 'F32') {
@@ -204,6 +211,64 @@ export function writeSafetensors(tensors: TensorsToWrite, metadata?: Record<stri
     }
   }
   return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The exchange format between the engines
+
+/** `__metadata__.format` of a weight exchange file. */
+export const LAYER_WEIGHTS_FORMAT = 'ttl-layers';
+
+/**
+ * Every weight of a model as safetensors bytes, in the exchange format the PyTorch engine reads
+ * (`python/ttl_torch/weights.py`): each tensor named by its variable (`originalName`, e.g.
+ * `conv2_block1_1_conv/kernel`, `conv1_bn/moving_variance`, `head/bias`) and laid out as tfjs
+ * lays it out (channels last: conv kernels [kh, kw, in, out], dense kernels [in, out]), F32;
+ * `__metadata__` holds `format: "ttl-layers"` and the given entries.
+ * @throws TtlInputError when two weights share a name (a model assembled from clashing layers).
+ */
+export function writeLayerWeights(model: tf.LayersModel, metadata: Record<string, string> = {}): Uint8Array {
+  const tensors: TensorsToWrite = new Map();
+  for (const w of model.weights) {
+    if (tensors.has(w.originalName)) throw new TtlInputError(`${model.name}: two weights are named ${w.originalName}; the exchange format needs unique names`);
+    const t = w.read();
+    tensors.set(w.originalName, { shape: [...t.shape], data: t.dataSync() as Float32Array });
+  }
+  return writeSafetensors(tensors, { format: LAYER_WEIGHTS_FORMAT, model: model.name, ...metadata });
+}
+
+/**
+ * Assigns an exchange file's tensors (see `writeLayerWeights`) to the model's weights by name.
+ * Nothing is assigned unless every weight of the model is present with its shape; tensors the
+ * model lacks are an error too unless `strict` is false (e.g. a whole network's file loaded
+ * into a truncated one).
+ * @returns the names assigned.
+ * @throws TtlInputError naming the missing, mis-shaped or unexpected tensors.
+ */
+export function readLayerWeights(model: tf.LayersModel, tensors: Map<string, NamedTensor>, opts: { strict?: boolean } = {}): string[] {
+  const missing: string[] = [];
+  const misshaped: string[] = [];
+  const pairs: Array<[tf.LayerVariable, NamedTensor]> = [];
+  for (const w of model.weights) {
+    const t = tensors.get(w.originalName);
+    if (!t) missing.push(w.originalName);
+    else if (t.shape.join(',') !== w.shape.join(',')) misshaped.push(`${w.originalName} [${t.shape.join(', ')}] vs [${w.shape.join(', ')}]`);
+    else pairs.push([w, t]);
+  }
+  const used = new Set(model.weights.map((w) => w.originalName));
+  const unexpected = opts.strict === false ? [] : [...tensors.keys()].filter((n) => !used.has(n));
+  const list = (xs: string[]) => xs.slice(0, 3).join(', ') + (xs.length > 3 ? ` … (${xs.length} in all)` : '');
+  const parts: string[] = [];
+  if (missing.length) parts.push(`missing ${list(missing)}`);
+  if (misshaped.length) parts.push(`wrong shapes: ${list(misshaped)}`);
+  if (unexpected.length) parts.push(`unexpected ${list(unexpected)}`);
+  if (parts.length) throw new TtlInputError(`weights do not fit ${model.name}: ${parts.join('; ')}`, 'the file was written for another backbone, cut or width');
+  for (const [w, t] of pairs) {
+    const value = tf.tensor(t.data, t.shape, 'float32');
+    w.write(value);
+    value.dispose();
+  }
+  return pairs.map(([w]) => w.originalName);
 }
 
 // ---------------------------------------------------------------------------------------------
