@@ -2,6 +2,7 @@
 
 Commands:
   doctor [--device D]   print one JSON object: interpreter, torch, CUDA/cuDNN, devices, the chosen device and why
+  train                 the compute worker of a training run: job protocol on stdio (see train.py)
 
 Exit codes: 0 ok; 1 the asked device is absent; 2 usage; 3 torch missing or too old (one line on stderr).
 """
@@ -18,8 +19,13 @@ def main(argv=None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     d = sub.add_parser("doctor", help="describe this Python, torch and the devices as one JSON object")
     d.add_argument("--device", default="auto", help="auto (cuda → mps → cpu), cuda, cuda:N, mps or cpu")
+    sub.add_parser("train", help="the compute worker of a training run (job protocol on stdin/stdout)")
     args = parser.parse_args(argv)
     try:
+        if args.command == "train":
+            from .train import serve  # noqa: PLC0415
+
+            return serve()
         if args.command == "doctor":
             from .doctor import doctor  # noqa: PLC0415
 

@@ -24,7 +24,12 @@ import { createRun, openForResume, readRun, type RunHandle } from './runstore';
 import { CancelledError, TtlInputError } from './errors';
 import type { EventSink } from './events';
 import type { ScoreMetrics } from './train/evaluate';
+import type { LoopState } from './train/loop';
+import type { Evaluated } from './torch/train';
 import { versions } from './versions';
+import { checkTorch, findPython, torchPackageRoot } from './torch/python';
+import { trainSeedTorch, type TorchSetup } from './torch/train';
+import { isBuiltinBackbone, VOLUME_BACKBONES } from '../shared/experiment';
 import { writeJsonAtomic } from './atomic';
 import { meanStd, median } from '../shared/stats';
 import { DEFAULT_RUNS_DIR_PARTS } from '../shared/paths';
@@ -36,6 +41,10 @@ export interface RunOptions {
   /** Overrides the experiment's `train.backend`. */
   backend?: string;
   wasmThreads?: number | 'auto';
+  /** The Python of the torch engine (`--python`); else `TTL_PYTHON`, the install's python/.venv, `python3` on PATH. */
+  python?: string;
+  /** Overrides the experiment's `train.device` (torch engine). */
+  device?: string;
   onEvent?: EventSink;
   /** Aborting cancels the run between batches; the run is marked cancelled. */
   signal?: AbortSignal;
@@ -103,14 +112,39 @@ interface Context {
   exp: Experiment;
   data: LoadedDataset;
   backend: BackendReport;
+  /** What runs the training: the TensorFlow.js backend's name, or `torch`. */
+  engine: string;
+  /** The torch engine's Python and devices, when `engine` is torch. */
+  torch?: TorchSetup;
   options: RunOptions;
+}
+
+/**
+ * The torch engine's Python, checked (torch ≥ 2.1, the device) before any data is loaded or run
+ * folder made; a TtlInputError of one line otherwise.
+ */
+function prepareTorch(exp: Experiment, options: RunOptions): TorchSetup {
+  const b = exp.model.backbone;
+  if (!isBuiltinBackbone(b) || VOLUME_BACKBONES.includes(b)) {
+    throw new TtlInputError(`the torch engine trains the built-in 2D backbones; ${isBuiltinBackbone(b) ? `${b} reads volumes` : `model.backbone ${b}`} needs another backend (e.g. --backend wasm)`);
+  }
+  const packageRoot = torchPackageRoot();
+  const python = findPython({ python: options.python, packageRoot });
+  const report = checkTorch(python, options.device ?? exp.train.device ?? 'auto', packageRoot);
+  return { python, report, packageRoot };
 }
 
 /** `check`: the experiment file's problems with the disk and the real backbone stop the run before any data is loaded. */
 async function prepareContext(file: string, exp: Experiment, options: RunOptions, check: boolean): Promise<Context> {
   const emit = options.onEvent ?? (() => undefined);
-  const backend = await initBackend({ backend: (options.backend ?? exp.train.backend) as never, wasmThreads: options.wasmThreads });
-  emit({ type: 'log', level: 'info', message: `backend: ${backend.chosen}` });
+  const wanted = options.backend ?? exp.train.backend;
+  const torch = wanted === 'torch' ? prepareTorch(exp, options) : undefined;
+  // the torch engine still builds the TypeScript model (complexity, the saved model): on the plain CPU backend
+  const backend = await initBackend({ backend: (torch ? 'cpu' : wanted) as never, wasmThreads: options.wasmThreads });
+  if (torch) {
+    const r = torch.report;
+    emit({ type: 'log', level: 'info', message: `backend: torch ${r.torch.version} in ${r.python.executable} on ${r.device.chosen} (${r.device.name}; ${r.device.reason})` });
+  } else emit({ type: 'log', level: 'info', message: `backend: ${backend.chosen}` });
   if (check) {
     for (const w of await assertExperimentOnDisk(file)) emit({ type: 'log', level: 'warn', message: formatProblems(file, [w]) });
   }
@@ -120,7 +154,7 @@ async function prepareContext(file: string, exp: Experiment, options: RunOptions
     (done, total) => emit({ type: 'phase', phase: 'loading data', done, total }),
   );
   for (const w of data.warnings) emit({ type: 'log', level: 'warn', message: w });
-  return { file, exp, data, backend, options };
+  return { file, exp, data, backend, engine: torch ? 'torch' : backend.chosen, torch, options };
 }
 
 /** Trains (or continues) one seed's run to its end and writes its summary. */
@@ -135,43 +169,50 @@ async function trainSeed(ctx: Context, handle: RunHandle, seed: number, resume: 
   try {
     const backbone = await loadBackbone({ backbone: exp.model.backbone, weights: exp.model.weights, inflateFrom: exp.model.inflateFrom, inputSize: data.imageSize, pretrained: exp.model.pretrained, seed });
     const prepared = prepareStrategy(backbone, exp.strategy as StrategySpec, numClasses, seed, exp.train.headLrMultiplier);
-    const trainer = new Trainer(
-      prepared,
-      { pixels: data.pixels, labels, numClasses, imageSize: data.imageSize, normalisation: backbone.normalisation, train: split.train, val: split.val },
-      trainOptions(exp, labels, split.train, numClasses, seed),
-    );
-    const lastDir = path.join(handle.checkpointsDir, 'last');
-    const bestDir = path.join(handle.checkpointsDir, 'best');
-    let resumedFrom: number | undefined;
-    if (resume) {
-      const best = existingCheckpoint(bestDir);
-      if (best) {
-        await loadCheckpoint(best, trainer);
-        trainer.keepBestWeights();
+    const opts = trainOptions(exp, labels, split.train, numClasses, seed);
+    let done: { val: Evaluated; test: Evaluated; state: LoopState; latencyMs?: number; device?: string };
+    if (ctx.torch) {
+      done = await trainSeedTorch({ exp, data, split, labels, options: opts, prepared, normalisation: backbone.normalisation, handle, seed, resume, torch: ctx.torch, emit, signal: options.signal });
+    } else {
+      const trainer = new Trainer(
+        prepared,
+        { pixels: data.pixels, labels, numClasses, imageSize: data.imageSize, normalisation: backbone.normalisation, train: split.train, val: split.val },
+        opts,
+      );
+      const lastDir = path.join(handle.checkpointsDir, 'last');
+      const bestDir = path.join(handle.checkpointsDir, 'best');
+      let resumedFrom: number | undefined;
+      if (resume) {
+        const best = existingCheckpoint(bestDir);
+        if (best) {
+          await loadCheckpoint(best, trainer);
+          trainer.keepBestWeights();
+        }
+        const last = existingCheckpoint(lastDir);
+        if (last) {
+          const ck = await loadCheckpoint(last, trainer);
+          await trainer.restore(ck.state, ck.optimizer);
+          resumedFrom = ck.state.epoch;
+        }
       }
-      const last = existingCheckpoint(lastDir);
-      if (last) {
-        const ck = await loadCheckpoint(last, trainer);
-        await trainer.restore(ck.state, ck.optimizer);
-        resumedFrom = ck.state.epoch;
-      }
+      emit({ type: 'run-started', runDir: handle.dir, runId: handle.id, seed, epochs: exp.train.epochs, resumedFromEpoch: resumedFrom });
+      emit({ type: 'log', level: 'info', message: `${handle.id}: ${prepared.description}, ${split.train.length}/${split.val.length}/${split.test.length} train/val/test images` });
+      await trainer.fit({
+        isCancelled: () => options.signal?.aborted ?? false,
+        onBatch: (epoch, step, steps) => emit({ type: 'batch', runDir: handle.dir, epoch, epochs: exp.train.epochs, step, steps }),
+        onEpoch: async (record: EpochRecord, tr) => {
+          if (record.best) await saveCheckpoint(bestDir, tr);
+          await saveCheckpoint(lastDir, tr);
+          handle.appendMetrics({ ...record });
+          emit({ type: 'epoch', runDir: handle.dir, record, epochs: exp.train.epochs });
+        },
+      });
+      emit({ type: 'phase', phase: 'evaluating' });
+      trainer.restoreBestWeights();
+      done = { val: await trainer.evaluate(split.val), test: await trainer.evaluate(split.test), state: trainer.state };
+      trainer.dispose();
     }
-    emit({ type: 'run-started', runDir: handle.dir, runId: handle.id, seed, epochs: exp.train.epochs, resumedFromEpoch: resumedFrom });
-    emit({ type: 'log', level: 'info', message: `${handle.id}: ${prepared.description}, ${split.train.length}/${split.val.length}/${split.test.length} train/val/test images` });
-    await trainer.fit({
-      isCancelled: () => options.signal?.aborted ?? false,
-      onBatch: (epoch, step, steps) => emit({ type: 'batch', runDir: handle.dir, epoch, epochs: exp.train.epochs, step, steps }),
-      onEpoch: async (record: EpochRecord, tr) => {
-        if (record.best) await saveCheckpoint(bestDir, tr);
-        await saveCheckpoint(lastDir, tr);
-        handle.appendMetrics({ ...record });
-        emit({ type: 'epoch', runDir: handle.dir, record, epochs: exp.train.epochs });
-      },
-    });
-    emit({ type: 'phase', phase: 'evaluating' });
-    trainer.restoreBestWeights();
-    const val = await trainer.evaluate(split.val);
-    const test = await trainer.evaluate(split.test);
+    const { val, test } = done;
     const rows = [
       ...split.val.map((i, r) => ({ i, r, split: 'val', probs: val.probs })),
       ...split.test.map((i, r) => ({ i, r, split: 'test', probs: test.probs })),
@@ -183,9 +224,12 @@ async function trainSeed(ctx: Context, handle: RunHandle, seed: number, resume: 
     await replaceDirectory(handle.modelDir, async (tmp) => {
       await saveLayersModelFile(prepared.model, tmp, { ttl: { classes: data.classes, normalisation: backbone.normalisation, imageSize: data.imageSize, strategy: exp.strategy } });
     });
-    emit({ type: 'phase', phase: 'measuring latency' });
     const cx = profile(prepared.model);
-    const latency = await measureLatency(prepared.model, { runs: 20, warmup: 3 });
+    let latencyMs = done.latencyMs;
+    if (latencyMs === undefined) {
+      emit({ type: 'phase', phase: 'measuring latency' });
+      latencyMs = (await measureLatency(prepared.model, { runs: 20, warmup: 3 })).medianMs;
+    }
     const records = readRun(handle.dir).metrics;
     const summary: RunSummary = {
       format: SUMMARY_FORMAT,
@@ -198,29 +242,28 @@ async function trainSeed(ctx: Context, handle: RunHandle, seed: number, resume: 
       description: prepared.description,
       cut: prepared.cut,
       classes: data.classes,
-      backend: ctx.backend.chosen,
-      epochsRun: trainer.state.epoch + 1,
-      bestEpoch: trainer.state.bestEpoch,
+      backend: ctx.engine,
+      epochsRun: done.state.epoch + 1,
+      bestEpoch: done.state.bestEpoch,
       val: splitMetrics(val, split.val.length),
       test: { ...splitMetrics(test, split.test.length), ...atValThreshold(val, test, split.test.map((i) => labels[i]), numClasses) },
       params: cx.params,
       trainableParams: cx.trainableParams,
       macs: cx.macs,
       macsConvDense: cx.macsConvDense,
-      latencyMs: latency.medianMs,
+      latencyMs,
       inputSize: data.imageSize,
       trainImagesPerSecond: median(records.map((r) => Number(r.trainImagesPerSecond)).filter(Number.isFinite)) ?? NaN,
       wallSeconds: (Date.now() - t0) / 1000,
     };
     handle.finish(summary);
     emit({ type: 'run-finished', runDir: handle.dir, summary });
-    trainer.dispose();
     prepared.model.dispose();
     return summary;
   } catch (e) {
     if (e instanceof CancelledError) handle.cancel();
-    else handle.fail(asOutOfMemory(e, { batchSize: exp.train.batchSize, inputSize: data.imageSize, backend: ctx.backend.chosen }) ?? e);
-    throw asOutOfMemory(e, { batchSize: exp.train.batchSize, inputSize: data.imageSize, backend: ctx.backend.chosen }) ?? e;
+    else handle.fail(asOutOfMemory(e, { batchSize: exp.train.batchSize, inputSize: data.imageSize, backend: ctx.engine }) ?? e);
+    throw asOutOfMemory(e, { batchSize: exp.train.batchSize, inputSize: data.imageSize, backend: ctx.engine }) ?? e;
   } finally {
     stopHeartbeat();
   }
@@ -240,8 +283,13 @@ function aggregate(summaries: RunSummary[]): SeedAggregate {
   return { seeds: summaries.map((s) => s.seed), runDirs: summaries.map((s) => s.runDir), test: per('test'), val: per('val') };
 }
 
-function versionsWith(backend: BackendReport): Record<string, string> {
-  return { ...versions(), backend: backend.chosen };
+function versionsWith(ctx: Context): Record<string, string> {
+  const r = ctx.torch?.report;
+  if (!r) return { ...versions(), backend: ctx.backend.chosen };
+  const v: Record<string, string> = { ...versions(), backend: 'torch', python: r.python.version, pythonExecutable: r.python.executable, torch: r.torch.version, device: r.device.chosen ?? '', deviceName: r.device.name ?? '' };
+  if (r.torch.cuda) v.cuda = r.torch.cuda;
+  if (r.torch.cudnn !== null) v.cudnn = String(r.torch.cudnn);
+  return v;
 }
 
 /** Runs every seed of an experiment file. */
@@ -255,8 +303,8 @@ export async function runExperiment(file: string, options: RunOptions = {}): Pro
       experiment: exp,
       experimentFile: ctx.file,
       seed,
-      versions: versionsWith(ctx.backend),
-      backend: ctx.backend.chosen,
+      versions: versionsWith(ctx),
+      backend: ctx.engine,
       dataFingerprint: ctx.data.fingerprint,
     });
     summaries.push(await trainSeed(ctx, handle, seed, false));

@@ -28,8 +28,12 @@ export type LrSchedule = 'constant' | 'cosine' | 'plateau';
 export type ClassWeighting = 'none' | 'balanced';
 /** Validation metrics that can select the best epoch or rank search candidates. */
 export type MonitorMetric = 'val_auroc' | 'val_accuracy' | 'val_loss';
-/** Compute backend requested by an experiment. */
-export type TrainBackend = 'auto' | 'wasm' | 'cpu' | 'tensorflow' | 'tensorflow-gpu' | 'webgpu';
+/** Compute backend requested by an experiment: a TensorFlow.js backend, or the PyTorch engine. */
+export type TrainBackend = 'auto' | 'wasm' | 'cpu' | 'tensorflow' | 'tensorflow-gpu' | 'webgpu' | 'torch';
+/** Device of the torch engine: `auto` (CUDA → MPS → CPU), `cuda`, `cuda:N`, `mps`, `cpu`. */
+export type TrainDevice = 'auto' | 'cuda' | `cuda:${number}` | 'mps' | 'cpu';
+/** The pattern every `train.device` matches (as the schema's). */
+export const TRAIN_DEVICE_PATTERN = /^(auto|cpu|mps|cuda(:[0-9]+)?)$/;
 
 export interface DataSplit {
   /** Fraction of images for validation. */
@@ -89,6 +93,8 @@ export interface TrainConfig {
   /** One run per seed. */
   seeds: number[];
   backend: TrainBackend;
+  /** Where the torch engine computes; ignored by the TensorFlow.js backends. */
+  device: TrainDevice;
 }
 
 /** Strategies whose cut a search can look for (FTL has no cut: it is the baseline). */

@@ -75,6 +75,7 @@ describe('loadExperiment', () => {
       earlyStopping: { patience: 0, monitor: 'val_auroc' },
       seeds: [1],
       backend: 'auto',
+      device: 'auto',
     });
     assert.equal(exp.search, undefined);
     assert.ok(!('$schema' in exp));

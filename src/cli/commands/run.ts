@@ -9,6 +9,8 @@ import { DEFAULT_RUNS_DIR } from '../../shared/paths';
 interface RunFlags {
   runsDir?: string;
   backend?: string;
+  python?: string;
+  device?: string;
   json?: boolean;
 }
 
@@ -28,7 +30,7 @@ async function drive(flags: RunFlags, start: (o: RunOptions) => Promise<Experime
   const printer = new EventPrinter();
   const cancel = cancelOnSigint();
   try {
-    const result = await start({ runsDir: flags.runsDir, backend: flags.backend, signal: cancel.signal, onEvent: (e: JobEvent) => printer.handle(e) });
+    const result = await start({ runsDir: flags.runsDir, backend: flags.backend, python: flags.python, device: flags.device, signal: cancel.signal, onEvent: (e: JobEvent) => printer.handle(e) });
     printer.stop();
     printResult(result, flags.json ?? false);
   } finally {
@@ -60,7 +62,9 @@ export function runCommand(program: Command): void {
     .description('train an experiment file (one run per seed) and report AUROC, AUPRC, params, MACs and latency')
     .argument('<file>', 'a *.ttl.json experiment file')
     .option('--runs-dir <dir>', 'where run folders go', DEFAULT_RUNS_DIR)
-    .option('--backend <name>', 'auto, wasm, cpu, tensorflow, tensorflow-gpu or webgpu (overrides the file)')
+    .option('--backend <name>', 'auto, wasm, cpu, tensorflow, tensorflow-gpu, webgpu or torch (overrides the file)')
+    .option('--python <path>', 'the Python of the torch engine (default: $TTL_PYTHON, python/.venv, python3)')
+    .option('--device <device>', 'torch engine: auto, cuda, cuda:N, mps or cpu (overrides the file)')
     .option('--json', 'last stdout line: summary.json plus "runDir"')
     .action(async (file: string, flags: RunFlags) => drive(flags, (o) => runExperiment(file, o)));
 }
@@ -71,6 +75,8 @@ export function resumeCommand(program: Command): void {
     .description('continue an interrupted or cancelled run from its last finished epoch')
     .argument('<run-dir>', 'the run folder')
     .option('--backend <name>', 'compute backend (default: the one the run used)')
+    .option('--python <path>', 'the Python of the torch engine (default: $TTL_PYTHON, python/.venv, python3)')
+    .option('--device <device>', 'torch engine: auto, cuda, cuda:N, mps or cpu (default: the experiment\'s)')
     .option('--json', 'last stdout line: summary.json plus "runDir"')
     .action(async (dir: string, flags: RunFlags) => drive(flags, (o) => resumeRun(dir, o)));
 }

@@ -40,7 +40,9 @@ export type ProblemCode =
   | 'unknown-cut'
   | 'unknown-candidate'
   | 'no-pretrained-weights'
-  | 'lwft-k-too-large';
+  | 'lwft-k-too-large'
+  | 'torch-unsupported'
+  | 'device-without-torch';
 
 export interface SemanticProblem {
   code: ProblemCode;
@@ -137,6 +139,16 @@ export function checkExperimentValue(value: unknown, baseDir: string, env?: Chec
     if (typeof full === 'number' && short >= full && short > 1) {
       add('halving-too-long', '/search/halving/epochs', `the short round must be shorter than the full budget (${full} epochs), got ${short}`);
     }
+  }
+  const engine = at('train', 'backend');
+  const device = get(value, 'train', 'device');
+  const net = nonEmptyString(get(value, 'model', 'backbone'));
+  if (engine === 'torch' && net !== undefined && (!isBuiltinBackbone(net) || VOLUME_BACKBONES.includes(net))) {
+    const what = isBuiltinBackbone(net) ? `${net} reads volumes` : 'a model.json backbone';
+    add('torch-unsupported', '/train/backend', `the torch engine trains the built-in 2D backbones; ${what} needs another backend (e.g. "wasm")`);
+  }
+  if (device !== undefined && device !== 'auto' && engine !== 'torch') {
+    add('device-without-torch', '/train/device', `"device" applies to the torch engine ("backend": "torch"); the ${String(engine)} backend ignores it`, 'warning');
   }
   if (!env) return out;
 

@@ -84,6 +84,46 @@ export const INITIAL_STATE: LoopState = {
   plateau: { best: null, bad: 0 },
 };
 
+/**
+ * The loop's decisions after an epoch's validation, shared by every engine: the best epoch (by
+ * validation AUROC), the early-stopping monitor, and the plateau schedule's next η. `plateau`
+ * is stepped; the returned state is new.
+ */
+export function decideEpoch(
+  prev: LoopState,
+  plateau: Plateau,
+  o: Pick<TrainOptions, 'schedule' | 'earlyStoppingMonitor'>,
+  epoch: number,
+  lr: number,
+  val: { auroc: number; accuracy: number; loss: number },
+): { improved: boolean; state: LoopState } {
+  const state = { ...prev };
+  const improved = state.bestAuroc === null || val.auroc > state.bestAuroc;
+  if (improved) {
+    state.bestAuroc = val.auroc;
+    state.bestEpoch = epoch;
+  }
+  const monitored = o.earlyStoppingMonitor === 'val_loss' ? -val.loss : o.earlyStoppingMonitor === 'val_accuracy' ? val.accuracy : val.auroc;
+  if (state.monitorBest == null || monitored > state.monitorBest) {
+    state.monitorBest = monitored;
+    state.epochsWithoutImprovement = 0;
+  } else {
+    state.epochsWithoutImprovement++;
+  }
+  const nextLr = o.schedule === 'plateau' ? plateau.step(val.loss, lr) : lr;
+  return { improved, state: { ...state, epoch, lr: nextLr, plateau: plateau.toJSON() } };
+}
+
+/** Whether early stopping ends the run after the epoch that produced `state`. */
+export function shouldStop(state: LoopState, o: Pick<TrainOptions, 'earlyStoppingPatience'>): boolean {
+  return o.earlyStoppingPatience > 0 && state.epochsWithoutImprovement >= o.earlyStoppingPatience;
+}
+
+/** The learning rate of `epoch`: the cosine schedule's, else the state's (constant or plateau). */
+export function epochLr(o: Pick<TrainOptions, 'schedule' | 'optimizer' | 'epochs'>, state: LoopState, epoch: number): number {
+  return o.schedule === 'cosine' ? cosineLr(o.optimizer.lr, epoch, o.epochs) : state.lr;
+}
+
 const yieldToEventLoop = () => new Promise<void>((r) => setImmediate(r));
 
 export class Trainer {
@@ -178,7 +218,7 @@ export class Trainer {
     const vars = this.optimizer.variables;
     for (let epoch = this.state.epoch + 1; epoch < o.epochs; epoch++) {
       const t0 = performance.now();
-      const lr = o.schedule === 'cosine' ? cosineLr(o.optimizer.lr, epoch, o.epochs) : this.state.lr;
+      const lr = epochLr(o, this.state, epoch);
       this.optimizer.setLearningRate(lr);
       const rng = new Rng(deriveSeed(o.seed, epoch));
       const order = rng.shuffle(this.data.train);
@@ -199,22 +239,9 @@ export class Trainer {
       }
       const trainSeconds = (performance.now() - t0) / 1000;
       const val = await this.evaluate(this.data.val);
-      const improved = this.state.bestAuroc === null || val.auroc > this.state.bestAuroc;
-      if (improved) {
-        this.state.bestAuroc = val.auroc;
-        this.state.bestEpoch = epoch;
-        this.keepBestWeights();
-      }
-      const monitored = o.earlyStoppingMonitor === 'val_loss' ? -val.loss : o.earlyStoppingMonitor === 'val_accuracy' ? val.accuracy : val.auroc;
-      if (this.state.monitorBest == null || monitored > this.state.monitorBest) {
-        this.state.monitorBest = monitored;
-        this.state.epochsWithoutImprovement = 0;
-      } else {
-        this.state.epochsWithoutImprovement++;
-      }
-      let nextLr = lr;
-      if (o.schedule === 'plateau') nextLr = this.plateau.step(val.loss, lr);
-      this.state = { ...this.state, epoch, lr: nextLr, plateau: this.plateau.toJSON() };
+      const { improved, state } = decideEpoch(this.state, this.plateau, o, epoch, lr, val);
+      this.state = state;
+      if (improved) this.keepBestWeights();
       const record: EpochRecord = {
         epoch,
         lr,
@@ -229,7 +256,7 @@ export class Trainer {
         trainImagesPerSecond: order.length / trainSeconds,
       };
       await hooks.onEpoch?.(record, this);
-      if (o.earlyStoppingPatience > 0 && this.state.epochsWithoutImprovement >= o.earlyStoppingPatience) break;
+      if (shouldStop(this.state, o)) break;
     }
     return this.state;
   }

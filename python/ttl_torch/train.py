@@ -1,0 +1,407 @@
+"""``python -m ttl_torch train``: the compute worker of a training run.
+
+It speaks the job protocol (docs/job-protocol.md, "Compute workers") on stdio and only
+computes: the TypeScript engine resolves the experiment, loads and splits the data once, and
+drives the run with ``call`` requests that this worker answers with ``reply``:
+
+``setup``        build the model and optimiser on the device (and resume from the last checkpoint)
+``train-epoch``  one epoch over the order TypeScript gave, then the predicted probabilities of the
+                 asked splits; ``batch`` events on the way
+``save``         write ``torch-last.pt`` (and ``torch-best.pt`` when told) atomically
+``evaluate``     the probabilities of the asked splits with the best (or current) weights
+``latency``      batch-1 latency on the device, synchronised
+``export``       the current weights in the exchange format (``weights.save_exchange``)
+
+Everything that decides (metrics, best epoch, early stopping, the schedule's state) or records
+(the run store) stays in TypeScript. When stdin closes the worker writes ``done`` and exits 0;
+SIGINT/SIGTERM (or a ``cancel`` line) stop an epoch between batches, and the worker answers
+``cancelled``.
+"""
+
+import json
+import math
+import os
+import signal
+import statistics
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import numpy as np
+
+from ._torch import TorchUnavailable, require_torch
+from .device import DeviceUnavailable, select_device
+
+VERSION = 1
+LAST = "torch-last.pt"
+BEST = "torch-best.pt"
+VOLUME_BACKBONES = {"resnet3d18", "resnext3d101", "mobilenet3d"}
+
+
+class Cancelled(Exception):
+    """SIGINT, SIGTERM or a ``cancel`` line: stop between batches."""
+
+
+class BadInput(ValueError):
+    """The request or its files are at fault (exit code 2)."""
+
+
+class Gone(Exception):
+    """stdout broke: the parent has gone."""
+
+
+class Channel:
+    """JSON lines on stdout (flushed each), and the cancel flag."""
+
+    def __init__(self) -> None:
+        self.cancelled = False
+        self.signals = 0
+
+    def send(self, **message: Any) -> None:
+        try:
+            sys.stdout.write(json.dumps(dict(v=VERSION, **message), allow_nan=False) + "\n")
+            sys.stdout.flush()
+        except (BrokenPipeError, OSError):
+            raise Gone() from None
+
+    def on_signal(self, *_: Any) -> None:
+        self.signals += 1
+        if self.signals > 1:
+            os._exit(130)
+        self.cancelled = True
+
+    def check(self) -> None:
+        if self.cancelled:
+            raise Cancelled()
+
+
+def _finite(x: float) -> Optional[float]:
+    return float(x) if math.isfinite(x) else None
+
+
+def _crop_boxes(rng: np.random.Generator, n: int, augment: Dict[str, Any]) -> np.ndarray:
+    """[n, 4] boxes (y1, x1, y2, x2) in [0, 1] as the TypeScript engine samples them
+    (`sampleCropBox`: torchvision's RandomResizedCrop, 10 tries then the whole image); a flip
+    swaps x1 and x2."""
+    scale = augment.get("scale", [1, 1])
+    ratio = augment.get("ratio", [3 / 4, 4 / 3])
+    log_r = (math.log(ratio[0]), math.log(ratio[1]))
+    boxes = np.zeros((n, 4), dtype=np.float64)
+    for b in range(n):
+        box = [0.0, 0.0, 1.0, 1.0]
+        if augment.get("randomResizedCrop"):
+            for _ in range(10):
+                area = rng.uniform(scale[0], scale[1])
+                aspect = math.exp(rng.uniform(log_r[0], log_r[1]))
+                w, h = math.sqrt(area * aspect), math.sqrt(area / aspect)
+                if w <= 1 and h <= 1:
+                    y = rng.uniform(0, 1 - h)
+                    x = rng.uniform(0, 1 - w)
+                    box = [y, x, y + h, x + w]
+                    break
+        if augment.get("hflip") and rng.random() < 0.5:
+            box = [box[0], box[3], box[2], box[1]]
+        boxes[b] = box
+    return boxes
+
+
+class Worker:
+    """The state of one run's compute: data, model, optimiser, device."""
+
+    def __init__(self, channel: Channel) -> None:
+        self.ch = channel
+        self.torch = require_torch()
+        self.model = None
+
+    # -- setup -------------------------------------------------------------------------------
+
+    def setup(self, p: Dict[str, Any]) -> Dict[str, Any]:
+        torch = self.torch
+        from .models import build_backbone  # noqa: PLC0415
+        from .strategies import prepare_strategy  # noqa: PLC0415
+
+        try:
+            choice = select_device(p.get("device", "auto"))
+        except DeviceUnavailable as e:
+            raise BadInput(str(e)) from None
+        self.device = torch.device(choice.device)
+        self.run_dir = p["runDir"]
+        self.ckpt_dir = Path(p["checkpointsDir"])
+        self.ckpt_dir.mkdir(parents=True, exist_ok=True)
+        pixels_file = p["pixelsFile"]
+        try:
+            self.pixels = np.load(pixels_file, mmap_mode="r")
+        except (OSError, ValueError) as e:
+            raise BadInput(f"{pixels_file}: cannot read the images: {e}") from None
+        if self.pixels.ndim != 4 or self.pixels.shape[3] != 3:
+            raise BadInput(f"{pixels_file}: expected [N, S, S, 3] images, found shape {list(self.pixels.shape)}")
+        self.size = int(self.pixels.shape[1])
+        self.labels = np.asarray(p["labels"], dtype=np.int64)
+        self.splits = {k: np.asarray(v, dtype=np.int64) for k, v in p["splits"].items()}
+        self.num_classes = int(p["numClasses"])
+        norm = p["normalisation"]
+        self.mean = torch.tensor(norm["mean"], dtype=torch.float32, device=self.device).view(1, 3, 1, 1)
+        self.std = torch.tensor(norm["std"], dtype=torch.float32, device=self.device).view(1, 3, 1, 1)
+        t = p["train"]
+        self.batch_size = int(t["batchSize"])
+        self.augment = t.get("augment") or {}
+        cw = p.get("classWeights")
+        self.class_weights = torch.tensor(cw, dtype=torch.float32, device=self.device) if cw else None
+        seed = int(p["seed"])
+
+        m = p["model"]
+        backbone_name = m["backbone"]
+        if backbone_name in VOLUME_BACKBONES:
+            raise BadInput(f"model.backbone: {backbone_name} reads volumes; the torch engine trains 2D images for now (use the wasm engine)")
+        torch.manual_seed(seed)
+        try:
+            backbone = build_backbone(backbone_name, pretrained=m.get("pretrained", True))
+        except ValueError as e:
+            raise BadInput(f"model.backbone: {e}") from None
+        if m.get("weights"):
+            self._load_weights(backbone, m["weights"])
+        torch.manual_seed(seed)
+        try:
+            prepared = prepare_strategy(backbone, p["strategy"], self.num_classes, float(t.get("headLrMultiplier", 1)))
+        except ValueError as e:
+            raise BadInput(f"strategy: {e}") from None
+        self.model = prepared.model.to(self.device)
+        self.groups = prepared.groups
+        self.lr_scales = [g.lr_scale for g in self.groups]
+        groups = [{"params": [q for q in g.params if q.requires_grad], "lr": float(t["lr"]) * g.lr_scale} for g in self.groups]
+        wd = float(t.get("weightDecay", 0) or 0)
+        if t.get("optimizer") == "adam":
+            # tfjs' Adam: β 0.9/0.999, ε 1e-7
+            self.opt = torch.optim.Adam(groups, lr=float(t["lr"]), betas=(0.9, 0.999), eps=1e-7, weight_decay=wd)
+        else:
+            self.opt = torch.optim.SGD(groups, lr=float(t["lr"]), momentum=float(t.get("momentum", 0) or 0), weight_decay=wd)
+        # batch norm layers without trainable parameters run in inference mode (Keras' trainable=False)
+        self.frozen_norms = [mod for mod in self.model.modules() if isinstance(mod, torch.nn.modules.batchnorm._BatchNorm) and not any(q.requires_grad for q in mod.parameters())]
+
+        resumed = None
+        last = self.ckpt_dir / LAST
+        if p.get("resume") and last.exists():
+            ck = torch.load(str(last), map_location=self.device, weights_only=False)
+            self.model.load_state_dict(ck["model"])
+            self.opt.load_state_dict(ck["optimizer"])
+            resumed = {"epoch": ck["epoch"], "state": ck.get("loop")}
+        cuda = torch.version.cuda
+        cudnn = torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
+        return {
+            "device": choice.device,
+            "deviceName": choice.name,
+            "reason": choice.reason,
+            "torch": torch.__version__,
+            "cuda": cuda,
+            "cudnn": None if cudnn is None else str(cudnn),
+            "python": ".".join(map(str, sys.version_info[:3])),
+            "resumed": resumed,
+        }
+
+    def _load_weights(self, backbone, file: str) -> None:
+        from .weights import WeightsError, load_exchange, load_weights, read_tfjs_weights  # noqa: PLC0415
+
+        try:
+            if file.endswith(".json"):
+                load_weights(backbone, read_tfjs_weights(file), file, strict=False)
+            else:
+                load_exchange(backbone, file, strict=False)
+        except (WeightsError, OSError) as e:
+            raise BadInput(f"model.weights: {e}") from None
+
+    # -- batches -----------------------------------------------------------------------------
+
+    def _batch(self, idx: np.ndarray, rng: Optional[np.random.Generator]):
+        torch = self.torch
+        x = torch.from_numpy(np.ascontiguousarray(self.pixels[idx])).to(self.device)
+        x = x.permute(0, 3, 1, 2).float()
+        if rng is not None and (self.augment.get("randomResizedCrop") or self.augment.get("hflip")):
+            boxes = torch.tensor(_crop_boxes(rng, len(idx), self.augment), dtype=torch.float32, device=self.device)
+            y1, x1, y2, x2 = boxes.unbind(1)
+            # tf.image.cropAndResize samples the box corners at pixel centres: align_corners=True
+            theta = torch.zeros(len(idx), 2, 3, device=self.device)
+            theta[:, 0, 0] = x2 - x1
+            theta[:, 0, 2] = x1 + x2 - 1
+            theta[:, 1, 1] = y2 - y1
+            theta[:, 1, 2] = y1 + y2 - 1
+            grid = torch.nn.functional.affine_grid(theta, list(x.shape), align_corners=True)
+            x = torch.nn.functional.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=True)
+        return (x - self.mean) / self.std
+
+    def _loss(self, logits, y, weighted: bool):
+        torch = self.torch
+        ce = torch.nn.functional.cross_entropy(logits, y, reduction="none")
+        if weighted and self.class_weights is not None:
+            w = self.class_weights[y]
+            return (ce * w).sum() / w.sum()
+        return ce.mean()
+
+    def _predict(self, indices: np.ndarray) -> Dict[str, Any]:
+        torch = self.torch
+        self.model.eval()
+        probs: List[float] = []
+        loss_sum = 0.0
+        with torch.inference_mode():
+            for s in range(0, len(indices), self.batch_size):
+                self.ch.check()
+                idx = indices[s : s + self.batch_size]
+                logits = self.model(self._batch(idx, None)).float()
+                y = torch.from_numpy(self.labels[idx]).to(self.device)
+                loss_sum += float(self._loss(logits, y, False)) * len(idx)
+                probs.extend(torch.softmax(logits, 1)[:, : self.num_classes].reshape(-1).cpu().tolist())
+        return {"probs": probs, "loss": loss_sum / len(indices) if len(indices) else None}
+
+    # -- methods -----------------------------------------------------------------------------
+
+    def train_epoch(self, p: Dict[str, Any]) -> Dict[str, Any]:
+        torch = self.torch
+        epoch, epochs = int(p["epoch"]), int(p["epochs"])
+        lr = float(p["lr"])
+        for g, s in zip(self.opt.param_groups, self.lr_scales):
+            g["lr"] = lr * s
+        order = np.asarray(p["order"], dtype=np.int64)
+        rng = np.random.default_rng(int(p["augmentSeed"]))
+        t0 = time.perf_counter()
+        self.model.train()
+        for mod in self.frozen_norms:
+            mod.eval()
+        steps = math.ceil(len(order) / self.batch_size)
+        loss_sum = 0.0
+        for step in range(steps):
+            self.ch.check()
+            idx = order[step * self.batch_size : (step + 1) * self.batch_size]
+            # a batch of one breaks batch norm's statistics (as the TypeScript loop skips it)
+            if len(idx) < 2 and steps > 1:
+                continue
+            x = self._batch(idx, rng)
+            y = torch.from_numpy(self.labels[idx]).to(self.device)
+            loss = self._loss(self.model(x), y, True)
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            self.opt.step()
+            loss_sum += float(loss.detach()) * len(idx)
+            self.ch.send(type="batch", runDir=self.run_dir, epoch=epoch, epochs=epochs, step=step + 1, steps=steps)
+        self._sync()
+        train_seconds = time.perf_counter() - t0
+        out = {s: self._predict(self.splits[s]) for s in p.get("predict", ["val"])}
+        return {"trainLoss": _finite(loss_sum / len(order)), "trainSeconds": train_seconds, "splits": out}
+
+    def save(self, p: Dict[str, Any]) -> Dict[str, Any]:
+        ck = {"epoch": int(p["epoch"]), "loop": p.get("state"), "model": self.model.state_dict(), "optimizer": self.opt.state_dict()}
+        written = [self._atomic_save(ck, LAST)]
+        if p.get("best"):
+            written.append(self._atomic_save({"epoch": int(p["epoch"]), "model": self.model.state_dict()}, BEST))
+        return {"files": written}
+
+    def _atomic_save(self, obj: Any, name: str) -> str:
+        final = self.ckpt_dir / name
+        tmp = self.ckpt_dir / f".{name}.{os.getpid()}.tmp"
+        with open(tmp, "wb") as f:
+            self.torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, final)
+        return str(final)
+
+    def evaluate(self, p: Dict[str, Any]) -> Dict[str, Any]:
+        if p.get("weights", "best") == "best" and (self.ckpt_dir / BEST).exists():
+            ck = self.torch.load(str(self.ckpt_dir / BEST), map_location=self.device, weights_only=False)
+            self.model.load_state_dict(ck["model"])
+        return {"splits": {s: self._predict(self.splits[s]) for s in p.get("splits", ["val", "test"])}}
+
+    def _sync(self) -> None:
+        torch = self.torch
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        elif self.device.type == "mps":
+            torch.mps.synchronize()
+
+    def latency(self, p: Dict[str, Any]) -> Dict[str, Any]:
+        torch = self.torch
+        self.model.eval()
+        x = torch.zeros(1, 3, self.size, self.size, device=self.device)
+        times = []
+        with torch.inference_mode():
+            for i in range(int(p.get("warmup", 3)) + int(p.get("runs", 20))):
+                self.ch.check()
+                self._sync()
+                t0 = time.perf_counter()
+                self.model(x)
+                self._sync()
+                if i >= int(p.get("warmup", 3)):
+                    times.append((time.perf_counter() - t0) * 1000)
+        return {"medianMs": statistics.median(times), "runs": len(times)}
+
+    def export(self, p: Dict[str, Any]) -> Dict[str, Any]:
+        from .weights import save_exchange  # noqa: PLC0415
+
+        self.model.to("cpu")
+        try:
+            save_exchange(self.model, p["file"], {"engine": "torch"})
+        finally:
+            self.model.to(self.device)
+        return {"file": p["file"]}
+
+
+METHODS = {"setup": "setup", "train-epoch": "train_epoch", "save": "save", "evaluate": "evaluate", "latency": "latency", "export": "export"}
+
+
+def serve() -> int:
+    """Answers ``call``s until stdin closes; returns the exit code."""
+    ch = Channel()
+    signal.signal(signal.SIGINT, ch.on_signal)
+    signal.signal(signal.SIGTERM, ch.on_signal)
+    worker: Optional[Worker] = None
+    calls = 0
+    try:
+        for line in iter(sys.stdin.readline, ""):
+            try:
+                m = json.loads(line)
+            except ValueError:
+                print(f"ttl_torch: ignored a line that is not JSON: {line[:80]!r}", file=sys.stderr)
+                continue
+            if not isinstance(m, dict) or m.get("v") != VERSION:
+                continue
+            if m.get("type") == "cancel":
+                ch.cancelled = True
+                continue
+            if m.get("type") != "call":
+                continue
+            calls += 1
+            method = METHODS.get(m.get("method"))
+            try:
+                if method is None:
+                    raise BadInput(f"unknown method {m.get('method')!r}")
+                ch.check()
+                if worker is None:
+                    worker = Worker(ch)
+                if method != "setup" and worker.model is None:
+                    raise BadInput(f"{m['method']} before setup")
+                result = getattr(worker, method)(m.get("params") or {})
+            except Cancelled:
+                ch.send(type="reply", id=m["id"], error="cancelled")
+                ch.send(type="cancelled")
+                return 0
+            except (BadInput, TorchUnavailable) as e:
+                ch.send(type="reply", id=m["id"], error=str(e))
+                ch.send(type="failed", error=str(e), inputError=True, outOfMemory=False)
+                return 2
+            except Gone:
+                raise
+            except Exception as e:  # noqa: BLE001
+                traceback.print_exc(file=sys.stderr)
+                oom = "out of memory" in str(e).lower() or type(e).__name__ == "OutOfMemoryError"
+                message = f"{type(e).__name__}: {e}".splitlines()[0]
+                ch.send(type="reply", id=m["id"], error=message)
+                ch.send(type="failed", error=message, inputError=False, outOfMemory=oom)
+                return 1
+            ch.send(type="reply", id=m["id"], result=result)
+            if ch.cancelled:
+                ch.send(type="cancelled")
+                return 0
+        ch.send(type="done", result={"kind": "compute", "calls": calls})
+        return 0
+    except Gone:
+        return 1

@@ -1,0 +1,84 @@
+/**
+ * Finding the Python the PyTorch engine runs in, and checking it before any run folder exists.
+ *
+ * Order: `--python <path>` (RunOptions.python), the `TTL_PYTHON` environment variable, the
+ * install's own `python/.venv/bin/python` (made by `bash python/setup.sh`) when present, then
+ * `python3` on PATH. The check runs `python -m ttl_torch doctor --device D` (torch ≥ 2.1, the
+ * device exists) and turns every way it can fail into one line naming what was found and how to
+ * install what is missing.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
+import { TtlInputError } from '../errors';
+
+/** The install's folder that holds `python/ttl_torch`, found walking up from `start` (source tree or `dist/`). */
+export function torchPackageRoot(start: string = __dirname): string {
+  let dir = path.resolve(start);
+  for (;;) {
+    if (existsSync(path.join(dir, 'python', 'ttl_torch', '__init__.py'))) return path.join(dir, 'python');
+    const parent = path.dirname(dir);
+    if (parent === dir) throw new Error(`the PyTorch engine's package (python/ttl_torch) was not found above ${start}`);
+    dir = parent;
+  }
+}
+
+export interface PythonChoice {
+  /** The interpreter to run. */
+  command: string;
+  /** Where it came from, for messages. */
+  source: '--python' | 'TTL_PYTHON' | 'python/.venv' | 'PATH';
+}
+
+/** Which Python to run (see the module doc); does not check it. */
+export function findPython(opts: { python?: string; env?: NodeJS.ProcessEnv; packageRoot?: string } = {}): PythonChoice {
+  const env = opts.env ?? process.env;
+  if (opts.python) return { command: opts.python, source: '--python' };
+  if (env.TTL_PYTHON) return { command: env.TTL_PYTHON, source: 'TTL_PYTHON' };
+  const venv = path.join(opts.packageRoot ?? torchPackageRoot(), '.venv', process.platform === 'win32' ? 'Scripts/python.exe' : 'bin/python');
+  if (existsSync(venv)) return { command: venv, source: 'python/.venv' };
+  return { command: process.platform === 'win32' ? 'python' : 'python3', source: 'PATH' };
+}
+
+/** What `python -m ttl_torch doctor` reports (the fields the run uses). */
+export interface TorchReport {
+  python: { executable: string; version: string };
+  torch: { version: string; cuda: string | null; cudnn: number | null };
+  device: { requested: string; chosen: string | null; name?: string; reason?: string; error?: string };
+  ok: boolean;
+}
+
+/** The environment a `python -m ttl_torch …` process runs with: the package importable from the install. */
+export function torchEnv(packageRoot: string = torchPackageRoot(), env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const sep = process.platform === 'win32' ? ';' : ':';
+  return { ...env, PYTHONPATH: env.PYTHONPATH ? `${packageRoot}${sep}${env.PYTHONPATH}` : packageRoot, PYTHONUNBUFFERED: '1' };
+}
+
+const INSTALL = "bash python/setup.sh (or: <python> -m pip install 'torch>=2.1')";
+
+/**
+ * Checks that `choice` runs, has torch ≥ 2.1 and the requested device.
+ * @throws TtlInputError with one line naming the interpreter, what was found and the install command.
+ */
+export function checkTorch(choice: PythonChoice, device: string, packageRoot: string = torchPackageRoot()): TorchReport {
+  const from = choice.source === 'PATH' ? 'on PATH' : `from ${choice.source}`;
+  const r = spawnSync(choice.command, ['-m', 'ttl_torch', 'doctor', '--device', device], { env: torchEnv(packageRoot), encoding: 'utf8', timeout: 120_000 });
+  if (r.error) {
+    const why = (r.error as NodeJS.ErrnoException).code === 'ENOENT' ? 'not found' : r.error.message;
+    throw new TtlInputError(`the torch engine needs Python >= 3.9 with torch >= 2.1: Python '${choice.command}' (${from}) ${why}; install with ${INSTALL}, or pass --python <path>`);
+  }
+  const line = (r.stderr ?? '').split('\n').map((l) => l.trim()).filter(Boolean).pop() ?? '';
+  if (r.status === 3) throw new TtlInputError(`${line.replace(/^ttl_torch: /, '')} (Python ${from})`);
+  let report: TorchReport | undefined;
+  try {
+    report = JSON.parse((r.stdout ?? '').trim().split('\n').pop() ?? '') as TorchReport;
+  } catch {
+    report = undefined;
+  }
+  if (!report?.torch) {
+    const detail = /No module named ttl_torch/.test(r.stderr ?? '') ? `cannot import ttl_torch from ${packageRoot}` : line || `exit code ${r.status}`;
+    throw new TtlInputError(`the torch engine could not start in Python '${choice.command}' (${from}): ${detail}; install with ${INSTALL}`);
+  }
+  if (!report.ok) throw new TtlInputError(`train.device: ${report.device.error ?? `device '${device}' is not available`}`);
+  return report;
+}

@@ -1,0 +1,209 @@
+/**
+ * One seed's training on the PyTorch engine: the TypeScript engine keeps every decision (the
+ * epoch's order and learning rate, metrics, best epoch, early stopping, the plateau schedule)
+ * and the run store; the Python worker (`python -m ttl_torch train`, see ./worker.ts) computes.
+ * The decoded images go to the worker once, as a uint8 `.npy` [N, S, S, 3] in a temporary
+ * folder, so both engines train on the very same pixels and splits.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { CancelledError, OutOfMemoryError, TtlInputError } from '../errors';
+import type { EventSink } from '../events';
+import type { LoadedDataset } from '../data/types';
+import type { Experiment } from '../experiment';
+import type { RunHandle } from '../runstore';
+import type { PreparedModel } from '../strategies';
+import type { Normalisation } from '../models/types';
+import { readLayerWeights, readSafetensors } from '../models/safetensors';
+import { scoreMetrics, type ScoreMetrics } from '../train/evaluate';
+import { decideEpoch, epochLr, shouldStop, INITIAL_STATE, type EpochRecord, type LoopState, type TrainOptions } from '../train/loop';
+import { Plateau } from '../train/optim';
+import { Rng, deriveSeed } from '../../shared/rng';
+import { startTorchWorker } from './worker';
+import { torchEnv, type PythonChoice, type TorchReport } from './python';
+
+/** What the run knows of its torch engine before any run starts. */
+export interface TorchSetup {
+  python: PythonChoice;
+  report: TorchReport;
+  packageRoot: string;
+}
+
+/** A split's predictions: metrics, mean unweighted loss, probabilities [n, K]. */
+export type Evaluated = ScoreMetrics & { loss: number; probs: Float32Array };
+
+export interface TorchSeedInput {
+  exp: Experiment;
+  data: LoadedDataset;
+  split: { train: number[]; val: number[]; test: number[] };
+  labels: number[];
+  options: TrainOptions;
+  /** The TypeScript model of the same strategy: the weights come back into it at the end. */
+  prepared: PreparedModel;
+  normalisation: Normalisation;
+  handle: RunHandle;
+  seed: number;
+  resume: boolean;
+  torch: TorchSetup;
+  emit: EventSink;
+  signal?: AbortSignal;
+}
+
+export interface TorchSeedResult {
+  val: Evaluated;
+  test: Evaluated;
+  state: LoopState;
+  latencyMs: number;
+  device: string;
+}
+
+interface SplitPrediction {
+  probs: number[];
+  loss: number | null;
+}
+
+interface SetupReply {
+  device: string;
+  deviceName: string;
+  resumed: { epoch: number; state: LoopState | null } | null;
+}
+
+/** A uint8 .npy file of the dataset's images, [N, S, S, 3]. */
+export function writePixelsNpy(file: string, pixels: readonly Uint8Array[], size: number): void {
+  const per = size * size * 3;
+  let header = `{'descr': '|u1', 'fortran_order': False, 'shape': (${pixels.length}, ${size}, ${size}, 3), }`;
+  const pad = 64 - ((10 + header.length + 1) % 64);
+  header += ' '.repeat(pad % 64) + '\n';
+  const out = Buffer.alloc(10 + header.length + pixels.length * per);
+  out.write('\x93NUMPY', 0, 'latin1');
+  out[6] = 1;
+  out[7] = 0;
+  out.writeUInt16LE(header.length, 8);
+  out.write(header, 10, 'latin1');
+  pixels.forEach((p, i) => {
+    if (p.length !== per) throw new TtlInputError(`image ${i} has ${p.length} values, expected ${per}: the torch engine trains 2D images`);
+    out.set(p, 10 + header.length + i * per);
+  });
+  writeFileSync(file, out);
+}
+
+function evaluated(p: SplitPrediction, indices: number[], labels: number[], numClasses: number, where: string): Evaluated {
+  const probs = Float32Array.from(p.probs);
+  return { ...scoreMetrics(indices.map((i) => labels[i]), probs, numClasses, where), loss: p.loss ?? NaN, probs };
+}
+
+/** Turns a worker's failure into the engine's errors. */
+function asEngineError(e: unknown, signal?: AbortSignal): Error {
+  if (signal?.aborted) return new CancelledError();
+  const message = e instanceof Error ? e.message : String(e);
+  if (message === 'cancelled') return new CancelledError();
+  if (/out of memory|OutOfMemoryError/i.test(message)) return new OutOfMemoryError(`the torch device ran out of memory (${message}); lower train.batchSize or data.imageSize`);
+  return new Error(`torch engine: ${message}`);
+}
+
+/** Trains (or continues) one seed's run on the torch engine; see the module doc. */
+export async function trainSeedTorch(a: TorchSeedInput): Promise<TorchSeedResult> {
+  const { exp, data, split, labels, handle, seed, emit, options: o } = a;
+  const numClasses = data.classes.length;
+  const tmp = mkdtempSync(path.join(tmpdir(), 'ttl-torch-'));
+  const worker = startTorchWorker({
+    python: a.torch.python.command,
+    env: torchEnv(a.torch.packageRoot),
+    onEvent: emit,
+    onOutput: (line, stream) => stream === 'stderr' && emit({ type: 'log', level: 'warn', message: `torch: ${line}` }),
+  });
+  const onAbort = () => worker.cancel();
+  a.signal?.addEventListener('abort', onAbort);
+  const call = async <T>(method: string, params?: unknown): Promise<T> => {
+    if (a.signal?.aborted) throw new CancelledError();
+    try {
+      return await worker.call<T>(method, params);
+    } catch (e) {
+      const failed = await Promise.race([worker.outcome, new Promise<undefined>((r) => setTimeout(r, 50))]);
+      if (failed?.state === 'failed' && failed.inputError) throw new TtlInputError(failed.error ?? String(e));
+      throw asEngineError(e, a.signal);
+    }
+  };
+  try {
+    const pixelsFile = path.join(tmp, 'pixels.npy');
+    writePixelsNpy(pixelsFile, data.pixels, data.imageSize);
+    const t = exp.train;
+    const setup = await call<SetupReply>('setup', {
+      runDir: handle.dir,
+      checkpointsDir: handle.checkpointsDir,
+      pixelsFile,
+      labels,
+      splits: split,
+      numClasses,
+      normalisation: a.normalisation,
+      seed,
+      device: t.device ?? 'auto',
+      model: { backbone: exp.model.backbone, weights: exp.model.weights, pretrained: exp.model.pretrained },
+      strategy: exp.strategy,
+      train: { batchSize: t.batchSize, optimizer: t.optimizer, lr: t.lr, momentum: t.momentum, weightDecay: t.weightDecay, headLrMultiplier: t.headLrMultiplier, augment: o.augment },
+      classWeights: o.classWeights,
+      resume: a.resume,
+    });
+    const plateau = new Plateau(o.plateau.factor, o.plateau.patience);
+    let state: LoopState = { ...INITIAL_STATE, lr: o.optimizer.lr };
+    let resumedFrom: number | undefined;
+    if (setup.resumed?.state) {
+      state = { ...setup.resumed.state };
+      plateau.restore(state.plateau);
+      resumedFrom = setup.resumed.epoch;
+    }
+    emit({ type: 'run-started', runDir: handle.dir, runId: handle.id, seed, epochs: o.epochs, resumedFromEpoch: resumedFrom });
+    emit({ type: 'log', level: 'info', message: `${handle.id}: ${a.prepared.description} on torch (${setup.deviceName}, ${setup.device}), ${split.train.length}/${split.val.length}/${split.test.length} train/val/test images` });
+    for (let epoch = state.epoch + 1; epoch < o.epochs; epoch++) {
+      const t0 = performance.now();
+      const lr = epochLr(o, state, epoch);
+      const rng = new Rng(deriveSeed(seed, epoch));
+      const order = rng.shuffle(split.train);
+      const r = await call<{ trainLoss: number | null; trainSeconds: number; splits: { val: SplitPrediction } }>('train-epoch', {
+        epoch,
+        epochs: o.epochs,
+        lr,
+        order,
+        augmentSeed: deriveSeed(seed, epoch, 1),
+        predict: ['val'],
+      });
+      const val = evaluated(r.splits.val, split.val, labels, numClasses, 'val');
+      const decided = decideEpoch(state, plateau, o, epoch, lr, val);
+      await call('save', { epoch, best: decided.improved, state: decided.state });
+      state = decided.state;
+      const record: EpochRecord = {
+        epoch,
+        lr,
+        trainLoss: r.trainLoss ?? NaN,
+        valLoss: val.loss,
+        valAuroc: val.auroc,
+        valAveragePrecision: val.averagePrecision,
+        valAuprcTrapezoid: val.auprcTrapezoid,
+        valAccuracy: val.accuracy,
+        best: decided.improved,
+        seconds: (performance.now() - t0) / 1000,
+        trainImagesPerSecond: order.length / r.trainSeconds,
+      };
+      handle.appendMetrics({ ...record });
+      emit({ type: 'epoch', runDir: handle.dir, record, epochs: o.epochs });
+      if (shouldStop(state, o)) break;
+    }
+    emit({ type: 'phase', phase: 'evaluating' });
+    const ev = await call<{ splits: { val: SplitPrediction; test: SplitPrediction } }>('evaluate', { weights: 'best', splits: ['val', 'test'] });
+    const val = evaluated(ev.splits.val, split.val, labels, numClasses, 'val');
+    const test = evaluated(ev.splits.test, split.test, labels, numClasses, 'test');
+    emit({ type: 'phase', phase: 'measuring latency' });
+    const latency = await call<{ medianMs: number }>('latency', { runs: 20, warmup: 3 });
+    const weightsFile = path.join(tmp, 'model.safetensors');
+    await call('export', { file: weightsFile });
+    readLayerWeights(a.prepared.model, readSafetensors(readFileSync(weightsFile)));
+    const end = await worker.close();
+    if (end.state === 'failed') throw new Error(`torch engine: ${end.error}`);
+    return { val, test, state, latencyMs: latency.medianMs, device: setup.device };
+  } finally {
+    a.signal?.removeEventListener('abort', onAbort);
+    worker.cancel(2_000);
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
