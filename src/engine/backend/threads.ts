@@ -18,7 +18,6 @@
  * loader with N threads, runs a conv, and compares it with the single-threaded build. The verdict
  * is cached per tfjs version, Node version, platform and thread count.
  */
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   existsSync, lstatSync, mkdirSync, readFileSync, renameSync, writeFileSync,
@@ -29,6 +28,8 @@ import { join } from 'node:path';
 import { BackendWasm, getThreadsCount, setThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import { tf } from '../tf';
 import { WASM_PACKAGE_VERSION, wasmDirectory, wasmPackageDirectory } from './wasm';
+import { runJobProcess } from '../jobs/runner';
+import { JOB_PROTOCOL_VERSION } from '../../shared/jobProtocol';
 
 /** emscripten pre-creates this many pthread workers: the most threads the pool can use. */
 export const MAX_WASM_THREADS = 8;
@@ -250,7 +251,7 @@ exports.unrefWorkers = function unrefWorkers(m) {
 
 const SELFTEST_JS = String.raw`'use strict';
 // Self-test of multi-threaded wasm: a conv on the threaded build with N threads must match the
-// single-threaded SIMD build. Prints one line 'TTL_SELFTEST {json}' and exits.
+// single-threaded SIMD build. Prints its verdict as the job protocol's 'done' line and exits.
 const { loadWasmModule } = require('./wasm-threads-loader.js');
 const cfg = JSON.parse(process.argv[2]);
 const B = 4, H = 56, W = 56, C = 64, K = 3, O = 64;
@@ -326,7 +327,7 @@ function reference(b, y, xx, o) {
   } catch (e) {
     r.error = String(e && e.message ? e.message : e);
   }
-  process.stdout.write('TTL_SELFTEST ' + JSON.stringify(r) + '\n', () => process.exit(0));
+  process.stdout.write(JSON.stringify({ v: ${JOB_PROTOCOL_VERSION}, type: 'done', result: { kind: 'check', check: r } }) + '\n', () => process.exit(0));
 })();
 `;
 
@@ -397,29 +398,9 @@ export async function runThreadsSelfTest(
     return { ok: false, threads, error: `could not write the self-test scripts: ${(e as Error).message}` };
   }
   const cfg = { threads, files, workerScript: scripts.worker, loadTimeoutMs: Math.min(30_000, timeoutMs) };
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [scripts.selfTest, JSON.stringify(cfg)],
-      // ELECTRON_RUN_AS_NODE makes the editor's executable behave as Node.
-      { env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' }, timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 1 << 20, windowsHide: true },
-      (err, stdout, stderr) => {
-        const line = String(stdout).split('\n').reverse().find((l) => l.startsWith('TTL_SELFTEST '));
-        if (line) {
-          try {
-            resolve(JSON.parse(line.slice('TTL_SELFTEST '.length)) as ThreadsSelfTest);
-            return;
-          } catch {
-            /* fall through */
-          }
-        }
-        const tail = String(stderr).trim().split('\n').slice(-3).join(' | ');
-        const e = err as (NodeJS.ErrnoException & { killed?: boolean; signal?: string }) | null;
-        const why = e?.killed ? `timed out after ${timeoutMs} ms` : e ? `exited with ${e.signal ?? e.code}` : 'printed no result';
-        resolve({ ok: false, threads, error: `the self-test process ${why}${tail ? `: ${tail}` : ''}` });
-      },
-    );
-  });
+  const end = await runJobProcess({ args: [scripts.selfTest, JSON.stringify(cfg)], timeoutMs });
+  if (end.state === 'done' && end.result.kind === 'check') return end.result.check as unknown as ThreadsSelfTest;
+  return { ok: false, threads, error: `the self-test process ${end.state === 'failed' ? end.error.replace(/^the job process /, '') : 'printed no result'}` };
 }
 
 const verdictFile = (cacheDir: string): string => join(cacheDir, 'wasm-threads-verdicts.json');
