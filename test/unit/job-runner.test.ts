@@ -123,14 +123,27 @@ describe('the CLI through the runner', () => {
     assert.equal(readRun((first as { runDir: string }).runDir).status, 'cancelled');
   });
 
+  test('the bundled worker: a run from its start line on stdin', async () => {
+    const worker = path.join(ROOT, 'dist/worker.js');
+    assert.ok(fs.existsSync(worker), 'build first: node esbuild.mjs');
+    const file = experiment('by-worker', 1);
+    const runsDir = path.join(dir, 'runs-worker');
+    const { events, outcome } = start({ args: [worker], start: { kind: 'run', experimentFile: file, runsDir, backend: 'wasm', wasmThreads: 1 } });
+    const end = await outcome;
+    assert.ok(end.state === 'done' && end.result.kind === 'run', JSON.stringify(end).slice(0, 300));
+    assert.equal(end.exitCode, 0);
+    assert.equal(path.dirname(end.result.runDirs[0]), runsDir);
+    assert.deepEqual(events.filter((e) => e.type === 'epoch').length, 1);
+    assert.equal(readRun(end.result.runDirs[0]).status, 'finished');
+  });
+
   test('bad input: failed with inputError, exit code 2, the message naming the field', async () => {
     const file = path.join(dir, 'bad.ttl.json');
     fs.writeFileSync(file, JSON.stringify({ data: { format: 'npz', path: NPZ, imageSize: -1 }, model: { backbone: 'mobilenet_v1' }, strategy: { kind: 'ftl' } }));
     const end = await start(cli('run', file, '--runs-dir', path.join(dir, 'runs-bad'))).outcome;
-    assert.equal(end.state, 'failed');
-    assert.ok(end.state === 'failed' && end.answered && end.inputError && !end.outOfMemory);
-    assert.equal(end.exitCode, 2);
+    assert.ok(end.state === 'failed');
     assert.match(end.error, /imageSize/);
+    assert.deepEqual(end, { state: 'failed', error: end.error, inputError: true, outOfMemory: false, answered: true, exitCode: 2, signal: null });
   });
 
   test('inspect, search --plan and gradcam answer their typed results', async () => {

@@ -176,7 +176,10 @@ export function startJobProcess(o: JobProcessOptions): JobProcess {
   function verdict(exitCode: number | null, signal: NodeJS.Signals | null): JobProcessOutcome {
     if (terminal?.type === 'done' && !versionError) return { state: 'done', result: terminal.result, exitCode };
     if (terminal?.type === 'cancelled') return { state: 'cancelled', answered: true, exitCode, signal };
-    if (terminal?.type === 'failed') return { state: 'failed', ...terminal, answered: true, exitCode, signal };
+    if (terminal?.type === 'failed') {
+      const { error, inputError, outOfMemory } = terminal;
+      return { state: 'failed', error, inputError, outOfMemory, answered: true, exitCode, signal };
+    }
     if (cancelRequested && !versionError) return { state: 'cancelled', answered: false, exitCode, signal };
     // the error line when the process printed one (a Node or Python error, a fatal error), else its last lines
     const lines = stderr.filter((l) => l.trim());
