@@ -194,6 +194,18 @@ describe('children that do not keep to the protocol', () => {
     ]);
   });
 
+  test('a message split across writes, CRLF endings and a last line without a newline', async () => {
+    const log = JSON.stringify({ v: 1, type: 'log', level: 'warn', message: 'split é across writes' });
+    const done = JSON.stringify({ v: 1, type: 'done', result: { kind: 'check', check: { n: 1 } } });
+    // the halves go out as separate writes, the second only once the first has been flushed
+    const script = `const b = Buffer.from(${JSON.stringify(log)} + '\\r\\n'); const cut = b.indexOf(0xc3) + 1;
+process.stdout.write(b.subarray(0, cut), () => setTimeout(() => process.stdout.write(b.subarray(cut), () => process.stdout.write(${JSON.stringify(done)})), 50));`;
+    const { events, other, outcome } = start(node(script), false);
+    assert.deepEqual(await outcome, { state: 'done', result: { kind: 'check', check: { n: 1 } }, exitCode: 0 });
+    assert.deepEqual(events, [{ type: 'log', level: 'warn', message: 'split é across writes' }]);
+    assert.deepEqual(other, []);
+  });
+
   test('a child of another protocol version is stopped with a clear error', async () => {
     const end = await start(node(`console.log(JSON.stringify({ v: 2, type: 'log', level: 'info', message: 'hi' })); setInterval(() => {}, 1000);`), false).outcome;
     assert.equal(end.state, 'failed');
