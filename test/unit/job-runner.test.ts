@@ -146,7 +146,7 @@ describe('the CLI through the runner', () => {
     assert.deepEqual(end, { state: 'failed', error: end.error, inputError: true, outOfMemory: false, answered: true, exitCode: 2, signal: null });
   });
 
-  test('inspect, search --plan and gradcam answer their typed results', async () => {
+  test('inspect, search --plan, gradcam and analyze answer their typed results', async () => {
     const table = await start(cli('inspect', 'mobilenet_v1', '--input', '32', '--cut', 'conv_pw_3_relu')).outcome;
     assert.ok(table.state === 'done' && table.result.kind === 'inspect');
     assert.equal(table.result.table.cut, 'conv_pw_3_relu');
@@ -161,6 +161,9 @@ describe('the CLI through the runner', () => {
     assert.ok(cams.state === 'done' && cams.result.kind === 'gradcam', JSON.stringify(cams));
     assert.equal(cams.result.entries.length, 2);
     assert.ok(fs.existsSync(cams.result.index));
+    const analysis = await start(cli('analyze', runDir, '--study', 'horizontal', '--images', '16')).outcome;
+    assert.ok(analysis.state === 'done' && analysis.result.kind === 'analyze', JSON.stringify(analysis).slice(0, 300));
+    assert.deepEqual(JSON.parse(fs.readFileSync(analysis.result.path, 'utf8')), analysis.result.analysis);
   });
 });
 
@@ -318,7 +321,7 @@ describe('the schema', () => {
     const types = new Set(written.map((m) => m.type));
     assert.deepEqual(CHILD_MESSAGE_TYPES.filter((t) => !types.has(t)), []);
     const kinds = new Set(written.flatMap((m) => (m.type === 'done' ? [m.result.kind] : [])));
-    assert.deepEqual(RESULT_KINDS.filter((k) => !kinds.has(k) && k !== 'analyze'), []);
+    assert.deepEqual(RESULT_KINDS.filter((k) => !kinds.has(k)), []);
   });
 
   test('what the runner writes on stdin is valid', () => {
