@@ -36,7 +36,8 @@ export async function main(argv: string[]): Promise<number> {
     if (events && !events.ended) await events.end({ type: 'failed', error: 'the command wrote no result', inputError: false, outOfMemory: false });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (e) {
-    const code = fatal(e, argv.includes('--verbose'));
+    // with --events the stack of an unexpected failure goes to stderr, the parent's log
+    const code = fatal(e, argv.includes('--verbose') || (events !== undefined && !isInputError(e)));
     if (!events || events.ended) return code;
     const end = e instanceof CommanderError ? { type: 'failed' as const, error: e.message.replace(/^error: /, ''), inputError: true, outOfMemory: false } : terminalFor(e);
     await events.end(end);

@@ -5,9 +5,8 @@
  * nothing runs.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import * as vscode from 'vscode';
-import { dirname } from 'node:path';
 import type { JobRequest } from '../../shared/jobProtocol';
 import { COMMANDS } from '../ids';
 import type { LiveProgress } from '../runs/tree';
