@@ -259,6 +259,43 @@ const emitter: Emitter = new Emitter({
     assert.deepEqual(events, [{ type: 'log', level: 'info', message: 'job resume' }]);
   });
 
+  test('the emitter: SIGTERM cancels like SIGINT; a second signal ends the process at once', async () => {
+    const script = path.join(dir, 'emitter-signals.ts');
+    fs.writeFileSync(
+      script,
+      `import { Emitter } from ${JSON.stringify(path.join(ROOT, 'src/worker/emit'))};
+import { CancelledError } from ${JSON.stringify(path.join(ROOT, 'src/engine/errors'))};
+const stubborn = process.argv.includes('stubborn');
+const emitter: Emitter = new Emitter({
+  readStdin: true,
+  onStart: () => {
+    emitter.event({ type: 'phase', phase: 'waiting' });
+    const work = new Promise<never>((_, reject) => {
+      setInterval(() => undefined, 1000);
+      if (!stubborn) emitter.signal.addEventListener('abort', () => reject(new CancelledError()));
+    });
+    void emitter.finish(work).then((code) => process.exit(code));
+  },
+});
+`,
+    );
+    const startJob = { kind: 'resume', runDir: '/r' } as const;
+    const polite = start({ args: ['--import', 'tsx', script], start: startJob });
+    await polite.when((e) => e.type === 'phase');
+    polite.job.child.kill('SIGTERM');
+    assert.deepEqual(await polite.outcome, { state: 'cancelled', answered: true, exitCode: 0, signal: null });
+
+    const stubborn = start({ args: ['--import', 'tsx', script, 'stubborn'], start: startJob }, false);
+    await stubborn.when((e) => e.type === 'phase');
+    stubborn.job.child.kill('SIGINT');
+    // the emitter's own word that it has seen the first signal
+    while (!stubborn.other.some((o) => o.stream === 'stderr' && /^SIGINT: cancelling/.test(o.line))) await new Promise((r) => stubborn.job.child.stderr!.once('data', r));
+    stubborn.job.child.kill('SIGINT');
+    const end = await stubborn.outcome;
+    assert.equal(end.state, 'failed');
+    assert.deepEqual([(end as { exitCode: number }).exitCode, (end as { answered: boolean }).answered], [130, false]);
+  });
+
   // A worker in another language: these few lines of Python are all it takes.
   const PYTHON = String.raw`
 import json, signal, sys, time
