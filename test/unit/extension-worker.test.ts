@@ -214,6 +214,29 @@ describe('job process', () => {
   });
 });
 
+describe('CLI jobs', () => {
+  const CLI = path.join(tmp, 'fake-cli.js');
+  fs.writeFileSync(
+    CLI,
+    String.raw`
+const send = (m) => process.stdout.write(JSON.stringify({ v: 1, ...m }) + '\n');
+const args = process.argv.slice(2);
+send({ type: 'log', level: 'info', message: args.join(' ') });
+if (args[0] === 'analyze') send({ type: 'done', result: { kind: 'analyze', path: '/r/1/analysis/svcca-val.json', analysis: {} } });
+else { send({ type: 'failed', error: "unknown command '" + args[0] + "'", inputError: true, outOfMemory: false }); process.exitCode = 2; }
+`,
+  );
+
+  test('the CLI runs with --events; its result and its failure come from the protocol', async () => {
+    const events: JobEvent[] = [];
+    const ok = await startJob({ entry: CLI, args: ['analyze', '/r/1'], onEvent: (e) => events.push(e) }).done;
+    assert.deepEqual(ok, { state: 'finished', message: 'written /r/1/analysis/svcca-val.json', runDirs: [] });
+    assert.deepEqual(events, [{ type: 'log', level: 'info', message: 'analyze /r/1 --events' }]);
+    const bad = await startJob({ entry: CLI, args: ['bad'] }).done;
+    assert.deepEqual(bad, { state: 'failed', error: "unknown command 'bad'", inputError: true, outOfMemory: false, runDirs: [] });
+  });
+});
+
 describe('recovery', () => {
   test('closing leaves finished runs and live runs alone', () => {
     const dir = path.join(tmp, 'rec', 'r1');
