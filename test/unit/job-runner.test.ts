@@ -213,6 +213,7 @@ process.stdout.write(b.subarray(0, cut), () => setTimeout(() => process.stdout.w
     const end = await start(node(`console.log(JSON.stringify({ v: 2, type: 'log', level: 'info', message: 'hi' })); setInterval(() => {}, 1000);`), false).outcome;
     assert.equal(end.state, 'failed');
     assert.match((end as { error: string }).error, /^the job process speaks job protocol version 2; this program speaks version 1/);
+    assert.equal((end as { outOfMemory: boolean }).outOfMemory, false, 'stopped here, not by the kernel');
   });
 
   test('a child that outlives its time limit is killed', async () => {
@@ -221,6 +222,7 @@ process.stdout.write(b.subarray(0, cut), () => setTimeout(() => process.stdout.w
     assert.ok(other.some((o) => o.line === 'started'));
     assert.equal(end.state, 'failed');
     assert.match((end as { error: string }).error, /^the job process did not finish within 1500 ms/);
+    assert.equal((end as { outOfMemory: boolean }).outOfMemory, false);
   });
 
   test('a program that does not exist fails the job', async () => {

@@ -92,8 +92,11 @@ export function startJobProcess(o: JobProcessOptions): JobProcess {
   let timeout: NodeJS.Timeout | undefined;
 
   const alive = () => child.exitCode === null && child.signalCode === null;
+  let killedHere = false;
   const hardKill = () => {
-    if (alive()) child.kill('SIGKILL');
+    if (!alive()) return;
+    killedHere = true;
+    child.kill('SIGKILL');
   };
 
   child.stdin.on('error', () => undefined); // the child closed its stdin or has exited
@@ -188,9 +191,11 @@ export function startJobProcess(o: JobProcessOptions): JobProcess {
     if (versionError) error = versionError;
     else if (spawnError && child.pid === undefined) error = `could not start ${command}: ${spawnError.message}`;
     else if (timedOut) error = `the job process did not finish within ${o.timeoutMs} ms`;
+    else if (killedHere && signal === 'SIGKILL') error = 'the job process was stopped (SIGKILL)';
     else if (signal) error = `the job process was killed by ${signal}${signal === 'SIGKILL' ? ' (out of memory?)' : ''}`;
     else error = `the job process exited with code ${exitCode} without a result`;
-    const oom = !timedOut && (OOM.test(stderr.join('\n')) || signal === 'SIGKILL');
+    // a SIGKILL from elsewhere is most often the kernel's out-of-memory killer
+    const oom = OOM.test(stderr.join('\n')) || (signal === 'SIGKILL' && !killedHere);
     if (OOM.test(tail) && !/out of memory/i.test(error)) error += ' (out of memory)';
     if (tail) error += `: ${tail}`;
     return { state: 'failed', error, inputError: exitCode === 2, outOfMemory: oom, answered: false, exitCode, signal };
