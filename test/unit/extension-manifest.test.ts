@@ -26,8 +26,8 @@ const PURE = [
   'jobs/queue.ts',
   'jobs/progress.ts',
   'jobs/recovery.ts',
-  'jobs/workerProcess.ts',
-  'jobs/cliProcess.ts',
+  'jobs/jobProcess.ts',
+  'panel/layerTable.ts',
   'util/debounce.ts',
   'util/jsonc.ts',
 ];

@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
 import { runExperiment, resumeRun, type ExperimentResult, type RunOptions } from '../../engine/run';
-import type { JobEvent } from '../../engine/events';
 import { out } from '../output';
-import { EventPrinter } from '../progress';
+import { commandSession, EVENTS_FLAG, EVENTS_HELP } from '../session';
 import { formatCount, formatMeanStd, formatMetric, formatMs } from '../../shared/format';
 import { DEFAULT_RUNS_DIR } from '../../shared/paths';
 
@@ -10,30 +9,17 @@ interface RunFlags {
   runsDir?: string;
   backend?: string;
   json?: boolean;
+  events?: boolean;
 }
 
 /** Ctrl-C cancels between batches: the run is marked cancelled and stays resumable. */
-function cancelOnSigint(): { signal: AbortSignal; dispose(): void } {
-  const ctl = new AbortController();
-  const onSig = () => {
-    if (ctl.signal.aborted) process.exit(130);
-    out.info('\ncancelling after this batch (Ctrl-C again to quit now)');
-    ctl.abort();
-  };
-  process.on('SIGINT', onSig);
-  return { signal: ctl.signal, dispose: () => process.off('SIGINT', onSig) };
-}
-
 async function drive(flags: RunFlags, start: (o: RunOptions) => Promise<ExperimentResult>): Promise<void> {
-  const printer = new EventPrinter();
-  const cancel = cancelOnSigint();
+  const session = commandSession({ cancelMessage: 'cancelling after this batch (Ctrl-C again to quit now)' });
   try {
-    const result = await start({ runsDir: flags.runsDir, backend: flags.backend, signal: cancel.signal, onEvent: (e: JobEvent) => printer.handle(e) });
-    printer.stop();
-    printResult(result, flags.json ?? false);
+    const result = await start({ runsDir: flags.runsDir, backend: flags.backend, signal: session.signal, onEvent: session.onEvent });
+    await session.result({ kind: 'run', summary: result.summary, runDirs: result.runDirs }, () => printResult(result, flags.json ?? false));
   } finally {
-    printer.stop();
-    cancel.dispose();
+    session.dispose();
   }
 }
 
@@ -62,6 +48,7 @@ export function runCommand(program: Command): void {
     .option('--runs-dir <dir>', 'where run folders go', DEFAULT_RUNS_DIR)
     .option('--backend <name>', 'auto, wasm, cpu, tensorflow, tensorflow-gpu or webgpu (overrides the file)')
     .option('--json', 'last stdout line: summary.json plus "runDir"')
+    .option(EVENTS_FLAG, EVENTS_HELP)
     .action(async (file: string, flags: RunFlags) => drive(flags, (o) => runExperiment(file, o)));
 }
 
@@ -72,5 +59,6 @@ export function resumeCommand(program: Command): void {
     .argument('<run-dir>', 'the run folder')
     .option('--backend <name>', 'compute backend (default: the one the run used)')
     .option('--json', 'last stdout line: summary.json plus "runDir"')
+    .option(EVENTS_FLAG, EVENTS_HELP)
     .action(async (dir: string, flags: RunFlags) => drive(flags, (o) => resumeRun(dir, o)));
 }
