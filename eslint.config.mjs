@@ -4,6 +4,7 @@
 //   src/shared/   imports nothing of the other folders, no Node built-ins, no vscode
 //   src/cli/, src/worker/   process entries over the engine: never import vscode or src/extension/
 //   webview/      the panel (browser): imports only src/shared/ and DOM packages
+//   src/extension/  a listed set of its modules, unit-tested without VS Code, never import vscode
 // Relative imports are matched by how many folders they climb, so a rule knows which top-level
 // folder an import lands in; the blocks for each depth are generated below.
 import { builtinModules } from 'node:module';
@@ -98,6 +99,15 @@ export default defineConfig(
     { regex: `^${up}(?!src/shared/)`, message: 'the panel imports only src/shared/ (move what it needs there)' },
     { regex: '^(?!\\.|chart\\.js(?:/|$)|@vscode-elements/elements(?:/|$))', message: 'the panel imports only src/shared/ and packages made for the DOM' },
   ]),
+
+  // src/extension: the editor-side modules that hold logic the unit tests run without VS Code.
+  {
+    files: [
+      'cutPoints.ts', 'ids.ts', 'experiments/checks.ts', 'experiments/template.ts', 'runs/tree.ts', 'runs/compare.ts', 'jobs/queue.ts', 'jobs/progress.ts',
+      'jobs/recovery.ts', 'jobs/jobProcess.ts', 'panel/layerTable.ts', 'panel/panelLoader.ts', 'util/debounce.ts', 'util/jsonc.ts',
+    ].map((f) => `src/extension/${f}`),
+    rules: { 'no-restricted-imports': ['error', { patterns: [{ ...VSCODE, message: 'this module is unit-tested without VS Code: keep the VS Code API in its callers' }] }] },
+  },
 
   // The end-to-end runner loads mocha from the harness install and the browser checks it finds,
   // at run time.

@@ -2,14 +2,20 @@
  * `ttl`: a command table over the engine. Each command module maps flags onto an options
  * object and calls the engine; every failure goes through `fatal`, which prints one line
  * (the stack only with --verbose) and returns the exit code: 2 for bad input, 1 otherwise.
+ * With --events, stdout is the job protocol and every ending also writes its terminal message
+ * (a cancelled job then exits with 0, as the protocol says).
  */
 import { Command, CommanderError } from 'commander';
 import { CancelledError, isInputError } from '../engine/errors';
 import { registerCommands } from './commands';
 import { out } from './output';
+import { EVENTS_FLAG, openEvents } from './session';
+import { terminalFor } from '../worker/emit';
+import { exitCodeFor } from '../shared/jobProtocol';
 import pkg from '../../package.json';
 
 export async function main(argv: string[]): Promise<number> {
+  const events = argv.includes(EVENTS_FLAG) ? openEvents() : undefined;
   // `ttl inspect … | head`: a reader that has had enough is not an error
   if (!process.stdout.listenerCount('error')) {
     process.stdout.on('error', (e: NodeJS.ErrnoException) => {
@@ -27,9 +33,15 @@ export async function main(argv: string[]): Promise<number> {
   registerCommands(program);
   try {
     await program.parseAsync(argv);
+    if (events && !events.ended) await events.end({ type: 'failed', error: 'the command wrote no result', inputError: false, outOfMemory: false });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (e) {
-    return fatal(e, argv.includes('--verbose'));
+    // with --events the stack of an unexpected failure goes to stderr, the parent's log
+    const code = fatal(e, argv.includes('--verbose') || (events !== undefined && !isInputError(e)));
+    if (!events || events.ended) return code;
+    const end = e instanceof CommanderError ? { type: 'failed' as const, error: e.message.replace(/^error: /, ''), inputError: true, outOfMemory: false } : terminalFor(e);
+    await events.end(end);
+    return exitCodeFor(end);
   }
 }
 

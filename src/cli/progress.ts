@@ -1,6 +1,6 @@
 /** Draws job events on stderr: a bar per phase and per epoch, a line per finished epoch. */
 import type { SingleBar } from 'cli-progress';
-import type { JobEvent } from '../engine/events';
+import type { JobEvent } from '../shared/jobProtocol';
 import { out, progressBar } from './output';
 
 export class EventPrinter {

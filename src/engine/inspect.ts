@@ -2,7 +2,7 @@
  * What `ttl inspect` and the layer tree show: a backbone truncated at a cut point with a
  * K-class pooled head (or, with `strategy: 'tf'`, kept whole with the layers above the cut at
  * half width, as TransFusion builds it), layer by layer, with params, MACs, block and cut-point
- * marks. The Model Explorer asks for the untruncated model (`ttl inspect <model> --json`) once
+ * marks. The Model Explorer asks for the untruncated model (`ttl inspect <model> --events`) once
  * per backbone and input size and works out every truncation from that one table; a TF model's
  * exact size needs its own table.
  */

@@ -22,7 +22,7 @@ import { profile, measureLatency } from './complexity';
 import { MetricError, thresholdMetrics } from './metrics';
 import { createRun, openForResume, readRun, type RunHandle } from './runstore';
 import { CancelledError, TtlInputError } from './errors';
-import type { EventSink } from './events';
+import type { EventSink } from '../shared/jobProtocol';
 import type { ScoreMetrics } from './train/evaluate';
 import type { LoopState } from './train/loop';
 import type { Evaluated } from './torch/train';

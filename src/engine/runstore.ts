@@ -19,10 +19,10 @@ import { FormatError } from '../shared/formats/check';
 import { parseRunSummary, SUMMARY_FILE, SUMMARY_FORMAT, type RunSummary } from '../shared/formats/summary';
 import {
   METRICS_FILE, parseRunInfo, PREDICTIONS_FILE, RUN_FILE, RUN_FORMAT,
-  type EpochRecord, type RunInfo as StoredRunInfo, type RunRecord as StoredRunRecord, type RunStatus,
+  type MetricsLine, type RunInfo as StoredRunInfo, type RunRecord as StoredRunRecord, type RunStatus,
 } from '../shared/formats/runRecord';
 
-export type { EpochRecord, RunStatus } from '../shared/formats/runRecord';
+export type { MetricsLine, RunStatus } from '../shared/formats/runRecord';
 
 /** The content of `run.json`, with the experiment typed. */
 export type RunInfo = StoredRunInfo<Experiment>;
@@ -64,7 +64,7 @@ export interface RunHandle extends RunPaths {
   /** A copy of the current run.json content. */
   readonly info: RunInfo;
   /** Appends one line to metrics.jsonl (flushed), then records `lastEpoch` and a heartbeat in run.json. */
-  appendMetrics(record: EpochRecord): void;
+  appendMetrics(record: MetricsLine): void;
   /** Merges `partial` into run.json (atomic rewrite; `updatedAt` is set). */
   update(partial: Partial<Omit<RunInfo, 'id'>>): void;
   /** Records that the process is alive (`heartbeatAt`). */
@@ -384,7 +384,7 @@ class Handle implements RunHandle {
     return structuredClone(this.current);
   }
 
-  appendMetrics(record: EpochRecord): void {
+  appendMetrics(record: MetricsLine): void {
     if (!Number.isInteger(record.epoch) || record.epoch < 0) throw new Error(`appendMetrics: epoch must be an integer >= 0, got ${String(record.epoch)}`);
     const t = new Date().toISOString();
     const line = JSON.stringify(record.time === undefined ? { ...record, time: t } : record);
@@ -459,7 +459,7 @@ class Handle implements RunHandle {
   }
 }
 
-function readMetrics(file: string, warnings: string[]): EpochRecord[] {
+function readMetrics(file: string, warnings: string[]): MetricsLine[] {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
@@ -469,11 +469,11 @@ function readMetrics(file: string, warnings: string[]): EpochRecord[] {
   }
   const lines = text.split('\n');
   lines.pop(); // '' after the final newline, or a partial line cut by a kill: never complete
-  const byEpoch = new Map<number, EpochRecord>();
+  const byEpoch = new Map<number, MetricsLine>();
   lines.forEach((line, i) => {
     if (line.trim() === '') return;
     try {
-      const rec = JSON.parse(line) as EpochRecord;
+      const rec = JSON.parse(line) as MetricsLine;
       if (typeof rec !== 'object' || rec === null || !Number.isInteger(rec.epoch)) throw new Error('no integer "epoch"');
       byEpoch.set(rec.epoch, rec);
     } catch (e) {

@@ -81,7 +81,7 @@ export interface PanelState {
   experiment?: ExperimentView;
   /** Why the experiment could not be read. */
   experimentError?: string;
-  /** The untruncated classifier, layer by layer (`ttl inspect --json`). */
+  /** The untruncated classifier, layer by layer (`ttl inspect --events`). */
   layers?: InspectResult;
   layersError?: string;
   /** True while the layer table is being computed. */

@@ -19,7 +19,7 @@ import { openAnalysisContext } from '../../src/engine/analysis/studies/context';
 import { recordActivations } from '../../src/engine/analysis/studies/record';
 import { MOBILENET_V1_CUT_POINTS } from '../../src/engine/models/mobilenet';
 import { TtlInputError } from '../../src/engine/errors';
-import type { JobEvent } from '../../src/engine/events';
+import type { JobEvent } from '../../src/shared/jobProtocol';
 import { Rng } from '../../src/shared/rng';
 
 let tmp: string;

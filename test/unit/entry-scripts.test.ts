@@ -2,6 +2,7 @@
 // bundle builds each one, found beside the bundle at run time, and from source each runs through
 // tsx. Checked on the built dist/: an analysis helper thread of the bundled CLI, and the bundled
 // wasm-threads self-test child.
+import { decodeChildLine } from '../../src/shared/jobProtocol';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -83,9 +84,10 @@ describe('entry scripts', () => {
     assert.ok(found.files, found.reason);
     const cfg: SelfTestConfig = { threads: 2, files: found.files, workerScript: ensureRuntimeScripts(found.files, tempDir('ttl-entry-cache-')).worker, loadTimeoutMs: 30_000 };
     const { stdout } = await run([join(DIST, 'wasmThreadsSelfTest.js'), JSON.stringify(cfg)]);
-    const line = stdout.split('\n').find((l) => l.startsWith('TTL_SELFTEST '));
-    assert.ok(line, stdout);
-    const r = JSON.parse(line.slice('TTL_SELFTEST '.length)) as ThreadsSelfTest;
+    const lines = stdout.split('\n').filter((l) => l.trim()).map(decodeChildLine);
+    const done = lines.map((d) => (d.kind === 'message' && d.message.type === 'done' ? d.message.result : undefined)).find((m) => m);
+    assert.ok(done?.kind === 'check', stdout);
+    const r = done.check as unknown as ThreadsSelfTest;
     assert.equal(r.ok, true, r.error);
     assert.equal(r.actualThreads, 2);
     assert.ok((r.maxRelErr ?? 1) < 1e-4);

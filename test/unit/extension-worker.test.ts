@@ -1,16 +1,16 @@
-// The job process: typed messages, results, crashes, out-of-memory, cancel with a grace period,
-// and what the run store says afterwards. A small fake worker stands in for dist/worker.js.
+// The job process of the editor's queue: typed messages, results, crashes, out-of-memory, cancel
+// with a grace period, and what the run store says afterwards. A small fake worker speaking the
+// job protocol stands in for dist/worker.js.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { readRun } from '../../src/engine/runstore';
-import type { JobEvent } from '../../src/engine/events';
-import { startWorkerJob } from '../../src/extension/jobs/workerProcess';
+import type { JobEvent } from '../../src/shared/jobProtocol';
+import { startJob } from '../../src/extension/jobs/jobProcess';
 import { closeAbandonedRun, findAbandonedRuns } from '../../src/extension/jobs/recovery';
 import { logLineForEvent, progressFromEvent } from '../../src/extension/jobs/progress';
-import { cliHasCommand, startCliJob } from '../../src/extension/jobs/cliProcess';
 import { runSummary } from './summaries';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ttl-worker-'));
@@ -20,9 +20,9 @@ const FAKE_WORKER = path.join(tmp, 'fake-worker.js');
 fs.writeFileSync(
   FAKE_WORKER,
   String.raw`
-const fs = require('fs'), path = require('path'), os = require('os');
+const fs = require('fs'), path = require('path'), os = require('os'), readline = require('readline');
 const mode = process.env.FAKE_MODE;
-const send = (m) => new Promise((r) => process.send(m, undefined, {}, () => r()));
+const send = (m) => new Promise((r) => process.stdout.write(JSON.stringify({ v: 1, ...m }) + '\n', () => r()));
 let run;
 function createRun(runsDir, announce) {
   const id = 'run-' + mode + '-' + process.pid;
@@ -32,27 +32,30 @@ function createRun(runsDir, announce) {
   run = { dir, info: { id, name: 'fake', experimentFile: '/x/fake.ttl.json', experiment: { train: { epochs: 2 } }, seed: 1, versions: {}, backend: 'cpu',
     dataFingerprint: 'f', status: 'running', pid: process.pid, host: os.hostname(), startedAt: t, updatedAt: t, heartbeatAt: t, lastEpoch: -1 } };
   write();
-  if (announce) return send({ type: 'event', event: { type: 'run-started', runDir: dir, runId: id, seed: 1, epochs: 2 } });
+  if (announce) return send({ type: 'run-started', runDir: dir, runId: id, seed: 1, epochs: 2 });
 }
 function write() { fs.writeFileSync(path.join(run.dir, 'run.json'), JSON.stringify(run.info)); }
 function end(status, extra) { Object.assign(run.info, { status, endedAt: new Date().toISOString() }, extra); write(); }
-process.on('message', async (msg) => {
-  if (msg.type === 'cancel') {
-    if (mode === 'stubborn') return;
-    end('cancelled');
-    await send({ type: 'cancelled' });
-    process.exit(0);
-  }
+process.on('SIGINT', async () => {
+  // the positive answer to the signal: a log line, then (unless stubborn) a clean stop
+  await send({ type: 'log', level: 'info', message: 'SIGINT received' });
+  if (mode === 'stubborn') return;
+  end('cancelled');
+  await send({ type: 'cancelled' });
+  process.exit(0);
+});
+readline.createInterface({ input: process.stdin }).on('line', async (line) => {
+  const msg = JSON.parse(line);
   if (msg.type !== 'start') return;
   const runsDir = msg.job.runsDir;
   switch (mode) {
     case 'done':
       await createRun(runsDir, true);
-      await send({ type: 'event', event: { type: 'batch', runDir: run.dir, epoch: 0, epochs: 2, step: 1, steps: 2 } });
-      await send({ type: 'event', event: { type: 'epoch', runDir: run.dir, epochs: 2, record: { epoch: 0, valAuroc: 0.75 } } });
+      await send({ type: 'batch', runDir: run.dir, epoch: 0, epochs: 2, step: 1, steps: 2 });
+      await send({ type: 'epoch', runDir: run.dir, epochs: 2, record: { epoch: 0, valAuroc: 0.75 } });
       fs.writeFileSync(path.join(run.dir, 'summary.json'), JSON.stringify({ test: { auroc: 0.8 } }));
       end('finished');
-      await send({ type: 'done', result: { summary: { test: { auroc: 0.8 } }, runDirs: [run.dir] } });
+      await send({ type: 'done', result: { kind: 'run', summary: { test: { auroc: 0.8 } }, runDirs: [run.dir] } });
       process.exit(0);
     case 'fail':
       await send({ type: 'failed', error: 'layer nope is not a cut point', inputError: true, outOfMemory: false });
@@ -75,7 +78,6 @@ process.on('message', async (msg) => {
       break;
   }
 });
-process.send({ type: 'ready', pid: process.pid });
 `,
 );
 
@@ -84,21 +86,38 @@ function start(mode: string, extra: { cancelGraceMs?: number } = {}) {
   const runsDir = path.join(tmp, `${mode}-${++calls}`, 'runs');
   const events: JobEvent[] = [];
   const output: string[] = [];
-  const exec = startWorkerJob({
-    workerPath: FAKE_WORKER,
-    request: { kind: 'run', experimentFile: '/x/fake.ttl.json', runsDir },
+  let onEvent: (() => void) | undefined;
+  const exec = startJob({
+    entry: FAKE_WORKER,
+    start: { kind: 'run', experimentFile: '/x/fake.ttl.json', runsDir },
+    runsDir,
     env: { ...process.env, FAKE_MODE: mode },
-    onEvent: (e) => events.push(e),
+    onEvent: (e) => {
+      events.push(e);
+      onEvent?.();
+    },
     onOutput: (l) => output.push(l),
     ...extra,
   });
-  return { exec, events, output, runsDir };
+  /** Resolves at the first event matching `pred` (at once if one has come). */
+  const when = (pred: (e: JobEvent) => boolean) =>
+    new Promise<void>((resolve) => {
+      const check = () => {
+        if (events.some(pred)) resolve();
+      };
+      onEvent = check;
+      check();
+    });
+  return { exec, events, output, runsDir, when };
 }
 
 function onlyRun(runsDir: string) {
   const [name] = fs.readdirSync(runsDir);
   return readRun(path.join(runsDir, name));
 }
+
+const started = (e: JobEvent) => e.type === 'run-started';
+const gotSigint = (e: JobEvent) => e.type === 'log' && e.message === 'SIGINT received';
 
 describe('job process', () => {
   test('a finished job reports its events and run folders', async () => {
@@ -144,30 +163,33 @@ describe('job process', () => {
     assert.equal(onlyRun(runsDir).status, 'failed');
   });
 
-  test('cancel: the worker stops cleanly and the run is cancelled', async () => {
-    const { exec, events, runsDir } = start('cancel');
-    while (!events.length) await new Promise((r) => setTimeout(r, 20));
+  test('cancel sends SIGINT: the worker answers, stops cleanly and the run is cancelled', async () => {
+    const { exec, events, runsDir, when } = start('cancel');
+    await when(started);
     exec.cancel();
     const outcome = await exec.done;
     assert.equal(outcome.state, 'cancelled');
+    const end = await exec.process.outcome;
+    assert.deepEqual(end, { state: 'cancelled', answered: true, exitCode: 0, signal: null }, 'the worker answered "cancelled" itself');
+    assert.ok(events.some(gotSigint), 'the worker saw SIGINT');
     assert.equal(onlyRun(runsDir).status, 'cancelled');
   });
 
   test('cancel: a worker that does not stop is killed after the grace period, and its run is cancelled', async () => {
-    const { exec, events, runsDir } = start('stubborn', { cancelGraceMs: 300 });
-    while (!events.length) await new Promise((r) => setTimeout(r, 20));
-    const t0 = Date.now();
+    const { exec, runsDir, when } = start('stubborn', { cancelGraceMs: 300 });
+    await when(started);
     exec.cancel();
+    await when(gotSigint);
     const outcome = await exec.done;
-    assert.ok(Date.now() - t0 >= 250, 'waited for the grace period');
     assert.equal(outcome.state, 'cancelled');
-    const run = onlyRun(runsDir);
-    assert.equal(run.status, 'cancelled');
+    const end = await exec.process.outcome;
+    assert.deepEqual(end, { state: 'cancelled', answered: false, exitCode: null, signal: 'SIGKILL' }, 'killed, not answered');
+    assert.equal(onlyRun(runsDir).status, 'cancelled');
   });
 
   test('kill (the editor closes) leaves the run to read as interrupted, resumable', async () => {
-    const { exec, events, runsDir } = start('stubborn');
-    while (!events.length) await new Promise((r) => setTimeout(r, 20));
+    const { exec, runsDir, when } = start('stubborn');
+    await when(started);
     exec.kill();
     const outcome = await exec.done;
     assert.equal(outcome.state, 'failed');
@@ -177,7 +199,7 @@ describe('job process', () => {
     assert.deepEqual(findAbandonedRuns({ runDirs: [run.dir] }).map((r) => r.dir), [run.dir]);
   });
 
-  test('cancel before the worker is ready ends it without starting anything', async () => {
+  test('cancel before the worker has read its job ends it without starting anything', async () => {
     const { exec, runsDir } = start('done');
     exec.cancel();
     const outcome = await exec.done;
@@ -185,10 +207,34 @@ describe('job process', () => {
     assert.equal(fs.existsSync(runsDir), false);
   });
 
-  test('a worker file that does not exist fails the job', async () => {
-    const exec = startWorkerJob({ workerPath: path.join(tmp, 'missing.js'), request: { kind: 'resume', runDir: path.join(tmp, 'nothing') } });
+  test('a worker file that does not exist fails the job with Node\'s message', async () => {
+    const exec = startJob({ entry: path.join(tmp, 'missing.js'), start: { kind: 'resume', runDir: path.join(tmp, 'nothing') } });
     const outcome = await exec.done;
     assert.equal(outcome.state, 'failed');
+    assert.match((outcome as { error: string }).error, /exited with code 1 without a result: .*Cannot find module/);
+  });
+});
+
+describe('CLI jobs', () => {
+  const CLI = path.join(tmp, 'fake-cli.js');
+  fs.writeFileSync(
+    CLI,
+    String.raw`
+const send = (m) => process.stdout.write(JSON.stringify({ v: 1, ...m }) + '\n');
+const args = process.argv.slice(2);
+send({ type: 'log', level: 'info', message: args.join(' ') });
+if (args[0] === 'analyze') send({ type: 'done', result: { kind: 'analyze', path: '/r/1/analysis/svcca-val.json', analysis: {} } });
+else { send({ type: 'failed', error: "unknown command '" + args[0] + "'", inputError: true, outOfMemory: false }); process.exitCode = 2; }
+`,
+  );
+
+  test('the CLI runs with --events; its result and its failure come from the protocol', async () => {
+    const events: JobEvent[] = [];
+    const ok = await startJob({ entry: CLI, args: ['analyze', '/r/1'], onEvent: (e) => events.push(e) }).done;
+    assert.deepEqual(ok, { state: 'finished', message: 'written /r/1/analysis/svcca-val.json', runDirs: [] });
+    assert.deepEqual(events, [{ type: 'log', level: 'info', message: 'analyze /r/1 --events' }]);
+    const bad = await startJob({ entry: CLI, args: ['bad'] }).done;
+    assert.deepEqual(bad, { state: 'failed', error: "unknown command 'bad'", inputError: true, outOfMemory: false, runDirs: [] });
   });
 });
 
@@ -238,54 +284,3 @@ describe('job events → progress and logs', () => {
   });
 });
 
-describe('CLI jobs', () => {
-  const CLI = path.join(tmp, 'fake-cli.js');
-  fs.writeFileSync(
-    CLI,
-    String.raw`
-const [cmd, ...rest] = process.argv.slice(2);
-if (rest.includes('--help')) {
-  if (cmd === 'search') { console.log('Usage: ttl search [options] <file>'); process.exit(0); }
-  console.error("error: unknown command '" + cmd + "'"); process.exit(2);
-}
-if (cmd === 'search') { console.error('stage 1\r stage 1: 3/9'); console.log(JSON.stringify({ runDirs: ['/r/a', '/r/b'] })); process.exit(0); }
-if (cmd === 'bad') { console.error('error: no such file x.ttl.json'); process.exit(2); }
-if (cmd === 'slow') { process.on('SIGINT', () => { console.error('cancelled'); process.exit(130); }); setInterval(() => {}, 1000); }
-`,
-  );
-
-  test('knows which commands this CLI has', async () => {
-    assert.equal(await cliHasCommand(CLI, 'search'), true);
-    assert.equal(await cliHasCommand(CLI, 'analyze'), false);
-    assert.equal(await cliHasCommand(path.join(tmp, 'no-cli.js'), 'search'), false);
-  });
-
-  test('a finished command reports its run folders; a failing one its message', async () => {
-    const lines: string[] = [];
-    const ok = await startCliJob({ cliPath: CLI, args: ['search', 'x'], onOutput: (l) => lines.push(l) }).done;
-    assert.deepEqual(ok, { state: 'finished', message: JSON.stringify({ runDirs: ['/r/a', '/r/b'] }), runDirs: ['/r/a', '/r/b'] });
-    assert.ok(lines.includes(' stage 1: 3/9'), 'a redrawn progress line is logged in its last state');
-    const bad = await startCliJob({ cliPath: CLI, args: ['bad'] }).done;
-    assert.deepEqual(bad, { state: 'failed', error: 'no such file x.ttl.json', inputError: true, runDirs: [] });
-  });
-
-  test('cancel sends Ctrl-C', async () => {
-    const exec = startCliJob({ cliPath: CLI, args: ['slow'] });
-    await new Promise((r) => setTimeout(r, 300));
-    exec.cancel();
-    assert.equal((await exec.done).state, 'cancelled');
-  });
-});
-
-describe('output lines', () => {
-  test('lines split across chunks, CRLF and a partial last line', async () => {
-    const { lineListener, keepTail } = await import('../../src/extension/jobs/lines');
-    const seen: string[] = [];
-    const feed = lineListener((l) => seen.push(l));
-    for (const chunk of ['epo', 'ch 1\r\nepoch 2\n\nbar\r50%\rbar\r100', '%\npartial']) feed(Buffer.from(chunk));
-    assert.deepEqual(seen, ['epoch 1', 'epoch 2', '', 'bar\r50%\rbar\r100%']);
-    const tail: string[] = [];
-    for (const l of ['a', 'b', 'c']) keepTail(tail, l, 2);
-    assert.deepEqual(tail, ['b', 'c']);
-  });
-});

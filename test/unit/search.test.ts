@@ -6,7 +6,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -14,6 +13,7 @@ import { MOBILENET_V1_BLOCKS, MOBILENET_V1_CUT_POINTS } from '../../src/engine/m
 import { blockOf, neighbourCuts, stage1Cuts, trialId, trialStrategy, type CutSpace } from '../../src/engine/search/plan';
 import { paretoFront } from '../../src/shared/stats';
 import type { SearchState } from '../../src/engine/search/state';
+import { startJobProcess } from '../../src/engine/jobs/runner';
 import { BIN, ROOT, ttl } from './bin';
 import { tempDir } from './tmp';
 
@@ -145,32 +145,29 @@ test('a full search on real BreastMNIST through the CLI survives SIGKILL and res
     }),
   );
 
-  // first attempt: SIGKILL the search process once a few trials have finished
-  const first = spawn(process.execPath, [BIN, 'search', file, '--runs-dir', runsDir, '--workers', '2'], { cwd: ROOT, stdio: 'ignore' });
+  // first attempt: SIGKILL the search process once a few trials have finished. Each of the two
+  // worker slots starts a trial only after recording its previous one as finished, so when the
+  // 7th trial reports its first epoch at least 5 trials are finished in search.json and that one
+  // is not: a positive signal, whatever the machine's speed.
+  const trialRuns = new Set<string>();
+  const first = startJobProcess({
+    args: [BIN, 'search', file, '--runs-dir', runsDir, '--workers', '2', '--events'],
+    cwd: ROOT,
+    onEvent: (e) => {
+      if (e.type !== 'epoch') return;
+      trialRuns.add(e.runDir);
+      if (trialRuns.size === 7) first.kill();
+    },
+  });
+  const killed = await first.outcome;
+  assert.equal(killed.state, 'failed', `the search ended before its 7th trial: ${JSON.stringify(killed).slice(0, 300)}`);
+  assert.equal((killed as { signal: string }).signal, 'SIGKILL');
   const searchesDir = path.join(runsDir, 'searches');
   const readState = (d: string) => JSON.parse(fs.readFileSync(path.join(d, 'search.json'), 'utf8')) as SearchState;
-  let searchDir = '';
-  let before: SearchState | undefined;
-  const deadline = Date.now() + 120_000;
-  while (Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 200));
-    const names = fs.existsSync(searchesDir) ? fs.readdirSync(searchesDir) : [];
-    if (!names.length) continue;
-    searchDir = path.join(searchesDir, names[0]);
-    try {
-      const s = readState(searchDir);
-      if (s.trials.filter((t) => t.status === 'finished').length >= 5) {
-        first.kill('SIGKILL');
-        before = s;
-        break;
-      }
-    } catch {
-      // search.json not written yet
-    }
-  }
-  await new Promise((r) => first.once('exit', r));
-  assert.ok(before, 'the search finished fewer than 5 trials in time');
+  const searchDir = path.join(searchesDir, fs.readdirSync(searchesDir)[0]);
+  const before = readState(searchDir);
   const finishedBefore = before.trials.filter((t) => t.status === 'finished');
+  assert.ok(finishedBefore.length >= 5, `${finishedBefore.length} trials finished`);
   assert.ok(before.trials.length > finishedBefore.length, 'killed before the end');
 
   // the same command again continues the unfinished search of the same experiment

@@ -16,7 +16,11 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import * as path from 'node:path';
+import Ajv from 'ajv';
 import { runExperiment, resumeRun } from '../../src/engine/run';
+import { startJobProcess } from '../../src/engine/jobs/runner';
+import { decodeChildLine } from '../../src/shared/jobProtocol';
+import { torchEnv } from '../../src/engine/torch/python';
 import { readRun } from '../../src/engine/runstore';
 import { tempDir } from './tmp';
 
@@ -152,4 +156,36 @@ test('a Python without torch (TTL_PYTHON, a venv without it) is one line with th
     else process.env.TTL_PYTHON = saved;
   }
   assert.ok(!existsSync(runsDir) || readdirSync(runsDir).length === 0);
+});
+
+test('the compute worker speaks the job protocol: done with a "compute" result, a call before setup fails as bad input', async () => {
+  const ajv = new Ajv({ allErrors: true, strict: false });
+  ajv.addSchema(JSON.parse(readFileSync(path.join(ROOT, 'schema/job-protocol.schema.json'), 'utf8')), 'job');
+  const valid = ajv.getSchema('job#/definitions/childMessage')!;
+  const lines: string[] = [];
+  const worker = (stdin: string) => {
+    const r = spawnSync(VENV_PYTHON, ['-m', 'ttl_torch', 'train'], { input: stdin, env: torchEnv(), encoding: 'utf8' });
+    for (const l of r.stdout.trim().split('\n')) {
+      lines.push(l);
+      assert.ok(valid(JSON.parse(l)), `${l}: ${ajv.errorsText(valid.errors)}`);
+      assert.equal(decodeChildLine(l).kind, 'message', l);
+    }
+    return r;
+  };
+  const idle = worker('');
+  assert.equal(idle.status, 0, idle.stderr);
+  assert.deepEqual(JSON.parse(idle.stdout), { v: 1, type: 'done', result: { kind: 'compute', calls: 0 } });
+
+  const early = worker(JSON.stringify({ v: 1, type: 'call', id: 7, method: 'train-epoch', params: {} }) + '\n');
+  assert.equal(early.status, 2);
+  const [reply, failed] = early.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  assert.deepEqual(reply, { v: 1, type: 'reply', id: 7, error: 'train-epoch before setup' });
+  assert.deepEqual(failed, { v: 1, type: 'failed', error: 'train-epoch before setup', inputError: true, outOfMemory: false });
+
+  // through the runner, as the engine starts it
+  const job = startJobProcess({ command: VENV_PYTHON, args: ['-m', 'ttl_torch', 'train'], env: torchEnv() });
+  await assert.rejects(job.call('no-such-method'), /unknown method 'no-such-method'/);
+  const end = await job.outcome;
+  assert.equal(end.state, 'failed');
+  assert.ok(end.state === 'failed' && end.inputError && end.answered);
 });

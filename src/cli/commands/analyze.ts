@@ -3,7 +3,7 @@ import { analyzeRun, STUDIES } from '../../engine/analysis/studies';
 import type { AnalysisFile, StudyName } from '../../shared/formats/analysis';
 import { isMeasureName, measureList, type MeasureName } from '../../engine/analysis/measures';
 import { out } from '../output';
-import { EventPrinter } from '../progress';
+import { commandSession, EVENTS_FLAG, EVENTS_HELP } from '../session';
 import { table } from '../format';
 import { MIN_POINTS_PER_NEURON } from '../../engine/analysis/studies/horizontal';
 import { positiveInt } from './args';
@@ -117,8 +117,9 @@ function analyzeCommand(program: Command): void {
     .option('--seed <n>', 'seed of the samples and the random-init network (default: the run seed)', positiveInt)
     .option('--backend <name>', 'auto, wasm, cpu, tensorflow, tensorflow-gpu or webgpu')
     .option('--json', 'last stdout line: the analysis file plus "path"')
+    .option(EVENTS_FLAG, EVENTS_HELP)
     .action(async (dir: string, f: AnalyzeFlags) => {
-      const printer = new EventPrinter();
+      const session = commandSession();
       try {
         const r = await analyzeRun(dir, {
           studies: f.study,
@@ -132,13 +133,13 @@ function analyzeCommand(program: Command): void {
           against: f.against,
           seed: f.seed,
           backend: f.backend,
-          onEvent: (e) => printer.handle(e),
+          onEvent: session.onEvent,
         });
-        printer.stop();
-        if (f.json) return out.json({ ...r.file, path: r.path });
-        printAnalysis(r.file, r.path);
+        await session.result({ kind: 'analyze', path: r.path, analysis: r.file }, () =>
+          f.json ? out.json({ ...r.file, path: r.path }) : printAnalysis(r.file, r.path),
+        );
       } finally {
-        printer.stop();
+        session.dispose();
       }
     });
 }

@@ -3,7 +3,7 @@ import { Option, type Command } from 'commander';
 import { gradCamRun } from '../../engine/analysis/gradcam';
 import { TtlInputError } from '../../engine/errors';
 import { out } from '../output';
-import { EventPrinter } from '../progress';
+import { commandSession, EVENTS_FLAG, EVENTS_HELP } from '../session';
 import { table } from '../format';
 import { positiveInt } from './args';
 
@@ -28,23 +28,29 @@ export function gradcamCommand(program: Command): void {
     .option('--class <c>', "class name or index to explain (default: each image's predicted class)")
     .option('--backend <name>', 'auto, wasm, cpu, tensorflow, tensorflow-gpu or webgpu')
     .option('--json', 'last stdout line: the entries written and the index path')
+    .option(EVENTS_FLAG, EVENTS_HELP)
     .action(async (dir: string, images: string[], f: GradCamFlags) => {
-      const printer = new EventPrinter();
+      const session = commandSession();
       try {
         if (f.count !== undefined && !f.split) throw new TtlInputError('--count needs --split');
-        const r = await gradCamRun(dir, images, { class: f.class, split: f.split, count: f.count, backend: f.backend, onEvent: (e) => printer.handle(e) });
-        printer.stop();
-        if (f.json) return out.json({ entries: r.entries, index: r.indexPath });
-        const labelled = r.entries.some((e) => e.label !== undefined);
-        out.data(
-          table(
-            ['image', ...(labelled ? ['label'] : []), 'class', 'score', 'predicted', 'overlay'],
-            r.entries.map((e) => [e.image, ...(labelled ? [e.label ?? ''] : []), e.class, e.score.toFixed(3), e.predicted, path.join(r.indexPath, '..', e.overlay)]),
-          ),
-        );
-        out.data(`layer: ${r.entries[0].layer}; index: ${r.indexPath}`);
+        const r = await gradCamRun(dir, images, { class: f.class, split: f.split, count: f.count, backend: f.backend, onEvent: session.onEvent });
+        await session.result({ kind: 'gradcam', index: r.indexPath, entries: r.entries }, () => {
+          if (f.json) out.json({ entries: r.entries, index: r.indexPath });
+          else printTable(r);
+        });
       } finally {
-        printer.stop();
+        session.dispose();
       }
     });
+}
+
+function printTable(r: Awaited<ReturnType<typeof gradCamRun>>): void {
+  const labelled = r.entries.some((e) => e.label !== undefined);
+  out.data(
+    table(
+      ['image', ...(labelled ? ['label'] : []), 'class', 'score', 'predicted', 'overlay'],
+      r.entries.map((e) => [e.image, ...(labelled ? [e.label ?? ''] : []), e.class, e.score.toFixed(3), e.predicted, path.join(r.indexPath, '..', e.overlay)]),
+    ),
+  );
+  out.data(`layer: ${r.entries[0].layer}; index: ${r.indexPath}`);
 }

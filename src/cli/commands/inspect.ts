@@ -6,6 +6,7 @@ import { out } from '../output';
 import { table } from '../format';
 import { formatCount } from '../../shared/format';
 import { positiveInt } from './args';
+import { commandSession, EVENTS_FLAG, EVENTS_HELP } from '../session';
 
 export function inspectCommand(program: Command): void {
   program
@@ -18,19 +19,24 @@ export function inspectCommand(program: Command): void {
     .option('--classes <k>', 'classes of the new head', positiveInt, 2)
     .option('--weights <file>', 'weights for a built-in (model.json or .safetensors)')
     .option('--json', 'print one JSON object')
+    .option(EVENTS_FLAG, EVENTS_HELP)
     .action(async (model: string, o: { cut?: string; strategy: 'ttl' | 'tf'; input?: number; classes: number; weights?: string; json?: boolean }) => {
       await initBackend({ backend: 'cpu' });
       const r = await inspectModel({ model, cut: o.cut, strategy: o.strategy, inputSize: o.input, numClasses: o.classes, weights: o.weights });
-      if (o.json) return out.json(r);
-      out.data(
-        table(
-          ['layer', 'block', 'output', 'params', 'MACs', 'cut'],
-          r.layers.map((l) => [l.name, l.block ?? '', JSON.stringify(l.outputShape), formatCount(l.params), formatCount(l.macs), l.cutPoint ? '✂' : '']),
-        ),
-      );
-      out.data(
-        `${r.model}${r.cut ? (r.strategy === 'tf' ? `, half width above ${r.cut}` : ` cut after ${r.cut}`) : ''}, ${o.classes}-class head: ` +
-          `${formatCount(r.params)} params (${formatCount(r.trainableParams)} trainable), ${formatCount(r.macs)} MACs (${formatCount(r.macsConvDense)} conv+dense)`,
-      );
+      await commandSession().result({ kind: 'inspect', table: r }, () => printInspect(r, o.classes, o.json ?? false));
     });
+}
+
+function printInspect(r: Awaited<ReturnType<typeof inspectModel>>, classes: number, json: boolean): void {
+  if (json) return out.json(r);
+  out.data(
+    table(
+      ['layer', 'block', 'output', 'params', 'MACs', 'cut'],
+      r.layers.map((l) => [l.name, l.block ?? '', JSON.stringify(l.outputShape), formatCount(l.params), formatCount(l.macs), l.cutPoint ? '✂' : '']),
+    ),
+  );
+  out.data(
+    `${r.model}${r.cut ? (r.strategy === 'tf' ? `, half width above ${r.cut}` : ` cut after ${r.cut}`) : ''}, ${classes}-class head: ` +
+      `${formatCount(r.params)} params (${formatCount(r.trainableParams)} trainable), ${formatCount(r.macs)} MACs (${formatCount(r.macsConvDense)} conv+dense)`,
+  );
 }

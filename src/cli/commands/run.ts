@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
 import { runExperiment, resumeRun, type ExperimentResult, type RunOptions } from '../../engine/run';
-import type { JobEvent } from '../../engine/events';
 import { out } from '../output';
-import { EventPrinter } from '../progress';
+import { commandSession, EVENTS_FLAG, EVENTS_HELP } from '../session';
 import { formatCount, formatMeanStd, formatMetric, formatMs } from '../../shared/format';
 import { DEFAULT_RUNS_DIR } from '../../shared/paths';
 
@@ -12,30 +11,17 @@ interface RunFlags {
   python?: string;
   device?: string;
   json?: boolean;
+  events?: boolean;
 }
 
 /** Ctrl-C cancels between batches: the run is marked cancelled and stays resumable. */
-function cancelOnSigint(): { signal: AbortSignal; dispose(): void } {
-  const ctl = new AbortController();
-  const onSig = () => {
-    if (ctl.signal.aborted) process.exit(130);
-    out.info('\ncancelling after this batch (Ctrl-C again to quit now)');
-    ctl.abort();
-  };
-  process.on('SIGINT', onSig);
-  return { signal: ctl.signal, dispose: () => process.off('SIGINT', onSig) };
-}
-
 async function drive(flags: RunFlags, start: (o: RunOptions) => Promise<ExperimentResult>): Promise<void> {
-  const printer = new EventPrinter();
-  const cancel = cancelOnSigint();
+  const session = commandSession({ cancelMessage: 'cancelling after this batch (Ctrl-C again to quit now)' });
   try {
-    const result = await start({ runsDir: flags.runsDir, backend: flags.backend, python: flags.python, device: flags.device, signal: cancel.signal, onEvent: (e: JobEvent) => printer.handle(e) });
-    printer.stop();
-    printResult(result, flags.json ?? false);
+    const result = await start({ runsDir: flags.runsDir, backend: flags.backend, python: flags.python, device: flags.device, signal: session.signal, onEvent: session.onEvent });
+    await session.result({ kind: 'run', summary: result.summary, runDirs: result.runDirs }, () => printResult(result, flags.json ?? false));
   } finally {
-    printer.stop();
-    cancel.dispose();
+    session.dispose();
   }
 }
 
@@ -66,6 +52,7 @@ export function runCommand(program: Command): void {
     .option('--python <path>', 'the Python of the torch engine (default: $TTL_PYTHON, python/.venv, python3)')
     .option('--device <device>', 'torch engine: auto, cuda, cuda:N, mps or cpu (overrides the file)')
     .option('--json', 'last stdout line: summary.json plus "runDir"')
+    .option(EVENTS_FLAG, EVENTS_HELP)
     .action(async (file: string, flags: RunFlags) => drive(flags, (o) => runExperiment(file, o)));
 }
 
@@ -78,5 +65,6 @@ export function resumeCommand(program: Command): void {
     .option('--python <path>', 'the Python of the torch engine (default: $TTL_PYTHON, python/.venv, python3)')
     .option('--device <device>', 'torch engine: auto, cuda, cuda:N, mps or cpu (default: the experiment\'s)')
     .option('--json', 'last stdout line: summary.json plus "runDir"')
+    .option(EVENTS_FLAG, EVENTS_HELP)
     .action(async (dir: string, flags: RunFlags) => drive(flags, (o) => resumeRun(dir, o)));
 }

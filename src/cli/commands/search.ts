@@ -7,8 +7,11 @@ import type { Command } from 'commander';
 import { MultiBar, Presets, type SingleBar } from 'cli-progress';
 import { runSearch, type SearchEvent } from '../../engine/search/search';
 import { reportMarkdown } from '../../engine/search/report';
+import { TtlInputError } from '../../engine/errors';
 import { out } from '../output';
 import { DEFAULT_RUNS_DIR } from '../../shared/paths';
+import { commandSession, EVENTS_FLAG, EVENTS_HELP } from '../session';
+import type { EventSink } from '../../shared/jobProtocol';
 
 interface SearchFlags {
   workers?: string;
@@ -18,6 +21,37 @@ interface SearchFlags {
   new?: boolean;
   plan?: boolean;
   json?: boolean;
+  events?: boolean;
+}
+
+/**
+ * The search as job events (--events): a `phase` per round counting its trials, a `log` per
+ * finished trial, and the `epoch` events of the trials' runs.
+ */
+function searchEventsToJob(sink: EventSink): (e: SearchEvent) => void {
+  let round = { label: '', total: 0, done: 0 };
+  return (e) => {
+    switch (e.type) {
+      case 'search-started':
+        sink({ type: 'log', level: 'info', message: `${e.resumed ? 'resuming' : 'search folder'}: ${e.searchDir} (at most ${e.maxTrials} training runs)` });
+        break;
+      case 'round':
+        round = { label: e.label, total: e.toRun, done: 0 };
+        sink({ type: 'phase', phase: e.label, done: 0, total: e.toRun, unit: 'trials' });
+        break;
+      case 'trial-started':
+        break;
+      case 'trial-epoch':
+        sink({ type: 'epoch', runDir: e.runDir, record: e.record, epochs: e.total });
+        break;
+      case 'trial-finished': {
+        const t = e.trial;
+        sink({ type: 'log', level: t.status === 'finished' ? 'info' : 'warn', message: t.status === 'finished' ? `${t.id}: ${t.metric?.toFixed(4) ?? 'n/a'}` : `${t.id}: failed: ${t.error}` });
+        sink({ type: 'phase', phase: round.label, done: ++round.done, total: round.total, unit: 'trials' });
+        break;
+      }
+    }
+  };
 }
 
 /** Bars on stderr: the current round, and one per running trial (epochs done). */
@@ -87,21 +121,18 @@ export function searchCommand(program: Command): void {
     .option('--new', 'start a new search even if an unfinished one of this experiment exists')
     .option('--plan', 'write the trial files of the next round to the search folder (listed in pending.txt) and stop, e.g. to run them on a cluster')
     .option('--json', 'last stdout line: the report plus "searchDir"')
+    .option(EVENTS_FLAG, EVENTS_HELP)
     .action(async (file: string | undefined, flags: SearchFlags) => {
       const workers = Number(flags.workers);
       if (!Number.isInteger(workers) || workers < 1) {
-        out.error(`error: --workers must be a positive integer, got ${flags.workers}`);
-        process.exitCode = 2;
-        return;
+        throw new TtlInputError(`--workers must be a positive integer, got ${flags.workers}`);
       }
       const printer = new SearchPrinter();
-      const ctl = new AbortController();
-      const onSig = () => {
-        if (ctl.signal.aborted) process.exit(130);
-        out.info('\ncancelling the running trials (Ctrl-C again to quit now); run the same command again to resume');
-        ctl.abort();
-      };
-      process.on('SIGINT', onSig);
+      const session = commandSession({
+        cancelMessage: 'cancelling the running trials (Ctrl-C again to quit now); run the same command again to resume',
+        printer: { handle: () => undefined, stop: () => printer.stop() },
+      });
+      const onEvent = flags.events ? searchEventsToJob(session.onEvent) : (e: SearchEvent) => printer.handle(e);
       try {
         const r = await runSearch(file, {
           runsDir: flags.runsDir,
@@ -110,21 +141,23 @@ export function searchCommand(program: Command): void {
           resume: flags.resume,
           fresh: flags.new,
           planOnly: flags.plan,
-          signal: ctl.signal,
-          onEvent: (e) => printer.handle(e),
+          signal: session.signal,
+          onEvent,
         });
-        printer.stop();
         if (!r.finished) {
-          out.info(`${r.pending.length} trial file${r.pending.length === 1 ? '' : 's'} to run, listed in ${r.searchDir}/pending.txt as "<trial file> <runs dir>"`);
-          if (flags.json) out.json({ searchDir: r.searchDir, pending: r.pending });
-          else out.data(r.searchDir);
+          const pending = r.pending.map((t) => t.file);
+          await session.result({ kind: 'search', searchDir: r.searchDir, finished: false, pending }, () => {
+            out.info(`${r.pending.length} trial file${r.pending.length === 1 ? '' : 's'} to run, listed in ${r.searchDir}/pending.txt as "<trial file> <runs dir>"`);
+            if (flags.json) out.json({ searchDir: r.searchDir, pending: r.pending });
+            else out.data(r.searchDir);
+          });
           return;
         }
-        if (flags.json) out.json({ ...r.report, searchDir: r.searchDir });
-        else out.data(reportMarkdown(r.report));
+        await session.result({ kind: 'search', searchDir: r.searchDir, finished: true, report: r.report }, () =>
+          flags.json ? out.json({ ...r.report, searchDir: r.searchDir }) : out.data(reportMarkdown(r.report)),
+        );
       } finally {
-        printer.stop();
-        process.off('SIGINT', onSig);
+        session.dispose();
       }
     });
 }

@@ -25,7 +25,7 @@ import { tf } from '../tf';
 import { initBackend } from '../backend';
 import { writeFileAtomic, writeJsonAtomic } from '../atomic';
 import { TtlInputError } from '../errors';
-import type { EventSink } from '../events';
+import type { EventSink } from '../../shared/jobProtocol';
 import { decodeImage, toDatasetPixels } from '../data/image';
 import { loadDataset } from '../data';
 import type { Split } from '../data/types';

@@ -8,9 +8,10 @@
  * drivers, and a broken driver cannot take this process down. Only a real adapter is then
  * started in this process.
  */
-import { execFile } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import { tf } from '../tf';
+import { startJobProcess } from '../jobs/runner';
+import { JOB_PROTOCOL_VERSION } from '../../shared/jobProtocol';
 import {
   type NotInstalled, importRuntimeModule, resolveRuntimePackage, runtimeRequire,
 } from './native';
@@ -56,7 +57,7 @@ export function describeAdapter(info: WebgpuAdapterInfo): string {
 }
 
 const PROBE_JS = `
-const out = (o) => process.stdout.write('TTL_WEBGPU ' + JSON.stringify(o) + '\\n', () => process.exit(0));
+const out = (o) => process.stdout.write(JSON.stringify({ v: ${JOB_PROTOCOL_VERSION}, type: 'done', result: { kind: 'check', check: o } }) + '\\n', () => process.exit(0));
 try {
   const m = await import(process.argv[1]);
   const gpu = m.create([]);
@@ -72,38 +73,22 @@ try {
 } catch (e) { out({ error: String(e && e.message ? e.message : e) }); }
 `;
 
-/** Asks for an adapter in a child process. */
-export function probeAdapterInChild(webgpuEntry: string, timeoutMs = 30_000): Promise<{ adapter: WebgpuAdapterInfo | null; note?: string }> {
-  return new Promise((resolve, reject) => {
-    execFile(
-      process.execPath,
-      ['--input-type=module', '-e', PROBE_JS, pathToFileURL(webgpuEntry).href],
-      { env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' }, timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 1 << 20, windowsHide: true },
-      (err, stdout, stderr) => {
-        const line = String(stdout).split('\n').reverse().find((l) => l.startsWith('TTL_WEBGPU '));
-        const errText = String(stderr).split('\n').map((l) => l.trim()).filter(Boolean);
-        const useful = errText.filter((l) => !/XDG_RUNTIME_DIR|^at |^- /.test(l));
-        const hint = useful.find((l) => /vulkan|d3d12|metal|adapter|driver/i.test(l))
-          ?? useful.find((l) => /couldn't load|cannot open|not found|failed/i.test(l)) ?? useful[0];
-        const note = hint ? hint.replace(/^Warning:\s*/i, '').slice(0, 200) : undefined;
-        if (line) {
-          try {
-            const r = JSON.parse(line.slice('TTL_WEBGPU '.length)) as { adapter?: WebgpuAdapterInfo | null; error?: string };
-            if (r.error) {
-              reject(new Error(r.error));
-              return;
-            }
-            resolve({ adapter: r.adapter ?? null, note: r.adapter ? undefined : note });
-            return;
-          } catch {
-            /* fall through */
-          }
-        }
-        const e = err as (NodeJS.ErrnoException & { killed?: boolean; signal?: string }) | null;
-        reject(new Error(`the adapter probe ${e?.killed ? 'timed out' : `exited with ${e?.signal ?? e?.code ?? 'no result'}`}${note ? `: ${note}` : ''}`));
-      },
-    );
-  });
+/** Asks for an adapter in a child process (through the job runner; its verdict is the `done` line). */
+export async function probeAdapterInChild(webgpuEntry: string, timeoutMs = 30_000): Promise<{ adapter: WebgpuAdapterInfo | null; note?: string }> {
+  const job = startJobProcess({ args: ['--input-type=module', '-e', PROBE_JS, pathToFileURL(webgpuEntry).href], timeoutMs });
+  const end = await job.outcome;
+  const errText = job.stderrTail().map((l) => l.trim()).filter(Boolean);
+  const useful = errText.filter((l) => !/XDG_RUNTIME_DIR|^at |^- /.test(l));
+  const hint = useful.find((l) => /vulkan|d3d12|metal|adapter|driver/i.test(l))
+    ?? useful.find((l) => /couldn't load|cannot open|not found|failed/i.test(l)) ?? useful[0];
+  const note = hint ? hint.replace(/^Warning:\s*/i, '').slice(0, 200) : undefined;
+  if (end.state === 'done' && end.result.kind === 'check') {
+    const r = end.result.check as { adapter?: WebgpuAdapterInfo | null; error?: string };
+    if (r.error) throw new Error(r.error);
+    return { adapter: r.adapter ?? null, note: r.adapter ? undefined : note };
+  }
+  const why = end.state === 'failed' && !end.answered ? (end.signal === 'SIGKILL' ? 'timed out' : `exited with ${end.signal ?? end.exitCode ?? 'no result'}`) : 'gave no result';
+  throw new Error(`the adapter probe ${why}${note ? `: ${note}` : ''}`);
 }
 
 let active = false;

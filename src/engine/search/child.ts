@@ -1,12 +1,14 @@
 /**
- * One trial = one `ttl run <trial.ttl.json> --runs-dir <dir> --json` (or `ttl resume <runDir>
- * --json`) child process: its own memory and backend, killed cleanly on cancel, and the very
- * command a cluster job would run. Progress is read from the child's `epoch i/n` lines.
+ * One trial = one `ttl run <trial.ttl.json> --runs-dir <dir>` (or `ttl resume <runDir>`) child
+ * process: its own memory and backend, cancelled cleanly, and the very command a cluster job
+ * would run. It runs with --events through the job runner: progress comes from its `epoch`
+ * events, the summary from its `done` result.
  */
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
+import type { JobEvent } from '../../shared/jobProtocol';
 import { CancelledError, TtlInputError } from '../errors';
+import { startJobProcess } from '../jobs/runner';
 
 /**
  * The CLI to start trials with: the bundle `cli.js` beside this code when it runs bundled (in
@@ -31,8 +33,8 @@ export interface ChildRunOptions {
   cliEntry?: string;
   backend?: string;
   signal?: AbortSignal;
-  /** Called with (finished epochs, total epochs) whenever the child reports an epoch. */
-  onEpoch?(done: number, total: number): void;
+  /** Every event of the child (its `epoch` events tell the trial's progress). */
+  onEvent?(event: JobEvent): void;
   /** Called with the child's process id once it has started. */
   onSpawn?(pid: number): void;
   /** Grace period between SIGINT and SIGKILL on cancel. */
@@ -44,57 +46,27 @@ export class TrialFailedError extends Error {
   override name = 'TrialFailedError';
 }
 
-const EPOCH_LINE = /^epoch (\d+)\/(\d+)\s/;
-
-/** Runs `ttl <args…> --json` and resolves with the summary object it prints last. */
-export function runCli(args: string[], o: ChildRunOptions = {}): Promise<Record<string, unknown>> {
-  const entry = o.cliEntry ?? defaultCliEntry();
-  const full = [entry, ...args, '--json', ...(o.backend ? ['--backend', o.backend] : [])];
-  return new Promise((resolve, reject) => {
-    if (o.signal?.aborted) return reject(new CancelledError());
+/** Runs `ttl <args…> --events` and resolves with the summary of its `done` result. */
+export async function runCli(args: string[], o: ChildRunOptions = {}): Promise<Record<string, unknown>> {
+  if (o.signal?.aborted) throw new CancelledError();
+  const job = startJobProcess({
+    args: [o.cliEntry ?? defaultCliEntry(), ...args, '--events', ...(o.backend ? ['--backend', o.backend] : [])],
     // its own process group: a Ctrl-C in the terminal reaches only the search, which forwards
     // one SIGINT (a second one would make the child quit without marking its run cancelled)
-    const child = spawn(process.execPath, full, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' } });
-    if (child.pid !== undefined) o.onSpawn?.(child.pid);
-    let stdout = '';
-    let errBuf = '';
-    const errTail: string[] = [];
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
-    child.stderr.on('data', (c: Buffer) => {
-      errBuf += c.toString('utf8');
-      let i: number;
-      while ((i = errBuf.indexOf('\n')) >= 0) {
-        const line = errBuf.slice(0, i).split('\r').pop() ?? '';
-        errBuf = errBuf.slice(i + 1);
-        const m = EPOCH_LINE.exec(line);
-        if (m) o.onEpoch?.(Number(m[1]), Number(m[2]));
-        if (line.trim()) {
-          errTail.push(line);
-          if (errTail.length > 20) errTail.shift();
-        }
-      }
-    });
-    let killTimer: NodeJS.Timeout | undefined;
-    const onAbort = () => {
-      child.kill('SIGINT');
-      killTimer = setTimeout(() => child.kill('SIGKILL'), o.killAfterMs ?? 20_000);
-    };
-    o.signal?.addEventListener('abort', onAbort, { once: true });
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(killTimer);
-      o.signal?.removeEventListener('abort', onAbort);
-      if (o.signal?.aborted) return reject(new CancelledError());
-      const last = stdout.trim().split('\n').pop() ?? '';
-      if (code === 0) {
-        try {
-          return resolve(JSON.parse(last) as Record<string, unknown>);
-        } catch {
-          return reject(new TrialFailedError(`ttl ${args.join(' ')}: no JSON result on stdout`));
-        }
-      }
-      const why = errTail.filter((l) => /^error|Error/.test(l)).pop() ?? errTail[errTail.length - 1] ?? `exit code ${code}`;
-      reject(new TrialFailedError(why.replace(/^error: /, '')));
-    });
+    detached: true,
+    cancelGraceMs: o.killAfterMs ?? 20_000,
+    onSpawn: o.onSpawn,
+    onEvent: o.onEvent,
   });
+  const onAbort = () => job.cancel();
+  o.signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    const end = await job.outcome;
+    if (end.state === 'cancelled' || o.signal?.aborted) throw new CancelledError();
+    if (end.state === 'failed') throw new TrialFailedError(end.error);
+    if (end.result.kind !== 'run') throw new TrialFailedError(`ttl ${args.join(' ')}: a "${end.result.kind}" result instead of a run`);
+    return { ...end.result.summary, runDir: end.result.summary.runDir ?? end.result.runDirs[end.result.runDirs.length - 1] };
+  } finally {
+    o.signal?.removeEventListener('abort', onAbort);
+  }
 }

@@ -25,6 +25,7 @@ import { loadBackbone } from '../models';
 import { isProcessAlive, listRuns } from '../runstore';
 import { writeFileAtomic, writeJsonAtomic } from '../atomic';
 import { runCli } from './child';
+import type { EpochRecord } from '../../shared/formats/epoch';
 import { blockOf, neighbourCuts, stage1Cuts, trialId, trialStrategy, type CutSpace } from './plan';
 import { buildReport, writeReportFiles } from './report';
 import type { SearchReport } from '../../shared/formats/searchReport';
@@ -39,7 +40,8 @@ export type SearchEvent =
   | { type: 'search-started'; searchDir: string; resumed: boolean; maxTrials: number }
   | { type: 'round'; label: string; trials: number; toRun: number }
   | { type: 'trial-started'; trial: Trial }
-  | { type: 'trial-epoch'; trial: Trial; done: number; total: number }
+  /** An epoch of the trial's run finished (`done` of `total` epochs). */
+  | { type: 'trial-epoch'; trial: Trial; done: number; total: number; runDir: string; record: EpochRecord }
   | { type: 'trial-finished'; trial: Trial };
 
 export interface SearchOptions {
@@ -413,7 +415,9 @@ class Search {
           t.pid = pid;
           writeSearch(this.dir, this.state);
         },
-        onEpoch: (done, total) => this.emit({ type: 'trial-epoch', trial: t, done, total }),
+        onEvent: (e) => {
+          if (e.type === 'epoch') this.emit({ type: 'trial-epoch', trial: t, done: e.record.epoch + 1, total: e.epochs, runDir: e.runDir, record: e.record });
+        },
       });
       // a result that is not a run summary fails the trial with the reason (a FormatError)
       this.finish(t, checkRunSummary(result, `the result of ttl ${args[0]} (trial ${t.id})`));

@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { CancelledError, OutOfMemoryError, TtlInputError } from '../errors';
-import type { EventSink } from '../events';
+import type { EventSink } from '../../shared/jobProtocol';
 import type { LoadedDataset } from '../data/types';
 import type { Experiment } from '../experiment';
 import type { RunHandle } from '../runstore';
@@ -121,7 +121,7 @@ export async function trainSeedTorch(a: TorchSeedInput): Promise<TorchSeedResult
       return await worker.call<T>(method, params);
     } catch (e) {
       const failed = await Promise.race([worker.outcome, new Promise<undefined>((r) => setTimeout(r, 50))]);
-      if (failed?.state === 'failed' && failed.inputError) throw new TtlInputError(failed.error ?? String(e));
+      if (failed?.state === 'failed' && failed.inputError) throw new TtlInputError(failed.error);
       throw asEngineError(e, a.signal);
     }
   };
@@ -203,7 +203,7 @@ export async function trainSeedTorch(a: TorchSeedInput): Promise<TorchSeedResult
     return { val, test, state, latencyMs: latency.medianMs, device: setup.device };
   } finally {
     a.signal?.removeEventListener('abort', onAbort);
-    worker.cancel(2_000);
+    worker.cancel();
     rmSync(tmp, { recursive: true, force: true });
   }
 }

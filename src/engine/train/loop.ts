@@ -13,6 +13,7 @@ import type { PreparedModel } from '../strategies';
 import { makeBatch, NO_AUGMENT, type AugmentOptions } from './batches';
 import { GroupOptimizer, Plateau, cosineLr, type NamedTensor, type OptimizerConfig, type ScheduleKind } from './optim';
 import { scoreMetrics, type ScoreMetrics } from './evaluate';
+import type { EpochRecord } from '../../shared/formats/epoch';
 
 export interface TrainOptions {
   epochs: number;
@@ -41,19 +42,8 @@ export interface TrainData {
   val: number[];
 }
 
-export interface EpochRecord {
-  epoch: number;
-  lr: number;
-  trainLoss: number;
-  valLoss: number;
-  valAuroc: number;
-  valAveragePrecision: number;
-  valAuprcTrapezoid: number;
-  valAccuracy: number;
-  best: boolean;
-  seconds: number;
-  trainImagesPerSecond: number;
-}
+/** One finished epoch: the shared type of the job protocol and metrics.jsonl. */
+export type { EpochRecord } from '../../shared/formats/epoch';
 
 /** What a checkpoint must hold, besides the weights, to resume exactly. */
 export interface LoopState {

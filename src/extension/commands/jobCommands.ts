@@ -19,18 +19,12 @@ function backendArgs(): string[] {
   return b ? ['--backend', b] : [];
 }
 
-function notAvailable(what: string, command: string): undefined {
-  void vscode.window.showInformationMessage(`${what} is not available in this version of TTL Studio: its engine has no \`ttl ${command}\` command yet.`);
-  return undefined;
-}
-
 export function registerJobCommands(s: Services): vscode.Disposable[] {
   const { jobs } = s;
   const reg = vscode.commands.registerCommand;
 
   /** Grad-CAM of files (images, or volumes for a 3D model) or of samples of the run's own data, as a CLI job. */
   async function gradCam(arg: unknown, selection: unknown, runArg: unknown): Promise<number | undefined> {
-    if (!(await jobs.hasCliCommand('gradcam'))) return notAvailable('Grad-CAM', 'gradcam');
     const explainable = (u: unknown): u is vscode.Uri => u instanceof vscode.Uri && /\.(png|jpe?g|nii|nii\.gz)$/i.test(u.fsPath);
     const given = (Array.isArray(selection) ? selection : [arg]).filter(explainable);
     const run = await pickRun(s, given.length || arg instanceof vscode.Uri ? runArg : (runArg ?? arg), {
@@ -109,7 +103,6 @@ export function registerJobCommands(s: Services): vscode.Disposable[] {
     }),
 
     reg(COMMANDS.runSearch, async (arg?: unknown): Promise<number | undefined> => {
-      if (!(await jobs.hasCliCommand('search'))) return notAvailable('Cutoff search', 'search');
       const uri = await experimentFileFrom(arg, 'Run Cutoff Search');
       if (!uri) return undefined;
       const job = jobs.enqueue(`${experimentTitle(uri.fsPath)} (cutoff search)`, {
@@ -124,7 +117,6 @@ export function registerJobCommands(s: Services): vscode.Disposable[] {
 
     // a run; with a second run selected in the tree, the first is also compared with it (--against)
     reg(COMMANDS.analyzeRun, async (arg?: unknown, selection?: unknown): Promise<number | undefined> => {
-      if (!(await jobs.hasCliCommand('analyze'))) return notAvailable('Run analysis (SVCCA)', 'analyze');
       const run = await pickRun(s, arg, { title: 'Analyze Run', statuses: ['finished'], emptyMessage: 'No finished run to analyze yet.' });
       if (!run) return undefined;
       const other = runDirsFromArgs(undefined, selection).find((d) => pathKey(d) !== pathKey(run.dir));

@@ -5,19 +5,18 @@
  * nothing runs.
  */
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import * as vscode from 'vscode';
-import type { JobRequest } from '../../engine/jobProtocol';
+import type { JobRequest } from '../../shared/jobProtocol';
 import { readRunSummary } from '../../engine/runstore';
 import { formatMetric } from '../../shared/format';
 import type { RunSummary } from '../../shared/formats/summary';
 import { COMMANDS } from '../ids';
 import type { LiveProgress } from '../runs/tree';
 import { maxParallelJobs } from '../settings';
-import { cliHasCommand, startCliJob } from './cliProcess';
 import { logLineForEvent, progressFromEvent } from './progress';
 import { isEnded, JobQueue, type Execution, type ExecutionContext, type Job, type JobOutcome } from './queue';
-import { startWorkerJob } from './workerProcess';
+import { startJob } from './jobProcess';
 
 export type JobSpec =
   | { kind: 'worker'; request: JobRequest; cwd?: string; experimentFile?: string }
@@ -41,7 +40,6 @@ export class JobService implements vscode.Disposable {
   private readonly disposables: vscode.Disposable[] = [];
   private readonly kills = new Map<number, () => void>();
   private readonly finished = new Map<number, () => void>();
-  private readonly cliCommands = new Map<string, Promise<boolean>>();
   private readonly workerPath: string;
   private readonly cliPath: string;
 
@@ -90,16 +88,6 @@ export class JobService implements vscode.Disposable {
     return job;
   }
 
-  /** Whether this build's CLI has `command` (cached per session). */
-  hasCliCommand(command: string): Promise<boolean> {
-    let p = this.cliCommands.get(command);
-    if (!p) {
-      p = existsSync(this.cliPath) ? cliHasCommand(this.cliPath, command) : Promise.resolve(false);
-      this.cliCommands.set(command, p);
-    }
-    return p;
-  }
-
   /** Live progress by run folder, for the Experiments view. */
   live(): ReadonlyMap<string, LiveProgress> {
     const m = new Map<string, LiveProgress>();
@@ -134,41 +122,37 @@ export class JobService implements vscode.Disposable {
     });
   }
 
+  /**
+   * One process per job, both kinds over the job protocol: the worker for runs and resumes, the
+   * CLI with --events for searches, analyses and Grad-CAM.
+   */
   private execute(job: TtlJob, ctx: ExecutionContext): Execution {
     const spec = job.spec;
     const tag = `#${job.id}`;
     if (spec.kind === 'worker') {
       this.log.info(`${tag} starting ${spec.request.kind} job: ${spec.request.kind === 'run' ? spec.request.experimentFile : spec.request.runDir}`);
-      const exec = startWorkerJob({
-        workerPath: this.workerPath,
-        request: spec.request,
-        cwd: spec.cwd,
-        env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' },
-        cancelGraceMs: CANCEL_GRACE_MS,
-        onSpawn: (pid) => this.log.debug(`${tag} worker process ${pid}`),
-        onEvent: (event) => {
-          const line = logLineForEvent(event);
-          if (line) this.log[line.level](`${tag} ${line.message}`);
-          if (event.type === 'run-started') ctx.addRunDir(event.runDir);
-          if (event.type !== 'log') ctx.report(progressFromEvent(job.progress, event));
-          if (event.type === 'run-started' || event.type === 'epoch' || event.type === 'run-finished') this.runsChanged.fire();
-        },
-        onOutput: (line, stream) => (stream === 'stderr' ? this.log.warn(`${tag} ${line}`) : this.log.info(`${tag} ${line}`)),
-      });
-      this.kills.set(job.id, () => exec.kill());
-      return exec;
+    } else {
+      this.log.info(`${tag} ttl ${spec.args.join(' ')}`);
+      ctx.report({ message: `ttl ${spec.command}…` });
     }
-    this.log.info(`${tag} ttl ${spec.args.join(' ')}`);
-    ctx.report({ message: `ttl ${spec.command}…` });
-    const exec = startCliJob({
-      cliPath: this.cliPath,
-      args: spec.args,
+    const request = spec.kind === 'worker' ? spec.request : undefined;
+    const exec = startJob({
+      entry: spec.kind === 'worker' ? this.workerPath : this.cliPath,
+      args: spec.kind === 'cli' ? spec.args : undefined,
+      start: request,
       cwd: spec.cwd,
       cancelGraceMs: CANCEL_GRACE_MS,
-      onOutput: (line) => {
-        this.log.info(`${tag} ${line}`);
-        ctx.report({ message: line.length > 80 ? line.slice(0, 77) + '…' : line });
+      runsDir: request?.kind === 'run' ? request.runsDir : request ? dirname(request.runDir) : undefined,
+      runDir: request?.kind === 'resume' ? request.runDir : undefined,
+      onSpawn: (pid) => this.log.debug(`${tag} process ${pid}`),
+      onEvent: (event) => {
+        const line = logLineForEvent(event);
+        if (line) this.log[line.level](`${tag} ${line.message}`);
+        if (event.type === 'run-started') ctx.addRunDir(event.runDir);
+        if (event.type !== 'log') ctx.report(progressFromEvent(job.progress, event));
+        if (event.type === 'run-started' || event.type === 'epoch' || event.type === 'run-finished') this.runsChanged.fire();
       },
+      onOutput: (line, stream) => (stream === 'stderr' ? this.log.warn(`${tag} ${line}`) : this.log.info(`${tag} ${line}`)),
     });
     this.kills.set(job.id, () => exec.kill());
     return exec;

@@ -2,7 +2,7 @@
  * Job events → what the editor shows: a progress line and fraction for the notification, the
  * status bar and the Jobs view, and a log line per event for the output channel. No `vscode`.
  */
-import type { JobEvent } from '../../engine/events';
+import type { JobEvent } from '../../shared/jobProtocol';
 import type { JobProgress } from './queue';
 import { formatMetric } from '../../shared/format';
 

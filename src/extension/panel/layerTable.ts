@@ -1,16 +1,16 @@
 /**
  * The layer table of a backbone at an input size, from the bundled CLI in a child process
- * (`ttl inspect <backbone> --input N --classes K --json`, plus `--strategy tf --cut C` for a
+ * (`ttl inspect <backbone> --input N --classes K --events` through the job runner, plus `--strategy tf --cut C` for a
  * TransFusion model's exact size): TensorFlow.js never loads in the editor. Tables are cached per
  * key, in memory and as JSON files in the extension's storage folder, so a reload draws the tree
  * at once. No `vscode` here.
  */
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeJsonAtomic } from '../../engine/atomic';
 import type { InspectResult } from '../../shared/formats/inspect';
+import { runJobProcess } from '../../engine/jobs/runner';
 
 export interface LayerTableKey {
   /** Built-in name or absolute model.json path. */
@@ -73,29 +73,13 @@ function cacheId(key: LayerTableKey): string {
   return createHash('sha256').update(JSON.stringify(parts)).digest('hex').slice(0, 20);
 }
 
-/**
- * dist/cli.js is a module exporting `main(argv)` (bin/ttl.js calls it; bin/ is not packaged):
- * this runs it the same way, with the arguments after the module path.
- */
-const RUN_CLI = 'require(process.argv[1]).main(["node", "ttl", ...process.argv.slice(2)]).then((code) => { process.exitCode = code; })';
-
-/** Runs `ttl inspect … --json` and parses its last line; rejects with the CLI's one-line error. */
-export function inspectInChild(cliPath: string, key: LayerTableKey): Promise<InspectResult> {
-  const args = ['-e', RUN_CLI, cliPath, 'inspect', key.backbone, '--input', String(key.inputSize), '--classes', String(key.numClasses), '--json'];
+/** Runs `ttl inspect … --events` through the job runner; rejects with the CLI's one-line error. */
+export async function inspectInChild(cliPath: string, key: LayerTableKey): Promise<InspectResult> {
+  const args = [cliPath, 'inspect', key.backbone, '--input', String(key.inputSize), '--classes', String(key.numClasses), '--events'];
   if (key.tf) args.push('--strategy', 'tf', '--cut', key.tf.cut);
-  return new Promise((resolve, reject) => {
-    execFile(process.execPath, args, { env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' }, maxBuffer: 64 * 1024 * 1024, timeout: 180_000 }, (err, stdout, stderr) => {
-      if (err) {
-        const line = stderr.trim().split('\n').filter(Boolean).pop();
-        reject(new Error(line ?? err.message));
-        return;
-      }
-      try {
-        const lines = stdout.trim().split('\n');
-        resolve(JSON.parse(lines[lines.length - 1]) as InspectResult);
-      } catch (e) {
-        reject(new Error(`ttl inspect printed no table: ${(e as Error).message}`));
-      }
-    });
-  });
+  const end = await runJobProcess({ args, timeoutMs: 180_000 });
+  if (end.state === 'failed') throw new Error(end.error);
+  if (end.state === 'cancelled') throw new Error('ttl inspect was cancelled');
+  if (end.result.kind !== 'inspect') throw new Error(`ttl inspect answered a "${end.result.kind}" result`);
+  return end.result.table;
 }

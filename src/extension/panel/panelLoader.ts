@@ -19,7 +19,7 @@ import type { PanelState, PanelTarget } from '../../shared/panelProtocol';
 export interface PanelSources {
   /** The run store's current contents. */
   runs(): RunsSnapshot;
-  /** Layer tables (`ttl inspect --json`), cached. */
+  /** Layer tables (`ttl inspect --events`), cached. */
   tables: { get(key: LayerTableKey): Promise<InspectResult> };
   /** Whether the workspace is trusted: a model.json of the workspace is only run when it is. */
   isTrusted(): boolean;

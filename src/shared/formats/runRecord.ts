@@ -2,7 +2,7 @@
  * A run folder, `<runsDir>/<run-id>/`, as the run store writes it and every side reads it:
  *
  * - `run.json`        — {@link RunInfo}: what was run and its current status;
- * - `metrics.jsonl`   — one {@link EpochRecord} per line;
+ * - `metrics.jsonl`   — one {@link MetricsLine} per line;
  * - `summary.json`    — the final results (summary.ts);
  * - `predictions.csv` — per-image scores (`id,split,label,score…`);
  * - `checkpoints/`, `model/` — the trainer's weight files.
@@ -13,6 +13,7 @@
  * The experiment a run.json holds is typed by the engine's experiment types; this module leaves
  * it as a type parameter so that it imports nothing of the engine.
  */
+import type { EpochRecord } from './epoch';
 import type { RunSummary } from './summary';
 import { checkFields, checkFormat, FormatError, isRecord, parseJsonText } from './check';
 
@@ -66,8 +67,11 @@ export interface RunInfo<E = unknown> {
   error?: string;
 }
 
-/** One line of `metrics.jsonl`. `time` (ISO 8601) is added when the record has none. */
-export interface EpochRecord {
+/**
+ * One line of `metrics.jsonl` as read back: an {@link EpochRecord} with `time` (ISO 8601) added
+ * when it had none. Read loosely, since older runs wrote fewer fields.
+ */
+export interface MetricsLine extends Partial<Omit<EpochRecord, 'epoch'>> {
   /** 0-based epoch index. */
   epoch: number;
   time?: string;
@@ -81,7 +85,7 @@ export interface RunRecord<E = unknown> extends RunInfo<E> {
   /** `status` as stored in run.json (`status` itself says 'interrupted' for a dead 'running' run). */
   storedStatus: RunStatus;
   /** Epoch records in epoch order; when an epoch was written twice (a resumed run redid it), the later line wins. */
-  metrics: EpochRecord[];
+  metrics: MetricsLine[];
   /** Content of summary.json, once the run has finished. */
   summary?: RunSummary;
   /** Oddities found while reading (damaged lines, a damaged summary.json...); never fatal. */

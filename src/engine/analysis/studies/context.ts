@@ -14,7 +14,7 @@ import { loadBackbone, loadLayersModelFile } from '../../models';
 import type { Backbone, Block } from '../../models/types';
 import { readRun, type RunRecord } from '../../runstore';
 import { TtlInputError } from '../../errors';
-import type { EventSink } from '../../events';
+import type { EventSink } from '../../../shared/jobProtocol';
 import { deriveSeed, Rng } from '../../../shared/rng';
 import type { AnalysedRun, AnalysisSplit } from '../../../shared/formats/analysis';
 

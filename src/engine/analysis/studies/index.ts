@@ -16,7 +16,7 @@ import * as path from 'node:path';
 import { initBackend } from '../../backend';
 import { writeJsonAtomic } from '../../atomic';
 import { TtlInputError } from '../../errors';
-import type { EventSink } from '../../events';
+import type { EventSink } from '../../../shared/jobProtocol';
 import { deriveSeed } from '../../../shared/rng';
 import { ANALYSIS_FORMAT, type AnalysisFile, type AnalysisSplit, type StudyName } from '../../../shared/formats/analysis';
 import type { MeasureName, MeasureOptions } from '../measures';
