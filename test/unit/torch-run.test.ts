@@ -216,3 +216,27 @@ test('ttl run --backend torch with a bad --python: exit code 2, one line on stde
   assert.ok(lines[0].includes(`Python '${bad}' (from --python) not found`), lines[0]);
   assert.ok(!existsSync(runsDir) || readdirSync(runsDir).length === 0);
 });
+
+test('ttl run --events on torch: SIGINT through the runner cancels between batches, the run is marked cancelled and resumable', { timeout: 240_000 }, async () => {
+  const dir = tempDir('ttl-torch-cancel-');
+  const runsDir = path.join(dir, 'runs');
+  let runDir = '';
+  let cancelled = false;
+  const job = startJobProcess({
+    args: [BIN, 'run', smallExample(dir, 'torch', 2), '--runs-dir', runsDir, '--events'],
+    onEvent: (e) => {
+      if (e.type === 'run-started') runDir = e.runDir;
+      if (e.type === 'batch' && !cancelled) {
+        cancelled = true;
+        job.cancel();
+      }
+    },
+  });
+  const end = await job.outcome;
+  assert.deepEqual({ state: end.state, answered: end.state === 'cancelled' && end.answered, exitCode: end.exitCode }, { state: 'cancelled', answered: true, exitCode: 0 });
+  assert.ok(runDir);
+  assert.equal(readRun(runDir).status, 'cancelled');
+  const resumed = await resumeRun(runDir);
+  assert.equal(resumed.summary.epochsRun, 2);
+  assert.deepEqual(metricsEpochs(runDir), [0, 1]);
+});

@@ -33,6 +33,8 @@ export function startTorchWorker(o: TorchWorkerOptions): TorchWorker {
     command: o.python,
     args: ['-m', 'ttl_torch', 'train'],
     env: o.env,
+    // its own process group: a Ctrl-C in the terminal reaches the engine, which cancels the worker once
+    detached: process.platform !== 'win32',
     cancelGraceMs: 10_000,
     onEvent: o.onEvent,
     onOutput: (line, stream) => o.onOutput?.(line, stream),
