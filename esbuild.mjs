@@ -31,6 +31,7 @@ const node = {
 const entryScripts = {
   analysisThread: 'src/engine/analysis/parallel/analysisThread.ts',
   wasmThreadsSelfTest: 'src/worker/wasmThreadsSelfTest.ts',
+  webgpuProbe: 'src/worker/webgpuProbe.ts',
 };
 
 const builds = [

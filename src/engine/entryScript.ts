@@ -17,6 +17,8 @@ export const ENTRY_SCRIPTS = {
   analysisThread: 'engine/analysis/parallel/analysisThread.ts',
   /** The child process of the multi-threaded wasm self-test. */
   wasmThreadsSelfTest: 'worker/wasmThreadsSelfTest.ts',
+  /** The child process that looks for a WebGPU adapter. */
+  webgpuProbe: 'worker/webgpuProbe.ts',
 } as const;
 
 export type EntryScriptName = keyof typeof ENTRY_SCRIPTS;

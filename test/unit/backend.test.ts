@@ -2,6 +2,7 @@ import { test, describe, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { join, resolve } from 'node:path';
+import { writeFileSync } from 'node:fs';
 import {
   type BackendProbes, type NativeBinding, type NativePackage, type NotInstalled, type ThreadsSelfTest,
   type ThreadsVerdict, type WebgpuAdapterInfo, type WebgpuBinding,
@@ -12,6 +13,7 @@ import { findThreadedWasmFiles } from '../../src/engine/backend/threads';
 import { OutOfMemoryError, TtlInputError } from '../../src/engine/errors';
 import { tf } from '../../src/engine/tf';
 import { tempDir } from './tmp';
+import { probeAdapterInChild } from '../../src/engine/backend/webgpu';
 
 const ROOT = resolve(__dirname, '../..');
 const cacheDir = tempDir('ttl-backend-test-');
@@ -433,3 +435,28 @@ function runTsx(code: string, args: string[]): Promise<string> {
     });
   });
 }
+
+describe('WebGPU adapter probe (a child process through the job runner)', () => {
+  // Dawn itself needs a GPU driver; these stand-in modules export its create() as a GPU with a
+  // given adapter, none, or a failing driver, so the child, its protocol line and the parent's
+  // reading of it run for real.
+  const dir = tempDir('ttl-webgpu-probe-');
+  const fake = (name: string, body: string) => {
+    const file = join(dir, `${name}.js`);
+    writeFileSync(file, `exports.create = () => ({ requestAdapter: async () => { ${body} } });\n`);
+    return file;
+  };
+
+  test('reads the adapter the child found, and a fallback adapter as such', { timeout: 60_000 }, async () => {
+    const real = await probeAdapterInChild(fake('real', `return { info: { vendor: 'nvidia', architecture: 'ada', device: 'RTX 4090', description: 'd' } };`));
+    assert.deepEqual(real.adapter, { vendor: 'nvidia', architecture: 'ada', device: 'RTX 4090', description: 'd', isFallbackAdapter: false });
+    const soft = await probeAdapterInChild(fake('soft', `return { isFallbackAdapter: true, requestAdapterInfo: async () => ({ description: 'llvmpipe' }) };`));
+    assert.equal(soft.adapter?.isFallbackAdapter, true);
+    assert.match(softwareAdapterReason(soft.adapter!) ?? '', /fallback/);
+  });
+
+  test('no adapter is null; a failing driver is an error naming what it said', { timeout: 60_000 }, async () => {
+    assert.equal((await probeAdapterInChild(fake('none', 'return null;'))).adapter, null);
+    await assert.rejects(probeAdapterInChild(fake('broken', `throw new Error('Vulkan driver not found');`)), /Vulkan driver not found/);
+  });
+});

@@ -4,14 +4,13 @@
  * Only a real GPU adapter counts: a fallback or software adapter (llvmpipe, lavapipe,
  * SwiftShader, WARP) is slower than wasm and is treated as "no GPU".
  *
- * The adapter is first looked at in a child process: Dawn prints to stderr while it looks for
+ * The adapter is first looked at in a child process (`src/worker/webgpuProbe.ts`): Dawn prints to stderr while it looks for
  * drivers, and a broken driver cannot take this process down. Only a real adapter is then
  * started in this process.
  */
-import { pathToFileURL } from 'node:url';
 import { tf } from '../tf';
 import { startJobProcess } from '../jobs/runner';
-import { JOB_PROTOCOL_VERSION } from '../../shared/jobProtocol';
+import { entryScript } from '../entryScript';
 import {
   type NotInstalled, importRuntimeModule, resolveRuntimePackage, runtimeRequire,
 } from './native';
@@ -56,26 +55,10 @@ export function describeAdapter(info: WebgpuAdapterInfo): string {
   return [info.vendor, info.architecture, info.device, info.description].filter((s) => s && String(s).trim()).join(' / ') || 'unnamed adapter';
 }
 
-const PROBE_JS = `
-const out = (o) => process.stdout.write(JSON.stringify({ v: ${JOB_PROTOCOL_VERSION}, type: 'done', result: { kind: 'check', check: o } }) + '\\n', () => process.exit(0));
-try {
-  const m = await import(process.argv[1]);
-  const gpu = m.create([]);
-  const a = await gpu.requestAdapter({ powerPreference: 'high-performance' });
-  if (!a) out({ adapter: null });
-  else {
-    let info = a.info;
-    if (!info && typeof a.requestAdapterInfo === 'function') info = await a.requestAdapterInfo();
-    info = info || {};
-    out({ adapter: { vendor: info.vendor, architecture: info.architecture, device: info.device,
-      description: info.description, isFallbackAdapter: Boolean(a.isFallbackAdapter || info.isFallbackAdapter) } });
-  }
-} catch (e) { out({ error: String(e && e.message ? e.message : e) }); }
-`;
-
 /** Asks for an adapter in a child process (through the job runner; its verdict is the `done` line). */
 export async function probeAdapterInChild(webgpuEntry: string, timeoutMs = 30_000): Promise<{ adapter: WebgpuAdapterInfo | null; note?: string }> {
-  const job = startJobProcess({ args: ['--input-type=module', '-e', PROBE_JS, pathToFileURL(webgpuEntry).href], timeoutMs });
+  const probe = entryScript('webgpuProbe');
+  const job = startJobProcess({ args: [...probe.execArgv, probe.path, webgpuEntry], timeoutMs });
   const end = await job.outcome;
   const errText = job.stderrTail().map((l) => l.trim()).filter(Boolean);
   const useful = errText.filter((l) => !/XDG_RUNTIME_DIR|^at |^- /.test(l));
