@@ -107,6 +107,21 @@ def _crop_boxes(rng: np.random.Generator, n: int, augment: Dict[str, Any]) -> np
     return boxes
 
 
+def crop_and_resize(x, boxes):
+    """`tf.image.cropAndResize` of each NCHW image to its box (y1, x1, y2, x2) in [0, 1], at the
+    input's size, bilinear, the box corners at pixel centres; x2 < x1 flips left-right."""
+    import torch  # noqa: PLC0415
+
+    y1, x1, y2, x2 = boxes.unbind(1)
+    theta = torch.zeros(x.shape[0], 2, 3, dtype=x.dtype, device=x.device)
+    theta[:, 0, 0] = x2 - x1
+    theta[:, 0, 2] = x1 + x2 - 1
+    theta[:, 1, 1] = y2 - y1
+    theta[:, 1, 2] = y1 + y2 - 1
+    grid = torch.nn.functional.affine_grid(theta, list(x.shape), align_corners=True)
+    return torch.nn.functional.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=True)
+
+
 class Worker:
     """The state of one run's compute: data, model, optimiser, device."""
 
@@ -219,15 +234,7 @@ class Worker:
         x = x.permute(0, 3, 1, 2).float()
         if rng is not None and (self.augment.get("randomResizedCrop") or self.augment.get("hflip")):
             boxes = torch.tensor(_crop_boxes(rng, len(idx), self.augment), dtype=torch.float32, device=self.device)
-            y1, x1, y2, x2 = boxes.unbind(1)
-            # tf.image.cropAndResize samples the box corners at pixel centres: align_corners=True
-            theta = torch.zeros(len(idx), 2, 3, device=self.device)
-            theta[:, 0, 0] = x2 - x1
-            theta[:, 0, 2] = x1 + x2 - 1
-            theta[:, 1, 1] = y2 - y1
-            theta[:, 1, 2] = y1 + y2 - 1
-            grid = torch.nn.functional.affine_grid(theta, list(x.shape), align_corners=True)
-            x = torch.nn.functional.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=True)
+            x = crop_and_resize(x, boxes)
         return (x - self.mean) / self.std
 
     def _loss(self, logits, y, weighted: bool):

@@ -22,6 +22,7 @@ import { startJobProcess } from '../../src/engine/jobs/runner';
 import { decodeChildLine } from '../../src/shared/jobProtocol';
 import { torchEnv } from '../../src/engine/torch/python';
 import { tf } from '../../src/engine/tf';
+import { initBackend } from '../../src/engine/backend';
 import { loadDataset } from '../../src/engine/data';
 import { loadLayersModelFile } from '../../src/engine/models/layersModel';
 import { SYMMETRIC_NORMALISATION } from '../../src/engine/models/types';
@@ -239,4 +240,30 @@ test('ttl run --events on torch: SIGINT through the runner cancels between batch
   const resumed = await resumeRun(runDir);
   assert.equal(resumed.summary.epochsRun, 2);
   assert.deepEqual(metricsEpochs(runDir), [0, 1]);
+});
+
+test('the torch engine crops and flips as tf.image.cropAndResize does (the TypeScript engine\'s augmentation)', async () => {
+  await initBackend({ backend: 'cpu' });
+  const S = 16;
+  const img = Array.from({ length: S * S * 3 }, (_, i) => (i * 37) % 256);
+  // a crop, a flipped crop (x2 < x1) and a small off-centre crop
+  const boxes = [[0.1, 0.2, 0.9, 0.7], [0, 0.8, 1, 0.1], [0.25, 0.25, 0.5, 0.6]];
+  const ref = tf.tidy(() => {
+    const x = tf.tensor4d(img, [1, S, S, 3]).tile([3, 1, 1, 1]) as tf.Tensor4D;
+    return tf.image.cropAndResize(x, tf.tensor2d(boxes), tf.tensor1d([0, 1, 2], 'int32'), [S, S], 'bilinear').arraySync();
+  });
+  const py = [
+    'import json, sys, torch',
+    'from ttl_torch.train import crop_and_resize',
+    'd = json.load(sys.stdin)',
+    `x = torch.tensor(d["img"], dtype=torch.float32).view(1, ${S}, ${S}, 3).permute(0, 3, 1, 2).repeat(3, 1, 1, 1)`,
+    'print(json.dumps(crop_and_resize(x, torch.tensor(d["boxes"])).permute(0, 2, 3, 1).tolist()))',
+  ].join('\n');
+  const r = spawnSync(VENV_PYTHON, ['-c', py], { input: JSON.stringify({ img, boxes }), env: torchEnv(), encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const got = (JSON.parse(r.stdout) as number[][][][]).flat(3);
+  const want = ref.flat(3);
+  assert.equal(got.length, want.length);
+  const worst = Math.max(...got.map((v, i) => Math.abs(v - want[i])));
+  assert.ok(worst < 1e-3, `largest difference ${worst} on the 0..255 scale`);
 });
