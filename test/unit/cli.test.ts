@@ -72,6 +72,22 @@ test('doctor --json reports what was found and chosen', () => {
   assert.equal(j.chosen, 'wasm');
   const names = j.candidates.map((c: { name: string }) => c.name);
   for (const n of ['tensorflow-gpu', 'tensorflow', 'webgpu', 'wasm', 'cpu']) assert.ok(names.includes(n), n);
+  // the torch engine: the install's python/.venv (bash python/setup.sh), its torch and the chosen device
+  assert.equal(j.torch.ok, true, j.torch.error);
+  assert.equal(j.torch.source, 'python/.venv');
+  assert.match(j.torch.report.torch.version, /^2\.\d+/);
+  assert.equal(j.torch.report.device.chosen, j.torch.report.cuda.available ? 'cuda:0' : j.torch.report.mps.available ? 'mps' : 'cpu');
+});
+
+const python3HasTorch = spawnSync('python3', ['-c', 'import torch']).status === 0;
+
+test('doctor --python with a Python that lacks torch says so in one line, and still reports the backends', { skip: python3HasTorch && 'python3 on PATH has torch' }, () => {
+  const r = ttl('doctor', '--json', '--python', 'python3');
+  assert.equal(r.code, 0, r.stderr);
+  const j = JSON.parse(r.last);
+  assert.equal(j.chosen, 'wasm');
+  assert.equal(j.torch.ok, false);
+  assert.match(j.torch.error, /^torch is not installed for \S+ \(Python 3\.\d+\.\d+\): .*install it with: .* \(Python from --python\)$/);
 });
 
 test('ttl run trains a real BreastMNIST subset end to end and writes the run store', () => {

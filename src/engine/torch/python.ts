@@ -82,3 +82,24 @@ export function checkTorch(choice: PythonChoice, device: string, packageRoot: st
   if (!report.ok) throw new TtlInputError(`train.device: ${report.device.error ?? `device '${device}' is not available`}`);
   return report;
 }
+
+/** What `ttl doctor` says about the torch engine: the Python found and its report, or why it cannot run. */
+export interface TorchDoctor {
+  python: string;
+  source: PythonChoice['source'];
+  ok: boolean;
+  report?: TorchReport;
+  error?: string;
+}
+
+/** The torch engine's part of `ttl doctor` (never throws for a missing Python or torch). */
+export function torchDoctor(opts: { python?: string; device?: string } = {}): TorchDoctor {
+  const packageRoot = torchPackageRoot();
+  const choice = findPython({ python: opts.python, packageRoot });
+  try {
+    return { python: choice.command, source: choice.source, ok: true, report: checkTorch(choice, opts.device ?? 'auto', packageRoot) };
+  } catch (e) {
+    if (!(e instanceof TtlInputError)) throw e;
+    return { python: choice.command, source: choice.source, ok: false, error: e.message };
+  }
+}
