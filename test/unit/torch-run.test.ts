@@ -36,12 +36,12 @@ const VENV_PYTHON = path.join(ROOT, 'python', '.venv', 'bin', 'python');
 const EXAMPLE = path.join(ROOT, 'examples', 'breastmnist', 'breastmnist-ttl.ttl.json');
 
 /** The BreastMNIST example, shrunk (see the module doc), as a file in `dir`. */
-function smallExample(dir: string, backend: string, epochs = 3): string {
+function smallExample(dir: string, backend: string, epochs = 3, device = 'cpu'): string {
   const exp = JSON.parse(readFileSync(EXAMPLE, 'utf8')) as Record<string, Record<string, unknown>>;
   delete exp.$schema;
   exp.data.path = path.join(ROOT, 'examples', 'breastmnist', exp.data.path as string);
   exp.data.imageSize = 32;
-  exp.train = { ...exp.train, epochs, seeds: [1], backend, device: 'cpu' };
+  exp.train = { ...exp.train, epochs, seeds: [1], backend, device };
   const file = path.join(dir, `breastmnist-${backend}.ttl.json`);
   writeFileSync(file, JSON.stringify(exp));
   return file;
@@ -224,7 +224,8 @@ test('ttl run --events on torch: SIGINT through the runner cancels between batch
   let runDir = '';
   let cancelled = false;
   const job = startJobProcess({
-    args: [BIN, 'run', smallExample(dir, 'torch', 2), '--runs-dir', runsDir, '--events'],
+    // --device overrides the file's (a CUDA device this machine need not have)
+    args: [BIN, 'run', smallExample(dir, 'torch', 2, 'cuda:7'), '--device', 'cpu', '--runs-dir', runsDir, '--events'],
     onEvent: (e) => {
       if (e.type === 'run-started') runDir = e.runDir;
       if (e.type === 'batch' && !cancelled) {
@@ -237,7 +238,8 @@ test('ttl run --events on torch: SIGINT through the runner cancels between batch
   assert.deepEqual({ state: end.state, answered: end.state === 'cancelled' && end.answered, exitCode: end.exitCode }, { state: 'cancelled', answered: true, exitCode: 0 });
   assert.ok(runDir);
   assert.equal(readRun(runDir).status, 'cancelled');
-  const resumed = await resumeRun(runDir);
+  assert.equal(readRun(runDir).versions.device, 'cpu');
+  const resumed = await resumeRun(runDir, { device: 'cpu' });
   assert.equal(resumed.summary.epochsRun, 2);
   assert.deepEqual(metricsEpochs(runDir), [0, 1]);
 });

@@ -138,7 +138,8 @@ export async function trainSeedTorch(a: TorchSeedInput): Promise<TorchSeedResult
       numClasses,
       normalisation: a.normalisation,
       seed,
-      device: t.device ?? 'auto',
+      // the device the check chose (the experiment's, or --device)
+      device: a.torch.report.device.chosen ?? t.device,
       model: { backbone: exp.model.backbone, weights: exp.model.weights, pretrained: exp.model.pretrained },
       strategy: exp.strategy,
       train: { batchSize: t.batchSize, optimizer: t.optimizer, lr: t.lr, momentum: t.momentum, weightDecay: t.weightDecay, headLrMultiplier: t.headLrMultiplier, augment: o.augment },
