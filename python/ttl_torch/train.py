@@ -107,6 +107,10 @@ def _crop_boxes(rng: np.random.Generator, n: int, augment: Dict[str, Any]) -> np
     return boxes
 
 
+def torch_index(torch, idx: np.ndarray, device):
+    return torch.from_numpy(np.asarray(idx, dtype=np.int64)).to(device)
+
+
 def crop_and_resize(x, boxes):
     """`tf.image.cropAndResize` of each NCHW image to its box (y1, x1, y2, x2) in [0, 1], at the
     input's size, bilinear, the box corners at pixel centres; x2 < x1 flips left-right."""
@@ -184,6 +188,10 @@ class Worker:
             raise BadInput(f"strategy: {e}") from None
         self.model = prepared.model.to(self.device)
         self.groups = prepared.groups
+        # the probe trains its head on pooled features computed once, without augmentation (as the TypeScript engine does)
+        self.probe_features = None
+        if p["strategy"].get("kind") == "probe":
+            self._cache_probe_features()
         self.lr_scales = [g.lr_scale for g in self.groups]
         groups = [{"params": [q for q in g.params if q.requires_grad], "lr": float(t["lr"]) * g.lr_scale} for g in self.groups]
         wd = float(t.get("weightDecay", 0) or 0)
@@ -214,6 +222,29 @@ class Worker:
             "python": ".".join(map(str, sys.version_info[:3])),
             "resumed": resumed,
         }
+
+    def _cache_probe_features(self) -> None:
+        from .models.graph import Net  # noqa: PLC0415
+
+        torch = self.torch
+        m = self.model
+        pool = m.inputs["head"][0]
+        keep = [n for n in m.layer_names() if n != "head"]
+        body = Net(m.spec, {n: m.layers[n] for n in keep}, {n: m.inputs[n] for n in keep}, {n: m.channels[n] for n in keep}, pool)
+        body.eval()
+        parts = []
+        everything = np.arange(self.pixels.shape[0])
+        with torch.inference_mode():
+            for s in range(0, len(everything), self.batch_size):
+                self.ch.check()
+                parts.append(body(self._batch(everything[s : s + self.batch_size], None)).float())
+        self.probe_features = torch.cat(parts)
+
+    def _forward(self, idx: np.ndarray, rng: Optional[np.random.Generator]):
+        """Logits of the images `idx` (augmented when `rng` is given; the probe reads its cached features)."""
+        if self.probe_features is not None:
+            return self.model.layers["head"](self.probe_features[torch_index(self.torch, idx, self.device)])
+        return self.model(self._batch(idx, rng))
 
     def _load_weights(self, backbone, file: str) -> None:
         from .weights import WeightsError, load_exchange, load_weights, read_tfjs_weights  # noqa: PLC0415
@@ -254,7 +285,7 @@ class Worker:
             for s in range(0, len(indices), self.batch_size):
                 self.ch.check()
                 idx = indices[s : s + self.batch_size]
-                logits = self.model(self._batch(idx, None)).float()
+                logits = self._forward(idx, None).float()
                 y = torch.from_numpy(self.labels[idx]).to(self.device)
                 loss_sum += float(self._loss(logits, y, False)) * len(idx)
                 probs.extend(torch.softmax(logits, 1)[:, : self.num_classes].reshape(-1).cpu().tolist())
@@ -282,9 +313,8 @@ class Worker:
             # a batch of one breaks batch norm's statistics (as the TypeScript loop skips it)
             if len(idx) < 2 and steps > 1:
                 continue
-            x = self._batch(idx, rng)
             y = torch.from_numpy(self.labels[idx]).to(self.device)
-            loss = self._loss(self.model(x), y, True)
+            loss = self._loss(self._forward(idx, rng), y, True)
             self.opt.zero_grad(set_to_none=True)
             loss.backward()
             self.opt.step()
