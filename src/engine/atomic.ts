@@ -2,12 +2,35 @@
  * Crash-safe file writes. A file written with {@link writeFileAtomic} holds either its old or its
  * new content after a crash or power loss, never a mix; a line added with {@link appendLine} is
  * written with one system call and flushed before the call returns.
+ *
+ * Fault injection: with `TTL_FAULT_KILL_AFTER_WRITES=N` in the environment the process kills
+ * itself (SIGKILL, no clean-up) right after its Nth write boundary — an atomic file write, an
+ * appended line or a replaced folder ({@link writeBoundary}). The reliability tests use it to
+ * crash a run at every point where its files change and check that `ttl resume` recovers.
  */
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
 const RENAME_RETRIES = 10;
+
+let writesSoFar = 0;
+
+/** The write boundary after which the process kills itself (0: never); see the module comment. */
+function faultLimit(): number {
+  const v = Number(process.env.TTL_FAULT_KILL_AFTER_WRITES);
+  return Number.isInteger(v) && v > 0 ? v : 0;
+}
+
+/**
+ * Marks one completed write (its data durable on disk). Every write that changes what a crashed
+ * run leaves behind calls this, so that fault injection can stop the process between any two.
+ */
+export function writeBoundary(): void {
+  writesSoFar++;
+  const limit = faultLimit();
+  if (limit > 0 && writesSoFar >= limit) process.kill(process.pid, 'SIGKILL');
+}
 
 /**
  * Replaces `file` with `data`: writes a temporary file in the same folder, flushes it to disk,
@@ -41,6 +64,7 @@ export function writeFileAtomic(file: string, data: string | Uint8Array): void {
     throw e;
   }
   fsyncDir(dir);
+  writeBoundary();
 }
 
 /** {@link writeFileAtomic} of `value` as indented JSON with a final newline. */
@@ -61,6 +85,7 @@ export function appendLine(file: string, line: string): void {
   } finally {
     fs.closeSync(fd);
   }
+  writeBoundary();
 }
 
 /**

@@ -65,6 +65,12 @@ export interface RunHandle extends RunPaths {
   readonly info: RunInfo;
   /** Appends one line to metrics.jsonl (flushed), then records `lastEpoch` and a heartbeat in run.json. */
   appendMetrics(record: EpochRecord): void;
+  /**
+   * Makes metrics.jsonl agree with the checkpoint a resume continues from: lines of epochs after
+   * `lastEpoch` (appended before a kill stopped their checkpoint) are removed, so that training
+   * them again adds each epoch exactly once. Returns the epochs removed.
+   */
+  reconcileMetrics(lastEpoch: number): number[];
   /** Merges `partial` into run.json (atomic rewrite; `updatedAt` is set). */
   update(partial: Partial<Omit<RunInfo, 'id'>>): void;
   /** Records that the process is alive (`heartbeatAt`). */
@@ -390,6 +396,33 @@ class Handle implements RunHandle {
     const line = JSON.stringify(record.time === undefined ? { ...record, time: t } : record);
     appendLine(this.metricsFile, line);
     this.write({ lastEpoch: record.epoch, heartbeatAt: t }, t);
+  }
+
+  reconcileMetrics(lastEpoch: number): number[] {
+    let text: string;
+    try {
+      text = fs.readFileSync(this.metricsFile, 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw e;
+    }
+    const lines = text.split('\n');
+    lines.pop(); // '' after the final newline (a partial line was trimmed when the run was reopened)
+    const kept: string[] = [];
+    const dropped: number[] = [];
+    for (const line of lines) {
+      let epoch: unknown;
+      try {
+        epoch = (JSON.parse(line) as { epoch?: unknown }).epoch;
+      } catch {
+        epoch = undefined; // a damaged line stays: readRun skips it with a warning
+      }
+      if (typeof epoch === 'number' && epoch > lastEpoch) dropped.push(epoch);
+      else kept.push(line);
+    }
+    if (dropped.length) writeFileAtomic(this.metricsFile, kept.map((l) => l + '\n').join(''));
+    if (dropped.length || this.current.lastEpoch !== lastEpoch) this.write({ lastEpoch }, new Date().toISOString());
+    return dropped;
   }
 
   update(partial: Partial<Omit<RunInfo, 'id'>>): void {
