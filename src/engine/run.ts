@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { tf } from './tf';
 import { initBackend, type BackendReport } from './backend';
 import { asOutOfMemory } from './backend/memory';
-import { datasetSpecOf, formatProblems, loadExperiment, type Experiment } from './experiment';
+import { datasetSpecOf, formatProblems, loadExperiment, validateExperimentObject, type Experiment } from './experiment';
 import { assertExperimentOnDisk } from './experiment/disk';
 import { loadDataset } from './data';
 import type { LoadedDataset } from './data/types';
@@ -317,7 +317,8 @@ export async function resumeRun(runDir: string, options: RunOptions = {}): Promi
   const record = readRun(dir);
   if (record.status === 'finished') throw new TtlInputError(`${runDir}: the run has already finished`);
   if (record.status === 'running') throw new TtlInputError(`${runDir}: the run is still running (pid ${record.pid})`);
-  const exp = record.experiment;
+  // run.json is a file like any other: its experiment passes the same checks as an experiment file
+  const exp = validateExperimentObject(record.experiment, `${path.join(dir, 'run.json')} (experiment)`, path.dirname(record.experimentFile));
   const ctx = await prepareContext(record.experimentFile, exp, { ...options, backend: options.backend ?? record.backend }, false);
   if (ctx.data.fingerprint !== record.dataFingerprint) {
     options.onEvent?.({ type: 'log', level: 'warn', message: `${runDir}: the data changed since the run started (fingerprint differs)` });
