@@ -36,6 +36,22 @@ export function writeBoundary(): void {
  * Replaces `file` with `data`: writes a temporary file in the same folder, flushes it to disk,
  * renames it over `file`, then flushes the folder entry. Readers see the old or the new content.
  */
+/**
+ * A file-system error from writing `file`, with the path in its message: Node's ENOSPC and EIO
+ * errors from `write` name no file. Errors that already name it are returned unchanged.
+ */
+export function withPath(e: unknown, file: string): unknown {
+  const err = e as NodeJS.ErrnoException;
+  if (!(e instanceof Error) || typeof err.code !== 'string' || e.message.includes(file)) return e;
+  const hint = err.code === 'ENOSPC' ? ' (the disk is full)' : err.code === 'EDQUOT' ? ' (the disk quota is used up)' : '';
+  const named = new Error(`${file}: ${e.message}${hint}`) as NodeJS.ErrnoException;
+  named.code = err.code;
+  if (err.errno !== undefined) named.errno = err.errno;
+  if (err.syscall !== undefined) named.syscall = err.syscall;
+  named.path = file;
+  return named;
+}
+
 export function writeFileAtomic(file: string, data: string | Uint8Array): void {
   const dir = dirname(file);
   const tmp = join(dir, `.${basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
@@ -61,7 +77,7 @@ export function writeFileAtomic(file: string, data: string | Uint8Array): void {
     } catch {
       /* never created, or already renamed */
     }
-    throw e;
+    throw withPath(e, file);
   }
   fsyncDir(dir);
   writeBoundary();
@@ -78,10 +94,17 @@ export function writeJsonAtomic(file: string, value: unknown): void {
  */
 export function appendLine(file: string, line: string): void {
   if (/[\r\n]/.test(line)) throw new Error('appendLine: the line must not contain line breaks');
-  const fd = fs.openSync(file, 'a', 0o644);
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'a', 0o644);
+  } catch (e) {
+    throw withPath(e, file);
+  }
   try {
     writeAll(fd, Buffer.from(line + '\n', 'utf8'));
     fs.fsyncSync(fd);
+  } catch (e) {
+    throw withPath(e, file);
   } finally {
     fs.closeSync(fd);
   }

@@ -4,6 +4,7 @@
  * mean ± std over seeds. The editor's job worker calls the same functions.
  */
 import { existsSync } from 'node:fs';
+import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { tf } from './tf';
 import { initBackend, type BackendReport } from './backend';
@@ -253,9 +254,19 @@ async function trainSeed(ctx: Context, openRun: () => RunHandle, seed: number, r
     prepared.model.dispose();
     return summary;
   } catch (e) {
-    if (e instanceof CancelledError) handle.cancel();
-    else handle.fail(asOutOfMemory(e, { batchSize: exp.train.batchSize, inputSize: data.imageSize, backend: ctx.backend.chosen }) ?? e);
-    throw asOutOfMemory(e, { batchSize: exp.train.batchSize, inputSize: data.imageSize, backend: ctx.backend.chosen }) ?? e;
+    const err = asOutOfMemory(e, { batchSize: exp.train.batchSize, inputSize: data.imageSize, backend: ctx.backend.chosen }) ?? e;
+    // partial checkpoint and model folders go first: on a full disk that makes room for run.json
+    for (const dir of [path.join(handle.checkpointsDir, 'best'), path.join(handle.checkpointsDir, 'last'), handle.modelDir]) {
+      await fsp.rm(`${dir}.tmp`, { recursive: true, force: true }).catch(() => undefined);
+    }
+    try {
+      if (e instanceof CancelledError) handle.cancel();
+      else handle.fail(err);
+    } catch {
+      // run.json cannot be written either (disk still full): the run reads as interrupted once
+      // this process has exited, and resume accepts that
+    }
+    throw err;
   } finally {
     stopHeartbeat();
   }

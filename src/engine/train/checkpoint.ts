@@ -12,15 +12,21 @@ import { tf } from '../tf';
 import { saveLayersModelFile, readWeightsFile } from '../models/layersModel';
 import type { LoopState, Trainer } from './loop';
 import type { NamedTensor } from './optim';
-import { writeBoundary, writeFileAtomic } from '../atomic';
+import { withPath, writeBoundary, writeFileAtomic } from '../atomic';
 
 /** Replaces `dir` by the folder `write` fills, via `dir.tmp` and `dir.old`. */
 export async function replaceDirectory(dir: string, write: (tmp: string) => Promise<void>): Promise<void> {
   const tmp = `${dir}.tmp`;
   const old = `${dir}.old`;
   await fsp.rm(tmp, { recursive: true, force: true });
-  await fsp.mkdir(tmp, { recursive: true });
-  await write(tmp);
+  try {
+    await fsp.mkdir(tmp, { recursive: true });
+    await write(tmp);
+  } catch (e) {
+    // a full disk: free what was written, and say where
+    await fsp.rm(tmp, { recursive: true, force: true }).catch(() => undefined);
+    throw withPath(e, tmp);
+  }
   await fsp.rm(old, { recursive: true, force: true });
   if (existsSync(dir)) {
     await fsp.rename(dir, old);
