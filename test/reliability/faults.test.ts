@@ -57,7 +57,7 @@ function onlyRun(runsDir: string): string {
   return path.join(runsDir, names[0]);
 }
 
-test('a run killed after any write resumes to the same metrics, each epoch once', { timeout: 240_000 }, async () => {
+test('a run killed after any write resumes to the same metrics, each epoch once', { timeout: 600_000 }, async () => {
   const dir = tempDir('ttl-faults-');
   const file = path.join(dir, 'tiny.ttl.json');
   fs.writeFileSync(file, JSON.stringify({
