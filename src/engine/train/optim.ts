@@ -74,7 +74,8 @@ export class GroupOptimizer {
 
   async setState(state: NamedTensor[][]): Promise<void> {
     await Promise.all(this.opts.map((o, i) => (state[i]?.length ? o.setWeights(state[i]) : Promise.resolve())));
-    for (const o of this.opts) if (o instanceof tf.AdamOptimizer) restoreAdamBetaPowers(o);
+    // not `instanceof`: tfjs optimisers answer it by duck typing, true for every optimiser
+    for (const o of this.opts) if (o.getClassName() === 'Adam') restoreAdamBetaPowers(o as tf.AdamOptimizer);
   }
 
   dispose(): void {
