@@ -57,3 +57,28 @@ test('a class missing from a split (a label typo) is named with its split before
   const file = experiment(dir, { format: 'folder', path: data, imageSize: 32, split: { val: 0.25, test: 0.25, seed: 1 } });
   assertRefused(dir, file, /bad\.ttl\.json: class "PNEUMONA" has no images in the (train|val|test) split \(\d in train, \d in val, \d in test\)/);
 });
+
+test('a model.json with 2^28 filters is refused as that model, not as out of memory at some batch size', async () => {
+  const { initBackend } = await import('../../src/engine/backend');
+  const { loadBackbone } = await import('../../src/engine/models');
+  const { saveLayersModelFile } = await import('../../src/engine/models/layersModel');
+  await initBackend({ backend: 'wasm' });
+  const dir = tempDir('ttl-start-');
+  const modelDir = path.join(dir, 'net');
+  const b = await loadBackbone({ backbone: 'mobilenet_v1', inputSize: 32, pretrained: false });
+  await saveLayersModelFile(b.model, modelDir);
+  b.model.dispose();
+  const modelFile = path.join(modelDir, 'model.json');
+  const json = JSON.parse(fs.readFileSync(modelFile, 'utf8'));
+  const topology = json.modelTopology.model_config ?? json.modelTopology;
+  const conv = topology.config.layers.find((l: { class_name: string }) => l.class_name === 'Conv2D');
+  conv.config.filters = 2 ** 28;
+  fs.writeFileSync(modelFile, JSON.stringify(json));
+  const file = experiment(dir, { format: 'npz', path: BREAST, imageSize: 32, limit: 40 }, { model: { backbone: modelFile } });
+  const runs = path.join(dir, 'runs');
+  const r = ttl('run', file, '--runs-dir', runs);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /\/model\/backbone: .*model\.json/);
+  assert.doesNotMatch(r.stderr, /batch|out of memory/i);
+  assert.ok(!fs.existsSync(runs) || fs.readdirSync(runs).length === 0);
+});
