@@ -82,3 +82,10 @@ test('a model.json with 2^28 filters is refused as that model, not as out of mem
   assert.doesNotMatch(r.stderr, /batch|out of memory/i);
   assert.ok(!fs.existsSync(runs) || fs.readdirSync(runs).length === 0);
 });
+
+test('an unknown cut and a missing weights file are named with their field, with no run folder', () => {
+  const dir = tempDir('ttl-start-');
+  const data = { format: 'npz', path: BREAST, imageSize: 32, limit: 40 };
+  assertRefused(dir, experiment(dir, data, { strategy: { kind: 'ttl', cut: 'conv_pw_99_relu' } }), /bad\.ttl\.json:\d+:\d+: \/strategy\/cut: "conv_pw_99_relu" is not a cut point of mobilenet_v1/);
+  assertRefused(dir, experiment(dir, data, { model: { backbone: 'mobilenet_v1', weights: path.join(dir, 'gone.safetensors') } }), /bad\.ttl\.json:\d+:\d+: \/model\/weights: .*gone\.safetensors/);
+});
