@@ -33,10 +33,6 @@ export function writeBoundary(): void {
 }
 
 /**
- * Replaces `file` with `data`: writes a temporary file in the same folder, flushes it to disk,
- * renames it over `file`, then flushes the folder entry. Readers see the old or the new content.
- */
-/**
  * A file-system error from writing `file`, with the path in its message: Node's ENOSPC and EIO
  * errors from `write` name no file. Errors that already name it are returned unchanged.
  */
@@ -52,13 +48,25 @@ export function withPath(e: unknown, file: string): unknown {
   return named;
 }
 
-export function writeFileAtomic(file: string, data: string | Uint8Array): void {
+/** How {@link writeFileAtomic} writes. */
+export interface AtomicWriteOptions {
+  /** Permission bits of the file (default 0o644; 0o600 for a private cache). */
+  mode?: number;
+  /** Whether the write counts as a {@link writeBoundary} of a run (default true; false for caches outside any run). */
+  boundary?: boolean;
+}
+
+/**
+ * Replaces `file` with `data`: writes a temporary file in the same folder, flushes it to disk,
+ * renames it over `file`, then flushes the folder entry. Readers see the old or the new content.
+ */
+export function writeFileAtomic(file: string, data: string | Uint8Array, options: AtomicWriteOptions = {}): void {
   const dir = dirname(file);
   const tmp = join(dir, `.${basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
   let fd: number | undefined;
   try {
-    fd = fs.openSync(tmp, 'wx', 0o644);
+    fd = fs.openSync(tmp, 'wx', options.mode ?? 0o644);
     writeAll(fd, bytes);
     fs.fsyncSync(fd);
     fs.closeSync(fd);
@@ -80,7 +88,7 @@ export function writeFileAtomic(file: string, data: string | Uint8Array): void {
     throw withPath(e, file);
   }
   fsyncDir(dir);
-  writeBoundary();
+  if (options.boundary !== false) writeBoundary();
 }
 
 /** {@link writeFileAtomic} of `value` as indented JSON with a final newline. */
