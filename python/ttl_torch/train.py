@@ -326,10 +326,13 @@ class Worker:
         return {"trainLoss": _finite(loss_sum / len(order)), "trainSeconds": train_seconds, "splits": out}
 
     def save(self, p: Dict[str, Any]) -> Dict[str, Any]:
-        ck = {"epoch": int(p["epoch"]), "loop": p.get("state"), "model": self.model.state_dict(), "optimizer": self.opt.state_dict()}
-        written = [self._atomic_save(ck, LAST)]
+        # best first, then last: the last checkpoint's loop state never names a best epoch that
+        # torch-best.pt does not hold yet
+        written = []
         if p.get("best"):
             written.append(self._atomic_save({"epoch": int(p["epoch"]), "model": self.model.state_dict()}, BEST))
+        ck = {"epoch": int(p["epoch"]), "loop": p.get("state"), "model": self.model.state_dict(), "optimizer": self.opt.state_dict()}
+        written.append(self._atomic_save(ck, LAST))
         return {"files": written}
 
     def _atomic_save(self, obj: Any, name: str) -> str:

@@ -2,6 +2,11 @@
  * Crash-safe file writes. A file written with {@link writeFileAtomic} holds either its old or its
  * new content after a crash or power loss, never a mix; a line added with {@link appendLine} is
  * written with one system call and flushed before the call returns.
+ *
+ * Fault injection: with `TTL_FAULT_KILL_AFTER_WRITES=N` in the environment the process kills
+ * itself (SIGKILL, no clean-up) right after its Nth write boundary — an atomic file write, an
+ * appended line or a replaced folder ({@link writeBoundary}). The reliability tests use it to
+ * crash a run at every point where its files change and check that `ttl resume` recovers.
  */
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -9,17 +14,59 @@ import { basename, dirname, join } from 'node:path';
 
 const RENAME_RETRIES = 10;
 
+let writesSoFar = 0;
+
+/** The write boundary after which the process kills itself (0: never); see the module comment. */
+function faultLimit(): number {
+  const v = Number(process.env.TTL_FAULT_KILL_AFTER_WRITES);
+  return Number.isInteger(v) && v > 0 ? v : 0;
+}
+
+/**
+ * Marks one completed write (its data durable on disk). Every write that changes what a crashed
+ * run leaves behind calls this, so that fault injection can stop the process between any two.
+ */
+export function writeBoundary(): void {
+  writesSoFar++;
+  const limit = faultLimit();
+  if (limit > 0 && writesSoFar >= limit) process.kill(process.pid, 'SIGKILL');
+}
+
+/**
+ * A file-system error from writing `file`, with the path in its message: Node's ENOSPC and EIO
+ * errors from `write` name no file. Errors that already name it are returned unchanged.
+ */
+export function withPath(e: unknown, file: string): unknown {
+  const err = e as NodeJS.ErrnoException;
+  if (!(e instanceof Error) || typeof err.code !== 'string' || e.message.includes(file)) return e;
+  const hint = err.code === 'ENOSPC' ? ' (the disk is full)' : err.code === 'EDQUOT' ? ' (the disk quota is used up)' : '';
+  const named = new Error(`${file}: ${e.message}${hint}`) as NodeJS.ErrnoException;
+  named.code = err.code;
+  if (err.errno !== undefined) named.errno = err.errno;
+  if (err.syscall !== undefined) named.syscall = err.syscall;
+  named.path = file;
+  return named;
+}
+
+/** How {@link writeFileAtomic} writes. */
+export interface AtomicWriteOptions {
+  /** Permission bits of the file (default 0o644; 0o600 for a private cache). */
+  mode?: number;
+  /** Whether the write counts as a {@link writeBoundary} of a run (default true; false for caches outside any run). */
+  boundary?: boolean;
+}
+
 /**
  * Replaces `file` with `data`: writes a temporary file in the same folder, flushes it to disk,
  * renames it over `file`, then flushes the folder entry. Readers see the old or the new content.
  */
-export function writeFileAtomic(file: string, data: string | Uint8Array): void {
+export function writeFileAtomic(file: string, data: string | Uint8Array, options: AtomicWriteOptions = {}): void {
   const dir = dirname(file);
   const tmp = join(dir, `.${basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
   let fd: number | undefined;
   try {
-    fd = fs.openSync(tmp, 'wx', 0o644);
+    fd = fs.openSync(tmp, 'wx', options.mode ?? 0o644);
     writeAll(fd, bytes);
     fs.fsyncSync(fd);
     fs.closeSync(fd);
@@ -38,9 +85,10 @@ export function writeFileAtomic(file: string, data: string | Uint8Array): void {
     } catch {
       /* never created, or already renamed */
     }
-    throw e;
+    throw withPath(e, file);
   }
   fsyncDir(dir);
+  if (options.boundary !== false) writeBoundary();
 }
 
 /** {@link writeFileAtomic} of `value` as indented JSON with a final newline. */
@@ -54,13 +102,21 @@ export function writeJsonAtomic(file: string, value: unknown): void {
  */
 export function appendLine(file: string, line: string): void {
   if (/[\r\n]/.test(line)) throw new Error('appendLine: the line must not contain line breaks');
-  const fd = fs.openSync(file, 'a', 0o644);
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'a', 0o644);
+  } catch (e) {
+    throw withPath(e, file);
+  }
   try {
     writeAll(fd, Buffer.from(line + '\n', 'utf8'));
     fs.fsyncSync(fd);
+  } catch (e) {
+    throw withPath(e, file);
   } finally {
     fs.closeSync(fd);
   }
+  writeBoundary();
 }
 
 /**

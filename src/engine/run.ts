@@ -4,11 +4,12 @@
  * mean ± std over seeds. The editor's job worker calls the same functions.
  */
 import { existsSync } from 'node:fs';
+import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { tf } from './tf';
 import { initBackend, type BackendReport } from './backend';
 import { asOutOfMemory } from './backend/memory';
-import { datasetSpecOf, formatProblems, loadExperiment, type Experiment } from './experiment';
+import { datasetSpecOf, formatProblems, loadExperiment, validateExperimentObject, type Experiment } from './experiment';
 import { assertExperimentOnDisk } from './experiment/disk';
 import { loadDataset } from './data';
 import type { LoadedDataset } from './data/types';
@@ -17,7 +18,7 @@ import { saveLayersModelFile } from './models/layersModel';
 import { prepareStrategy, type StrategySpec } from './strategies';
 import { Trainer, type TrainOptions, type EpochRecord } from './train/loop';
 import { balancedClassWeights } from './train/optim';
-import { saveCheckpoint, loadCheckpoint, existingCheckpoint, replaceDirectory } from './train/checkpoint';
+import { saveCheckpoint, loadCheckpoint, recoverCheckpoint, checkpointEpoch, replaceDirectory } from './train/checkpoint';
 import { profile, measureLatency } from './complexity';
 import { MetricError, thresholdMetrics } from './metrics';
 import { createRun, openForResume, readRun, type RunHandle } from './runstore';
@@ -56,11 +57,30 @@ export interface ExperimentResult {
   runDirs: string[];
 }
 
+/**
+ * The image indices of each split. Throws a `TtlInputError` when a split is empty or lacks a
+ * class (a label typo makes a class of one image), naming the class, the split and the counts,
+ * before any run folder exists: the val and test metrics need every class in each split.
+ */
 function splitIndices(data: LoadedDataset, file: string): { train: number[]; val: number[]; test: number[] } {
   const out = { train: [] as number[], val: [] as number[], test: [] as number[] };
   data.items.forEach((it, i) => it.split && out[it.split].push(i));
-  for (const s of ['train', 'val', 'test'] as const) {
+  const splits = ['train', 'val', 'test'] as const;
+  for (const s of splits) {
     if (!out[s].length) throw new TtlInputError(`${file}: the ${s} split is empty; check data.split or the data's own split`);
+  }
+  const counts = Object.fromEntries(splits.map((s) => {
+    const c = new Array<number>(data.classes.length).fill(0);
+    for (const i of out[s]) c[data.items[i].label]++;
+    return [s, c];
+  })) as Record<(typeof splits)[number], number[]>;
+  for (let c = 0; c < data.classes.length; c++) {
+    for (const s of splits) {
+      if (counts[s][c] === 0) {
+        const all = splits.map((x) => `${counts[x][c]} in ${x}`).join(', ');
+        throw new TtlInputError(`${file}: class "${data.classes[c]}" has no images in the ${s} split (${all}); every class needs images in train, val and test — check the labels in data.path or the split fractions`);
+      }
+    }
   }
   return out;
 }
@@ -157,18 +177,30 @@ async function prepareContext(file: string, exp: Experiment, options: RunOptions
   return { file, exp, data, backend, engine: torch ? 'torch' : backend.chosen, torch, options };
 }
 
-/** Trains (or continues) one seed's run to its end and writes its summary. */
-async function trainSeed(ctx: Context, handle: RunHandle, seed: number, resume: boolean): Promise<RunSummary> {
+/**
+ * Trains (or continues) one seed's run to its end and writes its summary. The splits, the
+ * backbone and the strategy are checked first: an input error there throws before `openRun`
+ * creates (or reopens) the run, so a run that cannot start leaves no run folder.
+ */
+async function trainSeed(ctx: Context, openRun: () => RunHandle, seed: number, resume: boolean): Promise<RunSummary> {
   const { exp, data, options } = ctx;
   const emit = options.onEvent ?? (() => undefined);
   const t0 = Date.now();
   const split = splitIndices(data, ctx.file);
   const labels = data.items.map((it) => it.label);
   const numClasses = data.classes.length;
+  const backbone = await loadBackbone({ backbone: exp.model.backbone, weights: exp.model.weights, inflateFrom: exp.model.inflateFrom, inputSize: data.imageSize, pretrained: exp.model.pretrained, seed });
+  let prepared: ReturnType<typeof prepareStrategy>;
+  try {
+    prepared = prepareStrategy(backbone, exp.strategy as StrategySpec, numClasses, seed, exp.train.headLrMultiplier);
+  } catch (e) {
+    backbone.model.dispose();
+    if (e instanceof TtlInputError && !e.message.startsWith(ctx.file)) throw new TtlInputError(`${ctx.file}: /strategy: ${e.message}`);
+    throw e;
+  }
+  const handle = openRun();
   const stopHeartbeat = handle.startHeartbeat();
   try {
-    const backbone = await loadBackbone({ backbone: exp.model.backbone, weights: exp.model.weights, inflateFrom: exp.model.inflateFrom, inputSize: data.imageSize, pretrained: exp.model.pretrained, seed });
-    const prepared = prepareStrategy(backbone, exp.strategy as StrategySpec, numClasses, seed, exp.train.headLrMultiplier);
     const opts = trainOptions(exp, labels, split.train, numClasses, seed);
     let done: { val: Evaluated; test: Evaluated; state: LoopState; latencyMs?: number; device?: string };
     if (ctx.torch) {
@@ -183,17 +215,19 @@ async function trainSeed(ctx: Context, handle: RunHandle, seed: number, resume: 
       const bestDir = path.join(handle.checkpointsDir, 'best');
       let resumedFrom: number | undefined;
       if (resume) {
-        const best = existingCheckpoint(bestDir);
-        if (best) {
+        const last = await recoverCheckpoint(lastDir);
+        const best = await recoverCheckpoint(bestDir);
+        // a best checkpoint newer than the last one (a kill fell between the two saves) is trained again
+        if (last && best && checkpointEpoch(best) <= checkpointEpoch(last)) {
           await loadCheckpoint(best, trainer);
           trainer.keepBestWeights();
         }
-        const last = existingCheckpoint(lastDir);
         if (last) {
           const ck = await loadCheckpoint(last, trainer);
           await trainer.restore(ck.state, ck.optimizer);
           resumedFrom = ck.state.epoch;
         }
+        handle.reconcileMetrics(trainer.state.epoch);
       }
       emit({ type: 'run-started', runDir: handle.dir, runId: handle.id, seed, epochs: exp.train.epochs, resumedFromEpoch: resumedFrom });
       emit({ type: 'log', level: 'info', message: `${handle.id}: ${prepared.description}, ${split.train.length}/${split.val.length}/${split.test.length} train/val/test images` });
@@ -201,9 +235,11 @@ async function trainSeed(ctx: Context, handle: RunHandle, seed: number, resume: 
         isCancelled: () => options.signal?.aborted ?? false,
         onBatch: (epoch, step, steps) => emit({ type: 'batch', runDir: handle.dir, epoch, epochs: exp.train.epochs, step, steps }),
         onEpoch: async (record: EpochRecord, tr) => {
+          // metrics line first, checkpoints after: a kill in between leaves a line for an epoch the
+          // checkpoint does not hold yet, which resume drops (reconcileMetrics) and trains again
+          handle.appendMetrics({ ...record });
           if (record.best) await saveCheckpoint(bestDir, tr);
           await saveCheckpoint(lastDir, tr);
-          handle.appendMetrics({ ...record });
           emit({ type: 'epoch', runDir: handle.dir, record, epochs: exp.train.epochs });
         },
       });
@@ -261,9 +297,19 @@ async function trainSeed(ctx: Context, handle: RunHandle, seed: number, resume: 
     prepared.model.dispose();
     return summary;
   } catch (e) {
-    if (e instanceof CancelledError) handle.cancel();
-    else handle.fail(asOutOfMemory(e, { batchSize: exp.train.batchSize, inputSize: data.imageSize, backend: ctx.engine }) ?? e);
-    throw asOutOfMemory(e, { batchSize: exp.train.batchSize, inputSize: data.imageSize, backend: ctx.engine }) ?? e;
+    const err = asOutOfMemory(e, { batchSize: exp.train.batchSize, inputSize: data.imageSize, backend: ctx.engine }) ?? e;
+    // partial checkpoint and model folders go first: on a full disk that makes room for run.json
+    for (const dir of [path.join(handle.checkpointsDir, 'best'), path.join(handle.checkpointsDir, 'last'), handle.modelDir]) {
+      await fsp.rm(`${dir}.tmp`, { recursive: true, force: true }).catch(() => undefined);
+    }
+    try {
+      if (e instanceof CancelledError) handle.cancel();
+      else handle.fail(err);
+    } catch {
+      // run.json cannot be written either (disk still full): the run reads as interrupted once
+      // this process has exited, and resume accepts that
+    }
+    throw err;
   } finally {
     stopHeartbeat();
   }
@@ -299,7 +345,7 @@ export async function runExperiment(file: string, options: RunOptions = {}): Pro
   const runsDir = path.resolve(options.runsDir ?? path.join(process.cwd(), ...DEFAULT_RUNS_DIR_PARTS));
   const summaries: RunSummary[] = [];
   for (const seed of exp.train.seeds) {
-    const handle = createRun(runsDir, {
+    const open = () => createRun(runsDir, {
       experiment: exp,
       experimentFile: ctx.file,
       seed,
@@ -307,7 +353,7 @@ export async function runExperiment(file: string, options: RunOptions = {}): Pro
       backend: ctx.engine,
       dataFingerprint: ctx.data.fingerprint,
     });
-    summaries.push(await trainSeed(ctx, handle, seed, false));
+    summaries.push(await trainSeed(ctx, open, seed, false));
   }
   return finishSeeds(summaries);
 }
@@ -330,13 +376,13 @@ export async function resumeRun(runDir: string, options: RunOptions = {}): Promi
   const record = readRun(dir);
   if (record.status === 'finished') throw new TtlInputError(`${runDir}: the run has already finished`);
   if (record.status === 'running') throw new TtlInputError(`${runDir}: the run is still running (pid ${record.pid})`);
-  const exp = record.experiment;
+  // run.json is a file like any other: its experiment passes the same checks as an experiment file
+  const exp = validateExperimentObject(record.experiment, `${path.join(dir, 'run.json')} (experiment)`, path.dirname(record.experimentFile));
   const ctx = await prepareContext(record.experimentFile, exp, { ...options, backend: options.backend ?? record.backend }, false);
   if (ctx.data.fingerprint !== record.dataFingerprint) {
     options.onEvent?.({ type: 'log', level: 'warn', message: `${runDir}: the data changed since the run started (fingerprint differs)` });
   }
-  const handle = openForResume(dir);
-  const summary = await trainSeed(ctx, handle, record.seed, true);
+  const summary = await trainSeed(ctx, () => openForResume(dir), record.seed, true);
   tf.disposeVariables();
   return { summary, runDirs: [dir] };
 }

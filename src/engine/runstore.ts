@@ -65,6 +65,12 @@ export interface RunHandle extends RunPaths {
   readonly info: RunInfo;
   /** Appends one line to metrics.jsonl (flushed), then records `lastEpoch` and a heartbeat in run.json. */
   appendMetrics(record: MetricsLine): void;
+  /**
+   * Makes metrics.jsonl agree with the checkpoint a resume continues from: lines of epochs after
+   * `lastEpoch` (appended before a kill stopped their checkpoint) are removed, so that training
+   * them again adds each epoch exactly once. Returns the epochs removed.
+   */
+  reconcileMetrics(lastEpoch: number): number[];
   /** Merges `partial` into run.json (atomic rewrite; `updatedAt` is set). */
   update(partial: Partial<Omit<RunInfo, 'id'>>): void;
   /** Records that the process is alive (`heartbeatAt`). */
@@ -155,6 +161,7 @@ export function createRun(runsDir: string, opts: CreateRunOptions): RunHandle {
     }
   }
   const paths = runPaths(dir);
+  acquireRunLock(paths.dir);
   fs.mkdirSync(paths.checkpointsDir, { recursive: true });
   fs.mkdirSync(paths.modelDir, { recursive: true });
   const t = now.toISOString();
@@ -186,10 +193,23 @@ export function createRun(runsDir: string, opts: CreateRunOptions): RunHandle {
  * Throws a `TtlInputError` for a finished run or one still running elsewhere.
  */
 export function openForResume(dir: string, opts: LivenessOptions = {}): RunHandle {
-  const rec = readRun(dir, opts);
-  if (rec.status === 'finished') throw new TtlInputError(`${rec.dir}: run ${rec.id} has already finished; start a new run instead`);
-  if (rec.status === 'running') {
-    throw new TtlInputError(`${rec.dir}: run ${rec.id} is still running (pid ${rec.pid} on ${rec.host}, last heartbeat ${rec.heartbeatAt})`);
+  const check = (): RunRecord => {
+    const r = readRun(dir, opts);
+    if (r.status === 'finished') throw new TtlInputError(`${r.dir}: run ${r.id} has already finished; start a new run instead`);
+    if (r.status === 'running') {
+      throw new TtlInputError(`${r.dir}: run ${r.id} is still running (pid ${r.pid} on ${r.host}, last heartbeat ${r.heartbeatAt})`);
+    }
+    return r;
+  };
+  check();
+  // two resumes may both get here: the lock lets one through, and the status is read again under it
+  acquireRunLock(resolve(dir));
+  let rec: RunRecord;
+  try {
+    rec = check();
+  } catch (e) {
+    releaseRunLock(resolve(dir));
+    throw e;
   }
   const paths = runPaths(rec.dir);
   trimPartialLastLine(paths.metricsFile);
@@ -392,6 +412,33 @@ class Handle implements RunHandle {
     this.write({ lastEpoch: record.epoch, heartbeatAt: t }, t);
   }
 
+  reconcileMetrics(lastEpoch: number): number[] {
+    let text: string;
+    try {
+      text = fs.readFileSync(this.metricsFile, 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw e;
+    }
+    const lines = text.split('\n');
+    lines.pop(); // '' after the final newline (a partial line was trimmed when the run was reopened)
+    const kept: string[] = [];
+    const dropped: number[] = [];
+    for (const line of lines) {
+      let epoch: unknown;
+      try {
+        epoch = (JSON.parse(line) as { epoch?: unknown }).epoch;
+      } catch {
+        epoch = undefined; // a damaged line stays: readRun skips it with a warning
+      }
+      if (typeof epoch === 'number' && epoch > lastEpoch) dropped.push(epoch);
+      else kept.push(line);
+    }
+    if (dropped.length) writeFileAtomic(this.metricsFile, kept.map((l) => l + '\n').join(''));
+    if (dropped.length || this.current.lastEpoch !== lastEpoch) this.write({ lastEpoch }, new Date().toISOString());
+    return dropped;
+  }
+
   update(partial: Partial<Omit<RunInfo, 'id'>>): void {
     this.write(partial, new Date().toISOString());
   }
@@ -445,6 +492,7 @@ class Handle implements RunHandle {
     else delete next.error;
     writeJsonAtomic(this.runFile, next);
     this.current = next;
+    releaseRunLock(this.dir);
   }
 
   private write(partial: Partial<RunInfo>, t: string): void {
@@ -457,6 +505,91 @@ class Handle implements RunHandle {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
   }
+}
+
+/** The lock file a process holds while it writes a run (created with `wx`; JSON `{ pid, host, at }`). */
+export const LOCK_FILE = 'run.lock';
+
+interface LockHolder {
+  pid: number;
+  host: string;
+  at: string;
+}
+
+function readLock(file: string): LockHolder | undefined {
+  try {
+    const v = JSON.parse(fs.readFileSync(file, 'utf8')) as LockHolder;
+    return Number.isInteger(v?.pid) && typeof v.host === 'string' ? v : undefined;
+  } catch {
+    return undefined; // gone, or not written yet
+  }
+}
+
+/** A lock is stale when its process is gone from this machine, or when it was never written and is old. */
+function lockIsLive(file: string, holder: LockHolder | undefined): boolean {
+  if (holder) return holder.host !== hostname() || isProcessAlive(holder.pid);
+  try {
+    return Date.now() - fs.statSync(file).mtimeMs < 10_000; // being written right now
+  } catch {
+    return false;
+  }
+}
+
+function lockedError(dir: string, holder: LockHolder | undefined): TtlInputError {
+  const who = holder ? `pid ${holder.pid} on ${holder.host} since ${holder.at}` : 'another process';
+  return new TtlInputError(`${dir}: the run is in use by ${who} (lock file ${LOCK_FILE}); if that process is gone, delete ${join(dir, LOCK_FILE)}`);
+}
+
+/**
+ * Takes the exclusive lock of the run in `dir`, so that only one process trains it: the lock file
+ * is created with `wx` and holds this process's id. A lock whose process no longer exists on this
+ * machine is stale: it is moved aside atomically (only one contender can) and taken over.
+ */
+export function acquireRunLock(dir: string): void {
+  const file = join(dir, LOCK_FILE);
+  for (let attempt = 0; attempt < 5; attempt++) {
+    try {
+      const fd = fs.openSync(file, 'wx', 0o644);
+      try {
+        fs.writeSync(fd, JSON.stringify({ pid: process.pid, host: hostname(), at: new Date().toISOString() } satisfies LockHolder));
+        fs.fsyncSync(fd);
+      } finally {
+        fs.closeSync(fd);
+      }
+      return;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+    const holder = readLock(file);
+    if (lockIsLive(file, holder)) throw lockedError(dir, holder);
+    const aside = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.stale`;
+    try {
+      fs.renameSync(file, aside);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue; // another contender moved it first
+      throw e;
+    }
+    const moved = readLock(aside);
+    if (moved && lockIsLive(aside, moved)) {
+      // a contender took the lock between our read and our move: give it back
+      try {
+        fs.linkSync(aside, file);
+      } catch {
+        /* someone holds it again */
+      }
+      fs.rmSync(aside, { force: true });
+      throw lockedError(dir, moved);
+    }
+    fs.rmSync(aside, { force: true });
+  }
+  throw lockedError(dir, readLock(file));
+}
+
+/** Removes the run's lock file when this process holds it. */
+export function releaseRunLock(dir: string): void {
+  const file = join(dir, LOCK_FILE);
+  const holder = readLock(file);
+  if (holder && holder.pid === process.pid && holder.host === hostname()) fs.rmSync(file, { force: true });
 }
 
 function readMetrics(file: string, warnings: string[]): MetricsLine[] {

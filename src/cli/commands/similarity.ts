@@ -1,6 +1,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { measureList, type Measure } from '../../engine/analysis/measures';
 import { readNpyMatrix } from '../../engine/analysis/npy';
+import { TtlInputError } from '../../engine/errors';
 import { out } from '../output';
 import { positiveInt } from './args';
 
@@ -37,7 +38,8 @@ function register(program: Command, m: Measure): void {
       .option('--dims <n>', 'keep exactly this many top directions', positiveInt)
       .option('--epsilon <e>', 'regularisation added to the covariances', nonNegative);
   cmd.option('--json', 'print one JSON object').action((a: string, b: string, f: Flags) => {
-    if (f.keep !== undefined && f.dims !== undefined) throw new InvalidArgumentError('give --keep or --dims, not both');
+    // an input error, not a commander error: commander prints only the errors it raises itself
+    if (f.keep !== undefined && f.dims !== undefined) throw new TtlInputError(`${m.name}: give --keep or --dims, not both`);
     const r = m.compute(readNpyMatrix(a), readNpyMatrix(b), { keep: f.keep, dims: f.dims, epsilon: f.epsilon, debiased: f.debiased });
     if (f.json) return out.json(m.name === 'cka' ? { value: r.value } : { coefficients: r.coefficients, mean: r.mean, kept: r.kept, value: r.value });
     out.data(`${m.name}: ${r.value.toFixed(6)}${r.kept ? `  (kept ${r.kept[0]} / ${r.kept[1]} directions)` : ''}`);

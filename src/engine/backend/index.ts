@@ -3,8 +3,8 @@
  *
  * `auto` tries, in order: tfjs-node-gpu (only with a CUDA GPU), tfjs-node, WebGPU (only with a
  * real GPU adapter), wasm (multi-threaded when a self-test allows), cpu. The optional packages are
- * never bundled: they are found at run time over `nativeSearchPaths`, the current folder and
- * normal resolution.
+ * never bundled: they are found at run time in `node_modules` of `nativeSearchPaths`, of the
+ * folders in `TTL_NATIVE_PATH` and of the project's own install — never of the current folder.
  */
 import { availableParallelism, freemem, totalmem } from 'node:os';
 import { tf } from '../tf';
@@ -125,7 +125,7 @@ export interface DoctorReport {
   chosen: ConcreteBackend | null;
   requested: BackendName;
   chosenReason: string;
-  /** Folders searched for the optional packages, before normal resolution. */
+  /** Folders whose node_modules are searched for the optional packages, before the project's own. */
   searchPaths: string[];
   /** The backend currently active in this process, if any. */
   activeBackend: string | null;

@@ -1,12 +1,15 @@
 /**
  * Optional packages resolved at run time (never bundled): `@tensorflow/tfjs-node-gpu`,
- * `@tensorflow/tfjs-node`, and the WebGPU pair. They are looked up over search paths (the
- * extension's storage folder, the workspace, the current folder) and then normal resolution, with
- * a require made by `createRequire`, which bundlers leave alone.
+ * `@tensorflow/tfjs-node`, and the WebGPU pair. Loading one runs its code, so they are looked up
+ * only in places chosen on purpose: `<folder>/node_modules/<name>` for each explicitly given
+ * folder (the caller's, then `TTL_NATIVE_PATH`, a path-delimiter separated list), then the
+ * project's own install (`node_modules` beside its package.json) — never the current folder or
+ * its parents, which a downloaded project controls. The require is made by `createRequire`,
+ * which bundlers leave alone.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { delimiter, dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { tf } from '../tf';
 
@@ -33,23 +36,25 @@ export interface ResolvedPackage {
 
 const nodeRequire = createRequire(__filename);
 
-/** The folders searched first, then normal resolution: the given ones, then the current folder. */
+/** Environment variable: more folders whose `node_modules` hold the optional packages. */
+export const NATIVE_PATH_ENV = 'TTL_NATIVE_PATH';
+
+/** The folders searched before the project's own install: the given ones, then those of `TTL_NATIVE_PATH`. */
 export function runtimeSearchPaths(extra: readonly string[] = []): string[] {
+  const configured = (process.env[NATIVE_PATH_ENV] ?? '').split(delimiter);
   const out: string[] = [];
-  for (const p of [...extra, process.cwd()]) if (p && !out.includes(p)) out.push(p);
+  for (const p of [...extra, ...configured]) if (p && !out.includes(resolve(p))) out.push(resolve(p));
   return out;
 }
 
-function packageRoot(entry: string, name: string): string | undefined {
-  let dir = dirname(entry);
+/** The folder of this project's package.json (the installed extension or the checkout), found from this file. */
+function projectRoot(): string | undefined {
+  let dir = __dirname;
   for (;;) {
-    const pj = join(dir, 'package.json');
-    if (existsSync(pj)) {
-      try {
-        if ((JSON.parse(readFileSync(pj, 'utf8')) as { name?: string }).name === name) return dir;
-      } catch {
-        /* keep climbing */
-      }
+    try {
+      if ((JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string }).name === 'ttl-studio') return dir;
+    } catch {
+      /* none here */
     }
     const up = dirname(dir);
     if (up === dir) return undefined;
@@ -57,20 +62,23 @@ function packageRoot(entry: string, name: string): string | undefined {
   }
 }
 
-/** Finds an installed package over the search paths, then by normal resolution; undefined when absent. */
+/**
+ * Finds an installed package in `<folder>/node_modules` of each search path (no parent folders),
+ * then in the project's own `node_modules`; undefined when absent.
+ */
 export function resolveRuntimePackage(name: string, searchPaths: readonly string[] = []): ResolvedPackage | undefined {
-  const attempts: Array<() => string> = [
-    ...searchPaths.map((p) => () => nodeRequire.resolve(name, { paths: [p] })),
-    () => nodeRequire.resolve(name),
-  ];
-  for (const attempt of attempts) {
+  const root = projectRoot();
+  const folders = [...searchPaths, ...(root ? [root] : [])];
+  for (const folder of folders) {
+    const pkgDir = join(folder, 'node_modules', ...name.split('/'));
+    if (!existsSync(join(pkgDir, 'package.json'))) continue;
     let entry: string;
     try {
-      entry = attempt();
+      entry = nodeRequire.resolve(pkgDir);
     } catch {
       continue;
     }
-    const dir = packageRoot(entry, name) ?? dirname(entry);
+    const dir = pkgDir;
     let version: string | undefined;
     try {
       version = (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { version?: string }).version;

@@ -6,7 +6,7 @@
 import { TtlInputError } from '../errors';
 import { tf } from '../tf';
 import {
-  type NativeBinding, type NativePackage, type NotInstalled, isNotInstalled, loadNativePackage, runtimeSearchPaths,
+  type NativeBinding, type NativePackage, type NotInstalled, isNotInstalled, loadNativePackage, resolveRuntimePackage, runtimeSearchPaths,
 } from './native';
 import {
   type ThreadsOptions, type ThreadsVerdict, findThreadedWasmFiles, installThreadedWasm, wasmThreadsInUse,
@@ -49,6 +49,8 @@ export interface Candidate {
   gpu?: boolean;
   /** GPU adapter / device, when known. */
   device?: string;
+  /** The folder each of its packages was found in (only searched places: see native.ts). */
+  foundAt?: Record<string, string>;
 }
 
 /** The loaders. Each may be replaced (tests); missing ones are the real ones. */
@@ -134,6 +136,18 @@ export class Prober {
   }
 
   async probe(name: ConcreteBackend): Promise<Probed> {
+    const p = await this.probeOnly(name);
+    const foundAt: Record<string, string> = {};
+    if (name !== 'wasm' && name !== 'cpu') {
+      for (const pkg of p.candidate.packages) {
+        const r = resolveRuntimePackage(pkg, this.searchPaths);
+        if (r) foundAt[pkg] = r.dir;
+      }
+    }
+    return Object.keys(foundAt).length ? { ...p, candidate: { ...p.candidate, foundAt } } : p;
+  }
+
+  private async probeOnly(name: ConcreteBackend): Promise<Probed> {
     const base: Candidate = { name, available: false, reason: '', tried: true, packages: BACKEND_PACKAGES[name] };
     switch (name) {
       case 'tensorflow-gpu': return this.probeGpu(base);

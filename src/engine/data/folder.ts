@@ -24,12 +24,25 @@ async function isDirectory(full: string, entry: Dirent): Promise<boolean> {
   }
 }
 
-/** Image files under `dir` (recursively), as paths relative to `dir` with `/` separators, sorted. */
-async function listImages(dir: string): Promise<{ images: string[]; others: string[] }> {
+/**
+ * Image files under `dir` (recursively), as paths relative to `dir` with `/` separators, sorted.
+ * Symbolic links are followed, but a folder whose real path has been walked already (a link
+ * loop such as `self -> .`, or two links to one folder) is walked once: `loops` lists the links
+ * skipped.
+ */
+async function listImages(dir: string, walked: Set<string>): Promise<{ images: string[]; others: string[]; loops: string[] }> {
   const images: string[] = [];
   const others: string[] = [];
+  const loops: string[] = [];
   const walk = async (rel: string): Promise<void> => {
-    const entries = await fs.readdir(path.join(dir, rel), { withFileTypes: true });
+    const full = path.join(dir, rel);
+    const real = await fs.realpath(full);
+    if (walked.has(real)) {
+      loops.push(rel);
+      return;
+    }
+    walked.add(real);
+    const entries = await fs.readdir(full, { withFileTypes: true });
     for (const e of entries) {
       if (isHidden(e.name)) continue;
       const relPath = rel ? `${rel}/${e.name}` : e.name;
@@ -39,7 +52,7 @@ async function listImages(dir: string): Promise<{ images: string[]; others: stri
     }
   };
   await walk('');
-  return { images: images.sort(compareStrings), others: others.sort(compareStrings) };
+  return { images: images.sort(compareStrings), others: others.sort(compareStrings), loops: loops.sort(compareStrings) };
 }
 
 /**
@@ -84,10 +97,34 @@ export async function collectFolder(root: string): Promise<Collected> {
     );
   }
   const items: Collected['items'] = [];
+  const walked = new Set<string>();
+  /** Real path of each image collected → its id, so that no file is collected twice. */
+  const seen = new Map<string, { id: string; label: number }>();
   for (let label = 0; label < classes.length; label++) {
     const cls = classes[label];
     const dir = path.join(root, cls);
-    const { images, others } = await listImages(dir);
+    const { images: found, others, loops } = await listImages(dir, walked);
+    if (loops.length > 0) {
+      warnings.push(`Skipped ${loops.length} linked folder(s) in ${dir} already read through another path (a symbolic link loop?): ${loops.slice(0, 3).join(', ')}${loops.length > 3 ? ', …' : ''}`);
+    }
+    const images: string[] = [];
+    const duplicates: string[] = [];
+    for (const rel of found) {
+      const file = path.join(dir, ...rel.split('/'));
+      const real = await fs.realpath(file);
+      const first = seen.get(real);
+      if (first === undefined) {
+        seen.set(real, { id: `${cls}/${rel}`, label });
+        images.push(rel);
+      } else if (first.label !== label) {
+        throw new TtlInputError(`Dataset folder ${root}: the image ${real} is in two classes, as ${first.id} and as ${cls}/${rel} (through a symbolic link?); each image must have one label`);
+      } else {
+        duplicates.push(rel);
+      }
+    }
+    if (duplicates.length > 0) {
+      warnings.push(`Ignored ${duplicates.length} image(s) in ${dir} that are links to images already collected: ${duplicates.slice(0, 3).join(', ')}${duplicates.length > 3 ? ', …' : ''}`);
+    }
     if (images.length === 0) {
       throw new TtlInputError(
         `Class folder ${dir} has no images (.png, .jpg or .jpeg)${others.length ? `; it holds ${others.length} other file(s), e.g. ${others[0]}` : ''}`,

@@ -4,6 +4,7 @@
  */
 import * as jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
+import { inflateSync } from 'node:zlib';
 
 /** A decoded image: 8-bit, HWC, 1 (gray) or 3 (RGB) channels. */
 export interface RawImage {
@@ -23,8 +24,30 @@ export const IMAGE_EXTENSIONS: readonly string[] = ['.png', '.jpg', '.jpeg'];
 
 const PNG_MAGIC = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 
-function hexStart(bytes: Uint8Array): string {
-  return Array.from(bytes.subarray(0, 4), (b) => b.toString(16).padStart(2, '0')).join(' ');
+/**
+ * Largest image decoded, in pixels (width × height): PIL's default limit. A header claiming more
+ * is refused before any decoding — a 74-byte PNG can claim 20000×20000. `TTL_MAX_IMAGE_PIXELS`
+ * in the environment sets another limit.
+ */
+export const DEFAULT_MAX_IMAGE_PIXELS = 89_478_485;
+
+/** The pixel limit in force: `TTL_MAX_IMAGE_PIXELS` when it is a positive integer, else the default. */
+export function maxImagePixels(): number {
+  const v = Number(process.env.TTL_MAX_IMAGE_PIXELS);
+  return Number.isSafeInteger(v) && v > 0 ? v : DEFAULT_MAX_IMAGE_PIXELS;
+}
+
+function checkSize(kind: string, width: number, height: number, limit: number): void {
+  if (!(width > 0 && height > 0)) throw new ImageDecodeError(`${kind} header gives a size of ${width}×${height}`);
+  if (width * height > limit) {
+    throw new ImageDecodeError(`${kind} header claims ${width}×${height} = ${width * height} pixels, over the limit of ${limit} (set TTL_MAX_IMAGE_PIXELS to allow more)`);
+  }
+}
+
+/** Options of {@link decodeImage}. */
+export interface DecodeOptions {
+  /** Largest width × height accepted (default {@link maxImagePixels}). */
+  maxPixels?: number;
 }
 
 /**
@@ -36,14 +59,47 @@ function hexStart(bytes: Uint8Array): string {
  * Gray images (grayscale JPEG, or PNG whose colour type is gray) come back with 1 channel.
  * Throws {@link ImageDecodeError} saying what failed.
  */
-export function decodeImage(bytes: Uint8Array): RawImage {
+export function decodeImage(bytes: Uint8Array, options: DecodeOptions = {}): RawImage {
+  const limit = options.maxPixels ?? maxImagePixels();
   if (bytes.length === 0) throw new ImageDecodeError('the file is empty');
-  if (bytes[0] === 0xff && bytes[1] === 0xd8) return decodeJpeg(bytes);
-  if (PNG_MAGIC.every((b, i) => bytes[i] === b)) return decodePng(bytes);
-  throw new ImageDecodeError(`not a PNG or JPEG file (starts with bytes ${hexStart(bytes)})`);
+  if (bytes[0] === 0xff && bytes[1] === 0xd8) return decodeJpeg(bytes, limit);
+  if (PNG_MAGIC.every((b, i) => bytes[i] === b)) return decodePng(bytes, limit);
+  throw new ImageDecodeError('not a PNG or JPEG file (its content is neither)');
 }
 
-function decodeJpeg(bytes: Uint8Array): RawImage {
+/**
+ * Reads a JPEG's frame size from its SOF marker and checks that the data ends with the EOI
+ * marker (a truncated file would otherwise decode with its missing part filled in).
+ */
+function checkJpeg(bytes: Uint8Array, limit: number): void {
+  let pos = 2;
+  let size: { width: number; height: number } | undefined;
+  while (pos + 4 <= bytes.length) {
+    if (bytes[pos] !== 0xff) throw new ImageDecodeError(`JPEG data is damaged (no marker at byte ${pos})`);
+    const marker = bytes[pos + 1];
+    if (marker === 0xff) {
+      pos++; // fill byte
+      continue;
+    }
+    if (marker === 0xd8 || (marker >= 0xd0 && marker <= 0xd7) || marker === 0x01) {
+      pos += 2;
+      continue;
+    }
+    const len = (bytes[pos + 2] << 8) | bytes[pos + 3];
+    const isSof = marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc;
+    if (isSof && pos + 9 <= bytes.length) size = { height: (bytes[pos + 5] << 8) | bytes[pos + 6], width: (bytes[pos + 7] << 8) | bytes[pos + 8] };
+    if (marker === 0xda) break; // start of scan: entropy-coded data follows
+    pos += 2 + len;
+  }
+  if (!size) throw new ImageDecodeError('JPEG data is truncated or damaged (no frame header before the image data)');
+  checkSize('JPEG', size.width, size.height, limit);
+  let end = bytes.length;
+  while (end > 0 && bytes[end - 1] === 0x00) end--; // padding some writers leave after EOI
+  if (!(end >= 2 && bytes[end - 2] === 0xff && bytes[end - 1] === 0xd9)) throw new ImageDecodeError('JPEG data is truncated (no end-of-image marker)');
+}
+
+function decodeJpeg(bytes: Uint8Array, limit: number): RawImage {
+  checkJpeg(bytes, limit);
   let img: { width: number; height: number; data: Uint8Array };
   try {
     img = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: false, maxMemoryUsageInMB: 1024 });
@@ -83,7 +139,67 @@ function stripTrns(bytes: Uint8Array): Uint8Array {
   return Buffer.concat(keep);
 }
 
-function decodePng(bytes: Uint8Array): RawImage {
+/** Bytes of decompressed image data a PNG of this header must hold (filter bytes included). */
+function pngDataSize(width: number, height: number, bitDepth: number, colourType: number, interlaced: boolean): number {
+  const samples = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 }[colourType];
+  if (samples === undefined) throw new ImageDecodeError(`PNG header has an unknown colour type ${colourType}`);
+  const rowBytes = (w: number) => (w === 0 ? 0 : 1 + Math.ceil((w * samples * bitDepth) / 8));
+  if (!interlaced) return height * rowBytes(width);
+  // Adam7: seven sub-images, each a grid of every n-th pixel from an offset
+  const passes = [[0, 0, 8, 8], [4, 0, 8, 8], [0, 4, 4, 8], [2, 0, 4, 4], [0, 2, 2, 4], [1, 0, 2, 2], [0, 1, 1, 2]];
+  let total = 0;
+  for (const [x0, y0, dx, dy] of passes) {
+    const w = Math.max(0, Math.ceil((width - x0) / dx));
+    const h = Math.max(0, Math.ceil((height - y0) / dy));
+    if (w > 0) total += h * rowBytes(w);
+  }
+  return total;
+}
+
+/**
+ * Checks a PNG before decoding: the size in IHDR against the limit, and that the compressed
+ * image data (the IDAT chunks) inflates to exactly what that size needs — a truncated file would
+ * otherwise decode with its missing rows as zeros.
+ */
+function checkPng(bytes: Uint8Array, limit: number): void {
+  if (bytes.length < 33) throw new ImageDecodeError('PNG data is truncated (no complete IHDR header)');
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const type = String.fromCharCode(bytes[12], bytes[13], bytes[14], bytes[15]);
+  if (type !== 'IHDR') throw new ImageDecodeError('PNG data is damaged (the first chunk is not IHDR)');
+  const width = view.getUint32(16);
+  const height = view.getUint32(20);
+  checkSize('PNG', width, height, limit);
+  const expected = pngDataSize(width, height, bytes[24], bytes[25], bytes[28] === 1);
+  const idat: Uint8Array[] = [];
+  let pos = 8;
+  let ended = false;
+  while (pos + 12 <= bytes.length) {
+    const len = view.getUint32(pos);
+    const chunk = String.fromCharCode(bytes[pos + 4], bytes[pos + 5], bytes[pos + 6], bytes[pos + 7]);
+    if (pos + 12 + len > bytes.length) break;
+    if (chunk === 'IDAT') idat.push(bytes.subarray(pos + 8, pos + 8 + len));
+    if (chunk === 'IEND') {
+      ended = true;
+      break;
+    }
+    pos += 12 + len;
+  }
+  if (!idat.length) throw new ImageDecodeError('PNG data is truncated (no image data)');
+  let raw: Buffer;
+  try {
+    raw = inflateSync(Buffer.concat(idat), { maxOutputLength: expected + 1 });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ERR_BUFFER_TOO_LARGE') throw new ImageDecodeError(`PNG image data is larger than its ${width}×${height} header says`);
+    throw new ImageDecodeError(`PNG image data is ${ended ? 'damaged' : 'truncated'} (${code === 'Z_BUF_ERROR' ? 'the compressed stream ends early' : 'it does not decompress'})`);
+  }
+  if (raw.length !== expected) {
+    throw new ImageDecodeError(`PNG image data is truncated (${raw.length} of the ${expected} bytes a ${width}×${height} image needs)`);
+  }
+}
+
+function decodePng(bytes: Uint8Array, limit: number): RawImage {
+  checkPng(bytes, limit);
   let png: { width: number; height: number; data: Buffer; color: boolean };
   try {
     const buf = stripTrns(bytes);

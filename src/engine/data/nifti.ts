@@ -77,8 +77,14 @@ function openHeader(input: Uint8Array): { bytes: Uint8Array; view: DataView; lit
 export function niftiDims(input: Uint8Array): [number, number, number] {
   const { view, little } = openHeader(input);
   const dim = Array.from({ length: 4 }, (_, i) => view.getInt16(40 + 2 * i, little));
-  const extent = (i: number) => (i <= dim[0] ? Math.max(1, dim[i]) : 1);
+  const extent = (i: number) => (i <= dim[0] ? positiveDim(dim, i) : 1);
   return [extent(1), extent(2), extent(3)];
+}
+
+/** `dim[i]` of a header, which must be at least 1 for every axis up to dim[0]. */
+function positiveDim(dim: number[], i: number): number {
+  if (dim[i] < 1) throw new ImageDecodeError(`invalid header: dim[${i}] = ${dim[i]} (each of the ${dim[0]} dimensions must be at least 1)`);
+  return dim[i];
 }
 
 export function parseNifti(input: Uint8Array): NiftiVolume {
@@ -87,7 +93,7 @@ export function parseNifti(input: Uint8Array): NiftiVolume {
   const dim = Array.from({ length: 8 }, (_, i) => view.getInt16(40 + 2 * i, little));
   const ndim = dim[0];
   if (ndim < 1 || ndim > 7) throw new ImageDecodeError(`invalid dim[0] = ${ndim}`);
-  const extent = (i: number) => (i <= ndim ? Math.max(1, dim[i]) : 1);
+  const extent = (i: number) => (i <= ndim ? positiveDim(dim, i) : 1);
   for (let i = 4; i <= ndim; i++) {
     if (extent(i) > 1) throw new ImageDecodeError(`a ${ndim}D series (dim = ${dim.slice(1, ndim + 1).join('×')}); one 3D volume per file is expected`);
   }

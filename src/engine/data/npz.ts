@@ -7,10 +7,19 @@ import { parseNpz, type NpyArray } from './npy';
 import { SPLITS, type Split } from './types';
 import { intensityToBytes, rawVolume, type VolumeOptions } from './volume';
 
-/** Converts image values to 0..255: uint8 as is; floats whose maximum is ≤ 1 are scaled by 255; everything else is rounded and clamped. */
-function toBytes(arr: NpyArray): Uint8Array {
+/**
+ * Converts image values to 0..255: uint8 as is; floats whose maximum is ≤ 1 are scaled by 255;
+ * everything else is rounded and clamped. A NaN or infinite value is a `TtlInputError` naming
+ * the image (`what`, `perImage` values each).
+ */
+function toBytes(arr: NpyArray, what: string, perImage: number): Uint8Array {
   if (arr.data instanceof Uint8Array && arr.dtype === '|u1') return arr.data;
   const src = arr.data;
+  for (let i = 0; i < src.length; i++) {
+    if (!Number.isFinite(src[i])) {
+      throw new TtlInputError(`${what}[${Math.floor(i / perImage)}] has ${Number.isNaN(src[i]) ? 'NaN' : 'infinite'} pixel values; fill them before training`);
+    }
+  }
   let scale = 1;
   if (arr.dtype === '<f4' || arr.dtype === '<f8') {
     let max = -Infinity;
@@ -63,6 +72,9 @@ export async function collectNpz(file: string, volume: VolumeOptions = {}): Prom
     if (!lab) throw new TtlInputError(`${file} has ${prefix}images but no ${prefix}labels`);
     const shape = img.shape;
     let c: 1 | 3 = 1;
+    if (shape.length === 4 && shape[3] === 4) {
+      throw new TtlInputError(`${file}: ${prefix}images has shape (${shape.join(', ')}), RGBA images; keep the colour channels (images[..., :3]) — volumes are N×D×H×W or N×D×H×W×1`);
+    }
     const isVolume = (shape.length === 4 && shape[3] !== 1 && shape[3] !== 3) || (shape.length === 5 && shape[4] === 1);
     if (!isVolume && shape.length === 4) c = shape[3] as 1 | 3;
     else if (!isVolume && shape.length !== 3) {
@@ -84,7 +96,7 @@ export async function collectNpz(file: string, volume: VolumeOptions = {}): Prom
     labels.forEach((v, i) => {
       if (!Number.isInteger(v)) throw new TtlInputError(`${file}: ${prefix}labels[${i}] = ${v} is not an integer class label`);
     });
-    parts.push({ split, images: d ? img : toBytes(img), n, d, h, w, c, labels });
+    parts.push({ split, images: d ? img : toBytes(img, `${file}: ${prefix}images`, h * w * c), n, d, h, w, c, labels });
   }
 
   const values = [...new Set(parts.flatMap((p) => p.labels))].sort((a, b) => a - b);

@@ -11,7 +11,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { Collected } from './common';
-import type { RawImage } from './image';
+import { ImageDecodeError, type RawImage } from './image';
 import { parseNifti } from './nifti';
 import type { Rng } from '../../shared/rng';
 
@@ -55,11 +55,15 @@ export function isRawVolume(img: RawImage): img is RawVolume {
 
 /**
  * Maps intensities to 8 bits (see {@link VolumeOptions}); `integral8` says the values are
- * stored as uint8 (then `auto` copies them unchanged).
+ * stored as uint8 (then `auto` copies them unchanged). NaN or infinite values are an
+ * {@link ImageDecodeError}: mapping them to 0 would train on made-up voxels.
  */
 export function intensityToBytes(values: ArrayLike<number>, opts: VolumeOptions = {}, integral8 = false): Uint8Array {
   const n = values.length;
   const out = new Uint8Array(n);
+  let bad = 0;
+  for (let i = 0; i < n; i++) if (!Number.isFinite(values[i])) bad++;
+  if (bad > 0) throw new ImageDecodeError(`${bad} of its ${n} values are NaN or infinite; fill them (e.g. with 0 or the background value) before training`);
   let lo: number;
   let hi: number;
   if (opts.window) {

@@ -185,6 +185,9 @@ export function show(v: unknown): string {
   if (Array.isArray(v)) return v.length === 0 ? 'an empty array' : `an array ${clip(JSON.stringify(v))}`;
   if (typeof v === 'object' && v !== null) return 'an object';
   if (typeof v === 'string') return `the string ${clip(JSON.stringify(v))}`;
+  // JSON.stringify writes null for these: 1e999 would be reported as "got null"
+  if (typeof v === 'number' && Number.isNaN(v)) return 'NaN';
+  if (typeof v === 'number' && !Number.isFinite(v)) return `a number too ${v > 0 ? 'large' : 'small'} to represent (it reads as ${v > 0 ? '' : 'minus '}infinity)`;
   return clip(JSON.stringify(v));
 }
 

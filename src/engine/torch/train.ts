@@ -154,6 +154,8 @@ export async function trainSeedTorch(a: TorchSeedInput): Promise<TorchSeedResult
       plateau.restore(state.plateau);
       resumedFrom = setup.resumed.epoch;
     }
+    // metrics lines of epochs the last checkpoint does not hold (a kill between the two) are trained again
+    if (a.resume) handle.reconcileMetrics(state.epoch);
     emit({ type: 'run-started', runDir: handle.dir, runId: handle.id, seed, epochs: o.epochs, resumedFromEpoch: resumedFrom });
     emit({ type: 'log', level: 'info', message: `${handle.id}: ${a.prepared.description} on torch (${setup.deviceName}, ${setup.device}), ${split.train.length}/${split.val.length}/${split.test.length} train/val/test images` });
     for (let epoch = state.epoch + 1; epoch < o.epochs; epoch++) {
@@ -171,7 +173,6 @@ export async function trainSeedTorch(a: TorchSeedInput): Promise<TorchSeedResult
       });
       const val = evaluated(r.splits.val, split.val, labels, numClasses, 'val');
       const decided = decideEpoch(state, plateau, o, epoch, lr, val);
-      await call('save', { epoch, best: decided.improved, state: decided.state });
       state = decided.state;
       const record: EpochRecord = {
         epoch,
@@ -186,7 +187,9 @@ export async function trainSeedTorch(a: TorchSeedInput): Promise<TorchSeedResult
         seconds: (performance.now() - t0) / 1000,
         trainImagesPerSecond: order.length / r.trainSeconds,
       };
+      // metrics line first, checkpoint after, as on the wasm engine (see reconcileMetrics above)
       handle.appendMetrics({ ...record });
+      await call('save', { epoch, best: decided.improved, state });
       emit({ type: 'epoch', runDir: handle.dir, record, epochs: o.epochs });
       if (shouldStop(state, o)) break;
     }

@@ -6,24 +6,34 @@
  * Layout of `<dir>/`: `model.json` + `weights.bin` (the classifier), `optimizer.json` +
  * `optimizer-<g>.bin` (slots of parameter group g), `state.json` (LoopState).
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { tf } from '../tf';
 import { saveLayersModelFile, readWeightsFile } from '../models/layersModel';
 import type { LoopState, Trainer } from './loop';
 import type { NamedTensor } from './optim';
-import { writeFileAtomic } from '../atomic';
+import { withPath, writeBoundary, writeFileAtomic } from '../atomic';
 
 /** Replaces `dir` by the folder `write` fills, via `dir.tmp` and `dir.old`. */
 export async function replaceDirectory(dir: string, write: (tmp: string) => Promise<void>): Promise<void> {
   const tmp = `${dir}.tmp`;
   const old = `${dir}.old`;
   await fsp.rm(tmp, { recursive: true, force: true });
-  await fsp.mkdir(tmp, { recursive: true });
-  await write(tmp);
+  try {
+    await fsp.mkdir(tmp, { recursive: true });
+    await write(tmp);
+  } catch (e) {
+    // a full disk: free what was written, and say where
+    await fsp.rm(tmp, { recursive: true, force: true }).catch(() => undefined);
+    throw withPath(e, tmp);
+  }
   await fsp.rm(old, { recursive: true, force: true });
-  if (existsSync(dir)) await fsp.rename(dir, old);
+  if (existsSync(dir)) {
+    await fsp.rename(dir, old);
+    writeBoundary();
+  }
   await fsp.rename(tmp, dir);
+  writeBoundary();
   await fsp.rm(old, { recursive: true, force: true });
 }
 
@@ -32,6 +42,26 @@ export function existingCheckpoint(dir: string): string | undefined {
   if (existsSync(`${dir}/state.json`)) return dir;
   if (existsSync(`${dir}.old/state.json`)) return `${dir}.old`;
   return undefined;
+}
+
+/**
+ * Puts the checkpoint folder `dir` back in order after a kill inside {@link replaceDirectory}:
+ * a whole `dir` wins, else `dir.old` becomes `dir`; the partial `dir.tmp` and a superseded
+ * `dir.old` are removed. Returns `dir` when it holds a checkpoint.
+ */
+export async function recoverCheckpoint(dir: string): Promise<string | undefined> {
+  if (!existsSync(`${dir}/state.json`) && existsSync(`${dir}.old/state.json`)) {
+    await fsp.rm(dir, { recursive: true, force: true });
+    await fsp.rename(`${dir}.old`, dir);
+  }
+  await fsp.rm(`${dir}.old`, { recursive: true, force: true });
+  await fsp.rm(`${dir}.tmp`, { recursive: true, force: true });
+  return existsSync(`${dir}/state.json`) ? dir : undefined;
+}
+
+/** The last finished epoch a checkpoint folder holds (its state.json). */
+export function checkpointEpoch(dir: string): number {
+  return (JSON.parse(readFileSync(`${dir}/state.json`, 'utf8')) as LoopState).epoch;
 }
 
 export async function saveCheckpoint(dir: string, trainer: Trainer, state: LoopState = trainer.state): Promise<void> {

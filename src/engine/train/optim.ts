@@ -74,11 +74,33 @@ export class GroupOptimizer {
 
   async setState(state: NamedTensor[][]): Promise<void> {
     await Promise.all(this.opts.map((o, i) => (state[i]?.length ? o.setWeights(state[i]) : Promise.resolve())));
+    // not `instanceof`: tfjs optimisers answer it by duck typing, true for every optimiser
+    for (const o of this.opts) if (o.getClassName() === 'Adam') restoreAdamBetaPowers(o as tf.AdamOptimizer);
   }
 
   dispose(): void {
     for (const o of this.opts) o.dispose();
   }
+}
+
+/**
+ * Adam's bias corrections use β^t, which tfjs keeps as a float32 product updated every step but
+ * recomputes as `pow(β, t)` when the state is restored; the two differ in the last bits, so a
+ * resumed run would drift from an uninterrupted one. This sets them to the product a run that was
+ * never stopped holds (one float32 multiplication per step, as the backend does).
+ */
+function restoreAdamBetaPowers(o: tf.AdamOptimizer): void {
+  const a = o as unknown as { accBeta1: tf.Variable; accBeta2: tf.Variable; beta1: number; beta2: number; iterations_: number };
+  const product = (beta: number): number => {
+    const b = Math.fround(beta);
+    let acc = b;
+    for (let k = 0; k < a.iterations_; k++) acc = Math.fround(acc * b);
+    return acc;
+  };
+  tf.tidy(() => {
+    a.accBeta1.assign(tf.scalar(product(a.beta1)));
+    a.accBeta2.assign(tf.scalar(product(a.beta2)));
+  });
 }
 
 /** Cosine annealing from η to 0 over the run, by epoch (as torch's CosineAnnealingLR with T_max = epochs). */

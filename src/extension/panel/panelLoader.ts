@@ -8,6 +8,7 @@
  * here: the panel passes in what needs the editor (trust, document text, webview URIs).
  */
 import { basename } from 'node:path';
+import { isBuiltinBackbone } from '../../shared/experiment';
 import type { InspectResult } from '../../shared/formats/inspect';
 import { pathKey } from '../runs/tree';
 import type { RunsSnapshot } from '../runs/runsModel';
@@ -35,6 +36,15 @@ export interface PanelView {
   state(): PanelState;
   /** Merges a change into the state (an undefined value removes the key) and sends it. */
   set(patch: Partial<PanelState>): void;
+}
+
+/**
+ * Whether computing the layer table of `key` would make the engine read a file: every backbone
+ * that is not a built-in name is a path to load (a model.json, a folder holding one, any case,
+ * any extension), so the untrusted-workspace gate goes by this and not by the name's suffix.
+ */
+export function readsFiles(key: LayerTableKey): boolean {
+  return !isBuiltinBackbone(key.backbone);
 }
 
 export class PanelLoader {
@@ -89,7 +99,7 @@ export class PanelLoader {
     if (id === this.layerKey) return;
     this.layerKey = id;
     this.view.state().tfTotals = undefined;
-    if (!this.sources.isTrusted() && key.backbone.endsWith('.json')) {
+    if (!this.sources.isTrusted() && readsFiles(key)) {
       // nothing runs on the workspace's files before it is trusted
       this.view.set({ layersError: `Trust this workspace to list the layers of ${basename(key.backbone)}.`, layersLoading: false });
       return;
@@ -111,7 +121,7 @@ export class PanelLoader {
    * estimate. Only for a cut the layer table knows: a half-typed name starts no process.
    */
   async loadTfTotals(key: LayerTableKey & { tf: { cut: string } }): Promise<void> {
-    if (!this.sources.isTrusted() && key.backbone.endsWith('.json')) return;
+    if (!this.sources.isTrusted() && readsFiles(key)) return;
     const { tf, ...untruncated } = key;
     const layersKey = JSON.stringify(untruncated);
     try {

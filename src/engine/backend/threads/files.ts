@@ -5,7 +5,8 @@
  * file; Node's `Worker` cannot start from the `blob:` URL tfjs would use).
  */
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync } from 'node:fs';
+import { writeFileAtomic } from '../../atomic';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { WASM_PACKAGE_VERSION, wasmDirectory, wasmPackageDirectory } from '../wasm';
@@ -67,9 +68,7 @@ export function writeIfChanged(path: string, text: string): void {
   } catch {
     /* missing: write it */
   }
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, text, { mode: 0o600 });
-  renameSync(tmp, path);
+  writeFileAtomic(path, text, { mode: 0o600, boundary: false });
 }
 
 /**

@@ -3,7 +3,8 @@
  * crash or a hang cannot hurt the caller), cached per tfjs version, Node version, platform and
  * thread count.
  */
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { writeFileAtomic } from '../../atomic';
 import { join } from 'node:path';
 import { entryScript, type EntryScript } from '../../entryScript';
 import { AUTO_MIN_SPEEDUP, defaultCacheDir, resolveThreadCount, threadsCacheKey } from './config';
@@ -50,10 +51,7 @@ function writeVerdict(cacheDir: string, key: string, result: ThreadsSelfTest): v
     ensurePrivateDir(cacheDir);
     const all = readVerdicts(cacheDir);
     all[key] = result;
-    const path = verdictFile(cacheDir);
-    const tmp = `${path}.${process.pid}.tmp`;
-    writeFileSync(tmp, JSON.stringify(all, null, 2), { mode: 0o600 });
-    renameSync(tmp, path);
+    writeFileAtomic(verdictFile(cacheDir), JSON.stringify(all, null, 2), { mode: 0o600, boundary: false });
   } catch {
     /* an unwritable cache only costs a self-test next time */
   }
@@ -72,7 +70,7 @@ export function clearThreadsVerdicts(cacheDir = defaultCacheDir(), threads?: num
 
 function writeFileSyncSafe(path: string, text: string): void {
   try {
-    writeFileSync(path, text, { mode: 0o600 });
+    writeFileAtomic(path, text, { mode: 0o600, boundary: false });
   } catch {
     /* nothing cached */
   }
