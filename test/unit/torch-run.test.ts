@@ -47,6 +47,20 @@ function smallExample(dir: string, backend: string, epochs = 3, device = 'cpu'):
   return file;
 }
 
+/** The run folder of an uninterrupted torch run of `smallExample(dir, 'torch', 3)` (the first test's, or made on demand). */
+let straightTorchRun: string | undefined;
+
+/** What must be equal between two runs of the same seed on the CPU: everything but timings. */
+function trajectory(runDir: string): unknown[] {
+  return readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8')
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => {
+      const { seconds: _s, trainImagesPerSecond: _t, time: _time, ...rest } = JSON.parse(l) as Record<string, unknown>;
+      return rest;
+    });
+}
+
 function metricsEpochs(runDir: string): number[] {
   return readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8')
     .split('\n')
@@ -81,6 +95,7 @@ test('the BreastMNIST example trains on both engines with the same summary field
   assert.ok(gap <= 0.05, `test AUROC torch ${torch.test.auroc.toFixed(4)} vs wasm ${wasm.test.auroc.toFixed(4)} (gap ${gap.toFixed(4)})`);
 
   const dirTorch = results.torch.runDirs[0];
+  straightTorchRun = dirTorch;
   const record = readRun(dirTorch);
   assert.equal(record.status, 'finished');
   assert.equal(record.backend, 'torch');
@@ -132,6 +147,10 @@ runExperiment(${JSON.stringify(file)}, { runsDir: ${JSON.stringify(runsDir)}, on
 
   const resumed = await resumeRun(first.runDir);
   assert.equal(resumed.summary.backend, 'torch');
+  // the same run as one that was never stopped: every epoch's losses, AUROCs, lr and best flag, and the test AUROC
+  straightTorchRun ??= (await runExperiment(smallExample(tempDir('ttl-torch-straight-'), 'torch', 3), { runsDir: path.join(dir, 'straight') })).runDirs[0];
+  assert.deepEqual(trajectory(first.runDir), trajectory(straightTorchRun));
+  assert.equal(resumed.summary.test.auroc, (JSON.parse(readFileSync(path.join(straightTorchRun, 'summary.json'), 'utf8')) as { test: { auroc: number } }).test.auroc);
   assert.equal(resumed.summary.epochsRun, 3);
   assert.deepEqual(metricsEpochs(first.runDir), [0, 1, 2]);
   const record = readRun(first.runDir);
