@@ -48,6 +48,10 @@ class BadInput(ValueError):
     """The request or its files are at fault (exit code 2)."""
 
 
+class Diverged(Exception):
+    """The model's outputs or loss are no longer finite numbers."""
+
+
 class Gone(Exception):
     """stdout broke: the parent has gone."""
 
@@ -286,6 +290,8 @@ class Worker:
                 self.ch.check()
                 idx = indices[s : s + self.batch_size]
                 logits = self._forward(idx, None).float()
+                if not bool(torch.isfinite(logits).all()):
+                    raise Diverged("the model diverged: its outputs are no longer finite numbers; lower train.lr")
                 y = torch.from_numpy(self.labels[idx]).to(self.device)
                 loss_sum += float(self._loss(logits, y, False)) * len(idx)
                 probs.extend(torch.softmax(logits, 1)[:, : self.num_classes].reshape(-1).cpu().tolist())
@@ -318,7 +324,10 @@ class Worker:
             self.opt.zero_grad(set_to_none=True)
             loss.backward()
             self.opt.step()
-            loss_sum += float(loss.detach()) * len(idx)
+            value = float(loss.detach())
+            if not math.isfinite(value):
+                raise Diverged(f"the model diverged: the training loss is {value} at epoch {epoch}, step {step + 1}; lower train.lr")
+            loss_sum += value * len(idx)
             self.ch.send(type="batch", runDir=self.run_dir, epoch=epoch, epochs=epochs, step=step + 1, steps=steps)
         self._sync()
         train_seconds = time.perf_counter() - t0
@@ -424,6 +433,10 @@ def serve() -> int:
                 ch.send(type="reply", id=m["id"], error="cancelled")
                 ch.send(type="cancelled")
                 return 0
+            except Diverged as e:
+                ch.send(type="reply", id=m["id"], error=str(e))
+                ch.send(type="failed", error=str(e), inputError=False, outOfMemory=False)
+                return 1
             except (BadInput, TorchUnavailable) as e:
                 ch.send(type="reply", id=m["id"], error=str(e))
                 ch.send(type="failed", error=str(e), inputError=True, outOfMemory=False)

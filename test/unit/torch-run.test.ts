@@ -305,3 +305,20 @@ test('the probe trains its head on cached, unaugmented features on both engines:
   // measured 0.738 (torch) vs 0.741 (wasm), seed 1
   assert.ok(Math.abs(auroc.torch - auroc.wasm) <= 0.05, JSON.stringify(auroc));
 });
+
+test('a torch run that diverges fails with one line saying so, and the run is marked failed', { timeout: 120_000 }, async () => {
+  const dir = tempDir('ttl-torch-diverge-');
+  const runsDir = path.join(dir, 'runs');
+  const file = smallExample(dir, 'torch', 1);
+  const exp = JSON.parse(readFileSync(file, 'utf8')) as { train: Record<string, unknown> };
+  // η = 1e37: the first step's update overflows float32, so the next loss is NaN
+  exp.train = { ...exp.train, optimizer: 'sgd', lr: 1e37, momentum: 0.9 };
+  writeFileSync(file, JSON.stringify(exp));
+  await assert.rejects(runExperiment(file, { runsDir }), (e: Error) => {
+    assert.equal(e.message.split('\n').length, 1);
+    assert.match(e.message, /^torch engine: the model diverged: .*; lower train\.lr$/);
+    return true;
+  });
+  const [run] = readdirSync(runsDir);
+  assert.equal(readRun(path.join(runsDir, run)).status, 'failed');
+});
