@@ -39,8 +39,15 @@ const builds = [
   { ...node, entryPoints: { cli: 'src/cli/main.ts', worker: 'src/worker/main.ts' }, outdir: 'dist' },
   { ...node, entryPoints: entryScripts, outdir: 'dist' },
   {
-    bundle: true, platform: 'browser', target: 'es2022', format: 'iife', sourcemap: !production,
-    minify: production, entryPoints: { webview: 'webview/main.ts' }, outdir: 'dist', logLevel: 'info',
+    bundle: true,
+    platform: 'browser',
+    target: 'es2022',
+    format: 'iife',
+    sourcemap: !production,
+    minify: production,
+    entryPoints: { webview: 'webview/main.ts' },
+    outdir: 'dist',
+    logLevel: 'info',
   },
 ];
 

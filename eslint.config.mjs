@@ -103,8 +103,20 @@ export default defineConfig(
   // src/extension: the editor-side modules that hold logic the unit tests run without VS Code.
   {
     files: [
-      'cutPoints.ts', 'ids.ts', 'experiments/checks.ts', 'experiments/template.ts', 'runs/tree.ts', 'runs/compare.ts', 'jobs/queue.ts', 'jobs/progress.ts',
-      'jobs/recovery.ts', 'jobs/jobProcess.ts', 'panel/layerTable.ts', 'panel/panelLoader.ts', 'util/debounce.ts', 'util/jsonc.ts',
+      'cutPoints.ts',
+      'ids.ts',
+      'experiments/checks.ts',
+      'experiments/template.ts',
+      'runs/tree.ts',
+      'runs/compare.ts',
+      'jobs/queue.ts',
+      'jobs/progress.ts',
+      'jobs/recovery.ts',
+      'jobs/jobProcess.ts',
+      'panel/layerTable.ts',
+      'panel/panelLoader.ts',
+      'util/debounce.ts',
+      'util/jsonc.ts',
     ].map((f) => `src/extension/${f}`),
     rules: { 'no-restricted-imports': ['error', { patterns: [{ ...VSCODE, message: 'this module is unit-tested without VS Code: keep the VS Code API in its callers' }] }] },
   },

@@ -156,9 +156,7 @@ function buildResNet18(widths: number[], classes: number): { params: Params; for
     for (const b of blocks) {
       let y = tf.relu(batchNorm(tf.conv2d(h, p(`${b.name}/conv1`) as tf.Tensor4D, b.stride, 'same'), `${b.name}/bn1`));
       y = batchNorm(tf.conv2d(y, p(`${b.name}/conv2`) as tf.Tensor4D, 1, 'same'), `${b.name}/bn2`);
-      const skip = params.has(`${b.name}/down`)
-        ? batchNorm(tf.conv2d(h, p(`${b.name}/down`) as tf.Tensor4D, b.stride, 'same'), `${b.name}/downbn`)
-        : h;
+      const skip = params.has(`${b.name}/down`) ? batchNorm(tf.conv2d(h, p(`${b.name}/down`) as tf.Tensor4D, b.stride, 'same'), `${b.name}/downbn`) : h;
       h = tf.relu(tf.add(y, skip)) as tf.Tensor4D;
     }
     const pooled = tf.mean(h, [1, 2]) as tf.Tensor2D;
@@ -223,8 +221,19 @@ function layersModel(name: Exclude<Options['model'], 'resnet18'>, size: number, 
     const relu6 = (x: S) => ap(L.reLU({ maxValue: 6 }), x);
     h = relu6(ap(L.batchNormalization(), ap(L.conv2d({ filters: 32, kernelSize: 3, strides: 2, padding: 'same', useBias: false }), inp)));
     const cfg: Array<[number, number]> = [
-      [64, 1], [128, 2], [128, 1], [256, 2], [256, 1], [512, 2],
-      [512, 1], [512, 1], [512, 1], [512, 1], [512, 1], [1024, 2], [1024, 1],
+      [64, 1],
+      [128, 2],
+      [128, 1],
+      [256, 2],
+      [256, 1],
+      [512, 2],
+      [512, 1],
+      [512, 1],
+      [512, 1],
+      [512, 1],
+      [512, 1],
+      [1024, 2],
+      [1024, 1],
     ];
     for (const [filters, stride] of cfg) {
       h = relu6(ap(L.batchNormalization(), ap(L.depthwiseConv2d({ kernelSize: 3, strides: stride, padding: 'same', useBias: false }), h)));
@@ -258,7 +267,13 @@ async function main(): Promise<void> {
   }
   const opt = tf.train.sgd(0.01);
   const x = tf.randomNormal([o.batch, o.size, o.size, 3], 0, 1, 'float32', 42) as tf.Tensor4D;
-  const labels = tf.oneHot(tf.tensor1d(Array.from({ length: o.batch }, (_, i) => i % classes), 'int32'), classes);
+  const labels = tf.oneHot(
+    tf.tensor1d(
+      Array.from({ length: o.batch }, (_, i) => i % classes),
+      'int32',
+    ),
+    classes,
+  );
   const step = () => {
     const loss = opt.minimize(() => tf.losses.softmaxCrossEntropy(labels, forward(x)) as tf.Scalar, true, params);
     const v = loss?.dataSync()[0];

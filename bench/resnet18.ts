@@ -49,7 +49,13 @@ async function main(): Promise<void> {
   const report = await initBackend({ backend: arg('backend', 'auto') as never });
   const model = buildClassifier(buildResNet(18, { inputSize: SIZE, seed: 0 }), { numClasses: 2, seed: 0 });
   const x = tf.randomNormal([BATCH, SIZE, SIZE, 3], 0, 1, 'float32', 1);
-  const y = tf.oneHot(tf.tensor1d(Array.from({ length: BATCH }, (_, i) => i % 2), 'int32'), 2);
+  const y = tf.oneHot(
+    tf.tensor1d(
+      Array.from({ length: BATCH }, (_, i) => i % 2),
+      'int32',
+    ),
+    2,
+  );
   const opt = tf.train.momentum(0.01, 0.9);
   const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
   const step = async () => {

@@ -118,7 +118,21 @@ export function chartCard(title: string, name: string, config: ChartConfiguratio
   const box = h('div', { class: `chart-box${opts.tall ? ' tall' : ''}` }, canvas);
   config.plugins = [...(config.plugins ?? []), background, errorBars];
   const chart = new Chart(canvas, config);
-  const el = h('figure', { class: 'chart-card', 'data-chart': name }, h('figcaption', {}, h('span', { class: 'chart-title' }, title), exportButtons(name, () => chart.toBase64Image('image/png', 1), () => toCsv(csv()))), box);
+  const el = h(
+    'figure',
+    { class: 'chart-card', 'data-chart': name },
+    h(
+      'figcaption',
+      {},
+      h('span', { class: 'chart-title' }, title),
+      exportButtons(
+        name,
+        () => chart.toBase64Image('image/png', 1),
+        () => toCsv(csv()),
+      ),
+    ),
+    box,
+  );
   return { el, destroy: () => chart.destroy() };
 }
 
@@ -177,7 +191,17 @@ export function heatmapCard(title: string, name: string, labels: string[], matri
   ctx.fillText('1', margin + n * cell + 27, margin + 6);
   ctx.fillText('0', margin + n * cell + 27, margin + n * cell - 6);
   const csv = () => toCsv([['layer', ...labels], ...labels.map((l, i) => [l, ...(matrix[i] ?? [])])]);
-  const el = h('figure', { class: 'chart-card', 'data-chart': name }, h('figcaption', {}, h('span', { class: 'chart-title' }, title), exportButtons(name, () => canvas.toDataURL('image/png'), csv)), h('div', { class: 'heatmap-box' }, canvas));
+  const el = h(
+    'figure',
+    { class: 'chart-card', 'data-chart': name },
+    h(
+      'figcaption',
+      {},
+      h('span', { class: 'chart-title' }, title),
+      exportButtons(name, () => canvas.toDataURL('image/png'), csv),
+    ),
+    h('div', { class: 'heatmap-box' }, canvas),
+  );
   return { el, destroy: () => undefined };
 }
 

@@ -39,7 +39,10 @@ let tree: LayerTreeView | undefined;
 function section(id: string, heading: string): Section {
   let s = sections.get(id);
   if (!s) {
-    const el = id === 'layers' ? h('section', { id: `section-${id}`, class: 'section plain', 'aria-label': heading }) : h('vscode-collapsible', { heading, open: true, id: `section-${id}`, class: 'section' });
+    const el =
+      id === 'layers'
+        ? h('section', { id: `section-${id}`, class: 'section plain', 'aria-label': heading })
+        : h('vscode-collapsible', { heading, open: true, id: `section-${id}`, class: 'section' });
     s = { el, signature: '', cards: [] };
     sections.set(id, s);
   }
@@ -64,20 +67,40 @@ function update(id: string, heading: string, show: boolean, signature: unknown, 
 function render(): void {
   applyTheme();
   const parts: (HTMLElement | undefined)[] = [header()];
-  parts.push(update('layers', 'Layers and truncation', !!state.experiment || !!state.layersError, [state.experiment?.backbone, state.experiment?.inputSize, state.layersLoading, state.layersError, !!state.layers], drawLayersFrame));
+  parts.push(
+    update(
+      'layers',
+      'Layers and truncation',
+      !!state.experiment || !!state.layersError,
+      [state.experiment?.backbone, state.experiment?.inputSize, state.layersLoading, state.layersError, !!state.layers],
+      drawLayersFrame,
+    ),
+  );
   placeTree();
   const own = state.runs.filter((r) => r.own !== false);
   const selected = own.find((r) => r.dir === ui.selectedRun) ?? own.find((r) => r.dir === state.target.runDir) ?? own.find((r) => r.status === 'running') ?? own[0];
   parts.push(update('training', 'Training', own.length > 0, [own.map((r) => [r.dir, r.status]), selected?.dir, selected?.epochs], () => drawTraining(own, selected)));
   const finished = state.runs.filter((r) => r.test);
-  parts.push(update('compare', 'Comparison', finished.length > 0, finished.map((r) => [r.dir, r.test, r.macs, r.params, r.latencyMs]), () => drawComparison(finished)));
+  parts.push(
+    update(
+      'compare',
+      'Comparison',
+      finished.length > 0,
+      finished.map((r) => [r.dir, r.test, r.macs, r.params, r.latencyMs]),
+      () => drawComparison(finished),
+    ),
+  );
   const search = state.searches[0];
   parts.push(update('search', `Cutoff search${search ? ` (${search.searchDir.split(/[\\/]/).pop()})` : ''}`, !!search, search, () => drawSearch(search!)));
   const analysis = shownAnalysis();
   const analyses = analysesByTime();
   parts.push(
-    update('svcca', `Similarity to the pretrained features${analysis ? ` (${analysis.file.measure.toUpperCase()}, ${analysis.file.name})` : ''}`, !!analysis, [analysis, analyses.map(analysisKey)], () =>
-      drawAnalysis(analysis!, analyses),
+    update(
+      'svcca',
+      `Similarity to the pretrained features${analysis ? ` (${analysis.file.measure.toUpperCase()}, ${analysis.file.name})` : ''}`,
+      !!analysis,
+      [analysis, analyses.map(analysisKey)],
+      () => drawAnalysis(analysis!, analyses),
     ),
   );
   parts.push(update('gradcam', 'Grad-CAM', state.gradcam.length > 0, state.gradcam, drawGradCam));
@@ -99,8 +122,17 @@ const statusEl = h('p', { class: 'muted', id: 'status', role: 'status' });
 function header(): HTMLElement {
   const e = state.experiment;
   const title = e ? e.name : state.target.runDir ? 'Run charts' : 'Model Explorer';
-  const facts = e ? `${e.backbone.split(/[\\/]/).pop()} · ${e.inputSize} px · ${strategyShortLabel(e.strategy)}` : state.target.runDir ? state.target.runDir : 'Open an experiment file (*.ttl.json) and run “TTL: Open Model Explorer”.';
-  headerEl.replaceChildren(h('h1', {}, title), h('p', { class: 'muted', id: 'facts' }, facts), state.experimentError ? h('p', { class: 'error', role: 'alert' }, state.experimentError) : '', statusEl);
+  const facts = e
+    ? `${e.backbone.split(/[\\/]/).pop()} · ${e.inputSize} px · ${strategyShortLabel(e.strategy)}`
+    : state.target.runDir
+      ? state.target.runDir
+      : 'Open an experiment file (*.ttl.json) and run “TTL: Open Model Explorer”.';
+  headerEl.replaceChildren(
+    h('h1', {}, title),
+    h('p', { class: 'muted', id: 'facts' }, facts),
+    state.experimentError ? h('p', { class: 'error', role: 'alert' }, state.experimentError) : '',
+    statusEl,
+  );
   return headerEl;
 }
 
@@ -140,7 +172,10 @@ function placeTree(): void {
 }
 
 function similarityOf(a: AnalysisView | undefined): Map<string, Similarity> | undefined {
-  return a?.file.horizontal && new Map(a.file.horizontal.layers.map((l) => [l.layer, { finetuned: l.finetuned, random: l.random, undersampled: l.undersampled, points: l.points, neurons: l.neurons }]));
+  return (
+    a?.file.horizontal &&
+    new Map(a.file.horizontal.layers.map((l) => [l.layer, { finetuned: l.finetuned, random: l.random, undersampled: l.undersampled, points: l.points, neurons: l.neurons }]))
+  );
 }
 
 const analysisKey = (a: AnalysisView) => `${a.runId}/${a.file.name}`;
@@ -186,21 +221,73 @@ function drawTraining(own: RunView[], selected: RunView | undefined): { content:
   const e = selected.epochs;
   const [c0, c1, c2, c3] = palette();
   const x = e.map((p) => String(p.epoch + 1));
-  const line = (label: string, data: (number | undefined)[], color: string) => ({ label, data: data.map((v) => v ?? null), borderColor: color, backgroundColor: color, pointRadius: 3, spanGaps: true });
+  const line = (label: string, data: (number | undefined)[], color: string) => ({
+    label,
+    data: data.map((v) => v ?? null),
+    borderColor: color,
+    backgroundColor: color,
+    pointRadius: 3,
+    spanGaps: true,
+  });
   const scale = (title: string, extra: object = {}) => ({ x: { title: { display: true, text: 'epoch' } }, y: { title: { display: true, text: title }, ...extra } });
   const loss = chartCard(
     'Loss per epoch',
     `loss-${selected.id}`,
-    { type: 'line', data: { labels: x, datasets: [line('train loss', e.map((p) => p.trainLoss), c0), line('val loss', e.map((p) => p.valLoss), c1)] }, options: { scales: scale('loss') } },
+    {
+      type: 'line',
+      data: {
+        labels: x,
+        datasets: [
+          line(
+            'train loss',
+            e.map((p) => p.trainLoss),
+            c0,
+          ),
+          line(
+            'val loss',
+            e.map((p) => p.valLoss),
+            c1,
+          ),
+        ],
+      },
+      options: { scales: scale('loss') },
+    },
     () => [['epoch', 'train_loss', 'val_loss'], ...e.map((p) => [p.epoch + 1, p.trainLoss, p.valLoss])],
   );
   const metrics = chartCard(
     'Validation AUROC and AUPRC per epoch',
     `val-metrics-${selected.id}`,
-    { type: 'line', data: { labels: x, datasets: [line('val AUROC', e.map((p) => p.valAuroc), c2), line('val AUPRC', e.map((p) => p.valAuprc), c3)] }, options: { scales: scale('score', { suggestedMin: 0.5, suggestedMax: 1 }) } },
+    {
+      type: 'line',
+      data: {
+        labels: x,
+        datasets: [
+          line(
+            'val AUROC',
+            e.map((p) => p.valAuroc),
+            c2,
+          ),
+          line(
+            'val AUPRC',
+            e.map((p) => p.valAuprc),
+            c3,
+          ),
+        ],
+      },
+      options: { scales: scale('score', { suggestedMin: 0.5, suggestedMax: 1 }) },
+    },
     () => [['epoch', 'val_auroc', 'val_auprc'], ...e.map((p) => [p.epoch + 1, p.valAuroc, p.valAuprc])],
   );
-  const note = selected.status === 'running' ? h('p', { class: 'muted' }, `Training: ${e.length} ${e.length === 1 ? 'epoch' : 'epochs'} done so far; the curves grow as epochs finish.`) : h('p', { class: 'muted' }, selected.test ? `Test AUROC ${formatMetric(selected.test.auroc)} · AUPRC ${formatMetric(selected.test.auprc)} · ${formatCount(selected.params)} params · ${formatCount(selected.macs)} MACs · ${formatMs(selected.latencyMs)}` : selected.status);
+  const note =
+    selected.status === 'running'
+      ? h('p', { class: 'muted' }, `Training: ${e.length} ${e.length === 1 ? 'epoch' : 'epochs'} done so far; the curves grow as epochs finish.`)
+      : h(
+          'p',
+          { class: 'muted' },
+          selected.test
+            ? `Test AUROC ${formatMetric(selected.test.auroc)} · AUPRC ${formatMetric(selected.test.auprc)} · ${formatCount(selected.params)} params · ${formatCount(selected.macs)} MACs · ${formatMs(selected.latencyMs)}`
+            : selected.status,
+        );
   return { content: [h('div', { class: 'toolbar' }, picker), note, h('div', { class: 'grid' }, loss.el, metrics.el)], cards: [loss, metrics] };
 }
 
@@ -262,7 +349,10 @@ function drawComparison(runs: RunView[]): { content: Node[]; cards: Card[] } {
       },
       options: { scales: { y: { suggestedMin: 0.5, max: 1, title: { display: true, text: 'test score' } } } },
     },
-    () => [['group', 'runs', 'auroc_mean', 'auroc_sd', 'auprc_mean', 'auprc_sd'], ...gs.map((g): Cell[] => [g.label, g.runs.length, g.auroc.mean, g.auroc.sd, g.auprc.mean, g.auprc.sd])],
+    () => [
+      ['group', 'runs', 'auroc_mean', 'auroc_sd', 'auprc_mean', 'auprc_sd'],
+      ...gs.map((g): Cell[] => [g.label, g.runs.length, g.auroc.mean, g.auroc.sd, g.auprc.mean, g.auprc.sd]),
+    ],
   );
   const maxOf = (f: (g: Group) => number | undefined) => Math.max(...gs.map((g) => f(g) ?? 0)) || 1;
   const rel = (f: (g: Group) => number | undefined) => gs.map((g) => (f(g) === undefined ? null : (100 * f(g)!) / maxOf(f)));
@@ -307,7 +397,14 @@ function drawComparison(runs: RunView[]): { content: Node[]; cards: Card[] } {
 }
 
 /** Test AUROC against MACs, one point per labelled run group or method, and the Pareto front as a step line. */
-function paretoScatter(title: string, name: string, pointsLabel: string, points: { x: number; y: number; label: string }[], front: { x: number; y: number }[], csv: () => Cell[][]): Card {
+function paretoScatter(
+  title: string,
+  name: string,
+  pointsLabel: string,
+  points: { x: number; y: number; label: string }[],
+  front: { x: number; y: number }[],
+  csv: () => Cell[][],
+): Card {
   const [c0, c1] = palette();
   return chartCard(
     title,
@@ -317,12 +414,29 @@ function paretoScatter(title: string, name: string, pointsLabel: string, points:
       data: {
         datasets: [
           { type: 'scatter', label: pointsLabel, data: points, backgroundColor: c0, pointRadius: 5 },
-          { type: 'line', label: 'Pareto front', data: front, borderColor: c1, backgroundColor: 'transparent', borderWidth: 2, pointRadius: 8, pointBorderWidth: 2, stepped: 'after' as const },
+          {
+            type: 'line',
+            label: 'Pareto front',
+            data: front,
+            borderColor: c1,
+            backgroundColor: 'transparent',
+            borderWidth: 2,
+            pointRadius: 8,
+            pointBorderWidth: 2,
+            stepped: 'after' as const,
+          },
         ],
       },
       options: {
-        scales: { x: { type: 'linear', title: { display: true, text: 'MACs' }, ticks: { callback: (v) => formatCount(Number(v)) } }, y: { title: { display: true, text: 'test AUROC' } } },
-        plugins: { tooltip: { callbacks: { label: (item) => `${(item.raw as { label?: string }).label ?? ''}: AUROC ${item.parsed.y?.toFixed(3)}, ${formatCount(item.parsed.x ?? 0)} MACs` } } },
+        scales: {
+          x: { type: 'linear', title: { display: true, text: 'MACs' }, ticks: { callback: (v) => formatCount(Number(v)) } },
+          y: { title: { display: true, text: 'test AUROC' } },
+        },
+        plugins: {
+          tooltip: {
+            callbacks: { label: (item) => `${(item.raw as { label?: string }).label ?? ''}: AUROC ${item.parsed.y?.toFixed(3)}, ${formatCount(item.parsed.x ?? 0)} MACs` },
+          },
+        },
       },
     },
     csv,
@@ -347,7 +461,10 @@ function drawSearch(r: SearchReport): { content: Node[]; cards: Card[] } {
       },
       options: { scales: { y: { suggestedMin: 0.5, max: 1 } } },
     },
-    () => [['method', 'cut', 'auroc_mean', 'auroc_sd', 'auprc_mean', 'auprc_sd', 'params_m', 'macs_g', 'latency_ms', 'pareto'], ...rows.map((x): Cell[] => [x.method, x.cut, x.auroc.mean, x.auroc.std, x.auprc.mean, x.auprc.std, x.paramsM, x.macsG, x.latencyMs, x.pareto ? 1 : 0])],
+    () => [
+      ['method', 'cut', 'auroc_mean', 'auroc_sd', 'auprc_mean', 'auprc_sd', 'params_m', 'macs_g', 'latency_ms', 'pareto'],
+      ...rows.map((x): Cell[] => [x.method, x.cut, x.auroc.mean, x.auroc.std, x.auprc.mean, x.auprc.std, x.paramsM, x.macsG, x.latencyMs, x.pareto ? 1 : 0]),
+    ],
   );
   const points = rows.map((x) => ({ x: x.macsG * 1e9, y: x.auroc.mean, label: x.method }));
   // the report flagged its front (paretoFront, shared/stats.ts); drawn as a step line by MACs
@@ -357,13 +474,24 @@ function drawSearch(r: SearchReport): { content: Node[]; cards: Card[] } {
     ...points.map((p, i): Cell[] => [p.label, p.x, p.y, rows[i].pareto ? 1 : 0]),
   ]);
   const t = r.trials;
-  return { content: [h('p', { class: 'muted' }, `${t.finished} of ${t.total} trials finished (${t.short} short halving rounds, ${t.failed} failed); ${r.epochs} epochs, ${r.inputSize} px, seeds ${r.seeds.join(', ')}`), h('div', { class: 'grid' }, scores.el, pareto.el)], cards: [scores, pareto] };
+  return {
+    content: [
+      h(
+        'p',
+        { class: 'muted' },
+        `${t.finished} of ${t.total} trials finished (${t.short} short halving rounds, ${t.failed} failed); ${r.epochs} epochs, ${r.inputSize} px, seeds ${r.seeds.join(', ')}`,
+      ),
+      h('div', { class: 'grid' }, scores.el, pareto.el),
+    ],
+    cards: [scores, pareto],
+  };
 }
 
 function drawAnalysis(a: AnalysisView, all: AnalysisView[]): { content: Node[]; cards: Card[] } {
   const f = a.file;
   const picker = h('vscode-single-select', { id: 'analysis-picker', 'aria-label': 'Analysis' }) as HTMLElement & { value: string };
-  for (const x of all) picker.append(h('vscode-option', { value: analysisKey(x), selected: x === a }, `${x.file.name} · ${x.file.images} ${x.file.split} images · ${x.runId}`));
+  for (const x of all)
+    picker.append(h('vscode-option', { value: analysisKey(x), selected: x === a }, `${x.file.name} · ${x.file.images} ${x.file.split} images · ${x.runId}`));
   picker.addEventListener('change', () => {
     ui = { ...ui, selectedAnalysis: picker.value };
     render();
@@ -387,7 +515,10 @@ function drawAnalysis(a: AnalysisView, all: AnalysisView[]): { content: Node[]; 
           },
           options: { scales: { y: { min: 0, max: 1, title: { display: true, text: f.measure } } } },
         },
-        () => [['layer', 'block', 'finetuned', 'random', 'points', 'neurons', 'undersampled'], ...ls.map((l): Cell[] => [l.layer, l.block, l.finetuned, l.random, l.points ?? '', l.neurons ?? '', l.undersampled ? 'yes' : 'no'])],
+        () => [
+          ['layer', 'block', 'finetuned', 'random', 'points', 'neurons', 'undersampled'],
+          ...ls.map((l): Cell[] => [l.layer, l.block, l.finetuned, l.random, l.points ?? '', l.neurons ?? '', l.undersampled ? 'yes' : 'no']),
+        ],
       ),
     );
   }
@@ -436,7 +567,17 @@ function drawAnalysis(a: AnalysisView, all: AnalysisView[]): { content: Node[]; 
       chartCard(
         'Linear probe AUROC per block',
         `probe-${f.name}`,
-        { type: 'bar', data: { labels: bs.map((b) => b.block), datasets: [{ label: 'probe AUROC', data: bs.map((b) => b.auroc), backgroundColor: c2 }, { label: 'probe AUPRC', data: bs.map((b) => b.auprc), backgroundColor: c1 }] }, options: { scales: { y: { suggestedMin: 0.5, max: 1 } } } },
+        {
+          type: 'bar',
+          data: {
+            labels: bs.map((b) => b.block),
+            datasets: [
+              { label: 'probe AUROC', data: bs.map((b) => b.auroc), backgroundColor: c2 },
+              { label: 'probe AUPRC', data: bs.map((b) => b.auprc), backgroundColor: c1 },
+            ],
+          },
+          options: { scales: { y: { suggestedMin: 0.5, max: 1 } } },
+        },
         () => [['block', 'layer', 'auroc', 'auprc'], ...bs.map((b): Cell[] => [b.block, b.layer, b.auroc, b.auprc])],
       ),
     );
@@ -454,7 +595,10 @@ function drawAnalysis(a: AnalysisView, all: AnalysisView[]): { content: Node[]; 
           data: { labels: ls.map((l) => l.layer), datasets: [{ label: `finetuned ↔ ${otherName} finetuned`, data: ls.map((l) => l.similarity), backgroundColor: c2 }] },
           options: { scales: { y: { min: 0, max: 1, title: { display: true, text: f.measure } } } },
         },
-        () => [['layer', 'block', 'similarity', 'points', 'neurons', 'undersampled'], ...ls.map((l): Cell[] => [l.layer, l.block, l.similarity, l.points, l.neurons, l.undersampled ? 'yes' : 'no'])],
+        () => [
+          ['layer', 'block', 'similarity', 'points', 'neurons', 'undersampled'],
+          ...ls.map((l): Cell[] => [l.layer, l.block, l.similarity, l.points, l.neurons, l.undersampled ? 'yes' : 'no']),
+        ],
       ),
     );
   }
@@ -471,7 +615,16 @@ function drawAnalysis(a: AnalysisView, all: AnalysisView[]): { content: Node[]; 
 function drawGradCam(): { content: Node[] } {
   return {
     content: state.gradcam.map((g) =>
-      h('div', { class: 'gallery-run' }, h('h3', {}, g.runId), h('div', { class: 'gallery' }, ...g.images.map((img) => h('figure', { class: 'gradcam' }, h('img', { src: img.src, alt: img.caption, loading: 'lazy' }), h('figcaption', {}, img.caption))))),
+      h(
+        'div',
+        { class: 'gallery-run' },
+        h('h3', {}, g.runId),
+        h(
+          'div',
+          { class: 'gallery' },
+          ...g.images.map((img) => h('figure', { class: 'gradcam' }, h('img', { src: img.src, alt: img.caption, loading: 'lazy' }), h('figcaption', {}, img.caption))),
+        ),
+      ),
     ),
   };
 }

@@ -56,7 +56,13 @@ export class LayerTreeView {
     this.cut = input.cut;
     this.stops = handleStops(input.table, input.strategy);
     this.totals = h('div', { class: 'totals', id: 'cut-totals', role: 'status' });
-    this.handle = h('div', { class: 'handle', role: 'slider', tabindex: 0, 'aria-label': 'Truncation point', 'aria-valuemin': 0, 'aria-valuemax': this.stops.length - 1 }, h('span', { class: 'handle-grip', 'aria-hidden': 'true' }, '✂'), h('span', { class: 'handle-label' }), h('span', { class: 'handle-totals' }));
+    this.handle = h(
+      'div',
+      { class: 'handle', role: 'slider', tabindex: 0, 'aria-label': 'Truncation point', 'aria-valuemin': 0, 'aria-valuemax': this.stops.length - 1 },
+      h('span', { class: 'handle-grip', 'aria-hidden': 'true' }, '✂'),
+      h('span', { class: 'handle-label' }),
+      h('span', { class: 'handle-totals' }),
+    );
     this.el = h('div', { class: 'layer-tree' }, this.totals, this.header(), this.body());
     this.bindHandle();
     this.place(this.cut);
@@ -88,7 +94,15 @@ export class LayerTreeView {
   }
 
   private header(): HTMLElement {
-    return h('div', { class: 'tree-row tree-header', 'aria-hidden': 'true' }, h('span', { class: 'c-name' }, 'layer'), h('span', { class: 'c-shape' }, 'output'), h('span', { class: 'c-num' }, 'params'), h('span', { class: 'c-num' }, 'MACs'), h('span', { class: 'c-sim' }, this.input.similarity ? `${this.input.measure ?? 'similarity'} (finetuned · random)` : ''));
+    return h(
+      'div',
+      { class: 'tree-row tree-header', 'aria-hidden': 'true' },
+      h('span', { class: 'c-name' }, 'layer'),
+      h('span', { class: 'c-shape' }, 'output'),
+      h('span', { class: 'c-num' }, 'params'),
+      h('span', { class: 'c-num' }, 'MACs'),
+      h('span', { class: 'c-sim' }, this.input.similarity ? `${this.input.measure ?? 'similarity'} (finetuned · random)` : ''),
+    );
   }
 
   private body(): HTMLElement {
@@ -96,13 +110,35 @@ export class LayerTreeView {
     const tree = buildLayerTree(table, strategy, cut);
     const list = h('div', { class: 'tree-body', role: 'list', 'aria-label': `Layers of ${table.model}` });
     for (const g of tree.groups) {
-      list.append(h('div', { class: 'tree-row group-head', role: 'listitem' }, h('span', { class: 'c-name' }, g.name), h('span', { class: 'c-shape' }, `${g.rows.length} layers`), h('span', { class: 'c-num' }, formatCount(g.params)), h('span', { class: 'c-num' }, formatCount(g.macs)), h('span', { class: 'c-sim' })));
+      list.append(
+        h(
+          'div',
+          { class: 'tree-row group-head', role: 'listitem' },
+          h('span', { class: 'c-name' }, g.name),
+          h('span', { class: 'c-shape' }, `${g.rows.length} layers`),
+          h('span', { class: 'c-num' }, formatCount(g.params)),
+          h('span', { class: 'c-num' }, formatCount(g.macs)),
+          h('span', { class: 'c-sim' }),
+        ),
+      );
       for (const r of g.rows) {
         const sim = this.input.similarity?.get(r.name);
         const row = h(
           'div',
-          { class: `tree-row layer${r.cutPoint ? ' cut-point' : ''}${r.name === this.input.suggested ? ' suggested' : ''}`, role: 'listitem', 'data-layer': r.name, title: r.className },
-          h('span', { class: 'c-name' }, r.cutPoint ? h('span', { class: 'cut-mark', title: 'cut point' }, '◆ ') : '', r.name, r.name === this.input.suggested ? h('span', { class: 'badge suggested-badge' }, 'suggested cut') : '', h('span', { class: 'note' })),
+          {
+            class: `tree-row layer${r.cutPoint ? ' cut-point' : ''}${r.name === this.input.suggested ? ' suggested' : ''}`,
+            role: 'listitem',
+            'data-layer': r.name,
+            title: r.className,
+          },
+          h(
+            'span',
+            { class: 'c-name' },
+            r.cutPoint ? h('span', { class: 'cut-mark', title: 'cut point' }, '◆ ') : '',
+            r.name,
+            r.name === this.input.suggested ? h('span', { class: 'badge suggested-badge' }, 'suggested cut') : '',
+            h('span', { class: 'note' }),
+          ),
           h('span', { class: 'c-shape' }, `[${r.outputShape.slice(1).join('×')}]`),
           h('span', { class: 'c-num' }, formatCount(r.params)),
           h('span', { class: 'c-num' }, formatCount(r.macs)),
@@ -151,7 +187,10 @@ export class LayerTreeView {
       h('span', { class: 'total', id: 'total-params' }, h('b', {}, `${approx}${formatCount(t.params)}`), ` params (${pct(t.params, full.params)} of full)`),
       h('span', { class: 'total', id: 'total-macs' }, h('b', {}, `${approx}${formatCount(t.macs)}`), ` MACs (${pct(t.macs, full.macs)})`),
     ];
-    if (lat.ms !== undefined) parts.push(h('span', { class: 'total', id: 'total-latency' }, h('b', {}, formatMs(lat.ms)), lat.fullMs ? ` latency (${pct(lat.ms, lat.fullMs)} of FTL)` : ' latency (measured)'));
+    if (lat.ms !== undefined)
+      parts.push(
+        h('span', { class: 'total', id: 'total-latency' }, h('b', {}, formatMs(lat.ms)), lat.fullMs ? ` latency (${pct(lat.ms, lat.fullMs)} of FTL)` : ' latency (measured)'),
+      );
     else parts.push(h('span', { class: 'total muted' }, 'latency: measured when a run at this cut finishes'));
     return parts;
   }
@@ -159,7 +198,16 @@ export class LayerTreeView {
   private bindHandle(): void {
     const h = this.handle;
     h.addEventListener('keydown', (e) => {
-      const steps: Record<string, number | 'first' | 'last'> = { ArrowUp: -1, ArrowLeft: -1, ArrowDown: 1, ArrowRight: 1, PageUp: -3, PageDown: 3, Home: 'first', End: 'last' };
+      const steps: Record<string, number | 'first' | 'last'> = {
+        ArrowUp: -1,
+        ArrowLeft: -1,
+        ArrowDown: 1,
+        ArrowRight: 1,
+        PageUp: -3,
+        PageDown: 3,
+        Home: 'first',
+        End: 'last',
+      };
       const delta = steps[e.key];
       if (delta === undefined) return;
       e.preventDefault();

@@ -52,8 +52,17 @@ type Shape = Array<number | null>;
 
 const RELU_FAMILY = new Set(['relu', 'relu6', 'elu', 'selu', 'leakyrelu', 'leaky_relu', 'prelu', 'gelu', 'gelu_new']);
 const POOLING = new Set([
-  'MaxPooling1D', 'MaxPooling2D', 'MaxPooling3D', 'AveragePooling1D', 'AveragePooling2D', 'AveragePooling3D',
-  'GlobalAveragePooling1D', 'GlobalAveragePooling2D', 'GlobalAveragePooling3D', 'GlobalMaxPooling1D', 'GlobalMaxPooling2D',
+  'MaxPooling1D',
+  'MaxPooling2D',
+  'MaxPooling3D',
+  'AveragePooling1D',
+  'AveragePooling2D',
+  'AveragePooling3D',
+  'GlobalAveragePooling1D',
+  'GlobalAveragePooling2D',
+  'GlobalAveragePooling3D',
+  'GlobalMaxPooling1D',
+  'GlobalMaxPooling2D',
 ]);
 const CONV = new Set(['Conv1D', 'Conv2D', 'Conv3D', 'GroupedConv3D']);
 const ZERO_PADDING = new Set(['ZeroPadding2D', 'ZeroPadding3D']);
@@ -173,7 +182,11 @@ export function profile(model: tf.LayersModel, opts: ProfileOptions = {}): Model
         }
         const inShapes = (Array.isArray(ins[0]) ? ins : [ins]) as Shape[];
         const out = fillShape(firstShape(node.outputShapes as Shape | Shape[]), opts.inputSize);
-        const [m, mc] = layerMacs(layer, inShapes.map((s) => fillShape(s, opts.inputSize)), out);
+        const [m, mc] = layerMacs(
+          layer,
+          inShapes.map((s) => fillShape(s, opts.inputSize)),
+          out,
+        );
         macs += m;
         macsConvDense += mc;
       }

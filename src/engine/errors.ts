@@ -5,7 +5,10 @@
  */
 export class TtlInputError extends Error {
   override name = 'TtlInputError';
-  constructor(message: string, readonly hint?: string) {
+  constructor(
+    message: string,
+    readonly hint?: string,
+  ) {
     super(message);
   }
 }

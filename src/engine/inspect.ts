@@ -47,11 +47,15 @@ export async function inspectModel(o: InspectOptions): Promise<InspectResult> {
   const cut = o.cut ? findCut(backbone, o.cut) : null;
   const strategy = o.strategy ?? 'ttl';
   if (strategy === 'tf' && !cut) throw new TtlInputError('a TF model needs a cut (--cut): the layers above it are rebuilt at half width');
-  const model = strategy === 'tf' ? prepareStrategy(backbone, { kind: 'tf', cut: cut! }, numClasses, 0).model : buildClassifier(backbone, { cut: cut ?? undefined, numClasses });
+  const model =
+    strategy === 'tf' ? prepareStrategy(backbone, { kind: 'tf', cut: cut! }, numClasses, 0).model : buildClassifier(backbone, { cut: cut ?? undefined, numClasses });
   try {
     const p = profile(model);
     const cutPoints = new Set(backbone.cutPoints);
-    const blocks = blockOfLayers(model.layers.map((l) => l.name), backbone);
+    const blocks = blockOfLayers(
+      model.layers.map((l) => l.name),
+      backbone,
+    );
     const inputShape = model.inputs[0].shape;
     return {
       model: backbone.name,

@@ -149,11 +149,7 @@ function clfCurve(labels: ArrayLike<number>, scores: ArrayLike<number>): { tps: 
  * The ROC curve as sklearn's `roc_curve(y, s, drop_intermediate=False)`: one point per distinct
  * score (decreasing thresholds) preceded by the point (0, 0) at threshold `Infinity`.
  */
-export function rocCurve(
-  labels: ArrayLike<number>,
-  scores: ArrayLike<number>,
-  opts?: MetricOptions,
-): { fpr: number[]; tpr: number[]; thresholds: number[] } {
+export function rocCurve(labels: ArrayLike<number>, scores: ArrayLike<number>, opts?: MetricOptions): { fpr: number[]; tpr: number[]; thresholds: number[] } {
   const { pos, neg } = checkBinary('ROC curve', labels, scores, opts);
   const { tps, fps, thresholds } = clfCurve(labels, scores);
   return {
@@ -271,12 +267,7 @@ function fromConfusion(c: Confusion, threshold: number): ThresholdMetrics {
  * positive). Use it to apply a threshold chosen on one split (e.g. the val Youden point) to
  * another. Throws {@link MetricError} unless both classes are present.
  */
-export function thresholdMetrics(
-  labels: ArrayLike<number>,
-  scores: ArrayLike<number>,
-  threshold = 0.5,
-  opts?: MetricOptions,
-): ThresholdMetrics {
+export function thresholdMetrics(labels: ArrayLike<number>, scores: ArrayLike<number>, threshold = 0.5, opts?: MetricOptions): ThresholdMetrics {
   checkBinary('Sensitivity/specificity', labels, scores, opts);
   if (Number.isNaN(threshold)) throw new MetricError('Threshold is NaN');
   return fromConfusion(confusionAt(labels, scores, threshold), threshold);
@@ -302,10 +293,7 @@ export function youden(labels: ArrayLike<number>, scores: ArrayLike<number>, opt
       best = k;
     }
   }
-  const m = fromConfusion(
-    { tp: tps[best], fp: fps[best], fn: pos - tps[best], tn: neg - fps[best] },
-    thresholds[best],
-  );
+  const m = fromConfusion({ tp: tps[best], fp: fps[best], fn: pos - tps[best], tn: neg - fps[best] }, thresholds[best]);
   return { ...m, j: m.sensitivity + m.specificity - 1 };
 }
 

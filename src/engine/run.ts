@@ -69,16 +69,20 @@ function splitIndices(data: LoadedDataset, file: string): { train: number[]; val
   for (const s of splits) {
     if (!out[s].length) throw new TtlInputError(`${file}: the ${s} split is empty; check data.split or the data's own split`);
   }
-  const counts = Object.fromEntries(splits.map((s) => {
-    const c = new Array<number>(data.classes.length).fill(0);
-    for (const i of out[s]) c[data.items[i].label]++;
-    return [s, c];
-  })) as Record<(typeof splits)[number], number[]>;
+  const counts = Object.fromEntries(
+    splits.map((s) => {
+      const c = new Array<number>(data.classes.length).fill(0);
+      for (const i of out[s]) c[data.items[i].label]++;
+      return [s, c];
+    }),
+  ) as Record<(typeof splits)[number], number[]>;
   for (let c = 0; c < data.classes.length; c++) {
     for (const s of splits) {
       if (counts[s][c] === 0) {
         const all = splits.map((x) => `${counts[x][c]} in ${x}`).join(', ');
-        throw new TtlInputError(`${file}: class "${data.classes[c]}" has no images in the ${s} split (${all}); every class needs images in train, val and test — check the labels in data.path or the split fractions`);
+        throw new TtlInputError(
+          `${file}: class "${data.classes[c]}" has no images in the ${s} split (${all}); every class needs images in train, val and test — check the labels in data.path or the split fractions`,
+        );
       }
     }
   }
@@ -93,7 +97,13 @@ function trainOptions(exp: Experiment, labels: readonly number[], train: number[
     optimizer: { optimizer: t.optimizer, lr: t.lr, momentum: t.momentum, weightDecay: t.weightDecay },
     schedule: t.schedule,
     plateau: t.plateau,
-    classWeights: t.classWeights === 'balanced' ? balancedClassWeights(train.map((i) => labels[i]), numClasses) : null,
+    classWeights:
+      t.classWeights === 'balanced'
+        ? balancedClassWeights(
+            train.map((i) => labels[i]),
+            numClasses,
+          )
+        : null,
     augment: { randomResizedCrop: t.augment.randomResizedCrop, scale: t.augment.scale, ratio: [3 / 4, 4 / 3], hflip: t.augment.hflip },
     earlyStoppingPatience: t.earlyStopping.patience,
     earlyStoppingMonitor: t.earlyStopping.monitor,
@@ -146,7 +156,9 @@ interface Context {
 function prepareTorch(exp: Experiment, options: RunOptions): TorchSetup {
   const b = exp.model.backbone;
   if (!isBuiltinBackbone(b) || VOLUME_BACKBONES.includes(b)) {
-    throw new TtlInputError(`the torch engine trains the built-in 2D backbones; ${isBuiltinBackbone(b) ? `${b} reads volumes` : `model.backbone ${b}`} needs another backend (e.g. --backend wasm)`);
+    throw new TtlInputError(
+      `the torch engine trains the built-in 2D backbones; ${isBuiltinBackbone(b) ? `${b} reads volumes` : `model.backbone ${b}`} needs another backend (e.g. --backend wasm)`,
+    );
   }
   const packageRoot = torchPackageRoot();
   const python = findPython({ python: options.python, packageRoot });
@@ -169,10 +181,7 @@ async function prepareContext(file: string, exp: Experiment, options: RunOptions
     for (const w of await assertExperimentOnDisk(file)) emit({ type: 'log', level: 'warn', message: formatProblems(file, [w]) });
   }
   emit({ type: 'phase', phase: 'loading data', done: 0 });
-  const data = await loadDataset(
-    datasetSpecOf(exp.data),
-    (done, total) => emit({ type: 'phase', phase: 'loading data', done, total }),
-  );
+  const data = await loadDataset(datasetSpecOf(exp.data), (done, total) => emit({ type: 'phase', phase: 'loading data', done, total }));
   for (const w of data.warnings) emit({ type: 'log', level: 'warn', message: w });
   return { file, exp, data, backend, engine: torch ? 'torch' : backend.chosen, torch, options };
 }
@@ -189,7 +198,14 @@ async function trainSeed(ctx: Context, openRun: () => RunHandle, seed: number, r
   const split = splitIndices(data, ctx.file);
   const labels = data.items.map((it) => it.label);
   const numClasses = data.classes.length;
-  const backbone = await loadBackbone({ backbone: exp.model.backbone, weights: exp.model.weights, inflateFrom: exp.model.inflateFrom, inputSize: data.imageSize, pretrained: exp.model.pretrained, seed });
+  const backbone = await loadBackbone({
+    backbone: exp.model.backbone,
+    weights: exp.model.weights,
+    inflateFrom: exp.model.inflateFrom,
+    inputSize: data.imageSize,
+    pretrained: exp.model.pretrained,
+    seed,
+  });
   let prepared: ReturnType<typeof prepareStrategy>;
   try {
     prepared = prepareStrategy(backbone, exp.strategy as StrategySpec, numClasses, seed, exp.train.headLrMultiplier);
@@ -204,7 +220,21 @@ async function trainSeed(ctx: Context, openRun: () => RunHandle, seed: number, r
     const opts = trainOptions(exp, labels, split.train, numClasses, seed);
     let done: { val: Evaluated; test: Evaluated; state: LoopState; latencyMs?: number; device?: string };
     if (ctx.torch) {
-      done = await trainSeedTorch({ exp, data, split, labels, options: opts, prepared, normalisation: backbone.normalisation, handle, seed, resume, torch: ctx.torch, emit, signal: options.signal });
+      done = await trainSeedTorch({
+        exp,
+        data,
+        split,
+        labels,
+        options: opts,
+        prepared,
+        normalisation: backbone.normalisation,
+        handle,
+        seed,
+        resume,
+        torch: ctx.torch,
+        emit,
+        signal: options.signal,
+      });
     } else {
       const trainer = new Trainer(
         prepared,
@@ -230,7 +260,11 @@ async function trainSeed(ctx: Context, openRun: () => RunHandle, seed: number, r
         handle.reconcileMetrics(trainer.state.epoch);
       }
       emit({ type: 'run-started', runDir: handle.dir, runId: handle.id, seed, epochs: exp.train.epochs, resumedFromEpoch: resumedFrom });
-      emit({ type: 'log', level: 'info', message: `${handle.id}: ${prepared.description}, ${split.train.length}/${split.val.length}/${split.test.length} train/val/test images` });
+      emit({
+        type: 'log',
+        level: 'info',
+        message: `${handle.id}: ${prepared.description}, ${split.train.length}/${split.val.length}/${split.test.length} train/val/test images`,
+      });
       await trainer.fit({
         isCancelled: () => options.signal?.aborted ?? false,
         onBatch: (epoch, step, steps) => emit({ type: 'batch', runDir: handle.dir, epoch, epochs: exp.train.epochs, step, steps }),
@@ -249,16 +283,17 @@ async function trainSeed(ctx: Context, openRun: () => RunHandle, seed: number, r
       trainer.dispose();
     }
     const { val, test } = done;
-    const rows = [
-      ...split.val.map((i, r) => ({ i, r, split: 'val', probs: val.probs })),
-      ...split.test.map((i, r) => ({ i, r, split: 'test', probs: test.probs })),
-    ].map(({ i, r, split: s, probs }) => {
-      const p = Array.from(probs.subarray(r * numClasses, (r + 1) * numClasses));
-      return { id: data.items[i].id, split: s, label: data.classes[labels[i]], score: numClasses === 2 ? p[1] : p };
-    });
+    const rows = [...split.val.map((i, r) => ({ i, r, split: 'val', probs: val.probs })), ...split.test.map((i, r) => ({ i, r, split: 'test', probs: test.probs }))].map(
+      ({ i, r, split: s, probs }) => {
+        const p = Array.from(probs.subarray(r * numClasses, (r + 1) * numClasses));
+        return { id: data.items[i].id, split: s, label: data.classes[labels[i]], score: numClasses === 2 ? p[1] : p };
+      },
+    );
     handle.writePredictions(rows, data.classes);
     await replaceDirectory(handle.modelDir, async (tmp) => {
-      await saveLayersModelFile(prepared.model, tmp, { ttl: { classes: data.classes, normalisation: backbone.normalisation, imageSize: data.imageSize, strategy: exp.strategy } });
+      await saveLayersModelFile(prepared.model, tmp, {
+        ttl: { classes: data.classes, normalisation: backbone.normalisation, imageSize: data.imageSize, strategy: exp.strategy },
+      });
     });
     const cx = profile(prepared.model);
     let latencyMs = done.latencyMs;
@@ -282,7 +317,15 @@ async function trainSeed(ctx: Context, openRun: () => RunHandle, seed: number, r
       epochsRun: done.state.epoch + 1,
       bestEpoch: done.state.bestEpoch,
       val: splitMetrics(val, split.val.length),
-      test: { ...splitMetrics(test, split.test.length), ...atValThreshold(val, test, split.test.map((i) => labels[i]), numClasses) },
+      test: {
+        ...splitMetrics(test, split.test.length),
+        ...atValThreshold(
+          val,
+          test,
+          split.test.map((i) => labels[i]),
+          numClasses,
+        ),
+      },
       params: cx.params,
       trainableParams: cx.trainableParams,
       macs: cx.macs,
@@ -332,7 +375,15 @@ function aggregate(summaries: RunSummary[]): SeedAggregate {
 function versionsWith(ctx: Context): Record<string, string> {
   const r = ctx.torch?.report;
   if (!r) return { ...versions(), backend: ctx.backend.chosen };
-  const v: Record<string, string> = { ...versions(), backend: 'torch', python: r.python.version, pythonExecutable: r.python.executable, torch: r.torch.version, device: r.device.chosen ?? '', deviceName: r.device.name ?? '' };
+  const v: Record<string, string> = {
+    ...versions(),
+    backend: 'torch',
+    python: r.python.version,
+    pythonExecutable: r.python.executable,
+    torch: r.torch.version,
+    device: r.device.chosen ?? '',
+    deviceName: r.device.name ?? '',
+  };
   if (r.torch.cuda) v.cuda = r.torch.cuda;
   if (r.torch.cudnn !== null) v.cudnn = String(r.torch.cudnn);
   return v;
@@ -345,14 +396,15 @@ export async function runExperiment(file: string, options: RunOptions = {}): Pro
   const runsDir = path.resolve(options.runsDir ?? path.join(process.cwd(), ...DEFAULT_RUNS_DIR_PARTS));
   const summaries: RunSummary[] = [];
   for (const seed of exp.train.seeds) {
-    const open = () => createRun(runsDir, {
-      experiment: exp,
-      experimentFile: ctx.file,
-      seed,
-      versions: versionsWith(ctx),
-      backend: ctx.engine,
-      dataFingerprint: ctx.data.fingerprint,
-    });
+    const open = () =>
+      createRun(runsDir, {
+        experiment: exp,
+        experimentFile: ctx.file,
+        seed,
+        versions: versionsWith(ctx),
+        backend: ctx.engine,
+        dataFingerprint: ctx.data.fingerprint,
+      });
     summaries.push(await trainSeed(ctx, open, seed, false));
   }
   return finishSeeds(summaries);

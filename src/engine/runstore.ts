@@ -18,8 +18,15 @@ import { DEFAULT_RUNS_DIR_PARTS } from '../shared/paths';
 import { FormatError } from '../shared/formats/check';
 import { parseRunSummary, SUMMARY_FILE, SUMMARY_FORMAT, type RunSummary } from '../shared/formats/summary';
 import {
-  METRICS_FILE, parseRunInfo, PREDICTIONS_FILE, RUN_FILE, RUN_FORMAT,
-  type MetricsLine, type RunInfo as StoredRunInfo, type RunRecord as StoredRunRecord, type RunStatus,
+  METRICS_FILE,
+  parseRunInfo,
+  PREDICTIONS_FILE,
+  RUN_FILE,
+  RUN_FORMAT,
+  type MetricsLine,
+  type RunInfo as StoredRunInfo,
+  type RunRecord as StoredRunRecord,
+  type RunStatus,
 } from '../shared/formats/runRecord';
 
 export type { MetricsLine, RunStatus } from '../shared/formats/runRecord';
@@ -139,7 +146,11 @@ export function runPaths(dir: string): RunPaths {
 export function makeRunId(name: string, seed: number, now: Date = new Date()): string {
   const p = (n: number) => String(n).padStart(2, '0');
   const stamp = `${now.getUTCFullYear()}${p(now.getUTCMonth() + 1)}${p(now.getUTCDate())}-${p(now.getUTCHours())}${p(now.getUTCMinutes())}${p(now.getUTCSeconds())}`;
-  const safe = name.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[-.]+|[-.]+$/g, '').slice(0, 64) || 'run';
+  const safe =
+    name
+      .replace(/[^A-Za-z0-9._-]+/g, '-')
+      .replace(/^[-.]+|[-.]+$/g, '')
+      .slice(0, 64) || 'run';
   return `${stamp}-${safe}-s${seed}-${randomBytes(2).toString('hex')}`;
 }
 
@@ -217,7 +228,16 @@ export function openForResume(dir: string, opts: LivenessOptions = {}): RunHandl
   fs.mkdirSync(paths.checkpointsDir, { recursive: true });
   fs.mkdirSync(paths.modelDir, { recursive: true });
   const t = new Date().toISOString();
-  const info: RunInfo = { ...stripRecord(rec), format: RUN_FORMAT, status: 'running', pid: process.pid, host: hostname(), updatedAt: t, heartbeatAt: t, resumedAt: [...(rec.resumedAt ?? []), t] };
+  const info: RunInfo = {
+    ...stripRecord(rec),
+    format: RUN_FORMAT,
+    status: 'running',
+    pid: process.pid,
+    host: hostname(),
+    updatedAt: t,
+    heartbeatAt: t,
+    resumedAt: [...(rec.resumedAt ?? []), t],
+  };
   delete info.error;
   delete info.endedAt;
   writeJsonAtomic(paths.runFile, info);

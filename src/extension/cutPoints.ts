@@ -45,8 +45,7 @@ export function builtinVocabulary(name: string): CutVocabulary | undefined {
 
 /** Result of reading a model.json as plain JSON. */
 export type ModelJsonInfo =
-  | { ok: true; layers: string[]; className: string; hasWeights: boolean }
-  | { ok: false; reason: 'missing' | 'unreadable' | 'not-json' | 'not-a-layers-model'; detail: string };
+  { ok: true; layers: string[]; className: string; hasWeights: boolean } | { ok: false; reason: 'missing' | 'unreadable' | 'not-json' | 'not-a-layers-model'; detail: string };
 
 interface LayerLike {
   name?: unknown;

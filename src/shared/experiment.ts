@@ -67,12 +67,7 @@ export interface ModelConfig {
   pretrained: boolean;
 }
 
-export type Strategy =
-  | { kind: 'ftl' }
-  | { kind: 'ttl'; cut: string }
-  | { kind: 'tf'; cut: string }
-  | { kind: 'lwft'; k: number }
-  | { kind: 'probe'; cut?: string };
+export type Strategy = { kind: 'ftl' } | { kind: 'ttl'; cut: string } | { kind: 'tf'; cut: string } | { kind: 'lwft'; k: number } | { kind: 'probe'; cut?: string };
 
 export interface TrainConfig {
   epochs: number;
@@ -146,6 +141,9 @@ export interface ExperimentProblem {
 export function experimentNameFromFile(file: string): string {
   const base = file.slice(Math.max(file.lastIndexOf('/'), file.lastIndexOf('\\')) + 1);
   const stem = base.replace(/\.ttl\.json$/i, '').replace(/\.json$/i, '');
-  const safe = stem.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 64);
+  const safe = stem
+    .replace(/[^A-Za-z0-9._-]+/g, '-')
+    .replace(/^[^A-Za-z0-9]+/, '')
+    .slice(0, 64);
   return safe || 'experiment';
 }

@@ -27,7 +27,6 @@ import type { InspectResult } from './formats/inspect';
 /** The protocol's major version, carried by every line. See docs/job-protocol.md for the rule. */
 export const JOB_PROTOCOL_VERSION = 1;
 
-
 // ---------------------------------------------------------------------------------------------
 // Events: what a running job reports, in order. The engine emits these (EventSink); the CLI
 // draws them as progress bars; on the wire each is one line.
@@ -95,10 +94,7 @@ export type TerminalMessage =
   | { type: 'cancelled' };
 
 /** Parent → child, stdin. */
-export type ParentMessage =
-  | { type: 'start'; job: JobRequest }
-  | { type: 'call'; id: number; method: string; params?: unknown }
-  | { type: 'cancel' };
+export type ParentMessage = { type: 'start'; job: JobRequest } | { type: 'call'; id: number; method: string; params?: unknown } | { type: 'cancel' };
 
 /** A message as a line carries it. */
 export type Line<M> = M & { v: typeof JOB_PROTOCOL_VERSION };
@@ -138,7 +134,11 @@ export function childMessageProblem(m: Obj): string | undefined {
   const need = (ok: boolean, field: string) => (ok ? undefined : `"${m.type}" needs ${field}`);
   switch (m.type) {
     case 'phase':
-      return need(isStr(m.phase), 'a string "phase"') ?? need(isOptNum(m.done) && isOptNum(m.total), 'numbers "done" and "total"') ?? need(m.unit === undefined || isStr(m.unit), 'a string "unit"');
+      return (
+        need(isStr(m.phase), 'a string "phase"') ??
+        need(isOptNum(m.done) && isOptNum(m.total), 'numbers "done" and "total"') ??
+        need(m.unit === undefined || isStr(m.unit), 'a string "unit"')
+      );
     case 'log':
       return need(m.level === 'info' || m.level === 'warn' || m.level === 'error', '"level" info, warn or error') ?? need(isStr(m.message), 'a string "message"');
     case 'run-started':
@@ -150,7 +150,11 @@ export function childMessageProblem(m: Obj): string | undefined {
     case 'batch':
       return need(isStr(m.runDir), 'a string "runDir"') ?? need([m.epoch, m.epochs, m.step, m.steps].every(isInt), 'integers "epoch", "epochs", "step" and "steps"');
     case 'epoch':
-      return need(isStr(m.runDir), 'a string "runDir"') ?? need(isInt(m.epochs), 'an integer "epochs"') ?? need(isObj(m.record) && isInt(m.record.epoch), 'a "record" object with an integer "epoch"');
+      return (
+        need(isStr(m.runDir), 'a string "runDir"') ??
+        need(isInt(m.epochs), 'an integer "epochs"') ??
+        need(isObj(m.record) && isInt(m.record.epoch), 'a "record" object with an integer "epoch"')
+      );
     case 'run-finished':
       return need(isStr(m.runDir), 'a string "runDir"') ?? need(isObj(m.summary), 'a "summary" object');
     case 'reply':
@@ -158,7 +162,9 @@ export function childMessageProblem(m: Obj): string | undefined {
     case 'done':
       return isObj(m.result) ? resultProblem(m.result) : '"done" needs a "result" object';
     case 'failed':
-      return need(isStr(m.error), 'a string "error"') ?? need(typeof m.inputError === 'boolean' && typeof m.outOfMemory === 'boolean', 'booleans "inputError" and "outOfMemory"');
+      return (
+        need(isStr(m.error), 'a string "error"') ?? need(typeof m.inputError === 'boolean' && typeof m.outOfMemory === 'boolean', 'booleans "inputError" and "outOfMemory"')
+      );
     case 'cancelled':
       return undefined;
     default:
@@ -172,7 +178,11 @@ function resultProblem(r: Obj): string | undefined {
     case 'run':
       return need(isObj(r.summary), 'a "summary" object') ?? need(isStrArray(r.runDirs), 'a string array "runDirs"');
     case 'search':
-      return need(isStr(r.searchDir) && typeof r.finished === 'boolean', 'a string "searchDir" and a boolean "finished"') ?? need(r.report === undefined || isObj(r.report), 'an object "report"') ?? need(r.pending === undefined || isStrArray(r.pending), 'a string array "pending"');
+      return (
+        need(isStr(r.searchDir) && typeof r.finished === 'boolean', 'a string "searchDir" and a boolean "finished"') ??
+        need(r.report === undefined || isObj(r.report), 'an object "report"') ??
+        need(r.pending === undefined || isStrArray(r.pending), 'a string array "pending"')
+      );
     case 'analyze':
       return need(isStr(r.path) && isObj(r.analysis), 'a string "path" and an object "analysis"');
     case 'gradcam':

@@ -103,10 +103,7 @@ export type HostMessage = { type: 'state'; state: PanelState } | { type: 'export
 
 export type ExportFormat = 'png' | 'csv';
 
-export type WebviewMessage =
-  | { type: 'ready' }
-  | { type: 'setCut'; cut: string | null }
-  | { type: 'export'; chart: string; format: ExportFormat; data: string };
+export type WebviewMessage = { type: 'ready' } | { type: 'setCut'; cut: string | null } | { type: 'export'; chart: string; format: ExportFormat; data: string };
 
 const PNG_PREFIX = 'data:image/png;base64,';
 /** Exports larger than this are refused (a chart PNG is well under a megabyte). */

@@ -32,11 +32,7 @@ export type StrategyKind = (typeof STRATEGY_KINDS)[number];
  * is stricter (LWFT needs `k` there); this is what a caller may hand the engine.
  */
 export type StrategySpec =
-  | { kind: 'ftl' }
-  | { kind: 'ttl'; cut: string }
-  | { kind: 'tf'; cut: string }
-  | { kind: 'lwft'; k?: number; cut?: string }
-  | { kind: 'probe'; cut?: string };
+  { kind: 'ftl' } | { kind: 'ttl'; cut: string } | { kind: 'tf'; cut: string } | { kind: 'lwft'; k?: number; cut?: string } | { kind: 'probe'; cut?: string };
 
 /** A strategy as read from a file that may hold anything: the fields labels and the view need. */
 export interface StrategyFields {

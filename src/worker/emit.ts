@@ -8,10 +8,7 @@
  */
 import { createInterface, type Interface } from 'node:readline';
 import { CancelledError, OutOfMemoryError, isInputError } from '../engine/errors';
-import {
-  decodeParentLine, encodeLine, exitCodeFor,
-  type ChildMessage, type JobEvent, type JobRequest, type JobResult, type TerminalMessage,
-} from '../shared/jobProtocol';
+import { decodeParentLine, encodeLine, exitCodeFor, type ChildMessage, type JobEvent, type JobRequest, type JobResult, type TerminalMessage } from '../shared/jobProtocol';
 
 export interface EmitterOptions {
   /** Where protocol lines go (default process.stdout). */

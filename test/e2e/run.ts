@@ -175,7 +175,11 @@ function tail(file: string, lines = 40): string {
   }
 }
 
-const slug = (s: string) => s.replace(/[^a-zA-Z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 80);
+const slug = (s: string) =>
+  s
+    .replace(/[^a-zA-Z0-9]+/g, '-')
+    .replace(/^-|-$/g, '')
+    .slice(0, 80);
 
 // ---- code-server ----------------------------------------------------------------------------------
 
@@ -250,16 +254,23 @@ async function startServer(tmp: string, workspace: string): Promise<Server> {
     const out = openSync(logFile, 'a');
     const args = [
       CODE_SERVER,
-      '--bind-addr', `127.0.0.1:${port}`,
-      '--auth', 'none',
+      '--bind-addr',
+      `127.0.0.1:${port}`,
+      '--auth',
+      'none',
       '--disable-telemetry',
       '--disable-update-check',
       '--disable-workspace-trust',
-      '--reconnection-grace-time', '5',
-      '--user-data-dir', dirs.userData,
-      '--extensions-dir', dirs.extensions,
-      '--config', configFile,
-      '--vscode-option', 'enable-smoke-test-driver',
+      '--reconnection-grace-time',
+      '5',
+      '--user-data-dir',
+      dirs.userData,
+      '--extensions-dir',
+      dirs.extensions,
+      '--config',
+      configFile,
+      '--vscode-option',
+      'enable-smoke-test-driver',
       ...(VERBOSE ? ['--log', 'debug'] : []),
       workspace,
     ];
@@ -395,7 +406,9 @@ function workbenchUrl(server: Server, workspace: string, payload: [string, strin
 
 async function bundleSuite(resultsFile: string): Promise<void> {
   const suiteDir = join(E2E, 'suite');
-  const tests = readdirSync(suiteDir).filter((f) => f.endsWith('.test.ts')).sort();
+  const tests = readdirSync(suiteDir)
+    .filter((f) => f.endsWith('.test.ts'))
+    .sort();
   // Bundles left by runs that no longer exist.
   const outRoot = resolve(SUITE_OUT, '..');
   if (existsSync(outRoot)) {
@@ -417,10 +430,7 @@ async function bundleSuite(resultsFile: string): Promise<void> {
     external: ['vscode', 'mocha'],
     logLevel: 'warning',
   });
-  writeFileSync(
-    join(SUITE_OUT, 'config.json'),
-    JSON.stringify({ resultsFile, grep: GREP, testTimeoutMs: TEST_TIMEOUT }, null, 2),
-  );
+  writeFileSync(join(SUITE_OUT, 'config.json'), JSON.stringify({ resultsFile, grep: GREP, testTimeoutMs: TEST_TIMEOUT }, null, 2));
   log(`bundled the extension-host suite: ${tests.join(', ') || '(no *.test.ts)'}`);
 }
 
@@ -455,8 +465,7 @@ async function runSuite(browser: BrowserContext, server: Server, workspace: stri
   } catch (err) {
     failure = errorText(err);
     saveWorkbenchLogs('suite', undefined, automationLog);
-    await withTimeout('failure screenshot', 10_000, page.screenshot({ path: join(SCREENSHOTS, 'FAILED-extension-host-suite.png') }))
-      .catch(() => undefined);
+    await withTimeout('failure screenshot', 10_000, page.screenshot({ path: join(SCREENSHOTS, 'FAILED-extension-host-suite.png') })).catch(() => undefined);
   } finally {
     await withTimeout('closing the suite tab', 10_000, page.close()).catch(() => undefined);
   }
@@ -507,7 +516,9 @@ function saveWorkbenchLogs(name: string, logs: unknown, automationLog: string[])
 function loadChecks(folder: string): { file: string; check: BrowserCheck }[] {
   const dir = join(E2E, folder);
   const found: { file: string; check: BrowserCheck }[] = [];
-  for (const file of readdirSync(dir).filter((f) => f.endsWith('.check.ts')).sort()) {
+  for (const file of readdirSync(dir)
+    .filter((f) => f.endsWith('.check.ts'))
+    .sort()) {
     const mod = require(join(dir, file)) as { checks?: BrowserCheck[]; default?: BrowserCheck[] };
     const checks = mod.checks ?? mod.default;
     if (!Array.isArray(checks)) throw new Error(`${file} exports no \`checks\` array`);
@@ -577,10 +588,18 @@ async function runBrowserChecks(browser: BrowserContext, server: Server, workspa
 }
 
 const BROWSER_PHASE: CheckPhase = {
-  name: 'browser', title: 'browser checks (playwright-core + chromium)', dir: 'browser', development: true, timeoutMs: BROWSER_TIMEOUT,
+  name: 'browser',
+  title: 'browser checks (playwright-core + chromium)',
+  dir: 'browser',
+  development: true,
+  timeoutMs: BROWSER_TIMEOUT,
 };
 const INSTALLED_PHASE: CheckPhase = {
-  name: 'installed', title: 'the packaged .vsix, installed into a clean VS Code', dir: 'installed', development: false, timeoutMs: INSTALLED_TIMEOUT,
+  name: 'installed',
+  title: 'the packaged .vsix, installed into a clean VS Code',
+  dir: 'installed',
+  development: false,
+  timeoutMs: INSTALLED_TIMEOUT,
 };
 
 // ---- phase 3: the packaged extension, installed ----------------------------------------------------
@@ -674,8 +693,7 @@ async function main(): Promise<number> {
     const passed = phases.reduce((n, p) => n + p.passed, 0);
     const failed = phases.reduce((n, p) => n + p.failed, 0) + (extraFailure ? 1 : 0);
     const skipped = phases.reduce((n, p) => n + p.skipped, 0);
-    console.log(`\n[e2e] ${phases.map((p) => `${p.name}: ${p.passed} passed, ${p.failed} failed`).join('; ')}` +
-      `${skipped ? `; ${skipped} skipped` : ''} (${elapsed(t0)})`);
+    console.log(`\n[e2e] ${phases.map((p) => `${p.name}: ${p.passed} passed, ${p.failed} failed`).join('; ')}` + `${skipped ? `; ${skipped} skipped` : ''} (${elapsed(t0)})`);
     console.log(`${passed} passed, ${failed} failed`);
     return failed > 0 || passed === 0 ? 1 : 0;
   };

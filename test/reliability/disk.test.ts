@@ -30,13 +30,16 @@ test('a full disk during training: failed with the path named, no partial checkp
   }
   try {
     const file = path.join(tempDir('ttl-full-exp-'), 'tiny.ttl.json');
-    fs.writeFileSync(file, JSON.stringify({
-      name: 'tiny',
-      data: { format: 'npz', path: BREAST, imageSize: 32, limit: 40 },
-      model: { backbone: 'mobilenet_v1' },
-      strategy: { kind: 'ttl', cut: 'conv_pw_3_relu' },
-      train: { epochs: 2, batchSize: 16, optimizer: 'adam', lr: 0.001, seeds: [1], backend: 'wasm' },
-    }));
+    fs.writeFileSync(
+      file,
+      JSON.stringify({
+        name: 'tiny',
+        data: { format: 'npz', path: BREAST, imageSize: 32, limit: 40 },
+        model: { backbone: 'mobilenet_v1' },
+        strategy: { kind: 'ttl', cut: 'conv_pw_3_relu' },
+        train: { epochs: 2, batchSize: 16, optimizer: 'adam', lr: 0.001, seeds: [1], backend: 'wasm' },
+      }),
+    );
     const runs = path.join(disk.dir, 'runs');
     const r = ttl('run', file, '--runs-dir', runs);
     assert.equal(r.code, 1, r.stderr);

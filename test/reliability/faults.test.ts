@@ -38,7 +38,10 @@ function ttlAsync(args: string[], env: Record<string, string> = {}): Promise<Exi
 
 /** The run's per-epoch numbers without the timing fields, which differ between any two runs. */
 function epochNumbers(runDir: string): Record<string, unknown>[] {
-  const lines = fs.readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8').split('\n').filter((l) => l !== '');
+  const lines = fs
+    .readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8')
+    .split('\n')
+    .filter((l) => l !== '');
   return lines.map((l) => {
     const { time: _t, seconds: _s, trainImagesPerSecond: _i, ...rest } = JSON.parse(l) as Record<string, unknown>;
     return rest;
@@ -60,20 +63,26 @@ function onlyRun(runsDir: string): string {
 test('a run killed after any write resumes to the same metrics, each epoch once', { timeout: 600_000 }, async () => {
   const dir = tempDir('ttl-faults-');
   const file = path.join(dir, 'tiny.ttl.json');
-  fs.writeFileSync(file, JSON.stringify({
-    name: 'tiny',
-    data: { format: 'npz', path: BREAST, imageSize: 32, limit: 40 },
-    model: { backbone: 'mobilenet_v1' },
-    strategy: { kind: 'ttl', cut: 'conv_pw_3_relu' },
-    train: { epochs: 2, batchSize: 16, optimizer: 'adam', lr: 0.001, seeds: [1], backend: 'wasm' },
-  }));
+  fs.writeFileSync(
+    file,
+    JSON.stringify({
+      name: 'tiny',
+      data: { format: 'npz', path: BREAST, imageSize: 32, limit: 40 },
+      model: { backbone: 'mobilenet_v1' },
+      strategy: { kind: 'ttl', cut: 'conv_pw_3_relu' },
+      train: { epochs: 2, batchSize: 16, optimizer: 'adam', lr: 0.001, seeds: [1], backend: 'wasm' },
+    }),
+  );
 
   const baseRuns = path.join(dir, 'base');
   const base = await ttlAsync(['run', file, '--runs-dir', baseRuns]);
   assert.equal(base.code, 0, base.stderr);
   const baseDir = onlyRun(baseRuns);
   const wantEpochs = epochNumbers(baseDir);
-  assert.deepEqual(wantEpochs.map((r) => r.epoch), [0, 1]);
+  assert.deepEqual(
+    wantEpochs.map((r) => r.epoch),
+    [0, 1],
+  );
   const want = results(baseDir);
 
   /** Kills at write n, resumes; returns whether the process was killed at all (false: n is past the last write). */

@@ -29,7 +29,10 @@ test('a self -> . link in a class folder is walked once, with a warning', async 
   const ds = await loadDataset({ format: 'folder', path: dir, imageSize: 8, split: { val: 0.25, test: 0.25, seed: 1 } });
   assert.equal(ds.items.length, 8);
   assert.equal(new Set(ds.items.map((it) => it.id)).size, 8);
-  assert.ok(ds.warnings.some((w) => /Skipped 1 linked folder\(s\) in .*NORMAL .*: self/.test(w)), ds.warnings.join('\n'));
+  assert.ok(
+    ds.warnings.some((w) => /Skipped 1 linked folder\(s\) in .*NORMAL .*: self/.test(w)),
+    ds.warnings.join('\n'),
+  );
 });
 
 test('a link to an image of the same class is collected once; from another class it is an error', async () => {
@@ -39,8 +42,13 @@ test('a link to an image of the same class is collected once; from another class
   fs.symlinkSync(path.join(dir, 'NORMAL', normal), path.join(dir, 'NORMAL', 'again', 'copy.jpeg'));
   const ds = await loadDataset({ format: 'folder', path: dir, imageSize: 8, split: { val: 0.25, test: 0.25, seed: 1 } });
   assert.equal(ds.items.length, 8);
-  assert.ok(ds.warnings.some((w) => /Ignored 1 image\(s\) in .*NORMAL that are links to images already collected: again\/copy\.jpeg/.test(w)), ds.warnings.join('\n'));
+  assert.ok(
+    ds.warnings.some((w) => /Ignored 1 image\(s\) in .*NORMAL that are links to images already collected: again\/copy\.jpeg/.test(w)),
+    ds.warnings.join('\n'),
+  );
   fs.symlinkSync(path.join(dir, 'NORMAL', normal), path.join(dir, 'PNEUMONIA', 'mislabelled.jpeg'));
-  await assert.rejects(loadDataset({ format: 'folder', path: dir, imageSize: 8 }), (e: unknown) =>
-    e instanceof TtlInputError && e.message.includes(`is in two classes, as NORMAL/${normal} and as PNEUMONIA/mislabelled.jpeg`));
+  await assert.rejects(
+    loadDataset({ format: 'folder', path: dir, imageSize: 8 }),
+    (e: unknown) => e instanceof TtlInputError && e.message.includes(`is in two classes, as NORMAL/${normal} and as PNEUMONIA/mislabelled.jpeg`),
+  );
 });

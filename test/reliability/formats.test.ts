@@ -19,7 +19,12 @@ import { tempDir } from '../unit/tmp';
 function npy(dtype: '|u1' | '<f4' | '<i8', shape: number[], values: ArrayLike<number>): Uint8Array {
   let header = `{'descr': '${dtype}', 'fortran_order': False, 'shape': (${shape.join(', ')}${shape.length === 1 ? ',' : ''}), }`;
   header += ' '.repeat(64 - ((10 + header.length + 1) % 64)) + '\n';
-  const data = dtype === '|u1' ? Uint8Array.from(values) : dtype === '<f4' ? new Uint8Array(Float32Array.from(values).buffer) : new Uint8Array(BigInt64Array.from(Array.from(values, (v) => BigInt(v))).buffer);
+  const data =
+    dtype === '|u1'
+      ? Uint8Array.from(values)
+      : dtype === '<f4'
+        ? new Uint8Array(Float32Array.from(values).buffer)
+        : new Uint8Array(BigInt64Array.from(Array.from(values, (v) => BigInt(v))).buffer);
   const out = new Uint8Array(10 + header.length + data.length);
   out.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0]);
   new DataView(out.buffer).setUint16(8, header.length, true);
@@ -38,16 +43,22 @@ const labels = npy('<i8', [6], [0, 1, 0, 1, 0, 1]);
 
 test('an N×H×W×4 .npz is named as RGBA images, not read as a volume', async () => {
   const file = npz(tempDir('ttl-formats-'), { images: npy('|u1', [6, 8, 8, 4], new Uint8Array(6 * 8 * 8 * 4).fill(90)), labels });
-  await assert.rejects(loadDataset({ format: 'npz', path: file, imageSize: 8 }), (e: unknown) =>
-    e instanceof TtlInputError && e.message === `${file}: images has shape (6, 8, 8, 4), RGBA images; keep the colour channels (images[..., :3]) — volumes are N×D×H×W or N×D×H×W×1`);
+  await assert.rejects(
+    loadDataset({ format: 'npz', path: file, imageSize: 8 }),
+    (e: unknown) =>
+      e instanceof TtlInputError &&
+      e.message === `${file}: images has shape (6, 8, 8, 4), RGBA images; keep the colour channels (images[..., :3]) — volumes are N×D×H×W or N×D×H×W×1`,
+  );
 });
 
 test('NaN pixels in a float .npz are an error naming the image', async () => {
   const values = new Float32Array(6 * 8 * 8).fill(0.5);
   values[3 * 64 + 10] = NaN;
   const file = npz(tempDir('ttl-formats-'), { images: npy('<f4', [6, 8, 8], values), labels });
-  await assert.rejects(loadDataset({ format: 'npz', path: file, imageSize: 8 }), (e: unknown) =>
-    e instanceof TtlInputError && e.message === `${file}: images[3] has NaN pixel values; fill them before training`);
+  await assert.rejects(
+    loadDataset({ format: 'npz', path: file, imageSize: 8 }),
+    (e: unknown) => e instanceof TtlInputError && e.message === `${file}: images[3] has NaN pixel values; fill them before training`,
+  );
 });
 
 test('a NIfTI dimension below 1 is an invalid header, not a size of 1', () => {
@@ -67,6 +78,9 @@ test('NaN voxels in a NIfTI volume are an error naming the file', async () => {
     rows.push(`v${i}.nii,${i % 2}`);
   }
   fs.writeFileSync(path.join(dir, 'list.csv'), rows.join('\n') + '\n');
-  await assert.rejects(loadDataset({ format: 'csv', path: path.join(dir, 'list.csv'), imageSize: 3 }), (e: unknown) =>
-    e instanceof TtlInputError && e.message.startsWith('Cannot read image ') && e.message.includes('v2.nii') && e.message.includes('1 of its 27 values are NaN or infinite'));
+  await assert.rejects(
+    loadDataset({ format: 'csv', path: path.join(dir, 'list.csv'), imageSize: 3 }),
+    (e: unknown) =>
+      e instanceof TtlInputError && e.message.startsWith('Cannot read image ') && e.message.includes('v2.nii') && e.message.includes('1 of its 27 values are NaN or infinite'),
+  );
 });

@@ -42,7 +42,12 @@ function pngWith(width: number, height: number, raw: Uint8Array): Buffer {
   ihdr.writeUInt32BE(height, 4);
   ihdr[8] = 8;
   ihdr[9] = 0;
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw)), chunk('IEND', new Uint8Array(0))]);
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', deflateSync(raw)),
+    chunk('IEND', new Uint8Array(0)),
+  ]);
 }
 
 test('a tiny PNG claiming 20000×20000 is refused from its header, fast', () => {
@@ -51,7 +56,10 @@ test('a tiny PNG claiming 20000×20000 is refused from its header, fast', () => 
   assert.ok(bomb.length < 80, String(bomb.length));
   const t0 = performance.now();
   const rss0 = process.memoryUsage().rss;
-  assert.throws(() => decodeImage(bomb), (e: unknown) => e instanceof ImageDecodeError && /20000×20000 = 400000000 pixels, over the limit/.test(e.message));
+  assert.throws(
+    () => decodeImage(bomb),
+    (e: unknown) => e instanceof ImageDecodeError && /20000×20000 = 400000000 pixels, over the limit/.test(e.message),
+  );
   assert.ok(performance.now() - t0 < 1000, 'refused without decoding');
   assert.ok(process.memoryUsage().rss - rss0 < 100 * 2 ** 20, 'no image buffer allocated');
 });
@@ -86,7 +94,11 @@ test('truncated PNG image data is an error, not rows of zeros', () => {
   const short = pngWith(16, 16, new Uint8Array(4 * 17).fill(200));
   assert.throws(() => decodeImage(short), /PNG image data is truncated \(68 of the 272 bytes a 16×16 image needs\)/);
   // a file cut in the middle of its IDAT chunk
-  const whole = pngWith(16, 16, Uint8Array.from({ length: 16 * 17 }, (_, i) => (i % 17 === 0 ? 0 : (i * 37) % 251)));
+  const whole = pngWith(
+    16,
+    16,
+    Uint8Array.from({ length: 16 * 17 }, (_, i) => (i % 17 === 0 ? 0 : (i * 37) % 251)),
+  );
   assert.equal(decodeImage(whole).width, 16);
   assert.throws(() => decodeImage(whole.subarray(0, whole.length - 30)), /PNG (image data is truncated|data is truncated)/);
 });
@@ -100,9 +112,15 @@ test('a truncated JPEG and a PNG bomb in a folder data set are errors naming the
   const good = fs.readFileSync(path.join(CHEST, 'NORMAL', fs.readdirSync(path.join(CHEST, 'NORMAL'))[0]));
   const cut = path.join(dir, 'NORMAL', 'cut.jpeg');
   fs.writeFileSync(cut, good.subarray(0, good.length - 100));
-  await assert.rejects(loadDataset({ format: 'folder', path: dir, imageSize: 16 }), (e: unknown) => e instanceof TtlInputError && e.message === `Cannot read image ${cut}: JPEG data is truncated (no end-of-image marker)`);
+  await assert.rejects(
+    loadDataset({ format: 'folder', path: dir, imageSize: 16 }),
+    (e: unknown) => e instanceof TtlInputError && e.message === `Cannot read image ${cut}: JPEG data is truncated (no end-of-image marker)`,
+  );
   fs.rmSync(cut);
   const bomb = path.join(dir, 'PNEUMONIA', 'bomb.png');
   fs.writeFileSync(bomb, pngWith(20000, 20000, new Uint8Array(100)));
-  await assert.rejects(loadDataset({ format: 'folder', path: dir, imageSize: 16 }), (e: unknown) => e instanceof TtlInputError && e.message.startsWith(`Cannot read image ${bomb}: PNG header claims 20000×20000`));
+  await assert.rejects(
+    loadDataset({ format: 'folder', path: dir, imageSize: 16 }),
+    (e: unknown) => e instanceof TtlInputError && e.message.startsWith(`Cannot read image ${bomb}: PNG header claims 20000×20000`),
+  );
 });

@@ -18,13 +18,16 @@ const BREAST = path.join(ROOT, 'examples/breastmnist/data/breastmnist.npz');
 /** A tiny two-epoch run killed after its third write (inside epoch 0): status interrupted. */
 function interruptedRun(dir: string, dataPath = BREAST): string {
   const file = path.join(dir, 'tiny.ttl.json');
-  fs.writeFileSync(file, JSON.stringify({
-    name: 'tiny',
-    data: { format: 'npz', path: dataPath, imageSize: 32, limit: 40 },
-    model: { backbone: 'mobilenet_v1' },
-    strategy: { kind: 'ttl', cut: 'conv_pw_3_relu' },
-    train: { epochs: 2, batchSize: 16, optimizer: 'adam', lr: 0.001, seeds: [1], backend: 'wasm' },
-  }));
+  fs.writeFileSync(
+    file,
+    JSON.stringify({
+      name: 'tiny',
+      data: { format: 'npz', path: dataPath, imageSize: 32, limit: 40 },
+      model: { backbone: 'mobilenet_v1' },
+      strategy: { kind: 'ttl', cut: 'conv_pw_3_relu' },
+      train: { epochs: 2, batchSize: 16, optimizer: 'adam', lr: 0.001, seeds: [1], backend: 'wasm' },
+    }),
+  );
   const runs = path.join(dir, 'runs');
   const r = spawnSync(process.execPath, [BIN, 'run', file, '--runs-dir', runs], { cwd: ROOT, env: { ...process.env, TTL_FAULT_KILL_AFTER_WRITES: '3' }, encoding: 'utf8' });
   assert.equal(r.signal, 'SIGKILL', r.stderr);
@@ -104,6 +107,10 @@ test('two resumes of one run at once: one trains it, the other is refused', asyn
   assert.match(refused.stderr, /in use by pid|still running|already finished/);
   const run = readRun(runDir);
   assert.equal(run.status, 'finished');
-  const epochs = fs.readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).epoch);
+  const epochs = fs
+    .readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l).epoch);
   assert.deepEqual(epochs, [0, 1]);
 });

@@ -14,14 +14,17 @@ const CHEST = path.join(ROOT, 'examples/chest-xray/data');
 
 function experiment(dir: string, data: Record<string, unknown>, extra: Record<string, unknown> = {}): string {
   const file = path.join(dir, 'bad.ttl.json');
-  fs.writeFileSync(file, JSON.stringify({
-    name: 'bad',
-    data,
-    model: { backbone: 'mobilenet_v1' },
-    strategy: { kind: 'ttl', cut: 'conv_pw_3_relu' },
-    train: { epochs: 1, batchSize: 16, seeds: [1], backend: 'wasm' },
-    ...extra,
-  }));
+  fs.writeFileSync(
+    file,
+    JSON.stringify({
+      name: 'bad',
+      data,
+      model: { backbone: 'mobilenet_v1' },
+      strategy: { kind: 'ttl', cut: 'conv_pw_3_relu' },
+      train: { epochs: 1, batchSize: 16, seeds: [1], backend: 'wasm' },
+      ...extra,
+    }),
+  );
   return file;
 }
 
@@ -86,6 +89,14 @@ test('a model.json with 2^28 filters is refused as that model, not as out of mem
 test('an unknown cut and a missing weights file are named with their field, with no run folder', () => {
   const dir = tempDir('ttl-start-');
   const data = { format: 'npz', path: BREAST, imageSize: 32, limit: 40 };
-  assertRefused(dir, experiment(dir, data, { strategy: { kind: 'ttl', cut: 'conv_pw_99_relu' } }), /bad\.ttl\.json:\d+:\d+: \/strategy\/cut: "conv_pw_99_relu" is not a cut point of mobilenet_v1/);
-  assertRefused(dir, experiment(dir, data, { model: { backbone: 'mobilenet_v1', weights: path.join(dir, 'gone.safetensors') } }), /bad\.ttl\.json:\d+:\d+: \/model\/weights: .*gone\.safetensors/);
+  assertRefused(
+    dir,
+    experiment(dir, data, { strategy: { kind: 'ttl', cut: 'conv_pw_99_relu' } }),
+    /bad\.ttl\.json:\d+:\d+: \/strategy\/cut: "conv_pw_99_relu" is not a cut point of mobilenet_v1/,
+  );
+  assertRefused(
+    dir,
+    experiment(dir, data, { model: { backbone: 'mobilenet_v1', weights: path.join(dir, 'gone.safetensors') } }),
+    /bad\.ttl\.json:\d+:\d+: \/model\/weights: .*gone\.safetensors/,
+  );
 });

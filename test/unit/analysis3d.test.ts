@@ -88,7 +88,10 @@ test('ttl analyze on a 3D run: every stage of the volume model, similarities in 
       for (let j = 0; j < m.length; j++) assert.equal(m[i][j], m[j][i]);
     }
   }
-  assert.deepEqual(a.probe!.blocks.map((b) => b.block), ['stage1', 'stage2', 'stage3', 'stage4', 'stage5']);
+  assert.deepEqual(
+    a.probe!.blocks.map((b) => b.block),
+    ['stage1', 'stage2', 'stage3', 'stage4', 'stage5'],
+  );
   for (const b of a.probe!.blocks) assert.ok(b.auroc >= 0 && b.auroc <= 1);
   // every comparison's size is recorded; at 16³ the last stages have one or two voxels per
   // volume, too few data points for their channels, and are flagged
@@ -100,7 +103,13 @@ test('ttl analyze on a 3D run: every stage of the volume model, similarities in 
   assert.match(r.stdout, /fewer than 5 data points per neuron \(.*conv_pw_13_relu: \d+ for 256/);
   // the deepest judged layer before the first whose retention falls under the threshold (or
   // the last judged); judged: the layers before the first undersampled one
-  const judged = h.layers.slice(0, Math.max(1, h.layers.findIndex((l) => l.undersampled)));
+  const judged = h.layers.slice(
+    0,
+    Math.max(
+      1,
+      h.layers.findIndex((l) => l.undersampled),
+    ),
+  );
   const ret = judged.map((l) => retention(l.finetuned, l.random));
   assert.equal(a.suggestion!.threshold, DEFAULT_RETENTION_THRESHOLD);
   const drop = ret.findIndex((x) => x < DEFAULT_RETENTION_THRESHOLD);
@@ -110,7 +119,14 @@ test('ttl analyze on a 3D run: every stage of the volume model, similarities in 
 });
 
 test('a run trained from scratch: its own initialisation stands for "pretrained", another seed for the baseline, no suggestion', async () => {
-  const { runDir: scratch } = await tinyAdrenalRun(tmp, { name: 'adrenal-scratch', strategy: { kind: 'ttl', cut: 'stage2' }, imageSize: 16, limit: 48, epochs: 1, model: { backbone: 'mobilenet3d', pretrained: false } });
+  const { runDir: scratch } = await tinyAdrenalRun(tmp, {
+    name: 'adrenal-scratch',
+    strategy: { kind: 'ttl', cut: 'stage2' },
+    imageSize: 16,
+    limit: 48,
+    epochs: 1,
+    model: { backbone: 'mobilenet3d', pretrained: false },
+  });
   const { file } = await analyzeRun(scratch, { backend: 'wasm', studies: ['horizontal'], split: 'train', images: 24 });
   assert.equal(file.run.fromScratch, true);
   assert.equal(file.suggestion, undefined);
@@ -152,7 +168,12 @@ test('3D Grad-CAM: a (d, h, w) map, weights of the GAP + dense head over d·h·w
     m.weights.forEach((a, k) => assert.ok(Math.abs(a - kernel[k][c] / positions) < 1e-6 * Math.max(1, Math.abs(kernel[k][c])), `channel ${k}`));
     const acts = (split.features.predict(x) as tf.Tensor).dataSync();
     const C = m.weights.length;
-    const raw = Array.from({ length: positions }, (_, p) => Math.max(0, m.weights.reduce((s, wk, k) => s + wk * acts[p * C + k], 0)));
+    const raw = Array.from({ length: positions }, (_, p) =>
+      Math.max(
+        0,
+        m.weights.reduce((s, wk, k) => s + wk * acts[p * C + k], 0),
+      ),
+    );
     const peak = Math.max(...raw);
     if (peak > 0) raw.forEach((val, p) => assert.ok(Math.abs(val / peak - m.cam[p]) < 1e-4, `position ${p}`));
     assert.equal(m.heatmap.length, SIZE ** 3);
@@ -164,7 +185,10 @@ test('3D Grad-CAM: a (d, h, w) map, weights of the GAP + dense head over d·h·w
 test('ttl gradcam --split test on a 3D run: samples of both classes in turn, slice montages and NIfTI volumes, labels in the index', async () => {
   const r = ttl('gradcam', runDir, '--split', 'test', '--count', '4', '--backend', 'wasm', '--json');
   assert.equal(r.code, 0, r.stderr);
-  const j = JSON.parse(r.last) as { entries: Array<{ image: string; label: string; overlay: string; heatmap: string; volume: string; class: string; predicted: string }>; index: string };
+  const j = JSON.parse(r.last) as {
+    entries: Array<{ image: string; label: string; overlay: string; heatmap: string; volume: string; class: string; predicted: string }>;
+    index: string;
+  };
   assert.equal(j.entries.length, 4);
   // each sample also as NIfTI: the model's input volume, and the heatmap on the same grid
   const data = await loadDataset(datasetSpecOf(readRun(runDir).experiment.data));
@@ -177,7 +201,10 @@ test('ttl gradcam --split test on a 3D run: samples of both classes in turn, sli
     assert.deepEqual(heat.dims, [SIZE, SIZE, SIZE]);
     assert.ok(heat.data.every((h) => h >= 0 && h <= 1 + 1e-6) && Math.abs(Math.max(...heat.data) - 1) < 1e-6, e.heatmap);
   }
-  assert.deepEqual(j.entries.map((e) => e.label), ['0', '1', '0', '1']);
+  assert.deepEqual(
+    j.entries.map((e) => e.label),
+    ['0', '1', '0', '1'],
+  );
   for (const e of j.entries) {
     const m = /#(test\/(\d+))$/.exec(e.image);
     assert.ok(m && e.image.startsWith(ADRENAL_NPZ), e.image);
@@ -224,7 +251,11 @@ test('3D Grad-CAM of a NIfTI file: its overlay is each slice blended with the je
   // the heatmap as NIfTI on the source's own grid: a non-cubic scan with spacing and an sform
   const [nx, ny, nz] = [20, 24, 18];
   const scan = resampleTrilinear(vol, [SIZE, SIZE, SIZE], [nz, ny, nx]);
-  const bytes = niftiBytes([nx, ny, nz], Array.from(scan, (v) => Math.round(v)), { datatype: 2, bigEndian: true });
+  const bytes = niftiBytes(
+    [nx, ny, nz],
+    Array.from(scan, (v) => Math.round(v)),
+    { datatype: 2, bigEndian: true },
+  );
   const header = new DataView(bytes.buffer, bytes.byteOffset);
   const sform = [0.7, 0, 0, -90, 0, 0.7, 0, -126, 0, 0, 2.5, -72];
   header.setInt16(254, 1, false); // sform_code: scanner
@@ -237,7 +268,10 @@ test('3D Grad-CAM of a NIfTI file: its overlay is each slice blended with the je
   const heatFile = fs.readFileSync(path.join(path.dirname(indexPath), onScan.heatmap!));
   const heat = parseNifti(heatFile);
   assert.deepEqual(heat.dims, [nx, ny, nz]);
-  assert.deepEqual(heat.spacing.map((x) => Number(x.toFixed(4))), [0.7, 0.7, 2.5]);
+  assert.deepEqual(
+    heat.spacing.map((x) => Number(x.toFixed(4))),
+    [0.7, 0.7, 2.5],
+  );
   const raw = gunzipSync(heatFile);
   const out = new DataView(raw.buffer, raw.byteOffset);
   assert.equal(out.getInt16(254, true), 1);
@@ -257,5 +291,8 @@ test('3D Grad-CAM of a NIfTI file: its overlay is each slice blended with the je
   await assert.rejects(gradCamRun(runDir, [broken], { backend: 'wasm' }), (e: Error) => e instanceof TtlInputError && e.message.includes(broken));
   await assert.rejects(gradCamRun(runDir, [], { backend: 'wasm' }), /no images given/);
   // two runs at different input sizes are not comparable layer by layer
-  await assert.rejects(analyzeRun(runDir, { backend: 'wasm', studies: ['probe'], against: ftlRun }), (e: Error) => e instanceof TtlInputError && e.message.includes(ftlRun) && /16 px/.test(e.message) && /28 px/.test(e.message));
+  await assert.rejects(
+    analyzeRun(runDir, { backend: 'wasm', studies: ['probe'], against: ftlRun }),
+    (e: Error) => e instanceof TtlInputError && e.message.includes(ftlRun) && /16 px/.test(e.message) && /28 px/.test(e.message),
+  );
 });

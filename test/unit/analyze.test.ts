@@ -83,7 +83,10 @@ test('horizontal: the block ends the truncated model still has, similarities in 
 
 test('vertical: symmetric matrices with a unit diagonal (SVCCA of a layer with itself), values in [0, 1]', () => {
   const v = analysis.vertical!;
-  assert.deepEqual(v.layers, analysis.horizontal!.layers.map((l) => l.layer));
+  assert.deepEqual(
+    v.layers,
+    analysis.horizontal!.layers.map((l) => l.layer),
+  );
   for (const m of [v.pretrained, v.finetuned]) {
     assert.equal(m.length, v.layers.length);
     for (let i = 0; i < m.length; i++) {
@@ -126,7 +129,7 @@ test('suggestion: a cut point of the model, consistent with its definition on th
   assert.ok(s.reason.includes(s.cut));
 });
 
-test('suggestion rule on the TTL paper\'s FTL numbers (BIMCV, ResNet-50): block 4 is near random, cut after block 3', () => {
+test("suggestion rule on the TTL paper's FTL numbers (BIMCV, ResNet-50): block 4 is near random, cut after block 3", () => {
   const paper = [0.87, 0.77, 0.48, 0.12].map((v, i): HorizontalLayer => ({ layer: `conv${i + 2}_x`, block: `conv${i + 2}_x`, finetuned: v, random: 0.1 }));
   assert.equal(suggestCut(paper).cut, 'conv4_x');
   assert.equal(suggestCut(paper.slice(0, 3)).cut, 'conv4_x'); // nothing falls: the deepest
@@ -177,7 +180,10 @@ test('recorded positions are actual positions of each image, independent of batc
         const row = r.points!.data.subarray((i * 5 + k) * 32, (i * 5 + k + 1) * 32);
         const p = [...Array(256).keys()].find((q) => r.grid!.data.subarray((i * 256 + q) * 32, (i * 256 + q + 1) * 32).every((v, c) => v === row[c]))!;
         const fin = a.points!.data.subarray((i * 5 + k) * 32, (i * 5 + k + 1) * 32);
-        assert.ok(full.data.subarray((i * 256 + p) * 32, (i * 256 + p + 1) * 32).every((v, c) => v === fin[c]), `image ${i}, sample ${k}`);
+        assert.ok(
+          full.data.subarray((i * 256 + p) * 32, (i * 256 + p + 1) * 32).every((v, c) => v === fin[c]),
+          `image ${i}, sample ${k}`,
+        );
       }
     }
   } finally {
@@ -209,7 +215,7 @@ test('the probe optimiser reaches the optimum of the penalised loss: its gradien
     for (let c = 0; c < 2; c++) {
       const d = (probs[i * 2 + c] - (y[i] === c ? 1 : 0)) / n;
       gb[c] += d;
-      for (let j = 0; j < p; j++) g[j * 2 + c] += ((x[i * p + j] - m.mean[j]) * m.invStd[j]) * d;
+      for (let j = 0; j < p; j++) g[j * 2 + c] += (x[i * p + j] - m.mean[j]) * m.invStd[j] * d;
     }
   }
   for (let k = 0; k < g.length; k++) assert.ok(Math.abs(g[k] + l2 * m.weights[k]) < 1e-6, `dW ${k}: ${g[k] + l2 * m.weights[k]}`);
@@ -219,18 +225,34 @@ test('the probe optimiser reaches the optimum of the penalised loss: its gradien
 test('--against: two finetuned models layer by layer (a run against itself is 1 everywhere; against a run cut lower, the layers both have)', async () => {
   const self = await analyzeRun(runDir, { backend: 'wasm', studies: ['probe'], against: runDir, images: 32 });
   assert.equal(self.file.name, `svcca-val-vs-${path.basename(runDir)}`);
-  assert.deepEqual(self.file.against!.layers.map((l) => l.layer), ['conv_pw_1_relu', 'conv_pw_3_relu', 'conv_pw_5_relu', 'conv_pw_11_relu']);
+  assert.deepEqual(
+    self.file.against!.layers.map((l) => l.layer),
+    ['conv_pw_1_relu', 'conv_pw_3_relu', 'conv_pw_5_relu', 'conv_pw_11_relu'],
+  );
   for (const l of self.file.against!.layers) assert.ok(Math.abs(l.similarity - 1) < 1e-6, `${l.layer}: ${l.similarity}`);
   assert.equal(self.file.horizontal, undefined);
-  const { runDir: lower } = await tinyChestXrayRun(tmp, { name: 'cxr-against', cut: 'conv_pw_5_relu', imageSize: 64, limit: 160, epochs: 2, val: 0.3, test: 0.2, headLrMultiplier: 10, seed: 2 });
+  const { runDir: lower } = await tinyChestXrayRun(tmp, {
+    name: 'cxr-against',
+    cut: 'conv_pw_5_relu',
+    imageSize: 64,
+    limit: 160,
+    epochs: 2,
+    val: 0.3,
+    test: 0.2,
+    headLrMultiplier: 10,
+    seed: 2,
+  });
   const r = await analyzeRun(runDir, { backend: 'wasm', studies: ['horizontal'], against: lower, images: 32 });
   const a = r.file.against!;
   assert.deepEqual({ id: a.run.id, strategy: a.run.strategy, cut: a.run.cut }, { id: path.basename(lower), strategy: 'ttl', cut: 'conv_pw_5_relu' });
-  assert.deepEqual(a.layers.map((l) => [l.layer, l.block]), [
-    ['conv_pw_1_relu', 'stage1'],
-    ['conv_pw_3_relu', 'stage2'],
-    ['conv_pw_5_relu', 'stage3'],
-  ]);
+  assert.deepEqual(
+    a.layers.map((l) => [l.layer, l.block]),
+    [
+      ['conv_pw_1_relu', 'stage1'],
+      ['conv_pw_3_relu', 'stage2'],
+      ['conv_pw_5_relu', 'stage3'],
+    ],
+  );
   for (const l of a.layers) assert.ok(l.similarity > 0 && l.similarity < 1 - 1e-6 && l.points > 0, `${l.layer}: ${l.similarity}`);
   // both start from the same pretrained stage 1 and barely move it in two epochs
   assert.ok(a.layers[0].similarity > r.file.horizontal!.layers[0].random + 0.1, JSON.stringify(a.layers[0]));

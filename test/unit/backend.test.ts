@@ -4,10 +4,25 @@ import { execFile } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { writeFileSync } from 'node:fs';
 import {
-  type BackendProbes, type NativeBinding, type NativePackage, type NotInstalled, type ThreadsSelfTest,
-  type ThreadsVerdict, type WebgpuAdapterInfo, type WebgpuBinding,
-  asOutOfMemory, doctor, initBackend, isOutOfMemory, runThreadsSelfTest, softwareAdapterReason, threadsCacheKey,
-  wasmThreadsVerdict, estimateActivationBytes, largestFittingBatch, resolveThreadCount,
+  type BackendProbes,
+  type NativeBinding,
+  type NativePackage,
+  type NotInstalled,
+  type ThreadsSelfTest,
+  type ThreadsVerdict,
+  type WebgpuAdapterInfo,
+  type WebgpuBinding,
+  asOutOfMemory,
+  doctor,
+  initBackend,
+  isOutOfMemory,
+  runThreadsSelfTest,
+  softwareAdapterReason,
+  threadsCacheKey,
+  wasmThreadsVerdict,
+  estimateActivationBytes,
+  largestFittingBatch,
+  resolveThreadCount,
 } from '../../src/engine/backend';
 import { findThreadedWasmFiles } from '../../src/engine/backend/threads';
 import { OutOfMemoryError, TtlInputError } from '../../src/engine/errors';
@@ -62,7 +77,10 @@ describe('selection order and fallback (injected probes)', () => {
     assert.equal(r.chosen, 'wasm');
     assert.equal(r.requested, 'auto');
     assert.deepEqual(log, ['activate wasm']);
-    assert.deepEqual(r.candidates.map((c) => c.name), ['tensorflow-gpu', 'tensorflow', 'webgpu', 'wasm', 'cpu']);
+    assert.deepEqual(
+      r.candidates.map((c) => c.name),
+      ['tensorflow-gpu', 'tensorflow', 'webgpu', 'wasm', 'cpu'],
+    );
     assert.match(byName(r, 'tensorflow-gpu').reason, /not installed \(@tensorflow\/tfjs-node-gpu\)/);
     assert.match(byName(r, 'tensorflow').reason, /not installed \(@tensorflow\/tfjs-node\)/);
     assert.match(byName(r, 'webgpu').reason, /not installed \(webgpu, @tensorflow\/tfjs-backend-webgpu\)/);
@@ -152,7 +170,13 @@ describe('selection order and fallback (injected probes)', () => {
     const log: Log = [];
     const none = await initBackend({ probes: probes(log, { loadWebgpu: async () => ({ ...webgpu(null, log), note: "Couldn't load Vulkan" }) }) });
     assert.match(byName(none, 'webgpu').reason, /no WebGPU adapter found \(Couldn't load Vulkan\)/);
-    const broken = await initBackend({ probes: probes(log, { loadWebgpu: async () => { throw new Error('dawn.node: invalid ELF header'); } }) });
+    const broken = await initBackend({
+      probes: probes(log, {
+        loadWebgpu: async () => {
+          throw new Error('dawn.node: invalid ELF header');
+        },
+      }),
+    });
     assert.match(byName(broken, 'webgpu').reason, /failed to load: dawn\.node: invalid ELF header/);
     assert.equal(broken.chosen, 'wasm');
   });
@@ -171,7 +195,15 @@ describe('selection order and fallback (injected probes)', () => {
     const log: Log = [];
     const r = await initBackend({
       probes: probes(log, {
-        loadNative: async (pkg) => (pkg === '@tensorflow/tfjs-node' ? { ...native(pkg, false, log), activate: async () => { throw new Error('boom'); } } : { notInstalled: [pkg] }),
+        loadNative: async (pkg) =>
+          pkg === '@tensorflow/tfjs-node'
+            ? {
+                ...native(pkg, false, log),
+                activate: async () => {
+                  throw new Error('boom');
+                },
+              }
+            : { notInstalled: [pkg] },
       }),
     });
     assert.equal(r.chosen, 'wasm');
@@ -193,7 +225,13 @@ describe('selection order and fallback (injected probes)', () => {
     let seen: ThreadsVerdict | undefined;
     const r = await initBackend({
       wasmThreads: 'auto',
-      probes: probes(log, { wasmThreads: async () => verdict, startWasm: async (v) => { seen = v; return { threads: 2 }; } }),
+      probes: probes(log, {
+        wasmThreads: async () => verdict,
+        startWasm: async (v) => {
+          seen = v;
+          return { threads: 2 };
+        },
+      }),
     });
     assert.equal(seen, verdict);
     assert.equal(r.threads, 2);
@@ -266,7 +304,10 @@ describe('real backends on this machine', () => {
     assert.equal(d.memory.wasmCapBytes, 4 * 1024 ** 3);
     assert.equal(typeof d.simd, 'boolean');
     assert.equal(d.versions['tfjs-core'], '4.22.0');
-    assert.deepEqual(d.candidates.map((c) => c.name), ['tensorflow-gpu', 'tensorflow', 'webgpu', 'wasm', 'cpu']);
+    assert.deepEqual(
+      d.candidates.map((c) => c.name),
+      ['tensorflow-gpu', 'tensorflow', 'webgpu', 'wasm', 'cpu'],
+    );
     for (const c of d.candidates) {
       assert.equal(c.tried, true);
       assert.equal(typeof c.available, 'boolean');
@@ -374,7 +415,11 @@ describe('out of memory', () => {
       assert.equal(e.cause instanceof Error, true);
     }
     assert.equal(asOutOfMemory(new Error('Aborted()'), ctx)?.fatal, true);
-    const gpu = asOutOfMemory(new Error('ResourceExhaustedError: OOM when allocating tensor with shape[32,64,112,112]'), { batchSize: 32, inputSize: [112, 96], backend: 'tensorflow-gpu' });
+    const gpu = asOutOfMemory(new Error('ResourceExhaustedError: OOM when allocating tensor with shape[32,64,112,112]'), {
+      batchSize: 32,
+      inputSize: [112, 96],
+      backend: 'tensorflow-gpu',
+    });
     assert.equal(gpu?.message, 'The tensorflow-gpu backend ran out of GPU memory at batch 32, input 112×96: try batchSize 16 or a smaller imageSize');
     assert.match(asOutOfMemory({ message: 'Out of memory' }, { batchSize: 1 })?.message ?? '', /at batch 1: try a smaller imageSize or an earlier cut/);
     assert.equal(asOutOfMemory(new Error('Kernel Conv2DBackpropFilter not registered'), ctx), undefined);
@@ -416,7 +461,10 @@ describe('out of memory', () => {
   });
 
   test('activation estimate and the largest batch that fits', () => {
-    const shapes = [[null, 112, 112, 64], [null, 56, 56, 256]];
+    const shapes = [
+      [null, 112, 112, 64],
+      [null, 56, 56, 256],
+    ];
     const perImage = (112 * 112 * 64 + 56 * 56 * 256) * 4;
     assert.equal(estimateActivationBytes(shapes, 3), 3 * perImage);
     assert.equal(estimateActivationBytes(shapes, 3, { training: true }), 6 * perImage);

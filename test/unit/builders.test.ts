@@ -251,7 +251,12 @@ describe('initialisation and forward pass', () => {
         const [c1, r, p1] = (probe.predict(x) as tf.Tensor[]).map((t) => t.bufferSync());
         const xb = x.bufferSync();
         const k = b.model.getLayer('conv1').getWeights()[0].bufferSync();
-        for (const [oy, ox, o] of [[0, 0, 0], [15, 15, 7], [0, 15, 63], [8, 3, 30]]) {
+        for (const [oy, ox, o] of [
+          [0, 0, 0],
+          [15, 15, 7],
+          [0, 15, 63],
+          [8, 3, 30],
+        ]) {
           let s = 0;
           for (let h = 0; h < 7; h++)
             for (let w = 0; w < 7; w++) {
@@ -262,7 +267,11 @@ describe('initialisation and forward pass', () => {
             }
           assert.ok(Math.abs(c1.get(0, oy, ox, o) - s) < 1e-4, `conv1[${oy},${ox},${o}]`);
         }
-        for (const [oy, ox, o] of [[0, 0, 1], [7, 7, 2], [3, 0, 5]]) {
+        for (const [oy, ox, o] of [
+          [0, 0, 1],
+          [7, 7, 2],
+          [3, 0, 5],
+        ]) {
           let m = -Infinity;
           for (let dy = -1; dy <= 1; dy++)
             for (let dx = -1; dx <= 1; dx++) {

@@ -36,7 +36,10 @@ test('inspect --json describes the real MobileNet truncated with a K-class head'
   assert.equal(last.params, 128 * 3 + 3); // conv_pw_11 has 512·0.25 = 128 channels
   assert.ok(j.layers.some((l: { name: string; cutPoint: boolean }) => l.name === 'conv_pw_11_relu' && l.cutPoint));
   assert.ok(!j.layers.some((l: { name: string }) => l.name === 'conv_pw_12'));
-  assert.equal(j.params, j.layers.reduce((s: number, l: { params: number }) => s + l.params, 0));
+  assert.equal(
+    j.params,
+    j.layers.reduce((s: number, l: { params: number }) => s + l.params, 0),
+  );
   assertPinned(j, { params: 109907, trainableParams: 109907, macs: 39463811, macsConvDense: 35788419, inputSize: 224, numClasses: 3 }, 'inspect');
 });
 
@@ -163,8 +166,11 @@ test('ttl run trains a real BreastMNIST subset end to end and writes the run sto
   // the test split at the val split's Youden threshold, recomputed from predictions.csv
   const t = s.val.youden.threshold;
   assert.equal(s.test.atValThreshold.threshold, t);
-  const testRows = csv.slice(1).map((l: string) => l.split(',')).filter((c: string[]) => c[1] === 'test');
-  const correct = testRows.filter((c: string[]) => (Number(c[3]) >= t) === (c[2] === s.classes[1])).length;
+  const testRows = csv
+    .slice(1)
+    .map((l: string) => l.split(','))
+    .filter((c: string[]) => c[1] === 'test');
+  const correct = testRows.filter((c: string[]) => Number(c[3]) >= t === (c[2] === s.classes[1])).length;
   assert.ok(Math.abs(s.test.atValThreshold.accuracy - correct / testRows.length) < 1e-12);
   assert.deepEqual(s.seeds.seeds, [1, 2]);
   assert.equal(s.seeds.runDirs.length, 2);
@@ -187,7 +193,7 @@ test('svcca / cka / pwcca on .npy files: a linear map of the same features gives
   const n = 300;
   const p = 6;
   let s = 12345;
-  const rand = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32) - 0.5;
+  const rand = () => (s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32 - 0.5;
   const a = new Float64Array(n * p).map(rand);
   const b = new Float64Array(n * p);
   // b = a · M with M upper-triangular, unit-free diagonal: invertible

@@ -54,8 +54,14 @@ describe('ResNet-50 at 224, 2-class pooled head (the TTL paper’s figures)', ()
     const m = buildClassifier(resnet50, { cut: 'conv2_x', numClasses: 2 });
     const p = profile(m);
     m.dispose();
-    assert.equal(p.layers.reduce((a, l) => a + l.macs, 0), p.macs);
-    assert.equal(p.layers.reduce((a, l) => a + l.params, 0), p.params);
+    assert.equal(
+      p.layers.reduce((a, l) => a + l.macs, 0),
+      p.macs,
+    );
+    assert.equal(
+      p.layers.reduce((a, l) => a + l.params, 0),
+      p.params,
+    );
     const pool = p.layers.find((l) => l.name === 'pool1')!;
     // torch's MaxPool2d(3, 2, padding=1) sees the unpadded 112×112 map; here pool1_pad pads it.
     assert.equal(pool.macs, 64 * 112 * 112, 'max pooling counts the unpadded input elements');
@@ -120,10 +126,19 @@ describe('hand-checked tiny model', () => {
     try {
       const p = profile(m);
       const row = (n: string) => p.layers.find((l) => l.name === n)!;
-      assert.deepEqual(
-        Object.fromEntries(p.layers.map((l) => [l.name, l.macs])),
-        { in: 0, conv: 7_424, bn: 512, pool: 256, pad: 0, dw: 1_152, relu6: 128, proj: 512, add: 0, gap: 128, dense: 45 },
-      );
+      assert.deepEqual(Object.fromEntries(p.layers.map((l) => [l.name, l.macs])), {
+        in: 0,
+        conv: 7_424,
+        bn: 512,
+        pool: 256,
+        pad: 0,
+        dw: 1_152,
+        relu6: 128,
+        proj: 512,
+        add: 0,
+        gap: 128,
+        dense: 45,
+      });
       assert.equal(row('conv').macsConvDense, 7_168);
       assert.equal(p.macs, 10_157);
       assert.equal(p.macsConvDense, 8_877);

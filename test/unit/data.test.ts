@@ -64,7 +64,10 @@ test('image folder: all 624 chest X-rays decode at 32×32, classes NORMAL/PNEUMO
   assert.deepEqual(chest32.classes, ['NORMAL', 'PNEUMONIA']);
   assert.equal(chest32.items.length, 624);
   assert.equal(chest32.pixels.length, 624);
-  assert.deepEqual([...countBy(chest32.items.map((i) => i.label))].sort(), [[0, 234], [1, 390]]);
+  assert.deepEqual([...countBy(chest32.items.map((i) => i.label))].sort(), [
+    [0, 234],
+    [1, 390],
+  ]);
   assert.equal(chest32.imageSize, 32);
   assert.equal(chest32.channels, 3);
   assert.ok(chest32.pixels.every((p) => p instanceof Uint8Array && p.length === 32 * 32 * 3));
@@ -95,9 +98,7 @@ test('decoding + resize equals tf.image.resizeBilinear(halfPixelCenters=true) on
   assert.equal(raw.channels, 3);
   for (const size of [32, 100, 300]) {
     const ours = resizeBilinear(raw.data, 224, 224, 3, size, size);
-    const ref = tf.tidy(() =>
-      tf.image.resizeBilinear(tf.tensor3d(Float32Array.from(raw.data), [224, 224, 3]), [size, size], false, true).dataSync(),
-    );
+    const ref = tf.tidy(() => tf.image.resizeBilinear(tf.tensor3d(Float32Array.from(raw.data), [224, 224, 3]), [size, size], false, true).dataSync());
     assert.deepEqual(ours, ref, `size ${size}`);
     // The dataset bytes are those floats rounded.
     const px = toDatasetPixels(raw, size);
@@ -111,7 +112,7 @@ test('decoding + resize equals tf.image.resizeBilinear(halfPixelCenters=true) on
 test('resizeBilinear matches tf.image.resizeBilinear on random non-square inputs (up and down)', async () => {
   await tf.setBackend('cpu');
   let s = 1;
-  const rand = () => ((s = (s * 16807) % 2147483647) / 2147483647);
+  const rand = () => (s = (s * 16807) % 2147483647) / 2147483647;
   for (const [h, w, c, oh, ow] of [
     [5, 7, 1, 3, 11],
     [28, 28, 1, 224, 224],
@@ -282,7 +283,10 @@ test('a corrupt JPEG is an error naming the file; skipBadImages skips and lists 
   writeFileSync(notImage, '<html>not an image</html>');
   const ds = await loadDataset({ format: 'folder', path: dir, imageSize: 8, skipBadImages: true });
   assert.equal(ds.items.length, 6);
-  assert.deepEqual(ds.items.map((i) => i.id), ['A/a0.jpeg', 'A/a1.jpeg', 'A/a2.jpeg', 'B/b0.jpg', 'B/b1.jpg', 'B/b2.jpg']);
+  assert.deepEqual(
+    ds.items.map((i) => i.id),
+    ['A/a0.jpeg', 'A/a1.jpeg', 'A/a2.jpeg', 'B/b0.jpg', 'B/b1.jpg', 'B/b2.jpg'],
+  );
   assert.equal(ds.warnings.length, 3, ds.warnings.join('\n'));
   assert.match(ds.warnings[0], /Ignored 1 non-image file\(s\) in .*A: notes\.txt/);
   assert.ok(ds.warnings.some((w) => w.startsWith(`Skipped unreadable image ${notImage}: not a PNG or JPEG`)));
@@ -304,10 +308,7 @@ test('folder errors: missing folder, fewer than 2 classes, empty class folder, a
     return true;
   });
   writeFileSync(path.join(empty, 'B', 'bad.png'), 'x');
-  await assert.rejects(
-    loadDataset({ format: 'folder', path: empty, imageSize: 8, skipBadImages: true }),
-    /Every image of class 'B' was unreadable and skipped/,
-  );
+  await assert.rejects(loadDataset({ format: 'folder', path: empty, imageSize: 8, skipBadImages: true }), /Every image of class 'B' was unreadable and skipped/);
   await assert.rejects(loadDataset({ format: 'folder', path: 'relative/path', imageSize: 8 }), /must be absolute/);
   await assert.rejects(loadDataset({ format: 'folder', path: empty, imageSize: 0 }), /imageSize must be an integer/);
 });
@@ -353,11 +354,21 @@ const be16 = (v: number) => [v >> 8, v & 0xff];
 
 test('PNG: 8/16-bit gray, gray+alpha, RGB, RGBA, palette, tRNS; gray → 3 channels', () => {
   // 8-bit gray 2×2.
-  const g8 = decodeImage(makePng(2, 2, 8, 0, [[0, 100], [200, 255]]));
+  const g8 = decodeImage(
+    makePng(2, 2, 8, 0, [
+      [0, 100],
+      [200, 255],
+    ]),
+  );
   assert.deepEqual({ ...g8, data: [...g8.data] }, { width: 2, height: 2, channels: 1, data: [0, 100, 200, 255] });
   assert.deepEqual([...toDatasetPixels(g8, 2)], [0, 0, 0, 100, 100, 100, 200, 200, 200, 255, 255, 255]);
   // 16-bit gray: v·255/65535 rounded: 0 → 0, 25700 → 100, 65535 → 255, 1000 → 3.89 → 4.
-  const g16 = decodeImage(makePng(2, 2, 16, 0, [[...be16(0), ...be16(25700)], [...be16(65535), ...be16(1000)]]));
+  const g16 = decodeImage(
+    makePng(2, 2, 16, 0, [
+      [...be16(0), ...be16(25700)],
+      [...be16(65535), ...be16(1000)],
+    ]),
+  );
   assert.deepEqual([...g16.data], [0, 100, 255, 4]);
   // Gray + alpha: alpha is dropped, gray kept even where fully transparent.
   const ga = decodeImage(makePng(2, 1, 8, 4, [[50, 0, 60, 255]]));
@@ -382,7 +393,10 @@ test('PNG: 8/16-bit gray, gray+alpha, RGB, RGBA, palette, tRNS; gray → 3 chann
   const trns = decodeImage(makePng(2, 1, 8, 0, [[100, 7]], [chunk('tRNS', Uint8Array.from([0, 100]))]));
   assert.deepEqual([...trns.data], [100, 7]);
   // Corrupt PNG data.
-  const broken = makePng(2, 2, 8, 0, [[0, 1], [2, 3]]);
+  const broken = makePng(2, 2, 8, 0, [
+    [0, 1],
+    [2, 3],
+  ]);
   broken[broken.length - 20] ^= 0xff; // inside IDAT/CRC
   assert.throws(() => decodeImage(broken), /PNG (decoding failed|image data is damaged)/);
   assert.throws(() => decodeImage(new Uint8Array(0)), /the file is empty/);
@@ -450,7 +464,10 @@ test('npz: stored and deflated entries, (N,1) labels, RGB float images, unsplit 
     'test_labels.npy': makeNpy('<i8', [2, 1], lab([7, 3])),
   };
   const dir = tempDir('npz');
-  for (const [name, level] of [['stored.npz', 0], ['deflated.npz', 6]] as const) {
+  for (const [name, level] of [
+    ['stored.npz', 0],
+    ['deflated.npz', 6],
+  ] as const) {
     const file = path.join(dir, name);
     writeFileSync(file, zipSync(entries, { level }));
     const parsed = parseNpz(readFileSync(file));
@@ -520,7 +537,10 @@ test('stratifiedSplit: per-class proportions, deterministic, seed-dependent', ()
   assert.deepEqual(onlyFirst, a.slice(0, 150));
   // Pinned: the test items for seed 7 (the split must not change between versions or machines).
   assert.equal(
-    a.map((s, i) => (s === 'test' ? i : -1)).filter((i) => i >= 0).join(','),
+    a
+      .map((s, i) => (s === 'test' ? i : -1))
+      .filter((i) => i >= 0)
+      .join(','),
     '12,29,43,59,65,66,77,78,93,94,119,120,124,129,140,150',
   );
   assert.throws(() => stratifiedSplit(labels, { val: 0.6, test: 0.4, seed: 0 }), /val \+ test < 1/);
@@ -540,7 +560,10 @@ test('subsample and limit: stratified per split and class, seeded, nested', () =
   assert.ok(smaller.items.every((i) => ids.has(i.id)));
   assert.notEqual(subsample(breast, { train: 40, val: 10, test: 20 }, 1).fingerprint, small.fingerprint);
   // A single number applies to every split; unlisted splits are kept whole.
-  assert.deepEqual(Object.values(splitCounts(subsample(breast, 8, 0))).map((c) => c[0] + c[1]), [8, 8, 8]);
+  assert.deepEqual(
+    Object.values(splitCounts(subsample(breast, 8, 0))).map((c) => c[0] + c[1]),
+    [8, 8, 8],
+  );
   assert.equal(subsample(breast, { train: 10 }, 0).items.length, 10 + 78 + 156);
   // limit on the chest folder with a seeded split: per-class proportions kept, splits as in the full load.
   const spec = { format: 'folder' as const, path: CHEST, imageSize: 8, split: { val: 0.2, test: 0.2, seed: 3 } };
@@ -549,7 +572,10 @@ test('subsample and limit: stratified per split and class, seeded, nested', () =
     assert.equal(lim.items.length, 60);
     const byClass = countBy(lim.items.map((i) => i.label));
     assert.ok(Math.abs(byClass.get(0)! - 60 * (234 / 624)) <= 1.5, JSON.stringify([...byClass]));
-    const full = stratifiedSplit(chest32.items.map((i) => i.label), spec.split);
+    const full = stratifiedSplit(
+      chest32.items.map((i) => i.label),
+      spec.split,
+    );
     const fullSplit = new Map(chest32.items.map((it, i) => [it.id, full[i]]));
     assert.ok(lim.items.every((it) => it.split === fullSplit.get(it.id)));
     assert.equal(lim.splitSource, 'seeded');
@@ -575,11 +601,26 @@ test('fingerprint: stable for equal content, changes with pixels, labels, ids or
     f(p);
     return makeDataset(p).fingerprint;
   };
-  assert.notEqual(changed((p) => (p.pixels[1][5] = 3)), a.fingerprint);
-  assert.notEqual(changed((p) => (p.items[0].label = 1)), a.fingerprint);
-  assert.notEqual(changed((p) => (p.items[0].id = 'z')), a.fingerprint);
-  assert.notEqual(changed((p) => (p.items[1].split = 'val')), a.fingerprint);
-  assert.notEqual(changed((p) => (p.classes = ['a', 'c'])), a.fingerprint);
+  assert.notEqual(
+    changed((p) => (p.pixels[1][5] = 3)),
+    a.fingerprint,
+  );
+  assert.notEqual(
+    changed((p) => (p.items[0].label = 1)),
+    a.fingerprint,
+  );
+  assert.notEqual(
+    changed((p) => (p.items[0].id = 'z')),
+    a.fingerprint,
+  );
+  assert.notEqual(
+    changed((p) => (p.items[1].split = 'val')),
+    a.fingerprint,
+  );
+  assert.notEqual(
+    changed((p) => (p.classes = ['a', 'c'])),
+    a.fingerprint,
+  );
   assert.throws(() => makeDataset({ ...parts, pixels: [new Uint8Array(3), new Uint8Array(12)] }), /expected 2×2×3 = 12/);
   // Loading the same data twice gives the same fingerprint (pinned values above cover folder and npz).
   assert.equal(chest32.fingerprint, datasetFingerprint(chest32));

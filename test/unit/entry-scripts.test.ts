@@ -62,10 +62,16 @@ describe('entry scripts', () => {
     writeFileSync(join(dir, 'b.npy'), encodeNpy(b));
     // logs the script of every worker thread the CLI starts
     const hook = join(dir, 'hook.js');
-    writeFileSync(hook, `const wt = require('node:worker_threads'); const W = wt.Worker;
-      wt.Worker = class extends W { constructor(p, o) { process.stderr.write('WORKER ' + p + '\\n'); super(p, o); } };`);
+    writeFileSync(
+      hook,
+      `const wt = require('node:worker_threads'); const W = wt.Worker;
+      wt.Worker = class extends W { constructor(p, o) { process.stderr.write('WORKER ' + p + '\\n'); super(p, o); } };`,
+    );
     const { stdout, stderr } = await run(['-r', hook, join(ROOT, 'bin/ttl.js'), 'svcca', join(dir, 'a.npy'), join(dir, 'b.npy'), '--json'], { TTL_ANALYSIS_THREADS: '2' });
-    assert.deepEqual(stderr.split('\n').filter((l) => l.startsWith('WORKER ')), [`WORKER ${join(DIST, 'analysisThread.js')}`]);
+    assert.deepEqual(
+      stderr.split('\n').filter((l) => l.startsWith('WORKER ')),
+      [`WORKER ${join(DIST, 'analysisThread.js')}`],
+    );
     const cli = JSON.parse(stdout) as { coefficients: number[] };
     const ctx = configureCompute({ threads: 2 });
     assert.equal(ctx.threads, 2);
@@ -84,7 +90,10 @@ describe('entry scripts', () => {
     assert.ok(found.files, found.reason);
     const cfg: SelfTestConfig = { threads: 2, files: found.files, workerScript: ensureRuntimeScripts(found.files, tempDir('ttl-entry-cache-')).worker, loadTimeoutMs: 30_000 };
     const { stdout } = await run([join(DIST, 'wasmThreadsSelfTest.js'), JSON.stringify(cfg)]);
-    const lines = stdout.split('\n').filter((l) => l.trim()).map(decodeChildLine);
+    const lines = stdout
+      .split('\n')
+      .filter((l) => l.trim())
+      .map(decodeChildLine);
     const done = lines.map((d) => (d.kind === 'message' && d.message.type === 'done' ? d.message.result : undefined)).find((m) => m);
     assert.ok(done?.kind === 'check', stdout);
     const r = done.check as unknown as ThreadsSelfTest;

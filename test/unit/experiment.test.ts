@@ -205,7 +205,10 @@ describe('loadExperiment', () => {
   });
 
   test('a missing or empty file is an input error', () => {
-    assert.throws(() => loadExperiment(path.join(tmp, 'nope.ttl.json')), (e: unknown) => e instanceof TtlInputError && /file not found/.test(e.message));
+    assert.throws(
+      () => loadExperiment(path.join(tmp, 'nope.ttl.json')),
+      (e: unknown) => e instanceof TtlInputError && /file not found/.test(e.message),
+    );
     const e = expectProblems(() => loadExperiment(write('bad/empty.ttl.json', '  \n')));
     assert.match(e.message, /empty/);
   });
@@ -250,7 +253,10 @@ describe('large and hostile files', () => {
     const depth = MAX_DEPTH - 1;
     const text = `{"data":{"path":"d"},"model":{"backbone":"resnet18","pretrained":false},"strategy":{"kind":"ftl"},"extra":${'['.repeat(depth)}${']'.repeat(depth)}}`;
     const r = checkExperimentText(text, 'deep-ok.ttl.json');
-    assert.deepEqual(r.problems.map((p) => [p.path, p.line, p.column]), [['/extra', 1, text.indexOf('"extra"') + 1]]);
+    assert.deepEqual(
+      r.problems.map((p) => [p.path, p.line, p.column]),
+      [['/extra', 1, text.indexOf('"extra"') + 1]],
+    );
   });
 
   test('50,000 duplicate keys: one problem naming the key, where it repeats first, and how often', () => {
@@ -278,7 +284,10 @@ describe('large and hostile files', () => {
 
   test('a property named __proto__ is an ordinary (unknown) property', () => {
     const r = checkExperimentText('{"data":{"path":"d"},"model":{"backbone":"resnet18","pretrained":false},"strategy":{"kind":"ftl"},"__proto__":{"x":1}}', 'proto.ttl.json');
-    assert.deepEqual(r.problems.map((p) => p.path), ['/__proto__']);
+    assert.deepEqual(
+      r.problems.map((p) => p.path),
+      ['/__proto__'],
+    );
     assert.equal(({} as Record<string, unknown>).x, undefined);
   });
 });
@@ -287,7 +296,13 @@ describe('experiment schema', () => {
   test('is the file on disk and compiles in strict mode without warnings', () => {
     assert.deepEqual(JSON.parse(fs.readFileSync(EXPERIMENT_SCHEMA_PATH, 'utf8')), EXPERIMENT_SCHEMA);
     const warnings: unknown[] = [];
-    const ajv = new Ajv({ strict: true, strictRequired: false, discriminator: true, useDefaults: true, logger: { log: () => {}, warn: (...a: unknown[]) => warnings.push(a), error: (...a: unknown[]) => warnings.push(a) } });
+    const ajv = new Ajv({
+      strict: true,
+      strictRequired: false,
+      discriminator: true,
+      useDefaults: true,
+      logger: { log: () => {}, warn: (...a: unknown[]) => warnings.push(a), error: (...a: unknown[]) => warnings.push(a) },
+    });
     ajv.addVocabulary(EDITOR_KEYWORDS);
     ajv.compile(EXPERIMENT_SCHEMA);
     assert.deepEqual(warnings, []);

@@ -163,9 +163,14 @@ describe('experiment checks', () => {
 });
 
 describe('cut point table', () => {
-  test('lists the engine\'s built-ins with blocks that are cut points', async () => {
+  test("lists the engine's built-ins with blocks that are cut points", async () => {
     const { listBuiltins } = await import('../../src/engine/models');
-    assert.deepEqual(builtinBackbones().sort(), listBuiltins().map((b) => b.name).sort());
+    assert.deepEqual(
+      builtinBackbones().sort(),
+      listBuiltins()
+        .map((b) => b.name)
+        .sort(),
+    );
     for (const name of builtinBackbones()) {
       const info = builtinInfo(name)!;
       assert.ok(info.cutPoints.length > 0, name);
@@ -178,7 +183,17 @@ describe('cut point table', () => {
 
   test('parses layer names of Layers model.json files (keras-converted and tfjs-saved)', () => {
     const keras = JSON.stringify({
-      modelTopology: { model_config: { class_name: 'Functional', config: { layers: [{ name: 'input_1', class_name: 'InputLayer', config: {} }, { name: 'conv1', class_name: 'Conv2D', config: {} }] } } },
+      modelTopology: {
+        model_config: {
+          class_name: 'Functional',
+          config: {
+            layers: [
+              { name: 'input_1', class_name: 'InputLayer', config: {} },
+              { name: 'conv1', class_name: 'Conv2D', config: {} },
+            ],
+          },
+        },
+      },
       weightsManifest: [],
     });
     assert.deepEqual(parseModelJson(keras), { ok: true, layers: ['input_1', 'conv1'], className: 'Functional', hasWeights: true });
@@ -220,9 +235,14 @@ describe('one checker for `ttl run` and the editor', () => {
     const cli = await checkExperimentOnDisk(file);
     const editor = checkExperimentSemantics(fs.readFileSync(file, 'utf8'), file, diskEnvironment);
     const fromEditor = (severity: string) =>
-      editor.filter((p) => p.severity === severity).map((p) => ({ path: p.path, message: p.message, line: positionAt(text, p.offset).line + 1, column: positionAt(text, p.offset).character + 1 }));
+      editor
+        .filter((p) => p.severity === severity)
+        .map((p) => ({ path: p.path, message: p.message, line: positionAt(text, p.offset).line + 1, column: positionAt(text, p.offset).character + 1 }));
     assert.deepEqual(cli.problems, fromEditor('error'));
-    assert.deepEqual(cli.warnings.map(({ code: _code, ...p }) => p), fromEditor('warning'));
+    assert.deepEqual(
+      cli.warnings.map(({ code: _code, ...p }) => p),
+      fromEditor('warning'),
+    );
     assert.deepEqual(
       editor.map((p) => [p.code, p.path]),
       [
@@ -239,18 +259,22 @@ describe('one checker for `ttl run` and the editor', () => {
 
   test('an absent value counts as its default in both (the editor fills none in, the CLI does)', async () => {
     const { checkExperimentText } = await import('../../src/engine/experiment');
-    const t = '{ "data": { "path": "d", "split": { "val": 0.9 } }, "model": { "backbone": "mobilenet_v1" }, "strategy": { "kind": "ftl" }, "search": { "halving": { "epochs": 9 } } }';
+    const t =
+      '{ "data": { "path": "d", "split": { "val": 0.9 } }, "model": { "backbone": "mobilenet_v1" }, "strategy": { "kind": "ftl" }, "search": { "halving": { "epochs": 9 } } }';
     const cli = checkExperimentText(t, FILE).problems.map((p) => [p.path, p.message]);
     assert.deepEqual(cli, [
       ['/data/split', 'val + test must be less than 1 to leave training images, got 0.9 + 0.15'],
       ['/search/halving/epochs', 'the short round must be shorter than the full budget (5 epochs), got 9'],
     ]);
-    assert.deepEqual(checkExperimentSemantics(t, FILE, env({ d: 'dir' })).map((p) => [p.path, p.message]), cli);
+    assert.deepEqual(
+      checkExperimentSemantics(t, FILE, env({ d: 'dir' })).map((p) => [p.path, p.message]),
+      cli,
+    );
   });
 
   test('`ttl run` stops at the first error with one line naming the file, place and field', async () => {
     const { runExperiment } = await import('../../src/engine/run');
-        const schemaValid = path.join(tmp, 'only-disk.ttl.json');
+    const schemaValid = path.join(tmp, 'only-disk.ttl.json');
     fs.writeFileSync(schemaValid, text.replace('"val": 0.6, "test": 0.5', '"val": 0.2, "test": 0.2'));
     await assert.rejects(runExperiment(schemaValid, { runsDir: path.join(tmp, 'runs') }), (e: Error) => {
       assert.equal(e.message, `${schemaValid}:2:21: /data/path: data folder not found: ${path.join(tmp, 'no-such-folder')}`);

@@ -24,10 +24,22 @@ describe('manifest', () => {
     for (const c of commands) assert.equal(c.category, 'TTL', c.command);
   });
 
-  test('the issue\'s commands are in the palette', () => {
+  test("the issue's commands are in the palette", () => {
     const hidden = new Set((pkg.contributes.menus.commandPalette as { command: string; when: string }[]).filter((m) => m.when === 'false').map((m) => m.command));
     const titles = commands.filter((c) => !hidden.has(c.command)).map((c) => c.title.replace(/…$/, ''));
-    for (const t of ['New Experiment', 'Run Experiment', 'Run Cutoff Search', 'Analyze Run', 'Grad-CAM for Selected Images', 'Cancel Job', 'Open Model Explorer', 'Compare Runs', 'Export Truncated Model', 'Select Compute Backend', 'Show Logs']) {
+    for (const t of [
+      'New Experiment',
+      'Run Experiment',
+      'Run Cutoff Search',
+      'Analyze Run',
+      'Grad-CAM for Selected Images',
+      'Cancel Job',
+      'Open Model Explorer',
+      'Compare Runs',
+      'Export Truncated Model',
+      'Select Compute Backend',
+      'Show Logs',
+    ]) {
       assert.ok(titles.includes(t), t);
     }
   });
@@ -43,8 +55,14 @@ describe('manifest', () => {
 
   test('activation, views, validation, settings and workspace trust', () => {
     assert.ok(pkg.activationEvents.includes('workspaceContains:**/*.ttl.json'));
-    assert.deepEqual(pkg.contributes.viewsContainers.activitybar.map((c: { id: string }) => c.id), [VIEWS.container]);
-    assert.deepEqual(pkg.contributes.views[VIEWS.container].map((v: { id: string }) => v.id), [VIEWS.experiments, VIEWS.jobs]);
+    assert.deepEqual(
+      pkg.contributes.viewsContainers.activitybar.map((c: { id: string }) => c.id),
+      [VIEWS.container],
+    );
+    assert.deepEqual(
+      pkg.contributes.views[VIEWS.container].map((v: { id: string }) => v.id),
+      [VIEWS.experiments, VIEWS.jobs],
+    );
     assert.ok(fs.existsSync(path.join(ROOT, pkg.contributes.viewsContainers.activitybar[0].icon)));
     const [validation] = pkg.contributes.jsonValidation;
     assert.equal(validation.fileMatch, '*.ttl.json');
@@ -90,7 +108,7 @@ describe('bundle', () => {
     for (const dep of Object.keys(pkg.dependencies)) assert.match(shipped, new RegExp(` - ${dep.replace(/[/.]/g, '\\$&')}@`), dep);
   });
 
-  test('the cut point table matches the engine\'s built-in architectures', { timeout: 120_000 }, () => {
+  test("the cut point table matches the engine's built-in architectures", { timeout: 120_000 }, () => {
     const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'scripts/gen-cut-points.ts'), '--check'], { cwd: ROOT, encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr + r.stdout);
   });
@@ -114,7 +132,9 @@ describe('new experiment template', () => {
     assert.deepEqual(exp.strategy, { kind: 'ttl', cut: 'conv4_x' });
     assert.equal(exp.train.epochs, 10);
     assert.ok(text.endsWith('}\n'));
-    const scratch = JSON.parse(experimentText({ name: 'x', file, format: 'npz', dataPath: path.resolve('/ws/exps/d.npz'), backbone: 'resnet50', pretrained: false, strategy: { kind: 'lwft', k: 2 } }));
+    const scratch = JSON.parse(
+      experimentText({ name: 'x', file, format: 'npz', dataPath: path.resolve('/ws/exps/d.npz'), backbone: 'resnet50', pretrained: false, strategy: { kind: 'lwft', k: 2 } }),
+    );
     assert.deepEqual(scratch.model, { backbone: 'resnet50', pretrained: false });
     assert.deepEqual(scratch.strategy, { kind: 'lwft', k: 2 });
     assert.equal(scratch.data.path, 'd.npz');

@@ -38,12 +38,18 @@ describe('job queue', () => {
     const b = q.enqueue('b', 'B');
     assert.equal(a.state, 'running');
     assert.equal(b.state, 'queued');
-    assert.deepEqual(q.list().map((j) => j.title), ['a', 'b']);
+    assert.deepEqual(
+      q.list().map((j) => j.title),
+      ['a', 'b'],
+    );
     started[0].finish();
     await tick();
     assert.equal(a.state, 'finished');
     assert.equal(b.state, 'running');
-    assert.deepEqual(started.map((s) => s.job.spec), ['A', 'B']);
+    assert.deepEqual(
+      started.map((s) => s.job.spec),
+      ['A', 'B'],
+    );
     started[1].finish();
     await tick();
     assert.deepEqual(q.active(), []);
@@ -135,7 +141,10 @@ describe('job queue', () => {
       started[i].finish();
       await tick();
     }
-    assert.deepEqual(q.list().map((j) => j.title), ['c', 'b']);
+    assert.deepEqual(
+      q.list().map((j) => j.title),
+      ['c', 'b'],
+    );
     q.clearFinished();
     assert.deepEqual(q.list(), []);
   });

@@ -24,19 +24,59 @@ const experiment = validateExperimentObject(
 );
 
 function trial(id: string, over: Partial<Trial>): Trial {
-  return { id, strategy: 'ttl', cut: 'conv_pw_5_relu', block: 'stage3', stage: 1, epochs: 4, seed: 1, status: 'pending', file: `trials/${id}.ttl.json`, runsDir: `runs/${id}`, ...over };
+  return {
+    id,
+    strategy: 'ttl',
+    cut: 'conv_pw_5_relu',
+    block: 'stage3',
+    stage: 1,
+    epochs: 4,
+    seed: 1,
+    status: 'pending',
+    file: `trials/${id}.ttl.json`,
+    runsDir: `runs/${id}`,
+    ...over,
+  };
 }
 
 /** A search folder with a finished stage-1 trial (its run on disk), a stage-2 trial running in a dead process, and a pending final run. */
 function makeSearch(id: string, updatedAt: Date): string {
   const dir = path.join(searchesDir(runsDir), id);
   fs.mkdirSync(dir, { recursive: true });
-  const finishedRun = createRun(path.join(dir, 'runs/ttl-a'), { experiment, experimentFile: path.join(dir, 'trials/ttl-a.ttl.json'), seed: 1, versions: {}, backend: 'wasm', dataFingerprint: 'x' });
-  finishedRun.finish(runSummary({ runDir: finishedRun.dir, runId: finishedRun.id, test: { auroc: 0.81, averagePrecision: 0.9, auprcTrapezoid: 0.88, accuracy: 0.7 }, params: 1000, macs: 2000, latencyMs: 1 }));
+  const finishedRun = createRun(path.join(dir, 'runs/ttl-a'), {
+    experiment,
+    experimentFile: path.join(dir, 'trials/ttl-a.ttl.json'),
+    seed: 1,
+    versions: {},
+    backend: 'wasm',
+    dataFingerprint: 'x',
+  });
+  finishedRun.finish(
+    runSummary({
+      runDir: finishedRun.dir,
+      runId: finishedRun.id,
+      test: { auroc: 0.81, averagePrecision: 0.9, auprcTrapezoid: 0.88, accuracy: 0.7 },
+      params: 1000,
+      macs: 2000,
+      latencyMs: 1,
+    }),
+  );
   const state: SearchState = {
-    format: SEARCH_FORMAT, id, experimentFile: file, experimentHash: 'h', experiment, status: 'running',
-    createdAt: '2026-11-25T12:00:00.000Z', updatedAt: updatedAt.toISOString(), backbone: 'mobilenet_v1',
-    cutPoints: ['conv_pw_5_relu', 'conv_pw_7_relu'], blocks: [], metric: 'val_auroc', epochs: 4, finalSeeds: [1, 2], picks: { ttl: { stage1: 'conv_pw_5_relu' } },
+    format: SEARCH_FORMAT,
+    id,
+    experimentFile: file,
+    experimentHash: 'h',
+    experiment,
+    status: 'running',
+    createdAt: '2026-11-25T12:00:00.000Z',
+    updatedAt: updatedAt.toISOString(),
+    backbone: 'mobilenet_v1',
+    cutPoints: ['conv_pw_5_relu', 'conv_pw_7_relu'],
+    blocks: [],
+    metric: 'val_auroc',
+    epochs: 4,
+    finalSeeds: [1, 2],
+    picks: { ttl: { stage1: 'conv_pw_5_relu' } },
     trials: [
       trial('ttl-final', { stage: 'final', seed: 2 }),
       trial('ttl-b', { stage: 2, cut: 'conv_pw_7_relu', status: 'running', pid: 999_999_999 }),
@@ -56,7 +96,10 @@ makeSearch('20261125-130000-breast', now);
 
 test('searches are read with the runs of their started trials', () => {
   const found = listSearches(runsDir);
-  assert.deepEqual(found.map((s) => path.basename(s.dir)), ['20261125-120000-breast', '20261125-130000-breast']);
+  assert.deepEqual(
+    found.map((s) => path.basename(s.dir)),
+    ['20261125-120000-breast', '20261125-130000-breast'],
+  );
   assert.deepEqual([...found[0].runs.keys()], ['ttl-a']);
   assert.equal(found[0].runs.get('ttl-a')!.status, 'finished');
   assert.equal(found[0].hasReport, false);
@@ -74,12 +117,18 @@ test('search nodes sit under their experiment file, newest first, trials in stag
   const tree = buildExperimentTree({ experimentFiles: [file], runs: [], searches: records.map((r) => searchNode(r, { now })), roots: [ws] });
   assert.equal(tree.length, 1);
   const [exp] = tree;
-  assert.deepEqual(exp.searches.map((s) => s.status), ['running', 'interrupted']);
+  assert.deepEqual(
+    exp.searches.map((s) => s.status),
+    ['running', 'interrupted'],
+  );
   assert.match(exp.description, /searching/);
   const s = exp.searches[1];
   assert.equal(s.contextValue, 'search;interrupted');
   assert.match(s.description, /^interrupted · 1\/3 trials · best ttl @ conv_pw_5_relu$/);
-  assert.deepEqual(s.trials.map((t) => t.label), ['ttl @ conv_pw_5_relu · stage 1 · 4 ep · s1', 'ttl @ conv_pw_7_relu · stage 2 · 4 ep · s1', 'ttl @ conv_pw_5_relu · final · 4 ep · s2']);
+  assert.deepEqual(
+    s.trials.map((t) => t.label),
+    ['ttl @ conv_pw_5_relu · stage 1 · 4 ep · s1', 'ttl @ conv_pw_7_relu · stage 2 · 4 ep · s1', 'ttl @ conv_pw_5_relu · final · 4 ep · s2'],
+  );
   // a started trial is a run node: open summary, charts, analyze, export all apply
   const [done, running, pending] = s.trials;
   assert.equal(done.kind, 'run');

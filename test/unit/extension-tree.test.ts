@@ -27,7 +27,18 @@ function makeRun(file: string, seed: number, end: 'finish' | 'fail' | 'cancel' |
   const h = createRun(runsDir, { experiment, experimentFile: file, seed, versions: {}, backend: 'wasm', dataFingerprint: 'x', now });
   h.appendMetrics({ epoch: 0, valAuroc: 0.7 });
   if (end === 'finish') {
-    h.finish(runSummary({ runDir: h.dir, runId: h.id, seed, test: { auroc: 0.8123, averagePrecision: 0.7345, auprcTrapezoid: 0.73, accuracy: 0.8 }, params: 219_000, macs: 12_300_000, latencyMs: 1.234, description: 'TTL, cut after conv_pw_7_relu (stage3)' }));
+    h.finish(
+      runSummary({
+        runDir: h.dir,
+        runId: h.id,
+        seed,
+        test: { auroc: 0.8123, averagePrecision: 0.7345, auprcTrapezoid: 0.73, accuracy: 0.8 },
+        params: 219_000,
+        macs: 12_300_000,
+        latencyMs: 1.234,
+        description: 'TTL, cut after conv_pw_7_relu (stage3)',
+      }),
+    );
   } else if (end === 'fail') h.fail(new Error('out of memory'));
   else if (end === 'cancel') h.cancel();
   else if (end === 'dead') h.update({ pid: 999_999_999 });
@@ -65,8 +76,14 @@ describe('experiments tree', () => {
 
   test('runs newest first, with status, icon, description and context', () => {
     const a = tree[0].runs;
-    assert.deepEqual(a.map((r) => r.dir), [dirs.a3, dirs.a2, dirs.a1]);
-    assert.deepEqual(a.map((r) => r.status), ['running', 'failed', 'finished']);
+    assert.deepEqual(
+      a.map((r) => r.dir),
+      [dirs.a3, dirs.a2, dirs.a1],
+    );
+    assert.deepEqual(
+      a.map((r) => r.status),
+      ['running', 'failed', 'finished'],
+    );
     const [running, failed, finished] = a;
     assert.equal(finished.description, 'AUROC 0.812 · AUPRC 0.735');
     assert.deepEqual(finished.icon, { id: 'pass', color: 'testing.iconPassed' });
@@ -102,7 +119,10 @@ describe('experiments tree', () => {
   test('ids are stable across rebuilds (the view keeps expansion and selection)', () => {
     const again = buildExperimentTree({ experimentFiles: [fileA, fileB], runs: listRuns(runsDir) });
     assert.equal(again[0].id, tree[0].id);
-    assert.deepEqual(again[0].runs.map((r) => r.id), tree[0].runs.map((r) => r.id));
+    assert.deepEqual(
+      again[0].runs.map((r) => r.id),
+      tree[0].runs.map((r) => r.id),
+    );
   });
 
   test('status icons cover every status', () => {

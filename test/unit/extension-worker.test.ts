@@ -125,7 +125,10 @@ describe('job process', () => {
     const outcome = await exec.done;
     assert.equal(outcome.state, 'finished');
     assert.equal(outcome.runDirs.length, 1);
-    assert.deepEqual(events.map((e) => e.type), ['run-started', 'batch', 'epoch']);
+    assert.deepEqual(
+      events.map((e) => e.type),
+      ['run-started', 'batch', 'epoch'],
+    );
     assert.equal(readRun(outcome.runDirs[0]).status, 'finished');
   });
 
@@ -196,7 +199,10 @@ describe('job process', () => {
     const run = onlyRun(runsDir);
     assert.equal(run.storedStatus, 'running');
     assert.equal(run.status, 'interrupted');
-    assert.deepEqual(findAbandonedRuns({ runDirs: [run.dir] }).map((r) => r.dir), [run.dir]);
+    assert.deepEqual(
+      findAbandonedRuns({ runDirs: [run.dir] }).map((r) => r.dir),
+      [run.dir],
+    );
   });
 
   test('cancel before the worker has read its job ends it without starting anything', async () => {
@@ -207,7 +213,7 @@ describe('job process', () => {
     assert.equal(fs.existsSync(runsDir), false);
   });
 
-  test('a worker file that does not exist fails the job with Node\'s message', async () => {
+  test("a worker file that does not exist fails the job with Node's message", async () => {
     const exec = startJob({ entry: path.join(tmp, 'missing.js'), start: { kind: 'resume', runDir: path.join(tmp, 'nothing') } });
     const outcome = await exec.done;
     assert.equal(outcome.state, 'failed');
@@ -243,7 +249,23 @@ describe('recovery', () => {
     const dir = path.join(tmp, 'rec', 'r1');
     fs.mkdirSync(dir, { recursive: true });
     const t = new Date().toISOString();
-    const info = { id: 'r1', name: 'n', experimentFile: '/x', experiment: {}, seed: 1, versions: {}, backend: 'cpu', dataFingerprint: '', status: 'running', pid: process.pid, host: os.hostname(), startedAt: t, updatedAt: t, heartbeatAt: t, lastEpoch: -1 };
+    const info = {
+      id: 'r1',
+      name: 'n',
+      experimentFile: '/x',
+      experiment: {},
+      seed: 1,
+      versions: {},
+      backend: 'cpu',
+      dataFingerprint: '',
+      status: 'running',
+      pid: process.pid,
+      host: os.hostname(),
+      startedAt: t,
+      updatedAt: t,
+      heartbeatAt: t,
+      lastEpoch: -1,
+    };
     fs.writeFileSync(path.join(dir, 'run.json'), JSON.stringify(info));
     assert.equal(closeAbandonedRun(dir, { status: 'cancelled' }), false, 'this process is alive');
     fs.writeFileSync(path.join(dir, 'run.json'), JSON.stringify({ ...info, status: 'finished' }));
@@ -277,10 +299,15 @@ describe('job events → progress and logs', () => {
   test('log lines for everything but batches', () => {
     assert.equal(logLineForEvent({ type: 'batch', runDir, epoch: 0, epochs: 1, step: 1, steps: 1 }), undefined);
     assert.deepEqual(logLineForEvent({ type: 'log', level: 'warn', message: 'bad image' }), { level: 'warn', message: 'bad image' });
-    assert.match(logLineForEvent({ type: 'epoch', runDir, epochs: 2, record: { epoch: 0, trainLoss: 0.5, valAuroc: 0.7, best: true } as never })!.message, /^epoch 1\/2: train loss 0\.5000, val loss –, val AUROC 0\.7000, val AUPRC – \(best\)$/);
-    assert.match(logLineForEvent({ type: 'run-finished', runDir, summary: runSummary({ test: { auroc: 0.9, averagePrecision: 0.8 } }) })!.message, /test AUROC 0\.900, AUPRC 0\.800/);
+    assert.match(
+      logLineForEvent({ type: 'epoch', runDir, epochs: 2, record: { epoch: 0, trainLoss: 0.5, valAuroc: 0.7, best: true } as never })!.message,
+      /^epoch 1\/2: train loss 0\.5000, val loss –, val AUROC 0\.7000, val AUPRC – \(best\)$/,
+    );
+    assert.match(
+      logLineForEvent({ type: 'run-finished', runDir, summary: runSummary({ test: { auroc: 0.9, averagePrecision: 0.8 } }) })!.message,
+      /test AUROC 0\.900, AUPRC 0\.800/,
+    );
     assert.equal(logLineForEvent({ type: 'phase', phase: 'loading data', done: 3, total: 10 }), undefined);
     assert.equal(logLineForEvent({ type: 'phase', phase: 'evaluating' })!.level, 'debug');
   });
 });
-

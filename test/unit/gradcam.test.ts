@@ -37,7 +37,16 @@ function input(file: string): { pixels: Uint8Array; x: tf.Tensor4D } {
 before(async () => {
   await initBackend({ backend: 'wasm' });
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ttl-gradcam-'));
-  ({ runDir } = await tinyChestXrayRun(tmp, { name: 'cxr-gradcam', cut: 'conv_pw_5_relu', imageSize: SIZE, limit: 96, epochs: 1, val: 0.25, test: 0.25, headLrMultiplier: 10 }));
+  ({ runDir } = await tinyChestXrayRun(tmp, {
+    name: 'cxr-gradcam',
+    cut: 'conv_pw_5_relu',
+    imageSize: SIZE,
+    limit: 96,
+    epochs: 1,
+    val: 0.25,
+    test: 0.25,
+    headLrMultiplier: 10,
+  }));
   model = await loadLayersModelFile(path.join(runDir, 'model', 'model.json'));
 });
 
@@ -76,7 +85,12 @@ test('channel weights of a GAP + dense head equal the head kernel column over hÂ
     const a = split.features.predict(x) as tf.Tensor4D;
     const acts = a.dataSync();
     const C = m.weights.length;
-    const raw = Array.from({ length: h * w }, (_, p) => Math.max(0, m.weights.reduce((s, wk, k) => s + wk * acts[p * C + k], 0)));
+    const raw = Array.from({ length: h * w }, (_, p) =>
+      Math.max(
+        0,
+        m.weights.reduce((s, wk, k) => s + wk * acts[p * C + k], 0),
+      ),
+    );
     const peak = Math.max(...raw);
     raw.forEach((v, p) => assert.ok(Math.abs(v / peak - m.cam[p]) < 1e-4, `position ${p}`));
     a.dispose();
@@ -104,7 +118,10 @@ test('channel weights equal finite differences of the class score on a tiny mode
     for (let k = 0; k < C; k++) {
       const score = (sign: number) =>
         tf.tidy(() => {
-          const bump = tf.oneHot([k], C).reshape([1, 1, 1, C]).mul(sign * eps);
+          const bump = tf
+            .oneHot([k], C)
+            .reshape([1, 1, 1, C])
+            .mul(sign * eps);
           return split.head(a.add(bump) as tf.Tensor4D).dataSync()[c];
         });
       const fd = (score(1) - score(-1)) / (2 * eps * h * w);
@@ -123,7 +140,10 @@ test('gradCamRun writes overlay PNGs of the input size and an index that keeps o
   const first = await gradCamRun(runDir, [PNEUMONIA, copy], { backend: 'wasm' });
   assert.equal(first.indexPath, path.join(runDir, 'gradcam', 'index.json'));
   const stem = path.basename(PNEUMONIA, path.extname(PNEUMONIA));
-  assert.deepEqual(first.entries.map((e) => e.overlay), [`${stem}.png`, `${stem}-2.png`]);
+  assert.deepEqual(
+    first.entries.map((e) => e.overlay),
+    [`${stem}.png`, `${stem}-2.png`],
+  );
   for (const e of first.entries) {
     const png = PNG.sync.read(fs.readFileSync(path.join(runDir, 'gradcam', e.overlay)));
     assert.equal(png.width, SIZE);
@@ -139,16 +159,22 @@ test('gradCamRun writes overlay PNGs of the input size and an index that keeps o
   const index = JSON.parse(fs.readFileSync(second.indexPath, 'utf8')) as GradCamIndex;
   assert.equal(index.format, GRADCAM_FORMAT);
   assert.deepEqual(index.classes, ['NORMAL', 'PNEUMONIA']);
-  assert.deepEqual(index.images.map((e) => [e.image, e.overlay]).sort(), [
-    [PNEUMONIA, `${stem}.png`],
-    [copy, `${stem}-2.png`],
-  ].sort());
+  assert.deepEqual(
+    index.images.map((e) => [e.image, e.overlay]).sort(),
+    [
+      [PNEUMONIA, `${stem}.png`],
+      [copy, `${stem}-2.png`],
+    ].sort(),
+  );
   assert.equal(index.images.find((e) => e.image === PNEUMONIA)!.class, second.entries[0].class);
 });
 
 test("--split: images of the run's own data, the classes in turn, each named by its file and true class", async () => {
   const { entries } = await gradCamRun(runDir, [], { backend: 'wasm', split: 'val', count: 3 });
-  assert.deepEqual(entries.map((e) => e.label), ['NORMAL', 'PNEUMONIA', 'NORMAL']);
+  assert.deepEqual(
+    entries.map((e) => e.label),
+    ['NORMAL', 'PNEUMONIA', 'NORMAL'],
+  );
   for (const e of entries) {
     assert.ok(e.image.startsWith(path.join(DATA, e.label!) + path.sep) && fs.existsSync(e.image), e.image);
     assert.equal(e.overlay, `${path.basename(e.image, path.extname(e.image))}.png`);
@@ -162,7 +188,10 @@ test('unreadable images and unknown classes are input errors naming them', async
   fs.writeFileSync(bad, 'plain text');
   await assert.rejects(gradCamRun(runDir, [NORMAL, bad], { backend: 'wasm' }), (e: Error) => e instanceof TtlInputError && e.message.includes(bad));
   const missing = path.join(tmp, 'missing.jpeg');
-  await assert.rejects(gradCamRun(runDir, [missing], { backend: 'wasm' }), (e: Error) => e instanceof TtlInputError && e.message.includes(missing) && /not found/.test(e.message));
+  await assert.rejects(
+    gradCamRun(runDir, [missing], { backend: 'wasm' }),
+    (e: Error) => e instanceof TtlInputError && e.message.includes(missing) && /not found/.test(e.message),
+  );
   await assert.rejects(gradCamRun(runDir, [NORMAL], { backend: 'wasm', class: 'EFFUSION' }), (e: Error) => e instanceof TtlInputError && /NORMAL/.test(e.message));
 });
 

@@ -14,10 +14,7 @@ import * as path from 'node:path';
 import Ajv from 'ajv';
 import { startJobProcess, type JobProcessOptions } from '../../src/engine/jobs/runner';
 import { readRun } from '../../src/engine/runstore';
-import {
-  CHILD_MESSAGE_TYPES, RESULT_KINDS, decodeChildLine, encodeLine,
-  type ChildMessage, type JobEvent, type ParentMessage,
-} from '../../src/shared/jobProtocol';
+import { CHILD_MESSAGE_TYPES, RESULT_KINDS, decodeChildLine, encodeLine, type ChildMessage, type JobEvent, type ParentMessage } from '../../src/shared/jobProtocol';
 import { BIN, ROOT } from './bin';
 import { tempDir } from './tmp';
 
@@ -97,19 +94,36 @@ describe('the CLI through the runner', () => {
     assert.equal(end.state, 'done', JSON.stringify(end));
     assert.ok(end.state === 'done' && end.result.kind === 'run');
     assert.equal(end.exitCode, 0);
-    assert.deepEqual(other.filter((o) => o.stream === 'stdout'), [], 'stdout holds protocol lines only');
+    assert.deepEqual(
+      other.filter((o) => o.stream === 'stdout'),
+      [],
+      'stdout holds protocol lines only',
+    );
     runDir = end.result.runDirs[0];
     const kinds = events.map((e) => e.type).filter((t) => t !== 'batch' && t !== 'phase' && t !== 'log');
     assert.deepEqual(kinds, ['run-started', 'epoch', 'epoch', 'run-finished']);
     const steps = events.filter((e) => e.type === 'batch');
     assert.ok(steps.length >= 2 && steps.every((b) => b.runDir === runDir));
     const epochs = events.filter((e): e is Extract<JobEvent, { type: 'epoch' }> => e.type === 'epoch');
-    assert.deepEqual(epochs.map((e) => [e.record.epoch, e.epochs]), [[0, 2], [1, 2]]);
+    assert.deepEqual(
+      epochs.map((e) => [e.record.epoch, e.epochs]),
+      [
+        [0, 2],
+        [1, 2],
+      ],
+    );
     // the events tell what the run folder holds
     const onDisk = JSON.parse(fs.readFileSync(path.join(runDir, 'summary.json'), 'utf8'));
     assert.deepEqual(end.result.summary.test, onDisk.test);
-    const metrics = fs.readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-    assert.deepEqual(metrics.map((m) => m.valAuroc), epochs.map((e) => e.record.valAuroc));
+    const metrics = fs
+      .readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    assert.deepEqual(
+      metrics.map((m) => m.valAuroc),
+      epochs.map((e) => e.record.valAuroc),
+    );
   });
 
   test('cancel: SIGINT reaches the run, the child answers cancelled, exits 0, and the run is marked cancelled', async () => {
@@ -172,7 +186,9 @@ describe('children that do not keep to the protocol', () => {
 
   test('a child that dies without a terminal message fails with its exit code and error line', async () => {
     const { events, outcome } = start(
-      node(`process.stdout.write(JSON.stringify({ v: 1, type: 'log', level: 'info', message: 'working' }) + '\\n'); console.error('Error: the disk is on fire'); console.error('    at nowhere'); process.exitCode = 3;`),
+      node(
+        `process.stdout.write(JSON.stringify({ v: 1, type: 'log', level: 'info', message: 'working' }) + '\\n'); console.error('Error: the disk is on fire'); console.error('    at nowhere'); process.exitCode = 3;`,
+      ),
       false,
     );
     const end = await outcome;
@@ -184,17 +200,35 @@ describe('children that do not keep to the protocol', () => {
   });
 
   test('stray and malformed lines are passed on, not fatal; the terminal message still counts', async () => {
-    const lines = ['hello from a library', '{not json', JSON.stringify({ v: 1, type: 'epoch', runDir: '/r' }), JSON.stringify({ v: 1, type: 'progress-bar' }), JSON.stringify({ v: 1, type: 'done', result: { kind: 'check', check: { ok: true } } })];
+    const lines = [
+      'hello from a library',
+      '{not json',
+      JSON.stringify({ v: 1, type: 'epoch', runDir: '/r' }),
+      JSON.stringify({ v: 1, type: 'progress-bar' }),
+      JSON.stringify({ v: 1, type: 'done', result: { kind: 'check', check: { ok: true } } }),
+    ];
     const { other, events, outcome } = start(node(`for (const l of ${JSON.stringify(lines)}) console.log(l)`), false);
     const end = await outcome;
     assert.deepEqual(end, { state: 'done', result: { kind: 'check', check: { ok: true } }, exitCode: 0 });
     assert.deepEqual(events, []);
-    assert.deepEqual(other.map((o) => [o.line, o.why]), [
-      [lines[0], 'not a JSON object'],
-      [lines[1], `not JSON: ${(() => { try { JSON.parse(lines[1]); } catch (e) { return (e as Error).message; } })()}`],
-      [lines[2], '"epoch" needs an integer "epochs"'],
-      [lines[3], 'unknown message type "progress-bar"'],
-    ]);
+    assert.deepEqual(
+      other.map((o) => [o.line, o.why]),
+      [
+        [lines[0], 'not a JSON object'],
+        [
+          lines[1],
+          `not JSON: ${(() => {
+            try {
+              JSON.parse(lines[1]);
+            } catch (e) {
+              return (e as Error).message;
+            }
+          })()}`,
+        ],
+        [lines[2], '"epoch" needs an integer "epochs"'],
+        [lines[3], 'unknown message type "progress-bar"'],
+      ],
+    );
   });
 
   test('a message split across writes, CRLF endings and a last line without a newline', async () => {
@@ -339,11 +373,17 @@ while True:
     job.send({ type: 'start', job: { kind: 'run', experimentFile: 'quick', runsDir: '/runs' } });
     const end = await outcome;
     assert.deepEqual(end, { state: 'done', result: { kind: 'run', summary: { runDir: '/runs/py-run' }, runDirs: ['/runs/py-run'] }, exitCode: 0 });
-    assert.deepEqual(events.map((e) => e.type), ['run-started', 'epoch', 'epoch']);
+    assert.deepEqual(
+      events.map((e) => e.type),
+      ['run-started', 'epoch', 'epoch'],
+    );
   });
 
   test('a Python worker: SIGINT, answered with cancelled', { skip: !python && 'no python3' }, async () => {
-    const { job, when, outcome } = start({ command: 'python3', args: ['-c', PYTHON], start: { kind: 'run', experimentFile: 'forever', runsDir: '/runs' }, cancelGraceMs: 60_000 }, false);
+    const { job, when, outcome } = start(
+      { command: 'python3', args: ['-c', PYTHON], start: { kind: 'run', experimentFile: 'forever', runsDir: '/runs' }, cancelGraceMs: 60_000 },
+      false,
+    );
     await when((e) => e.type === 'epoch');
     job.cancel();
     assert.deepEqual(await outcome, { state: 'cancelled', answered: true, exitCode: 0, signal: null });
@@ -358,10 +398,16 @@ describe('the schema', () => {
       assert.equal(decodeChildLine(line).kind, 'message', line.slice(0, 300));
     }
     const types = new Set(written.map((m) => m.type));
-    assert.deepEqual(CHILD_MESSAGE_TYPES.filter((t) => !types.has(t)), []);
+    assert.deepEqual(
+      CHILD_MESSAGE_TYPES.filter((t) => !types.has(t)),
+      [],
+    );
     const kinds = new Set(written.flatMap((m) => (m.type === 'done' ? [m.result.kind] : [])));
     // "compute" is written by the Python compute worker only: torch-run.test.ts checks its lines
-    assert.deepEqual(RESULT_KINDS.filter((k) => !kinds.has(k) && k !== 'compute'), []);
+    assert.deepEqual(
+      RESULT_KINDS.filter((k) => !kinds.has(k) && k !== 'compute'),
+      [],
+    );
   });
 
   test('what the runner writes on stdin is valid', () => {

@@ -32,7 +32,13 @@ function randomValues(n: number, seed: number): Float32Array {
 let seedCounter = 1;
 /** A fresh deterministic input, as plain data (turned into a tensor on each backend). */
 function data(shape: number[]): { shape: number[]; values: Float32Array } {
-  return { shape, values: randomValues(shape.reduce((a, b) => a * b, 1), seedCounter++ * 7919) };
+  return {
+    shape,
+    values: randomValues(
+      shape.reduce((a, b) => a * b, 1),
+      seedCounter++ * 7919,
+    ),
+  };
 }
 type Data = ReturnType<typeof data>;
 const T = (d: Data) => tf.tensor(d.values, d.shape);
@@ -158,21 +164,27 @@ describe('Conv2D gradients', () => {
         const f = data([c.k, c.k, c.cin, c.cout]);
         const info = tf.backend_util.computeConv2DInfo([c.n, c.h, c.w, c.cin], [c.k, c.k, c.cin, c.cout], c.s, 1, c.pad);
         const dy = data(info.outShape);
-        await compare(`Conv2DBackpropInput (${alg})`, caseLabel(c), () =>
-          tf.engine().runKernel('Conv2DBackpropInput', { dy: T(dy), filter: T(f) }, {
-            strides: c.s,
-            pad: c.pad,
-            dataFormat: 'NHWC',
-            inputShape: x.shape,
-          } as unknown as tf.NamedAttrMap) as tf.Tensor,
+        await compare(
+          `Conv2DBackpropInput (${alg})`,
+          caseLabel(c),
+          () =>
+            tf.engine().runKernel('Conv2DBackpropInput', { dy: T(dy), filter: T(f) }, {
+              strides: c.s,
+              pad: c.pad,
+              dataFormat: 'NHWC',
+              inputShape: x.shape,
+            } as unknown as tf.NamedAttrMap) as tf.Tensor,
         );
-        await compare(`Conv2DBackpropFilter (${alg})`, caseLabel(c), () =>
-          tf.engine().runKernel('Conv2DBackpropFilter', { x: T(x), dy: T(dy) }, {
-            strides: c.s,
-            pad: c.pad,
-            dataFormat: 'NHWC',
-            filterShape: f.shape,
-          } as unknown as tf.NamedAttrMap) as tf.Tensor,
+        await compare(
+          `Conv2DBackpropFilter (${alg})`,
+          caseLabel(c),
+          () =>
+            tf.engine().runKernel('Conv2DBackpropFilter', { x: T(x), dy: T(dy) }, {
+              strides: c.s,
+              pad: c.pad,
+              dataFormat: 'NHWC',
+              filterShape: f.shape,
+            } as unknown as tf.NamedAttrMap) as tf.Tensor,
         );
       }
       conv2dGradOptions.inputAlgorithm = null;
@@ -190,7 +202,17 @@ describe('Conv2D gradients', () => {
       { x: [2, 2, 2, 32], f: [1, 1, 32, 48], s: 1, pad: 'valid' },
       { x: [2, 4, 4, 32], f: [1, 1, 32, 48], s: 2, pad: 'same' },
       { x: [2, 2, 2, 64], f: [3, 3, 64, 64], s: 1, pad: 'same' },
-      { x: [2, 9, 10, 4], f: [3, 3, 4, 6], s: 1, pad: [[0, 0], [2, 1], [0, 2], [0, 0]] },
+      {
+        x: [2, 9, 10, 4],
+        f: [3, 3, 4, 6],
+        s: 1,
+        pad: [
+          [0, 0],
+          [2, 1],
+          [0, 2],
+          [0, 0],
+        ],
+      },
       { x: [2, 9, 10, 4], f: [5, 3, 4, 6], s: [2, 1], pad: 'same' },
       { x: [1, 11, 9, 3], f: [7, 7, 3, 4], s: 2, pad: 'same' },
     ];
@@ -241,57 +263,64 @@ describe('Conv2D gradients', () => {
     const x = data([2, 5, 9, 8]); // N, C, H, W
     const f = data([3, 3, 5, 4]);
     const dy = data([2, 4, 5, 4]); // stride 2, same
-    await compare('Conv2DBackpropInput (NCHW)', 'NCHW', () =>
-      tf.engine().runKernel('Conv2DBackpropInput', { dy: T(dy), filter: T(f) }, {
-        strides: 2,
-        pad: 'same',
-        dataFormat: 'NCHW',
-        inputShape: x.shape,
-      } as unknown as tf.NamedAttrMap) as tf.Tensor,
+    await compare(
+      'Conv2DBackpropInput (NCHW)',
+      'NCHW',
+      () =>
+        tf.engine().runKernel('Conv2DBackpropInput', { dy: T(dy), filter: T(f) }, {
+          strides: 2,
+          pad: 'same',
+          dataFormat: 'NCHW',
+          inputShape: x.shape,
+        } as unknown as tf.NamedAttrMap) as tf.Tensor,
     );
-    await compare('Conv2DBackpropFilter (NCHW)', 'NCHW', () =>
-      tf.engine().runKernel('Conv2DBackpropFilter', { x: T(x), dy: T(dy) }, {
-        strides: 2,
-        pad: 'same',
-        dataFormat: 'NCHW',
-        filterShape: f.shape,
-      } as unknown as tf.NamedAttrMap) as tf.Tensor,
+    await compare(
+      'Conv2DBackpropFilter (NCHW)',
+      'NCHW',
+      () =>
+        tf.engine().runKernel('Conv2DBackpropFilter', { x: T(x), dy: T(dy) }, {
+          strides: 2,
+          pad: 'same',
+          dataFormat: 'NCHW',
+          filterShape: f.shape,
+        } as unknown as tf.NamedAttrMap) as tf.Tensor,
     );
   });
 });
 
 describe('Depthwise conv gradients', () => {
   test('DepthwiseConv2dNativeBackpropInput/Filter, directly and through tf.grads', async () => {
-    const cases = convCases().flatMap((c, i) => [
-      { ...c, mult: 1 },
-      ...(i % 3 === 0 ? [{ ...c, mult: 2 }] : []),
-    ]);
+    const cases = convCases().flatMap((c, i) => [{ ...c, mult: 1 }, ...(i % 3 === 0 ? [{ ...c, mult: 2 }] : [])]);
     for (const c of cases) {
       const x = data([c.n, c.h, c.w, c.cin]);
       const f = data([c.k, c.k, c.cin, c.mult]);
       const info = tf.backend_util.computeConv2DInfo([c.n, c.h, c.w, c.cin], [c.k, c.k, c.cin, c.mult], c.s, 1, c.pad, undefined, true);
       const dy = data(info.outShape);
       const label = `${caseLabel(c)} m${c.mult}`;
-      await compare('DepthwiseConv2dNativeBackpropInput', label, () =>
-        tf.engine().runKernel('DepthwiseConv2dNativeBackpropInput', { dy: T(dy), filter: T(f) }, {
-          strides: c.s,
-          dilations: 1,
-          pad: c.pad,
-          inputShape: x.shape,
-        } as unknown as tf.NamedAttrMap) as tf.Tensor,
+      await compare(
+        'DepthwiseConv2dNativeBackpropInput',
+        label,
+        () =>
+          tf.engine().runKernel('DepthwiseConv2dNativeBackpropInput', { dy: T(dy), filter: T(f) }, {
+            strides: c.s,
+            dilations: 1,
+            pad: c.pad,
+            inputShape: x.shape,
+          } as unknown as tf.NamedAttrMap) as tf.Tensor,
       );
-      await compare('DepthwiseConv2dNativeBackpropFilter', label, () =>
-        tf.engine().runKernel('DepthwiseConv2dNativeBackpropFilter', { x: T(x), dy: T(dy) }, {
-          strides: c.s,
-          dilations: 1,
-          pad: c.pad,
-          filterShape: f.shape,
-        } as unknown as tf.NamedAttrMap) as tf.Tensor,
+      await compare(
+        'DepthwiseConv2dNativeBackpropFilter',
+        label,
+        () =>
+          tf.engine().runKernel('DepthwiseConv2dNativeBackpropFilter', { x: T(x), dy: T(dy) }, {
+            strides: c.s,
+            dilations: 1,
+            pad: c.pad,
+            filterShape: f.shape,
+          } as unknown as tf.NamedAttrMap) as tf.Tensor,
       );
       await compare('tf.grads(depthwiseConv2d)', label, () =>
-        tf.grads((a: tf.Tensor, b: tf.Tensor) =>
-          tf.sum(tf.mul(tf.depthwiseConv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.s, c.pad), T(dy))),
-        )([T(x), T(f)]),
+        tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.depthwiseConv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.s, c.pad), T(dy))))([T(x), T(f)]),
       );
     }
   });
@@ -333,11 +362,26 @@ describe('Depthwise conv gradients', () => {
 describe('MatMul with transpose flags', () => {
   test('BatchMatMul: all flag combinations, batched and broadcast, and its gradient', async () => {
     const shapes: Array<[number[], number[]]> = [
-      [[7, 5], [5, 3]],
-      [[1, 33, 17], [1, 17, 9]],
-      [[4, 6, 5], [4, 5, 3]],
-      [[2, 3, 6, 5], [5, 4]],
-      [[6, 5], [3, 5, 4]],
+      [
+        [7, 5],
+        [5, 3],
+      ],
+      [
+        [1, 33, 17],
+        [1, 17, 9],
+      ],
+      [
+        [4, 6, 5],
+        [4, 5, 3],
+      ],
+      [
+        [2, 3, 6, 5],
+        [5, 4],
+      ],
+      [
+        [6, 5],
+        [3, 5, 4],
+      ],
     ];
     for (const [as, bs] of shapes) {
       for (const ta of [false, true]) {
@@ -361,9 +405,7 @@ describe('MatMul with transpose flags', () => {
           const a = data(ta ? [11, 8] : [8, 11]);
           const b = data(tb ? [5, 11] : [11, 5]);
           const bias = data([5]);
-          await compare('_FusedMatMul', `${activation} ${ta} ${tb}`, () =>
-            tf.fused.matMul({ a: T(a), b: T(b), transposeA: ta, transposeB: tb, bias: T(bias), activation }),
-          );
+          await compare('_FusedMatMul', `${activation} ${ta} ${tb}`, () => tf.fused.matMul({ a: T(a), b: T(b), transposeA: ta, transposeB: tb, bias: T(bias), activation }));
         }
       }
     }
@@ -371,9 +413,7 @@ describe('MatMul with transpose flags', () => {
     const b = data([10, 4]);
     const bias = data([4]);
     await compare('tf.grads(fused.matMul)', 'dense+bias', () =>
-      tf.grads((x: tf.Tensor, y: tf.Tensor, z: tf.Tensor) =>
-        tf.sum(tf.square(tf.fused.matMul({ a: x as tf.Tensor2D, b: y as tf.Tensor2D, bias: z }))),
-      )([T(a), T(b), T(bias)]),
+      tf.grads((x: tf.Tensor, y: tf.Tensor, z: tf.Tensor) => tf.sum(tf.square(tf.fused.matMul({ a: x as tf.Tensor2D, b: y as tf.Tensor2D, bias: z }))))([T(a), T(b), T(bias)]),
     );
   });
 });
@@ -421,9 +461,13 @@ describe('Batch norm, pooling, reductions, data movement', () => {
       const mean = data([c]);
       const variance = { shape: [c], values: randomValues(c, 99).map((v) => 0.5 + Math.abs(v)) };
       await compare('FusedBatchNorm gradient', `fixed stats ${shape}`, () =>
-        tf.grads((a: tf.Tensor, m: tf.Tensor, v: tf.Tensor, g: tf.Tensor, b: tf.Tensor) =>
-          tf.sum(tf.mul(tf.batchNorm(a, m, v, b, g, 1e-3), T(w))),
-        )([T(x), T(mean), T(variance), T(gamma), T(beta)]),
+        tf.grads((a: tf.Tensor, m: tf.Tensor, v: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.batchNorm(a, m, v, b, g, 1e-3), T(w))))([
+          T(x),
+          T(mean),
+          T(variance),
+          T(gamma),
+          T(beta),
+        ]),
       );
     }
   });
@@ -448,9 +492,7 @@ describe('Batch norm, pooling, reductions, data movement', () => {
         ['negative', neg],
       ] as const) {
         await compare('MaxPoolGrad', `${c.shape} k${c.k} s${c.s} ${c.pad} ${name}`, () =>
-          tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(tf.relu(a) as tf.Tensor4D, c.k, c.s, c.pad), T(w))))(
-            name === 'ties' ? T(input) : tf.add(T(input), 0),
-          ),
+          tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(tf.relu(a) as tf.Tensor4D, c.k, c.s, c.pad), T(w))))(name === 'ties' ? T(input) : tf.add(T(input), 0)),
         );
         await compare('MaxPoolGrad', `${c.shape} k${c.k} s${c.s} ${c.pad} ${name} no relu`, () =>
           tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(a as tf.Tensor4D, c.k, c.s, c.pad), T(w))))(T(input)),
@@ -467,9 +509,7 @@ describe('Batch norm, pooling, reductions, data movement', () => {
     // Scaled to [-8, 8) with exact boundary values sprinkled in.
     const v = { shape: x.shape, values: x.values.map((a, i) => (i % 17 === 0 ? [0, 6, -1, 2.5][i % 4] : a * 8)) };
     const w = data(x.shape);
-    await compare('ClipByValue gradient', 'clip(-1, 2.5)', () =>
-      tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.clipByValue(a, -1, 2.5), T(w))))(T(v)),
-    );
+    await compare('ClipByValue gradient', 'clip(-1, 2.5)', () => tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.clipByValue(a, -1, 2.5), T(w))))(T(v)));
     await compare('Relu6 gradient', 'relu6', () => tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.relu6(a), T(w))))(T(v)));
     await compare('ClipByValue gradient', 'layers ReLU(maxValue: 6)', () =>
       tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.layers.reLU({ maxValue: 6 }).apply(a) as tf.Tensor, T(w))))(T(v)),
@@ -511,11 +551,26 @@ describe('Batch norm, pooling, reductions, data movement', () => {
     await compare('Tile', 'int32', () => tf.cast(tf.tile(tf.tensor1d([1, 2, 3], 'int32'), [4]), 'float32'));
     const y = data([4, 6, 7, 5]);
     for (const [begin, size] of [
-      [[0, 0, 0, 0], [4, 6, 7, 5]],
-      [[1, 0, 0, 0], [2, 6, 7, 5]],
-      [[0, 2, 1, 0], [4, 3, 5, 5]],
-      [[1, 1, 1, 2], [2, 2, 2, 3]],
-      [[3, 5, 6, 4], [1, 1, 1, 1]],
+      [
+        [0, 0, 0, 0],
+        [4, 6, 7, 5],
+      ],
+      [
+        [1, 0, 0, 0],
+        [2, 6, 7, 5],
+      ],
+      [
+        [0, 2, 1, 0],
+        [4, 3, 5, 5],
+      ],
+      [
+        [1, 1, 1, 2],
+        [2, 2, 2, 3],
+      ],
+      [
+        [3, 5, 6, 4],
+        [1, 1, 1, 1],
+      ],
     ]) {
       await compare('Slice', `${begin} ${size}`, () => tf.slice(T(y), begin, size));
     }
@@ -525,9 +580,7 @@ describe('Batch norm, pooling, reductions, data movement', () => {
     const a = data([2, 5, 5, 3]);
     const b = data([2, 5, 5, 4]);
     const w = data([2, 5, 5, 7]);
-    await compare('tf.grads(concat)', 'channels', () =>
-      tf.grads((p: tf.Tensor, q: tf.Tensor) => tf.sum(tf.mul(tf.concat([p, q], 3), T(w))))([T(a), T(b)]),
-    );
+    await compare('tf.grads(concat)', 'channels', () => tf.grads((p: tf.Tensor, q: tf.Tensor) => tf.sum(tf.mul(tf.concat([p, q], 3), T(w))))([T(a), T(b)]));
     await compare('Identity', 'clone', () => tf.clone(T(a)));
     await compare('Cast', 'float32→float32', () => tf.cast(T(a), 'float32'));
     await compare('Cast', 'float32→int32', () => tf.cast(tf.cast(tf.mul(T(a), 10), 'int32'), 'float32'));
@@ -549,13 +602,9 @@ describe('Batch norm, pooling, reductions, data movement', () => {
     const x = data([7, 4, 3]);
     const ids = [2, 0, 2, 5, 1, 0, 2];
     await compare('UnsortedSegmentSum', 'rank 3', () => tf.unsortedSegmentSum(T(x), tf.tensor1d(ids, 'int32'), 6));
-    await compare('UnsortedSegmentSum', 'int32', () =>
-      tf.cast(tf.unsortedSegmentSum(tf.tensor1d([1, 2, 3, 4], 'int32'), tf.tensor1d([1, 1, 0, 3], 'int32'), 4), 'float32'),
-    );
+    await compare('UnsortedSegmentSum', 'int32', () => tf.cast(tf.unsortedSegmentSum(tf.tensor1d([1, 2, 3, 4], 'int32'), tf.tensor1d([1, 1, 0, 3], 'int32'), 4), 'float32'));
     const table = data([10, 6]);
-    await compare('tf.grad(gather)', 'embedding', () =>
-      tf.grad((t: tf.Tensor) => tf.sum(tf.square(tf.gather(t, tf.tensor1d([3, 1, 3, 9, 0], 'int32')))))(T(table)),
-    );
+    await compare('tf.grad(gather)', 'embedding', () => tf.grad((t: tf.Tensor) => tf.sum(tf.square(tf.gather(t, tf.tensor1d([3, 1, 3, 9, 0], 'int32')))))(T(table)));
   });
 });
 

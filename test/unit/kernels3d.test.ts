@@ -73,8 +73,14 @@ test('Conv3D forward, input and filter gradients match the cpu backend', async (
   for (const c of CONV_CASES) {
     const xShape = [...c.x, c.cin] as [number, number, number, number, number];
     const wShape = [...c.k, c.cin, c.cout] as [number, number, number, number, number];
-    const xv = values(xShape.reduce((a, b) => a * b), seed++);
-    const wv = values(wShape.reduce((a, b) => a * b), seed++);
+    const xv = values(
+      xShape.reduce((a, b) => a * b),
+      seed++,
+    );
+    const wv = values(
+      wShape.reduce((a, b) => a * b),
+      seed++,
+    );
     const label = `x ${xShape} k ${c.k} s ${c.s} ${c.pad}`;
     await compare(label, () => {
       const x = tf.tensor5d(xv, xShape);
@@ -98,7 +104,10 @@ test('MaxPool3D and AvgPool3D with their gradients match the cpu backend', async
   ];
   let seed = 50;
   for (const c of cases) {
-    const xv = values(c.x.reduce((a, b) => a * b), seed++);
+    const xv = values(
+      c.x.reduce((a, b) => a * b),
+      seed++,
+    );
     for (const [name, pool] of [
       ['maxPool3d', tf.maxPool3d],
       ['avgPool3d', tf.avgPool3d],

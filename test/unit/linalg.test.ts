@@ -126,7 +126,10 @@ describe('compute kernels', () => {
   });
 
   it('reports a heap beyond 4 GiB as OutOfMemoryError with advice', () => {
-    assert.throws(() => plain.alloc(2 ** 29 + 1), (e: unknown) => e instanceof OutOfMemoryError && /fewer data points/.test(e.message));
+    assert.throws(
+      () => plain.alloc(2 ** 29 + 1),
+      (e: unknown) => e instanceof OutOfMemoryError && /fewer data points/.test(e.message),
+    );
   });
 
   it('splits ranges at tile multiples and balances triangular work', () => {

@@ -20,8 +20,7 @@ import {
 } from '../../src/engine/metrics';
 import { TtlInputError } from '../../src/engine/errors';
 
-const close = (actual: number, expected: number, eps = 1e-12) =>
-  assert.ok(Math.abs(actual - expected) <= eps, `expected ${expected}, got ${actual}`);
+const close = (actual: number, expected: number, eps = 1e-12) => assert.ok(Math.abs(actual - expected) <= eps, `expected ${expected}, got ${actual}`);
 
 // The example from sklearn's documentation: y = [0, 0, 1, 1], s = [0.1, 0.4, 0.35, 0.8].
 // Distinct thresholds, descending: 0.8 → (tp 1, fp 0); 0.4 → (1, 1); 0.35 → (2, 1); 0.1 → (2, 2).
@@ -75,8 +74,20 @@ test('ties across classes are grouped (not broken by order)', () => {
   close(auprcTrapezoid(y, s), 0.75);
   // The result must not depend on the order of tied samples.
   const perm = [5, 3, 1, 0, 4, 2];
-  close(auroc(perm.map((i) => y[i]), perm.map((i) => s[i])), 5.5 / 9);
-  close(averagePrecision(perm.map((i) => y[i]), perm.map((i) => s[i])), 2 / 3);
+  close(
+    auroc(
+      perm.map((i) => y[i]),
+      perm.map((i) => s[i]),
+    ),
+    5.5 / 9,
+  );
+  close(
+    averagePrecision(
+      perm.map((i) => y[i]),
+      perm.map((i) => s[i]),
+    ),
+    2 / 3,
+  );
 });
 
 test('perfect and inverted ranking', () => {
@@ -96,7 +107,7 @@ test('perfect and inverted ranking', () => {
 
 test('AUROC equals the pairwise Mann–Whitney definition and AP the step-wise sum on random data with ties', () => {
   let state = 12345;
-  const rand = () => ((state = (state * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const rand = () => (state = (state * 1103515245 + 12345) % 2147483648) / 2147483648;
   for (let trial = 0; trial < 20; trial++) {
     const n = 30 + trial * 7;
     const y = Array.from({ length: n }, () => (rand() < 0.4 ? 1 : 0));
@@ -136,10 +147,7 @@ test('AUROC equals the pairwise Mann–Whitney definition and AP the step-wise s
 test('threshold metrics at 0.5 and at the Youden point', () => {
   // At 0.5 only 0.8 is positive: tp 1, fn 1, tn 2, fp 0 → acc 3/4, sens 1/2, spec 1.
   const m = thresholdMetrics(DOC_Y, DOC_S);
-  assert.deepEqual(
-    { ...m },
-    { threshold: 0.5, accuracy: 0.75, sensitivity: 0.5, specificity: 1, tp: 1, fp: 0, tn: 2, fn: 1 },
-  );
+  assert.deepEqual({ ...m }, { threshold: 0.5, accuracy: 0.75, sensitivity: 0.5, specificity: 1, tp: 1, fp: 0, tn: 2, fn: 1 });
   // J = TPR − FPR per threshold: 0.8 → .5; 0.4 → 0; 0.35 → .5; 0.1 → 0. Ties → highest threshold 0.8.
   const yd = youden(DOC_Y, DOC_S);
   assert.equal(yd.threshold, 0.8);
@@ -221,24 +229,37 @@ test('multi-class one-vs-rest macro AUROC / AP and argmax accuracy', () => {
   close(macroAuroc(MC_Y, flat), (0.875 + 0.8125 + 1) / 3, 1e-12);
   close(argmaxAccuracy(MC_Y, flat), 4 / 6);
   // Ties in argmax go to the first column, as np.argmax.
-  assert.deepEqual(argmaxRows([[0.4, 0.4, 0.2], [0.1, 0.45, 0.45]]), [0, 1]);
+  assert.deepEqual(
+    argmaxRows([
+      [0.4, 0.4, 0.2],
+      [0.1, 0.45, 0.45],
+    ]),
+    [0, 1],
+  );
 });
 
 test('a missing class throws a named MetricError, never NaN', () => {
   assert.throws(
     () => auroc([1, 1, 1], [0.2, 0.5, 0.9], { where: 'the val split' }),
     (e: unknown) =>
-      e instanceof MetricError &&
-      e instanceof TtlInputError &&
-      e.name === 'MetricError' &&
-      e.message.startsWith('AUROC needs both classes; the val split has only class 1'),
+      e instanceof MetricError && e instanceof TtlInputError && e.name === 'MetricError' && e.message.startsWith('AUROC needs both classes; the val split has only class 1'),
   );
   assert.throws(() => averagePrecision([0, 0], [0.1, 0.2]), /Average precision needs both classes; the data has only class 0/);
   assert.throws(() => auprcTrapezoid([0, 0], [0.1, 0.2]), MetricError);
   assert.throws(() => youden([1], [0.3]), MetricError);
   assert.throws(() => thresholdMetrics([0, 0], [0.3, 0.6]), MetricError);
   assert.throws(
-    () => macroAuroc([0, 1, 0, 1], [[0.5, 0.3, 0.2], [0.1, 0.8, 0.1], [0.6, 0.2, 0.2], [0.3, 0.4, 0.3]], { where: 'the test split' }),
+    () =>
+      macroAuroc(
+        [0, 1, 0, 1],
+        [
+          [0.5, 0.3, 0.2],
+          [0.1, 0.8, 0.1],
+          [0.6, 0.2, 0.2],
+          [0.3, 0.4, 0.3],
+        ],
+        { where: 'the test split' },
+      ),
     /one-vs-rest\) needs every class; the test split has no samples of class 2/,
   );
 });
@@ -248,7 +269,27 @@ test('invalid input throws MetricError', () => {
   assert.throws(() => auroc([], []), MetricError);
   assert.throws(() => auroc([0, 2], [0.1, 0.2]), /label 2 at index 1 is not 0 or 1/);
   assert.throws(() => auroc([0, 1], [0.1, NaN]), /not a finite number/);
-  assert.throws(() => argmaxAccuracy([0, 3], [[1, 0], [0, 1]]), /not a class index 0\.\.1/);
-  assert.throws(() => macroAuroc([0, 1], [[1, 0], [0, 1, 2]]), /row 1 has 3 columns/);
+  assert.throws(
+    () =>
+      argmaxAccuracy(
+        [0, 3],
+        [
+          [1, 0],
+          [0, 1],
+        ],
+      ),
+    /not a class index 0\.\.1/,
+  );
+  assert.throws(
+    () =>
+      macroAuroc(
+        [0, 1],
+        [
+          [1, 0],
+          [0, 1, 2],
+        ],
+      ),
+    /row 1 has 3 columns/,
+  );
   assert.throws(() => macroAuroc([0, 1, 0], { data: [1, 2, 3, 4], cols: 2 }), /3 labels but 2 score rows/);
 });

@@ -6,18 +6,8 @@ import * as path from 'node:path';
 import { tf } from '../../src/engine/tf';
 import { TtlInputError, UnknownNameError } from '../../src/engine/errors';
 import { listBuiltins, loadBackbone } from '../../src/engine/models';
-import {
-  backboneFromModel,
-  genericBlocks,
-  loadLayersModelFile,
-  saveLayersModelFile,
-  spatialLayers,
-} from '../../src/engine/models/layersModel';
-import {
-  MOBILENET_V1_CUT_POINTS,
-  loadMobileNetV1Classifier,
-  mobilenetModelJsonPath,
-} from '../../src/engine/models/mobilenet';
+import { backboneFromModel, genericBlocks, loadLayersModelFile, saveLayersModelFile, spatialLayers } from '../../src/engine/models/layersModel';
+import { MOBILENET_V1_CUT_POINTS, loadMobileNetV1Classifier, mobilenetModelJsonPath } from '../../src/engine/models/mobilenet';
 import { buildClassifier, findCut } from '../../src/engine/models/truncate';
 import { rebuildAtHalfWidth, rebuildBackboneAtHalfWidth } from '../../src/engine/models/halfWidth';
 import { buildResNet } from '../../src/engine/models/resnet';
@@ -139,8 +129,14 @@ describe('the shipped MobileNet v1 0.25 (real ImageNet weights)', () => {
       assert.equal(user.model.outputs[0].sourceLayer.name, 'conv_pw_13_relu');
       assert.ok(!user.cutPoints.includes('reshape_1'));
       assert.equal(user.cutPoints.length, 81); // 3 per conv / bn / relu triple: 27 × 3
-      assert.deepEqual(user.blocks.map((b) => b.end), mobilenet.blocks.map((b) => b.end));
-      assert.deepEqual(user.blocks.map((b) => b.name), ['stage1', 'stage2', 'stage3', 'stage4', 'stage5']);
+      assert.deepEqual(
+        user.blocks.map((b) => b.end),
+        mobilenet.blocks.map((b) => b.end),
+      );
+      assert.deepEqual(
+        user.blocks.map((b) => b.name),
+        ['stage1', 'stage2', 'stage3', 'stage4', 'stage5'],
+      );
       assert.equal(findCut(user, 'stage3'), 'conv_pw_5_relu');
     } finally {
       user.model.dispose();
@@ -204,12 +200,7 @@ describe('registry and names', () => {
   });
 
   test('an unknown cut point names the nearest ones; a block name is a cut', () => {
-    assertThrowsWith(
-      () => findCut(mobilenet, 'conv_pw_14_relu'),
-      UnknownNameError,
-      "layer 'conv_pw_14_relu' is not a cut point of mobilenet_v1; nearest:",
-      'conv_pw_13_relu',
-    );
+    assertThrowsWith(() => findCut(mobilenet, 'conv_pw_14_relu'), UnknownNameError, "layer 'conv_pw_14_relu' is not a cut point of mobilenet_v1; nearest:", 'conv_pw_13_relu');
     // Not a cut point although it is a layer: only relu outputs are.
     assertThrowsWith(() => findCut(mobilenet, 'conv_pw_11_bn'), UnknownNameError, 'conv_pw_11_relu');
     assert.equal(findCut(mobilenet, 'stage4'), 'conv_pw_11_relu');
@@ -247,12 +238,7 @@ describe('registry and names', () => {
       const a = await src.model.getLayer('conv3_block1_2_conv').getWeights()[0].data();
       const b = await loaded.model.getLayer('conv3_block1_2_conv').getWeights()[0].data();
       assert.deepEqual(a, b);
-      await assertRejectsWith(
-        loadBackbone({ backbone: 'resnet18', inputSize: 64, weights: MOBILENET_JSON }),
-        TtlInputError,
-        MOBILENET_JSON,
-        'weights missing',
-      );
+      await assertRejectsWith(loadBackbone({ backbone: 'resnet18', inputSize: 64, weights: MOBILENET_JSON }), TtlInputError, MOBILENET_JSON, 'weights missing');
     } finally {
       src.model.dispose();
       loaded.model.dispose();

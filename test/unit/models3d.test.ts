@@ -79,7 +79,10 @@ test('resnet3d18 has torchvision r3d_18 parameters: 33,371,472 with the 400-clas
   // MACs (ptflops convention) of a Conv3D: kd·kh·kw·Cin·Cout per output voxel; the stem's output at 16³ is 16×8×8.
   assert.equal(cx.layers.find((l) => l.name === 'conv1')!.macs, 3 * 7 * 7 * 3 * 64 * 16 * 8 * 8);
   assert.equal(cx.layers.find((l) => l.name === 'conv3_block1_0_conv')!.macs, 64 * 128 * 8 * 4 * 4);
-  assert.deepEqual(backbone.blocks.map((b) => b.name), ['conv2_x', 'conv3_x', 'conv4_x', 'conv5_x']);
+  assert.deepEqual(
+    backbone.blocks.map((b) => b.name),
+    ['conv2_x', 'conv3_x', 'conv4_x', 'conv5_x'],
+  );
   assert.equal(backbone.cutPoints.length, 9);
   assert.deepEqual(backbone.model.outputs[0].shape, [null, 2, 1, 1, 512], 'depth is only strided in stages 3–5');
 });
@@ -121,9 +124,13 @@ test('GroupedConv3D equals a dense Conv3D with the block-diagonal kernel, forwar
   const gk = layer.getWeights()[0].arraySync() as number[][][][][];
   const dense = new Float32Array(k * k * k * cin * cout);
   const [ci, co] = [cin / groups, cout / groups];
-  for (let a = 0; a < k; a++) for (let b = 0; b < k; b++) for (let c = 0; c < k; c++) for (let i = 0; i < cin; i++) for (let o = 0; o < cout; o++) {
-    if (Math.floor(i / ci) === Math.floor(o / co)) dense[(((a * k + b) * k + c) * cin + i) * cout + o] = gk[a][b][c][i % ci][o];
-  }
+  for (let a = 0; a < k; a++)
+    for (let b = 0; b < k; b++)
+      for (let c = 0; c < k; c++)
+        for (let i = 0; i < cin; i++)
+          for (let o = 0; o < cout; o++) {
+            if (Math.floor(i / ci) === Math.floor(o / co)) dense[(((a * k + b) * k + c) * cin + i) * cout + o] = gk[a][b][c][i % ci][o];
+          }
   const denseKernel = tf.tensor5d(dense, [k, k, k, cin, cout]);
   const x = tf.tensor5d(values(2 * 5 * 6 * 7 * cin, 5), [2, 5, 6, 7, cin]);
   const yRef = tf.add(tf.conv3d(x, denseKernel, [1, 2, 2], 'same'), layer.getWeights()[1]);
@@ -136,16 +143,22 @@ test('GroupedConv3D equals a dense Conv3D with the block-diagonal kernel, forwar
   const gxRef = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.conv3d(t as tf.Tensor5D, denseKernel, [1, 2, 2], 'same'), dy)))(x);
   assert.ok(relErr(gx, gxRef) < 1e-5, `input gradient rel err ${relErr(gx, gxRef)}`);
   const { grads } = tf.variableGrads(() => tf.sum(tf.mul(model.apply(x) as tf.Tensor, dy)) as tf.Scalar, [layer.weights[0].read() as tf.Variable]);
-  const gDense = tf.grad((w: tf.Tensor) => tf.sum(tf.mul(tf.conv3d(x, w as tf.Tensor5D, [1, 2, 2], 'same'), dy)))(denseKernel).arraySync() as number[][][][][];
+  const gDense = tf
+    .grad((w: tf.Tensor) => tf.sum(tf.mul(tf.conv3d(x, w as tf.Tensor5D, [1, 2, 2], 'same'), dy)))(denseKernel)
+    .arraySync() as number[][][][][];
   const gGrouped = Object.values(grads)[0].arraySync() as number[][][][][];
   let maxDiff = 0;
   let maxRef = 0;
-  for (let a = 0; a < k; a++) for (let b = 0; b < k; b++) for (let c = 0; c < k; c++) for (let i = 0; i < cin; i++) for (let o = 0; o < cout; o++) {
-    if (Math.floor(i / ci) !== Math.floor(o / co)) continue;
-    const r = gDense[a][b][c][i][o];
-    maxRef = Math.max(maxRef, Math.abs(r));
-    maxDiff = Math.max(maxDiff, Math.abs(gGrouped[a][b][c][i % ci][o] - r));
-  }
+  for (let a = 0; a < k; a++)
+    for (let b = 0; b < k; b++)
+      for (let c = 0; c < k; c++)
+        for (let i = 0; i < cin; i++)
+          for (let o = 0; o < cout; o++) {
+            if (Math.floor(i / ci) !== Math.floor(o / co)) continue;
+            const r = gDense[a][b][c][i][o];
+            maxRef = Math.max(maxRef, Math.abs(r));
+            maxDiff = Math.max(maxDiff, Math.abs(gGrouped[a][b][c][i % ci][o] - r));
+          }
   assert.ok(maxDiff / maxRef < 1e-5, `kernel gradient rel err ${maxDiff / maxRef}`);
   tf.dispose([x, y, yRef, denseKernel, dy, gx, gxRef]);
   model.dispose();
@@ -168,7 +181,10 @@ test('a truncated ResNeXt3D classifier saves and loads (grouped conv, 3D padding
   assert.equal(clf.getLayer('head_pool').getClassName(), 'GlobalAveragePooling3D');
   const x = tf.tensor5d(values(32 ** 3 * 3, 9), [1, 32, 32, 32, 3]);
   const loaded = await saveAndReload(clf, x);
-  assert.deepEqual(loaded.layers.map((l) => l.getClassName()), clf.layers.map((l) => l.getClassName()));
+  assert.deepEqual(
+    loaded.layers.map((l) => l.getClassName()),
+    clf.layers.map((l) => l.getClassName()),
+  );
   x.dispose();
   clf.dispose();
   loaded.dispose();
@@ -177,7 +193,13 @@ test('a truncated ResNeXt3D classifier saves and loads (grouped conv, 3D padding
 test('every strategy runs on resnet3d18: ttl, ftl, tf (half width), lwft, probe; truncation shrinks the model', async () => {
   const backbone = sharedResNet3D18();
   const x = tf.tensor5d(values(2 * 16 ** 3 * 3, 11), [2, 16, 16, 16, 3]);
-  const specs: StrategySpec[] = [{ kind: 'ftl' }, { kind: 'ttl', cut: 'conv3_x' }, { kind: 'tf', cut: 'conv3_x' }, { kind: 'lwft', k: 2 }, { kind: 'probe', cut: 'conv4_block1_out' }];
+  const specs: StrategySpec[] = [
+    { kind: 'ftl' },
+    { kind: 'ttl', cut: 'conv3_x' },
+    { kind: 'tf', cut: 'conv3_x' },
+    { kind: 'lwft', k: 2 },
+    { kind: 'probe', cut: 'conv4_block1_out' },
+  ];
   const params: Record<string, number> = {};
   for (const spec of specs) {
     const prepared = prepareStrategy(backbone, spec, 2, 4);
@@ -283,14 +305,21 @@ test('torchvision r3d_18 state dicts (.safetensors) load with the documented key
   const b3 = await loadBackbone({ backbone: 'resnet3d18', inputSize: 16, weights: file });
   const torchW = dict.get('layer2.0.conv1.0.weight')!; // [128, 64, 3, 3, 3]
   const k = b3.model.getLayer('conv3_block1_1_conv').getWeights()[0].arraySync() as number[][][][][];
-  for (const [o, i, d, h, w] of [[0, 0, 0, 0, 0], [127, 63, 2, 1, 0], [5, 17, 1, 2, 2]]) {
+  for (const [o, i, d, h, w] of [
+    [0, 0, 0, 0, 0],
+    [127, 63, 2, 1, 0],
+    [5, 17, 1, 2, 2],
+  ]) {
     assert.equal(k[d][h][w][i][o], (torchW.data as Float32Array)[(((o * 64 + i) * 3 + d) * 3 + h) * 3 + w]);
   }
   const mean = b3.model.getLayer('conv4_block1_0_bn').getWeights()[2].dataSync();
   assert.deepEqual(Array.from(mean), Array.from(dict.get('layer3.0.downsample.1.running_mean')!.data as Float32Array));
   b3.model.dispose();
 
-  const partial: TensorsToWrite = new Map([['stem.0.weight', dict.get('stem.0.weight')!], ['layer9.0.conv1.0.weight', dict.get('stem.0.weight')!]]);
+  const partial: TensorsToWrite = new Map([
+    ['stem.0.weight', dict.get('stem.0.weight')!],
+    ['layer9.0.conv1.0.weight', dict.get('stem.0.weight')!],
+  ]);
   fs.writeFileSync(file, writeSafetensors(partial));
   await assert.rejects(loadBackbone({ backbone: 'resnet3d18', inputSize: 16, weights: file }), (e: unknown) => {
     assert.ok(e instanceof TtlInputError);
@@ -319,7 +348,11 @@ test('batch norm on NDHWC: per-channel statistics over N, D, H, W in training, m
 
 test('DepthwiseConv3D equals a Conv3D with a channel-diagonal kernel, forward and gradients, strided and padded', () => {
   const c = 3;
-  for (const [d, strides, padding] of [[6, [2, 2, 2], 'same'], [7, [2, 1, 2], 'same'], [5, [1, 1, 1], 'valid']] as const) {
+  for (const [d, strides, padding] of [
+    [6, [2, 2, 2], 'same'],
+    [7, [2, 1, 2], 'same'],
+    [5, [1, 1, 1], 'valid'],
+  ] as const) {
     const input = tf.input({ shape: [d, 5, 6, c] });
     const layer = new DepthwiseConv3D({ kernelSize: 3, strides: [...strides], padding, useBias: true, name: 'dw' });
     const model = tf.model({ inputs: input, outputs: layer.apply(input) as tf.SymbolicTensor });
@@ -341,7 +374,9 @@ test('DepthwiseConv3D equals a Conv3D with a channel-diagonal kernel, forward an
     const gxRef = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(ref(t), dy)))(x);
     assert.ok(relErr(gx, gxRef) < 1e-5, `input gradient rel err ${relErr(gx, gxRef)}`);
     const { grads } = tf.variableGrads(() => tf.sum(tf.mul(model.apply(x) as tf.Tensor, dy)) as tf.Scalar, [layer.weights[0].read() as tf.Variable]);
-    const gDense = tf.grad((w: tf.Tensor) => tf.sum(tf.mul(tf.conv3d(x, w as tf.Tensor5D, [...strides], padding), dy)))(denseKernel).dataSync();
+    const gDense = tf
+      .grad((w: tf.Tensor) => tf.sum(tf.mul(tf.conv3d(x, w as tf.Tensor5D, [...strides], padding), dy)))(denseKernel)
+      .dataSync();
     const gDiag = new Float32Array(27 * c);
     for (let t = 0; t < 27; t++) for (let i = 0; i < c; i++) gDiag[t * c + i] = gDense[(t * c + i) * c + i];
     const gWant = tf.tensor(gDiag, k0.shape);
@@ -367,7 +402,10 @@ test('mobilenet3d: the shipped MobileNet inflated; on a depth-constant volume it
 
   const image = tf.tensor4d(values(S * S * 3, 81), [1, S, S, 3]);
   const volume = tf.tile(tf.expandDims(image, 1), [1, S, 1, 1, 1]);
-  for (const [cut, slice, edge] of [['conv1_relu', 16, 31], ['conv_pw_5_relu', 4, 7]] as const) {
+  for (const [cut, slice, edge] of [
+    ['conv1_relu', 16, 31],
+    ['conv_pw_5_relu', 4, 7],
+  ] as const) {
     const at = (b: typeof b3) => tf.model({ inputs: b.model.inputs, outputs: b.model.getLayer(cut).output as tf.SymbolicTensor });
     const want = at(b2).predict(image) as tf.Tensor4D;
     const got = at(b3).predict(volume) as tf.Tensor5D;

@@ -1,7 +1,11 @@
 /** NIfTI-1 files for tests, written field by field from the format's specification. */
 
 /** A NIfTI-1 file as the format specifies it (header fields at their documented offsets). */
-export function niftiBytes(dims: [number, number, number], values: number[], o: { datatype?: number; slope?: number; inter?: number; bigEndian?: boolean; dim0?: number; dim4?: number } = {}): Uint8Array {
+export function niftiBytes(
+  dims: [number, number, number],
+  values: number[],
+  o: { datatype?: number; slope?: number; inter?: number; bigEndian?: boolean; dim0?: number; dim4?: number } = {},
+): Uint8Array {
   const datatype = o.datatype ?? 4;
   const bytesPer = { 2: 1, 4: 2, 16: 4 }[datatype as 2 | 4 | 16];
   const le = !o.bigEndian;

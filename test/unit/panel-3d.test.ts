@@ -27,12 +27,21 @@ function assertVolumeRows(table: InspectResult): void {
   for (const l of body) {
     assert.equal(l.outputShape.length, 5, `${l.name}: ${JSON.stringify(l.outputShape)}`);
     assert.equal(l.outputShape[0], null);
-    assert.ok(l.outputShape.slice(1).every((d) => Number.isInteger(d) && (d as number) > 0), l.name);
+    assert.ok(
+      l.outputShape.slice(1).every((d) => Number.isInteger(d) && (d as number) > 0),
+      l.name,
+    );
   }
   assert.deepEqual(table.layers[0].outputShape, [null, INPUT, INPUT, INPUT, 3]);
   const head = table.layers.filter((l) => l.block === 'head');
-  assert.deepEqual(head.map((l) => l.className), ['GlobalAveragePooling3D', 'Dense']);
-  assert.deepEqual(head.map((l) => l.outputShape.length), [2, 2]);
+  assert.deepEqual(
+    head.map((l) => l.className),
+    ['GlobalAveragePooling3D', 'Dense'],
+  );
+  assert.deepEqual(
+    head.map((l) => l.outputShape.length),
+    [2, 2],
+  );
 }
 
 test('mobilenet3d: the CLI table has volume shapes, groups by stage, and its totals after a cut match the truncated model', async () => {
@@ -44,8 +53,14 @@ test('mobilenet3d: the CLI table has volume shapes, groups by stage, and its tot
   assert.equal(table.layers.find((l) => l.name === 'conv_dw_2')!.className, 'DepthwiseConv3D');
 
   const tree = buildLayerTree(table, { kind: 'ttl', cut: 'conv_pw_5_relu' }, 'conv_pw_5_relu');
-  assert.deepEqual(tree.groups.map((g) => g.name), ['stage1', 'stage2', 'stage3', 'stage4', 'stage5', 'head']);
-  assert.deepEqual(tree.groups.flatMap((g) => g.rows.map((r) => r.name)), table.layers.map((l) => l.name));
+  assert.deepEqual(
+    tree.groups.map((g) => g.name),
+    ['stage1', 'stage2', 'stage3', 'stage4', 'stage5', 'head'],
+  );
+  assert.deepEqual(
+    tree.groups.flatMap((g) => g.rows.map((r) => r.name)),
+    table.layers.map((l) => l.name),
+  );
   const roles = new Map(tree.groups.flatMap((g) => g.rows).map((r) => [r.name, r.role]));
   assert.equal(roles.get('conv_pw_5_relu'), 'kept');
   assert.equal(roles.get('conv_dw_6'), 'discarded');
@@ -61,7 +76,10 @@ test('resnet3d18: the CLI table has volume shapes (explicit 3D padding included)
   assertVolumeRows(table);
   assert.deepEqual(table.layers.find((l) => l.name === 'conv1_pad')!.outputShape, [null, INPUT + 2, INPUT + 6, INPUT + 6, 3]);
   const tree = buildLayerTree(table, { kind: 'ftl' }, null);
-  assert.deepEqual(tree.groups.map((g) => g.name), [...table.blocks.map((b) => b.name), 'head']);
+  assert.deepEqual(
+    tree.groups.map((g) => g.name),
+    [...table.blocks.map((b) => b.name), 'head'],
+  );
   assert.deepEqual(tree.totals, tree.full);
   assert.equal(table.layers.at(-1)!.outputShape[1], 3);
 });

@@ -23,7 +23,15 @@ before(async () => {
   await initBackend({ backend: 'wasm' });
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ttl-panel-'));
   ({ file: exp, runDir } = await tinyChestXrayRun(tmp, {
-    name: 'cxr-panel', cut: 'conv_pw_3_relu', imageSize: 32, limit: 64, epochs: 2, val: 0.25, test: 0.25, lr: 0.001, seed: 3,
+    name: 'cxr-panel',
+    cut: 'conv_pw_3_relu',
+    imageSize: 32,
+    limit: 64,
+    epochs: 2,
+    val: 0.25,
+    test: 0.25,
+    lr: 0.001,
+    seed: 3,
     search: { strategies: ['ttl'], candidates: 'blocks', stage2Radius: 1, seeds: 1, epochs: 1 },
   }));
 });
@@ -35,7 +43,14 @@ describe('panel data', () => {
     const file = path.join(ROOT, 'examples/chest-xray/chest-xray-ttl.ttl.json');
     const text = fs.readFileSync(file, 'utf8');
     const cut = (JSON.parse(text) as { strategy: { cut: string } }).strategy.cut;
-    assert.deepEqual(experimentView(file, text), { file, name: 'chest-xray-ttl', backbone: 'mobilenet_v1', inputSize: 224, numClasses: 2, strategy: { kind: 'ttl', cut, k: undefined } });
+    assert.deepEqual(experimentView(file, text), {
+      file,
+      name: 'chest-xray-ttl',
+      backbone: 'mobilenet_v1',
+      inputSize: 224,
+      numClasses: 2,
+      strategy: { kind: 'ttl', cut, k: undefined },
+    });
     // every built-in is a name, 3D ones included, not a path
     const volumes = path.join(ROOT, 'examples/adrenalmnist3d/adrenalmnist3d-ttl.ttl.json');
     assert.equal(experimentView(volumes, fs.readFileSync(volumes, 'utf8')).backbone, 'mobilenet3d');
@@ -54,9 +69,19 @@ describe('panel data', () => {
     const summary = JSON.parse(fs.readFileSync(path.join(runDir, 'summary.json'), 'utf8'));
     assert.equal(v.label, 'ttl @ conv_pw_3_relu s3');
     assert.equal(v.status, 'finished');
-    assert.deepEqual(v.epochs.map((e) => e.epoch), [0, 1]);
-    const lines = fs.readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-    assert.deepEqual(v.epochs.map((e) => [e.trainLoss, e.valLoss, e.valAuroc, e.valAuprc]), lines.map((l) => [l.trainLoss, l.valLoss, l.valAuroc, l.valAveragePrecision]));
+    assert.deepEqual(
+      v.epochs.map((e) => e.epoch),
+      [0, 1],
+    );
+    const lines = fs
+      .readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    assert.deepEqual(
+      v.epochs.map((e) => [e.trainLoss, e.valLoss, e.valAuroc, e.valAuprc]),
+      lines.map((l) => [l.trainLoss, l.valLoss, l.valAuroc, l.valAveragePrecision]),
+    );
     assert.deepEqual(v.test, { auroc: summary.test.auroc, auprc: summary.test.averagePrecision });
     assert.equal(v.params, summary.params);
     assert.equal(v.macs, summary.macs);
@@ -79,7 +104,17 @@ describe('panel data', () => {
       assert.match(x.caption, / p=\d\.\d{3} · predicted /);
     }
     // a sample of an .npz dataset is named by the file and its item, with its true class
-    const sample = { image: '/data/adrenal.npz#test/17', label: '1', class: '1', classIndex: 1, score: 0.8123, predicted: '0', overlay: 'test-17.png', layer: 'l', createdAt: '' };
+    const sample = {
+      image: '/data/adrenal.npz#test/17',
+      label: '1',
+      class: '1',
+      classIndex: 1,
+      score: 0.8123,
+      predicted: '0',
+      overlay: 'test-17.png',
+      layer: 'l',
+      createdAt: '',
+    };
     assert.equal(gradCamCaption(sample), 'adrenal.npz#test/17 (1) · 1 p=0.812 · predicted 0');
     fs.mkdirSync(path.join(runDir, 'analysis'));
     fs.writeFileSync(path.join(runDir, 'analysis', 'half.json'), '{"format": "ttl-analysis/1", ');

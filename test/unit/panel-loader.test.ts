@@ -36,7 +36,14 @@ function harness(o: { trusted?: boolean; texts?: Record<string, string> } = {}) 
         let release!: () => void;
         const gate = new Promise<void>((r) => (release = r));
         const result = gate.then(() => inspect(key));
-        asked.push({ key, release, done: result.then(() => undefined, () => undefined) });
+        asked.push({
+          key,
+          release,
+          done: result.then(
+            () => undefined,
+            () => undefined,
+          ),
+        });
         return result;
       },
     },
@@ -76,7 +83,10 @@ describe('panel loader', () => {
     loader.loadExperiment(experiment(32));
     assert.equal(state.layersLoading, true);
     loader.loadExperiment(experiment(64));
-    assert.deepEqual(asked.map((a) => a.key.inputSize), [32, 64]);
+    assert.deepEqual(
+      asked.map((a) => a.key.inputSize),
+      [32, 64],
+    );
     asked[1].release();
     await settled(asked[1].done);
     assert.equal(state.layers?.inputSize, 64);

@@ -13,12 +13,18 @@ describe('webview messages', () => {
       { type: 'setCut', cut: null },
       { type: 'export', chart: 'val-auroc', format: 'csv', data: 'epoch,auroc\n0,0.5\n' },
       { type: 'export', chart: 'loss curves', format: 'png', data: PNG_1x1 },
-    ]) assert.ok(isWebviewMessage(m), JSON.stringify(m));
+    ])
+      assert.ok(isWebviewMessage(m), JSON.stringify(m));
   });
 
   test('rejects malformed messages', () => {
     for (const m of [
-      null, undefined, 'ready', 42, [], {},
+      null,
+      undefined,
+      'ready',
+      42,
+      [],
+      {},
       { type: 'nope' },
       { type: 'ready', extra: 1 },
       { type: 'setCut' },
@@ -31,7 +37,8 @@ describe('webview messages', () => {
       { type: 'export', chart: 'a', format: 'png', data: 'data:image/png;base64,<script>' },
       { type: 'export', chart: 'a', format: 'csv', data: 7 },
       { type: 'selectRun', runDir: '/w/.ttl/runs/r1' },
-    ]) assert.equal(isWebviewMessage(m), false, JSON.stringify(m));
+    ])
+      assert.equal(isWebviewMessage(m), false, JSON.stringify(m));
   });
 
   test('PNG exports decode to the PNG bytes, CSV to UTF-8', () => {

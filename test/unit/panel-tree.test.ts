@@ -28,15 +28,25 @@ describe('layer tree', () => {
     assert.equal(tree.groups[0].rows[0].className, 'InputLayer');
     assert.deepEqual(names, [...full.blocks.map((b) => b.name), 'head']);
     assert.equal(new Set(names).size, names.length, 'a block is one contiguous group');
-    assert.deepEqual(tree.groups.flatMap((g) => g.rows.map((r) => r.name)), full.layers.map((l) => l.name));
-    for (const g of tree.groups) assert.equal(g.params, g.rows.reduce((s, r) => s + r.params, 0));
+    assert.deepEqual(
+      tree.groups.flatMap((g) => g.rows.map((r) => r.name)),
+      full.layers.map((l) => l.name),
+    );
+    for (const g of tree.groups)
+      assert.equal(
+        g.params,
+        g.rows.reduce((s, r) => s + r.params, 0),
+      );
     // each block's group ends at its cut point
     for (const b of full.blocks) assert.equal(tree.groups.find((g) => g.name === b.name)!.rows.at(-1)!.name, b.end);
     assert.deepEqual(tree.totals, tree.full);
-    assert.equal(tree.full.params, tree.groups.reduce((s, g) => s + g.params, 0));
+    assert.equal(
+      tree.full.params,
+      tree.groups.reduce((s, g) => s + g.params, 0),
+    );
   });
 
-  test('totals after a cut equal the engine\'s truncated model, for every fifth cut point', async () => {
+  test("totals after a cut equal the engine's truncated model, for every fifth cut point", async () => {
     const cuts = full.cutPoints.filter((_, i) => i % 5 === 2);
     assert.ok(cuts.length >= 3);
     for (const cut of cuts) {
@@ -92,7 +102,7 @@ describe('layer tree', () => {
 });
 
 describe('layer tables', () => {
-  test('come from the bundled CLI in a child process, equal to the engine\'s, and are cached on disk', async () => {
+  test("come from the bundled CLI in a child process, equal to the engine's, and are cached on disk", async () => {
     const cli = join(__dirname, '../../dist/cli.js');
     assert.ok(existsSync(cli), 'build first: node esbuild.mjs');
     const dir = mkdtempSync(join(tmpdir(), 'ttl-tables-'));
@@ -122,7 +132,10 @@ describe('layer tables', () => {
       // cached apart from the untruncated table
       await new LayerTables(cli, dir).get({ backbone: 'mobilenet_v1', inputSize: INPUT, numClasses: 2 });
       assert.equal(readdirSync(dir).length, 2);
-      assert.deepEqual(tf.layers.map((l) => l.name), full.layers.map((l) => l.name));
+      assert.deepEqual(
+        tf.layers.map((l) => l.name),
+        full.layers.map((l) => l.name),
+      );
       const above = full.layers.findIndex((l) => l.name === cut);
       // convolutions above the cut have half the filters; depthwise and batch-norm layers follow
       // their input's width; nothing at or below the cut changes, nor the K-class output
@@ -139,7 +152,10 @@ describe('layer tables', () => {
       const backbone = await loadBackbone({ backbone: 'mobilenet_v1', inputSize: INPUT });
       const model = prepareStrategy(backbone, { kind: 'tf', cut }, 2, 0).model;
       const weights = model.weights.filter((w) => !/moving_(mean|variance)/.test(w.name));
-      assert.equal(tf.params, weights.reduce((n, w) => n + w.shape.reduce((a: number, b) => a * (b ?? 1), 1), 0));
+      assert.equal(
+        tf.params,
+        weights.reduce((n, w) => n + w.shape.reduce((a: number, b) => a * (b ?? 1), 1), 0),
+      );
       model.dispose();
       const estimate = strategyTotals(full, { kind: 'tf', cut }, cut);
       assert.ok(estimate.approximate && Math.abs(estimate.params - tf.params) / tf.params < 0.5, `estimate ${estimate.params} vs exact ${tf.params}`);

@@ -7,16 +7,7 @@ import * as path from 'node:path';
 import { appendLine, trimPartialLastLine, writeFileAtomic } from '../../src/engine/atomic';
 import { TtlInputError } from '../../src/engine/errors';
 import { validateExperimentObject } from '../../src/engine/experiment';
-import {
-  createRun,
-  defaultRunsDir,
-  listRuns,
-  markInterrupted,
-  openForResume,
-  readRun,
-  readRunSummary,
-  type CreateRunOptions,
-} from '../../src/engine/runstore';
+import { createRun, defaultRunsDir, listRuns, markInterrupted, openForResume, readRun, readRunSummary, type CreateRunOptions } from '../../src/engine/runstore';
 import { RUN_FORMAT } from '../../src/shared/formats/runRecord';
 import { SUMMARY_FORMAT } from '../../src/shared/formats/summary';
 import { runSummary } from './summaries';
@@ -205,11 +196,17 @@ describe('run store', () => {
     fs.writeFileSync(file, JSON.stringify({ ...old, test: { auroc: 0.9 } }));
     assert.equal(readRun(h.dir).summary, undefined);
     assert.deepEqual(readRun(h.dir).warnings, ['summary.json: no "test.n"']);
-    assert.throws(() => readRunSummary(h.dir), (e: Error) => e instanceof TtlInputError && e.message === `${file}: no "test.n"`);
+    assert.throws(
+      () => readRunSummary(h.dir),
+      (e: Error) => e instanceof TtlInputError && e.message === `${file}: no "test.n"`,
+    );
     fs.writeFileSync(file, JSON.stringify({ ...old, latencyMs: '1 ms' }));
     assert.throws(() => readRunSummary(h.dir), { message: `${file}: "latencyMs" should be a number, got "1 ms"` });
     fs.writeFileSync(file, '{"name": ');
-    assert.throws(() => readRunSummary(h.dir), (e: Error) => e instanceof TtlInputError && e.message.startsWith(`${file}: not valid JSON (`));
+    assert.throws(
+      () => readRunSummary(h.dir),
+      (e: Error) => e instanceof TtlInputError && e.message.startsWith(`${file}: not valid JSON (`),
+    );
     fs.writeFileSync(file, JSON.stringify({ ...old, format: 'ttl-summary/2' }));
     assert.throws(() => readRunSummary(h.dir), { message: `${file}: format "ttl-summary/2" is not ttl-summary/1; it was written by another version of TTL Studio` });
     fs.rmSync(file);
@@ -220,7 +217,10 @@ describe('run store', () => {
     const h = createRun(freshDir(), opts());
     const info = JSON.parse(fs.readFileSync(h.runFile, 'utf8'));
     fs.writeFileSync(h.runFile, JSON.stringify({ ...info, status: 'paused' }));
-    assert.throws(() => readRun(h.dir), (e: Error) => e instanceof TtlInputError && e.message === `${h.runFile}: "status" should be one of running, finished, failed, interrupted, cancelled, got "paused"`);
+    assert.throws(
+      () => readRun(h.dir),
+      (e: Error) => e instanceof TtlInputError && e.message === `${h.runFile}: "status" should be one of running, finished, failed, interrupted, cancelled, got "paused"`,
+    );
     fs.writeFileSync(h.runFile, JSON.stringify({ ...info, format: 'ttl-run/9' }));
     assert.throws(() => readRun(h.dir), /ttl-run\/9/);
     const { format: _format, ...old } = info;
@@ -347,6 +347,9 @@ describe('run store', () => {
   });
 
   test('readRun of a folder without run.json is an input error', () => {
-    assert.throws(() => readRun(freshDir()), (e: unknown) => e instanceof TtlInputError && /not a run folder/.test(e.message));
+    assert.throws(
+      () => readRun(freshDir()),
+      (e: unknown) => e instanceof TtlInputError && /not a run folder/.test(e.message),
+    );
   });
 });

@@ -43,8 +43,7 @@ function u16le(values: number[]): Uint8Array {
 function hwioToOihw(w: Float32Array, [h, wd, i, o]: number[]): Float32Array {
   const out = new Float32Array(w.length);
   for (let a = 0; a < h; a++)
-    for (let b = 0; b < wd; b++)
-      for (let c = 0; c < i; c++) for (let d = 0; d < o; d++) out[((d * i + c) * h + a) * wd + b] = w[((a * wd + b) * i + c) * o + d];
+    for (let b = 0; b < wd; b++) for (let c = 0; c < i; c++) for (let d = 0; d < o; d++) out[((d * i + c) * h + a) * wd + b] = w[((a * wd + b) * i + c) * o + d];
   return out;
 }
 
@@ -150,10 +149,38 @@ describe('safetensors format', () => {
     const cases: [Uint8Array, RegExp][] = [
       [new Uint8Array(5), /shorter than the 8-byte header length/],
       [good.slice(0, good.length - 4), /"x" data ends at byte 8 but the data section has 4 bytes/],
-      [(() => { const b = good.slice(); new DataView(b.buffer).setBigUint64(0, 1_000_000n, true); return b; })(), /runs past the end of the file/],
-      [(() => { const b = good.slice(); new DataView(b.buffer).setBigUint64(0, 2n ** 40n, true); return b; })(), /implausibly large/],
-      [(() => { const b = good.slice(); b[8] = 0x5b; return b; })(), /not valid JSON|not a JSON object/],
-      [(() => { const b = good.slice(); b[9] = 0x7d; return b; })(), /not valid JSON/],
+      [
+        (() => {
+          const b = good.slice();
+          new DataView(b.buffer).setBigUint64(0, 1_000_000n, true);
+          return b;
+        })(),
+        /runs past the end of the file/,
+      ],
+      [
+        (() => {
+          const b = good.slice();
+          new DataView(b.buffer).setBigUint64(0, 2n ** 40n, true);
+          return b;
+        })(),
+        /implausibly large/,
+      ],
+      [
+        (() => {
+          const b = good.slice();
+          b[8] = 0x5b;
+          return b;
+        })(),
+        /not valid JSON|not a JSON object/,
+      ],
+      [
+        (() => {
+          const b = good.slice();
+          b[9] = 0x7d;
+          return b;
+        })(),
+        /not valid JSON/,
+      ],
       [rawFile({ x: { dtype: 'Q4', shape: [1], data_offsets: [0, 1] } }, new Uint8Array(1)), /"x" has unsupported dtype "Q4"/],
       [rawFile({ x: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } }, new Uint8Array(8)), /"x" has 8 bytes but shape \[3\] of F32 needs 12/],
       [rawFile({ x: { dtype: 'F32', shape: [-1], data_offsets: [0, 4] } }, new Uint8Array(4)), /"x" has an invalid shape/],
@@ -192,7 +219,14 @@ describe('torchvision weights into tfjs backbones', () => {
       assert.equal(report.loaded.length, 100);
       assert.deepEqual(report.missing, []);
       assert.deepEqual(report.unexpected, []);
-      for (const n of ['conv1.weight', 'bn1.running_var', 'layer1.0.conv1.weight', 'layer2.0.downsample.0.weight', 'layer2.0.downsample.1.bias', 'layer4.1.bn2.running_mean']) {
+      for (const n of [
+        'conv1.weight',
+        'bn1.running_var',
+        'layer1.0.conv1.weight',
+        'layer2.0.downsample.0.weight',
+        'layer2.0.downsample.1.bias',
+        'layer4.1.bn2.running_mean',
+      ]) {
         assert.ok(report.loaded.includes(n), n);
       }
 
@@ -200,7 +234,12 @@ describe('torchvision weights into tfjs backbones', () => {
       const k = dst.model.getLayer('conv1').getWeights()[0];
       assert.deepEqual(k.shape, [7, 7, 3, 64]);
       const kb = k.bufferSync();
-      for (const [o, i, h, w] of [[0, 0, 0, 0], [5, 2, 6, 1], [63, 1, 3, 4], [17, 0, 2, 6]]) {
+      for (const [o, i, h, w] of [
+        [0, 0, 0, 0],
+        [5, 2, 6, 1],
+        [63, 1, 3, 4],
+        [17, 0, 2, 6],
+      ]) {
         assert.equal(kb.get(h, w, i, o), o * 1000 + i * 100 + h * 10 + w, `conv1[${o},${i},${h},${w}]`);
       }
       // every other conv equals the source model's
@@ -236,15 +275,31 @@ describe('torchvision weights into tfjs backbones', () => {
       const noBn = new Map(sd);
       noBn.delete('layer1.0.bn1.running_var');
       noBn.set('layer1.0.conv1.weight', { ...sd.get('layer1.0.conv1.weight')!, data: new Float32Array(64 * 64 * 9).fill(0.25) });
-      assert.throws(() => loadTorchvisionWeights(b, asRead(noBn)), (e: unknown) => e instanceof TtlInputError && /missing layer1\.0\.bn1\.running_var/.test(e.message));
+      assert.throws(
+        () => loadTorchvisionWeights(b, asRead(noBn)),
+        (e: unknown) => e instanceof TtlInputError && /missing layer1\.0\.bn1\.running_var/.test(e.message),
+      );
       assert.deepEqual(b.model.getLayer('conv2_block1_1_conv').getWeights()[0].dataSync(), before, 'strict failure assigns nothing');
 
       // non-strict: reported, the rest loaded, the missing one keeps its value
       const r = loadTorchvisionWeights(b, asRead(noBn), { strict: false });
       assert.deepEqual(r.missing, ['layer1.0.bn1.running_var']);
       assert.equal(r.loaded.length, 99);
-      assert.ok(b.model.getLayer('conv2_block1_1_conv').getWeights()[0].dataSync().every((v) => v === 0.25));
-      assert.ok(b.model.getLayer('conv2_block1_1_bn').getWeights()[3].dataSync().every((v) => v === 1), 'moving variance untouched');
+      assert.ok(
+        b.model
+          .getLayer('conv2_block1_1_conv')
+          .getWeights()[0]
+          .dataSync()
+          .every((v) => v === 0.25),
+      );
+      assert.ok(
+        b.model
+          .getLayer('conv2_block1_1_bn')
+          .getWeights()[3]
+          .dataSync()
+          .every((v) => v === 1),
+        'moving variance untouched',
+      );
 
       // unexpected tensor
       const extra = new Map(sd);
@@ -286,8 +341,18 @@ describe('torchvision weights into tfjs backbones', () => {
         if (p) names.push({ torch: p, layer: l.name, kind: l.getClassName() === 'Conv2D' ? 'conv' : 'bn' });
       }
       assert.equal(names.length, 120 + 121);
-      for (const n of ['features.conv0', 'features.norm0', 'features.denseblock1.denselayer1.norm1', 'features.denseblock4.denselayer16.conv2', 'features.transition3.conv', 'features.norm5']) {
-        assert.ok(names.some((x) => x.torch === n), n);
+      for (const n of [
+        'features.conv0',
+        'features.norm0',
+        'features.denseblock1.denselayer1.norm1',
+        'features.denseblock4.denselayer16.conv2',
+        'features.transition3.conv',
+        'features.norm5',
+      ]) {
+        assert.ok(
+          names.some((x) => x.torch === n),
+          n,
+        );
       }
       const sd = exportTorch(src, names);
       const renamed: TensorsToWrite = new Map();
@@ -318,7 +383,8 @@ describe('torchvision weights into tfjs backbones', () => {
 
 describe('the exchange format between the engines (layer variable names, tfjs layout)', () => {
   /** The header JSON of a safetensors file. */
-  const headerOf = (bytes: Uint8Array) => JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true)))));
+  const headerOf = (bytes: Uint8Array) =>
+    JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true)))));
 
   test('every weight, batch-norm statistics included, round-trips by name into another model', () => {
     const src = buildResNet(18, { inputSize: 32, seed: 21 });

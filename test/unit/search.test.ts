@@ -76,7 +76,10 @@ test('TTL and TF cut at the last cut point are FTL and share its trial; LWFT the
 test('the search section: defaults, and problems named by field', async () => {
   const { checkExperimentText } = await import('../../src/engine/experiment');
   const check = (search: unknown, train: unknown = { epochs: 2 }) =>
-    checkExperimentText(JSON.stringify({ data: { format: 'npz', path: NPZ, imageSize: 32 }, model: { backbone: 'mobilenet_v1' }, strategy: { kind: 'ftl' }, train, search }), '/x/e.ttl.json');
+    checkExperimentText(
+      JSON.stringify({ data: { format: 'npz', path: NPZ, imageSize: 32 }, model: { backbone: 'mobilenet_v1' }, strategy: { kind: 'ftl' }, train, search }),
+      '/x/e.ttl.json',
+    );
   const ok = check({ candidates: ['stage3', 'conv_pw_7_relu'] }).experiment!;
   assert.deepEqual(ok.search, {
     strategies: ['ttl', 'tf', 'lwft'],
@@ -88,7 +91,11 @@ test('the search section: defaults, and problems named by field', async () => {
     halving: { enabled: true, epochs: 1, keep: 0.5 },
   });
   const bad = check({ strategies: ['ftl'], stage2Radus: 1, candidates: 'layers', halving: { epochs: 3 } }).problems;
-  const at = (p: string) => bad.filter((x) => x.path === p).map((x) => x.message).join('; ');
+  const at = (p: string) =>
+    bad
+      .filter((x) => x.path === p)
+      .map((x) => x.message)
+      .join('; ');
   assert.match(at('/search/strategies/0'), /"ttl", "tf", "lwft", "probe"/);
   assert.match(at('/search/stage2Radus'), /did you mean "stage2Radius"/);
   assert.match(at('/search/candidates'), /"blocks"|array/);
@@ -102,7 +109,12 @@ test('an unknown stage-1 candidate is an input error naming the field and the ne
   const file = path.join(dir, 'bad.ttl.json');
   fs.writeFileSync(
     file,
-    JSON.stringify({ data: { format: 'npz', path: NPZ, imageSize: 32 }, model: { backbone: 'mobilenet_v1' }, strategy: { kind: 'ftl' }, search: { candidates: ['stage2', 'conv_pw_9_rlu'] } }),
+    JSON.stringify({
+      data: { format: 'npz', path: NPZ, imageSize: 32 },
+      model: { backbone: 'mobilenet_v1' },
+      strategy: { kind: 'ftl' },
+      search: { candidates: ['stage2', 'conv_pw_9_rlu'] },
+    }),
   );
   const r = ttl('search', file, '--runs-dir', path.join(dir, 'runs'));
   assert.equal(r.code, 2, r.stderr);
@@ -198,7 +210,10 @@ test('a full search on real BreastMNIST through the CLI survives SIGKILL and res
   }
 
   // the table: FTL then -1 / -2 rows, numbers equal to the final runs' summaries
-  assert.deepEqual(report.rows.map((x) => x.method), ['FTL', 'TTL-1', 'TTL-2', 'TF-1', 'TF-2', 'LWFT-1', 'LWFT-2']);
+  assert.deepEqual(
+    report.rows.map((x) => x.method),
+    ['FTL', 'TTL-1', 'TTL-2', 'TF-1', 'TF-2', 'LWFT-1', 'LWFT-2'],
+  );
   assert.deepEqual(report.seeds, [1, 2]);
   const csv = fs.readFileSync(path.join(searchDir, 'report.csv'), 'utf8').trim().split('\n');
   const head = csv[0].split(',');
@@ -206,7 +221,10 @@ test('a full search on real BreastMNIST through the CLI survives SIGKILL and res
   report.rows.forEach((row, i) => {
     assert.deepEqual(row.seeds, [1, 2]);
     const sums = row.runDirs.map((d) => JSON.parse(fs.readFileSync(path.join(searchDir, d, 'summary.json'), 'utf8')));
-    assert.deepEqual(sums.map((s) => s.seed), [1, 2]);
+    assert.deepEqual(
+      sums.map((s) => s.seed),
+      [1, 2],
+    );
     const spec = row.cut === null ? { kind: 'ftl' } : trialStrategy(row.strategy as 'ttl' | 'tf' | 'lwft', row.cut, SPACE);
     for (const s of sums) assert.deepEqual(s.strategy, spec, row.method);
     const auroc = meanStd(sums.map((s) => s.test.auroc));
@@ -222,7 +240,10 @@ test('a full search on real BreastMNIST through the CLI survives SIGKILL and res
     assert.ok(md.includes(`| ${row.method} | `) && md.includes(`${auroc.mean.toFixed(3)} ± ${auroc.std.toFixed(3)}`), row.method);
   });
   const front = paretoFront(report.rows.map((x) => ({ value: x.auroc.mean, cost: x.macsG })));
-  assert.deepEqual(report.rows.map((x) => x.pareto), report.rows.map((_, i) => front.includes(i)));
+  assert.deepEqual(
+    report.rows.map((x) => x.pareto),
+    report.rows.map((_, i) => front.includes(i)),
+  );
   // truncation makes TTL cheaper than FTL
   assert.ok(report.rows[1].macsG < report.rows[0].macsG);
 
@@ -239,7 +260,10 @@ test('a full search on real BreastMNIST through the CLI survives SIGKILL and res
   const withSvcca = ttl('report', searchDir, '--format', 'json');
   assert.equal(withSvcca.code, 0, withSvcca.stderr);
   const j = JSON.parse(withSvcca.last) as { rows: (Row & { suggestion?: { cut: string } })[]; suggestions: { cut: string; runDir: string }[] };
-  assert.deepEqual(j.suggestions.map((g) => [g.cut, g.runDir]), [['conv_pw_5_relu', report.rows[0].runDirs[0]]]);
+  assert.deepEqual(
+    j.suggestions.map((g) => [g.cut, g.runDir]),
+    [['conv_pw_5_relu', report.rows[0].runDirs[0]]],
+  );
   for (const row of j.rows) assert.equal(row.suggestion?.cut, 'conv_pw_5_relu', row.method);
   const md2 = fs.readFileSync(path.join(searchDir, 'report.md'), 'utf8');
   assert.match(md2, /SVCCA cut/);

@@ -31,14 +31,20 @@ test('ttl search on AdrenalMNIST3D with mobilenet3d: report rows, and the search
   const r = ttl('search', file, '--runs-dir', path.join(dir, 'runs'), '--json');
   assert.equal(r.code, 0, r.stderr);
   const report = JSON.parse(r.last) as { searchDir: string; rows: Array<{ method: string; cut: string | null; runDirs: string[]; macsG: number }> };
-  assert.deepEqual(report.rows.map((x) => x.method), ['FTL', 'TTL-1', 'TTL-2']);
+  assert.deepEqual(
+    report.rows.map((x) => x.method),
+    ['FTL', 'TTL-1', 'TTL-2'],
+  );
   const state = JSON.parse(fs.readFileSync(path.join(report.searchDir, 'search.json'), 'utf8')) as SearchState;
   assert.equal(state.status, 'finished');
   const pick = state.picks.ttl!;
   assert.ok(['conv_pw_3_relu', 'conv_pw_5_relu'].includes(pick.stage1!), pick.stage1);
   assert.ok(MOBILENET_V1_CUT_POINTS.includes(pick.stage2!), pick.stage2);
   assert.ok(pick.stage2 === pick.stage1 || neighbourCuts(state.cutPoints, pick.stage1!, 1).includes(pick.stage2!));
-  assert.deepEqual(report.rows.map((x) => x.cut), [null, pick.stage1, pick.stage2]);
+  assert.deepEqual(
+    report.rows.map((x) => x.cut),
+    [null, pick.stage1, pick.stage2],
+  );
   for (const row of report.rows) {
     const summary = JSON.parse(fs.readFileSync(path.join(report.searchDir, row.runDirs[0], 'summary.json'), 'utf8'));
     assert.equal(summary.backbone, 'mobilenet3d');

@@ -22,7 +22,13 @@ test('cells: null and undefined empty, numbers and booleans as String gives them
 });
 
 test('a file: header first, every record ended by a line feed', () => {
-  assert.equal(toCsv([['group', 'auroc_mean', 'auroc_sd'], ['ttl, cut "a"', 0.85, undefined]]), 'group,auroc_mean,auroc_sd\n"ttl, cut ""a""",0.85,\n');
+  assert.equal(
+    toCsv([
+      ['group', 'auroc_mean', 'auroc_sd'],
+      ['ttl, cut "a"', 0.85, undefined],
+    ]),
+    'group,auroc_mean,auroc_sd\n"ttl, cut ""a""",0.85,\n',
+  );
   assert.equal(toCsv([]), '');
 });
 

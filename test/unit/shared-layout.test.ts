@@ -10,11 +10,23 @@ import * as esbuild from 'esbuild';
 const ROOT = path.resolve(__dirname, '..', '..');
 
 function sharedModules(dir = path.join(ROOT, 'src/shared')): string[] {
-  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? sharedModules(path.join(dir, e.name)) : e.name.endsWith('.ts') ? [path.join(dir, e.name)] : []));
+  return fs
+    .readdirSync(dir, { withFileTypes: true })
+    .flatMap((e) => (e.isDirectory() ? sharedModules(path.join(dir, e.name)) : e.name.endsWith('.ts') ? [path.join(dir, e.name)] : []));
 }
 
 async function bundledInputs(entryPoints: string[], platform: 'neutral' | 'browser'): Promise<string[]> {
-  const r = await esbuild.build({ entryPoints, bundle: true, write: false, metafile: true, platform, format: 'esm', outdir: path.join(ROOT, 'out-test-unused'), logLevel: 'silent', absWorkingDir: ROOT });
+  const r = await esbuild.build({
+    entryPoints,
+    bundle: true,
+    write: false,
+    metafile: true,
+    platform,
+    format: 'esm',
+    outdir: path.join(ROOT, 'out-test-unused'),
+    logLevel: 'silent',
+    absWorkingDir: ROOT,
+  });
   return Object.keys(r.metafile.inputs);
 }
 
@@ -23,11 +35,17 @@ test('every src/shared module bundles on a neutral platform from src/shared alon
   assert.ok(modules.some((m) => m.endsWith(path.join('formats', 'summary.ts'))));
   // a node:, vscode or DOM-only import would not resolve on the neutral platform and fail the build
   const inputs = await bundledInputs(modules, 'neutral');
-  assert.deepEqual(inputs.filter((i) => !i.startsWith('src/shared/')), []);
+  assert.deepEqual(
+    inputs.filter((i) => !i.startsWith('src/shared/')),
+    [],
+  );
 });
 
 test('the webview bundles from webview/, src/shared/ and its npm packages only', async () => {
   const inputs = await bundledInputs([path.join(ROOT, 'webview/main.ts')], 'browser');
-  assert.deepEqual(inputs.filter((i) => !/^(webview|src\/shared)\//.test(i) && !i.includes('node_modules/')), []);
+  assert.deepEqual(
+    inputs.filter((i) => !/^(webview|src\/shared)\//.test(i) && !i.includes('node_modules/')),
+    [],
+  );
   assert.ok(inputs.includes('src/shared/panelProtocol.ts') || inputs.includes('src/shared/layerTree.ts'));
 });

@@ -64,16 +64,56 @@ describe('paretoFront', () => {
 
   test('ties: equal points are on the front together or off it together', () => {
     // all equal: nobody dominates anybody
-    assert.deepEqual(paretoFront([{ value: 0.8, cost: 3 }, { value: 0.8, cost: 3 }, { value: 0.8, cost: 3 }]), [0, 1, 2]);
+    assert.deepEqual(
+      paretoFront([
+        { value: 0.8, cost: 3 },
+        { value: 0.8, cost: 3 },
+        { value: 0.8, cost: 3 },
+      ]),
+      [0, 1, 2],
+    );
     // equal pair dominated by a third point: both off
-    assert.deepEqual(paretoFront([{ value: 0.8, cost: 3 }, { value: 0.8, cost: 3 }, { value: 0.8, cost: 2 }]), [2]);
-    assert.deepEqual(paretoFront([{ value: 0.7, cost: 3 }, { value: 0.8, cost: 3 }, { value: 0.7, cost: 3 }]), [1]);
+    assert.deepEqual(
+      paretoFront([
+        { value: 0.8, cost: 3 },
+        { value: 0.8, cost: 3 },
+        { value: 0.8, cost: 2 },
+      ]),
+      [2],
+    );
+    assert.deepEqual(
+      paretoFront([
+        { value: 0.7, cost: 3 },
+        { value: 0.8, cost: 3 },
+        { value: 0.7, cost: 3 },
+      ]),
+      [1],
+    );
     // same cost, different value: only the higher; same value, different cost: only the cheaper
-    assert.deepEqual(paretoFront([{ value: 0.7, cost: 1 }, { value: 0.9, cost: 1 }]), [1]);
-    assert.deepEqual(paretoFront([{ value: 0.9, cost: 2 }, { value: 0.9, cost: 1 }]), [1]);
+    assert.deepEqual(
+      paretoFront([
+        { value: 0.7, cost: 1 },
+        { value: 0.9, cost: 1 },
+      ]),
+      [1],
+    );
+    assert.deepEqual(
+      paretoFront([
+        { value: 0.9, cost: 2 },
+        { value: 0.9, cost: 1 },
+      ]),
+      [1],
+    );
   });
 
   test('NaN points are never on the front and hide nothing', () => {
-    assert.deepEqual(paretoFront([{ value: NaN, cost: 1 }, { value: 0.5, cost: 2 }, { value: 0.9, cost: NaN }]), [1]);
+    assert.deepEqual(
+      paretoFront([
+        { value: NaN, cost: 1 },
+        { value: 0.5, cost: 2 },
+        { value: 0.9, cost: NaN },
+      ]),
+      [1],
+    );
   });
 });

@@ -43,9 +43,18 @@ describe('strategy registry', () => {
   test('which fields each kind takes', () => {
     assert.deepEqual(
       STRATEGY_KINDS.map((k) => [k, STRATEGIES[k].cut, STRATEGIES[k].k]),
-      [['ftl', 'none', 'none'], ['ttl', 'required', 'none'], ['tf', 'required', 'none'], ['lwft', 'optional', 'optional'], ['probe', 'optional', 'none']],
+      [
+        ['ftl', 'none', 'none'],
+        ['ttl', 'required', 'none'],
+        ['tf', 'required', 'none'],
+        ['lwft', 'optional', 'optional'],
+        ['probe', 'optional', 'none'],
+      ],
     );
-    assert.deepEqual(STRATEGY_KINDS.filter((k) => STRATEGIES[k].wholeBackbone), ['ftl']);
+    assert.deepEqual(
+      STRATEGY_KINDS.filter((k) => STRATEGIES[k].wholeBackbone),
+      ['ftl'],
+    );
   });
 
   test('long labels, one wording per kind', () => {
@@ -150,7 +159,15 @@ describe('strategy registry on MobileNet v1', () => {
 
   test('every row is what the engine builds: dropped rows are gone, rebuilt ones smaller, and each trains in the group its role says', () => {
     const HEAD_LR = 3;
-    const cases: [StrategyKind, string | null][] = [['ftl', null], ['ttl', CUT], ['tf', CUT], ['lwft', CUT], ['probe', CUT], ['probe', null], ['lwft', table.cutPoints.at(-1)!]];
+    const cases: [StrategyKind, string | null][] = [
+      ['ftl', null],
+      ['ttl', CUT],
+      ['tf', CUT],
+      ['lwft', CUT],
+      ['probe', CUT],
+      ['probe', null],
+      ['lwft', table.cutPoints.at(-1)!],
+    ];
     for (const [kind, cut] of cases) {
       const spec = strategyAtCut(kind, cut, table.cutPoints);
       const prepared = prepareStrategy(backbone, spec, 2, 1, HEAD_LR);

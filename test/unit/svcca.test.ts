@@ -78,7 +78,7 @@ function refSvdStep(x: Activations, rule: { keep?: number; dims?: number }): Act
   let k = rule.dims ?? p;
   if (rule.dims === undefined) {
     let acc = 0;
-    for (k = 0; k < p; ) {
+    for (k = 0; k < p;) {
       acc += Math.max(values[k], 0);
       k++;
       if (acc >= (rule.keep ?? 0.99) * total) break;
@@ -117,8 +117,7 @@ function refCca(x: Activations, y: Activations, epsilon: number) {
   const yc = centred(y);
   const px = x.shape[1];
   const py = y.shape[1];
-  const cov = (a: Float64Array, pa: number, b: Float64Array, pb: number) =>
-    matmul(transpose(a, n, pa), b, pa, n, pb).map((v) => v / (n - 1));
+  const cov = (a: Float64Array, pa: number, b: Float64Array, pb: number) => matmul(transpose(a, n, pa), b, pa, n, pb).map((v) => v / (n - 1));
   let sxx = cov(xc, px, xc, px);
   let syy = cov(yc, py, yc, py);
   let sxy = cov(xc, px, yc, py);
@@ -131,7 +130,8 @@ function refCca(x: Activations, y: Activations, epsilon: number) {
   const yi = Array.from({ length: py }, (_, i) => i).filter((i) => Math.abs(syy[i * py + i]) >= epsilon);
   const kx = xi.length;
   const ky = yi.length;
-  const crop = (m: Float64Array, ld: number, r: number[], c: number[]) => Float64Array.from({ length: r.length * c.length }, (_, t) => m[r[Math.floor(t / c.length)] * ld + c[t % c.length]]);
+  const crop = (m: Float64Array, ld: number, r: number[], c: number[]) =>
+    Float64Array.from({ length: r.length * c.length }, (_, t) => m[r[Math.floor(t / c.length)] * ld + c[t % c.length]]);
   const cxx = crop(sxx, px, xi, xi);
   const cyy = crop(syy, py, yi, yi);
   const cxy = crop(sxy, py, xi, yi);
@@ -264,7 +264,10 @@ describe('SVCCA properties', () => {
     for (const opts of [{ keep: 1 }, { dims: 20 }]) {
       const r = svccaSimilarity(a, b, opts);
       assert.equal(r.coefficients.length, 20);
-      assert.ok(r.coefficients.every((c) => Math.abs(c - 1) < 1e-8), `min ${Math.min(...r.coefficients)}`);
+      assert.ok(
+        r.coefficients.every((c) => Math.abs(c - 1) < 1e-8),
+        `min ${Math.min(...r.coefficients)}`,
+      );
     }
   });
 
@@ -323,8 +326,14 @@ describe('degenerate inputs', () => {
 
   it('throws TtlInputError when a side has no variance', () => {
     const flat: Activations = { data: new Float64Array(300 * 4).fill(1), shape: [300, 4] };
-    assert.throws(() => svccaSimilarity(flat, b), (e: unknown) => e instanceof TtlInputError && /A have no variance/.test(e.message));
-    assert.throws(() => linearCka(a, flat), (e: unknown) => e instanceof TtlInputError && /B have no variance/.test(e.message));
+    assert.throws(
+      () => svccaSimilarity(flat, b),
+      (e: unknown) => e instanceof TtlInputError && /A have no variance/.test(e.message),
+    );
+    assert.throws(
+      () => linearCka(a, flat),
+      (e: unknown) => e instanceof TtlInputError && /B have no variance/.test(e.message),
+    );
   });
 
   it('with fewer points than neurons keeps at most n − 1 directions and warns about trivial coefficients', () => {
@@ -348,7 +357,10 @@ describe('degenerate inputs', () => {
     assert.throws(() => svccaSimilarity(a, b, { keep: 1.5 }), TtlInputError);
     assert.throws(() => svccaSimilarity(a, b, { dims: 2.5 }), TtlInputError);
     assert.throws(() => svccaSimilarity(a, b, { epsilon: -1 }), TtlInputError);
-    assert.throws(() => linearCka(a, b, { debiased: true }) && linearCka({ data: new Float64Array(6), shape: [3, 2] }, { data: new Float64Array(6), shape: [3, 2] }, { debiased: true }), /at least 4 data points/);
+    assert.throws(
+      () => linearCka(a, b, { debiased: true }) && linearCka({ data: new Float64Array(6), shape: [3, 2] }, { data: new Float64Array(6), shape: [3, 2] }, { debiased: true }),
+      /at least 4 data points/,
+    );
   });
 });
 
@@ -513,14 +525,23 @@ describe('.npy matrices', () => {
   it('names the file in every error', () => {
     const bad = path.join(dir, 'bad.npy');
     fs.writeFileSync(bad, 'not a numpy file at all');
-    assert.throws(() => readNpyMatrix(bad), (e: unknown) => e instanceof TtlInputError && e.message.includes(bad) && /magic/.test(e.message));
+    assert.throws(
+      () => readNpyMatrix(bad),
+      (e: unknown) => e instanceof TtlInputError && e.message.includes(bad) && /magic/.test(e.message),
+    );
     const missing = path.join(dir, 'missing.npy');
-    assert.throws(() => readNpyMatrix(missing), (e: unknown) => e instanceof TtlInputError && e.message.includes(missing));
+    assert.throws(
+      () => readNpyMatrix(missing),
+      (e: unknown) => e instanceof TtlInputError && e.message.includes(missing),
+    );
     const cube = path.join(dir, 'cube.npy');
     const bytes = encodeNpy({ data: new Float32Array(8), shape: [2, 4] });
     const text = new TextDecoder('latin1').decode(bytes);
     fs.writeFileSync(cube, Buffer.from(text.replace('(2, 4)', '(2, 2, 2)'), 'latin1'));
-    assert.throws(() => readNpyMatrix(cube), (e: unknown) => e instanceof TtlInputError && e.message.includes(cube) && /2-D/.test(e.message));
+    assert.throws(
+      () => readNpyMatrix(cube),
+      (e: unknown) => e instanceof TtlInputError && e.message.includes(cube) && /2-D/.test(e.message),
+    );
   });
 });
 
@@ -528,7 +549,8 @@ describe('conv activations to matrices', () => {
   /** NHWC tensor whose value encodes (n, y, x, c). */
   function tensor(N: number, H: number, W: number, C: number, scale = 1) {
     const data = new Float64Array(N * H * W * C);
-    for (let n = 0; n < N; n++) for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) for (let c = 0; c < C; c++) data[((n * H + y) * W + x) * C + c] = scale * (n * 1000 + y * 100 + x * 10 + c);
+    for (let n = 0; n < N; n++)
+      for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) for (let c = 0; c < C; c++) data[((n * H + y) * W + x) * C + c] = scale * (n * 1000 + y * 100 + x * 10 + c);
     return { data, shape: [N, H, W, C] };
   }
 

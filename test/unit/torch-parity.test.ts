@@ -98,7 +98,13 @@ after(() => {
 function inputFor(backbone: Backbone, inputSize: number, seed: number, name: string): tf.Tensor {
   const volumetric = backbone.model.inputs[0].shape.length === 5;
   const shape = [BATCH, ...Array(volumetric ? 3 : 2).fill(inputSize), 3];
-  const input = tf.tensor(uniform(shape.reduce((a, b) => a * b, 1), seed), shape);
+  const input = tf.tensor(
+    uniform(
+      shape.reduce((a, b) => a * b, 1),
+      seed,
+    ),
+    shape,
+  );
   writeFileSync(path.join(DIR, name), writeSafetensors(new Map([['input', { shape, data: input.dataSync() as Float32Array }]])));
   return input;
 }
@@ -157,7 +163,10 @@ async function prepare(c: Case, seed: number): Promise<{ entry: object; expected
         writeFileSync(path.join(DIR, file), writeSafetensors(headTensors(model)));
         heads.push({ cut: cut ?? null, weights: file });
         const y = model.predict(input) as tf.Tensor;
-        const params = model.layers.flatMap((l) => l.weights).filter((w) => !/moving_(mean|variance)$/.test(w.originalName)).reduce((a, w) => a + w.shape.reduce<number>((p, d) => p * (d as number), 1), 0);
+        const params = model.layers
+          .flatMap((l) => l.weights)
+          .filter((w) => !/moving_(mean|variance)$/.test(w.originalName))
+          .reduce((a, w) => a + w.shape.reduce<number>((p, d) => p * (d as number), 1), 0);
         expected.push({ id: c.id, cut, logits: y.dataSync() as Float32Array, shape: y.shape, params });
         y.dispose();
       } finally {
@@ -244,9 +253,32 @@ const STRATEGY_CASES: StrategyCase[] = [
       { kind: 'probe' },
     ],
   },
-  { backbone: 'mobilenet_v1', inputSize: 56, specs: [{ kind: 'ttl', cut: 'conv_dw_5_relu' }, { kind: 'tf', cut: 'stage3' }, { kind: 'lwft', k: 4 }] },
-  { backbone: 'densenet121', inputSize: 32, specs: [{ kind: 'tf', cut: 'denseblock2' }, { kind: 'lwft', k: 2 }, { kind: 'probe', cut: 'denseblock3_layer5_concat' }] },
-  { backbone: 'resnet3d18', inputSize: 16, specs: [{ kind: 'ttl', cut: 'conv4_x' }, { kind: 'lwft', k: 5 }] },
+  {
+    backbone: 'mobilenet_v1',
+    inputSize: 56,
+    specs: [
+      { kind: 'ttl', cut: 'conv_dw_5_relu' },
+      { kind: 'tf', cut: 'stage3' },
+      { kind: 'lwft', k: 4 },
+    ],
+  },
+  {
+    backbone: 'densenet121',
+    inputSize: 32,
+    specs: [
+      { kind: 'tf', cut: 'denseblock2' },
+      { kind: 'lwft', k: 2 },
+      { kind: 'probe', cut: 'denseblock3_layer5_concat' },
+    ],
+  },
+  {
+    backbone: 'resnet3d18',
+    inputSize: 16,
+    specs: [
+      { kind: 'ttl', cut: 'conv4_x' },
+      { kind: 'lwft', k: 5 },
+    ],
+  },
   // grouped convolutions at half width
   { backbone: 'resnext3d101', inputSize: 32, specs: [{ kind: 'tf', cut: 'conv4_x' }] },
 ];
@@ -297,7 +329,9 @@ test('each strategy has the same parameter groups, trainable and frozen counts o
     const id = r.strategy as string;
     const want = expected.get(id)!;
     assert.deepEqual(r.counts, want.counts, `${id}: parameter groups and counts (torch vs tfjs)`);
-    let row = `${id}: ${Object.entries(want.counts).map(([g, n]) => `${g} ${n}`).join(', ')}`;
+    let row = `${id}: ${Object.entries(want.counts)
+      .map(([g, n]) => `${g} ${n}`)
+      .join(', ')}`;
     if (want.logits) {
       const entry = entries.find((e) => (e as { id: string }).id === id) as { tf: { out: string } };
       const got = readSafetensors(readFileSync(path.join(DIR, entry.tf.out))).get('logits/0')!;
@@ -309,68 +343,72 @@ test('each strategy has the same parameter groups, trainable and frozen counts o
   }
 });
 
-test('weights written by the torch engine, in the exchange format and in torchvision’s (r3d_18’s, Hara et al.’s) naming, load into the TypeScript one', { timeout: 600_000 }, async (t) => {
-  const cases = [
-    { backbone: 'resnet50', inputSize: 32, reference: true },
-    { backbone: 'densenet121', inputSize: 32, reference: true },
-    { backbone: 'mobilenet_v1', inputSize: 56, reference: false },
-    { backbone: 'resnet3d18', inputSize: 16, reference: true },
-    { backbone: 'resnext3d101', inputSize: 32, reference: true },
-    { backbone: 'mobilenet3d', inputSize: 20, reference: false },
-  ];
-  const inputs: tf.Tensor[] = [];
-  const entries: Array<Record<string, string | number | undefined>> = [];
-  for (const [i, c] of cases.entries()) {
-    const { backbone } = await seededBackbone(c.backbone, c.inputSize);
-    const name = c.backbone;
-    inputs.push(inputFor(backbone, c.inputSize, 500 + i, `${name}-from-torch-input.safetensors`));
-    entries.push({
-      id: name,
-      backbone: name,
-      seed: 500 + i,
-      input: `${name}-from-torch-input.safetensors`,
-      exchange: `${name}-from-torch.safetensors`,
-      stateDict: c.reference ? `${name}-state.safetensors` : undefined,
-      out: `${name}-from-torch-features.safetensors`,
-    });
-  }
-  const reports = runParity('from-torch', { reference: entries });
-  assert.equal(reports.length, cases.length);
-  try {
+test(
+  'weights written by the torch engine, in the exchange format and in torchvision’s (r3d_18’s, Hara et al.’s) naming, load into the TypeScript one',
+  { timeout: 600_000 },
+  async (t) => {
+    const cases = [
+      { backbone: 'resnet50', inputSize: 32, reference: true },
+      { backbone: 'densenet121', inputSize: 32, reference: true },
+      { backbone: 'mobilenet_v1', inputSize: 56, reference: false },
+      { backbone: 'resnet3d18', inputSize: 16, reference: true },
+      { backbone: 'resnext3d101', inputSize: 32, reference: true },
+      { backbone: 'mobilenet3d', inputSize: 20, reference: false },
+    ];
+    const inputs: tf.Tensor[] = [];
+    const entries: Array<Record<string, string | number | undefined>> = [];
     for (const [i, c] of cases.entries()) {
-      const key = `${c.backbone}-${c.inputSize}`;
-      const { backbone } = shared.get(key)!;
-      shared.delete(key);
-      const want = readSafetensors(readFileSync(path.join(DIR, entries[i].out as string))).get('features')!;
-      /** The tfjs feature map against the torch one (the reference here). */
-      const compare = (how: string): string => {
-        const y = backbone.model.predict(inputs[i]) as tf.Tensor;
-        assert.deepEqual(y.shape, want.shape, `${c.backbone} (${how}): feature map shape`);
-        const { rel } = relativeError(y.dataSync() as Float32Array, want.data);
-        y.dispose();
-        assert.ok(rel <= TOLERANCE, `${c.backbone} (${how}): max relative error ${rel.toExponential(3)} > ${TOLERANCE}`);
-        return `${how} ${rel.toExponential(2)}`;
-      };
-      try {
-        const rows = [`${c.backbone}: ${reports[i].tensors} tensors; feature map max rel error`];
-        // batch norms scrambled before each load: a loader that assigned nothing would fail the comparison
-        randomiseBatchNorms(backbone.model, 900 + i);
-        readLayerWeights(backbone.model, readSafetensors(readFileSync(path.join(DIR, entries[i].exchange as string))));
-        rows.push(compare('exchange format'));
-        if (c.reference) {
-          randomiseBatchNorms(backbone.model, 950 + i);
-          // the TypeScript engine's own loaders of such files (strict: every name and shape must match)
-          const tensors = readSafetensors(readFileSync(path.join(DIR, entries[i].stateDict as string)));
-          if (c.backbone.includes('3d')) loadTorchVideoWeights(backbone, tensors);
-          else loadTorchvisionWeights(backbone, tensors);
-          rows.push(compare('reference naming'));
-        }
-        t.diagnostic(rows.join(', '));
-      } finally {
-        backbone.model.dispose();
-      }
+      const { backbone } = await seededBackbone(c.backbone, c.inputSize);
+      const name = c.backbone;
+      inputs.push(inputFor(backbone, c.inputSize, 500 + i, `${name}-from-torch-input.safetensors`));
+      entries.push({
+        id: name,
+        backbone: name,
+        seed: 500 + i,
+        input: `${name}-from-torch-input.safetensors`,
+        exchange: `${name}-from-torch.safetensors`,
+        stateDict: c.reference ? `${name}-state.safetensors` : undefined,
+        out: `${name}-from-torch-features.safetensors`,
+      });
     }
-  } finally {
-    tf.dispose(inputs);
-  }
-});
+    const reports = runParity('from-torch', { reference: entries });
+    assert.equal(reports.length, cases.length);
+    try {
+      for (const [i, c] of cases.entries()) {
+        const key = `${c.backbone}-${c.inputSize}`;
+        const { backbone } = shared.get(key)!;
+        shared.delete(key);
+        const want = readSafetensors(readFileSync(path.join(DIR, entries[i].out as string))).get('features')!;
+        /** The tfjs feature map against the torch one (the reference here). */
+        const compare = (how: string): string => {
+          const y = backbone.model.predict(inputs[i]) as tf.Tensor;
+          assert.deepEqual(y.shape, want.shape, `${c.backbone} (${how}): feature map shape`);
+          const { rel } = relativeError(y.dataSync() as Float32Array, want.data);
+          y.dispose();
+          assert.ok(rel <= TOLERANCE, `${c.backbone} (${how}): max relative error ${rel.toExponential(3)} > ${TOLERANCE}`);
+          return `${how} ${rel.toExponential(2)}`;
+        };
+        try {
+          const rows = [`${c.backbone}: ${reports[i].tensors} tensors; feature map max rel error`];
+          // batch norms scrambled before each load: a loader that assigned nothing would fail the comparison
+          randomiseBatchNorms(backbone.model, 900 + i);
+          readLayerWeights(backbone.model, readSafetensors(readFileSync(path.join(DIR, entries[i].exchange as string))));
+          rows.push(compare('exchange format'));
+          if (c.reference) {
+            randomiseBatchNorms(backbone.model, 950 + i);
+            // the TypeScript engine's own loaders of such files (strict: every name and shape must match)
+            const tensors = readSafetensors(readFileSync(path.join(DIR, entries[i].stateDict as string)));
+            if (c.backbone.includes('3d')) loadTorchVideoWeights(backbone, tensors);
+            else loadTorchvisionWeights(backbone, tensors);
+            rows.push(compare('reference naming'));
+          }
+          t.diagnostic(rows.join(', '));
+        } finally {
+          backbone.model.dispose();
+        }
+      }
+    } finally {
+      tf.dispose(inputs);
+    }
+  },
+);

@@ -112,9 +112,25 @@ test('the BreastMNIST example trains on both engines with the same summary field
   // the torch-trained weights saved as the run's model/ give the torch engine's test predictions in TensorFlow.js
   const data = await loadDataset({ format: 'npz', path: path.join(ROOT, 'examples', 'breastmnist', 'data', 'breastmnist.npz'), imageSize: 32 });
   const byId = new Map(data.items.map((it, i) => [it.id, i]));
-  const testRows = predictions.slice(1).map((l) => l.split(',')).filter((c) => c[1] === 'test');
+  const testRows = predictions
+    .slice(1)
+    .map((l) => l.split(','))
+    .filter((c) => c[1] === 'test');
   const model = await loadLayersModelFile(path.join(dirTorch, 'model', 'model.json'));
-  const probs = tf.tidy(() => tf.softmax(model.predict(makeBatch(data.pixels, testRows.map((c) => byId.get(c[0])!), 32, SYMMETRIC_NORMALISATION)) as tf.Tensor2D)).arraySync() as number[][];
+  const probs = tf
+    .tidy(() =>
+      tf.softmax(
+        model.predict(
+          makeBatch(
+            data.pixels,
+            testRows.map((c) => byId.get(c[0])!),
+            32,
+            SYMMETRIC_NORMALISATION,
+          ),
+        ) as tf.Tensor2D,
+      ),
+    )
+    .arraySync() as number[][];
   const worst = Math.max(...testRows.map((c, r) => Math.abs(probs[r][1] - Number(c[3]))));
   assert.ok(worst < 1e-3, `model/ differs from the torch predictions by up to ${worst}`);
   model.dispose();
@@ -182,7 +198,10 @@ test('a Python without torch (TTL_PYTHON, a venv without it) is one line with th
   try {
     await assert.rejects(runExperiment(smallExample(dir, 'torch'), { runsDir }), (e: Error) => {
       assert.equal(e.message.split('\n').length, 1);
-      assert.match(e.message, /^torch is not installed for \S+venv\/bin\/python \(Python 3\.\d+\.\d+\): .*; install it with: \S+ -m pip install 'torch>=2\.1' \(Python from TTL_PYTHON\)$/);
+      assert.match(
+        e.message,
+        /^torch is not installed for \S+venv\/bin\/python \(Python 3\.\d+\.\d+\): .*; install it with: \S+ -m pip install 'torch>=2\.1' \(Python from TTL_PYTHON\)$/,
+      );
       return true;
     });
   } finally {
@@ -212,7 +231,10 @@ test('the compute worker speaks the job protocol: done with a "compute" result, 
 
   const early = worker(JSON.stringify({ v: 1, type: 'call', id: 7, method: 'train-epoch', params: {} }) + '\n');
   assert.equal(early.status, 2);
-  const [reply, failed] = early.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  const [reply, failed] = early.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
   assert.deepEqual(reply, { v: 1, type: 'reply', id: 7, error: 'train-epoch before setup' });
   assert.deepEqual(failed, { v: 1, type: 'failed', error: 'train-epoch before setup', inputError: true, outOfMemory: false });
 
@@ -263,12 +285,16 @@ test('ttl run --events on torch: SIGINT through the runner cancels between batch
   assert.deepEqual(metricsEpochs(runDir), [0, 1]);
 });
 
-test('the torch engine crops and flips as tf.image.cropAndResize does (the TypeScript engine\'s augmentation)', async () => {
+test("the torch engine crops and flips as tf.image.cropAndResize does (the TypeScript engine's augmentation)", async () => {
   await initBackend({ backend: 'cpu' });
   const S = 16;
   const img = Array.from({ length: S * S * 3 }, (_, i) => (i * 37) % 256);
   // a crop, a flipped crop (x2 < x1) and a small off-centre crop
-  const boxes = [[0.1, 0.2, 0.9, 0.7], [0, 0.8, 1, 0.1], [0.25, 0.25, 0.5, 0.6]];
+  const boxes = [
+    [0.1, 0.2, 0.9, 0.7],
+    [0, 0.8, 1, 0.1],
+    [0.25, 0.25, 0.5, 0.6],
+  ];
   const ref = tf.tidy(() => {
     const x = tf.tensor4d(img, [1, S, S, 3]).tile([3, 1, 1, 1]) as tf.Tensor4D;
     return tf.image.cropAndResize(x, tf.tensor2d(boxes), tf.tensor1d([0, 1, 2], 'int32'), [S, S], 'bilinear').arraySync();

@@ -52,7 +52,10 @@ function trainer(spec: StrategySpec, o: Partial<TrainOptions> = {}, seed = 7): T
 }
 
 function weightsOf(t: Trainer, layer: string): Float32Array[] {
-  return t.prepared.model.getLayer(layer).getWeights().map((w) => w.dataSync() as Float32Array);
+  return t.prepared.model
+    .getLayer(layer)
+    .getWeights()
+    .map((w) => w.dataSync() as Float32Array);
 }
 
 before(async () => {
@@ -83,19 +86,24 @@ test('resuming from a checkpoint continues exactly as an uninterrupted run', asy
 
   const dir = tempDir('ttl-ckpt-');
   const b = trainer({ kind: 'ttl', cut: 'conv_pw_5_relu' }, { epochs: 3, schedule: 'plateau' });
-  await b.fit({
-    onEpoch: async (r, tr) => {
-      if (r.epoch === 0) await saveCheckpoint(dir, tr);
-      if (r.epoch === 0) throw new Error('stop after epoch 1');
-    },
-  }).catch((e: Error) => assert.equal(e.message, 'stop after epoch 1'));
+  await b
+    .fit({
+      onEpoch: async (r, tr) => {
+        if (r.epoch === 0) await saveCheckpoint(dir, tr);
+        if (r.epoch === 0) throw new Error('stop after epoch 1');
+      },
+    })
+    .catch((e: Error) => assert.equal(e.message, 'stop after epoch 1'));
 
   const c = trainer({ kind: 'ttl', cut: 'conv_pw_5_relu' }, { epochs: 3, schedule: 'plateau' });
   const ck = await loadCheckpoint(dir, c);
   await c.restore(ck.state, ck.optimizer);
   const resumed: EpochRecord[] = [];
   await c.fit({ onEpoch: (r) => void resumed.push(r) });
-  assert.deepEqual(resumed.map((r) => r.epoch), [1, 2]);
+  assert.deepEqual(
+    resumed.map((r) => r.epoch),
+    [1, 2],
+  );
   for (const k of ['trainLoss', 'valLoss', 'valAuroc', 'lr'] as const) {
     assert.equal(resumed[1][k], straight[2][k], k);
   }
@@ -112,7 +120,10 @@ test('LWFT trains the head at η and the unit below at η/10, and freezes the re
   assert.equal(below.lrScale, 0.1);
   // the unit below the head is the last cut-point segment: conv_pw_13 (+ bn, relu)
   const belowNames = new Set(below.variables.map((v) => v.name.split('/')[0]));
-  assert.ok([...belowNames].some((n) => n.startsWith('conv_pw_13')), [...belowNames].join());
+  assert.ok(
+    [...belowNames].some((n) => n.startsWith('conv_pw_13')),
+    [...belowNames].join(),
+  );
   assert.ok(![...belowNames].some((n) => n.startsWith('conv_dw_13')));
   const frozenBefore = weightsOf(t, 'conv_dw_13');
   const pwBefore = weightsOf(t, 'conv_pw_13');
@@ -177,7 +188,10 @@ test('schedules and class weights follow their torch/sklearn definitions', () =>
 });
 
 test('finetuning uses torch-style batch-norm momentum, and early stopping watches its monitor', async () => {
-  const t = trainer({ kind: 'ttl', cut: 'conv_pw_5_relu' }, { epochs: 6, earlyStoppingPatience: 1, earlyStoppingMonitor: 'val_loss', optimizer: { optimizer: 'sgd', lr: 0, momentum: 0, weightDecay: 0 }, augment: NO_AUGMENT });
+  const t = trainer(
+    { kind: 'ttl', cut: 'conv_pw_5_relu' },
+    { epochs: 6, earlyStoppingPatience: 1, earlyStoppingMonitor: 'val_loss', optimizer: { optimizer: 'sgd', lr: 0, momentum: 0, weightDecay: 0 }, augment: NO_AUGMENT },
+  );
   const bn = t.prepared.model.getLayer('conv_pw_5_bn') as unknown as { momentum: number };
   assert.equal(bn.momentum, 0.9);
   const recs: EpochRecord[] = [];

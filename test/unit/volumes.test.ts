@@ -50,12 +50,14 @@ test('trilinear resampling reproduces a linear field exactly where no clamping o
   const out = resampleTrilinear(src, [D, H, W], [d, h, w]);
   const at = (i: number, inN: number, outN: number) => (i + 0.5) * (inN / outN) - 0.5;
   let checked = 0;
-  for (let z = 0; z < d; z++) for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
-    const [sz, sy, sx] = [at(z, D, d), at(y, H, h), at(x, W, w)];
-    if (sz < 0 || sy < 0 || sx < 0 || sz > D - 1 || sy > H - 1 || sx > W - 1) continue;
-    assert.ok(Math.abs(out[(z * h + y) * w + x] - f(sz, sy, sx)) < 1e-4);
-    checked++;
-  }
+  for (let z = 0; z < d; z++)
+    for (let y = 0; y < h; y++)
+      for (let x = 0; x < w; x++) {
+        const [sz, sy, sx] = [at(z, D, d), at(y, H, h), at(x, W, w)];
+        if (sz < 0 || sy < 0 || sx < 0 || sz > D - 1 || sy > H - 1 || sx > W - 1) continue;
+        assert.ok(Math.abs(out[(z * h + y) * w + x] - f(sz, sy, sx)) < 1e-4);
+        checked++;
+      }
   assert.ok(checked > 200);
 });
 
@@ -73,12 +75,22 @@ test('NIfTI-1: .nii and .nii.gz in a CSV manifest, slope/intercept, either byte 
   // stored v, scaled HU = 2v − 100: window [−100, 360] maps HU h to (h + 100)·255/460
   fs.writeFileSync(path.join(dir, 'a.nii'), niftiBytes(dims, values, { slope: 2, inter: -100 }));
   fs.writeFileSync(path.join(dir, 'b.nii.gz'), gzipSync(niftiBytes(dims, values, { slope: 2, inter: -100, bigEndian: true })));
-  fs.writeFileSync(path.join(dir, 'c.nii'), niftiBytes(dims, values.map((x) => 230 - x), { slope: 2, inter: -100 }));
+  fs.writeFileSync(
+    path.join(dir, 'c.nii'),
+    niftiBytes(
+      dims,
+      values.map((x) => 230 - x),
+      { slope: 2, inter: -100 },
+    ),
+  );
   fs.writeFileSync(path.join(dir, 'labels.csv'), 'path,label,split\na.nii,pe,train\nb.nii.gz,pe,val\nc.nii,normal,test\n');
 
   const parsed = parseNifti(fs.readFileSync(path.join(dir, 'a.nii')));
   assert.deepEqual(parsed.dims, [4, 3, 2]);
-  assert.deepEqual(parsed.spacing.map((s) => Math.round(s * 10) / 10), [0.7, 0.7, 2.5]);
+  assert.deepEqual(
+    parsed.spacing.map((s) => Math.round(s * 10) / 10),
+    [0.7, 0.7, 2.5],
+  );
   assert.equal(parsed.data[5], 2 * 50 - 100);
 
   const ds = await loadDataset({ format: 'csv', path: path.join(dir, 'labels.csv'), imageSize: 4, volume: { window: { center: 130, width: 460 } } });
@@ -88,7 +100,10 @@ test('NIfTI-1: .nii and .nii.gz in a CSV manifest, slope/intercept, either byte 
   // The 4×3×2 volume resampled to 4³: depth 2 → 4 and rows 3 → 4 trilinearly; x unchanged.
   const hu = new Float32Array(values.map((v) => 2 * v - 100));
   const expected = resampleTrilinear(intensityToBytes(hu, { window: { center: 130, width: 460 } }), [2, 3, 4], [4, 4, 4]);
-  assert.deepEqual(Array.from(ds.pixels[0]), Array.from(expected, (v) => Math.min(255, Math.max(0, Math.round(v)))));
+  assert.deepEqual(
+    Array.from(ds.pixels[0]),
+    Array.from(expected, (v) => Math.min(255, Math.max(0, Math.round(v)))),
+  );
 });
 
 test('NIfTI errors name the file and what is wrong', async () => {
@@ -96,7 +111,10 @@ test('NIfTI errors name the file and what is wrong', async () => {
   fs.writeFileSync(path.join(dir, 'series.nii'), niftiBytes([2, 2, 2], new Array(16).fill(1), { dim0: 4, dim4: 2 }));
   fs.writeFileSync(path.join(dir, 'short.nii'), niftiBytes([2, 2, 2], new Array(8).fill(1)).subarray(0, 360));
   fs.writeFileSync(path.join(dir, 'ok.nii'), niftiBytes([2, 2, 2], new Array(8).fill(1)));
-  for (const [bad, reason] of [['series.nii', /4D series/], ['short.nii', /truncated/]] as const) {
+  for (const [bad, reason] of [
+    ['series.nii', /4D series/],
+    ['short.nii', /truncated/],
+  ] as const) {
     fs.writeFileSync(path.join(dir, 'm.csv'), `path,label\nok.nii,a\n${bad},b\n`);
     await assert.rejects(loadDataset({ format: 'csv', path: path.join(dir, 'm.csv'), imageSize: 8 }), (e: unknown) => {
       assert.ok(e instanceof TtlInputError);
@@ -124,12 +142,14 @@ test('volume batches: [B, S, S, S, 3] normalised; flips are exact axis reversals
   for (let t = 0; t < 24; t++) {
     const out = augmentVolume(src, S, { flip: true }, rng);
     const match = [0, 1, 2, 3, 4, 5, 6, 7].find((m) => {
-      for (let z = 0; z < S; z += 3) for (let y = 0; y < S; y += 2) for (let xx = 0; xx < S; xx++) {
-        const sz = m & 4 ? S - 1 - z : z;
-        const sy = m & 2 ? S - 1 - y : y;
-        const sx = m & 1 ? S - 1 - xx : xx;
-        if (out[(z * S + y) * S + xx] !== src[(sz * S + sy) * S + sx]) return false;
-      }
+      for (let z = 0; z < S; z += 3)
+        for (let y = 0; y < S; y += 2)
+          for (let xx = 0; xx < S; xx++) {
+            const sz = m & 4 ? S - 1 - z : z;
+            const sy = m & 2 ? S - 1 - y : y;
+            const sx = m & 1 ? S - 1 - xx : xx;
+            if (out[(z * S + y) * S + xx] !== src[(sz * S + sy) * S + sx]) return false;
+          }
       return true;
     });
     assert.notEqual(match, undefined, 'every augmented volume is one of the 8 axis flips');

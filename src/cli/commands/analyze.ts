@@ -57,7 +57,9 @@ const f3 = (x: number) => x.toFixed(3);
 function printUndersampled(rows: ReadonlyArray<{ layer: string; points?: number; neurons?: number; undersampled?: boolean }>): void {
   const thin = rows.filter((l) => l.undersampled);
   if (thin.length) {
-    out.data(`* fewer than ${MIN_POINTS_PER_NEURON} data points per neuron (${thin.map((l) => `${l.layer}: ${l.points} for ${l.neurons}`).join('; ')}): these similarities crowd towards 1 and say little; analyse more images (--images, or --split train)`);
+    out.data(
+      `* fewer than ${MIN_POINTS_PER_NEURON} data points per neuron (${thin.map((l) => `${l.layer}: ${l.points} for ${l.neurons}`).join('; ')}): these similarities crowd towards 1 and say little; analyse more images (--images, or --split train)`,
+    );
   }
 }
 
@@ -73,7 +75,14 @@ function printAnalysis(a: AnalysisFile, file: string): void {
     out.data(
       table(
         ['layer', 'block', 'finetuned', 'random', 'gap', 'points'],
-        rows.map((l) => [l.layer, l.block, f3(l.finetuned), f3(l.random), f3(l.finetuned - l.random), l.points === undefined ? '' : `${l.points}${l.undersampled ? ' *' : ''}`]),
+        rows.map((l) => [
+          l.layer,
+          l.block,
+          f3(l.finetuned),
+          f3(l.random),
+          f3(l.finetuned - l.random),
+          l.points === undefined ? '' : `${l.points}${l.undersampled ? ' *' : ''}`,
+        ]),
       ),
     );
     printUndersampled(rows);
@@ -84,17 +93,32 @@ function printAnalysis(a: AnalysisFile, file: string): void {
     const idx = v.layers.map((_, i) => String(i + 1));
     for (const which of ['pretrained', 'finetuned'] as const) {
       out.data(`\nvertical, ${which}: layer × layer`);
-      out.data(table(['', 'layer', ...idx], v[which].map((row, i) => [idx[i], v.layers[i], ...row.map(f3)])));
+      out.data(
+        table(
+          ['', 'layer', ...idx],
+          v[which].map((row, i) => [idx[i], v.layers[i], ...row.map(f3)]),
+        ),
+      );
     }
   }
   if (a.probe) {
     out.data('\nprobe: logistic regression on each block of the finetuned model');
-    out.data(table(['block', 'layer', 'AUROC', 'AUPRC'], a.probe.blocks.map((b) => [b.block, b.layer, f3(b.auroc), f3(b.auprc)])));
+    out.data(
+      table(
+        ['block', 'layer', 'AUROC', 'AUPRC'],
+        a.probe.blocks.map((b) => [b.block, b.layer, f3(b.auroc), f3(b.auprc)]),
+      ),
+    );
   }
   if (a.against) {
     const o = a.against.run;
     out.data(`\nagainst ${o.id} (${strategyLongLabel({ kind: o.strategy, cut: o.cut ?? undefined })}): finetuned vs finetuned`);
-    out.data(table(['layer', 'block', a.measure, 'points'], a.against.layers.map((l) => [l.layer, l.block, f3(l.similarity), `${l.points}${l.undersampled ? ' *' : ''}`])));
+    out.data(
+      table(
+        ['layer', 'block', a.measure, 'points'],
+        a.against.layers.map((l) => [l.layer, l.block, f3(l.similarity), `${l.points}${l.undersampled ? ' *' : ''}`]),
+      ),
+    );
     printUndersampled(a.against.layers);
   }
   out.data(`\nwritten: ${file}`);
@@ -135,9 +159,7 @@ function analyzeCommand(program: Command): void {
           backend: f.backend,
           onEvent: session.onEvent,
         });
-        await session.result({ kind: 'analyze', path: r.path, analysis: r.file }, () =>
-          f.json ? out.json({ ...r.file, path: r.path }) : printAnalysis(r.file, r.path),
-        );
+        await session.result({ kind: 'analyze', path: r.path, analysis: r.file }, () => (f.json ? out.json({ ...r.file, path: r.path }) : printAnalysis(r.file, r.path)));
       } finally {
         session.dispose();
       }

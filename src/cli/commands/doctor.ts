@@ -6,7 +6,7 @@ import { out } from '../output';
 export function doctorCommand(program: Command): void {
   program
     .command('doctor')
-    .description('which compute backends are installed and usable, which one is chosen, and why; and the torch engine\'s Python, torch and devices')
+    .description("which compute backends are installed and usable, which one is chosen, and why; and the torch engine's Python, torch and devices")
     .option('--python <path>', 'the Python of the torch engine (default: $TTL_PYTHON, python/.venv, python3)')
     .option('--device <device>', 'the torch device to check: auto, cuda, cuda:N, mps or cpu', 'auto')
     .option('--json', 'print one JSON object')

@@ -12,7 +12,12 @@ export function inspectCommand(program: Command): void {
   program
     .command('inspect')
     .description('layers, cut points, params and MACs of a model, truncated at a layer with a K-class pooled head')
-    .argument('<model>', `built-in name (${listBuiltins().map((b) => b.name).join(', ')}) or a model.json path`)
+    .argument(
+      '<model>',
+      `built-in name (${listBuiltins()
+        .map((b) => b.name)
+        .join(', ')}) or a model.json path`,
+    )
     .option('--cut <layer>', 'truncate after this layer (or block name)')
     .addOption(new Option('--strategy <s>', 'ttl: truncate after --cut; tf: keep every layer, those above --cut at half width').choices(['ttl', 'tf']).default('ttl'))
     .option('--input <n>', 'input size in pixels', positiveInt)

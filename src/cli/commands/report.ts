@@ -18,7 +18,8 @@ export function reportCommand(program: Command): void {
     .argument('<search-dir>', 'a search folder (<runs-dir>/searches/<id>)')
     .option('--format <f>', 'md, csv or json', 'md')
     .action((dir: string, flags: { format: string }) => {
-      if (!(FORMATS as readonly string[]).includes(flags.format)) throw new TtlInputError(`--format: expected one of ${FORMATS.join(', ')}, got ${JSON.stringify(flags.format)}`);
+      if (!(FORMATS as readonly string[]).includes(flags.format))
+        throw new TtlInputError(`--format: expected one of ${FORMATS.join(', ')}, got ${JSON.stringify(flags.format)}`);
       const abs = path.resolve(dir);
       const state = readSearch(abs);
       const report = buildReport(abs, state);

@@ -18,7 +18,14 @@ interface RunFlags {
 async function drive(flags: RunFlags, start: (o: RunOptions) => Promise<ExperimentResult>): Promise<void> {
   const session = commandSession({ cancelMessage: 'cancelling after this batch (Ctrl-C again to quit now)' });
   try {
-    const result = await start({ runsDir: flags.runsDir, backend: flags.backend, python: flags.python, device: flags.device, signal: session.signal, onEvent: session.onEvent });
+    const result = await start({
+      runsDir: flags.runsDir,
+      backend: flags.backend,
+      python: flags.python,
+      device: flags.device,
+      signal: session.signal,
+      onEvent: session.onEvent,
+    });
     await session.result({ kind: 'run', summary: result.summary, runDirs: result.runDirs }, () => printResult(result, flags.json ?? false));
   } finally {
     session.dispose();
@@ -37,7 +44,10 @@ function printResult(r: ExperimentResult, json: boolean): void {
       : `test AUROC ${formatMetric(s.test.auroc)}  AUPRC ${formatMetric(s.test.averagePrecision)} (AP; trapezoid ${formatMetric(s.test.auprcTrapezoid)})  accuracy ${formatMetric(s.test.accuracy)}`,
   );
   const v = s.test.atValThreshold;
-  if (v && !several) out.data(`at the val Youden threshold ${formatMetric(v.threshold)}: accuracy ${formatMetric(v.accuracy)}  sensitivity ${formatMetric(v.sensitivity)}  specificity ${formatMetric(v.specificity)}`);
+  if (v && !several)
+    out.data(
+      `at the val Youden threshold ${formatMetric(v.threshold)}: accuracy ${formatMetric(v.accuracy)}  sensitivity ${formatMetric(v.sensitivity)}  specificity ${formatMetric(v.specificity)}`,
+    );
   out.data(`params ${formatCount(s.params)}  MACs ${formatCount(s.macs)}  latency ${formatMs(s.latencyMs)} (batch 1, ${s.backend}, ${s.inputSize}×${s.inputSize})`);
   out.data(`run${several ? 's' : ''}: ${r.runDirs.join(', ')}`);
 }
@@ -63,7 +73,7 @@ export function resumeCommand(program: Command): void {
     .argument('<run-dir>', 'the run folder')
     .option('--backend <name>', 'compute backend (default: the one the run used)')
     .option('--python <path>', 'the Python of the torch engine (default: $TTL_PYTHON, python/.venv, python3)')
-    .option('--device <device>', 'torch engine: auto, cuda, cuda:N, mps or cpu (default: the experiment\'s)')
+    .option('--device <device>', "torch engine: auto, cuda, cuda:N, mps or cpu (default: the experiment's)")
     .option('--json', 'last stdout line: summary.json plus "runDir"')
     .option(EVENTS_FLAG, EVENTS_HELP)
     .action(async (dir: string, flags: RunFlags) => drive(flags, (o) => resumeRun(dir, o)));

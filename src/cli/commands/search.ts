@@ -46,7 +46,11 @@ function searchEventsToJob(sink: EventSink): (e: SearchEvent) => void {
         break;
       case 'trial-finished': {
         const t = e.trial;
-        sink({ type: 'log', level: t.status === 'finished' ? 'info' : 'warn', message: t.status === 'finished' ? `${t.id}: ${t.metric?.toFixed(4) ?? 'n/a'}` : `${t.id}: failed: ${t.error}` });
+        sink({
+          type: 'log',
+          level: t.status === 'finished' ? 'info' : 'warn',
+          message: t.status === 'finished' ? `${t.id}: ${t.metric?.toFixed(4) ?? 'n/a'}` : `${t.id}: failed: ${t.error}`,
+        });
         sink({ type: 'phase', phase: round.label, done: ++round.done, total: round.total, unit: 'trials' });
         break;
       }

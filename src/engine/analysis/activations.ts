@@ -148,8 +148,20 @@ export function convPairToMatrices(a: LayerActivations, b: LayerActivations, opt
     return { a: flattenPositions(x, rows), b: flattenPositions(y, rows), mode: m, size };
   };
   if (a.shape.length === 2 || b.shape.length === 2) {
-    const pa = a.shape.length > 2 ? averagePool(a, spatialShape(a).map(() => 1)) : a;
-    const pb = b.shape.length > 2 ? averagePool(b, spatialShape(b).map(() => 1)) : b;
+    const pa =
+      a.shape.length > 2
+        ? averagePool(
+            a,
+            spatialShape(a).map(() => 1),
+          )
+        : a;
+    const pb =
+      b.shape.length > 2
+        ? averagePool(
+            b,
+            spatialShape(b).map(() => 1),
+          )
+        : b;
     return finish(pa, pb, 'dense', [1]);
   }
   const sa = spatialShape(a);
@@ -163,11 +175,7 @@ export function convPairToMatrices(a: LayerActivations, b: LayerActivations, opt
   }
   if (mode === 'flatten' || (mode === 'auto' && same && opts.poolSize === undefined)) return finish(a, b, 'flatten', sa);
   const size =
-    opts.poolSize === undefined
-      ? sa.map((d, i) => Math.min(d, sb[i]))
-      : typeof opts.poolSize === 'number'
-        ? sa.map(() => opts.poolSize as number)
-        : [...opts.poolSize];
+    opts.poolSize === undefined ? sa.map((d, i) => Math.min(d, sb[i])) : typeof opts.poolSize === 'number' ? sa.map(() => opts.poolSize as number) : [...opts.poolSize];
   const pa = sa.every((d, i) => d === size[i]) ? a : averagePool(a, size);
   const pb = sb.every((d, i) => d === size[i]) ? b : averagePool(b, size);
   return finish(pa, pb, 'pool', size);

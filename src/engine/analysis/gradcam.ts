@@ -350,8 +350,12 @@ function readIndex(file: string): GradCamIndex | undefined {
  * (atomically; entries of other images are kept).
  * @throws TtlInputError naming the image that cannot be read, or the class that does not exist.
  */
-export async function gradCamRun(runDir: string, images: readonly string[], opts: GradCamRunOptions = {}): Promise<{ index: GradCamIndex; entries: GradCamEntry[]; indexPath: string }> {
-  if (!images.length && !opts.split) throw new TtlInputError('no images given (name image files, or a split of the run\'s data to sample)');
+export async function gradCamRun(
+  runDir: string,
+  images: readonly string[],
+  opts: GradCamRunOptions = {},
+): Promise<{ index: GradCamIndex; entries: GradCamEntry[]; indexPath: string }> {
+  if (!images.length && !opts.split) throw new TtlInputError("no images given (name image files, or a split of the run's data to sample)");
   const count = opts.count ?? 8;
   if (!(Number.isInteger(count) && count >= 1)) throw new TtlInputError(`count must be a positive integer, got ${opts.count}`);
   const emit = opts.onEvent ?? (() => undefined);
@@ -384,9 +388,7 @@ export async function gradCamRun(runDir: string, images: readonly string[], opts
       let overlay = `${input.stem}.png`;
       for (let k = 2; taken.has(overlay) && taken.get(overlay) !== input.image; k++) overlay = `${input.stem}-${k}.png`;
       taken.set(overlay, input.image);
-      const png = volume.is
-        ? overlayVolumePng(input.pixels, map.heatmap, meta.imageSize, opts.alpha)
-        : overlayPng(input.pixels, map.heatmap, meta.imageSize, opts.alpha);
+      const png = volume.is ? overlayVolumePng(input.pixels, map.heatmap, meta.imageSize, opts.alpha) : overlayPng(input.pixels, map.heatmap, meta.imageSize, opts.alpha);
       writeFileAtomic(path.join(dir, overlay), png);
       const niftis = volume.is ? writeVolumeNiftis(dir, overlay, input, map) : {};
       const predicted = map.probabilities.indexOf(Math.max(...map.probabilities));

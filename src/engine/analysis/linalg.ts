@@ -481,12 +481,7 @@ export function eigHeap(ctx: ComputeContext, A: HeapMatrix, p: number, vectors: 
  * Two independent eigendecompositions (both destroyed), their reductions run side by side on
  * two threads (see {@link drivePair}); same results as two {@link eigHeap} calls.
  */
-export function eigHeapPair(
-  ctx: ComputeContext,
-  a: { A: HeapMatrix; p: number },
-  b: { A: HeapMatrix; p: number },
-  vectors: boolean,
-): [HeapEigen, HeapEigen] {
+export function eigHeapPair(ctx: ComputeContext, a: { A: HeapMatrix; p: number }, b: { A: HeapMatrix; p: number }, vectors: boolean): [HeapEigen, HeapEigen] {
   const [ra, rb] = drivePair(ctx, reduce(ctx, a.A, a.p, vectors), reduce(ctx, b.A, b.p, vectors));
   return [finishEig(ctx, ra.tri, ra.Z, a.p), finishEig(ctx, rb.tri, rb.Z, b.p)];
 }
@@ -691,13 +686,7 @@ export interface CanonicalResult {
  * length n). With unit weights these are the cosines of the principal angles between the two
  * subspaces, i.e. the canonical correlations of the data they span.
  */
-export function canonicalCorrelations(
-  ctx: ComputeContext,
-  Qa: HeapMatrix,
-  Qb: HeapMatrix,
-  da?: Float64Array,
-  db?: Float64Array,
-): CanonicalResult {
+export function canonicalCorrelations(ctx: ComputeContext, Qa: HeapMatrix, Qb: HeapMatrix, da?: Float64Array, db?: Float64Array): CanonicalResult {
   const ka = Qa.rows;
   const kb = Qb.rows;
   const n = Qa.cols;

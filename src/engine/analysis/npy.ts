@@ -26,9 +26,7 @@ export function parseNpyMatrix(bytes: Uint8Array, name = 'array.npy'): Activatio
     fail(
       name,
       `expected a 2-D array (data points × neurons), got shape (${arr.shape.join(', ')})`,
-      arr.shape.length === 4
-        ? 'conv activations (N, h, w, C) must first be flattened to (N·h·w, C) or pooled (see the activations options)'
-        : undefined,
+      arr.shape.length === 4 ? 'conv activations (N, h, w, C) must first be flattened to (N·h·w, C) or pooled (see the activations options)' : undefined,
     );
   }
   if (arr.dtype === '|b1') fail(name, 'boolean arrays are not activations');

@@ -306,9 +306,7 @@ export function ccaCore(ctx: ComputeContext, a: Activations, b: Activations, opt
   const n = a.shape[0];
   const warnings: string[] = [];
   if (sa.k + sb.k > n - 1) {
-    warnings.push(
-      `only ${n} data points for ${sa.k} + ${sb.k} directions: at least ${sa.k + sb.k - n + 1} coefficient(s) are 1 by construction; use more data points`,
-    );
+    warnings.push(`only ${n} data points for ${sa.k} + ${sb.k} directions: at least ${sa.k + sb.k - n + 1} coefficient(s) are 1 by construction; use more data points`);
   }
   return { sa, sb, cc, coefficients, warnings };
 }

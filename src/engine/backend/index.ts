@@ -9,9 +9,7 @@
 import { availableParallelism, freemem, totalmem } from 'node:os';
 import { tf } from '../tf';
 import { loadedNativeBinding } from './native';
-import {
-  AUTO_ORDER, type BackendName, type BackendProbes, type Candidate, type ConcreteBackend, Prober, selectBackend,
-} from './select';
+import { AUTO_ORDER, type BackendName, type BackendProbes, type Candidate, type ConcreteBackend, Prober, selectBackend } from './select';
 import { type ThreadsVerdict, wasmThreadsInUse } from './threads';
 import { WASM_PACKAGE_VERSION, wasmSimdSupported } from './wasm';
 import { WASM_MEMORY_CAP_BYTES } from './memory';
@@ -24,14 +22,18 @@ export type { WebgpuAdapterInfo, WebgpuBinding } from './webgpu';
 export { describeAdapter, softwareAdapterReason } from './webgpu';
 export type { ThreadsOptions, ThreadsSelfTest, ThreadsVerdict, ThreadedWasmFiles } from './threads';
 export {
-  MAX_WASM_THREADS, clearThreadsVerdicts, defaultCacheDir, resolveThreadCount, runThreadsSelfTest, threadsCacheKey,
-  wasmThreadsInUse, wasmThreadsVerdict,
+  MAX_WASM_THREADS,
+  clearThreadsVerdicts,
+  defaultCacheDir,
+  resolveThreadCount,
+  runThreadsSelfTest,
+  threadsCacheKey,
+  wasmThreadsInUse,
+  wasmThreadsVerdict,
 } from './threads';
 export { guardWasmAllocations, prepareWasm, wasmDirectory, wasmSimdSupported } from './wasm';
 export type { OomContext, OutOfMemoryFailure } from './memory';
-export {
-  WASM_MEMORY_CAP_BYTES, asOutOfMemory, estimateActivationBytes, isOutOfMemory, largestFittingBatch,
-} from './memory';
+export { WASM_MEMORY_CAP_BYTES, asOutOfMemory, estimateActivationBytes, isOutOfMemory, largestFittingBatch } from './memory';
 
 export interface InitBackendOptions {
   /** Default 'auto'. */
@@ -148,9 +150,10 @@ export async function doctor(opts: InitBackendOptions = {}): Promise<DoctorRepor
   let chosenReason: string;
   if (pick) {
     const before = candidates.slice(0, candidates.indexOf(pick)).filter((c) => c.name !== pick.name);
-    chosenReason = requested === 'auto' && before.length
-      ? `${pick.name}: ${pick.reason} (earlier in the order: ${before.map((c) => `${c.name}: ${c.reason}`).join('; ')})`
-      : `${pick.name}: ${pick.reason}`;
+    chosenReason =
+      requested === 'auto' && before.length
+        ? `${pick.name}: ${pick.reason} (earlier in the order: ${before.map((c) => `${c.name}: ${c.reason}`).join('; ')})`
+        : `${pick.name}: ${pick.reason}`;
   } else {
     const r = candidates.find((c) => c.name === requested);
     chosenReason = r ? `${r.name} is unavailable: ${r.reason}` : 'no backend is available';

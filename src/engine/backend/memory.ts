@@ -39,12 +39,7 @@ const WASM_PATTERNS: RegExp[] = [
   /Array buffer allocation failed/i,
   /Invalid typed array length/i,
 ];
-const NATIVE_PATTERNS: RegExp[] = [
-  /OOM when allocating/i,
-  /ResourceExhausted/i,
-  /CUDA_ERROR_OUT_OF_MEMORY|CUDA out of memory/i,
-  /GPUOutOfMemoryError|out of memory/i,
-];
+const NATIVE_PATTERNS: RegExp[] = [/OOM when allocating/i, /ResourceExhausted/i, /CUDA_ERROR_OUT_OF_MEMORY|CUDA out of memory/i, /GPUOutOfMemoryError|out of memory/i];
 
 function messageOf(e: unknown): string {
   if (e instanceof Error) return `${e.name}: ${e.message}`;
@@ -77,16 +72,16 @@ export function asOutOfMemory(e: unknown, ctx: OomContext = {}): OutOfMemoryFail
   const wasmLike = backend === 'wasm' || (backend === undefined && WASM_PATTERNS.some((p) => p.test(raw)));
   const gpu = backend === 'tensorflow-gpu' || backend === 'webgpu';
   const what = wasmLike ? 'ran out of memory (4 GB cap)' : gpu ? 'ran out of GPU memory' : 'ran out of memory';
-  const where = [
-    ctx.batchSize !== undefined ? `batch ${ctx.batchSize}` : '',
-    describeInput(ctx.inputSize) ? `input ${describeInput(ctx.inputSize)}` : '',
-  ].filter(Boolean).join(', ');
+  const where = [ctx.batchSize !== undefined ? `batch ${ctx.batchSize}` : '', describeInput(ctx.inputSize) ? `input ${describeInput(ctx.inputSize)}` : '']
+    .filter(Boolean)
+    .join(', ');
   const suggested = ctx.batchSize !== undefined && ctx.batchSize > 1 ? Math.max(1, Math.floor(ctx.batchSize / 2)) : undefined;
-  const tryThis = suggested !== undefined
-    ? `try batchSize ${suggested} or a smaller imageSize`
-    : ctx.batchSize === 1
-      ? 'try a smaller imageSize or an earlier cut'
-      : 'try a smaller batchSize or imageSize';
+  const tryThis =
+    suggested !== undefined
+      ? `try batchSize ${suggested} or a smaller imageSize`
+      : ctx.batchSize === 1
+        ? 'try a smaller imageSize or an earlier cut'
+        : 'try a smaller batchSize or imageSize';
   const subject = backend ? `The ${backend} backend` : 'The compute backend';
   const message = `${subject} ${what}${where ? ` at ${where}` : ''}: ${tryThis}`;
   const err = new OutOfMemoryError(message, { cause: e }) as OutOfMemoryFailure;
@@ -121,12 +116,7 @@ export function estimateActivationBytes(
  * The largest batch (a power of two, at most `wanted`) whose estimated activations fit in
  * `capBytes` less `reservedBytes` (weights, optimizer state); at least 1.
  */
-export function largestFittingBatch(
-  bytesPerSample: number,
-  wanted: number,
-  capBytes = WASM_MEMORY_CAP_BYTES,
-  reservedBytes = 0,
-): number {
+export function largestFittingBatch(bytesPerSample: number, wanted: number, capBytes = WASM_MEMORY_CAP_BYTES, reservedBytes = 0): number {
   const room = capBytes - reservedBytes;
   let b = 1;
   while (b * 2 <= wanted && b * 2 * bytesPerSample <= room) b *= 2;

@@ -5,17 +5,10 @@
  */
 import { TtlInputError } from '../errors';
 import { tf } from '../tf';
-import {
-  type NativeBinding, type NativePackage, type NotInstalled, isNotInstalled, loadNativePackage, resolveRuntimePackage, runtimeSearchPaths,
-} from './native';
-import {
-  type ThreadsOptions, type ThreadsVerdict, findThreadedWasmFiles, installThreadedWasm, wasmThreadsInUse,
-  wasmThreadsState, wasmThreadsVerdict,
-} from './threads';
+import { type NativeBinding, type NativePackage, type NotInstalled, isNotInstalled, loadNativePackage, resolveRuntimePackage, runtimeSearchPaths } from './native';
+import { type ThreadsOptions, type ThreadsVerdict, findThreadedWasmFiles, installThreadedWasm, wasmThreadsInUse, wasmThreadsState, wasmThreadsVerdict } from './threads';
 import { WASM_PACKAGE_VERSION, guardWasmAllocations, missingWasmBinaries, prepareWasm } from './wasm';
-import {
-  type WebgpuBinding, describeAdapter, loadWebgpu, softwareAdapterReason,
-} from './webgpu';
+import { type WebgpuBinding, describeAdapter, loadWebgpu, softwareAdapterReason } from './webgpu';
 
 export type ConcreteBackend = 'tensorflow-gpu' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
 export type BackendName = 'auto' | ConcreteBackend;
@@ -150,11 +143,19 @@ export class Prober {
   private async probeOnly(name: ConcreteBackend): Promise<Probed> {
     const base: Candidate = { name, available: false, reason: '', tried: true, packages: BACKEND_PACKAGES[name] };
     switch (name) {
-      case 'tensorflow-gpu': return this.probeGpu(base);
-      case 'tensorflow': return this.probeTensorflow(base);
-      case 'webgpu': return this.probeWebgpu(base);
-      case 'wasm': return this.probeWasm(base);
-      case 'cpu': return { candidate: { ...base, available: true, installed: true, loadable: true, version: tf.version_core, reason: 'pure JavaScript (always available, slowest)' }, start: () => this.probes.startCpu() };
+      case 'tensorflow-gpu':
+        return this.probeGpu(base);
+      case 'tensorflow':
+        return this.probeTensorflow(base);
+      case 'webgpu':
+        return this.probeWebgpu(base);
+      case 'wasm':
+        return this.probeWasm(base);
+      case 'cpu':
+        return {
+          candidate: { ...base, available: true, installed: true, loadable: true, version: tf.version_core, reason: 'pure JavaScript (always available, slowest)' },
+          start: () => this.probes.startCpu(),
+        };
     }
   }
 
@@ -180,7 +181,15 @@ export class Prober {
     if (this.gpuBinding) {
       const b = this.gpuBinding;
       return {
-        candidate: { ...base, available: true, installed: true, loadable: true, version: b.version, gpu: b.usesGpu, reason: `runs through the loaded @tensorflow/tfjs-node-gpu${b.version ? ` ${b.version}` : ''} (libtensorflow${b.usesGpu ? ', on the GPU' : ' on the CPU'})` },
+        candidate: {
+          ...base,
+          available: true,
+          installed: true,
+          loadable: true,
+          version: b.version,
+          gpu: b.usesGpu,
+          reason: `runs through the loaded @tensorflow/tfjs-node-gpu${b.version ? ` ${b.version}` : ''} (libtensorflow${b.usesGpu ? ', on the GPU' : ' on the CPU'})`,
+        },
         start: () => b.activate(),
       };
     }
@@ -199,7 +208,15 @@ export class Prober {
     }
     const b = r;
     return {
-      candidate: { ...base, available: true, installed: true, loadable: true, version: b.version, gpu: b.usesGpu, reason: `${pkg}${b.version ? ` ${b.version}` : ''} (libtensorflow on the CPU)` },
+      candidate: {
+        ...base,
+        available: true,
+        installed: true,
+        loadable: true,
+        version: b.version,
+        gpu: b.usesGpu,
+        reason: `${pkg}${b.version ? ` ${b.version}` : ''} (libtensorflow on the CPU)`,
+      },
       start: () => b.activate(),
     };
   }
@@ -279,7 +296,13 @@ export async function selectBackend(opts: SelectOptions = {}): Promise<Selection
     for (const name of AUTO_ORDER) {
       if (candidates.some((c) => c.name === name)) continue;
       const always = name === 'cpu';
-      candidates.push({ name, available: always, tried: false, packages: BACKEND_PACKAGES[name], reason: `not probed: ${chosen} was chosen${always ? ' (always available)' : ''}` });
+      candidates.push({
+        name,
+        available: always,
+        tried: false,
+        packages: BACKEND_PACKAGES[name],
+        reason: `not probed: ${chosen} was chosen${always ? ' (always available)' : ''}`,
+      });
     }
     candidates.sort((a, b) => AUTO_ORDER.indexOf(a.name) - AUTO_ORDER.indexOf(b.name));
     return { chosen, requested, candidates, prober };

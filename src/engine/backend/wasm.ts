@@ -8,11 +8,7 @@ import { tf } from '../tf';
 import { registerWasmKernels } from './kernels/register_all';
 
 /** The three binaries tfjs-backend-wasm 4.x ships. */
-export const WASM_BINARIES = [
-  'tfjs-backend-wasm.wasm',
-  'tfjs-backend-wasm-simd.wasm',
-  'tfjs-backend-wasm-threaded-simd.wasm',
-] as const;
+export const WASM_BINARIES = ['tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm', 'tfjs-backend-wasm-threaded-simd.wasm'] as const;
 
 /** The version of `@tensorflow/tfjs-backend-wasm` compiled in. */
 export const WASM_PACKAGE_VERSION: string = version_wasm;

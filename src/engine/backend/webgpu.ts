@@ -11,9 +11,7 @@
 import { tf } from '../tf';
 import { startJobProcess } from '../jobs/runner';
 import { entryScript } from '../entryScript';
-import {
-  type NotInstalled, importRuntimeModule, resolveRuntimePackage, runtimeRequire,
-} from './native';
+import { type NotInstalled, importRuntimeModule, resolveRuntimePackage, runtimeRequire } from './native';
 
 export const WEBGPU_PACKAGES = ['webgpu', '@tensorflow/tfjs-backend-webgpu'] as const;
 
@@ -60,17 +58,20 @@ export async function probeAdapterInChild(webgpuEntry: string, timeoutMs = 30_00
   const probe = entryScript('webgpuProbe');
   const job = startJobProcess({ args: [...probe.execArgv, probe.path, webgpuEntry], timeoutMs });
   const end = await job.outcome;
-  const errText = job.stderrTail().map((l) => l.trim()).filter(Boolean);
+  const errText = job
+    .stderrTail()
+    .map((l) => l.trim())
+    .filter(Boolean);
   const useful = errText.filter((l) => !/XDG_RUNTIME_DIR|^at |^- /.test(l));
-  const hint = useful.find((l) => /vulkan|d3d12|metal|adapter|driver/i.test(l))
-    ?? useful.find((l) => /couldn't load|cannot open|not found|failed/i.test(l)) ?? useful[0];
+  const hint = useful.find((l) => /vulkan|d3d12|metal|adapter|driver/i.test(l)) ?? useful.find((l) => /couldn't load|cannot open|not found|failed/i.test(l)) ?? useful[0];
   const note = hint ? hint.replace(/^Warning:\s*/i, '').slice(0, 200) : undefined;
   if (end.state === 'done' && end.result.kind === 'check') {
     const r = end.result.check as { adapter?: WebgpuAdapterInfo | null; error?: string };
     if (r.error) throw new Error(r.error);
     return { adapter: r.adapter ?? null, note: r.adapter ? undefined : note };
   }
-  const why = end.state === 'failed' && !end.answered ? (end.signal === 'SIGKILL' ? 'timed out' : `exited with ${end.signal ?? end.exitCode ?? 'no result'}`) : 'gave no result';
+  const why =
+    end.state === 'failed' && !end.answered ? (end.signal === 'SIGKILL' ? 'timed out' : `exited with ${end.signal ?? end.exitCode ?? 'no result'}`) : 'gave no result';
   throw new Error(`the adapter probe ${why}${note ? `: ${note}` : ''}`);
 }
 

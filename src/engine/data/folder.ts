@@ -105,7 +105,9 @@ export async function collectFolder(root: string): Promise<Collected> {
     const dir = path.join(root, cls);
     const { images: found, others, loops } = await listImages(dir, walked);
     if (loops.length > 0) {
-      warnings.push(`Skipped ${loops.length} linked folder(s) in ${dir} already read through another path (a symbolic link loop?): ${loops.slice(0, 3).join(', ')}${loops.length > 3 ? ', …' : ''}`);
+      warnings.push(
+        `Skipped ${loops.length} linked folder(s) in ${dir} already read through another path (a symbolic link loop?): ${loops.slice(0, 3).join(', ')}${loops.length > 3 ? ', …' : ''}`,
+      );
     }
     const images: string[] = [];
     const duplicates: string[] = [];
@@ -117,23 +119,23 @@ export async function collectFolder(root: string): Promise<Collected> {
         seen.set(real, { id: `${cls}/${rel}`, label });
         images.push(rel);
       } else if (first.label !== label) {
-        throw new TtlInputError(`Dataset folder ${root}: the image ${real} is in two classes, as ${first.id} and as ${cls}/${rel} (through a symbolic link?); each image must have one label`);
+        throw new TtlInputError(
+          `Dataset folder ${root}: the image ${real} is in two classes, as ${first.id} and as ${cls}/${rel} (through a symbolic link?); each image must have one label`,
+        );
       } else {
         duplicates.push(rel);
       }
     }
     if (duplicates.length > 0) {
-      warnings.push(`Ignored ${duplicates.length} image(s) in ${dir} that are links to images already collected: ${duplicates.slice(0, 3).join(', ')}${duplicates.length > 3 ? ', …' : ''}`);
+      warnings.push(
+        `Ignored ${duplicates.length} image(s) in ${dir} that are links to images already collected: ${duplicates.slice(0, 3).join(', ')}${duplicates.length > 3 ? ', …' : ''}`,
+      );
     }
     if (images.length === 0) {
-      throw new TtlInputError(
-        `Class folder ${dir} has no images (.png, .jpg or .jpeg)${others.length ? `; it holds ${others.length} other file(s), e.g. ${others[0]}` : ''}`,
-      );
+      throw new TtlInputError(`Class folder ${dir} has no images (.png, .jpg or .jpeg)${others.length ? `; it holds ${others.length} other file(s), e.g. ${others[0]}` : ''}`);
     }
     if (others.length > 0) {
-      warnings.push(
-        `Ignored ${others.length} non-image file(s) in ${dir}: ${others.slice(0, 3).join(', ')}${others.length > 3 ? ', …' : ''}`,
-      );
+      warnings.push(`Ignored ${others.length} non-image file(s) in ${dir}: ${others.slice(0, 3).join(', ')}${others.length > 3 ? ', …' : ''}`);
     }
     for (const rel of images) {
       const file = path.join(dir, ...rel.split('/'));

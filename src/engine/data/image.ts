@@ -146,7 +146,15 @@ function pngDataSize(width: number, height: number, bitDepth: number, colourType
   const rowBytes = (w: number) => (w === 0 ? 0 : 1 + Math.ceil((w * samples * bitDepth) / 8));
   if (!interlaced) return height * rowBytes(width);
   // Adam7: seven sub-images, each a grid of every n-th pixel from an offset
-  const passes = [[0, 0, 8, 8], [4, 0, 8, 8], [0, 4, 4, 8], [2, 0, 4, 4], [0, 2, 2, 4], [1, 0, 2, 2], [0, 1, 1, 2]];
+  const passes = [
+    [0, 0, 8, 8],
+    [4, 0, 8, 8],
+    [0, 4, 4, 8],
+    [2, 0, 4, 4],
+    [0, 2, 2, 4],
+    [1, 0, 2, 2],
+    [0, 1, 1, 2],
+  ];
   let total = 0;
   for (const [x0, y0, dx, dy] of passes) {
     const w = Math.max(0, Math.ceil((width - x0) / dx));
@@ -191,7 +199,9 @@ function checkPng(bytes: Uint8Array, limit: number): void {
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ERR_BUFFER_TOO_LARGE') throw new ImageDecodeError(`PNG image data is larger than its ${width}×${height} header says`);
-    throw new ImageDecodeError(`PNG image data is ${ended ? 'damaged' : 'truncated'} (${code === 'Z_BUF_ERROR' ? 'the compressed stream ends early' : 'it does not decompress'})`);
+    throw new ImageDecodeError(
+      `PNG image data is ${ended ? 'damaged' : 'truncated'} (${code === 'Z_BUF_ERROR' ? 'the compressed stream ends early' : 'it does not decompress'})`,
+    );
   }
   if (raw.length !== expected) {
     throw new ImageDecodeError(`PNG image data is truncated (${raw.length} of the ${expected} bytes a ${width}×${height} image needs)`);
@@ -232,14 +242,7 @@ function decodePng(bytes: Uint8Array, limit: number): RawImage {
  * source coordinate = (dst + 0.5)·(in/out) − 0.5, clamped to the image, no antialiasing when
  * shrinking. Returns float32 values (not rounded).
  */
-export function resizeBilinear(
-  src: ArrayLike<number>,
-  inH: number,
-  inW: number,
-  channels: number,
-  outH: number,
-  outW: number,
-): Float32Array {
+export function resizeBilinear(src: ArrayLike<number>, inH: number, inW: number, channels: number, outH: number, outW: number): Float32Array {
   const out = new Float32Array(outH * outW * channels);
   const rowRatio = inH / outH;
   const colRatio = inW / outW;

@@ -112,7 +112,9 @@ export async function loadDataset(spec: DatasetSpec, onProgress?: ProgressFn, si
     if (px) {
       firstKind ??= { volume, where: it.where };
       if (firstKind.volume !== volume) {
-        throw new TtlInputError(`${it.where} is a ${volume ? 'volume' : '2D image'} but ${firstKind.where} is a ${volume ? '2D image' : 'volume'}; a dataset holds one or the other`);
+        throw new TtlInputError(
+          `${it.where} is a ${volume ? 'volume' : '2D image'} but ${firstKind.where} is a ${volume ? '2D image' : 'volume'}; a dataset holds one or the other`,
+        );
       }
       kept.push(it.split === undefined ? { id: it.id, label: it.label } : { id: it.id, label: it.label, split: it.split });
       pixels.push(px);

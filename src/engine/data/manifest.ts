@@ -36,9 +36,7 @@ export async function collectCsv(csvPath: string): Promise<Collected> {
   const iLabel = col('label');
   const iSplit = col('split');
   if (iPath < 0 || iLabel < 0) {
-    throw new TtlInputError(
-      `${csvPath} line ${records[0].line}: the header must name the columns path,label[,split]; found: ${records[0].fields.join(',')}`,
-    );
+    throw new TtlInputError(`${csvPath} line ${records[0].line}: the header must name the columns path,label[,split]; found: ${records[0].fields.join(',')}`);
   }
   const rows = records.slice(1);
   if (rows.length === 0) throw new TtlInputError(`CSV manifest ${csvPath} lists no images (only a header row)`);
@@ -65,9 +63,7 @@ export async function collectCsv(csvPath: string): Promise<Collected> {
         );
       }
       if (!(SPLITS as readonly string[]).includes(value)) {
-        throw new TtlInputError(
-          `${where}: unknown split value '${fields[iSplit]}'; use train, val or test`,
-        );
+        throw new TtlInputError(`${where}: unknown split value '${fields[iSplit]}'; use train, val or test`);
       }
       split = value as Split;
     }

@@ -100,7 +100,12 @@ export function parseNifti(input: Uint8Array): NiftiVolume {
   const dims: [number, number, number] = [extent(1), extent(2), extent(3)];
   const datatype = view.getInt16(70, little);
   const type = DATATYPES[datatype];
-  if (!type) throw new ImageDecodeError(`unsupported voxel datatype ${datatype} (supported: ${Object.values(DATATYPES).map((t) => t[2]).join(', ')})`);
+  if (!type)
+    throw new ImageDecodeError(
+      `unsupported voxel datatype ${datatype} (supported: ${Object.values(DATATYPES)
+        .map((t) => t[2])
+        .join(', ')})`,
+    );
   const [bytesPer, read] = type;
   const pix = Array.from({ length: 3 }, (_, i) => Math.abs(view.getFloat32(80 + 4 * i, little)) || 1) as [number, number, number];
   const voxOffset = Math.max(HEADER_SIZE, Math.floor(view.getFloat32(108, little)));
@@ -125,9 +130,13 @@ export function parseNifti(input: Uint8Array): NiftiVolume {
  * [offset, kind] with kind f = float32, s = int16, b = byte.
  */
 const GEOMETRY_FIELDS: ReadonlyArray<[number, 'f' | 's' | 'b']> = [
-  [76, 'f'], [80, 'f'], [84, 'f'], [88, 'f'],
+  [76, 'f'],
+  [80, 'f'],
+  [84, 'f'],
+  [88, 'f'],
   [123, 'b'],
-  [252, 's'], [254, 's'],
+  [252, 's'],
+  [254, 's'],
   ...Array.from({ length: 6 + 12 }, (_, i): [number, 'f'] => [256 + 4 * i, 'f']),
 ];
 

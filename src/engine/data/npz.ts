@@ -59,9 +59,7 @@ export async function collectNpz(file: string, volume: VolumeOptions = {}): Prom
   for (const s of SPLITS) if (`${s}_images` in arrays || `${s}_labels` in arrays) groups.push({ split: s, prefix: `${s}_` });
   if (groups.length === 0 && ('images' in arrays || 'labels' in arrays)) groups.push({ prefix: '' });
   if (groups.length === 0) {
-    throw new TtlInputError(
-      `${file} has none of the arrays train_images/train_labels, val_…, test_… (or images/labels); it holds: ${keys.join(', ') || 'nothing'}`,
-    );
+    throw new TtlInputError(`${file} has none of the arrays train_images/train_labels, val_…, test_… (or images/labels); it holds: ${keys.join(', ') || 'nothing'}`);
   }
 
   const parts: { split?: Split; images: Uint8Array | NpyArray; n: number; d: number; h: number; w: number; c: 1 | 3; labels: number[] }[] = [];
@@ -73,23 +71,21 @@ export async function collectNpz(file: string, volume: VolumeOptions = {}): Prom
     const shape = img.shape;
     let c: 1 | 3 = 1;
     if (shape.length === 4 && shape[3] === 4) {
-      throw new TtlInputError(`${file}: ${prefix}images has shape (${shape.join(', ')}), RGBA images; keep the colour channels (images[..., :3]) — volumes are N×D×H×W or N×D×H×W×1`);
+      throw new TtlInputError(
+        `${file}: ${prefix}images has shape (${shape.join(', ')}), RGBA images; keep the colour channels (images[..., :3]) — volumes are N×D×H×W or N×D×H×W×1`,
+      );
     }
     const isVolume = (shape.length === 4 && shape[3] !== 1 && shape[3] !== 3) || (shape.length === 5 && shape[4] === 1);
     if (!isVolume && shape.length === 4) c = shape[3] as 1 | 3;
     else if (!isVolume && shape.length !== 3) {
-      throw new TtlInputError(
-        `${file}: ${prefix}images has shape (${shape.join(', ')}); expected N×H×W or N×H×W×3 images, or N×D×H×W volumes`,
-      );
+      throw new TtlInputError(`${file}: ${prefix}images has shape (${shape.join(', ')}); expected N×H×W or N×H×W×3 images, or N×D×H×W volumes`);
     }
     const [n, d, h, w] = isVolume ? shape : [shape[0], 0, shape[1], shape[2]];
     if (h < 1 || w < 1 || (isVolume && d < 1)) {
       throw new TtlInputError(`${file}: ${prefix}images has empty ${isVolume ? 'volumes' : 'images'} (shape ${shape.join('×')})`);
     }
     if (!(lab.shape.length === 1 || (lab.shape.length === 2 && lab.shape[1] === 1))) {
-      throw new TtlInputError(
-        `${file}: ${prefix}labels has shape (${lab.shape.join(', ')}); expected (N,) or (N, 1) — multi-label data is not supported`,
-      );
+      throw new TtlInputError(`${file}: ${prefix}labels has shape (${lab.shape.join(', ')}); expected (N,) or (N, 1) — multi-label data is not supported`);
     }
     if (lab.shape[0] !== n) throw new TtlInputError(`${file}: ${prefix}images has ${n} images but ${prefix}labels has ${lab.shape[0]} labels`);
     const labels = Array.from(lab.data as ArrayLike<number>);

@@ -110,9 +110,7 @@ export function allocate(sizes: readonly number[], total: number): number[] {
     const floors = exact.map(Math.floor);
     let left = remaining - floors.reduce((a, b) => a + b, 0);
     floors.forEach((f, i) => (out[i] += f));
-    const order = exact
-      .map((e, i) => ({ i, r: e - Math.floor(e) }))
-      .sort((a, b) => b.r - a.r || a.i - b.i);
+    const order = exact.map((e, i) => ({ i, r: e - Math.floor(e) })).sort((a, b) => b.r - a.r || a.i - b.i);
     for (const { i } of order) {
       if (left === 0) break;
       if (out[i] < sizes[i]) {
@@ -138,7 +136,10 @@ export function stratifiedSample(groups: readonly string[], total: number, seed:
     else byGroup.set(g, [i]);
   });
   const keys = [...byGroup.keys()].sort();
-  const quotas = allocate(keys.map((k) => byGroup.get(k)!.length), Math.max(0, Math.floor(total)));
+  const quotas = allocate(
+    keys.map((k) => byGroup.get(k)!.length),
+    Math.max(0, Math.floor(total)),
+  );
   const chosen: number[] = [];
   keys.forEach((k, gi) => {
     chosen.push(...seededShuffle(byGroup.get(k)!, `sample:${seed}:${k}`).slice(0, quotas[gi]));
@@ -152,11 +153,7 @@ export function stratifiedSample(groups: readonly string[], total: number, seed:
  * seeded. Useful to train on small real subsets in tests and quick runs. The result shares the
  * pixel arrays with the input and gets its own fingerprint; item order is preserved.
  */
-export function subsample<T extends ImageDataset>(
-  dataset: T,
-  n: number | Partial<Record<Split, number>>,
-  seed: number,
-): T {
+export function subsample<T extends ImageDataset>(dataset: T, n: number | Partial<Record<Split, number>>, seed: number): T {
   const quota = (split: Split | undefined): number => {
     if (typeof n === 'number') return n;
     return split === undefined ? Infinity : (n[split] ?? Infinity);
@@ -170,7 +167,11 @@ export function subsample<T extends ImageDataset>(
       keep.push(...idx);
       continue;
     }
-    const picked = stratifiedSample(idx.map((i) => String(dataset.items[i].label)), q, seed);
+    const picked = stratifiedSample(
+      idx.map((i) => String(dataset.items[i].label)),
+      q,
+      seed,
+    );
     keep.push(...picked.map((p) => idx[p]));
   }
   keep.sort((a, b) => a - b);

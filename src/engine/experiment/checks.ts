@@ -218,7 +218,12 @@ export function checkExperimentValue(value: unknown, baseDir: string, env?: Chec
     if (kind === 'lwft' && typeof k === 'number' && Number.isInteger(k) && !table.acceptsStageNames) {
       const units = table.cutPoints.length + 1;
       if (k > units) {
-        add('lwft-k-too-large', '/strategy/k', `${table.model} has ${units} units (the head and the spans between its ${table.cutPoints.length} cut points); k = ${k} fine-tunes everything, like "ftl"`, 'warning');
+        add(
+          'lwft-k-too-large',
+          '/strategy/k',
+          `${table.model} has ${units} units (the head and the spans between its ${table.cutPoints.length} cut points); k = ${k} fine-tunes everything, like "ftl"`,
+          'warning',
+        );
       }
     }
     const candidates = get(search, 'candidates');
@@ -226,7 +231,13 @@ export function checkExperimentValue(value: unknown, baseDir: string, env?: Chec
       candidates.forEach((name, i) => {
         if (typeof name !== 'string' || name === '' || isKnownCut(table!, name)) return;
         const near = nearest(name, names, 3);
-        add('unknown-candidate', `/search/candidates/${i}`, `"${name}" is not a cut point or block of ${table!.model}${near.length ? `; nearest: ${near.join(', ')}` : ''}${blocks}`, 'error', near);
+        add(
+          'unknown-candidate',
+          `/search/candidates/${i}`,
+          `"${name}" is not a cut point or block of ${table!.model}${near.length ? `; nearest: ${near.join(', ')}` : ''}${blocks}`,
+          'error',
+          near,
+        );
       });
     }
   }

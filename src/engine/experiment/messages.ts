@@ -53,7 +53,12 @@ export function describeSchemaErrors(errors: ErrorObject[]): Problem[] {
         const extra = (e.params as { additionalProperty: string }).additionalProperty;
         const allowed = Object.keys(parent.properties ?? {});
         const kind = strategyKindOf(e);
-        const hint = kind ? `; strategy kind "${kind}" accepts: ${allowed.join(', ')}` : didYouMean(extra, allowed.filter((a) => a !== '$schema'));
+        const hint = kind
+          ? `; strategy kind "${kind}" accepts: ${allowed.join(', ')}`
+          : didYouMean(
+              extra,
+              allowed.filter((a) => a !== '$schema'),
+            );
         out.push({ path: joinPointer(path, extra), message: `unknown property "${extra}"${hint}`, atKey: true });
         break;
       }
@@ -172,7 +177,15 @@ export function formatProblems(file: string, problems: ExperimentProblem[]): str
 }
 
 function article(type: string): string {
-  const words: Record<string, string> = { object: 'an object', array: 'an array', integer: 'an integer (whole number)', number: 'a number', string: 'a string', boolean: 'true or false', null: 'null' };
+  const words: Record<string, string> = {
+    object: 'an object',
+    array: 'an array',
+    integer: 'an integer (whole number)',
+    number: 'a number',
+    string: 'a string',
+    boolean: 'true or false',
+    null: 'null',
+  };
   return type
     .split(',')
     .map((t) => words[t] ?? t)

@@ -90,7 +90,11 @@ export function checkExperimentText(text: string, file: string, options: CheckOp
   const duplicates: Problem[] = parsed.duplicates.map((d) => {
     const first = lines.position(d.firstOffset);
     const times = d.count > 2 ? `, ${d.count} times in all` : '';
-    return { path: d.path, message: `duplicate property "${d.key}" (first at ${first.line}:${first.column}${times}; only the last one would count)`, ...lines.position(d.offset) };
+    return {
+      path: d.path,
+      message: `duplicate property "${d.key}" (first at ${first.line}:${first.column}${times}; only the last one would count)`,
+      ...lines.position(d.offset),
+    };
   });
   return checkValue(parsed.value, file, options, { parsed, lines }, duplicates);
 }

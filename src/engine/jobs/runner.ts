@@ -9,8 +9,15 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import {
-  decodeChildLine, encodeLine, isTerminal, JOB_PROTOCOL_VERSION,
-  type JobEvent, type JobRequest, type JobResult, type ParentMessage, type TerminalMessage,
+  decodeChildLine,
+  encodeLine,
+  isTerminal,
+  JOB_PROTOCOL_VERSION,
+  type JobEvent,
+  type JobRequest,
+  type JobResult,
+  type ParentMessage,
+  type TerminalMessage,
 } from '../../shared/jobProtocol';
 
 export interface JobProcessOptions {
@@ -71,7 +78,8 @@ export interface JobProcess {
 }
 
 /** Heap or wasm memory exhaustion as Node, V8, Emscripten, CUDA or PyTorch print it. */
-const OOM = /heap out of memory|out of memory|Cannot enlarge memory|Allocation failed|ENOMEM|RangeError: (?:WebAssembly\.Memory|Array buffer allocation failed)|CUDA out of memory|OutOfMemoryError/i;
+const OOM =
+  /heap out of memory|out of memory|Cannot enlarge memory|Allocation failed|ENOMEM|RangeError: (?:WebAssembly\.Memory|Array buffer allocation failed)|CUDA out of memory|OutOfMemoryError/i;
 
 /** Starts a job process; see the module comment. */
 export function startJobProcess(o: JobProcessOptions): JobProcess {
@@ -186,7 +194,11 @@ export function startJobProcess(o: JobProcessOptions): JobProcess {
     if (cancelRequested && !versionError) return { state: 'cancelled', answered: false, exitCode, signal };
     // the error line when the process printed one (a Node or Python error, a fatal error), else its last lines
     const lines = stderr.filter((l) => l.trim());
-    const tail = [...lines].reverse().find((l) => /^\s*(?:[\w.]*Error\b|error:|FATAL)/i.test(l))?.trim() ?? lines.slice(-3).join(' | ');
+    const tail =
+      [...lines]
+        .reverse()
+        .find((l) => /^\s*(?:[\w.]*Error\b|error:|FATAL)/i.test(l))
+        ?.trim() ?? lines.slice(-3).join(' | ');
     let error: string;
     if (versionError) error = versionError;
     else if (spawnError && child.pid === undefined) error = `could not start ${command}: ${spawnError.message}`;

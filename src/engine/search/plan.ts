@@ -33,7 +33,14 @@ export interface UnknownCandidate {
  * layer; a list may mix cut-point and block names (a block stands for its last layer).
  */
 export function stage1Cuts(space: CutSpace, candidates: 'blocks' | readonly string[]): { cuts: string[]; unknown: UnknownCandidate[] } {
-  if (candidates === 'blocks') return { cuts: inNetworkOrder(space, space.blocks.map((b) => b.end)), unknown: [] };
+  if (candidates === 'blocks')
+    return {
+      cuts: inNetworkOrder(
+        space,
+        space.blocks.map((b) => b.end),
+      ),
+      unknown: [],
+    };
   const unknown: UnknownCandidate[] = [];
   const cuts: string[] = [];
   candidates.forEach((name, index) => {

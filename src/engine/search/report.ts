@@ -19,7 +19,6 @@ import { blockOf, trialId, type CutSpace } from './plan';
 import type { SearchState } from './state';
 import { STRATEGIES } from '../../shared/strategies';
 
-
 /** Builds the report from search.json and the finished runs' summaries. */
 export function buildReport(dir: string, state: SearchState): SearchReport {
   const space: CutSpace = { backbone: state.backbone, cutPoints: state.cutPoints, blocks: state.blocks };
@@ -96,11 +95,14 @@ function findSuggestions(dir: string, state: SearchState): SuggestionRef[] {
     if (t.status !== 'finished' || !t.runDir) continue;
     const adir = path.join(dir, t.runDir, 'analysis');
     if (!existsSync(adir)) continue;
-    for (const name of readdirSync(adir).filter((n) => n.endsWith('.json')).sort()) {
+    for (const name of readdirSync(adir)
+      .filter((n) => n.endsWith('.json'))
+      .sort()) {
       try {
         const a = JSON.parse(readFileSync(path.join(adir, name), 'utf8')) as { suggestion?: CutSuggestion };
         const g = a.suggestion;
-        if (g && typeof g.cut === 'string') out.push({ cut: g.cut, block: g.block, similarity: g.similarity, baseline: g.baseline, reason: g.reason, runDir: t.runDir, analysis: name.replace(/\.json$/, '') });
+        if (g && typeof g.cut === 'string')
+          out.push({ cut: g.cut, block: g.block, similarity: g.similarity, baseline: g.baseline, reason: g.reason, runDir: t.runDir, analysis: name.replace(/\.json$/, '') });
       } catch {
         // an analysis being written right now, or not one of ours
       }
@@ -124,30 +126,48 @@ export function reportMarkdown(r: SearchReport): string {
     '',
     `| ${head.join(' | ')} |`,
     `|${head.map(() => '---').join('|')}|`,
-    ...r.rows.map((row) =>
-      `| ${[
-        row.method,
-        cutLabel(row),
-        formatMeanStd(row.auroc),
-        formatMeanStd(row.auprc),
-        row.paramsM.toPrecision(3),
-        row.macsG.toPrecision(3),
-        row.latencyMs.toFixed(2),
-        row.pareto ? '✓' : '',
-        ...(withSvcca ? [row.suggestion ? (row.suggestion.cut === row.cut ? `= ${row.suggestion.cut}` : `${row.suggestion.cut} (${row.suggestion.block})`) : ''] : []),
-      ].join(' | ')} |`,
+    ...r.rows.map(
+      (row) =>
+        `| ${[
+          row.method,
+          cutLabel(row),
+          formatMeanStd(row.auroc),
+          formatMeanStd(row.auprc),
+          row.paramsM.toPrecision(3),
+          row.macsG.toPrecision(3),
+          row.latencyMs.toFixed(2),
+          row.pareto ? '✓' : '',
+          ...(withSvcca ? [row.suggestion ? (row.suggestion.cut === row.cut ? `= ${row.suggestion.cut}` : `${row.suggestion.cut} (${row.suggestion.block})`) : ''] : []),
+        ].join(' | ')} |`,
     ),
   ];
   if (withSvcca) {
     lines.push('', 'Cut suggestions from `ttl analyze`:', '');
-    for (const g of r.suggestions) lines.push(`- ${g.cut} (${g.block}), similarity ${g.similarity.toFixed(3)} vs baseline ${g.baseline.toFixed(3)}: ${g.reason} (${g.runDir}, ${g.analysis})`);
+    for (const g of r.suggestions)
+      lines.push(`- ${g.cut} (${g.block}), similarity ${g.similarity.toFixed(3)} vs baseline ${g.baseline.toFixed(3)}: ${g.reason} (${g.runDir}, ${g.analysis})`);
   }
   return lines.join('\n') + '\n';
 }
 
 const CSV_HEAD = [
-  'method', 'strategy', 'stage', 'cut', 'block', 'seeds', 'auroc_mean', 'auroc_sd', 'auprc_mean', 'auprc_sd',
-  'auprc_trapezoid_mean', 'auprc_trapezoid_sd', 'val_metric', 'params_m', 'macs_g', 'latency_ms', 'pareto', 'svcca_cut',
+  'method',
+  'strategy',
+  'stage',
+  'cut',
+  'block',
+  'seeds',
+  'auroc_mean',
+  'auroc_sd',
+  'auprc_mean',
+  'auprc_sd',
+  'auprc_trapezoid_mean',
+  'auprc_trapezoid_sd',
+  'val_metric',
+  'params_m',
+  'macs_g',
+  'latency_ms',
+  'pareto',
+  'svcca_cut',
 ];
 
 /** One line per row; numbers at full precision. */
@@ -155,8 +175,24 @@ export function reportCsv(r: SearchReport): string {
   return toCsv([
     CSV_HEAD,
     ...r.rows.map((x) => [
-      x.method, x.strategy, x.stage, x.cut, x.block, x.seeds.join(' '), x.auroc.mean, x.auroc.std, x.auprc.mean, x.auprc.std,
-      x.auprcTrapezoid.mean, x.auprcTrapezoid.std, x.valMetric, x.paramsM, x.macsG, x.latencyMs, x.pareto, x.suggestion?.cut,
+      x.method,
+      x.strategy,
+      x.stage,
+      x.cut,
+      x.block,
+      x.seeds.join(' '),
+      x.auroc.mean,
+      x.auroc.std,
+      x.auprc.mean,
+      x.auprc.std,
+      x.auprcTrapezoid.mean,
+      x.auprcTrapezoid.std,
+      x.valMetric,
+      x.paramsM,
+      x.macsG,
+      x.latencyMs,
+      x.pareto,
+      x.suggestion?.cut,
     ]),
   ]);
 }

@@ -32,8 +32,16 @@ import type { SearchReport } from '../../shared/formats/searchReport';
 import { checkRunSummary, type RunSummary } from '../../shared/formats/summary';
 import { DEFAULT_RUNS_DIR_PARTS } from '../../shared/paths';
 import {
-  experimentHash, findUnfinishedSearch, newSearchId, readSearch, searchesDir, writeSearch,
-  SEARCH_FORMAT, type SearchState, type Trial, type TrialStage,
+  experimentHash,
+  findUnfinishedSearch,
+  newSearchId,
+  readSearch,
+  searchesDir,
+  writeSearch,
+  SEARCH_FORMAT,
+  type SearchState,
+  type Trial,
+  type TrialStage,
 } from './state';
 
 export type SearchEvent =
@@ -133,7 +141,10 @@ async function newState(file: string, exp: Experiment, hash: string): Promise<Se
   if (unknown.length) {
     throw new ExperimentError(
       file,
-      unknown.map((u) => ({ path: `/search/candidates/${u.index}`, message: `"${u.name}" is not a cut point or block of ${space.backbone}; nearest: ${u.nearest.join(', ')}` })),
+      unknown.map((u) => ({
+        path: `/search/candidates/${u.index}`,
+        message: `"${u.name}" is not a cut point or block of ${space.backbone}; nearest: ${u.nearest.join(', ')}`,
+      })),
     );
   }
   const s0 = exp.train.seeds[0];
@@ -159,7 +170,10 @@ async function newState(file: string, exp: Experiment, hash: string): Promise<Se
   const bound = maxTrials(state);
   if (cfg.maxTrials > 0 && bound > cfg.maxTrials) {
     throw new ExperimentError(file, [
-      { path: '/search/maxTrials', message: `this search may need up to ${bound} training runs, more than maxTrials (${cfg.maxTrials}); list fewer candidates, lower stage2Radius or seeds, or raise maxTrials` },
+      {
+        path: '/search/maxTrials',
+        message: `this search may need up to ${bound} training runs, more than maxTrials (${cfg.maxTrials}); list fewer candidates, lower stage2Radius or seeds, or raise maxTrials`,
+      },
     ]);
   }
   return state;
@@ -227,13 +241,22 @@ class Search {
     const c1 = stage1Cuts(this.space, cfg.candidates).cuts;
     const ftl = state.finalSeeds.map((seed) => this.trial('ftl', null, 1, state.epochs, seed));
 
-    await this.stage(1, cfg.strategies.map((k) => ({ kind: k, cuts: c1 })), ftl);
+    await this.stage(
+      1,
+      cfg.strategies.map((k) => ({ kind: k, cuts: c1 })),
+      ftl,
+    );
     for (const k of cfg.strategies) this.pick(k).stage1 = this.best(k, c1);
     writeSearch(this.dir, state);
 
     // stage 2 candidates: the neighbours not already trained at the full budget in stage 1
     const near = (k: SearchStrategy) => neighbourCuts(state.cutPoints, this.pick(k).stage1!, cfg.stage2Radius);
-    if (cfg.stage2Radius > 0) await this.stage(2, cfg.strategies.map((k) => ({ kind: k, cuts: near(k).filter((c) => !this.hasFull(k, c)) })), []);
+    if (cfg.stage2Radius > 0)
+      await this.stage(
+        2,
+        cfg.strategies.map((k) => ({ kind: k, cuts: near(k).filter((c) => !this.hasFull(k, c)) })),
+        [],
+      );
     for (const k of cfg.strategies) this.pick(k).stage2 = this.best(k, near(k), this.pick(k).stage1);
     writeSearch(this.dir, state);
 

@@ -33,13 +33,7 @@ export function describeStrategy(spec: StrategySpec, backbone: Backbone): string
  * @param numClasses K ≥ 2 (binary tasks use 2 logits)
  * @param seed seeds the new head (and, for TF, the rebuilt layers)
  */
-export function prepareStrategy(
-  backbone: Backbone,
-  spec: StrategySpec,
-  numClasses: number,
-  seed: number,
-  headLrMultiplier = 1,
-): PreparedModel {
+export function prepareStrategy(backbone: Backbone, spec: StrategySpec, numClasses: number, seed: number, headLrMultiplier = 1): PreparedModel {
   const description = describeStrategy(spec, backbone);
   const build = BUILDERS[spec.kind] as (b: Backbone, s: StrategySpec, o: { numClasses: number; seed: number; headLrMultiplier: number }) => BuiltModel;
   const built = build(backbone, spec, { numClasses, seed, headLrMultiplier });

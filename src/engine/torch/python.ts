@@ -65,9 +65,16 @@ export function checkTorch(choice: PythonChoice, device: string, packageRoot: st
   const r = spawnSync(choice.command, ['-m', 'ttl_torch', 'doctor', '--device', device], { env: torchEnv(packageRoot), encoding: 'utf8', timeout: 120_000 });
   if (r.error) {
     const why = (r.error as NodeJS.ErrnoException).code === 'ENOENT' ? 'not found' : r.error.message;
-    throw new TtlInputError(`the torch engine needs Python >= 3.9 with torch >= 2.1: Python '${choice.command}' (${from}) ${why}; install with ${INSTALL}, or pass --python <path>`);
+    throw new TtlInputError(
+      `the torch engine needs Python >= 3.9 with torch >= 2.1: Python '${choice.command}' (${from}) ${why}; install with ${INSTALL}, or pass --python <path>`,
+    );
   }
-  const line = (r.stderr ?? '').split('\n').map((l) => l.trim()).filter(Boolean).pop() ?? '';
+  const line =
+    (r.stderr ?? '')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean)
+      .pop() ?? '';
   if (r.status === 3) throw new TtlInputError(`${line.replace(/^ttl_torch: /, '')} (Python ${from})`);
   let report: TorchReport | undefined;
   try {

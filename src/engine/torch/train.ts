@@ -90,7 +90,16 @@ export function writePixelsNpy(file: string, pixels: readonly Uint8Array[], size
 
 function evaluated(p: SplitPrediction, indices: number[], labels: number[], numClasses: number, where: string): Evaluated {
   const probs = Float32Array.from(p.probs);
-  return { ...scoreMetrics(indices.map((i) => labels[i]), probs, numClasses, where), loss: p.loss ?? NaN, probs };
+  return {
+    ...scoreMetrics(
+      indices.map((i) => labels[i]),
+      probs,
+      numClasses,
+      where,
+    ),
+    loss: p.loss ?? NaN,
+    probs,
+  };
 }
 
 /** Turns a worker's failure into the engine's errors. */
@@ -142,7 +151,15 @@ export async function trainSeedTorch(a: TorchSeedInput): Promise<TorchSeedResult
       device: a.torch.report.device.chosen ?? t.device,
       model: { backbone: exp.model.backbone, weights: exp.model.weights, pretrained: exp.model.pretrained },
       strategy: exp.strategy,
-      train: { batchSize: t.batchSize, optimizer: t.optimizer, lr: t.lr, momentum: t.momentum, weightDecay: t.weightDecay, headLrMultiplier: t.headLrMultiplier, augment: o.augment },
+      train: {
+        batchSize: t.batchSize,
+        optimizer: t.optimizer,
+        lr: t.lr,
+        momentum: t.momentum,
+        weightDecay: t.weightDecay,
+        headLrMultiplier: t.headLrMultiplier,
+        augment: o.augment,
+      },
       classWeights: o.classWeights,
       resume: a.resume,
     });
@@ -157,7 +174,11 @@ export async function trainSeedTorch(a: TorchSeedInput): Promise<TorchSeedResult
     // metrics lines of epochs the last checkpoint does not hold (a kill between the two) are trained again
     if (a.resume) handle.reconcileMetrics(state.epoch);
     emit({ type: 'run-started', runDir: handle.dir, runId: handle.id, seed, epochs: o.epochs, resumedFromEpoch: resumedFrom });
-    emit({ type: 'log', level: 'info', message: `${handle.id}: ${a.prepared.description} on torch (${setup.deviceName}, ${setup.device}), ${split.train.length}/${split.val.length}/${split.test.length} train/val/test images` });
+    emit({
+      type: 'log',
+      level: 'info',
+      message: `${handle.id}: ${a.prepared.description} on torch (${setup.deviceName}, ${setup.device}), ${split.train.length}/${split.val.length}/${split.test.length} train/val/test images`,
+    });
     for (let epoch = state.epoch + 1; epoch < o.epochs; epoch++) {
       const t0 = performance.now();
       const lr = epochLr(o, state, epoch);

@@ -46,14 +46,7 @@ export function sampleCropBox(rng: Rng, scale: [number, number], ratio: [number,
  * `randomResizedCrop` crops a random cube with a volume fraction in `scale`), then gray
  * replicated to 3 normalised channels.
  */
-function makeVolumeBatch(
-  pixels: readonly Uint8Array[],
-  indices: readonly number[],
-  size: number,
-  norm: Normalisation,
-  augment: AugmentOptions,
-  rng?: Rng,
-): tf.Tensor5D {
+function makeVolumeBatch(pixels: readonly Uint8Array[], indices: readonly number[], size: number, norm: Normalisation, augment: AugmentOptions, rng?: Rng): tf.Tensor5D {
   const per = size * size * size;
   const buf = new Float32Array(indices.length * per * 3);
   const augmenting = augment.randomResizedCrop || augment.hflip;

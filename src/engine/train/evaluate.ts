@@ -2,14 +2,7 @@
  * Metrics of a split from class probabilities. Binary tasks score the positive class (index 1);
  * K > 2 classes use one-vs-rest macro averages and argmax accuracy.
  */
-import {
-  binaryReport,
-  macroAuroc,
-  macroAveragePrecision,
-  argmaxAccuracy,
-  type ThresholdMetrics,
-  type YoudenMetrics,
-} from '../metrics';
+import { binaryReport, macroAuroc, macroAveragePrecision, argmaxAccuracy, type ThresholdMetrics, type YoudenMetrics } from '../metrics';
 
 export interface ScoreMetrics {
   auroc: number;
@@ -32,7 +25,14 @@ export function scoreMetrics(labels: readonly number[], probs: Float32Array, num
     const pos = new Float64Array(labels.length);
     for (let i = 0; i < labels.length; i++) pos[i] = probs[i * 2 + 1];
     const r = binaryReport(labels, pos, { where });
-    return { auroc: r.auroc, averagePrecision: r.averagePrecision, auprcTrapezoid: r.auprcTrapezoid, accuracy: argmaxAccuracy(labels, { data: probs, cols: 2 }), at05: r.at05, youden: r.youden };
+    return {
+      auroc: r.auroc,
+      averagePrecision: r.averagePrecision,
+      auprcTrapezoid: r.auprcTrapezoid,
+      accuracy: argmaxAccuracy(labels, { data: probs, cols: 2 }),
+      at05: r.at05,
+      youden: r.youden,
+    };
   }
   const m = { data: probs, cols: numClasses };
   return {

@@ -123,7 +123,11 @@ export class Trainer {
   private featureCache: tf.Tensor2D | null = null;
   private readonly plateau: Plateau;
 
-  constructor(readonly prepared: PreparedModel, readonly data: TrainData, readonly options: TrainOptions) {
+  constructor(
+    readonly prepared: PreparedModel,
+    readonly data: TrainData,
+    readonly options: TrainOptions,
+  ) {
     this.optimizer = new GroupOptimizer(prepared.groups, options.optimizer);
     this.state = { ...INITIAL_STATE, lr: options.optimizer.lr };
     this.plateau = new Plateau(options.plateau.factor, options.plateau.patience);
@@ -144,9 +148,7 @@ export class Trainer {
       const parts: tf.Tensor2D[] = [];
       for (let s = 0; s < all.length; s += this.options.batchSize) {
         const idx = all.slice(s, s + this.options.batchSize);
-        parts.push(
-          tf.tidy(() => probe.features.predict(makeBatch(this.data.pixels, idx, this.data.imageSize, this.data.normalisation)) as tf.Tensor2D),
-        );
+        parts.push(tf.tidy(() => probe.features.predict(makeBatch(this.data.pixels, idx, this.data.imageSize, this.data.normalisation)) as tf.Tensor2D));
       }
       // kept: the first call may come from inside a tidy (a training step)
       this.featureCache = tf.keep(tf.concat(parts) as tf.Tensor2D);

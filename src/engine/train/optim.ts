@@ -25,7 +25,10 @@ export class GroupOptimizer {
   private readonly opts: tf.Optimizer[];
   private baseLr: number;
 
-  constructor(readonly groups: ParamGroup[], readonly config: OptimizerConfig) {
+  constructor(
+    readonly groups: ParamGroup[],
+    readonly config: OptimizerConfig,
+  ) {
     this.baseLr = config.lr;
     this.opts = groups.map((g) => {
       const lr = config.lr * g.lrScale;
@@ -116,7 +119,11 @@ export class Plateau {
   best = Infinity;
   bad = 0;
 
-  constructor(readonly factor: number, readonly patience: number, readonly minLr = 0) {}
+  constructor(
+    readonly factor: number,
+    readonly patience: number,
+    readonly minLr = 0,
+  ) {}
 
   /** Returns the learning rate to use next. */
   step(value: number, lr: number): number {

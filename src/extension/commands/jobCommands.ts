@@ -38,8 +38,8 @@ export function registerJobCommands(s: Services): vscode.Disposable[] {
     if (!inputs.length) {
       const source = await vscode.window.showQuickPick(
         [
-          { label: '$(beaker) Test images of the run\'s data', description: '8, the classes in turn', args: ['--split', 'test', '--count', '8'] },
-          { label: '$(beaker) Validation images of the run\'s data', description: '8, the classes in turn', args: ['--split', 'val', '--count', '8'] },
+          { label: "$(beaker) Test images of the run's data", description: '8, the classes in turn', args: ['--split', 'test', '--count', '8'] },
+          { label: "$(beaker) Validation images of the run's data", description: '8, the classes in turn', args: ['--split', 'val', '--count', '8'] },
           { label: '$(file-media) Choose files…', description: 'PNG or JPEG images; NIfTI volumes for a 3D model', args: [] },
         ],
         { title: `Grad-CAM of ${run.name}: which images?` },
@@ -49,7 +49,11 @@ export function registerJobCommands(s: Services): vscode.Disposable[] {
         inputs = source.args;
         what = `${source.args[1]} images`;
       } else {
-        const files = await vscode.window.showOpenDialog({ title: 'Images for Grad-CAM', canSelectMany: true, filters: { 'Images and volumes': ['png', 'jpg', 'jpeg', 'nii', 'gz'] } });
+        const files = await vscode.window.showOpenDialog({
+          title: 'Images for Grad-CAM',
+          canSelectMany: true,
+          filters: { 'Images and volumes': ['png', 'jpg', 'jpeg', 'nii', 'gz'] },
+        });
         if (!files?.length) return undefined;
         inputs = files.map((u) => u.fsPath);
         what = `${inputs.length} file${inputs.length === 1 ? '' : 's'}`;

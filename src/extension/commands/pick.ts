@@ -112,7 +112,8 @@ export async function pickRuns(services: Services, arg: unknown, selection: unkn
   const dirs = runDirsFromArgs(arg, selection);
   await services.runs.refresh();
   // An explicit list (from a script) or a multi-selection in the tree is taken as it is.
-  if (dirs.length > 1 || (dirs.length === 1 && (o.takeSingle || Array.isArray(arg)))) return dirs.map((d) => services.runs.findRun(d)).filter((r): r is RunRecord => r !== undefined);
+  if (dirs.length > 1 || (dirs.length === 1 && (o.takeSingle || Array.isArray(arg))))
+    return dirs.map((d) => services.runs.findRun(d)).filter((r): r is RunRecord => r !== undefined);
   const runs = candidates(services, o);
   if (!runs.length) {
     void vscode.window.showInformationMessage(o.emptyMessage);

@@ -86,13 +86,18 @@ export function registerRunCommands(s: Services): vscode.Disposable[] {
       const busy = s.jobs.busyRunDirs();
       const blocked = runs.filter((r) => r.status === 'running' || [...busy].some((d) => pathKey(d) === pathKey(r.dir)));
       if (blocked.length) {
-        void vscode.window.showWarningMessage(`Cancel ${blocked.length === 1 ? `run ${blocked[0].id}` : `${blocked.length} runs`} before deleting: ${blocked.length === 1 ? 'it is' : 'they are'} still running.`);
+        void vscode.window.showWarningMessage(
+          `Cancel ${blocked.length === 1 ? `run ${blocked[0].id}` : `${blocked.length} runs`} before deleting: ${blocked.length === 1 ? 'it is' : 'they are'} still running.`,
+        );
         return false;
       }
       const what = runs.length === 1 ? `run ${runs[0].id}` : `${runs.length} runs`;
       const answer = await vscode.window.showWarningMessage(
         `Delete ${what}?`,
-        { modal: true, detail: `This removes ${runs.length === 1 ? 'its folder' : 'their folders'} (metrics, checkpoints, model, predictions) from disk:\n${runs.map((r) => r.dir).join('\n')}` },
+        {
+          modal: true,
+          detail: `This removes ${runs.length === 1 ? 'its folder' : 'their folders'} (metrics, checkpoints, model, predictions) from disk:\n${runs.map((r) => r.dir).join('\n')}`,
+        },
         'Delete',
       );
       if (answer !== 'Delete') return false;

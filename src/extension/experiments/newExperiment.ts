@@ -64,7 +64,12 @@ async function ask(): Promise<NewExperimentChoices | undefined> {
 
   const backboneItems: (vscode.QuickPickItem & { value: string })[] = builtinBackbones().map((name) => {
     const info = builtinInfo(name)!;
-    return { label: name, description: info.description, detail: info.bundledWeights ? 'ImageNet weights included' : 'bring torchvision weights (.safetensors) or train from scratch', value: name };
+    return {
+      label: name,
+      description: info.description,
+      detail: info.bundledWeights ? 'ImageNet weights included' : 'bring torchvision weights (.safetensors) or train from scratch',
+      value: name,
+    };
   });
   backboneItems.push({ label: 'model.json from disk…', description: 'any TensorFlow.js Layers model', value: '' });
   const bb = await vscode.window.showQuickPick(backboneItems, { title: `${title} (2/6): backbone` });
@@ -74,7 +79,12 @@ async function ask(): Promise<NewExperimentChoices | undefined> {
   let pretrained: boolean | undefined;
   let vocabulary: CutVocabulary | undefined;
   if (!backbone) {
-    const picked = await vscode.window.showOpenDialog({ title: 'TensorFlow.js model.json', defaultUri: root, filters: { 'model.json': ['json'] }, openLabel: 'Use This Model' });
+    const picked = await vscode.window.showOpenDialog({
+      title: 'TensorFlow.js model.json',
+      defaultUri: root,
+      filters: { 'model.json': ['json'] },
+      openLabel: 'Use This Model',
+    });
     if (!picked?.[0]) return undefined;
     backbone = picked[0].fsPath;
     const info = readModelJson(backbone);
@@ -159,4 +169,3 @@ async function pickCut(v: CutVocabulary | undefined, kind: string, title: string
   const picked = await vscode.window.showQuickPick(items, { title, placeHolder: `Cut ${v.model} after…`, matchOnDescription: true });
   return picked?.value;
 }
-

@@ -75,6 +75,10 @@ export function validateName(name: string): string | undefined {
 export function suggestName(dataPath: string, kind: string): string {
   let base = basename(dataPath).replace(/\.(csv|npz)$/i, '');
   if (/^(data|images?|dataset)$/i.test(base)) base = basename(dirname(dataPath));
-  const safe = base.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 50) || 'experiment';
+  const safe =
+    base
+      .replace(/[^A-Za-z0-9._-]+/g, '-')
+      .replace(/^[^A-Za-z0-9]+/, '')
+      .slice(0, 50) || 'experiment';
   return `${safe}-${kind}`;
 }

@@ -231,7 +231,7 @@ export class JobService implements vscode.Disposable {
     const lastRun = o.runDirs[o.runDirs.length - 1];
     if (o.state === 'finished') {
       const summary = lastRun ? readSummary(lastRun) : undefined;
-      const result = summary ? `test AUROC ${formatMetric(summary.test.auroc)} · AUPRC ${formatMetric(summary.test.averagePrecision)}` : o.message ?? 'done';
+      const result = summary ? `test AUROC ${formatMetric(summary.test.auroc)} · AUPRC ${formatMetric(summary.test.averagePrecision)}` : (o.message ?? 'done');
       this.log.info(`${tag} finished: ${result}`);
       const actions = lastRun ? ['Open Summary', 'Show Logs'] : ['Show Logs'];
       void vscode.window.showInformationMessage(`TTL: ${job.title} finished: ${result}`, ...actions).then((pick) => {
@@ -287,4 +287,3 @@ function readSummary(dir: string): RunSummary | undefined {
     return undefined;
   }
 }
-

@@ -24,7 +24,14 @@ export function progressFromEvent(prev: JobProgress, event: JobEvent): JobProgre
       };
     case 'batch': {
       const fraction = event.epochs > 0 ? (event.epoch + event.step / Math.max(1, event.steps)) / event.epochs : undefined;
-      return { ...prev, runDir: event.runDir, epoch: event.epoch + 1, epochs: event.epochs, fraction, message: `epoch ${event.epoch + 1}/${event.epochs} · batch ${event.step}/${event.steps}` };
+      return {
+        ...prev,
+        runDir: event.runDir,
+        epoch: event.epoch + 1,
+        epochs: event.epochs,
+        fraction,
+        message: `epoch ${event.epoch + 1}/${event.epochs} · batch ${event.step}/${event.steps}`,
+      };
     }
     case 'epoch': {
       const auroc = (event.record as { valAuroc?: number }).valAuroc;
@@ -52,9 +59,14 @@ export function logLineForEvent(event: JobEvent): { level: LogLevel; message: st
     case 'log':
       return { level: event.level, message: event.message };
     case 'phase':
-      return event.total && event.done !== undefined && event.done !== 0 && event.done !== event.total ? undefined : { level: 'debug', message: `${event.phase}${event.total ? ` ${event.done ?? 0}/${event.total}` : ''}` };
+      return event.total && event.done !== undefined && event.done !== 0 && event.done !== event.total
+        ? undefined
+        : { level: 'debug', message: `${event.phase}${event.total ? ` ${event.done ?? 0}/${event.total}` : ''}` };
     case 'run-started':
-      return { level: 'info', message: `run ${event.runId} started (seed ${event.seed}, ${event.epochs} epochs${event.resumedFromEpoch !== undefined ? `, resumed after epoch ${event.resumedFromEpoch + 1}` : ''}) in ${event.runDir}` };
+      return {
+        level: 'info',
+        message: `run ${event.runId} started (seed ${event.seed}, ${event.epochs} epochs${event.resumedFromEpoch !== undefined ? `, resumed after epoch ${event.resumedFromEpoch + 1}` : ''}) in ${event.runDir}`,
+      };
     case 'batch':
       return undefined;
     case 'epoch': {

@@ -94,20 +94,32 @@ export class ModelExplorerPanel {
     panel.iconPath = vscode.Uri.joinPath(extensionUri, 'media', 'ttl.svg');
     panel.onDidDispose(() => this.dispose(), null, this.disposables);
     panel.webview.onDidReceiveMessage((m: unknown) => this.onMessage(m), null, this.disposables);
-    vscode.workspace.onDidChangeTextDocument((e) => {
-      if (this.target.experimentFile && pathKey(e.document.uri.fsPath) === pathKey(this.target.experimentFile)) this.followEdits(e.document);
-    }, null, this.disposables);
-    vscode.window.onDidChangeActiveTextEditor((editor) => {
-      const file = editor?.document.uri;
-      // follow the experiment file being edited, unless the panel shows one run
-      if (file?.scheme === 'file' && file.fsPath.endsWith('.ttl.json') && !this.target.runDir && file.fsPath !== this.target.experimentFile) {
-        this.show({ experimentFile: file.fsPath });
-      }
-    }, null, this.disposables);
-    vscode.workspace.onDidGrantWorkspaceTrust(() => {
-      this.loader.reset();
-      void this.loader.loadAll();
-    }, null, this.disposables);
+    vscode.workspace.onDidChangeTextDocument(
+      (e) => {
+        if (this.target.experimentFile && pathKey(e.document.uri.fsPath) === pathKey(this.target.experimentFile)) this.followEdits(e.document);
+      },
+      null,
+      this.disposables,
+    );
+    vscode.window.onDidChangeActiveTextEditor(
+      (editor) => {
+        const file = editor?.document.uri;
+        // follow the experiment file being edited, unless the panel shows one run
+        if (file?.scheme === 'file' && file.fsPath.endsWith('.ttl.json') && !this.target.runDir && file.fsPath !== this.target.experimentFile) {
+          this.show({ experimentFile: file.fsPath });
+        }
+      },
+      null,
+      this.disposables,
+    );
+    vscode.workspace.onDidGrantWorkspaceTrust(
+      () => {
+        this.loader.reset();
+        void this.loader.loadAll();
+      },
+      null,
+      this.disposables,
+    );
     this.disposables.push(deps.runs.onDidChange(() => this.pushRuns()));
     this.render();
   }

@@ -91,7 +91,9 @@ export function readAnalyses(runDir: string, runId: string): AnalysisView[] {
   const dir = join(runDir, 'analysis');
   if (!existsSync(dir)) return [];
   const out: AnalysisView[] = [];
-  for (const f of readdirSync(dir).filter((n) => n.endsWith('.json')).sort()) {
+  for (const f of readdirSync(dir)
+    .filter((n) => n.endsWith('.json'))
+    .sort()) {
     try {
       const file = JSON.parse(readFileSync(join(dir, f), 'utf8')) as AnalysisFile;
       if (file.format === ANALYSIS_FORMAT) out.push({ runId, file });

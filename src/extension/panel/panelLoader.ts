@@ -140,7 +140,9 @@ export class PanelLoader {
     const snapshot = this.sources.runs();
     const all = snapshot.runs;
     const { experimentFile, runDir } = this.view.target();
-    const own = all.filter((r) => (runDir && pathKey(r.dir) === pathKey(runDir)) || (experimentFile && r.experimentFile && pathKey(r.experimentFile) === pathKey(experimentFile)));
+    const own = all.filter(
+      (r) => (runDir && pathKey(r.dir) === pathKey(runDir)) || (experimentFile && r.experimentFile && pathKey(r.experimentFile) === pathKey(experimentFile)),
+    );
     const others = all.filter((r) => !own.includes(r) && r.status === 'finished' && own.some((o) => sameData(r, o)));
     const byTime = (a: { startedAt: string }, b: { startedAt: string }) => (a.startedAt < b.startedAt ? 1 : -1);
     const runs = [...own.sort(byTime), ...others.sort(byTime)];

@@ -46,7 +46,10 @@ export function compareRunsMarkdown(runs: readonly RunLike[], opts: { now?: Date
 
   const out: string[] = [];
   out.push('# TTL Studio: run comparison', '');
-  out.push(`${rows.length} run${rows.length === 1 ? '' : 's'}, compared ${formatLocalTime((opts.now ?? new Date()).toISOString())}. Metrics are on each run's test split; the best AUROC and AUPRC are in bold.`, '');
+  out.push(
+    `${rows.length} run${rows.length === 1 ? '' : 's'}, compared ${formatLocalTime((opts.now ?? new Date()).toISOString())}. Metrics are on each run's test split; the best AUROC and AUPRC are in bold.`,
+    '',
+  );
   out.push('| Run | Experiment | Strategy | Seed | Status | Test AUROC | Test AUPRC (AP) | AUPRC (trapezoid) | Accuracy | Params | MACs | T (batch 1) |');
   out.push('|---|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of rows) {
@@ -67,11 +70,17 @@ export function compareRunsMarkdown(runs: readonly RunLike[], opts: { now?: Date
     out.push('| Experiment | Strategy | Seeds | Test AUROC | Test AUPRC (AP) |');
     out.push('|---|---|---|---:|---:|');
     for (const g of multi) {
-      out.push(`| ${cell(g[0].experiment)} | ${cell(g[0].strategy)} | ${g.map((r) => r.run.seed).join(', ')} | ${meanStdText(g.map((r) => r.auroc!))} | ${meanStdText(g.map((r) => r.ap).filter((x): x is number => x !== undefined))} |`);
+      out.push(
+        `| ${cell(g[0].experiment)} | ${cell(g[0].strategy)} | ${g.map((r) => r.run.seed).join(', ')} | ${meanStdText(g.map((r) => r.auroc!))} | ${meanStdText(g.map((r) => r.ap).filter((x): x is number => x !== undefined))} |`,
+      );
     }
   }
   const backends = [...new Set(rows.map((r) => r.run.backend).filter(Boolean))];
-  out.push('', `T is the median latency of one image (batch 1)${backends.length ? ` on ${backends.join(', ')}` : ''}; MACs count multiply-accumulates of one forward pass.`, '');
+  out.push(
+    '',
+    `T is the median latency of one image (batch 1)${backends.length ? ` on ${backends.join(', ')}` : ''}; MACs count multiply-accumulates of one forward pass.`,
+    '',
+  );
   return out.join('\n');
 }
 

@@ -121,7 +121,10 @@ export class RunsModel implements vscode.Disposable {
 
   private async load(): Promise<void> {
     const found = await vscode.workspace.findFiles(EXPERIMENT_GLOB, EXCLUDE_GLOB);
-    const experimentFiles = found.filter((u) => u.scheme === 'file').map((u) => u.fsPath).sort();
+    const experimentFiles = found
+      .filter((u) => u.scheme === 'file')
+      .map((u) => u.fsPath)
+      .sort();
     const runsDirs = allRunsDirs().map((d) => d.dir);
     const runs: RunRecord[] = [];
     const searches: SearchRecord[] = [];

@@ -120,7 +120,8 @@ function trialNode(rec: SearchRecord, t: Trial, input: Pick<TreeInput, 'live' | 
     const node = runNode(run, input);
     return { ...node, label: trialLabel(t), description: [metric, node.description].filter(Boolean).join(' · ') };
   }
-  const icon: RunNode['icon'] = t.status === 'failed' ? statusIcon('failed') : t.status === 'running' ? statusIcon('running') : { id: 'circle-large-outline', color: 'disabledForeground' };
+  const icon: RunNode['icon'] =
+    t.status === 'failed' ? statusIcon('failed') : t.status === 'running' ? statusIcon('running') : { id: 'circle-large-outline', color: 'disabledForeground' };
   return {
     kind: 'trial',
     id: `trial:${pathKey(rec.dir)}:${t.id}`,
@@ -144,7 +145,7 @@ export function searchNode(rec: SearchRecord, input: Pick<TreeInput, 'live' | 'h
     .map(({ t }) => trialNode(rec, t, input));
   const done = s.trials.filter((t) => t.status === 'finished').length;
   const picks = Object.entries(s.picks)
-    .map(([kind, p]) => (p?.stage2 ?? p?.stage1 ? strategyShortLabel({ kind, cut: p.stage2 ?? p.stage1 }) : undefined))
+    .map(([kind, p]) => ((p?.stage2 ?? p?.stage1) ? strategyShortLabel({ kind, cut: p.stage2 ?? p.stage1 }) : undefined))
     .filter(Boolean) as string[];
   const parts = [status, `${done}/${s.trials.length} trials`];
   if (picks.length) parts.push(`best ${picks.join(', ')}`);
@@ -159,7 +160,12 @@ export function searchNode(rec: SearchRecord, input: Pick<TreeInput, 'live' | 'h
     ...(picks.length ? ['', `best cuts: ${picks.join('; ')}`] : []),
     ...(s.error ? ['', `error: ${s.error}`] : []),
   ].join('\n');
-  const icon: RunNode['icon'] = status === 'finished' ? { id: 'search', color: 'testing.iconPassed' } : status === 'interrupted' || status === 'cancelled' ? statusIcon(status) : statusIcon(status === 'failed' ? 'failed' : 'running');
+  const icon: RunNode['icon'] =
+    status === 'finished'
+      ? { id: 'search', color: 'testing.iconPassed' }
+      : status === 'interrupted' || status === 'cancelled'
+        ? statusIcon(status)
+        : statusIcon(status === 'failed' ? 'failed' : 'running');
   return {
     kind: 'search',
     id: `search:${pathKey(rec.dir)}`,

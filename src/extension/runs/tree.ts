@@ -204,7 +204,10 @@ export function runNode(r: RunLike, input: Pick<TreeInput, 'live' | 'hasModel' |
     rows.push(['test accuracy (at 0.5)', formatMetric(testMetric(r, 'accuracy'))]);
     const atVal = summary.test.atValThreshold;
     if (atVal) {
-      rows.push([`at val threshold ${atVal.threshold.toFixed(2)}`, `accuracy ${formatMetric(atVal.accuracy)} · sens ${formatMetric(atVal.sensitivity)} · spec ${formatMetric(atVal.specificity)}`]);
+      rows.push([
+        `at val threshold ${atVal.threshold.toFixed(2)}`,
+        `accuracy ${formatMetric(atVal.accuracy)} · sens ${formatMetric(atVal.sensitivity)} · spec ${formatMetric(atVal.specificity)}`,
+      ]);
     }
     const seeds = summary.seeds;
     if (seeds && seeds.seeds.length > 1) {

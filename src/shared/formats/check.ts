@@ -67,7 +67,13 @@ export function checkFields(obj: Record<string, unknown>, spec: Record<string, F
         ok = Array.isArray(v);
         break;
     }
-    if (!ok) throw new FormatError(file, v === undefined ? `no "${name}"` : `"${name}" should be ${kind === 'integer' ? 'an integer' : kind === 'object' || kind === 'array' ? `an ${kind}` : `a ${kind}`}, got ${JSON.stringify(v)}`);
+    if (!ok)
+      throw new FormatError(
+        file,
+        v === undefined
+          ? `no "${name}"`
+          : `"${name}" should be ${kind === 'integer' ? 'an integer' : kind === 'object' || kind === 'array' ? `an ${kind}` : `a ${kind}`}, got ${JSON.stringify(v)}`,
+      );
   }
 }
 

@@ -100,7 +100,8 @@ export function checkRunInfo<E = unknown>(value: unknown, file: string): RunInfo
   if (!isRecord(value)) throw new FormatError(file, 'not a run description (expected a JSON object)');
   checkFormat(value, RUN_FORMAT, file);
   checkFields(value, { id: 'string', status: 'string' }, file);
-  if (!RUN_STATUSES.includes(value.status as RunStatus)) throw new FormatError(file, `"status" should be one of ${RUN_STATUSES.join(', ')}, got ${JSON.stringify(value.status)}`);
+  if (!RUN_STATUSES.includes(value.status as RunStatus))
+    throw new FormatError(file, `"status" should be one of ${RUN_STATUSES.join(', ')}, got ${JSON.stringify(value.status)}`);
   return value as unknown as RunInfo<E>;
 }
 

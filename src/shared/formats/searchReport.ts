@@ -74,10 +74,40 @@ export interface SearchReport {
 export function checkSearchReport(value: unknown, file: string): SearchReport {
   if (!isRecord(value)) throw new FormatError(file, 'not a search report (expected a JSON object)');
   checkFormat(value, SEARCH_REPORT_FORMAT, file);
-  checkFields(value, { searchDir: 'string', experimentFile: 'string', backbone: 'string', metric: 'string', epochs: 'integer', inputSize: 'integer', seeds: 'array', trials: 'object', rows: 'array', suggestions: 'array' }, file);
+  checkFields(
+    value,
+    {
+      searchDir: 'string',
+      experimentFile: 'string',
+      backbone: 'string',
+      metric: 'string',
+      epochs: 'integer',
+      inputSize: 'integer',
+      seeds: 'array',
+      trials: 'object',
+      rows: 'array',
+      suggestions: 'array',
+    },
+    file,
+  );
   (value.rows as unknown[]).forEach((row, i) => {
     if (!isRecord(row)) throw new FormatError(file, `rows[${i}] should be an object`);
-    checkFields(row, { method: 'string', strategy: 'string', cut: 'string|null', auroc: 'object', auprc: 'object', paramsM: 'number', macsG: 'number', latencyMs: 'number', pareto: 'boolean' }, file, `rows[${i}]`);
+    checkFields(
+      row,
+      {
+        method: 'string',
+        strategy: 'string',
+        cut: 'string|null',
+        auroc: 'object',
+        auprc: 'object',
+        paramsM: 'number',
+        macsG: 'number',
+        latencyMs: 'number',
+        pareto: 'boolean',
+      },
+      file,
+      `rows[${i}]`,
+    );
   });
   return value as unknown as SearchReport;
 }

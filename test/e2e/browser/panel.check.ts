@@ -41,7 +41,12 @@ function trainedExperiments(ctx: CheckContext): string {
   // two analyses: the TTL run against the FTL run, then (newest, shown first) all studies
   ttlCli(ctx, 'analyze', run, '--study', 'probe', '--against', ftl, '--images', '32', '--train-images', '32');
   ttlCli(ctx, 'analyze', run, '--images', '64', '--train-images', '96');
-  const images = ['NORMAL', 'PNEUMONIA'].flatMap((c) => readdirSync(join(XRAYS, c)).sort().slice(0, c === 'NORMAL' ? 1 : 2).map((f) => join(XRAYS, c, f)));
+  const images = ['NORMAL', 'PNEUMONIA'].flatMap((c) =>
+    readdirSync(join(XRAYS, c))
+      .sort()
+      .slice(0, c === 'NORMAL' ? 1 : 2)
+      .map((f) => join(XRAYS, c, f)),
+  );
   ttlCli(ctx, 'gradcam', run, ...images);
   ctx.log(`trained, analysed and explained with the CLI in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   return file;
@@ -140,7 +145,10 @@ export const checks: BrowserCheck[] = [
       ctx.log(`analysis picker: ${options.length} analyses; against chart shown`);
 
       // exports: the host's save dialog (the workbench's own in the browser) proposes <chart>.<ext> beside the experiment
-      for (const [chart, format] of [['comparison-scores', 'csv'], ['comparison-pareto', 'png']] as const) {
+      for (const [chart, format] of [
+        ['comparison-scores', 'csv'],
+        ['comparison-pareto', 'png'],
+      ] as const) {
         await frame.locator(`[data-chart="${chart}"] vscode-button[data-export="${format}"]`).click();
         const input = page.locator('.quick-input-widget input');
         await input.waitFor({ state: 'visible', timeout: 15_000 });
@@ -149,7 +157,8 @@ export const checks: BrowserCheck[] = [
         const until = Date.now() + 15_000;
         while (!existsSync(saved) && Date.now() < until) await page.waitForTimeout(250);
         const bytes = readFileSync(saved);
-        if (format === 'csv' && !bytes.toString('utf8').startsWith('group,runs,auroc_mean,auroc_sd,auprc_mean,auprc_sd\n')) throw new Error(`unexpected CSV: ${bytes.toString('utf8').slice(0, 80)}`);
+        if (format === 'csv' && !bytes.toString('utf8').startsWith('group,runs,auroc_mean,auroc_sd,auprc_mean,auprc_sd\n'))
+          throw new Error(`unexpected CSV: ${bytes.toString('utf8').slice(0, 80)}`);
         if (format === 'png' && bytes.readUInt32BE(0) !== 0x89504e47) throw new Error('the PNG export is not a PNG');
         ctx.log(`exported ${chart}.${format}: ${bytes.length} bytes`);
       }
@@ -213,7 +222,10 @@ export const checks: BrowserCheck[] = [
       await ctx.screenshot('model-explorer');
       if (process.env.TTL_E2E_MEDIA === '1') {
         mkdirSync(join(ROOT, 'media/screenshots'), { recursive: true });
-        await page.locator('iframe.webview').first().screenshot({ path: join(ROOT, 'media/screenshots/model-explorer.png') });
+        await page
+          .locator('iframe.webview')
+          .first()
+          .screenshot({ path: join(ROOT, 'media/screenshots/model-explorer.png') });
       }
       await frame.locator('[data-chart="comparison-pareto"]').hover();
       await ctx.screenshot('model-explorer-charts');

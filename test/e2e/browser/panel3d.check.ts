@@ -25,7 +25,9 @@ export const checks: BrowserCheck[] = [
     timeoutMs: 180_000,
     async run(ctx) {
       const { page } = ctx;
-      const shipped = JSON.parse(readFileSync(join(ROOT, 'examples/adrenalmnist3d/adrenalmnist3d-ttl.ttl.json'), 'utf8')) as Record<string, unknown> & { data: Record<string, unknown> };
+      const shipped = JSON.parse(readFileSync(join(ROOT, 'examples/adrenalmnist3d/adrenalmnist3d-ttl.ttl.json'), 'utf8')) as Record<string, unknown> & {
+        data: Record<string, unknown>;
+      };
       const file = join(ctx.workspace, `${NAME}.ttl.json`);
       const exp = {
         ...shipped,
@@ -65,7 +67,7 @@ export const checks: BrowserCheck[] = [
       const until3d = Date.now() + 30_000;
       while (((await bars.count()) < 3 || (await montages.count()) < 2) && Date.now() < until3d) await page.waitForTimeout(250);
       ctx.log(`similarity bars ${await bars.count()}, Grad-CAM montages ${await montages.count()}`);
-      if ((await bars.count()) < 3) throw new Error('the 3D run\'s analysis shows no similarity bars on its layers');
+      if ((await bars.count()) < 3) throw new Error("the 3D run's analysis shows no similarity bars on its layers");
       if ((await montages.count()) !== 2) throw new Error(`expected the 2 Grad-CAM montages of the 3D run, found ${await montages.count()}`);
       // the run was cut at 'stage3' (a block name): its latency is the latency at the handle
       ctx.log(`latency at the cut: ${await frame.locator('#total-latency').innerText({ timeout: 10_000 })}`);
@@ -79,7 +81,10 @@ export const checks: BrowserCheck[] = [
         await handle.waitFor({ state: 'visible', timeout: 10_000 });
         await page.waitForTimeout(1_000);
         mkdirSync(join(ROOT, 'media/screenshots'), { recursive: true });
-        await page.locator('iframe.webview').first().screenshot({ path: join(ROOT, 'media/screenshots/model-explorer-3d.png') });
+        await page
+          .locator('iframe.webview')
+          .first()
+          .screenshot({ path: join(ROOT, 'media/screenshots/model-explorer-3d.png') });
       }
 
       await handle.click();

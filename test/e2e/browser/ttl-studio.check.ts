@@ -23,7 +23,11 @@ export const checks: BrowserCheck[] = [
         // Leave the Explorer showing, as the next check (a new tab of the same profile) expects;
         // the workbench stores its layout shortly after a change.
         await runCommand(page, 'View: Show Explorer').catch((e) => ctx.log(`could not show the Explorer: ${String(e)}`));
-        await page.locator('.part.sidebar .composite.title', { hasText: /Explorer/i }).first().waitFor({ state: 'visible', timeout: 10_000 }).catch(() => undefined);
+        await page
+          .locator('.part.sidebar .composite.title', { hasText: /Explorer/i })
+          .first()
+          .waitFor({ state: 'visible', timeout: 10_000 })
+          .catch(() => undefined);
         await page.waitForTimeout(3_000);
       }
     },

@@ -44,10 +44,7 @@ suite('JSON language features', () => {
     const names = await waitFor(
       'document symbols from the JSON language server',
       async () => {
-        const symbols = await vscode.commands.executeCommand<vscode.DocumentSymbol[] | undefined>(
-          'vscode.executeDocumentSymbolProvider',
-          doc.uri,
-        );
+        const symbols = await vscode.commands.executeCommand<vscode.DocumentSymbol[] | undefined>('vscode.executeDocumentSymbolProvider', doc.uri);
         return symbols?.length ? symbols.map((s) => s.name) : undefined;
       },
       { timeoutMs: 45_000, intervalMs: 250 },
@@ -68,7 +65,10 @@ suite('JSON language features', () => {
       },
       { timeoutMs: 45_000, intervalMs: 250 },
     );
-    assert.ok(diagnostics.some((d) => d.severity === vscode.DiagnosticSeverity.Error), JSON.stringify(diagnostics));
+    assert.ok(
+      diagnostics.some((d) => d.severity === vscode.DiagnosticSeverity.Error),
+      JSON.stringify(diagnostics),
+    );
     assert.equal(diagnostics[0].range.start.line, 2);
     await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
   });

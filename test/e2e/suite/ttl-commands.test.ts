@@ -135,7 +135,10 @@ suite('TTL Studio: commands and views', () => {
       intervalMs: 250,
     });
     assert.equal(doc.getText(), written);
-    assert.deepEqual(vscode.languages.getDiagnostics(uri).filter((d) => d.severity === vscode.DiagnosticSeverity.Error), []);
+    assert.deepEqual(
+      vscode.languages.getDiagnostics(uri).filter((d) => d.severity === vscode.DiagnosticSeverity.Error),
+      [],
+    );
     await waitFor('the new file in the Experiments view', () => api.experimentsTree().find((e) => e.file === file));
     await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
   });

@@ -41,7 +41,7 @@ suite('TTL Studio: jobs', () => {
     assert.equal(node.runs[0].dir, finishedRun);
   });
 
-  test('Export Truncated Model copies the run\'s model folder', async function () {
+  test("Export Truncated Model copies the run's model folder", async function () {
     if (!finishedRun) this.skip();
     const dest = vscode.Uri.file(mkdtempSync(path.join(os.tmpdir(), 'ttl-export-')));
     const target = await vscode.commands.executeCommand<string>('ttl.exportModel', finishedRun, dest);
@@ -65,11 +65,20 @@ suite('TTL Studio: jobs', () => {
     assert.ok(analysis.probe.blocks.length > 0);
   });
 
-  test('Grad-CAM writes an overlay for an image with the finished run\'s model', async function () {
+  test("Grad-CAM writes an overlay for an image with the finished run's model", async function () {
     if (!finishedRun) this.skip();
     this.timeout(120_000);
     const api = await ttlApi();
-    const image = vscode.Uri.file(path.join(extension().extensionPath, 'examples', 'chest-xray', 'data', 'NORMAL', readdirSync(path.join(extension().extensionPath, 'examples', 'chest-xray', 'data', 'NORMAL'))[0]));
+    const image = vscode.Uri.file(
+      path.join(
+        extension().extensionPath,
+        'examples',
+        'chest-xray',
+        'data',
+        'NORMAL',
+        readdirSync(path.join(extension().extensionPath, 'examples', 'chest-xray', 'data', 'NORMAL'))[0],
+      ),
+    );
     const id = await vscode.commands.executeCommand<number>('ttl.gradCam', image, [image], finishedRun);
     assert.equal(typeof id, 'number', 'Grad-CAM did not start as a job');
     const job = await api.whenJobEnded(id);
@@ -142,7 +151,10 @@ suite('TTL Studio: jobs', () => {
     assert.match(run.description, /^AUROC /);
     const info = JSON.parse(readFileSync(path.join(dir, 'run.json'), 'utf8'));
     assert.equal(info.resumedAt.length, 1);
-    const epochs = readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).epoch);
+    const epochs = readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l).epoch);
     assert.equal(Math.max(...epochs), 29);
   });
 
@@ -216,7 +228,7 @@ suite('TTL Studio: jobs', () => {
     const started = vscode.commands.executeCommand<number>('ttl.runExperiment');
     const id = await Promise.race([started, sleep(15_000).then(() => undefined)]);
     if (id === undefined) await vscode.commands.executeCommand('workbench.action.closeQuickOpen');
-    assert.equal(typeof id, 'number', 'Run Experiment did not start a job for the panel\'s experiment');
+    assert.equal(typeof id, 'number', "Run Experiment did not start a job for the panel's experiment");
     const job = await api.whenJobEnded(id!);
     assert.equal(job.state, 'finished', JSON.stringify(job.outcome));
     const run = JSON.parse(readFileSync(path.join(job.runDirs[0], 'run.json'), 'utf8'));

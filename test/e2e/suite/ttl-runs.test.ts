@@ -14,9 +14,25 @@ import type { RunSummary } from '../../../src/shared/formats/summary';
 function summaryOf(o: Pick<RunSummary, 'test' | 'params' | 'macs' | 'latencyMs'>): RunSummary {
   const val = { n: 20, loss: 0.5, auroc: 0.7, averagePrecision: 0.6, auprcTrapezoid: 0.6, accuracy: 0.7 };
   return {
-    name: 'cli-made', runId: 'cli-made', runDir: '', seed: 3, backbone: 'mobilenet_v1', strategy: { kind: 'ttl', cut: 'conv_pw_3_relu' },
-    description: 'TTL, cut after conv_pw_3_relu', cut: 'conv_pw_3_relu', classes: ['0', '1'], backend: 'wasm', epochsRun: 2, bestEpoch: 1,
-    val, trainableParams: o.params, macsConvDense: o.macs, inputSize: 28, trainImagesPerSecond: 100, wallSeconds: 10, ...o,
+    name: 'cli-made',
+    runId: 'cli-made',
+    runDir: '',
+    seed: 3,
+    backbone: 'mobilenet_v1',
+    strategy: { kind: 'ttl', cut: 'conv_pw_3_relu' },
+    description: 'TTL, cut after conv_pw_3_relu',
+    cut: 'conv_pw_3_relu',
+    classes: ['0', '1'],
+    backend: 'wasm',
+    epochsRun: 2,
+    bestEpoch: 1,
+    val,
+    trainableParams: o.params,
+    macsConvDense: o.macs,
+    inputSize: 28,
+    trainImagesPerSecond: 100,
+    wallSeconds: 10,
+    ...o,
   };
 }
 
@@ -54,7 +70,12 @@ suite('TTL Studio: runs on disk', () => {
     const file = await writeTinyBreastMnist('cli-made');
     const dir = writeRun('20260101-000000-cli-made-s3-aaaa', file.fsPath, {
       status: 'finished',
-      summary: summaryOf({ test: { n: 20, loss: 0.4, auroc: 0.8771, averagePrecision: 0.6543, auprcTrapezoid: 0.65, accuracy: 0.8 }, params: 12_345, macs: 6_780_000, latencyMs: 2.5 }),
+      summary: summaryOf({
+        test: { n: 20, loss: 0.4, auroc: 0.8771, averagePrecision: 0.6543, auprcTrapezoid: 0.65, accuracy: 0.8 },
+        params: 12_345,
+        macs: 6_780_000,
+        latencyMs: 2.5,
+      }),
     });
     const run = await runNodeWhere(api, dir, (r) => r.status === 'finished', 'the CLI run in the Experiments view');
     assert.equal(run.description, 'AUROC 0.877 · AUPRC 0.654');

@@ -28,16 +28,29 @@ suite('TTL Studio: cutoff search', () => {
 
     const search = await waitFor(
       'the finished search in the Experiments view',
-      () => api.experimentsTree().find((e) => e.label === 'breastmnist-search-tiny')?.searches.find((s) => s.status === 'finished'),
+      () =>
+        api
+          .experimentsTree()
+          .find((e) => e.label === 'breastmnist-search-tiny')
+          ?.searches.find((s) => s.status === 'finished'),
       { timeoutMs: 20_000, intervalMs: 200 },
     );
     assert.ok(search.dir.startsWith(path.join(vscode.workspace.workspaceFolders![0].uri.fsPath, '.ttl', 'runs', 'searches')), search.dir);
     assert.match(search.contextValue, /^search;finished;report$/);
     assert.match(search.description, /^finished · (\d+)\/\1 trials · best ttl @ conv_(?:pw|dw)_\d+_relu$/);
     const labels = search.trials.map((t) => t.label);
-    assert.ok(labels.some((l) => /^ttl @ conv_(?:pw|dw)_\d+_relu · stage 1 /.test(l)), labels.join('\n'));
-    assert.ok(labels.some((l) => /^ttl @ conv_(?:pw|dw)_\d+_relu · stage 2 /.test(l)), labels.join('\n'));
-    assert.ok(labels.some((l) => /^ftl · /.test(l)), labels.join('\n'));
+    assert.ok(
+      labels.some((l) => /^ttl @ conv_(?:pw|dw)_\d+_relu · stage 1 /.test(l)),
+      labels.join('\n'),
+    );
+    assert.ok(
+      labels.some((l) => /^ttl @ conv_(?:pw|dw)_\d+_relu · stage 2 /.test(l)),
+      labels.join('\n'),
+    );
+    assert.ok(
+      labels.some((l) => /^ftl · /.test(l)),
+      labels.join('\n'),
+    );
     // every trial ran: each is a finished run node with its metrics
     for (const t of search.trials) {
       assert.equal(t.kind, 'run', `${t.label} has no run`);

@@ -153,7 +153,14 @@ export function assemble(fns: Fn[], shared: boolean): Uint8Array<ArrayBuffer> {
   const enc = fns.map((f) => f.encode());
   const limits = shared ? [0x03, ...uleb(1), ...uleb(65536)] : [0x00, ...uleb(1)];
   const bytes = [
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    0x00,
+    0x61,
+    0x73,
+    0x6d,
+    0x01,
+    0x00,
+    0x00,
+    0x00,
     ...section(1, vecOf(enc.map((e) => e.type))),
     ...section(2, vecOf([[...nameBytes('env'), ...nameBytes('mem'), 0x02, ...limits]])),
     ...section(3, vecOf(fns.map((_, i) => uleb(i)))),

@@ -5,7 +5,6 @@
  */
 import type { KernelName } from './kernels';
 
-
 /** A kernel: its arguments are pointers, sizes and flags, as numbers. */
 export type KernelFn = (...args: number[]) => void;
 

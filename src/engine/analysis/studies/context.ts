@@ -63,12 +63,13 @@ export async function openAnalysisContext(runDir: string, opts: ContextOptions =
   const { record, modelJson } = finishedRun(runDir);
   const exp = record.experiment;
   emit({ type: 'phase', phase: 'loading data', done: 0 });
-  const data = await loadDataset(
-    datasetSpecOf(exp.data),
-    (done, total) => emit({ type: 'phase', phase: 'loading data', done, total }),
-  );
+  const data = await loadDataset(datasetSpecOf(exp.data), (done, total) => emit({ type: 'phase', phase: 'loading data', done, total }));
   if (data.fingerprint !== record.dataFingerprint) {
-    emit({ type: 'log', level: 'warn', message: `${record.dir}: the data changed since the run trained on it (fingerprint differs); the analysis uses the data as it is now` });
+    emit({
+      type: 'log',
+      level: 'warn',
+      message: `${record.dir}: the data changed since the run trained on it (fingerprint differs); the analysis uses the data as it is now`,
+    });
   }
   emit({ type: 'phase', phase: 'loading models' });
   const seed = opts.seed ?? record.seed;

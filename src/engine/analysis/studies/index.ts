@@ -85,7 +85,11 @@ function checkOptions(o: AnalyzeOptions): void {
   if (o.name !== undefined && !NAME.test(o.name)) {
     throw new TtlInputError(`analysis name '${o.name}': use letters, digits, '.', '_' and '-' only (it becomes <name>.json)`);
   }
-  for (const [k, v] of [['images', o.images], ['trainImages', o.trainImages], ['maxPoints', o.maxPoints]] as const) {
+  for (const [k, v] of [
+    ['images', o.images],
+    ['trainImages', o.trainImages],
+    ['maxPoints', o.maxPoints],
+  ] as const) {
     if (v !== undefined && !(Number.isInteger(v) && v >= 2)) throw new TtlInputError(`${k} must be an integer ≥ 2, got ${v}`);
   }
   if (o.grid !== undefined && !(Number.isInteger(o.grid) && o.grid >= 1)) throw new TtlInputError(`grid must be a positive integer, got ${o.grid}`);

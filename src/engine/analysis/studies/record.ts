@@ -84,7 +84,15 @@ export async function recordActivations(model: tf.LayersModel, layers: readonly 
         if (grid > 0 || perImage > 0) {
           const full: LayerActivations = { data: (await y.data()) as Float32Array, shape: y.shape };
           const spatial = spatialShape(full);
-          if (grid > 0) gridParts[li].push(spatial.every((d) => d <= grid) ? full : averagePool(full, spatial.map((d) => Math.min(d, grid))));
+          if (grid > 0)
+            gridParts[li].push(
+              spatial.every((d) => d <= grid)
+                ? full
+                : averagePool(
+                    full,
+                    spatial.map((d) => Math.min(d, grid)),
+                  ),
+            );
           if (perImage > 0) pointParts[li].push(samplePositions(full, start, perImage, seed));
         }
       } else {

@@ -47,7 +47,10 @@ export function suggestCut(all: readonly HorizontalLayer[], threshold = DEFAULT_
   const fmt = (l: HorizontalLayer) => `${l.finetuned.toFixed(3)} vs random ${l.random.toFixed(3)}`;
   if (fall === -1) {
     const i = layers.length - 1;
-    return pick(i, `every analysed layer kept at least ${pct(threshold)} of its similarity above the random baseline; the deepest, ${layers[i].layer} (${fmt(layers[i])}), is the suggested cut`);
+    return pick(
+      i,
+      `every analysed layer kept at least ${pct(threshold)} of its similarity above the random baseline; the deepest, ${layers[i].layer} (${fmt(layers[i])}), is the suggested cut`,
+    );
   }
   if (fall === 0) {
     return pick(0, `already the first analysed layer, ${layers[0].layer}, is near the random baseline (${fmt(layers[0])}, ${pct(r[0])} kept); cut as early as possible`);

@@ -79,11 +79,7 @@ export function conv2dFilterGradNHWC(x: tf.Tensor4D, dy: tf.Tensor4D, info: tf.b
   return useGemm ? viaGemm(x, dy, info) : viaConv(x, dy, info);
 }
 
-function conv2DBackpropFilter(args: {
-  inputs: tf.NamedTensorInfoMap;
-  backend: tf.KernelBackend;
-  attrs: tf.Conv2DBackpropFilterAttrs;
-}): tf.TensorInfo {
+function conv2DBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs: tf.Conv2DBackpropFilterAttrs }): tf.TensorInfo {
   const { inputs, backend, attrs } = args;
   const { strides, pad, dataFormat, dimRoundingMode, filterShape } = attrs;
   return runOps(backend, [input(inputs, 'x'), input(inputs, 'dy')], (xT, dyT) => {

@@ -69,18 +69,11 @@ export function conv2dInputGradNHWC(dy: tf.Tensor4D, filter: tf.Tensor4D, info: 
   // Measured (interleaved A/B on ResNet, DenseNet and MobileNet shapes): the GEMM wins for 1×1
   // convolutions and for filters large next to dy, unless Cout is small — then the GEMM's
   // inner dimension is short and col2im (∝ kh·kw·Cin·N·oh·ow) dominates.
-  const useGemm =
-    force != null
-      ? force === 'gemm'
-      : isPlain1x1(info) || (filter.size * info.strideHeight * info.strideWidth >= 2 * dy.size && filter.shape[3] >= 64);
+  const useGemm = force != null ? force === 'gemm' : isPlain1x1(info) || (filter.size * info.strideHeight * info.strideWidth >= 2 * dy.size && filter.shape[3] >= 64);
   return useGemm ? viaGemm(dy, filter, info) : viaConv(dy, filter, info);
 }
 
-function conv2DBackpropInput(args: {
-  inputs: tf.NamedTensorInfoMap;
-  backend: tf.KernelBackend;
-  attrs: tf.Conv2DBackpropInputAttrs;
-}): tf.TensorInfo {
+function conv2DBackpropInput(args: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs: tf.Conv2DBackpropInputAttrs }): tf.TensorInfo {
   const { inputs, backend, attrs } = args;
   const { strides, pad, dataFormat, dimRoundingMode, inputShape } = attrs;
   return runOps(backend, [input(inputs, 'dy'), input(inputs, 'filter')], (dyT, w) => {

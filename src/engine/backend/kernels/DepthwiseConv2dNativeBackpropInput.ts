@@ -60,15 +60,7 @@ function depthwiseConv2dNativeBackpropInput(args: {
   const { strides, dilations, pad, dimRoundingMode, inputShape } = attrs;
   return runOps(backend, [input(inputs, 'dy'), input(inputs, 'filter')], (dy, w) => {
     const filter = w as tf.Tensor4D;
-    const info = tf.backend_util.computeConv2DInfo(
-      inputShape,
-      filter.shape,
-      strides,
-      dilations,
-      pad,
-      dimRoundingMode,
-      true,
-    );
+    const info = tf.backend_util.computeConv2DInfo(inputShape, filter.shape, strides, dilations, pad, dimRoundingMode, true);
     return depthwiseInputGradNHWC(dy as tf.Tensor4D, filter, info);
   });
 }

@@ -26,8 +26,16 @@ function fusedBatchNorm(args: { inputs: tf.NamedTensorInfoMap; backend: tf.Kerne
   const c = x.shape[x.shape.length - 1];
   const isVec = (t: tf.TensorInfo | undefined) => t == null || (t.shape.length === 1 && t.shape[0] === c && t.dtype === 'float32');
   const fast =
-    subKernel != null && mulKernel != null && addKernel != null && x.dtype === 'float32' && x.shape.length >= 1 &&
-    tf.util.sizeFromShape(x.shape) > 0 && isVec(mean) && isVec(variance) && isVec(offset) && isVec(scale);
+    subKernel != null &&
+    mulKernel != null &&
+    addKernel != null &&
+    x.dtype === 'float32' &&
+    x.shape.length >= 1 &&
+    tf.util.sizeFromShape(x.shape) > 0 &&
+    isVec(mean) &&
+    isVec(variance) &&
+    isVec(offset) &&
+    isVec(scale);
   if (!fast) {
     if (shipped == null) throw new Error('FusedBatchNorm: the wasm kernel is not registered');
     return shipped.kernelFunc(args as unknown as Parameters<tf.KernelFunc>[0]) as tf.TensorInfo;
@@ -40,8 +48,7 @@ function fusedBatchNorm(args: { inputs: tf.NamedTensorInfoMap; backend: tf.Kerne
     const sv = scale != null ? (backend.typedArrayFromHeap(scale) as Float32Array) : null;
     for (let k = 0; k < c; k++) fv[k] = (sv != null ? sv[k] : 1) / Math.sqrt(vv[k] + attrs.varianceEpsilon);
   }
-  const call = (k: tf.KernelConfig, a: tf.TensorInfo, b: tf.TensorInfo) =>
-    k.kernelFunc({ inputs: { a, b }, backend: args.backend, attrs: {} }) as tf.TensorInfo;
+  const call = (k: tf.KernelConfig, a: tf.TensorInfo, b: tf.TensorInfo) => k.kernelFunc({ inputs: { a, b }, backend: args.backend, attrs: {} }) as tf.TensorInfo;
   const centred = call(subKernel, x, mean);
   const scaled = call(mulKernel, centred, factor);
   args.backend.disposeData(centred.dataId);

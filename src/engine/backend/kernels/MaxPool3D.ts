@@ -13,14 +13,7 @@ import { input, runOps } from './kernel_utils';
 
 /** Pooling geometry (a Conv3DInfo with one filter per channel). */
 export function pool3dInfo(xShape: number[], attrs: tf.MaxPool3DAttrs | tf.MaxPool3DGradAttrs): tf.backend_util.Conv3DInfo {
-  return tf.backend_util.computePool3DInfo(
-    xShape as [number, number, number, number, number],
-    attrs.filterSize,
-    attrs.strides,
-    1,
-    attrs.pad,
-    attrs.dimRoundingMode,
-  );
+  return tf.backend_util.computePool3DInfo(xShape as [number, number, number, number, number], attrs.filterSize, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);
 }
 
 function maxPool3D(args: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs: tf.MaxPool3DAttrs }): tf.TensorInfo {

@@ -11,11 +11,7 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { tf } from '../../tf';
 import { input } from './kernel_utils';
 
-function unsortedSegmentSum(args: {
-  inputs: tf.NamedTensorInfoMap;
-  backend: tf.KernelBackend;
-  attrs: tf.UnsortedSegmentSumAttrs;
-}): tf.TensorInfo {
+function unsortedSegmentSum(args: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs: tf.UnsortedSegmentSumAttrs }): tf.TensorInfo {
   const backend = args.backend as unknown as BackendWasm;
   const x = input(args.inputs, 'x');
   const ids = input(args.inputs, 'segmentIds');

@@ -117,6 +117,11 @@ export function untapSlices(g: tf.Tensor4D, a: number, info: Conv3DInfo): tf.Ten
   const used = a + oD * sd;
   if (used > dp) col = tf.slice(col, [0, 0, 0], [n, oD * sd - (used - dp), h * w * c]);
   const after = Math.max(0, dp - used);
-  if (a > 0 || after > 0) col = tf.pad(col, [[0, 0], [a, after], [0, 0]]);
+  if (a > 0 || after > 0)
+    col = tf.pad(col, [
+      [0, 0],
+      [a, after],
+      [0, 0],
+    ]);
   return tf.reshape(col, [n, dp, h, w, c]);
 }

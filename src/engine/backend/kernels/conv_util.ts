@@ -114,13 +114,7 @@ export function activePhases(ph: PhasePlan, pw: PhasePlan): Array<[number, numbe
  * `((u·Kw + v)·P + p)` is the flattened tap used by active phase p at window position (u, v),
  * or `kh·kw` (a zero row) where there is none. `needsZero` says whether a zero row is needed.
  */
-export function combinedTapIndices(
-  ph: PhasePlan,
-  pw: PhasePlan,
-  kw: number,
-  zeroRow: number,
-  phases: Array<[number, number]>,
-): { indices: Int32Array; needsZero: boolean } {
+export function combinedTapIndices(ph: PhasePlan, pw: PhasePlan, kw: number, zeroRow: number, phases: Array<[number, number]>): { indices: Int32Array; needsZero: boolean } {
   const P = phases.length;
   const indices = new Int32Array(ph.size * pw.size * P);
   let needsZero = false;
@@ -144,15 +138,7 @@ export function combinedTapIndices(
  * Interleaves the phases back to full resolution: `y` is [N, Lh, Lw, P·C] with channels
  * (active phase, channel); returns [N, H, W, C]. Inactive phases are zero.
  */
-export function interleavePhases(
-  y: tf.Tensor4D,
-  ph: PhasePlan,
-  pw: PhasePlan,
-  phases: Array<[number, number]>,
-  C: number,
-  H: number,
-  W: number,
-): tf.Tensor4D {
+export function interleavePhases(y: tf.Tensor4D, ph: PhasePlan, pw: PhasePlan, phases: Array<[number, number]>, C: number, H: number, W: number): tf.Tensor4D {
   const [n, lh, lw] = y.shape;
   const sh = ph.s;
   const sw = pw.s;
@@ -197,7 +183,7 @@ export function pickRows(taps: tf.Tensor, indices: Int32Array, zeroRow: number):
   const rows = new Map<number, tf.Tensor>();
   const pieces: tf.Tensor[] = [];
   // Runs of consecutive indices become one slice.
-  for (let k = 0; k < indices.length; ) {
+  for (let k = 0; k < indices.length;) {
     const first = indices[k];
     let len = 1;
     if (first !== zeroRow) while (k + len < indices.length && indices[k + len] === first + len && first + len !== zeroRow) len++;

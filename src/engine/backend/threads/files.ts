@@ -44,7 +44,6 @@ export function findThreadedWasmFiles(): { files?: ThreadedWasmFiles; reason?: s
   return { files: { mainScript, workerModule, singleScript, threadedBinary, simdBinary } };
 }
 
-
 /** Paths of the generated scripts. */
 export interface RuntimeScripts {
   dir: string;

@@ -47,29 +47,38 @@ export function installThreadedWasm(threads: number, files: ThreadedWasmFiles, c
   state.requested = threads;
   state.fallbackReason = undefined;
   tf.removeBackend('wasm');
-  tf.registerBackend('wasm', async () => {
-    try {
-      const { module } = await loadWasmModule({
-        script: files.mainScript, binary: files.threadedBinary, workerScript: scripts.worker, threaded: true, threads, timeoutMs,
-      });
-      const m = module as EmscriptenModule & { tfjs?: Record<string, unknown> };
-      m.tfjs = {
-        init: m.cwrap('init', null, []),
-        initWithThreadsCount: m.cwrap('init_with_threads_count', null, ['number']),
-        getThreadsCount: m.cwrap('get_threads_count', 'number', []),
-        registerTensor: m.cwrap('register_tensor', null, ['number', 'number', 'number']),
-        disposeData: m.cwrap('dispose_data', null, ['number']),
-        dispose: m.cwrap('dispose', null, []),
-      };
-      setThreadsCount(threads);
-      const backend = new BackendWasm(m as unknown as ConstructorParameters<typeof BackendWasm>[0]);
-      unrefWorkers(m);
-      return backend;
-    } catch (e) {
-      state.fallbackReason = `the threaded wasm module failed to start: ${(e as Error).message}`;
-      setThreadsCount(1);
-      return original();
-    }
-  }, 2);
+  tf.registerBackend(
+    'wasm',
+    async () => {
+      try {
+        const { module } = await loadWasmModule({
+          script: files.mainScript,
+          binary: files.threadedBinary,
+          workerScript: scripts.worker,
+          threaded: true,
+          threads,
+          timeoutMs,
+        });
+        const m = module as EmscriptenModule & { tfjs?: Record<string, unknown> };
+        m.tfjs = {
+          init: m.cwrap('init', null, []),
+          initWithThreadsCount: m.cwrap('init_with_threads_count', null, ['number']),
+          getThreadsCount: m.cwrap('get_threads_count', 'number', []),
+          registerTensor: m.cwrap('register_tensor', null, ['number', 'number', 'number']),
+          disposeData: m.cwrap('dispose_data', null, ['number']),
+          dispose: m.cwrap('dispose', null, []),
+        };
+        setThreadsCount(threads);
+        const backend = new BackendWasm(m as unknown as ConstructorParameters<typeof BackendWasm>[0]);
+        unrefWorkers(m);
+        return backend;
+      } catch (e) {
+        state.fallbackReason = `the threaded wasm module failed to start: ${(e as Error).message}`;
+        setThreadsCount(1);
+        return original();
+      }
+    },
+    2,
+  );
   return true;
 }

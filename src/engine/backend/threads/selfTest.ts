@@ -7,7 +7,12 @@
 import { loadWasmModule } from './loader';
 import type { SelfTestConfig, ThreadsSelfTest } from './types';
 
-const B = 4, H = 56, W = 56, C = 64, K = 3, O = 64;
+const B = 4,
+  H = 56,
+  W = 56,
+  C = 64,
+  K = 3,
+  O = 64;
 
 function inputs(): { x: Float32Array; f: Float32Array } {
   const x = new Float32Array(B * H * W * C);
@@ -22,7 +27,10 @@ async function conv(cfg: SelfTestConfig, x: Float32Array, f: Float32Array, threa
   const { module: M } = await loadWasmModule({
     script: threaded ? cfg.files.mainScript : cfg.files.singleScript,
     binary: threaded ? cfg.files.threadedBinary : cfg.files.simdBinary,
-    workerScript: cfg.workerScript, threaded, threads, timeoutMs: cfg.loadTimeoutMs,
+    workerScript: cfg.workerScript,
+    threaded,
+    threads,
+    timeoutMs: cfg.loadTimeoutMs,
   });
   M.cwrap('init_with_threads_count', null, ['number'])(threads);
   const actual = M.cwrap('get_threads_count', 'number', [])();
@@ -37,7 +45,9 @@ async function conv(cfg: SelfTestConfig, x: Float32Array, f: Float32Array, threa
     reg(id, src.length, off);
     return { id: id++, off, n: src.length };
   };
-  const tx = put(x), tw = put(f), ty = put(new Float32Array(B * H * W * O));
+  const tx = put(x),
+    tw = put(f),
+    ty = put(new Float32Array(B * H * W * O));
   const once = () => run(tx.id, B, H, W, tw.id, K, K, 1, 1, 1, 1, 1, 1, 1, 1, 1, C, O, ty.id);
   once();
   let best = Infinity;
@@ -52,11 +62,13 @@ async function conv(cfg: SelfTestConfig, x: Float32Array, f: Float32Array, threa
 /** One output value of the conv, in plain JavaScript. */
 function reference(x: Float32Array, f: Float32Array, b: number, y: number, xx: number, o: number): number {
   let s = 0;
-  for (let ky = 0; ky < K; ky++) for (let kx = 0; kx < K; kx++) {
-    const iy = y + ky - 1, ix = xx + kx - 1;
-    if (iy < 0 || ix < 0 || iy >= H || ix >= W) continue;
-    for (let c = 0; c < C; c++) s += x[((b * H + iy) * W + ix) * C + c] * f[((ky * K + kx) * C + c) * O + o];
-  }
+  for (let ky = 0; ky < K; ky++)
+    for (let kx = 0; kx < K; kx++) {
+      const iy = y + ky - 1,
+        ix = xx + kx - 1;
+      if (iy < 0 || ix < 0 || iy >= H || ix >= W) continue;
+      for (let c = 0; c < C; c++) s += x[((b * H + iy) * W + ix) * C + c] * f[((ky * K + kx) * C + c) * O + o];
+    }
   return s;
 }
 
@@ -67,15 +79,19 @@ export async function selfTestInThisProcess(cfg: SelfTestConfig): Promise<Thread
     const { x, f } = inputs();
     const one = await conv(cfg, x, f, false, 1);
     const many = await conv(cfg, x, f, true, cfg.threads);
-    let maxAbs = 0, maxDiff = 0;
+    let maxAbs = 0,
+      maxDiff = 0;
     for (let i = 0; i < one.out.length; i++) {
       maxAbs = Math.max(maxAbs, Math.abs(one.out[i]));
       maxDiff = Math.max(maxDiff, Math.abs(one.out[i] - many.out[i]));
     }
     let refDiff = 0;
-    for (let b = 0; b < B; b += 3) for (let y = 0; y < H; y += 11) for (let xx = 0; xx < W; xx += 13) for (let o = 0; o < O; o += 7) {
-      refDiff = Math.max(refDiff, Math.abs(reference(x, f, b, y, xx, o) - one.out[((b * H + y) * W + xx) * O + o]));
-    }
+    for (let b = 0; b < B; b += 3)
+      for (let y = 0; y < H; y += 11)
+        for (let xx = 0; xx < W; xx += 13)
+          for (let o = 0; o < O; o += 7) {
+            refDiff = Math.max(refDiff, Math.abs(reference(x, f, b, y, xx, o) - one.out[((b * H + y) * W + xx) * O + o]));
+          }
     r.actualThreads = many.actual;
     r.maxRelErr = maxDiff / Math.max(maxAbs, 1e-30);
     r.msSingle = Math.round(one.ms * 100) / 100;

@@ -56,7 +56,6 @@ export interface ThreadsOptions {
   selfTestTimeoutMs?: number;
 }
 
-
 /** What the self-test child is given (as JSON, its one argument). */
 export interface SelfTestConfig {
   threads: number;

@@ -13,12 +13,7 @@ import { spawnSelfTest } from './selfTestProcess';
 import type { SelfTestConfig, ThreadedWasmFiles, ThreadsOptions, ThreadsSelfTest, ThreadsVerdict } from './types';
 
 /** Runs the self-test in a child process (never in this one). */
-export async function runThreadsSelfTest(
-  threads: number,
-  files: ThreadedWasmFiles,
-  cacheDir = defaultCacheDir(),
-  timeoutMs = 60_000,
-): Promise<ThreadsSelfTest> {
+export async function runThreadsSelfTest(threads: number, files: ThreadedWasmFiles, cacheDir = defaultCacheDir(), timeoutMs = 60_000): Promise<ThreadsSelfTest> {
   let workerScript: string;
   try {
     workerScript = ensureRuntimeScripts(files, cacheDir).worker;
@@ -86,7 +81,13 @@ export async function wasmThreadsVerdict(opts: ThreadsOptions = {}): Promise<Thr
   const threads = resolveThreadCount(requested);
   const key = threadsCacheKey(threads);
   const off = (reason: string, extra: Partial<ThreadsVerdict> = {}): ThreadsVerdict => ({
-    requested, threads: 1, enabled: false, reason, cached: false, key, ...extra,
+    requested,
+    threads: 1,
+    enabled: false,
+    reason,
+    cached: false,
+    key,
+    ...extra,
   });
   if (threads <= 1) {
     return off(requested === 'auto' ? 'one CPU core: 1 thread' : 'threads off (wasmThreads: 1)');
@@ -109,4 +110,3 @@ export async function wasmThreadsVerdict(opts: ThreadsOptions = {}): Promise<Thr
   }
   return { requested, threads, enabled: true, reason: `${threads} threads: self-test passed${speed}${when}`, selfTest: result, cached, key };
 }
-
