@@ -12,6 +12,7 @@ import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { appendLine, trimPartialLastLine, writeFileAtomic, writeJsonAtomic } from './atomic';
 import { TtlInputError } from './errors';
+import { acquireLock, isProcessAlive, releaseLock } from './lock';
 import type { Experiment } from './experiment';
 import { csvLine } from '../shared/csv';
 import { DEFAULT_RUNS_DIR_PARTS } from '../shared/paths';
@@ -353,16 +354,7 @@ export function effectiveStatus(info: Pick<RunInfo, 'status' | 'pid' | 'host' | 
   return 'running';
 }
 
-/** Whether a process with this id exists on this machine. */
-export function isProcessAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM'; // exists, owned by someone else
-  }
-}
+export { isProcessAlive };
 
 /** Formats predictions as CSV (see {@link RunHandle.writePredictions}). */
 export function predictionsCsv(rows: readonly PredictionRow[], classNames?: readonly string[]): string {
@@ -530,86 +522,14 @@ class Handle implements RunHandle {
 /** The lock file a process holds while it writes a run (created with `wx`; JSON `{ pid, host, at }`). */
 export const LOCK_FILE = 'run.lock';
 
-interface LockHolder {
-  pid: number;
-  host: string;
-  at: string;
-}
-
-function readLock(file: string): LockHolder | undefined {
-  try {
-    const v = JSON.parse(fs.readFileSync(file, 'utf8')) as LockHolder;
-    return Number.isInteger(v?.pid) && typeof v.host === 'string' ? v : undefined;
-  } catch {
-    return undefined; // gone, or not written yet
-  }
-}
-
-/** A lock is stale when its process is gone from this machine, or when it was never written and is old. */
-function lockIsLive(file: string, holder: LockHolder | undefined): boolean {
-  if (holder) return holder.host !== hostname() || isProcessAlive(holder.pid);
-  try {
-    return Date.now() - fs.statSync(file).mtimeMs < 10_000; // being written right now
-  } catch {
-    return false;
-  }
-}
-
-function lockedError(dir: string, holder: LockHolder | undefined): TtlInputError {
-  const who = holder ? `pid ${holder.pid} on ${holder.host} since ${holder.at}` : 'another process';
-  return new TtlInputError(`${dir}: the run is in use by ${who} (lock file ${LOCK_FILE}); if that process is gone, delete ${join(dir, LOCK_FILE)}`);
-}
-
-/**
- * Takes the exclusive lock of the run in `dir`, so that only one process trains it: the lock file
- * is created with `wx` and holds this process's id. A lock whose process no longer exists on this
- * machine is stale: it is moved aside atomically (only one contender can) and taken over.
- */
+/** Takes the exclusive lock of the run in `dir`, so that only one process trains it (see ./lock). */
 export function acquireRunLock(dir: string): void {
-  const file = join(dir, LOCK_FILE);
-  for (let attempt = 0; attempt < 5; attempt++) {
-    try {
-      const fd = fs.openSync(file, 'wx', 0o644);
-      try {
-        fs.writeSync(fd, JSON.stringify({ pid: process.pid, host: hostname(), at: new Date().toISOString() } satisfies LockHolder));
-        fs.fsyncSync(fd);
-      } finally {
-        fs.closeSync(fd);
-      }
-      return;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-    }
-    const holder = readLock(file);
-    if (lockIsLive(file, holder)) throw lockedError(dir, holder);
-    const aside = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.stale`;
-    try {
-      fs.renameSync(file, aside);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue; // another contender moved it first
-      throw e;
-    }
-    const moved = readLock(aside);
-    if (moved && lockIsLive(aside, moved)) {
-      // a contender took the lock between our read and our move: give it back
-      try {
-        fs.linkSync(aside, file);
-      } catch {
-        /* someone holds it again */
-      }
-      fs.rmSync(aside, { force: true });
-      throw lockedError(dir, moved);
-    }
-    fs.rmSync(aside, { force: true });
-  }
-  throw lockedError(dir, readLock(file));
+  acquireLock(dir, LOCK_FILE, 'run');
 }
 
 /** Removes the run's lock file when this process holds it. */
 export function releaseRunLock(dir: string): void {
-  const file = join(dir, LOCK_FILE);
-  const holder = readLock(file);
-  if (holder && holder.pid === process.pid && holder.host === hostname()) fs.rmSync(file, { force: true });
+  releaseLock(dir, LOCK_FILE);
 }
 
 function readMetrics(file: string, warnings: string[]): MetricsLine[] {

@@ -22,6 +22,7 @@ import { ExperimentError, loadExperiment, type Experiment, type MonitorMetric, t
 import { assertExperimentOnDisk } from '../experiment/disk';
 import { initBackend } from '../backend';
 import { loadBackbone } from '../models';
+import { acquireLock, releaseLock } from '../lock';
 import { isProcessAlive, listRuns } from '../runstore';
 import { writeFileAtomic, writeJsonAtomic } from '../atomic';
 import { runCli } from './child';
@@ -39,6 +40,7 @@ import {
   searchesDir,
   writeSearch,
   SEARCH_FORMAT,
+  SEARCH_LOCK_FILE,
   type SearchState,
   type Trial,
   type TrialStage,
@@ -79,12 +81,13 @@ export type SearchOutcome =
 /** Starts or resumes a search; see the module comment. */
 export async function runSearch(file: string | undefined, o: SearchOptions = {}): Promise<SearchOutcome> {
   const runsDir = path.resolve(o.runsDir ?? path.join(process.cwd(), ...DEFAULT_RUNS_DIR_PARTS));
-  const emit = o.onEvent ?? (() => undefined);
   let dir: string;
   let state: SearchState;
   let resumed = true;
   if (o.resume !== undefined) {
     dir = path.resolve(o.resume);
+    readSearch(dir); // a search folder, before a lock file is made in it
+    acquireLock(dir, SEARCH_LOCK_FILE, 'search');
     state = readSearch(dir);
   } else {
     if (file === undefined) throw new TtlInputError('ttl search needs an experiment file or --resume <search-dir>');
@@ -94,6 +97,7 @@ export async function runSearch(file: string | undefined, o: SearchOptions = {})
     const existing = o.fresh ? undefined : findUnfinishedSearch(runsDir, hash);
     if (existing) {
       dir = existing;
+      acquireLock(dir, SEARCH_LOCK_FILE, 'search');
       state = readSearch(dir);
     } else {
       state = await newState(path.resolve(file), exp, hash);
@@ -102,10 +106,21 @@ export async function runSearch(file: string | undefined, o: SearchOptions = {})
       state.id = newSearchId(root, exp.name);
       dir = path.join(root, state.id);
       mkdirSync(dir, { recursive: true });
+      acquireLock(dir, SEARCH_LOCK_FILE, 'search');
       writeSearch(dir, state);
       resumed = false;
     }
   }
+  try {
+    return await continueSearch(dir, state, resumed, o);
+  } finally {
+    releaseLock(dir, SEARCH_LOCK_FILE);
+  }
+}
+
+/** Runs the protocol of a search whose lock this process holds, and writes its report. */
+async function continueSearch(dir: string, state: SearchState, resumed: boolean, o: SearchOptions): Promise<SearchOutcome> {
+  const emit = o.onEvent ?? (() => undefined);
   emit({ type: 'search-started', searchDir: dir, resumed, maxTrials: maxTrials(state) });
   const search = new Search(dir, state, o);
   try {

@@ -5,7 +5,8 @@
  *                               after every change, so a search killed at any moment resumes);
  * - `trials/<trial-id>.ttl.json` — each trial's own experiment file (one strategy, cut, budget, seed);
  * - `runs/<trial-id>/<run-id>/`  — the trial's run, an ordinary run folder (`ttl run --runs-dir`);
- * - `report.md|csv|json`      — the result table, once the search has finished.
+ * - `report.md|csv|json`      — the result table, once the search has finished;
+ * - `search.lock`             — held by the process running the search (created with `wx`, holds its pid).
  *
  * Paths inside search.json are relative to the search folder, so the folder can be moved (or
  * filled in on a cluster and copied back).
@@ -20,6 +21,8 @@ import type { Block } from '../models/types';
 
 export const SEARCH_FORMAT = 'ttl-search/1';
 export const SEARCH_FILE = 'search.json';
+/** The lock file the process running a search holds (see ../lock): one process runs a search at a time. */
+export const SEARCH_LOCK_FILE = 'search.lock';
 
 /** Search stage of a trial: 1 (block search), 2 (layer search), or the final seeds. */
 export type TrialStage = 1 | 2 | 'final';
