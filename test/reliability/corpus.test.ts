@@ -61,7 +61,11 @@ test('every bad input of the corpus is refused with one line naming it, and leav
   const root = tempDir('ttl-corpus-');
   const cases = badInputs();
   assert.equal(new Set(cases.map((c) => c.id)).size, cases.length, 'case ids are unique');
-  for (const k of ['experiment', 'image', 'csv', 'npz', 'nifti', 'weights']) assert.ok(cases.some((c) => c.class === k), `no ${k} case`);
+  for (const k of ['experiment', 'image', 'csv', 'npz', 'nifti', 'weights'])
+    assert.ok(
+      cases.some((c) => c.class === k),
+      `no ${k} case`,
+    );
   // two at a time: the machine has two cores
   const failures: string[] = [];
   const queue = [...cases];

@@ -28,9 +28,18 @@ export function re(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
+/** An experiment object, its sections open to any edit. */
+interface Exp {
+  data: Record<string, unknown>;
+  model: Record<string, unknown>;
+  strategy: Record<string, unknown>;
+  train: Record<string, unknown>;
+  [key: string]: unknown;
+}
+
 /** A valid experiment on the shipped BreastMNIST subset, with `edit` applied to its object. */
-function experimentObject(edit: (e: Record<string, any>) => void = () => undefined): Record<string, any> {
-  const e: Record<string, any> = {
+function experimentObject(edit: (e: Exp) => void = () => undefined): Exp {
+  const e: Exp = {
     name: 'bad',
     data: { format: 'npz', path: BREAST, imageSize: 32, limit: 40 },
     model: { backbone: 'mobilenet_v1' },
@@ -41,14 +50,14 @@ function experimentObject(edit: (e: Record<string, any>) => void = () => undefin
   return e;
 }
 
-function writeExperiment(dir: string, e: Record<string, any> | string): string {
+function writeExperiment(dir: string, e: Exp | string): string {
   const file = path.join(dir, 'bad.ttl.json');
   fs.writeFileSync(file, typeof e === 'string' ? e : JSON.stringify(e, null, 2));
   return file;
 }
 
 /** An experiment case: the error names the file and the JSON pointer `field`. */
-function field(id: string, field: string, edit: (e: Record<string, any>) => void): BadInput {
+function field(id: string, field: string, edit: (e: Exp) => void): BadInput {
   return {
     id,
     class: 'experiment',
@@ -107,7 +116,10 @@ function imageCase(id: string, name: string, bad: () => Uint8Array): BadInput {
       const file = path.join(data, 'NORMAL', name);
       fs.writeFileSync(file, bad());
       return {
-        file: writeExperiment(dir, experimentObject((e) => (e.data = { format: 'folder', path: data, imageSize: 32, split: { val: 0.25, test: 0.25, seed: 1 } }))),
+        file: writeExperiment(
+          dir,
+          experimentObject((e) => (e.data = { format: 'folder', path: data, imageSize: 32, split: { val: 0.25, test: 0.25, seed: 1 } })),
+        ),
         expect: new RegExp(re(file)),
       };
     },
@@ -153,7 +165,7 @@ function crc32(bytes: Uint8Array): number {
 function jpegHeaderBomb(width: number, height: number): Uint8Array {
   const real = Buffer.from(firstChestImage());
   // keep everything up to and including the real SOF0 segment, with its size replaced, and cut the scan short
-  for (let i = 2; i < real.length; ) {
+  for (let i = 2; i < real.length;) {
     const marker = real[i + 1];
     const len = real.readUInt16BE(i + 2);
     if (marker === 0xc0 || marker === 0xc2) {
@@ -182,7 +194,10 @@ function csvCase(id: string, rows: (files: string[]) => string, expect: (csv: st
       const csv = path.join(dir, 'list.csv');
       fs.writeFileSync(csv, rows(files));
       return {
-        file: writeExperiment(dir, experimentObject((e) => (e.data = { format: 'csv', path: csv, imageSize: 32, split: { val: 0.25, test: 0.25, seed: 1 } }))),
+        file: writeExperiment(
+          dir,
+          experimentObject((e) => (e.data = { format: 'csv', path: csv, imageSize: 32, split: { val: 0.25, test: 0.25, seed: 1 } })),
+        ),
         expect: expect(csv),
       };
     },
@@ -199,7 +214,15 @@ function niftiCase(id: string, bad: Uint8Array): BadInput {
     make: (dir) => {
       const rows = ['path,label'];
       for (let i = 0; i < 8; i++) {
-        fs.writeFileSync(path.join(dir, `v${i}.nii`), i === 2 ? bad : niftiBytes([4, 4, 4], Array.from({ length: 64 }, (_, j) => (j + i) % 50)));
+        fs.writeFileSync(
+          path.join(dir, `v${i}.nii`),
+          i === 2
+            ? bad
+            : niftiBytes(
+                [4, 4, 4],
+                Array.from({ length: 64 }, (_, j) => (j + i) % 50),
+              ),
+        );
         rows.push(`v${i}.nii,${i % 2}`);
       }
       const csv = path.join(dir, 'list.csv');
@@ -228,7 +251,10 @@ function weightsCase(id: string, name: string, write: (dir: string, file: string
       const file = path.join(dir, name);
       write(dir, file);
       return {
-        file: writeExperiment(dir, experimentObject((e) => (e.model = { backbone: 'mobilenet_v1', weights: file }))),
+        file: writeExperiment(
+          dir,
+          experimentObject((e) => (e.model = { backbone: 'mobilenet_v1', weights: file })),
+        ),
         expect: new RegExp(re(path.join(dir, named))),
       };
     },
@@ -266,7 +292,10 @@ export function badInputs(): BadInput[] {
     {
       id: 'lr-literal-1e999',
       class: 'experiment',
-      make: (dir) => ({ file: writeExperiment(dir, JSON.stringify(experimentObject()).replace('"seeds"', '"lr":1e999,"seeds"')), expect: /bad\.ttl\.json:\d+:\d+: \/train\/lr\b/ }),
+      make: (dir) => ({
+        file: writeExperiment(dir, JSON.stringify(experimentObject()).replace('"seeds"', '"lr":1e999,"seeds"')),
+        expect: /bad\.ttl\.json:\d+:\d+: \/train\/lr\b/,
+      }),
     },
     {
       id: 'nesting-5000',
@@ -276,7 +305,10 @@ export function badInputs(): BadInput[] {
     {
       id: 'duplicate-keys-80000',
       class: 'experiment',
-      make: (dir) => ({ file: writeExperiment(dir, JSON.stringify(experimentObject()).replace('{', '{' + '"name":"x",'.repeat(80_000))), expect: /bad\.ttl\.json:\d+:\d+: \/name\b.*duplicate/ }),
+      make: (dir) => ({
+        file: writeExperiment(dir, JSON.stringify(experimentObject()).replace('{', '{' + '"name":"x",'.repeat(80_000))),
+        expect: /bad\.ttl\.json:\d+:\d+: \/name\b.*duplicate/,
+      }),
     },
     { id: 'not-json', class: 'experiment', make: (dir) => ({ file: writeExperiment(dir, '{"name": "bad", "data": '), expect: /bad\.ttl\.json:\d+:\d+/ }) },
     { id: 'binary', class: 'experiment', make: (dir) => ({ file: writeExperiment(dir, '\u0000\u0001PK\u0003\u0004'), expect: /bad\.ttl\.json/ }) },
@@ -295,17 +327,41 @@ export function badInputs(): BadInput[] {
     imageCase('empty-file', 'empty.jpg', () => new Uint8Array(0)),
 
     // CSV manifests
-    csvCase('csv-no-label-column', (files) => 'path,klass\n' + labelled(files), (csv) => new RegExp(`${re(csv)}.*label`)),
-    csvCase('csv-no-path-column', (files) => 'file,label\n' + labelled(files), (csv) => new RegExp(`${re(csv)}.*path`)),
+    csvCase(
+      'csv-no-label-column',
+      (files) => 'path,klass\n' + labelled(files),
+      (csv) => new RegExp(`${re(csv)}.*label`),
+    ),
+    csvCase(
+      'csv-no-path-column',
+      (files) => 'file,label\n' + labelled(files),
+      (csv) => new RegExp(`${re(csv)}.*path`),
+    ),
     csvCase(
       'csv-label-typo',
       (files) => 'path,label\n' + labelled(files, (f) => (f === files[5] ? 'PNEUMONIAA' : f.split('-')[0])),
       () => /PNEUMONIAA/,
     ),
-    csvCase('csv-missing-file', (files) => 'path,label\n' + labelled(files) + '\nNORMAL-gone.jpeg,NORMAL\n', () => /NORMAL-gone\.jpeg/),
-    csvCase('csv-ragged-row', (files) => 'path,label\n' + labelled(files) + '\nx.jpeg,NORMAL,extra,more\n', (csv) => new RegExp(re(csv))),
-    csvCase('csv-empty', () => '', (csv) => new RegExp(re(csv))),
-    csvCase('csv-bad-split-value', (files) => 'path,label,split\n' + files.map((f) => `${f},${f.split('-')[0]},tran`).join('\n'), (csv) => new RegExp(`${re(csv)}.*tran`)),
+    csvCase(
+      'csv-missing-file',
+      (files) => 'path,label\n' + labelled(files) + '\nNORMAL-gone.jpeg,NORMAL\n',
+      () => /NORMAL-gone\.jpeg/,
+    ),
+    csvCase(
+      'csv-ragged-row',
+      (files) => 'path,label\n' + labelled(files) + '\nx.jpeg,NORMAL,extra,more\n',
+      (csv) => new RegExp(re(csv)),
+    ),
+    csvCase(
+      'csv-empty',
+      () => '',
+      (csv) => new RegExp(re(csv)),
+    ),
+    csvCase(
+      'csv-bad-split-value',
+      (files) => 'path,label,split\n' + files.map((f) => `${f},${f.split('-')[0]},tran`).join('\n'),
+      (csv) => new RegExp(`${re(csv)}.*tran`),
+    ),
 
     // npz / npy
     npzCase('npz-complex-dtype', { images: npy('<c8', [6, 16, 16], new Uint8Array(6 * 256 * 8)), labels: LABELS }, 'images'),
@@ -316,15 +372,37 @@ export function badInputs(): BadInput[] {
     npzCase('npz-label-count', { images: IMAGES, labels: npy('<i8', [5], new Uint8Array(40)) }, 'labels'),
     npzCase('npz-no-labels', { images: IMAGES }, 'labels'),
     npzCase('npz-data-short', { images: npy('|u1', [6, 16, 16], new Uint8Array(100)), labels: LABELS }, 'images'),
-    npzCase('npz-header-length', { images: npyRaw("{'descr': '|u1', 'fortran_order': False, 'shape': (6, 16, 16), }", new Uint8Array(1536), { headerLength: 60000 }), labels: LABELS }, 'images'),
+    npzCase(
+      'npz-header-length',
+      { images: npyRaw("{'descr': '|u1', 'fortran_order': False, 'shape': (6, 16, 16), }", new Uint8Array(1536), { headerLength: 60000 }), labels: LABELS },
+      'images',
+    ),
     npzCase('npz-huge-shape', { images: npy('|u1', [6, 2 ** 30, 2 ** 30], new Uint8Array(384)), labels: LABELS }, 'images'),
     npzCase('npz-truncated-zip', zipSync({ 'images.npy': IMAGES, 'labels.npy': LABELS }).subarray(0, 200), ''),
     npzCase('npz-not-zip', Buffer.from('not a zip archive at all'), ''),
 
     // NIfTI
-    niftiCase('nifti-negative-dim', niftiBytes([4, -4, 4], Array.from({ length: 64 }, () => 1))),
-    niftiCase('nifti-truncated', niftiBytes([4, 4, 4], Array.from({ length: 64 }, () => 1)).subarray(0, 200)),
-    niftiCase('nifti-data-short', niftiBytes([4, 4, 4], Array.from({ length: 64 }, () => 1)).subarray(0, 352 + 20)),
+    niftiCase(
+      'nifti-negative-dim',
+      niftiBytes(
+        [4, -4, 4],
+        Array.from({ length: 64 }, () => 1),
+      ),
+    ),
+    niftiCase(
+      'nifti-truncated',
+      niftiBytes(
+        [4, 4, 4],
+        Array.from({ length: 64 }, () => 1),
+      ).subarray(0, 200),
+    ),
+    niftiCase(
+      'nifti-data-short',
+      niftiBytes(
+        [4, 4, 4],
+        Array.from({ length: 64 }, () => 1),
+      ).subarray(0, 352 + 20),
+    ),
     niftiCase('nifti-huge-dims', niftiBytes([32767, 32767, 32767], [])),
     niftiCase('nifti-bad-sizeof-hdr', Buffer.from('not a nifti file'.repeat(30))),
 
@@ -341,13 +419,27 @@ export function badInputs(): BadInput[] {
     weightsCase('safetensors-empty', 'w.safetensors', (_d, f) => fs.writeFileSync(f, new Uint8Array(3))),
     weightsCase('model-json-not-json', 'model.json', (_d, f) => fs.writeFileSync(f, '{"modelTopology": ')),
     weightsCase('model-json-no-manifest', 'model.json', (_d, f) => fs.writeFileSync(f, JSON.stringify({ modelTopology: {}, weightsManifest: 7 }))),
-    weightsCase('model-json-shard-missing', 'model.json', (_d, f) =>
-      fs.writeFileSync(f, JSON.stringify({ modelTopology: {}, weightsManifest: [{ paths: ['gone.bin'], weights: [{ name: 'conv1/kernel', shape: [3, 3, 3, 32], dtype: 'float32' }] }] })),
+    weightsCase(
+      'model-json-shard-missing',
+      'model.json',
+      (_d, f) =>
+        fs.writeFileSync(
+          f,
+          JSON.stringify({ modelTopology: {}, weightsManifest: [{ paths: ['gone.bin'], weights: [{ name: 'conv1/kernel', shape: [3, 3, 3, 32], dtype: 'float32' }] }] }),
+        ),
       'gone.bin',
     ),
-    weightsCase('model-json-shard-short', 'model.json', (d, f) => {
-      fs.writeFileSync(path.join(d, 'w.bin'), new Uint8Array(10));
-      fs.writeFileSync(f, JSON.stringify({ modelTopology: {}, weightsManifest: [{ paths: ['w.bin'], weights: [{ name: 'conv1/kernel', shape: [3, 3, 3, 32], dtype: 'float32' }] }] }));
-    }, 'w.bin'),
+    weightsCase(
+      'model-json-shard-short',
+      'model.json',
+      (d, f) => {
+        fs.writeFileSync(path.join(d, 'w.bin'), new Uint8Array(10));
+        fs.writeFileSync(
+          f,
+          JSON.stringify({ modelTopology: {}, weightsManifest: [{ paths: ['w.bin'], weights: [{ name: 'conv1/kernel', shape: [3, 3, 3, 32], dtype: 'float32' }] }] }),
+        );
+      },
+      'w.bin',
+    ),
   ];
 }
