@@ -84,7 +84,21 @@ np.savez(sys.argv[2], train_images=d['train_images'][:n], train_labels=d['train_
     const bare = JSON.parse(
       run(
         PYTHON,
-        [join(ROOT, 'bench/bare_torch.py'), '--npz', join(dir, 'data.npz'), '--backbone', 'resnet18', '--size', String(SIZE), '--batch', String(BATCH), '--epochs', String(EPOCHS), '--device', DEVICE],
+        [
+          join(ROOT, 'bench/bare_torch.py'),
+          '--npz',
+          join(dir, 'data.npz'),
+          '--backbone',
+          'resnet18',
+          '--size',
+          String(SIZE),
+          '--batch',
+          String(BATCH),
+          '--epochs',
+          String(EPOCHS),
+          '--device',
+          DEVICE,
+        ],
         { ...process.env, PYTHONPATH: join(ROOT, 'python') },
       )
         .trim()
