@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { zipSync } from 'fflate';
 import { niftiBytes } from '../unit/nifti';
 import { ROOT } from '../unit/bin';
+import { chunk, PNG_SIGNATURE } from '../unit/png';
 
 const BREAST = path.join(ROOT, 'examples/breastmnist/data/breastmnist.npz');
 const CHEST = path.join(ROOT, 'examples/chest-xray/data');
@@ -131,34 +132,15 @@ function firstChestImage(): Uint8Array {
   return fs.readFileSync(path.join(cls, fs.readdirSync(cls).sort()[0]));
 }
 
-/** A PNG of one chunk list; CRCs are not checked by the decoders before the header is. */
+/** A PNG whose header (IHDR) claims `width`×`height`, with an empty image stream. */
 function pngHeaderBomb(width: number, height: number): Uint8Array {
-  const sig = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
-  const ihdr = Buffer.alloc(25);
-  ihdr.writeUInt32BE(13, 0);
-  ihdr.write('IHDR', 4, 'latin1');
-  ihdr.writeUInt32BE(width, 8);
-  ihdr.writeUInt32BE(height, 12);
-  ihdr.set([8, 2, 0, 0, 0], 16);
-  ihdr.writeUInt32BE(crc32(ihdr.subarray(4, 21)), 21);
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr.set([8, 2, 0, 0, 0], 8);
   // an IDAT of an empty zlib stream, and IEND
-  const idatData = Buffer.from([0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01]);
-  const idat = Buffer.alloc(12 + idatData.length);
-  idat.writeUInt32BE(idatData.length, 0);
-  idat.write('IDAT', 4, 'latin1');
-  idatData.copy(idat, 8);
-  idat.writeUInt32BE(crc32(idat.subarray(4, 8 + idatData.length)), 8 + idatData.length);
-  const iend = Buffer.from([0, 0, 0, 0, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82]);
-  return Buffer.concat([Buffer.from(sig), ihdr, idat, iend]);
-}
-
-function crc32(bytes: Uint8Array): number {
-  let c = ~0;
-  for (const b of bytes) {
-    c ^= b;
-    for (let k = 0; k < 8; k++) c = (c >>> 1) ^ (0xedb88320 & -(c & 1));
-  }
-  return ~c >>> 0;
+  const idat = Buffer.from([0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01]);
+  return Buffer.concat([PNG_SIGNATURE, chunk('IHDR', ihdr), chunk('IDAT', idat), chunk('IEND', Buffer.alloc(0))]);
 }
 
 /** A baseline JPEG whose frame header (SOF0) claims `width`×`height`, followed by no scan data. */

@@ -13,27 +13,9 @@ import { decodeImage, ImageDecodeError, loadDataset } from '../../src/engine/dat
 import { TtlInputError } from '../../src/engine/errors';
 import { ROOT } from '../unit/bin';
 import { tempDir } from '../unit/tmp';
+import { chunk } from '../unit/png';
 
 const CHEST = path.join(ROOT, 'examples/chest-xray/data');
-
-const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
-  let c = n;
-  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-  return c >>> 0;
-});
-function crc32(bytes: Uint8Array): number {
-  let c = 0xffffffff;
-  for (const b of bytes) c = CRC_TABLE[(c ^ b) & 0xff] ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
-function chunk(type: string, data: Uint8Array): Buffer {
-  const head = Buffer.alloc(8);
-  head.writeUInt32BE(data.length, 0);
-  head.write(type, 4, 'latin1');
-  const crc = Buffer.alloc(4);
-  crc.writeUInt32BE(crc32(Buffer.concat([head.subarray(4), data])));
-  return Buffer.concat([head, data, crc]);
-}
 
 /** A gray 8-bit PNG whose header says width×height but whose image data is `raw` (filter bytes included). */
 function pngWith(width: number, height: number, raw: Uint8Array): Buffer {

@@ -23,6 +23,7 @@ import {
   type Split,
 } from '../../src/engine/data';
 import { tf } from '../../src/engine/tf';
+import { chunk } from './png';
 
 const ROOT = path.resolve(__dirname, '../..');
 const CHEST = path.join(ROOT, 'examples/chest-xray/data');
@@ -316,24 +317,6 @@ test('folder errors: missing folder, fewer than 2 classes, empty class folder, a
 // --------------------------------------------------------------------------------------------
 // PNG decoding
 
-const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
-  let c = n;
-  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-  return c >>> 0;
-});
-function crc32(bytes: Uint8Array): number {
-  let c = 0xffffffff;
-  for (const b of bytes) c = CRC_TABLE[(c ^ b) & 0xff] ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
-function chunk(type: string, data: Uint8Array): Buffer {
-  const head = Buffer.alloc(8);
-  head.writeUInt32BE(data.length, 0);
-  head.write(type, 4, 'latin1');
-  const crc = Buffer.alloc(4);
-  crc.writeUInt32BE(crc32(Buffer.concat([head.subarray(4), data])));
-  return Buffer.concat([head, data, crc]);
-}
 /** A minimal PNG writer: `rows` are the raw (unfiltered) scanline bytes. */
 function makePng(width: number, height: number, bitDepth: number, colourType: number, rows: number[][], extra: Buffer[] = []): Buffer {
   const ihdr = Buffer.alloc(13);
