@@ -31,10 +31,10 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 
+from .protocol import VERSION
 from ._torch import TorchUnavailable, require_torch
 from .device import DeviceUnavailable, select_device
 
-VERSION = 1
 LAST = "torch-last.pt"
 BEST = "torch-best.pt"
 VOLUME_BACKBONES = {"resnet3d18", "resnext3d101", "mobilenet3d"}

@@ -153,7 +153,7 @@ interface Context {
  * The torch engine's Python, checked (torch ≥ 2.1, the device) before any data is loaded or run
  * folder made; a TtlInputError of one line otherwise.
  */
-function prepareTorch(exp: Experiment, options: RunOptions): TorchSetup {
+async function prepareTorch(exp: Experiment, options: RunOptions): Promise<TorchSetup> {
   const b = exp.model.backbone;
   if (!isBuiltinBackbone(b) || VOLUME_BACKBONES.includes(b)) {
     throw new TtlInputError(
@@ -162,7 +162,7 @@ function prepareTorch(exp: Experiment, options: RunOptions): TorchSetup {
   }
   const packageRoot = torchPackageRoot();
   const python = findPython({ python: options.python, packageRoot });
-  const report = checkTorch(python, options.device ?? exp.train.device ?? 'auto', packageRoot);
+  const report = await checkTorch(python, options.device ?? exp.train.device ?? 'auto', packageRoot);
   return { python, report, packageRoot };
 }
 
@@ -170,7 +170,7 @@ function prepareTorch(exp: Experiment, options: RunOptions): TorchSetup {
 async function prepareContext(file: string, exp: Experiment, options: RunOptions, check: boolean): Promise<Context> {
   const emit = options.onEvent ?? (() => undefined);
   const wanted = options.backend ?? exp.train.backend;
-  const torch = wanted === 'torch' ? prepareTorch(exp, options) : undefined;
+  const torch = wanted === 'torch' ? await prepareTorch(exp, options) : undefined;
   // the torch engine still builds the TypeScript model (complexity, the saved model): on the plain CPU backend
   const backend = await initBackend({ backend: (torch ? 'cpu' : wanted) as never, wasmThreads: options.wasmThreads });
   if (torch) {

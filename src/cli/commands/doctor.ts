@@ -11,7 +11,7 @@ export function doctorCommand(program: Command): void {
     .option('--device <device>', 'the torch device to check: auto, cuda, cuda:N, mps or cpu', 'auto')
     .option('--json', 'print one JSON object')
     .action(async (o: { json?: boolean; python?: string; device?: string }) => {
-      const r = { ...(await doctor({})), torch: torchDoctor({ python: o.python, device: o.device }) };
+      const r = { ...(await doctor({})), torch: await torchDoctor({ python: o.python, device: o.device }) };
       if (o.json) return out.json(r);
       out.data(JSON.stringify(r, null, 2));
     });

@@ -7,10 +7,10 @@
  * device exists) and turns every way it can fail into one line naming what was found and how to
  * install what is missing.
  */
-import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { TtlInputError } from '../errors';
+import { startJobProcess } from '../jobs/runner';
 
 /** The install's folder that holds `python/ttl_torch`, found walking up from `start` (source tree or `dist/`). */
 export function torchPackageRoot(start: string = __dirname): string {
@@ -60,34 +60,30 @@ const INSTALL = "bash python/setup.sh (or: <python> -m pip install 'torch>=2.1')
  * Checks that `choice` runs, has torch ≥ 2.1 and the requested device.
  * @throws TtlInputError with one line naming the interpreter, what was found and the install command.
  */
-export function checkTorch(choice: PythonChoice, device: string, packageRoot: string = torchPackageRoot()): TorchReport {
+export async function checkTorch(choice: PythonChoice, device: string, packageRoot: string = torchPackageRoot()): Promise<TorchReport> {
   const from = choice.source === 'PATH' ? 'on PATH' : `from ${choice.source}`;
-  const r = spawnSync(choice.command, ['-m', 'ttl_torch', 'doctor', '--device', device], { env: torchEnv(packageRoot), encoding: 'utf8', timeout: 120_000 });
-  if (r.error) {
-    const why = (r.error as NodeJS.ErrnoException).code === 'ENOENT' ? 'not found' : r.error.message;
+  const job = startJobProcess({
+    command: choice.command,
+    args: ['-m', 'ttl_torch', 'doctor', '--device', device, '--events'],
+    env: torchEnv(packageRoot),
+    timeoutMs: 120_000,
+  });
+  const end = await job.outcome;
+  if (end.state === 'done' && end.result.kind === 'check') {
+    const report = end.result.check as unknown as TorchReport;
+    if (!report.ok) throw new TtlInputError(`train.device: ${report.device.error ?? `device '${device}' is not available`}`);
+    return report;
+  }
+  if (end.state === 'failed' && end.answered) throw new TtlInputError(`${end.error} (Python ${from})`);
+  if (end.state === 'failed' && job.child.pid === undefined) {
+    const why = /ENOENT/.test(end.error) ? 'not found' : end.error;
     throw new TtlInputError(
       `the torch engine needs Python >= 3.9 with torch >= 2.1: Python '${choice.command}' (${from}) ${why}; install with ${INSTALL}, or pass --python <path>`,
     );
   }
-  const line =
-    (r.stderr ?? '')
-      .split('\n')
-      .map((l) => l.trim())
-      .filter(Boolean)
-      .pop() ?? '';
-  if (r.status === 3) throw new TtlInputError(`${line.replace(/^ttl_torch: /, '')} (Python ${from})`);
-  let report: TorchReport | undefined;
-  try {
-    report = JSON.parse((r.stdout ?? '').trim().split('\n').pop() ?? '') as TorchReport;
-  } catch {
-    report = undefined;
-  }
-  if (!report?.torch) {
-    const detail = /No module named ttl_torch/.test(r.stderr ?? '') ? `cannot import ttl_torch from ${packageRoot}` : line || `exit code ${r.status}`;
-    throw new TtlInputError(`the torch engine could not start in Python '${choice.command}' (${from}): ${detail}; install with ${INSTALL}`);
-  }
-  if (!report.ok) throw new TtlInputError(`train.device: ${report.device.error ?? `device '${device}' is not available`}`);
-  return report;
+  const stderr = job.stderrTail().join('\n');
+  const detail = /No module named ttl_torch/.test(stderr) ? `cannot import ttl_torch from ${packageRoot}` : end.state === 'failed' ? end.error : 'it gave no report';
+  throw new TtlInputError(`the torch engine could not start in Python '${choice.command}' (${from}): ${detail}; install with ${INSTALL}`);
 }
 
 /** What `ttl doctor` says about the torch engine: the Python found and its report, or why it cannot run. */
@@ -100,11 +96,11 @@ export interface TorchDoctor {
 }
 
 /** The torch engine's part of `ttl doctor` (never throws for a missing Python or torch). */
-export function torchDoctor(opts: { python?: string; device?: string } = {}): TorchDoctor {
+export async function torchDoctor(opts: { python?: string; device?: string } = {}): Promise<TorchDoctor> {
   const packageRoot = torchPackageRoot();
   const choice = findPython({ python: opts.python, packageRoot });
   try {
-    return { python: choice.command, source: choice.source, ok: true, report: checkTorch(choice, opts.device ?? 'auto', packageRoot) };
+    return { python: choice.command, source: choice.source, ok: true, report: await checkTorch(choice, opts.device ?? 'auto', packageRoot) };
   } catch (e) {
     if (!(e instanceof TtlInputError)) throw e;
     return { python: choice.command, source: choice.source, ok: false, error: e.message };
