@@ -8,10 +8,9 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ROOT, ttl } from '../unit/bin';
+import { ttl } from '../unit/bin';
 import { tempDir } from '../unit/tmp';
-
-const BREAST = path.join(ROOT, 'examples/breastmnist/data/breastmnist.npz');
+import { writeTinyRun } from './tiny';
 
 /** Mounts a tmpfs of `size` at a new folder; the reason it cannot, as a string. */
 function smallDisk(size: string): string | { dir: string; unmount: () => void } {
@@ -29,17 +28,7 @@ test('a full disk during training: failed with the path named, no partial checkp
     return;
   }
   try {
-    const file = path.join(tempDir('ttl-full-exp-'), 'tiny.ttl.json');
-    fs.writeFileSync(
-      file,
-      JSON.stringify({
-        name: 'tiny',
-        data: { format: 'npz', path: BREAST, imageSize: 32, limit: 40 },
-        model: { backbone: 'mobilenet_v1' },
-        strategy: { kind: 'ttl', cut: 'conv_pw_3_relu' },
-        train: { epochs: 2, batchSize: 16, optimizer: 'adam', lr: 0.001, seeds: [1], backend: 'wasm' },
-      }),
-    );
+    const file = writeTinyRun(tempDir('ttl-full-exp-'));
     const runs = path.join(disk.dir, 'runs');
     const r = ttl('run', file, '--runs-dir', runs);
     assert.equal(r.code, 1, r.stderr);

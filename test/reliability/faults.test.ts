@@ -14,8 +14,7 @@ import * as path from 'node:path';
 import { readRun } from '../../src/engine/runstore';
 import { BIN, ROOT } from '../unit/bin';
 import { tempDir } from '../unit/tmp';
-
-const BREAST = path.join(ROOT, 'examples/breastmnist/data/breastmnist.npz');
+import { writeTinyRun } from './tiny';
 
 interface Exit {
   code: number | null;
@@ -62,17 +61,7 @@ function onlyRun(runsDir: string): string {
 
 test('a run killed after any write resumes to the same metrics, each epoch once', { timeout: 600_000 }, async () => {
   const dir = tempDir('ttl-faults-');
-  const file = path.join(dir, 'tiny.ttl.json');
-  fs.writeFileSync(
-    file,
-    JSON.stringify({
-      name: 'tiny',
-      data: { format: 'npz', path: BREAST, imageSize: 32, limit: 40 },
-      model: { backbone: 'mobilenet_v1' },
-      strategy: { kind: 'ttl', cut: 'conv_pw_3_relu' },
-      train: { epochs: 2, batchSize: 16, optimizer: 'adam', lr: 0.001, seeds: [1], backend: 'wasm' },
-    }),
-  );
+  const file = writeTinyRun(dir);
 
   const baseRuns = path.join(dir, 'base');
   const base = await ttlAsync(['run', file, '--runs-dir', baseRuns]);

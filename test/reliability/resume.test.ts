@@ -12,22 +12,11 @@ import * as path from 'node:path';
 import { readRun } from '../../src/engine/runstore';
 import { BIN, ROOT, ttl, ttlWithin } from '../unit/bin';
 import { tempDir } from '../unit/tmp';
-
-const BREAST = path.join(ROOT, 'examples/breastmnist/data/breastmnist.npz');
+import { BREAST, writeTinyRun } from './tiny';
 
 /** A tiny two-epoch run killed after its third write (inside epoch 0): status interrupted. */
 function interruptedRun(dir: string, dataPath = BREAST): string {
-  const file = path.join(dir, 'tiny.ttl.json');
-  fs.writeFileSync(
-    file,
-    JSON.stringify({
-      name: 'tiny',
-      data: { format: 'npz', path: dataPath, imageSize: 32, limit: 40 },
-      model: { backbone: 'mobilenet_v1' },
-      strategy: { kind: 'ttl', cut: 'conv_pw_3_relu' },
-      train: { epochs: 2, batchSize: 16, optimizer: 'adam', lr: 0.001, seeds: [1], backend: 'wasm' },
-    }),
-  );
+  const file = writeTinyRun(dir, dataPath);
   const runs = path.join(dir, 'runs');
   const r = spawnSync(process.execPath, [BIN, 'run', file, '--runs-dir', runs], { cwd: ROOT, env: { ...process.env, TTL_FAULT_KILL_AFTER_WRITES: '3' }, encoding: 'utf8' });
   assert.equal(r.signal, 'SIGKILL', r.stderr);
