@@ -60,9 +60,9 @@ export interface SplitSpec {
 /** What `loadDataset` should load. */
 export interface DatasetSpec {
   /**
-   * - `folder`: one subfolder per class holding .png/.jpg/.jpeg images (searched recursively).
-   * - `csv`: a manifest with a header row `path,label[,split]`; paths are images or NIfTI
-   *   volumes (`.nii`, `.nii.gz`).
+   * - `folder`: one subfolder per class holding .png/.jpg/.jpeg/.dcm images (searched recursively).
+   * - `csv`: a manifest with a header row `path,label[,split]`; paths are images, DICOM files
+   *   (`.dcm`), NIfTI volumes (`.nii`, `.nii.gz`) or folders holding one DICOM series each.
    * - `npz`: a MedMNIST-style 2D or 3D `.npz` (`train_images`, `train_labels`, `val_…`, `test_…`).
    */
   format: DatasetFormat;
@@ -70,8 +70,15 @@ export interface DatasetSpec {
   path: string;
   /** Square side every image is resized to (bilinear); for volumes the cube side (trilinear). */
   imageSize: number;
-  /** Intensity mapping of volumes (CT window, min–max); ignored for 2D images. */
+  /** Intensity mapping of volumes (CT window, min–max); ignored for 2D images other than DICOM. */
   volume?: VolumeOptions;
+  /**
+   * Window of DICOM images and series, in modality units (HU for CT); default `volume.window`,
+   * then each file's own WindowCenter/WindowWidth, then min–max (see `data/dicom.ts`).
+   */
+  window?: { center: number; width: number };
+  /** 1: colour images become grey (luma) before resizing; 3 (default): they stay in colour. */
+  channels?: 1 | 3;
   /**
    * Seeded stratified split. Only applied when the data carries no split of its own (a folder, or
    * a CSV without a split column); `.npz` files and CSVs with a split column keep theirs.
