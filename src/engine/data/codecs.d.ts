@@ -33,11 +33,13 @@ declare module '@cornerstonejs/codec-charls/decodewasmjs' {
 }
 
 declare module 'jpeg-lossless-decoder-js' {
-  export class Decoder {
-    /** Decodes a JPEG lossless (process 14) frame; samples of more than 8 bits come back as 16-bit words. */
-    decode(buffer: ArrayBuffer, offset?: number, length?: number): Uint8Array | Uint16Array;
-    numComp: number;
-    xDim: number;
-    yDim: number;
-  }
+  export const lossless: {
+    Decoder: new () => {
+      /** Decodes a JPEG lossless (process 14) frame; samples of more than 8 bits come back as 16-bit words. */
+      decode(buffer: ArrayBuffer, offset?: number, length?: number): Uint8Array | Uint16Array;
+      numComp: number;
+      xDim: number;
+      yDim: number;
+    };
+  };
 }

@@ -16,7 +16,7 @@
 import * as jpeg from 'jpeg-js';
 import openjpegFactory from '@cornerstonejs/codec-openjpeg/decodewasmjs';
 import charlsFactory from '@cornerstonejs/codec-charls/decodewasmjs';
-import { Decoder as LosslessDecoder } from 'jpeg-lossless-decoder-js';
+import { lossless } from 'jpeg-lossless-decoder-js';
 import { ImageDecodeError } from './image';
 
 /** What a frame should hold, from the DICOM header. */
@@ -88,7 +88,7 @@ export async function decodeJpegLs(bytes: Uint8Array, shape: FrameShape): Promis
 
 /** JPEG lossless, non-hierarchical (process 14, selection value 1 or any). */
 export function decodeJpegLossless(bytes: Uint8Array, shape: FrameShape): DecodedFrame {
-  const d = new LosslessDecoder();
+  const d = new lossless.Decoder();
   let out: Uint8Array | Uint16Array;
   try {
     const copy = bytes.slice();
