@@ -200,7 +200,7 @@ test('a series written slice by slice from the real multi-frame MR comes back in
   await broken(
     'two-series',
     (d) => fs.writeFileSync(path.join(d, 'other.dcm'), slice(3, { seriesUid: '1.2.826.0.1.3680043.8.498.2', position: [0, 0, 99] })),
-    /holds 2 series/,
+    /holds 2 series \(SeriesInstanceUID differs between other\.dcm, s0\.dcm\)/,
   );
   await broken('missing', (d) => fs.rmSync(path.join(d, 's4.dcm')), /uneven slice spacing: 3\.000 mm between s3\.dcm and s5\.dcm, 1\.500 mm elsewhere/);
   await broken('duplicated', (d) => fs.copyFileSync(path.join(d, 's4.dcm'), path.join(d, 's4-again.dcm')), /duplicated slice: s4(-again)?\.dcm and s4(-again)?\.dcm/);
@@ -276,6 +276,16 @@ test('ttl run trains on a folder of .dcm files (a pipeline test) and keeps their
   assert.equal(csv.length - 1, s.val.n + s.test.n);
   assert.ok(csv.slice(1).every((l) => /^(ct|other)\/\d-[\w.]+\.dcm,/.test(l)));
 
+  // Grad-CAM explains a .dcm file with the run's model, read as the training data was
+  const cam = ttl('gradcam', s.runDir, fixture('CT_small.dcm'), '--json');
+  assert.equal(cam.code, 0, cam.stderr);
+  const index = JSON.parse(fs.readFileSync(path.join(s.runDir, 'gradcam', 'index.json'), 'utf8')) as { images: { image: string; overlay: string }[] };
+  assert.deepEqual(
+    index.images.map((e) => [e.image, e.overlay]),
+    [[fixture('CT_small.dcm'), 'CT_small.png']],
+  );
+  assert.ok(fs.statSync(path.join(s.runDir, 'gradcam', 'CT_small.png')).size > 0);
+
   // nothing of the headers but pixels and geometry: no patient name, ID or date anywhere
   const secrets = new Set<string>();
   for (const f of new Set([...ct, ...other])) {
@@ -294,6 +304,6 @@ test('ttl run trains on a folder of .dcm files (a pipeline test) and keeps their
     }
   };
   walk(path.join(dir, 'runs'));
-  const texts = [...files.filter((f) => !/\.(bin|png)$/.test(f)).map((f) => fs.readFileSync(f, 'latin1')), r.stdout, r.stderr];
+  const texts = [...files.filter((f) => !/\.(bin|png)$/.test(f)).map((f) => fs.readFileSync(f, 'latin1')), r.stdout, r.stderr, cam.stdout, cam.stderr];
   for (const secret of secrets) assert.ok(!texts.some((t) => t.includes(secret)), `'${secret}' leaked into the run's files or output`);
 });

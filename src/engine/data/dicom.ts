@@ -426,10 +426,13 @@ export async function readDicomSeries(dir: string, opts: DicomOptions = {}): Pro
     slices.push({ file, px });
   }
   if (!slices.length) throw new ImageDecodeError('the folder holds no DICOM files');
-  const series = [...new Set(slices.map((s) => s.px.seriesUid ?? '(none)'))];
-  if (series.length > 1) {
+  // UIDs stay out of the message (logs keep no header values): one file of each series names it
+  const series = new Map<string, string>();
+  for (const s of slices) if (!series.has(s.px.seriesUid ?? '')) series.set(s.px.seriesUid ?? '', path.basename(s.file));
+  if (series.size > 1) {
+    const files = [...series.values()];
     throw new ImageDecodeError(
-      `the folder holds ${series.length} series (SeriesInstanceUID ${series.slice(0, 3).join(', ')}${series.length > 3 ? ', …' : ''}); put each series in its own folder`,
+      `the folder holds ${series.size} series (SeriesInstanceUID differs between ${files.slice(0, 3).join(', ')}${files.length > 3 ? ', …' : ''}); put each series in its own folder`,
     );
   }
   if (slices.length < 2) throw new ImageDecodeError('a series folder needs at least 2 slices (a single file is listed by its own path)');
