@@ -98,6 +98,47 @@ for (const g of GOLDEN) {
   });
 }
 
+interface GoldenJpeg {
+  file: string;
+  transferSyntax: string;
+  rows: number;
+  columns: number;
+  samples: number;
+  photometric: string;
+  mean: number;
+  sampleIndices: number[];
+  pixelSamples: number[];
+  /** Mean of each 8×8 block and channel, blocks in row order, channels interleaved. */
+  blockMeans: number[];
+}
+const GOLDEN_JPEG = (JSON.parse(fs.readFileSync(path.join(__dirname, 'golden/dicom.json'), 'utf8')) as { jpeg: GoldenJpeg[] }).jpeg;
+
+for (const g of GOLDEN_JPEG) {
+  test(`${g.file} (JPEG Baseline, ${g.photometric}) decodes to pydicom's values within the lossy decoders' rounding`, async () => {
+    const px = await parseDicomPixels(fs.readFileSync(fixture(g.file)));
+    assert.deepEqual([px.transferSyntax, px.rows, px.columns, px.samples, px.photometric], [g.transferSyntax, g.rows, g.columns, g.samples, g.photometric]);
+    const raw = dicomToRaw(px);
+    const c = raw.channels;
+    assert.equal(c, g.samples);
+    assert.equal(raw.data.length, g.rows * g.columns * c);
+    // jpeg-js and libjpeg (pydicom's Pillow) round the IDCT and the colour conversion differently
+    const tol = c === 1 ? 1 : 3;
+    g.sampleIndices.forEach((i, k) => assert.ok(Math.abs(raw.data[i] - g.pixelSamples[k]) <= tol, `sample ${i}: ${raw.data[i]} vs ${g.pixelSamples[k]}`));
+    const mean = raw.data.reduce((a, v) => a + v, 0) / raw.data.length;
+    assert.ok(Math.abs(mean - g.mean) < 0.15, `mean ${mean} vs ${g.mean}`);
+    // every 8×8 block of every channel: the right image, in the right place and colour
+    const bw = g.columns / 8;
+    for (let b = 0; b < g.blockMeans.length; b++) {
+      const ch = b % c;
+      const bx = Math.floor(b / c) % bw;
+      const by = Math.floor(b / c / bw);
+      let sum = 0;
+      for (let y = 0; y < 8; y++) for (let x = 0; x < 8; x++) sum += raw.data[((by * 8 + y) * g.columns + bx * 8 + x) * c + ch];
+      assert.ok(Math.abs(sum / 64 - g.blockMeans[b]) < (c === 1 ? 0.5 : 1), `block ${b}: ${sum / 64} vs ${g.blockMeans[b]}`);
+    }
+  });
+}
+
 test('CT values are Hounsfield units: stored · slope + intercept, air near −1000', async () => {
   for (const file of ['CT_small.dcm', '693_UNCR.dcm']) {
     const px = await parseDicomPixels(fs.readFileSync(fixture(file)));
