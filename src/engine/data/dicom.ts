@@ -163,10 +163,12 @@ function nativeFrame(ds: dicomParser.DataSet, el: dicomParser.Element, frame: nu
 
 /**
  * Reads a DICOM file's pixel data: every frame decoded, as stored values (see {@link DicomPixels}).
+ * With `headerOnly` the header is checked (transfer syntax, size, truncation) but no frame is
+ * decoded, and `stored` is empty.
  * @throws ImageDecodeError naming what is wrong: not DICOM, truncated, an unsupported transfer
  *   syntax (its UID and name) or photometric interpretation, a size over the pixel limit.
  */
-export async function parseDicomPixels(bytes: Uint8Array): Promise<DicomPixels> {
+export async function parseDicomPixels(bytes: Uint8Array, options: { headerOnly?: boolean } = {}): Promise<DicomPixels> {
   const ds = parseHeader(bytes);
   const ts = (ds.string('x00020010') ?? '1.2.840.10008.1.2').replace(/\0/g, '').trim();
   const kind = TRANSFER_SYNTAXES[ts]?.[1];
@@ -206,10 +208,10 @@ export async function parseDicomPixels(bytes: Uint8Array): Promise<DicomPixels> 
     const have = Math.min(el.length, ds.byteArray.length - el.dataOffset);
     if (have < need) throw new ImageDecodeError(`the pixel data is truncated (${have} of the ${need} bytes ${frames} frame(s) of ${columns}×${rows} need)`);
   }
-  const stored = new Float32Array(perFrame * frames);
+  const stored = new Float32Array(options.headerOnly ? 0 : perFrame * frames);
   const mask = bitsStored >= 32 ? 0xffffffff : 2 ** bitsStored - 1;
   const signBit = 2 ** (bitsStored - 1);
-  for (let f = 0; f < frames; f++) {
+  for (let f = 0; f < (options.headerOnly ? 0 : frames); f++) {
     let data: DecodedFrame;
     if (kind === 'native') data = nativeFrame(ds, el, f, shape, ts === '1.2.840.10008.1.2.2');
     else {
@@ -231,7 +233,7 @@ export async function parseDicomPixels(bytes: Uint8Array): Promise<DicomPixels> 
     }
   }
   // colour that no codec converted: YBR_FULL (native, RLE, JPEG-LS, JPEG lossless) → RGB
-  if (photometric === 'YBR_FULL' && kind !== 'jpeg' && kind !== 'j2k') ybrFullToRgb(stored, bitsStored);
+  if (photometric === 'YBR_FULL' && kind !== 'jpeg' && kind !== 'j2k' && !options.headerOnly) ybrFullToRgb(stored, bitsStored);
 
   const slope = firstNumber(ds, 'x00281053', 'RescaleSlope') ?? 1;
   const intercept = firstNumber(ds, 'x00281052', 'RescaleIntercept') ?? 0;
@@ -279,10 +281,13 @@ function ybrFullToRgb(v: Float32Array, bits: number): void {
   }
 }
 
-/** Modality LUT: stored values → modality values (HU for CT), as a new array. */
-export function modalityValues(px: Pick<DicomPixels, 'stored' | 'slope' | 'intercept'>): Float64Array {
-  const out = new Float64Array(px.stored.length);
-  for (let i = 0; i < out.length; i++) out[i] = px.stored[i] * px.slope + px.intercept;
+/**
+ * Modality LUT: stored values → modality values (HU for CT), into `out` (default a new array).
+ * Float32 keeps integers up to 2^24 exact, so HU are exact; a volume in float64 would double the
+ * memory of the largest array a run holds.
+ */
+export function modalityValues(px: Pick<DicomPixels, 'stored' | 'slope' | 'intercept'>, out = new Float32Array(px.stored.length), offset = 0): Float32Array {
+  for (let i = 0; i < px.stored.length; i++) out[offset + i] = px.stored[i] * px.slope + px.intercept;
   return out;
 }
 
@@ -338,7 +343,7 @@ function checkFinite(values: ArrayLike<number>): void {
  * MONOCHROME1 inverted.
  */
 export function greyToBytes(
-  values: Float64Array,
+  values: ArrayLike<number>,
   px: Pick<DicomPixels, 'window' | 'photometric' | 'bitsStored' | 'signed' | 'slope' | 'intercept'>,
   opts: DicomOptions = {},
 ): Uint8Array {
@@ -412,18 +417,21 @@ const dot = (a: number[], b: number[]) => a[0] * b[0] + a[1] * b[1] + a[2] * b[2
 export async function readDicomSeries(dir: string, opts: DicomOptions = {}): Promise<DicomSeriesVolume> {
   const names = (await fs.readdir(dir, { withFileTypes: true })).filter((e) => e.isFile() && !isHidden(e.name)).map((e) => e.name);
   names.sort();
+  // two passes: the headers first (order, checks), then the pixels one slice at a time into the volume
+  const read = async (file: string, headerOnly: boolean): Promise<DicomPixels | undefined> => {
+    const bytes = await fs.readFile(file);
+    if (!isDicomBytes(bytes)) return undefined;
+    try {
+      return await parseDicomPixels(bytes, { headerOnly });
+    } catch (e) {
+      throw new ImageDecodeError(`${path.basename(file)}: ${(e as Error).message}`);
+    }
+  };
   const slices: { file: string; px: DicomPixels }[] = [];
   for (const name of names) {
     const file = path.join(dir, name);
-    const bytes = await fs.readFile(file);
-    if (!isDicomBytes(bytes)) continue;
-    let px: DicomPixels;
-    try {
-      px = await parseDicomPixels(bytes);
-    } catch (e) {
-      throw new ImageDecodeError(`${name}: ${(e as Error).message}`);
-    }
-    slices.push({ file, px });
+    const px = await read(file, true);
+    if (px) slices.push({ file, px });
   }
   if (!slices.length) throw new ImageDecodeError('the folder holds no DICOM files');
   // UIDs stay out of the message (logs keep no header values): one file of each series names it
@@ -466,8 +474,13 @@ export async function readDicomSeries(dir: string, opts: DicomOptions = {}): Pro
     );
   }
   const plane = first.px.rows * first.px.columns;
-  const values = new Float64Array(plane * along.length);
-  along.forEach((s, z) => values.set(modalityValues(s.px), z * plane));
+  const values = new Float32Array(plane * along.length);
+  for (let z = 0; z < along.length; z++) {
+    const px = await read(along[z].file, false);
+    if (!px || px.rows !== first.px.rows || px.columns !== first.px.columns || px.samples !== 1)
+      throw new ImageDecodeError(`${path.basename(along[z].file)} changed while the series was read`);
+    modalityValues(px, values, z * plane);
+  }
   const data = greyToBytes(values, first.px, opts);
   const sp = first.px.pixelSpacing ?? [1, 1];
   return {
