@@ -171,6 +171,20 @@ test("the experiment's window replaces the file's, MONOCHROME1 is inverted after
   );
 });
 
+test("data.volume's window applies to DICOM volumes, not to 2D images; data.window to both", async () => {
+  const w = { center: 300, width: 500 };
+  const mr2d = await readDicomFile(fixture('MR_small.dcm'));
+  assert.deepEqual((await readDicomFile(fixture('MR_small.dcm'), { volume: { window: w } })).data, mr2d.data);
+  const px2d = await parseDicomPixels(fs.readFileSync(fixture('MR_small.dcm')));
+  assert.deepEqual((await readDicomFile(fixture('MR_small.dcm'), { window: w })).data, applyWindow(modalityValues(px2d), w));
+
+  const px = await parseDicomPixels(fs.readFileSync(fixture('emri_small.dcm')));
+  const windowed = applyWindow(modalityValues(px), w);
+  assert.notDeepEqual(windowed, dicomToRaw(px).data);
+  assert.deepEqual((await readDicomFile(fixture('emri_small.dcm'), { volume: { window: w } })).data, windowed);
+  assert.deepEqual((await readDicomFile(fixture('emri_small.dcm'), { window: w, volume: { window: { center: 0, width: 10 } } })).data, windowed);
+});
+
 test('a series written slice by slice from the real multi-frame MR comes back in order, with its spacing', async () => {
   const source = await parseDicomPixels(fs.readFileSync(fixture('emri_small.dcm')));
   const { rows, columns, frames } = source;

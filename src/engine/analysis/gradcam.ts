@@ -396,7 +396,7 @@ export async function gradCamRun(
     const meta = metadataOf(model, modelJson);
     const classIndex = opts.class === undefined ? undefined : resolveClass(opts.class, meta.classes);
     const data = record.experiment.data;
-    const dicom: DicomOptions = { ...data.volume, window: data.window ?? data.volume?.window, channels: data.channels };
+    const dicom: DicomOptions = { window: data.window, channels: data.channels, volume: data.volume };
     const volume = { is: model.inputs[0].shape.length === 5, options: data.volume, dicom };
     const inputs: Explained[] = [];
     for (const f of images) inputs.push(await readInput(path.resolve(f), meta.imageSize, volume));

@@ -4,10 +4,11 @@
  *
  * 1. stored values → Modality LUT: `value · RescaleSlope + RescaleIntercept` (Hounsfield units
  *    for CT);
- * 2. the window (VOI LUT, PS3.3 C.11.2.1.2): the experiment's window if it sets one, else the
- *    file's first WindowCenter/WindowWidth (with its VOILUTFunction: LINEAR, LINEAR_EXACT or
- *    SIGMOID), else min–max over the image or volume (8-bit unsigned data without a rescale is
- *    kept as it is, like `intensity: auto` of the NIfTI volumes, unless `intensity` is `minmax`);
+ * 2. the window (VOI LUT, PS3.3 C.11.2.1.2): the experiment's `data.window` if it sets one (for
+ *    a volume, else `data.volume.window`), else the file's first WindowCenter/WindowWidth (with
+ *    its VOILUTFunction: LINEAR, LINEAR_EXACT or SIGMOID), else min–max over the image or volume
+ *    (8-bit unsigned data without a rescale is kept as it is, like `intensity: auto` of the NIfTI
+ *    volumes, unless a volume's `data.volume.intensity` is `minmax`);
  *    output range 0..255, rounded half up;
  * 3. MONOCHROME1 inverted (255 − v), so that bone is bright in every image;
  * 4. colour (RGB, YBR_FULL, YBR from JPEG and JPEG 2000) kept as RGB, or made grey
@@ -40,9 +41,18 @@ export function isDicomBytes(bytes: Uint8Array): boolean {
 }
 
 /** How DICOM pixels become the dataset's 8-bit values. */
-export interface DicomOptions extends VolumeOptions {
+export interface DicomOptions {
+  /** The experiment's window (`data.window`), in modality units; for 2D images and volumes. */
+  window?: { center: number; width: number };
   /** 3 (default): colour images stay RGB; 1: colour becomes grey (luma). */
   channels?: 1 | 3;
+  /** The experiment's `data.volume`, for volumes only: its window when `window` is absent, its `intensity`. */
+  volume?: VolumeOptions;
+}
+
+/** The window and intensity rule of a 2D image (`data.window` only) or a volume (`data.volume` too). */
+function intensityOf(opts: DicomOptions, volume: boolean): VolumeOptions {
+  return volume ? { window: opts.window ?? opts.volume?.window, intensity: opts.volume?.intensity } : { window: opts.window };
 }
 
 type Kind = 'native' | 'rle' | 'jpeg' | 'jpeg-lossless' | 'jpeg-ls' | 'j2k';
@@ -345,7 +355,7 @@ function checkFinite(values: ArrayLike<number>): void {
 export function greyToBytes(
   values: ArrayLike<number>,
   px: Pick<DicomPixels, 'window' | 'photometric' | 'bitsStored' | 'signed' | 'slope' | 'intercept'>,
-  opts: DicomOptions = {},
+  opts: VolumeOptions = {},
 ): Uint8Array {
   checkFinite(values);
   let out: Uint8Array;
@@ -377,7 +387,7 @@ export function dicomToRaw(px: DicomPixels, opts: DicomOptions = {}): RawImage |
     if (frames > 1) return rawVolume(data, frames, rows, columns);
     return grey ? { width: columns, height: rows, channels: 1, data } : { width: columns, height: rows, channels: 3, data };
   }
-  const data = greyToBytes(modalityValues(px), px, opts);
+  const data = greyToBytes(modalityValues(px), px, intensityOf(opts, frames > 1));
   if (frames > 1) return rawVolume(data, frames, rows, columns);
   return { width: columns, height: rows, channels: 1, data };
 }
@@ -481,7 +491,7 @@ export async function readDicomSeries(dir: string, opts: DicomOptions = {}): Pro
       throw new ImageDecodeError(`${path.basename(along[z].file)} changed while the series was read`);
     modalityValues(px, values, z * plane);
   }
-  const data = greyToBytes(values, first.px, opts);
+  const data = greyToBytes(values, first.px, intensityOf(opts, true));
   const sp = first.px.pixelSpacing ?? [1, 1];
   return {
     ...rawVolume(data, along.length, first.px.rows, first.px.columns),

@@ -55,7 +55,7 @@ function describeError(e: unknown): string {
 export async function loadDataset(spec: DatasetSpec, onProgress?: ProgressFn, signal?: AbortSignal): Promise<LoadedDataset> {
   checkSpec(spec);
   let found: Collected;
-  const dicom = { ...spec.volume, window: spec.window ?? spec.volume?.window, channels: spec.channels };
+  const dicom = { window: spec.window, channels: spec.channels, volume: spec.volume };
   if (spec.format === 'folder') found = await collectFolder(spec.path, dicom);
   else if (spec.format === 'csv') found = withNiftiLoaders(await collectCsv(spec.path, dicom), spec.path, spec.volume);
   else found = await collectNpz(spec.path, spec.volume);

@@ -70,11 +70,11 @@ export interface DatasetSpec {
   path: string;
   /** Square side every image is resized to (bilinear); for volumes the cube side (trilinear). */
   imageSize: number;
-  /** Intensity mapping of volumes (CT window, min–max); ignored for 2D images other than DICOM. */
+  /** Intensity mapping of volumes (CT window, min–max); ignored for 2D images. */
   volume?: VolumeOptions;
   /**
-   * Window of DICOM images and series, in modality units (HU for CT); default `volume.window`,
-   * then each file's own WindowCenter/WindowWidth, then min–max (see `data/dicom.ts`).
+   * Window of DICOM images and volumes, in modality units (HU for CT); default, for volumes
+   * `volume.window`, then each file's own WindowCenter/WindowWidth, then min–max (`data/dicom.ts`).
    */
   window?: { center: number; width: number };
   /** 1: colour images become grey (luma) before resizing; 3 (default): they stay in colour. */
