@@ -185,6 +185,30 @@ test("data.volume's window applies to DICOM volumes, not to 2D images; data.wind
   assert.deepEqual((await readDicomFile(fixture('emri_small.dcm'), { window: w, volume: { window: { center: 0, width: 10 } } })).data, windowed);
 });
 
+test('a folder of .dcm images loads with data.channels: colour kept (3) or made grey (1)', async () => {
+  const dir = tempDir('ttl-dicom-folder-');
+  for (const [cls, file] of [
+    ['us', 'US1_UNCR.dcm'],
+    ['mr', 'MR_small.dcm'],
+  ]) {
+    fs.mkdirSync(path.join(dir, cls));
+    fs.copyFileSync(fixture(file), path.join(dir, cls, file));
+  }
+  const S = 32;
+  const grey = (px: Uint8Array) => px.every((v, i) => v === px[i - (i % 3)]);
+  const colour = await loadDataset({ format: 'folder', path: dir, imageSize: S });
+  assert.deepEqual(
+    colour.items.map((it) => it.id),
+    ['mr/MR_small.dcm', 'us/US1_UNCR.dcm'],
+  );
+  assert.ok(!grey(colour.pixels[1]), 'the ultrasound stays in colour');
+  assert.ok(grey(colour.pixels[0]));
+  const mono = await loadDataset({ format: 'folder', path: dir, imageSize: S, channels: 1 });
+  assert.ok(grey(mono.pixels[1]), 'the ultrasound becomes grey');
+  assert.deepEqual(mono.pixels[0], colour.pixels[0], 'grey images are unaffected');
+  assert.notEqual(mono.fingerprint, colour.fingerprint);
+});
+
 test('a series written slice by slice from the real multi-frame MR comes back in order, with its spacing', async () => {
   const source = await parseDicomPixels(fs.readFileSync(fixture('emri_small.dcm')));
   const { rows, columns, frames } = source;
