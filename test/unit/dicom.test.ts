@@ -322,6 +322,8 @@ test('the pixel limit is checked before decoding, and truncated pixel data is an
   }
   const bytes = fs.readFileSync(fixture('CT_small.dcm'));
   await assert.rejects(parseDicomPixels(bytes.subarray(0, bytes.length - 1000)), /truncated/);
+  const j2k = fs.readFileSync(fixture('RG1_J2KI.dcm'));
+  await assert.rejects(parseDicomPixels(j2k.subarray(0, j2k.length - 1000)), /^ImageDecodeError: the DICOM data is truncated or damaged \(buffer overrun\)$/);
   await assert.rejects(parseDicomPixels(fs.readFileSync(path.join(ROOT, 'package.json'))), /not a DICOM file/);
 });
 

@@ -145,7 +145,7 @@ function parseHeader(bytes: Uint8Array): dicomParser.DataSet {
     return dicomParser.parseDicom(Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
   } catch (e) {
     const msg = e instanceof Error ? e.message : typeof e === 'string' ? e : ((e as { exception?: string })?.exception ?? String(e));
-    throw new ImageDecodeError(`the DICOM data is truncated or damaged (${msg.replace(/^dicomParser\.\w+: /, '')})`);
+    throw new ImageDecodeError(`the DICOM data is truncated or damaged (${msg.replace(/^dicomParser[.:]\w+: /, '')})`);
   }
 }
 
@@ -208,6 +208,7 @@ export async function parseDicomPixels(bytes: Uint8Array, options: { headerOnly?
   const bitsAllocated = ds.uint16('x00280100') ?? 0;
   if (![8, 16, 32].includes(bitsAllocated)) throw new ImageDecodeError(`${bitsAllocated} bits allocated per sample are not supported (8, 16 or 32)`);
   const bitsStored = ds.uint16('x00280101') || bitsAllocated;
+  if (bitsStored > bitsAllocated) throw new ImageDecodeError(`the header gives ${bitsStored} bits stored in ${bitsAllocated} bits allocated`);
   const signed = ds.uint16('x00280103') === 1;
   const planar = samples === 3 && ds.uint16('x00280006') === 1;
   const shape: FrameShape = { rows, columns, samples, bitsAllocated };
@@ -217,6 +218,9 @@ export async function parseDicomPixels(bytes: Uint8Array, options: { headerOnly?
     const need = perFrame * (bitsAllocated / 8) * frames;
     const have = Math.min(el.length, ds.byteArray.length - el.dataOffset);
     if (have < need) throw new ImageDecodeError(`the pixel data is truncated (${have} of the ${need} bytes ${frames} frame(s) of ${columns}×${rows} need)`);
+  } else if (frames > (el.fragments?.length ?? 0)) {
+    // every compressed frame takes at least one fragment: a larger NumberOfFrames is a damaged header
+    throw new ImageDecodeError(`the compressed pixel data is truncated (${el.fragments?.length ?? 0} fragment(s) for ${frames} frames)`);
   }
   const stored = new Float32Array(options.headerOnly ? 0 : perFrame * frames);
   const mask = bitsStored >= 32 ? 0xffffffff : 2 ** bitsStored - 1;
