@@ -27,7 +27,7 @@ import { writeFileAtomic, writeJsonAtomic } from '../atomic';
 import { TtlInputError } from '../errors';
 import type { EventSink } from '../../shared/jobProtocol';
 import { decodeImage, toDatasetPixels, toGrey } from '../data/image';
-import { isDicomPath, readDicomFile, type DicomOptions } from '../data/dicom';
+import { isDicomPath, readDicomFile, readDicomSeries, type DicomOptions } from '../data/dicom';
 import { loadDataset } from '../data';
 import type { Split } from '../data/types';
 import { isNiftiPath, isRawVolume, niftiToVolume, resampleTrilinear, toVolumePixels, type VolumeOptions } from '../data/volume';
@@ -256,22 +256,28 @@ interface Explained {
 }
 
 /**
- * A DICOM file decoded like the training data (the experiment's window and channels): a 2D
- * image for a 2D model, a multi-frame file for a 3D one.
+ * A DICOM file or series folder decoded like the training data (the experiment's window and
+ * channels): a single-frame file for a 2D model; a multi-frame file or a series folder for a 3D one.
  */
-async function readDicomInput(file: string, stem: string, size: number, volume: { is: boolean; options?: VolumeOptions; dicom?: DicomOptions }): Promise<Explained> {
+async function readDicomInput(
+  file: string,
+  stem: string,
+  size: number,
+  volume: { is: boolean; options?: VolumeOptions; dicom?: DicomOptions },
+  series: boolean,
+): Promise<Explained> {
   let raw;
   try {
-    raw = await readDicomFile(file, volume.dicom);
+    raw = series ? await readDicomSeries(file, volume.dicom) : await readDicomFile(file, volume.dicom);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new TtlInputError(`${file}: cannot read the DICOM file (${code === 'ENOENT' ? 'file not found' : (e as Error).message})`);
+    throw new TtlInputError(`${file}: cannot read the DICOM ${series ? 'series' : 'file'} (${code === 'ENOENT' ? 'file not found' : (e as Error).message})`);
   }
   if (isRawVolume(raw) !== volume.is) {
     throw new TtlInputError(
       volume.is
-        ? `${file}: the model takes volumes, and this DICOM file holds one frame (a multi-frame file is a volume)`
-        : `${file}: the model takes 2D images, and this DICOM file holds several frames (a volume)`,
+        ? `${file}: the model takes volumes, and this DICOM file holds one frame (a multi-frame file or a series folder is a volume)`
+        : `${file}: the model takes 2D images, and this DICOM ${series ? 'series' : 'file'} is a volume`,
     );
   }
   if (isRawVolume(raw)) return { image: file, stem, pixels: toVolumePixels(raw, size) };
@@ -281,11 +287,18 @@ async function readDicomInput(file: string, stem: string, size: number, volume: 
 /** The image or volume file, decoded and resized to the model's input like the training data. */
 async function readInput(file: string, size: number, volume: { is: boolean; options?: VolumeOptions; dicom?: DicomOptions }): Promise<Explained> {
   const stem = path.basename(file).replace(/(\.nii)?\.[^.]+$/i, '');
-  if (isDicomPath(file)) return readDicomInput(file, stem, size, volume);
+  if (isDicomPath(file)) return readDicomInput(file, stem, size, volume, false);
+  if (
+    await fs.stat(file).then(
+      (st) => st.isDirectory(),
+      () => false,
+    )
+  )
+    return readDicomInput(file, path.basename(file), size, volume, true);
   if (volume.is !== isNiftiPath(file)) {
     throw new TtlInputError(
       volume.is
-        ? `${file}: the model takes volumes; give NIfTI files (.nii, .nii.gz), multi-frame DICOM files (.dcm) or --split to explain volumes of the run's data`
+        ? `${file}: the model takes volumes; give NIfTI files (.nii, .nii.gz), multi-frame DICOM files (.dcm), DICOM series folders or --split to explain volumes of the run's data`
         : `${file}: the model takes 2D images; give PNG, JPEG or DICOM (.dcm) files`,
     );
   }
