@@ -1,10 +1,12 @@
 // Bundles the extension host entry, the job worker, the CLI, the scripts the engine starts as
 // threads or child processes, and the webview.
-// tfjs' wasm binaries are copied beside the node bundles, where the engine looks for them.
+// tfjs' wasm binaries are copied beside the node bundles, where the engine looks for them, and
+// so are the DICOM codecs' (JPEG 2000, JPEG-LS): their bundled loaders read them from beside
+// the bundle (`__dirname`).
 import * as esbuild from 'esbuild';
 import { copyFileSync, mkdirSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 
 const require = createRequire(import.meta.url);
 const watch = process.argv.includes('--watch');
@@ -57,6 +59,10 @@ for (const f of readdirSync(wasmDir).filter((f) => f.endsWith('.wasm'))) copyFil
 // the threaded build's module and worker scripts, loaded from files when wasm threads are enabled
 for (const f of ['tfjs-backend-wasm-threaded-simd.js', 'tfjs-backend-wasm-threaded-simd.worker.js', 'tfjs-backend-wasm.js']) {
   copyFileSync(join(wasmDir, '..', 'wasm-out', f), join('dist', f));
+}
+for (const codec of ['@cornerstonejs/codec-openjpeg/decodewasm', '@cornerstonejs/codec-charls/decodewasm']) {
+  const file = require.resolve(codec);
+  copyFileSync(file, join('dist', basename(file)));
 }
 
 if (watch) {

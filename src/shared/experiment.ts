@@ -55,6 +55,10 @@ export interface DataConfig {
   limit: number;
   /** How volume intensities become 8-bit (CT window, min–max); ignored for 2D images. */
   volume?: { window?: { center: number; width: number }; intensity?: 'auto' | 'minmax' };
+  /** Window of DICOM images and series in modality units (HU for CT); default the file's own, else min–max. */
+  window?: { center: number; width: number };
+  /** 3 (default): colour images stay in colour; 1: they become grey (luma). */
+  channels?: 1 | 3;
 }
 
 export interface ModelConfig {

@@ -32,6 +32,9 @@ import type { Normalisation } from '../../src/engine/models/types';
 import { TtlInputError } from '../../src/engine/errors';
 import { datasetSpecOf } from '../../src/engine/experiment';
 import { readRun } from '../../src/engine/runstore';
+import { dicomToRaw, parseDicomPixels } from '../../src/engine/data/dicom';
+import type { RawVolume } from '../../src/engine/data/volume';
+import { writeSlice } from './dicomWriter';
 
 const SIZE = 28;
 let tmp: string;
@@ -294,5 +297,48 @@ test('3D Grad-CAM of a NIfTI file: its overlay is each slice blended with the je
   await assert.rejects(
     analyzeRun(runDir, { backend: 'wasm', studies: ['probe'], against: ftlRun }),
     (e: Error) => e instanceof TtlInputError && e.message.includes(ftlRun) && /16 px/.test(e.message) && /28 px/.test(e.message),
+  );
+});
+
+test('3D Grad-CAM of DICOM: a multi-frame file and a series folder are volumes read like the training data; one frame is named', async () => {
+  const emri = path.join(__dirname, '../fixtures/dicom/emri_small.dcm');
+  const source = await parseDicomPixels(fs.readFileSync(emri));
+  const plane = source.rows * source.columns;
+  const series = path.join(tmp, 'emri-series');
+  fs.mkdirSync(series);
+  for (let k = 0; k < source.frames; k++) {
+    const slice = writeSlice({
+      rows: source.rows,
+      columns: source.columns,
+      pixels: source.stored.subarray(k * plane, (k + 1) * plane),
+      seriesUid: '1.2.826.0.1.3680043.8.498.3',
+      position: [0, 0, 2 * k],
+      orientation: [1, 0, 0, 0, 1, 0],
+      bitsStored: 12,
+    });
+    fs.writeFileSync(path.join(series, `${source.frames - k}.dcm`), slice);
+  }
+  const { entries } = await gradCamRun(runDir, [emri, series], { backend: 'wasm' });
+  assert.deepEqual(
+    entries.map((e) => [e.overlay, e.heatmap, e.volume]),
+    [
+      ['emri_small.png', 'emri_small-heatmap.nii.gz', 'emri_small-input.nii.gz'],
+      ['emri-series.png', 'emri-series-heatmap.nii.gz', 'emri-series-input.nii.gz'],
+    ],
+  );
+  // the volume the model saw: the MR min–max windowed (the run's data sets no window), resampled to 28³
+  const expected = toVolumePixels(dicomToRaw(source) as RawVolume, SIZE);
+  for (const e of entries) {
+    const input = parseNifti(fs.readFileSync(path.join(runDir, 'gradcam', e.volume!)));
+    assert.deepEqual(input.dims, [SIZE, SIZE, SIZE]);
+    assert.deepEqual(Uint8Array.from(input.data), expected);
+  }
+  assert.equal(entries[1].score, entries[0].score);
+  const oneFrame = path.join(__dirname, '../fixtures/dicom/CT_small.dcm');
+  await assert.rejects(
+    gradCamRun(runDir, [oneFrame], { backend: 'wasm' }),
+    (e: Error) =>
+      e instanceof TtlInputError &&
+      e.message === `${oneFrame}: the model takes volumes, and this DICOM file holds one frame (a multi-frame file or a series folder is a volume)`,
   );
 });

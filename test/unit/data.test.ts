@@ -305,7 +305,7 @@ test('folder errors: missing folder, fewer than 2 classes, empty class folder, a
   writeFileSync(path.join(empty, 'B', 'readme.md'), '#');
   await assert.rejects(loadDataset({ format: 'folder', path: empty, imageSize: 8 }), (e: unknown) => {
     assert.ok(e instanceof TtlInputError);
-    assert.equal(e.message, `Class folder ${path.join(empty, 'B')} has no images (.png, .jpg or .jpeg); it holds 1 other file(s), e.g. readme.md`);
+    assert.equal(e.message, `Class folder ${path.join(empty, 'B')} has no images (.png, .jpg, .jpeg or .dcm); it holds 1 other file(s), e.g. readme.md`);
     return true;
   });
   writeFileSync(path.join(empty, 'B', 'bad.png'), 'x');

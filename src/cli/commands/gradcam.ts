@@ -22,7 +22,7 @@ export function gradcamCommand(program: Command): void {
       "Grad-CAM heatmaps of a run's finetuned model over images or volumes: gradcam/<image>.png (a montage of axial slices for volumes) and gradcam/index.json in the run folder",
     )
     .argument('<run-dir>', 'a finished run folder')
-    .argument('[image...]', 'PNG or JPEG images; NIfTI volumes (.nii, .nii.gz) for a 3D model')
+    .argument('[image...]', 'PNG, JPEG or DICOM (.dcm) images; NIfTI volumes (.nii, .nii.gz), multi-frame DICOM files or DICOM series folders for a 3D model')
     .addOption(new Option('--split <split>', "also explain images of this split of the run's own data").choices(['train', 'val', 'test']))
     .option('--count <n>', 'how many images of --split, the classes in turn (default 8)', positiveInt)
     .option('--class <c>', "class name or index to explain (default: each image's predicted class)")

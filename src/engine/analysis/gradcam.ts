@@ -26,10 +26,11 @@ import { initBackend } from '../backend';
 import { writeFileAtomic, writeJsonAtomic } from '../atomic';
 import { TtlInputError } from '../errors';
 import type { EventSink } from '../../shared/jobProtocol';
-import { decodeImage, toDatasetPixels } from '../data/image';
+import { decodeImage, toDatasetPixels, toGrey } from '../data/image';
+import { isDicomPath, readDicomFile, readDicomSeries, type DicomOptions } from '../data/dicom';
 import { loadDataset } from '../data';
 import type { Split } from '../data/types';
-import { isNiftiPath, niftiToVolume, resampleTrilinear, toVolumePixels, type VolumeOptions } from '../data/volume';
+import { isNiftiPath, isRawVolume, niftiToVolume, resampleTrilinear, toVolumePixels, type VolumeOptions } from '../data/volume';
 import { encodeNifti, niftiDims } from '../data/nifti';
 import { gzipSync } from 'fflate';
 import { inboundNames, loadLayersModelFile, spatialLayers } from '../models/layersModel';
@@ -254,14 +255,51 @@ interface Explained {
   source?: Uint8Array;
 }
 
+/**
+ * A DICOM file or series folder decoded like the training data (the experiment's window and
+ * channels): a single-frame file for a 2D model; a multi-frame file or a series folder for a 3D one.
+ */
+async function readDicomInput(
+  file: string,
+  stem: string,
+  size: number,
+  volume: { is: boolean; options?: VolumeOptions; dicom?: DicomOptions },
+  series: boolean,
+): Promise<Explained> {
+  let raw;
+  try {
+    raw = series ? await readDicomSeries(file, volume.dicom) : await readDicomFile(file, volume.dicom);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new TtlInputError(`${file}: cannot read the DICOM ${series ? 'series' : 'file'} (${code === 'ENOENT' ? 'file not found' : (e as Error).message})`);
+  }
+  if (isRawVolume(raw) !== volume.is) {
+    throw new TtlInputError(
+      volume.is
+        ? `${file}: the model takes volumes, and this DICOM file holds one frame (a multi-frame file or a series folder is a volume)`
+        : `${file}: the model takes 2D images, and this DICOM ${series ? 'series' : 'file'} is a volume`,
+    );
+  }
+  if (isRawVolume(raw)) return { image: file, stem, pixels: toVolumePixels(raw, size) };
+  return { image: file, stem, pixels: toDatasetPixels(volume.dicom?.channels === 1 ? toGrey(raw) : raw, size) };
+}
+
 /** The image or volume file, decoded and resized to the model's input like the training data. */
-async function readInput(file: string, size: number, volume: { is: boolean; options?: VolumeOptions }): Promise<Explained> {
+async function readInput(file: string, size: number, volume: { is: boolean; options?: VolumeOptions; dicom?: DicomOptions }): Promise<Explained> {
   const stem = path.basename(file).replace(/(\.nii)?\.[^.]+$/i, '');
+  if (isDicomPath(file)) return readDicomInput(file, stem, size, volume, false);
+  if (
+    await fs.stat(file).then(
+      (st) => st.isDirectory(),
+      () => false,
+    )
+  )
+    return readDicomInput(file, path.basename(file), size, volume, true);
   if (volume.is !== isNiftiPath(file)) {
     throw new TtlInputError(
       volume.is
-        ? `${file}: the model takes volumes; give NIfTI files (.nii, .nii.gz) or --split to explain volumes of the run's data`
-        : `${file}: the model takes 2D images; give PNG or JPEG files`,
+        ? `${file}: the model takes volumes; give NIfTI files (.nii, .nii.gz), multi-frame DICOM files (.dcm), DICOM series folders or --split to explain volumes of the run's data`
+        : `${file}: the model takes 2D images; give PNG, JPEG or DICOM (.dcm) files`,
     );
   }
   if (volume.is) {
@@ -281,7 +319,8 @@ async function readInput(file: string, size: number, volume: { is: boolean; opti
     throw new TtlInputError(`${file}: cannot read the image (${code === 'ENOENT' ? 'file not found' : (e as Error).message})`);
   }
   try {
-    return { image: file, stem, pixels: toDatasetPixels(decodeImage(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)), size) };
+    const img = decodeImage(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    return { image: file, stem, pixels: toDatasetPixels(volume.dicom?.channels === 1 ? toGrey(img) : img, size) };
   } catch (e) {
     throw new TtlInputError(`${file}: cannot decode the image (${(e as Error).message})`);
   }
@@ -369,7 +408,9 @@ export async function gradCamRun(
   try {
     const meta = metadataOf(model, modelJson);
     const classIndex = opts.class === undefined ? undefined : resolveClass(opts.class, meta.classes);
-    const volume = { is: model.inputs[0].shape.length === 5, options: record.experiment.data.volume };
+    const data = record.experiment.data;
+    const dicom: DicomOptions = { window: data.window, channels: data.channels, volume: data.volume };
+    const volume = { is: model.inputs[0].shape.length === 5, options: data.volume, dicom };
     const inputs: Explained[] = [];
     for (const f of images) inputs.push(await readInput(path.resolve(f), meta.imageSize, volume));
     if (opts.split) inputs.push(...(await splitSamples(record, opts.split, count, emit)));

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { TtlInputError } from '../errors';
 import { compareStrings, sortClassNames, type Collected } from './common';
 import { decodeImage, IMAGE_EXTENSIONS } from './image';
+import { isDicomPath, readDicomFile, type DicomOptions } from './dicom';
 
 function isHidden(name: string): boolean {
   return name.startsWith('.') || name === '__MACOSX' || name === 'Thumbs.db' || name === 'desktop.ini';
@@ -11,7 +12,7 @@ function isHidden(name: string): boolean {
 
 function isImageFile(name: string): boolean {
   const ext = path.extname(name).toLowerCase();
-  return IMAGE_EXTENSIONS.includes(ext);
+  return IMAGE_EXTENSIONS.includes(ext) || isDicomPath(name);
 }
 
 async function isDirectory(full: string, entry: Dirent): Promise<boolean> {
@@ -57,14 +58,15 @@ async function listImages(dir: string, walked: Set<string>): Promise<{ images: s
 
 /**
  * Finds the images of a class-per-subfolder dataset. Class names are the subfolder names,
- * sorted (numerically if all are integers); files with extension .png, .jpg or .jpeg (any case)
- * are collected recursively in code-unit path order. Hidden files and folders are ignored; other
+ * sorted (numerically if all are integers); files with extension .png, .jpg, .jpeg or .dcm (any
+ * case) are collected recursively in code-unit path order. Hidden files and folders are ignored; other
  * files inside class folders, and images lying directly in `root` (outside any class), are
  * ignored with a warning; other files in `root` (README, licence, checksums) are ignored. Throws
  * {@link TtlInputError} when `root` is not a folder, has fewer than 2 class folders, or a class
- * folder holds no images.
+ * folder holds no images. DICOM files are read with `dicom` (window, channels; see `data/dicom.ts`):
+ * a single-frame file is a 2D image, a multi-frame file a volume.
  */
-export async function collectFolder(root: string): Promise<Collected> {
+export async function collectFolder(root: string, dicom: DicomOptions = {}): Promise<Collected> {
   let stat;
   try {
     stat = await fs.stat(root);
@@ -132,7 +134,9 @@ export async function collectFolder(root: string): Promise<Collected> {
       );
     }
     if (images.length === 0) {
-      throw new TtlInputError(`Class folder ${dir} has no images (.png, .jpg or .jpeg)${others.length ? `; it holds ${others.length} other file(s), e.g. ${others[0]}` : ''}`);
+      throw new TtlInputError(
+        `Class folder ${dir} has no images (.png, .jpg, .jpeg or .dcm)${others.length ? `; it holds ${others.length} other file(s), e.g. ${others[0]}` : ''}`,
+      );
     }
     if (others.length > 0) {
       warnings.push(`Ignored ${others.length} non-image file(s) in ${dir}: ${others.slice(0, 3).join(', ')}${others.length > 3 ? ', …' : ''}`);
@@ -143,7 +147,7 @@ export async function collectFolder(root: string): Promise<Collected> {
         id: `${cls}/${rel}`,
         label,
         where: file,
-        load: async () => decodeImage(await fs.readFile(file)),
+        load: async () => (isDicomPath(file) ? readDicomFile(file, dicom) : decodeImage(await fs.readFile(file))),
       });
     }
   }

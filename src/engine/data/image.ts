@@ -236,6 +236,16 @@ function decodePng(bytes: Uint8Array, limit: number): RawImage {
   return { width, height, channels: 3, data: rgb };
 }
 
+/** A colour image as grey (ITU-R 601 luma with PIL's integer rounding, as `convert('L')`); grey images as they are. */
+export function toGrey(img: RawImage): RawImage {
+  if (img.channels === 1) return img;
+  const n = img.width * img.height;
+  const d = img.data;
+  const grey = new Uint8Array(n);
+  for (let i = 0; i < n; i++) grey[i] = (d[3 * i] * 19595 + d[3 * i + 1] * 38470 + d[3 * i + 2] * 7471 + 0x8000) >>> 16;
+  return { width: img.width, height: img.height, channels: 1, data: grey };
+}
+
 /**
  * Bilinear resize of an HWC image, bit-for-bit the arithmetic of TensorFlow.js's CPU kernel for
  * `tf.image.resizeBilinear(x, [outH, outW], alignCorners=false, halfPixelCenters=true)`:

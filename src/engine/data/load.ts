@@ -4,7 +4,7 @@ import { CancelledError, TtlInputError } from '../errors';
 import type { Collected, PendingItem } from './common';
 import { collectFolder } from './folder';
 import { datasetFingerprint } from './fingerprint';
-import { ImageDecodeError, toDatasetPixels } from './image';
+import { ImageDecodeError, toDatasetPixels, toGrey } from './image';
 import { collectCsv } from './manifest';
 import { collectNpz } from './npz';
 import { stratifiedSample, stratifiedSplit } from './split';
@@ -55,8 +55,9 @@ function describeError(e: unknown): string {
 export async function loadDataset(spec: DatasetSpec, onProgress?: ProgressFn, signal?: AbortSignal): Promise<LoadedDataset> {
   checkSpec(spec);
   let found: Collected;
-  if (spec.format === 'folder') found = await collectFolder(spec.path);
-  else if (spec.format === 'csv') found = withNiftiLoaders(await collectCsv(spec.path), spec.path, spec.volume);
+  const dicom = { window: spec.window, channels: spec.channels, volume: spec.volume };
+  if (spec.format === 'folder') found = await collectFolder(spec.path, dicom);
+  else if (spec.format === 'csv') found = withNiftiLoaders(await collectCsv(spec.path, dicom), spec.path, spec.volume);
   else found = await collectNpz(spec.path, spec.volume);
   const { classes } = found;
   let items: PendingItem[] = found.items;
@@ -98,7 +99,7 @@ export async function loadDataset(spec: DatasetSpec, onProgress?: ProgressFn, si
     try {
       const raw = await it.load();
       volume = isRawVolume(raw);
-      px = volume ? toVolumePixels(raw as RawVolume, spec.imageSize) : toDatasetPixels(raw, spec.imageSize);
+      px = volume ? toVolumePixels(raw as RawVolume, spec.imageSize) : toDatasetPixels(spec.channels === 1 ? toGrey(raw) : raw, spec.imageSize);
     } catch (e) {
       const reason = describeError(e);
       if (!spec.skipBadImages) {

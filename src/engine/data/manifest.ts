@@ -5,6 +5,7 @@ import { TtlInputError } from '../errors';
 import { parseCsv } from './csv';
 import { sortClassNames, type Collected } from './common';
 import { decodeImage } from './image';
+import { isDicomPath, readDicomFile, readDicomSeries, type DicomOptions } from './dicom';
 import { SPLITS, type Split } from './types';
 
 /**
@@ -13,14 +14,16 @@ import { SPLITS, type Split } from './types';
  * relative to the CSV's folder (absolute paths are used as they are); labels are class names
  * (sorted into the class list, numerically if all are integers); split values are `train`,
  * `val` or `test` (any case). If there is a split column every row must have a value, and the
- * data then carries its own split.
+ * data then carries its own split. A path may name a DICOM file (`.dcm`: a 2D image, or a volume
+ * when multi-frame) or a folder holding one DICOM series (a volume, see `readDicomSeries`); both
+ * are read with `dicom` (window, channels).
  *
  * Throws {@link TtlInputError} naming the CSV file and line for: a missing header column, a row
  * with the wrong number of fields, an empty path or label, an unknown split value, a path given
  * twice, a listed file that does not exist (never skipped, even with `skipBadImages`), fewer
  * than 2 classes.
  */
-export async function collectCsv(csvPath: string): Promise<Collected> {
+export async function collectCsv(csvPath: string, dicom: DicomOptions = {}): Promise<Collected> {
   let text: string;
   try {
     text = await fs.readFile(csvPath, 'utf8');
@@ -43,7 +46,7 @@ export async function collectCsv(csvPath: string): Promise<Collected> {
 
   const dir = path.dirname(csvPath);
   const seen = new Map<string, number>();
-  const parsed: { line: number; rel: string; file: string; label: string; split?: Split }[] = [];
+  const parsed: { line: number; rel: string; file: string; label: string; split?: Split; folder?: boolean }[] = [];
   for (const { line, fields } of rows) {
     const where = `${csvPath} line ${line}`;
     if (fields.length !== header.length) {
@@ -74,12 +77,14 @@ export async function collectCsv(csvPath: string): Promise<Collected> {
     parsed.push({ line, rel, file, label, split });
   }
 
-  // Every listed file must exist: a missing file is a manifest error, not a bad image.
+  // Every listed file (or series folder) must exist: a missing file is a manifest error, not a bad image.
   const missing: typeof parsed = [];
   await Promise.all(
     parsed.map(async (p) => {
       try {
-        if (!(await fs.stat(p.file)).isFile()) missing.push(p);
+        const st = await fs.stat(p.file);
+        if (st.isDirectory()) p.folder = true;
+        else if (!st.isFile()) missing.push(p);
       } catch {
         missing.push(p);
       }
@@ -108,7 +113,7 @@ export async function collectCsv(csvPath: string): Promise<Collected> {
       label: index.get(p.label)!,
       split: p.split,
       where: `${p.file} (${csvPath} line ${p.line})`,
-      load: async () => decodeImage(await fs.readFile(p.file)),
+      load: async () => (p.folder ? readDicomSeries(p.file, dicom) : isDicomPath(p.file) ? readDicomFile(p.file, dicom) : decodeImage(await fs.readFile(p.file))),
     })),
   };
 }

@@ -60,9 +60,9 @@ export interface SplitSpec {
 /** What `loadDataset` should load. */
 export interface DatasetSpec {
   /**
-   * - `folder`: one subfolder per class holding .png/.jpg/.jpeg images (searched recursively).
-   * - `csv`: a manifest with a header row `path,label[,split]`; paths are images or NIfTI
-   *   volumes (`.nii`, `.nii.gz`).
+   * - `folder`: one subfolder per class holding .png/.jpg/.jpeg/.dcm images (searched recursively).
+   * - `csv`: a manifest with a header row `path,label[,split]`; paths are images, DICOM files
+   *   (`.dcm`), NIfTI volumes (`.nii`, `.nii.gz`) or folders holding one DICOM series each.
    * - `npz`: a MedMNIST-style 2D or 3D `.npz` (`train_images`, `train_labels`, `val_…`, `test_…`).
    */
   format: DatasetFormat;
@@ -72,6 +72,13 @@ export interface DatasetSpec {
   imageSize: number;
   /** Intensity mapping of volumes (CT window, min–max); ignored for 2D images. */
   volume?: VolumeOptions;
+  /**
+   * Window of DICOM images and volumes, in modality units (HU for CT); default, for volumes
+   * `volume.window`, then each file's own WindowCenter/WindowWidth, then min–max (`data/dicom.ts`).
+   */
+  window?: { center: number; width: number };
+  /** 1: colour images become grey (luma) before resizing; 3 (default): they stay in colour. */
+  channels?: 1 | 3;
   /**
    * Seeded stratified split. Only applied when the data carries no split of its own (a folder, or
    * a CSV without a split column); `.npz` files and CSVs with a split column keep theirs.

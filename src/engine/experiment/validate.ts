@@ -165,5 +165,7 @@ export function datasetSpecOf(data: Experiment['data']): DatasetSpec {
     skipBadImages: data.skipBadImages,
     limit: data.limit || undefined,
     volume: data.volume,
+    window: data.window,
+    channels: data.channels,
   };
 }

@@ -25,7 +25,7 @@ export function registerJobCommands(s: Services): vscode.Disposable[] {
 
   /** Grad-CAM of files (images, or volumes for a 3D model) or of samples of the run's own data, as a CLI job. */
   async function gradCam(arg: unknown, selection: unknown, runArg: unknown): Promise<number | undefined> {
-    const explainable = (u: unknown): u is vscode.Uri => u instanceof vscode.Uri && /\.(png|jpe?g|nii|nii\.gz)$/i.test(u.fsPath);
+    const explainable = (u: unknown): u is vscode.Uri => u instanceof vscode.Uri && /\.(png|jpe?g|dcm|nii|nii\.gz)$/i.test(u.fsPath);
     const given = (Array.isArray(selection) ? selection : [arg]).filter(explainable);
     const run = await pickRun(s, given.length || arg instanceof vscode.Uri ? runArg : (runArg ?? arg), {
       title: given.length ? `Grad-CAM of ${given.length} file${given.length === 1 ? '' : 's'}: which run's model?` : "Grad-CAM: which run's model?",
@@ -40,7 +40,7 @@ export function registerJobCommands(s: Services): vscode.Disposable[] {
         [
           { label: "$(beaker) Test images of the run's data", description: '8, the classes in turn', args: ['--split', 'test', '--count', '8'] },
           { label: "$(beaker) Validation images of the run's data", description: '8, the classes in turn', args: ['--split', 'val', '--count', '8'] },
-          { label: '$(file-media) Choose files…', description: 'PNG or JPEG images; NIfTI volumes for a 3D model', args: [] },
+          { label: '$(file-media) Choose files…', description: 'PNG, JPEG or DICOM images; NIfTI or multi-frame DICOM volumes for a 3D model', args: [] },
         ],
         { title: `Grad-CAM of ${run.name}: which images?` },
       );
@@ -52,7 +52,7 @@ export function registerJobCommands(s: Services): vscode.Disposable[] {
         const files = await vscode.window.showOpenDialog({
           title: 'Images for Grad-CAM',
           canSelectMany: true,
-          filters: { 'Images and volumes': ['png', 'jpg', 'jpeg', 'nii', 'gz'] },
+          filters: { 'Images and volumes': ['png', 'jpg', 'jpeg', 'dcm', 'nii', 'gz'] },
         });
         if (!files?.length) return undefined;
         inputs = files.map((u) => u.fsPath);
