@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as esbuild from 'esbuild';
-import { BACKENDS, COMMANDS, VIEWS } from '../../src/extension/ids';
+import { BACKENDS, COMMANDS, DEVICE_PATTERN, VIEWS } from '../../src/extension/ids';
 import { experimentText, relativeToFile, suggestName, validateName } from '../../src/extension/experiments/template';
 import { formatCount, formatDuration, formatMs } from '../../src/shared/format';
 import { DEFAULT_RUNS_DIR } from '../../src/shared/paths';
@@ -38,6 +38,7 @@ describe('manifest', () => {
       'Compare Runs',
       'Export Truncated Model',
       'Select Compute Backend',
+      'Check PyTorch Engine',
       'Show Logs',
     ]) {
       assert.ok(titles.includes(t), t);
@@ -68,8 +69,30 @@ describe('manifest', () => {
     assert.equal(validation.fileMatch, '*.ttl.json');
     assert.ok(fs.existsSync(path.join(ROOT, validation.url)));
     const props = pkg.contributes.configuration.properties;
-    assert.deepEqual(Object.keys(props).sort(), ['ttl.backend', 'ttl.maxParallelJobs', 'ttl.runsDirectory', 'ttl.searchWorkers', 'ttl.wasmThreads']);
+    assert.deepEqual(Object.keys(props).sort(), [
+      'ttl.backend',
+      'ttl.device',
+      'ttl.maxParallelJobs',
+      'ttl.pythonPath',
+      'ttl.runsDirectory',
+      'ttl.searchWorkers',
+      'ttl.wasmThreads',
+    ]);
     assert.deepEqual(props['ttl.backend'].enum, [...BACKENDS]);
+    assert.ok(BACKENDS.includes('torch') && BACKENDS.includes('auto'));
+    assert.equal(props['ttl.backend'].enumDescriptions.length, BACKENDS.length);
+    assert.equal(props['ttl.pythonPath'].default, '');
+    assert.equal(props['ttl.pythonPath'].scope, 'machine-overridable');
+    // ttl.device takes what train.device takes (the experiment schema), and nothing else
+    const schema = JSON.parse(fs.readFileSync(path.join(ROOT, 'schema/experiment.schema.json'), 'utf8'));
+    const trainDevice = schema.properties.train.properties.device;
+    assert.equal(props['ttl.device'].pattern, trainDevice.pattern);
+    assert.equal(new RegExp(props['ttl.device'].pattern).source, DEVICE_PATTERN.source);
+    for (const d of ['auto', 'cpu', 'mps', 'cuda', 'cuda:1', 'cuda:12']) assert.match(d, DEVICE_PATTERN);
+    for (const d of ['gpu', 'cuda:', 'cuda:x', 'CPU', 'cpu ']) assert.doesNotMatch(d, DEVICE_PATTERN);
+    // a Python interpreter from a workspace's settings is code: ignored until the workspace is trusted
+    assert.ok(pkg.capabilities.untrustedWorkspaces.restrictedConfigurations.includes('ttl.pythonPath'));
+    assert.ok(pkg.capabilities.untrustedWorkspaces.restrictedConfigurations.includes('ttl.backend'));
     assert.equal(props['ttl.runsDirectory'].default, DEFAULT_RUNS_DIR);
     assert.equal(props['ttl.maxParallelJobs'].default, 1);
     assert.equal(props['ttl.searchWorkers'].default, 1);
