@@ -215,6 +215,31 @@ describe('formatting and debouncing', () => {
     assert.deepEqual(seen, [3, 5], 'a flushed call does not run again');
   });
 
+  test('with maxWaitMs, calls that never pause still run at most maxWaitMs after the first waiting one', (t) => {
+    // what a training run does to the sidebar's reload: an epoch's events every 200 ms, for as long as it trains
+    t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
+    const plain: number[] = [];
+    const bounded: number[] = [];
+    const p = debounce((n: number) => plain.push(n), 300);
+    const b = debounce((n: number) => bounded.push(n), 300, { maxWaitMs: 1000 });
+    for (let i = 1; i <= 15; i++) {
+      p(i);
+      b(i);
+      t.mock.timers.tick(200);
+    }
+    assert.deepEqual(plain, [], 'a plain debounce waits for a pause that never comes');
+    assert.deepEqual(bounded, [5, 10, 15], 'one run per second, with the latest arguments');
+    t.mock.timers.tick(300);
+    assert.deepEqual(plain, [15]);
+    assert.deepEqual(bounded, [5, 10, 15], 'nothing is left to run');
+    // a lone call still waits only the debounce time
+    b(16);
+    t.mock.timers.tick(299);
+    assert.deepEqual(bounded, [5, 10, 15]);
+    t.mock.timers.tick(1);
+    assert.deepEqual(bounded, [5, 10, 15, 16]);
+  });
+
   test('a keyed debouncer keeps one pending call per key', (t) => {
     t.mock.timers.enable({ apis: ['setTimeout'] });
     const seen: string[] = [];
