@@ -3,7 +3,8 @@
 // and ttl.device through the real worker (dist/worker.js).
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import Ajv from 'ajv';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import * as path from 'node:path';
 import { editorPython, resolvePythonSetting, type PythonEnvironmentsApi } from '../../src/engine/torch/editorPython';
@@ -100,6 +101,15 @@ describe('the job request carries python, its source and the device to the worke
     assert.equal(ok.kind, 'message');
     const bad = decodeParentLine(JSON.stringify({ v: 1, type: 'start', job: { kind: 'resume', runDir: 'd', python: 3 } }));
     assert.deepEqual(bad, { kind: 'other', why: '"python" of a job must be a string' });
+    // the protocol's JSON Schema says the same
+    const ajv = new Ajv({ allErrors: true, strict: false });
+    ajv.addSchema(JSON.parse(readFileSync(path.join(ROOT, 'schema/job-protocol.schema.json'), 'utf8')), 'job');
+    const parent = ajv.getSchema('job#/definitions/parentMessage')!;
+    assert.ok(parent(JSON.parse(encodeLine(ok.kind === 'message' ? ok.message : { type: 'cancel' }))), JSON.stringify(parent.errors));
+    for (const k of ['python', 'pythonSource', 'device']) {
+      assert.equal(parent({ v: 1, type: 'start', job: { kind: 'resume', runDir: 'd', [k]: 3 } }), false, k);
+      assert.equal(parent({ v: 1, type: 'start', job: { kind: 'run', experimentFile: 'a', runsDir: 'r', [k]: 3 } }), false, k);
+    }
   });
 
   test('a ttl.pythonPath that does not exist fails the job as bad input naming the setting; no run folder', async () => {
