@@ -29,7 +29,10 @@ describe('TTL: Check PyTorch Engine', () => {
     assert.equal(doctor.ok, false);
     const check = torchCheck(doctor, ['ttl.pythonPath is not set'], 'auto');
     assert.equal(check.summary.split('\n').length, 1);
-    assert.match(check.summary, /^PyTorch engine unavailable: .*Python '.*python' \(from the Python extension\) not found; install with bash python\/setup\.sh/);
+    assert.match(
+      check.summary,
+      /^PyTorch engine unavailable: .*Python '.*python' \(from the Python extension\) not found; install with bash python\/setup\.sh.*, or set ttl\.pythonPath$/,
+    );
     assert.match(check.lines[check.lines.length - 1], /^ttl\.backend is auto: .*"backend": "torch" trains with PyTorch, and fails until the problem above is fixed\.$/);
     const fallback = torchCheck(
       { ...doctor, source: 'PATH', python: 'python3' },

@@ -58,6 +58,8 @@ export function torchEnv(packageRoot: string = torchPackageRoot(), env: NodeJS.P
 }
 
 const INSTALL = "bash python/setup.sh (or: <python> -m pip install 'torch>=2.1')";
+/** Sources of an interpreter the editor chose (src/engine/torch/editorPython.ts): a wrong one is fixed in the settings. */
+const EDITOR_SOURCES: readonly string[] = ['ttl.pythonPath', 'the Python extension'];
 
 /**
  * Checks that `choice` runs, has torch ≥ 2.1 and the requested device.
@@ -81,7 +83,7 @@ export async function checkTorch(choice: PythonChoice, device: string, packageRo
   if (end.state === 'failed' && job.child.pid === undefined) {
     const why = /ENOENT/.test(end.error) ? 'not found' : end.error;
     throw new TtlInputError(
-      `the torch engine needs Python >= 3.9 with torch >= 2.1: Python '${choice.command}' (${from}) ${why}; install with ${INSTALL}, or pass --python <path>`,
+      `the torch engine needs Python >= 3.9 with torch >= 2.1: Python '${choice.command}' (${from}) ${why}; install with ${INSTALL}, or ${EDITOR_SOURCES.includes(choice.source) ? 'set ttl.pythonPath' : 'pass --python <path>'}`,
     );
   }
   const stderr = job.stderrTail().join('\n');
