@@ -44,6 +44,8 @@ export interface RunOptions {
   wasmThreads?: number | 'auto';
   /** The Python of the torch engine (`--python`); else `TTL_PYTHON`, the install's python/.venv, `python3` on PATH. */
   python?: string;
+  /** Where `python` came from, for messages (default `--python`; the editor says `ttl.pythonPath` or `the Python extension`). */
+  pythonSource?: string;
   /** Overrides the experiment's `train.device` (torch engine). */
   device?: string;
   onEvent?: EventSink;
@@ -161,7 +163,7 @@ async function prepareTorch(exp: Experiment, options: RunOptions): Promise<Torch
     );
   }
   const packageRoot = torchPackageRoot();
-  const python = findPython({ python: options.python, packageRoot });
+  const python = findPython({ python: options.python, source: options.pythonSource, packageRoot });
   const report = await checkTorch(python, options.device ?? exp.train.device ?? 'auto', packageRoot);
   return { python, report, packageRoot };
 }

@@ -12,6 +12,7 @@ export const COMMANDS = {
   compareRuns: 'ttl.compareRuns',
   exportModel: 'ttl.exportModel',
   selectBackend: 'ttl.selectBackend',
+  checkTorch: 'ttl.checkTorch',
   showLogs: 'ttl.showLogs',
   resumeRun: 'ttl.resumeRun',
   openSummary: 'ttl.openSummary',
@@ -42,9 +43,11 @@ export const SETTINGS = {
   maxParallelJobs: 'maxParallelJobs',
   searchWorkers: 'searchWorkers',
   wasmThreads: 'wasmThreads',
+  pythonPath: 'pythonPath',
+  device: 'device',
 } as const;
 
-export const BACKENDS = ['auto', 'wasm', 'cpu', 'tensorflow', 'tensorflow-gpu', 'webgpu'] as const;
+export const BACKENDS = ['auto', 'wasm', 'cpu', 'tensorflow', 'tensorflow-gpu', 'webgpu', 'torch'] as const;
 export type BackendSetting = (typeof BACKENDS)[number];
 
 export const BACKEND_DESCRIPTIONS: Record<BackendSetting, string> = {
@@ -54,7 +57,14 @@ export const BACKEND_DESCRIPTIONS: Record<BackendSetting, string> = {
   tensorflow: 'native TensorFlow on the CPU (needs @tensorflow/tfjs-node installed)',
   'tensorflow-gpu': 'native TensorFlow with CUDA (needs @tensorflow/tfjs-node-gpu and a CUDA GPU)',
   webgpu: 'WebGPU (needs the webgpu package and a GPU)',
+  torch: 'PyTorch in your Python (ttl.pythonPath) on ttl.device: CUDA, Apple MPS or the CPU; runs and resumes only',
 };
+
+/** Backends the CLI's search, analyze and gradcam commands take (the TensorFlow.js ones). */
+export const TFJS_BACKENDS: readonly BackendSetting[] = BACKENDS.filter((b) => b !== 'torch');
+
+/** What `ttl.device` accepts (as train.device in the experiment schema). */
+export const DEVICE_PATTERN = /^(auto|cpu|mps|cuda(:[0-9]+)?)$/;
 
 /** Run-store and job files the sidebar watches. */
 export const WATCHED_RUN_FILES = '**/{run.json,summary.json,metrics.jsonl,search.json}';

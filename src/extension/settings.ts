@@ -1,7 +1,7 @@
 /** The `ttl.*` settings, read fresh at each use. */
 import { isAbsolute, join } from 'node:path';
 import * as vscode from 'vscode';
-import { BACKENDS, SETTINGS, type BackendSetting } from './ids';
+import { BACKENDS, DEVICE_PATTERN, SETTINGS, TFJS_BACKENDS, type BackendSetting } from './ids';
 import { DEFAULT_RUNS_DIR } from '../shared/paths';
 
 export function backendSetting(): BackendSetting {
@@ -9,10 +9,31 @@ export function backendSetting(): BackendSetting {
   return (BACKENDS as readonly string[]).includes(v) ? (v as BackendSetting) : 'auto';
 }
 
-/** The backend to pass to a job: undefined for 'auto' (the experiment file decides). */
+/**
+ * The backend to pass to a run or resume job: undefined for 'auto' (the experiment file's
+ * train.backend decides, or for a resume the run's own); any other value overrides the file, as
+ * `ttl run --backend` does.
+ */
 export function backendForJob(): string | undefined {
   const b = backendSetting();
   return b === 'auto' ? undefined : b;
+}
+
+/** The backend for a search, analysis or Grad-CAM job: those take the TensorFlow.js backends only, so `torch` passes nothing. */
+export function tfjsBackendForJob(): string | undefined {
+  const b = backendForJob();
+  return b && TFJS_BACKENDS.includes(b as BackendSetting) ? b : undefined;
+}
+
+/** ttl.device for a job: undefined for 'auto' or an invalid value (the experiment file's train.device decides). */
+export function deviceForJob(resource?: vscode.Uri): string | undefined {
+  const d = vscode.workspace.getConfiguration(SETTINGS.section, resource).get<string>(SETTINGS.device, 'auto').trim();
+  return d && d !== 'auto' && DEVICE_PATTERN.test(d) ? d : undefined;
+}
+
+/** ttl.pythonPath as written (empty when unset). VS Code ignores its workspace value in an untrusted workspace (restrictedConfigurations). */
+export function pythonPathSetting(resource?: vscode.Uri): string {
+  return (vscode.workspace.getConfiguration(SETTINGS.section, resource).get<string>(SETTINGS.pythonPath, '') ?? '').trim();
 }
 
 /** ttl.wasmThreads: 0 means 'auto'. */

@@ -72,9 +72,20 @@ export type ResultKind = JobResult['kind'];
 // ---------------------------------------------------------------------------------------------
 // Requests: what a parent asks a worker to do (the `start` message).
 
-export type JobRequest =
-  | { kind: 'run'; experimentFile: string; runsDir: string; backend?: string; wasmThreads?: number | 'auto' }
-  | { kind: 'resume'; runDir: string; backend?: string; wasmThreads?: number | 'auto' };
+/**
+ * What both job kinds may override: `backend` (else the file's `train.backend`, or the run's), the
+ * wasm threads, and for the torch engine `python` (an interpreter; `pythonSource` names where it
+ * came from, e.g. `ttl.pythonPath`, for messages) and `device` (else the file's `train.device`).
+ */
+export interface JobOverrides {
+  backend?: string;
+  wasmThreads?: number | 'auto';
+  python?: string;
+  pythonSource?: string;
+  device?: string;
+}
+
+export type JobRequest = ({ kind: 'run'; experimentFile: string; runsDir: string } | { kind: 'resume'; runDir: string }) & JobOverrides;
 
 // ---------------------------------------------------------------------------------------------
 // Messages on the wire.
@@ -204,6 +215,7 @@ export function parentMessageProblem(m: Obj): string | undefined {
     case 'start': {
       const j = m.job;
       if (!isObj(j)) return '"start" needs a "job" object';
+      for (const k of ['backend', 'python', 'pythonSource', 'device']) if (j[k] !== undefined && !isStr(j[k])) return `"${k}" of a job must be a string`;
       if (j.kind === 'run') return isStr(j.experimentFile) && isStr(j.runsDir) ? undefined : 'a "run" job needs strings "experimentFile" and "runsDir"';
       if (j.kind === 'resume') return isStr(j.runDir) ? undefined : 'a "resume" job needs a string "runDir"';
       return `unknown job kind ${JSON.stringify(j.kind)}`;

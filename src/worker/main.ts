@@ -11,7 +11,8 @@ import { CancelledError } from '../engine/errors';
 import { Emitter } from './emit';
 
 async function runJob(job: JobRequest, emitter: Emitter): Promise<JobResult> {
-  const common = { backend: job.backend, wasmThreads: job.wasmThreads, signal: emitter.signal, onEvent: emitter.event };
+  const { backend, wasmThreads, python, pythonSource, device } = job;
+  const common = { backend, wasmThreads, python, pythonSource, device, signal: emitter.signal, onEvent: emitter.event };
   const r = job.kind === 'run' ? await runExperiment(job.experimentFile, { ...common, runsDir: job.runsDir }) : await resumeRun(job.runDir, common);
   return { kind: 'run', summary: r.summary, runDirs: r.runDirs };
 }

@@ -606,8 +606,24 @@ const INSTALLED_PHASE: CheckPhase = {
 
 const run = promisify(execFile);
 
-/** What `vsce` packs (the rest is excluded by .vscodeignore); the bundles are built already. */
-const PACKAGED = ['package.json', 'README.md', 'CHANGELOG.md', 'LICENSE', 'THIRD-PARTY-NOTICES.txt', '.vscodeignore', 'dist', 'media', 'schema', 'models'];
+/**
+ * What `vsce` packs (the rest is excluded by .vscodeignore); the bundles are built already. Of
+ * python/, the PyTorch engine's package only (not its git-ignored .venv).
+ */
+const PACKAGED = [
+  'package.json',
+  'README.md',
+  'CHANGELOG.md',
+  'LICENSE',
+  'THIRD-PARTY-NOTICES.txt',
+  '.vscodeignore',
+  'dist',
+  'media',
+  'schema',
+  'models',
+  'python/pyproject.toml',
+  'python/ttl_torch',
+];
 
 /**
  * Packages the extension with `npm run package` (vsce with the project's flags) in a copy of the

@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as esbuild from 'esbuild';
-import { BACKENDS, COMMANDS, VIEWS } from '../../src/extension/ids';
+import { BACKENDS, COMMANDS, DEVICE_PATTERN, VIEWS } from '../../src/extension/ids';
 import { experimentText, relativeToFile, suggestName, validateName } from '../../src/extension/experiments/template';
 import { formatCount, formatDuration, formatMs } from '../../src/shared/format';
 import { DEFAULT_RUNS_DIR } from '../../src/shared/paths';
@@ -38,6 +38,7 @@ describe('manifest', () => {
       'Compare Runs',
       'Export Truncated Model',
       'Select Compute Backend',
+      'Check PyTorch Engine',
       'Show Logs',
     ]) {
       assert.ok(titles.includes(t), t);
@@ -68,8 +69,30 @@ describe('manifest', () => {
     assert.equal(validation.fileMatch, '*.ttl.json');
     assert.ok(fs.existsSync(path.join(ROOT, validation.url)));
     const props = pkg.contributes.configuration.properties;
-    assert.deepEqual(Object.keys(props).sort(), ['ttl.backend', 'ttl.maxParallelJobs', 'ttl.runsDirectory', 'ttl.searchWorkers', 'ttl.wasmThreads']);
+    assert.deepEqual(Object.keys(props).sort(), [
+      'ttl.backend',
+      'ttl.device',
+      'ttl.maxParallelJobs',
+      'ttl.pythonPath',
+      'ttl.runsDirectory',
+      'ttl.searchWorkers',
+      'ttl.wasmThreads',
+    ]);
     assert.deepEqual(props['ttl.backend'].enum, [...BACKENDS]);
+    assert.ok(BACKENDS.includes('torch') && BACKENDS.includes('auto'));
+    assert.equal(props['ttl.backend'].enumDescriptions.length, BACKENDS.length);
+    assert.equal(props['ttl.pythonPath'].default, '');
+    assert.equal(props['ttl.pythonPath'].scope, 'machine-overridable');
+    // ttl.device takes what train.device takes (the experiment schema), and nothing else
+    const schema = JSON.parse(fs.readFileSync(path.join(ROOT, 'schema/experiment.schema.json'), 'utf8'));
+    const trainDevice = schema.properties.train.properties.device;
+    assert.equal(props['ttl.device'].pattern, trainDevice.pattern);
+    assert.equal(new RegExp(props['ttl.device'].pattern).source, DEVICE_PATTERN.source);
+    for (const d of ['auto', 'cpu', 'mps', 'cuda', 'cuda:1', 'cuda:12']) assert.match(d, DEVICE_PATTERN);
+    for (const d of ['gpu', 'cuda:', 'cuda:x', 'CPU', 'cpu ']) assert.doesNotMatch(d, DEVICE_PATTERN);
+    // a Python interpreter from a workspace's settings is code: ignored until the workspace is trusted
+    assert.ok(pkg.capabilities.untrustedWorkspaces.restrictedConfigurations.includes('ttl.pythonPath'));
+    assert.ok(pkg.capabilities.untrustedWorkspaces.restrictedConfigurations.includes('ttl.backend'));
     assert.equal(props['ttl.runsDirectory'].default, DEFAULT_RUNS_DIR);
     assert.equal(props['ttl.maxParallelJobs'].default, 1);
     assert.equal(props['ttl.searchWorkers'].default, 1);
@@ -190,6 +213,31 @@ describe('formatting and debouncing', () => {
     assert.deepEqual(seen, [3, 5]);
     t.mock.timers.tick(100);
     assert.deepEqual(seen, [3, 5], 'a flushed call does not run again');
+  });
+
+  test('with maxWaitMs, calls that never pause still run at most maxWaitMs after the first waiting one', (t) => {
+    // what a training run does to the sidebar's reload: an epoch's events every 200 ms, for as long as it trains
+    t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
+    const plain: number[] = [];
+    const bounded: number[] = [];
+    const p = debounce((n: number) => plain.push(n), 300);
+    const b = debounce((n: number) => bounded.push(n), 300, { maxWaitMs: 1000 });
+    for (let i = 1; i <= 15; i++) {
+      p(i);
+      b(i);
+      t.mock.timers.tick(200);
+    }
+    assert.deepEqual(plain, [], 'a plain debounce waits for a pause that never comes');
+    assert.deepEqual(bounded, [5, 10, 15], 'one run per second, with the latest arguments');
+    t.mock.timers.tick(300);
+    assert.deepEqual(plain, [15]);
+    assert.deepEqual(bounded, [5, 10, 15], 'nothing is left to run');
+    // a lone call still waits only the debounce time
+    b(16);
+    t.mock.timers.tick(299);
+    assert.deepEqual(bounded, [5, 10, 15]);
+    t.mock.timers.tick(1);
+    assert.deepEqual(bounded, [5, 10, 15, 16]);
   });
 
   test('a keyed debouncer keeps one pending call per key', (t) => {

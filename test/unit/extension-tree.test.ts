@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { createRun, listRuns } from '../../src/engine/runstore';
 import { validateExperimentObject } from '../../src/engine/experiment';
-import { buildExperimentTree, runNode, statusIcon, type RunLike } from '../../src/extension/runs/tree';
+import { backendLabel, buildExperimentTree, runNode, statusIcon, type RunLike } from '../../src/extension/runs/tree';
 import { compareRunsMarkdown } from '../../src/extension/runs/compare';
 import { runSummary } from './summaries';
 
@@ -138,6 +138,17 @@ describe('experiments tree', () => {
     assert.equal(at(new Date(2026, 10, 24, 9, 5).toISOString()), '11-24 09:05 · s1');
     assert.equal(at(new Date(2025, 10, 24, 9, 5).toISOString()), '2025-11-24 · s1');
     assert.equal(n.description, 'AUROC – · AUPRC –');
+    assert.match(n.tooltip, /\| backend \| – \|/);
+  });
+
+  test("a torch run's tooltip names its device and torch version (run.json's versions)", () => {
+    const base: RunLike = { id: 'r', dir: '/x/r', name: 'n', experimentFile: '', status: 'finished', seed: 1, startedAt: 'bad', lastEpoch: -1, backend: 'torch' };
+    const gpu = { ...base, versions: { torch: '2.13.0+cu128', device: 'cuda:1', deviceName: 'NVIDIA H100 80GB HBM3' } };
+    assert.equal(backendLabel(gpu), 'torch on cuda:1 (NVIDIA H100 80GB HBM3), torch 2.13.0+cu128');
+    assert.match(runNode(gpu).tooltip, /\| backend \| torch on cuda:1 \(NVIDIA H100 80GB HBM3\), torch 2\.13\.0\+cu128 \|/);
+    assert.equal(backendLabel({ ...base, versions: { torch: '2.13.0+cpu', device: 'cpu', deviceName: 'CPU' } }), 'torch on cpu (CPU), torch 2.13.0+cpu');
+    assert.equal(backendLabel(base), 'torch');
+    assert.equal(backendLabel({ ...base, backend: 'wasm', versions: { device: 'cpu' } }), 'wasm');
   });
 });
 

@@ -26,14 +26,14 @@ export function torchPackageRoot(start: string = __dirname): string {
 export interface PythonChoice {
   /** The interpreter to run. */
   command: string;
-  /** Where it came from, for messages. */
-  source: '--python' | 'TTL_PYTHON' | 'python/.venv' | 'PATH';
+  /** Where it came from, for messages: the CLI's own order, or what the caller says (the editor: `ttl.pythonPath`, `the Python extension`). */
+  source: '--python' | 'TTL_PYTHON' | 'python/.venv' | 'PATH' | (string & {});
 }
 
 /** Which Python to run (see the module doc); does not check it. */
-export function findPython(opts: { python?: string; env?: NodeJS.ProcessEnv; packageRoot?: string } = {}): PythonChoice {
+export function findPython(opts: { python?: string; source?: string; env?: NodeJS.ProcessEnv; packageRoot?: string } = {}): PythonChoice {
   const env = opts.env ?? process.env;
-  if (opts.python) return { command: opts.python, source: '--python' };
+  if (opts.python) return { command: opts.python, source: opts.source ?? '--python' };
   if (env.TTL_PYTHON) return { command: env.TTL_PYTHON, source: 'TTL_PYTHON' };
   const venv = path.join(opts.packageRoot ?? torchPackageRoot(), '.venv', process.platform === 'win32' ? 'Scripts/python.exe' : 'bin/python');
   if (existsSync(venv)) return { command: venv, source: 'python/.venv' };
@@ -45,6 +45,9 @@ export interface TorchReport {
   python: { executable: string; version: string };
   torch: { version: string; cuda: string | null; cudnn: number | null };
   device: { requested: string; chosen: string | null; name?: string; reason?: string; error?: string };
+  /** Every CUDA device torch sees. */
+  cuda?: { available: boolean; deviceCount: number; devices: { index: number; name: string; memoryBytes: number; capability: string }[] };
+  mps?: { built: boolean; available: boolean };
   ok: boolean;
 }
 
@@ -55,6 +58,8 @@ export function torchEnv(packageRoot: string = torchPackageRoot(), env: NodeJS.P
 }
 
 const INSTALL = "bash python/setup.sh (or: <python> -m pip install 'torch>=2.1')";
+/** Sources of an interpreter the editor chose (src/engine/torch/editorPython.ts): a wrong one is fixed in the settings. */
+const EDITOR_SOURCES: readonly string[] = ['ttl.pythonPath', 'the Python extension'];
 
 /**
  * Checks that `choice` runs, has torch ≥ 2.1 and the requested device.
@@ -78,7 +83,7 @@ export async function checkTorch(choice: PythonChoice, device: string, packageRo
   if (end.state === 'failed' && job.child.pid === undefined) {
     const why = /ENOENT/.test(end.error) ? 'not found' : end.error;
     throw new TtlInputError(
-      `the torch engine needs Python >= 3.9 with torch >= 2.1: Python '${choice.command}' (${from}) ${why}; install with ${INSTALL}, or pass --python <path>`,
+      `the torch engine needs Python >= 3.9 with torch >= 2.1: Python '${choice.command}' (${from}) ${why}; install with ${INSTALL}, or ${EDITOR_SOURCES.includes(choice.source) ? 'set ttl.pythonPath' : 'pass --python <path>'}`,
     );
   }
   const stderr = job.stderrTail().join('\n');
@@ -96,9 +101,9 @@ export interface TorchDoctor {
 }
 
 /** The torch engine's part of `ttl doctor` (never throws for a missing Python or torch). */
-export async function torchDoctor(opts: { python?: string; device?: string } = {}): Promise<TorchDoctor> {
+export async function torchDoctor(opts: { python?: string; source?: string; device?: string } = {}): Promise<TorchDoctor> {
   const packageRoot = torchPackageRoot();
-  const choice = findPython({ python: opts.python, packageRoot });
+  const choice = findPython({ python: opts.python, source: opts.source, packageRoot });
   try {
     return { python: choice.command, source: choice.source, ok: true, report: await checkTorch(choice, opts.device ?? 'auto', packageRoot) };
   } catch (e) {

@@ -5,7 +5,9 @@ import { COMMANDS } from '../ids';
 import type { TtlJob } from '../jobs/jobService';
 import { pathKey } from '../runs/tree';
 import type { Services } from '../services';
-import { backendForJob, runsDirForFile, searchWorkers, wasmThreadsForJob } from '../settings';
+import type { JobOverrides } from '../../shared/jobProtocol';
+import { backendForJob, deviceForJob, runsDirForFile, searchWorkers, tfjsBackendForJob, wasmThreadsForJob } from '../settings';
+import { pythonForJob } from '../torch/pythonDiscovery';
 import { experimentFileFrom, pickRun, runDirsFromArgs } from './pick';
 
 const experimentTitle = (file: string) => basename(file).replace(/\.ttl\.json$/i, '');
@@ -14,14 +16,32 @@ function cwdFor(file: vscode.Uri): string {
   return vscode.workspace.getWorkspaceFolder(file)?.uri.fsPath ?? dirname(file.fsPath);
 }
 
+/** `--backend` for the CLI's search, analyze and gradcam jobs (TensorFlow.js backends only). */
 function backendArgs(): string[] {
-  const b = backendForJob();
+  const b = tfjsBackendForJob();
   return b ? ['--backend', b] : [];
 }
 
 export function registerJobCommands(s: Services): vscode.Disposable[] {
   const { jobs } = s;
   const reg = vscode.commands.registerCommand;
+
+  /**
+   * The settings a run or resume job carries: ttl.backend (unless auto), ttl.wasmThreads, and for
+   * the torch engine ttl.device (unless auto) and the Python found for `file` (none in an
+   * untrusted workspace, where the job is refused anyway).
+   */
+  async function overrides(file: vscode.Uri): Promise<JobOverrides> {
+    const found = await pythonForJob(file);
+    if (found.python) s.log.info(`torch engine Python: ${found.python} (from ${found.source})`);
+    else if (vscode.workspace.isTrusted) s.log.debug(`torch engine Python: the engine's own order (${found.notes.join('; ')})`);
+    return {
+      backend: backendForJob(),
+      wasmThreads: wasmThreadsForJob(),
+      device: deviceForJob(file),
+      ...(found.python ? { python: found.python, pythonSource: found.source } : {}),
+    };
+  }
 
   /** Grad-CAM of files (images, or volumes for a 3D model) or of samples of the run's own data, as a CLI job. */
   async function gradCam(arg: unknown, selection: unknown, runArg: unknown): Promise<number | undefined> {
@@ -77,7 +97,7 @@ export function registerJobCommands(s: Services): vscode.Disposable[] {
         kind: 'worker',
         experimentFile: uri.fsPath,
         cwd: cwdFor(uri),
-        request: { kind: 'run', experimentFile: uri.fsPath, runsDir: runsDirForFile(uri), backend: backendForJob(), wasmThreads: wasmThreadsForJob() },
+        request: { kind: 'run', experimentFile: uri.fsPath, runsDir: runsDirForFile(uri), ...(await overrides(uri)) },
       });
       return job?.id;
     }),
@@ -101,7 +121,7 @@ export function registerJobCommands(s: Services): vscode.Disposable[] {
         kind: 'worker',
         experimentFile: run.experimentFile,
         cwd: dirname(run.experimentFile),
-        request: { kind: 'resume', runDir: run.dir, backend: backendForJob(), wasmThreads: wasmThreadsForJob() },
+        request: { kind: 'resume', runDir: run.dir, ...(await overrides(vscode.Uri.file(run.experimentFile))) },
       });
       return job?.id;
     }),

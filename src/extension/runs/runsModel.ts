@@ -36,6 +36,12 @@ export interface LiveProgressSource {
 const EXPERIMENT_GLOB = '**/*.ttl.json';
 const EXCLUDE_GLOB = '{**/node_modules/**,**/.git/**,**/.ttl/**}';
 const DEBOUNCE_MS = 300;
+/**
+ * A training run writes metrics.jsonl and run.json and reports an epoch every epoch: with epochs
+ * shorter than DEBOUNCE_MS those events never pause long enough for a plain debounce, and the
+ * sidebar would not reload (a new run not shown as running) until training stopped.
+ */
+const MAX_WAIT_MS = 1000;
 /** How often the run files are looked at for changes that no file event reported. */
 const POLL_MS = 3000;
 /** How often runs marked running are re-read anyway (their process may have died). */
@@ -53,7 +59,7 @@ export class RunsModel implements vscode.Disposable {
   private lastLoad = 0;
   private loading: Promise<void> | undefined;
   private again = false;
-  readonly scheduleRefresh = debounce(() => void this.refresh(), DEBOUNCE_MS);
+  readonly scheduleRefresh = debounce(() => void this.refresh(), DEBOUNCE_MS, { maxWaitMs: MAX_WAIT_MS });
 
   static register(context: vscode.ExtensionContext, live?: LiveProgressSource): RunsModel {
     const model = new RunsModel(live);

@@ -12,9 +12,16 @@ import { formatCount, formatDuration, formatLocalTime, formatMeanStd, formatMetr
 
 /** The part of a run record the tree needs (a full RunRecord fits). */
 export type RunLike = Pick<RunRecord, 'id' | 'dir' | 'name' | 'experimentFile' | 'status' | 'seed' | 'startedAt' | 'lastEpoch' | 'backend'> &
-  Partial<Pick<RunRecord, 'storedStatus' | 'endedAt' | 'error' | 'summary' | 'metrics' | 'resumedAt' | 'updatedAt'>> & {
+  Partial<Pick<RunRecord, 'storedStatus' | 'endedAt' | 'error' | 'summary' | 'metrics' | 'resumedAt' | 'updatedAt' | 'versions'>> & {
     experiment?: { train?: { epochs?: number }; strategy?: { kind?: string; cut?: string; k?: number }; model?: { backbone?: string } };
   };
+
+/** The run's backend; for the torch engine with its device and torch version (run.json's versions). */
+export function backendLabel(r: Pick<RunLike, 'backend' | 'versions'>): string {
+  const v = r.versions ?? {};
+  if (r.backend !== 'torch' || !v.device) return r.backend || '–';
+  return `torch on ${v.device}${v.deviceName && v.deviceName !== v.device ? ` (${v.deviceName.replace(/\|/g, '/')})` : ''}${v.torch ? `, torch ${v.torch}` : ''}`;
+}
 
 /** Live progress of a run that a job of this window is running. */
 export interface LiveProgress {
@@ -224,7 +231,7 @@ export function runNode(r: RunLike, input: Pick<TreeInput, 'live' | 'hasModel' |
     if (va !== undefined) rows.push(['last val AUROC', formatMetric(va)]);
     rows.push(['epochs done', `${r.lastEpoch + 1}${epochs ? ` of ${epochs}` : ''}`]);
   }
-  rows.push(['backend', r.backend || '–']);
+  rows.push(['backend', backendLabel(r)]);
   rows.push(['started', formatLocalTime(r.startedAt)]);
   if (r.endedAt) rows.push(['ended', formatLocalTime(r.endedAt)]);
   if (r.error) rows.push(['reason', r.error.replace(/\|/g, '\\|').replace(/\n/g, ' ')]);

@@ -34,7 +34,7 @@ export function sidebarRow(page: Page, text: string | RegExp): Locator {
 }
 
 /** A notification (toast or in the notification centre) whose text contains `text`. */
-export function notification(page: Page, text: string): Locator {
+export function notification(page: Page, text: string | RegExp): Locator {
   return page.locator('.notifications-toasts .notification-list-item, .notifications-center .notification-list-item', { hasText: text }).first();
 }
 

@@ -2,8 +2,8 @@
 // no development payload. A real run through the installed job runner proves the bundles, the
 // wasm engine's files, the shipped MobileNet and the schema all made it into the package.
 import type { BrowserCheck } from '../browser/types';
-import { openWorkbench } from '../browser/workbench';
-import { openExperimentFile, openTtlSidebar, runAndWaitForFinishedRun, sidebarRow, writeTinyExperiment } from '../browser/ttl';
+import { openWorkbench, runCommand } from '../browser/workbench';
+import { notification, openExperimentFile, openTtlSidebar, runAndWaitForFinishedRun, sidebarRow, writeTinyExperiment } from '../browser/ttl';
 
 const NAME = 'breastmnist-installed';
 
@@ -22,6 +22,27 @@ export const checks: BrowserCheck[] = [
       await runRow.hover();
       await page.waitForTimeout(1_500); // the tooltip with params, MACs and T
       await ctx.screenshot('installed-sidebar-finished-run');
+    },
+  },
+  {
+    // The engine's Python package ships in the .vsix and is found from the installed bundle: the
+    // check gets as far as asking a Python (here python3 on PATH, with or without torch).
+    name: 'installed .vsix: Check PyTorch Engine runs the shipped engine package',
+    timeoutMs: 120_000,
+    async run(ctx) {
+      const { page } = ctx;
+      await openWorkbench(ctx);
+      await runCommand(page, 'TTL: Check PyTorch Engine');
+      await runCommand(page, 'Notifications: Show Notifications');
+      // (not the progress notification, "TTL: Checking the PyTorch engine")
+      const answer = notification(page, /PyTorch engine (ready|unavailable)/);
+      await answer.waitFor({ state: 'visible', timeout: 90_000 });
+      const text = (await answer.innerText()).replace(/\s+/g, ' ');
+      ctx.log(`check: ${text}`);
+      await ctx.screenshot('installed-check-torch');
+      if (!/PyTorch engine (ready: torch \S+ on|unavailable: .*(torch is not installed|torch >= 2\.1|not found))/.test(text) || /ttl_torch/.test(text)) {
+        throw new Error(`unexpected answer: ${text}`);
+      }
     },
   },
 ];

@@ -86,7 +86,9 @@ suite('TTL Studio: commands and views', () => {
     assert.equal(c.get('maxParallelJobs'), 1);
     assert.equal(c.get('searchWorkers'), 1);
     assert.equal(c.get('wasmThreads'), 0);
-    assert.ok(['auto', 'wasm', 'cpu', 'tensorflow', 'tensorflow-gpu', 'webgpu'].includes(String(c.get('backend'))));
+    assert.ok(['auto', 'wasm', 'cpu', 'tensorflow', 'tensorflow-gpu', 'webgpu', 'torch'].includes(String(c.get('backend'))));
+    assert.equal(c.get('pythonPath'), '');
+    assert.equal(c.get('device'), 'auto');
   });
 
   test('New Experiment writes a valid experiment file from the choices made', async function () {
