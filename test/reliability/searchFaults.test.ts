@@ -73,6 +73,11 @@ function assertReadable(searchDir: string, what: string): SearchState {
   return state;
 }
 
+/** `o` without its latency measurements (any key starting with "latency"), which differ between any two searches. */
+function untimed<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([k]) => !k.startsWith('latency'))) as Partial<T>;
+}
+
 /** A finished search without what differs between any two searches (see the module comment). */
 function finished(searchDir: string, what: string, killedAtEnd = false) {
   const state = readSearch(searchDir);
@@ -91,9 +96,9 @@ function finished(searchDir: string, what: string, killedAtEnd = false) {
     assert.equal(runDir, path.relative(searchDir, run), `${what}: ${t.id}`);
     return { ...t, metrics: epochNumbers(run), results: results(run) };
   });
-  const rows = report.rows.map(({ latencyMs: _l, runDirs, ...r }) => ({ ...r, runsDirs: runDirs.map((d) => path.dirname(d)) }));
+  const rows = report.rows.map(({ runDirs, ...r }) => ({ ...untimed(r), runsDirs: runDirs.map((d) => path.dirname(d)) }));
   const { searchDir: _s, ...rest } = report;
-  return { picks: state.picks, trials, report: { ...rest, rows } };
+  return { picks: state.picks, trials, report: { ...untimed(rest), rows } };
 }
 
 before(async () => {
