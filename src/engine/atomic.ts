@@ -6,7 +6,14 @@
  * Fault injection: with `TTL_FAULT_KILL_AFTER_WRITES=N` in the environment the process kills
  * itself (SIGKILL, no clean-up) right after its Nth write boundary — an atomic file write, an
  * appended line or a replaced folder ({@link writeBoundary}). The reliability tests use it to
- * crash a run at every point where its files change and check that `ttl resume` recovers.
+ * crash a run, a search or an analysis at every point where its files change and check that
+ * `ttl resume`, `ttl search` or a second `ttl analyze` recovers.
+ *
+ * The count is per process, and only the process given the variable counts: it removes it from
+ * its environment when this module loads, so the child processes it starts (a search's trial
+ * runs) neither inherit it nor die with it. `TTL_FAULT_DEPTH=D` (default 0) hands the count
+ * down D generations instead: with D = 1 the search itself never dies, and each of its trial
+ * runs kills itself after its own Nth write.
  */
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -16,10 +23,22 @@ const RENAME_RETRIES = 10;
 
 let writesSoFar = 0;
 
-/** The write boundary after which the process kills itself (0: never); see the module comment. */
-function faultLimit(): number {
-  const v = Number(process.env.TTL_FAULT_KILL_AFTER_WRITES);
-  return Number.isInteger(v) && v > 0 ? v : 0;
+/** The write boundary after which this process kills itself (0: never); see the module comment. */
+const faultLimit = takeFaultLimit();
+
+/** Reads the fault-injection variables once, leaving the children's share of them in the environment. */
+function takeFaultLimit(): number {
+  const env = process.env;
+  const limit = Number(env.TTL_FAULT_KILL_AFTER_WRITES);
+  if (!(Number.isInteger(limit) && limit > 0)) return 0;
+  const depth = Number(env.TTL_FAULT_DEPTH ?? 0);
+  if (Number.isInteger(depth) && depth > 0) {
+    env.TTL_FAULT_DEPTH = String(depth - 1);
+    return 0;
+  }
+  delete env.TTL_FAULT_KILL_AFTER_WRITES;
+  delete env.TTL_FAULT_DEPTH;
+  return limit;
 }
 
 /**
@@ -28,8 +47,7 @@ function faultLimit(): number {
  */
 export function writeBoundary(): void {
   writesSoFar++;
-  const limit = faultLimit();
-  if (limit > 0 && writesSoFar >= limit) process.kill(process.pid, 'SIGKILL');
+  if (faultLimit > 0 && writesSoFar >= faultLimit) process.kill(process.pid, 'SIGKILL');
 }
 
 /**

@@ -14,8 +14,7 @@ import * as path from 'node:path';
 import type { SearchState } from '../../src/engine/search/state';
 import { BIN, ROOT, ttl } from '../unit/bin';
 import { tempDir } from '../unit/tmp';
-
-const BREAST = path.join(ROOT, 'examples/breastmnist/data/breastmnist.npz');
+import { writeTinySearch } from './tiny';
 
 interface Started {
   child: ChildProcess;
@@ -64,19 +63,8 @@ function start(args: string[]): Started {
 
 test('two resumes of one search at once: one runs it, the other is refused; ttl report meanwhile reads whole files', { timeout: 600_000 }, async () => {
   const dir = tempDir('ttl-concurrency-');
-  const file = path.join(dir, 'tiny-search.ttl.json');
+  const file = writeTinySearch(dir);
   const runsDir = path.join(dir, 'runs');
-  fs.writeFileSync(
-    file,
-    JSON.stringify({
-      name: 'tiny-search',
-      data: { format: 'npz', path: BREAST, imageSize: 32, limit: 40 },
-      model: { backbone: 'mobilenet_v1' },
-      strategy: { kind: 'ftl' },
-      train: { epochs: 1, batchSize: 16, optimizer: 'adam', lr: 0.001, seeds: [1], backend: 'wasm' },
-      search: { strategies: ['ttl'], candidates: ['stage2', 'stage3'], stage2Radius: 0, seeds: 1, halving: { enabled: false } },
-    }),
-  );
   // the search folder, planned but not trained
   const plan = ttl('search', file, '--runs-dir', runsDir, '--plan');
   assert.equal(plan.code, 0, plan.stderr);

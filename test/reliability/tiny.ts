@@ -24,3 +24,24 @@ export function writeTinyRun(dir: string, dataPath = BREAST): string {
   );
   return file;
 }
+
+/**
+ * Writes `dir/tiny-search.ttl.json`: the tiny run's data and backbone, searched over `cuts`
+ * (stage 1 only: no layer search, no halving, one seed) beside the FTL baseline, one epoch per
+ * trial. Returns its path.
+ */
+export function writeTinySearch(dir: string, cuts: string[] = ['stage2', 'stage3']): string {
+  const file = path.join(dir, 'tiny-search.ttl.json');
+  fs.writeFileSync(
+    file,
+    JSON.stringify({
+      name: 'tiny-search',
+      data: { format: 'npz', path: BREAST, imageSize: 32, limit: 40 },
+      model: { backbone: 'mobilenet_v1' },
+      strategy: { kind: 'ftl' },
+      train: { epochs: 1, batchSize: 16, optimizer: 'adam', lr: 0.001, seeds: [1], backend: 'wasm' },
+      search: { strategies: ['ttl'], candidates: cuts, stage2Radius: 0, seeds: 1, halving: { enabled: false } },
+    }),
+  );
+  return file;
+}

@@ -1,0 +1,124 @@
+/**
+ * Fault injection over the analyses of a real finished run (the tiny run of ./tiny.ts) through
+ * the bundled CLI: `ttl analyze`, which writes one file (analysis/<name>.json), and `ttl gradcam`,
+ * which writes an overlay PNG per image and then gradcam/index.json. Each is killed with SIGKILL
+ * right after its Nth write, for every N until it finishes unkilled (TTL_FAULT_KILL_AFTER_WRITES,
+ * see src/engine/atomic.ts), then run again.
+ *
+ * After each kill no file is partial: every JSON file there parses, no temporary file is left,
+ * the analysis file, when there, is whole, and the Grad-CAM index lists only overlays that exist.
+ * Run again, the command writes what an uninterrupted one does, bit for bit but for the time
+ * stamps, the analysis name and the run folder (each Grad-CAM case works on its own copy).
+ *
+ * Needs dist/ (`node esbuild.mjs`), as the test command builds it first.
+ */
+import { before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { tempDir } from '../unit/tmp';
+import { forEachWrite, onlyRun, ttlAsync } from './crash';
+import { writeTinyRun } from './tiny';
+
+const ANALYZE = ['--images', '16', '--train-images', '16'];
+const GRADCAM = ['--split', 'val', '--count', '3'];
+
+let dir: string;
+let runDir: string;
+
+before(async () => {
+  dir = tempDir('ttl-analysis-faults-');
+  const file = writeTinyRun(dir);
+  const r = await ttlAsync(['run', file, '--runs-dir', path.join(dir, 'runs')]);
+  assert.equal(r.code, 0, r.stderr);
+  runDir = onlyRun(path.join(dir, 'runs'));
+});
+
+/** Temporary files of atomic writes left in `folder`. */
+function leftovers(folder: string): string[] {
+  return fs.existsSync(folder) ? fs.readdirSync(folder).filter((n) => n.endsWith('.tmp')) : [];
+}
+
+/** An analysis file without its name and time stamp. */
+function analysisOf(file: string): Record<string, unknown> {
+  const { name: _n, createdAt: _c, ...rest } = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
+  return rest;
+}
+
+test('ttl analyze killed after any write leaves no partial file and, run again, writes the same analysis', { timeout: 300_000 }, async () => {
+  const analysis = path.join(runDir, 'analysis');
+  const base = await ttlAsync(['analyze', runDir, ...ANALYZE, '--name', 'base']);
+  assert.equal(base.code, 0, base.stderr);
+  const want = analysisOf(path.join(analysis, 'base.json'));
+
+  const crashAndRerun = async (n: number): Promise<boolean> => {
+    const what = `analysis write ${n}`;
+    const args = ['analyze', runDir, ...ANALYZE, '--name', `kill-${n}`];
+    const first = await ttlAsync(args, { TTL_FAULT_KILL_AFTER_WRITES: String(n) });
+    if (first.code === 0) return false;
+    assert.equal(first.signal, 'SIGKILL', `${what}: ${first.stderr}`);
+    assert.deepEqual(leftovers(analysis), [], what);
+    const file = path.join(analysis, `kill-${n}.json`);
+    if (fs.existsSync(file)) assert.deepEqual(analysisOf(file), want, `${what}: the file left is not whole`);
+    const again = await ttlAsync(args);
+    assert.equal(again.code, 0, `${what}: run again: ${again.stderr}`);
+    assert.deepEqual(analysisOf(file), want, what);
+    return true;
+  };
+  const killed = await forEachWrite(crashAndRerun);
+  assert.ok(killed >= 1, 'ttl analyze was never killed');
+  // every analysis file there (the search report reads them all) is whole
+  for (const name of fs.readdirSync(analysis)) assert.deepEqual(analysisOf(path.join(analysis, name)), want, name);
+});
+
+interface Overlays {
+  index: Record<string, unknown>;
+  /** Overlay file name → its bytes. */
+  pngs: Record<string, Buffer>;
+}
+
+/** The Grad-CAM index (without the run folder and time stamps) and the overlays it lists, which must exist. */
+function overlaysOf(run: string): Overlays {
+  const folder = path.join(run, 'gradcam');
+  const { run: r, ...index } = JSON.parse(fs.readFileSync(path.join(folder, 'index.json'), 'utf8')) as {
+    run: { id: string };
+    images: { overlay: string; createdAt?: string }[];
+  };
+  const pngs: Record<string, Buffer> = {};
+  for (const e of index.images) pngs[e.overlay] = fs.readFileSync(path.join(folder, e.overlay));
+  return { index: { ...index, runId: r.id, images: index.images.map(({ createdAt: _c, ...e }) => e) }, pngs };
+}
+
+test('ttl gradcam killed after any write leaves a consistent index and, run again, writes the same overlays', { timeout: 300_000 }, async () => {
+  /** A copy of the finished run, so that each case starts with no Grad-CAM files. */
+  const copy = (name: string) => {
+    const to = path.join(dir, name, path.basename(runDir));
+    fs.cpSync(runDir, to, { recursive: true, filter: (src) => path.basename(src) !== 'gradcam' });
+    return to;
+  };
+  const baseRun = copy('gradcam-base');
+  const base = await ttlAsync(['gradcam', baseRun, ...GRADCAM]);
+  assert.equal(base.code, 0, base.stderr);
+  const want = overlaysOf(baseRun);
+  assert.equal(Object.keys(want.pngs).length, 3);
+
+  const crashAndRerun = async (n: number): Promise<boolean> => {
+    const what = `gradcam write ${n}`;
+    const run = copy(`gradcam-kill-${n}`);
+    const first = await ttlAsync(['gradcam', run, ...GRADCAM], { TTL_FAULT_KILL_AFTER_WRITES: String(n) });
+    if (first.code === 0) return false;
+    assert.equal(first.signal, 'SIGKILL', `${what}: ${first.stderr}`);
+    const folder = path.join(run, 'gradcam');
+    assert.deepEqual(leftovers(folder), [], what);
+    // overlays written so far are whole; the index, once written, lists only existing ones
+    for (const name of fs.readdirSync(folder).filter((f) => f.endsWith('.png')))
+      assert.deepEqual(fs.readFileSync(path.join(folder, name)), want.pngs[name], `${what}: ${name}`);
+    if (fs.existsSync(path.join(folder, 'index.json'))) overlaysOf(run);
+    const again = await ttlAsync(['gradcam', run, ...GRADCAM]);
+    assert.equal(again.code, 0, `${what}: run again: ${again.stderr}`);
+    assert.deepEqual(overlaysOf(run), want, what);
+    return true;
+  };
+  const killed = await forEachWrite(crashAndRerun);
+  assert.equal(killed, 4, 'three overlays and the index');
+});
