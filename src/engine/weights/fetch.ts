@@ -27,17 +27,29 @@ export interface FetchWeightsOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-/** How to start npm: its CLI script with this Node when it is found beside it, else `npm` on PATH. */
+/** npm's CLI script installed beside a Node executable (Windows and Unix layouts), if any. */
+function npmBeside(node: string): string | undefined {
+  const bin = path.dirname(node);
+  return [path.join(bin, 'node_modules', 'npm', 'bin', 'npm-cli.js'), path.join(bin, '..', 'lib', 'node_modules', 'npm', 'bin', 'npm-cli.js')].find((f) => existsSync(f));
+}
+
+/**
+ * How to start npm: its CLI script run by a Node executable, so no shell is needed (Windows
+ * cannot start `npm.cmd` without one): this Node's own npm, else (inside the editor, whose
+ * executable is not Node) the first Node on PATH that has npm beside it; else `npm` on PATH.
+ */
 export function npmInvocation(env: NodeJS.ProcessEnv = process.env): { command?: string; args: string[] } {
-  const bin = path.dirname(process.execPath);
-  const candidates = [
-    env.npm_execpath,
-    path.join(bin, 'node_modules', 'npm', 'bin', 'npm-cli.js'), // Windows installs
-    path.join(bin, '..', 'lib', 'node_modules', 'npm', 'bin', 'npm-cli.js'), // Unix installs
-  ];
-  const script = candidates.find((c) => c !== undefined && path.basename(c) === 'npm-cli.js' && existsSync(c));
-  if (script && !process.versions.electron) return { args: [script] };
-  return { command: process.platform === 'win32' ? 'npm.cmd' : 'npm', args: [] };
+  if (!process.versions.electron) {
+    const own = npmBeside(process.execPath);
+    if (own) return { args: [own] };
+  }
+  const exe = process.platform === 'win32' ? 'node.exe' : 'node';
+  for (const dir of (env.PATH ?? env.Path ?? '').split(path.delimiter).filter(Boolean)) {
+    const node = path.join(dir, exe);
+    const script = existsSync(node) ? npmBeside(node) : undefined;
+    if (script) return { command: node, args: [script] };
+  }
+  return { command: 'npm', args: [] };
 }
 
 async function sha512Base64(file: string): Promise<string> {
