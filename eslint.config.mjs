@@ -43,7 +43,7 @@ const into = (up, names, why) => ({ regex: `^${up}${oneOf(names)}(?:/|$)`, messa
 
 export default defineConfig(
   {
-    ignores: ['node_modules/', 'dist/', 'out/', 'python/.venv/', 'test/e2e/.vscode-server/', 'test/e2e/screenshots/', 'bench/results/', 'models/', '.ttl/', 'test/.weights-cache/'],
+    ignores: ['node_modules/', 'dist/', 'out/', 'python/.venv/', 'test/e2e/.vscode-server/', 'test/e2e/screenshots/', 'bench/results/', 'models/', '.ttl/'],
   },
   js.configs.recommended,
   tseslint.configs.recommended,
