@@ -64,7 +64,7 @@ export interface DataConfig {
 export interface ModelConfig {
   /** A built-in backbone name, or the absolute path of a model.json. */
   backbone: BuiltinBackbone | string;
-  /** Absolute path of weights to load instead of the built-in ones (.json or .safetensors). */
+  /** Absolute path of weights to load instead of the built-in ones (.json or .safetensors), or "imagenet" (the registered ImageNet weights, from the weights cache). */
   weights?: string;
   /** 3D backbones: a 2D network to inflate (absolute path of a model.json / .safetensors, or a built-in name). */
   inflateFrom?: string;

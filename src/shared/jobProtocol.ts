@@ -23,6 +23,7 @@ import type { SearchReport } from './formats/searchReport';
 import type { AnalysisFile } from './formats/analysis';
 import type { GradCamEntry } from './formats/gradcam';
 import type { InspectResult } from './formats/inspect';
+import type { WeightsStatus } from './weights';
 
 /** The protocol's major version, carried by every line. See docs/job-protocol.md for the rule. */
 export const JOB_PROTOCOL_VERSION = 1;
@@ -62,6 +63,8 @@ export type JobResult =
   | { kind: 'gradcam'; index: string; entries: GradCamEntry[] }
   /** `ttl inspect`: the layer table. */
   | { kind: 'inspect'; table: InspectResult }
+  /** `ttl weights list | get | path`: the registered weights asked about and whether each is in the cache. */
+  | { kind: 'weights'; weights: WeightsStatus[] }
   /** A probe or self-test (backends): its findings. */
   | { kind: 'check'; check: Document }
   /** A compute worker (e.g. `python -m ttl_torch train`) whose stdin closed: how many calls it answered. */
@@ -114,7 +117,7 @@ export const EVENT_TYPES = ['phase', 'log', 'run-started', 'batch', 'epoch', 'ru
 export const TERMINAL_TYPES = ['done', 'failed', 'cancelled'] as const;
 export const CHILD_MESSAGE_TYPES = [...EVENT_TYPES, 'reply', ...TERMINAL_TYPES] as const;
 export const PARENT_MESSAGE_TYPES = ['start', 'call', 'cancel'] as const;
-export const RESULT_KINDS = ['run', 'search', 'analyze', 'gradcam', 'inspect', 'check', 'compute'] as const;
+export const RESULT_KINDS = ['run', 'search', 'analyze', 'gradcam', 'inspect', 'weights', 'check', 'compute'] as const;
 
 /** One line (without its newline) for `message`. */
 export function encodeLine(message: ChildMessage | ParentMessage): string {
@@ -200,6 +203,8 @@ function resultProblem(r: Obj): string | undefined {
       return need(isStr(r.index) && Array.isArray(r.entries) && r.entries.every(isObj), 'a string "index" and an array of objects "entries"');
     case 'inspect':
       return need(isObj(r.table), 'an object "table"');
+    case 'weights':
+      return need(Array.isArray(r.weights) && r.weights.every(isObj), 'an array of objects "weights"');
     case 'check':
       return need(isObj(r.check), 'an object "check"');
     case 'compute':

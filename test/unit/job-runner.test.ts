@@ -178,6 +178,12 @@ describe('the CLI through the runner', () => {
     const analysis = await start(cli('analyze', runDir, '--study', 'horizontal', '--images', '16')).outcome;
     assert.ok(analysis.state === 'done' && analysis.result.kind === 'analyze', JSON.stringify(analysis).slice(0, 300));
     assert.deepEqual(JSON.parse(fs.readFileSync(analysis.result.path, 'utf8')), analysis.result.analysis);
+    const weights = await start({ ...cli('weights', 'list'), env: { ...process.env, TTL_WEIGHTS_DIR: path.join(dir, 'no-weights') } }).outcome;
+    assert.ok(weights.state === 'done' && weights.result.kind === 'weights', JSON.stringify(weights));
+    assert.deepEqual(
+      weights.result.weights.map((w) => [w.name, w.present]),
+      [['resnet50-imagenet', false]],
+    );
   });
 });
 

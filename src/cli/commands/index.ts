@@ -6,8 +6,10 @@ import { similarityCommands } from './similarity';
 import { searchCommand } from './search';
 import { reportCommand } from './report';
 import { analysisCommands } from './analyze';
+import { weightsCommand } from './weights';
 
 /** The command table: one entry per `ttl` subcommand. */
 export function registerCommands(program: Command): void {
-  for (const register of [inspectCommand, doctorCommand, runCommand, resumeCommand, similarityCommands, searchCommand, reportCommand, analysisCommands]) register(program);
+  for (const register of [inspectCommand, doctorCommand, runCommand, resumeCommand, similarityCommands, searchCommand, reportCommand, analysisCommands, weightsCommand])
+    register(program);
 }

@@ -22,7 +22,7 @@ export function inspectCommand(program: Command): void {
     .addOption(new Option('--strategy <s>', 'ttl: truncate after --cut; tf: keep every layer, those above --cut at half width').choices(['ttl', 'tf']).default('ttl'))
     .option('--input <n>', 'input size in pixels', positiveInt)
     .option('--classes <k>', 'classes of the new head', positiveInt, 2)
-    .option('--weights <file>', 'weights for a built-in (model.json or .safetensors)')
+    .option('--weights <file>', 'weights for a built-in: "imagenet" (see ttl weights), a model.json or a .safetensors file')
     .option('--json', 'print one JSON object')
     .option(EVENTS_FLAG, EVENTS_HELP)
     .action(async (model: string, o: { cut?: string; strategy: 'ttl' | 'tf'; input?: number; classes: number; weights?: string; json?: boolean }) => {

@@ -11,16 +11,19 @@
  * - layer-table rules: `strategy.cut` and `search.candidates` are cut points or blocks of the
  *   backbone, LWFT `k` is not beyond its units, a built-in without shipped weights has
  *   `weights` or `pretrained: false`;
+ * - `"weights": "imagenet"`: registered for the backbone and fetched into the weights cache
+ *   (`ttl weights get …`); its layer table is asked for as {@link layerTableKey}.
  * - 2D/3D rules: `inflateFrom` only on a 3D ResNet, `data.volume` only with a 3D backbone.
  *
  * The layer table comes from the environment, so the editor can answer from the generated
  * table (no TensorFlow.js) and the CLI from the real model. Pure: no file access of its own.
  */
-import { isAbsolute, resolve } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import { distance } from 'fastest-levenshtein';
 import schemaJson from '../../../schema/experiment.schema.json';
 import { strategyInfo } from '../../shared/strategies';
 import { INFLATABLE_BACKBONES, VOLUME_BACKBONES, isBuiltinBackbone, type ProblemSeverity } from '../../shared/experiment';
+import { getCommandFor, IMAGENET_WEIGHTS, imagenetWeightsFor, KNOWN_WEIGHTS, PROVENANCE_FILE, weightsDir } from '../weights/registry';
 
 export type { ProblemSeverity };
 
@@ -32,6 +35,8 @@ export type ProblemCode =
   | 'data-path-missing'
   | 'data-path-kind'
   | 'weights-missing'
+  | 'weights-not-fetched'
+  | 'imagenet-unavailable'
   | 'backbone-missing'
   | 'backbone-not-layers-model'
   | 'inflate-from-missing'
@@ -81,6 +86,16 @@ export interface CheckEnvironment {
    * rules are then skipped).
    */
   layerTable(backbone: string): LayerTableResult | undefined;
+}
+
+/**
+ * The name the layer table of a built-in is asked for by: the built-in's name, or
+ * `resnet50:imagenet` when `"weights": "imagenet"` changes its architecture (the Keras ResNet-50).
+ * An environment that does not know such a key answers undefined or 'missing' and the layer-table
+ * rules are skipped.
+ */
+export function layerTableKey(backbone: string, weights: unknown): string {
+  return weights === IMAGENET_WEIGHTS && imagenetWeightsFor(backbone) ? `${backbone}:${IMAGENET_WEIGHTS}` : backbone;
 }
 
 /** Whether `cut` names a cut point or a block of the table. */
@@ -147,6 +162,9 @@ export function checkExperimentValue(value: unknown, baseDir: string, env?: Chec
     const what = isBuiltinBackbone(net) ? `${net} reads volumes` : 'a model.json backbone';
     add('torch-unsupported', '/train/backend', `the torch engine trains the built-in 2D backbones; ${what} needs another backend (e.g. "wasm")`);
   }
+  if (engine === 'torch' && get(value, 'model', 'weights') === IMAGENET_WEIGHTS) {
+    add('torch-unsupported', '/train/backend', `the torch engine does not load "weights": "${IMAGENET_WEIGHTS}" yet; use another backend (e.g. "wasm")`);
+  }
   if (device !== undefined && device !== 'auto' && engine !== 'torch') {
     add('device-without-torch', '/train/device', `"device" applies to the torch engine ("backend": "torch"); the ${String(engine)} backend ignores it`, 'warning');
   }
@@ -169,12 +187,20 @@ export function checkExperimentValue(value: unknown, baseDir: string, env?: Chec
     }
   }
   const weights = nonEmptyString(get(value, 'model', 'weights'));
-  if (weights !== undefined && env.stat(abs(weights)) !== 'file') add('weights-missing', '/model/weights', `weights file not found: ${abs(weights)}`);
-
   const backbone = nonEmptyString(get(value, 'model', 'backbone'));
+  if (weights === IMAGENET_WEIGHTS) {
+    const known = backbone !== undefined && isBuiltinBackbone(backbone) ? imagenetWeightsFor(backbone) : undefined;
+    if (known === undefined && backbone !== undefined) {
+      const registered = KNOWN_WEIGHTS.map((k) => k.backbone).join(', ');
+      add('imagenet-unavailable', '/model/weights', `"weights": "${IMAGENET_WEIGHTS}" is registered for ${registered} only, not ${backbone}`);
+    } else if (known !== undefined && env.stat(join(weightsDir(known), PROVENANCE_FILE)) !== 'file') {
+      add('weights-not-fetched', '/model/weights', `the ImageNet weights of ${backbone} are not in the weights cache (${weightsDir(known)}): run \`${getCommandFor(known)}\``);
+    }
+  } else if (weights !== undefined && env.stat(abs(weights)) !== 'file') add('weights-missing', '/model/weights', `weights file not found: ${abs(weights)}`);
+
   let table: LayerTable | undefined;
   if (backbone !== undefined && isBuiltinBackbone(backbone)) {
-    const r = env.layerTable(backbone);
+    const r = env.layerTable(layerTableKey(backbone, weights));
     if (r?.ok) table = r.table;
     const pretrained = at('model', 'pretrained');
     if (table?.bundledWeights === false && pretrained === true && get(value, 'model', 'weights') === undefined && get(value, 'model', 'inflateFrom') === undefined) {

@@ -7,16 +7,20 @@
 import { dirname, resolve } from 'node:path';
 import { isBuiltinBackbone, type ExperimentProblem } from '../../shared/experiment';
 import { TtlInputError } from '../errors';
-import { listBuiltins, loadBackbone } from '../models';
-import { looksLikeModelPath, type CheckEnvironment, type LayerTableResult } from './checks';
+import { imagenetArchitecture, listBuiltins, loadBackbone } from '../models';
+import { layerTableKey, looksLikeModelPath, type CheckEnvironment, type LayerTableResult } from './checks';
 import { parseLocated } from './json';
 import { statPath } from './stat';
 import { checkExperimentText, ExperimentError, fillDefaults, readExperimentText, type ExperimentCheck } from './validate';
 
-/** The layer table of a backbone (built-in name or absolute model.json path) from its real architecture. */
-export async function modelLayerTable(backbone: string, inputSize: number): Promise<LayerTableResult> {
+/**
+ * The layer table of a backbone (built-in name or absolute model.json path) from its real
+ * architecture; with `weights` "imagenet", the architecture those weights have.
+ */
+export async function modelLayerTable(backbone: string, inputSize: number, weights?: unknown): Promise<LayerTableResult> {
   try {
-    const b = await loadBackbone({ backbone, inputSize, pretrained: false });
+    const b =
+      (layerTableKey(backbone, weights) !== backbone && imagenetArchitecture(backbone, { inputSize })) || (await loadBackbone({ backbone, inputSize, pretrained: false }));
     b.model.dispose();
     const builtin = isBuiltinBackbone(backbone) ? listBuiltins().find((x) => x.name === backbone) : undefined;
     const table = { model: b.name, blocks: b.blocks.map(({ name, end }) => ({ name, end })), cutPoints: [...b.cutPoints], acceptsStageNames: false };
@@ -38,16 +42,19 @@ export async function checkExperimentOnDisk(file: string): Promise<ExperimentChe
   if (parsed.syntax) return checkExperimentText(text, file);
   const value = structuredClone(parsed.value);
   fillDefaults(value);
-  const model = (value as { model?: { backbone?: unknown } }).model;
+  const model = (value as { model?: { backbone?: unknown; weights?: unknown } }).model;
   const size = (value as { data?: { imageSize?: unknown } }).data?.imageSize;
   const raw = typeof model?.backbone === 'string' ? model.backbone : undefined;
   const backbone = raw === undefined || isBuiltinBackbone(raw) ? raw : resolve(dirname(resolve(file)), raw);
   let known: LayerTableResult | undefined;
   if (backbone !== undefined && (isBuiltinBackbone(backbone) || looksLikeModelPath(raw!))) {
     const exists = isBuiltinBackbone(backbone) || statPath(backbone) === 'file';
-    known = exists ? await modelLayerTable(backbone, typeof size === 'number' && size > 0 ? size : 224) : { ok: false, reason: 'missing', detail: 'file not found' };
+    known = exists
+      ? await modelLayerTable(backbone, typeof size === 'number' && size > 0 ? size : 224, model?.weights)
+      : { ok: false, reason: 'missing', detail: 'file not found' };
   }
-  const env: CheckEnvironment = { stat: statPath, layerTable: (b) => (b === backbone ? known : undefined) };
+  const key = backbone === undefined ? undefined : layerTableKey(backbone, model?.weights);
+  const env: CheckEnvironment = { stat: statPath, layerTable: (b) => (b === key ? known : undefined) };
   return checkExperimentText(text, file, { env });
 }
 

@@ -5,7 +5,7 @@
  * | name          | architecture                          | pretrained weights              |
  * |---------------|---------------------------------------|---------------------------------|
  * | `resnet18`    | torchvision ResNet-18                 | `weights`: .safetensors or model.json |
- * | `resnet50`    | torchvision ResNet-50                 | `weights`: .safetensors or model.json |
+ * | `resnet50`    | torchvision ResNet-50 (v1.5); with `weights: "imagenet"` the Keras ResNet-50 (v1) | `"imagenet"` (fetched by `ttl weights get resnet50-imagenet`), .safetensors or model.json |
  * | `densenet121` | torchvision DenseNet-121              | `weights`: .safetensors or model.json |
  * | `mobilenet_v1`| Keras MobileNet v1 0.25 (ImageNet)    | shipped with the extension      |
  * | `resnet3d18`  | torchvision r3d_18 (volumes)          | `weights`, or `inflateFrom` a 2D ResNet-18 |
@@ -22,6 +22,8 @@ import { backboneFromModel, loadLayersModelFile, readWeightsFile } from './layer
 import { buildMobileNetV1, MOBILENET_V1_NAME } from './mobilenet';
 import { buildMobileNet3D, MOBILENET3D_INPUT_SIZE, MOBILENET3D_NAME } from './mobilenet3d';
 import { buildResNet } from './resnet';
+import { buildKerasResNet50, renameKerasV1Weights } from './kerasResnet';
+import { IMAGENET_WEIGHTS, KNOWN_WEIGHTS, getCommandFor, imagenetWeightsFor, weightsStatus } from '../weights/registry';
 import { buildResNet3D, RESNET3D_INPUT_SIZE, RESNET3D_NAMES, type ResNet3DName } from './resnet3d';
 import { inflate2dInto, loadTorchVideoWeights } from './inflate';
 import { loadTorchvisionWeights, readSafetensors } from './safetensors';
@@ -35,7 +37,11 @@ export type { Backbone, Block, Normalisation } from './types';
 export interface BackboneSpec {
   /** A built-in name (see `listBuiltins`) or a path to a tfjs Layers model.json (or its folder). */
   backbone: string;
-  /** Pretrained weights for a built-in: a torchvision `.safetensors` file or a tfjs model.json. */
+  /**
+   * Pretrained weights for a built-in: a torchvision `.safetensors` file, a tfjs model.json, or
+   * `"imagenet"`: the registered ImageNet weights from the weights cache (resnet50: the Keras
+   * ResNet-50, whose architecture is then Keras' v1, see kerasResnet.ts).
+   */
   weights?: string;
   /** Square input size (default: the backbone's own, 224 for the built-ins). */
   inputSize?: number;
@@ -177,6 +183,7 @@ export async function loadBackbone(spec: BackboneSpec): Promise<Backbone> {
   if (spec.pretrained === false && spec.weights !== undefined) {
     throw new TtlInputError(`'weights' was given but 'pretrained' is false for ${builtin.name}`);
   }
+  if (spec.weights === IMAGENET_WEIGHTS) return loadImagenetBackbone(builtin.name, spec);
   if (builtin.name === MOBILENET_V1_NAME || builtin.name === MOBILENET3D_NAME) {
     if (spec.inflateFrom !== undefined) throw new TtlInputError(`'inflateFrom' does not apply to ${builtin.name}: its pretrained weights ship with the extension`);
     const useShipped = spec.pretrained !== false && spec.weights === undefined;
@@ -203,6 +210,41 @@ export async function loadBackbone(spec: BackboneSpec): Promise<Backbone> {
   try {
     if (spec.weights !== undefined) await loadWeightsInto(backbone, spec.weights);
     if (spec.inflateFrom !== undefined) await inflateInto(backbone, spec.inflateFrom);
+  } catch (e) {
+    backbone.model.dispose();
+    throw e;
+  }
+  return backbone;
+}
+
+/**
+ * The architecture a built-in has with `"weights": "imagenet"` (resnet50: the Keras ResNet-50 v1),
+ * randomly initialised; undefined when no ImageNet weights are registered for it.
+ */
+export function imagenetArchitecture(backbone: string, opts: { inputSize?: number; seed?: number } = {}): Backbone | undefined {
+  return imagenetWeightsFor(backbone) ? buildKerasResNet50(opts) : undefined;
+}
+
+/**
+ * A built-in with its registered ImageNet weights from the weights cache.
+ * @throws TtlInputError when none are registered for it, or they have not been fetched.
+ */
+async function loadImagenetBackbone(name: string, spec: BackboneSpec): Promise<Backbone> {
+  const known = imagenetWeightsFor(name);
+  if (!known) {
+    throw new TtlInputError(`"weights": "${IMAGENET_WEIGHTS}" is registered for ${KNOWN_WEIGHTS.map((k) => k.backbone).join(', ')} only, not ${name}`);
+  }
+  if (spec.inflateFrom !== undefined) throw new TtlInputError(`'inflateFrom' applies to the 3D backbones (${RESNET3D_NAMES.join(', ')}), not ${name}`);
+  const status = weightsStatus(known);
+  if (!status.present) throw new TtlInputError(`the ImageNet weights of ${name} are not in the weights cache (${status.dir}): run \`${getCommandFor(known)}\``);
+  const backbone = imagenetArchitecture(name, { inputSize: spec.inputSize, seed: spec.seed })!;
+  try {
+    const weights = renameKerasV1Weights(await readWeightsFile(status.modelJson));
+    try {
+      assignNamedWeights(backbone.model, weights, status.modelJson);
+    } finally {
+      Object.values(weights).forEach((t) => t.dispose());
+    }
   } catch (e) {
     backbone.model.dispose();
     throw e;

@@ -16,6 +16,14 @@ export const IMAGENET_NORMALISATION: Normalisation = {
   std: [0.229 * 255, 0.224 * 255, 0.225 * 255],
 };
 
+/**
+ * Caffe-style ImageNet preprocessing (the Keras applications ResNet-50): the BGR mean of the
+ * ImageNet training images subtracted, no scaling. Written here in RGB order: the Keras backbone
+ * takes RGB because its first convolution's input channels are reversed when its weights are
+ * loaded (see kerasResnet.ts), which is the same computation as feeding it BGR.
+ */
+export const CAFFE_NORMALISATION: Normalisation = { mean: [123.68, 116.779, 103.939], std: [1, 1, 1] };
+
 /** A named stage of the architecture (conv2_x…conv5_x, denseblock1…4, a stride stage). */
 export interface Block {
   /** e.g. "conv4_x", "denseblock3", "stage3". */
