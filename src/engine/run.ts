@@ -22,7 +22,7 @@ import { saveCheckpoint, loadCheckpoint, recoverCheckpoint, checkpointEpoch, rep
 import { profile, measureLatency } from './complexity';
 import { MetricError, thresholdMetrics } from './metrics';
 import { createRun, openForResume, readRun, type RunHandle } from './runstore';
-import { CancelledError, TtlInputError } from './errors';
+import { CancelledError, StoppedError, TtlInputError } from './errors';
 import type { EventSink } from '../shared/jobProtocol';
 import type { ScoreMetrics } from './train/evaluate';
 import type { LoopState } from './train/loop';
@@ -49,6 +49,13 @@ export interface RunOptions {
   onEvent?: EventSink;
   /** Aborting cancels the run between batches; the run is marked cancelled. */
   signal?: AbortSignal;
+  /**
+   * Stop after this many epochs of `train.epochs` (a search's halving round): the schedule stays
+   * planned for the whole budget, the run is left cancelled with `stoppedAfter`, a
+   * {@link StoppedError} is thrown, and `ttl resume` continues it exactly as if it had not
+   * stopped. A run that ends before (early stopping) finishes as usual.
+   */
+  stopAfter?: number;
 }
 
 export interface ExperimentResult {
@@ -192,8 +199,26 @@ async function prepareContext(file: string, exp: Experiment, options: RunOptions
  * creates (or reopens) the run, so a run that cannot start leaves no run folder.
  */
 async function trainSeed(ctx: Context, openRun: () => RunHandle, seed: number, resume: boolean): Promise<RunSummary> {
-  const { exp, data, options } = ctx;
-  const emit = options.onEvent ?? (() => undefined);
+  const { exp, data } = ctx;
+  // --stop-after: the run is cancelled once that many epochs are done (checkpointed before their
+  // epoch event), through the same signal as a cancel, so that every engine stops alike
+  const stopAfter = ctx.options.stopAfter;
+  const stopper = new AbortController();
+  let stoppedAt = -1;
+  const stopIfDone = (done: number) => {
+    if (stopAfter !== undefined && done >= stopAfter && done < exp.train.epochs && !stopper.signal.aborted) {
+      stoppedAt = done;
+      stopper.abort();
+    }
+  };
+  const outer = ctx.options.onEvent ?? (() => undefined);
+  const emit: EventSink = (e) => {
+    outer(e);
+    if (e.type === 'epoch') stopIfDone(e.record.epoch + 1);
+    else if (e.type === 'run-started' && e.resumedFromEpoch !== undefined) stopIfDone(e.resumedFromEpoch + 1);
+  };
+  const signal = ctx.options.signal ? AbortSignal.any([ctx.options.signal, stopper.signal]) : stopper.signal;
+  const options: RunOptions = { ...ctx.options, onEvent: emit, signal };
   const t0 = Date.now();
   const split = splitIndices(data, ctx.file);
   const labels = data.items.map((it) => it.label);
@@ -346,12 +371,13 @@ async function trainSeed(ctx: Context, openRun: () => RunHandle, seed: number, r
       await fsp.rm(`${dir}.tmp`, { recursive: true, force: true }).catch(() => undefined);
     }
     try {
-      if (e instanceof CancelledError) handle.cancel();
+      if (e instanceof CancelledError) handle.cancel(stopper.signal.aborted && !ctx.options.signal?.aborted ? stoppedAt : undefined);
       else handle.fail(err);
     } catch {
       // run.json cannot be written either (disk still full): the run reads as interrupted once
       // this process has exited, and resume accepts that
     }
+    if (e instanceof CancelledError && stopper.signal.aborted && !ctx.options.signal?.aborted) throw new StoppedError(handle.dir, stoppedAt, exp.train.epochs);
     throw err;
   } finally {
     stopHeartbeat();

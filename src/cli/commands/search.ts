@@ -6,6 +6,7 @@
 import type { Command } from 'commander';
 import { MultiBar, Presets, type SingleBar } from 'cli-progress';
 import { runSearch, type SearchEvent } from '../../engine/search/search';
+import type { Trial } from '../../engine/search/state';
 import { reportMarkdown } from '../../engine/search/report';
 import { TtlInputError } from '../../engine/errors';
 import { out } from '../output';
@@ -22,6 +23,14 @@ interface SearchFlags {
   plan?: boolean;
   json?: boolean;
   events?: boolean;
+}
+
+/** One line for a trial that has finished, failed or been stopped by a halving round. */
+function trialLine(t: Trial): string {
+  const metric = (v: number | undefined) => v?.toFixed(4) ?? 'n/a';
+  if (t.status === 'failed') return `${t.id}: failed: ${t.error}`;
+  if (t.status === 'stopped') return `${t.id}: ${metric(t.short?.metric)} after ${t.trained} epoch${t.trained === 1 ? '' : 's'} (stopped; continues if it survives)`;
+  return `${t.id}: ${metric(t.metric)}`;
 }
 
 /**
@@ -46,11 +55,7 @@ function searchEventsToJob(sink: EventSink): (e: SearchEvent) => void {
         break;
       case 'trial-finished': {
         const t = e.trial;
-        sink({
-          type: 'log',
-          level: t.status === 'finished' ? 'info' : 'warn',
-          message: t.status === 'finished' ? `${t.id}: ${t.metric?.toFixed(4) ?? 'n/a'}` : `${t.id}: failed: ${t.error}`,
-        });
+        sink({ type: 'log', level: t.status === 'failed' ? 'warn' : 'info', message: trialLine(t) });
         sink({ type: 'phase', phase: round.label, done: ++round.done, total: round.total, unit: 'trials' });
         break;
       }
@@ -97,7 +102,7 @@ class SearchPrinter {
         }
         this.round?.increment();
         const t = e.trial;
-        this.log(t.status === 'finished' ? `${t.id}: ${t.metric?.toFixed(4) ?? 'n/a'}` : `${t.id}: failed: ${t.error}`);
+        this.log(trialLine(t));
         break;
       }
     }
@@ -151,7 +156,7 @@ export function searchCommand(program: Command): void {
         if (!r.finished) {
           const pending = r.pending.map((t) => t.file);
           await session.result({ kind: 'search', searchDir: r.searchDir, finished: false, pending }, () => {
-            out.info(`${r.pending.length} trial file${r.pending.length === 1 ? '' : 's'} to run, listed in ${r.searchDir}/pending.txt as "<trial file> <runs dir>"`);
+            out.info(`${r.pending.length} trial file${r.pending.length === 1 ? '' : 's'} to run, listed in ${r.searchDir}/pending.txt as ttl arguments (run or resume)`);
             if (flags.json) out.json({ searchDir: r.searchDir, pending: r.pending });
             else out.data(r.searchDir);
           });

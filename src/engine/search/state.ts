@@ -26,7 +26,8 @@ export const SEARCH_LOCK_FILE = 'search.lock';
 
 /** Search stage of a trial: 1 (block search), 2 (layer search), or the final seeds. */
 export type TrialStage = 1 | 2 | 'final';
-export type TrialStatus = 'pending' | 'running' | 'finished' | 'failed';
+/** 'stopped': a halving round ended it after `trained` epochs; it continues if it survives. */
+export type TrialStatus = 'pending' | 'running' | 'stopped' | 'finished' | 'failed';
 
 export interface Trial {
   /** `<strategy>-<cut or "all">-e<epochs>-s<seed>`: the same training never runs twice. */
@@ -37,7 +38,10 @@ export interface Trial {
   block: string | null;
   /** Where the trial was first needed. */
   stage: TrialStage;
-  /** Training budget in epochs (short halving round or full). */
+  /**
+   * Training budget in epochs: the full budget (its schedule planned for it) also when a halving
+   * round stops the run early. Searches written before continuation also have short trials.
+   */
   epochs: number;
   seed: number;
   status: TrialStatus;
@@ -51,6 +55,10 @@ export interface Trial {
   pid?: number;
   /** The search metric on the validation split, once finished. */
   metric?: number;
+  /** Epochs trained, while stopped by a halving round. */
+  trained?: number;
+  /** The halving round: the search metric of the run's first `epochs` epochs (best by validation AUROC). */
+  short?: { epochs: number; metric?: number };
   error?: string;
 }
 
