@@ -48,6 +48,9 @@ function searchEventsToJob(sink: EventSink): (e: SearchEvent) => void {
         round = { label: e.label, total: e.toRun, done: 0 };
         sink({ type: 'phase', phase: e.label, done: 0, total: e.toRun, unit: 'trials' });
         break;
+      case 'ranking':
+        sink({ type: 'phase', phase: `ranking: ${e.phase}`, done: e.done, total: e.total, unit: e.phase === 'probes' ? 'cuts' : 'images' });
+        break;
       case 'trial-started':
         break;
       case 'trial-epoch':
@@ -87,6 +90,9 @@ class SearchPrinter {
         this.log(`${e.label}: ${e.trials} trial${e.trials === 1 ? '' : 's'}${e.toRun < e.trials ? `, ${e.trials - e.toRun} already done` : ''}`);
         this.round = e.toRun && this.tty ? this.bars.create(e.toRun, 0, { label: e.label.padEnd(28).slice(0, 28), unit: 'trials', status: '' }) : undefined;
         break;
+      case 'ranking':
+        if (e.done === e.total) this.log(`ranking: ${e.phase} done (${e.total} ${e.phase === 'probes' ? 'cuts' : 'images'})`);
+        break;
       case 'trial-started':
         if (this.tty) this.trials.set(e.trial.id, this.bars.create(e.trial.epochs, 0, { label: e.trial.id.padEnd(28).slice(0, 28), unit: 'epochs', status: '' }));
         break;
@@ -121,7 +127,9 @@ class SearchPrinter {
 export function searchCommand(program: Command): void {
   program
     .command('search')
-    .description('two-stage cutoff search (block, then layer) for TTL, TF and LWFT beside an FTL baseline; writes report.md/csv/json')
+    .description(
+      'cutoff search for TTL, TF and LWFT beside an FTL baseline (fast: probe ranking, then the finalists; full: block, then layer search); writes report.md/csv/json',
+    )
     .argument('[file]', 'a *.ttl.json experiment file with a "search" section')
     .option('--workers <n>', 'trials trained at the same time', '1')
     .option('--runs-dir <dir>', 'the searches/ folder goes here', DEFAULT_RUNS_DIR)

@@ -32,6 +32,7 @@ import { runCli } from './child';
 import type { EpochRecord } from '../../shared/formats/epoch';
 import { blockOf, neighbourCuts, stage1Cuts, trialId, trialStrategy, type CutSpace } from './plan';
 import { buildReport, writeReportFiles } from './report';
+import { rankCuts } from './rank';
 import type { SearchReport } from '../../shared/formats/searchReport';
 import { checkRunSummary, type RunSummary } from '../../shared/formats/summary';
 import { DEFAULT_RUNS_DIR_PARTS } from '../../shared/paths';
@@ -55,7 +56,9 @@ export type SearchEvent =
   | { type: 'trial-started'; trial: Trial }
   /** An epoch of the trial's run finished (`done` of `total` epochs). */
   | { type: 'trial-epoch'; trial: Trial; done: number; total: number; runDir: string; record: EpochRecord }
-  | { type: 'trial-finished'; trial: Trial };
+  | { type: 'trial-finished'; trial: Trial }
+  /** Fast mode's ranking of the cuts: `done` of `total` in its `phase` ('loading data', 'features', 'probes'). */
+  | { type: 'ranking'; phase: string; done: number; total: number };
 
 export interface SearchOptions {
   /** Where the `searches/` folder goes (default `.ttl/runs`). */
@@ -197,10 +200,30 @@ async function newState(file: string, exp: Experiment, hash: string): Promise<Se
   return state;
 }
 
+/** Fast mode: the cuts the probe ranks: every cut point with "blocks", else the cuts listed. */
+export function rankedCuts(space: CutSpace, candidates: 'blocks' | readonly string[]): string[] {
+  return candidates === 'blocks' ? [...space.cutPoints] : stage1Cuts(space, candidates).cuts;
+}
+
+/**
+ * Fast mode: the `n` best-ranked cuts of a strategy, in network order. TTL and TF at the last cut
+ * point are FTL, trained anyway: they are left out.
+ */
+export function finalistsOf(state: SearchState, k: SearchStrategy, n: number): string[] {
+  const last = state.cutPoints[state.cutPoints.length - 1];
+  const top = state.ranking!.cuts.filter((r) => !((k === 'ttl' || k === 'tf') && r.cut === last)).slice(0, n);
+  return top.map((r) => r.cut).sort((a, b) => state.cutPoints.indexOf(a) - state.cutPoints.indexOf(b));
+}
+
+function isFast(state: SearchState): boolean {
+  return state.experiment.search!.mode === 'fast';
+}
+
 /** An upper bound on the training runs of a search (every trial and final run). */
 export function maxTrials(state: SearchState): number {
   const cfg = state.experiment.search!;
   const space = spaceOf(state);
+  if (isFast(state)) return state.finalSeeds.length + cfg.strategies.length * (cfg.fast.finalists + state.finalSeeds.length - 1);
   const n1 = stage1Cuts(space, cfg.candidates).cuts.length;
   const n2 = Math.min(2 * cfg.stage2Radius, space.cutPoints.length - 1);
   const seeds = state.finalSeeds.length;
@@ -269,6 +292,7 @@ class Search {
     const { state } = this;
     const cfg = state.experiment.search!;
     state.status = 'running';
+    if (isFast(state)) return this.fast();
     const s0 = state.finalSeeds[0];
     const c1 = stage1Cuts(this.space, cfg.candidates).cuts;
     const ftl = state.finalSeeds.map((seed) => this.trial('ftl', null, 1, state.epochs, seed));
@@ -300,11 +324,50 @@ class Search {
   }
 
   /**
+   * Fast mode: rank every candidate cut with the probe (no training), fine-tune the best
+   * `fast.finalists` of each strategy beside FTL (halving among them when there are more than
+   * two), pick by the validation metric, then the final seeds of FTL and each pick.
+   */
+  private async fast(): Promise<void> {
+    const { state } = this;
+    const cfg = state.experiment.search!;
+    const s0 = state.finalSeeds[0];
+    if (!state.ranking) {
+      this.emit({ type: 'round', label: 'ranking the cuts', trials: 0, toRun: 0 });
+      state.ranking = await rankCuts({
+        exp: state.experiment,
+        cuts: rankedCuts(this.space, cfg.candidates),
+        seed: s0,
+        blockOf: (c) => blockOf(this.space, c),
+        onProgress: (phase, done, total) => this.emit({ type: 'ranking', phase, done, total }),
+        signal: this.o.signal,
+      });
+      writeSearch(this.dir, state);
+    }
+    const finalists = (k: SearchStrategy) => finalistsOf(state, k, cfg.fast.finalists);
+    const ftl = this.trial('ftl', null, 1, state.epochs, s0);
+    await this.stage(
+      1,
+      cfg.strategies.map((k) => ({ kind: k, cuts: finalists(k) })),
+      [ftl],
+      'finalists',
+    );
+    for (const k of cfg.strategies) this.pick(k).stage1 = this.best(k, finalists(k));
+    writeSearch(this.dir, state);
+    const others = state.finalSeeds.filter((seed) => seed !== s0);
+    const finals = [
+      ...others.map((seed) => this.trial('ftl', null, 'final', state.epochs, seed)),
+      ...cfg.strategies.flatMap((k) => others.map((seed) => this.trial(k, this.pick(k).stage1!, 'final', state.epochs, seed))),
+    ];
+    await this.round('final seeds', finals);
+  }
+
+  /**
    * One stage for every strategy: a short round for the strategies with enough candidates, then
    * the full budget for their survivors and for every candidate of the others. `extra` trials
    * (the FTL baseline) join the first round.
    */
-  private async stage(stage: 1 | 2, jobs: { kind: SearchStrategy; cuts: string[] }[], extra: Trial[]): Promise<void> {
+  private async stage(stage: 1 | 2, jobs: { kind: SearchStrategy; cuts: string[] }[], extra: Trial[], name = `stage ${stage}`): Promise<void> {
     const { state } = this;
     const s0 = state.finalSeeds[0];
     const shortEpochs = state.experiment.search!.halving.epochs;
@@ -327,7 +390,7 @@ class Search {
         .slice(0, survivors(state, j.cuts.length))
         .map((r) => this.trial(j.kind, r.c, stage, state.epochs, s0)),
     );
-    await this.round(`stage ${stage}${halved.length ? ', full budget' : ''}`, [...extra, ...direct, ...promoted]);
+    await this.round(`${name}${halved.length ? ', full budget' : ''}`, [...extra, ...direct, ...promoted]);
   }
 
   private pick(k: SearchStrategy) {

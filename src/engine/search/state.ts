@@ -18,6 +18,7 @@ import { writeJsonAtomic } from '../atomic';
 import { TtlInputError } from '../errors';
 import type { Experiment, MonitorMetric, SearchStrategy } from '../experiment';
 import type { Block } from '../models/types';
+import type { ProbeRanking } from '../../shared/formats/searchReport';
 
 export const SEARCH_FORMAT = 'ttl-search/1';
 export const SEARCH_FILE = 'search.json';
@@ -62,7 +63,7 @@ export interface Trial {
   error?: string;
 }
 
-/** The winning cut of each searched strategy after stage 1 and after stage 2. */
+/** The winning cut of each searched strategy after stage 1 and after stage 2 (fast mode: stage 1 only). */
 export interface Picks {
   stage1?: string;
   stage2?: string;
@@ -89,6 +90,8 @@ export interface SearchState {
   epochs: number;
   finalSeeds: number[];
   picks: Partial<Record<SearchStrategy, Picks>>;
+  /** Fast mode: the probe ranking of the candidate cuts, once made. */
+  ranking?: ProbeRanking;
   trials: Trial[];
   error?: string;
 }

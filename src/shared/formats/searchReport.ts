@@ -50,6 +50,53 @@ export interface SuggestionRef extends CutSuggestion {
   analysis: string;
 }
 
+/** One candidate cut as the fast search's probe ranked it (pretrained features, no training). */
+export interface ProbeRank {
+  cut: string;
+  block: string | null;
+  /** 1 = best. */
+  rank: number;
+  /** Validation AUROC and average precision of the cut's logistic-regression probe. */
+  auroc: number;
+  auprc: number;
+}
+
+/** The fast search's ranking of every candidate cut, best first. */
+export interface ProbeRanking {
+  cuts: ProbeRank[];
+  /** Images the probes were fitted on (train) and scored on (val). */
+  images: { train: number; val: number };
+  /** Wall time of the ranking (data, one forward pass, the probes). */
+  seconds: number;
+}
+
+/** A cut the fast search fine-tuned: its probe rank beside its fine-tuned validation metric. */
+export interface Finalist {
+  strategy: string;
+  cut: string;
+  block: string | null;
+  probeRank: number;
+  probeAuroc: number;
+  /** The search metric of the fine-tuned trial (first seed) on the validation split. */
+  valMetric?: number;
+  /** Whether it became the strategy's pick. */
+  picked: boolean;
+}
+
+/** What the search cost, against one FTL run of the same budget. */
+export interface SearchCost {
+  /** Training runs (a halving round's stopped run and its continuation count once). */
+  runs: number;
+  /** Epochs trained in all runs, in units of one full run's epochs (full-run equivalents). */
+  epochEquivalents: number;
+  /** Compute wall time: the runs' own times plus the ranking, in seconds. */
+  seconds: number;
+  /** The same before the final seeds (the search phase proper). */
+  search: { runs: number; epochEquivalents: number; seconds: number };
+  /** Wall time of one FTL run (the first seed's). */
+  ftlSeconds: number;
+}
+
 export interface SearchReport {
   /** {@link SEARCH_REPORT_FORMAT}; absent in reports written before it was recorded. */
   format?: typeof SEARCH_REPORT_FORMAT;
@@ -65,6 +112,15 @@ export interface SearchReport {
   rows: ReportRow[];
   /** Every cut suggestion found in the search's runs. */
   suggestions: SuggestionRef[];
+  /** 'fast' or 'full' (absent in reports written before fast searches: full). */
+  mode?: 'fast' | 'full';
+  /** How each strategy's cut was chosen, in words (probe rank, halving rounds). */
+  selection?: string[];
+  /** Fast mode: the probe ranking of every candidate cut. */
+  ranking?: ProbeRanking;
+  /** Fast mode: the cuts fine-tuned, with their probe rank. */
+  finalists?: Finalist[];
+  cost?: SearchCost;
 }
 
 /**
