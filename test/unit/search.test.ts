@@ -107,6 +107,15 @@ test('the search section: defaults, and problems named by field', async () => {
   assert.match(at('/search/fast/finalists'), />= 1|at least 1|minimum/);
   // a one-epoch budget simply has no short round
   assert.deepEqual(check({}, { epochs: 1 }).problems, []);
+  // fast mode (the default) warns when the finalists are every listed candidate
+  const fast = check({ candidates: ['stage3', 'stage4'] }).warnings;
+  assert.deepEqual(
+    fast.map((p) => p.path),
+    ['/search/fast/finalists'],
+  );
+  assert.match(fast[0].message, /every one of the 2 candidates is fine-tuned/);
+  assert.deepEqual(check({ mode: 'full', candidates: ['stage3', 'stage4'] }).warnings, []);
+  assert.deepEqual(check({ candidates: ['stage2', 'stage3', 'stage4'] }).warnings, []);
 });
 
 test('an unknown stage-1 candidate is an input error naming the field and the nearest cut points', () => {
