@@ -167,5 +167,23 @@ test('a fast search killed while ranking, while fine-tuning the finalists and in
   assert.match(md, /## Probe ranking/);
   assert.match(md, new RegExp(`TTL: ${ranking.cuts.length} cuts ranked by the probe; fine-tuned .*picked ${after.picks.ttl!.stage1}`));
   assert.match(md, /whole search: 8 training runs, 8\.00 full-run equivalents/);
+  // the latency of the report's models, timed together after the trials; again on demand
+  assert.ok(report.latency, 'measured together');
+  assert.equal(report.latency!.rounds, 30);
+  assert.match(report.latency!.backend, /^wasm, 1 thread$/);
+  assert.deepEqual(
+    report.latency!.models.map((m) => [m.method, m.runDir]),
+    report.rows.map((x) => [x.method, x.runDirs[0]]),
+  );
+  for (const row of report.rows) {
+    const [q1, q3] = row.latencyIqrMs!;
+    assert.ok(q1 <= row.latencyMs && row.latencyMs <= q3 && q1 > 0, row.method);
+  }
+  assert.match(md, /measured together after the trials in one process on wasm, 1 thread/);
+  const again = ttl('report', searchDir(), '--latency', '--format', 'json');
+  assert.equal(again.code, 0, again.stderr);
+  const remeasured = JSON.parse(again.last) as SearchReport;
+  assert.ok(remeasured.latency!.measuredAt > report.latency!.measuredAt);
+  assert.deepEqual(JSON.parse(fs.readFileSync(path.join(searchDir(), 'latency.json'), 'utf8')), remeasured.latency);
   fs.rmSync(dir, { recursive: true, force: true });
 });

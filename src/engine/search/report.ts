@@ -25,6 +25,7 @@ import { formatMeanStd } from '../../shared/format';
 import type { SearchStrategy } from '../experiment';
 import { blockOf, trialId, type CutSpace } from './plan';
 import type { SearchState, Trial } from './state';
+import { readSearchLatency } from './latency';
 import { STRATEGIES } from '../../shared/strategies';
 
 /** Builds the report from search.json and the finished runs' summaries. */
@@ -71,6 +72,14 @@ export function buildReport(dir: string, state: SearchState): SearchReport {
     // without a stage 2 the layer-search row would repeat the block-search row
     if (pick?.stage2 && state.experiment.search!.stage2Radius > 0) add(`${STRATEGIES[k].name}-2`, k, 2, pick.stage2);
   }
+  // latency measured together after the trials, for the rows whose model it timed
+  const latency = readSearchLatency(dir);
+  for (const r of rows) {
+    const m = latency?.models.find((x) => x.method === r.method && x.runDir === r.runDirs[0]);
+    if (!m) continue;
+    r.latencyMs = m.medianMs;
+    r.latencyIqrMs = [m.q1Ms, m.q3Ms];
+  }
   const front = new Set(paretoFront(rows.map((r) => ({ value: r.auroc.mean, cost: r.macsG }))));
   rows.forEach((r, i) => (r.pareto = front.has(i)));
   return {
@@ -94,6 +103,7 @@ export function buildReport(dir: string, state: SearchState): SearchReport {
     selection: selection(state),
     ...(state.ranking ? { ranking: state.ranking, finalists: finalists(state) } : {}),
     cost: cost(dir, state),
+    ...(latency && rows.some((r) => r.latencyIqrMs) ? { latency } : {}),
   };
 }
 
@@ -240,6 +250,20 @@ export function reportMarkdown(r: SearchReport): string {
         ].join(' | ')} |`,
     ),
   ];
+  if (r.latency) {
+    const base = r.rows.find((x) => x.strategy === 'ftl');
+    lines.push(
+      '',
+      `T: batch-1 latency of each row's model (first seed), measured together after the trials in one process on ${r.latency.backend} (${r.latency.host}, ${r.latency.measuredAt}): ${r.latency.warmup} warm-up passes of each, then ${r.latency.rounds} rounds that each time every model once; median, interquartile range below.`,
+      '',
+      '| method | T median (ms) | T IQR (ms) | T / T of FTL | MACs / MACs of FTL |',
+      '|---|---|---|---|---|',
+      ...r.rows.map(
+        (x) =>
+          `| ${x.method} | ${x.latencyMs.toFixed(2)} | ${x.latencyIqrMs ? `${x.latencyIqrMs[0].toFixed(2)}–${x.latencyIqrMs[1].toFixed(2)}` : 'n/a'} | ${base ? (x.latencyMs / base.latencyMs).toFixed(2) : ''} | ${base ? (x.macsG / base.macsG).toFixed(2) : ''} |`,
+      ),
+    );
+  }
   if (r.selection?.length) lines.push('', '## How the cut was chosen', '', ...r.selection.map((x) => `- ${x}`));
   if (r.ranking) {
     const strategies = [...new Set((r.finalists ?? []).map((f) => f.strategy))];

@@ -33,6 +33,7 @@ import type { EpochRecord } from '../../shared/formats/epoch';
 import { blockOf, neighbourCuts, stage1Cuts, trialId, trialStrategy, type CutSpace } from './plan';
 import { buildReport, writeReportFiles } from './report';
 import { rankCuts } from './rank';
+import { measureSearchLatency } from './latency';
 import type { SearchReport } from '../../shared/formats/searchReport';
 import { checkRunSummary, type RunSummary } from '../../shared/formats/summary';
 import { DEFAULT_RUNS_DIR_PARTS } from '../../shared/paths';
@@ -138,6 +139,8 @@ async function continueSearch(dir: string, state: SearchState, resumed: boolean,
     writeSearch(dir, state);
     throw e;
   }
+  // the models' latency, timed together now that no trial shares the cores
+  await measureSearchLatency(dir, buildReport(dir, state).rows);
   const report = buildReport(dir, state);
   writeReportFiles(dir, report);
   rmSync(path.join(dir, 'pending.txt'), { force: true });

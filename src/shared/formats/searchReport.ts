@@ -36,8 +36,13 @@ export interface ReportRow {
   valMetric: number;
   paramsM: number;
   macsG: number;
-  /** Median batch-1 latency of each seed's model, averaged over the seeds. */
+  /**
+   * Median batch-1 latency: measured together with the other rows' models after the trials when
+   * `latency` is set (the first seed's model), else each seed's own measurement, averaged.
+   */
   latencyMs: number;
+  /** Quartiles of the latency measured together. */
+  latencyIqrMs?: [number, number];
   /** On the Pareto front of test AUROC (higher) against MACs (lower); see `paretoFront` in stats.ts. */
   pareto: boolean;
   /** A cut suggested by an analysis of one of this search's runs, when there is one. */
@@ -97,6 +102,19 @@ export interface SearchCost {
   ftlSeconds: number;
 }
 
+/** The report's models timed together after the trials (`latency.json`, `ttl report --latency`). */
+export interface ReportLatency {
+  measuredAt: string;
+  host: string;
+  /** The backend and its threads, e.g. "wasm, 1 thread". */
+  backend: string;
+  /** Interleaved rounds (each times every model once) after `warmup` untimed passes of each. */
+  rounds: number;
+  warmup: number;
+  /** Per model (the first seed's run of each row): median and quartiles of a batch-1 pass, ms. */
+  models: { method: string; runDir: string; medianMs: number; q1Ms: number; q3Ms: number }[];
+}
+
 export interface SearchReport {
   /** {@link SEARCH_REPORT_FORMAT}; absent in reports written before it was recorded. */
   format?: typeof SEARCH_REPORT_FORMAT;
@@ -121,6 +139,8 @@ export interface SearchReport {
   /** Fast mode: the cuts fine-tuned, with their probe rank. */
   finalists?: Finalist[];
   cost?: SearchCost;
+  /** How the T column was measured, when the models were timed together (else T is each run's own). */
+  latency?: ReportLatency;
 }
 
 /**
