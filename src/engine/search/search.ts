@@ -1,5 +1,11 @@
 /**
- * The two-stage cutoff search of the TTL paper, for every requested strategy at once:
+ * The cutoff search, for every requested strategy at once, in one of two modes.
+ *
+ * `fast` (the default): rank every candidate cut without training (./rank.ts: one forward pass
+ * of the pretrained backbone, a probe per cut), fine-tune only the best `fast.finalists` of each
+ * strategy beside the FTL baseline, then the final seeds of FTL and each strategy's pick.
+ *
+ * `full`, the two-stage search of the TTL paper:
  *
  * 1. stage 1 (block search): each stage-1 candidate cut, plus the FTL baseline;
  * 2. stage 2 (layer search): the cut points within `stage2Radius` of each strategy's best cut;
@@ -336,7 +342,6 @@ class Search {
     const cfg = state.experiment.search!;
     const s0 = state.finalSeeds[0];
     if (!state.ranking) {
-      this.emit({ type: 'round', label: 'ranking the cuts', trials: 0, toRun: 0 });
       state.ranking = await rankCuts({
         exp: state.experiment,
         cuts: rankedCuts(this.space, cfg.candidates),
