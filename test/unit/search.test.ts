@@ -2,10 +2,12 @@
  * The cutoff search: exact stage-2 neighbours on MobileNet's cut points, LWFT's cut ↔ k mapping
  * against the strategy itself, the Pareto front on constructed points, and one full search
  * (halving, stage 1, stage 2, final seeds, report) of TTL, TF and LWFT beside FTL on a real
- * BreastMNIST subset through the bundled CLI, killed mid-way with SIGKILL and resumed.
+ * BreastMNIST subset through the bundled CLI, killed mid-way with SIGKILL and resumed; and the
+ * command lines `--plan` lists for a cluster, run as a cluster job would.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -313,4 +315,45 @@ test('trials start the CLI beside the bundle, or bin/ttl.js from the sources', a
   assert.equal(defaultCliEntry(path.join(ROOT, 'dist')), path.join(ROOT, 'dist', 'cli.js'));
   assert.equal(defaultCliEntry(path.join(ROOT, 'src', 'engine', 'search')), path.join(ROOT, 'bin', 'ttl.js'));
   assert.throws(() => defaultCliEntry(os.tmpdir()), /bin\/ttl\.js was not found/);
+});
+
+test('--plan lists ttl command lines: halving rounds stop their runs, survivors resume them', () => {
+  const dir = tempDir('ttl-search-plan-');
+  const file = path.join(dir, 'plan.ttl.json');
+  fs.writeFileSync(
+    file,
+    JSON.stringify({
+      name: 'plan',
+      data: { format: 'npz', path: NPZ, imageSize: 32, limit: 48 },
+      model: { backbone: 'mobilenet_v1' },
+      strategy: { kind: 'ftl' },
+      train: { epochs: 2, batchSize: 16, optimizer: 'adam', lr: 0.001, seeds: [1] },
+      search: { mode: 'full', strategies: ['ttl'], candidates: ['stage2', 'stage3', 'stage4'], stage2Radius: 0, seeds: 1 },
+    }),
+  );
+  const plan = ttl('search', file, '--runs-dir', path.join(dir, 'runs'), '--plan');
+  assert.equal(plan.code, 0, plan.stderr);
+  const searchDir = path.join(dir, 'runs', 'searches', fs.readdirSync(path.join(dir, 'runs', 'searches'))[0]);
+  const pending = () => fs.readFileSync(path.join(searchDir, 'pending.txt'), 'utf8').trim().split('\n');
+  const first = pending();
+  assert.deepEqual(first, [
+    'run trials/ftl-all-e2-s1.ttl.json --runs-dir runs/ftl-all-e2-s1',
+    ...['conv_pw_3_relu', 'conv_pw_5_relu', 'conv_pw_11_relu'].map((c) => `run trials/ttl-${c}-e2-s1.ttl.json --runs-dir runs/ttl-${c}-e2-s1 --stop-after 1`),
+  ]);
+  // what a cluster job does with a line: ttl <line>, from the search folder
+  const inSearch = (line: string) => spawnSync(process.execPath, [BIN, ...line.split(' ')], { cwd: searchDir, encoding: 'utf8' });
+  for (const line of first) assert.equal(inSearch(line).status, 0, line);
+  assert.equal(ttl('search', '--resume', searchDir, '--plan').code, 0);
+  const second = pending();
+  assert.equal(second.length, 2, second.join('\n'));
+  for (const line of second) {
+    assert.match(line, /^resume runs\/ttl-conv_pw_\d+_relu-e2-s1\/[^ ]+$/);
+    assert.equal(inSearch(line).status, 0, line);
+  }
+  const done = ttl('search', '--resume', searchDir, '--plan', '--json');
+  assert.equal(done.code, 0, done.stderr);
+  const state = JSON.parse(fs.readFileSync(path.join(searchDir, 'search.json'), 'utf8')) as SearchState;
+  assert.equal(state.status, 'finished');
+  assert.deepEqual(state.trials.map((t) => t.status).sort(), ['finished', 'finished', 'finished', 'stopped']);
+  fs.rmSync(dir, { recursive: true, force: true });
 });
