@@ -16,12 +16,12 @@ import type { LoadedDataset } from './data/types';
 import { loadBackbone } from './models';
 import { saveLayersModelFile } from './models/layersModel';
 import { prepareStrategy, type StrategySpec } from './strategies';
-import { Trainer, type TrainOptions, type EpochRecord } from './train/loop';
+import { INITIAL_STATE, shouldStop, Trainer, type TrainOptions, type EpochRecord } from './train/loop';
 import { balancedClassWeights } from './train/optim';
 import { saveCheckpoint, loadCheckpoint, recoverCheckpoint, checkpointEpoch, replaceDirectory } from './train/checkpoint';
 import { profile, measureLatency } from './complexity';
 import { MetricError, thresholdMetrics } from './metrics';
-import { createRun, openForResume, readRun, type RunHandle } from './runstore';
+import { createRun, openForResume, readRun, type MetricsLine, type RunHandle } from './runstore';
 import { CancelledError, StoppedError, TtlInputError } from './errors';
 import type { EventSink } from '../shared/jobProtocol';
 import type { ScoreMetrics } from './train/evaluate';
@@ -194,6 +194,21 @@ async function prepareContext(file: string, exp: Experiment, options: RunOptions
 }
 
 /**
+ * Whether early stopping ends a run after the last of `records` (its metrics lines so far): the
+ * loop's own rule (train/loop.ts decideEpoch, shouldStop) replayed on the monitored values.
+ */
+function earlyStopsAfter(records: readonly MetricsLine[], es: Experiment['train']['earlyStopping']): boolean {
+  let best: number | null = null;
+  let bad = 0;
+  for (const r of records) {
+    const m = es.monitor === 'val_loss' ? -Number(r.valLoss) : es.monitor === 'val_accuracy' ? Number(r.valAccuracy) : Number(r.valAuroc);
+    if (best === null || m > best) [best, bad] = [m, 0];
+    else bad++;
+  }
+  return shouldStop({ ...INITIAL_STATE, epochsWithoutImprovement: bad }, { earlyStoppingPatience: es.patience });
+}
+
+/**
  * Trains (or continues) one seed's run to its end and writes its summary. The splits, the
  * backbone and the strategy are checked first: an input error there throws before `openRun`
  * creates (or reopens) the run, so a run that cannot start leaves no run folder.
@@ -214,7 +229,8 @@ async function trainSeed(ctx: Context, openRun: () => RunHandle, seed: number, r
   const outer = ctx.options.onEvent ?? (() => undefined);
   const emit: EventSink = (e) => {
     outer(e);
-    if (e.type === 'epoch') stopIfDone(e.record.epoch + 1);
+    // a run that early stopping ends at this epoch finishes: its summary is the full run's
+    if (e.type === 'epoch' && stopAfter !== undefined && !earlyStopsAfter(readRun(e.runDir).metrics, exp.train.earlyStopping)) stopIfDone(e.record.epoch + 1);
     else if (e.type === 'run-started' && e.resumedFromEpoch !== undefined) stopIfDone(e.resumedFromEpoch + 1);
   };
   const signal = ctx.options.signal ? AbortSignal.any([ctx.options.signal, stopper.signal]) : stopper.signal;

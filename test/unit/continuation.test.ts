@@ -64,3 +64,38 @@ test('a run stopped after k epochs is the prefix of the full run, and resumed it
   assert.deepEqual([s2.val, s2.test, s2.bestEpoch, s2.epochsRun], [s1.val, s1.test, s1.bestEpoch, s1.epochsRun]);
   fs.rmSync(dir, { recursive: true, force: true });
 });
+
+test('a run that early stopping ends at the stop epoch finishes instead of stopping', () => {
+  const dir = tempDir('ttl-continue-es-');
+  const file = path.join(dir, 'es.ttl.json');
+  // a probe at a vanishing learning rate: every epoch validates alike, so early stopping with
+  // patience 1 ends the run after its second epoch
+  fs.writeFileSync(
+    file,
+    JSON.stringify({
+      name: 'es',
+      data: { format: 'npz', path: NPZ, imageSize: 32, limit: 40 },
+      model: { backbone: 'mobilenet_v1' },
+      strategy: { kind: 'probe', cut: 'conv_pw_3_relu' },
+      train: { epochs: 3, batchSize: 16, optimizer: 'sgd', lr: 1e-30, seeds: [2], backend: 'wasm', earlyStopping: { patience: 1 } },
+    }),
+  );
+  const runOnce = (stopAfter: string) => {
+    const runs = path.join(dir, `runs-${stopAfter}`);
+    const r = ttl('run', file, '--runs-dir', runs, '--stop-after', stopAfter);
+    assert.equal(r.code, 0, r.stderr);
+    return readRun(path.join(runs, fs.readdirSync(runs)[0]));
+  };
+  const one = runOnce('1');
+  assert.equal(one.status, 'cancelled');
+  assert.equal(one.stoppedAfter, 1);
+  const two = runOnce('2');
+  assert.equal(two.status, 'finished');
+  assert.equal(two.stoppedAfter, undefined);
+  assert.deepEqual(
+    two.metrics.map((m) => m.valAuroc),
+    [one.metrics[0].valAuroc, one.metrics[0].valAuroc],
+  );
+  assert.equal(two.summary!.epochsRun, 2);
+  fs.rmSync(dir, { recursive: true, force: true });
+});
