@@ -324,6 +324,8 @@ const CSV_HEAD = [
   'latency_ms',
   'pareto',
   'svcca_cut',
+  'latency_q1_ms',
+  'latency_q3_ms',
 ];
 
 /** One line per row; numbers at full precision. */
@@ -349,6 +351,8 @@ export function reportCsv(r: SearchReport): string {
       x.latencyMs,
       x.pareto,
       x.suggestion?.cut,
+      x.latencyIqrMs?.[0],
+      x.latencyIqrMs?.[1],
     ]),
   ]);
 }
