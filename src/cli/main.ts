@@ -6,7 +6,7 @@
  * (a cancelled job then exits with 0, as the protocol says).
  */
 import { Command, CommanderError } from 'commander';
-import { CancelledError, isInputError } from '../engine/errors';
+import { CancelledError, isInputError, StoppedError } from '../engine/errors';
 import { registerCommands } from './commands';
 import { out } from './output';
 import { EVENTS_FLAG, openEvents } from './session';
@@ -49,6 +49,10 @@ export function fatal(e: unknown, verbose: boolean): number {
   if (e instanceof CommanderError) {
     // commander has already printed its message (help, version, usage errors)
     return e.exitCode === 0 ? 0 : 2;
+  }
+  if (e instanceof StoppedError) {
+    out.info(e.message);
+    return 0;
   }
   if (e instanceof CancelledError) {
     out.error('cancelled');

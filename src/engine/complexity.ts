@@ -20,6 +20,7 @@
  * not parameters (`buffers`); `trainableParams` leaves out frozen layers.
  */
 import { tf } from './tf';
+import { quantile } from '../shared/stats';
 
 export interface LayerComplexity {
   name: string;
@@ -269,5 +270,46 @@ export async function measureLatency(model: tf.LayersModel, opts: LatencyOptions
     return { medianMs, runs, timesMs, backend: tf.getBackend() };
   } finally {
     x.dispose();
+  }
+}
+
+/** What {@link measureLatencyTogether} found for one model. */
+export interface TogetherLatency {
+  medianMs: number;
+  /** First and third quartiles. */
+  q1Ms: number;
+  q3Ms: number;
+  timesMs: number[];
+}
+
+/**
+ * Times batch-1 forward passes of several models in one process, interleaved: after `warmup`
+ * untimed passes of each, `rounds` rounds each time every model once (A B C A B C …), so that a
+ * change in the machine's load falls on all of them alike. Median and quartiles per model.
+ */
+export async function measureLatencyTogether(models: readonly tf.LayersModel[], opts: { rounds?: number; warmup?: number } = {}): Promise<TogetherLatency[]> {
+  const rounds = Math.max(1, Math.floor(opts.rounds ?? 30));
+  const warmup = Math.max(0, Math.floor(opts.warmup ?? 5));
+  const inputs = models.map((m) => {
+    const shape = m.inputs[0].shape;
+    if (shape.slice(1).some((d) => d === null)) throw new Error(`a model's input shape [${shape.join(', ')}] is not fully known`);
+    return tf.randomUniform([1, ...(shape.slice(1) as number[])], -1, 1, 'float32', 1);
+  });
+  const once = async (i: number): Promise<number> => {
+    const t0 = performance.now();
+    const y = models[i].predict(inputs[i]) as tf.Tensor | tf.Tensor[];
+    const ys = Array.isArray(y) ? y : [y];
+    await Promise.all(ys.map((t) => t.data()));
+    const dt = performance.now() - t0;
+    tf.dispose(ys);
+    return dt;
+  };
+  try {
+    for (let w = 0; w < warmup; w++) for (let i = 0; i < models.length; i++) await once(i);
+    const times: number[][] = models.map(() => []);
+    for (let r = 0; r < rounds; r++) for (let i = 0; i < models.length; i++) times[i].push(await once(i));
+    return times.map((t) => ({ medianMs: quantile(t, 0.5)!, q1Ms: quantile(t, 0.25)!, q3Ms: quantile(t, 0.75)!, timesMs: t }));
+  } finally {
+    tf.dispose(inputs);
   }
 }

@@ -31,6 +31,21 @@ export class CancelledError extends Error {
   }
 }
 
+/**
+ * A run stopped as planned after `epochs` of its budget (`--stop-after`, a search's halving
+ * round): the run is left cancelled and resumable, and `ttl resume` continues it exactly.
+ */
+export class StoppedError extends CancelledError {
+  override name = 'StoppedError';
+  constructor(
+    readonly runDir: string,
+    readonly epochs: number,
+    readonly budget: number,
+  ) {
+    super(`${runDir}: stopped after ${epochs} of ${budget} epochs (--stop-after); ttl resume continues it`);
+  }
+}
+
 export function isInputError(e: unknown): e is TtlInputError {
   return e instanceof TtlInputError;
 }

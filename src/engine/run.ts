@@ -16,13 +16,13 @@ import type { LoadedDataset } from './data/types';
 import { loadBackbone } from './models';
 import { saveLayersModelFile } from './models/layersModel';
 import { prepareStrategy, type StrategySpec } from './strategies';
-import { Trainer, type TrainOptions, type EpochRecord } from './train/loop';
+import { INITIAL_STATE, shouldStop, Trainer, type TrainOptions, type EpochRecord } from './train/loop';
 import { balancedClassWeights } from './train/optim';
 import { saveCheckpoint, loadCheckpoint, recoverCheckpoint, checkpointEpoch, replaceDirectory } from './train/checkpoint';
 import { profile, measureLatency } from './complexity';
 import { MetricError, thresholdMetrics } from './metrics';
-import { createRun, openForResume, readRun, type RunHandle } from './runstore';
-import { CancelledError, TtlInputError } from './errors';
+import { createRun, openForResume, readRun, type MetricsLine, type RunHandle } from './runstore';
+import { CancelledError, StoppedError, TtlInputError } from './errors';
 import type { EventSink } from '../shared/jobProtocol';
 import type { ScoreMetrics } from './train/evaluate';
 import type { LoopState } from './train/loop';
@@ -51,6 +51,13 @@ export interface RunOptions {
   onEvent?: EventSink;
   /** Aborting cancels the run between batches; the run is marked cancelled. */
   signal?: AbortSignal;
+  /**
+   * Stop after this many epochs of `train.epochs` (a search's halving round): the schedule stays
+   * planned for the whole budget, the run is left cancelled with `stoppedAfter`, a
+   * {@link StoppedError} is thrown, and `ttl resume` continues it exactly as if it had not
+   * stopped. A run that ends before (early stopping) finishes as usual.
+   */
+  stopAfter?: number;
 }
 
 export interface ExperimentResult {
@@ -189,13 +196,47 @@ async function prepareContext(file: string, exp: Experiment, options: RunOptions
 }
 
 /**
+ * Whether early stopping ends a run after the last of `records` (its metrics lines so far): the
+ * loop's own rule (train/loop.ts decideEpoch, shouldStop) replayed on the monitored values.
+ */
+function earlyStopsAfter(records: readonly MetricsLine[], es: Experiment['train']['earlyStopping']): boolean {
+  let best: number | null = null;
+  let bad = 0;
+  for (const r of records) {
+    const m = es.monitor === 'val_loss' ? -Number(r.valLoss) : es.monitor === 'val_accuracy' ? Number(r.valAccuracy) : Number(r.valAuroc);
+    if (best === null || m > best) [best, bad] = [m, 0];
+    else bad++;
+  }
+  return shouldStop({ ...INITIAL_STATE, epochsWithoutImprovement: bad }, { earlyStoppingPatience: es.patience });
+}
+
+/**
  * Trains (or continues) one seed's run to its end and writes its summary. The splits, the
  * backbone and the strategy are checked first: an input error there throws before `openRun`
  * creates (or reopens) the run, so a run that cannot start leaves no run folder.
  */
 async function trainSeed(ctx: Context, openRun: () => RunHandle, seed: number, resume: boolean): Promise<RunSummary> {
-  const { exp, data, options } = ctx;
-  const emit = options.onEvent ?? (() => undefined);
+  const { exp, data } = ctx;
+  // --stop-after: the run is cancelled once that many epochs are done (checkpointed before their
+  // epoch event), through the same signal as a cancel, so that every engine stops alike
+  const stopAfter = ctx.options.stopAfter;
+  const stopper = new AbortController();
+  let stoppedAt = -1;
+  const stopIfDone = (done: number) => {
+    if (stopAfter !== undefined && done >= stopAfter && done < exp.train.epochs && !stopper.signal.aborted) {
+      stoppedAt = done;
+      stopper.abort();
+    }
+  };
+  const outer = ctx.options.onEvent ?? (() => undefined);
+  const emit: EventSink = (e) => {
+    outer(e);
+    // a run that early stopping ends at this epoch finishes: its summary is the full run's
+    if (e.type === 'epoch' && stopAfter !== undefined && !earlyStopsAfter(readRun(e.runDir).metrics, exp.train.earlyStopping)) stopIfDone(e.record.epoch + 1);
+    else if (e.type === 'run-started' && e.resumedFromEpoch !== undefined) stopIfDone(e.resumedFromEpoch + 1);
+  };
+  const signal = ctx.options.signal ? AbortSignal.any([ctx.options.signal, stopper.signal]) : stopper.signal;
+  const options: RunOptions = { ...ctx.options, onEvent: emit, signal };
   const t0 = Date.now();
   const split = splitIndices(data, ctx.file);
   const labels = data.items.map((it) => it.label);
@@ -348,12 +389,13 @@ async function trainSeed(ctx: Context, openRun: () => RunHandle, seed: number, r
       await fsp.rm(`${dir}.tmp`, { recursive: true, force: true }).catch(() => undefined);
     }
     try {
-      if (e instanceof CancelledError) handle.cancel();
+      if (e instanceof CancelledError) handle.cancel(stopper.signal.aborted && !ctx.options.signal?.aborted ? stoppedAt : undefined);
       else handle.fail(err);
     } catch {
       // run.json cannot be written either (disk still full): the run reads as interrupted once
       // this process has exited, and resume accepts that
     }
+    if (e instanceof CancelledError && stopper.signal.aborted && !ctx.options.signal?.aborted) throw new StoppedError(handle.dir, stoppedAt, exp.train.epochs);
     throw err;
   } finally {
     stopHeartbeat();

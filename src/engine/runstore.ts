@@ -89,8 +89,8 @@ export interface RunHandle extends RunPaths {
   finish(summary: RunSummary): void;
   /** Marks the run 'failed' with the reason (an Error's message, or a string). */
   fail(reason: unknown): void;
-  /** Marks the run 'cancelled'. */
-  cancel(): void;
+  /** Marks the run 'cancelled'; `stoppedAfter`: stopped as planned after that many epochs (RunInfo.stoppedAfter). */
+  cancel(stoppedAfter?: number): void;
   /**
    * Writes predictions.csv atomically: `id,split,label,score` for a binary task, or
    * `id,split,label,score_<class>…` for K ≥ 3 classes. `classNames` gives the class order and
@@ -241,6 +241,7 @@ export function openForResume(dir: string, opts: LivenessOptions = {}): RunHandl
   };
   delete info.error;
   delete info.endedAt;
+  delete info.stoppedAfter;
   writeJsonAtomic(paths.runFile, info);
   return new Handle(paths, info);
 }
@@ -488,20 +489,22 @@ class Handle implements RunHandle {
     this.end('failed', msg);
   }
 
-  cancel(): void {
+  cancel(stoppedAfter?: number): void {
     this.stopHeartbeat();
-    this.end('cancelled');
+    this.end('cancelled', undefined, stoppedAfter);
   }
 
   writePredictions(rows: readonly PredictionRow[], classNames?: readonly string[]): void {
     writeFileAtomic(this.predictionsFile, predictionsCsv(rows, classNames));
   }
 
-  private end(status: RunStatus, error?: string): void {
+  private end(status: RunStatus, error?: string, stoppedAfter?: number): void {
     const t = new Date().toISOString();
     const next: RunInfo = { ...this.current, status, endedAt: t, heartbeatAt: t, updatedAt: t };
     if (error !== undefined) next.error = error;
     else delete next.error;
+    if (stoppedAfter !== undefined) next.stoppedAfter = stoppedAfter;
+    else delete next.stoppedAfter;
     writeJsonAtomic(this.runFile, next);
     this.current = next;
     releaseRunLock(this.dir);

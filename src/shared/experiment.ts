@@ -102,6 +102,9 @@ export type SearchStrategy = (typeof SEARCH_STRATEGIES)[number];
 
 /** The `search` section (used by `ttl search`), defaults filled in except `epochs`. */
 export interface SearchConfig {
+  /** 'fast': probe ranking, then only the finalists are fine-tuned; 'full': the paper's two stages. */
+  mode: 'fast' | 'full';
+  fast: { finalists: number };
   strategies: SearchStrategy[];
   /** Stage-1 candidates: the block ends, or cut-point / block names. */
   candidates: 'blocks' | string[];

@@ -40,6 +40,18 @@ export function median(values: readonly number[]): number | undefined {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
+/**
+ * The q-quantile (0 ≤ q ≤ 1) by linear interpolation between order statistics (numpy's default,
+ * type 7): q = 0.5 is the median; undefined for no values.
+ */
+export function quantile(values: readonly number[], q: number): number | undefined {
+  if (!values.length) return undefined;
+  const s = [...values].sort((a, b) => a - b);
+  const h = (s.length - 1) * q;
+  const lo = Math.floor(h);
+  return lo + 1 < s.length ? s[lo] + (h - lo) * (s[lo + 1] - s[lo]) : s[lo];
+}
+
 /** A point for {@link paretoFront}: larger `value` and smaller `cost` are better. */
 export interface ParetoPoint {
   value: number;

@@ -100,6 +100,8 @@ describe('loadExperiment', () => {
     assert.deepEqual(exp.train.seeds, [1, 2, 3]);
     assert.deepEqual(exp.train.augment, { randomResizedCrop: true, scale: [0.8, 1], hflip: false });
     assert.deepEqual(exp.search, {
+      mode: 'fast',
+      fast: { finalists: 2 },
       strategies: ['tf', 'ttl'],
       stage2Radius: 1,
       candidates: 'blocks',

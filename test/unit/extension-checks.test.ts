@@ -251,6 +251,7 @@ describe('one checker for `ttl run` and the editor', () => {
         ['volume-on-2d', '/data/volume'],
         ['weights-missing', '/model/weights'],
         ['unknown-cut', '/strategy/cut'],
+        ['finalists-cover-candidates', '/search/fast/finalists'],
         ['unknown-candidate', '/search/candidates/1'],
       ],
     );

@@ -2,10 +2,12 @@
  * The cutoff search: exact stage-2 neighbours on MobileNet's cut points, LWFT's cut ↔ k mapping
  * against the strategy itself, the Pareto front on constructed points, and one full search
  * (halving, stage 1, stage 2, final seeds, report) of TTL, TF and LWFT beside FTL on a real
- * BreastMNIST subset through the bundled CLI, killed mid-way with SIGKILL and resumed.
+ * BreastMNIST subset through the bundled CLI, killed mid-way with SIGKILL and resumed; and the
+ * command lines `--plan` lists for a cluster, run as a cluster job would.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -14,6 +16,7 @@ import { blockOf, neighbourCuts, stage1Cuts, trialId, trialStrategy, type CutSpa
 import { paretoFront } from '../../src/shared/stats';
 import type { SearchState } from '../../src/engine/search/state';
 import { startJobProcess } from '../../src/engine/jobs/runner';
+import { readRun } from '../../src/engine/runstore';
 import { BIN, ROOT, ttl } from './bin';
 import { tempDir } from './tmp';
 
@@ -82,6 +85,8 @@ test('the search section: defaults, and problems named by field', async () => {
     );
   const ok = check({ candidates: ['stage3', 'conv_pw_7_relu'] }).experiment!;
   assert.deepEqual(ok.search, {
+    mode: 'fast',
+    fast: { finalists: 2 },
     strategies: ['ttl', 'tf', 'lwft'],
     candidates: ['stage3', 'conv_pw_7_relu'],
     stage2Radius: 2,
@@ -90,7 +95,7 @@ test('the search section: defaults, and problems named by field', async () => {
     maxTrials: 0,
     halving: { enabled: true, epochs: 1, keep: 0.5 },
   });
-  const bad = check({ strategies: ['ftl'], stage2Radus: 1, candidates: 'layers', halving: { epochs: 3 } }).problems;
+  const bad = check({ mode: 'quick', strategies: ['ftl'], stage2Radus: 1, candidates: 'layers', halving: { epochs: 3 }, fast: { finalists: 0 } }).problems;
   const at = (p: string) =>
     bad
       .filter((x) => x.path === p)
@@ -100,8 +105,19 @@ test('the search section: defaults, and problems named by field', async () => {
   assert.match(at('/search/stage2Radus'), /did you mean "stage2Radius"/);
   assert.match(at('/search/candidates'), /"blocks"|array/);
   assert.match(at('/search/halving/epochs'), /shorter than the full budget \(2 epochs\)/);
+  assert.match(at('/search/mode'), /"fast", "full"/);
+  assert.match(at('/search/fast/finalists'), />= 1|at least 1|minimum/);
   // a one-epoch budget simply has no short round
   assert.deepEqual(check({}, { epochs: 1 }).problems, []);
+  // fast mode (the default) warns when the finalists are every listed candidate
+  const fast = check({ candidates: ['stage3', 'stage4'] }).warnings;
+  assert.deepEqual(
+    fast.map((p) => p.path),
+    ['/search/fast/finalists'],
+  );
+  assert.match(fast[0].message, /every one of the 2 candidates is fine-tuned/);
+  assert.deepEqual(check({ mode: 'full', candidates: ['stage3', 'stage4'] }).warnings, []);
+  assert.deepEqual(check({ candidates: ['stage2', 'stage3', 'stage4'] }).warnings, []);
 });
 
 test('an unknown stage-1 candidate is an input error naming the field and the nearest cut points', () => {
@@ -153,14 +169,21 @@ test('a full search on real BreastMNIST through the CLI survives SIGKILL and res
       model: { backbone: 'mobilenet_v1' },
       strategy: { kind: 'ftl' },
       train: { epochs: 2, batchSize: 16, optimizer: 'adam', lr: 0.001, seeds: [1] },
-      search: { strategies: ['ttl', 'tf', 'lwft'], candidates: ['stage2', 'stage3', 'stage4'], stage2Radius: 1, seeds: 2, halving: { epochs: 1, keep: 0.5 } },
+      search: {
+        mode: 'full',
+        strategies: ['ttl', 'tf', 'lwft'],
+        candidates: ['stage2', 'stage3', 'stage4'],
+        stage2Radius: 1,
+        seeds: 2,
+        halving: { epochs: 1, keep: 0.5 },
+      },
     }),
   );
 
-  // first attempt: SIGKILL the search process once a few trials have finished. Each of the two
-  // worker slots starts a trial only after recording its previous one as finished, so when the
-  // 7th trial reports its first epoch at least 5 trials are finished in search.json and that one
-  // is not: a positive signal, whatever the machine's speed.
+  // first attempt: SIGKILL the search process once a few trials have finished (or been stopped
+  // by the halving round). Each of the two worker slots starts a trial only after recording its
+  // previous one, so when the 7th trial reports its first epoch at least 5 trials are recorded in
+  // search.json and that one is not: a positive signal, whatever the machine's speed.
   const trialRuns = new Set<string>();
   const first = startJobProcess({
     args: [BIN, 'search', file, '--runs-dir', runsDir, '--workers', '2', '--events'],
@@ -178,7 +201,7 @@ test('a full search on real BreastMNIST through the CLI survives SIGKILL and res
   const readState = (d: string) => JSON.parse(fs.readFileSync(path.join(d, 'search.json'), 'utf8')) as SearchState;
   const searchDir = path.join(searchesDir, fs.readdirSync(searchesDir)[0]);
   const before = readState(searchDir);
-  const finishedBefore = before.trials.filter((t) => t.status === 'finished');
+  const finishedBefore = before.trials.filter((t) => t.status === 'finished' || t.status === 'stopped');
   assert.ok(finishedBefore.length >= 5, `${finishedBefore.length} trials finished`);
   assert.ok(before.trials.length > finishedBefore.length, 'killed before the end');
 
@@ -194,14 +217,30 @@ test('a full search on real BreastMNIST through the CLI survives SIGKILL and res
     const now = after.trials.find((x) => x.id === t.id)!;
     assert.equal(now.runDir, t.runDir, `${t.id} was redone`);
   }
-  // every trial trained exactly once: one run folder per trial
+  // every trial trained exactly once: one run folder per trial, each epoch in it once; the
+  // halving losers stopped after the short round, the survivors continued their run from it
+  let continued = 0;
   for (const t of after.trials) {
-    assert.equal(t.status, 'finished', `${t.id}: ${t.error}`);
+    assert.ok(t.status === 'finished' || t.status === 'stopped', `${t.id}: ${t.status} ${t.error}`);
+    assert.equal(t.epochs, 2, t.id);
     const runs = fs.readdirSync(path.join(searchDir, t.runsDir));
     assert.equal(runs.length, 1, `${t.id}: ${runs.join(', ')}`);
+    const run = readRun(path.join(searchDir, t.runsDir, runs[0]));
+    assert.deepEqual(
+      run.metrics.map((m) => m.epoch),
+      t.status === 'finished' ? [0, 1] : [0],
+      t.id,
+    );
+    if (t.short) {
+      assert.equal(t.short.epochs, 1);
+      assert.equal(t.short.metric, run.metrics[0].valAuroc, t.id);
+      if (t.status === 'finished') continued++;
+    }
+    if (t.status === 'stopped') assert.equal(run.stoppedAfter, 1, t.id);
   }
-  // the protocol: halving short rounds in stage 1, stage 2 around each pick, final seeds
-  assert.ok(after.trials.some((t) => t.epochs === 1 && t.stage === 1));
+  // the protocol: halving short rounds in stage 1 (3 candidates: 2 survivors per strategy), stage 2 around each pick, final seeds
+  assert.equal(after.trials.filter((t) => t.stage === 1 && t.status === 'stopped').length, 3);
+  assert.equal(continued, 6, 'survivors continued');
   assert.ok(after.trials.some((t) => t.stage === 2));
   for (const k of ['ttl', 'tf', 'lwft'] as const) {
     const pick = after.picks[k]!;
@@ -276,4 +315,45 @@ test('trials start the CLI beside the bundle, or bin/ttl.js from the sources', a
   assert.equal(defaultCliEntry(path.join(ROOT, 'dist')), path.join(ROOT, 'dist', 'cli.js'));
   assert.equal(defaultCliEntry(path.join(ROOT, 'src', 'engine', 'search')), path.join(ROOT, 'bin', 'ttl.js'));
   assert.throws(() => defaultCliEntry(os.tmpdir()), /bin\/ttl\.js was not found/);
+});
+
+test('--plan lists ttl command lines: halving rounds stop their runs, survivors resume them', () => {
+  const dir = tempDir('ttl-search-plan-');
+  const file = path.join(dir, 'plan.ttl.json');
+  fs.writeFileSync(
+    file,
+    JSON.stringify({
+      name: 'plan',
+      data: { format: 'npz', path: NPZ, imageSize: 32, limit: 48 },
+      model: { backbone: 'mobilenet_v1' },
+      strategy: { kind: 'ftl' },
+      train: { epochs: 2, batchSize: 16, optimizer: 'adam', lr: 0.001, seeds: [1] },
+      search: { mode: 'full', strategies: ['ttl'], candidates: ['stage2', 'stage3', 'stage4'], stage2Radius: 0, seeds: 1 },
+    }),
+  );
+  const plan = ttl('search', file, '--runs-dir', path.join(dir, 'runs'), '--plan');
+  assert.equal(plan.code, 0, plan.stderr);
+  const searchDir = path.join(dir, 'runs', 'searches', fs.readdirSync(path.join(dir, 'runs', 'searches'))[0]);
+  const pending = () => fs.readFileSync(path.join(searchDir, 'pending.txt'), 'utf8').trim().split('\n');
+  const first = pending();
+  assert.deepEqual(first, [
+    'run trials/ftl-all-e2-s1.ttl.json --runs-dir runs/ftl-all-e2-s1',
+    ...['conv_pw_3_relu', 'conv_pw_5_relu', 'conv_pw_11_relu'].map((c) => `run trials/ttl-${c}-e2-s1.ttl.json --runs-dir runs/ttl-${c}-e2-s1 --stop-after 1`),
+  ]);
+  // what a cluster job does with a line: ttl <line>, from the search folder
+  const inSearch = (line: string) => spawnSync(process.execPath, [BIN, ...line.split(' ')], { cwd: searchDir, encoding: 'utf8' });
+  for (const line of first) assert.equal(inSearch(line).status, 0, line);
+  assert.equal(ttl('search', '--resume', searchDir, '--plan').code, 0);
+  const second = pending();
+  assert.equal(second.length, 2, second.join('\n'));
+  for (const line of second) {
+    assert.match(line, /^resume runs\/ttl-conv_pw_\d+_relu-e2-s1\/[^ ]+$/);
+    assert.equal(inSearch(line).status, 0, line);
+  }
+  const done = ttl('search', '--resume', searchDir, '--plan', '--json');
+  assert.equal(done.code, 0, done.stderr);
+  const state = JSON.parse(fs.readFileSync(path.join(searchDir, 'search.json'), 'utf8')) as SearchState;
+  assert.equal(state.status, 'finished');
+  assert.deepEqual(state.trials.map((t) => t.status).sort(), ['finished', 'finished', 'finished', 'stopped']);
+  fs.rmSync(dir, { recursive: true, force: true });
 });

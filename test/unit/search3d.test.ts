@@ -25,7 +25,7 @@ test('ttl search on AdrenalMNIST3D with mobilenet3d: report rows, and the search
       model: { backbone: 'mobilenet3d' },
       strategy: { kind: 'ftl' },
       train: { epochs: 1, batchSize: 8, optimizer: 'adam', lr: 0.001, seeds: [1] },
-      search: { strategies: ['ttl'], candidates: ['stage2', 'stage3'], stage2Radius: 1, seeds: 1, halving: { enabled: false } },
+      search: { mode: 'full', strategies: ['ttl'], candidates: ['stage2', 'stage3'], stage2Radius: 1, seeds: 1, halving: { enabled: false } },
     }),
   );
   const r = ttl('search', file, '--runs-dir', path.join(dir, 'runs'), '--json');

@@ -2,7 +2,7 @@
 // whose results are known exactly.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { meanStd, median, paretoFront } from '../../src/shared/stats';
+import { meanStd, median, paretoFront, quantile } from '../../src/shared/stats';
 import { formatMeanStd } from '../../src/shared/format';
 
 describe('meanStd', () => {
@@ -25,6 +25,29 @@ describe('meanStd', () => {
     assert.equal(formatMeanStd(meanStd([0.5])), '0.500 ± 0.000');
     assert.equal(formatMeanStd(meanStd([0.8, 0.9])), '0.850 ± 0.071');
     assert.equal(formatMeanStd(undefined), '–');
+  });
+});
+
+describe('quantile', () => {
+  test("numpy's default (linear) quantiles; the median at 0.5", () => {
+    // numpy.quantile([1, 2, 3, 4], [0.25, 0.5, 0.75]) = [1.75, 2.5, 3.25]
+    assert.deepEqual(
+      [0.25, 0.5, 0.75].map((q) => quantile([4, 1, 3, 2], q)),
+      [1.75, 2.5, 3.25],
+    );
+    // numpy.quantile([10, 20, 30, 40, 50], [0, 0.1, 1]) = [10, 14, 50]
+    assert.deepEqual(
+      [0, 0.1, 1].map((q) => quantile([50, 10, 40, 20, 30], q)),
+      [10, 14, 50],
+    );
+    assert.equal(quantile([7], 0.25), 7);
+    assert.equal(quantile([], 0.5), undefined);
+    for (const xs of [
+      [3, 1, 2],
+      [4, 1, 3, 2],
+      [10, 9, 100, 5],
+    ])
+      assert.equal(quantile(xs, 0.5), median(xs));
   });
 });
 

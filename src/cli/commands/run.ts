@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { runExperiment, resumeRun, type ExperimentResult, type RunOptions } from '../../engine/run';
 import { out } from '../output';
+import { TtlInputError } from '../../engine/errors';
 import { commandSession, EVENTS_FLAG, EVENTS_HELP } from '../session';
 import { formatCount, formatMeanStd, formatMetric, formatMs } from '../../shared/format';
 import { DEFAULT_RUNS_DIR } from '../../shared/paths';
@@ -12,6 +13,7 @@ interface RunFlags {
   device?: string;
   json?: boolean;
   events?: boolean;
+  stopAfter?: string;
 }
 
 /** Ctrl-C cancels between batches: the run is marked cancelled and stays resumable. */
@@ -23,6 +25,7 @@ async function drive(flags: RunFlags, start: (o: RunOptions) => Promise<Experime
       backend: flags.backend,
       python: flags.python,
       device: flags.device,
+      stopAfter: stopAfterOf(flags.stopAfter),
       signal: session.signal,
       onEvent: session.onEvent,
     });
@@ -31,6 +34,15 @@ async function drive(flags: RunFlags, start: (o: RunOptions) => Promise<Experime
     session.dispose();
   }
 }
+
+function stopAfterOf(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new TtlInputError(`--stop-after must be a positive integer, got ${v}`);
+  return n;
+}
+
+const STOP_AFTER_HELP = 'stop after this many epochs, the schedule still planned for the whole budget; ttl resume continues the run exactly';
 
 function printResult(r: ExperimentResult, json: boolean): void {
   const s = r.summary;
@@ -62,6 +74,7 @@ export function runCommand(program: Command): void {
     .option('--python <path>', 'the Python of the torch engine (default: $TTL_PYTHON, python/.venv, python3)')
     .option('--device <device>', 'torch engine: auto, cuda, cuda:N, mps or cpu (overrides the file)')
     .option('--json', 'last stdout line: summary.json plus "runDir"')
+    .option('--stop-after <epochs>', STOP_AFTER_HELP)
     .option(EVENTS_FLAG, EVENTS_HELP)
     .action(async (file: string, flags: RunFlags) => drive(flags, (o) => runExperiment(file, o)));
 }
@@ -75,6 +88,7 @@ export function resumeCommand(program: Command): void {
     .option('--python <path>', 'the Python of the torch engine (default: $TTL_PYTHON, python/.venv, python3)')
     .option('--device <device>', "torch engine: auto, cuda, cuda:N, mps or cpu (default: the experiment's)")
     .option('--json', 'last stdout line: summary.json plus "runDir"')
+    .option('--stop-after <epochs>', STOP_AFTER_HELP)
     .option(EVENTS_FLAG, EVENTS_HELP)
     .action(async (dir: string, flags: RunFlags) => drive(flags, (o) => resumeRun(dir, o)));
 }

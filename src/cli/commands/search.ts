@@ -6,6 +6,7 @@
 import type { Command } from 'commander';
 import { MultiBar, Presets, type SingleBar } from 'cli-progress';
 import { runSearch, type SearchEvent } from '../../engine/search/search';
+import type { Trial } from '../../engine/search/state';
 import { reportMarkdown } from '../../engine/search/report';
 import { TtlInputError } from '../../engine/errors';
 import { out } from '../output';
@@ -24,6 +25,14 @@ interface SearchFlags {
   events?: boolean;
 }
 
+/** One line for a trial that has finished, failed or been stopped by a halving round. */
+function trialLine(t: Trial): string {
+  const metric = (v: number | undefined) => v?.toFixed(4) ?? 'n/a';
+  if (t.status === 'failed') return `${t.id}: failed: ${t.error}`;
+  if (t.status === 'stopped') return `${t.id}: ${metric(t.short?.metric)} after ${t.trained} epoch${t.trained === 1 ? '' : 's'} (stopped; continues if it survives)`;
+  return `${t.id}: ${metric(t.metric)}`;
+}
+
 /**
  * The search as job events (--events): a `phase` per round counting its trials, a `log` per
  * finished trial, and the `epoch` events of the trials' runs.
@@ -39,6 +48,9 @@ function searchEventsToJob(sink: EventSink): (e: SearchEvent) => void {
         round = { label: e.label, total: e.toRun, done: 0 };
         sink({ type: 'phase', phase: e.label, done: 0, total: e.toRun, unit: 'trials' });
         break;
+      case 'ranking':
+        sink({ type: 'phase', phase: `ranking: ${e.phase}`, done: e.done, total: e.total, unit: e.phase === 'probes' ? 'cuts' : 'images' });
+        break;
       case 'trial-started':
         break;
       case 'trial-epoch':
@@ -46,11 +58,7 @@ function searchEventsToJob(sink: EventSink): (e: SearchEvent) => void {
         break;
       case 'trial-finished': {
         const t = e.trial;
-        sink({
-          type: 'log',
-          level: t.status === 'finished' ? 'info' : 'warn',
-          message: t.status === 'finished' ? `${t.id}: ${t.metric?.toFixed(4) ?? 'n/a'}` : `${t.id}: failed: ${t.error}`,
-        });
+        sink({ type: 'log', level: t.status === 'failed' ? 'warn' : 'info', message: trialLine(t) });
         sink({ type: 'phase', phase: round.label, done: ++round.done, total: round.total, unit: 'trials' });
         break;
       }
@@ -82,6 +90,9 @@ class SearchPrinter {
         this.log(`${e.label}: ${e.trials} trial${e.trials === 1 ? '' : 's'}${e.toRun < e.trials ? `, ${e.trials - e.toRun} already done` : ''}`);
         this.round = e.toRun && this.tty ? this.bars.create(e.toRun, 0, { label: e.label.padEnd(28).slice(0, 28), unit: 'trials', status: '' }) : undefined;
         break;
+      case 'ranking':
+        if (e.done === e.total) this.log(`ranking: ${e.phase} done (${e.total} ${e.phase === 'probes' ? 'cuts' : 'images'})`);
+        break;
       case 'trial-started':
         if (this.tty) this.trials.set(e.trial.id, this.bars.create(e.trial.epochs, 0, { label: e.trial.id.padEnd(28).slice(0, 28), unit: 'epochs', status: '' }));
         break;
@@ -97,7 +108,7 @@ class SearchPrinter {
         }
         this.round?.increment();
         const t = e.trial;
-        this.log(t.status === 'finished' ? `${t.id}: ${t.metric?.toFixed(4) ?? 'n/a'}` : `${t.id}: failed: ${t.error}`);
+        this.log(trialLine(t));
         break;
       }
     }
@@ -116,7 +127,9 @@ class SearchPrinter {
 export function searchCommand(program: Command): void {
   program
     .command('search')
-    .description('two-stage cutoff search (block, then layer) for TTL, TF and LWFT beside an FTL baseline; writes report.md/csv/json')
+    .description(
+      'cutoff search for TTL, TF and LWFT beside an FTL baseline (fast: probe ranking, then the finalists; full: block, then layer search); writes report.md/csv/json',
+    )
     .argument('[file]', 'a *.ttl.json experiment file with a "search" section')
     .option('--workers <n>', 'trials trained at the same time', '1')
     .option('--runs-dir <dir>', 'the searches/ folder goes here', DEFAULT_RUNS_DIR)
@@ -151,7 +164,7 @@ export function searchCommand(program: Command): void {
         if (!r.finished) {
           const pending = r.pending.map((t) => t.file);
           await session.result({ kind: 'search', searchDir: r.searchDir, finished: false, pending }, () => {
-            out.info(`${r.pending.length} trial file${r.pending.length === 1 ? '' : 's'} to run, listed in ${r.searchDir}/pending.txt as "<trial file> <runs dir>"`);
+            out.info(`${r.pending.length} trial file${r.pending.length === 1 ? '' : 's'} to run, listed in ${r.searchDir}/pending.txt as ttl arguments (run or resume)`);
             if (flags.json) out.json({ searchDir: r.searchDir, pending: r.pending });
             else out.data(r.searchDir);
           });

@@ -5,7 +5,8 @@
  * message, a squiggle on the node's range).
  *
  * - value rules: `val + test < 1`, augmentation scale `[min, max]`, a search's short round
- *   shorter than its full budget;
+ *   shorter than its full budget; a fast search's finalists that are every listed candidate
+ *   (a warning);
  * - disk rules (with a {@link CheckEnvironment}): `data.path`, `model.weights`, a model.json
  *   `model.backbone` and a file `model.inflateFrom` exist and are of the right kind;
  * - layer-table rules: `strategy.cut` and `search.candidates` are cut points or blocks of the
@@ -32,6 +33,7 @@ export type ProblemCode =
   | 'split-too-large'
   | 'scale-order'
   | 'halving-too-long'
+  | 'finalists-cover-candidates'
   | 'data-path-missing'
   | 'data-path-kind'
   | 'weights-missing'
@@ -167,6 +169,16 @@ export function checkExperimentValue(value: unknown, baseDir: string, env?: Chec
   }
   if (device !== undefined && device !== 'auto' && engine !== 'torch') {
     add('device-without-torch', '/train/device', `"device" applies to the torch engine ("backend": "torch"); the ${String(engine)} backend ignores it`, 'warning');
+  }
+  // a fast search that fine-tunes every listed candidate
+  const finalists = at('search', 'fast', 'finalists');
+  if (isObject(search) && at('search', 'mode') === 'fast' && Array.isArray(search.candidates) && typeof finalists === 'number' && finalists >= search.candidates.length) {
+    add(
+      'finalists-cover-candidates',
+      '/search/fast/finalists',
+      `every one of the ${search.candidates.length} candidates is fine-tuned (finalists: ${finalists}): the probe ranking selects nothing; list more candidates or fewer finalists`,
+      'warning',
+    );
   }
   if (!env) return out;
 

@@ -128,6 +128,8 @@ function checkValue(value: unknown, file: string, options: CheckOptions, source:
   const problems = dedupeProblems(errors).map(place);
   problems.sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0) || a.path.localeCompare(b.path));
   const warnings = semantic.filter((s) => s.severity !== 'error').map((s) => ({ code: s.code, ...place({ path: s.path, message: s.message }) }));
+  // in document order, as the editor shows them
+  warnings.sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0));
   if (problems.length > 0) return { problems: problems.map(({ atKey: _atKey, ...p }) => p), warnings };
   return { experiment: finish(value as RawExperiment, file, baseDir), problems: [], warnings };
 }

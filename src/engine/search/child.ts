@@ -39,6 +39,8 @@ export interface ChildRunOptions {
   onSpawn?(pid: number): void;
   /** Grace period between SIGINT and SIGKILL on cancel. */
   killAfterMs?: number;
+  /** The arguments hold `--stop-after`: the child's `cancelled` answer, unasked, is that stop. */
+  stopping?: boolean;
 }
 
 /** What a failed child printed last (its one-line error). */
@@ -46,8 +48,11 @@ export class TrialFailedError extends Error {
   override name = 'TrialFailedError';
 }
 
-/** Runs `ttl <args…> --events` and resolves with the summary of its `done` result. */
-export async function runCli(args: string[], o: ChildRunOptions = {}): Promise<Record<string, unknown>> {
+/**
+ * Runs `ttl <args…> --events` and resolves with the summary of its `done` result, or 'stopped'
+ * when `--stop-after` ended the run as planned.
+ */
+export async function runCli(args: string[], o: ChildRunOptions = {}): Promise<Record<string, unknown> | 'stopped'> {
   if (o.signal?.aborted) throw new CancelledError();
   const job = startJobProcess({
     args: [o.cliEntry ?? defaultCliEntry(), ...args, '--events', ...(o.backend ? ['--backend', o.backend] : [])],
@@ -62,6 +67,7 @@ export async function runCli(args: string[], o: ChildRunOptions = {}): Promise<R
   o.signal?.addEventListener('abort', onAbort, { once: true });
   try {
     const end = await job.outcome;
+    if (end.state === 'cancelled' && o.stopping && end.answered && !o.signal?.aborted) return 'stopped';
     if (end.state === 'cancelled' || o.signal?.aborted) throw new CancelledError();
     if (end.state === 'failed') throw new TrialFailedError(end.error);
     if (end.result.kind !== 'run') throw new TrialFailedError(`ttl ${args.join(' ')}: a "${end.result.kind}" result instead of a run`);

@@ -7,16 +7,25 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { writeFileAtomic, writeJsonAtomic } from '../atomic';
-import { readRunSummary } from '../runstore';
+import { readRun, readRunSummary } from '../runstore';
 import type { CutSuggestion } from '../../shared/formats/analysis';
 import type { MeanStd, RunSummary } from '../../shared/formats/summary';
-import { SEARCH_REPORT_FILE, SEARCH_REPORT_FORMAT, type ReportRow, type SearchReport, type SuggestionRef } from '../../shared/formats/searchReport';
+import {
+  SEARCH_REPORT_FILE,
+  SEARCH_REPORT_FORMAT,
+  type Finalist,
+  type ReportRow,
+  type SearchCost,
+  type SearchReport,
+  type SuggestionRef,
+} from '../../shared/formats/searchReport';
 import { meanStd, paretoFront } from '../../shared/stats';
 import { toCsv } from '../../shared/csv';
 import { formatMeanStd } from '../../shared/format';
 import type { SearchStrategy } from '../experiment';
 import { blockOf, trialId, type CutSpace } from './plan';
-import type { SearchState } from './state';
+import type { SearchState, Trial } from './state';
+import { readSearchLatency } from './latency';
 import { STRATEGIES } from '../../shared/strategies';
 
 /** Builds the report from search.json and the finished runs' summaries. */
@@ -53,12 +62,23 @@ export function buildReport(dir: string, state: SearchState): SearchReport {
       suggestion: suggestions.find((g) => runDirs.includes(g.runDir)) ?? (strategy === 'ftl' ? undefined : suggestions[0]),
     });
   };
+  const fast = state.experiment.search!.mode === 'fast';
   add(STRATEGIES.ftl.name, 'ftl', 'baseline', null);
   for (const k of state.experiment.search!.strategies) {
     const pick = state.picks[k];
-    if (pick?.stage1) add(`${STRATEGIES[k].name}-1`, k, 1, pick.stage1);
+    // fast mode has one pick per strategy
+    if (pick?.stage1) add(fast ? STRATEGIES[k].name : `${STRATEGIES[k].name}-1`, k, 1, pick.stage1);
+    if (fast) continue;
     // without a stage 2 the layer-search row would repeat the block-search row
     if (pick?.stage2 && state.experiment.search!.stage2Radius > 0) add(`${STRATEGIES[k].name}-2`, k, 2, pick.stage2);
+  }
+  // latency measured together after the trials, for the rows whose model it timed
+  const latency = readSearchLatency(dir);
+  for (const r of rows) {
+    const m = latency?.models.find((x) => x.method === r.method && x.runDir === r.runDirs[0]);
+    if (!m) continue;
+    r.latencyMs = m.medianMs;
+    r.latencyIqrMs = [m.q1Ms, m.q3Ms];
   }
   const front = new Set(paretoFront(rows.map((r) => ({ value: r.auroc.mean, cost: r.macsG }))));
   rows.forEach((r, i) => (r.pareto = front.has(i)));
@@ -75,11 +95,100 @@ export function buildReport(dir: string, state: SearchState): SearchReport {
       total: state.trials.length,
       finished: state.trials.filter((t) => t.status === 'finished').length,
       failed: state.trials.filter((t) => t.status === 'failed').length,
-      short: state.trials.filter((t) => t.epochs < state.epochs).length,
+      short: state.trials.filter((t) => t.status === 'stopped' || t.epochs < state.epochs).length,
     },
     rows,
     suggestions,
+    mode: fast ? 'fast' : 'full',
+    selection: selection(state),
+    ...(state.ranking ? { ranking: state.ranking, finalists: finalists(state) } : {}),
+    cost: cost(dir, state),
+    ...(latency && rows.some((r) => r.latencyIqrMs) ? { latency } : {}),
   };
+}
+
+/** Epochs trained and their own wall time (metrics.jsonl), of a trial's run. */
+function trained(dir: string, t: Trial): { epochs: number; seconds: number } {
+  if (!t.runDir) return { epochs: 0, seconds: 0 };
+  try {
+    const m = readRun(path.join(dir, t.runDir)).metrics;
+    return { epochs: m.length, seconds: m.reduce((a, x) => a + (Number(x.seconds) || 0), 0) };
+  } catch {
+    return { epochs: 0, seconds: 0 };
+  }
+}
+
+/**
+ * Runs, full-run equivalents and the epochs' own wall time, for the whole search and for its
+ * search phase (the first seed's trials, before the final seeds), beside one FTL run.
+ */
+function cost(dir: string, state: SearchState): SearchCost | undefined {
+  const s0 = state.finalSeeds[0];
+  const ftl = state.trials.find((t) => t.strategy === 'ftl' && t.seed === s0 && t.status === 'finished');
+  if (!ftl) return undefined;
+  const ranking = state.ranking?.seconds ?? 0;
+  const sum = (ts: Trial[]) => {
+    const per = ts.filter((t) => t.runDir).map((t) => trained(dir, t));
+    return {
+      runs: per.length,
+      epochEquivalents: per.reduce((a, x) => a + x.epochs, 0) / state.epochs,
+      seconds: per.reduce((a, x) => a + x.seconds, 0) + ranking,
+    };
+  };
+  return { ...sum(state.trials), search: sum(state.trials.filter((t) => t.seed === s0)), ftlSeconds: trained(dir, ftl).seconds };
+}
+
+/** Fast mode: each strategy's fine-tuned cuts with their probe rank. */
+function finalists(state: SearchState): Finalist[] {
+  const out: Finalist[] = [];
+  const s0 = state.finalSeeds[0];
+  for (const t of state.trials) {
+    if (t.seed !== s0 || t.strategy === 'ftl' || t.cut === null) continue;
+    const r = state.ranking!.cuts.find((c) => c.cut === t.cut);
+    if (!r) continue;
+    out.push({
+      strategy: t.strategy,
+      cut: t.cut,
+      block: t.block,
+      probeRank: r.rank,
+      probeAuroc: r.auroc,
+      valMetric: t.metric,
+      picked: state.picks[t.strategy]?.stage1 === t.cut,
+    });
+  }
+  return out.sort((a, b) => a.strategy.localeCompare(b.strategy) || a.probeRank - b.probeRank);
+}
+
+/** How each strategy's cut was chosen, one sentence per strategy. */
+function selection(state: SearchState): string[] {
+  const cfg = state.experiment.search!;
+  const s0 = state.finalSeeds[0];
+  const mine = (k: SearchStrategy, stage: 1 | 2) => state.trials.filter((t) => t.strategy === k && t.seed === s0 && t.stage === stage);
+  const halving = (ts: Trial[]) => {
+    const stopped = ts.filter((t) => t.status === 'stopped');
+    return stopped.length ? `; halving stopped ${stopped.length} of ${ts.length} after ${stopped[0].short?.epochs ?? stopped[0].trained} epoch(s), the rest continued` : '';
+  };
+  return cfg.strategies.flatMap((k) => {
+    const pick = state.picks[k];
+    if (!pick?.stage1) return [];
+    const name = STRATEGIES[k].name;
+    if (cfg.mode === 'fast' && state.ranking) {
+      const ts = mine(k, 1);
+      const rank = (c: string) => state.ranking!.cuts.find((r) => r.cut === c)?.rank;
+      const list = ts.map((t) => `${t.cut} (probe rank ${rank(t.cut!)})`).join(', ');
+      return [
+        `${name}: ${state.ranking.cuts.length} cuts ranked by the probe; fine-tuned ${list}${halving(ts)}; picked ${pick.stage1} (probe rank ${rank(pick.stage1)}) by ${state.metric}.`,
+      ];
+    }
+    const one = mine(k, 1);
+    const two = mine(k, 2);
+    const line = `${name}: stage 1 trained ${one.length} block cut(s)${halving(one)}, picked ${pick.stage1}`;
+    return [
+      cfg.stage2Radius > 0 && pick.stage2
+        ? `${line}; stage 2 trained ${two.length} neighbour(s)${halving(two)}, picked ${pick.stage2}, by ${state.metric}.`
+        : `${line} by ${state.metric}.`,
+    ];
+  });
 }
 
 /** Mean of the finite values (NaN when there are none). */
@@ -121,8 +230,8 @@ export function reportMarkdown(r: SearchReport): string {
     `# Cutoff search: ${path.basename(r.experimentFile)}`,
     '',
     `${r.backbone}, ${r.inputSize}×${r.inputSize} px, ${r.epochs} epoch${r.epochs > 1 ? 's' : ''} per run; candidates ranked by ${r.metric}; ` +
-      `test metrics are mean ± std over seeds ${r.seeds.join(', ')}. ${r.trials.finished} training runs (${r.trials.short} short halving rounds)` +
-      `${r.trials.failed ? `, ${r.trials.failed} failed` : ''}. "-1": best block cut (stage 1); "-2": best layer cut (stage 2). AUPRC is the average precision.`,
+      `test metrics are mean ± std over seeds ${r.seeds.join(', ')}. ${r.trials.total - r.trials.failed} training runs (${r.trials.short} stopped by a halving round)` +
+      `${r.trials.failed ? `, ${r.trials.failed} failed` : ''}. ${r.mode === 'fast' ? 'Fast search: each strategy row is its pick among the probe-ranked finalists.' : '"-1": best block cut (stage 1); "-2": best layer cut (stage 2).'} AUPRC is the average precision.`,
     '',
     `| ${head.join(' | ')} |`,
     `|${head.map(() => '---').join('|')}|`,
@@ -141,6 +250,53 @@ export function reportMarkdown(r: SearchReport): string {
         ].join(' | ')} |`,
     ),
   ];
+  if (r.latency) {
+    const base = r.rows.find((x) => x.strategy === 'ftl');
+    lines.push(
+      '',
+      `T: batch-1 latency of each row's model (first seed), measured together after the trials in one process on ${r.latency.backend} (${r.latency.host}, ${r.latency.measuredAt}): ${r.latency.warmup} warm-up passes of each, then ${r.latency.rounds} rounds that each time every model once; median, interquartile range below.`,
+      '',
+      '| method | T median (ms) | T IQR (ms) | T / T of FTL | MACs / MACs of FTL |',
+      '|---|---|---|---|---|',
+      ...r.rows.map(
+        (x) =>
+          `| ${x.method} | ${x.latencyMs.toFixed(2)} | ${x.latencyIqrMs ? `${x.latencyIqrMs[0].toFixed(2)}–${x.latencyIqrMs[1].toFixed(2)}` : 'n/a'} | ${base ? (x.latencyMs / base.latencyMs).toFixed(2) : ''} | ${base ? (x.macsG / base.macsG).toFixed(2) : ''} |`,
+      ),
+    );
+  }
+  if (r.selection?.length) lines.push('', '## How the cut was chosen', '', ...r.selection.map((x) => `- ${x}`));
+  if (r.ranking) {
+    const strategies = [...new Set((r.finalists ?? []).map((f) => f.strategy))];
+    const h = ['rank', 'cut (layer, block)', 'probe val AUROC', 'probe val AUPRC', ...strategies.map((k) => `${k.toUpperCase()} fine-tuned ${r.metric}`)];
+    lines.push(
+      '',
+      `## Probe ranking`,
+      '',
+      `A seeded logistic-regression probe on the pretrained backbone's globally pooled features at each cut (one forward pass; ${r.ranking.images.train} train / ${r.ranking.images.val} val images, ${r.ranking.seconds.toFixed(1)} s), beside the fine-tuned validation result of the finalists (✓ = picked).`,
+      '',
+      `| ${h.join(' | ')} |`,
+      `|${h.map(() => '---').join('|')}|`,
+      ...r.ranking.cuts.map((c) => {
+        const tuned = strategies.map((k) => {
+          const f = r.finalists!.find((x) => x.strategy === k && x.cut === c.cut);
+          return f ? `${f.valMetric?.toFixed(3) ?? 'n/a'}${f.picked ? ' ✓' : ''}` : '';
+        });
+        return `| ${[c.rank, c.block ? `${c.cut} (${c.block})` : c.cut, c.auroc.toFixed(3), c.auprc.toFixed(3), ...tuned].join(' | ')} |`;
+      }),
+    );
+  }
+  if (r.cost) {
+    const c = r.cost;
+    const x = (v: number) => (c.ftlSeconds > 0 ? ` (${(v / c.ftlSeconds).toFixed(1)}× one FTL run)` : '');
+    lines.push(
+      '',
+      '## Cost',
+      '',
+      `- search phase (before the final seeds): ${c.search.runs} training runs, ${c.search.epochEquivalents.toFixed(2)} full-run equivalents of epochs, ${c.search.seconds.toFixed(1)} s${x(c.search.seconds)}`,
+      `- whole search: ${c.runs} training runs, ${c.epochEquivalents.toFixed(2)} full-run equivalents, ${c.seconds.toFixed(1)} s${x(c.seconds)}`,
+      `- one FTL run: ${c.ftlSeconds.toFixed(1)} s. Times are the epochs' own wall times (training and validation) plus the ranking; process start, data loading and the final evaluation are not counted.`,
+    );
+  }
   if (withSvcca) {
     lines.push('', 'Cut suggestions from `ttl analyze`:', '');
     for (const g of r.suggestions)
@@ -168,6 +324,8 @@ const CSV_HEAD = [
   'latency_ms',
   'pareto',
   'svcca_cut',
+  'latency_q1_ms',
+  'latency_q3_ms',
 ];
 
 /** One line per row; numbers at full precision. */
@@ -193,6 +351,8 @@ export function reportCsv(r: SearchReport): string {
       x.latencyMs,
       x.pareto,
       x.suggestion?.cut,
+      x.latencyIqrMs?.[0],
+      x.latencyIqrMs?.[1],
     ]),
   ]);
 }

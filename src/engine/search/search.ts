@@ -1,17 +1,26 @@
 /**
- * The two-stage cutoff search of the TTL paper, for every requested strategy at once:
+ * The cutoff search, for every requested strategy at once, in one of two modes.
+ *
+ * `fast` (the default): rank every candidate cut without training (./rank.ts: one forward pass
+ * of the pretrained backbone, a probe per cut), fine-tune only the best `fast.finalists` of each
+ * strategy beside the FTL baseline, then the final seeds of FTL and each strategy's pick.
+ *
+ * `full`, the two-stage search of the TTL paper:
  *
  * 1. stage 1 (block search): each stage-1 candidate cut, plus the FTL baseline;
  * 2. stage 2 (layer search): the cut points within `stage2Radius` of each strategy's best cut;
  * 3. final: FTL and the best cut of each strategy after stage 1 and after stage 2, with
  *    `search.seeds` seeds (the trial already run with the first seed counts as one of them).
  *
- * Within a stage, successive halving first trains every candidate for `halving.epochs`, then
- * only the best `halving.keep` fraction at the full budget, from scratch: the survivors' results
- * are exactly what full trials would give. Candidates are ranked by the validation metric only.
+ * Within a stage, successive halving trains every candidate planned for the full budget (its
+ * schedule computed from it) but stops it after `halving.epochs`; only the best `halving.keep`
+ * fraction continue from their checkpoint to the full budget (`ttl run --stop-after`, then
+ * `ttl resume`): a stopped run is exactly the prefix of the full run, so the survivors' results
+ * are exactly what full trials give and no epoch is trained twice. Candidates are ranked by the
+ * validation metric only.
  *
- * The protocol is written as "make sure these trials have finished", and a trial is identified
- * by what it trains (strategy, cut, epochs, seed), so resuming is simply running the protocol
+ * The protocol is written as "make sure these trials have reached this epoch", and a trial is
+ * identified by what it trains (strategy, cut, epochs, seed), so resuming is simply running the protocol
  * again: finished trials are reused, a trial whose run is still alive is waited for, an
  * interrupted run is continued with `ttl resume`, and only the rest is trained.
  */
@@ -23,12 +32,14 @@ import { assertExperimentOnDisk } from '../experiment/disk';
 import { initBackend } from '../backend';
 import { loadBackbone } from '../models';
 import { acquireLock, releaseLock } from '../lock';
-import { isProcessAlive, listRuns } from '../runstore';
+import { isProcessAlive, listRuns, readRun } from '../runstore';
 import { writeFileAtomic, writeJsonAtomic } from '../atomic';
 import { runCli } from './child';
 import type { EpochRecord } from '../../shared/formats/epoch';
 import { blockOf, neighbourCuts, stage1Cuts, trialId, trialStrategy, type CutSpace } from './plan';
 import { buildReport, writeReportFiles } from './report';
+import { rankCuts } from './rank';
+import { measureSearchLatency } from './latency';
 import type { SearchReport } from '../../shared/formats/searchReport';
 import { checkRunSummary, type RunSummary } from '../../shared/formats/summary';
 import { DEFAULT_RUNS_DIR_PARTS } from '../../shared/paths';
@@ -52,7 +63,9 @@ export type SearchEvent =
   | { type: 'trial-started'; trial: Trial }
   /** An epoch of the trial's run finished (`done` of `total` epochs). */
   | { type: 'trial-epoch'; trial: Trial; done: number; total: number; runDir: string; record: EpochRecord }
-  | { type: 'trial-finished'; trial: Trial };
+  | { type: 'trial-finished'; trial: Trial }
+  /** Fast mode's ranking of the cuts: `done` of `total` in its `phase` ('loading data', 'features', 'probes'). */
+  | { type: 'ranking'; phase: string; done: number; total: number };
 
 export interface SearchOptions {
   /** Where the `searches/` folder goes (default `.ttl/runs`). */
@@ -132,6 +145,8 @@ async function continueSearch(dir: string, state: SearchState, resumed: boolean,
     writeSearch(dir, state);
     throw e;
   }
+  // the models' latency, timed together now that no trial shares the cores
+  await measureSearchLatency(dir, buildReport(dir, state).rows);
   const report = buildReport(dir, state);
   writeReportFiles(dir, report);
   rmSync(path.join(dir, 'pending.txt'), { force: true });
@@ -194,15 +209,35 @@ async function newState(file: string, exp: Experiment, hash: string): Promise<Se
   return state;
 }
 
+/** Fast mode: the cuts the probe ranks: every cut point with "blocks", else the cuts listed. */
+export function rankedCuts(space: CutSpace, candidates: 'blocks' | readonly string[]): string[] {
+  return candidates === 'blocks' ? [...space.cutPoints] : stage1Cuts(space, candidates).cuts;
+}
+
+/**
+ * Fast mode: the `n` best-ranked cuts of a strategy, in network order. TTL and TF at the last cut
+ * point are FTL, trained anyway: they are left out.
+ */
+export function finalistsOf(state: SearchState, k: SearchStrategy, n: number): string[] {
+  const last = state.cutPoints[state.cutPoints.length - 1];
+  const top = state.ranking!.cuts.filter((r) => !((k === 'ttl' || k === 'tf') && r.cut === last)).slice(0, n);
+  return top.map((r) => r.cut).sort((a, b) => state.cutPoints.indexOf(a) - state.cutPoints.indexOf(b));
+}
+
+function isFast(state: SearchState): boolean {
+  return state.experiment.search!.mode === 'fast';
+}
+
 /** An upper bound on the training runs of a search (every trial and final run). */
 export function maxTrials(state: SearchState): number {
   const cfg = state.experiment.search!;
   const space = spaceOf(state);
+  if (isFast(state)) return state.finalSeeds.length + cfg.strategies.length * (cfg.fast.finalists + state.finalSeeds.length - 1);
   const n1 = stage1Cuts(space, cfg.candidates).cuts.length;
   const n2 = Math.min(2 * cfg.stage2Radius, space.cutPoints.length - 1);
   const seeds = state.finalSeeds.length;
-  const stage = (n: number) => (halves(state, n) ? n + survivors(state, n) : n);
-  return seeds + cfg.strategies.length * (stage(n1) + stage(n2) + 2 * (seeds - 1));
+  // halving survivors continue their run: one training run per candidate
+  return seeds + cfg.strategies.length * (n1 + n2 + 2 * (seeds - 1));
 }
 
 function spaceOf(state: SearchState): CutSpace {
@@ -222,6 +257,20 @@ function survivors(state: SearchState, n: number): number {
 function score(metric: MonitorMetric, value: number | undefined): number {
   if (value === undefined || !Number.isFinite(value)) return -Infinity;
   return metric === 'val_loss' ? -value : value;
+}
+
+/**
+ * The search metric of a run's first `epochs` epochs, as a run stopped there would report it: at
+ * its best epoch by validation AUROC (the first of equals, as the trainer keeps it).
+ */
+export function metricWithin(metric: MonitorMetric, runDir: string, epochs: number): number | undefined {
+  let best: { valAuroc?: number; valAccuracy?: number; valLoss?: number } | undefined;
+  for (const m of readRun(runDir).metrics) {
+    if (m.epoch >= epochs) break;
+    if (best === undefined || (m.valAuroc ?? NaN) > (best.valAuroc ?? NaN)) best = m;
+  }
+  const v = best && (metric === 'val_auroc' ? best.valAuroc : metric === 'val_accuracy' ? best.valAccuracy : best.valLoss);
+  return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
 }
 
 function metricOf(metric: MonitorMetric, summary: RunSummary): number | undefined {
@@ -252,6 +301,7 @@ class Search {
     const { state } = this;
     const cfg = state.experiment.search!;
     state.status = 'running';
+    if (isFast(state)) return this.fast();
     const s0 = state.finalSeeds[0];
     const c1 = stage1Cuts(this.space, cfg.candidates).cuts;
     const ftl = state.finalSeeds.map((seed) => this.trial('ftl', null, 1, state.epochs, seed));
@@ -283,29 +333,72 @@ class Search {
   }
 
   /**
+   * Fast mode: rank every candidate cut with the probe (no training), fine-tune the best
+   * `fast.finalists` of each strategy beside FTL (halving among them when there are more than
+   * two), pick by the validation metric, then the final seeds of FTL and each pick.
+   */
+  private async fast(): Promise<void> {
+    const { state } = this;
+    const cfg = state.experiment.search!;
+    const s0 = state.finalSeeds[0];
+    if (!state.ranking) {
+      state.ranking = await rankCuts({
+        exp: state.experiment,
+        cuts: rankedCuts(this.space, cfg.candidates),
+        seed: s0,
+        blockOf: (c) => blockOf(this.space, c),
+        onProgress: (phase, done, total) => this.emit({ type: 'ranking', phase, done, total }),
+        signal: this.o.signal,
+      });
+      writeSearch(this.dir, state);
+    }
+    const finalists = (k: SearchStrategy) => finalistsOf(state, k, cfg.fast.finalists);
+    const ftl = this.trial('ftl', null, 1, state.epochs, s0);
+    await this.stage(
+      1,
+      cfg.strategies.map((k) => ({ kind: k, cuts: finalists(k) })),
+      [ftl],
+      'finalists',
+    );
+    for (const k of cfg.strategies) this.pick(k).stage1 = this.best(k, finalists(k));
+    writeSearch(this.dir, state);
+    const others = state.finalSeeds.filter((seed) => seed !== s0);
+    const finals = [
+      ...others.map((seed) => this.trial('ftl', null, 'final', state.epochs, seed)),
+      ...cfg.strategies.flatMap((k) => others.map((seed) => this.trial(k, this.pick(k).stage1!, 'final', state.epochs, seed))),
+    ];
+    await this.round('final seeds', finals);
+  }
+
+  /**
    * One stage for every strategy: a short round for the strategies with enough candidates, then
    * the full budget for their survivors and for every candidate of the others. `extra` trials
    * (the FTL baseline) join the first round.
    */
-  private async stage(stage: 1 | 2, jobs: { kind: SearchStrategy; cuts: string[] }[], extra: Trial[]): Promise<void> {
+  private async stage(stage: 1 | 2, jobs: { kind: SearchStrategy; cuts: string[] }[], extra: Trial[], name = `stage ${stage}`): Promise<void> {
     const { state } = this;
     const s0 = state.finalSeeds[0];
     const shortEpochs = state.experiment.search!.halving.epochs;
     const halved = jobs.filter((j) => halves(state, j.cuts.length));
     const direct = jobs.filter((j) => !halved.includes(j)).flatMap((j) => j.cuts.map((c) => this.trial(j.kind, c, stage, state.epochs, s0)));
     if (halved.length) {
-      const short = halved.flatMap((j) => j.cuts.map((c) => this.trial(j.kind, c, stage, shortEpochs, s0)));
-      await this.round(`stage ${stage}, short round (${shortEpochs} epoch${shortEpochs > 1 ? 's' : ''})`, [...extra, ...short]);
+      // every candidate is planned for the full budget and stopped after the short round
+      const short = halved.flatMap((j) => j.cuts.map((c) => this.trial(j.kind, c, stage, state.epochs, s0)));
+      await this.round(
+        `stage ${stage}, short round (${shortEpochs} epoch${shortEpochs > 1 ? 's' : ''})`,
+        [...extra, ...short],
+        new Map(short.map((t) => [t.id, shortEpochs])),
+      );
       extra = [];
     }
     const promoted = halved.flatMap((j) =>
       j.cuts
-        .map((c, i) => ({ c, i, s: score(state.metric, this.find(j.kind, c, shortEpochs, s0)?.metric) }))
+        .map((c, i) => ({ c, i, s: score(state.metric, this.find(j.kind, c, state.epochs, s0)?.short?.metric) }))
         .sort((a, b) => b.s - a.s || a.i - b.i)
         .slice(0, survivors(state, j.cuts.length))
         .map((r) => this.trial(j.kind, r.c, stage, state.epochs, s0)),
     );
-    await this.round(`stage ${stage}${halved.length ? ', full budget' : ''}`, [...extra, ...direct, ...promoted]);
+    await this.round(`${name}${halved.length ? ', full budget' : ''}`, [...extra, ...direct, ...promoted]);
   }
 
   private pick(k: SearchStrategy) {
@@ -372,17 +465,25 @@ class Search {
     return t;
   }
 
-  /** Makes sure every trial has finished, running the missing ones `workers` at a time. */
-  private async round(label: string, trials: Trial[]): Promise<void> {
+  /** Whether a trial has trained as far as the round needs: to its end, or `upTo` epochs. */
+  private reached(t: Trial, upTo?: number): boolean {
+    return t.status === 'finished' || (upTo !== undefined && t.status === 'stopped' && (t.trained ?? 0) >= upTo);
+  }
+
+  /**
+   * Makes sure every trial has finished, or trained its `upTo` epochs when it has a short target
+   * (by trial id), running the missing ones `workers` at a time.
+   */
+  private async round(label: string, trials: Trial[], upTo: ReadonlyMap<string, number> = new Map()): Promise<void> {
     const unique = [...new Map(trials.map((t) => [t.id, t])).values()];
-    const todo = unique.filter((t) => t.status !== 'finished');
+    const todo = unique.filter((t) => !this.reached(t, upTo.get(t.id)));
     this.emit({ type: 'round', label, trials: unique.length, toRun: todo.length });
     if (!todo.length) return;
     if (this.o.planOnly) {
-      const adoptable = todo.filter((t) => this.adopt(t));
+      const adoptable = todo.filter((t) => this.adopt(t, upTo.get(t.id)));
       const pending = todo.filter((t) => !adoptable.includes(t));
       if (!pending.length) return;
-      const lines = pending.map((t) => `${t.file} ${t.runsDir}`);
+      const lines = pending.map((t) => this.command(t, upTo.get(t.id), (p) => p).join(' '));
       writeFileAtomic(path.join(this.dir, 'pending.txt'), lines.join('\n') + '\n');
       throw new PlanStop(pending);
     }
@@ -393,7 +494,7 @@ class Search {
       while (queue.length && !this.o.signal?.aborted && failure === undefined) {
         const t = queue.shift()!;
         try {
-          await this.execute(t);
+          await this.execute(t, upTo.get(t.id));
         } catch (e) {
           failure ??= e;
         }
@@ -404,29 +505,66 @@ class Search {
     if (this.o.signal?.aborted) throw new CancelledError();
   }
 
-  /** Takes over a finished run already in the trial's runs folder (an earlier attempt, a cluster job). */
-  private adopt(t: Trial): boolean {
-    const done = listRuns(path.join(this.dir, t.runsDir)).find((r) => r.status === 'finished' && r.summary);
-    if (!done) return false;
-    this.finish(t, done.summary!);
+  /**
+   * Takes over a finished run already in the trial's runs folder (an earlier attempt, a cluster
+   * job), or, for a short target, a run stopped (or interrupted) after at least `upTo` epochs.
+   */
+  private adopt(t: Trial, upTo?: number): boolean {
+    const runs = listRuns(path.join(this.dir, t.runsDir));
+    const done = runs.find((r) => r.status === 'finished' && r.summary);
+    if (done) {
+      this.finish(t, done.summary!, upTo);
+      return true;
+    }
+    const far = upTo !== undefined && runs.find((r) => (r.status === 'cancelled' || r.status === 'interrupted') && r.lastEpoch + 1 >= upTo);
+    if (!far) return false;
+    this.stopped(t, far.dir, far.lastEpoch + 1, upTo!);
     return true;
   }
 
-  private finish(t: Trial, summary: RunSummary): void {
+  private finish(t: Trial, summary: RunSummary, upTo?: number): void {
     t.status = 'finished';
     delete t.pid;
+    delete t.trained;
     t.runDir = path.relative(this.dir, summary.runDir);
     t.metric = metricOf(this.state.metric, summary);
+    // a run that ended before the short round's end (early stopping) ranks by all its epochs
+    if (upTo !== undefined) t.short = { epochs: upTo, metric: metricWithin(this.state.metric, summary.runDir, upTo) };
+    delete t.error;
+    writeSearch(this.dir, this.state);
+    this.emit({ type: 'trial-finished', trial: t });
+  }
+
+  /** A trial a halving round stopped after `trained` epochs (at least `upTo`). */
+  private stopped(t: Trial, runDir: string, trained: number, upTo: number): void {
+    t.status = 'stopped';
+    delete t.pid;
+    t.trained = trained;
+    t.runDir = path.relative(this.dir, runDir);
+    t.short = { epochs: upTo, metric: metricWithin(this.state.metric, runDir, upTo) };
     delete t.error;
     writeSearch(this.dir, this.state);
     this.emit({ type: 'trial-finished', trial: t });
   }
 
   /**
-   * Brings one trial to the finished state: adopts a finished run, waits for a live one, resumes
-   * an interrupted or cancelled one, or starts a new run.
+   * The `ttl` arguments that bring a trial to `upTo` epochs (or its end): continue its stopped or
+   * interrupted run, else start it. `rel` maps paths inside the search folder.
    */
-  private async execute(t: Trial): Promise<void> {
+  private command(t: Trial, upTo: number | undefined, rel: (p: string) => string): string[] {
+    const runsDir = path.join(this.dir, t.runsDir);
+    const resumable = listRuns(runsDir).find((r) => r.status === 'interrupted' || r.status === 'cancelled');
+    const args = resumable ? ['resume', rel(path.relative(this.dir, resumable.dir))] : ['run', rel(t.file), '--runs-dir', rel(t.runsDir)];
+    if (upTo !== undefined && upTo < this.state.epochs) args.push('--stop-after', String(upTo));
+    return args;
+  }
+
+  /**
+   * Brings one trial to the finished state, or to `upTo` epochs: adopts a finished (or far
+   * enough) run, waits for a live one, continues a stopped, interrupted or cancelled one, or
+   * starts a new run.
+   */
+  private async execute(t: Trial, upTo?: number): Promise<void> {
     const runsDir = path.join(this.dir, t.runsDir);
     // a child left by a search process that was killed may still be starting or training
     const wait = async () => {
@@ -435,20 +573,20 @@ class Search {
     };
     while (t.status === 'running' && t.pid !== undefined && isProcessAlive(t.pid)) await wait();
     for (;;) {
-      if (this.adopt(t)) return;
+      if (this.adopt(t, upTo)) return;
       if (!listRuns(runsDir).some((r) => r.status === 'running')) break;
       await wait();
     }
-    const resumable = listRuns(runsDir).find((r) => r.status === 'interrupted' || r.status === 'cancelled');
+    const args = this.command(t, upTo, (p) => path.join(this.dir, p));
     t.status = 'running';
     writeSearch(this.dir, this.state);
     this.emit({ type: 'trial-started', trial: t });
-    const args = resumable ? ['resume', resumable.dir] : ['run', path.join(this.dir, t.file), '--runs-dir', runsDir];
     try {
       const result = await runCli(args, {
         cliEntry: this.o.cliEntry,
         backend: this.o.backend,
         signal: this.o.signal,
+        stopping: args.includes('--stop-after'),
         onSpawn: (pid) => {
           t.pid = pid;
           writeSearch(this.dir, this.state);
@@ -457,12 +595,18 @@ class Search {
           if (e.type === 'epoch') this.emit({ type: 'trial-epoch', trial: t, done: e.record.epoch + 1, total: e.epochs, runDir: e.runDir, record: e.record });
         },
       });
+      if (result === 'stopped') {
+        const run = listRuns(runsDir).find((r) => r.status === 'cancelled' && r.stoppedAfter !== undefined);
+        if (!run) throw new Error(`trial ${t.id}: the run stopped after ${upTo} epochs is not in ${runsDir}`);
+        this.stopped(t, run.dir, run.lastEpoch + 1, upTo!);
+        return;
+      }
       // a result that is not a run summary fails the trial with the reason (a FormatError)
-      this.finish(t, checkRunSummary(result, `the result of ttl ${args[0]} (trial ${t.id})`));
+      this.finish(t, checkRunSummary(result, `the result of ttl ${args[0]} (trial ${t.id})`), upTo);
     } catch (e) {
       delete t.pid;
       if (e instanceof CancelledError) {
-        t.status = 'pending';
+        t.status = t.trained !== undefined ? 'stopped' : 'pending';
         writeSearch(this.dir, this.state);
         throw e;
       }

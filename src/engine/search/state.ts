@@ -18,6 +18,7 @@ import { writeJsonAtomic } from '../atomic';
 import { TtlInputError } from '../errors';
 import type { Experiment, MonitorMetric, SearchStrategy } from '../experiment';
 import type { Block } from '../models/types';
+import type { ProbeRanking } from '../../shared/formats/searchReport';
 
 export const SEARCH_FORMAT = 'ttl-search/1';
 export const SEARCH_FILE = 'search.json';
@@ -26,7 +27,8 @@ export const SEARCH_LOCK_FILE = 'search.lock';
 
 /** Search stage of a trial: 1 (block search), 2 (layer search), or the final seeds. */
 export type TrialStage = 1 | 2 | 'final';
-export type TrialStatus = 'pending' | 'running' | 'finished' | 'failed';
+/** 'stopped': a halving round ended it after `trained` epochs; it continues if it survives. */
+export type TrialStatus = 'pending' | 'running' | 'stopped' | 'finished' | 'failed';
 
 export interface Trial {
   /** `<strategy>-<cut or "all">-e<epochs>-s<seed>`: the same training never runs twice. */
@@ -37,7 +39,10 @@ export interface Trial {
   block: string | null;
   /** Where the trial was first needed. */
   stage: TrialStage;
-  /** Training budget in epochs (short halving round or full). */
+  /**
+   * Training budget in epochs: the full budget (its schedule planned for it) also when a halving
+   * round stops the run early. Searches written before continuation also have short trials.
+   */
   epochs: number;
   seed: number;
   status: TrialStatus;
@@ -51,10 +56,14 @@ export interface Trial {
   pid?: number;
   /** The search metric on the validation split, once finished. */
   metric?: number;
+  /** Epochs trained, while stopped by a halving round. */
+  trained?: number;
+  /** The halving round: the search metric of the run's first `epochs` epochs (best by validation AUROC). */
+  short?: { epochs: number; metric?: number };
   error?: string;
 }
 
-/** The winning cut of each searched strategy after stage 1 and after stage 2. */
+/** The winning cut of each searched strategy after stage 1 and after stage 2 (fast mode: stage 1 only). */
 export interface Picks {
   stage1?: string;
   stage2?: string;
@@ -81,6 +90,8 @@ export interface SearchState {
   epochs: number;
   finalSeeds: number[];
   picks: Partial<Record<SearchStrategy, Picks>>;
+  /** Fast mode: the probe ranking of the candidate cuts, once made. */
+  ranking?: ProbeRanking;
   trials: Trial[];
   error?: string;
 }

@@ -65,6 +65,12 @@ export interface RunInfo<E = unknown> {
   lastEpoch: number;
   /** Why the run failed or was interrupted. */
   error?: string;
+  /**
+   * Set when the run was stopped as planned after this many epochs (`--stop-after`, a search's
+   * halving round; status 'cancelled'): its schedule stays that of the whole budget, and
+   * `ttl resume` continues it exactly as if it had not stopped. Removed when it resumes.
+   */
+  stoppedAfter?: number;
 }
 
 /**

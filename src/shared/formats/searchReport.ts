@@ -36,8 +36,13 @@ export interface ReportRow {
   valMetric: number;
   paramsM: number;
   macsG: number;
-  /** Median batch-1 latency of each seed's model, averaged over the seeds. */
+  /**
+   * Median batch-1 latency: measured together with the other rows' models after the trials when
+   * `latency` is set (the first seed's model), else each seed's own measurement, averaged.
+   */
   latencyMs: number;
+  /** Quartiles of the latency measured together. */
+  latencyIqrMs?: [number, number];
   /** On the Pareto front of test AUROC (higher) against MACs (lower); see `paretoFront` in stats.ts. */
   pareto: boolean;
   /** A cut suggested by an analysis of one of this search's runs, when there is one. */
@@ -48,6 +53,66 @@ export interface SuggestionRef extends CutSuggestion {
   /** The analysed run, relative to the search folder, and the analysis file name. */
   runDir: string;
   analysis: string;
+}
+
+/** One candidate cut as the fast search's probe ranked it (pretrained features, no training). */
+export interface ProbeRank {
+  cut: string;
+  block: string | null;
+  /** 1 = best. */
+  rank: number;
+  /** Validation AUROC and average precision of the cut's logistic-regression probe. */
+  auroc: number;
+  auprc: number;
+}
+
+/** The fast search's ranking of every candidate cut, best first. */
+export interface ProbeRanking {
+  cuts: ProbeRank[];
+  /** Images the probes were fitted on (train) and scored on (val). */
+  images: { train: number; val: number };
+  /** Wall time of the ranking (data, one forward pass, the probes). */
+  seconds: number;
+}
+
+/** A cut the fast search fine-tuned: its probe rank beside its fine-tuned validation metric. */
+export interface Finalist {
+  strategy: string;
+  cut: string;
+  block: string | null;
+  probeRank: number;
+  probeAuroc: number;
+  /** The search metric of the fine-tuned trial (first seed) on the validation split. */
+  valMetric?: number;
+  /** Whether it became the strategy's pick. */
+  picked: boolean;
+}
+
+/** What the search cost, against one FTL run of the same budget. */
+export interface SearchCost {
+  /** Training runs (a halving round's stopped run and its continuation count once). */
+  runs: number;
+  /** Epochs trained in all runs, in units of one full run's epochs (full-run equivalents). */
+  epochEquivalents: number;
+  /** Compute wall time: the runs' own times plus the ranking, in seconds. */
+  seconds: number;
+  /** The same before the final seeds (the search phase proper). */
+  search: { runs: number; epochEquivalents: number; seconds: number };
+  /** Wall time of one FTL run (the first seed's). */
+  ftlSeconds: number;
+}
+
+/** The report's models timed together after the trials (`latency.json`, `ttl report --latency`). */
+export interface ReportLatency {
+  measuredAt: string;
+  host: string;
+  /** The backend and its threads, e.g. "wasm, 1 thread". */
+  backend: string;
+  /** Interleaved rounds (each times every model once) after `warmup` untimed passes of each. */
+  rounds: number;
+  warmup: number;
+  /** Per model (the first seed's run of each row): median and quartiles of a batch-1 pass, ms. */
+  models: { method: string; runDir: string; medianMs: number; q1Ms: number; q3Ms: number }[];
 }
 
 export interface SearchReport {
@@ -65,6 +130,17 @@ export interface SearchReport {
   rows: ReportRow[];
   /** Every cut suggestion found in the search's runs. */
   suggestions: SuggestionRef[];
+  /** 'fast' or 'full' (absent in reports written before fast searches: full). */
+  mode?: 'fast' | 'full';
+  /** How each strategy's cut was chosen, in words (probe rank, halving rounds). */
+  selection?: string[];
+  /** Fast mode: the probe ranking of every candidate cut. */
+  ranking?: ProbeRanking;
+  /** Fast mode: the cuts fine-tuned, with their probe rank. */
+  finalists?: Finalist[];
+  cost?: SearchCost;
+  /** How the T column was measured, when the models were timed together (else T is each run's own). */
+  latency?: ReportLatency;
 }
 
 /**
