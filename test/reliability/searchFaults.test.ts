@@ -22,7 +22,7 @@
  * equal an uninterrupted one exactly: the same trials, cuts, picks, every run's per-epoch numbers
  * and results, and the report (AUROC, AUPRC, validation metric, params, MACs, Pareto front), all
  * bit for bit. What may differ: the time stamps, the run ids and the folders named after them,
- * and the measured latency. report.md and report.csv must be the rendering of report.json.
+ * the measured latency and the wall times of the cost. report.md and report.csv must be the rendering of report.json.
  *
  * Needs dist/ (`node esbuild.mjs`), as the test command builds it first.
  */
@@ -73,9 +73,18 @@ function assertReadable(searchDir: string, what: string): SearchState {
   return state;
 }
 
-/** `o` without its latency measurements (any key starting with "latency"), which differ between any two searches. */
-function untimed<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([k]) => !k.startsWith('latency'))) as Partial<T>;
+/** Wall-clock fields: any key starting with "latency" or ending in "seconds", at any depth. */
+const TIMED = /^latency|seconds$/i;
+
+/** `o` without its wall-clock measurements (see TIMED), which differ between any two searches. */
+function untimed<T>(o: T): T {
+  if (Array.isArray(o)) return o.map(untimed) as T;
+  if (o === null || typeof o !== 'object') return o;
+  return Object.fromEntries(
+    Object.entries(o)
+      .filter(([k]) => !TIMED.test(k))
+      .map(([k, v]) => [k, untimed(v)]),
+  ) as T;
 }
 
 /** A finished search without what differs between any two searches (see the module comment). */
