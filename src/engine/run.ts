@@ -28,7 +28,7 @@ import type { ScoreMetrics } from './train/evaluate';
 import type { LoopState } from './train/loop';
 import type { Evaluated } from './torch/train';
 import { versions } from './versions';
-import { checkTorch, findPython, torchPackageRoot } from './torch/python';
+import { autoEngine, checkTorch, findPython, torchPackageRoot } from './torch/python';
 import { trainSeedTorch, type TorchSetup } from './torch/train';
 import { isBuiltinBackbone, VOLUME_BACKBONES } from '../shared/experiment';
 import { writeJsonAtomic } from './atomic';
@@ -169,8 +169,18 @@ async function prepareTorch(exp: Experiment, options: RunOptions): Promise<Torch
 /** `check`: the experiment file's problems with the disk and the real backbone stop the run before any data is loaded. */
 async function prepareContext(file: string, exp: Experiment, options: RunOptions, check: boolean): Promise<Context> {
   const emit = options.onEvent ?? (() => undefined);
-  const wanted = options.backend ?? exp.train.backend;
-  const torch = wanted === 'torch' ? await prepareTorch(exp, options) : undefined;
+  let wanted = options.backend ?? exp.train.backend;
+  let torch = wanted === 'torch' ? await prepareTorch(exp, options) : undefined;
+  if (wanted === 'auto') {
+    // torch first when its Python passes the check (one doctor per process); else the TensorFlow.js backends' auto order
+    const auto = await autoEngine({ python: options.python, device: options.device ?? exp.train.device, backbone: exp.model.backbone });
+    const d = auto.doctor;
+    if (auto.engine === 'torch' && d.report) {
+      torch = { python: { command: d.python, source: d.source }, report: d.report, packageRoot: torchPackageRoot() };
+      wanted = 'torch';
+    }
+    emit({ type: 'log', level: 'info', message: `backend auto → ${auto.engine === 'torch' ? 'torch' : 'TensorFlow.js'}: ${auto.reason}` });
+  }
   // the torch engine still builds the TypeScript model (complexity, the saved model): on the plain CPU backend
   const backend = await initBackend({ backend: (torch ? 'cpu' : wanted) as never, wasmThreads: options.wasmThreads });
   if (torch) {
@@ -384,8 +394,9 @@ function versionsWith(ctx: Context): Record<string, string> {
     device: r.device.chosen ?? '',
     deviceName: r.device.name ?? '',
   };
-  if (r.torch.cuda) v.cuda = r.torch.cuda;
-  if (r.torch.cudnn !== null) v.cudnn = String(r.torch.cudnn);
+  // a CPU build of torch has neither: recorded as such rather than left out
+  v.cuda = r.torch.cuda ?? 'none';
+  v.cudnn = r.torch.cudnn === null ? 'none' : String(r.torch.cudnn);
   return v;
 }
 

@@ -147,8 +147,13 @@ export function checkExperimentValue(value: unknown, baseDir: string, env?: Chec
     const what = isBuiltinBackbone(net) ? `${net} reads volumes` : 'a model.json backbone';
     add('torch-unsupported', '/train/backend', `the torch engine trains the built-in 2D backbones; ${what} needs another backend (e.g. "wasm")`);
   }
-  if (device !== undefined && device !== 'auto' && engine !== 'torch') {
-    add('device-without-torch', '/train/device', `"device" applies to the torch engine ("backend": "torch"); the ${String(engine)} backend ignores it`, 'warning');
+  if (device !== undefined && device !== 'auto' && engine !== 'torch' && engine !== 'auto') {
+    add(
+      'device-without-torch',
+      '/train/device',
+      `"device" applies to the torch engine ("backend": "torch", or "auto" when it picks torch); the ${String(engine)} backend ignores it`,
+      'warning',
+    );
   }
   if (!env) return out;
 
