@@ -18,6 +18,7 @@ SIGINT/SIGTERM (or a ``cancel`` line) stop an epoch between batches, and the wor
 ``cancelled``.
 """
 
+import contextlib
 import json
 import math
 import os
@@ -26,6 +27,7 @@ import statistics
 import sys
 import time
 import traceback
+import warnings
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
@@ -38,6 +40,7 @@ from .device import DeviceUnavailable, select_device
 LAST = "torch-last.pt"
 BEST = "torch-best.pt"
 VOLUME_BACKBONES = {"resnet3d18", "resnext3d101", "mobilenet3d"}
+PRECISIONS = ("fp32", "bf16", "fp16")
 
 
 class Cancelled(Exception):
@@ -170,6 +173,11 @@ class Worker:
         t = p["train"]
         self.batch_size = int(t["batchSize"])
         self.augment = t.get("augment") or {}
+        self.precision = t.get("precision") or "fp32"
+        self.amp_dtype = self._amp_dtype(self.precision)
+        if self.device.type == "cuda":
+            # the input size is fixed for a run: let cuDNN pick its fastest kernels once
+            torch.backends.cudnn.benchmark = True
         cw = p.get("classWeights")
         self.class_weights = torch.tensor(cw, dtype=torch.float32, device=self.device) if cw else None
         seed = int(p["seed"])
@@ -191,6 +199,11 @@ class Worker:
         except ValueError as e:
             raise BadInput(f"strategy: {e}") from None
         self.model = prepared.model.to(self.device)
+        # channels-last feeds CUDA's tensor-core convolutions without transposes (2D models; on
+        # the CPU it did not measurably help, so the default layout stays there)
+        self.channels_last = self.device.type == "cuda" and backbone_name not in VOLUME_BACKBONES
+        if self.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
         self.groups = prepared.groups
         # the probe trains its head on pooled features computed once, without augmentation (as the TypeScript engine does)
         self.probe_features = None
@@ -204,6 +217,7 @@ class Worker:
             self.opt = torch.optim.Adam(groups, lr=float(t["lr"]), betas=(0.9, 0.999), eps=1e-7, weight_decay=wd)
         else:
             self.opt = torch.optim.SGD(groups, lr=float(t["lr"]), momentum=float(t.get("momentum", 0) or 0), weight_decay=wd)
+        self.scaler = self._grad_scaler() if self.precision == "fp16" else None
         # batch norm layers without trainable parameters run in inference mode (Keras' trainable=False)
         self.frozen_norms = [mod for mod in self.model.modules() if isinstance(mod, torch.nn.modules.batchnorm._BatchNorm) and not any(q.requires_grad for q in mod.parameters())]
 
@@ -213,6 +227,8 @@ class Worker:
             ck = torch.load(str(last), map_location=self.device, weights_only=False)
             self.model.load_state_dict(ck["model"])
             self.opt.load_state_dict(ck["optimizer"])
+            if self.scaler is not None and ck.get("scaler"):
+                self.scaler.load_state_dict(ck["scaler"])
             resumed = {"epoch": ck["epoch"], "state": ck.get("loop")}
         cuda = torch.version.cuda
         cudnn = torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
@@ -224,8 +240,52 @@ class Worker:
             "cuda": cuda,
             "cudnn": None if cudnn is None else str(cudnn),
             "python": ".".join(map(str, sys.version_info[:3])),
+            "precision": self.precision,
+            "lossScaling": self.scaler is not None,
+            "channelsLast": self.channels_last,
             "resumed": resumed,
         }
+
+    def _amp_dtype(self, precision: str):
+        """The autocast dtype of `precision` (None for fp32), checked to work on this device."""
+        torch = self.torch
+        if precision not in PRECISIONS:
+            raise BadInput(f"train.precision: unknown precision {precision!r}: use {', '.join(PRECISIONS)}")
+        if precision == "fp32":
+            return None
+        dtype = torch.bfloat16 if precision == "bf16" else torch.float16
+        # an unsupported device/dtype pair either raises or (older torch) warns and computes in fp32
+        why = None
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                with torch.autocast(self.device.type, dtype=dtype):
+                    out = torch.nn.functional.linear(torch.ones(2, 2, device=self.device), torch.ones(2, 2, device=self.device))
+            if out.dtype != dtype:
+                why = "; ".join(str(w.message) for w in caught) or f"autocast computed {out.dtype}"
+        except (RuntimeError, ValueError) as e:
+            why = str(e).splitlines()[0]
+        if why is not None:
+            raise BadInput(f"train.precision: {precision} is not supported on {self.device} by torch {torch.__version__} ({why}); use fp32{' or bf16' if precision == 'fp16' else ''}")
+        return dtype
+
+    def _grad_scaler(self):
+        """fp16's loss scaling on this device, or None where torch has none (the loss is then unscaled)."""
+        torch = self.torch
+        amp_scaler = getattr(torch.amp, "GradScaler", None)
+        try:
+            if amp_scaler is not None:
+                return amp_scaler(self.device.type)
+            if self.device.type == "cuda":
+                return torch.cuda.amp.GradScaler()
+        except (RuntimeError, ValueError, AssertionError):
+            pass
+        return None
+
+    def _autocast(self):
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()
+        return self.torch.autocast(self.device.type, dtype=self.amp_dtype)
 
     def _cache_probe_features(self) -> None:
         from .models.graph import Net  # noqa: PLC0415
@@ -245,10 +305,15 @@ class Worker:
         self.probe_features = torch.cat(parts)
 
     def _forward(self, idx: np.ndarray, rng: Optional[np.random.Generator]):
-        """Logits of the images `idx` (augmented when `rng` is given; the probe reads its cached features)."""
+        """Logits of the images `idx` (augmented when `rng` is given; the probe reads its cached
+        features), the model under autocast at `train.precision`; the batch itself is made in fp32."""
         if self.probe_features is not None:
-            return self.model.layers["head"](self.probe_features[torch_index(self.torch, idx, self.device)])
-        return self.model(self._batch(idx, rng))
+            x = self.probe_features[torch_index(self.torch, idx, self.device)]
+            with self._autocast():
+                return self.model.layers["head"](x)
+        x = self._batch(idx, rng)
+        with self._autocast():
+            return self.model(x)
 
     def _load_weights(self, backbone, file: str) -> None:
         from .weights import WeightsError, load_exchange, load_weights, read_tfjs_weights  # noqa: PLC0415
@@ -270,7 +335,8 @@ class Worker:
         if rng is not None and (self.augment.get("randomResizedCrop") or self.augment.get("hflip")):
             boxes = torch.tensor(_crop_boxes(rng, len(idx), self.augment), dtype=torch.float32, device=self.device)
             x = crop_and_resize(x, boxes)
-        return (x - self.mean) / self.std
+        x = (x - self.mean) / self.std
+        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
 
     def _loss(self, logits, y, weighted: bool):
         torch = self.torch
@@ -320,10 +386,16 @@ class Worker:
             if len(idx) < 2 and steps > 1:
                 continue
             y = torch.from_numpy(self.labels[idx]).to(self.device)
-            loss = self._loss(self._forward(idx, rng), y, True)
+            loss = self._loss(self._forward(idx, rng).float(), y, True)
             self.opt.zero_grad(set_to_none=True)
-            loss.backward()
-            self.opt.step()
+            if self.scaler is not None:
+                # fp16: the loss scaled up so small gradients survive; a step with inf/NaN gradients is skipped
+                self.scaler.scale(loss).backward()
+                self.scaler.step(self.opt)
+                self.scaler.update()
+            else:
+                loss.backward()
+                self.opt.step()
             value = float(loss.detach())
             if not math.isfinite(value):
                 raise Diverged(f"the model diverged: the training loss is {value} at epoch {epoch}, step {step + 1}; lower train.lr")
@@ -341,6 +413,8 @@ class Worker:
         if p.get("best"):
             written.append(self._atomic_save({"epoch": int(p["epoch"]), "model": self.model.state_dict()}, BEST))
         ck = {"epoch": int(p["epoch"]), "loop": p.get("state"), "model": self.model.state_dict(), "optimizer": self.opt.state_dict()}
+        if self.scaler is not None:
+            ck["scaler"] = self.scaler.state_dict()
         written.append(self._atomic_save(ck, LAST))
         return {"files": written}
 
@@ -371,8 +445,10 @@ class Worker:
         torch = self.torch
         self.model.eval()
         x = torch.zeros(1, 3, self.size, self.size, device=self.device)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
         times = []
-        with torch.inference_mode():
+        with torch.inference_mode(), self._autocast():
             for i in range(int(p.get("warmup", 3)) + int(p.get("runs", 20))):
                 self.ch.check()
                 self._sync()
@@ -387,10 +463,14 @@ class Worker:
         from .weights import save_exchange  # noqa: PLC0415
 
         self.model.to("cpu")
+        if self.channels_last:
+            self.model.to(memory_format=self.torch.contiguous_format)
         try:
-            save_exchange(self.model, p["file"], {"engine": "torch"})
+            save_exchange(self.model, p["file"], {"engine": "torch", "precision": self.precision})
         finally:
             self.model.to(self.device)
+            if self.channels_last:
+                self.model.to(memory_format=self.torch.channels_last)
         return {"file": p["file"]}
 
 

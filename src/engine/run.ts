@@ -171,6 +171,7 @@ async function prepareContext(file: string, exp: Experiment, options: RunOptions
   const emit = options.onEvent ?? (() => undefined);
   let wanted = options.backend ?? exp.train.backend;
   let torch = wanted === 'torch' ? await prepareTorch(exp, options) : undefined;
+  let notTorch = `the ${wanted} backend`;
   if (wanted === 'auto') {
     // torch first when its Python passes the check (one doctor per process); else the TensorFlow.js backends' auto order
     const auto = await autoEngine({ python: options.python, device: options.device ?? exp.train.device, backbone: exp.model.backbone });
@@ -178,14 +179,23 @@ async function prepareContext(file: string, exp: Experiment, options: RunOptions
     if (auto.engine === 'torch' && d.report) {
       torch = { python: { command: d.python, source: d.source }, report: d.report, packageRoot: torchPackageRoot() };
       wanted = 'torch';
-    }
+    } else notTorch = `a TensorFlow.js backend (auto: ${auto.reason})`;
     emit({ type: 'log', level: 'info', message: `backend auto → ${auto.engine === 'torch' ? 'torch' : 'TensorFlow.js'}: ${auto.reason}` });
+  }
+  const precision = exp.train.precision ?? 'fp32';
+  if (precision !== 'fp32' && !torch) {
+    // the file's checks allow it with auto (which may pick torch); here the backend is known
+    throw new TtlInputError(`${file}: /train/precision: "${precision}" needs the torch engine; this run would use ${notTorch}, which computes in "fp32" only`);
   }
   // the torch engine still builds the TypeScript model (complexity, the saved model): on the plain CPU backend
   const backend = await initBackend({ backend: (torch ? 'cpu' : wanted) as never, wasmThreads: options.wasmThreads });
   if (torch) {
     const r = torch.report;
-    emit({ type: 'log', level: 'info', message: `backend: torch ${r.torch.version} in ${r.python.executable} on ${r.device.chosen} (${r.device.name}; ${r.device.reason})` });
+    emit({
+      type: 'log',
+      level: 'info',
+      message: `backend: torch ${r.torch.version} in ${r.python.executable} on ${r.device.chosen} (${r.device.name}; ${r.device.reason}), precision ${precision}`,
+    });
   } else emit({ type: 'log', level: 'info', message: `backend: ${backend.chosen}` });
   if (check) {
     for (const w of await assertExperimentOnDisk(file)) emit({ type: 'log', level: 'warn', message: formatProblems(file, [w]) });
@@ -393,6 +403,7 @@ function versionsWith(ctx: Context): Record<string, string> {
     torch: r.torch.version,
     device: r.device.chosen ?? '',
     deviceName: r.device.name ?? '',
+    precision: ctx.exp.train.precision ?? 'fp32',
   };
   // a CPU build of torch has neither: recorded as such rather than left out
   v.cuda = r.torch.cuda ?? 'none';

@@ -42,7 +42,8 @@ export type ProblemCode =
   | 'no-pretrained-weights'
   | 'lwft-k-too-large'
   | 'torch-unsupported'
-  | 'device-without-torch';
+  | 'device-without-torch'
+  | 'precision-without-torch';
 
 export interface SemanticProblem {
   code: ProblemCode;
@@ -146,6 +147,10 @@ export function checkExperimentValue(value: unknown, baseDir: string, env?: Chec
   if (engine === 'torch' && net !== undefined && (!isBuiltinBackbone(net) || VOLUME_BACKBONES.includes(net))) {
     const what = isBuiltinBackbone(net) ? `${net} reads volumes` : 'a model.json backbone';
     add('torch-unsupported', '/train/backend', `the torch engine trains the built-in 2D backbones; ${what} needs another backend (e.g. "wasm")`);
+  }
+  const precision = get(value, 'train', 'precision');
+  if ((precision === 'bf16' || precision === 'fp16') && engine !== 'torch' && engine !== 'auto') {
+    add('precision-without-torch', '/train/precision', `"${precision}" needs the torch engine ("backend": "torch"); the ${String(engine)} backend computes in "fp32" only`);
   }
   if (device !== undefined && device !== 'auto' && engine !== 'torch' && engine !== 'auto') {
     add(

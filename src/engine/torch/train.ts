@@ -158,6 +158,7 @@ export async function trainSeedTorch(a: TorchSeedInput): Promise<TorchSeedResult
         momentum: t.momentum,
         weightDecay: t.weightDecay,
         headLrMultiplier: t.headLrMultiplier,
+        precision: t.precision ?? 'fp32',
         augment: o.augment,
       },
       classWeights: o.classWeights,
