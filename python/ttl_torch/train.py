@@ -153,6 +153,7 @@ class Worker:
         except DeviceUnavailable as e:
             raise BadInput(str(e)) from None
         self.device = torch.device(choice.device)
+        self.device_name = choice.name
         self.run_dir = p["runDir"]
         self.ckpt_dir = Path(p["checkpointsDir"])
         self.ckpt_dir.mkdir(parents=True, exist_ok=True)
@@ -330,7 +331,9 @@ class Worker:
 
     def _batch(self, idx: np.ndarray, rng: Optional[np.random.Generator]):
         torch = self.torch
-        x = torch.from_numpy(np.ascontiguousarray(self.pixels[idx])).to(self.device)
+        # a gather from the memory-mapped file; on CUDA through pinned memory, copied asynchronously
+        x = torch.from_numpy(np.ascontiguousarray(self.pixels[idx]))
+        x = x.pin_memory().to(self.device, non_blocking=True) if self.device.type == "cuda" else x.to(self.device)
         x = x.permute(0, 3, 1, 2).float()
         if rng is not None and (self.augment.get("randomResizedCrop") or self.augment.get("hflip")):
             boxes = torch.tensor(_crop_boxes(rng, len(idx), self.augment), dtype=torch.float32, device=self.device)
@@ -379,8 +382,12 @@ class Worker:
             mod.eval()
         steps = math.ceil(len(order) / self.batch_size)
         loss_sum = 0.0
+        oom_at = int(os.environ.get("TTL_FAULT_TORCH_OOM_AT_STEP", "0") or 0)
         for step in range(steps):
             self.ch.check()
+            if step + 1 == oom_at:
+                # fault injection (tests): the error a CUDA allocation failure raises
+                raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 MiB (injected by TTL_FAULT_TORCH_OOM_AT_STEP)")
             idx = order[step * self.batch_size : (step + 1) * self.batch_size]
             # a batch of one breaks batch norm's statistics (as the TypeScript loop skips it)
             if len(idx) < 2 and steps > 1:
@@ -417,6 +424,18 @@ class Worker:
             ck["scaler"] = self.scaler.state_dict()
         written.append(self._atomic_save(ck, LAST))
         return {"files": written}
+
+    def out_of_memory(self) -> str:
+        """The one line for a device that ran out of memory: where, at what batch and size, what to change."""
+        dev = getattr(self, "device", None)
+        what = "out of GPU memory" if dev is not None and dev.type in ("cuda", "mps") else "out of memory"
+        where = f" on {dev} ({self.device_name})" if dev is not None else ""
+        at = []
+        if hasattr(self, "batch_size"):
+            at.append(f"batch size {self.batch_size}")
+        if hasattr(self, "size"):
+            at.append(f"image size {self.size}")
+        return f"{what}{where}{' at ' + ', '.join(at) if at else ''}: try a smaller train.batchSize or data.imageSize"
 
     def _atomic_save(self, obj: Any, name: str) -> str:
         final = self.ckpt_dir / name
@@ -524,9 +543,12 @@ def serve() -> int:
             except Gone:
                 raise
             except Exception as e:  # noqa: BLE001
-                traceback.print_exc(file=sys.stderr)
                 oom = "out of memory" in str(e).lower() or type(e).__name__ == "OutOfMemoryError"
-                message = f"{type(e).__name__}: {e}".splitlines()[0]
+                if oom and worker is not None:
+                    message = worker.out_of_memory()
+                else:
+                    traceback.print_exc(file=sys.stderr)
+                    message = f"{type(e).__name__}: {e}".splitlines()[0]
                 ch.send(type="reply", id=m["id"], error=message)
                 ch.send(type="failed", error=message, inputError=False, outOfMemory=oom)
                 return 1

@@ -5,7 +5,7 @@
  * The decoded images go to the worker once, as a uint8 `.npy` [N, S, S, 3] in a temporary
  * folder, so both engines train on the very same pixels and splits.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { CancelledError, OutOfMemoryError, TtlInputError } from '../errors';
@@ -69,23 +69,31 @@ interface SetupReply {
   resumed: { epoch: number; state: LoopState | null } | null;
 }
 
-/** A uint8 .npy file of the dataset's images, [N, S, S, 3]. */
+/**
+ * A uint8 .npy file of the dataset's images, [N, S, S, 3], written image by image (no second
+ * copy of the data set in memory); the worker memory-maps it.
+ */
 export function writePixelsNpy(file: string, pixels: readonly Uint8Array[], size: number): void {
   const per = size * size * 3;
   let header = `{'descr': '|u1', 'fortran_order': False, 'shape': (${pixels.length}, ${size}, ${size}, 3), }`;
   const pad = 64 - ((10 + header.length + 1) % 64);
   header += ' '.repeat(pad % 64) + '\n';
-  const out = Buffer.alloc(10 + header.length + pixels.length * per);
-  out.write('\x93NUMPY', 0, 'latin1');
-  out[6] = 1;
-  out[7] = 0;
-  out.writeUInt16LE(header.length, 8);
-  out.write(header, 10, 'latin1');
-  pixels.forEach((p, i) => {
-    if (p.length !== per) throw new TtlInputError(`image ${i} has ${p.length} values, expected ${per}: the torch engine trains 2D images`);
-    out.set(p, 10 + header.length + i * per);
-  });
-  writeFileSync(file, out);
+  const head = Buffer.alloc(10 + header.length);
+  head.write('\x93NUMPY', 0, 'latin1');
+  head[6] = 1;
+  head[7] = 0;
+  head.writeUInt16LE(header.length, 8);
+  head.write(header, 10, 'latin1');
+  const fd = openSync(file, 'w');
+  try {
+    writeSync(fd, head);
+    pixels.forEach((p, i) => {
+      if (p.length !== per) throw new TtlInputError(`image ${i} has ${p.length} values, expected ${per}: the torch engine trains 2D images`);
+      writeSync(fd, p);
+    });
+  } finally {
+    closeSync(fd);
+  }
 }
 
 function evaluated(p: SplitPrediction, indices: number[], labels: number[], numClasses: number, where: string): Evaluated {
@@ -107,7 +115,10 @@ function asEngineError(e: unknown, signal?: AbortSignal): Error {
   if (signal?.aborted) return new CancelledError();
   const message = e instanceof Error ? e.message : String(e);
   if (message === 'cancelled') return new CancelledError();
-  if (/out of memory|OutOfMemoryError/i.test(message)) return new OutOfMemoryError(`the torch device ran out of memory (${message}); lower train.batchSize or data.imageSize`);
+  // the worker's own line names the device, the batch and image size, and the fields to change
+  if (/^out of (GPU )?memory\b/.test(message)) return new OutOfMemoryError(message);
+  if (/out of memory|OutOfMemoryError/i.test(message))
+    return new OutOfMemoryError(`the torch device ran out of memory (${message}); try a smaller train.batchSize or data.imageSize`);
   return new Error(`torch engine: ${message}`);
 }
 
@@ -115,7 +126,10 @@ function asEngineError(e: unknown, signal?: AbortSignal): Error {
 export async function trainSeedTorch(a: TorchSeedInput): Promise<TorchSeedResult> {
   const { exp, data, split, labels, handle, seed, emit, options: o } = a;
   const numClasses = data.classes.length;
+  // the images and the exported weights; gone on every way out: return, error, cancel, and process exit
   const tmp = mkdtempSync(path.join(tmpdir(), 'ttl-torch-'));
+  const removeTmp = () => rmSync(tmp, { recursive: true, force: true });
+  process.once('exit', removeTmp);
   const worker = startTorchWorker({
     python: a.torch.python.command,
     env: torchEnv(a.torch.packageRoot),
@@ -230,6 +244,7 @@ export async function trainSeedTorch(a: TorchSeedInput): Promise<TorchSeedResult
   } finally {
     a.signal?.removeEventListener('abort', onAbort);
     worker.cancel();
-    rmSync(tmp, { recursive: true, force: true });
+    removeTmp();
+    process.removeListener('exit', removeTmp);
   }
 }
