@@ -114,6 +114,44 @@ def _crop_boxes(rng: np.random.Generator, n: int, augment: Dict[str, Any]) -> np
     return boxes
 
 
+def _volume_augments(rng: np.random.Generator, n: int, size: int, augment: Dict[str, Any]) -> List[Any]:
+    """Per volume: the crop box (z0, y0, x0, z1, y1, x1) in voxels and the flips (z, y, x), as the
+    TypeScript engine samples them (`augmentVolume`): a cube holding a uniform fraction in `scale`
+    of the volume at a uniform position, then each axis flipped with probability 1/2."""
+    out = []
+    scale = augment.get("scale", [1, 1])
+    for _ in range(n):
+        box = (0.0, 0.0, 0.0, float(size), float(size), float(size))
+        if augment.get("randomResizedCrop"):
+            side = size * rng.uniform(scale[0], scale[1]) ** (1 / 3)
+            z, y, x = (rng.uniform(0, size - side) for _ in range(3))
+            box = (z, y, x, z + side, y + side, x + side)
+        flips = (False, False, False)
+        if augment.get("hflip"):
+            flips = tuple(bool(rng.random() < 0.5) for _ in range(3))
+        out.append((box, flips))
+    return out
+
+
+def _volume_grid(augments: List[Any], size: int) -> np.ndarray:
+    """`grid_sample`'s [B, S, S, S, 3] grid (x, y, z in [-1, 1], corners aligned) that resamples each
+    box back to S³ trilinearly at half-voxel centres, clamped to the volume, then flips: the
+    TypeScript engine's `resampleTrilinear` of the box followed by the flips."""
+    i = np.arange(size, dtype=np.float64)
+    grid = np.zeros((len(augments), size, size, size, 3), dtype=np.float32)
+    for b, (box, flips) in enumerate(augments):
+        axes = []
+        for a in range(3):
+            lo, hi = box[a], box[a + 3]
+            f = np.clip(lo + (hi - lo) / size * (i + 0.5) - 0.5, 0, size - 1)
+            if flips[a]:
+                f = f[::-1]
+            axes.append(2 * f / (size - 1) - 1)
+        gz, gy, gx = np.meshgrid(axes[0], axes[1], axes[2], indexing="ij")
+        grid[b] = np.stack([gx, gy, gz], axis=-1)
+    return grid
+
+
 def torch_index(torch, idx: np.ndarray, device):
     return torch.from_numpy(np.asarray(idx, dtype=np.int64)).to(device)
 
@@ -162,15 +200,18 @@ class Worker:
             self.pixels = np.load(pixels_file, mmap_mode="r")
         except (OSError, ValueError) as e:
             raise BadInput(f"{pixels_file}: cannot read the images: {e}") from None
-        if self.pixels.ndim != 4 or self.pixels.shape[3] != 3:
-            raise BadInput(f"{pixels_file}: expected [N, S, S, 3] images, found shape {list(self.pixels.shape)}")
+        # images [N, S, S, 3] (HWC RGB), or volumes [N, S, S, S, 1] (DHW grey)
+        self.volumes = self.pixels.ndim == 5
+        if not ((self.pixels.ndim == 4 and self.pixels.shape[3] == 3) or (self.volumes and self.pixels.shape[4] == 1)):
+            raise BadInput(f"{pixels_file}: expected [N, S, S, 3] images or [N, S, S, S, 1] volumes, found shape {list(self.pixels.shape)}")
         self.size = int(self.pixels.shape[1])
         self.labels = np.asarray(p["labels"], dtype=np.int64)
         self.splits = {k: np.asarray(v, dtype=np.int64) for k, v in p["splits"].items()}
         self.num_classes = int(p["numClasses"])
         norm = p["normalisation"]
-        self.mean = torch.tensor(norm["mean"], dtype=torch.float32, device=self.device).view(1, 3, 1, 1)
-        self.std = torch.tensor(norm["std"], dtype=torch.float32, device=self.device).view(1, 3, 1, 1)
+        shape = (1, 3, 1, 1, 1) if self.volumes else (1, 3, 1, 1)
+        self.mean = torch.tensor(norm["mean"], dtype=torch.float32, device=self.device).view(*shape)
+        self.std = torch.tensor(norm["std"], dtype=torch.float32, device=self.device).view(*shape)
         t = p["train"]
         self.batch_size = int(t["batchSize"])
         self.augment = t.get("augment") or {}
@@ -185,8 +226,8 @@ class Worker:
 
         m = p["model"]
         backbone_name = m["backbone"]
-        if backbone_name in VOLUME_BACKBONES:
-            raise BadInput(f"model.backbone: {backbone_name} reads volumes; the torch engine trains 2D images for now (use the wasm engine)")
+        if (backbone_name in VOLUME_BACKBONES) != self.volumes:
+            raise BadInput(f"model.backbone: {backbone_name} reads {'volumes' if backbone_name in VOLUME_BACKBONES else '2D images'}, but {pixels_file} holds {'volumes' if self.volumes else '2D images'}")
         torch.manual_seed(seed)
         try:
             backbone = build_backbone(backbone_name, pretrained=m.get("pretrained", True))
@@ -334,12 +375,23 @@ class Worker:
         # a gather from the memory-mapped file; on CUDA through pinned memory, copied asynchronously
         x = torch.from_numpy(np.ascontiguousarray(self.pixels[idx]))
         x = x.pin_memory().to(self.device, non_blocking=True) if self.device.type == "cuda" else x.to(self.device)
+        if self.volumes:
+            return self._volume_batch(x, len(idx), rng)
         x = x.permute(0, 3, 1, 2).float()
         if rng is not None and (self.augment.get("randomResizedCrop") or self.augment.get("hflip")):
             boxes = torch.tensor(_crop_boxes(rng, len(idx), self.augment), dtype=torch.float32, device=self.device)
             x = crop_and_resize(x, boxes)
         x = (x - self.mean) / self.std
         return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
+
+    def _volume_batch(self, x, n: int, rng: Optional[np.random.Generator]):
+        """[B, S, S, S, 1] uint8 → augmented (when `rng` is given), grey replicated to 3 normalised channels, NCDHW."""
+        torch = self.torch
+        x = x.permute(0, 4, 1, 2, 3).float()
+        if rng is not None and (self.augment.get("randomResizedCrop") or self.augment.get("hflip")):
+            grid = torch.from_numpy(_volume_grid(_volume_augments(rng, n, self.size, self.augment), self.size)).to(self.device)
+            x = torch.nn.functional.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=True)
+        return (x.expand(-1, 3, -1, -1, -1) - self.mean) / self.std
 
     def _loss(self, logits, y, weighted: bool):
         torch = self.torch
@@ -463,7 +515,7 @@ class Worker:
     def latency(self, p: Dict[str, Any]) -> Dict[str, Any]:
         torch = self.torch
         self.model.eval()
-        x = torch.zeros(1, 3, self.size, self.size, device=self.device)
+        x = torch.zeros(1, 3, *([self.size] * (3 if self.volumes else 2)), device=self.device)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         times = []

@@ -15,6 +15,7 @@ import { loadDataset } from './data';
 import type { LoadedDataset } from './data/types';
 import { loadBackbone } from './models';
 import { saveLayersModelFile } from './models/layersModel';
+import { writeLayerWeights } from './models/safetensors';
 import { prepareStrategy, type StrategySpec } from './strategies';
 import { Trainer, type TrainOptions, type EpochRecord } from './train/loop';
 import { balancedClassWeights } from './train/optim';
@@ -155,11 +156,7 @@ interface Context {
  */
 async function prepareTorch(exp: Experiment, options: RunOptions): Promise<TorchSetup> {
   const b = exp.model.backbone;
-  if (!isBuiltinBackbone(b) || VOLUME_BACKBONES.includes(b)) {
-    throw new TtlInputError(
-      `the torch engine trains the built-in 2D backbones; ${isBuiltinBackbone(b) ? `${b} reads volumes` : `model.backbone ${b}`} needs another backend (e.g. --backend wasm)`,
-    );
-  }
+  if (!isBuiltinBackbone(b)) throw new TtlInputError(`the torch engine trains the built-in backbones; model.backbone ${b} needs another backend (e.g. --backend wasm)`);
   const packageRoot = torchPackageRoot();
   const python = findPython({ python: options.python, packageRoot });
   const report = await checkTorch(python, options.device ?? exp.train.device ?? 'auto', packageRoot);
@@ -226,6 +223,9 @@ async function trainSeed(ctx: Context, openRun: () => RunHandle, seed: number, r
     pretrained: exp.model.pretrained,
     seed,
   });
+  // a 3D backbone's weights file or 2D inflation is read by the TypeScript engine only: the worker gets the result
+  const is3d = VOLUME_BACKBONES.includes(exp.model.backbone as never);
+  const backboneWeights = ctx.torch && is3d && (exp.model.weights !== undefined || exp.model.inflateFrom !== undefined) ? writeLayerWeights(backbone.model) : undefined;
   let prepared: ReturnType<typeof prepareStrategy>;
   try {
     prepared = prepareStrategy(backbone, exp.strategy as StrategySpec, numClasses, seed, exp.train.headLrMultiplier);
@@ -252,6 +252,7 @@ async function trainSeed(ctx: Context, openRun: () => RunHandle, seed: number, r
         seed,
         resume,
         torch: ctx.torch,
+        backboneWeights,
         emit,
         signal: options.signal,
       });

@@ -144,9 +144,8 @@ export function checkExperimentValue(value: unknown, baseDir: string, env?: Chec
   const engine = at('train', 'backend');
   const device = get(value, 'train', 'device');
   const net = nonEmptyString(get(value, 'model', 'backbone'));
-  if (engine === 'torch' && net !== undefined && (!isBuiltinBackbone(net) || VOLUME_BACKBONES.includes(net))) {
-    const what = isBuiltinBackbone(net) ? `${net} reads volumes` : 'a model.json backbone';
-    add('torch-unsupported', '/train/backend', `the torch engine trains the built-in 2D backbones; ${what} needs another backend (e.g. "wasm")`);
+  if (engine === 'torch' && net !== undefined && !isBuiltinBackbone(net)) {
+    add('torch-unsupported', '/train/backend', `the torch engine trains the built-in backbones; a model.json backbone needs another backend (e.g. "wasm")`);
   }
   const precision = get(value, 'train', 'precision');
   if ((precision === 'bf16' || precision === 'fp16') && engine !== 'torch' && engine !== 'auto') {

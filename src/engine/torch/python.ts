@@ -11,7 +11,7 @@ import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { TtlInputError } from '../errors';
 import { startJobProcess } from '../jobs/runner';
-import { isBuiltinBackbone, VOLUME_BACKBONES } from '../../shared/experiment';
+import { isBuiltinBackbone } from '../../shared/experiment';
 
 /** The install's folder that holds `python/ttl_torch`, found walking up from `start` (source tree or `dist/`). */
 export function torchPackageRoot(start: string = __dirname): string {
@@ -108,9 +108,9 @@ export async function torchDoctor(opts: { python?: string; device?: string } = {
   }
 }
 
-/** Whether the torch engine trains `backbone` (the built-in 2D ones; a model.json backbone or a volume needs a TensorFlow.js backend). */
+/** Whether the torch engine trains `backbone` (the built-ins, 2D and 3D; a model.json backbone needs a TensorFlow.js backend). */
 export function torchTrains(backbone: string): boolean {
-  return isBuiltinBackbone(backbone) && !VOLUME_BACKBONES.includes(backbone);
+  return isBuiltinBackbone(backbone);
 }
 
 /** What `backend: "auto"` runs: the torch engine, or the TensorFlow.js backends' own auto order; and why. */

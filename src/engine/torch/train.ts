@@ -5,7 +5,7 @@
  * The decoded images go to the worker once, as a uint8 `.npy` [N, S, S, 3] in a temporary
  * folder, so both engines train on the very same pixels and splits.
  */
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { CancelledError, OutOfMemoryError, TtlInputError } from '../errors';
@@ -21,6 +21,7 @@ import { decideEpoch, epochLr, shouldStop, INITIAL_STATE, type EpochRecord, type
 import { Plateau } from '../train/optim';
 import { Rng, deriveSeed } from '../../shared/rng';
 import { startTorchWorker } from './worker';
+import { VOLUME_BACKBONES } from '../../shared/experiment';
 import { torchEnv, type PythonChoice, type TorchReport } from './python';
 
 /** What the run knows of its torch engine before any run starts. */
@@ -46,6 +47,8 @@ export interface TorchSeedInput {
   seed: number;
   resume: boolean;
   torch: TorchSetup;
+  /** The backbone's starting weights in the exchange format, when the torch engine cannot make them itself (a 3D backbone's `weights` or `inflateFrom`). */
+  backboneWeights?: Uint8Array;
   emit: EventSink;
   signal?: AbortSignal;
 }
@@ -70,12 +73,14 @@ interface SetupReply {
 }
 
 /**
- * A uint8 .npy file of the dataset's images, [N, S, S, 3], written image by image (no second
- * copy of the data set in memory); the worker memory-maps it.
+ * A uint8 .npy file of the dataset's images, [N, S, S, 3] (HWC RGB), or of its volumes,
+ * [N, S, S, S, 1] (DHW grey), written item by item (no second copy of the data set in memory);
+ * the worker memory-maps it.
  */
-export function writePixelsNpy(file: string, pixels: readonly Uint8Array[], size: number): void {
-  const per = size * size * 3;
-  let header = `{'descr': '|u1', 'fortran_order': False, 'shape': (${pixels.length}, ${size}, ${size}, 3), }`;
+export function writePixelsNpy(file: string, pixels: readonly Uint8Array[], size: number, volumes = false): void {
+  const per = volumes ? size ** 3 : size * size * 3;
+  const shape = volumes ? `${pixels.length}, ${size}, ${size}, ${size}, 1` : `${pixels.length}, ${size}, ${size}, 3`;
+  let header = `{'descr': '|u1', 'fortran_order': False, 'shape': (${shape}), }`;
   const pad = 64 - ((10 + header.length + 1) % 64);
   header += ' '.repeat(pad % 64) + '\n';
   const head = Buffer.alloc(10 + header.length);
@@ -88,7 +93,7 @@ export function writePixelsNpy(file: string, pixels: readonly Uint8Array[], size
   try {
     writeSync(fd, head);
     pixels.forEach((p, i) => {
-      if (p.length !== per) throw new TtlInputError(`image ${i} has ${p.length} values, expected ${per}: the torch engine trains 2D images`);
+      if (p.length !== per) throw new TtlInputError(`item ${i} has ${p.length} values, expected ${per} (${volumes ? `a ${size}³ volume` : `a ${size}×${size} RGB image`})`);
       writeSync(fd, p);
     });
   } finally {
@@ -150,7 +155,12 @@ export async function trainSeedTorch(a: TorchSeedInput): Promise<TorchSeedResult
   };
   try {
     const pixelsFile = path.join(tmp, 'pixels.npy');
-    writePixelsNpy(pixelsFile, data.pixels, data.imageSize);
+    writePixelsNpy(pixelsFile, data.pixels, data.imageSize, VOLUME_BACKBONES.includes(exp.model.backbone as never));
+    let weights = exp.model.weights;
+    if (a.backboneWeights) {
+      weights = path.join(tmp, 'backbone.safetensors');
+      writeFileSync(weights, a.backboneWeights);
+    }
     const t = exp.train;
     const setup = await call<SetupReply>('setup', {
       runDir: handle.dir,
@@ -163,7 +173,7 @@ export async function trainSeedTorch(a: TorchSeedInput): Promise<TorchSeedResult
       seed,
       // the device the check chose (the experiment's, or --device)
       device: a.torch.report.device.chosen ?? t.device,
-      model: { backbone: exp.model.backbone, weights: exp.model.weights, pretrained: exp.model.pretrained },
+      model: { backbone: exp.model.backbone, weights, pretrained: exp.model.pretrained },
       strategy: exp.strategy,
       train: {
         batchSize: t.batchSize,
