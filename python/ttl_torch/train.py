@@ -242,7 +242,7 @@ class Worker:
             raise BadInput(f"strategy: {e}") from None
         self.model = prepared.model.to(self.device)
         # channels-last feeds CUDA's tensor-core convolutions without transposes (2D models; on
-        # the CPU it did not measurably help, so the default layout stays there)
+        # the CPU no gain showed in measurements, so the default layout stays there)
         self.channels_last = self.device.type == "cuda" and backbone_name not in VOLUME_BACKBONES
         if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
