@@ -2,8 +2,9 @@
  * One seed's training on the PyTorch engine: the TypeScript engine keeps every decision (the
  * epoch's order and learning rate, metrics, best epoch, early stopping, the plateau schedule)
  * and the run store; the Python worker (`python -m ttl_torch train`, see ./worker.ts) computes.
- * The decoded images go to the worker once, as a uint8 `.npy` [N, S, S, 3] in a temporary
- * folder, so both engines train on the very same pixels and splits.
+ * The decoded images go to the worker once, as a uint8 `.npy` ([N, S, S, 3] images or
+ * [N, S, S, S, 1] volumes) in a temporary folder, so both engines train on the very same pixels
+ * and splits.
  */
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
