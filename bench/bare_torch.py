@@ -52,6 +52,7 @@ def main() -> int:
     ap.add_argument("--head-lr-multiplier", type=float, default=10)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--latency-runs", type=int, default=20)
+    ap.add_argument("--precision", choices=["fp32", "bf16", "fp16"], default="fp32", help="autocast dtype, as train.precision")
     a = ap.parse_args()
 
     device = torch.device(select_device(a.device).device)
@@ -74,6 +75,14 @@ def main() -> int:
     spec = {"kind": a.kind, **({"cut": a.cut} if a.cut else {})}
     prepared = prepare_strategy(build_backbone(a.backbone, pretrained=False), spec, max(classes, 2), a.head_lr_multiplier)
     model = prepared.model.to(device)
+    # what the engine does on CUDA: cuDNN autotuning, channels-last; autocast at the precision, fp16 with loss scaling
+    channels_last = device.type == "cuda"
+    if channels_last:
+        torch.backends.cudnn.benchmark = True
+        model = model.to(memory_format=torch.channels_last)
+    amp = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[a.precision]
+    autocast = lambda: torch.autocast(device.type, dtype=amp, enabled=amp is not None)  # noqa: E731
+    scaler = torch.amp.GradScaler(device.type) if a.precision == "fp16" else None
     groups = [{"params": [q for q in g.params if q.requires_grad], "lr": a.lr * g.lr_scale} for g in prepared.groups]
     opt = torch.optim.Adam(groups, lr=a.lr, betas=(0.9, 0.999), eps=1e-7)
     params = sum(q.numel() for q in model.parameters())
@@ -92,18 +101,29 @@ def main() -> int:
                 continue
             xb = torch.from_numpy(pixels[idx]).to(device).permute(0, 3, 1, 2)
             xb = (xb - mean) / std
+            if channels_last:
+                xb = xb.contiguous(memory_format=torch.channels_last)
             yb = torch.from_numpy(labels[idx]).to(device)
-            loss = F.cross_entropy(model(xb), yb)
+            with autocast():
+                logits = model(xb)
+            loss = F.cross_entropy(logits.float(), yb)
             opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+            if scaler is not None:
+                scaler.scale(loss).backward()
+                scaler.step(opt)
+                scaler.update()
+            else:
+                loss.backward()
+                opt.step()
         sync(device)
         epoch_img_s.append(n / (time.perf_counter() - t0))
 
     model.eval()
     one = torch.zeros(1, 3, a.size, a.size, device=device)
+    if channels_last:
+        one = one.contiguous(memory_format=torch.channels_last)
     times = []
-    with torch.inference_mode():
+    with torch.inference_mode(), autocast():
         for i in range(3 + a.latency_runs):
             sync(device)
             t0 = time.perf_counter()
@@ -124,6 +144,7 @@ def main() -> int:
                 "device": str(device),
                 "threads": torch.get_num_threads(),
                 "torch": torch.__version__,
+                "precision": a.precision,
             }
         )
     )

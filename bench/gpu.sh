@@ -2,8 +2,9 @@
 # ResNet-50 at 224 px on a CUDA GPU, unattended, given this repository, Node and a Python with
 # torch (and numpy): FTL, TTL cut after conv4_block6_out and TTL cut after the 11th bottleneck
 # (read from `ttl inspect resnet50`), each trained through `ttl run --backend torch` and through a
-# bare PyTorch loop of the same model (bench/bare_torch.py): training img/s (median over the
-# epochs after the first) and batch-1 latency. The last stdout line is one JSON object.
+# bare PyTorch loop of the same model (bench/bare_torch.py), in fp32 and in bf16 (train.precision;
+# bf16 only where the device supports it): training img/s (median over the epochs after the
+# first) and batch-1 latency. The last stdout line is one JSON object.
 #
 # The images are BreastMNIST's (examples/breastmnist), real scans upscaled to 224 px, the training
 # set cycled to --images; the experiment files and the npz are written into a temp folder that is
@@ -63,10 +64,13 @@ CUT11="$("${TTL[@]}" inspect resnet50 --json | "$PYTHON" -c 'import json, sys; p
 CUT13=conv4_block6_out
 log "ResNet-50 ${SIZE} px, batch ${BATCH}, ${EPOCHS} epochs of ${IMAGES} images, device ${DEVICE}, ${PYTHON}; 11th bottleneck: ${CUT11}"
 
-if grep -q '"precision"' schema/experiment.schema.json; then
-  BF16_NOTE="the engine has train.precision, but this script does not measure bf16 yet"
+# bf16 on the CPU (the dry run) and on CUDA devices that support it (Ampere and later)
+if "$PYTHON" -c 'import sys, torch; d = sys.argv[1]; sys.exit(0 if d == "cpu" or (torch.cuda.is_available() and torch.cuda.is_bf16_supported()) else 1)' "$DEVICE"; then
+  PRECISIONS=(fp32 bf16)
+  BF16_NOTE="bf16: autocast (train.precision)"
 else
-  BF16_NOTE="bf16 is not supported by the engine yet (no train.precision): fp32 only"
+  PRECISIONS=(fp32)
+  BF16_NOTE="bf16 is not supported on ${DEVICE} by this torch: fp32 only"
 fi
 log "$BF16_NOTE"
 
@@ -91,43 +95,50 @@ for c in "${CONFIGS[@]}"; do
   read -r name kind cut <<<"$c"
   strategy="{\"kind\": \"$kind\"}"
   [[ "$cut" == - ]] || strategy="{\"kind\": \"$kind\", \"cut\": \"$cut\"}"
-  cat >"$TMP/$name.ttl.json" <<JSON
+  for p in "${PRECISIONS[@]}"; do
+    cat >"$TMP/$name-$p.ttl.json" <<JSON
 {
-  "name": "gpu-bench-$name",
+  "name": "gpu-bench-$name-$p",
   "data": { "format": "npz", "path": "data.npz", "imageSize": $SIZE },
   "model": { "backbone": "resnet50", "pretrained": false },
   "strategy": $strategy,
-  "train": { "epochs": $EPOCHS, "batchSize": $BATCH, "optimizer": "adam", "lr": 0.001, "headLrMultiplier": 10, "seeds": [1] }
+  "train": { "epochs": $EPOCHS, "batchSize": $BATCH, "optimizer": "adam", "lr": 0.001, "headLrMultiplier": 10, "seeds": [1], "precision": "$p" }
 }
 JSON
-  log "$name: ttl run --backend torch"
-  "${TTL[@]}" run "$TMP/$name.ttl.json" --backend torch --python "$PYTHON" --device "$DEVICE" --runs-dir "$TMP/runs" --json | tail -n1 >"$TMP/$name.ttl.out"
-  log "$name: bare PyTorch loop"
-  cutargs=()
-  [[ "$cut" == - ]] || cutargs=(--cut "$cut")
-  PYTHONPATH="$ROOT/python" "$PYTHON" "$ROOT/bench/bare_torch.py" --npz "$TMP/data.npz" --backbone resnet50 --kind "$kind" "${cutargs[@]}" \
-    --size "$SIZE" --batch "$BATCH" --epochs "$EPOCHS" --device "$DEVICE" | tail -n1 >"$TMP/$name.bare.out"
+    log "$name $p: ttl run --backend torch"
+    "${TTL[@]}" run "$TMP/$name-$p.ttl.json" --backend torch --python "$PYTHON" --device "$DEVICE" --runs-dir "$TMP/runs" --json | tail -n1 >"$TMP/$name-$p.ttl.out"
+    log "$name $p: bare PyTorch loop"
+    cutargs=()
+    [[ "$cut" == - ]] || cutargs=(--cut "$cut")
+    PYTHONPATH="$ROOT/python" "$PYTHON" "$ROOT/bench/bare_torch.py" --npz "$TMP/data.npz" --backbone resnet50 --kind "$kind" "${cutargs[@]}" \
+      --size "$SIZE" --batch "$BATCH" --epochs "$EPOCHS" --device "$DEVICE" --precision "$p" | tail -n1 >"$TMP/$name-$p.bare.out"
+  done
 done
 
-"$PYTHON" - "$TMP" "$DEVICE" "$SIZE" "$BATCH" "$EPOCHS" "$IMAGES" "$BF16_NOTE" "${CONFIGS[@]}" <<'PY'
+"$PYTHON" - "$TMP" "$DEVICE" "$SIZE" "$BATCH" "$EPOCHS" "$IMAGES" "$BF16_NOTE" "${PRECISIONS[*]}" "${CONFIGS[@]}" <<'PY'
 import json, statistics, sys
 from pathlib import Path
-tmp, device, size, batch, epochs, images, note = sys.argv[1:8]
+tmp, device, size, batch, epochs, images, note, precisions = sys.argv[1:9]
 tmp = Path(tmp)
+precisions = precisions.split()
 out = {"model": "resnet50", "size": int(size), "batch": int(batch), "epochs": int(epochs), "images": int(images), "device": device,
-       "precision": ["fp32"], "bf16": note}
-print(f"{'config':<26}{'params':>12}{'ttl run img/s':>15}{'bare img/s':>12}{'ratio':>7}{'ttl ms':>9}{'bare ms':>9}")
-for c in sys.argv[8:]:
+       "precision": precisions, "bf16": note}
+print(f"{'config':<26}{'prec':>5}{'params':>12}{'ttl run img/s':>15}{'bare img/s':>12}{'ratio':>7}{'ttl ms':>9}{'bare ms':>9}")
+for c in sys.argv[9:]:
     name, kind, cut = c.split()
-    s = json.loads((tmp / f"{name}.ttl.out").read_text())
-    rates = [json.loads(l)["trainImagesPerSecond"] for l in Path(s["runDir"], "metrics.jsonl").read_text().splitlines() if l.strip()]
-    ttl = statistics.median(rates[1:] or rates)
-    b = json.loads((tmp / f"{name}.bare.out").read_text())
-    out["device_name"] = out.get("device_name") or json.loads(Path(s["runDir"], "run.json").read_text()).get("versions", {}).get("deviceName")
-    out["torch"] = b["torch"]
-    out[name] = {"cut": None if cut == "-" else cut, "params": s["params"], "ttl_run_img_s_fp32": ttl, "bare_torch_img_s_fp32": b["img_s"],
-                 "ratio_vs_bare_torch": ttl / b["img_s"], "ttl_run_latency_ms": s["latencyMs"], "bare_torch_latency_ms": b["latency_ms"],
-                 "ttl_run_epochs_img_s": rates, "bare_torch_epochs_img_s": b["epoch_img_s"]}
-    print(f"{name:<26}{s['params']:>12,}{ttl:>15.1f}{b['img_s']:>12.1f}{ttl / b['img_s']:>7.2f}{s['latencyMs']:>9.1f}{b['latency_ms']:>9.1f}")
+    row = out[name] = {"cut": None if cut == "-" else cut}
+    for p in precisions:
+        s = json.loads((tmp / f"{name}-{p}.ttl.out").read_text())
+        rates = [json.loads(l)["trainImagesPerSecond"] for l in Path(s["runDir"], "metrics.jsonl").read_text().splitlines() if l.strip()]
+        ttl = statistics.median(rates[1:] or rates)
+        b = json.loads((tmp / f"{name}-{p}.bare.out").read_text())
+        out["device_name"] = out.get("device_name") or json.loads(Path(s["runDir"], "run.json").read_text()).get("versions", {}).get("deviceName")
+        out["torch"] = b["torch"]
+        # fp32's ratio keeps its plain name; the others carry their precision
+        row.update({"params": s["params"], f"ttl_run_img_s_{p}": ttl, f"bare_torch_img_s_{p}": b["img_s"],
+                    "ratio_vs_bare_torch" if p == "fp32" else f"ratio_vs_bare_torch_{p}": ttl / b["img_s"],
+                    f"ttl_run_latency_ms_{p}": s["latencyMs"], f"bare_torch_latency_ms_{p}": b["latency_ms"],
+                    f"ttl_run_epochs_img_s_{p}": rates, f"bare_torch_epochs_img_s_{p}": b["epoch_img_s"]})
+        print(f"{name:<26}{p:>5}{s['params']:>12,}{ttl:>15.1f}{b['img_s']:>12.1f}{ttl / b['img_s']:>7.2f}{s['latencyMs']:>9.1f}{b['latency_ms']:>9.1f}")
 print(json.dumps(out))
 PY

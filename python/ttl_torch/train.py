@@ -18,6 +18,7 @@ SIGINT/SIGTERM (or a ``cancel`` line) stop an epoch between batches, and the wor
 ``cancelled``.
 """
 
+import contextlib
 import json
 import math
 import os
@@ -26,6 +27,7 @@ import statistics
 import sys
 import time
 import traceback
+import warnings
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
@@ -38,6 +40,7 @@ from .device import DeviceUnavailable, select_device
 LAST = "torch-last.pt"
 BEST = "torch-best.pt"
 VOLUME_BACKBONES = {"resnet3d18", "resnext3d101", "mobilenet3d"}
+PRECISIONS = ("fp32", "bf16", "fp16")
 
 
 class Cancelled(Exception):
@@ -111,6 +114,44 @@ def _crop_boxes(rng: np.random.Generator, n: int, augment: Dict[str, Any]) -> np
     return boxes
 
 
+def _volume_augments(rng: np.random.Generator, n: int, size: int, augment: Dict[str, Any]) -> List[Any]:
+    """Per volume: the crop box (z0, y0, x0, z1, y1, x1) in voxels and the flips (z, y, x), as the
+    TypeScript engine samples them (`augmentVolume`): a cube holding a uniform fraction in `scale`
+    of the volume at a uniform position, then each axis flipped with probability 1/2."""
+    out = []
+    scale = augment.get("scale", [1, 1])
+    for _ in range(n):
+        box = (0.0, 0.0, 0.0, float(size), float(size), float(size))
+        if augment.get("randomResizedCrop"):
+            side = size * rng.uniform(scale[0], scale[1]) ** (1 / 3)
+            z, y, x = (rng.uniform(0, size - side) for _ in range(3))
+            box = (z, y, x, z + side, y + side, x + side)
+        flips = (False, False, False)
+        if augment.get("hflip"):
+            flips = tuple(bool(rng.random() < 0.5) for _ in range(3))
+        out.append((box, flips))
+    return out
+
+
+def _volume_grid(augments: List[Any], size: int) -> np.ndarray:
+    """`grid_sample`'s [B, S, S, S, 3] grid (x, y, z in [-1, 1], corners aligned) that resamples each
+    box back to S³ trilinearly at half-voxel centres, clamped to the volume, then flips: the
+    TypeScript engine's `resampleTrilinear` of the box followed by the flips."""
+    i = np.arange(size, dtype=np.float64)
+    grid = np.zeros((len(augments), size, size, size, 3), dtype=np.float32)
+    for b, (box, flips) in enumerate(augments):
+        axes = []
+        for a in range(3):
+            lo, hi = box[a], box[a + 3]
+            f = np.clip(lo + (hi - lo) / size * (i + 0.5) - 0.5, 0, size - 1)
+            if flips[a]:
+                f = f[::-1]
+            axes.append(2 * f / (size - 1) - 1)
+        gz, gy, gx = np.meshgrid(axes[0], axes[1], axes[2], indexing="ij")
+        grid[b] = np.stack([gx, gy, gz], axis=-1)
+    return grid
+
+
 def torch_index(torch, idx: np.ndarray, device):
     return torch.from_numpy(np.asarray(idx, dtype=np.int64)).to(device)
 
@@ -150,6 +191,7 @@ class Worker:
         except DeviceUnavailable as e:
             raise BadInput(str(e)) from None
         self.device = torch.device(choice.device)
+        self.device_name = choice.name
         self.run_dir = p["runDir"]
         self.ckpt_dir = Path(p["checkpointsDir"])
         self.ckpt_dir.mkdir(parents=True, exist_ok=True)
@@ -158,26 +200,34 @@ class Worker:
             self.pixels = np.load(pixels_file, mmap_mode="r")
         except (OSError, ValueError) as e:
             raise BadInput(f"{pixels_file}: cannot read the images: {e}") from None
-        if self.pixels.ndim != 4 or self.pixels.shape[3] != 3:
-            raise BadInput(f"{pixels_file}: expected [N, S, S, 3] images, found shape {list(self.pixels.shape)}")
+        # images [N, S, S, 3] (HWC RGB), or volumes [N, S, S, S, 1] (DHW grey)
+        self.volumes = self.pixels.ndim == 5
+        if not ((self.pixels.ndim == 4 and self.pixels.shape[3] == 3) or (self.volumes and self.pixels.shape[4] == 1)):
+            raise BadInput(f"{pixels_file}: expected [N, S, S, 3] images or [N, S, S, S, 1] volumes, found shape {list(self.pixels.shape)}")
         self.size = int(self.pixels.shape[1])
         self.labels = np.asarray(p["labels"], dtype=np.int64)
         self.splits = {k: np.asarray(v, dtype=np.int64) for k, v in p["splits"].items()}
         self.num_classes = int(p["numClasses"])
         norm = p["normalisation"]
-        self.mean = torch.tensor(norm["mean"], dtype=torch.float32, device=self.device).view(1, 3, 1, 1)
-        self.std = torch.tensor(norm["std"], dtype=torch.float32, device=self.device).view(1, 3, 1, 1)
+        shape = (1, 3, 1, 1, 1) if self.volumes else (1, 3, 1, 1)
+        self.mean = torch.tensor(norm["mean"], dtype=torch.float32, device=self.device).view(*shape)
+        self.std = torch.tensor(norm["std"], dtype=torch.float32, device=self.device).view(*shape)
         t = p["train"]
         self.batch_size = int(t["batchSize"])
         self.augment = t.get("augment") or {}
+        self.precision = t.get("precision") or "fp32"
+        self.amp_dtype = self._amp_dtype(self.precision)
+        if self.device.type == "cuda":
+            # the input size is fixed for a run: let cuDNN pick its fastest kernels once
+            torch.backends.cudnn.benchmark = True
         cw = p.get("classWeights")
         self.class_weights = torch.tensor(cw, dtype=torch.float32, device=self.device) if cw else None
         seed = int(p["seed"])
 
         m = p["model"]
         backbone_name = m["backbone"]
-        if backbone_name in VOLUME_BACKBONES:
-            raise BadInput(f"model.backbone: {backbone_name} reads volumes; the torch engine trains 2D images for now (use the wasm engine)")
+        if (backbone_name in VOLUME_BACKBONES) != self.volumes:
+            raise BadInput(f"model.backbone: {backbone_name} reads {'volumes' if backbone_name in VOLUME_BACKBONES else '2D images'}, but {pixels_file} holds {'volumes' if self.volumes else '2D images'}")
         torch.manual_seed(seed)
         try:
             backbone = build_backbone(backbone_name, pretrained=m.get("pretrained", True))
@@ -191,6 +241,11 @@ class Worker:
         except ValueError as e:
             raise BadInput(f"strategy: {e}") from None
         self.model = prepared.model.to(self.device)
+        # channels-last feeds CUDA's tensor-core convolutions without transposes (2D models; on
+        # the CPU no gain showed in measurements, so the default layout stays there)
+        self.channels_last = self.device.type == "cuda" and backbone_name not in VOLUME_BACKBONES
+        if self.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
         self.groups = prepared.groups
         # the probe trains its head on pooled features computed once, without augmentation (as the TypeScript engine does)
         self.probe_features = None
@@ -204,6 +259,7 @@ class Worker:
             self.opt = torch.optim.Adam(groups, lr=float(t["lr"]), betas=(0.9, 0.999), eps=1e-7, weight_decay=wd)
         else:
             self.opt = torch.optim.SGD(groups, lr=float(t["lr"]), momentum=float(t.get("momentum", 0) or 0), weight_decay=wd)
+        self.scaler = self._grad_scaler() if self.precision == "fp16" else None
         # batch norm layers without trainable parameters run in inference mode (Keras' trainable=False)
         self.frozen_norms = [mod for mod in self.model.modules() if isinstance(mod, torch.nn.modules.batchnorm._BatchNorm) and not any(q.requires_grad for q in mod.parameters())]
 
@@ -213,6 +269,8 @@ class Worker:
             ck = torch.load(str(last), map_location=self.device, weights_only=False)
             self.model.load_state_dict(ck["model"])
             self.opt.load_state_dict(ck["optimizer"])
+            if self.scaler is not None and ck.get("scaler"):
+                self.scaler.load_state_dict(ck["scaler"])
             resumed = {"epoch": ck["epoch"], "state": ck.get("loop")}
         cuda = torch.version.cuda
         cudnn = torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
@@ -224,8 +282,52 @@ class Worker:
             "cuda": cuda,
             "cudnn": None if cudnn is None else str(cudnn),
             "python": ".".join(map(str, sys.version_info[:3])),
+            "precision": self.precision,
+            "lossScaling": self.scaler is not None,
+            "channelsLast": self.channels_last,
             "resumed": resumed,
         }
+
+    def _amp_dtype(self, precision: str):
+        """The autocast dtype of `precision` (None for fp32), checked to work on this device."""
+        torch = self.torch
+        if precision not in PRECISIONS:
+            raise BadInput(f"train.precision: unknown precision {precision!r}: use {', '.join(PRECISIONS)}")
+        if precision == "fp32":
+            return None
+        dtype = torch.bfloat16 if precision == "bf16" else torch.float16
+        # an unsupported device/dtype pair either raises or (older torch) warns and computes in fp32
+        why = None
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                with torch.autocast(self.device.type, dtype=dtype):
+                    out = torch.nn.functional.linear(torch.ones(2, 2, device=self.device), torch.ones(2, 2, device=self.device))
+            if out.dtype != dtype:
+                why = "; ".join(str(w.message) for w in caught) or f"autocast computed {out.dtype}"
+        except (RuntimeError, ValueError) as e:
+            why = str(e).splitlines()[0]
+        if why is not None:
+            raise BadInput(f"train.precision: {precision} is not supported on {self.device} by torch {torch.__version__} ({why}); use fp32{' or bf16' if precision == 'fp16' else ''}")
+        return dtype
+
+    def _grad_scaler(self):
+        """fp16's loss scaling on this device, or None where torch has none (the loss is then unscaled)."""
+        torch = self.torch
+        amp_scaler = getattr(torch.amp, "GradScaler", None)
+        try:
+            if amp_scaler is not None:
+                return amp_scaler(self.device.type)
+            if self.device.type == "cuda":
+                return torch.cuda.amp.GradScaler()
+        except (RuntimeError, ValueError, AssertionError):
+            pass
+        return None
+
+    def _autocast(self):
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()
+        return self.torch.autocast(self.device.type, dtype=self.amp_dtype)
 
     def _cache_probe_features(self) -> None:
         from .models.graph import Net  # noqa: PLC0415
@@ -245,10 +347,15 @@ class Worker:
         self.probe_features = torch.cat(parts)
 
     def _forward(self, idx: np.ndarray, rng: Optional[np.random.Generator]):
-        """Logits of the images `idx` (augmented when `rng` is given; the probe reads its cached features)."""
+        """Logits of the images `idx` (augmented when `rng` is given; the probe reads its cached
+        features), the model under autocast at `train.precision`; the batch itself is made in fp32."""
         if self.probe_features is not None:
-            return self.model.layers["head"](self.probe_features[torch_index(self.torch, idx, self.device)])
-        return self.model(self._batch(idx, rng))
+            x = self.probe_features[torch_index(self.torch, idx, self.device)]
+            with self._autocast():
+                return self.model.layers["head"](x)
+        x = self._batch(idx, rng)
+        with self._autocast():
+            return self.model(x)
 
     def _load_weights(self, backbone, file: str) -> None:
         from .weights import WeightsError, load_exchange, load_weights, read_tfjs_weights  # noqa: PLC0415
@@ -265,12 +372,26 @@ class Worker:
 
     def _batch(self, idx: np.ndarray, rng: Optional[np.random.Generator]):
         torch = self.torch
-        x = torch.from_numpy(np.ascontiguousarray(self.pixels[idx])).to(self.device)
+        # a gather from the memory-mapped file; on CUDA through pinned memory, copied asynchronously
+        x = torch.from_numpy(np.ascontiguousarray(self.pixels[idx]))
+        x = x.pin_memory().to(self.device, non_blocking=True) if self.device.type == "cuda" else x.to(self.device)
+        if self.volumes:
+            return self._volume_batch(x, len(idx), rng)
         x = x.permute(0, 3, 1, 2).float()
         if rng is not None and (self.augment.get("randomResizedCrop") or self.augment.get("hflip")):
             boxes = torch.tensor(_crop_boxes(rng, len(idx), self.augment), dtype=torch.float32, device=self.device)
             x = crop_and_resize(x, boxes)
-        return (x - self.mean) / self.std
+        x = (x - self.mean) / self.std
+        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
+
+    def _volume_batch(self, x, n: int, rng: Optional[np.random.Generator]):
+        """[B, S, S, S, 1] uint8 → augmented (when `rng` is given), grey replicated to 3 normalised channels, NCDHW."""
+        torch = self.torch
+        x = x.permute(0, 4, 1, 2, 3).float()
+        if rng is not None and (self.augment.get("randomResizedCrop") or self.augment.get("hflip")):
+            grid = torch.from_numpy(_volume_grid(_volume_augments(rng, n, self.size, self.augment), self.size)).to(self.device)
+            x = torch.nn.functional.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=True)
+        return (x.expand(-1, 3, -1, -1, -1) - self.mean) / self.std
 
     def _loss(self, logits, y, weighted: bool):
         torch = self.torch
@@ -313,17 +434,27 @@ class Worker:
             mod.eval()
         steps = math.ceil(len(order) / self.batch_size)
         loss_sum = 0.0
+        oom_at = int(os.environ.get("TTL_FAULT_TORCH_OOM_AT_STEP", "0") or 0)
         for step in range(steps):
             self.ch.check()
+            if step + 1 == oom_at:
+                # fault injection (tests): the error a CUDA allocation failure raises
+                raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 MiB (injected by TTL_FAULT_TORCH_OOM_AT_STEP)")
             idx = order[step * self.batch_size : (step + 1) * self.batch_size]
             # a batch of one breaks batch norm's statistics (as the TypeScript loop skips it)
             if len(idx) < 2 and steps > 1:
                 continue
             y = torch.from_numpy(self.labels[idx]).to(self.device)
-            loss = self._loss(self._forward(idx, rng), y, True)
+            loss = self._loss(self._forward(idx, rng).float(), y, True)
             self.opt.zero_grad(set_to_none=True)
-            loss.backward()
-            self.opt.step()
+            if self.scaler is not None:
+                # fp16: the loss scaled up so small gradients survive; a step with inf/NaN gradients is skipped
+                self.scaler.scale(loss).backward()
+                self.scaler.step(self.opt)
+                self.scaler.update()
+            else:
+                loss.backward()
+                self.opt.step()
             value = float(loss.detach())
             if not math.isfinite(value):
                 raise Diverged(f"the model diverged: the training loss is {value} at epoch {epoch}, step {step + 1}; lower train.lr")
@@ -341,8 +472,22 @@ class Worker:
         if p.get("best"):
             written.append(self._atomic_save({"epoch": int(p["epoch"]), "model": self.model.state_dict()}, BEST))
         ck = {"epoch": int(p["epoch"]), "loop": p.get("state"), "model": self.model.state_dict(), "optimizer": self.opt.state_dict()}
+        if self.scaler is not None:
+            ck["scaler"] = self.scaler.state_dict()
         written.append(self._atomic_save(ck, LAST))
         return {"files": written}
+
+    def out_of_memory(self) -> str:
+        """The one line for a device that ran out of memory: where, at what batch and size, what to change."""
+        dev = getattr(self, "device", None)
+        what = "out of GPU memory" if dev is not None and dev.type in ("cuda", "mps") else "out of memory"
+        where = f" on {dev} ({self.device_name})" if dev is not None else ""
+        at = []
+        if hasattr(self, "batch_size"):
+            at.append(f"batch size {self.batch_size}")
+        if hasattr(self, "size"):
+            at.append(f"image size {self.size}")
+        return f"{what}{where}{' at ' + ', '.join(at) if at else ''}: try a smaller train.batchSize or data.imageSize"
 
     def _atomic_save(self, obj: Any, name: str) -> str:
         final = self.ckpt_dir / name
@@ -370,9 +515,11 @@ class Worker:
     def latency(self, p: Dict[str, Any]) -> Dict[str, Any]:
         torch = self.torch
         self.model.eval()
-        x = torch.zeros(1, 3, self.size, self.size, device=self.device)
+        x = torch.zeros(1, 3, *([self.size] * (3 if self.volumes else 2)), device=self.device)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
         times = []
-        with torch.inference_mode():
+        with torch.inference_mode(), self._autocast():
             for i in range(int(p.get("warmup", 3)) + int(p.get("runs", 20))):
                 self.ch.check()
                 self._sync()
@@ -387,10 +534,14 @@ class Worker:
         from .weights import save_exchange  # noqa: PLC0415
 
         self.model.to("cpu")
+        if self.channels_last:
+            self.model.to(memory_format=self.torch.contiguous_format)
         try:
-            save_exchange(self.model, p["file"], {"engine": "torch"})
+            save_exchange(self.model, p["file"], {"engine": "torch", "precision": self.precision})
         finally:
             self.model.to(self.device)
+            if self.channels_last:
+                self.model.to(memory_format=self.torch.channels_last)
         return {"file": p["file"]}
 
 
@@ -444,9 +595,12 @@ def serve() -> int:
             except Gone:
                 raise
             except Exception as e:  # noqa: BLE001
-                traceback.print_exc(file=sys.stderr)
                 oom = "out of memory" in str(e).lower() or type(e).__name__ == "OutOfMemoryError"
-                message = f"{type(e).__name__}: {e}".splitlines()[0]
+                if oom and worker is not None:
+                    message = worker.out_of_memory()
+                else:
+                    traceback.print_exc(file=sys.stderr)
+                    message = f"{type(e).__name__}: {e}".splitlines()[0]
                 ch.send(type="reply", id=m["id"], error=message)
                 ch.send(type="failed", error=message, inputError=False, outOfMemory=oom)
                 return 1

@@ -15,6 +15,7 @@ import { loadDataset } from './data';
 import type { LoadedDataset } from './data/types';
 import { loadBackbone } from './models';
 import { saveLayersModelFile } from './models/layersModel';
+import { writeLayerWeights } from './models/safetensors';
 import { prepareStrategy, type StrategySpec } from './strategies';
 import { INITIAL_STATE, shouldStop, Trainer, type TrainOptions, type EpochRecord } from './train/loop';
 import { balancedClassWeights } from './train/optim';
@@ -28,7 +29,7 @@ import type { ScoreMetrics } from './train/evaluate';
 import type { LoopState } from './train/loop';
 import type { Evaluated } from './torch/train';
 import { versions } from './versions';
-import { checkTorch, findPython, torchPackageRoot } from './torch/python';
+import { autoEngine, checkTorch, findPython, torchPackageRoot } from './torch/python';
 import { trainSeedTorch, type TorchSetup } from './torch/train';
 import { isBuiltinBackbone, VOLUME_BACKBONES } from '../shared/experiment';
 import { writeJsonAtomic } from './atomic';
@@ -164,11 +165,7 @@ interface Context {
  */
 async function prepareTorch(exp: Experiment, options: RunOptions): Promise<TorchSetup> {
   const b = exp.model.backbone;
-  if (!isBuiltinBackbone(b) || VOLUME_BACKBONES.includes(b)) {
-    throw new TtlInputError(
-      `the torch engine trains the built-in 2D backbones; ${isBuiltinBackbone(b) ? `${b} reads volumes` : `model.backbone ${b}`} needs another backend (e.g. --backend wasm)`,
-    );
-  }
+  if (!isBuiltinBackbone(b)) throw new TtlInputError(`the torch engine trains the built-in backbones; model.backbone ${b} needs another backend (e.g. --backend wasm)`);
   const packageRoot = torchPackageRoot();
   const python = findPython({ python: options.python, source: options.pythonSource, packageRoot });
   const report = await checkTorch(python, options.device ?? exp.train.device ?? 'auto', packageRoot);
@@ -178,13 +175,33 @@ async function prepareTorch(exp: Experiment, options: RunOptions): Promise<Torch
 /** `check`: the experiment file's problems with the disk and the real backbone stop the run before any data is loaded. */
 async function prepareContext(file: string, exp: Experiment, options: RunOptions, check: boolean): Promise<Context> {
   const emit = options.onEvent ?? (() => undefined);
-  const wanted = options.backend ?? exp.train.backend;
-  const torch = wanted === 'torch' ? await prepareTorch(exp, options) : undefined;
+  let wanted = options.backend ?? exp.train.backend;
+  let torch = wanted === 'torch' ? await prepareTorch(exp, options) : undefined;
+  let notTorch = `the ${wanted} backend`;
+  if (wanted === 'auto') {
+    // torch first when its Python passes the check (one doctor per process); else the TensorFlow.js backends' auto order
+    const auto = await autoEngine({ python: options.python, device: options.device ?? exp.train.device, backbone: exp.model.backbone, weights: exp.model.weights });
+    const d = auto.doctor;
+    if (auto.engine === 'torch' && d.report) {
+      torch = { python: { command: d.python, source: d.source }, report: d.report, packageRoot: torchPackageRoot() };
+      wanted = 'torch';
+    } else notTorch = `a TensorFlow.js backend (auto: ${auto.reason})`;
+    emit({ type: 'log', level: 'info', message: `backend auto → ${auto.engine === 'torch' ? 'torch' : 'TensorFlow.js'}: ${auto.reason}` });
+  }
+  const precision = exp.train.precision ?? 'fp32';
+  if (precision !== 'fp32' && !torch) {
+    // the file's checks allow it with auto (which may pick torch); here the backend is known
+    throw new TtlInputError(`${file}: /train/precision: "${precision}" needs the torch engine; this run would use ${notTorch}, which computes in "fp32" only`);
+  }
   // the torch engine still builds the TypeScript model (complexity, the saved model): on the plain CPU backend
   const backend = await initBackend({ backend: (torch ? 'cpu' : wanted) as never, wasmThreads: options.wasmThreads });
   if (torch) {
     const r = torch.report;
-    emit({ type: 'log', level: 'info', message: `backend: torch ${r.torch.version} in ${r.python.executable} on ${r.device.chosen} (${r.device.name}; ${r.device.reason})` });
+    emit({
+      type: 'log',
+      level: 'info',
+      message: `backend: torch ${r.torch.version} in ${r.python.executable} on ${r.device.chosen} (${r.device.name}; ${r.device.reason}), precision ${precision}`,
+    });
   } else emit({ type: 'log', level: 'info', message: `backend: ${backend.chosen}` });
   if (check) {
     for (const w of await assertExperimentOnDisk(file)) emit({ type: 'log', level: 'warn', message: formatProblems(file, [w]) });
@@ -249,6 +266,9 @@ async function trainSeed(ctx: Context, openRun: () => RunHandle, seed: number, r
     pretrained: exp.model.pretrained,
     seed,
   });
+  // a 3D backbone's weights file or 2D inflation is read by the TypeScript engine only: the worker gets the result
+  const is3d = VOLUME_BACKBONES.includes(exp.model.backbone as never);
+  const backboneWeights = ctx.torch && is3d && (exp.model.weights !== undefined || exp.model.inflateFrom !== undefined) ? writeLayerWeights(backbone.model) : undefined;
   let prepared: ReturnType<typeof prepareStrategy>;
   try {
     prepared = prepareStrategy(backbone, exp.strategy as StrategySpec, numClasses, seed, exp.train.headLrMultiplier);
@@ -275,6 +295,7 @@ async function trainSeed(ctx: Context, openRun: () => RunHandle, seed: number, r
         seed,
         resume,
         torch: ctx.torch,
+        backboneWeights,
         emit,
         signal: options.signal,
       });
@@ -427,9 +448,11 @@ function versionsWith(ctx: Context): Record<string, string> {
     torch: r.torch.version,
     device: r.device.chosen ?? '',
     deviceName: r.device.name ?? '',
+    precision: ctx.exp.train.precision ?? 'fp32',
   };
-  if (r.torch.cuda) v.cuda = r.torch.cuda;
-  if (r.torch.cudnn !== null) v.cudnn = String(r.torch.cudnn);
+  // a CPU build of torch has neither: recorded as such rather than left out
+  v.cuda = r.torch.cuda ?? 'none';
+  v.cudnn = r.torch.cudnn === null ? 'none' : String(r.torch.cudnn);
   return v;
 }
 

@@ -32,6 +32,8 @@ export type MonitorMetric = 'val_auroc' | 'val_accuracy' | 'val_loss';
 export type TrainBackend = 'auto' | 'wasm' | 'cpu' | 'tensorflow' | 'tensorflow-gpu' | 'webgpu' | 'torch';
 /** Device of the torch engine: `auto` (CUDA → MPS → CPU), `cuda`, `cuda:N`, `mps`, `cpu`. */
 export type TrainDevice = 'auto' | 'cuda' | `cuda:${number}` | 'mps' | 'cpu';
+/** Arithmetic of the torch engine: fp32, or bfloat16 / float16 autocast (float16 with loss scaling). */
+export type TrainPrecision = 'fp32' | 'bf16' | 'fp16';
 /** The pattern every `train.device` matches (as the schema's). */
 export const TRAIN_DEVICE_PATTERN = /^(auto|cpu|mps|cuda(:[0-9]+)?)$/;
 
@@ -94,6 +96,8 @@ export interface TrainConfig {
   backend: TrainBackend;
   /** Where the torch engine computes; ignored by the TensorFlow.js backends. */
   device: TrainDevice;
+  /** Mixed precision of the torch engine; the TensorFlow.js backends compute in fp32 only. */
+  precision: TrainPrecision;
 }
 
 /** Strategies whose cut a search can look for (FTL has no cut: it is the baseline). */

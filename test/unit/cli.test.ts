@@ -80,6 +80,10 @@ test('doctor --json reports what was found and chosen', () => {
   assert.equal(j.torch.source, 'python/.venv');
   assert.match(j.torch.report.torch.version, /^2\.\d+/);
   assert.equal(j.torch.report.device.chosen, j.torch.report.cuda.available ? 'cuda:0' : j.torch.report.mps.available ? 'mps' : 'cpu');
+  // backend auto runs torch when its check passes, and says why
+  assert.equal(j.auto.backend, 'torch');
+  assert.equal(j.auto.device, j.torch.report.device.chosen);
+  assert.match(j.auto.reason, /^torch 2\.\d+/);
 });
 
 const python3HasTorch = spawnSync('python3', ['-c', 'import torch']).status === 0;
@@ -91,6 +95,9 @@ test('doctor --python with a Python that lacks torch says so in one line, and st
   assert.equal(j.chosen, 'wasm');
   assert.equal(j.torch.ok, false);
   assert.match(j.torch.error, /^torch is not installed for \S+ \(Python 3\.\d+\.\d+\): .*install it with: .* \(Python from --python\)$/);
+  // backend auto falls back to the TensorFlow.js backends, saying why
+  assert.equal(j.auto.backend, 'wasm');
+  assert.ok(j.auto.reason.startsWith(`the torch engine is not usable: ${j.torch.error}`), j.auto.reason);
 });
 
 test('ttl run trains a real BreastMNIST subset end to end and writes the run store', () => {
@@ -103,7 +110,7 @@ test('ttl run trains a real BreastMNIST subset end to end and writes the run sto
       data: { format: 'npz', path: path.join(ROOT, 'examples/breastmnist/data/breastmnist.npz'), imageSize: 32, limit: 160 },
       model: { backbone: 'mobilenet_v1' },
       strategy: { kind: 'ttl', cut: 'conv_pw_7_relu' },
-      train: { epochs: 2, batchSize: 16, optimizer: 'adam', lr: 0.001, seeds: [1, 2] },
+      train: { epochs: 2, batchSize: 16, optimizer: 'adam', lr: 0.001, seeds: [1, 2], backend: 'wasm' },
     }),
   );
   const r = ttl('run', exp, '--runs-dir', path.join(dir, 'runs'), '--json');

@@ -76,6 +76,7 @@ describe('loadExperiment', () => {
       seeds: [1],
       backend: 'auto',
       device: 'auto',
+      precision: 'fp32',
     });
     assert.equal(exp.search, undefined);
     assert.ok(!('$schema' in exp));

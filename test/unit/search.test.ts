@@ -168,7 +168,7 @@ test('a full search on real BreastMNIST through the CLI survives SIGKILL and res
       data: { format: 'npz', path: NPZ, imageSize: 32, limit: 64 },
       model: { backbone: 'mobilenet_v1' },
       strategy: { kind: 'ftl' },
-      train: { epochs: 2, batchSize: 16, optimizer: 'adam', lr: 0.001, seeds: [1] },
+      train: { epochs: 2, batchSize: 16, optimizer: 'adam', lr: 0.001, seeds: [1], backend: 'wasm' },
       search: {
         mode: 'full',
         strategies: ['ttl', 'tf', 'lwft'],

@@ -24,7 +24,7 @@ test('ttl search on AdrenalMNIST3D with mobilenet3d: report rows, and the search
       data: { format: 'npz', path: NPZ, imageSize: 16, limit: 40 },
       model: { backbone: 'mobilenet3d' },
       strategy: { kind: 'ftl' },
-      train: { epochs: 1, batchSize: 8, optimizer: 'adam', lr: 0.001, seeds: [1] },
+      train: { epochs: 1, batchSize: 8, optimizer: 'adam', lr: 0.001, seeds: [1], backend: 'wasm' },
       search: { mode: 'full', strategies: ['ttl'], candidates: ['stage2', 'stage3'], stage2Radius: 1, seeds: 1, halving: { enabled: false } },
     }),
   );

@@ -86,3 +86,17 @@ test('a too old torch is one line naming the version found and the upgrade comma
   assert.equal(lines.length, 1, r.stderr);
   assert.match(lines[0], /^ttl_torch: torch 1\.13\.1\+cu117 in \S+ is too old: the engine needs torch >= 2\.1; upgrade with: \S+ -m pip install --upgrade 'torch>=2\.1'$/);
 });
+
+test("a workspace's own torch.py is not imported, and a relative --python is the user's folder's", () => {
+  // `python -m` puts the working folder first on sys.path: the engine must not start from the user's folder
+  const work = tempDir('ttl-torch-shadow-');
+  writeFileSync(path.join(work, 'torch.py'), 'raise SystemExit("the workspace torch.py was imported")\n');
+  mkdirSync(path.join(work, 'ttl_torch'));
+  writeFileSync(path.join(work, 'ttl_torch', '__init__.py'), 'raise SystemExit("the workspace ttl_torch was imported")\n');
+  const python = path.relative(work, PYTHON);
+  const r = spawnSync(process.execPath, [path.join(ROOT, 'bin/ttl.js'), 'doctor', '--json', '--python', python, '--device', 'cpu'], { cwd: work, encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const doctor = JSON.parse(r.stdout.trim().split('\n').pop()!) as { torch: { ok: boolean; python: string; error?: string; report?: { python: { executable: string } } } };
+  assert.equal(doctor.torch.ok, true, doctor.torch.error);
+  assert.equal(doctor.torch.report?.python.executable, PYTHON);
+});

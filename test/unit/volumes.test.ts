@@ -180,7 +180,7 @@ test('the AdrenalMNIST3D TTL and FTL examples run through `ttl run` (a tiny subs
     const exp = JSON.parse(fs.readFileSync(path.join(EXAMPLE, `adrenalmnist3d-${kind}.ttl.json`), 'utf8'));
     delete exp.$schema;
     exp.data = { ...exp.data, path: NPZ, imageSize: 16, limit: 20 };
-    exp.train = { ...exp.train, epochs: 1, batchSize: 8 };
+    exp.train = { ...exp.train, epochs: 1, batchSize: 8, backend: 'wasm' };
     const file = path.join(dir, `${kind}.ttl.json`);
     fs.writeFileSync(file, JSON.stringify(exp));
     const r = ttlWithin(600_000, 'run', file, '--runs-dir', path.join(dir, 'runs'), '--json');

@@ -70,7 +70,7 @@ export function runCommand(program: Command): void {
     .description('train an experiment file (one run per seed) and report AUROC, AUPRC, params, MACs and latency')
     .argument('<file>', 'a *.ttl.json experiment file')
     .option('--runs-dir <dir>', 'where run folders go', DEFAULT_RUNS_DIR)
-    .option('--backend <name>', 'auto, wasm, cpu, tensorflow, tensorflow-gpu, webgpu or torch (overrides the file)')
+    .option('--backend <name>', 'auto (torch when its Python is found, else TensorFlow.js), wasm, cpu, tensorflow, tensorflow-gpu, webgpu or torch (overrides the file)')
     .option('--python <path>', 'the Python of the torch engine (default: $TTL_PYTHON, python/.venv, python3)')
     .option('--device <device>', 'torch engine: auto, cuda, cuda:N, mps or cpu (overrides the file)')
     .option('--json', 'last stdout line: summary.json plus "runDir"')

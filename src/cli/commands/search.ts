@@ -18,6 +18,8 @@ interface SearchFlags {
   workers?: string;
   runsDir?: string;
   backend?: string;
+  python?: string;
+  device?: string;
   resume?: string;
   new?: boolean;
   plan?: boolean;
@@ -133,7 +135,9 @@ export function searchCommand(program: Command): void {
     .argument('[file]', 'a *.ttl.json experiment file with a "search" section')
     .option('--workers <n>', 'trials trained at the same time', '1')
     .option('--runs-dir <dir>', 'the searches/ folder goes here', DEFAULT_RUNS_DIR)
-    .option('--backend <name>', 'auto, wasm, cpu, tensorflow, tensorflow-gpu or webgpu (overrides the file)')
+    .option('--backend <name>', 'auto, wasm, cpu, tensorflow, tensorflow-gpu, webgpu or torch (overrides the file)')
+    .option('--python <path>', 'the Python of the torch engine, for every trial (default: $TTL_PYTHON, python/.venv, python3)')
+    .option('--device <device>', 'torch engine: auto, cuda, cuda:N, mps or cpu, for every trial (overrides the file)')
     .option('--resume <search-dir>', 'continue this search folder (by default an unfinished search of the same experiment is continued)')
     .option('--new', 'start a new search even if an unfinished one of this experiment exists')
     .option('--plan', 'write the trial files of the next round to the search folder (listed in pending.txt) and stop, e.g. to run them on a cluster')
@@ -154,6 +158,8 @@ export function searchCommand(program: Command): void {
         const r = await runSearch(file, {
           runsDir: flags.runsDir,
           backend: flags.backend,
+          python: flags.python,
+          device: flags.device,
           workers,
           resume: flags.resume,
           fresh: flags.new,

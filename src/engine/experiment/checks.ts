@@ -49,7 +49,8 @@ export type ProblemCode =
   | 'no-pretrained-weights'
   | 'lwft-k-too-large'
   | 'torch-unsupported'
-  | 'device-without-torch';
+  | 'device-without-torch'
+  | 'precision-without-torch';
 
 export interface SemanticProblem {
   code: ProblemCode;
@@ -160,15 +161,23 @@ export function checkExperimentValue(value: unknown, baseDir: string, env?: Chec
   const engine = at('train', 'backend');
   const device = get(value, 'train', 'device');
   const net = nonEmptyString(get(value, 'model', 'backbone'));
-  if (engine === 'torch' && net !== undefined && (!isBuiltinBackbone(net) || VOLUME_BACKBONES.includes(net))) {
-    const what = isBuiltinBackbone(net) ? `${net} reads volumes` : 'a model.json backbone';
-    add('torch-unsupported', '/train/backend', `the torch engine trains the built-in 2D backbones; ${what} needs another backend (e.g. "wasm")`);
+  if (engine === 'torch' && net !== undefined && !isBuiltinBackbone(net)) {
+    add('torch-unsupported', '/train/backend', `the torch engine trains the built-in backbones; a model.json backbone needs another backend (e.g. "wasm")`);
   }
   if (engine === 'torch' && get(value, 'model', 'weights') === IMAGENET_WEIGHTS) {
     add('torch-unsupported', '/train/backend', `the torch engine does not load "weights": "${IMAGENET_WEIGHTS}" yet; use another backend (e.g. "wasm")`);
   }
-  if (device !== undefined && device !== 'auto' && engine !== 'torch') {
-    add('device-without-torch', '/train/device', `"device" applies to the torch engine ("backend": "torch"); the ${String(engine)} backend ignores it`, 'warning');
+  const precision = get(value, 'train', 'precision');
+  if ((precision === 'bf16' || precision === 'fp16') && engine !== 'torch' && engine !== 'auto') {
+    add('precision-without-torch', '/train/precision', `"${precision}" needs the torch engine ("backend": "torch"); the ${String(engine)} backend computes in "fp32" only`);
+  }
+  if (device !== undefined && device !== 'auto' && engine !== 'torch' && engine !== 'auto') {
+    add(
+      'device-without-torch',
+      '/train/device',
+      `"device" applies to the torch engine ("backend": "torch", or "auto" when it picks torch); the ${String(engine)} backend ignores it`,
+      'warning',
+    );
   }
   // a fast search that fine-tunes every listed candidate
   const finalists = at('search', 'fast', 'finalists');

@@ -32,6 +32,9 @@ export interface ChildRunOptions {
   /** `node <cliEntry> …`; default {@link defaultCliEntry}. */
   cliEntry?: string;
   backend?: string;
+  /** `--python` and `--device` of the torch engine, passed to every trial. */
+  python?: string;
+  device?: string;
   signal?: AbortSignal;
   /** Every event of the child (its `epoch` events tell the trial's progress). */
   onEvent?(event: JobEvent): void;
@@ -55,7 +58,14 @@ export class TrialFailedError extends Error {
 export async function runCli(args: string[], o: ChildRunOptions = {}): Promise<Record<string, unknown> | 'stopped'> {
   if (o.signal?.aborted) throw new CancelledError();
   const job = startJobProcess({
-    args: [o.cliEntry ?? defaultCliEntry(), ...args, '--events', ...(o.backend ? ['--backend', o.backend] : [])],
+    args: [
+      o.cliEntry ?? defaultCliEntry(),
+      ...args,
+      '--events',
+      ...(o.backend ? ['--backend', o.backend] : []),
+      ...(o.python ? ['--python', o.python] : []),
+      ...(o.device ? ['--device', o.device] : []),
+    ],
     // its own process group: a Ctrl-C in the terminal reaches only the search, which forwards
     // one SIGINT (a second one would make the child quit without marking its run cancelled)
     detached: true,

@@ -72,6 +72,9 @@ export interface SearchOptions {
   runsDir?: string;
   /** Overrides `train.backend` of every trial. */
   backend?: string;
+  /** The torch engine's Python and device (`--python`, `--device`) for every trial. */
+  python?: string;
+  device?: string;
   /** Trials trained at the same time (default 1). */
   workers?: number;
   /** Continue this search folder (default: the newest unfinished search of the same experiment). */
@@ -585,6 +588,8 @@ class Search {
       const result = await runCli(args, {
         cliEntry: this.o.cliEntry,
         backend: this.o.backend,
+        python: this.o.python,
+        device: this.o.device,
         signal: this.o.signal,
         stopping: args.includes('--stop-after'),
         onSpawn: (pid) => {

@@ -2,10 +2,11 @@
  * One seed's training on the PyTorch engine: the TypeScript engine keeps every decision (the
  * epoch's order and learning rate, metrics, best epoch, early stopping, the plateau schedule)
  * and the run store; the Python worker (`python -m ttl_torch train`, see ./worker.ts) computes.
- * The decoded images go to the worker once, as a uint8 `.npy` [N, S, S, 3] in a temporary
- * folder, so both engines train on the very same pixels and splits.
+ * The decoded images go to the worker once, as a uint8 `.npy` ([N, S, S, 3] images or
+ * [N, S, S, S, 1] volumes) in a temporary folder, so both engines train on the very same pixels
+ * and splits.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { CancelledError, OutOfMemoryError, TtlInputError } from '../errors';
@@ -21,6 +22,7 @@ import { decideEpoch, epochLr, shouldStop, INITIAL_STATE, type EpochRecord, type
 import { Plateau } from '../train/optim';
 import { Rng, deriveSeed } from '../../shared/rng';
 import { startTorchWorker } from './worker';
+import { VOLUME_BACKBONES } from '../../shared/experiment';
 import { torchEnv, type PythonChoice, type TorchReport } from './python';
 
 /** What the run knows of its torch engine before any run starts. */
@@ -46,6 +48,8 @@ export interface TorchSeedInput {
   seed: number;
   resume: boolean;
   torch: TorchSetup;
+  /** The backbone's starting weights in the exchange format, when the torch engine cannot make them itself (a 3D backbone's `weights` or `inflateFrom`). */
+  backboneWeights?: Uint8Array;
   emit: EventSink;
   signal?: AbortSignal;
 }
@@ -69,23 +73,33 @@ interface SetupReply {
   resumed: { epoch: number; state: LoopState | null } | null;
 }
 
-/** A uint8 .npy file of the dataset's images, [N, S, S, 3]. */
-export function writePixelsNpy(file: string, pixels: readonly Uint8Array[], size: number): void {
-  const per = size * size * 3;
-  let header = `{'descr': '|u1', 'fortran_order': False, 'shape': (${pixels.length}, ${size}, ${size}, 3), }`;
+/**
+ * A uint8 .npy file of the dataset's images, [N, S, S, 3] (HWC RGB), or of its volumes,
+ * [N, S, S, S, 1] (DHW grey), written item by item (no second copy of the data set in memory);
+ * the worker memory-maps it.
+ */
+export function writePixelsNpy(file: string, pixels: readonly Uint8Array[], size: number, volumes = false): void {
+  const per = volumes ? size ** 3 : size * size * 3;
+  const shape = volumes ? `${pixels.length}, ${size}, ${size}, ${size}, 1` : `${pixels.length}, ${size}, ${size}, 3`;
+  let header = `{'descr': '|u1', 'fortran_order': False, 'shape': (${shape}), }`;
   const pad = 64 - ((10 + header.length + 1) % 64);
   header += ' '.repeat(pad % 64) + '\n';
-  const out = Buffer.alloc(10 + header.length + pixels.length * per);
-  out.write('\x93NUMPY', 0, 'latin1');
-  out[6] = 1;
-  out[7] = 0;
-  out.writeUInt16LE(header.length, 8);
-  out.write(header, 10, 'latin1');
-  pixels.forEach((p, i) => {
-    if (p.length !== per) throw new TtlInputError(`image ${i} has ${p.length} values, expected ${per}: the torch engine trains 2D images`);
-    out.set(p, 10 + header.length + i * per);
-  });
-  writeFileSync(file, out);
+  const head = Buffer.alloc(10 + header.length);
+  head.write('\x93NUMPY', 0, 'latin1');
+  head[6] = 1;
+  head[7] = 0;
+  head.writeUInt16LE(header.length, 8);
+  head.write(header, 10, 'latin1');
+  const fd = openSync(file, 'w');
+  try {
+    writeSync(fd, head);
+    pixels.forEach((p, i) => {
+      if (p.length !== per) throw new TtlInputError(`item ${i} has ${p.length} values, expected ${per} (${volumes ? `a ${size}³ volume` : `a ${size}×${size} RGB image`})`);
+      writeSync(fd, p);
+    });
+  } finally {
+    closeSync(fd);
+  }
 }
 
 function evaluated(p: SplitPrediction, indices: number[], labels: number[], numClasses: number, where: string): Evaluated {
@@ -107,7 +121,10 @@ function asEngineError(e: unknown, signal?: AbortSignal): Error {
   if (signal?.aborted) return new CancelledError();
   const message = e instanceof Error ? e.message : String(e);
   if (message === 'cancelled') return new CancelledError();
-  if (/out of memory|OutOfMemoryError/i.test(message)) return new OutOfMemoryError(`the torch device ran out of memory (${message}); lower train.batchSize or data.imageSize`);
+  // the worker's own line names the device, the batch and image size, and the fields to change
+  if (/^out of (GPU )?memory\b/.test(message)) return new OutOfMemoryError(message);
+  if (/out of memory|OutOfMemoryError/i.test(message))
+    return new OutOfMemoryError(`the torch device ran out of memory (${message}); try a smaller train.batchSize or data.imageSize`);
   return new Error(`torch engine: ${message}`);
 }
 
@@ -115,7 +132,10 @@ function asEngineError(e: unknown, signal?: AbortSignal): Error {
 export async function trainSeedTorch(a: TorchSeedInput): Promise<TorchSeedResult> {
   const { exp, data, split, labels, handle, seed, emit, options: o } = a;
   const numClasses = data.classes.length;
+  // the images and the exported weights; gone on every way out: return, error, cancel, and process exit
   const tmp = mkdtempSync(path.join(tmpdir(), 'ttl-torch-'));
+  const removeTmp = () => rmSync(tmp, { recursive: true, force: true });
+  process.once('exit', removeTmp);
   const worker = startTorchWorker({
     python: a.torch.python.command,
     env: torchEnv(a.torch.packageRoot),
@@ -136,7 +156,12 @@ export async function trainSeedTorch(a: TorchSeedInput): Promise<TorchSeedResult
   };
   try {
     const pixelsFile = path.join(tmp, 'pixels.npy');
-    writePixelsNpy(pixelsFile, data.pixels, data.imageSize);
+    writePixelsNpy(pixelsFile, data.pixels, data.imageSize, VOLUME_BACKBONES.includes(exp.model.backbone as never));
+    let weights = exp.model.weights;
+    if (a.backboneWeights) {
+      weights = path.join(tmp, 'backbone.safetensors');
+      writeFileSync(weights, a.backboneWeights);
+    }
     const t = exp.train;
     const setup = await call<SetupReply>('setup', {
       runDir: handle.dir,
@@ -149,7 +174,7 @@ export async function trainSeedTorch(a: TorchSeedInput): Promise<TorchSeedResult
       seed,
       // the device the check chose (the experiment's, or --device)
       device: a.torch.report.device.chosen ?? t.device,
-      model: { backbone: exp.model.backbone, weights: exp.model.weights, pretrained: exp.model.pretrained },
+      model: { backbone: exp.model.backbone, weights, pretrained: exp.model.pretrained },
       strategy: exp.strategy,
       train: {
         batchSize: t.batchSize,
@@ -158,6 +183,7 @@ export async function trainSeedTorch(a: TorchSeedInput): Promise<TorchSeedResult
         momentum: t.momentum,
         weightDecay: t.weightDecay,
         headLrMultiplier: t.headLrMultiplier,
+        precision: t.precision ?? 'fp32',
         augment: o.augment,
       },
       classWeights: o.classWeights,
@@ -229,6 +255,7 @@ export async function trainSeedTorch(a: TorchSeedInput): Promise<TorchSeedResult
   } finally {
     a.signal?.removeEventListener('abort', onAbort);
     worker.cancel();
-    rmSync(tmp, { recursive: true, force: true });
+    removeTmp();
+    process.removeListener('exit', removeTmp);
   }
 }

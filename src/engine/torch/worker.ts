@@ -5,6 +5,7 @@
  * `close`.
  */
 import { startJobProcess, type JobProcessOutcome } from '../jobs/runner';
+import { torchSpawn } from './python';
 import type { JobEvent } from '../../shared/jobProtocol';
 
 export interface TorchWorkerOptions {
@@ -30,7 +31,7 @@ export interface TorchWorker {
 /** Starts `python -m ttl_torch train`. */
 export function startTorchWorker(o: TorchWorkerOptions): TorchWorker {
   const job = startJobProcess({
-    command: o.python,
+    ...torchSpawn(o.python),
     args: ['-m', 'ttl_torch', 'train'],
     env: o.env,
     // its own process group: a Ctrl-C in the terminal reaches the engine, which cancels the worker once
