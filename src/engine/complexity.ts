@@ -251,26 +251,25 @@ export async function measureLatency(model: tf.LayersModel, opts: LatencyOptions
     throw new Error(`the model's input shape [${shape.join(', ')}] is not fully known; pass inputSize`);
   }
   const x = tf.randomUniform([1, ...(shape.slice(1) as number[])], -1, 1, 'float32', 1);
-  const once = async (): Promise<number> => {
-    const t0 = performance.now();
-    const y = model.predict(x) as tf.Tensor | tf.Tensor[];
-    const ys = Array.isArray(y) ? y : [y];
-    await Promise.all(ys.map((t) => t.data()));
-    const dt = performance.now() - t0;
-    tf.dispose(ys);
-    return dt;
-  };
   try {
-    for (let i = 0; i < warmup; i++) await once();
+    for (let i = 0; i < warmup; i++) await timeForward(model, x);
     const timesMs: number[] = [];
-    for (let i = 0; i < runs; i++) timesMs.push(await once());
-    const sorted = [...timesMs].sort((a, b) => a - b);
-    const mid = sorted.length >> 1;
-    const medianMs = sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-    return { medianMs, runs, timesMs, backend: tf.getBackend() };
+    for (let i = 0; i < runs; i++) timesMs.push(await timeForward(model, x));
+    return { medianMs: quantile(timesMs, 0.5)!, runs, timesMs, backend: tf.getBackend() };
   } finally {
     x.dispose();
   }
+}
+
+/** Wall time of one forward pass of `model` on `x`, its outputs read back. */
+async function timeForward(model: tf.LayersModel, x: tf.Tensor): Promise<number> {
+  const t0 = performance.now();
+  const y = model.predict(x) as tf.Tensor | tf.Tensor[];
+  const ys = Array.isArray(y) ? y : [y];
+  await Promise.all(ys.map((t) => t.data()));
+  const dt = performance.now() - t0;
+  tf.dispose(ys);
+  return dt;
 }
 
 /** What {@link measureLatencyTogether} found for one model. */
@@ -295,19 +294,10 @@ export async function measureLatencyTogether(models: readonly tf.LayersModel[], 
     if (shape.slice(1).some((d) => d === null)) throw new Error(`a model's input shape [${shape.join(', ')}] is not fully known`);
     return tf.randomUniform([1, ...(shape.slice(1) as number[])], -1, 1, 'float32', 1);
   });
-  const once = async (i: number): Promise<number> => {
-    const t0 = performance.now();
-    const y = models[i].predict(inputs[i]) as tf.Tensor | tf.Tensor[];
-    const ys = Array.isArray(y) ? y : [y];
-    await Promise.all(ys.map((t) => t.data()));
-    const dt = performance.now() - t0;
-    tf.dispose(ys);
-    return dt;
-  };
   try {
-    for (let w = 0; w < warmup; w++) for (let i = 0; i < models.length; i++) await once(i);
+    for (let w = 0; w < warmup; w++) for (let i = 0; i < models.length; i++) await timeForward(models[i], inputs[i]);
     const times: number[][] = models.map(() => []);
-    for (let r = 0; r < rounds; r++) for (let i = 0; i < models.length; i++) times[i].push(await once(i));
+    for (let r = 0; r < rounds; r++) for (let i = 0; i < models.length; i++) times[i].push(await timeForward(models[i], inputs[i]));
     return times.map((t) => ({ medianMs: quantile(t, 0.5)!, q1Ms: quantile(t, 0.25)!, q3Ms: quantile(t, 0.75)!, timesMs: t }));
   } finally {
     tf.dispose(inputs);
