@@ -24,6 +24,7 @@ export const COMMANDS = {
   openExperimentFile: 'ttl.openExperimentFile',
   refresh: 'ttl.refresh',
   clearFinishedJobs: 'ttl.clearFinishedJobs',
+  fetchWeights: 'ttl.fetchWeights',
 } as const;
 
 export const VIEWS = {
