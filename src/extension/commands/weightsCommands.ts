@@ -28,7 +28,13 @@ export function registerWeightsCommands(s: Services): vscode.Disposable[] {
         w = pick?.w;
       }
       if (!w) return undefined;
-      const job = s.jobs.enqueue(downloadWeightsTitle(w).replace(/^Download/, 'Downloading'), { kind: 'cli', command: 'weights', args: fetchWeightsArgs(w) });
+      const args = fetchWeightsArgs(w);
+      const running = s.jobs.queue.active().find((j) => j.spec.kind === 'cli' && j.spec.args.join('\0') === args.join('\0'));
+      if (running) {
+        void vscode.window.showInformationMessage(`${w.name} is already being downloaded (job #${running.id}).`);
+        return running.id;
+      }
+      const job = s.jobs.enqueue(downloadWeightsTitle(w).replace(/^Download/, 'Downloading'), { kind: 'cli', command: 'weights', args });
       if (!job) return undefined;
       void s.jobs.whenEnded(job).then(() => s.diagnostics.checkAllOpen());
       return job.id;
