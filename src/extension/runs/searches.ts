@@ -2,8 +2,9 @@
  * Cutoff searches as the Experiments view sees them: every `<runsDir>/searches/<id>/search.json`
  * with the run record of each trial that has started, grouped under the experiment file the
  * search was started from. Trials with a run are ordinary run nodes (so every run action works
- * on them), labelled by strategy, cut and stage; trials not started yet are plain rows.
- * No `vscode` here.
+ * on them), labelled by strategy, cut and stage; trials not started yet are plain rows, and
+ * trials a halving round stopped read as stopped. A fast search also lists its probe ranking
+ * (finalists and picks marked) and, once reported, its cost. No `vscode` here.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
