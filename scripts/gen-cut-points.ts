@@ -1,5 +1,6 @@
 /**
- * Writes src/extension/cutPoints.json: the blocks and cut points of every built-in backbone.
+ * Writes src/extension/cutPoints.json: the blocks and cut points of every built-in backbone, and
+ * of the architectures that registered ImageNet weights give a built-in (`resnet50:imagenet`).
  *
  * The editor checks `strategy.cut` as the user types and offers cut points in its pickers; it
  * reads them from this table so that it never loads TensorFlow.js in the editor process. Run
@@ -11,7 +12,9 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tf } from '../src/engine/tf';
-import { listBuiltins, loadBackbone } from '../src/engine/models';
+import { imagenetArchitecture, listBuiltins, loadBackbone } from '../src/engine/models';
+import { layerTableKey } from '../src/engine/experiment/checks';
+import { IMAGENET_WEIGHTS, KNOWN_WEIGHTS } from '../src/engine/weights/registry';
 import type { CutPointTable } from '../src/extension/cutPoints';
 
 const OUT = join(__dirname, '..', 'src', 'extension', 'cutPoints.json');
@@ -26,6 +29,21 @@ async function main(): Promise<number> {
       description: b.description,
       defaultInputSize: b.defaultInputSize,
       bundledWeights: b.bundledWeights,
+      blocks: backbone.blocks.map((k) => ({ name: k.name, end: k.end })),
+      cutPoints: [...backbone.cutPoints],
+    };
+    backbone.model.dispose();
+  }
+  // built-ins whose registered ImageNet weights come with another architecture (the Keras ResNet-50)
+  table.variants = {};
+  for (const w of KNOWN_WEIGHTS) {
+    const backbone = imagenetArchitecture(w.backbone, { seed: 0 });
+    if (!backbone) continue;
+    const base = table.backbones[w.backbone];
+    table.variants[layerTableKey(w.backbone, IMAGENET_WEIGHTS)] = {
+      description: w.description,
+      defaultInputSize: base.defaultInputSize,
+      bundledWeights: base.bundledWeights,
       blocks: backbone.blocks.map((k) => ({ name: k.name, end: k.end })),
       cutPoints: [...backbone.cutPoints],
     };

@@ -10,6 +10,7 @@ import type { InspectResult } from '../src/shared/formats/inspect';
 import { resolveCut, type StrategyView } from '../src/shared/layerTree';
 import { cutOfStrategy, strategyInfo, strategyShortLabel } from '../src/shared/strategies';
 import type { SearchReport } from '../src/shared/formats/searchReport';
+import { costLine, finalistLabel, probeRankingRows } from '../src/shared/probeRanking';
 import type { AnalysisView, PanelState, RunView } from '../src/shared/panelProtocol';
 import { formatCount, formatMetric, formatMs } from '../src/shared/format';
 import { meanStd, median, paretoFront } from '../src/shared/stats';
@@ -474,6 +475,7 @@ function drawSearch(r: SearchReport): { content: Node[]; cards: Card[] } {
     ...points.map((p, i): Cell[] => [p.label, p.x, p.y, rows[i].pareto ? 1 : 0]),
   ]);
   const t = r.trials;
+  const ranking = r.ranking ? probeRanking(r) : undefined;
   return {
     content: [
       h(
@@ -481,10 +483,58 @@ function drawSearch(r: SearchReport): { content: Node[]; cards: Card[] } {
         { class: 'muted' },
         `${t.finished} of ${t.total} trials finished (${t.short} short halving rounds, ${t.failed} failed); ${r.epochs} epochs, ${r.inputSize} px, seeds ${r.seeds.join(', ')}`,
       ),
-      h('div', { class: 'grid' }, scores.el, pareto.el),
+      h('div', { class: 'grid' }, scores.el, pareto.el, ...(ranking ? [ranking.el] : [])),
+      ...(r.selection ?? []).map((x) => h('p', { class: 'muted' }, x)),
+      ...(r.cost ? [h('p', { class: 'muted' }, `Cost: ${costLine(r.cost)}.`)] : []),
     ],
-    cards: [scores, pareto],
+    cards: [scores, pareto, ...(ranking ? [ranking] : [])],
   };
+}
+
+/** Fast searches: the probe's validation AUROC at every candidate cut, best first; the pick highlighted, the other finalists marked. */
+function probeRanking(r: SearchReport): Card {
+  const [c0, c1] = palette();
+  const plain = 'rgba(128,128,128,0.45)';
+  const rows = probeRankingRows(r.ranking!, r.finalists);
+  const metric = r.metric.replace(/^val_/, '');
+  return chartCard(
+    `Probe ranking: validation AUROC per cut (orange: chosen, blue: fine-tuned finalist, grey: ranked only)`,
+    'search-probe-ranking',
+    {
+      type: 'bar',
+      data: {
+        labels: rows.map((x) => `${x.rank}. ${x.cut}`),
+        datasets: [
+          {
+            label: 'probe val AUROC',
+            data: rows.map((x) => x.auroc),
+            backgroundColor: rows.map((x) => (x.chosen ? c1 : x.finalists.length ? c0 : plain)),
+          },
+        ],
+      },
+      options: {
+        scales: { y: { suggestedMin: 0.5, max: 1, title: { display: true, text: 'probe val AUROC' } } },
+        plugins: {
+          legend: { display: false },
+          tooltip: {
+            callbacks: {
+              afterLabel: (item) => {
+                const x = rows[item.dataIndex];
+                const tuned = x.finalists.map(
+                  (f) => `${f.strategy.toUpperCase()} fine-tuned val ${metric} ${f.valMetric !== undefined ? formatMetric(f.valMetric) : '–'}${f.picked ? ' (chosen)' : ''}`,
+                );
+                return [`probe val AUPRC ${formatMetric(x.auprc)}${x.block ? ` · ${x.block}` : ''}`, ...tuned];
+              },
+            },
+          },
+        },
+      },
+    },
+    () => [
+      ['rank', 'cut', 'block', 'probe_val_auroc', 'probe_val_auprc', 'finalist_of', 'chosen'],
+      ...rows.map((x): Cell[] => [x.rank, x.cut, x.block, x.auroc, x.auprc, finalistLabel(x), x.chosen ? 1 : 0]),
+    ],
+  );
 }
 
 function drawAnalysis(a: AnalysisView, all: AnalysisView[]): { content: Node[]; cards: Card[] } {

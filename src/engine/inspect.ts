@@ -6,7 +6,8 @@
  * per backbone and input size and works out every truncation from that one table; a TF model's
  * exact size needs its own table.
  */
-import { loadBackbone } from './models';
+import { imagenetArchitecture, loadBackbone } from './models';
+import { IMAGENET_WEIGHTS } from './weights/registry';
 import { buildClassifier, findCut } from './models/truncate';
 import { prepareStrategy } from './strategies';
 import { TtlInputError } from './errors';
@@ -42,7 +43,10 @@ export function blockOfLayers(layerNames: readonly string[], backbone: Backbone)
 }
 
 export async function inspectModel(o: InspectOptions): Promise<InspectResult> {
-  const backbone = await loadBackbone({ backbone: o.model, weights: o.weights, inputSize: o.inputSize, pretrained: o.weights !== undefined || undefined });
+  // the registered ImageNet weights change the architecture (the Keras ResNet-50): its layers, params and MACs need no weight values
+  const backbone =
+    (o.weights === IMAGENET_WEIGHTS && imagenetArchitecture(o.model, { inputSize: o.inputSize })) ||
+    (await loadBackbone({ backbone: o.model, weights: o.weights, inputSize: o.inputSize, pretrained: o.weights !== undefined || undefined }));
   const numClasses = o.numClasses ?? 2;
   const cut = o.cut ? findCut(backbone, o.cut) : null;
   const strategy = o.strategy ?? 'ttl';

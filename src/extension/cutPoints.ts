@@ -20,6 +20,11 @@ export interface BuiltinCutPoints {
 
 export interface CutPointTable {
   backbones: Record<string, BuiltinCutPoints>;
+  /**
+   * A built-in with weights that come with another architecture, by the name the checks ask for
+   * its layer table (layerTableKey in engine/experiment/checks.ts: `resnet50:imagenet`, the Keras ResNet-50).
+   */
+  variants?: Record<string, BuiltinCutPoints>;
 }
 
 export const CUT_POINTS: CutPointTable = table as CutPointTable;
@@ -38,9 +43,13 @@ export type CutVocabulary = LayerTable;
 
 export { isKnownCut };
 
+/** The layer table of a built-in, or of a {@link CutPointTable.variants} key such as `resnet50:imagenet` (named as its backbone). */
 export function builtinVocabulary(name: string): CutVocabulary | undefined {
-  const info = builtinInfo(name);
-  return info && { model: name, blocks: info.blocks, cutPoints: info.cutPoints, acceptsStageNames: false, bundledWeights: info.bundledWeights };
+  const variants = CUT_POINTS.variants ?? {};
+  const variant = Object.prototype.hasOwnProperty.call(variants, name) ? variants[name] : undefined;
+  const info = variant ?? builtinInfo(name);
+  const model = variant ? name.slice(0, name.lastIndexOf(':')) : name;
+  return info && { model, blocks: info.blocks, cutPoints: info.cutPoints, acceptsStageNames: false, bundledWeights: info.bundledWeights };
 }
 
 /** Result of reading a model.json as plain JSON. */

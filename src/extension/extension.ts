@@ -7,6 +7,7 @@ import * as vscode from 'vscode';
 import { registerJobCommands } from './commands/jobCommands';
 import { registerRunCommands } from './commands/runCommands';
 import { registerSettingsCommands } from './commands/settingsCommands';
+import { registerWeightsCommands } from './commands/weightsCommands';
 import { ExperimentDiagnostics } from './experiments/diagnostics';
 import { registerNewExperiment } from './experiments/newExperiment';
 import { JobService } from './jobs/jobService';
@@ -49,8 +50,8 @@ export function activate(context: vscode.ExtensionContext): TtlStudioApi {
   context.subscriptions.push(jobs.onDidChangeRuns(() => runs.scheduleRefresh()));
   const experiments = ExperimentsView.register(context, runs);
   JobsView.register(context, jobs);
-  ExperimentDiagnostics.register(context);
-  const s: Services = { context, log, jobs, runs, experiments };
+  const diagnostics = ExperimentDiagnostics.register(context);
+  const s: Services = { context, log, jobs, runs, experiments, diagnostics };
   services = s;
   context.subscriptions.push(
     ModelExplorerPanel.register(context, runs),
@@ -58,6 +59,7 @@ export function activate(context: vscode.ExtensionContext): TtlStudioApi {
     ...registerJobCommands(s),
     ...registerRunCommands(s),
     ...registerSettingsCommands(s),
+    ...registerWeightsCommands(s),
   );
   log.info(`TTL Studio ${String(context.extension.packageJSON.version)} active${vscode.workspace.isTrusted ? '' : ' (untrusted workspace: jobs are disabled)'}`);
 

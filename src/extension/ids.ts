@@ -24,6 +24,7 @@ export const COMMANDS = {
   openExperimentFile: 'ttl.openExperimentFile',
   refresh: 'ttl.refresh',
   clearFinishedJobs: 'ttl.clearFinishedJobs',
+  fetchWeights: 'ttl.fetchWeights',
 } as const;
 
 export const VIEWS = {
@@ -51,7 +52,7 @@ export const BACKENDS = ['auto', 'wasm', 'cpu', 'tensorflow', 'tensorflow-gpu', 
 export type BackendSetting = (typeof BACKENDS)[number];
 
 export const BACKEND_DESCRIPTIONS: Record<BackendSetting, string> = {
-  auto: "the experiment file's train.backend (auto: the fastest available)",
+  auto: "the experiment file's train.backend (by default auto: TTL: Check PyTorch Engine tells what it picks here)",
   wasm: 'WebAssembly with SIMD and threads; works everywhere, no install',
   cpu: 'plain JavaScript; slow, for debugging',
   tensorflow: 'native TensorFlow on the CPU (needs @tensorflow/tfjs-node installed)',

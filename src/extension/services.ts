@@ -1,5 +1,6 @@
 /** What the commands work with; made once by `activate`. */
 import type * as vscode from 'vscode';
+import type { ExperimentDiagnostics } from './experiments/diagnostics';
 import type { JobService } from './jobs/jobService';
 import type { ExperimentsView } from './runs/experimentsView';
 import type { RunsModel } from './runs/runsModel';
@@ -10,4 +11,6 @@ export interface Services {
   jobs: JobService;
   runs: RunsModel;
   experiments: ExperimentsView;
+  /** Semantic diagnostics of the open experiment files. */
+  diagnostics: ExperimentDiagnostics;
 }

@@ -26,6 +26,8 @@ export interface ExperimentView {
   file: string;
   name: string;
   backbone: string;
+  /** "imagenet" when the built-in's registered ImageNet weights give it another architecture (the Keras ResNet-50). */
+  weights?: string;
   inputSize: number;
   numClasses: number;
   strategy: StrategyView;

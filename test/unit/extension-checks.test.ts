@@ -76,6 +76,20 @@ describe('experiment checks', () => {
     assert.match(p.message, /blocks: stage1, stage2/);
   });
 
+  test('resnet50 with "weights": "imagenet" is checked against the Keras ResNet-50 the weights come with, as `ttl run` checks it', () => {
+    const imagenet = (cut: string) => experiment({ backbone: 'resnet50', cut, extra: ', "weights": "imagenet"' });
+    const codes = (text: string) => checkExperimentSemantics(text, FILE, env({ data: 'dir' })).filter((p) => p.code !== 'weights-not-fetched');
+    assert.deepEqual(codes(imagenet('pool1_pool')), []);
+    assert.deepEqual(codes(imagenet('conv4_x')), []);
+    const [p] = codes(imagenet('pool1'));
+    // the message of the engine's check on the real architecture (test/unit/weights.test.ts)
+    assert.equal(p.message, '"pool1" is not a cut point of resnet50; nearest: pool1_pool; blocks: conv2_x, conv3_x, conv4_x, conv5_x');
+    assert.deepEqual(p.suggestions, ['pool1_pool']);
+    // without the weights, the torchvision layout
+    assert.deepEqual(codes(experiment({ backbone: 'resnet50', cut: 'pool1', extra: ', "pretrained": false' })), []);
+    assert.ok(!builtinBackbones().some((b) => b.includes(':')), 'the Keras layout is no backbone of its own');
+  });
+
   test('block names are valid cuts; ftl has no cut to check', () => {
     assert.deepEqual(checkExperimentSemantics(experiment({ cut: 'stage4' }), FILE, env({ data: 'dir' })), []);
     assert.deepEqual(checkExperimentSemantics(experiment({ backbone: 'resnet50', cut: 'conv4_x', extra: ', "pretrained": false' }), FILE, env({ data: 'dir' })), []);

@@ -148,3 +148,79 @@ test('a finished search with its report opens the report', () => {
   assert.equal(node.contextValue, 'search;finished;report');
   assert.equal(node.icon.id, 'search');
 });
+
+test('a real fast search: its probe ranking with finalists and the pick marked, the cost, and halving losers shown as stopped', { timeout: 300_000 }, async () => {
+  const { initBackend } = await import('../../src/engine/backend');
+  const { runSearch } = await import('../../src/engine/search/search');
+  const { CHEST_XRAY } = await import('./fixtures');
+  const { formatMetric } = await import('../../src/shared/format');
+  const { searchInfo } = await import('../../src/extension/runs/searches');
+  await initBackend({ backend: 'wasm' });
+  const dir = path.join(tmp, 'fast');
+  fs.mkdirSync(dir);
+  const fastFile = path.join(dir, 'fast.ttl.json');
+  fs.writeFileSync(
+    fastFile,
+    JSON.stringify({
+      name: 'fast',
+      data: { format: 'folder', path: CHEST_XRAY, imageSize: 32, limit: 64, split: { val: 0.25, test: 0.25, seed: 1 } },
+      model: { backbone: 'mobilenet_v1' },
+      strategy: { kind: 'ttl', cut: 'conv_pw_3_relu' },
+      train: { epochs: 2, batchSize: 16, optimizer: 'adam', lr: 0.001, seeds: [1], backend: 'wasm' },
+      // three finalists: a short round of one epoch stops all three, the better half continues
+      search: { strategies: ['ttl'], seeds: 1, fast: { finalists: 3 }, halving: { enabled: true, epochs: 1 } },
+    }),
+  );
+  const fastRuns = path.join(dir, 'runs');
+  const outcome = await runSearch(fastFile, { runsDir: fastRuns });
+  assert.ok(outcome.finished);
+  const report = JSON.parse(JSON.stringify(outcome.report)) as import('../../src/shared/formats/searchReport').SearchReport;
+  assert.equal(report.mode, 'fast');
+  const ranking = report.ranking!;
+  const picked = report.rows.find((r) => r.method.startsWith('TTL'))!.cut!;
+
+  const [rec] = listSearches(fastRuns);
+  assert.deepEqual(rec.report, report);
+  const node = searchNode(rec, { now: new Date() });
+  assert.deepEqual(
+    node.info.map((i) => i.label),
+    ['probe ranking', 'cost'],
+  );
+  const [rankNode, costNode] = node.info;
+  assert.match(rankNode.description, new RegExp(`^${ranking.cuts.length} cuts · ${ranking.images.train}/${ranking.images.val} train/val images · chosen ${picked}$`));
+  // every cut, best first, with its probe AUROC; the pick starred, the other finalists marked, the rest plain
+  assert.deepEqual(
+    rankNode.children.map((c) => c.label),
+    ranking.cuts.map((c, i) => `${i + 1}. ${c.cut}`),
+  );
+  const finalistCuts = report.finalists!.map((f) => f.cut);
+  assert.equal(finalistCuts.length, 3);
+  for (const [i, child] of rankNode.children.entries()) {
+    const c = ranking.cuts[i];
+    assert.ok(child.description.startsWith(`probe val AUROC ${formatMetric(c.auroc)}`), child.description);
+    const icon = c.cut === picked ? 'star-full' : finalistCuts.includes(c.cut) ? 'flame' : 'circle-small';
+    assert.equal(child.icon.id, icon, c.cut);
+    if (c.cut === picked) assert.match(child.description, / · fine-tuned: TTL ✓$/);
+    else if (finalistCuts.includes(c.cut)) assert.match(child.description, / · fine-tuned: TTL$/);
+  }
+  const cost = report.cost!;
+  assert.equal(
+    costNode.description,
+    `${cost.runs} runs · ${cost.epochEquivalents.toFixed(2)} full-run equivalents · ${(cost.seconds / cost.ftlSeconds).toFixed(1)}× one FTL run`,
+  );
+  assert.match(costNode.tooltip, new RegExp(`^search: ${cost.search.runs} runs, ${cost.search.epochEquivalents.toFixed(2)} full-run equivalents, `));
+
+  // while the search runs there is no report yet: the same ranking from search.json, finalists from its trials, no cost
+  const early = searchInfo({ ...rec, report: undefined });
+  assert.equal(early.length, 1);
+  assert.deepEqual(early[0], rankNode);
+
+  // the halving round's losers: stopped, not a raw status or a cancelled run
+  const stopped = rec.state.trials.filter((t) => t.status === 'stopped');
+  assert.ok(stopped.length >= 1, 'the short round stopped a finalist');
+  for (const t of stopped) {
+    const shown = node.trials.find((x) => x.label === trialLabel(t))!;
+    assert.equal(shown.icon.id, 'debug-stop', t.id);
+    assert.equal(shown.description, `stopped by halving after 1 ep · val ${formatMetric(t.short!.metric!)}`);
+  }
+});

@@ -20,6 +20,16 @@ describe('TTL: Check PyTorch Engine', () => {
     assert.ok(check.lines.includes('CUDA devices: none'));
     assert.ok(check.lines.some((l) => /^Device for 'auto': cpu \(CPU\): auto: /.test(l)));
     assert.match(check.lines[check.lines.length - 1], /^ttl\.backend is torch: every run and resume started here trains with PyTorch\.$/);
+    // auto: the engine's own rule (decideAutoEngine) with this doctor — torch on the CPU, and why
+    const auto = torchCheck(doctor, [], 'auto').lines.at(-1)!;
+    const exe = doctor.report!.python.executable;
+    assert.ok(
+      auto.startsWith(
+        `ttl.backend is auto: each experiment file's train.backend decides. "auto" (the default) trains with PyTorch on cpu here: torch ${doctor.report!.torch.version} in ${exe} on cpu (CPU): no GPU, and torch on the CPU trains faster than the embedded engine. `,
+      ),
+      auto,
+    );
+    assert.match(auto, /A file with "backend": "torch" trains with PyTorch\.$/);
     assert.match(check.summary, /^PyTorch engine ready: torch 2\.\d+\.\d+\S* on cpu \(CPU\), Python from ttl\.pythonPath\.$/);
   });
 
@@ -33,7 +43,10 @@ describe('TTL: Check PyTorch Engine', () => {
       check.summary,
       /^PyTorch engine unavailable: .*Python '.*python' \(from the Python extension\) not found; install with bash python\/setup\.sh.*, or set ttl\.pythonPath$/,
     );
-    assert.match(check.lines[check.lines.length - 1], /^ttl\.backend is auto: .*"backend": "torch" trains with PyTorch, and fails until the problem above is fixed\.$/);
+    assert.match(
+      check.lines[check.lines.length - 1],
+      /^ttl\.backend is auto: .* "auto" \(the default\) trains with the TensorFlow\.js engine here: the torch engine is not usable: .*not found.*\. A file with "backend": "torch" trains with PyTorch, and fails until the problem above is fixed\.$/,
+    );
     const fallback = torchCheck(
       { ...doctor, source: 'PATH', python: 'python3' },
       ['ttl.pythonPath is not set', 'the Python extension (ms-python.python) is not installed'],

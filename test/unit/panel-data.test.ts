@@ -13,6 +13,7 @@ import { gradCamRun } from '../../src/engine/analysis/gradcam';
 import { readRun } from '../../src/engine/runstore';
 import { CHEST_XRAY as DATA, ROOT, tinyChestXrayRun } from './fixtures';
 import { runSearch } from '../../src/engine/search/search';
+import { costLine, finalistLabel, probeRankingRows } from '../../src/shared/probeRanking';
 import { experimentView, gradCamCaption, readAnalyses, readGradCam, readSearchReports, runView, sameData } from '../../src/extension/panel/panelData';
 
 let tmp: string;
@@ -133,5 +134,33 @@ describe('panel data', () => {
     assert.equal(reports[0].rows[0].method, 'FTL');
     assert.ok(reports[0].rows.some((r) => r.pareto));
     assert.deepEqual(readSearchReports([runs], path.join(tmp, 'other.ttl.json')), []);
+
+    // the fast search's probe ranking as the panel charts it: every cut best first, finalists and the pick marked
+    const r = reports[0];
+    assert.equal(r.mode, 'fast');
+    const rows = probeRankingRows(r.ranking!, r.finalists);
+    assert.deepEqual(
+      rows.map((x) => [x.rank, x.cut, x.auroc]),
+      r.ranking!.cuts.map((c, i) => [i + 1, c.cut, c.auroc]),
+    );
+    const pick = r.rows.find((x) => x.strategy === 'ttl')!.cut;
+    assert.deepEqual(
+      rows.filter((x) => x.chosen).map((x) => x.cut),
+      [pick],
+    );
+    assert.deepEqual(
+      rows.filter((x) => x.finalists.length).map((x) => x.cut),
+      r.finalists!.map((f) => f.cut).sort((a, b) => rows.findIndex((x) => x.cut === a) - rows.findIndex((x) => x.cut === b)),
+    );
+    const chosen = rows.find((x) => x.chosen)!;
+    assert.equal(finalistLabel(chosen), 'TTL ✓');
+    assert.equal(chosen.finalists[0].valMetric, r.finalists!.find((f) => f.cut === pick)!.valMetric);
+    const c = r.cost!;
+    assert.equal(c.runs, r.trials.total);
+    assert.equal(
+      costLine(c),
+      `search: ${c.search.runs} runs, ${c.search.epochEquivalents.toFixed(2)} full-run equivalents, ${c.search.seconds.toFixed(1)} s (${(c.search.seconds / c.ftlSeconds).toFixed(1)}× one FTL run); ` +
+        `whole: ${c.runs} runs, ${c.epochEquivalents.toFixed(2)} full-run equivalents, ${c.seconds.toFixed(1)} s (${(c.seconds / c.ftlSeconds).toFixed(1)}× one FTL run); one FTL run ${c.ftlSeconds.toFixed(1)} s`,
+    );
   });
 });

@@ -8,7 +8,10 @@ import assert from 'node:assert/strict';
 import { initBackend } from '../../src/engine/backend';
 import { inspectModel } from '../../src/engine/inspect';
 import type { InspectResult } from '../../src/shared/formats/inspect';
-import type { LayerTableKey } from '../../src/extension/panel/layerTable';
+import { inspectInChild, type LayerTableKey } from '../../src/extension/panel/layerTable';
+import * as path from 'node:path';
+import { ROOT } from './bin';
+import { tempDir } from './tmp';
 import { PanelLoader, type PanelSources } from '../../src/extension/panel/panelLoader';
 import type { PanelState, PanelTarget } from '../../src/shared/panelProtocol';
 import type { RunsSnapshot } from '../../src/extension/runs/runsModel';
@@ -21,7 +24,14 @@ const EMPTY: RunsSnapshot = { experimentFiles: [], runs: [], searches: [], runsD
 
 /** The engine's layer table of a key, as `ttl inspect --json` computes it. */
 function inspect(key: LayerTableKey): Promise<InspectResult> {
-  return inspectModel({ model: key.backbone, inputSize: key.inputSize, numClasses: key.numClasses, cut: key.tf?.cut, strategy: key.tf ? 'tf' : undefined });
+  return inspectModel({
+    model: key.backbone,
+    inputSize: key.inputSize,
+    numClasses: key.numClasses,
+    cut: key.tf?.cut,
+    strategy: key.tf ? 'tf' : undefined,
+    weights: key.weights,
+  });
 }
 
 /** A loader over a state object; `tables.get` answers when the test releases it. */
@@ -97,6 +107,31 @@ describe('panel loader', () => {
     // the same experiment again asks for nothing
     loader.loadExperiment(experiment(64));
     assert.equal(asked.length, 2);
+  });
+
+  test('resnet50 with "weights": "imagenet": the Keras layout those weights come with, also before they are fetched', { timeout: 180_000 }, async () => {
+    process.env.TTL_WEIGHTS_DIR = tempDir('ttl-panel-weights-');
+    const { loader, state, asked } = harness();
+    loader.loadExperiment(
+      '{ "data": { "path": "d", "imageSize": 32 }, "model": { "backbone": "resnet50", "weights": "imagenet" }, "strategy": { "kind": "ttl", "cut": "pool1_pool" } }',
+    );
+    assert.equal(state.experiment?.weights, 'imagenet');
+    assert.deepEqual(asked[0].key, { backbone: 'resnet50', inputSize: 32, numClasses: 2, weights: 'imagenet' });
+    // the job the panel starts: `ttl inspect resnet50 --weights imagenet … --events`
+    const table = await inspectInChild(path.join(ROOT, 'dist', 'cli.js'), asked[0].key);
+    assert.deepEqual(table.cutPoints.slice(0, 2), ['pool1_pool', 'conv2_block1_out']);
+    assert.deepEqual(
+      table.blocks.map((b) => b.name),
+      ['conv2_x', 'conv3_x', 'conv4_x', 'conv5_x'],
+    );
+    assert.ok(!table.layers.some((l) => l.name === 'pool1'));
+    asked[0].release();
+    await settled(asked[0].done);
+    assert.deepEqual(state.layers, table);
+    // without the weights (or with other weights) the torchvision layout
+    loader.loadExperiment(experiment(32).replace('mobilenet_v1', 'resnet50'));
+    assert.equal(state.experiment?.weights, undefined);
+    assert.equal(asked[1].key.weights, undefined);
   });
 
   test('a TF experiment gets the exact size at its cut; a cut the table does not know starts nothing', async () => {

@@ -2,10 +2,13 @@
  * Semantic diagnostics for `*.ttl.json` files as the user types (debounced): the engine's
  * experiment checks (the ones `ttl run` stops at), every problem at once. Schema problems come
  * from VS Code's JSON language service through `contributes.jsonValidation`, not from here.
- * A quick fix replaces an unknown cut point with one of the nearest valid names.
+ * A quick fix replaces an unknown cut point with one of the nearest valid names, and one for
+ * ImageNet weights not fetched yet downloads them (TTL: Download Pretrained Weights).
  */
 import * as vscode from 'vscode';
+import { COMMANDS } from '../ids';
 import { debounce, KeyedDebouncer } from '../util/debounce';
+import { downloadWeightsTitle, weightsAskedFor } from '../weights/weights';
 import { checkExperimentSemantics, diskEnvironment, type SemanticProblem } from './checks';
 
 export const DIAGNOSTIC_SOURCE = 'TTL Studio';
@@ -97,7 +100,19 @@ export class ExperimentDiagnostics implements vscode.Disposable, vscode.CodeActi
     const actions: vscode.CodeAction[] = [];
     const ours = this.collection.get(doc.uri) ?? [];
     for (const diag of context.diagnostics) {
-      if (diag.source !== DIAGNOSTIC_SOURCE || (diag.code !== 'unknown-cut' && diag.code !== 'unknown-candidate')) continue;
+      if (diag.source !== DIAGNOSTIC_SOURCE) continue;
+      if (diag.code === 'weights-not-fetched') {
+        // jobs run only in a trusted workspace: no download offered elsewhere
+        const w = vscode.workspace.isTrusted ? weightsAskedFor(diag.message) : undefined;
+        if (!w) continue;
+        const action = new vscode.CodeAction(downloadWeightsTitle(w), vscode.CodeActionKind.QuickFix);
+        action.command = { command: COMMANDS.fetchWeights, title: downloadWeightsTitle(w), arguments: [w.name] };
+        action.diagnostics = [diag];
+        action.isPreferred = true;
+        actions.push(action);
+        continue;
+      }
+      if (diag.code !== 'unknown-cut' && diag.code !== 'unknown-candidate') continue;
       const mine = ours.find((d) => d.range.isEqual(diag.range) && d.message === diag.message) as TtlDiagnostic | undefined;
       (mine?.suggestions ?? []).forEach((name, i) => {
         const action = new vscode.CodeAction(`Change ${diag.code === 'unknown-cut' ? 'cut' : 'candidate'} to "${name}"`, vscode.CodeActionKind.QuickFix);

@@ -46,6 +46,8 @@ export function resultMessage(r: JobResult): string | undefined {
       return `written ${r.path}`;
     case 'gradcam':
       return `${r.entries.length} heatmap${r.entries.length === 1 ? '' : 's'}, index ${r.index}`;
+    case 'weights':
+      return r.weights.map((w) => `${w.name} ${w.present ? 'in the cache' : 'not in the cache'} (${w.dir})`).join('; ');
     default:
       return undefined;
   }

@@ -17,6 +17,7 @@ import { maxParallelJobs } from '../settings';
 import { logLineForEvent, progressFromEvent } from './progress';
 import { isEnded, JobQueue, type Execution, type ExecutionContext, type Job, type JobOutcome } from './queue';
 import { startJob } from './jobProcess';
+import { downloadWeightsTitle, weightsAskedFor } from '../weights/weights';
 
 export type JobSpec =
   | { kind: 'worker'; request: JobRequest; cwd?: string; experimentFile?: string }
@@ -251,7 +252,12 @@ export class JobService implements vscode.Disposable {
       const resumable = !o.inputError && o.runDirs.some((d) => !existsSync(join(d, 'summary.json')));
       if (resumable) actions.push('Resume');
       const hint = o.outOfMemory ? ' Try a smaller train.batchSize or data.imageSize.' : '';
+      // a run or search that stopped because the weights it asks for are not fetched: offer the download
+      const weights = weightsAskedFor(o.error);
+      const download = weights && downloadWeightsTitle(weights);
+      if (download) actions.unshift(download);
       void vscode.window.showErrorMessage(`TTL: ${job.title} failed: ${o.error}${hint}`, ...actions).then((pick) => {
+        if (pick === download && weights) void vscode.commands.executeCommand(COMMANDS.fetchWeights, weights.name);
         if (pick === 'Show Logs') this.log.show(true);
         if (pick === 'Resume') void vscode.commands.executeCommand(COMMANDS.resumeRun, o.runDirs[o.runDirs.length - 1]);
       });

@@ -10,8 +10,9 @@ import { formatMetric } from '../../shared/format';
 export function progressFromEvent(prev: JobProgress, event: JobEvent): JobProgress {
   switch (event.type) {
     case 'phase': {
-      const counts = event.total ? ` ${event.done ?? 0}/${event.total}` : '';
-      const fraction = event.phase === 'loading data' && event.total ? undefined : prev.fraction;
+      const counts = event.total ? ` ${event.done ?? 0}/${event.total}${event.unit ? ` ${event.unit}` : ''}` : '';
+      // a download (or its extraction) in MB is the whole job's progress; images, cuts or trials are part of a larger job
+      const fraction = event.unit === 'MB' && event.total ? (event.done ?? 0) / event.total : event.phase === 'loading data' && event.total ? undefined : prev.fraction;
       return { ...prev, message: `${event.phase}${counts}`, fraction };
     }
     case 'run-started':

@@ -1,7 +1,7 @@
 /**
  * The layer table of a backbone at an input size, from the bundled CLI in a child process
  * (`ttl inspect <backbone> --input N --classes K --events` through the job runner, plus `--strategy tf --cut C` for a
- * TransFusion model's exact size): TensorFlow.js never loads in the editor. Tables are cached per
+ * TransFusion model's exact size, `--weights imagenet` for the Keras ResNet-50 those weights come with): TensorFlow.js never loads in the editor. Tables are cached per
  * key, in memory and as JSON files in the extension's storage folder, so a reload draws the tree
  * at once. No `vscode` here.
  */
@@ -17,6 +17,8 @@ export interface LayerTableKey {
   backbone: string;
   inputSize: number;
   numClasses: number;
+  /** `ttl inspect --weights`: "imagenet" for the architecture the registered weights come with (the Keras ResNet-50). */
+  weights?: string;
   /** The TF model (full depth, half width above `cut`) instead of the untruncated one. */
   tf?: { cut: string };
 }
@@ -70,6 +72,7 @@ function cacheId(key: LayerTableKey): string {
   }
   const parts: unknown[] = [key.backbone, key.inputSize, key.numClasses, stamp];
   if (key.tf) parts.push('tf', key.tf.cut);
+  if (key.weights) parts.push('weights', key.weights);
   return createHash('sha256').update(JSON.stringify(parts)).digest('hex').slice(0, 20);
 }
 
@@ -77,6 +80,7 @@ function cacheId(key: LayerTableKey): string {
 export async function inspectInChild(cliPath: string, key: LayerTableKey): Promise<InspectResult> {
   const args = [cliPath, 'inspect', key.backbone, '--input', String(key.inputSize), '--classes', String(key.numClasses), '--events'];
   if (key.tf) args.push('--strategy', 'tf', '--cut', key.tf.cut);
+  if (key.weights) args.push('--weights', key.weights);
   const end = await runJobProcess({ args, timeoutMs: 180_000 });
   if (end.state === 'failed') throw new Error(end.error);
   if (end.state === 'cancelled') throw new Error('ttl inspect was cancelled');

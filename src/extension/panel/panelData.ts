@@ -12,6 +12,7 @@ import type { RunRecord } from '../../engine/runstore';
 import { parseLocated } from '../../engine/experiment/json';
 import { strategyShortLabel } from '../../shared/strategies';
 import { builtinInfo } from '../cutPoints';
+import { layerTableKey } from '../../engine/experiment/checks';
 import { readStrategy } from './cutEdit';
 import type { AnalysisView, EpochPoint, ExperimentView, RunView } from '../../shared/panelProtocol';
 
@@ -29,11 +30,14 @@ export function experimentView(file: string, text: string): ExperimentView {
   if (typeof backbone !== 'string' || !backbone) throw new Error('the experiment file names no model.backbone');
   const size = e.data?.imageSize;
   const classes = e.data?.classes;
+  const weights = e.model?.weights;
   return {
     file,
     name: typeof e.name === 'string' ? e.name : file,
     // a built-in name (as the engine matches them), else a model.json path relative to the file
     backbone: builtinInfo(backbone.trim().toLowerCase()) || isAbsolute(backbone) ? backbone : resolve(dirname(file), backbone),
+    // the layers of the architecture the weights come with, as the checks use them
+    ...(layerTableKey(backbone, weights) !== backbone ? { weights: weights as string } : {}),
     inputSize: typeof size === 'number' && Number.isInteger(size) && size > 0 ? size : DEFAULT_IMAGE_SIZE,
     numClasses: Array.isArray(classes) && classes.length > 1 ? classes.length : 2,
     strategy: readStrategy(text) ?? { kind: 'ftl' },

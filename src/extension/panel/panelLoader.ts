@@ -88,7 +88,12 @@ export class PanelLoader {
       return;
     }
     this.view.set({ experiment, experimentError: undefined });
-    const key = { backbone: experiment.backbone, inputSize: experiment.inputSize, numClasses: experiment.numClasses };
+    const key: LayerTableKey = {
+      backbone: experiment.backbone,
+      inputSize: experiment.inputSize,
+      numClasses: experiment.numClasses,
+      ...(experiment.weights ? { weights: experiment.weights } : {}),
+    };
     void this.loadLayers(key);
     if (experiment.strategy.kind === 'tf' && experiment.strategy.cut) void this.loadTfTotals({ ...key, tf: { cut: experiment.strategy.cut } });
   }

@@ -3,9 +3,9 @@ import * as vscode from 'vscode';
 import { COMMANDS, VIEWS } from '../ids';
 import type { RunsModel } from './runsModel';
 import type { ExperimentNode, RunNode } from './tree';
-import type { PendingTrialNode, SearchNode } from './searches';
+import type { PendingTrialNode, SearchInfoNode, SearchNode } from './searches';
 
-export type ExperimentsTreeNode = ExperimentNode | RunNode | SearchNode | PendingTrialNode;
+export type ExperimentsTreeNode = ExperimentNode | RunNode | SearchNode | PendingTrialNode | SearchInfoNode;
 
 export class ExperimentsView implements vscode.TreeDataProvider<ExperimentsTreeNode>, vscode.Disposable {
   private readonly changed = new vscode.EventEmitter<ExperimentsTreeNode | undefined>();
@@ -42,7 +42,8 @@ export class ExperimentsView implements vscode.TreeDataProvider<ExperimentsTreeN
   getChildren(element?: ExperimentsTreeNode): ExperimentsTreeNode[] {
     if (!element) return this.roots;
     if (element.kind === 'experiment') return [...element.searches, ...element.runs];
-    if (element.kind === 'search') return element.trials;
+    if (element.kind === 'search') return [...element.info, ...element.trials];
+    if (element.kind === 'searchInfo') return element.children;
     return [];
   }
 
@@ -50,8 +51,12 @@ export class ExperimentsView implements vscode.TreeDataProvider<ExperimentsTreeN
     if (element.kind === 'experiment') return undefined;
     for (const e of this.roots) {
       if (e.runs.some((r) => r.id === element.id) || e.searches.some((x) => x.id === element.id)) return e;
-      const search = e.searches.find((x) => x.trials.some((t) => t.id === element.id));
+      const search = e.searches.find((x) => x.trials.some((t) => t.id === element.id) || x.info.some((i) => i.id === element.id));
       if (search) return search;
+      for (const x of e.searches) {
+        const info = x.info.find((i) => i.children.some((c) => c.id === element.id));
+        if (info) return info;
+      }
     }
     return undefined;
   }
@@ -87,6 +92,16 @@ export class ExperimentsView implements vscode.TreeDataProvider<ExperimentsTreeN
       item.contextValue = node.contextValue;
       if (node.contextValue.includes(';report')) item.command = { command: COMMANDS.openSearchReport, title: 'Open Search Report', arguments: [node] };
       item.accessibilityInformation = { label: `cutoff search ${node.label}, ${node.description}` };
+      return item;
+    }
+    if (node.kind === 'searchInfo') {
+      const item = new vscode.TreeItem(node.label, node.children.length ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None);
+      item.id = node.id;
+      item.description = node.description;
+      item.tooltip = new vscode.MarkdownString(node.tooltip);
+      item.iconPath = new vscode.ThemeIcon(node.icon.id, node.icon.color ? new vscode.ThemeColor(node.icon.color) : undefined);
+      item.contextValue = node.contextValue;
+      item.accessibilityInformation = { label: `${node.label}, ${node.description}` };
       return item;
     }
     const item = new vscode.TreeItem(node.label, vscode.TreeItemCollapsibleState.None);

@@ -2,16 +2,20 @@
  * Cutoff searches as the Experiments view sees them: every `<runsDir>/searches/<id>/search.json`
  * with the run record of each trial that has started, grouped under the experiment file the
  * search was started from. Trials with a run are ordinary run nodes (so every run action works
- * on them), labelled by strategy, cut and stage; trials not started yet are plain rows.
- * No `vscode` here.
+ * on them), labelled by strategy, cut and stage; trials not started yet are plain rows, and
+ * trials a halving round stopped read as stopped. A fast search also lists its probe ranking
+ * (finalists and picks marked) and, once reported, its cost. No `vscode` here.
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readRun, type RunRecord } from '../../engine/runstore';
 import { readSearch, searchesDir, type SearchState, type Trial } from '../../engine/search/state';
 import { formatLocalTime, formatMetric, formatShortTime } from '../../shared/format';
 import { pathKey, runNode, statusIcon, type RunNode, type TreeInput } from './tree';
 import { strategyShortLabel } from '../../shared/strategies';
+import type { SearchStrategy } from '../../shared/experiment';
+import { parseSearchReport, SEARCH_REPORT_FILE, type Finalist, type SearchReport } from '../../shared/formats/searchReport';
+import { costLine, finalistLabel, probeRankingRows } from '../../shared/probeRanking';
 
 /** A search folder read from disk, with the run record of every trial that has one. */
 export interface SearchRecord {
@@ -21,6 +25,20 @@ export interface SearchRecord {
   runs: Map<string, RunRecord>;
   /** Whether report.md is there. */
   hasReport: boolean;
+  /** report.json, once written and readable. */
+  report?: SearchReport;
+}
+
+/** A row under a search that is not a trial: the probe ranking (its cuts as children) and the cost. */
+export interface SearchInfoNode {
+  kind: 'searchInfo';
+  id: string;
+  label: string;
+  description: string;
+  tooltip: string;
+  icon: RunNode['icon'];
+  contextValue: 'probeRanking' | 'probeCut' | 'searchCost';
+  children: SearchInfoNode[];
 }
 
 /** A trial that has no run folder yet. */
@@ -50,6 +68,8 @@ export interface SearchNode {
   icon: RunNode['icon'];
   /** `search;<status>[;report]`. */
   contextValue: string;
+  /** Fast searches: the probe ranking and, once reported, the cost; shown before the trials. */
+  info: SearchInfoNode[];
   trials: TrialNode[];
 }
 
@@ -83,7 +103,13 @@ export function listSearches(runsDir: string): SearchRecord[] {
         // the run folder is being created, or was deleted
       }
     }
-    out.push({ dir, state, runs, hasReport: existsSync(join(dir, 'report.md')) });
+    let report: SearchReport | undefined;
+    try {
+      report = parseSearchReport(readFileSync(join(dir, SEARCH_REPORT_FILE), 'utf8'), join(dir, SEARCH_REPORT_FILE));
+    } catch {
+      // not reported yet, or being written
+    }
+    out.push({ dir, state, runs, hasReport: existsSync(join(dir, 'report.md')), report });
   }
   return out;
 }
@@ -116,21 +142,124 @@ export function trialLabel(t: Trial): string {
 function trialNode(rec: SearchRecord, t: Trial, input: Pick<TreeInput, 'live' | 'hasModel' | 'now'>): TrialNode {
   const run = rec.runs.get(t.id);
   const metric = t.metric !== undefined ? `val ${rec.state.metric.replace(/^val_/, '')} ${formatMetric(t.metric)}` : undefined;
+  const stopped = t.status === 'stopped' ? stoppedDescription(t) : undefined;
   if (run) {
     const node = runNode(run, input);
+    // a halving round's loser: its run is cancelled on disk, but the search stopped it on purpose
+    if (stopped) return { ...node, label: trialLabel(t), description: stopped, icon: STOPPED_ICON };
     return { ...node, label: trialLabel(t), description: [metric, node.description].filter(Boolean).join(' · ') };
   }
   const icon: RunNode['icon'] =
-    t.status === 'failed' ? statusIcon('failed') : t.status === 'running' ? statusIcon('running') : { id: 'circle-large-outline', color: 'disabledForeground' };
+    t.status === 'failed'
+      ? statusIcon('failed')
+      : t.status === 'running'
+        ? statusIcon('running')
+        : stopped
+          ? STOPPED_ICON
+          : { id: 'circle-large-outline', color: 'disabledForeground' };
   return {
     kind: 'trial',
     id: `trial:${pathKey(rec.dir)}:${t.id}`,
     label: trialLabel(t),
-    description: t.status === 'failed' ? `failed${t.error ? `: ${t.error.split('\n')[0]}` : ''}` : t.status,
+    description: t.status === 'failed' ? `failed${t.error ? `: ${t.error.split('\n')[0]}` : ''}` : (stopped ?? t.status),
     tooltip: [`**${t.id}**`, '', `block ${t.block ?? '–'} · ${t.status}`, '', `\`${join(rec.dir, t.file)}\``].join('\n'),
     icon,
     contextValue: 'trial',
   };
+}
+
+/** A trial a halving round stopped: it continues only if it survives the round. */
+const STOPPED_ICON: RunNode['icon'] = { id: 'debug-stop', color: 'charts.orange' };
+
+function stoppedDescription(t: Trial): string {
+  const n = t.short?.epochs ?? t.trained;
+  return `stopped by halving${n !== undefined ? ` after ${n} ep` : ''}${t.short?.metric !== undefined ? ` · val ${formatMetric(t.short.metric)}` : ''}`;
+}
+
+/** Fast mode, before the report: the first seed's trials at ranked cuts, as the report lists them. */
+function finalistsOf(s: SearchState): Finalist[] {
+  const s0 = s.finalSeeds[0];
+  const out: Finalist[] = [];
+  for (const t of s.trials) {
+    const r = t.cut !== null && t.seed === s0 && t.strategy !== 'ftl' ? s.ranking?.cuts.find((c) => c.cut === t.cut) : undefined;
+    if (r)
+      out.push({
+        strategy: t.strategy,
+        cut: r.cut,
+        block: r.block,
+        probeRank: r.rank,
+        probeAuroc: r.auroc,
+        valMetric: t.metric,
+        picked: s.picks[t.strategy as SearchStrategy]?.stage1 === t.cut,
+      });
+  }
+  return out;
+}
+
+/** The probe ranking (one child per cut, finalists and picks marked) and the cost, of a fast search. */
+export function searchInfo(rec: SearchRecord): SearchInfoNode[] {
+  const ranking = rec.report?.ranking ?? rec.state.ranking;
+  if (!ranking) return [];
+  const key = pathKey(rec.dir);
+  const rows = probeRankingRows(ranking, rec.report?.finalists ?? finalistsOf(rec.state));
+  const chosen = rows.filter((r) => r.chosen);
+  const cuts: SearchInfoNode[] = rows.map((r) => {
+    const tuned = finalistLabel(r);
+    return {
+      kind: 'searchInfo',
+      id: `probeCut:${key}:${r.cut}`,
+      label: `${r.rank}. ${r.cut}`,
+      description: [`probe val AUROC ${formatMetric(r.auroc)}`, tuned && `fine-tuned: ${tuned}`].filter(Boolean).join(' · '),
+      tooltip: [
+        `**${r.cut}**${r.block ? ` (${r.block})` : ''}, probe rank ${r.rank} of ${rows.length}`,
+        '',
+        `probe on the validation split: AUROC ${formatMetric(r.auroc)} · AUPRC ${formatMetric(r.auprc)}`,
+        ...r.finalists.map(
+          (f) =>
+            `\n${f.strategy.toUpperCase()} fine-tuned: val ${rec.state.metric.replace(/^val_/, '')} ${f.valMetric !== undefined ? formatMetric(f.valMetric) : '–'}${f.picked ? ' (picked)' : ''}`,
+        ),
+      ].join('\n'),
+      icon: r.chosen
+        ? { id: 'star-full', color: 'charts.yellow' }
+        : r.finalists.length
+          ? { id: 'flame', color: 'charts.blue' }
+          : { id: 'circle-small', color: 'disabledForeground' },
+      contextValue: 'probeCut',
+      children: [],
+    };
+  });
+  const out: SearchInfoNode[] = [
+    {
+      kind: 'searchInfo',
+      id: `probeRanking:${key}`,
+      label: 'probe ranking',
+      description: [
+        `${rows.length} cuts`,
+        `${ranking.images.train}/${ranking.images.val} train/val images`,
+        chosen.length ? `chosen ${chosen.map((r) => r.cut).join(', ')}` : '',
+      ]
+        .filter(Boolean)
+        .join(' · '),
+      tooltip: `A logistic-regression probe on the pretrained features at each cut, ranked by validation AUROC (${ranking.seconds.toFixed(1)} s). Starred: a strategy's pick; flame: fine-tuned as a finalist.`,
+      icon: { id: 'list-ordered' },
+      contextValue: 'probeRanking',
+      children: cuts,
+    },
+  ];
+  const cost = rec.report?.cost;
+  if (cost) {
+    out.push({
+      kind: 'searchInfo',
+      id: `searchCost:${key}`,
+      label: 'cost',
+      description: `${cost.runs} runs · ${cost.epochEquivalents.toFixed(2)} full-run equivalents${cost.ftlSeconds > 0 ? ` · ${(cost.seconds / cost.ftlSeconds).toFixed(1)}× one FTL run` : ''}`,
+      tooltip: costLine(cost),
+      icon: { id: 'dashboard' },
+      contextValue: 'searchCost',
+      children: [],
+    });
+  }
+  return out;
 }
 
 /** Stage 1 first, then stage 2, then the final runs; within a stage, as the search planned them. */
@@ -177,6 +306,7 @@ export function searchNode(rec: SearchRecord, input: Pick<TreeInput, 'live' | 'h
     tooltip,
     icon,
     contextValue: ['search', status, ...(rec.hasReport ? ['report'] : [])].join(';'),
+    info: searchInfo(rec),
     trials,
   };
 }

@@ -32,7 +32,7 @@ export interface LiveProgress {
   message?: string;
 }
 
-export type IconColor = 'testing.iconPassed' | 'testing.iconFailed' | 'charts.yellow' | 'charts.blue' | 'disabledForeground';
+export type IconColor = 'testing.iconPassed' | 'testing.iconFailed' | 'charts.yellow' | 'charts.blue' | 'charts.orange' | 'disabledForeground';
 
 export interface RunNode {
   kind: 'run';

@@ -3,7 +3,7 @@
  * torch/CUDA versions, devices, the device a run gets), why earlier steps of the Python search
  * gave nothing, and whether jobs started here use torch given ttl.backend. No `vscode` here.
  */
-import type { TorchDoctor } from '../../engine/torch/python';
+import { decideAutoEngine, type TorchDoctor } from '../../engine/torch/python';
 import type { BackendSetting } from '../ids';
 
 export interface TorchCheck {
@@ -19,11 +19,22 @@ export interface TorchCheck {
 const fromWhere = (source: string) => (source === 'PATH' ? 'on PATH' : `from ${source}`);
 const gib = (bytes: number) => `${(bytes / 2 ** 30).toFixed(1)} GiB`;
 
-/** Whether and where jobs started from the editor train with PyTorch, given ttl.backend. */
-export function torchUseLine(backend: BackendSetting, ok: boolean): string {
-  const broken = ok ? '' : ', and fails until the problem above is fixed';
+/**
+ * Whether and where jobs started from the editor train with PyTorch, given ttl.backend. For
+ * `auto` it says what `train.backend: "auto"` picks with this doctor, in the engine's own words
+ * ({@link decideAutoEngine}, the rule runs use), for an experiment whose backbone torch trains.
+ */
+export function torchUseLine(backend: BackendSetting, doctor: TorchDoctor): string {
+  const broken = doctor.ok ? '' : ', and fails until the problem above is fixed';
   if (backend === 'torch') return `ttl.backend is torch: every run and resume started here trains with PyTorch${broken}.`;
-  if (backend === 'auto') return `ttl.backend is auto: each experiment file's train.backend decides; a file with "backend": "torch" trains with PyTorch${broken}.`;
+  if (backend === 'auto') {
+    const auto = decideAutoEngine(doctor);
+    const picks = auto.engine === 'torch' ? `PyTorch on ${auto.device}` : 'the TensorFlow.js engine';
+    return (
+      `ttl.backend is auto: each experiment file's train.backend decides. "auto" (the default) trains with ${picks} here: ${auto.reason}. ` +
+      `A file with "backend": "torch" trains with PyTorch${broken}.`
+    );
+  }
   return `ttl.backend is ${backend}: it overrides the experiment files, so runs started here do not use PyTorch; choose torch with TTL: Select Compute Backend.`;
 }
 
@@ -41,7 +52,7 @@ export function torchCheck(doctor: TorchDoctor, notes: string[], backend: Backen
     lines.push(`Device for '${r.device.requested}': ${r.device.chosen} (${r.device.name ?? '–'}): ${r.device.reason ?? ''}`.trimEnd());
   }
   if (doctor.error) lines.push(`Problem: ${doctor.error}`);
-  lines.push(torchUseLine(backend, doctor.ok));
+  lines.push(torchUseLine(backend, doctor));
   const summary =
     doctor.ok && r
       ? `PyTorch engine ready: torch ${r.torch.version} on ${r.device.chosen} (${r.device.name ?? r.device.chosen}), Python ${fromWhere(doctor.source)}.`

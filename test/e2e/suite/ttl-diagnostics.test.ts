@@ -67,6 +67,32 @@ suite('TTL Studio: diagnostics', () => {
     await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
   });
 
+  test('ImageNet weights not fetched: a quick fix downloads them; cuts are checked against the Keras ResNet-50', async function () {
+    this.timeout(60_000);
+    await ttlApi();
+    const text = JSON.stringify({
+      name: 'imagenet',
+      data: { format: 'npz', path: breastMnistData() },
+      model: { backbone: 'resnet50', weights: 'imagenet' },
+      strategy: { kind: 'ttl', cut: 'pool1' },
+    });
+    const uri = await writeWorkspaceFile('imagenet.ttl.json', text);
+    const doc = await vscode.workspace.openTextDocument(uri);
+    await vscode.window.showTextDocument(doc);
+    const diags = await waitFor('two TTL Studio diagnostics', () => (ours(uri).length === 2 ? ours(uri) : undefined));
+    const byCode = Object.fromEntries(diags.map((d) => [String(d.code), d]));
+    // the editor knows the Keras layout those weights come with: its stem cut is pool1_pool
+    assert.match(byCode['unknown-cut']?.message ?? '', /^"pool1" is not a cut point of resnet50; nearest: pool1_pool/, JSON.stringify(diags));
+    const weights = byCode['weights-not-fetched'];
+    assert.equal(doc.getText(weights.range), '"imagenet"');
+    const actions = await vscode.commands.executeCommand<vscode.CodeAction[]>('vscode.executeCodeActionProvider', uri, weights.range, vscode.CodeActionKind.QuickFix.value);
+    const fix = actions.find((a) => a.title === 'Download ImageNet ResNet-50 weights (103 MB)');
+    assert.ok(fix, JSON.stringify(actions.map((a) => a.title)));
+    assert.equal(fix.command?.command, 'ttl.fetchWeights');
+    assert.deepEqual(fix.command?.arguments, ['resnet50-imagenet']);
+    await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
+  });
+
   test('creating the missing data folder outside the editor clears its diagnostic', async function () {
     this.timeout(30_000);
     await ttlApi();

@@ -1,14 +1,15 @@
-// A cutoff search from the editor: "TTL: Run Cutoff Search" runs `ttl search` as a job; the search
-// shows up under its experiment with every trial, and its report opens.
+// A cutoff search from the editor: "TTL: Run Cutoff Search" runs `ttl search` (fast, the default)
+// as a job; the search shows up under its experiment with its probe ranking, its cost and every
+// trial, and its report opens.
 import * as assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { suite, test, waitFor, writeWorkspaceFile } from './harness';
 import { breastMnistData, experimentNode, ttlApi } from './ttl.helpers';
 
 suite('TTL Studio: cutoff search', () => {
-  test('Run Cutoff Search on a tiny BreastMNIST search: the search and its trials in the tree, then its report', async function () {
+  test('Run Cutoff Search on a tiny BreastMNIST search: the search, its probe ranking and its trials in the tree, then its report', async function () {
     this.timeout(240_000);
     const api = await ttlApi();
     const exp = {
@@ -17,7 +18,7 @@ suite('TTL Studio: cutoff search', () => {
       model: { backbone: 'mobilenet_v1' },
       strategy: { kind: 'ttl', cut: 'conv_pw_5_relu' },
       train: { epochs: 1, batchSize: 16, optimizer: 'adam', lr: 0.001, seeds: [1] },
-      search: { strategies: ['ttl'], candidates: ['stage2', 'stage4'], stage2Radius: 1, seeds: 1 },
+      search: { strategies: ['ttl'], seeds: 1 },
     };
     const uri = await writeWorkspaceFile('breastmnist-search-tiny.ttl.json', JSON.stringify(exp, null, 2) + '\n');
     await experimentNode(api, 'breastmnist-search-tiny');
@@ -39,14 +40,23 @@ suite('TTL Studio: cutoff search', () => {
     assert.match(search.contextValue, /^search;finished;report$/);
     assert.match(search.description, /^finished · (\d+)\/\1 trials · best ttl @ conv_(?:pw|dw)_\d+_relu$/);
     const labels = search.trials.map((t) => t.label);
-    assert.ok(
-      labels.some((l) => /^ttl @ conv_(?:pw|dw)_\d+_relu · stage 1 /.test(l)),
-      labels.join('\n'),
+    // the two best-ranked cuts fine-tuned beside FTL
+    assert.equal(labels.filter((l) => /^ttl @ conv_(?:pw|dw)_\d+_relu · stage 1 /.test(l)).length, 2, labels.join('\n'));
+    // the probe ranking of every candidate cut, best first, the pick starred; and the cost
+    const report = JSON.parse(readFileSync(path.join(search.dir, 'report.json'), 'utf8')) as { ranking: { cuts: { cut: string }[] }; rows: { cut: string | null }[] };
+    assert.deepEqual(
+      search.info.map((i) => i.label),
+      ['probe ranking', 'cost'],
     );
-    assert.ok(
-      labels.some((l) => /^ttl @ conv_(?:pw|dw)_\d+_relu · stage 2 /.test(l)),
-      labels.join('\n'),
+    assert.deepEqual(
+      search.info[0].children.map((c) => c.label),
+      report.ranking.cuts.map((c, i) => `${i + 1}. ${c.cut}`),
     );
+    assert.deepEqual(
+      search.info[0].children.filter((c) => c.icon.id === 'star-full').map((c) => c.label.replace(/^\d+\. /, '')),
+      [report.rows[1].cut],
+    );
+    assert.match(search.info[1].description, /^\d+ runs · \d+\.\d\d full-run equivalents/);
     assert.ok(
       labels.some((l) => /^ftl · /.test(l)),
       labels.join('\n'),
