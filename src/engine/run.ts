@@ -14,6 +14,7 @@ import { assertExperimentOnDisk } from './experiment/disk';
 import { loadDataset } from './data';
 import type { LoadedDataset } from './data/types';
 import { loadBackbone } from './models';
+import { IMAGENET_WEIGHTS, TORCHVISION_IMAGENET_WEIGHTS } from './weights/registry';
 import { saveLayersModelFile } from './models/layersModel';
 import { writeLayerWeights } from './models/safetensors';
 import { prepareStrategy, type StrategySpec } from './strategies';
@@ -258,17 +259,23 @@ async function trainSeed(ctx: Context, openRun: () => RunHandle, seed: number, r
   const split = splitIndices(data, ctx.file);
   const labels = data.items.map((it) => it.label);
   const numClasses = data.classes.length;
+  // torchvision's ImageNet weights are fetched and loaded by the torch worker: here the same architecture, and its weights come back at the end
+  const torchvision = ctx.torch !== undefined && exp.model.weights === TORCHVISION_IMAGENET_WEIGHTS;
   const backbone = await loadBackbone({
     backbone: exp.model.backbone,
-    weights: exp.model.weights,
+    weights: torchvision ? undefined : exp.model.weights,
     inflateFrom: exp.model.inflateFrom,
     inputSize: data.imageSize,
-    pretrained: exp.model.pretrained,
+    pretrained: torchvision ? false : exp.model.pretrained,
     seed,
   });
-  // a 3D backbone's weights file or 2D inflation is read by the TypeScript engine only: the worker gets the result
+  // read by the TypeScript engine only, the worker gets the result: a 3D backbone's weights file or 2D inflation, and the
+  // Keras ImageNet weights of "imagenet" from the weights cache
   const is3d = VOLUME_BACKBONES.includes(exp.model.backbone as never);
-  const backboneWeights = ctx.torch && is3d && (exp.model.weights !== undefined || exp.model.inflateFrom !== undefined) ? writeLayerWeights(backbone.model) : undefined;
+  const backboneWeights =
+    ctx.torch && ((is3d && (exp.model.weights !== undefined || exp.model.inflateFrom !== undefined)) || exp.model.weights === IMAGENET_WEIGHTS)
+      ? writeLayerWeights(backbone.model)
+      : undefined;
   let prepared: ReturnType<typeof prepareStrategy>;
   try {
     prepared = prepareStrategy(backbone, exp.strategy as StrategySpec, numClasses, seed, exp.train.headLrMultiplier);

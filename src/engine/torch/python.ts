@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { TtlInputError } from '../errors';
 import { startJobProcess } from '../jobs/runner';
 import { isBuiltinBackbone } from '../../shared/experiment';
-import { IMAGENET_WEIGHTS } from '../weights/registry';
+import { TORCHVISION_IMAGENET_WEIGHTS } from '../weights/registry';
 
 /** The install's folder that holds `python/ttl_torch`, found walking up from `start` (source tree or `dist/`). */
 export function torchPackageRoot(start: string = __dirname): string {
@@ -148,9 +148,12 @@ export function decideAutoEngine(doctor: TorchDoctor, backbone?: string, weights
   if (backbone !== undefined && !torchTrains(backbone)) {
     return { engine: 'tfjs', reason: `the torch engine does not train model.backbone ${backbone}` };
   }
-  if (weights === IMAGENET_WEIGHTS) return { engine: 'tfjs', reason: `the torch engine does not load model.weights "${IMAGENET_WEIGHTS}" yet` };
   const r = doctor.report;
-  if (!doctor.ok || !r || !r.device.chosen) return { engine: 'tfjs', reason: `the torch engine is not usable: ${doctor.error ?? r?.device.error ?? 'no report'}` };
+  if (!doctor.ok || !r || !r.device.chosen) {
+    // "torchvision-imagenet" then fails on the TensorFlow.js engine with a message naming the field
+    const only = weights === TORCHVISION_IMAGENET_WEIGHTS ? ` (model.weights "${TORCHVISION_IMAGENET_WEIGHTS}" needs it)` : '';
+    return { engine: 'tfjs', reason: `the torch engine is not usable${only}: ${doctor.error ?? r?.device.error ?? 'no report'}` };
+  }
   const chosen = r.device.chosen;
   const gpu = chosen.startsWith('cuda') || chosen === 'mps';
   const where = `torch ${r.torch.version} in ${r.python.executable} on ${chosen} (${r.device.name ?? chosen})`;
