@@ -30,7 +30,7 @@ import type { ScoreMetrics } from './train/evaluate';
 import type { LoopState } from './train/loop';
 import type { Evaluated } from './torch/train';
 import { versions } from './versions';
-import { autoEngine, checkTorch, findPython, torchPackageRoot } from './torch/python';
+import { autoEngine, checkTorch, fetchTorchvisionWeights, findPython, torchPackageRoot } from './torch/python';
 import { trainSeedTorch, type TorchSetup } from './torch/train';
 import { isBuiltinBackbone, VOLUME_BACKBONES } from '../shared/experiment';
 import { writeJsonAtomic } from './atomic';
@@ -204,6 +204,14 @@ async function prepareContext(file: string, exp: Experiment, options: RunOptions
       message: `backend: torch ${r.torch.version} in ${r.python.executable} on ${r.device.chosen} (${r.device.name}; ${r.device.reason}), precision ${precision}`,
     });
   } else emit({ type: 'log', level: 'info', message: `backend: ${backend.chosen}` });
+  if (torch && exp.model.weights === TORCHVISION_IMAGENET_WEIGHTS) {
+    // fetched (or found and checked) before any run folder exists: offline or a wrong file is one line and no run
+    emit({ type: 'phase', phase: 'fetching torchvision weights' });
+    const at = await fetchTorchvisionWeights(torch.python, exp.model.backbone, torch.packageRoot).catch((e: unknown) => {
+      throw e instanceof TtlInputError ? new TtlInputError(`${file}: /model/weights: ${e.message}`) : e;
+    });
+    emit({ type: 'log', level: 'info', message: `model.weights: torchvision's ImageNet weights of ${exp.model.backbone} (${at})` });
+  }
   if (check) {
     for (const w of await assertExperimentOnDisk(file)) emit({ type: 'log', level: 'warn', message: formatProblems(file, [w]) });
   }

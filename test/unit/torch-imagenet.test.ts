@@ -317,7 +317,7 @@ print(len(loaded), same, torch.equal(src(x), dst(x)))
   // resnet18: 20 convolutions (1 + 8×2 + 3 downsample, no bias) and 20 batch norms of 4 tensors each: 100 tensors
   assert.equal(mapped.stdout.trim(), '100 True True');
 
-  // a file under torchvision's name that is not torchvision's: rejected by its hash, before it is loaded
+  // a file under torchvision's name that is not torchvision's: rejected by its hash before it is loaded, before any run folder exists
   mkdirSync(checkpoints, { recursive: true });
   writeFileSync(path.join(checkpoints, 'resnet18-f37072fd.pth'), readFileSync(path.join(DIR, 'tv-resnet18.pth')));
   const file = experiment('tv-run', { backbone: 'resnet18', weights: 'torchvision-imagenet' }, { backend: 'torch', device: 'cpu' }, { kind: 'ttl', cut: 'conv3_x' });
@@ -329,10 +329,12 @@ print(len(loaded), same, torch.equal(src(x), dst(x)))
   });
   const lines = run.stderr.trim().split('\n');
   assert.equal(run.status, 2, run.stderr);
+  // checked before the run starts: no run folder
+  assert.equal(existsSync(path.join(DIR, 'tv-runs')), false);
   assert.match(
     lines[lines.length - 1],
     new RegExp(
-      `model\\.weights: ${path.join(checkpoints, 'resnet18-f37072fd.pth').replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} is not the file of https://download\\.pytorch\\.org/models/resnet18-f37072fd\\.pth: its SHA-256 starts [0-9a-f]{8}, expected f37072fd; delete it and fetch it again$`,
+      `^error: ${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: /model/weights: ${path.join(checkpoints, 'resnet18-f37072fd.pth').replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} is not the file of https://download\\.pytorch\\.org/models/resnet18-f37072fd\\.pth: its SHA-256 starts [0-9a-f]{8}, expected f37072fd; delete it and fetch it again$`,
     ),
   );
 

@@ -186,3 +186,22 @@ export async function autoEngine(opts: { python?: string; device?: string; backb
   const doctor = await cachedTorchDoctor({ python: opts.python, device: opts.device });
   return { ...decideAutoEngine(doctor, opts.backbone, opts.weights), doctor };
 }
+
+/**
+ * torchvision's ImageNet weights of `backbone` in torch's hub cache (`$TORCH_HOME/hub/checkpoints`),
+ * fetched there first when missing and checked against their hash (`python -m ttl_torch
+ * torchvision-weights`), before a run folder exists; the worker then loads them from there.
+ * @returns the checkpoint's path.
+ * @throws TtlInputError offline (naming the URL and where to put the file), or for a wrong file.
+ */
+export async function fetchTorchvisionWeights(choice: PythonChoice, backbone: string, packageRoot: string = torchPackageRoot()): Promise<string> {
+  const job = startJobProcess({
+    ...torchSpawn(choice.command, packageRoot),
+    args: ['-m', 'ttl_torch', 'torchvision-weights', backbone],
+    env: torchEnv(packageRoot),
+  });
+  const end = await job.outcome;
+  if (end.state === 'done' && end.result.kind === 'check') return String(end.result.check.path);
+  if (end.state === 'failed' && end.answered) throw new TtlInputError(end.error);
+  throw new Error(`python -m ttl_torch torchvision-weights ${backbone} failed: ${end.state === 'failed' ? end.error : end.state}; ${job.stderrTail().join(' ')}`);
+}
