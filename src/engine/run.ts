@@ -205,6 +205,7 @@ async function prepareContext(file: string, exp: Experiment, options: RunOptions
     });
   } else emit({ type: 'log', level: 'info', message: `backend: ${backend.chosen}` });
   if (torch && exp.model.weights === TORCHVISION_IMAGENET_WEIGHTS) {
+    if (exp.model.pretrained === false) throw new TtlInputError(`${file}: /model/weights: 'weights' was given but 'pretrained' is false for ${exp.model.backbone}`);
     // fetched (or found and checked) before any run folder exists: offline or a wrong file is one line and no run
     emit({ type: 'phase', phase: 'fetching torchvision weights' });
     const at = await fetchTorchvisionWeights(torch.python, exp.model.backbone, torch.packageRoot).catch((e: unknown) => {
