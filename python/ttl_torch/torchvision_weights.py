@@ -2,11 +2,13 @@
 
 torchvision's published ``IMAGENET1K_V1`` checkpoints of the architectures the torch engine builds
 torchvision's way (resnet18, resnet50 — torchvision's ResNet v1.5, stride on the 3×3 —,
-densenet121), fetched with torch alone (``torch.hub.load_state_dict_from_url``, no torchvision
-needed) into torch's own hub cache, ``$TORCH_HOME/hub/checkpoints/<file>`` (default
-``~/.cache/torch/hub/checkpoints``), where torchvision keeps them too. Every file is checked
-against the SHA-256 prefix in its name (torchvision's convention), also a file that was put
-there by hand, before it is loaded; its tensors are then mapped onto our layer names
+densenet121), fetched with torch alone (no torchvision needed) into torch's own hub cache,
+``$TORCH_HOME/hub/checkpoints/<file>`` (default ``~/.cache/torch/hub/checkpoints``), where
+torchvision keeps them too. The download is the one ``torch.hub.load_state_dict_from_url(url,
+check_hash=True)`` makes (``torch.hub.download_url_to_file`` with the hash prefix); that
+function is not called itself because it loads a file already in the cache unchecked, while
+here every file is checked against the SHA-256 prefix in its name (torchvision's convention),
+also one that was put there by hand, before it is loaded; its tensors are then mapped onto our layer names
 (`torch_names.load_reference_state_dict`). Offline, the error names the URL and the exact path
 to put the file at.
 
