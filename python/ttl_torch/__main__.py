@@ -5,6 +5,10 @@ Commands:
                         print one JSON object: interpreter, torch, CUDA/cuDNN, devices, the chosen device and why;
                         with --events, as the job protocol's closing line (``done`` with a ``check`` result, or ``failed``)
   train                 the compute worker of a training run: job protocol on stdio (see train.py)
+  torchvision-weights BACKBONE
+                        fetch torchvision's ImageNet weights of BACKBONE into torch's hub cache (or find them there) and
+                        check their hash; the job protocol's closing line: ``done`` with a ``check`` result
+                        ``{"backbone", "url", "path"}``, or ``failed`` (an input error: offline, a wrong file)
 
 Exit codes: 0 ok; 1 the asked device is absent; 2 usage; 3 torch missing or too old (one line on stderr).
 """
@@ -24,6 +28,8 @@ def main(argv=None) -> int:
     d.add_argument("--device", default="auto", help="auto (cuda → mps → cpu), cuda, cuda:N, mps or cpu")
     d.add_argument("--events", action="store_true", help="print the report as the job protocol's closing line")
     sub.add_parser("train", help="the compute worker of a training run (job protocol on stdin/stdout)")
+    w = sub.add_parser("torchvision-weights", help="fetch and check torchvision's ImageNet weights of a backbone (job protocol's closing line)")
+    w.add_argument("backbone", help="resnet18, resnet50 or densenet121")
     args = parser.parse_args(argv)
     try:
         if args.command == "train":
@@ -39,9 +45,24 @@ def main(argv=None) -> int:
                 return 0
             print(json.dumps(report))
             return 0 if report["ok"] else 1
+        if args.command == "torchvision-weights":
+            from .torchvision_weights import URLS, fetch  # noqa: PLC0415
+            from .weights import WeightsError  # noqa: PLC0415
+
+            try:
+                url = URLS.get(args.backbone)
+                if url is None:
+                    raise WeightsError(f"torchvision's ImageNet weights are available for {', '.join(URLS)} only, not {args.backbone}")
+                path = fetch(url)
+            except WeightsError as e:
+                print(json.dumps({"v": PROTOCOL_VERSION, "type": "failed", "error": str(e), "inputError": True, "outOfMemory": False}))
+                return 2
+            check = {"backbone": args.backbone, "url": url, "path": str(path)}
+            print(json.dumps({"v": PROTOCOL_VERSION, "type": "done", "result": {"kind": "check", "check": check}}))
+            return 0
     except TorchUnavailable as e:
         print(f"ttl_torch: {e}", file=sys.stderr)
-        if getattr(args, "events", False):
+        if getattr(args, "events", False) or args.command == "torchvision-weights":
             print(json.dumps({"v": PROTOCOL_VERSION, "type": "failed", "error": str(e), "inputError": True, "outOfMemory": False}))
             return 2
         return 3

@@ -13,6 +13,8 @@ shipped MobileNet model.json converted here), builds the classifier at every cut
 weights given, and writes the logits as ``logits/<i>`` (one per head) to ``out``. One JSON
 line per case on stdout: ``{"id", "seconds", "params": [...]}`` (parameters per classifier).
 Everything runs on the CPU in float32, in eval mode (batch norm on its running statistics).
+A case (and a strategy below) with ``"imagenet": true`` builds the architecture of
+``"weights": "imagenet"`` (resnet50: the Keras ResNet-50 v1, `models/keras_resnet.py`).
 
 The manifest may also hold ``"strategies"``: ``[{"id", "backbone", "weights", "spec",
 "numClasses", "tf"?: {"weights", "input", "out"}}]``; for each, one JSON line
@@ -50,7 +52,7 @@ def run_case(case: dict, base: Path) -> dict:
 
     t0 = time.perf_counter()
     shipped = case["weights"] == "shipped"
-    net = build_backbone(case["backbone"], pretrained=shipped)
+    net = build_backbone(case["backbone"], pretrained=shipped, imagenet=bool(case.get("imagenet")))
     if not shipped:
         load_exchange(net, base / case["weights"])
     net.eval()
@@ -75,7 +77,7 @@ def run_case(case: dict, base: Path) -> dict:
 def run_strategy(case: dict, base: Path) -> dict:
     from safetensors.numpy import save_file  # noqa: PLC0415
 
-    net = build_backbone(case["backbone"], pretrained=False)
+    net = build_backbone(case["backbone"], pretrained=False, imagenet=bool(case.get("imagenet")))
     load_exchange(net, base / case["weights"])
     prepared = prepare_strategy(net, case["spec"], case["numClasses"])
     out = {"strategy": case["id"], "counts": parameter_counts(prepared)}

@@ -19,7 +19,7 @@ from typing import Dict, List, Optional
 
 from torch import nn
 
-from .models import BUILDERS
+from .models import rebuilder
 from .models.graph import Net, classifier
 
 
@@ -77,7 +77,7 @@ def prepare_strategy(backbone: Net, spec: dict, num_classes: int, head_lr_multip
         return Prepared(model, [ParamGroup("pretrained", 1.0, _params(model, body)), ParamGroup("new", head_lr_multiplier, _params(model, [HEAD]))], cut)
     if kind == "tf":
         cut = backbone.find_cut(spec["cut"])
-        rebuilt = BUILDERS[backbone.name](half_after=cut)
+        rebuilt = rebuilder(backbone)(half_after=cut)
         model = classifier(rebuilt, num_classes)
         names = model.layer_names()
         at = names.index(cut)

@@ -185,6 +185,8 @@ class Worker:
         torch = self.torch
         from .models import build_backbone  # noqa: PLC0415
         from .strategies import prepare_strategy  # noqa: PLC0415
+        from .torchvision_weights import TORCHVISION_IMAGENET, load_torchvision_imagenet  # noqa: PLC0415
+        from .weights import WeightsError  # noqa: PLC0415
 
         try:
             choice = select_device(p.get("device", "auto"))
@@ -229,12 +231,19 @@ class Worker:
         if (backbone_name in VOLUME_BACKBONES) != self.volumes:
             raise BadInput(f"model.backbone: {backbone_name} reads {'volumes' if backbone_name in VOLUME_BACKBONES else '2D images'}, but {pixels_file} holds {'volumes' if self.volumes else '2D images'}")
         torch.manual_seed(seed)
+        weights = m.get("weights")
         try:
-            backbone = build_backbone(backbone_name, pretrained=m.get("pretrained", True))
+            # weights of their own replace the shipped ones; "imagenet": the architecture of those weights (resnet50: Keras' v1)
+            backbone = build_backbone(backbone_name, pretrained=bool(m.get("pretrained", True)) and not weights, imagenet=bool(m.get("imagenet")))
         except ValueError as e:
             raise BadInput(f"model.backbone: {e}") from None
-        if m.get("weights"):
-            self._load_weights(backbone, m["weights"])
+        if weights == TORCHVISION_IMAGENET:
+            try:
+                load_torchvision_imagenet(backbone)
+            except WeightsError as e:
+                raise BadInput(f"model.weights: {e}") from None
+        elif weights:
+            self._load_weights(backbone, weights)
         torch.manual_seed(seed)
         try:
             prepared = prepare_strategy(backbone, p["strategy"], self.num_classes, float(t.get("headLrMultiplier", 1)))

@@ -14,6 +14,7 @@ import { assertExperimentOnDisk } from './experiment/disk';
 import { loadDataset } from './data';
 import type { LoadedDataset } from './data/types';
 import { loadBackbone } from './models';
+import { IMAGENET_WEIGHTS, TORCHVISION_IMAGENET_WEIGHTS } from './weights/registry';
 import { saveLayersModelFile } from './models/layersModel';
 import { writeLayerWeights } from './models/safetensors';
 import { prepareStrategy, type StrategySpec } from './strategies';
@@ -29,7 +30,7 @@ import type { ScoreMetrics } from './train/evaluate';
 import type { LoopState } from './train/loop';
 import type { Evaluated } from './torch/train';
 import { versions } from './versions';
-import { autoEngine, checkTorch, findPython, torchPackageRoot } from './torch/python';
+import { autoEngine, checkTorch, fetchTorchvisionWeights, findPython, torchPackageRoot } from './torch/python';
 import { trainSeedTorch, type TorchSetup } from './torch/train';
 import { isBuiltinBackbone, VOLUME_BACKBONES } from '../shared/experiment';
 import { writeJsonAtomic } from './atomic';
@@ -203,6 +204,15 @@ async function prepareContext(file: string, exp: Experiment, options: RunOptions
       message: `backend: torch ${r.torch.version} in ${r.python.executable} on ${r.device.chosen} (${r.device.name}; ${r.device.reason}), precision ${precision}`,
     });
   } else emit({ type: 'log', level: 'info', message: `backend: ${backend.chosen}` });
+  if (torch && exp.model.weights === TORCHVISION_IMAGENET_WEIGHTS) {
+    if (exp.model.pretrained === false) throw new TtlInputError(`${file}: /model/weights: 'weights' was given but 'pretrained' is false for ${exp.model.backbone}`);
+    // fetched (or found and checked) before any run folder exists: offline or a wrong file is one line and no run
+    emit({ type: 'phase', phase: 'fetching torchvision weights' });
+    const at = await fetchTorchvisionWeights(torch.python, exp.model.backbone, torch.packageRoot).catch((e: unknown) => {
+      throw e instanceof TtlInputError ? new TtlInputError(`${file}: /model/weights: ${e.message}`) : e;
+    });
+    emit({ type: 'log', level: 'info', message: `model.weights: torchvision's ImageNet weights of ${exp.model.backbone} (${at})` });
+  }
   if (check) {
     for (const w of await assertExperimentOnDisk(file)) emit({ type: 'log', level: 'warn', message: formatProblems(file, [w]) });
   }
@@ -258,17 +268,23 @@ async function trainSeed(ctx: Context, openRun: () => RunHandle, seed: number, r
   const split = splitIndices(data, ctx.file);
   const labels = data.items.map((it) => it.label);
   const numClasses = data.classes.length;
+  // torchvision's ImageNet weights are fetched and loaded by the torch worker: here the same architecture, and its weights come back at the end
+  const torchvision = ctx.torch !== undefined && exp.model.weights === TORCHVISION_IMAGENET_WEIGHTS;
   const backbone = await loadBackbone({
     backbone: exp.model.backbone,
-    weights: exp.model.weights,
+    weights: torchvision ? undefined : exp.model.weights,
     inflateFrom: exp.model.inflateFrom,
     inputSize: data.imageSize,
-    pretrained: exp.model.pretrained,
+    pretrained: torchvision ? false : exp.model.pretrained,
     seed,
   });
-  // a 3D backbone's weights file or 2D inflation is read by the TypeScript engine only: the worker gets the result
+  // read by the TypeScript engine only, the worker gets the result: a 3D backbone's weights file or 2D inflation, and the
+  // Keras ImageNet weights of "imagenet" from the weights cache
   const is3d = VOLUME_BACKBONES.includes(exp.model.backbone as never);
-  const backboneWeights = ctx.torch && is3d && (exp.model.weights !== undefined || exp.model.inflateFrom !== undefined) ? writeLayerWeights(backbone.model) : undefined;
+  const backboneWeights =
+    ctx.torch && ((is3d && (exp.model.weights !== undefined || exp.model.inflateFrom !== undefined)) || exp.model.weights === IMAGENET_WEIGHTS)
+      ? writeLayerWeights(backbone.model)
+      : undefined;
   let prepared: ReturnType<typeof prepareStrategy>;
   try {
     prepared = prepareStrategy(backbone, exp.strategy as StrategySpec, numClasses, seed, exp.train.headLrMultiplier);

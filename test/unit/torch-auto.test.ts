@@ -1,6 +1,6 @@
 /**
  * `backend: "auto"` and the torch engine: the decision from a torch check (GPU, CPU, missing
- * torch, an unsupported backbone), and a real run under auto with the project's virtual
+ * torch, an unsupported backbone, the two ImageNet weights), and a real run under auto with the project's virtual
  * environment, which takes torch and records it in run.json.
  *
  * Needs the virtual environment of `python/setup.sh` (the test suite runs it first).
@@ -54,10 +54,13 @@ test('auto takes torch on a GPU, then torch on the CPU, else the TensorFlow.js b
   assert.equal(file.engine, 'tfjs');
   assert.match(file.reason, /does not train model\.backbone \/models\/mine\/model\.json/);
 
-  // nor are the Keras ImageNet weights, which only the TensorFlow.js engines load
+  // the Keras ImageNet weights of "imagenet" load on both engines: torch on a GPU
   const keras = decideAutoEngine(ok(report('cuda:0', 'NVIDIA H100', '12.8')), 'resnet50', 'imagenet');
-  assert.equal(keras.engine, 'tfjs');
-  assert.match(keras.reason, /does not load model\.weights "imagenet"/);
+  assert.deepEqual([keras.engine, keras.device], ['torch', 'cuda:0']);
+  // torchvision's weights need torch: without it, the reason says so (the run then fails naming model.weights)
+  const tv = decideAutoEngine(missing, 'resnet50', 'torchvision-imagenet');
+  assert.equal(tv.engine, 'tfjs');
+  assert.equal(tv.reason, `the torch engine is not usable (model.weights "torchvision-imagenet" needs it): ${missing.error}`);
 });
 
 test('auto with the project venv picks torch: one check, cached, and a run under auto trains on torch and records it', { timeout: 120_000 }, async () => {

@@ -20,8 +20,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync, writeFileSync, readFileSync } from 'node:fs';
+import { writeFileSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { tf } from '../../src/engine/tf';
 import { initBackend } from '../../src/engine/backend';
@@ -30,9 +29,7 @@ import { loadTorchvisionWeights, readLayerWeights, readSafetensors, writeLayerWe
 import { loadTorchVideoWeights } from '../../src/engine/models/inflate';
 import { prepareStrategy, type StrategySpec } from '../../src/engine/strategies';
 import { tempDir } from './tmp';
-
-const ROOT = path.resolve(__dirname, '..', '..');
-const PYTHON = path.join(ROOT, 'python', '.venv', 'bin', 'python');
+import { randomiseBatchNorms, relativeError, runParity, uniform } from './parityHarness';
 const TOLERANCE = 1e-4;
 const NUM_CLASSES = 3;
 const BATCH = 2;
@@ -40,32 +37,6 @@ const BATCH = 2;
 before(async () => {
   await initBackend('wasm');
 });
-
-/** Deterministic values in [lo, hi). */
-function uniform(n: number, seed: number, lo = -1, hi = 1): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
-    out[i] = lo + (s / 4294967296) * (hi - lo);
-  }
-  return out;
-}
-
-/** Batch norms away from the identity: γ, β, running mean and variance drawn at random (seeded). */
-function randomiseBatchNorms(model: tf.LayersModel, seed: number): void {
-  let k = seed;
-  const ranges: Record<string, [number, number]> = { gamma: [0.5, 1.5], beta: [-0.2, 0.2], moving_mean: [-0.2, 0.2], moving_variance: [0.5, 1.5] };
-  for (const layer of model.layers) {
-    if (layer.getClassName() !== 'BatchNormalization') continue;
-    const values = layer.weights.map((w) => {
-      const [lo, hi] = ranges[w.originalName.split('/').pop()!];
-      return tf.tensor(uniform(w.shape[0] as number, ++k * 7919, lo, hi), w.shape as number[]);
-    });
-    layer.setWeights(values);
-    tf.dispose(values);
-  }
-}
 
 /** Every file of the tests, in one folder: the weights of a shared backbone are written once. */
 const DIR = tempDir('ttl-torch-parity-');
@@ -181,30 +152,6 @@ async function prepare(c: Case, seed: number): Promise<{ entry: object; expected
   }
 }
 
-/** Runs `python -m ttl_torch.parity` on a manifest; its JSON lines. */
-function runParity(name: string, manifest: object): Array<Record<string, unknown>> {
-  assert.ok(existsSync(PYTHON), `${PYTHON} is missing: run bash python/setup.sh`);
-  const file = path.join(DIR, `${name}.json`);
-  writeFileSync(file, JSON.stringify(manifest));
-  const run = spawnSync(PYTHON, ['-m', 'ttl_torch.parity', file], { cwd: path.join(ROOT, 'python'), encoding: 'utf8' });
-  assert.equal(run.status, 0, `python -m ttl_torch.parity failed:\n${run.stderr}`);
-  return run.stdout
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
-}
-
-/** max |got − want| / max |want|. */
-function relativeError(got: Float32Array, want: Float32Array): { rel: number; scale: number } {
-  let maxDiff = 0;
-  let scale = 0;
-  for (let j = 0; j < want.length; j++) {
-    maxDiff = Math.max(maxDiff, Math.abs(got[j] - want[j]));
-    scale = Math.max(scale, Math.abs(want[j]));
-  }
-  return { rel: maxDiff / scale, scale };
-}
-
 test('the torch engine gives the TypeScript engine’s logits for every built-in, whole and truncated', { timeout: 600_000 }, async (t) => {
   const entries: object[] = [];
   const expected: Expected[][] = [];
@@ -215,7 +162,7 @@ test('the torch engine gives the TypeScript engine’s logits for every built-in
     entries.push(p.entry);
     expected.push(p.expected);
   }
-  const reports = new Map(runParity('logits', { cases: entries }).map((r) => [r.id as string, r as { id: string; params: number[] }]));
+  const reports = new Map(runParity(DIR, 'logits', { cases: entries }).map((r) => [r.id as string, r as { id: string; params: number[] }]));
   const rows: string[] = [];
   for (const [i, c] of cases.entries()) {
     const torch = readSafetensors(readFileSync(path.join(DIR, `${c.id}-torch.safetensors`)));
@@ -323,7 +270,7 @@ test('each strategy has the same parameter groups, trainable and frozen counts o
       input.dispose();
     }
   }
-  const reports = runParity('strategies', { strategies: entries });
+  const reports = runParity(DIR, 'strategies', { strategies: entries });
   assert.equal(reports.length, expected.size);
   for (const r of reports) {
     const id = r.strategy as string;
@@ -371,7 +318,7 @@ test(
         out: `${name}-from-torch-features.safetensors`,
       });
     }
-    const reports = runParity('from-torch', { reference: entries });
+    const reports = runParity(DIR, 'from-torch', { reference: entries });
     assert.equal(reports.length, cases.length);
     try {
       for (const [i, c] of cases.entries()) {

@@ -9,12 +9,18 @@
 | ``resnet3d18`` | ``buildResNet3D18``          | `resnet.build_resnet3d18`     |
 | ``resnext3d101``| ``buildResNeXt3D101``       | `resnet.build_resnext3d101`   |
 | ``mobilenet3d``| ``buildMobileNet3D``         | `mobilenet.build_mobilenet3d` |
+
+With ``"weights": "imagenet"``, ``resnet50`` is the Keras ResNet-50 (v1) the TypeScript engine
+builds for those weights (``imagenetArchitecture``, `kerasResnet.ts`):
+`keras_resnet.build_keras_resnet50`, with the same layer names; the weights themselves come
+from the TypeScript engine in the exchange format.
 """
 
 from typing import Callable, Dict, Optional
 
 from .densenet import build_densenet121
 from .graph import Block, Net, Spec, classifier
+from .keras_resnet import KERAS_LAYOUT, build_keras_resnet50
 from .mobilenet import build_mobilenet3d, build_mobilenet_v1
 from .resnet import build_resnet, build_resnet3d18, build_resnext3d101
 
@@ -32,13 +38,27 @@ BUILDERS: Dict[str, Callable[..., Net]] = {
 #: The built-ins whose pretrained weights ship with the project (the MobileNet model.json).
 SHIPPED = {"mobilenet_v1", "mobilenet3d"}
 
+#: name → builder(half_after=None) of the architecture a built-in has with ``"weights": "imagenet"``.
+IMAGENET_BUILDERS: Dict[str, Callable[..., Net]] = {"resnet50": build_keras_resnet50}
 
-def build_backbone(name: str, pretrained: Optional[bool] = None) -> Net:
+
+def rebuilder(net: Net) -> Callable[..., Net]:
+    """The builder of `net`'s own architecture (TransFusion rebuilds it at half width)."""
+    return IMAGENET_BUILDERS[net.name] if net.spec.layout == KERAS_LAYOUT else BUILDERS[net.name]
+
+
+def build_backbone(name: str, pretrained: Optional[bool] = None, imagenet: bool = False) -> Net:
     """A built-in backbone by name. The MobileNets load the shipped ImageNet weights unless
     `pretrained` is False; the others start from torchvision's random initialisation.
+    `imagenet`: the architecture of ``"weights": "imagenet"`` (resnet50: the Keras ResNet-50 v1),
+    randomly initialised; its weights are loaded afterwards.
     :raises ValueError: for an unknown name, listing the built-ins.
     """
     key = name.strip().lower()
+    if imagenet:
+        if key not in IMAGENET_BUILDERS:
+            raise ValueError(f'"weights": "imagenet" is registered for {", ".join(IMAGENET_BUILDERS)} only, not {name}')
+        return IMAGENET_BUILDERS[key]()
     build = BUILDERS.get(key)
     if build is None:
         raise ValueError(f"unknown backbone '{name}'; built-ins: {', '.join(BUILDERS)}")
@@ -52,4 +72,4 @@ def build_backbone(name: str, pretrained: Optional[bool] = None) -> Net:
     return net
 
 
-__all__ = ["BUILDERS", "SHIPPED", "Block", "Net", "Spec", "build_backbone", "classifier"]
+__all__ = ["BUILDERS", "IMAGENET_BUILDERS", "SHIPPED", "rebuilder", "Block", "Net", "Spec", "build_backbone", "classifier"]

@@ -151,6 +151,8 @@ class Spec:
     default_input_size: int
     #: 2 for images, 3 for volumes.
     dims: int = 2
+    #: "torchvision" (the torchvision-style builders), or "keras" (the Keras ResNet-50 of ``"weights": "imagenet"``).
+    layout: str = "torchvision"
 
 
 class GraphBuilder:

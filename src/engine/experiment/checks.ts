@@ -13,7 +13,9 @@
  *   backbone, LWFT `k` is not beyond its units, a built-in without shipped weights has
  *   `weights` or `pretrained: false`;
  * - `"weights": "imagenet"`: registered for the backbone and fetched into the weights cache
- *   (`ttl weights get …`); its layer table is asked for as {@link layerTableKey}.
+ *   (`ttl weights get …`); its layer table is asked for as {@link layerTableKey}. The same on
+ *   every engine. `"weights": "torchvision-imagenet"`: torch only, for the backbones torchvision
+ *   publishes ImageNet weights of (fetched by the worker, not checked here).
  * - 2D/3D rules: `inflateFrom` only on a 3D ResNet, `data.volume` only with a 3D backbone.
  *
  * The layer table comes from the environment, so the editor can answer from the generated
@@ -24,7 +26,16 @@ import { distance } from 'fastest-levenshtein';
 import schemaJson from '../../../schema/experiment.schema.json';
 import { strategyInfo } from '../../shared/strategies';
 import { INFLATABLE_BACKBONES, VOLUME_BACKBONES, isBuiltinBackbone, type ProblemSeverity } from '../../shared/experiment';
-import { getCommandFor, IMAGENET_WEIGHTS, imagenetWeightsFor, KNOWN_WEIGHTS, PROVENANCE_FILE, weightsDir } from '../weights/registry';
+import {
+  getCommandFor,
+  IMAGENET_WEIGHTS,
+  imagenetWeightsFor,
+  KNOWN_WEIGHTS,
+  PROVENANCE_FILE,
+  TORCHVISION_IMAGENET_BACKBONES,
+  TORCHVISION_IMAGENET_WEIGHTS,
+  weightsDir,
+} from '../weights/registry';
 
 export type { ProblemSeverity };
 
@@ -39,6 +50,8 @@ export type ProblemCode =
   | 'weights-missing'
   | 'weights-not-fetched'
   | 'imagenet-unavailable'
+  | 'torchvision-weights-unavailable'
+  | 'torchvision-weights-without-torch'
   | 'backbone-missing'
   | 'backbone-not-layers-model'
   | 'inflate-from-missing'
@@ -164,8 +177,20 @@ export function checkExperimentValue(value: unknown, baseDir: string, env?: Chec
   if (engine === 'torch' && net !== undefined && !isBuiltinBackbone(net)) {
     add('torch-unsupported', '/train/backend', `the torch engine trains the built-in backbones; a model.json backbone needs another backend (e.g. "wasm")`);
   }
-  if (engine === 'torch' && get(value, 'model', 'weights') === IMAGENET_WEIGHTS) {
-    add('torch-unsupported', '/train/backend', `the torch engine does not load "weights": "${IMAGENET_WEIGHTS}" yet; use another backend (e.g. "wasm")`);
+  if (get(value, 'model', 'weights') === TORCHVISION_IMAGENET_WEIGHTS) {
+    if (net !== undefined && isBuiltinBackbone(net) && !TORCHVISION_IMAGENET_BACKBONES.includes(net)) {
+      add(
+        'torchvision-weights-unavailable',
+        '/model/weights',
+        `"weights": "${TORCHVISION_IMAGENET_WEIGHTS}" is available for ${TORCHVISION_IMAGENET_BACKBONES.join(', ')} only, not ${net}`,
+      );
+    } else if (engine !== 'torch' && engine !== 'auto') {
+      add(
+        'torchvision-weights-without-torch',
+        '/model/weights',
+        `"weights": "${TORCHVISION_IMAGENET_WEIGHTS}" loads torchvision's weights on the torch engine only ("backend": "torch"); the ${String(engine)} backend takes "${IMAGENET_WEIGHTS}" (resnet50) or a weights file`,
+      );
+    }
   }
   const precision = get(value, 'train', 'precision');
   if ((precision === 'bf16' || precision === 'fp16') && engine !== 'torch' && engine !== 'auto') {
@@ -217,7 +242,8 @@ export function checkExperimentValue(value: unknown, baseDir: string, env?: Chec
     } else if (known !== undefined && env.stat(join(weightsDir(known), PROVENANCE_FILE)) !== 'file') {
       add('weights-not-fetched', '/model/weights', `the ImageNet weights of ${backbone} are not in the weights cache (${weightsDir(known)}): run \`${getCommandFor(known)}\``);
     }
-  } else if (weights !== undefined && env.stat(abs(weights)) !== 'file') add('weights-missing', '/model/weights', `weights file not found: ${abs(weights)}`);
+  } else if (weights !== undefined && weights !== TORCHVISION_IMAGENET_WEIGHTS && env.stat(abs(weights)) !== 'file')
+    add('weights-missing', '/model/weights', `weights file not found: ${abs(weights)}`);
 
   let table: LayerTable | undefined;
   if (backbone !== undefined && isBuiltinBackbone(backbone)) {

@@ -9,7 +9,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { experimentNameFromFile, isBuiltinBackbone, type Experiment, type ExperimentProblem, type ModelConfig } from '../../shared/experiment';
 import type { DatasetSpec } from '../data/types';
 import { TtlInputError } from '../errors';
-import { IMAGENET_WEIGHTS } from '../weights/registry';
+import { IMAGENET_WEIGHTS, TORCHVISION_IMAGENET_WEIGHTS } from '../weights/registry';
 import { checkExperimentValue, type CheckEnvironment } from './checks';
 import { LineIndex, locate, parseLocated, type LocatedJson } from './json';
 import { dedupeProblems, describeSchemaErrors, formatProblems, type Problem } from './messages';
@@ -142,7 +142,8 @@ function finish(raw: RawExperiment, file: string, baseDir: string): Experiment {
     backbone: isBuiltinBackbone(raw.model.backbone) ? raw.model.backbone : abs(raw.model.backbone),
     pretrained: raw.model.pretrained,
   };
-  if (raw.model.weights !== undefined) model.weights = raw.model.weights === IMAGENET_WEIGHTS ? IMAGENET_WEIGHTS : abs(raw.model.weights);
+  if (raw.model.weights !== undefined)
+    model.weights = raw.model.weights === IMAGENET_WEIGHTS || raw.model.weights === TORCHVISION_IMAGENET_WEIGHTS ? raw.model.weights : abs(raw.model.weights);
   if (raw.model.inflateFrom !== undefined) {
     const from = raw.model.inflateFrom;
     model.inflateFrom = /[\\/]|\.(json|safetensors)$/i.test(from) ? abs(from) : from;

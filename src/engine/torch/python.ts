@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { TtlInputError } from '../errors';
 import { startJobProcess } from '../jobs/runner';
 import { isBuiltinBackbone } from '../../shared/experiment';
-import { IMAGENET_WEIGHTS } from '../weights/registry';
+import { TORCHVISION_IMAGENET_WEIGHTS } from '../weights/registry';
 
 /** The install's folder that holds `python/ttl_torch`, found walking up from `start` (source tree or `dist/`). */
 export function torchPackageRoot(start: string = __dirname): string {
@@ -148,9 +148,12 @@ export function decideAutoEngine(doctor: TorchDoctor, backbone?: string, weights
   if (backbone !== undefined && !torchTrains(backbone)) {
     return { engine: 'tfjs', reason: `the torch engine does not train model.backbone ${backbone}` };
   }
-  if (weights === IMAGENET_WEIGHTS) return { engine: 'tfjs', reason: `the torch engine does not load model.weights "${IMAGENET_WEIGHTS}" yet` };
   const r = doctor.report;
-  if (!doctor.ok || !r || !r.device.chosen) return { engine: 'tfjs', reason: `the torch engine is not usable: ${doctor.error ?? r?.device.error ?? 'no report'}` };
+  if (!doctor.ok || !r || !r.device.chosen) {
+    // "torchvision-imagenet" then fails on the TensorFlow.js engine with a message naming the field
+    const only = weights === TORCHVISION_IMAGENET_WEIGHTS ? ` (model.weights "${TORCHVISION_IMAGENET_WEIGHTS}" needs it)` : '';
+    return { engine: 'tfjs', reason: `the torch engine is not usable${only}: ${doctor.error ?? r?.device.error ?? 'no report'}` };
+  }
   const chosen = r.device.chosen;
   const gpu = chosen.startsWith('cuda') || chosen === 'mps';
   const where = `torch ${r.torch.version} in ${r.python.executable} on ${chosen} (${r.device.name ?? chosen})`;
@@ -182,4 +185,23 @@ export function cachedTorchDoctor(opts: { python?: string; device?: string } = {
 export async function autoEngine(opts: { python?: string; device?: string; backbone?: string; weights?: string } = {}): Promise<AutoEngine & { doctor: TorchDoctor }> {
   const doctor = await cachedTorchDoctor({ python: opts.python, device: opts.device });
   return { ...decideAutoEngine(doctor, opts.backbone, opts.weights), doctor };
+}
+
+/**
+ * torchvision's ImageNet weights of `backbone` in torch's hub cache (`$TORCH_HOME/hub/checkpoints`),
+ * fetched there first when missing and checked against their hash (`python -m ttl_torch
+ * torchvision-weights`), before a run folder exists; the worker then loads them from there.
+ * @returns the checkpoint's path.
+ * @throws TtlInputError offline (naming the URL and where to put the file), or for a wrong file.
+ */
+export async function fetchTorchvisionWeights(choice: PythonChoice, backbone: string, packageRoot: string = torchPackageRoot()): Promise<string> {
+  const job = startJobProcess({
+    ...torchSpawn(choice.command, packageRoot),
+    args: ['-m', 'ttl_torch', 'torchvision-weights', backbone],
+    env: torchEnv(packageRoot),
+  });
+  const end = await job.outcome;
+  if (end.state === 'done' && end.result.kind === 'check') return String(end.result.check.path);
+  if (end.state === 'failed' && end.answered) throw new TtlInputError(end.error);
+  throw new Error(`python -m ttl_torch torchvision-weights ${backbone} failed: ${end.state === 'failed' ? end.error : end.state}; ${job.stderrTail().join(' ')}`);
 }

@@ -8,6 +8,7 @@
  */
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { setTimeout as delay } from 'node:timers/promises';
 import * as path from 'node:path';
 import { CancelledError, OutOfMemoryError, TtlInputError } from '../errors';
 import type { EventSink } from '../../shared/jobProtocol';
@@ -24,6 +25,7 @@ import { Rng, deriveSeed } from '../../shared/rng';
 import { startTorchWorker } from './worker';
 import { VOLUME_BACKBONES } from '../../shared/experiment';
 import { torchEnv, type PythonChoice, type TorchReport } from './python';
+import { IMAGENET_WEIGHTS } from '../weights/registry';
 
 /** What the run knows of its torch engine before any run starts. */
 export interface TorchSetup {
@@ -48,7 +50,7 @@ export interface TorchSeedInput {
   seed: number;
   resume: boolean;
   torch: TorchSetup;
-  /** The backbone's starting weights in the exchange format, when the torch engine cannot make them itself (a 3D backbone's `weights` or `inflateFrom`). */
+  /** The backbone's starting weights in the exchange format, when the torch engine cannot make them itself (a 3D backbone's `weights` or `inflateFrom`, the Keras `"imagenet"` ones). */
   backboneWeights?: Uint8Array;
   emit: EventSink;
   signal?: AbortSignal;
@@ -149,7 +151,11 @@ export async function trainSeedTorch(a: TorchSeedInput): Promise<TorchSeedResult
     try {
       return await worker.call<T>(method, params);
     } catch (e) {
-      const failed = await Promise.race([worker.outcome, new Promise<undefined>((r) => setTimeout(r, 50))]);
+      // after an error reply the worker sends its `failed` line and exits at once: its outcome says whether the input is at
+      // fault (exit code 2); the bound only guards against a worker that hangs on its way out
+      const bound = new AbortController();
+      const failed = await Promise.race([worker.outcome, delay(10_000, undefined, { signal: bound.signal }).catch(() => undefined)]);
+      bound.abort();
       if (failed?.state === 'failed' && failed.inputError) throw new TtlInputError(failed.error);
       throw asEngineError(e, a.signal);
     }
@@ -174,7 +180,8 @@ export async function trainSeedTorch(a: TorchSeedInput): Promise<TorchSeedResult
       seed,
       // the device the check chose (the experiment's, or --device)
       device: a.torch.report.device.chosen ?? t.device,
-      model: { backbone: exp.model.backbone, weights, pretrained: exp.model.pretrained },
+      // imagenet: the architecture of the "imagenet" weights (resnet50: the Keras v1), whose weights are the exchange file
+      model: { backbone: exp.model.backbone, weights, pretrained: exp.model.pretrained, imagenet: exp.model.weights === IMAGENET_WEIGHTS },
       strategy: exp.strategy,
       train: {
         batchSize: t.batchSize,

@@ -18,8 +18,19 @@ import type { WeightsProvenance, WeightsStatus } from '../../shared/weights';
 
 export type { WeightsProvenance, WeightsStatus };
 
-/** The value of `model.weights` that asks for a backbone's registered ImageNet weights. */
+/** The value of `model.weights` that asks for a backbone's registered ImageNet weights (the same on every engine). */
 export const IMAGENET_WEIGHTS = 'imagenet';
+
+/**
+ * The value of `model.weights` that asks for torchvision's own ImageNet weights (`IMAGENET1K_V1`)
+ * on the torch engine: fetched by the Python worker into torch's hub cache
+ * (`$TORCH_HOME/hub/checkpoints`), see python/ttl_torch/torchvision_weights.py. These are the
+ * torchvision architectures (resnet50: v1.5), not the Keras ones of {@link IMAGENET_WEIGHTS}.
+ */
+export const TORCHVISION_IMAGENET_WEIGHTS = 'torchvision-imagenet';
+
+/** The built-ins torchvision publishes ImageNet weights of that the torch engine builds torchvision's way. */
+export const TORCHVISION_IMAGENET_BACKBONES: readonly string[] = ['resnet18', 'resnet50', 'densenet121'];
 
 export interface KnownWeights {
   /** The name for `ttl weights get <name>`. */
