@@ -8,13 +8,16 @@
  * file's kernels (so it started from them); every bad file (not a state dict, names of another
  * layout, a wrong shape, a pickled class `weights_only` refuses) is one line naming the file,
  * before any run folder exists (`ttl run` exits 2); the TensorFlow.js engines refuse the file
- * at `/model/weights`. Needs the virtual environment of `python/setup.sh` and `dist/` (`node esbuild.mjs`).
+ * at `/model/weights`. Grad-CAM of such a run works (it reads the run's model); the layer studies,
+ * which rebuild the starting weights on the TypeScript engine, refuse it in one line. Needs the virtual environment of `python/setup.sh` and `dist/` (`node esbuild.mjs`).
  */
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { gradCamRun } from '../../src/engine/analysis/gradcam';
+import { openAnalysisContext } from '../../src/engine/analysis/studies/context';
 import { initBackend } from '../../src/engine/backend';
 import { checkExperimentOnDisk } from '../../src/engine/experiment/disk';
 import { loadBackbone } from '../../src/engine/models';
@@ -118,6 +121,15 @@ test('a torch run from a .pth ({"state_dict": {"module.…"}}, torchvision names
   } finally {
     model.dispose();
   }
+  // Grad-CAM reads the run's own model; the layer studies would rebuild the starting weights, which only the torch engine reads
+  const cam = await gradCamRun(runDir, [], { split: 'test', count: 1, backend: 'wasm' });
+  assert.equal(cam.entries.length, 1);
+  await assert.rejects(
+    openAnalysisContext(runDir),
+    new RegExp(
+      `^TtlInputError: ${escape(runDir)}: the layer studies compare the network with the weights it started from, and only the torch engine reads model\\.weights ${escape(path.join(DIR, 'resnet18.pth'))}; Grad-CAM`,
+    ),
+  );
 });
 
 test('a .pth that does not fit: one line naming the file, before any run folder exists', { timeout: 120_000 }, async () => {
