@@ -9,6 +9,9 @@ Commands:
                         fetch torchvision's ImageNet weights of BACKBONE into torch's hub cache (or find them there) and
                         check their hash; the job protocol's closing line: ``done`` with a ``check`` result
                         ``{"backbone", "url", "path"}``, or ``failed`` (an input error: offline, a wrong file)
+  torchvision-weights BACKBONE --file PATH
+                        check a user's .pth/.pt (torchvision's naming) against BACKBONE: read with weights_only=True,
+                        every tensor mapped onto its layers; ``done`` with ``{"backbone", "path", "tensors"}``, or ``failed``
 
 Exit codes: 0 ok; 1 the asked device is absent; 2 usage; 3 torch missing or too old (one line on stderr).
 """
@@ -30,6 +33,7 @@ def main(argv=None) -> int:
     sub.add_parser("train", help="the compute worker of a training run (job protocol on stdin/stdout)")
     w = sub.add_parser("torchvision-weights", help="fetch and check torchvision's ImageNet weights of a backbone (job protocol's closing line)")
     w.add_argument("backbone", help="resnet18, resnet50 or densenet121")
+    w.add_argument("--file", help="check this .pth/.pt (torchvision's naming) against the backbone instead")
     args = parser.parse_args(argv)
     try:
         if args.command == "train":
@@ -46,9 +50,20 @@ def main(argv=None) -> int:
             print(json.dumps(report))
             return 0 if report["ok"] else 1
         if args.command == "torchvision-weights":
-            from .torchvision_weights import URLS, fetch  # noqa: PLC0415
+            from .torchvision_weights import URLS, fetch, load_pth  # noqa: PLC0415
             from .weights import WeightsError  # noqa: PLC0415
 
+            if args.file:
+                from .models import build_backbone  # noqa: PLC0415
+
+                try:
+                    tensors = load_pth(build_backbone(args.backbone, pretrained=False), args.file)
+                except (WeightsError, ValueError) as e:
+                    print(json.dumps({"v": PROTOCOL_VERSION, "type": "failed", "error": str(e), "inputError": True, "outOfMemory": False}))
+                    return 2
+                check = {"backbone": args.backbone, "path": args.file, "tensors": len(tensors)}
+                print(json.dumps({"v": PROTOCOL_VERSION, "type": "done", "result": {"kind": "check", "check": check}}))
+                return 0
             try:
                 url = URLS.get(args.backbone)
                 if url is None:

@@ -119,7 +119,7 @@ def load_reference_state_dict(net: Net, state: Dict[str, torch.Tensor], source: 
         if t is None:
             missing.append(key)
         elif tuple(t.shape) != tuple(getattr(m, attr).shape):
-            misshaped.append(f"{key} {list(t.shape)} vs {list(getattr(m, attr).shape)}")
+            misshaped.append(f"{key} {list(t.shape)} in the file, {list(getattr(m, attr).shape)} in {net.name}")
         else:
             plan.append((key, m, attr, t))
     used = {p[0] for p in plan} | {m.split(" ")[0] for m in misshaped}

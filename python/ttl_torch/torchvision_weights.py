@@ -99,3 +99,65 @@ def load_torchvision_imagenet(net: Net) -> List[str]:
     if url is None or net.spec.layout != "torchvision":
         raise WeightsError(f'"{TORCHVISION_IMAGENET}" is available for {", ".join(URLS)} only, not {net.name}')
     return load_file(net, fetch(url))
+
+
+#: The extensions of a user's torch checkpoint in ``model.weights``.
+PTH_SUFFIXES = (".pth", ".pt")
+
+#: Where common checkpoints keep the state dict (a training script's ``{"state_dict": …}``, ``{"model": …}``).
+_WRAPPERS = ("state_dict", "model")
+
+_UNSUPPORTED_GLOBAL = re.compile(r"Unsupported global: GLOBAL (\S+)")
+_UNPICKLER = re.compile(r"WeightsUnpickler error:\s*(.+?)(?:\n|$)", re.S)
+
+
+def is_pth(weights: Optional[str]) -> bool:
+    """Whether `weights` names a user's torch checkpoint (``.pth``/``.pt``)."""
+    return bool(weights) and str(weights).lower().endswith(PTH_SUFFIXES)
+
+
+def read_pth(path: str) -> Dict[str, torch.Tensor]:
+    """The state dict of a user's ``.pth``/``.pt`` file, read with ``weights_only=True`` (no
+    arbitrary object is unpickled): a bare state dict, or one under ``state_dict`` / ``model``.
+    :raises WeightsError: one line naming the file: unreadable, refused by ``weights_only``, not a state dict.
+    """
+    try:
+        obj = torch.load(str(path), map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise WeightsError(f"{path}: not found") from None
+    except Exception as e:  # noqa: BLE001 - UnpicklingError (weights_only), a corrupt or foreign file
+        text = str(e)
+        g = _UNSUPPORTED_GLOBAL.search(text)
+        if g:
+            raise WeightsError(
+                f"{path}: torch.load(weights_only=True) refuses it: it pickles {g.group(1)}, not only tensors; save the model's state_dict() instead and use that file"
+            ) from None
+        u = _UNPICKLER.search(text)
+        detail = u.group(1).strip() if u else (text.splitlines() or [type(e).__name__])[0]
+        raise WeightsError(f"{path}: not a torch checkpoint torch.load(weights_only=True) can read ({type(e).__name__}: {detail})") from None
+    state = obj
+    if isinstance(obj, dict):
+        for key in _WRAPPERS:
+            inner = obj.get(key)
+            if isinstance(inner, dict) and inner and all(isinstance(v, torch.Tensor) for v in inner.values()):
+                state = inner
+                break
+    if not isinstance(state, dict) or not state or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):
+        what = type(obj).__name__ if not isinstance(obj, dict) else f"a dict of {', '.join(sorted({type(v).__name__ for v in obj.values()})) or 'nothing'}"
+        raise WeightsError(f"{path}: not a state dict (found {what}); expected tensors by name, or a checkpoint holding them under {' or '.join(repr(k) for k in _WRAPPERS)}")
+    return state
+
+
+def load_pth(net: Net, path: str) -> List[str]:
+    """A user's ``.pth``/``.pt`` in torchvision's naming (``module.`` stripped, the classifier
+    ignored), mapped onto `net`'s layers; nothing is assigned unless every weight fits.
+    :raises WeightsError: for a backbone without torchvision names, or a file that does not fit (names, shapes).
+    """
+    if net.name not in URLS or net.spec.layout != "torchvision":
+        raise WeightsError(f"{path}: a .pth file is read in torchvision's naming, available for {', '.join(URLS)} only, not {net.name}")
+    state = read_pth(path)
+    try:
+        return load_reference_state_dict(net, state, str(path))
+    except WeightsError as e:
+        example = "layer1.0.conv1.weight" if net.name.startswith("resnet") else "features.denseblock1.denselayer1.conv1.weight"
+        raise WeightsError(f"{e}; expected torchvision's {net.name} layout (e.g. {example})") from None

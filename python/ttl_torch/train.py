@@ -185,7 +185,7 @@ class Worker:
         torch = self.torch
         from .models import build_backbone  # noqa: PLC0415
         from .strategies import prepare_strategy  # noqa: PLC0415
-        from .torchvision_weights import TORCHVISION_IMAGENET, load_torchvision_imagenet  # noqa: PLC0415
+        from .torchvision_weights import TORCHVISION_IMAGENET, is_pth, load_pth, load_torchvision_imagenet  # noqa: PLC0415
         from .weights import WeightsError  # noqa: PLC0415
 
         try:
@@ -240,6 +240,12 @@ class Worker:
         if weights == TORCHVISION_IMAGENET:
             try:
                 load_torchvision_imagenet(backbone)
+            except WeightsError as e:
+                raise BadInput(f"model.weights: {e}") from None
+        elif is_pth(weights):
+            # a user's torch checkpoint in torchvision's naming (checked before the run by `torchvision-weights --file`)
+            try:
+                load_pth(backbone, weights)
             except WeightsError as e:
                 raise BadInput(f"model.weights: {e}") from None
         elif weights:

@@ -14,7 +14,7 @@ import { assertExperimentOnDisk } from './experiment/disk';
 import { loadDataset } from './data';
 import type { LoadedDataset } from './data/types';
 import { loadBackbone } from './models';
-import { IMAGENET_WEIGHTS, TORCHVISION_IMAGENET_WEIGHTS } from './weights/registry';
+import { IMAGENET_WEIGHTS, TORCHVISION_IMAGENET_WEIGHTS, isTorchCheckpoint } from './weights/registry';
 import { saveLayersModelFile } from './models/layersModel';
 import { writeLayerWeights } from './models/safetensors';
 import { prepareStrategy, type StrategySpec } from './strategies';
@@ -30,7 +30,7 @@ import type { ScoreMetrics } from './train/evaluate';
 import type { LoopState } from './train/loop';
 import type { Evaluated } from './torch/train';
 import { versions } from './versions';
-import { autoEngine, checkTorch, fetchTorchvisionWeights, findPython, torchPackageRoot } from './torch/python';
+import { autoEngine, checkTorch, checkTorchCheckpoint, fetchTorchvisionWeights, findPython, torchPackageRoot } from './torch/python';
 import { trainSeedTorch, type TorchSetup } from './torch/train';
 import { isBuiltinBackbone, VOLUME_BACKBONES } from '../shared/experiment';
 import { writeJsonAtomic } from './atomic';
@@ -194,6 +194,12 @@ async function prepareContext(file: string, exp: Experiment, options: RunOptions
     // the file's checks allow it with auto (which may pick torch); here the backend is known
     throw new TtlInputError(`${file}: /train/precision: "${precision}" needs the torch engine; this run would use ${notTorch}, which computes in "fp32" only`);
   }
+  if (isTorchCheckpoint(exp.model.weights) && !torch) {
+    // the file's checks allow it with auto (which may pick torch); here the backend is known
+    throw new TtlInputError(
+      `${file}: /model/weights: a .pth/.pt file needs the torch engine; this run would use ${notTorch}, which reads a .safetensors file or a model.json`,
+    );
+  }
   // the torch engine still builds the TypeScript model (complexity, the saved model): on the plain CPU backend
   const backend = await initBackend({ backend: (torch ? 'cpu' : wanted) as never, wasmThreads: options.wasmThreads });
   if (torch) {
@@ -212,6 +218,15 @@ async function prepareContext(file: string, exp: Experiment, options: RunOptions
       throw e instanceof TtlInputError ? new TtlInputError(`${file}: /model/weights: ${e.message}`) : e;
     });
     emit({ type: 'log', level: 'info', message: `model.weights: torchvision's ImageNet weights of ${exp.model.backbone} (${at})` });
+  }
+  if (torch && isTorchCheckpoint(exp.model.weights)) {
+    if (exp.model.pretrained === false) throw new TtlInputError(`${file}: /model/weights: 'weights' was given but 'pretrained' is false for ${exp.model.backbone}`);
+    // every tensor checked against the backbone before any run folder exists: a file that does not fit is one line and no run
+    const weightsFile = exp.model.weights;
+    const n = await checkTorchCheckpoint(torch.python, exp.model.backbone, weightsFile, torch.packageRoot).catch((e: unknown) => {
+      throw e instanceof TtlInputError ? new TtlInputError(`${file}: /model/weights: ${e.message}`) : e;
+    });
+    emit({ type: 'log', level: 'info', message: `model.weights: ${weightsFile}, ${n} tensors in torchvision's naming of ${exp.model.backbone}` });
   }
   if (check) {
     for (const w of await assertExperimentOnDisk(file)) emit({ type: 'log', level: 'warn', message: formatProblems(file, [w]) });
@@ -268,8 +283,8 @@ async function trainSeed(ctx: Context, openRun: () => RunHandle, seed: number, r
   const split = splitIndices(data, ctx.file);
   const labels = data.items.map((it) => it.label);
   const numClasses = data.classes.length;
-  // torchvision's ImageNet weights are fetched and loaded by the torch worker: here the same architecture, and its weights come back at the end
-  const torchvision = ctx.torch !== undefined && exp.model.weights === TORCHVISION_IMAGENET_WEIGHTS;
+  // torchvision's ImageNet weights and a .pth file are loaded by the torch worker: here the same architecture, and its weights come back at the end
+  const torchvision = ctx.torch !== undefined && (exp.model.weights === TORCHVISION_IMAGENET_WEIGHTS || isTorchCheckpoint(exp.model.weights));
   const backbone = await loadBackbone({
     backbone: exp.model.backbone,
     weights: torchvision ? undefined : exp.model.weights,

@@ -15,7 +15,8 @@
  * - `"weights": "imagenet"`: registered for the backbone and fetched into the weights cache
  *   (`ttl weights get …`); its layer table is asked for as {@link layerTableKey}. The same on
  *   every engine. `"weights": "torchvision-imagenet"`: torch only, for the backbones torchvision
- *   publishes ImageNet weights of (fetched by the worker, not checked here).
+ *   publishes ImageNet weights of (fetched by the worker, not checked here). A `.pth`/`.pt`
+ *   file: the same backbones, torch only (its tensors are checked by the torch engine before a run).
  * - 2D/3D rules: `inflateFrom` only on a 3D ResNet, `data.volume` only with a 3D backbone.
  *
  * The layer table comes from the environment, so the editor can answer from the generated
@@ -30,6 +31,7 @@ import {
   getCommandFor,
   IMAGENET_WEIGHTS,
   imagenetWeightsFor,
+  isTorchCheckpoint,
   KNOWN_WEIGHTS,
   PROVENANCE_FILE,
   TORCHVISION_IMAGENET_BACKBONES,
@@ -52,6 +54,8 @@ export type ProblemCode =
   | 'imagenet-unavailable'
   | 'torchvision-weights-unavailable'
   | 'torchvision-weights-without-torch'
+  | 'pth-weights-unavailable'
+  | 'pth-weights-without-torch'
   | 'backbone-missing'
   | 'backbone-not-layers-model'
   | 'inflate-from-missing'
@@ -189,6 +193,22 @@ export function checkExperimentValue(value: unknown, baseDir: string, env?: Chec
         'torchvision-weights-without-torch',
         '/model/weights',
         `"weights": "${TORCHVISION_IMAGENET_WEIGHTS}" loads torchvision's weights on the torch engine only ("backend": "torch"); the ${String(engine)} backend takes "${IMAGENET_WEIGHTS}" (resnet50) or a weights file`,
+      );
+    }
+  }
+  const pth = get(value, 'model', 'weights');
+  if (isTorchCheckpoint(pth)) {
+    if (net !== undefined && isBuiltinBackbone(net) && !TORCHVISION_IMAGENET_BACKBONES.includes(net)) {
+      add(
+        'pth-weights-unavailable',
+        '/model/weights',
+        `a .pth/.pt file is read in torchvision's naming, for ${TORCHVISION_IMAGENET_BACKBONES.join(', ')} only, not ${net}; use a .safetensors file or a model.json`,
+      );
+    } else if (engine !== 'torch' && engine !== 'auto') {
+      add(
+        'pth-weights-without-torch',
+        '/model/weights',
+        `a .pth/.pt file needs the torch engine ("backend": "torch"); the ${String(engine)} backend reads a .safetensors file or a model.json`,
       );
     }
   }

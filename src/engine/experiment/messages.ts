@@ -123,7 +123,7 @@ export function describeSchemaErrors(errors: ErrorObject[]): Problem[] {
 
 function patternMessage(path: string, e: ErrorObject): string {
   if (path === '/name') return `may only contain letters, digits, ".", "_" and "-", and must start with a letter or digit; got ${show(e.data)}`;
-  if (path === '/model/weights') return `expected "imagenet", "torchvision-imagenet" or the path of a model.json or a .safetensors file, got ${show(e.data)}`;
+  if (path === '/model/weights') return `expected "imagenet", "torchvision-imagenet" or the path of a model.json, .safetensors or .pth/.pt file, got ${show(e.data)}`;
   return `${show(e.data)} does not match the pattern ${(e.params as { pattern: string }).pattern}`;
 }
 

@@ -23,7 +23,7 @@ import { buildMobileNetV1, MOBILENET_V1_NAME } from './mobilenet';
 import { buildMobileNet3D, MOBILENET3D_INPUT_SIZE, MOBILENET3D_NAME } from './mobilenet3d';
 import { buildResNet } from './resnet';
 import { buildKerasResNet50, renameKerasV1Weights } from './kerasResnet';
-import { IMAGENET_WEIGHTS, KNOWN_WEIGHTS, TORCHVISION_IMAGENET_WEIGHTS, getCommandFor, imagenetWeightsFor, weightsStatus } from '../weights/registry';
+import { IMAGENET_WEIGHTS, KNOWN_WEIGHTS, TORCHVISION_IMAGENET_WEIGHTS, getCommandFor, imagenetWeightsFor, isTorchCheckpoint, weightsStatus } from '../weights/registry';
 import { buildResNet3D, RESNET3D_INPUT_SIZE, RESNET3D_NAMES, type ResNet3DName } from './resnet3d';
 import { inflate2dInto, loadTorchVideoWeights } from './inflate';
 import { loadTorchvisionWeights, readSafetensors } from './safetensors';
@@ -188,6 +188,9 @@ export async function loadBackbone(spec: BackboneSpec): Promise<Backbone> {
     throw new TtlInputError(
       `model.weights: "${TORCHVISION_IMAGENET_WEIGHTS}" loads torchvision's weights on the torch engine only ("backend": "torch"); on this engine use "${IMAGENET_WEIGHTS}" (resnet50) or a weights file`,
     );
+  }
+  if (isTorchCheckpoint(spec.weights)) {
+    throw new TtlInputError(`model.weights: ${spec.weights}: a .pth/.pt file needs the torch engine ("backend": "torch"); this engine reads a .safetensors file or a model.json`);
   }
   if (builtin.name === MOBILENET_V1_NAME || builtin.name === MOBILENET3D_NAME) {
     if (spec.inflateFrom !== undefined) throw new TtlInputError(`'inflateFrom' does not apply to ${builtin.name}: its pretrained weights ship with the extension`);

@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { TtlInputError } from '../errors';
 import { startJobProcess } from '../jobs/runner';
 import { isBuiltinBackbone } from '../../shared/experiment';
-import { TORCHVISION_IMAGENET_WEIGHTS } from '../weights/registry';
+import { TORCHVISION_IMAGENET_WEIGHTS, isTorchCheckpoint } from '../weights/registry';
 
 /** The install's folder that holds `python/ttl_torch`, found walking up from `start` (source tree or `dist/`). */
 export function torchPackageRoot(start: string = __dirname): string {
@@ -150,8 +150,11 @@ export function decideAutoEngine(doctor: TorchDoctor, backbone?: string, weights
   }
   const r = doctor.report;
   if (!doctor.ok || !r || !r.device.chosen) {
-    // "torchvision-imagenet" then fails on the TensorFlow.js engine with a message naming the field
-    const only = weights === TORCHVISION_IMAGENET_WEIGHTS ? ` (model.weights "${TORCHVISION_IMAGENET_WEIGHTS}" needs it)` : '';
+    // "torchvision-imagenet" or a .pth file then fails on the TensorFlow.js engine with a message naming the field
+    const only =
+      weights === TORCHVISION_IMAGENET_WEIGHTS || isTorchCheckpoint(weights)
+        ? ` (model.weights ${weights === TORCHVISION_IMAGENET_WEIGHTS ? `"${weights}"` : weights} needs it)`
+        : '';
     return { engine: 'tfjs', reason: `the torch engine is not usable${only}: ${doctor.error ?? r?.device.error ?? 'no report'}` };
   }
   const chosen = r.device.chosen;
@@ -204,4 +207,25 @@ export async function fetchTorchvisionWeights(choice: PythonChoice, backbone: st
   if (end.state === 'done' && end.result.kind === 'check') return String(end.result.check.path);
   if (end.state === 'failed' && end.answered) throw new TtlInputError(end.error);
   throw new Error(`python -m ttl_torch torchvision-weights ${backbone} failed: ${end.state === 'failed' ? end.error : end.state}; ${job.stderrTail().join(' ')}`);
+}
+
+/**
+ * A user's `.pth`/`.pt` checked against `backbone` (`python -m ttl_torch torchvision-weights
+ * BACKBONE --file`: read with `weights_only=True`, every tensor mapped onto its layers by
+ * torchvision's names, shapes compared) before a run folder exists; the worker then loads it.
+ * @returns how many tensors it maps.
+ * @throws TtlInputError one line naming the file: not a state dict, refused by weights_only, names or shapes that do not fit.
+ */
+export async function checkTorchCheckpoint(choice: PythonChoice, backbone: string, file: string, packageRoot: string = torchPackageRoot()): Promise<number> {
+  const job = startJobProcess({
+    ...torchSpawn(choice.command, packageRoot),
+    args: ['-m', 'ttl_torch', 'torchvision-weights', backbone, '--file', file],
+    env: torchEnv(packageRoot),
+  });
+  const end = await job.outcome;
+  if (end.state === 'done' && end.result.kind === 'check') return Number(end.result.check.tensors);
+  if (end.state === 'failed' && end.answered) throw new TtlInputError(end.error);
+  throw new Error(
+    `python -m ttl_torch torchvision-weights ${backbone} --file ${file} failed: ${end.state === 'failed' ? end.error : end.state}; ${job.stderrTail().join(' ')}`,
+  );
 }

@@ -32,6 +32,15 @@ export const TORCHVISION_IMAGENET_WEIGHTS = 'torchvision-imagenet';
 /** The built-ins torchvision publishes ImageNet weights of that the torch engine builds torchvision's way. */
 export const TORCHVISION_IMAGENET_BACKBONES: readonly string[] = ['resnet18', 'resnet50', 'densenet121'];
 
+/**
+ * Whether `model.weights` names a user's torch checkpoint (`.pth`/`.pt`): read by the torch
+ * engine only (`torch.load(weights_only=True)`), in torchvision's naming, for
+ * {@link TORCHVISION_IMAGENET_BACKBONES}; see python/ttl_torch/torchvision_weights.py `load_pth`.
+ */
+export function isTorchCheckpoint(weights: unknown): weights is string {
+  return typeof weights === 'string' && /\.(pth|pt)$/i.test(weights);
+}
+
 export interface KnownWeights {
   /** The name for `ttl weights get <name>`. */
   name: string;

@@ -14,6 +14,7 @@ import { loadBackbone, loadLayersModelFile } from '../../models';
 import type { Backbone, Block } from '../../models/types';
 import { readRun, type RunRecord } from '../../runstore';
 import { TtlInputError } from '../../errors';
+import { TORCHVISION_IMAGENET_WEIGHTS, isTorchCheckpoint } from '../../weights/registry';
 import type { EventSink } from '../../../shared/jobProtocol';
 import { deriveSeed, Rng } from '../../../shared/rng';
 import type { AnalysedRun, AnalysisSplit } from '../../../shared/formats/analysis';
@@ -62,6 +63,13 @@ export async function openAnalysisContext(runDir: string, opts: ContextOptions =
   const emit = opts.onEvent ?? (() => undefined);
   const { record, modelJson } = finishedRun(runDir);
   const exp = record.experiment;
+  if (exp.model.weights === TORCHVISION_IMAGENET_WEIGHTS || isTorchCheckpoint(exp.model.weights)) {
+    // the starting weights are read by the torch worker only; the run's own model (Grad-CAM, Model Explorer) is not affected
+    const w = exp.model.weights === TORCHVISION_IMAGENET_WEIGHTS ? `"${TORCHVISION_IMAGENET_WEIGHTS}"` : exp.model.weights;
+    throw new TtlInputError(
+      `${record.dir}: the layer studies compare the network with the weights it started from, and only the torch engine reads model.weights ${w}; Grad-CAM and the Model Explorer work on this run`,
+    );
+  }
   emit({ type: 'phase', phase: 'loading data', done: 0 });
   const data = await loadDataset(datasetSpecOf(exp.data), (done, total) => emit({ type: 'phase', phase: 'loading data', done, total }));
   if (data.fingerprint !== record.dataFingerprint) {
