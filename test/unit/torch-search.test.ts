@@ -32,7 +32,7 @@ test('ttl search forwards --python and --device to every trial', { timeout: 180_
       strategy: { kind: 'ftl' },
       // a device this machine does not have: only --device cpu lets the trials run
       train: { epochs: 1, batchSize: 16, optimizer: 'adam', lr: 0.001, seeds: [1], backend: 'wasm', device: 'cuda:7' },
-      search: { strategies: ['ttl'], candidates: ['stage3'], stage2Radius: 0, seeds: 1, halving: { enabled: false } },
+      search: { mode: 'full', strategies: ['ttl'], candidates: ['stage3'], stage2Radius: 0, seeds: 1, halving: { enabled: false } },
     }),
   );
   const r = ttlWithin(170_000, 'search', file, '--runs-dir', path.join(dir, 'runs'), '--backend', 'torch', '--python', wrapper, '--device', 'cpu', '--json');
