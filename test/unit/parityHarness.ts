@@ -61,3 +61,19 @@ export function relativeError(got: Float32Array, want: Float32Array): { rel: num
   }
   return { rel: maxDiff / scale, scale };
 }
+
+/** A tiny BreastMNIST experiment file `<name>.ttl.json` in `dir` (64 images at 32 px, one epoch, seed 1), for runs of one model on either engine. */
+export function breastExperiment(dir: string, name: string, model: Record<string, unknown>, train: Record<string, unknown>, strategy: object): string {
+  const file = path.join(dir, `${name}.ttl.json`);
+  writeFileSync(
+    file,
+    JSON.stringify({
+      name,
+      data: { format: 'npz', path: path.join(ROOT, 'examples/breastmnist/data/breastmnist.npz'), imageSize: 32, limit: 64 },
+      model,
+      strategy,
+      train: { epochs: 1, batchSize: 16, seeds: [1], ...train },
+    }),
+  );
+  return file;
+}

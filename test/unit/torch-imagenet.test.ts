@@ -37,7 +37,7 @@ import { readRun } from '../../src/engine/runstore';
 import { findKnownWeights, weightsModelJson } from '../../src/engine/weights/registry';
 import type { Backbone } from '../../src/engine/models/types';
 import { ttlWithin } from './bin';
-import { PYTHON, ROOT, randomiseBatchNorms, relativeError, runParity } from './parityHarness';
+import { PYTHON, ROOT, breastExperiment, randomiseBatchNorms, relativeError, runParity } from './parityHarness';
 import { tempDir } from './tmp';
 
 const CACHE = path.join(ROOT, 'test', '.weights-cache');
@@ -216,18 +216,7 @@ test('the strategies on the Keras ResNet-50: the same groups and counts on both 
 
 /** An experiment file in DIR. */
 function experiment(name: string, model: Record<string, unknown>, train: Record<string, unknown>, strategy: object = { kind: 'ttl', cut: 'conv2_x' }): string {
-  const file = path.join(DIR, `${name}.ttl.json`);
-  writeFileSync(
-    file,
-    JSON.stringify({
-      name,
-      data: { format: 'npz', path: path.join(ROOT, 'examples/breastmnist/data/breastmnist.npz'), imageSize: 32, limit: 64 },
-      model,
-      strategy,
-      train: { epochs: 1, batchSize: 16, seeds: [1], ...train },
-    }),
-  );
-  return file;
+  return breastExperiment(DIR, name, model, train, strategy);
 }
 
 test('experiment files: "imagenet" on torch is accepted; "torchvision-imagenet" is torch only, for resnet18, resnet50, densenet121', async () => {

@@ -14,7 +14,7 @@
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { gradCamRun } from '../../src/engine/analysis/gradcam';
 import { openAnalysisContext } from '../../src/engine/analysis/studies/context';
@@ -27,7 +27,7 @@ import { runExperiment } from '../../src/engine/run';
 import { readRun } from '../../src/engine/runstore';
 import { decideAutoEngine } from '../../src/engine/torch/python';
 import { BIN } from './bin';
-import { PYTHON, ROOT, relativeError } from './parityHarness';
+import { PYTHON, ROOT, breastExperiment, relativeError } from './parityHarness';
 import { tempDir } from './tmp';
 
 const DIR = tempDir('ttl-torch-pth-');
@@ -73,18 +73,7 @@ torch.save({"model": state, "trainer": Trainer()}, d + "/pickled.pth")
 
 /** An experiment file in DIR. */
 function experiment(name: string, model: Record<string, unknown>, train: Record<string, unknown>, strategy: object = { kind: 'ttl', cut: 'conv3_x' }): string {
-  const file = path.join(DIR, `${name}.ttl.json`);
-  writeFileSync(
-    file,
-    JSON.stringify({
-      name,
-      data: { format: 'npz', path: path.join(ROOT, 'examples/breastmnist/data/breastmnist.npz'), imageSize: 32, limit: 64 },
-      model,
-      strategy,
-      train: { epochs: 1, batchSize: 16, seeds: [1], ...train },
-    }),
-  );
-  return file;
+  return breastExperiment(DIR, name, model, train, strategy);
 }
 
 const TORCH = { backend: 'torch', device: 'cpu' };
