@@ -3,8 +3,8 @@
 # (test/unit/webgpu-correctness.test.ts), which runs the WebGPU backend on the CPU.
 #
 # Dawn, the WebGPU implementation of the `webgpu` npm package, offers no adapter on the lavapipe
-# of Debian 12's own Mesa 22, so on Debian bookworm the driver comes from bookworm-backports
-# (Mesa 25, where it does). Elsewhere the distribution's own mesa-vulkan-drivers is
+# of Debian 12's own Mesa 22.3 (a Vulkan 1.1 driver; Dawn: "Vulkan shaderUniform*ArrayDynamicIndexing
+# required"), so on Debian bookworm the driver comes from bookworm-backports (Mesa 25, where it does). Elsewhere the distribution's own mesa-vulkan-drivers is
 # taken as it is.
 #
 # Never fails the caller: without root or apt, or when the install fails, it says why and exits 0,
