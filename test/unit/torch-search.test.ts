@@ -2,6 +2,8 @@
  * `ttl search --backend torch --python P --device D`: every trial process gets the Python and
  * the device. The experiment asks for a CUDA device this machine lacks and the Python is a
  * wrapper that logs each start, so the search can only finish if both flags reach the trials.
+ * With two workers and no GPU both trials train at once on the CPU, and the report says so; a
+ * `--plan` of the same search gives cluster lines that ask for torch on CUDA.
  *
  * Needs the virtual environment of `python/setup.sh` (the test suite runs it first).
  */
@@ -11,6 +13,7 @@ import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from 
 import * as path from 'node:path';
 import { ROOT, ttlWithin } from './bin';
 import { readRun } from '../../src/engine/runstore';
+import type { SearchState } from '../../src/engine/search/state';
 import { tempDir } from './tmp';
 
 const VENV_PYTHON = path.join(ROOT, 'python', '.venv', 'bin', 'python');
@@ -35,13 +38,30 @@ test('ttl search forwards --python and --device to every trial', { timeout: 180_
       search: { mode: 'full', strategies: ['ttl'], candidates: ['stage3'], stage2Radius: 0, seeds: 1, halving: { enabled: false } },
     }),
   );
-  const r = ttlWithin(170_000, 'search', file, '--runs-dir', path.join(dir, 'runs'), '--backend', 'torch', '--python', wrapper, '--device', 'cpu', '--json');
+  const r = ttlWithin(170_000, 'search', file, '--runs-dir', path.join(dir, 'runs'), '--backend', 'torch', '--python', wrapper, '--device', 'cpu', '--workers', '2', '--json');
   assert.equal(r.code, 0, r.stderr);
-  const report = JSON.parse(r.last) as { searchDir: string; rows: Array<{ method: string; runDirs: string[] }> };
+  const report = JSON.parse(r.last) as { searchDir: string; rows: Array<{ method: string; runDirs: string[]; devices?: string[] }> };
   assert.deepEqual(
     report.rows.map((x) => x.method),
     ['FTL', 'TTL-1'],
   );
+  // both workers on the CPU, recorded per trial and per row
+  assert.match(r.stderr, /trials on cpu ×2: 2 at a time/);
+  const state = JSON.parse(readFileSync(path.join(report.searchDir, 'search.json'), 'utf8')) as SearchState;
+  assert.deepEqual(
+    state.trials.map((t) => [t.id, t.device]),
+    [
+      ['ftl-all-e1-s1', 'cpu'],
+      ['ttl-conv_pw_5_relu-e1-s1', 'cpu'],
+    ],
+  );
+  assert.deepEqual(
+    report.rows.map((x) => x.devices),
+    [['cpu'], ['cpu']],
+  );
+  const md = readFileSync(path.join(report.searchDir, 'report.md'), 'utf8');
+  assert.match(md, /^Trained on: FTL cpu \(seed 1\); TTL-1 cpu \(seed 1\)\.$/m);
+  assert.match(md, /on wasm, 1 thread, on the CPU, the same device for every row whichever device its trials trained on \(cpu\)/);
   const runDirs = new Set<string>();
   for (const t of readdirSync(path.join(report.searchDir, 'runs'))) {
     for (const run of readdirSync(path.join(report.searchDir, 'runs', t))) runDirs.add(path.join(report.searchDir, 'runs', t, run));
@@ -55,6 +75,38 @@ test('ttl search forwards --python and --device to every trial', { timeout: 180_
   }
   // each trial started the wrapper: once for the check, once for the compute worker
   const lines = readFileSync(starts, 'utf8').trim().split('\n');
+  // the search's own look at the devices, once
+  assert.equal(lines.filter((l) => l.startsWith('-m ttl_torch doctor --device auto')).length, 1, lines.join('\n'));
   assert.equal(lines.filter((l) => l.startsWith('-m ttl_torch doctor --device cpu')).length, runDirs.size, lines.join('\n'));
   assert.equal(lines.filter((l) => l === '-m ttl_torch train').length, runDirs.size, lines.join('\n'));
+});
+
+test('ttl search --plan on torch: the cluster lines ask for torch on CUDA', { timeout: 60_000 }, () => {
+  const dir = tempDir('ttl-torch-plan-');
+  const file = path.join(dir, 'torch-plan.ttl.json');
+  writeFileSync(
+    file,
+    JSON.stringify({
+      name: 'torch-plan',
+      data: { format: 'npz', path: path.join(ROOT, 'examples/breastmnist/data/breastmnist.npz'), imageSize: 32, limit: 64 },
+      model: { backbone: 'mobilenet_v1' },
+      strategy: { kind: 'ftl' },
+      train: { epochs: 1, batchSize: 16, optimizer: 'adam', lr: 0.001, seeds: [1], backend: 'torch', device: 'auto' },
+      search: { mode: 'full', strategies: ['ttl'], candidates: ['stage3'], stage2Radius: 0, seeds: 1, halving: { enabled: false } },
+    }),
+  );
+  const r = ttlWithin(50_000, 'search', file, '--runs-dir', path.join(dir, 'runs'), '--plan', '--json');
+  assert.equal(r.code, 0, r.stderr);
+  const { searchDir } = JSON.parse(r.last) as { searchDir: string };
+  assert.deepEqual(readFileSync(path.join(searchDir, 'pending.txt'), 'utf8').trim().split('\n'), [
+    'run trials/ftl-all-e1-s1.ttl.json --runs-dir runs/ftl-all-e1-s1 --backend torch --device cuda',
+    'run trials/ttl-conv_pw_5_relu-e1-s1.ttl.json --runs-dir runs/ttl-conv_pw_5_relu-e1-s1 --backend torch --device cuda',
+  ]);
+  // --device cpu stays on the CPU there too
+  const cpu = ttlWithin(50_000, 'search', '--resume', searchDir, '--plan', '--device', 'cpu');
+  assert.equal(cpu.code, 0, cpu.stderr);
+  assert.match(
+    readFileSync(path.join(searchDir, 'pending.txt'), 'utf8'),
+    /^run trials\/ftl-all-e1-s1\.ttl\.json --runs-dir runs\/ftl-all-e1-s1 --backend torch --device cpu$/m,
+  );
 });

@@ -16,6 +16,7 @@ import type { EventSink } from '../../shared/jobProtocol';
 
 interface SearchFlags {
   workers?: string;
+  perDevice?: string;
   runsDir?: string;
   backend?: string;
   python?: string;
@@ -35,6 +36,14 @@ function trialLine(t: Trial): string {
   return `${t.id}: ${metric(t.metric)}`;
 }
 
+/** Where the torch engine's trials train, in one line. */
+function devicesLine(e: Extract<SearchEvent, { type: 'devices' }>): string {
+  const counts = new Map<string, { name?: string; n: number }>();
+  for (const s of e.slots) counts.set(s.device, { name: s.name, n: (counts.get(s.device)?.n ?? 0) + 1 });
+  const where = [...counts].map(([d, c]) => `${d}${c.name ? ` (${c.name})` : ''}${c.n > 1 ? ` ×${c.n}` : ''}`).join(', ');
+  return `trials on ${where}: ${e.slots.length} at a time${e.note ? `; ${e.note}` : ''}`;
+}
+
 /**
  * The search as job events (--events): a `phase` per round counting its trials, a `log` per
  * finished trial, and the `epoch` events of the trials' runs.
@@ -52,6 +61,9 @@ function searchEventsToJob(sink: EventSink): (e: SearchEvent) => void {
         break;
       case 'ranking':
         sink({ type: 'phase', phase: `ranking: ${e.phase}`, done: e.done, total: e.total, unit: e.phase === 'probes' ? 'cuts' : 'images' });
+        break;
+      case 'devices':
+        sink({ type: 'log', level: e.note ? 'warn' : 'info', message: devicesLine(e) });
         break;
       case 'trial-started':
         break;
@@ -91,6 +103,9 @@ class SearchPrinter {
         }
         this.log(`${e.label}: ${e.trials} trial${e.trials === 1 ? '' : 's'}${e.toRun < e.trials ? `, ${e.trials - e.toRun} already done` : ''}`);
         this.round = e.toRun && this.tty ? this.bars.create(e.toRun, 0, { label: e.label.padEnd(28).slice(0, 28), unit: 'trials', status: '' }) : undefined;
+        break;
+      case 'devices':
+        this.log(devicesLine(e));
         break;
       case 'ranking':
         if (e.done === e.total) this.log(`ranking: ${e.phase} done (${e.total} ${e.phase === 'probes' ? 'cuts' : 'images'})`);
@@ -133,7 +148,8 @@ export function searchCommand(program: Command): void {
       'cutoff search for TTL, TF and LWFT beside an FTL baseline (fast: probe ranking, then the finalists; full: block, then layer search); writes report.md/csv/json',
     )
     .argument('[file]', 'a *.ttl.json experiment file with a "search" section')
-    .option('--workers <n>', 'trials trained at the same time', '1')
+    .option('--workers <n>', 'trials trained at the same time (torch on GPUs: at most GPUs × --per-device)', '1')
+    .option('--per-device <k>', 'torch engine: trials on each GPU at the same time (CUDA_VISIBLE_DEVICES per trial)', '1')
     .option('--runs-dir <dir>', 'the searches/ folder goes here', DEFAULT_RUNS_DIR)
     .option('--backend <name>', 'auto, wasm, cpu, tensorflow, tensorflow-gpu, webgpu or torch (overrides the file)')
     .option('--python <path>', 'the Python of the torch engine, for every trial (default: $TTL_PYTHON, python/.venv, python3)')
@@ -148,6 +164,8 @@ export function searchCommand(program: Command): void {
       if (!Number.isInteger(workers) || workers < 1) {
         throw new TtlInputError(`--workers must be a positive integer, got ${flags.workers}`);
       }
+      const perDevice = Number(flags.perDevice);
+      if (!Number.isInteger(perDevice) || perDevice < 1) throw new TtlInputError(`--per-device must be a positive integer, got ${flags.perDevice}`);
       const printer = new SearchPrinter();
       const session = commandSession({
         cancelMessage: 'cancelling the running trials (Ctrl-C again to quit now); run the same command again to resume',
@@ -161,6 +179,7 @@ export function searchCommand(program: Command): void {
           python: flags.python,
           device: flags.device,
           workers,
+          perDevice,
           resume: flags.resume,
           fresh: flags.new,
           planOnly: flags.plan,

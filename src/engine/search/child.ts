@@ -35,6 +35,8 @@ export interface ChildRunOptions {
   /** `--python` and `--device` of the torch engine, passed to every trial. */
   python?: string;
   device?: string;
+  /** Variables added to this process's environment for the child (CUDA_VISIBLE_DEVICES). */
+  env?: Record<string, string>;
   signal?: AbortSignal;
   /** Every event of the child (its `epoch` events tell the trial's progress). */
   onEvent?(event: JobEvent): void;
@@ -69,6 +71,7 @@ export async function runCli(args: string[], o: ChildRunOptions = {}): Promise<R
     // its own process group: a Ctrl-C in the terminal reaches only the search, which forwards
     // one SIGINT (a second one would make the child quit without marking its run cancelled)
     detached: true,
+    ...(o.env ? { env: { ...process.env, ...o.env } } : {}),
     cancelGraceMs: o.killAfterMs ?? 20_000,
     onSpawn: o.onSpawn,
     onEvent: o.onEvent,

@@ -2,8 +2,9 @@
  * The latency of a search report's models, measured together: each trial's own measurement ran
  * while other trials shared the cores, so two models of one size could differ tenfold. After the
  * trials (and on demand, `ttl report --latency`), every row's model (its first seed's) is loaded
- * into one process and timed on one backend, wasm with one thread, in interleaved rounds
- * (engine/complexity.ts). Written to `latency.json` in the search folder; the report reads it.
+ * into one process and timed on one backend, wasm with one thread on the CPU, in interleaved rounds
+ * (engine/complexity.ts): also for a search whose trials trained on torch devices, so T of every
+ * row is comparable and says nothing about a GPU (the report names the device). Written to `latency.json` in the search folder; the report reads it.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
@@ -34,6 +35,7 @@ export async function measureSearchLatency(
     const latency: ReportLatency = {
       measuredAt: new Date().toISOString(),
       host: hostname(),
+      // on the CPU, whatever device the trials trained on (a torch search's GPUs included)
       backend: `${backend.chosen}, ${backend.threads} thread${backend.threads === 1 ? '' : 's'}`,
       rounds,
       warmup,

@@ -51,6 +51,7 @@ export function buildReport(dir: string, state: SearchState): SearchReport {
       block: cut === null ? null : blockOf(space, cut),
       seeds: trials.map((t) => t.seed),
       runDirs,
+      ...(trials.some((t) => t.device) ? { devices: trials.map((t) => t.device ?? 'unknown') } : {}),
       auroc: ms((s) => s.test.auroc),
       auprc: ms((s) => s.test.averagePrecision),
       auprcTrapezoid: ms((s) => s.test.auprcTrapezoid),
@@ -250,11 +251,21 @@ export function reportMarkdown(r: SearchReport): string {
         ].join(' | ')} |`,
     ),
   ];
-  if (r.latency) {
-    const base = r.rows.find((x) => x.strategy === 'ftl');
+  const devices = [...new Set(r.rows.flatMap((x) => x.devices ?? []))];
+  if (devices.length)
     lines.push(
       '',
-      `T: batch-1 latency of each row's model (first seed), measured together after the trials in one process on ${r.latency.backend} (${r.latency.host}, ${r.latency.measuredAt}): ${r.latency.warmup} warm-up passes of each, then ${r.latency.rounds} rounds that each time every model once; median, interquartile range below.`,
+      `Trained on: ${r.rows
+        .filter((x) => x.devices)
+        .map((x) => `${x.method} ${x.devices!.map((d, i) => `${d} (seed ${x.seeds[i]})`).join(', ')}`)
+        .join('; ')}.`,
+    );
+  if (r.latency) {
+    const base = r.rows.find((x) => x.strategy === 'ftl');
+    const elsewhere = devices.filter((d) => d !== r.latency!.backend.split(',')[0]);
+    lines.push(
+      '',
+      `T: batch-1 latency of each row's model (first seed), measured together after the trials in one process on ${r.latency.backend}, on the CPU, the same device for every row${elsewhere.length ? ` whichever device its trials trained on (${elsewhere.join(', ')})` : ''} (${r.latency.host}, ${r.latency.measuredAt}): ${r.latency.warmup} warm-up passes of each, then ${r.latency.rounds} rounds that each time every model once; median, interquartile range below.`,
       '',
       '| method | T median (ms) | T IQR (ms) | T / T of FTL | MACs / MACs of FTL |',
       '|---|---|---|---|---|',
@@ -326,6 +337,7 @@ const CSV_HEAD = [
   'svcca_cut',
   'latency_q1_ms',
   'latency_q3_ms',
+  'devices',
 ];
 
 /** One line per row; numbers at full precision. */
@@ -353,6 +365,7 @@ export function reportCsv(r: SearchReport): string {
       x.suggestion?.cut,
       x.latencyIqrMs?.[0],
       x.latencyIqrMs?.[1],
+      x.devices?.join(' '),
     ]),
   ]);
 }

@@ -40,6 +40,8 @@ import { blockOf, neighbourCuts, stage1Cuts, trialId, trialStrategy, type CutSpa
 import { buildReport, writeReportFiles } from './report';
 import { rankCuts } from './rank';
 import { measureSearchLatency } from './latency';
+import { foundDevices, placeTrials, type DeviceSlot } from './devices';
+import { autoEngine, cachedTorchDoctor } from '../torch/python';
 import type { SearchReport } from '../../shared/formats/searchReport';
 import { checkRunSummary, type RunSummary } from '../../shared/formats/summary';
 import { DEFAULT_RUNS_DIR_PARTS } from '../../shared/paths';
@@ -65,7 +67,9 @@ export type SearchEvent =
   | { type: 'trial-epoch'; trial: Trial; done: number; total: number; runDir: string; record: EpochRecord }
   | { type: 'trial-finished'; trial: Trial }
   /** Fast mode's ranking of the cuts: `done` of `total` in its `phase` ('loading data', 'features', 'probes'). */
-  | { type: 'ranking'; phase: string; done: number; total: number };
+  | { type: 'ranking'; phase: string; done: number; total: number }
+  /** The torch engine's trials: where each worker trains (see ./devices.ts). */
+  | { type: 'devices'; slots: DeviceSlot[]; note?: string };
 
 export interface SearchOptions {
   /** Where the `searches/` folder goes (default `.ttl/runs`). */
@@ -75,8 +79,10 @@ export interface SearchOptions {
   /** The torch engine's Python and device (`--python`, `--device`) for every trial. */
   python?: string;
   device?: string;
-  /** Trials trained at the same time (default 1). */
+  /** Trials trained at the same time (default 1); on torch GPUs at most GPUs × `perDevice`. */
   workers?: number;
+  /** Torch engine: trials on each GPU at the same time (default 1). */
+  perDevice?: number;
   /** Continue this search folder (default: the newest unfinished search of the same experiment). */
   resume?: string;
   /** Start a new search even when an unfinished one of the same experiment exists. */
@@ -486,26 +492,70 @@ class Search {
       const adoptable = todo.filter((t) => this.adopt(t, upTo.get(t.id)));
       const pending = todo.filter((t) => !adoptable.includes(t));
       if (!pending.length) return;
-      const lines = pending.map((t) => this.command(t, upTo.get(t.id), (p) => p).join(' '));
+      const lines = pending.map((t) => [...this.command(t, upTo.get(t.id), (p) => p), ...this.planFlags()].join(' '));
       writeFileAtomic(path.join(this.dir, 'pending.txt'), lines.join('\n') + '\n');
       throw new PlanStop(pending);
     }
     const queue = [...todo];
-    const workers = Math.max(1, this.o.workers ?? 1);
+    const slots = await this.slots();
+    const workers = slots ? slots.length : Math.max(1, this.o.workers ?? 1);
     let failure: unknown;
-    const worker = async () => {
+    const worker = async (slot: DeviceSlot | undefined) => {
       while (queue.length && !this.o.signal?.aborted && failure === undefined) {
         const t = queue.shift()!;
         try {
-          await this.execute(t, upTo.get(t.id));
+          await this.execute(t, upTo.get(t.id), slot);
         } catch (e) {
           failure ??= e;
         }
       }
     };
-    await Promise.all(Array.from({ length: Math.min(workers, todo.length) }, worker));
+    await Promise.all(Array.from({ length: Math.min(workers, todo.length) }, (_, i) => worker(slots?.[i])));
     if (failure !== undefined) throw failure;
     if (this.o.signal?.aborted) throw new CancelledError();
+  }
+
+  /** Whether the trials run on the torch engine: `--backend torch`, or `auto` that picks it here (one torch check). */
+  private async onTorch(): Promise<boolean> {
+    const exp = this.state.experiment;
+    const backend = this.o.backend ?? exp.train.backend;
+    if (backend === 'torch') return true;
+    if (backend !== 'auto') return false;
+    const auto = await autoEngine({ python: this.o.python, device: this.o.device ?? exp.train.device, backbone: exp.model.backbone, weights: exp.model.weights });
+    return auto.engine === 'torch';
+  }
+
+  private placement: Promise<DeviceSlot[] | undefined> | undefined;
+
+  /** The torch engine's device slots, one per worker, found once (undefined: not on torch). */
+  private slots(): Promise<DeviceSlot[] | undefined> {
+    this.placement ??= (async () => {
+      if (!(await this.onTorch())) return undefined;
+      // the doctor with device "auto" lists every CUDA device and MPS, whatever is requested
+      const doctor = await cachedTorchDoctor({ python: this.o.python, device: 'auto' });
+      if (!doctor.ok) throw new TtlInputError(doctor.error ?? 'the torch engine is not usable');
+      const placed = placeTrials(foundDevices(doctor.report), {
+        workers: this.o.workers ?? 1,
+        perDevice: this.o.perDevice,
+        device: this.o.device ?? this.state.experiment.train.device,
+        parentVisible: process.env.CUDA_VISIBLE_DEVICES,
+      });
+      this.emit({ type: 'devices', slots: placed.slots, note: placed.note });
+      return placed.slots;
+    })();
+    return this.placement;
+  }
+
+  /**
+   * The flags a planned trial runs with on a cluster: the backend asked for, and on the torch
+   * engine `--device cuda` (the cluster gives each job its GPU) unless the CPU or MPS was asked for.
+   */
+  private planFlags(): string[] {
+    const exp = this.state.experiment;
+    const backend = this.o.backend ?? exp.train.backend;
+    if (backend !== 'torch') return this.o.backend ? ['--backend', this.o.backend] : [];
+    const device = this.o.device ?? exp.train.device;
+    return ['--backend', 'torch', '--device', device === 'cpu' || device === 'mps' ? device : 'cuda'];
   }
 
   /**
@@ -530,6 +580,7 @@ class Search {
     delete t.pid;
     delete t.trained;
     t.runDir = path.relative(this.dir, summary.runDir);
+    t.device ??= runDevice(summary.runDir);
     t.metric = metricOf(this.state.metric, summary);
     // a run that ended before the short round's end (early stopping) ranks by all its epochs
     if (upTo !== undefined) t.short = { epochs: upTo, metric: metricWithin(this.state.metric, summary.runDir, upTo) };
@@ -544,6 +595,7 @@ class Search {
     delete t.pid;
     t.trained = trained;
     t.runDir = path.relative(this.dir, runDir);
+    t.device ??= runDevice(runDir);
     t.short = { epochs: upTo, metric: metricWithin(this.state.metric, runDir, upTo) };
     delete t.error;
     writeSearch(this.dir, this.state);
@@ -567,7 +619,7 @@ class Search {
    * enough) run, waits for a live one, continues a stopped, interrupted or cancelled one, or
    * starts a new run.
    */
-  private async execute(t: Trial, upTo?: number): Promise<void> {
+  private async execute(t: Trial, upTo?: number, slot?: DeviceSlot): Promise<void> {
     const runsDir = path.join(this.dir, t.runsDir);
     // a child left by a search process that was killed may still be starting or training
     const wait = async () => {
@@ -582,14 +634,17 @@ class Search {
     }
     const args = this.command(t, upTo, (p) => path.join(this.dir, p));
     t.status = 'running';
+    if (slot) t.device = slot.device;
+    else delete t.device;
     writeSearch(this.dir, this.state);
     this.emit({ type: 'trial-started', trial: t });
     try {
       const result = await runCli(args, {
         cliEntry: this.o.cliEntry,
-        backend: this.o.backend,
+        backend: slot ? 'torch' : this.o.backend,
         python: this.o.python,
-        device: this.o.device,
+        device: slot ? slot.arg : this.o.device,
+        env: slot?.visible !== undefined ? { CUDA_VISIBLE_DEVICES: slot.visible } : undefined,
         signal: this.o.signal,
         stopping: args.includes('--stop-after'),
         onSpawn: (pid) => {
@@ -621,5 +676,18 @@ class Search {
       writeSearch(this.dir, this.state);
       this.emit({ type: 'trial-finished', trial: t });
     }
+  }
+}
+
+/**
+ * Where a run trained, from its record, for a trial the search did not place (a TensorFlow.js
+ * backend, or a torch run adopted from a cluster: its own device there).
+ */
+function runDevice(runDir: string): string | undefined {
+  try {
+    const r = readRun(runDir);
+    return r.backend === 'torch' && r.versions.device ? String(r.versions.device) : r.backend;
+  } catch {
+    return undefined;
   }
 }

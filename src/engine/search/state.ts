@@ -60,6 +60,11 @@ export interface Trial {
   trained?: number;
   /** The halving round: the search metric of the run's first `epochs` epochs (best by validation AUROC). */
   short?: { epochs: number; metric?: number };
+  /**
+   * Where it trained last: on the torch engine the device the search placed it on (`cuda:1` is
+   * the machine's GPU 1, whatever the trial itself calls it), else its run's backend (`wasm`).
+   */
+  device?: string;
   error?: string;
 }
 

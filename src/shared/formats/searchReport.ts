@@ -26,6 +26,11 @@ export interface ReportRow {
   seeds: number[];
   /** Run folders of the seeds, relative to the search folder. */
   runDirs: string[];
+  /**
+   * Where each seed's run trained, beside `runDirs`: the torch device the search placed it on
+   * (`cuda:1`, `cpu`) or the TensorFlow.js backend (`wasm`). Absent in reports written before.
+   */
+  devices?: string[];
   /** Test split, mean ± std over the seeds (sample std). */
   auroc: MeanStd;
   /** Average precision (area under the precision-recall curve, step-wise). */
@@ -106,7 +111,7 @@ export interface SearchCost {
 export interface ReportLatency {
   measuredAt: string;
   host: string;
-  /** The backend and its threads, e.g. "wasm, 1 thread". */
+  /** The backend and its threads, e.g. "wasm, 1 thread": every row's model is timed on it, whatever device its trials trained on. */
   backend: string;
   /** Interleaved rounds (each times every model once) after `warmup` untimed passes of each. */
   rounds: number;
