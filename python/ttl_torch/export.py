@@ -16,7 +16,7 @@ computes. The request (JSON):
 
 The model takes the normalised input, channels first: [N, 3, S, S] (images) or [N, 3, S, S, S]
 (volumes), float32, with a dynamic batch dimension N, and returns the logits [N, max(2, K)].
-The closing line is the job protocol's ``done`` with a ``check`` result ``{"files": [...],
+A ``phase`` event says when the export starts; the closing line is the job protocol's ``done`` with a ``check`` result ``{"files": [...],
 "input": ..., "output": ..., "opset": ..., "versions": {...}}``, or ``failed`` (``inputError``
 for a request that cannot be met: an unknown backbone, weights that do not fit, ``onnx`` or
 ``onnxscript`` missing).
@@ -26,7 +26,7 @@ import json
 import logging
 import warnings
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any, Callable, Dict
 
 from ._torch import TorchUnavailable, require_torch
 
@@ -109,8 +109,9 @@ def _export_torchscript(model, x, file: Path) -> None:
         torch.jit.save(traced, str(file))
 
 
-def export(request: Dict[str, Any]) -> Dict[str, Any]:
-    """Writes the file of `request` (see the module doc); returns the ``check`` result."""
+def export(request: Dict[str, Any], on_phase: Callable[[str], None] = lambda _: None) -> Dict[str, Any]:
+    """Writes the file of `request` (see the module doc); returns the ``check`` result.
+    `on_phase` hears what is being done once the model is built."""
     torch = require_torch()
     fmt = request.get("format")
     if fmt not in ("onnx", "torchscript"):
@@ -119,6 +120,7 @@ def export(request: Dict[str, Any]) -> Dict[str, Any]:
     if not out.is_dir():
         raise ExportError(f"{out}: the output folder does not exist")
     model = build_model(request)
+    on_phase(f"exporting {fmt} on the torch engine")
     x = example_input(request)
     result: Dict[str, Any] = {"versions": {"torch": torch.__version__}}
     if fmt == "onnx":
@@ -150,19 +152,19 @@ def export(request: Dict[str, Any]) -> Dict[str, Any]:
 def main(request_file: str) -> int:
     from .protocol import VERSION  # noqa: PLC0415
 
-    def end(**message: Any) -> None:
+    def send(**message: Any) -> None:
         print(json.dumps({"v": VERSION, **message}), flush=True)
 
     try:
         request = json.loads(Path(request_file).read_text("utf-8"))
-        result = export(request)
+        result = export(request, lambda phase: send(type="phase", phase=phase))
     except (ExportError, TorchUnavailable) as e:
-        end(type="failed", error=str(e), inputError=True, outOfMemory=False)
+        send(type="failed", error=str(e), inputError=True, outOfMemory=False)
         return 2
     except (OSError, ValueError) as e:
-        end(type="failed", error=f"{request_file}: {e}", inputError=True, outOfMemory=False)
+        send(type="failed", error=f"{request_file}: {e}", inputError=True, outOfMemory=False)
         return 2
-    end(type="done", result={"kind": "check", "check": result})
+    send(type="done", result={"kind": "check", "check": result})
     return 0
 
 

@@ -220,11 +220,10 @@ interface TorchExportReply {
 
 /** `python -m ttl_torch export REQUEST.json` (python/ttl_torch/export.py) through the job runner. */
 async function torchExport(python: ReturnType<typeof findPython>, packageRoot: string, request: Record<string, unknown>, o: ExportOptions): Promise<TorchExportReply> {
-  const dir = mkdtempSync(path.join(tmpdir(), 'ttl-export-'));
+  const dir = mkdtempSync(path.join(tmpdir(), 'ttl-export-request-'));
   try {
     const requestFile = path.join(dir, 'request.json');
     writeFileSync(requestFile, JSON.stringify(request));
-    o.onEvent?.({ type: 'phase', phase: `exporting ${String(request.format)} on the torch engine` });
     const job = startJobProcess({
       ...torchSpawn(python.command, packageRoot),
       args: ['-m', 'ttl_torch', 'export', requestFile],

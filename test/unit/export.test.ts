@@ -32,7 +32,7 @@ import { BIN } from './bin';
 import { PYTHON, ROOT, breastExperiment } from './parityHarness';
 import { tempDir } from './tmp';
 
-const DIR = tempDir('ttl-export-');
+const DIR = tempDir('ttl-export-test-');
 /** Five images of each run's own data. */
 const IMAGES = [0, 1, 2, 3, 4];
 let wasmRun = '';
@@ -234,7 +234,7 @@ test('bad input: one line, exit code 2, nothing created', async () => {
     assert.deepEqual(readdirSync(DIR).sort(), before, `${what} created files`);
   };
   const cli: Array<[string[], RegExp]> = [
-    [[DIR, '--format', 'onnx'], /^error: .*ttl-export-[^/]+: not a run folder \(no run\.json\)$/],
+    [[DIR, '--format', 'onnx'], /^error: .*ttl-export-test-[^/]+: not a run folder \(no run\.json\)$/],
     [[wasmRun, '--format', 'keras'], /^error: --format: unknown format 'keras'; use onnx, tfjs, safetensors, torchscript$/],
     [[wasmRun, '--format', 'onnx', '--python', noTorch], /^error: torch is not installed for .*\(Python 3\.\d+\.\d+\): .*; install it with: .* -m pip install 'torch>=2\.1'$/],
     [

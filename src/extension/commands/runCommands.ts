@@ -145,19 +145,15 @@ export function registerRunCommands(s: Services): vscode.Disposable[] {
         void vscode.window.showErrorMessage(`Run ${run.id} has no saved model (${join(run.dir, 'model')}).`);
         return undefined;
       }
-      if (!format) {
-        if (destination) format = 'tfjs';
-        else {
-          const picked = await vscode.window.showQuickPick(
-            MODEL_FORMATS.map((f) => ({ label: MODEL_FORMAT_LABELS[f], description: MODEL_FORMAT_DESCRIPTIONS[f], format: f })),
-            {
-              title: `Export the model of ${run.id}: which format?`,
-              placeHolder: `Every export gets a ${TTL_MODEL_FILE} with its input size, preprocessing, classes and metrics`,
-            },
-          );
-          format = picked?.format;
-        }
-      }
+      format ??= (
+        await vscode.window.showQuickPick(
+          MODEL_FORMATS.map((f) => ({ label: MODEL_FORMAT_LABELS[f], description: MODEL_FORMAT_DESCRIPTIONS[f], format: f })),
+          {
+            title: `Export the model of ${run.id}: which format?`,
+            placeHolder: `Every export gets a ${TTL_MODEL_FILE} with its input size, preprocessing, classes and metrics`,
+          },
+        )
+      )?.format;
       if (!format) return undefined;
       if (!vscode.workspace.isTrusted && (format === 'onnx' || format === 'torchscript')) {
         void vscode.window.showWarningMessage(`Exporting ${MODEL_FORMAT_LABELS[format]} runs Python (the torch engine): trust this workspace first.`);
