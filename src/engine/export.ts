@@ -79,7 +79,8 @@ export async function exportRun(runDir: string, o: ExportOptions): Promise<Expor
   const modelJson = path.join(rec.dir, 'model', 'model.json');
   if (!existsSync(modelJson)) throw new TtlInputError(`${modelJson}: run ${rec.id} has no saved model`);
   const exp = rec.experiment as Experiment;
-  const meta = ((await readModelJson(modelJson)).userDefinedMetadata?.ttl ?? {}) as ModelMetadata;
+  const modelFile = await readModelJson(modelJson);
+  const meta = (modelFile.userDefinedMetadata?.ttl ?? {}) as ModelMetadata;
   const normalisation = meta.normalisation;
   if (!normalisation) throw new TtlInputError(`${modelJson}: the model records no input normalisation (userDefinedMetadata.ttl); it was not saved by a run of this version`);
   const imageSize = meta.imageSize ?? summary.inputSize;
@@ -115,8 +116,10 @@ export async function exportRun(runDir: string, o: ExportOptions): Promise<Expor
     if (format === 'tfjs') {
       cpSync(path.join(rec.dir, 'model'), tmp, { recursive: true });
       files = ['model.json', ...readdirSync(tmp).filter((f) => f !== 'model.json')];
-      input = { name: 'input', shape: ['batch', ...spatial, 3], dtype: 'float32' };
-      output = { name: 'logits', shape: ['batch', units], dtype: 'float32' };
+      // the Layers model's own input and output layer names
+      const topology = modelFile.modelTopology as { config?: { input_layers?: [string, ...unknown[]][]; output_layers?: [string, ...unknown[]][] } };
+      input = { name: topology.config?.input_layers?.[0]?.[0] ?? 'input', shape: ['batch', ...spatial, 3], dtype: 'float32' };
+      output = { name: topology.config?.output_layers?.[0]?.[0] ?? 'head', shape: ['batch', units], dtype: 'float32' };
     } else if (format === 'safetensors') {
       const weights = await readWeightsFile(modelJson);
       const tensors: TensorsToWrite = new Map();

@@ -210,7 +210,8 @@ test('tfjs is the run’s own model folder, with ttl-model.json', async () => {
   const r = await exportRun(wasmRun, { format: 'tfjs', out });
   assert.deepEqual(readdirSync(out).sort(), [...readdirSync(path.join(wasmRun, 'model')), TTL_MODEL_FILE].sort());
   assert.equal(r.card.model.files[0], 'model.json');
-  assert.deepEqual(r.card.model.input, { name: 'input', shape: ['batch', 32, 32, 3], dtype: 'float32' });
+  assert.deepEqual(r.card.model.input, { name: 'input_1', shape: ['batch', 32, 32, 3], dtype: 'float32' });
+  assert.deepEqual(r.card.model.output, { name: 'head', shape: ['batch', 2], dtype: 'float32' });
   for (const f of readdirSync(path.join(wasmRun, 'model'))) assert.deepEqual(readFileSync(path.join(out, f)), readFileSync(path.join(wasmRun, 'model', f)), f);
 });
 
