@@ -12,6 +12,8 @@ Commands:
   torchvision-weights BACKBONE --file PATH
                         check a user's .pth/.pt (torchvision's naming) against BACKBONE: read with weights_only=True,
                         every tensor mapped onto its layers; ``done`` with ``{"backbone", "path", "tensors"}``, or ``failed``
+  export REQUEST.json   a finished run's classifier as ONNX or TorchScript (see export.py); the job protocol's
+                        closing line: ``done`` with a ``check`` result (the files written), or ``failed``
 
 Exit codes: 0 ok; 1 the asked device is absent; 2 usage; 3 torch missing or too old (one line on stderr).
 """
@@ -34,12 +36,18 @@ def main(argv=None) -> int:
     w = sub.add_parser("torchvision-weights", help="fetch and check torchvision's ImageNet weights of a backbone (job protocol's closing line)")
     w.add_argument("backbone", help="resnet18, resnet50 or densenet121")
     w.add_argument("--file", help="check this .pth/.pt (torchvision's naming) against the backbone instead")
+    x = sub.add_parser("export", help="a finished run's classifier as ONNX or TorchScript (job protocol's closing line)")
+    x.add_argument("request", help="the request file written by the TypeScript engine (see export.py)")
     args = parser.parse_args(argv)
     try:
         if args.command == "train":
             from .train import serve  # noqa: PLC0415
 
             return serve()
+        if args.command == "export":
+            from .export import main as export_main  # noqa: PLC0415
+
+            return export_main(args.request)
         if args.command == "doctor":
             from .doctor import doctor  # noqa: PLC0415
 
@@ -77,7 +85,7 @@ def main(argv=None) -> int:
             return 0
     except TorchUnavailable as e:
         print(f"ttl_torch: {e}", file=sys.stderr)
-        if getattr(args, "events", False) or args.command == "torchvision-weights":
+        if getattr(args, "events", False) or args.command in ("torchvision-weights", "export"):
             print(json.dumps({"v": PROTOCOL_VERSION, "type": "failed", "error": str(e), "inputError": True, "outOfMemory": False}))
             return 2
         return 3

@@ -24,6 +24,7 @@ import type { AnalysisFile } from './formats/analysis';
 import type { GradCamEntry } from './formats/gradcam';
 import type { InspectResult } from './formats/inspect';
 import type { WeightsStatus } from './weights';
+import type { TtlModelCard } from './formats/ttlModel';
 
 /** The protocol's major version, carried by every line. See docs/job-protocol.md for the rule. */
 export const JOB_PROTOCOL_VERSION = 1;
@@ -65,6 +66,8 @@ export type JobResult =
   | { kind: 'inspect'; table: InspectResult }
   /** `ttl weights list | get | path`: the registered weights asked about and whether each is in the cache. */
   | { kind: 'weights'; weights: WeightsStatus[] }
+  /** `ttl export`: the folder written and its ttl-model.json. */
+  | { kind: 'export'; dir: string; card: TtlModelCard }
   /** A probe or self-test (backends): its findings. */
   | { kind: 'check'; check: Document }
   /** A compute worker (e.g. `python -m ttl_torch train`) whose stdin closed: how many calls it answered. */
@@ -117,7 +120,7 @@ export const EVENT_TYPES = ['phase', 'log', 'run-started', 'batch', 'epoch', 'ru
 export const TERMINAL_TYPES = ['done', 'failed', 'cancelled'] as const;
 export const CHILD_MESSAGE_TYPES = [...EVENT_TYPES, 'reply', ...TERMINAL_TYPES] as const;
 export const PARENT_MESSAGE_TYPES = ['start', 'call', 'cancel'] as const;
-export const RESULT_KINDS = ['run', 'search', 'analyze', 'gradcam', 'inspect', 'weights', 'check', 'compute'] as const;
+export const RESULT_KINDS = ['run', 'search', 'analyze', 'gradcam', 'inspect', 'weights', 'export', 'check', 'compute'] as const;
 
 /** One line (without its newline) for `message`. */
 export function encodeLine(message: ChildMessage | ParentMessage): string {
@@ -205,6 +208,8 @@ function resultProblem(r: Obj): string | undefined {
       return need(isObj(r.table), 'an object "table"');
     case 'weights':
       return need(Array.isArray(r.weights) && r.weights.every(isObj), 'an array of objects "weights"');
+    case 'export':
+      return need(isStr(r.dir) && isObj(r.card), 'a string "dir" and an object "card"');
     case 'check':
       return need(isObj(r.check), 'an object "check"');
     case 'compute':

@@ -126,6 +126,16 @@ describe('the CLI through the runner', () => {
     );
   });
 
+  test('ttl export --events: the folder written and its ttl-model.json in done', async () => {
+    assert.ok(runDir, 'the run of the first test');
+    const out = path.join(dir, 'exported-tfjs');
+    const { outcome } = start(cli('export', runDir, '--format', 'tfjs', '--out', out));
+    const end = await outcome;
+    assert.ok(end.state === 'done' && end.result.kind === 'export', JSON.stringify(end));
+    assert.equal(end.result.dir, out);
+    assert.deepEqual(JSON.parse(fs.readFileSync(path.join(out, 'ttl-model.json'), 'utf8')), JSON.parse(JSON.stringify(end.result.card)));
+  });
+
   test('cancel: SIGINT reaches the run, the child answers cancelled, exits 0, and the run is marked cancelled', async () => {
     const file = experiment('long', 200);
     const { job, when, outcome } = start({ ...cli('run', file, '--runs-dir', path.join(dir, 'runs-cancel')), cancelGraceMs: 120_000 });

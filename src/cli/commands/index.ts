@@ -7,9 +7,21 @@ import { searchCommand } from './search';
 import { reportCommand } from './report';
 import { analysisCommands } from './analyze';
 import { weightsCommand } from './weights';
+import { exportCommand } from './export';
 
 /** The command table: one entry per `ttl` subcommand. */
 export function registerCommands(program: Command): void {
-  for (const register of [inspectCommand, doctorCommand, runCommand, resumeCommand, similarityCommands, searchCommand, reportCommand, analysisCommands, weightsCommand])
+  for (const register of [
+    inspectCommand,
+    doctorCommand,
+    runCommand,
+    resumeCommand,
+    similarityCommands,
+    searchCommand,
+    reportCommand,
+    analysisCommands,
+    weightsCommand,
+    exportCommand,
+  ])
     register(program);
 }

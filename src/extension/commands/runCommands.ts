@@ -1,5 +1,5 @@
 /** Commands on runs and experiment files: open, charts, delete, reveal, export, compare, refresh. */
-import { cpSync, existsSync, rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import * as vscode from 'vscode';
 import { COMMANDS } from '../ids';
@@ -9,6 +9,11 @@ import { pathKey, type ExperimentNode } from '../runs/tree';
 import type { SearchNode } from '../runs/searches';
 import type { Services } from '../services';
 import { experimentFileFrom, pickRun, pickRuns } from './pick';
+import { startJobProcess } from '../../engine/jobs/runner';
+import { MODEL_FORMAT_DESCRIPTIONS, MODEL_FORMATS, TTL_MODEL_FILE, type ModelFormat } from '../../shared/formats/ttlModel';
+import { pythonForJob } from '../torch/pythonDiscovery';
+
+const MODEL_FORMAT_LABELS: Record<ModelFormat, string> = { onnx: 'ONNX', tfjs: 'TensorFlow.js', safetensors: 'safetensors', torchscript: 'TorchScript' };
 
 /**
  * Run comparisons as read-only Markdown documents (`ttl-compare:` URIs): previewed, copied or
@@ -35,6 +40,7 @@ const comparisons = new Comparisons();
 export function registerRunCommands(s: Services): vscode.Disposable[] {
   const reg = vscode.commands.registerCommand;
   const extensionUri = s.context.extensionUri;
+  const cliPath = vscode.Uri.joinPath(extensionUri, 'dist', 'cli.js').fsPath;
   return [
     vscode.workspace.registerTextDocumentContentProvider(Comparisons.scheme, comparisons),
     reg(COMMANDS.openExperimentFile, async (arg?: ExperimentNode | vscode.Uri | string) => {
@@ -126,7 +132,8 @@ export function registerRunCommands(s: Services): vscode.Disposable[] {
       if (run) await vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(join(run.dir, 'run.json')));
     }),
 
-    reg(COMMANDS.exportModel, async (arg?: unknown, destination?: vscode.Uri): Promise<string | undefined> => {
+    // (run, destination folder, format) from tests and other commands; from the palette or the tree the format and folder are asked
+    reg(COMMANDS.exportModel, async (arg?: unknown, destination?: vscode.Uri, format?: ModelFormat): Promise<string | undefined> => {
       const run = await pickRun(s, arg, {
         title: 'Export Truncated Model',
         statuses: ['finished'],
@@ -134,15 +141,28 @@ export function registerRunCommands(s: Services): vscode.Disposable[] {
         emptyMessage: 'No finished run with a saved model yet.',
       });
       if (!run) return undefined;
-      const modelDir = join(run.dir, 'model');
-      if (!existsSync(join(modelDir, 'model.json'))) {
-        void vscode.window.showErrorMessage(`Run ${run.id} has no saved model (${modelDir}).`);
+      if (!existsSync(join(run.dir, 'model', 'model.json'))) {
+        void vscode.window.showErrorMessage(`Run ${run.id} has no saved model (${join(run.dir, 'model')}).`);
+        return undefined;
+      }
+      format ??= (
+        await vscode.window.showQuickPick(
+          MODEL_FORMATS.map((f) => ({ label: MODEL_FORMAT_LABELS[f], description: MODEL_FORMAT_DESCRIPTIONS[f], format: f })),
+          {
+            title: `Export the model of ${run.id}: which format?`,
+            placeHolder: `Every export gets a ${TTL_MODEL_FILE} with its input size, preprocessing, classes and metrics`,
+          },
+        )
+      )?.format;
+      if (!format) return undefined;
+      if (!vscode.workspace.isTrusted && (format === 'onnx' || format === 'torchscript')) {
+        void vscode.window.showWarningMessage(`Exporting ${MODEL_FORMAT_LABELS[format]} runs Python (the torch engine): trust this workspace first.`);
         return undefined;
       }
       let dest = destination instanceof vscode.Uri ? destination : undefined;
       if (!dest) {
         const picked = await vscode.window.showOpenDialog({
-          title: `Export the model of ${run.id}`,
+          title: `Export the model of ${run.id} (${MODEL_FORMAT_LABELS[format]})`,
           openLabel: 'Export Here',
           canSelectFiles: false,
           canSelectFolders: true,
@@ -151,17 +171,37 @@ export function registerRunCommands(s: Services): vscode.Disposable[] {
         dest = picked?.[0];
       }
       if (!dest) return undefined;
-      const target = join(dest.fsPath, `${run.id}-model`);
+      const target = join(dest.fsPath, `${run.id}-${format}`);
       if (existsSync(target) && !destination) {
         const answer = await vscode.window.showWarningMessage(`${target} exists. Replace it?`, { modal: true }, 'Replace');
         if (answer !== 'Replace') return undefined;
       }
-      rmSync(target, { recursive: true, force: true });
-      cpSync(modelDir, target, { recursive: true });
-      s.log.info(`exported the model of ${run.id} to ${target}`);
+      const found = format === 'onnx' || format === 'torchscript' ? await pythonForJob(vscode.Uri.file(run.experimentFile)) : { python: undefined };
+      const args = [cliPath, 'export', run.dir, '--format', format, '--out', target, '--force', ...(found.python ? ['--python', found.python] : []), '--events'];
+      const label = MODEL_FORMAT_LABELS[format];
+      const end = await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: `Exporting ${run.id} (${label})`, cancellable: true },
+        (progress, token) => {
+          const job = startJobProcess({
+            args,
+            onEvent: (e) => {
+              if (e.type === 'phase') progress.report({ message: e.phase });
+              else if (e.type === 'log') s.log.info(e.message);
+            },
+            onOutput: (line) => s.log.info(line),
+          });
+          token.onCancellationRequested(() => job.cancel());
+          return job.outcome;
+        },
+      );
+      if (end.state !== 'done') {
+        if (end.state === 'failed') void vscode.window.showErrorMessage(`Export of ${run.id} (${label}) failed: ${end.error}`);
+        return undefined;
+      }
+      s.log.info(`exported the model of ${run.id} (${label}) to ${target}`);
       if (!destination) {
-        void vscode.window.showInformationMessage(`Exported the model of ${run.id} (TensorFlow.js Layers format) to ${target}.`, 'Reveal').then((pick) => {
-          if (pick) void vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(join(target, 'model.json')));
+        void vscode.window.showInformationMessage(`Exported the model of ${run.id} (${label}) to ${target}, with ${TTL_MODEL_FILE}.`, 'Reveal').then((pick) => {
+          if (pick) void vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(join(target, TTL_MODEL_FILE)));
         });
       }
       return target;

@@ -41,13 +41,29 @@ suite('TTL Studio: jobs', () => {
     assert.equal(node.runs[0].dir, finishedRun);
   });
 
-  test("Export Truncated Model copies the run's model folder", async function () {
+  test('Export Truncated Model asks the format (ONNX first) and writes the model with its ttl-model.json', async function () {
     if (!finishedRun) this.skip();
+    this.timeout(120_000);
     const dest = vscode.Uri.file(mkdtempSync(path.join(os.tmpdir(), 'ttl-export-')));
-    const target = await vscode.commands.executeCommand<string>('ttl.exportModel', finishedRun, dest);
-    assert.ok(target && existsSync(path.join(target, 'model.json')), target);
-    const model = JSON.parse(readFileSync(path.join(target, 'model.json'), 'utf8'));
-    assert.ok(model.modelTopology);
+    const pending = vscode.commands.executeCommand<string>('ttl.exportModel', finishedRun, dest);
+    // the format quick pick opens with ONNX selected; accept it once it shows
+    let target: string | undefined;
+    let ended = false;
+    void pending.then((v) => ((target = v), (ended = true)));
+    await waitFor(
+      'the export to end',
+      async () => {
+        if (ended) return true;
+        await vscode.commands.executeCommand('workbench.action.acceptSelectedQuickOpenItem');
+        return false;
+      },
+      { timeoutMs: 100_000, intervalMs: 250 },
+    );
+    assert.ok(target && existsSync(path.join(target, 'model.onnx')), String(target));
+    const card = JSON.parse(readFileSync(path.join(target, 'ttl-model.json'), 'utf8'));
+    assert.equal(card.format, 'ttl-model/1');
+    assert.deepEqual([card.model.format, card.model.files, card.model.opset], ['onnx', ['model.onnx'], 18]);
+    assert.equal(card.run.dir, finishedRun);
   });
 
   test('Analyze Run writes the SVCCA studies of the finished run', async function () {
