@@ -8,7 +8,8 @@
  *   size (`<id>` is the image's id with `/` as `__` and its extension replaced by `.png`);
  * - `predictions.csv`: one row per val and test image, `id,split,mask,prediction,dice,jaccard,
  *   pixel_accuracy,hd95,hd95_unit,hc_pred_mm,hc_ref_mm,hc_error_mm` (`prediction` is the PNG's
- *   path in the run folder, test rows only; empty cells where a value is undefined);
+ *   path in the run folder, test rows only; empty cells where a value is undefined; an empty
+ *   predicted mask has HC 0);
  * - `summary.json`: the classification summary with `task: "segment"`, `val/test.segmentation`
  *   (mean ± sd over the images) and `segmentation` (the encoder's and the decoder's parameters
  *   and MACs).
@@ -95,7 +96,8 @@ export function scoreImages(data: SegmentationDataset, indices: readonly number[
     const pred = { width: S, height: S, data: pass.masks[r] };
     const truth = { width: S, height: S, data: data.masks[i] };
     const sc = segmentationScores(pred, truth, allMm ? sp.mm : sp.px);
-    const hcPred = sp.mm ? headCircumference(pred, sp.mm) : NaN;
+    // an empty prediction measures no head: HC 0, its error the whole reference
+    const hcPred = sp.mm ? (pass.masks[r].some((v) => v !== 0) ? headCircumference(pred, sp.mm) : 0) : NaN;
     const hcRef = sp.mm ? (data.info[i].headCircumferenceMm ?? headCircumference(truth, sp.mm)) : NaN;
     return {
       id: data.items[i].id,
