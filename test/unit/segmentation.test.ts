@@ -276,3 +276,49 @@ test('a tiny real run on HC18 images writes masks, per-image metrics and the sum
     close(Number(f[11]), Math.abs(Number(f[9]) - Number(f[10])), 1e-9);
   }
 });
+
+test('a segmentation search report shows Dice, Jaccard and the HC error in place of AUROC and AUPRC', async () => {
+  const { reportMarkdown, reportCsv } = await import('../../src/engine/search/report');
+  const nan = { mean: NaN, std: NaN };
+  const row = (method: string, cut: string | null, d: number) => ({
+    method,
+    strategy: cut ? 'ttl' : 'ftl',
+    stage: cut ? (1 as const) : ('baseline' as const),
+    cut,
+    block: cut ? 'stage3' : null,
+    seeds: [1],
+    runDirs: [`runs/${method}`],
+    auroc: nan,
+    auprc: nan,
+    auprcTrapezoid: nan,
+    dice: { mean: d, std: 0.01 },
+    jaccard: { mean: d - 0.1, std: 0.02 },
+    hcErrorMm: { mean: 12.5, std: 3 },
+    valMetric: d,
+    paramsM: 0.1,
+    macsG: 0.01,
+    latencyMs: 5,
+    pareto: true,
+  });
+  const report = {
+    searchDir: '/s',
+    experimentFile: '/x/hc18-search.ttl.json',
+    task: 'segment' as const,
+    backbone: 'mobilenet_v1',
+    metric: 'val_dice',
+    epochs: 12,
+    inputSize: 96,
+    seeds: [1],
+    trials: { total: 2, finished: 2, failed: 0, short: 0 },
+    rows: [row('FTL', null, 0.9), row('TTL-1', 'conv_pw_5_relu', 0.88)],
+    suggestions: [],
+    mode: 'full' as const,
+  };
+  const md = reportMarkdown(report);
+  assert.match(md, /\| method \| cut \(layer, block\) \| Dice \| Jaccard \| HC error \(mm\) \| P \(M\) \|/);
+  assert.match(md, /\| TTL-1 \| conv_pw_5_relu \(stage3\) \| 0\.880 ± 0\.010 \| 0\.780 ± 0\.020 \| 12\.500 ± 3\.000 \|/);
+  assert.doesNotMatch(md, /AUROC/);
+  const csv = reportCsv(report).trim().split('\n');
+  const head = csv[0].split(',');
+  assert.equal(csv[2].split(',')[head.indexOf('dice_mean')], '0.88');
+});
