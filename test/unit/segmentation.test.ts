@@ -16,6 +16,7 @@ import { makeSegmentationBatch } from '../../src/engine/segment/train';
 import { Rng } from '../../src/shared/rng';
 import { tf } from '../../src/engine/tf';
 import { decodeImage } from '../../src/engine/data/image';
+import { genericBlocks, loadLayersModelFile } from '../../src/engine/models/layersModel';
 import { tempDir } from './tmp';
 
 const close = (actual: number, expected: number, eps = 1e-9) => assert.ok(Math.abs(actual - expected) <= eps, `expected ${expected}, got ${actual}`);
@@ -247,6 +248,13 @@ test('a tiny real run on HC18 images writes masks, per-image metrics and the sum
   assert.equal(summary.segmentation!.encoder.params + summary.segmentation!.decoder.params, summary.params);
   assert.deepEqual(summary.segmentation!.decoder.skips, ['conv_pw_1_relu']);
   assert.equal(summary.segmentation!.decoder.widths.length, 2);
+  // the saved network's layer table shows the decoder as its own block after the encoder's stages
+  const saved = await loadLayersModelFile(path.join(run, 'model', 'model.json'));
+  assert.deepEqual(
+    genericBlocks(saved).map((b) => b.name),
+    ['stage1', 'stage2', 'decoder'],
+  );
+  saved.dispose();
   const onDisk = JSON.parse(readFileSync(path.join(run, 'summary.json'), 'utf8'));
   assert.equal(onDisk.format, 'ttl-summary/1');
   assert.equal(onDisk.test.auroc, null);

@@ -13,14 +13,13 @@ import { tf } from '../tf';
 import { TtlInputError } from '../errors';
 import type { Backbone } from '../models/types';
 import { cutLayerOf, findCut } from '../models/truncate';
-import { copyWeightsByName, functionalConfig, modelFromConfig, pruneConfig, sharedSubmodel } from '../models/layersModel';
+import { copyWeightsByName, DECODER_PREFIX, functionalConfig, modelFromConfig, pruneConfig, sharedSubmodel } from '../models/layersModel';
 import { rebuildAtHalfWidth } from '../models/halfWidth';
 import { LWFT_DEFAULT_K, type StrategySpec } from '../../shared/strategies';
 import type { PreparedModel, ParamGroup } from '../strategies';
 import { describeStrategy, FINETUNE_BN_MOMENTUM } from '../strategies';
 
-/** Prefix of every decoder layer's name. */
-export const DECODER_PREFIX = 'decoder_';
+export { DECODER_PREFIX };
 
 /** One resolution level of the encoder kept by the cut. */
 export interface EncoderLevel {
