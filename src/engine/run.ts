@@ -82,6 +82,8 @@ function splitIndices(data: LoadedDataset, file: string): { train: number[]; val
   for (const s of splits) {
     if (!out[s].length) throw new TtlInputError(`${file}: the ${s} split is empty; check data.split or the data's own split`);
   }
+  // segmentation: classes are mask values, not image labels
+  if ('masks' in data) return out;
   const counts = Object.fromEntries(
     splits.map((s) => {
       const c = new Array<number>(data.classes.length).fill(0);
@@ -238,7 +240,9 @@ async function prepareContext(file: string, exp: Experiment, options: RunOptions
   }
   emit({ type: 'phase', phase: 'loading data', done: 0 });
   const progress = (done: number, total: number) => emit({ type: 'phase', phase: 'loading data', done, total });
-  const data = segment ? await loadSegmentationDataset(datasetSpecOf(exp.data), progress) : await loadDataset(datasetSpecOf(exp.data), progress);
+  const data = segment
+    ? await loadSegmentationDataset({ ...datasetSpecOf(exp.data), classes: exp.data.classes }, progress)
+    : await loadDataset(datasetSpecOf(exp.data), progress);
   for (const w of data.warnings) emit({ type: 'log', level: 'warn', message: w });
   return { file, exp, data, backend, engine: torch ? 'torch' : backend.chosen, torch, options };
 }

@@ -64,6 +64,8 @@ export interface DataConfig {
   window?: { center: number; width: number };
   /** 3 (default): colour images stay in colour; 1: they become grey (luma). */
   channels?: 1 | 3;
+  /** `task: "segment"`: names of the mask values 0, 1, 2, … (0 the background); more than two make the masks label maps. */
+  classes?: string[];
 }
 
 export interface ModelConfig {

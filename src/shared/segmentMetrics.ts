@@ -232,3 +232,38 @@ export function headCircumference(m: BinaryMask, spacing: PixelSpacing = UNIT_SP
   const e = fitEllipse(largestComponent(m), spacing);
   return e ? ellipseCircumference(e.a, e.b) : NaN;
 }
+
+/** The mask of one class of a label map (`data[i] === value`). */
+export function classMask(labels: BinaryMask, value: number): BinaryMask {
+  const out = new Uint8Array(labels.data.length);
+  for (let i = 0; i < out.length; i++) out[i] = labels.data[i] === value ? 1 : 0;
+  return { width: labels.width, height: labels.height, data: out };
+}
+
+/** A label map's scores: each foreground class's (values 1 … classes − 1), and their means (HD95 over the classes where it is defined). */
+export interface LabelMapScores extends SegmentationScores {
+  /** Index c − 1 holds class c's scores. */
+  perClass: SegmentationScores[];
+}
+
+/**
+ * Scores a predicted label map against the true one: Dice, Jaccard and HD95 of every foreground
+ * class as binary masks (the empty-mask rules per class), their mean, and the fraction of pixels
+ * whose label agrees.
+ */
+export function labelMapScores(pred: BinaryMask, truth: BinaryMask, classes: number, spacing: PixelSpacing = UNIT_SPACING): LabelMapScores {
+  const n = sameSize(pred, truth);
+  let agree = 0;
+  for (let i = 0; i < n; i++) if (pred.data[i] === truth.data[i]) agree++;
+  const perClass: SegmentationScores[] = [];
+  for (let c = 1; c < classes; c++) perClass.push(segmentationScores(classMask(pred, c), classMask(truth, c), spacing));
+  const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
+  const finiteHd = perClass.map((s) => s.hd95).filter(Number.isFinite);
+  return {
+    dice: mean(perClass.map((s) => s.dice)),
+    jaccard: mean(perClass.map((s) => s.jaccard)),
+    pixelAccuracy: agree / n,
+    hd95: finiteHd.length ? mean(finiteHd) : NaN,
+    perClass,
+  };
+}

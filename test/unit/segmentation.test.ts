@@ -9,7 +9,18 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { PNG } from 'pngjs';
-import { dice, jaccard, pixelAccuracy, hd95, fitEllipse, ellipseCircumference, headCircumference, largestComponent, type BinaryMask } from '../../src/shared/segmentMetrics';
+import {
+  dice,
+  jaccard,
+  pixelAccuracy,
+  hd95,
+  fitEllipse,
+  ellipseCircumference,
+  headCircumference,
+  largestComponent,
+  labelMapScores,
+  type BinaryMask,
+} from '../../src/shared/segmentMetrics';
 import { checkExperimentText } from '../../src/engine/experiment/validate';
 import { loadSegmentationDataset } from '../../src/engine/data/segment';
 import { makeSegmentationBatch } from '../../src/engine/segment/train';
@@ -329,4 +340,70 @@ test('a segmentation search report shows Dice, Jaccard and the HC error in place
   const csv = reportCsv(report).trim().split('\n');
   const head = csv[0].split(',');
   assert.equal(csv[2].split(',')[head.indexOf('dice_mean')], '0.88');
+});
+
+test('label maps: per-class scores by hand, their mean, and label agreement', () => {
+  // 4×1 label maps: truth [1, 1, 2, 0], pred [1, 2, 2, 0]
+  const truth = { width: 4, height: 1, data: [1, 1, 2, 0] };
+  const pred = { width: 4, height: 1, data: [1, 2, 2, 0] };
+  const s = labelMapScores(pred, truth, 3);
+  close(s.perClass[0].dice, (2 * 1) / (1 + 2)); // class 1: pred {0}, truth {0, 1}
+  close(s.perClass[1].dice, (2 * 1) / (2 + 1)); // class 2: pred {1, 2}, truth {2}
+  close(s.perClass[0].jaccard, 1 / 2);
+  close(s.dice, 2 / 3);
+  close(s.pixelAccuracy, 3 / 4);
+  // class 1: pred→truth [0], truth→pred [0, 1] → 95th percentile 0.95; class 2: pred→truth [1, 0] → 0.95, truth→pred [0]
+  close(s.perClass[0].hd95, 0.95);
+  close(s.hd95, 0.95);
+  // a class absent from both maps counts as a perfect match
+  close(labelMapScores({ width: 2, height: 1, data: [1, 0] }, { width: 2, height: 1, data: [1, 0] }, 3).dice, 1);
+});
+
+test('a tiny label-map run: K logits, per-class metrics, label-map PNGs', async () => {
+  const { runExperiment } = await import('../../src/engine/run');
+  const dir = tempDir('ttl-seg-multi-');
+  mkdirSync(path.join(dir, 'images'));
+  mkdirSync(path.join(dir, 'masks'));
+  // two boxes per image: class 1 bright on the left, class 2 mid-grey on the right, at seeded places
+  const rng = new Rng(7);
+  for (let n = 0; n < 12; n++) {
+    const [x1, y1, x2, y2] = [rng.int(8), rng.int(20), 18 + rng.int(8), rng.int(20)];
+    const label = (x: number, y: number) => (x >= x1 && x < x1 + 10 && y >= y1 && y < y1 + 10 ? 1 : x >= x2 && x < x2 + 10 && y >= y2 && y < y2 + 10 ? 2 : 0);
+    writeGreyPng(path.join(dir, 'images', `${n}.png`), 32, 32, (x, y) => [20, 230, 120][label(x, y)]);
+    writeGreyPng(path.join(dir, 'masks', `${n}.png`), 32, 32, label);
+  }
+  const file = path.join(dir, 'multi.ttl.json');
+  writeFileSync(
+    file,
+    JSON.stringify({
+      task: 'segment',
+      data: { format: 'folder', path: dir, imageSize: 32, classes: ['background', 'bright', 'grey'], split: { val: 0.25, test: 0.25, seed: 1 } },
+      model: { backbone: 'mobilenet_v1' },
+      strategy: { kind: 'ttl', cut: 'stage1' },
+      train: { epochs: 1, batchSize: 4, optimizer: 'adam', lr: 0.001, seeds: [1], backend: 'wasm' },
+    }),
+  );
+  const { summary, runDirs } = await runExperiment(file, { runsDir: path.join(dir, 'runs') });
+  assert.deepEqual(summary.classes, ['background', 'bright', 'grey']);
+  const seg = summary.test.segmentation!;
+  assert.deepEqual(Object.keys(seg.perClass!), ['bright', 'grey']);
+  assert.equal(seg.hd95Unit, 'px');
+  assert.equal(seg.hcErrorMm, undefined);
+  const saved = await loadLayersModelFile(path.join(runDirs[0], 'model', 'model.json'));
+  assert.deepEqual(saved.outputs[0].shape, [null, 32, 32, 3]);
+  saved.dispose();
+  const rows = readFileSync(path.join(runDirs[0], 'predictions.csv'), 'utf8').trim().split('\n');
+  const head = rows[0].split(',');
+  assert.deepEqual(head.slice(-6), ['dice_bright', 'jaccard_bright', 'hd95_bright', 'dice_grey', 'jaccard_grey', 'hd95_grey']);
+  for (const r of rows.slice(1)) {
+    const f = r.split(',');
+    // the row's Dice is the mean of its classes'
+    close(Number(f[head.indexOf('dice')]), (Number(f[head.indexOf('dice_bright')]) + Number(f[head.indexOf('dice_grey')])) / 2, 1e-12);
+    if (f[1] !== 'test') continue;
+    const png = decodeImage(readFileSync(path.join(runDirs[0], f[3])));
+    assert.ok(
+      png.data.every((v) => v <= 2),
+      'a predicted label map holds class values',
+    );
+  }
 });

@@ -4,8 +4,9 @@
  * with `images/` and `masks/` whose files pair by name (`a.png` with `a.png` or `a_mask.png`).
  *
  * Images become `imageSize`² 8-bit RGB as for classification (bilinear, `toDatasetPixels`);
- * masks are read as 0/255 or 0/1 grey PNGs and resized with nearest neighbour to `imageSize`²
- * 0/1 bytes. A mask must have its image's size. Every problem is one {@link TtlInputError}
+ * masks are read as 0/255 or 0/1 grey PNGs (or, with more than two `classes`, label maps whose
+ * grey values are class indices) and resized with nearest neighbour to `imageSize`² bytes of
+ * class values. A mask must have its image's size. Every problem is one {@link TtlInputError}
  * naming the file.
  */
 import { createHash } from 'node:crypto';
@@ -32,9 +33,13 @@ export interface SegmentationItemInfo {
   headCircumferenceMm?: number;
 }
 
-/** A loaded segmentation data set: the classification form (every label 0, class "foreground") plus one mask per item. */
+/**
+ * A loaded segmentation data set: the classification form plus one mask per item. `classes`
+ * names the mask values (index = value; 0 is the background): two for binary masks, more for a
+ * label map. Every item's `label` is 0 (splits are not stratified by class).
+ */
 export interface SegmentationDataset extends LoadedDataset {
-  /** One `imageSize²` array of 0/1 per item (row-major), same order as `items`. */
+  /** One `imageSize²` array of class values (0/1 for binary masks) per item (row-major), same order as `items`. */
   masks: Uint8Array[];
   info: SegmentationItemInfo[];
 }
@@ -147,17 +152,37 @@ export function resizeNearest(src: ArrayLike<number>, inH: number, inW: number, 
   return out;
 }
 
+function greyMask(img: RawImage, file: string): ArrayLike<number> {
+  if (img.channels === 1) return img.data;
+  const d = img.data;
+  for (let i = 0; i < img.width * img.height; i++) {
+    if (d[3 * i] !== d[3 * i + 1] || d[3 * i] !== d[3 * i + 2]) {
+      throw new TtlInputError(`${file}: a mask must be grey; pixel ${i % img.width},${Math.floor(i / img.width)} is coloured`);
+    }
+  }
+  return toGrey(img).data;
+}
+
+/** A decoded label map (grey values 0 … `classes` − 1) as it is; throws naming `file` at the first value that is not a class. */
+export function labelMap(img: RawImage, file: string, classes: number): Uint8Array {
+  const grey = greyMask(img, file);
+  const out = new Uint8Array(grey.length);
+  for (let i = 0; i < grey.length; i++) {
+    const v = grey[i];
+    if (v >= classes) {
+      throw new TtlInputError(
+        `${file}: mask value ${v} at pixel ${i % img.width},${Math.floor(i / img.width)} is not a class; data.classes names ${classes} (values 0 to ${classes - 1})`,
+      );
+    }
+    out[i] = v;
+  }
+  return out;
+}
+
 /** A decoded mask as 0/1 at its own size; throws naming `file` when it is not binary (0/255 or 0/1, one channel or equal RGB). */
 export function binaryMask(img: RawImage, file: string): Uint8Array {
   const n = img.width * img.height;
-  const grey = img.channels === 1 ? img.data : toGrey(img).data;
-  if (img.channels === 3) {
-    for (let i = 0; i < n; i++) {
-      const d = img.data;
-      if (d[3 * i] !== d[3 * i + 1] || d[3 * i] !== d[3 * i + 2])
-        throw new TtlInputError(`${file}: a mask must be grey (0/255 or 0/1); pixel ${i % img.width},${Math.floor(i / img.width)} is coloured`);
-    }
-  }
+  const grey = greyMask(img, file);
   let max = 0;
   for (let i = 0; i < n; i++) if (grey[i] > max) max = grey[i];
   const on = max === 1 ? 1 : 255;
@@ -166,7 +191,7 @@ export function binaryMask(img: RawImage, file: string): Uint8Array {
     const v = grey[i];
     if (v !== 0 && v !== on) {
       throw new TtlInputError(
-        `${file}: mask value ${v} at pixel ${i % img.width},${Math.floor(i / img.width)} is not binary; masks hold 0 and 255 (or 0 and 1) only (multi-class label maps are not supported yet)`,
+        `${file}: mask value ${v} at pixel ${i % img.width},${Math.floor(i / img.width)} is not binary; masks hold 0 and 255 (or 0 and 1), or name more than two data.classes for a label map`,
       );
     }
     out[i] = v === 0 ? 0 : 1;
@@ -189,7 +214,13 @@ async function decodeFile(file: string, what: string): Promise<RawImage> {
  * `spec.split`'s fractions; `spec.limit` keeps a seeded sample. Unreadable images and masks are
  * errors (never skipped).
  */
-export async function loadSegmentationDataset(spec: DatasetSpec, onProgress?: ProgressFn, signal?: AbortSignal): Promise<SegmentationDataset> {
+export async function loadSegmentationDataset(
+  spec: DatasetSpec & { classes?: readonly string[] },
+  onProgress?: ProgressFn,
+  signal?: AbortSignal,
+): Promise<SegmentationDataset> {
+  const classes = spec.classes?.length ? [...spec.classes] : ['background', 'foreground'];
+  const multi = classes.length > 2;
   if (spec.format !== 'csv' && spec.format !== 'folder')
     throw new TtlInputError(`segmentation data is a CSV manifest (format "csv") or a folder with images/ and masks/ (format "folder"), not "${spec.format}"`);
   const found = spec.format === 'csv' ? await collectManifest(spec.path) : await collectPairedFolder(spec.path);
@@ -222,7 +253,7 @@ export async function loadSegmentationDataset(spec: DatasetSpec, onProgress?: Pr
       throw new TtlInputError(`${it.mask}: the mask is ${mk.width}×${mk.height} but its image ${it.image} is ${img.width}×${img.height}`);
     }
     pixels.push(toDatasetPixels(spec.channels === 1 ? toGrey(img) : img, size));
-    masks.push(resizeNearest(binaryMask(mk, it.mask), mk.height, mk.width, size, size));
+    masks.push(resizeNearest(multi ? labelMap(mk, it.mask, classes.length) : binaryMask(mk, it.mask), mk.height, mk.width, size, size));
     const extra: SegmentationItemInfo = { mask: it.maskRel, sourceWidth: img.width, sourceHeight: img.height };
     if (it.pixelSizeMm !== undefined) extra.pixelSizeMm = it.pixelSizeMm;
     if (it.headCircumferenceMm !== undefined) extra.headCircumferenceMm = it.headCircumferenceMm;
@@ -230,7 +261,7 @@ export async function loadSegmentationDataset(spec: DatasetSpec, onProgress?: Pr
     onProgress?.(i + 1, items.length);
   }
   const ds: SegmentationDataset = {
-    classes: ['foreground'],
+    classes,
     items: items.map((it) => (it.split ? { id: it.id, label: 0, split: it.split } : { id: it.id, label: 0 })),
     imageSize: size,
     channels: 3,

@@ -283,6 +283,8 @@ export function checkExperimentValue(value: unknown, baseDir: string, env?: Chec
       add('segment-setting-ignored', '/model/decoder', `"decoder" applies to "task": "segment"; a classifier ignores it`, 'warning');
     if (get(value, 'train', 'loss') !== undefined)
       add('segment-setting-ignored', '/train/loss', `"loss" applies to "task": "segment"; a classifier trains with cross-entropy`, 'warning');
+    if (get(value, 'data', 'classes') !== undefined)
+      add('segment-setting-ignored', '/data/classes', `"classes" names mask values for "task": "segment"; a classifier's classes come from the data`, 'warning');
   }
   // a fast search that fine-tunes every listed candidate
   const finalists = at('search', 'fast', 'finalists');

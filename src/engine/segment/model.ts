@@ -35,6 +35,8 @@ export interface SegmentationModelOptions {
   cut?: string;
   /** Channels of every decoder stage; default half the encoder's at each level. */
   width?: number;
+  /** Mask classes, background included: 2 (binary) gives one logit per pixel, K > 2 gives K. */
+  classes?: number;
   seed: number;
   inputSize: number;
 }
@@ -112,7 +114,13 @@ export function buildSegmentationModel(
     stage(k, ratio(size, o.inputSize, `${levels[0].layer} to the input`), null, width);
   }
   const logits = tf.layers
-    .conv2d({ filters: 1, kernelSize: 1, activation: 'linear', kernelInitializer: tf.initializers.glorotUniform({ seed: seed++ }), name: `${DECODER_PREFIX}out` })
+    .conv2d({
+      filters: (o.classes ?? 2) > 2 ? o.classes! : 1,
+      kernelSize: 1,
+      activation: 'linear',
+      kernelInitializer: tf.initializers.glorotUniform({ seed: seed++ }),
+      name: `${DECODER_PREFIX}out`,
+    })
     .apply(x) as tf.SymbolicTensor;
   const model = tf.model({ inputs: encoder.inputs, outputs: logits, name: `${backbone.name.replace(/[^A-Za-z0-9_.-]/g, '_')}_unet_cut_${cutLayer}` });
   return { model, cutLayer, levels, widths };
@@ -148,10 +156,10 @@ export interface PreparedSegmentation extends PreparedModel {
 export function prepareSegmentation(
   backbone: Backbone,
   spec: StrategySpec,
-  o: { seed: number; inputSize: number; width?: number; headLrMultiplier: number },
+  o: { seed: number; inputSize: number; width?: number; classes?: number; headLrMultiplier: number },
 ): PreparedSegmentation {
   const description = `${describeStrategy(spec, backbone)}, U-Net decoder`;
-  const mk = (b: Backbone, cut?: string) => buildSegmentationModel(b, { cut, width: o.width, seed: o.seed, inputSize: o.inputSize });
+  const mk = (b: Backbone, cut?: string) => buildSegmentationModel(b, { cut, width: o.width, classes: o.classes, seed: o.seed, inputSize: o.inputSize });
   let built: ReturnType<typeof mk>;
   let groups: ParamGroup[];
   let cut: string | null = null;

@@ -5,11 +5,12 @@
  * What a segmentation run writes, beside run.json, metrics.jsonl, checkpoints/ and model/ as
  * for classification:
  * - `predictions/<id>.png`: the predicted mask of every test image, 0/255 grey PNG at the input
- *   size (`<id>` is the image's id with `/` as `__` and its extension replaced by `.png`);
+ *   size (label maps: the class values) (`<id>` is the image's id with `/` as `__` and its extension replaced by `.png`);
  * - `predictions.csv`: one row per val and test image, `id,split,mask,prediction,dice,jaccard,
  *   pixel_accuracy,hd95,hd95_unit,hc_pred_mm,hc_ref_mm,hc_error_mm` (`prediction` is the PNG's
  *   path in the run folder, test rows only; empty cells where a value is undefined; an empty
- *   predicted mask has HC 0);
+ *   predicted mask has HC 0; label maps add `dice_<class>,jaccard_<class>,hd95_<class>` per
+ *   foreground class, and the row's values are their means);
  * - `summary.json`: the classification summary with `task: "segment"`, `val/test.segmentation`
  *   (mean ± sd over the images) and `segmentation` (the encoder's and the decoder's parameters
  *   and MACs).
@@ -29,7 +30,7 @@ import { saveCheckpoint, loadCheckpoint, recoverCheckpoint, checkpointEpoch, rep
 import { profile, measureLatency } from '../complexity';
 import { writeFileAtomic } from '../atomic';
 import { meanStd, median } from '../../shared/stats';
-import { headCircumference, segmentationScores, type PixelSpacing } from '../../shared/segmentMetrics';
+import { headCircumference, labelMapScores, type PixelSpacing } from '../../shared/segmentMetrics';
 import { SUMMARY_FORMAT, type ImageMeanStd, type RunSummary, type SegmentationSplitMetrics, type SplitMetrics } from '../../shared/formats/summary';
 import type { EventSink } from '../../shared/jobProtocol';
 import type { EpochRecord } from '../../shared/formats/epoch';
@@ -69,6 +70,8 @@ export interface SegmentationImageResult {
   hcPredMm: number;
   hcRefMm: number;
   hcErrorMm: number;
+  /** Label maps (more than two classes): each foreground class's scores, class c at index c − 1; the row's dice, jaccard and hd95 are their means. */
+  perClass?: { dice: number; jaccard: number; hd95: number }[];
 }
 
 /** The file name of an image's predicted mask. */
@@ -95,11 +98,14 @@ export function scoreImages(data: SegmentationDataset, indices: readonly number[
     const sp = spacingOf(data, i);
     const pred = { width: S, height: S, data: pass.masks[r] };
     const truth = { width: S, height: S, data: data.masks[i] };
-    const sc = segmentationScores(pred, truth, allMm ? sp.mm : sp.px);
-    // an empty prediction measures no head: HC 0, its error the whole reference
-    const hcPred = sp.mm ? (pass.masks[r].some((v) => v !== 0) ? headCircumference(pred, sp.mm) : 0) : NaN;
-    const hcRef = sp.mm ? (data.info[i].headCircumferenceMm ?? headCircumference(truth, sp.mm)) : NaN;
+    const K = data.classes.length;
+    const sc = labelMapScores(pred, truth, K, allMm ? sp.mm : sp.px);
+    // an empty prediction measures no head: HC 0, its error the whole reference (binary masks only)
+    const hc = sp.mm && K === 2;
+    const hcPred = hc ? (pass.masks[r].some((v) => v !== 0) ? headCircumference(pred, sp.mm) : 0) : NaN;
+    const hcRef = hc ? (data.info[i].headCircumferenceMm ?? headCircumference(truth, sp.mm)) : NaN;
     return {
+      ...(K > 2 ? { perClass: sc.perClass.map((c) => ({ dice: c.dice, jaccard: c.jaccard, hd95: c.hd95 })) } : {}),
       id: data.items[i].id,
       split,
       mask: data.info[i].mask,
@@ -124,7 +130,7 @@ function imageMeanStd(values: number[]): ImageMeanStd {
 }
 
 /** The split's means ± sd over its images. */
-export function summariseImages(rows: readonly SegmentationImageResult[]): SegmentationSplitMetrics {
+export function summariseImages(rows: readonly SegmentationImageResult[], classes?: readonly string[]): SegmentationSplitMetrics {
   const out: SegmentationSplitMetrics = {
     dice: imageMeanStd(rows.map((r) => r.dice)),
     jaccard: imageMeanStd(rows.map((r) => r.jaccard)),
@@ -133,31 +139,47 @@ export function summariseImages(rows: readonly SegmentationImageResult[]): Segme
     hd95Unit: rows.length && rows.every((r) => r.hd95Unit === 'mm') ? 'mm' : 'px',
   };
   if (rows.length && rows.every((r) => Number.isFinite(r.hcRefMm))) out.hcErrorMm = imageMeanStd(rows.map((r) => r.hcErrorMm));
+  if (classes && classes.length > 2) {
+    out.perClass = Object.fromEntries(
+      classes.slice(1).map((name, c) => [
+        name,
+        {
+          dice: imageMeanStd(rows.map((r) => r.perClass?.[c].dice ?? NaN)),
+          jaccard: imageMeanStd(rows.map((r) => r.perClass?.[c].jaccard ?? NaN)),
+          hd95: imageMeanStd(rows.map((r) => r.perClass?.[c].hd95 ?? NaN)),
+        },
+      ]),
+    );
+  }
   return out;
 }
 
 const cell = (v: number | string) => (typeof v === 'number' ? (Number.isFinite(v) ? String(v) : '') : /[",\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
 
-/** predictions.csv of a segmentation run. */
-export function segmentationPredictionsCsv(rows: readonly SegmentationImageResult[]): string {
-  const lines = [SEGMENTATION_PREDICTION_COLUMNS.join(',')];
+/** predictions.csv of a segmentation run; label maps add `dice_<class>`, `jaccard_<class>`, `hd95_<class>` per foreground class. */
+export function segmentationPredictionsCsv(rows: readonly SegmentationImageResult[], classes: readonly string[] = ['background', 'foreground']): string {
+  const fg = classes.length > 2 ? classes.slice(1) : [];
+  const lines = [[...SEGMENTATION_PREDICTION_COLUMNS, ...fg.flatMap((c) => [`dice_${c}`, `jaccard_${c}`, `hd95_${c}`])].map(cell).join(',')];
   for (const r of rows) {
-    lines.push([r.id, r.split, r.mask, r.prediction, r.dice, r.jaccard, r.pixelAccuracy, r.hd95, r.hd95Unit, r.hcPredMm, r.hcRefMm, r.hcErrorMm].map(cell).join(','));
+    const extra = fg.flatMap((_, c) => [r.perClass?.[c].dice ?? NaN, r.perClass?.[c].jaccard ?? NaN, r.perClass?.[c].hd95 ?? NaN]);
+    lines.push(
+      [r.id, r.split, r.mask, r.prediction, r.dice, r.jaccard, r.pixelAccuracy, r.hd95, r.hd95Unit, r.hcPredMm, r.hcRefMm, r.hcErrorMm, ...extra].map(cell).join(','),
+    );
   }
   return lines.join('\n') + '\n';
 }
 
-/** A 0/1 mask as a 0/255 grey PNG. */
-export function maskPng(mask: Uint8Array, size: number): Buffer {
+/** A 0/1 mask as a 0/255 grey PNG; with `labelMap`, the class values as they are (a label map like the input's). */
+export function maskPng(mask: Uint8Array, size: number, labelMap = false): Buffer {
   const png = new PNG({ width: size, height: size, colorType: 0, inputColorType: 0, bitDepth: 8, inputHasAlpha: false });
   const data = Buffer.alloc(size * size);
-  for (let i = 0; i < mask.length; i++) data[i] = mask[i] ? 255 : 0;
+  for (let i = 0; i < mask.length; i++) data[i] = labelMap ? mask[i] : mask[i] ? 255 : 0;
   png.data = data;
   return PNG.sync.write(png, { colorType: 0, inputColorType: 0, bitDepth: 8, inputHasAlpha: false });
 }
 
-function splitMetrics(pass: SegmentationPass, rows: SegmentationImageResult[]): SplitMetrics {
-  const seg = summariseImages(rows);
+function splitMetrics(pass: SegmentationPass, rows: SegmentationImageResult[], classes: readonly string[]): SplitMetrics {
+  const seg = summariseImages(rows, classes);
   return { n: rows.length, loss: pass.loss, auroc: NaN, averagePrecision: NaN, auprcTrapezoid: NaN, accuracy: seg.pixelAccuracy.mean, segmentation: seg };
 }
 
@@ -185,6 +207,7 @@ export function prepareSegmentationFor(args: Pick<SegmentationSeedArgs, 'exp' | 
       seed: args.seed,
       inputSize: args.data.imageSize,
       width: exp.model.decoder?.width,
+      classes: args.data.classes.length,
       headLrMultiplier: exp.train.headLrMultiplier,
     });
   } catch (e) {
@@ -216,7 +239,15 @@ export async function trainSegmentationSeed(args: SegmentationSeedArgs, prepared
   };
   const trainer = new SegmentationTrainer(
     prepared,
-    { pixels: data.pixels, masks: data.masks, imageSize: data.imageSize, normalisation: args.backbone.normalisation, train: split.train, val: split.val },
+    {
+      pixels: data.pixels,
+      masks: data.masks,
+      classes: data.classes.length,
+      imageSize: data.imageSize,
+      normalisation: args.backbone.normalisation,
+      train: split.train,
+      val: split.val,
+    },
     opts,
   );
   const lastDir = path.join(handle.checkpointsDir, 'last');
@@ -258,9 +289,10 @@ export async function trainSegmentationSeed(args: SegmentationSeedArgs, prepared
   const valRows = scoreImages(data, split.val, val, 'val');
   const testRows = scoreImages(data, split.test, test, 'test');
   await replaceDirectory(path.join(handle.dir, PREDICTIONS_DIR), async (tmp) => {
-    for (let r = 0; r < split.test.length; r++) await fsp.writeFile(path.join(tmp, predictionFileName(data.items[split.test[r]].id)), maskPng(test.masks[r], data.imageSize));
+    for (let r = 0; r < split.test.length; r++)
+      await fsp.writeFile(path.join(tmp, predictionFileName(data.items[split.test[r]].id)), maskPng(test.masks[r], data.imageSize, data.classes.length > 2));
   });
-  writeFileAtomic(handle.predictionsFile, segmentationPredictionsCsv([...valRows, ...testRows]));
+  writeFileAtomic(handle.predictionsFile, segmentationPredictionsCsv([...valRows, ...testRows], data.classes));
   await replaceDirectory(handle.modelDir, async (tmp) => {
     await saveLayersModelFile(prepared.model, tmp, {
       ttl: { task: 'segment', classes: data.classes, normalisation: args.backbone.normalisation, imageSize: data.imageSize, strategy: exp.strategy },
@@ -288,8 +320,8 @@ export async function trainSegmentationSeed(args: SegmentationSeedArgs, prepared
     backend: args.engine,
     epochsRun: state.epoch + 1,
     bestEpoch: state.bestEpoch,
-    val: splitMetrics(val, valRows),
-    test: splitMetrics(test, testRows),
+    val: splitMetrics(val, valRows, data.classes),
+    test: splitMetrics(test, testRows, data.classes),
     params: cx.params,
     trainableParams: cx.trainableParams,
     macs: cx.macs,

@@ -13,12 +13,14 @@ import { NO_AUGMENT, sampleCropBox, type AugmentOptions } from '../train/batches
 import { GroupOptimizer, Plateau, type NamedTensor } from '../train/optim';
 import { decideEpoch, epochLr, INITIAL_STATE, shouldStop, type LoopHooks, type LoopState, type TrainOptions } from '../train/loop';
 import type { EpochRecord } from '../../shared/formats/epoch';
-import { dice, jaccard, pixelAccuracy } from '../../shared/segmentMetrics';
+import { labelMapScores } from '../../shared/segmentMetrics';
 import type { PreparedSegmentation } from './model';
 
 export interface SegmentationTrainData {
   pixels: readonly Uint8Array[];
   masks: readonly Uint8Array[];
+  /** Mask classes, background included (default 2: binary). */
+  classes?: number;
   imageSize: number;
   normalisation: Normalisation;
   train: number[];
@@ -72,8 +74,14 @@ export function makeSegmentationBatch(
   });
 }
 
-/** The loss of a batch: `w.dice · mean(1 − soft Dice per image) + w.bce · mean BCE per pixel`. */
+/**
+ * The loss of a batch: `w.dice · mean(1 − soft Dice per image) + w.bce · mean BCE per pixel`.
+ * With K > 2 classes (`logits` [B, S, S, K], `y` the class values): the soft Dice of each
+ * foreground class, averaged, and the softmax cross-entropy per pixel.
+ */
 export function segmentationLoss(logits: tf.Tensor4D, y: tf.Tensor4D, w: { dice: number; bce: number }): tf.Scalar {
+  const K = logits.shape[3];
+  if (K > 1) return labelMapLoss(logits, y, w);
   return tf.tidy(() => {
     const p = tf.sigmoid(logits);
     const inter = tf.sum(tf.mul(p, y), [1, 2, 3]);
@@ -86,9 +94,25 @@ export function segmentationLoss(logits: tf.Tensor4D, y: tf.Tensor4D, w: { dice:
   });
 }
 
+function labelMapLoss(logits: tf.Tensor4D, y: tf.Tensor4D, w: { dice: number; bce: number }): tf.Scalar {
+  return tf.tidy(() => {
+    const K = logits.shape[3];
+    const onehot = tf.oneHot(tf.squeeze(y, [3]).toInt(), K) as tf.Tensor4D;
+    const logp = tf.logSoftmax(logits);
+    const ce = tf.mean(tf.neg(tf.sum(tf.mul(onehot, logp), 3)));
+    const p = tf.exp(logp);
+    // [B, K] per image and class; the background (class 0) is left out of the Dice
+    const inter = tf.sum(tf.mul(p, onehot), [1, 2]);
+    const sums = tf.add(tf.sum(p, [1, 2]), tf.sum(onehot, [1, 2]));
+    const softDice = tf.slice(tf.div(tf.add(tf.mul(inter, 2), 1), tf.add(sums, 1)), [0, 1], [-1, K - 1]);
+    const diceLoss = tf.mean(tf.sub(1, softDice));
+    return tf.add(tf.mul(diceLoss, w.dice), tf.mul(ce, w.bce)) as tf.Scalar;
+  });
+}
+
 const yieldToEventLoop = () => new Promise<void>((r) => setImmediate(r));
 
-/** What a validation or test pass returns: masks (0/1) per image, the mean loss, and the mean Dice, Jaccard and pixel accuracy. */
+/** What a validation or test pass returns: masks (class values; 0/1 for binary) per image, the mean loss, and the mean Dice, Jaccard and pixel accuracy. */
 export interface SegmentationPass {
   masks: Uint8Array[];
   loss: number;
@@ -119,7 +143,7 @@ export class SegmentationTrainer {
     await this.optimizer.setState(optimizerState);
   }
 
-  /** Thresholded masks (probability ≥ 0.5) of `indices` and the pass's metrics against the true masks. */
+  /** Predicted masks of `indices` (probability ≥ 0.5; argmax of K > 2 classes) and the pass's metrics against the true masks. */
   async evaluate(indices: readonly number[]): Promise<SegmentationPass> {
     const { pixels, masks, imageSize: S, normalisation } = this.data;
     const out: Uint8Array[] = [];
@@ -129,7 +153,8 @@ export class SegmentationTrainer {
       const [pred, l] = tf.tidy(() => {
         const { x, y } = makeSegmentationBatch(pixels, masks, idx, S, normalisation);
         const logits = this.prepared.model.apply(x, { training: false }) as tf.Tensor4D;
-        return [tf.greaterEqual(logits, 0).cast('int32'), segmentationLoss(logits, y, this.options.loss).mul(idx.length)];
+        const labels = logits.shape[3] > 1 ? tf.argMax(logits, 3) : tf.greaterEqual(logits, 0).cast('int32');
+        return [labels, segmentationLoss(logits, y, this.options.loss).mul(idx.length)];
       });
       const flat = await pred.data();
       for (let b = 0; b < idx.length; b++) out.push(Uint8Array.from(flat.subarray(b * S * S, (b + 1) * S * S)));
@@ -137,9 +162,16 @@ export class SegmentationTrainer {
       tf.dispose([pred, l]);
       await yieldToEventLoop();
     }
-    const m = (f: typeof dice) =>
-      out.reduce((a, p, r) => a + f({ width: S, height: S, data: p }, { width: S, height: S, data: masks[indices[r]] }), 0) / Math.max(1, out.length);
-    return { masks: out, loss: indices.length ? lossSum / indices.length : NaN, dice: m(dice), jaccard: m(jaccard), pixelAccuracy: m(pixelAccuracy) };
+    const K = this.data.classes ?? 2;
+    const scores = out.map((p, r) => labelMapScores({ width: S, height: S, data: p }, { width: S, height: S, data: masks[indices[r]] }, K));
+    const m = (f: (x: (typeof scores)[number]) => number) => scores.reduce((a, x) => a + f(x), 0) / Math.max(1, scores.length);
+    return {
+      masks: out,
+      loss: indices.length ? lossSum / indices.length : NaN,
+      dice: m((x) => x.dice),
+      jaccard: m((x) => x.jaccard),
+      pixelAccuracy: m((x) => x.pixelAccuracy),
+    };
   }
 
   async fit(hooks: Omit<LoopHooks, 'onEpoch'> & { onEpoch?(record: EpochRecord, trainer: SegmentationTrainer): Promise<void> | void } = {}): Promise<LoopState> {

@@ -72,6 +72,8 @@ export interface SegmentationSplitMetrics {
   hd95Unit: 'mm' | 'px';
   /** |HC of the ellipse fitted to the predicted mask − reference HC| in mm, when every image's pixel size is known. */
   hcErrorMm?: ImageMeanStd;
+  /** Label maps (more than two classes): each foreground class's metrics by name; `dice`, `jaccard` and `hd95` above are per image the mean over these classes. */
+  perClass?: Record<string, { dice: ImageMeanStd; jaccard: ImageMeanStd; hd95: ImageMeanStd }>;
 }
 
 /** The two parts of a segmentation network (encoder = the truncated backbone, decoder = new). */
