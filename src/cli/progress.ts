@@ -38,11 +38,16 @@ export class EventPrinter {
         break;
       case 'epoch': {
         const r = e.record;
-        this.bar?.update({ status: `val AUROC ${r.valAuroc.toFixed(3)}` });
+        // a segmentation run reports its validation Dice and Jaccard where a classifier reports AUROC and AP
+        const seg = r.valDice !== undefined;
+        this.bar?.update({ status: seg ? `val Dice ${r.valDice!.toFixed(3)}` : `val AUROC ${r.valAuroc.toFixed(3)}` });
         this.stop();
+        const scores = seg
+          ? `val Dice ${r.valDice!.toFixed(3)}  val Jaccard ${(r.valJaccard ?? NaN).toFixed(3)}`
+          : `val AUROC ${r.valAuroc.toFixed(3)}  val AP ${r.valAveragePrecision.toFixed(3)}`;
         out.info(
           `epoch ${r.epoch + 1}/${e.epochs}  loss ${r.trainLoss.toFixed(4)}  val loss ${r.valLoss.toFixed(4)}  ` +
-            `val AUROC ${r.valAuroc.toFixed(3)}  val AP ${r.valAveragePrecision.toFixed(3)}  lr ${r.lr.toPrecision(3)}  ` +
+            `${scores}  lr ${r.lr.toPrecision(3)}  ` +
             `${r.trainImagesPerSecond.toFixed(1)} img/s${r.best ? '  *best' : ''}`,
         );
         break;

@@ -12,12 +12,14 @@ import { asOutOfMemory } from './backend/memory';
 import { datasetSpecOf, formatProblems, loadExperiment, validateExperimentObject, type Experiment } from './experiment';
 import { assertExperimentOnDisk } from './experiment/disk';
 import { loadDataset } from './data';
+import { loadSegmentationDataset, type SegmentationDataset } from './data/segment';
+import { prepareSegmentationFor, trainSegmentationSeed } from './segment/run';
 import type { LoadedDataset } from './data/types';
 import { loadBackbone } from './models';
 import { IMAGENET_WEIGHTS, TORCHVISION_IMAGENET_WEIGHTS, isTorchCheckpoint } from './weights/registry';
 import { saveLayersModelFile } from './models/layersModel';
 import { writeLayerWeights } from './models/safetensors';
-import { prepareStrategy, type StrategySpec } from './strategies';
+import { prepareStrategy, type PreparedModel, type StrategySpec } from './strategies';
 import { INITIAL_STATE, shouldStop, Trainer, type TrainOptions, type EpochRecord } from './train/loop';
 import { balancedClassWeights } from './train/optim';
 import { saveCheckpoint, loadCheckpoint, recoverCheckpoint, checkpointEpoch, replaceDirectory } from './train/checkpoint';
@@ -36,7 +38,7 @@ import { isBuiltinBackbone, VOLUME_BACKBONES } from '../shared/experiment';
 import { writeJsonAtomic } from './atomic';
 import { meanStd, median } from '../shared/stats';
 import { DEFAULT_RUNS_DIR_PARTS } from '../shared/paths';
-import { SUMMARY_FILE, SUMMARY_FORMAT, type MeanStd, type RunSummary, type SeedAggregate, type SplitMetrics } from '../shared/formats/summary';
+import { SUMMARY_FILE, SUMMARY_FORMAT, type MeanStd, type RunSummary, type SeedAggregate, type SplitAggregate, type SplitMetrics } from '../shared/formats/summary';
 
 export interface RunOptions {
   /** Where run folders go (default `.ttl/runs` in the current directory, shared/paths.ts). */
@@ -80,6 +82,8 @@ function splitIndices(data: LoadedDataset, file: string): { train: number[]; val
   for (const s of splits) {
     if (!out[s].length) throw new TtlInputError(`${file}: the ${s} split is empty; check data.split or the data's own split`);
   }
+  // segmentation: classes are mask values, not image labels
+  if ('masks' in data) return out;
   const counts = Object.fromEntries(
     splits.map((s) => {
       const c = new Array<number>(data.classes.length).fill(0);
@@ -117,7 +121,8 @@ function trainOptions(exp: Experiment, labels: readonly number[], train: number[
         : null,
     augment: { randomResizedCrop: t.augment.randomResizedCrop, scale: t.augment.scale, ratio: [3 / 4, 4 / 3], hflip: t.augment.hflip },
     earlyStoppingPatience: t.earlyStopping.patience,
-    earlyStoppingMonitor: t.earlyStopping.monitor,
+    // val_dice is a segmentation metric: the file's checks refuse it for a classifier
+    earlyStoppingMonitor: t.earlyStopping.monitor === 'val_dice' ? 'val_auroc' : t.earlyStopping.monitor,
     seed,
   };
 }
@@ -177,9 +182,11 @@ async function prepareTorch(exp: Experiment, options: RunOptions): Promise<Torch
 async function prepareContext(file: string, exp: Experiment, options: RunOptions, check: boolean): Promise<Context> {
   const emit = options.onEvent ?? (() => undefined);
   let wanted = options.backend ?? exp.train.backend;
+  const segment = exp.task === 'segment';
+  if (segment && wanted === 'torch') throw new TtlInputError(`${file}: segmentation runs on the TensorFlow.js backends (wasm, cpu, …) for now, not torch`);
   let torch = wanted === 'torch' ? await prepareTorch(exp, options) : undefined;
   let notTorch = `the ${wanted} backend`;
-  if (wanted === 'auto') {
+  if (wanted === 'auto' && !segment) {
     // torch first when its Python passes the check (one doctor per process); else the TensorFlow.js backends' auto order
     const auto = await autoEngine({ python: options.python, device: options.device ?? exp.train.device, backbone: exp.model.backbone, weights: exp.model.weights });
     const d = auto.doctor;
@@ -232,7 +239,10 @@ async function prepareContext(file: string, exp: Experiment, options: RunOptions
     for (const w of await assertExperimentOnDisk(file)) emit({ type: 'log', level: 'warn', message: formatProblems(file, [w]) });
   }
   emit({ type: 'phase', phase: 'loading data', done: 0 });
-  const data = await loadDataset(datasetSpecOf(exp.data), (done, total) => emit({ type: 'phase', phase: 'loading data', done, total }));
+  const progress = (done: number, total: number) => emit({ type: 'phase', phase: 'loading data', done, total });
+  const data = segment
+    ? await loadSegmentationDataset({ ...datasetSpecOf(exp.data), classes: exp.data.classes }, progress)
+    : await loadDataset(datasetSpecOf(exp.data), progress);
   for (const w of data.warnings) emit({ type: 'log', level: 'warn', message: w });
   return { file, exp, data, backend, engine: torch ? 'torch' : backend.chosen, torch, options };
 }
@@ -245,7 +255,14 @@ function earlyStopsAfter(records: readonly MetricsLine[], es: Experiment['train'
   let best: number | null = null;
   let bad = 0;
   for (const r of records) {
-    const m = es.monitor === 'val_loss' ? -Number(r.valLoss) : es.monitor === 'val_accuracy' ? Number(r.valAccuracy) : Number(r.valAuroc);
+    const m =
+      es.monitor === 'val_loss'
+        ? -Number(r.valLoss)
+        : es.monitor === 'val_accuracy'
+          ? Number(r.valAccuracy)
+          : es.monitor === 'val_dice'
+            ? Number(r.valDice)
+            : Number(r.valAuroc);
     if (best === null || m > best) [best, bad] = [m, 0];
     else bad++;
   }
@@ -300,17 +317,26 @@ async function trainSeed(ctx: Context, openRun: () => RunHandle, seed: number, r
     ctx.torch && ((is3d && (exp.model.weights !== undefined || exp.model.inflateFrom !== undefined)) || exp.model.weights === IMAGENET_WEIGHTS)
       ? writeLayerWeights(backbone.model)
       : undefined;
-  let prepared: ReturnType<typeof prepareStrategy>;
-  try {
-    prepared = prepareStrategy(backbone, exp.strategy as StrategySpec, numClasses, seed, exp.train.headLrMultiplier);
-  } catch (e) {
-    backbone.model.dispose();
-    if (e instanceof TtlInputError && !e.message.startsWith(ctx.file)) throw new TtlInputError(`${ctx.file}: /strategy: ${e.message}`);
-    throw e;
+  // a segmentation network: the backbone truncated at the cut as the encoder of a U-Net decoder
+  const segmentation = exp.task === 'segment' ? prepareSegmentationFor({ exp, backbone, data: data as SegmentationDataset, seed, file: ctx.file }) : undefined;
+  let prepared: PreparedModel;
+  if (segmentation) prepared = segmentation;
+  else {
+    try {
+      prepared = prepareStrategy(backbone, exp.strategy as StrategySpec, numClasses, seed, exp.train.headLrMultiplier);
+    } catch (e) {
+      backbone.model.dispose();
+      if (e instanceof TtlInputError && !e.message.startsWith(ctx.file)) throw new TtlInputError(`${ctx.file}: /strategy: ${e.message}`);
+      throw e;
+    }
   }
   const handle = openRun();
   const stopHeartbeat = handle.startHeartbeat();
   try {
+    if (segmentation) {
+      const args = { exp, data: data as SegmentationDataset, backbone, split, seed, resume, engine: ctx.engine, openRun, emit, signal: options.signal, file: ctx.file, t0 };
+      return await trainSegmentationSeed(args, segmentation, handle);
+    }
     const opts = trainOptions(exp, labels, split.train, numClasses, seed);
     let done: { val: Evaluated; test: Evaluated; state: LoopState; latencyMs?: number; device?: string };
     if (ctx.torch) {
@@ -459,12 +485,29 @@ function aggregate(summaries: RunSummary[]): SeedAggregate {
     const r = meanStd(summaries.map(f));
     return { mean: r.mean, std: r.std };
   };
-  const per = (k: 'val' | 'test') => ({
-    auroc: ms((s) => s[k].auroc),
-    averagePrecision: ms((s) => s[k].averagePrecision),
-    auprcTrapezoid: ms((s) => s[k].auprcTrapezoid),
-    accuracy: ms((s) => s[k].accuracy),
-  });
+  const none: MeanStd = { mean: NaN, std: NaN };
+  const per = (k: 'val' | 'test'): SplitAggregate => {
+    if (summaries[0].task !== 'segment') {
+      return {
+        auroc: ms((s) => s[k].auroc),
+        averagePrecision: ms((s) => s[k].averagePrecision),
+        auprcTrapezoid: ms((s) => s[k].auprcTrapezoid),
+        accuracy: ms((s) => s[k].accuracy),
+      };
+    }
+    // segmentation: the seeds' mean Dice and Jaccard over the images (no AUROC or AUPRC)
+    const seg = (s: RunSummary) => s[k].segmentation!;
+    const out: SplitAggregate = {
+      auroc: none,
+      averagePrecision: none,
+      auprcTrapezoid: none,
+      accuracy: ms((s) => s[k].accuracy),
+      dice: ms((s) => seg(s).dice.mean),
+      jaccard: ms((s) => seg(s).jaccard.mean),
+    };
+    if (summaries.every((s) => seg(s).hcErrorMm && Number.isFinite(seg(s).hcErrorMm!.mean))) out.hcErrorMm = ms((s) => seg(s).hcErrorMm!.mean);
+    return out;
+  };
   return { seeds: summaries.map((s) => s.seed), runDirs: summaries.map((s) => s.runDir), test: per('test'), val: per('val') };
 }
 

@@ -27,7 +27,10 @@ export type OptimizerName = 'sgd' | 'adam';
 export type LrSchedule = 'constant' | 'cosine' | 'plateau';
 export type ClassWeighting = 'none' | 'balanced';
 /** Validation metrics that can select the best epoch or rank search candidates. */
-export type MonitorMetric = 'val_auroc' | 'val_accuracy' | 'val_loss';
+export type MonitorMetric = 'val_auroc' | 'val_accuracy' | 'val_loss' | 'val_dice';
+
+/** What an experiment trains: an image classifier, or a binary segmentation network (encoder + U-Net decoder). */
+export type ExperimentTask = 'classify' | 'segment';
 /** Compute backend requested by an experiment: a TensorFlow.js backend, or the PyTorch engine. */
 export type TrainBackend = 'auto' | 'wasm' | 'cpu' | 'tensorflow' | 'tensorflow-gpu' | 'webgpu' | 'torch';
 /** Device of the torch engine: `auto` (CUDA → MPS → CPU), `cuda`, `cuda:N`, `mps`, `cpu`. */
@@ -61,6 +64,8 @@ export interface DataConfig {
   window?: { center: number; width: number };
   /** 3 (default): colour images stay in colour; 1: they become grey (luma). */
   channels?: 1 | 3;
+  /** `task: "segment"`: names of the mask values 0, 1, 2, … (0 the background); more than two make the masks label maps. */
+  classes?: string[];
 }
 
 export interface ModelConfig {
@@ -71,6 +76,8 @@ export interface ModelConfig {
   /** 3D backbones: a 2D network to inflate (absolute path of a model.json / .safetensors, or a built-in name). */
   inflateFrom?: string;
   pretrained: boolean;
+  /** `task: "segment"`: the U-Net decoder; `width` channels at every stage (default half the encoder's at each level). */
+  decoder?: { width?: number };
 }
 
 export type Strategy = { kind: 'ftl' } | { kind: 'ttl'; cut: string } | { kind: 'tf'; cut: string } | { kind: 'lwft'; k: number } | { kind: 'probe'; cut?: string };
@@ -98,6 +105,8 @@ export interface TrainConfig {
   device: TrainDevice;
   /** Mixed precision of the torch engine; the TensorFlow.js backends compute in fp32 only. */
   precision: TrainPrecision;
+  /** `task: "segment"`: weights of the soft Dice loss and the binary cross-entropy (default 1 and 1). */
+  loss?: { dice: number; bce: number };
 }
 
 /** Strategies whose cut a search can look for (FTL has no cut: it is the baseline). */
@@ -127,6 +136,8 @@ export interface SearchConfig {
 /** A validated experiment with every default filled in and every path absolute. */
 export interface Experiment {
   name: string;
+  /** Absent = "classify" (every file written before segmentation existed). */
+  task?: ExperimentTask;
   data: DataConfig;
   model: ModelConfig;
   strategy: Strategy;

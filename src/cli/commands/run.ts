@@ -50,6 +50,7 @@ function printResult(r: ExperimentResult, json: boolean): void {
   const agg = s.seeds;
   const several = agg && agg.seeds.length > 1;
   out.data(`${s.name}: ${s.description}`);
+  if (s.task === 'segment') return printSegmentation(r);
   out.data(
     several
       ? `test AUROC ${formatMeanStd(agg.test.auroc)}  AUPRC ${formatMeanStd(agg.test.averagePrecision)} (AP; trapezoid ${formatMeanStd(agg.test.auprcTrapezoid)})  over seeds ${agg.seeds.join(', ')}`
@@ -64,10 +65,31 @@ function printResult(r: ExperimentResult, json: boolean): void {
   out.data(`run${several ? 's' : ''}: ${r.runDirs.join(', ')}`);
 }
 
+function printSegmentation(r: ExperimentResult): void {
+  const s = r.summary;
+  const agg = s.seeds;
+  const m = s.test.segmentation!;
+  const pm = (x: { mean: number; std: number }, digits = 3) => (Number.isFinite(x.mean) ? `${x.mean.toFixed(digits)} ± ${x.std.toFixed(digits)}` : '–');
+  if (agg && agg.seeds.length > 1) {
+    const hc = agg.test.hcErrorMm ? `  HC error ${pm(agg.test.hcErrorMm, 1)} mm` : '';
+    out.data(`test Dice ${pm(agg.test.dice!)}  Jaccard ${pm(agg.test.jaccard!)}${hc}  over seeds ${agg.seeds.join(', ')}`);
+  } else {
+    const hc = m.hcErrorMm ? `  HC error ${pm(m.hcErrorMm, 1)} mm` : '';
+    out.data(
+      `test Dice ${pm(m.dice)}  Jaccard ${pm(m.jaccard)}  pixel accuracy ${pm(m.pixelAccuracy)}  HD95 ${pm(m.hd95, 1)} ${m.hd95Unit} (n=${m.hd95.n})${hc}  (mean ± sd over ${s.test.n} images)`,
+    );
+  }
+  const seg = s.segmentation!;
+  out.data(
+    `params ${formatCount(s.params)} (encoder ${formatCount(seg.encoder.params)}, decoder ${formatCount(seg.decoder.params)})  MACs ${formatCount(s.macs)} (encoder ${formatCount(seg.encoder.macs)}, decoder ${formatCount(seg.decoder.macs)})  latency ${formatMs(s.latencyMs)} (batch 1, ${s.backend}, ${s.inputSize}×${s.inputSize})`,
+  );
+  out.data(`run${r.runDirs.length > 1 ? 's' : ''}: ${r.runDirs.join(', ')}`);
+}
+
 export function runCommand(program: Command): void {
   program
     .command('run')
-    .description('train an experiment file (one run per seed) and report AUROC, AUPRC, params, MACs and latency')
+    .description('train an experiment file (one run per seed) and report AUROC, AUPRC (Dice, Jaccard for segmentation), params, MACs and latency')
     .argument('<file>', 'a *.ttl.json experiment file')
     .option('--runs-dir <dir>', 'where run folders go', DEFAULT_RUNS_DIR)
     .option('--backend <name>', 'auto (torch when its Python is found, else TensorFlow.js), wasm, cpu, tensorflow, tensorflow-gpu, webgpu or torch (overrides the file)')

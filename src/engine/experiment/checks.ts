@@ -18,6 +18,9 @@
  *   publishes ImageNet weights of (fetched by the worker, not checked here). A `.pth`/`.pt`
  *   file: the same backbones, torch only (its tensors are checked by the torch engine before a run).
  * - 2D/3D rules: `inflateFrom` only on a 3D ResNet, `data.volume` only with a 3D backbone.
+ * - task rules: `task: "segment"` takes csv or folder data, a 2D backbone, an imageSize that is a
+ *   multiple of 32, no probe, a TensorFlow.js backend, a full search, and `val_dice` rather than
+ *   `val_auroc`; a classifier does not take `val_dice` (and ignores `model.decoder`, `train.loss`).
  *
  * The layer table comes from the environment, so the editor can answer from the generated
  * table (no TensorFlow.js) and the CLI from the real model. Pure: no file access of its own.
@@ -67,7 +70,10 @@ export type ProblemCode =
   | 'lwft-k-too-large'
   | 'torch-unsupported'
   | 'device-without-torch'
-  | 'precision-without-torch';
+  | 'precision-without-torch'
+  | 'segment-unsupported'
+  | 'metric-of-other-task'
+  | 'segment-setting-ignored';
 
 export interface SemanticProblem {
   code: ProblemCode;
@@ -223,6 +229,62 @@ export function checkExperimentValue(value: unknown, baseDir: string, env?: Chec
       `"device" applies to the torch engine ("backend": "torch", or "auto" when it picks torch); the ${String(engine)} backend ignores it`,
       'warning',
     );
+  }
+  // segmentation (task "segment") and the settings of one task in a file of the other
+  const segment = get(value, 'task') === 'segment';
+  const monitor = get(value, 'train', 'earlyStopping', 'monitor');
+  const metric = get(value, 'search', 'metric');
+  if (segment) {
+    const format = at('data', 'format');
+    if (format === 'npz')
+      add('segment-unsupported', '/data/format', `segmentation data is a CSV manifest image,mask[,split] ("csv") or a folder with images/ and masks/ ("folder"), not "npz"`);
+    const kind = get(value, 'strategy', 'kind');
+    if (kind === 'probe') add('segment-unsupported', '/strategy/kind', `"probe" has no decoder to train; segmentation takes "ftl", "ttl", "tf" or "lwft"`);
+    if (net !== undefined && isBuiltinBackbone(net) && VOLUME_BACKBONES.includes(net))
+      add('segment-unsupported', '/model/backbone', `segmentation needs a 2D backbone; ${net} reads volumes`);
+    if (engine === 'torch') add('segment-unsupported', '/train/backend', `segmentation runs on the TensorFlow.js backends ("wasm", "cpu", …) for now, not "torch"`);
+    const size = at('data', 'imageSize');
+    if (typeof size === 'number' && Number.isInteger(size) && size % 32 !== 0)
+      add(
+        'segment-unsupported',
+        '/data/imageSize',
+        `segmentation needs an imageSize that is a multiple of 32 (the decoder doubles the encoder's maps back to it), got ${size}`,
+      );
+    if (monitor === 'val_auroc')
+      add(
+        'metric-of-other-task',
+        '/train/earlyStopping/monitor',
+        `"val_auroc" is a classification metric; segmentation monitors "val_dice" (its default), "val_accuracy" or "val_loss"`,
+      );
+    if (metric === 'val_auroc')
+      add(
+        'metric-of-other-task',
+        '/search/metric',
+        `"val_auroc" is a classification metric; a segmentation search ranks by "val_dice" (its default), "val_accuracy" or "val_loss"`,
+      );
+    const strategies = get(value, 'search', 'strategies');
+    if (Array.isArray(strategies)) {
+      strategies.forEach((st, i) => {
+        if (st === 'probe') add('segment-unsupported', `/search/strategies/${i}`, `"probe" has no decoder to train; a segmentation search takes "ttl", "tf" or "lwft"`);
+      });
+    }
+    if (isObject(search) && at('search', 'mode') === 'fast')
+      add('segment-unsupported', '/search/mode', `a segmentation search is "full" (the fast mode ranks cuts by a classification probe)`);
+  } else {
+    if (monitor === 'val_dice')
+      add(
+        'metric-of-other-task',
+        '/train/earlyStopping/monitor',
+        `"val_dice" is a segmentation metric; set "task": "segment" or monitor "val_auroc", "val_accuracy" or "val_loss"`,
+      );
+    if (metric === 'val_dice')
+      add('metric-of-other-task', '/search/metric', `"val_dice" is a segmentation metric; set "task": "segment" or rank by "val_auroc", "val_accuracy" or "val_loss"`);
+    if (get(value, 'model', 'decoder') !== undefined)
+      add('segment-setting-ignored', '/model/decoder', `"decoder" applies to "task": "segment"; a classifier ignores it`, 'warning');
+    if (get(value, 'train', 'loss') !== undefined)
+      add('segment-setting-ignored', '/train/loss', `"loss" applies to "task": "segment"; a classifier trains with cross-entropy`, 'warning');
+    if (get(value, 'data', 'classes') !== undefined)
+      add('segment-setting-ignored', '/data/classes', `"classes" names mask values for "task": "segment"; a classifier's classes come from the data`, 'warning');
   }
   // a fast search that fine-tunes every listed candidate
   const finalists = at('search', 'fast', 'finalists');

@@ -112,7 +112,10 @@ interface Source {
 
 function checkValue(value: unknown, file: string, options: CheckOptions, source: Source | undefined, extra: Problem[]): ExperimentCheck {
   const validate = experimentValidator();
+  // a segmentation file's own defaults: val_dice rather than the schema's val_auroc, a full search
+  const unset = segmentDefaultsUnset(value);
   const ok = validate(value); // fills in defaults in place
+  for (const [keys, v] of unset) setIn(value, keys, v);
   const baseDir = options.baseDir ?? dirname(resolve(file));
   const semantic = checkExperimentValue(value, baseDir, options.env);
   const place = (p: Problem): Problem => {
@@ -136,6 +139,28 @@ function checkValue(value: unknown, file: string, options: CheckOptions, source:
 
 type RawExperiment = Omit<Experiment, 'name'> & { name?: string; $schema?: string };
 
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** The settings a `task: "segment"` value leaves to a default of its own (val_dice, a full search), with that default. */
+function segmentDefaultsUnset(value: unknown): [string[], string][] {
+  if (!isRecord(value) || value.task !== 'segment') return [];
+  const out: [string[], string][] = [];
+  const es = isRecord(value.train) ? value.train.earlyStopping : undefined;
+  if (!isRecord(es) || es.monitor === undefined) out.push([['train', 'earlyStopping', 'monitor'], 'val_dice']);
+  if (isRecord(value.search) && value.search.metric === undefined) out.push([['search', 'metric'], 'val_dice']);
+  if (isRecord(value.search) && value.search.mode === undefined) out.push([['search', 'mode'], 'full']);
+  return out;
+}
+
+function setIn(value: unknown, keys: string[], v: unknown): void {
+  let cur = value;
+  for (const k of keys.slice(0, -1)) {
+    if (!isRecord(cur) || !isRecord(cur[k])) return;
+    cur = cur[k];
+  }
+  if (isRecord(cur)) cur[keys[keys.length - 1]] = v;
+}
+
 function finish(raw: RawExperiment, file: string, baseDir: string): Experiment {
   const abs = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
   const model: ModelConfig = {
@@ -144,12 +169,14 @@ function finish(raw: RawExperiment, file: string, baseDir: string): Experiment {
   };
   if (raw.model.weights !== undefined)
     model.weights = raw.model.weights === IMAGENET_WEIGHTS || raw.model.weights === TORCHVISION_IMAGENET_WEIGHTS ? raw.model.weights : abs(raw.model.weights);
+  if (raw.model.decoder !== undefined) model.decoder = raw.model.decoder;
   if (raw.model.inflateFrom !== undefined) {
     const from = raw.model.inflateFrom;
     model.inflateFrom = /[\\/]|\.(json|safetensors)$/i.test(from) ? abs(from) : from;
   }
   const exp: Experiment = {
     name: raw.name ?? experimentNameFromFile(file),
+    ...(raw.task === 'segment' ? { task: 'segment' as const } : {}),
     data: { ...raw.data, path: abs(raw.data.path) },
     model,
     strategy: raw.strategy,

@@ -328,7 +328,10 @@ export function articulationLayers(model: tf.LayersModel): Set<string> {
  */
 export function genericBlocks(model: tf.LayersModel): Block[] {
   const names = new Set(spatialLayers(model));
-  const spatial = model.layers.filter((l) => names.has(l.name));
+  const all = model.layers.filter((l) => names.has(l.name));
+  // a segmentation network's decoder (layers named decoder_…) is one block of its own after the encoder's stages
+  const decoder = all.filter((l) => l.name.startsWith(DECODER_PREFIX));
+  const spatial = decoder.length ? all.filter((l) => !l.name.startsWith(DECODER_PREFIX)) : all;
   if (spatial.length === 0) return [];
   const through = articulationLayers(model);
   const ends: string[] = [];
@@ -348,8 +351,12 @@ export function genericBlocks(model: tf.LayersModel): Block[] {
   }
   const last = spatial[spatial.length - 1].name;
   if (!ends.includes(last)) ends.push(last);
-  return ends.map((end, i) => ({ name: `stage${i + 1}`, end }));
+  const stages = ends.map((end, i) => ({ name: `stage${i + 1}`, end }));
+  return decoder.length ? [...stages, { name: 'decoder', end: decoder[decoder.length - 1].name }] : stages;
 }
+
+/** Prefix of the layer names of a segmentation network's decoder (segment/model.ts). */
+export const DECODER_PREFIX = 'decoder_';
 
 /** A sub-model from the model's inputs to one layer's output; shares the layers (and weights). */
 export function sharedSubmodel(model: tf.LayersModel, layerName: string, name?: string): tf.LayersModel {

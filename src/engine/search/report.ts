@@ -39,9 +39,13 @@ export function buildReport(dir: string, state: SearchState): SearchReport {
     if (!trials.length) return;
     const sums = trials.map((t) => readRunSummary(path.join(dir, t.runDir!)));
     const ms = (f: (s: RunSummary) => number): MeanStd => {
-      const r = meanStd(sums.map(f));
+      const v = sums.map(f);
+      // a segmentation run has no AUROC or AUPRC, and HC errors only with pixel sizes
+      if (!v.every(Number.isFinite)) return { mean: NaN, std: NaN };
+      const r = meanStd(v);
       return { mean: r.mean, std: r.std };
     };
+    const seg = sums[0].task === 'segment';
     const runDirs = trials.map((t) => t.runDir!);
     rows.push({
       method,
@@ -55,6 +59,13 @@ export function buildReport(dir: string, state: SearchState): SearchReport {
       auroc: ms((s) => s.test.auroc),
       auprc: ms((s) => s.test.averagePrecision),
       auprcTrapezoid: ms((s) => s.test.auprcTrapezoid),
+      ...(seg
+        ? {
+            dice: ms((s) => s.test.segmentation?.dice.mean ?? NaN),
+            jaccard: ms((s) => s.test.segmentation?.jaccard.mean ?? NaN),
+            hcErrorMm: ms((s) => s.test.segmentation?.hcErrorMm?.mean ?? NaN),
+          }
+        : {}),
       valMetric: average(trials.map((t) => t.metric ?? NaN)),
       paramsM: sums[0].params / 1e6,
       macsG: sums[0].macs / 1e9,
@@ -81,12 +92,14 @@ export function buildReport(dir: string, state: SearchState): SearchReport {
     r.latencyMs = m.medianMs;
     r.latencyIqrMs = [m.q1Ms, m.q3Ms];
   }
-  const front = new Set(paretoFront(rows.map((r) => ({ value: r.auroc.mean, cost: r.macsG }))));
+  const segment = state.experiment.task === 'segment';
+  const front = new Set(paretoFront(rows.map((r) => ({ value: (segment ? r.dice?.mean : r.auroc.mean) ?? NaN, cost: r.macsG }))));
   rows.forEach((r, i) => (r.pareto = front.has(i)));
   return {
     format: SEARCH_REPORT_FORMAT,
     searchDir: dir,
     experimentFile: state.experimentFile,
+    ...(segment ? { task: 'segment' as const } : {}),
     backbone: state.backbone,
     metric: state.metric,
     epochs: state.epochs,
@@ -226,13 +239,19 @@ const cutLabel = (r: ReportRow) => (r.cut === null ? 'all' : r.block ? `${r.cut}
 /** The table as Markdown, with a short header saying what was searched and how. */
 export function reportMarkdown(r: SearchReport): string {
   const withSvcca = r.suggestions.length > 0;
-  const head = ['method', 'cut (layer, block)', 'AUROC', 'AUPRC', 'P (M)', 'MACs (G)', 'T (ms)', 'Pareto', ...(withSvcca ? ['SVCCA cut'] : [])];
+  // a segmentation search shows Dice and Jaccard (and the HC error when pixel sizes are known) where a classification one shows AUROC and AUPRC
+  const seg = r.task === 'segment';
+  const withHc = seg && r.rows.some((x) => x.hcErrorMm && Number.isFinite(x.hcErrorMm.mean));
+  const scoreHead = seg ? ['Dice', 'Jaccard', ...(withHc ? ['HC error (mm)'] : [])] : ['AUROC', 'AUPRC'];
+  const scores = (row: ReportRow) =>
+    seg ? [formatMeanStd(row.dice!), formatMeanStd(row.jaccard!), ...(withHc ? [formatMeanStd(row.hcErrorMm!)] : [])] : [formatMeanStd(row.auroc), formatMeanStd(row.auprc)];
+  const head = ['method', 'cut (layer, block)', ...scoreHead, 'P (M)', 'MACs (G)', 'T (ms)', 'Pareto', ...(withSvcca ? ['SVCCA cut'] : [])];
   const lines = [
     `# Cutoff search: ${path.basename(r.experimentFile)}`,
     '',
     `${r.backbone}, ${r.inputSize}×${r.inputSize} px, ${r.epochs} epoch${r.epochs > 1 ? 's' : ''} per run; candidates ranked by ${r.metric}; ` +
       `test metrics are mean ± std over seeds ${r.seeds.join(', ')}. ${r.trials.total - r.trials.failed} training runs (${r.trials.short} stopped by a halving round)` +
-      `${r.trials.failed ? `, ${r.trials.failed} failed` : ''}. ${r.mode === 'fast' ? 'Fast search: each strategy row is its pick among the probe-ranked finalists.' : '"-1": best block cut (stage 1); "-2": best layer cut (stage 2).'} AUPRC is the average precision.`,
+      `${r.trials.failed ? `, ${r.trials.failed} failed` : ''}. ${r.mode === 'fast' ? 'Fast search: each strategy row is its pick among the probe-ranked finalists.' : '"-1": best block cut (stage 1); "-2": best layer cut (stage 2).'} ${seg ? 'Dice and Jaccard are the mean over the test images of each seed.' : 'AUPRC is the average precision.'}`,
     '',
     `| ${head.join(' | ')} |`,
     `|${head.map(() => '---').join('|')}|`,
@@ -241,8 +260,7 @@ export function reportMarkdown(r: SearchReport): string {
         `| ${[
           row.method,
           cutLabel(row),
-          formatMeanStd(row.auroc),
-          formatMeanStd(row.auprc),
+          ...scores(row),
           row.paramsM.toPrecision(3),
           row.macsG.toPrecision(3),
           row.latencyMs.toFixed(2),
@@ -338,6 +356,12 @@ const CSV_HEAD = [
   'latency_q1_ms',
   'latency_q3_ms',
   'devices',
+  'dice_mean',
+  'dice_sd',
+  'jaccard_mean',
+  'jaccard_sd',
+  'hc_error_mm_mean',
+  'hc_error_mm_sd',
 ];
 
 /** One line per row; numbers at full precision. */
@@ -366,6 +390,12 @@ export function reportCsv(r: SearchReport): string {
       x.latencyIqrMs?.[0],
       x.latencyIqrMs?.[1],
       x.devices?.join(' '),
+      x.dice?.mean,
+      x.dice?.std,
+      x.jaccard?.mean,
+      x.jaccard?.std,
+      x.hcErrorMm?.mean,
+      x.hcErrorMm?.std,
     ]),
   ]);
 }

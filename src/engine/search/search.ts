@@ -273,16 +273,19 @@ function score(metric: MonitorMetric, value: number | undefined): number {
  * its best epoch by validation AUROC (the first of equals, as the trainer keeps it).
  */
 export function metricWithin(metric: MonitorMetric, runDir: string, epochs: number): number | undefined {
-  let best: { valAuroc?: number; valAccuracy?: number; valLoss?: number } | undefined;
+  let best: { valAuroc?: number; valAccuracy?: number; valLoss?: number; valDice?: number } | undefined;
+  // a segmentation run keeps its best epoch by validation Dice
+  const key = (m: { valAuroc?: number; valDice?: number }) => m.valDice ?? m.valAuroc ?? NaN;
   for (const m of readRun(runDir).metrics) {
     if (m.epoch >= epochs) break;
-    if (best === undefined || (m.valAuroc ?? NaN) > (best.valAuroc ?? NaN)) best = m;
+    if (best === undefined || key(m) > key(best)) best = m;
   }
-  const v = best && (metric === 'val_auroc' ? best.valAuroc : metric === 'val_accuracy' ? best.valAccuracy : best.valLoss);
+  const v = best && (metric === 'val_auroc' ? best.valAuroc : metric === 'val_accuracy' ? best.valAccuracy : metric === 'val_dice' ? best.valDice : best.valLoss);
   return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
 }
 
 function metricOf(metric: MonitorMetric, summary: RunSummary): number | undefined {
+  if (metric === 'val_dice') return summary.val.segmentation && Number.isFinite(summary.val.segmentation.dice.mean) ? summary.val.segmentation.dice.mean : undefined;
   const v = summary.val[metric === 'val_auroc' ? 'auroc' : metric === 'val_accuracy' ? 'accuracy' : 'loss'];
   return Number.isFinite(v) ? v : undefined;
 }
@@ -462,6 +465,7 @@ class Search {
     const exp = this.state.experiment;
     const trialExp = {
       name: `${exp.name}-${id}`.slice(0, 120),
+      ...(exp.task ? { task: exp.task } : {}),
       data: exp.data,
       model: exp.model,
       strategy: trialStrategy(kind, cut, this.space),

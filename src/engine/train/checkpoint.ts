@@ -11,6 +11,9 @@ import * as fsp from 'node:fs/promises';
 import { tf } from '../tf';
 import { saveLayersModelFile, readWeightsFile } from '../models/layersModel';
 import type { LoopState, Trainer } from './loop';
+
+/** What a checkpoint reads and writes of a trainer (a classification or a segmentation one). */
+type Checkpointed = Pick<Trainer, 'optimizer' | 'state'> & { prepared: Pick<Trainer['prepared'], 'model'> };
 import type { NamedTensor } from './optim';
 import { withPath, writeBoundary, writeFileAtomic } from '../atomic';
 
@@ -64,7 +67,7 @@ export function checkpointEpoch(dir: string): number {
   return (JSON.parse(readFileSync(`${dir}/state.json`, 'utf8')) as LoopState).epoch;
 }
 
-export async function saveCheckpoint(dir: string, trainer: Trainer, state: LoopState = trainer.state): Promise<void> {
+export async function saveCheckpoint(dir: string, trainer: Checkpointed, state: LoopState = trainer.state): Promise<void> {
   const groups = await trainer.optimizer.getState();
   await replaceDirectory(dir, async (tmp) => {
     await saveLayersModelFile(trainer.prepared.model, tmp);
@@ -81,7 +84,7 @@ export async function saveCheckpoint(dir: string, trainer: Trainer, state: LoopS
 }
 
 /** Loads weights into the trainer's model and returns the loop state and optimiser slots. */
-export async function loadCheckpoint(dir: string, trainer: Trainer): Promise<{ state: LoopState; optimizer: NamedTensor[][] }> {
+export async function loadCheckpoint(dir: string, trainer: Checkpointed): Promise<{ state: LoopState; optimizer: NamedTensor[][] }> {
   const weights = await readWeightsFile(`${dir}/model.json`);
   trainer.prepared.model.loadWeights(weights, true);
   tf.dispose(Object.values(weights));

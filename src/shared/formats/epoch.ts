@@ -12,7 +12,11 @@ export interface EpochRecord {
   valAuroc: number;
   valAveragePrecision: number;
   valAuprcTrapezoid: number;
+  /** Segmentation runs: pixel accuracy. */
   valAccuracy: number;
+  /** Segmentation runs only (their AUROC and AUPRC fields are NaN, null on disk): mean Dice and Jaccard of the val masks. */
+  valDice?: number;
+  valJaccard?: number;
   /** Whether this epoch is the best so far by the monitored metric. */
   best: boolean;
   seconds: number;

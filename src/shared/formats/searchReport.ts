@@ -31,12 +31,16 @@ export interface ReportRow {
    * (`cuda:1`, `cpu`) or the TensorFlow.js backend (`wasm`). Absent in reports written before.
    */
   devices?: string[];
-  /** Test split, mean ± std over the seeds (sample std). */
+  /** Test split, mean ± std over the seeds (sample std); NaN (null on disk) in a segmentation search. */
   auroc: MeanStd;
   /** Average precision (area under the precision-recall curve, step-wise). */
   auprc: MeanStd;
   /** Trapezoidal area under the precision-recall curve. */
   auprcTrapezoid: MeanStd;
+  /** Segmentation searches: the test split's mean Dice, Jaccard and HC error (mm, when pixel sizes are known), mean ± std over the seeds. */
+  dice?: MeanStd;
+  jaccard?: MeanStd;
+  hcErrorMm?: MeanStd;
   /** The search metric on the validation split, mean over the seeds. */
   valMetric: number;
   paramsM: number;
@@ -48,7 +52,7 @@ export interface ReportRow {
   latencyMs: number;
   /** Quartiles of the latency measured together. */
   latencyIqrMs?: [number, number];
-  /** On the Pareto front of test AUROC (higher) against MACs (lower); see `paretoFront` in stats.ts. */
+  /** On the Pareto front of test AUROC (Dice for segmentation; higher) against MACs (lower); see `paretoFront` in stats.ts. */
   pareto: boolean;
   /** A cut suggested by an analysis of one of this search's runs, when there is one. */
   suggestion?: SuggestionRef;
@@ -125,6 +129,8 @@ export interface SearchReport {
   format?: typeof SEARCH_REPORT_FORMAT;
   searchDir: string;
   experimentFile: string;
+  /** Absent for classification (every report written before segmentation existed). */
+  task?: 'segment';
   backbone: string;
   metric: string;
   epochs: number;

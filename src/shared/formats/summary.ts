@@ -50,6 +50,38 @@ export interface SplitMetrics {
    * chosen on the very labels it is scored on.
    */
   atValThreshold?: OperatingPoint;
+  /** Segmentation runs only (their AUROC and AUPRC are NaN and `accuracy` is the mean pixel accuracy): the per-image metrics' mean ± sd. */
+  segmentation?: SegmentationSplitMetrics;
+}
+
+/** Mean ± sample sd over the images of a split, and how many images had a value (HD95 has none when exactly one mask is empty). */
+export interface ImageMeanStd {
+  mean: number;
+  std: number;
+  n: number;
+}
+
+/** A segmentation split's metrics (shared/segmentMetrics.ts), each image's in `predictions.csv`. */
+export interface SegmentationSplitMetrics {
+  dice: ImageMeanStd;
+  jaccard: ImageMeanStd;
+  pixelAccuracy: ImageMeanStd;
+  /** 95th-percentile Hausdorff distance, in `hd95Unit`. */
+  hd95: ImageMeanStd;
+  /** mm when every image's pixel size is known, else pixels of the image files. */
+  hd95Unit: 'mm' | 'px';
+  /** |HC of the ellipse fitted to the predicted mask − reference HC| in mm, when every image's pixel size is known. */
+  hcErrorMm?: ImageMeanStd;
+  /** Label maps (more than two classes): each foreground class's metrics by name; `dice`, `jaccard` and `hd95` above are per image the mean over these classes. */
+  perClass?: Record<string, { dice: ImageMeanStd; jaccard: ImageMeanStd; hd95: ImageMeanStd }>;
+}
+
+/** The two parts of a segmentation network (encoder = the truncated backbone, decoder = new). */
+export interface SegmentationModelSummary {
+  encoder: { params: number; macs: number; layers: number };
+  decoder: { params: number; macs: number; layers: number; widths: number[]; skips: string[] };
+  /** Folder (in the run folder) of the predicted test masks, PNG 0/255 at the input size. */
+  predictionsDir: string;
 }
 
 /** Mean and sample standard deviation (see `meanStd` in stats.ts). */
@@ -62,8 +94,19 @@ export interface MeanStd {
 export interface SeedAggregate {
   seeds: number[];
   runDirs: string[];
-  test: { auroc: MeanStd; averagePrecision: MeanStd; auprcTrapezoid: MeanStd; accuracy: MeanStd };
-  val: { auroc: MeanStd; averagePrecision: MeanStd; auprcTrapezoid: MeanStd; accuracy: MeanStd };
+  test: SplitAggregate;
+  val: SplitAggregate;
+}
+
+/** A split's metrics over seeds; segmentation runs add the mean Dice and Jaccard (their AUROC and AUPRC are NaN). */
+export interface SplitAggregate {
+  auroc: MeanStd;
+  averagePrecision: MeanStd;
+  auprcTrapezoid: MeanStd;
+  accuracy: MeanStd;
+  dice?: MeanStd;
+  jaccard?: MeanStd;
+  hcErrorMm?: MeanStd;
 }
 
 /** summary.json of one run (one seed). */
@@ -101,6 +144,10 @@ export interface RunSummary {
   wallSeconds: number;
   /** Mean ± std over every seed of the experiment (present once all seeds have finished). */
   seeds?: SeedAggregate;
+  /** Absent for classification (the runs written before segmentation existed). */
+  task?: 'classify' | 'segment';
+  /** Segmentation runs: the encoder's and the decoder's share of `params` and `macs`. */
+  segmentation?: SegmentationModelSummary;
 }
 
 const SPLIT_FIELDS = { n: 'integer', loss: 'number', auroc: 'number', averagePrecision: 'number', auprcTrapezoid: 'number', accuracy: 'number' } as const;
