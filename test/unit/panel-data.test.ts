@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { initBackend } from '../../src/engine/backend';
+import { PNG } from 'pngjs';
 import { gradCamRun } from '../../src/engine/analysis/gradcam';
 import { readRun } from '../../src/engine/runstore';
 import { CHEST_XRAY as DATA, ROOT, tinyChestXrayRun } from './fixtures';
@@ -101,8 +102,21 @@ describe('panel data', () => {
     assert.equal(g.length, 2);
     assert.match(g[0].caption, new RegExp(`^${path.basename(images[1])} · `));
     for (const x of g) {
-      assert.ok(x.path.startsWith(path.join(runDir, 'gradcam')) && fs.existsSync(x.path));
-      assert.match(x.caption, / p=\d\.\d{3} · predicted /);
+      assert.ok(x.src.startsWith(path.join(runDir, 'gradcam')) && fs.existsSync(x.src));
+      assert.match(x.caption, / · predicted (NORMAL|PNEUMONIA) · p\((NORMAL|PNEUMONIA)\) = \d\.\d{3}$/);
+      // the image and the heatmap alone, beside the overlay: the image is the overlay's unblended input, the heatmap's opacity is its heat
+      const [image, heat, overlay] = [x.imageSrc!, x.heatmapSrc!, x.src].map((f) => PNG.sync.read(fs.readFileSync(f)));
+      assert.equal(image.width, overlay.width);
+      assert.equal(heat.width, overlay.width);
+      let hot = 0;
+      for (let i = 0; i < image.width * image.height; i++) {
+        const a = heat.data[i * 4 + 3] / 255;
+        if (a > 0.99) hot++;
+        // overlay = 0.55 · image + 0.45 · jet(heat) (overlayPng's default weight), so the two layers rebuild it
+        for (let ch = 0; ch < 3; ch++) assert.ok(Math.abs(overlay.data[i * 4 + ch] - (0.55 * image.data[i * 4 + ch] + 0.45 * heat.data[i * 4 + ch])) <= 1.5, `pixel ${i}`);
+      }
+      assert.ok(hot >= 1, 'the heatmap is normalised to a maximum of 1');
+      assert.equal(x.confidence === undefined, x.className !== x.predicted);
     }
     // a sample of an .npz dataset is named by the file and its item, with its true class
     const sample = {
@@ -116,7 +130,11 @@ describe('panel data', () => {
       layer: 'l',
       createdAt: '',
     };
-    assert.equal(gradCamCaption(sample), 'adrenal.npz#test/17 (1) · 1 p=0.812 · predicted 0');
+    assert.equal(gradCamCaption(sample), 'adrenal.npz#test/17 · true class 1 · predicted class 0 (wrong) · p(class 1) = 0.812');
+    assert.equal(
+      gradCamCaption({ ...sample, label: 'malignant', predicted: 'malignant', class: 'malignant' }),
+      'adrenal.npz#test/17 · true malignant · predicted malignant · p(malignant) = 0.812',
+    );
     fs.mkdirSync(path.join(runDir, 'analysis'));
     fs.writeFileSync(path.join(runDir, 'analysis', 'half.json'), '{"format": "ttl-analysis/1", ');
     fs.writeFileSync(path.join(runDir, 'analysis', 'other.json'), '{"format": "something-else/1"}');
