@@ -90,7 +90,7 @@ describe('experiments tree', () => {
     assert.equal(finished.contextValue, 'run;finished;summary;model');
     assert.match(finished.tooltip, /\| params \| 219 k \|/);
     assert.match(finished.tooltip, /\| MACs \| 12\.3 M \|/);
-    assert.match(finished.tooltip, /\| T \(latency, batch 1\) \| 1\.23 ms \|/);
+    assert.match(finished.tooltip, /\| T \(this run's latency, batch 1\) \| 1\.23 ms \|/);
     assert.equal(failed.description, 'failed: out of memory');
     assert.equal(failed.contextValue, 'run;failed;resumable');
     assert.equal(running.description, 'running · 1/4 epochs done');

@@ -15,7 +15,17 @@ import { readRun } from '../../src/engine/runstore';
 import { CHEST_XRAY as DATA, ROOT, tinyChestXrayRun } from './fixtures';
 import { runSearch } from '../../src/engine/search/search';
 import { costLine, finalistLabel, probeRankingRows } from '../../src/shared/probeRanking';
-import { experimentView, gradCamCaption, readAnalyses, readGradCam, readSearchReports, runView, sameData } from '../../src/extension/panel/panelData';
+import {
+  experimentView,
+  ftlExperimentText,
+  ftlRunFor,
+  gradCamCaption,
+  readAnalyses,
+  readGradCam,
+  readSearchReports,
+  runView,
+  sameData,
+} from '../../src/extension/panel/panelData';
 
 let tmp: string;
 let exp: string;
@@ -89,8 +99,52 @@ describe('panel data', () => {
     assert.equal(v.macs, summary.macs);
     assert.equal(v.latencyMs, summary.latencyMs);
     assert.equal(v.inputSize, 32);
+    // the readable summary: summary.json's 0-based best epoch as is (the panel adds 1), the run's classes and test images
+    assert.equal(v.bestEpoch, summary.bestEpoch);
+    assert.ok(v.bestEpoch! >= 0 && v.bestEpoch! < summary.epochsRun);
+    assert.equal(v.epochsRun, 2);
+    assert.deepEqual(v.details?.classes, ['NORMAL', 'PNEUMONIA']);
+    assert.equal(v.details?.testImages, summary.test.n);
+    assert.equal(v.details?.accuracy, summary.test.accuracy);
     assert.ok(sameData(record, record));
     assert.deepEqual(readAnalyses(runDir, record.id), []);
+  });
+
+  test("the FTL run of a TTL run's data: same data, backbone and size, finished, newest; and the FTL experiment written from the TTL one", () => {
+    const ttl = readRun(runDir);
+    const ftl = (id: string, startedAt: string, patch: { status?: 'finished' | 'running'; imageSize?: number; path?: string } = {}) => ({
+      ...ttl,
+      id,
+      dir: `/runs/${id}`,
+      startedAt,
+      status: patch.status ?? ('finished' as const),
+      summary: { ...ttl.summary!, strategy: { kind: 'ftl' as const }, inputSize: patch.imageSize ?? ttl.summary!.inputSize },
+      experiment: {
+        ...ttl.experiment,
+        strategy: { kind: 'ftl' as const },
+        data: { ...ttl.experiment.data, imageSize: patch.imageSize ?? ttl.experiment.data.imageSize, path: patch.path ?? ttl.experiment.data.path },
+      },
+    });
+    assert.equal(ftlRunFor(ttl, [ttl]), undefined);
+    const older = ftl('older', '2026-01-01T00:00:00Z');
+    const newer = ftl('newer', '2026-02-01T00:00:00Z');
+    const others = [
+      ftl('running', '2026-03-01T00:00:00Z', { status: 'running' }),
+      ftl('bigger', '2026-03-01T00:00:00Z', { imageSize: 64 }),
+      ftl('elsewhere', '2026-03-01T00:00:00Z', { path: '/other' }),
+    ];
+    assert.equal(ftlRunFor(ttl, [ttl, older, ...others, newer])?.id, 'newer');
+    assert.equal(ftlRunFor(ttl, [ttl, ...others]), undefined);
+
+    // the shipped example as an FTL experiment: only the strategy and the name change, the rest of the text stays
+    const file = path.join(ROOT, 'examples/breastmnist/breastmnist-ttl.ttl.json');
+    const text = fs.readFileSync(file, 'utf8');
+    const out = ftlExperimentText(text);
+    const [a, b] = [JSON.parse(text), JSON.parse(out)];
+    assert.deepEqual(b.strategy, { kind: 'ftl' });
+    assert.equal(b.name, `${a.name}-ftl`);
+    assert.deepEqual({ ...b, strategy: a.strategy, name: a.name }, a);
+    assert.ok(out.includes(text.split('\n').find((l) => l.includes('"train"'))!), 'the train section keeps its formatting');
   });
 
   test('Grad-CAM overlays: newest first, inside the run folder; damaged or foreign analysis files are skipped', async () => {

@@ -213,6 +213,10 @@ async function themeShots(ctx: CheckContext, frame: FrameLocator): Promise<void>
   const settings = join(ctx.workspace, '.vscode/settings.json');
   mkdirSync(join(ctx.workspace, '.vscode'), { recursive: true });
   const panel = ctx.page.locator('iframe.webview').first();
+  await frame.locator('#gradcam-opacity').evaluate((el) => {
+    (el as HTMLInputElement).value = '50';
+    el.dispatchEvent(new Event('input'));
+  }, null);
   for (const [theme, suffix] of [
     ['Default Dark Modern', 'dark'],
     ['Default Light Modern', 'light'],
@@ -401,7 +405,8 @@ export const checks: BrowserCheck[] = [
       // a reload of the window revives the panel (serializer + saved state), handle where the file says
       await page.reload();
       await page.locator('.monaco-workbench').waitFor({ state: 'visible', timeout: 60_000 });
-      await editorTab(page, `Model Explorer: ${NAME}`).waitFor({ state: 'visible', timeout: 30_000 });
+      // the panel shares its group with the experiment file: the restored window may show either tab first
+      await editorTab(page, `Model Explorer: ${NAME}`).click({ timeout: 30_000 });
       const revived = panelFrame(ctx).getByRole('slider', { name: 'Truncation point' });
       await revived.waitFor({ state: 'visible', timeout: 60_000 });
       const value = await revived.getAttribute('aria-valuetext');

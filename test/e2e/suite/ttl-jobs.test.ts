@@ -58,7 +58,7 @@ suite('TTL Studio: jobs', () => {
     assert.match(run.description, /^AUROC \d\.\d{3} · AUPRC \d\.\d{3}$/);
     assert.match(run.tooltip, /\| params \| /);
     assert.match(run.tooltip, /\| MACs \| /);
-    assert.match(run.tooltip, /\| T \(latency, batch 1\) \| /);
+    assert.match(run.tooltip, /\| T \(this run's latency, batch 1\) \| /);
     assert.match(run.contextValue, /^run;finished;summary;model/);
     const node = api.experimentsTree().find((e) => e.label === 'breastmnist-tiny')!;
     assert.equal(node.runs[0].dir, finishedRun);
