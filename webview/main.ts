@@ -114,7 +114,8 @@ function render(): void {
   }
   ui = { ...ui, target: state.target };
   saveState(ui);
-  if (pendingReveal && sections.get(pendingReveal)?.el.isConnected) revealSection(pendingReveal);
+  const keep = pendingReveal ?? (anchor && Date.now() < anchor.until ? anchor.id : undefined);
+  if (keep && sections.get(keep)?.el.isConnected) revealSection(keep);
 }
 
 /** The section bar: one button per section shown, scrolling to it; sticky at the top of the page. */
@@ -135,6 +136,16 @@ function drawSectionBar(present: HTMLElement[]): void {
   );
 }
 
+/**
+ * The section last scrolled to, kept at the top while sections above it are still being drawn
+ * (the layer table arrives after the runs), until the user scrolls, clicks or types.
+ */
+let anchor: { id: SectionId; until: number } | undefined;
+for (const event of ['wheel', 'pointerdown', 'keydown', 'touchstart'])
+  window.addEventListener(event, (e) => {
+    if (!(e.target instanceof Element && e.target.closest('#section-bar'))) anchor = undefined;
+  });
+
 /** Scrolls a section to the top, just below the section bar (unfolding it); once it is drawn when it is not yet. */
 function revealSection(id: SectionId): void {
   const el = sections.get(id)?.el;
@@ -142,6 +153,7 @@ function revealSection(id: SectionId): void {
     pendingReveal = id;
     return;
   }
+  if (pendingReveal === id || anchor?.id !== id) anchor = { id, until: Date.now() + 10_000 };
   pendingReveal = undefined;
   if (el.tagName !== 'SECTION') (el as HTMLElement & { open: boolean }).open = true;
   const top = el.getBoundingClientRect().top + window.scrollY - sectionBar.getBoundingClientRect().height - 4;
