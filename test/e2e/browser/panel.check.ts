@@ -1,9 +1,13 @@
 // The Model Explorer as a user sees it: opened from the command palette for an experiment file
-// with a finished, analysed run; the truncation handle moved with the keyboard and dragged (the
-// experiment file's cut and the params / MACs figures change); the run's curves, the comparison
-// with an FTL run, the SVCCA views and the Grad-CAM gallery drawn; a new run's curves growing
-// while it trains; exports; the panel revived after a reload.
-// TTL_E2E_MEDIA=1 also refreshes the README's screenshot, media/screenshots/model-explorer.png.
+// with a finished, analysed run; the section bar and its scrolling, folded blocks; the truncation
+// handle moved with the keyboard (a burst of steps is one edit: one Ctrl+Z in the panel undoes it,
+// Ctrl+Shift+Z redoes it) and dragged (the experiment file's cut and the params / MACs figures
+// change); the run's curves, the comparison with an FTL run (its run picker and CSV / Markdown
+// export), the SVCCA views with the note on a TTL run's bounded suggestion, and the Grad-CAM
+// gallery (image beside overlay, opacity, true vs predicted, order, enlarge); a new run's curves
+// growing while it trains; exports; the panel revived after a reload.
+// TTL_E2E_MEDIA=1 also refreshes the README's screenshots: media/screenshots/model-explorer.png, and
+// model-explorer-sections-{dark,light}.png and gradcam-gallery-{dark,light}.png.
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { BrowserCheck, CheckContext, FrameLocator, Locator, Page } from './types';
@@ -17,7 +21,7 @@ const XRAYS = join(ROOT, 'examples/chest-xray/data');
 
 /**
  * Tiny TTL and FTL experiments on the shipped chest X-rays (120 images at 64 px, 2 epochs), each
- * trained once with the CLI; the TTL run is analysed (SVCCA) and explained (Grad-CAM, 3 images).
+ * trained once with the CLI; the TTL run is analysed (SVCCA) and explained (Grad-CAM, 3 images and 2 test samples).
  * Returns the TTL experiment file.
  */
 function trainedExperiments(ctx: CheckContext): string {
@@ -47,9 +51,8 @@ function trainedExperiments(ctx: CheckContext): string {
       .slice(0, c === 'NORMAL' ? 1 : 2)
       .map((f) => join(XRAYS, c, f)),
   );
-  ttlCli(ctx, 'gradcam', run, ...images);
-  // two test images of the run's own data: these carry their true class
-  ttlCli(ctx, 'gradcam', run, '--split', 'test', '--count', '2');
+  // and two test images of the run's own data, which carry their true class
+  ttlCli(ctx, 'gradcam', run, ...images, '--split', 'test', '--count', '2');
   ctx.log(`trained, analysed and explained with the CLI in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   return file;
 }
@@ -279,9 +282,11 @@ export const checks: BrowserCheck[] = [
       if (!/nothing above the cut/.test(bounded) || !(await frame.locator('#analyze-ftl').isVisible()))
         throw new Error(`no note on the TTL run's bounded suggestion: ${bounded}`);
 
+      const t2 = Date.now();
       await checkSectionBar(ctx, frame);
       await checkBlocks(frame);
       await checkGallery(ctx, frame);
+      ctx.log(`section bar, blocks and gallery checked in ${((Date.now() - t2) / 1000).toFixed(1)} s`);
       // the other analysis, from the picker: the TTL run against the FTL run; the bars stay (from the analysis that has them)
       const analysisPicker = frame.locator('#analysis-picker');
       const options = await analysisPicker.locator('vscode-option').allInnerTexts();
@@ -315,7 +320,9 @@ export const checks: BrowserCheck[] = [
         ctx.log(`exported ${chart}.${format}: ${bytes.length} bytes`);
       }
 
+      const t3 = Date.now();
       await checkComparison(ctx, frame);
+      ctx.log(`comparison picker and exports checked in ${((Date.now() - t3) / 1000).toFixed(1)} s`);
 
       // two cut points deeper with the keyboard: the handle announces the new cut, the file follows
       await handle.click();
@@ -348,6 +355,7 @@ export const checks: BrowserCheck[] = [
       ctx.log(`back at conv_pw_5_relu: ${latency}`);
       if (!/latency T, (one run|median of \d+ runs) at this cut/.test(latency)) throw new Error(`the latency does not say whose it is: ${latency}`);
       // the ten steps were one edit of the file: one Ctrl+Z in the panel takes all of them back, Ctrl+Shift+Z redoes them
+      const t4 = Date.now();
       await handle.press('Control+z');
       await waitForCut(ctx, file, first);
       if (cutInFile(file) !== first) throw new Error(`Ctrl+Z after ten steps: the file says ${cutInFile(file)}, not ${first}`);
@@ -357,7 +365,7 @@ export const checks: BrowserCheck[] = [
       await handle.press('Control+Shift+z');
       await waitForCut(ctx, file, 'conv_pw_5_relu');
       if (cutInFile(file) !== 'conv_pw_5_relu') throw new Error(`Ctrl+Shift+Z: the file says ${cutInFile(file)}`);
-      ctx.log(`one Ctrl+Z took the ten steps back to ${first}; Ctrl+Shift+Z redid them`);
+      ctx.log(`one Ctrl+Z took the ten steps back to ${first}; Ctrl+Shift+Z redid them (${((Date.now() - t4) / 1000).toFixed(1)} s)`);
 
       // drag the handle with the mouse onto conv_pw_6_relu's row, and back to the suggested cut
       for (const target of ['conv_pw_6_relu', 'conv_pw_5_relu']) {
