@@ -11,7 +11,14 @@ export interface SavedState {
   selectedRun?: string;
   /** The analysis shown (`<run id>/<analysis name>`). */
   selectedAnalysis?: string;
+  /** The run folders picked in the comparison (undefined: the target's, else every finished run). */
+  compared?: string[];
+  /** The Grad-CAM gallery's order and heatmap opacity (0..1). */
+  gradcamSort?: GradCamSort;
+  gradcamOpacity?: number;
 }
+
+export type GradCamSort = 'newest' | 'least-confident' | 'most-confident' | 'wrong';
 
 interface VsCodeApi {
   postMessage(message: WebviewMessage): void;

@@ -11,10 +11,10 @@ import { resolveCut, type StrategyView } from '../src/shared/layerTree';
 import { cutOfStrategy, strategyInfo, strategyShortLabel } from '../src/shared/strategies';
 import type { SearchReport } from '../src/shared/formats/searchReport';
 import { costLine, finalistLabel, probeRankingRows } from '../src/shared/probeRanking';
-import type { AnalysisView, PanelState, RunView } from '../src/shared/panelProtocol';
-import { formatCount, formatMetric, formatMs } from '../src/shared/format';
+import { SECTIONS, type AnalysisView, type GradCamImage, type PanelState, type RunView, type SectionId } from '../src/shared/panelProtocol';
+import { formatCount, formatDuration, formatMeanStd, formatMetric, formatMs } from '../src/shared/format';
 import { meanStd, median, paretoFront } from '../src/shared/stats';
-import { onHostMessage, savedState, saveState, send, type SavedState } from './api';
+import { onHostMessage, savedState, saveState, send, type GradCamSort, type SavedState } from './api';
 import { applyTheme, chartCard, heatmapCard, palette, type Card, type Cell } from './charts';
 import { h } from './dom';
 import { LayerTreeView, type Similarity } from './tree';
@@ -42,7 +42,7 @@ function section(id: string, heading: string): Section {
   if (!s) {
     const el =
       id === 'layers'
-        ? h('section', { id: `section-${id}`, class: 'section plain', 'aria-label': heading })
+        ? h('section', { id: `section-${id}`, class: 'section plain', 'aria-label': heading.split(' (')[0] })
         : h('vscode-collapsible', { heading, open: true, id: `section-${id}`, class: 'section' });
     s = { el, signature: '', cards: [] };
     sections.set(id, s);
@@ -67,7 +67,9 @@ function update(id: string, heading: string, show: boolean, signature: unknown, 
 
 function render(): void {
   applyTheme();
-  const parts: (HTMLElement | undefined)[] = [header()];
+  const parts: (HTMLElement | undefined)[] = [header(), sectionBar];
+  const shownRun = state.target.runDir ? state.runs.find((r) => r.dir === state.target.runDir) : undefined;
+  parts.push(update('summary', 'Run summary', !!shownRun, shownRun, () => drawSummary(shownRun!)));
   parts.push(
     update(
       'layers',
@@ -82,13 +84,10 @@ function render(): void {
   const selected = own.find((r) => r.dir === ui.selectedRun) ?? own.find((r) => r.dir === state.target.runDir) ?? own.find((r) => r.status === 'running') ?? own[0];
   parts.push(update('training', 'Training', own.length > 0, [own.map((r) => [r.dir, r.status]), selected?.dir, selected?.epochs], () => drawTraining(own, selected)));
   const finished = state.runs.filter((r) => r.test);
+  const picked = comparedRuns(finished);
   parts.push(
-    update(
-      'compare',
-      'Comparison',
-      finished.length > 0,
-      finished.map((r) => [r.dir, r.test, r.macs, r.params, r.latencyMs]),
-      () => drawComparison(finished),
+    update('compare', 'Comparison', finished.length > 0, [finished.map((r) => [r.dir, r.label, r.test, r.macs, r.params, r.latencyMs]), picked.map((r) => r.dir)], () =>
+      drawComparison(finished, picked),
     ),
   );
   const search = state.searches[0];
@@ -104,8 +103,9 @@ function render(): void {
       () => drawAnalysis(analysis!, analyses),
     ),
   );
-  parts.push(update('gradcam', 'Grad-CAM', state.gradcam.length > 0, state.gradcam, drawGradCam));
+  parts.push(update('gradcam', 'Grad-CAM', state.gradcam.length > 0, [state.gradcam, ui.gradcamSort], drawGradCam));
   const present = parts.filter((p): p is HTMLElement => !!p);
+  drawSectionBar(present);
   if (present.length !== app.children.length || present.some((p, i) => app.children[i] !== p)) {
     // re-inserting a section blurs what has the focus inside it (the handle): give it back
     const focused = document.activeElement;
@@ -114,6 +114,51 @@ function render(): void {
   }
   ui = { ...ui, target: state.target };
   saveState(ui);
+  const keep = pendingReveal ?? (anchor && Date.now() < anchor.until ? anchor.id : undefined);
+  if (keep && sections.get(keep)?.el.isConnected) revealSection(keep);
+}
+
+/** The section bar: one button per section shown, scrolling to it; sticky at the top of the page. */
+const sectionBar = h('nav', { class: 'sticky-bar', id: 'section-bar', 'aria-label': 'Sections' });
+let pendingReveal: SectionId | undefined;
+
+function drawSectionBar(present: HTMLElement[]): void {
+  const shown = SECTIONS.filter((s) => present.includes(sections.get(s.id)?.el as HTMLElement));
+  const sig = shown.map((s) => s.id).join();
+  if (sectionBar.dataset.sections === sig) return;
+  sectionBar.dataset.sections = sig;
+  sectionBar.replaceChildren(
+    ...shown.map((s) => {
+      const b = h('button', { type: 'button', class: 'section-link', 'data-section': s.id }, s.label);
+      b.addEventListener('click', () => revealSection(s.id));
+      return b;
+    }),
+  );
+}
+
+/**
+ * The section last scrolled to, kept at the top while sections above it are still being drawn
+ * (the layer table arrives after the runs), until the user scrolls, clicks or types.
+ */
+let anchor: { id: SectionId; until: number } | undefined;
+for (const event of ['wheel', 'pointerdown', 'keydown', 'touchstart'])
+  window.addEventListener(event, (e) => {
+    if (!(e.target instanceof Element && e.target.closest('#section-bar'))) anchor = undefined;
+  });
+
+/** Scrolls a section to the top, just below the section bar (unfolding it); once it is drawn when it is not yet. */
+function revealSection(id: SectionId): void {
+  const el = sections.get(id)?.el;
+  if (!el?.isConnected) {
+    pendingReveal = id;
+    return;
+  }
+  if (pendingReveal === id || anchor?.id !== id) anchor = { id, until: Date.now() + 10_000 };
+  pendingReveal = undefined;
+  if (el.tagName !== 'SECTION') (el as HTMLElement & { open: boolean }).open = true;
+  const top = el.getBoundingClientRect().top + window.scrollY - sectionBar.getBoundingClientRect().height - 4;
+  window.scrollTo({ top: Math.max(0, top) });
+  for (const b of sectionBar.querySelectorAll<HTMLElement>('.section-link')) b.classList.toggle('current', b.dataset.section === id);
 }
 
 /** The header stays in place (its content changes), so the sections after it are never moved. */
@@ -122,12 +167,14 @@ const statusEl = h('p', { class: 'muted', id: 'status', role: 'status' });
 
 function header(): HTMLElement {
   const e = state.experiment;
-  const title = e ? e.name : state.target.runDir ? 'Run charts' : 'Model Explorer';
+  const title = e ? e.name : state.target.runDir ? 'Run' : state.target.compare ? 'Run comparison' : 'Model Explorer';
   const facts = e
     ? `${e.backbone.split(/[\\/]/).pop()} · ${e.inputSize} px · ${strategyShortLabel(e.strategy)}`
     : state.target.runDir
       ? state.target.runDir
-      : 'Open an experiment file (*.ttl.json) and run “TTL: Open Model Explorer”.';
+      : state.target.compare
+        ? 'Pick the runs to compare below; finished runs on the same data can be added.'
+        : 'Open an experiment file (*.ttl.json) and run “TTL: Open Model Explorer”.';
   headerEl.replaceChildren(
     h('h1', {}, title),
     h('p', { class: 'muted', id: 'facts' }, facts),
@@ -204,11 +251,11 @@ function cutIn(strategy: StrategyView, table: InspectResult): string | null {
 }
 
 /** Median latency measured by finished runs of this strategy at `cut`, and by FTL runs of the same backbone and size. */
-function latencyAt(cut: string | null, strategy: StrategyView, table: InspectResult): { ms?: number; fullMs?: number } {
+function latencyAt(cut: string | null, strategy: StrategyView, table: InspectResult): { ms?: number; fullMs?: number; runs: number; fullRuns: number } {
   const same = (r: RunView) => r.backbone === table.model && r.inputSize === table.inputSize && r.latencyMs !== undefined;
   const at = state.runs.filter((r) => same(r) && r.strategy.kind === strategy.kind && cutIn(r.strategy, table) === cut);
   const full = state.runs.filter((r) => same(r) && r.strategy.kind === 'ftl');
-  return { ms: median(at.map((r) => r.latencyMs!)), fullMs: median(full.map((r) => r.latencyMs!)) };
+  return { ms: median(at.map((r) => r.latencyMs!)), fullMs: median(full.map((r) => r.latencyMs!)), runs: at.length, fullRuns: full.length };
 }
 
 function drawTraining(own: RunView[], selected: RunView | undefined): { content: Node[]; cards: Card[] } {
@@ -286,7 +333,7 @@ function drawTraining(own: RunView[], selected: RunView | undefined): { content:
           'p',
           { class: 'muted' },
           selected.test
-            ? `Test AUROC ${formatMetric(selected.test.auroc)} · AUPRC ${formatMetric(selected.test.auprc)} · ${formatCount(selected.params)} params · ${formatCount(selected.macs)} MACs · ${formatMs(selected.latencyMs)}`
+            ? `Test AUROC ${formatMetric(selected.test.auroc)} · AUPRC ${formatMetric(selected.test.auprc)} · ${bestEpochText(selected)} · ${formatCount(selected.params)} params · ${formatCount(selected.macs)} MACs · T ${formatMs(selected.latencyMs)} (this run, batch 1)`
             : selected.status,
         );
   return { content: [h('div', { class: 'toolbar' }, picker), note, h('div', { class: 'grid' }, loss.el, metrics.el)], cards: [loss, metrics] };
@@ -332,7 +379,65 @@ function groups(runs: RunView[]): Group[] {
   }));
 }
 
-function drawComparison(runs: RunView[]): { content: Node[]; cards: Card[] } {
+/** The finished runs picked for the comparison: the user's pick, else the target's (Compare Runs), else all of them. */
+function comparedRuns(finished: RunView[]): RunView[] {
+  const want = ui.compared ?? state.target.compare;
+  if (!want) return finished;
+  const picked = finished.filter((r) => want.includes(r.dir));
+  return picked.length || ui.compared ? picked : finished;
+}
+
+/** The comparison's run picker: a checkbox per finished run, and the table and the exports of those picked. */
+function comparisonPicker(all: RunView[], picked: RunView[]): Node[] {
+  const list = h('fieldset', { class: 'run-picks', id: 'compare-picker' }, h('legend', {}, `Runs to compare (${picked.length} of ${all.length})`));
+  for (const r of all) {
+    const box = h('input', { type: 'checkbox', value: r.dir, checked: picked.includes(r), id: `pick-${r.id}` });
+    box.addEventListener('change', () => {
+      const dirs = [...list.querySelectorAll<HTMLInputElement>('input[type=checkbox]')].filter((b) => b.checked).map((b) => b.value);
+      ui = { ...ui, compared: dirs };
+      render();
+    });
+    list.append(h('label', { class: 'run-pick', for: `pick-${r.id}` }, box, ` ${r.label} · ${r.id}${r.own === false ? ' (another experiment, same data)' : ''}`));
+  }
+  const exportButton = (format: 'csv' | 'md', label: string) => {
+    const b = h('vscode-button', { secondary: true, 'data-compare-export': format, disabled: picked.length === 0 }, label);
+    b.addEventListener('click', () => picked.length && send({ type: 'exportComparison', format, runs: picked.map((r) => r.dir) }));
+    return b;
+  };
+  const table = h(
+    'table',
+    { class: 'runs-table', id: 'compare-table' },
+    h(
+      'thead',
+      {},
+      h('tr', {}, ...['Run', 'Strategy', 'Seed', 'Test AUROC', 'Test AUPRC', 'Best epoch', 'Params', 'MACs', 'T (this run)'].map((c) => h('th', { scope: 'col' }, c))),
+    ),
+    h(
+      'tbody',
+      {},
+      ...picked.map((r) =>
+        h(
+          'tr',
+          {},
+          h('td', {}, r.id),
+          h('td', {}, strategyShortLabel(r.strategy)),
+          h('td', { class: 'num' }, String(r.seed)),
+          h('td', { class: 'num' }, formatMetric(r.test?.auroc)),
+          h('td', { class: 'num' }, formatMetric(r.test?.auprc)),
+          h('td', { class: 'num' }, r.bestEpoch !== undefined ? `${r.bestEpoch + 1} of ${r.epochsRun ?? '?'}` : '–'),
+          h('td', { class: 'num' }, formatCount(r.params)),
+          h('td', { class: 'num' }, formatCount(r.macs)),
+          h('td', { class: 'num' }, formatMs(r.latencyMs)),
+        ),
+      ),
+    ),
+  );
+  return [list, h('div', { class: 'toolbar' }, exportButton('csv', 'Export CSV'), exportButton('md', 'Export Markdown')), h('div', { class: 'table-wrap' }, table)];
+}
+
+function drawComparison(all: RunView[], runs: RunView[]): { content: Node[]; cards: Card[] } {
+  const head = comparisonPicker(all, runs);
+  if (!runs.length) return { content: [...head, h('p', { class: 'muted' }, 'Pick runs to compare.')], cards: [] };
   const gs = groups(runs);
   const [c0, c1, c2, c3] = palette();
   const labels = gs.map((g) => g.label);
@@ -358,7 +463,7 @@ function drawComparison(runs: RunView[]): { content: Node[]; cards: Card[] } {
   const maxOf = (f: (g: Group) => number | undefined) => Math.max(...gs.map((g) => f(g) ?? 0)) || 1;
   const rel = (f: (g: Group) => number | undefined) => gs.map((g) => (f(g) === undefined ? null : (100 * f(g)!) / maxOf(f)));
   const size = chartCard(
-    'Params, MACs and latency T (% of the largest)',
+    "Params, MACs and latency T, median over each group's runs (% of the largest)",
     'comparison-size',
     {
       type: 'bar',
@@ -394,7 +499,7 @@ function drawComparison(runs: RunView[]): { content: Node[]; cards: Card[] } {
     ['group', 'macs', 'auroc_mean', 'pareto'],
     ...points.map((p): Cell[] => [p.label, p.x, p.y, front.includes(p) ? 1 : 0]),
   ]);
-  return { content: [h('div', { class: 'grid' }, score.el, size.el, scatter.el)], cards: [score, size, scatter] };
+  return { content: [...head, h('div', { class: 'grid' }, score.el, size.el, scatter.el)], cards: [score, size, scatter] };
 }
 
 /** Test AUROC against MACs, one point per labelled run group or method, and the Pareto front as a step line. */
@@ -659,25 +764,204 @@ function drawAnalysis(a: AnalysisView, all: AnalysisView[]): { content: Node[]; 
   const s = f.suggestion;
   const note = s ? h('p', {}, h('b', {}, `Suggested cut: ${s.cut} (${s.block})`), ` — ${s.reason}`) : '';
   const head = all.length > 1 ? picker : h('p', { class: 'muted' }, `${f.run.id}, ${f.images} ${f.split} images`);
-  return { content: [head, note || h('span'), h('div', { class: 'grid' }, ...cards.map((c) => c.el))], cards };
+  return { content: [head, note || h('span'), boundedNote(f.run), h('div', { class: 'grid' }, ...cards.map((c) => c.el))], cards };
+}
+
+/**
+ * A run trained on a cut model has no layers above its cut: the analysis can only compare the
+ * layers it kept, so its suggestion can confirm the cut or move it shallower, never deeper.
+ * Choosing a cut takes the whole backbone finetuned: an FTL run of the same data.
+ */
+function boundedNote(run: AnalysisView['file']['run']): Node {
+  if (run.strategy === 'ftl' || run.fromScratch) return h('span');
+  const name = strategyInfo(run.strategy)?.name ?? run.strategy.toUpperCase();
+  const button = h('vscode-button', { id: 'analyze-ftl', secondary: true }, 'Analyze the FTL run of this data');
+  button.addEventListener('click', () => send({ type: 'analyzeFtl', runDir: run.dir }));
+  return h(
+    'div',
+    { class: 'callout', id: 'bounded-note', role: 'note' },
+    h(
+      'p',
+      {},
+      `This is a ${name} run${run.cut ? ` cut after ${run.cut}` : ''}: its model has nothing above the cut, so the similarity is measured only up to it and the suggested cut can at most confirm it. `,
+      'To choose a cut, analyse an FTL run (the whole backbone finetuned) of the same data.',
+    ),
+    button,
+  );
+}
+
+/** The gallery's order: newest first, by the model's confidence in its prediction, or the wrong predictions first. */
+function sortedGradCam(images: GradCamImage[], by: GradCamSort): GradCamImage[] {
+  const confidence = (g: GradCamImage) => g.confidence ?? (g.className === g.predicted ? g.score : 1 - g.score);
+  const wrong = (g: GradCamImage) => (g.label !== undefined && g.label !== g.predicted ? 0 : 1);
+  const out = [...images];
+  if (by === 'least-confident') out.sort((a, b) => confidence(a) - confidence(b));
+  else if (by === 'most-confident') out.sort((a, b) => confidence(b) - confidence(a));
+  else if (by === 'wrong') out.sort((a, b) => wrong(a) - wrong(b) || confidence(a) - confidence(b));
+  return out;
+}
+
+/** The image beside its heatmap overlay (the heatmap a layer whose opacity the slider sets); older overlays without the layers as they are. */
+function gradCamPair(g: GradCamImage, big = false): HTMLElement {
+  if (!g.imageSrc || !g.heatmapSrc) return h('div', { class: `gc-pair${big ? ' big' : ''}` }, h('img', { class: 'gc-overlay', src: g.src, alt: `Grad-CAM of ${g.name}` }));
+  return h(
+    'div',
+    { class: `gc-pair${big ? ' big' : ''}` },
+    h('img', { class: 'gc-image', src: g.imageSrc, alt: g.name }),
+    h('div', { class: 'gc-stack' }, h('img', { src: g.imageSrc, alt: '' }), h('img', { class: 'gc-heat', src: g.heatmapSrc, alt: `Grad-CAM heatmap of ${g.name}` })),
+  );
+}
+
+function gradCamCaption(g: GradCamImage): HTMLElement {
+  const wrong = g.label !== undefined && g.label !== g.predicted;
+  return h(
+    'figcaption',
+    {},
+    h('span', { class: 'gc-name' }, g.name),
+    h(
+      'span',
+      { class: 'gc-classes' },
+      g.label !== undefined ? `true ${g.label} · ` : '',
+      h('span', { class: wrong ? 'gc-predicted wrong' : 'gc-predicted' }, `predicted ${g.predicted}`),
+      wrong ? h('span', { class: 'wrong-mark', title: 'The model predicts another class than the true one' }, ' ✗ wrong') : '',
+    ),
+    h('span', { class: 'gc-score' }, `p(${g.className}) = ${g.score.toFixed(3)}`),
+  );
+}
+
+/** The enlarged view of one image: a modal dialog (Escape or Close ends it). */
+const zoom = h('dialog', { id: 'gradcam-zoom', 'aria-label': 'Grad-CAM, enlarged' }) as HTMLDialogElement;
+zoom.addEventListener('click', (e) => {
+  if (e.target === zoom) zoom.close();
+});
+
+function enlarge(g: GradCamImage): void {
+  const close = h('vscode-button', { secondary: true }, 'Close');
+  close.addEventListener('click', () => zoom.close());
+  zoom.replaceChildren(
+    h('figure', { class: `gradcam big${g.label !== undefined && g.label !== g.predicted ? ' wrong' : ''}` }, gradCamPair(g, true), gradCamCaption(g)),
+    close,
+  );
+  if (!zoom.isConnected) document.body.append(zoom);
+  zoom.style.setProperty('--heat-opacity', String(ui.gradcamOpacity ?? 0.5));
+  zoom.showModal();
 }
 
 function drawGradCam(): { content: Node[] } {
-  return {
-    content: state.gradcam.map((g) =>
-      h(
+  const opacity = ui.gradcamOpacity ?? 0.5;
+  const slider = h('input', { type: 'range', id: 'gradcam-opacity', min: 0, max: 100, step: 5, value: Math.round(opacity * 100), 'aria-label': 'Heatmap opacity' });
+  const sort = h('select', { id: 'gradcam-sort', 'aria-label': 'Order' });
+  const orders: [GradCamSort, string][] = [
+    ['newest', 'newest first'],
+    ['least-confident', 'least confident first'],
+    ['most-confident', 'most confident first'],
+    ['wrong', 'wrong predictions first'],
+  ];
+  for (const [v, label] of orders) sort.append(h('option', { value: v, selected: (ui.gradcamSort ?? 'newest') === v }, label));
+  const body = h('div', { class: 'gradcam-body' });
+  body.style.setProperty('--heat-opacity', String(opacity));
+  slider.addEventListener('input', () => {
+    ui = { ...ui, gradcamOpacity: Number(slider.value) / 100 };
+    body.style.setProperty('--heat-opacity', String(ui.gradcamOpacity));
+    saveState(ui);
+  });
+  sort.addEventListener('change', () => {
+    ui = { ...ui, gradcamSort: sort.value as GradCamSort };
+    render();
+  });
+  const by = ui.gradcamSort ?? 'newest';
+  body.append(
+    ...state.gradcam.map((run) => {
+      const images = sortedGradCam(run.images, by);
+      const wrong = images.filter((g) => g.label !== undefined && g.label !== g.predicted).length;
+      const labelled = images.filter((g) => g.label !== undefined).length;
+      return h(
         'div',
         { class: 'gallery-run' },
-        h('h3', {}, g.runId),
+        h('h3', {}, run.runId, labelled ? h('span', { class: 'muted' }, ` · ${wrong} of ${labelled} labelled images predicted wrong`) : ''),
         h(
           'div',
           { class: 'gallery' },
-          ...g.images.map((img) => h('figure', { class: 'gradcam' }, h('img', { src: img.src, alt: img.caption, loading: 'lazy' }), h('figcaption', {}, img.caption))),
+          ...images.map((g) => {
+            const wrongOne = g.label !== undefined && g.label !== g.predicted;
+            const fig = h(
+              'figure',
+              { class: `gradcam${wrongOne ? ' wrong' : ''}`, tabindex: 0, role: 'button', 'aria-label': `Enlarge: ${g.caption}`, title: 'Click to enlarge' },
+              gradCamPair(g),
+              gradCamCaption(g),
+            );
+            fig.addEventListener('click', () => enlarge(g));
+            fig.addEventListener('keydown', (e) => {
+              if (e.key === 'Enter' || e.key === ' ') {
+                e.preventDefault();
+                enlarge(g);
+              }
+            });
+            return fig;
+          }),
         ),
-      ),
-    ),
+      );
+    }),
+  );
+  return {
+    content: [
+      h('div', { class: 'toolbar gradcam-controls' }, h('label', { for: 'gradcam-opacity' }, 'Heatmap opacity'), slider, h('label', { for: 'gradcam-sort' }, 'Order'), sort),
+      body,
+    ],
   };
 }
+
+/** The run the panel was opened for, readably: what summary.json says, without its 16-digit floats. */
+function drawSummary(r: RunView): { content: Node[] } {
+  const d = r.details;
+  const rows: [string, string][] = [['status', r.status]];
+  if (d) rows.push(['experiment', d.name], ['strategy', d.description]);
+  else rows.push(['strategy', strategyShortLabel(r.strategy)]);
+  rows.push(['backbone', `${r.backbone.split(/[\\/]/).pop()}${r.inputSize ? ` · ${r.inputSize} px` : ''}`], ['seed', String(r.seed)]);
+  if (r.test) {
+    rows.push(['test AUROC', formatMetric(r.test.auroc)], ['test AUPRC (AP)', formatMetric(r.test.auprc)]);
+    if (d?.auprcTrapezoid !== undefined && Number.isFinite(d.auprcTrapezoid)) rows.push(['test AUPRC (trapezoid)', formatMetric(d.auprcTrapezoid)]);
+    if (d?.accuracy !== undefined) rows.push(['test accuracy (at 0.5)', formatMetric(d.accuracy)]);
+    const at = d?.atValThreshold;
+    if (at)
+      rows.push([
+        `at the val threshold ${at.threshold.toFixed(2)}`,
+        `accuracy ${formatMetric(at.accuracy)} · sensitivity ${formatMetric(at.sensitivity)} · specificity ${formatMetric(at.specificity)}`,
+      ]);
+    if (d?.seeds) rows.push([`over ${d.seeds.seeds.length} seeds`, `AUROC ${formatMeanStd(d.seeds.auroc)} · AUPRC ${formatMeanStd(d.seeds.auprc)}`]);
+  }
+  if (d?.valAuroc !== undefined) rows.push(['val AUROC (best epoch)', formatMetric(d.valAuroc)]);
+  if (r.bestEpoch !== undefined) rows.push(['best epoch', bestEpochText(r).replace(/^best epoch /, '')]);
+  if (d) rows.push(['test images', String(d.testImages)], ['classes', d.classes.join(', ')]);
+  if (r.params !== undefined) rows.push(['params', `${formatCount(r.params)}${d?.trainableParams !== undefined ? ` (${formatCount(d.trainableParams)} trainable)` : ''}`]);
+  if (r.macs !== undefined) rows.push(['MACs', formatCount(r.macs)]);
+  if (r.latencyMs !== undefined) rows.push(['T (latency, batch 1)', `${formatMs(r.latencyMs)}, this run's own median`]);
+  if (d?.wallSeconds !== undefined) rows.push(['training time', formatDuration(d.wallSeconds)]);
+  if (d?.backend) rows.push(['backend', d.backend]);
+  return {
+    content: [
+      h('table', { class: 'summary-table', id: 'run-summary' }, h('tbody', {}, ...rows.map(([k, v]) => h('tr', {}, h('th', { scope: 'row' }, k), h('td', {}, v))))),
+      h('p', { class: 'muted' }, r.dir),
+    ],
+  };
+}
+
+/** "best epoch 3 of 8": counted from 1 (summary.json's `bestEpoch` counts from 0). */
+function bestEpochText(r: RunView): string {
+  return r.bestEpoch === undefined ? 'best epoch –' : `best epoch ${r.bestEpoch + 1} of ${r.epochsRun ?? r.epochs.length}`;
+}
+
+// Ctrl+Z / Ctrl+Shift+Z / Ctrl+Y (⌘ on macOS) outside text fields: the experiment file's undo and redo
+document.addEventListener('keydown', (e) => {
+  if (!(e.ctrlKey || e.metaKey) || e.altKey) return;
+  const t = e.target as HTMLElement | null;
+  if (t && ((t.tagName === 'INPUT' && (t as HTMLInputElement).type === 'text') || t.tagName === 'TEXTAREA' || t.isContentEditable)) return;
+  const key = e.key.toLowerCase();
+  const type = key === 'z' ? (e.shiftKey ? 'redo' : 'undo') : key === 'y' && !e.shiftKey ? 'redo' : undefined;
+  if (!type || !state.target.experimentFile) return;
+  e.preventDefault();
+  send({ type });
+});
 
 onHostMessage((m) => {
   if (m.type === 'state') {
@@ -687,6 +971,8 @@ onHostMessage((m) => {
     render();
   } else if (m.type === 'exported') {
     statusEl.textContent = `Saved ${m.path}`;
+  } else if (m.type === 'reveal') {
+    revealSection(m.section);
   }
 });
 

@@ -28,8 +28,11 @@ export interface TreeInput {
   measure?: string;
   /** The analysis' suggested cut. */
   suggested?: string;
-  /** Measured latency of the model with the handle after `cut`, and of the full model, when runs measured them. */
-  latency(cut: string | null): { ms?: number; fullMs?: number };
+  /**
+   * Measured latency of the model with the handle after `cut` and of the full model: medians
+   * over the finished runs that measured them (`runs`, `fullRuns` of them).
+   */
+  latency(cut: string | null): { ms?: number; fullMs?: number; runs?: number; fullRuns?: number };
   /** Exact totals of the strategy's model at `cut` when they were measured (TF), else undefined: the tree's own figures stand. */
   exact?(cut: string | null): Totals | undefined;
   onCommit(cut: string | null): void;
@@ -43,6 +46,11 @@ const COMMIT_ECHO_MS = 3000;
 export class LayerTreeView {
   readonly el: HTMLElement;
   private readonly rows = new Map<string, HTMLElement>();
+  /** Each block's head and rows; a block folds. */
+  private readonly blocks = new Map<string, { head: HTMLElement; rows: HTMLElement[] }>();
+  private readonly blockOf = new Map<string, string>();
+  /** Blocks unfolded (by the user or because the handle came into them); the others are folded. */
+  private readonly open = new Set<string>();
   private readonly handle: HTMLElement;
   private readonly totals: HTMLElement;
   private stops: (string | null)[];
@@ -65,7 +73,39 @@ export class LayerTreeView {
     );
     this.el = h('div', { class: 'layer-tree' }, this.totals, this.header(), this.body());
     this.bindHandle();
+    this.openAround(this.cut);
     this.place(this.cut);
+  }
+
+  /** Unfolds the block of the layer the handle is after and the block below it (where the kept part ends and the rest begins). */
+  private openAround(cut: string | null): void {
+    const last = this.input.table.cutPoints[this.input.table.cutPoints.length - 1];
+    const block = this.blockOf.get(cut ?? last ?? '');
+    if (!block) return;
+    const names = [...this.blocks.keys()];
+    const i = names.indexOf(block);
+    for (const name of names.slice(i, i + 2)) this.setOpen(name, true);
+  }
+
+  private setOpen(name: string, open: boolean): void {
+    const b = this.blocks.get(name);
+    if (!b) return;
+    if (open) this.open.add(name);
+    else this.open.delete(name);
+    b.head.setAttribute('aria-expanded', String(open));
+    for (const r of b.rows) r.hidden = !open;
+  }
+
+  /**
+   * Scrolls the handle into view below the page's sticky bars (the section bar and the totals),
+   * which `scrollIntoView` alone would leave it under.
+   */
+  private reveal(): void {
+    const r = this.handle.getBoundingClientRect();
+    const covered = Math.max(0, ...[...document.querySelectorAll<HTMLElement>('.sticky-bar, .totals')].map((e) => e.getBoundingClientRect().bottom));
+    const margin = 8;
+    if (r.top < covered + margin) window.scrollBy(0, r.top - covered - margin);
+    else if (r.bottom > window.innerHeight - margin) window.scrollBy(0, r.bottom - window.innerHeight + margin);
   }
 
   /**
@@ -83,7 +123,10 @@ export class LayerTreeView {
     this.stops = handleStops(input.table, input.strategy);
     this.handle.setAttribute('aria-valuemax', String(this.stops.length - 1));
     if (this.awaiting && (input.cut === this.awaiting.cut || Date.now() > this.awaiting.until)) this.awaiting = undefined;
-    if (!this.dragging && this.keyTimer === undefined && !this.awaiting) this.place(input.cut);
+    if (!this.dragging && this.keyTimer === undefined && !this.awaiting) {
+      if (input.cut !== this.cut) this.openAround(input.cut);
+      this.place(input.cut);
+    }
   }
 
   /** Hands the handle's cut to the host, which writes it to the file. */
@@ -110,17 +153,25 @@ export class LayerTreeView {
     const tree = buildLayerTree(table, strategy, cut);
     const list = h('div', { class: 'tree-body', role: 'list', 'aria-label': `Layers of ${table.model}` });
     for (const g of tree.groups) {
-      list.append(
-        h(
-          'div',
-          { class: 'tree-row group-head', role: 'listitem' },
-          h('span', { class: 'c-name' }, g.name),
-          h('span', { class: 'c-shape' }, `${g.rows.length} layers`),
-          h('span', { class: 'c-num' }, formatCount(g.params)),
-          h('span', { class: 'c-num' }, formatCount(g.macs)),
-          h('span', { class: 'c-sim' }),
-        ),
+      const head = h(
+        'div',
+        { class: 'tree-row group-head', role: 'listitem', 'data-block': g.name, tabindex: 0, 'aria-expanded': 'false', title: 'Show or hide the layers of this block' },
+        h('span', { class: 'c-name' }, h('span', { class: 'twisty', 'aria-hidden': 'true' }), g.name),
+        h('span', { class: 'c-shape' }, `${g.rows.length} layers`),
+        h('span', { class: 'c-num' }, formatCount(g.params)),
+        h('span', { class: 'c-num' }, formatCount(g.macs)),
+        h('span', { class: 'c-sim' }),
       );
+      const toggle = () => this.setOpen(g.name, !this.open.has(g.name));
+      head.addEventListener('click', toggle);
+      head.addEventListener('keydown', (e) => {
+        if (e.key !== 'Enter' && e.key !== ' ') return;
+        e.preventDefault();
+        toggle();
+      });
+      list.append(head);
+      const block = { head, rows: [] as HTMLElement[] };
+      this.blocks.set(g.name, block);
       for (const r of g.rows) {
         const sim = this.input.similarity?.get(r.name);
         const row = h(
@@ -144,7 +195,10 @@ export class LayerTreeView {
           h('span', { class: 'c-num' }, formatCount(r.macs)),
           h('span', { class: 'c-sim' }, sim ? similarityBar(sim) : ''),
         );
+        row.hidden = true;
         this.rows.set(r.name, row);
+        this.blockOf.set(r.name, g.name);
+        block.rows.push(row);
         list.append(row);
       }
     }
@@ -187,11 +241,17 @@ export class LayerTreeView {
       h('span', { class: 'total', id: 'total-params' }, h('b', {}, `${approx}${formatCount(t.params)}`), ` params (${pct(t.params, full.params)} of full)`),
       h('span', { class: 'total', id: 'total-macs' }, h('b', {}, `${approx}${formatCount(t.macs)}`), ` MACs (${pct(t.macs, full.macs)})`),
     ];
-    if (lat.ms !== undefined)
+    if (lat.ms !== undefined) {
+      const of = (n: number | undefined) => (n && n > 1 ? `median of ${n} runs` : 'one run');
       parts.push(
-        h('span', { class: 'total', id: 'total-latency' }, h('b', {}, formatMs(lat.ms)), lat.fullMs ? ` latency (${pct(lat.ms, lat.fullMs)} of FTL)` : ' latency (measured)'),
+        h(
+          'span',
+          { class: 'total', id: 'total-latency', title: 'Batch-1 latency T measured by finished runs of this model at this cut; each run measures its own' },
+          h('b', {}, formatMs(lat.ms)),
+          ` latency T, ${of(lat.runs)} at this cut${lat.fullMs ? ` (${pct(lat.ms, lat.fullMs)} of FTL, ${of(lat.fullRuns)})` : ''}`,
+        ),
       );
-    else parts.push(h('span', { class: 'total muted' }, 'latency: measured when a run at this cut finishes'));
+    } else parts.push(h('span', { class: 'total muted' }, 'latency: measured when a run at this cut finishes'));
     return parts;
   }
 
@@ -213,8 +273,9 @@ export class LayerTreeView {
       e.preventDefault();
       const next = stepHandle(this.stops, this.cut, delta);
       if (next === this.cut) return;
+      this.openAround(next);
       this.place(next);
-      h.scrollIntoView({ block: 'nearest' });
+      this.reveal();
       window.clearTimeout(this.keyTimer);
       this.keyTimer = window.setTimeout(() => {
         this.keyTimer = undefined;
@@ -262,7 +323,8 @@ export class LayerTreeView {
     const last = this.input.table.cutPoints[this.input.table.cutPoints.length - 1];
     for (const s of this.stops) {
       const r = this.rows.get(s ?? last)?.getBoundingClientRect();
-      if (!r) continue;
+      // a row of a folded block is not on screen
+      if (!r || r.height === 0) continue;
       const bottom = r.top >= hb.bottom ? r.bottom - hb.height : r.bottom;
       const d = Math.abs(bottom - py);
       if (d < bestDist) {

@@ -10,7 +10,7 @@ import { registerSettingsCommands } from './commands/settingsCommands';
 import { registerWeightsCommands } from './commands/weightsCommands';
 import { ExperimentDiagnostics } from './experiments/diagnostics';
 import { registerNewExperiment } from './experiments/newExperiment';
-import { JobService } from './jobs/jobService';
+import { JobService, type JobNotice } from './jobs/jobService';
 import { JobsView } from './jobs/jobsView';
 import type { JobOutcome, JobProgress, JobState } from './jobs/queue';
 import { ModelExplorerPanel } from './panel/modelExplorerPanel';
@@ -38,6 +38,8 @@ export interface TtlStudioApi {
   jobs(): JobInfo[];
   /** Resolves when the job has ended. */
   whenJobEnded(id: number): Promise<JobInfo>;
+  /** The notifications jobs ended with (one per job), oldest first. */
+  jobNotices(): JobNotice[];
 }
 
 let services: Services | undefined;
@@ -75,6 +77,7 @@ export function activate(context: vscode.ExtensionContext): TtlStudioApi {
     experimentsTree: () => experiments.nodes,
     refreshRuns: () => runs.refresh(),
     jobs: () => jobs.queue.list().map(info),
+    jobNotices: () => jobs.notices.map((n) => ({ ...n, actions: n.actions.map((a) => ({ ...a, args: [...a.args] })) })),
     whenJobEnded: async (id) => {
       const job = jobs.queue.get(id);
       if (!job) throw new Error(`no job #${id}`);

@@ -5,6 +5,7 @@ export const COMMANDS = {
   runExperiment: 'ttl.runExperiment',
   runSearch: 'ttl.runSearch',
   analyzeRun: 'ttl.analyzeRun',
+  analyzeFtlRun: 'ttl.analyzeFtlRun',
   gradCam: 'ttl.gradCam',
   gradCamOfRun: 'ttl.gradCamOfRun',
   cancelJob: 'ttl.cancelJob',

@@ -5,8 +5,9 @@
  *
  * Host → webview: `state` carries the whole `PanelState` (small: one layer table, the runs'
  * per-epoch metrics); the webview redraws the sections that changed. The host only sends after
- * the webview said `ready`. Webview → host: `ready`, `setCut` when
- * the handle is released, `export` with a chart's PNG or CSV. The host checks every
+ * the webview said `ready`; `reveal` scrolls to a section. Webview → host: `ready`, `setCut` when
+ * the handle is released (a burst of key presses is one), `export` with a chart's PNG or CSV,
+ * `undo`/`redo` for the experiment file, `exportComparison`, `analyzeFtl`. The host checks every
  * incoming message with `isWebviewMessage` and ignores anything else.
  */
 import type { AnalysisFile } from './formats/analysis';
@@ -15,10 +16,29 @@ import type { SearchReport } from './formats/searchReport';
 import type { StrategyView } from './layerTree';
 import { isRecord } from './formats/check';
 
+/** The page's sections, in order; the section bar names those shown. */
+export const SECTIONS = [
+  { id: 'summary', label: 'Summary' },
+  { id: 'layers', label: 'Layers' },
+  { id: 'training', label: 'Training' },
+  { id: 'compare', label: 'Comparison' },
+  { id: 'svcca', label: 'Similarity' },
+  { id: 'search', label: 'Search' },
+  { id: 'gradcam', label: 'Grad-CAM' },
+] as const;
+
+export type SectionId = (typeof SECTIONS)[number]['id'];
+
+export function isSectionId(x: unknown): x is SectionId {
+  return SECTIONS.some((s) => s.id === x);
+}
+
 /** What the panel was opened for; also what the webview persists (getState) for revival. */
 export interface PanelTarget {
   experimentFile?: string;
   runDir?: string;
+  /** Runs picked for the comparison (Compare Runs); else the comparison starts with every finished run shown. */
+  compare?: string[];
 }
 
 /** The experiment file as the panel needs it (read from the editor's text, unsaved edits included). */
@@ -57,14 +77,56 @@ export interface RunView {
   test?: { auroc: number; auprc: number };
   params?: number;
   macs?: number;
+  /**
+   * The run's own median batch-1 latency (summary.json's `latencyMs`); the layer tree and the
+   * comparison show medians over several runs and say so.
+   */
   latencyMs?: number;
+  /** summary.json's `bestEpoch`: 0-based, as every epoch index on disk; shown 1-based (`bestEpoch + 1`). */
+  bestEpoch?: number;
+  epochsRun?: number;
+  /** Once finished: what summary.json says, for the run's readable summary. */
+  details?: RunDetails;
   /** A run of the panel's experiment (false: another experiment's run on the same data, for comparison). */
   own?: boolean;
 }
 
+/** Once finished: the rest of summary.json that the run's summary shows. */
+export interface RunDetails {
+  name: string;
+  description: string;
+  backend: string;
+  classes: string[];
+  testImages: number;
+  accuracy?: number;
+  auprcTrapezoid?: number;
+  /** Binary tasks: accuracy, sensitivity and specificity at the validation split's threshold. */
+  atValThreshold?: { threshold: number; accuracy: number; sensitivity: number; specificity: number };
+  valAuroc?: number;
+  trainableParams?: number;
+  wallSeconds?: number;
+  trainImagesPerSecond?: number;
+  /** Mean ± sd over the experiment's seeds, once all have finished. */
+  seeds?: { seeds: number[]; auroc: { mean: number; std: number }; auprc: { mean: number; std: number } };
+}
+
 export interface GradCamImage {
-  /** A webview URI of the overlay image. */
+  /** A webview URI of the overlay image (heatmap blended over the image). */
   src: string;
+  /** Webview URIs of the model's input image and of the heatmap alone (transparent where cold), when `ttl gradcam` wrote them. */
+  imageSrc?: string;
+  heatmapSrc?: string;
+  /** The image's name (file name, or `<npz>#<split>/<index>`). */
+  name: string;
+  /** The true class, for samples of the run's own data. */
+  label?: string;
+  /** The class explained and the model's probability of it. */
+  className: string;
+  score: number;
+  predicted: string;
+  /** The model's probability of its predicted class, when it is the explained one (else undefined). */
+  confidence?: number;
+  createdAt: string;
   caption: string;
 }
 
@@ -101,11 +163,26 @@ export interface PanelState {
   searches: SearchReport[];
 }
 
-export type HostMessage = { type: 'state'; state: PanelState } | { type: 'exported'; path: string };
+/** `reveal`: scroll to a section (Open Run Charts: Training). */
+export type HostMessage = { type: 'state'; state: PanelState } | { type: 'exported'; path: string } | { type: 'reveal'; section: SectionId };
 
 export type ExportFormat = 'png' | 'csv';
 
-export type WebviewMessage = { type: 'ready' } | { type: 'setCut'; cut: string | null } | { type: 'export'; chart: string; format: ExportFormat; data: string };
+/**
+ * `undo`/`redo`: Ctrl+Z, Ctrl+Shift+Z or Ctrl+Y in the panel, for the experiment file's history.
+ * `exportComparison`: the runs picked in the comparison, as CSV or Markdown.
+ * `analyzeFtl`: "Analyze the FTL run of this data" for the run an analysis was made of.
+ */
+export type WebviewMessage =
+  | { type: 'ready' }
+  | { type: 'setCut'; cut: string | null }
+  | { type: 'export'; chart: string; format: ExportFormat; data: string }
+  | { type: 'undo' }
+  | { type: 'redo' }
+  | { type: 'exportComparison'; format: 'csv' | 'md'; runs: string[] }
+  | { type: 'analyzeFtl'; runDir: string };
+
+const isPath = (x: unknown): x is string => typeof x === 'string' && x.length > 0 && x.length <= 4096;
 
 const PNG_PREFIX = 'data:image/png;base64,';
 /** Exports larger than this are refused (a chart PNG is well under a megabyte). */
@@ -121,7 +198,13 @@ export function isWebviewMessage(x: unknown): x is WebviewMessage {
   if (!isRecord(x)) return false;
   switch (x.type) {
     case 'ready':
+    case 'undo':
+    case 'redo':
       return Object.keys(x).length === 1;
+    case 'exportComparison':
+      return (x.format === 'csv' || x.format === 'md') && Array.isArray(x.runs) && x.runs.length > 0 && x.runs.length <= 1000 && x.runs.every(isPath);
+    case 'analyzeFtl':
+      return isPath(x.runDir);
     case 'setCut':
       return x.cut === null || (typeof x.cut === 'string' && x.cut.length > 0 && x.cut.length <= 200);
     case 'export':
@@ -146,5 +229,6 @@ export function targetFromState(x: unknown): PanelTarget {
   const out: PanelTarget = {};
   if (typeof t.experimentFile === 'string') out.experimentFile = t.experimentFile;
   if (typeof t.runDir === 'string') out.runDir = t.runDir;
+  if (Array.isArray(t.compare) && t.compare.every((d) => typeof d === 'string')) out.compare = t.compare as string[];
   return out;
 }

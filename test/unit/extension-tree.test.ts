@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { createRun, listRuns } from '../../src/engine/runstore';
 import { validateExperimentObject } from '../../src/engine/experiment';
 import { backendLabel, buildExperimentTree, runNode, statusIcon, type RunLike } from '../../src/extension/runs/tree';
-import { compareRunsMarkdown } from '../../src/extension/runs/compare';
+import { compareRunsCsv, compareRunsMarkdown } from '../../src/extension/runs/compare';
 import { runSummary } from './summaries';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ttl-tree-'));
@@ -90,7 +90,7 @@ describe('experiments tree', () => {
     assert.equal(finished.contextValue, 'run;finished;summary;model');
     assert.match(finished.tooltip, /\| params \| 219 k \|/);
     assert.match(finished.tooltip, /\| MACs \| 12\.3 M \|/);
-    assert.match(finished.tooltip, /\| T \(latency, batch 1\) \| 1\.23 ms \|/);
+    assert.match(finished.tooltip, /\| T \(this run's latency, batch 1\) \| 1\.23 ms \|/);
     assert.equal(failed.description, 'failed: out of memory');
     assert.equal(failed.contextValue, 'run;failed;resumable');
     assert.equal(running.description, 'running · 1/4 epochs done');
@@ -163,5 +163,25 @@ describe('compare runs', () => {
     assert.match(md, /\| 0\.812 \| \*\*0\.735\*\* \|/);
     assert.match(md, /## Mean ± std over seeds/);
     assert.match(md, /\| gone \| TTL, cut after conv_pw_7_relu \(stage3\) \| 1, 9 \| 0\.856 ± 0\.062 \|/);
+  });
+
+  test('CSV: one record per run at full precision, the best epoch counted from 1', () => {
+    const runs = listRuns(runsDir).filter((r) => r.status === 'finished');
+    const lines = compareRunsCsv(runs).trimEnd().split('\n');
+    assert.equal(
+      lines[0],
+      'run,experiment,strategy,seed,status,test_auroc,test_auprc_ap,test_auprc_trapezoid,test_accuracy,params,macs,latency_ms,best_epoch,epochs,backend,dir',
+    );
+    assert.equal(lines.length, runs.length + 1);
+    const s = runs[0].summary!;
+    // the strategy holds a comma: quoted
+    const head = `${runs[0].id},gone,"TTL, cut after conv_pw_7_relu (stage3)",`;
+    assert.ok(lines[1].startsWith(head), lines[1]);
+    const cells = lines[1].slice(head.length).split(',');
+    assert.equal(Number(cells[0]), runs[0].seed);
+    assert.equal(Number(cells[2]), s.test.auroc);
+    assert.equal(Number(cells[8]), s.latencyMs);
+    assert.equal(Number(cells[9]), s.bestEpoch + 1);
+    assert.equal(Number(cells[10]), s.epochsRun);
   });
 });

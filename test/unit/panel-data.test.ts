@@ -9,12 +9,23 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { initBackend } from '../../src/engine/backend';
+import { PNG } from 'pngjs';
 import { gradCamRun } from '../../src/engine/analysis/gradcam';
 import { readRun } from '../../src/engine/runstore';
 import { CHEST_XRAY as DATA, ROOT, tinyChestXrayRun } from './fixtures';
 import { runSearch } from '../../src/engine/search/search';
 import { costLine, finalistLabel, probeRankingRows } from '../../src/shared/probeRanking';
-import { experimentView, gradCamCaption, readAnalyses, readGradCam, readSearchReports, runView, sameData } from '../../src/extension/panel/panelData';
+import {
+  experimentView,
+  ftlExperimentText,
+  ftlRunFor,
+  gradCamCaption,
+  readAnalyses,
+  readGradCam,
+  readSearchReports,
+  runView,
+  sameData,
+} from '../../src/extension/panel/panelData';
 
 let tmp: string;
 let exp: string;
@@ -88,8 +99,52 @@ describe('panel data', () => {
     assert.equal(v.macs, summary.macs);
     assert.equal(v.latencyMs, summary.latencyMs);
     assert.equal(v.inputSize, 32);
+    // the readable summary: summary.json's 0-based best epoch as is (the panel adds 1), the run's classes and test images
+    assert.equal(v.bestEpoch, summary.bestEpoch);
+    assert.ok(v.bestEpoch! >= 0 && v.bestEpoch! < summary.epochsRun);
+    assert.equal(v.epochsRun, 2);
+    assert.deepEqual(v.details?.classes, ['NORMAL', 'PNEUMONIA']);
+    assert.equal(v.details?.testImages, summary.test.n);
+    assert.equal(v.details?.accuracy, summary.test.accuracy);
     assert.ok(sameData(record, record));
     assert.deepEqual(readAnalyses(runDir, record.id), []);
+  });
+
+  test("the FTL run of a TTL run's data: same data, backbone and size, finished, newest; and the FTL experiment written from the TTL one", () => {
+    const ttl = readRun(runDir);
+    const ftl = (id: string, startedAt: string, patch: { status?: 'finished' | 'running'; imageSize?: number; path?: string } = {}) => ({
+      ...ttl,
+      id,
+      dir: `/runs/${id}`,
+      startedAt,
+      status: patch.status ?? ('finished' as const),
+      summary: { ...ttl.summary!, strategy: { kind: 'ftl' as const }, inputSize: patch.imageSize ?? ttl.summary!.inputSize },
+      experiment: {
+        ...ttl.experiment,
+        strategy: { kind: 'ftl' as const },
+        data: { ...ttl.experiment.data, imageSize: patch.imageSize ?? ttl.experiment.data.imageSize, path: patch.path ?? ttl.experiment.data.path },
+      },
+    });
+    assert.equal(ftlRunFor(ttl, [ttl]), undefined);
+    const older = ftl('older', '2026-01-01T00:00:00Z');
+    const newer = ftl('newer', '2026-02-01T00:00:00Z');
+    const others = [
+      ftl('running', '2026-03-01T00:00:00Z', { status: 'running' }),
+      ftl('bigger', '2026-03-01T00:00:00Z', { imageSize: 64 }),
+      ftl('elsewhere', '2026-03-01T00:00:00Z', { path: '/other' }),
+    ];
+    assert.equal(ftlRunFor(ttl, [ttl, older, ...others, newer])?.id, 'newer');
+    assert.equal(ftlRunFor(ttl, [ttl, ...others]), undefined);
+
+    // the shipped example as an FTL experiment: only the strategy and the name change, the rest of the text stays
+    const file = path.join(ROOT, 'examples/breastmnist/breastmnist-ttl.ttl.json');
+    const text = fs.readFileSync(file, 'utf8');
+    const out = ftlExperimentText(text);
+    const [a, b] = [JSON.parse(text), JSON.parse(out)];
+    assert.deepEqual(b.strategy, { kind: 'ftl' });
+    assert.equal(b.name, `${a.name}-ftl`);
+    assert.deepEqual({ ...b, strategy: a.strategy, name: a.name }, a);
+    assert.ok(out.includes(text.split('\n').find((l) => l.includes('"train"'))!), 'the train section keeps its formatting');
   });
 
   test('Grad-CAM overlays: newest first, inside the run folder; damaged or foreign analysis files are skipped', async () => {
@@ -101,8 +156,21 @@ describe('panel data', () => {
     assert.equal(g.length, 2);
     assert.match(g[0].caption, new RegExp(`^${path.basename(images[1])} · `));
     for (const x of g) {
-      assert.ok(x.path.startsWith(path.join(runDir, 'gradcam')) && fs.existsSync(x.path));
-      assert.match(x.caption, / p=\d\.\d{3} · predicted /);
+      assert.ok(x.src.startsWith(path.join(runDir, 'gradcam')) && fs.existsSync(x.src));
+      assert.match(x.caption, / · predicted (NORMAL|PNEUMONIA) · p\((NORMAL|PNEUMONIA)\) = \d\.\d{3}$/);
+      // the image and the heatmap alone, beside the overlay: the image is the overlay's unblended input, the heatmap's opacity is its heat
+      const [image, heat, overlay] = [x.imageSrc!, x.heatmapSrc!, x.src].map((f) => PNG.sync.read(fs.readFileSync(f)));
+      assert.equal(image.width, overlay.width);
+      assert.equal(heat.width, overlay.width);
+      let hot = 0;
+      for (let i = 0; i < image.width * image.height; i++) {
+        const a = heat.data[i * 4 + 3] / 255;
+        if (a > 0.99) hot++;
+        // overlay = 0.55 · image + 0.45 · jet(heat) (overlayPng's default weight), so the two layers rebuild it
+        for (let ch = 0; ch < 3; ch++) assert.ok(Math.abs(overlay.data[i * 4 + ch] - (0.55 * image.data[i * 4 + ch] + 0.45 * heat.data[i * 4 + ch])) <= 1.5, `pixel ${i}`);
+      }
+      assert.ok(hot >= 1, 'the heatmap is normalised to a maximum of 1');
+      assert.equal(x.confidence === undefined, x.className !== x.predicted);
     }
     // a sample of an .npz dataset is named by the file and its item, with its true class
     const sample = {
@@ -116,7 +184,11 @@ describe('panel data', () => {
       layer: 'l',
       createdAt: '',
     };
-    assert.equal(gradCamCaption(sample), 'adrenal.npz#test/17 (1) · 1 p=0.812 · predicted 0');
+    assert.equal(gradCamCaption(sample), 'adrenal.npz#test/17 · true class 1 · predicted class 0 (wrong) · p(class 1) = 0.812');
+    assert.equal(
+      gradCamCaption({ ...sample, label: 'malignant', predicted: 'malignant', class: 'malignant' }),
+      'adrenal.npz#test/17 · true malignant · predicted malignant · p(malignant) = 0.812',
+    );
     fs.mkdirSync(path.join(runDir, 'analysis'));
     fs.writeFileSync(path.join(runDir, 'analysis', 'half.json'), '{"format": "ttl-analysis/1", ');
     fs.writeFileSync(path.join(runDir, 'analysis', 'other.json'), '{"format": "something-else/1"}');

@@ -13,6 +13,11 @@ describe('webview messages', () => {
       { type: 'setCut', cut: null },
       { type: 'export', chart: 'val-auroc', format: 'csv', data: 'epoch,auroc\n0,0.5\n' },
       { type: 'export', chart: 'loss curves', format: 'png', data: PNG_1x1 },
+      { type: 'undo' },
+      { type: 'redo' },
+      { type: 'exportComparison', format: 'md', runs: ['/w/.ttl/runs/a', '/w/.ttl/runs/b'] },
+      { type: 'exportComparison', format: 'csv', runs: ['/w/.ttl/runs/a'] },
+      { type: 'analyzeFtl', runDir: '/w/.ttl/runs/a' },
     ])
       assert.ok(isWebviewMessage(m), JSON.stringify(m));
   });
@@ -37,6 +42,13 @@ describe('webview messages', () => {
       { type: 'export', chart: 'a', format: 'png', data: 'data:image/png;base64,<script>' },
       { type: 'export', chart: 'a', format: 'csv', data: 7 },
       { type: 'selectRun', runDir: '/w/.ttl/runs/r1' },
+      { type: 'undo', steps: 3 },
+      { type: 'exportComparison', format: 'xlsx', runs: ['/a'] },
+      { type: 'exportComparison', format: 'md', runs: [] },
+      { type: 'exportComparison', format: 'md', runs: [3] },
+      { type: 'exportComparison', format: 'md' },
+      { type: 'analyzeFtl', runDir: '' },
+      { type: 'analyzeFtl' },
     ])
       assert.equal(isWebviewMessage(m), false, JSON.stringify(m));
   });
@@ -52,5 +64,7 @@ describe('webview messages', () => {
     assert.deepEqual(targetFromState({ runDir: '/w/r' }), { runDir: '/w/r' });
     assert.deepEqual(targetFromState('x'), {});
     assert.deepEqual(targetFromState({ target: { experimentFile: 3 } }), {});
+    assert.deepEqual(targetFromState({ target: { compare: ['/w/r1', '/w/r2'] } }), { compare: ['/w/r1', '/w/r2'] });
+    assert.deepEqual(targetFromState({ target: { compare: ['/w/r1', 2] } }), {});
   });
 });

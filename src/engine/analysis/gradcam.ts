@@ -170,6 +170,31 @@ export function overlayPng(pixels: Uint8Array, heatmap: Float32Array, size: numb
   return PNG.sync.write(png);
 }
 
+/** PNG bytes of the model's input image alone (size² · 3 uint8 RGB, HWC). */
+export function imagePng(pixels: Uint8Array, size: number): Buffer {
+  const png = new PNG({ width: size, height: size });
+  for (let i = 0; i < size * size; i++) {
+    for (let ch = 0; ch < 3; ch++) png.data[i * 4 + ch] = pixels[i * 3 + ch];
+    png.data[i * 4 + 3] = 255;
+  }
+  return PNG.sync.write(png);
+}
+
+/**
+ * PNG bytes of the heatmap alone in the jet colour map, its opacity the heat itself: cold regions
+ * are transparent, so laid over the image (`imagePng`) at any opacity the image stays visible.
+ */
+export function heatmapPng(heatmap: Float32Array, size: number): Buffer {
+  const png = new PNG({ width: size, height: size });
+  for (let i = 0; i < size * size; i++) {
+    const v = Math.min(1, Math.max(0, heatmap[i]));
+    const colour = jet(v);
+    for (let ch = 0; ch < 3; ch++) png.data[i * 4 + ch] = colour[ch];
+    png.data[i * 4 + 3] = Math.round(255 * v);
+  }
+  return PNG.sync.write(png);
+}
+
 /** Axial slices (depth indices) a volume's overlay shows: all of them up to `max`, else `max` evenly spaced. */
 export function montageSlices(depth: number, max = 36): number[] {
   if (depth <= max) return Array.from({ length: depth }, (_, z) => z);
@@ -332,6 +357,16 @@ async function readInput(file: string, size: number, volume: { is: boolean; opti
  * sample of the run's data, on the model's grid beside the input volume it saw. 8-bit, scaled
  * to [0, 1] (scl_slope 1/255), gzipped.
  */
+/** An image's two layers beside its overlay, for a viewer that blends them itself: `<stem>-image.png` and `<stem>-heat.png`. */
+function writeImageLayers(dir: string, overlay: string, input: Explained, map: GradCamMap, size: number): { inputImage: string; heatmapImage: string } {
+  const stem = overlay.replace(/\.png$/, '');
+  const inputImage = `${stem}-image.png`;
+  const heatmapImage = `${stem}-heat.png`;
+  writeFileAtomic(path.join(dir, inputImage), imagePng(input.pixels, size));
+  writeFileAtomic(path.join(dir, heatmapImage), heatmapPng(map.heatmap, size));
+  return { inputImage, heatmapImage };
+}
+
 function writeVolumeNiftis(dir: string, overlay: string, input: Explained, map: GradCamMap): { heatmap: string; volume?: string } {
   const stem = overlay.replace(/\.png$/, '');
   const heatmap = `${stem}-heatmap.nii.gz`;
@@ -431,7 +466,7 @@ export async function gradCamRun(
       taken.set(overlay, input.image);
       const png = volume.is ? overlayVolumePng(input.pixels, map.heatmap, meta.imageSize, opts.alpha) : overlayPng(input.pixels, map.heatmap, meta.imageSize, opts.alpha);
       writeFileAtomic(path.join(dir, overlay), png);
-      const niftis = volume.is ? writeVolumeNiftis(dir, overlay, input, map) : {};
+      const niftis = volume.is ? writeVolumeNiftis(dir, overlay, input, map) : writeImageLayers(dir, overlay, input, map, meta.imageSize);
       const predicted = map.probabilities.indexOf(Math.max(...map.probabilities));
       entries.push({
         image: input.image,

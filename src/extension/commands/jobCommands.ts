@@ -1,5 +1,6 @@
 /** Commands that start or stop jobs: run, cutoff search, analysis, Grad-CAM, resume, cancel. */
-import { basename, dirname } from 'node:path';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import * as vscode from 'vscode';
 import { COMMANDS } from '../ids';
 import type { TtlJob } from '../jobs/jobService';
@@ -9,6 +10,9 @@ import type { JobOverrides } from '../../shared/jobProtocol';
 import { backendForJob, deviceForJob, runsDirForFile, searchWorkers, tfjsBackendForJob, wasmThreadsForJob } from '../settings';
 import { pythonForJob } from '../torch/pythonDiscovery';
 import { experimentFileFrom, pickRun, runDirsFromArgs } from './pick';
+import { ftlExperimentText, ftlRunFor } from '../panel/panelData';
+import { readStrategy } from '../panel/cutEdit';
+import type { RunRecord } from '../../engine/runstore';
 
 const experimentTitle = (file: string) => basename(file).replace(/\.ttl\.json$/i, '');
 
@@ -85,11 +89,79 @@ export function registerJobCommands(s: Services): vscode.Disposable[] {
       args: ['gradcam', run.dir, ...inputs, ...backendArgs()],
       cwd: dirname(run.experimentFile),
       runDir: run.dir,
+      experimentFile: run.experimentFile,
     });
     return job?.id;
   }
 
+  /** An analysis job of a finished run (compared with `other` when given). */
+  function analyze(run: RunRecord, other?: string): TtlJob | undefined {
+    return jobs.enqueue(`${run.name} (analysis s${run.seed}${other ? ` against ${basename(other)}` : ''})`, {
+      kind: 'cli',
+      command: 'analyze',
+      args: ['analyze', run.dir, ...(other ? ['--against', other] : []), ...backendArgs()],
+      cwd: dirname(run.experimentFile),
+      runDir: run.dir,
+      experimentFile: run.experimentFile,
+    });
+  }
+
+  /**
+   * Analysis for choosing a cut: of the FTL run of the same data, backbone and size as `run`. When
+   * there is none, an FTL experiment beside the run's (`<name>-ftl.ttl.json`, written unless it
+   * exists) is trained first, as a job with its own progress and Cancel, and analysed when it ends.
+   */
+  async function analyzeFtl(arg: unknown): Promise<number | undefined> {
+    const run = await pickRun(s, arg, { title: 'Analyze the FTL Run of This Data', statuses: ['finished'], emptyMessage: 'No finished run yet.' });
+    if (!run) return undefined;
+    const ftl = ftlRunFor(run, s.runs.snapshot.runs);
+    if (ftl) return analyze(ftl)?.id;
+    const source = existsSync(run.experimentFile) ? run.experimentFile : undefined;
+    const file = join(dirname(run.experimentFile), `${experimentTitle(run.experimentFile)}-ftl.ttl.json`);
+    if (existsSync(file) && readStrategy(readFileSync(file, 'utf8'))?.kind !== 'ftl') {
+      void vscode.window.showErrorMessage(`${basename(file)} exists and is not an FTL experiment: train an FTL run of this data, then analyze it.`);
+      return undefined;
+    }
+    const epochs = run.experiment?.train?.epochs;
+    const answer = await vscode.window.showInformationMessage(
+      `There is no finished FTL run of ${run.name}'s data yet. Train one (${basename(file)}${epochs ? `, ${epochs} epochs` : ''}) and analyze it?`,
+      {
+        modal: true,
+        detail:
+          'A TTL run has nothing above its cut, so its analysis can only confirm that cut. An FTL run finetunes the whole backbone: its analysis can suggest a cut anywhere.',
+      },
+      'Train and Analyze',
+    );
+    if (answer !== 'Train and Analyze') return undefined;
+    if (!existsSync(file)) {
+      if (!source) {
+        void vscode.window.showErrorMessage(`${run.experimentFile} is gone: there is no experiment to derive the FTL run from.`);
+        return undefined;
+      }
+      writeFileSync(file, ftlExperimentText(readFileSync(source, 'utf8')), { flag: 'wx' });
+      s.log.info(`wrote ${file} (the FTL experiment of ${basename(source)})`);
+    }
+    const uri = vscode.Uri.file(file);
+    const train = jobs.enqueue(`${experimentTitle(file)} (FTL run to analyze)`, {
+      kind: 'worker',
+      experimentFile: file,
+      cwd: cwdFor(uri),
+      request: { kind: 'run', experimentFile: file, runsDir: runsDirForFile(uri), ...(await overrides(uri)) },
+    });
+    if (!train) return undefined;
+    void jobs.whenEnded(train).then(async (j) => {
+      const dir = j.runDirs[j.runDirs.length - 1];
+      if (j.state !== 'finished' || !dir) return;
+      await s.runs.refresh();
+      const trained = s.runs.findRun(dir);
+      if (trained) analyze(trained);
+    });
+    return train.id;
+  }
+
   return [
+    reg(COMMANDS.analyzeFtlRun, (arg?: unknown) => analyzeFtl(arg)),
+
     reg(COMMANDS.runExperiment, async (arg?: unknown): Promise<number | undefined> => {
       const uri = await experimentFileFrom(arg, 'Run Experiment');
       if (!uri) return undefined;
@@ -144,14 +216,7 @@ export function registerJobCommands(s: Services): vscode.Disposable[] {
       const run = await pickRun(s, arg, { title: 'Analyze Run', statuses: ['finished'], emptyMessage: 'No finished run to analyze yet.' });
       if (!run) return undefined;
       const other = runDirsFromArgs(undefined, selection).find((d) => pathKey(d) !== pathKey(run.dir));
-      const job = jobs.enqueue(`${run.name} (analysis s${run.seed}${other ? ` against ${basename(other)}` : ''})`, {
-        kind: 'cli',
-        command: 'analyze',
-        args: ['analyze', run.dir, ...(other ? ['--against', other] : []), ...backendArgs()],
-        cwd: dirname(run.experimentFile),
-        runDir: run.dir,
-      });
-      return job?.id;
+      return analyze(run, other)?.id;
     }),
 
     // (image, selected images) from the explorer's context menu, a run (node or folder) may follow;

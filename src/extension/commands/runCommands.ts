@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import * as vscode from 'vscode';
 import { COMMANDS } from '../ids';
 import { ModelExplorerPanel } from '../panel/modelExplorerPanel';
-import { compareRunsMarkdown } from '../runs/compare';
 import { pathKey, type ExperimentNode } from '../runs/tree';
 import type { SearchNode } from '../runs/searches';
 import type { Services } from '../services';
@@ -14,46 +13,22 @@ import { MODEL_FORMAT_DESCRIPTIONS, MODEL_FORMATS, TTL_MODEL_FILE, type ModelFor
 import { pythonForJob } from '../torch/pythonDiscovery';
 
 const MODEL_FORMAT_LABELS: Record<ModelFormat, string> = { onnx: 'ONNX', tfjs: 'TensorFlow.js', safetensors: 'safetensors', torchscript: 'TorchScript' };
-
-/**
- * Run comparisons as read-only Markdown documents (`ttl-compare:` URIs): previewed, copied or
- * saved by the user, and closed without a "save changes?" question.
- */
-class Comparisons implements vscode.TextDocumentContentProvider {
-  static readonly scheme = 'ttl-compare';
-  private readonly texts = new Map<string, string>();
-  private count = 0;
-
-  add(markdown: string): vscode.Uri {
-    const uri = vscode.Uri.from({ scheme: Comparisons.scheme, path: `/Run comparison ${++this.count}.md` });
-    this.texts.set(uri.toString(), markdown);
-    return uri;
-  }
-
-  provideTextDocumentContent(uri: vscode.Uri): string {
-    return this.texts.get(uri.toString()) ?? '';
-  }
-}
-
-const comparisons = new Comparisons();
+import { isSectionId } from '../../shared/panelProtocol';
 
 export function registerRunCommands(s: Services): vscode.Disposable[] {
   const reg = vscode.commands.registerCommand;
   const extensionUri = s.context.extensionUri;
   const cliPath = vscode.Uri.joinPath(extensionUri, 'dist', 'cli.js').fsPath;
   return [
-    vscode.workspace.registerTextDocumentContentProvider(Comparisons.scheme, comparisons),
     reg(COMMANDS.openExperimentFile, async (arg?: ExperimentNode | vscode.Uri | string) => {
       const file = arg instanceof vscode.Uri ? arg : typeof arg === 'string' ? vscode.Uri.file(arg) : arg ? vscode.Uri.file(arg.file) : undefined;
       if (file) await vscode.window.showTextDocument(file, { preview: true });
     }),
 
+    // the run's readable summary in the Model Explorer (summary.json itself: Reveal Run)
     reg(COMMANDS.openSummary, async (arg?: unknown) => {
       const run = await pickRun(s, arg, { title: 'Open Run Summary', emptyMessage: 'There are no runs yet.' });
-      if (!run) return;
-      const summary = join(run.dir, 'summary.json');
-      const file = existsSync(summary) ? summary : join(run.dir, 'run.json');
-      await vscode.window.showTextDocument(vscode.Uri.file(file), { preview: true });
+      if (run) ModelExplorerPanel.createOrShow(extensionUri, { runDir: run.dir, experimentFile: run.experimentFile, section: 'summary' });
     }),
 
     reg(COMMANDS.openSearchReport, async (arg?: unknown) => {
@@ -73,9 +48,10 @@ export function registerRunCommands(s: Services): vscode.Disposable[] {
       await vscode.commands.executeCommand('markdown.showPreview', report);
     }),
 
-    reg(COMMANDS.openCharts, async (arg?: unknown) => {
+    // the run in the Model Explorer, scrolled to its training curves (or to `section`: an analysis, Grad-CAM)
+    reg(COMMANDS.openCharts, async (arg?: unknown, section?: unknown) => {
       const run = await pickRun(s, arg, { title: 'Open Run Charts', emptyMessage: 'There are no runs yet.' });
-      if (run) ModelExplorerPanel.createOrShow(extensionUri, { runDir: run.dir, experimentFile: run.experimentFile });
+      if (run) ModelExplorerPanel.createOrShow(extensionUri, { runDir: run.dir, experimentFile: run.experimentFile, section: isSectionId(section) ? section : 'training' });
     }),
 
     reg(COMMANDS.openModelExplorer, async (arg?: unknown) => {
@@ -207,17 +183,17 @@ export function registerRunCommands(s: Services): vscode.Disposable[] {
       return target;
     }),
 
-    reg(COMMANDS.compareRuns, async (arg?: unknown, selection?: unknown): Promise<vscode.Uri | undefined> => {
+    // the Model Explorer's comparison, with these runs picked (more of the same data can be picked there, and exported)
+    reg(COMMANDS.compareRuns, async (arg?: unknown, selection?: unknown): Promise<string[] | undefined> => {
       const runs = await pickRuns(s, arg, selection, {
         title: 'Compare Runs',
         statuses: ['finished'],
         emptyMessage: 'No finished runs to compare yet.',
       });
       if (!runs.length) return undefined;
-      const uri = comparisons.add(compareRunsMarkdown(runs));
-      const doc = await vscode.workspace.openTextDocument(uri);
-      await vscode.commands.executeCommand('markdown.showPreview', uri).then(undefined, () => vscode.window.showTextDocument(doc));
-      return uri;
+      const compare = runs.map((r) => r.dir);
+      ModelExplorerPanel.createOrShow(extensionUri, { compare, section: 'compare' });
+      return compare;
     }),
 
     reg(COMMANDS.refresh, () => s.runs.refresh()),

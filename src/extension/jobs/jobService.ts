@@ -18,12 +18,28 @@ import { logLineForEvent, progressFromEvent } from './progress';
 import { isEnded, JobQueue, type Execution, type ExecutionContext, type Job, type JobOutcome } from './queue';
 import { startJob } from './jobProcess';
 import { downloadWeightsTitle, weightsAskedFor } from '../weights/weights';
+import { readAnalyses } from '../panel/panelData';
 
 export type JobSpec =
   | { kind: 'worker'; request: JobRequest; cwd?: string; experimentFile?: string }
   | { kind: 'cli'; command: string; args: string[]; cwd?: string; experimentFile?: string; runDir?: string };
 
 export type TtlJob = Job<JobSpec>;
+
+/** An action of a job's end notification: its button title and the command it runs. */
+export interface NoticeAction {
+  title: string;
+  command: string;
+  args: unknown[];
+}
+
+/** The one notification a job ended with (kept for the extension's API, which tests read). */
+export interface JobNotice {
+  jobId: number;
+  severity: 'info' | 'error';
+  message: string;
+  actions: NoticeAction[];
+}
 
 /** Grace period between asking a job to stop and killing its process. */
 export const CANCEL_GRACE_MS = 10_000;
@@ -41,6 +57,8 @@ export class JobService implements vscode.Disposable {
   private readonly disposables: vscode.Disposable[] = [];
   private readonly kills = new Map<number, () => void>();
   private readonly finished = new Map<number, () => void>();
+  /** The end notification of each job (one per job), oldest first; the last 100. */
+  readonly notices: JobNotice[] = [];
   private readonly workerPath: string;
   private readonly cliPath: string;
 
@@ -226,42 +244,59 @@ export class JobService implements vscode.Disposable {
     this.statusBar.show();
   }
 
+  /**
+   * One notification per job, when it ends, with the action that shows its result: a run's
+   * summary, an analysis or Grad-CAM in the Model Explorer; Resume for a cancelled or failed run;
+   * the weights download when a run stopped for want of them.
+   */
   private reportEnd(job: TtlJob): void {
     const o = job.outcome as JobOutcome;
     const tag = `#${job.id}`;
     const lastRun = o.runDirs[o.runDirs.length - 1];
+    const spec = job.spec;
+    const action = (title: string, command: string, ...args: unknown[]): NoticeAction => ({ title, command, args });
+    const logs = action('Show Logs', COMMANDS.showLogs);
     if (o.state === 'finished') {
+      if (spec.kind === 'cli' && (spec.command === 'analyze' || spec.command === 'gradcam') && spec.runDir) {
+        const what = spec.command === 'analyze' ? analysisResult(spec.runDir) : 'the heatmaps are in the Grad-CAM gallery';
+        this.log.info(`${tag} finished: ${o.message ?? 'done'}`);
+        this.notify(job, 'info', `TTL: ${job.title} finished: ${what}.`, [
+          action('Open in Model Explorer', COMMANDS.openCharts, spec.runDir, spec.command === 'analyze' ? 'svcca' : 'gradcam'),
+        ]);
+        return;
+      }
       const summary = lastRun ? readSummary(lastRun) : undefined;
       const result = summary ? `test AUROC ${formatMetric(summary.test.auroc)} · AUPRC ${formatMetric(summary.test.averagePrecision)}` : (o.message ?? 'done');
       this.log.info(`${tag} finished: ${result}`);
-      const actions = lastRun ? ['Open Summary', 'Show Logs'] : ['Show Logs'];
-      void vscode.window.showInformationMessage(`TTL: ${job.title} finished: ${result}`, ...actions).then((pick) => {
-        if (pick === 'Open Summary' && lastRun) void vscode.commands.executeCommand(COMMANDS.openSummary, lastRun);
-        if (pick === 'Show Logs') this.log.show(true);
-      });
+      this.notify(job, 'info', `TTL: ${job.title} finished: ${result}`, lastRun ? [action('Open Summary', COMMANDS.openSummary, lastRun), logs] : [logs]);
     } else if (o.state === 'cancelled') {
       this.log.info(`${tag} cancelled`);
       const resumable = o.runDirs.filter((d) => existsSync(join(d, 'run.json')) && !existsSync(join(d, 'summary.json')));
-      const actions = resumable.length ? ['Resume'] : [];
-      void vscode.window.showInformationMessage(`TTL: ${job.title} cancelled.`, ...actions).then((pick) => {
-        if (pick === 'Resume') void vscode.commands.executeCommand(COMMANDS.resumeRun, resumable[resumable.length - 1]);
-      });
+      this.notify(job, 'info', `TTL: ${job.title} cancelled.`, resumable.length ? [action('Resume', COMMANDS.resumeRun, resumable[resumable.length - 1])] : []);
     } else {
       this.log.error(`${tag} failed: ${o.error}`);
-      const actions = ['Show Logs'];
+      const actions = [logs];
       const resumable = !o.inputError && o.runDirs.some((d) => !existsSync(join(d, 'summary.json')));
-      if (resumable) actions.push('Resume');
+      if (resumable) actions.push(action('Resume', COMMANDS.resumeRun, o.runDirs[o.runDirs.length - 1]));
       const hint = o.outOfMemory ? ' Try a smaller train.batchSize or data.imageSize.' : '';
       // a run or search that stopped because the weights it asks for are not fetched: offer the download
       const weights = weightsAskedFor(o.error);
       const download = weights && downloadWeightsTitle(weights);
-      if (download) actions.unshift(download);
-      void vscode.window.showErrorMessage(`TTL: ${job.title} failed: ${o.error}${hint}`, ...actions).then((pick) => {
-        if (pick === download && weights) void vscode.commands.executeCommand(COMMANDS.fetchWeights, weights.name);
-        if (pick === 'Show Logs') this.log.show(true);
-        if (pick === 'Resume') void vscode.commands.executeCommand(COMMANDS.resumeRun, o.runDirs[o.runDirs.length - 1]);
-      });
+      if (download && weights) actions.unshift(action(download, COMMANDS.fetchWeights, weights.name));
+      this.notify(job, 'error', `TTL: ${job.title} failed: ${o.error}${hint}`, actions);
     }
+  }
+
+  /** Shows a job's end notification (once per job) and records it. */
+  private notify(job: TtlJob, severity: JobNotice['severity'], message: string, actions: NoticeAction[]): void {
+    if (this.notices.some((n) => n.jobId === job.id)) return;
+    this.notices.push({ jobId: job.id, severity, message, actions });
+    if (this.notices.length > 100) this.notices.shift();
+    const show = severity === 'error' ? vscode.window.showErrorMessage : vscode.window.showInformationMessage;
+    void show(message, ...actions.map((a) => a.title)).then((pick) => {
+      const a = actions.find((x) => x.title === pick);
+      if (a) void vscode.commands.executeCommand(a.command, ...a.args);
+    });
   }
 
   /**
@@ -283,6 +318,13 @@ export class JobService implements vscode.Disposable {
     void this.queue.dispose();
     for (const d of this.disposables) d.dispose();
   }
+}
+
+/** What the newest analysis of a run found: its suggested cut, or where it is. */
+function analysisResult(runDir: string): string {
+  const newest = readAnalyses(runDir, '').sort((a, b) => (a.file.createdAt < b.file.createdAt ? 1 : -1))[0];
+  const s = newest?.file.suggestion;
+  return s ? `suggested cut ${s.cut} (${s.block})` : 'the similarity views are in the Model Explorer';
 }
 
 /** The run's summary, or undefined when it has none or a damaged one (readRun lists why among its warnings). */

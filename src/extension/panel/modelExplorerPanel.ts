@@ -16,11 +16,22 @@ import { debounce } from '../util/debounce';
 import { cutEdits } from './cutEdit';
 import { LayerTables } from './layerTable';
 import { PanelLoader } from './panelLoader';
-import { exportBytes, isWebviewMessage, targetFromState, type HostMessage, type PanelState, type PanelTarget, type WebviewMessage } from '../../shared/panelProtocol';
+import {
+  exportBytes,
+  isWebviewMessage,
+  targetFromState,
+  type HostMessage,
+  type PanelState,
+  type PanelTarget,
+  type SectionId,
+  type WebviewMessage,
+} from '../../shared/panelProtocol';
+import { COMMANDS } from '../ids';
+import { compareRunsCsv, compareRunsMarkdown } from '../runs/compare';
 import { getNonce, getWebviewOptions } from './webviewOptions';
 
-/** What the panel shows: an experiment file's model, or a run's charts. */
-export type ModelExplorerTarget = PanelTarget;
+/** What the panel shows: an experiment file's model, a run, or runs to compare; and the section to scroll to. */
+export type ModelExplorerTarget = PanelTarget & { section?: SectionId };
 
 /** What every Model Explorer needs: the run store and the layer-table cache they share. */
 export interface ModelExplorerDeps {
@@ -33,8 +44,11 @@ export class ModelExplorerPanel {
   /** Set by `register`; opening a panel before it is an error, not a panel without data. */
   private static deps: ModelExplorerDeps | undefined;
   private readonly disposables: vscode.Disposable[] = [];
-  private target: ModelExplorerTarget;
+  private target: PanelTarget;
+  private readonly deps: ModelExplorerDeps;
   private ready = false;
+  /** The section to scroll to once the webview is ready. */
+  private pendingSection: SectionId | undefined;
   private state: PanelState = { target: {}, runs: [], analyses: [], gradcam: [], searches: [] };
   private readonly loader: PanelLoader;
   private readonly pushRuns = debounce(() => this.loader.loadRuns(), 200);
@@ -54,15 +68,24 @@ export class ModelExplorerPanel {
     });
   }
 
+  /**
+   * Shows the panel: an open one where it is (it never moves between editor groups), else a new
+   * one as a tab of the active group, full width.
+   */
   static createOrShow(extensionUri: vscode.Uri, target: ModelExplorerTarget = {}): ModelExplorerPanel {
-    const column = vscode.window.activeTextEditor ? vscode.ViewColumn.Beside : vscode.ViewColumn.One;
+    const column = vscode.ViewColumn.Active;
     if (ModelExplorerPanel.current) {
-      ModelExplorerPanel.current.show(target, column);
-      return ModelExplorerPanel.current;
+      const p = ModelExplorerPanel.current;
+      p.show(target, p.panel.viewColumn ?? column);
+      return p;
     }
     const deps = ModelExplorerPanel.deps;
     if (!deps) throw new Error('the Model Explorer was opened before ModelExplorerPanel.register gave it the run store');
-    const panel = vscode.window.createWebviewPanel(PANELS.modelExplorer, 'Model Explorer', column, getWebviewOptions(extensionUri, runRoots()));
+    // kept alive behind other tabs of its group: the undo of the experiment file shows the file's tab for a moment
+    const panel = vscode.window.createWebviewPanel(PANELS.modelExplorer, 'Model Explorer', column, {
+      ...getWebviewOptions(extensionUri, runRoots()),
+      retainContextWhenHidden: true,
+    });
     ModelExplorerPanel.current = new ModelExplorerPanel(panel, extensionUri, deps, target);
     return ModelExplorerPanel.current;
   }
@@ -79,8 +102,11 @@ export class ModelExplorerPanel {
     deps: ModelExplorerDeps,
     target: ModelExplorerTarget,
   ) {
-    this.target = target;
-    this.state.target = target;
+    const { section, ...shown } = target;
+    this.deps = deps;
+    this.target = shown;
+    this.state.target = shown;
+    this.pendingSection = section;
     this.loader = new PanelLoader(
       {
         runs: () => deps.runs.snapshot,
@@ -104,8 +130,8 @@ export class ModelExplorerPanel {
     vscode.window.onDidChangeActiveTextEditor(
       (editor) => {
         const file = editor?.document.uri;
-        // follow the experiment file being edited, unless the panel shows one run
-        if (file?.scheme === 'file' && file.fsPath.endsWith('.ttl.json') && !this.target.runDir && file.fsPath !== this.target.experimentFile) {
+        // follow the experiment file being edited, unless the panel shows one run or a comparison
+        if (file?.scheme === 'file' && file.fsPath.endsWith('.ttl.json') && !this.target.runDir && !this.target.compare && file.fsPath !== this.target.experimentFile) {
           this.show({ experimentFile: file.fsPath });
         }
       },
@@ -125,25 +151,33 @@ export class ModelExplorerPanel {
   }
 
   show(target: ModelExplorerTarget, column?: vscode.ViewColumn): void {
-    const changed = target.experimentFile !== this.target.experimentFile || target.runDir !== this.target.runDir;
-    this.target = target;
+    const { section, ...shown } = target;
+    const changed =
+      shown.experimentFile !== this.target.experimentFile || shown.runDir !== this.target.runDir || JSON.stringify(shown.compare) !== JSON.stringify(this.target.compare);
+    this.target = shown;
     if (changed) {
-      this.state = { target, runs: [], analyses: [], gradcam: [], searches: [] };
+      this.state = { target: shown, runs: [], analyses: [], gradcam: [], searches: [] };
       this.loader.reset();
       this.set({});
       void this.loader.loadAll();
     }
     this.setTitle();
     if (column !== undefined) this.panel.reveal(column);
+    if (section) {
+      if (this.ready) this.post({ type: 'reveal', section });
+      else this.pendingSection = section;
+    }
   }
 
   private setTitle(): void {
     const t = this.target;
     this.panel.title = t.runDir
-      ? `Charts: ${basename(t.runDir)}`
+      ? `Run: ${basename(t.runDir)}`
       : t.experimentFile
         ? `Model Explorer: ${basename(t.experimentFile).replace(/\.ttl\.json$/i, '')}`
-        : 'Model Explorer';
+        : t.compare
+          ? 'Run Comparison'
+          : 'Model Explorer';
   }
 
   /** The page: one script and one stylesheet from dist/ and media/, everything else drawn by the script. */
@@ -177,6 +211,18 @@ export class ModelExplorerPanel {
         this.ready = true;
         this.set({});
         void this.loader.loadAll();
+        if (this.pendingSection) this.post({ type: 'reveal', section: this.pendingSection });
+        this.pendingSection = undefined;
+        return;
+      case 'undo':
+      case 'redo':
+        void this.undoRedo(m.type);
+        return;
+      case 'exportComparison':
+        void this.exportComparison(m.format, m.runs);
+        return;
+      case 'analyzeFtl':
+        if (this.deps.runs.snapshot.runs.some((r) => pathKey(r.dir) === pathKey(m.runDir))) void vscode.commands.executeCommand(COMMANDS.analyzeFtlRun, m.runDir);
         return;
       case 'setCut':
         void this.writeCut(m.cut);
@@ -216,6 +262,44 @@ export class ModelExplorerPanel {
       return;
     }
     if (!wasDirty) await doc.save();
+  }
+
+  /**
+   * Ctrl+Z / Ctrl+Shift+Z in the panel: the experiment file's own undo or redo, in its editor
+   * (shown in the group it is in, else the panel's), then the focus back to the panel. A file that
+   * was saved is saved again, as the handle's edits are.
+   */
+  private async undoRedo(kind: 'undo' | 'redo'): Promise<void> {
+    const file = this.target.experimentFile;
+    if (!file) return;
+    const doc = await vscode.workspace.openTextDocument(vscode.Uri.file(file));
+    const wasDirty = doc.isDirty;
+    const visible = vscode.window.visibleTextEditors.find((e) => pathKey(e.document.uri.fsPath) === pathKey(file));
+    const editor = await vscode.window.showTextDocument(doc, { viewColumn: visible?.viewColumn ?? this.panel.viewColumn, preserveFocus: false, preview: false });
+    const before = doc.version;
+    if (vscode.window.activeTextEditor === editor) await vscode.commands.executeCommand(kind);
+    if (doc.version !== before && !wasDirty && doc.isDirty) await doc.save();
+    this.panel.reveal(this.panel.viewColumn, false);
+  }
+
+  /** The runs picked in the comparison as a CSV or Markdown file, where the user says. */
+  private async exportComparison(format: 'csv' | 'md', dirs: string[]): Promise<void> {
+    const keys = new Set(dirs.map(pathKey));
+    const runs = this.deps.runs.snapshot.runs.filter((r) => keys.has(pathKey(r.dir)));
+    if (!runs.length) return;
+    const folder = this.target.experimentFile ? dirname(this.target.experimentFile) : vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+    const uri = await vscode.window.showSaveDialog({
+      title: `Export the comparison of ${runs.length} run${runs.length === 1 ? '' : 's'}`,
+      defaultUri: folder ? vscode.Uri.file(join(folder, `run-comparison.${format}`)) : undefined,
+      filters: format === 'csv' ? { CSV: ['csv'] } : { Markdown: ['md'] },
+    });
+    if (!uri) return;
+    try {
+      await vscode.workspace.fs.writeFile(uri, new TextEncoder().encode(format === 'csv' ? compareRunsCsv(runs) : compareRunsMarkdown(runs)));
+      this.post({ type: 'exported', path: uri.fsPath });
+    } catch (e) {
+      void vscode.window.showErrorMessage(`Could not save ${uri.fsPath}: ${(e as Error).message}`);
+    }
   }
 
   private async saveExport(m: Extract<WebviewMessage, { type: 'export' }>): Promise<void> {

@@ -14,7 +14,8 @@ import { strategyShortLabel } from '../../shared/strategies';
 import { builtinInfo } from '../cutPoints';
 import { layerTableKey } from '../../engine/experiment/checks';
 import { readStrategy } from './cutEdit';
-import type { AnalysisView, EpochPoint, ExperimentView, RunView } from '../../shared/panelProtocol';
+import { applyEdits, modify } from '../util/jsonc';
+import type { AnalysisView, EpochPoint, ExperimentView, GradCamImage, RunDetails, RunView } from '../../shared/panelProtocol';
 
 const DEFAULT_IMAGE_SIZE = 224;
 
@@ -66,6 +67,22 @@ export function runView(r: RunRecord): RunView {
   }));
   const auroc = num(s?.test.auroc);
   const auprc = num(s?.test.averagePrecision);
+  const atVal = s?.test.atValThreshold;
+  const details: RunDetails | undefined = s && {
+    name: s.name,
+    description: s.description,
+    backend: s.backend,
+    classes: Array.isArray(s.classes) ? s.classes.map(String) : [],
+    testImages: s.test.n,
+    accuracy: num(s.test.accuracy),
+    auprcTrapezoid: num(s.test.auprcTrapezoid),
+    ...(atVal ? { atValThreshold: { threshold: atVal.threshold, accuracy: atVal.accuracy, sensitivity: atVal.sensitivity, specificity: atVal.specificity } } : {}),
+    valAuroc: num(s.val?.auroc),
+    trainableParams: num(s.trainableParams),
+    wallSeconds: num(s.wallSeconds),
+    trainImagesPerSecond: num(s.trainImagesPerSecond),
+    ...(s.seeds && s.seeds.seeds.length > 1 ? { seeds: { seeds: s.seeds.seeds, auroc: s.seeds.test.auroc, auprc: s.seeds.test.averagePrecision } } : {}),
+  };
   return {
     id: r.id,
     dir: r.dir,
@@ -80,6 +97,9 @@ export function runView(r: RunRecord): RunView {
     params: num(s?.params),
     macs: num(s?.macs),
     latencyMs: num(s?.latencyMs),
+    bestEpoch: num(s?.bestEpoch),
+    epochsRun: num(s?.epochsRun),
+    ...(details ? { details } : {}),
   };
 }
 
@@ -108,15 +128,26 @@ export function readAnalyses(runDir: string, runId: string): AnalysisView[] {
   return out;
 }
 
-/** `chest.jpeg · PNEUMONIA p=0.912 · predicted PNEUMONIA`; a dataset sample shows its reference and true class. */
-export function gradCamCaption(e: GradCamEntry): string {
+/** The image's name: its file name, or `<npz file>#<split>/<index>` for a dataset sample. */
+export function gradCamName(e: GradCamEntry): string {
   const hash = e.image.lastIndexOf('#');
-  const name = hash >= 0 ? `${basename(e.image.slice(0, hash))}#${e.image.slice(hash + 1)}` : basename(e.image);
-  return `${name}${e.label !== undefined ? ` (${e.label})` : ''} · ${e.class} p=${e.score.toFixed(3)} · predicted ${e.predicted}`;
+  return hash >= 0 ? `${basename(e.image.slice(0, hash))}#${e.image.slice(hash + 1)}` : basename(e.image);
 }
 
-/** Grad-CAM overlays of a run, from `<runDir>/gradcam/index.json` (`ttl gradcam`), newest first. */
-export function readGradCam(runDir: string): { path: string; caption: string }[] {
+/** A class as people read it: a bare index ("1") becomes "class 1". */
+export function className(c: string): string {
+  return /^\d+$/.test(c) ? `class ${c}` : c;
+}
+
+/** `chest.jpeg · true PNEUMONIA · predicted NORMAL (wrong) · p(PNEUMONIA) = 0.912`; the true class only for samples of the run's data. */
+export function gradCamCaption(e: GradCamEntry): string {
+  const truth = e.label !== undefined ? ` · true ${className(e.label)}` : '';
+  const wrong = e.label !== undefined && e.label !== e.predicted ? ' (wrong)' : '';
+  return `${gradCamName(e)}${truth} · predicted ${className(e.predicted)}${wrong} · p(${className(e.class)}) = ${e.score.toFixed(3)}`;
+}
+
+/** Grad-CAM images of a run, from `<runDir>/gradcam/index.json` (`ttl gradcam`), newest first; `uri` makes a file loadable by the webview. */
+export function readGradCam(runDir: string, uri: (path: string) => string = (p) => p): GradCamImage[] {
   const dir = resolve(runDir, 'gradcam');
   let index: GradCamIndex;
   try {
@@ -125,10 +156,32 @@ export function readGradCam(runDir: string): { path: string; caption: string }[]
     return [];
   }
   if (index.format !== GRADCAM_FORMAT || !Array.isArray(index.images)) return [];
-  return [...index.images]
-    .sort((a, b) => (a.createdAt < b.createdAt ? 1 : -1))
-    .map((e) => ({ path: resolve(dir, e.overlay), caption: gradCamCaption(e) }))
-    .filter((g) => g.path.startsWith(dir) && existsSync(g.path));
+  // only files inside the gradcam folder, and only those that exist
+  const inside = (rel: string | undefined) => {
+    if (!rel) return undefined;
+    const p = resolve(dir, rel);
+    return p.startsWith(dir) && existsSync(p) ? p : undefined;
+  };
+  const out: GradCamImage[] = [];
+  for (const e of [...index.images].sort((a, b) => (a.createdAt < b.createdAt ? 1 : -1))) {
+    const overlay = inside(e.overlay);
+    if (!overlay) continue;
+    const image = inside(e.inputImage);
+    const heat = inside(e.heatmapImage);
+    out.push({
+      src: uri(overlay),
+      ...(image && heat ? { imageSrc: uri(image), heatmapSrc: uri(heat) } : {}),
+      name: gradCamName(e),
+      ...(e.label !== undefined ? { label: className(e.label) } : {}),
+      className: className(e.class),
+      score: e.score,
+      predicted: className(e.predicted),
+      ...(e.class === e.predicted ? { confidence: e.score } : {}),
+      createdAt: e.createdAt,
+      caption: gradCamCaption(e),
+    });
+  }
+  return out;
 }
 
 /** Cutoff-search reports (`<runsDir>/searches/<id>/report.json`) of an experiment file, newest first. */
@@ -146,5 +199,36 @@ export function readSearchReports(runsDirs: readonly string[], experimentFile: s
       }
     }
   }
+  return out;
+}
+
+/** The run's strategy kind, from its summary or else its experiment. */
+function strategyKind(r: RunRecord): string | undefined {
+  return r.summary?.strategy.kind ?? r.experiment?.strategy?.kind;
+}
+
+/**
+ * The newest finished FTL run with the same backbone, input size and data as `run` (itself when
+ * it is one): the run whose analysis can suggest a cut anywhere in the backbone.
+ */
+export function ftlRunFor(run: RunRecord, all: readonly RunRecord[]): RunRecord | undefined {
+  const backbone = (r: RunRecord) => r.summary?.backbone ?? r.experiment?.model?.backbone;
+  const size = (r: RunRecord) => r.summary?.inputSize ?? r.experiment?.data?.imageSize;
+  return all
+    .filter((r) => r.status === 'finished' && strategyKind(r) === 'ftl' && backbone(r) === backbone(run) && size(r) === size(run) && sameData(r, run))
+    .sort((a, b) => (a.startedAt < b.startedAt ? 1 : -1))[0];
+}
+
+/**
+ * The text of an FTL experiment of the same data, model and training as `text` (an experiment
+ * file): its `strategy` replaced by `{ "kind": "ftl" }` and its name suffixed `-ftl`, as minimal
+ * edits, so comments and formatting survive.
+ */
+export function ftlExperimentText(text: string): string {
+  const parsed = parseLocated(text, false).value as { name?: unknown } | undefined;
+  const name = typeof parsed?.name === 'string' ? parsed.name : 'experiment';
+  const fmt = { formattingOptions: { insertSpaces: true, tabSize: 2, eol: text.includes('\r\n') ? '\r\n' : '\n' } };
+  let out = applyEdits(text, modify(text, ['strategy'], { kind: 'ftl' }, fmt));
+  out = applyEdits(out, modify(out, ['name'], `${name}-ftl`, fmt));
   return out;
 }

@@ -144,19 +144,20 @@ export class PanelLoader {
   loadRuns(): void {
     const snapshot = this.sources.runs();
     const all = snapshot.runs;
-    const { experimentFile, runDir } = this.view.target();
+    const { experimentFile, runDir, compare } = this.view.target();
     const own = all.filter(
       (r) => (runDir && pathKey(r.dir) === pathKey(runDir)) || (experimentFile && r.experimentFile && pathKey(r.experimentFile) === pathKey(experimentFile)),
     );
-    const others = all.filter((r) => !own.includes(r) && r.status === 'finished' && own.some((o) => sameData(r, o)));
+    // runs picked for the comparison (Compare Runs), and every finished run on the same data as those or the own ones
+    const picked = new Set((compare ?? []).map(pathKey));
+    const base = [...own, ...all.filter((r) => !own.includes(r) && picked.has(pathKey(r.dir)))];
+    const others = all.filter((r) => !own.includes(r) && r.status === 'finished' && (picked.has(pathKey(r.dir)) || base.some((o) => sameData(r, o))));
     const byTime = (a: { startedAt: string }, b: { startedAt: string }) => (a.startedAt < b.startedAt ? 1 : -1);
     const runs = [...own.sort(byTime), ...others.sort(byTime)];
     this.view.set({
       runs: runs.map((r) => ({ ...runView(r), own: own.includes(r) })),
       analyses: own.flatMap((r) => readAnalyses(r.dir, r.id)),
-      gradcam: own
-        .map((r) => ({ runId: r.id, images: readGradCam(r.dir).map((g) => ({ src: this.sources.webviewUri(g.path), caption: g.caption })) }))
-        .filter((g) => g.images.length > 0),
+      gradcam: own.map((r) => ({ runId: r.id, images: readGradCam(r.dir, (p) => this.sources.webviewUri(p)) })).filter((g) => g.images.length > 0),
       searches: experimentFile ? readSearchReports(snapshot.runsDirs, experimentFile) : [],
     });
   }

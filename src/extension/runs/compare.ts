@@ -1,8 +1,10 @@
 /**
- * Compare Runs as a Markdown document: one row per run (test AUROC/AUPRC, accuracy, params,
- * MACs, latency T), then mean ± std per experiment for runs of several seeds. No `vscode` here.
+ * The Model Explorer's comparison exported as Markdown (one row per run: test AUROC/AUPRC,
+ * accuracy, params, MACs, latency T; then mean ± std per experiment for runs of several seeds)
+ * or as CSV (one record per run, full precision). No `vscode` here.
  */
 import { basename } from 'node:path';
+import { toCsv } from '../../shared/csv';
 import { formatCount, formatLocalTime, formatMeanStd, formatMetric, formatMs } from '../../shared/format';
 import { meanStd } from '../../shared/stats';
 import { strategyLongLabel } from '../../shared/strategies';
@@ -24,8 +26,8 @@ interface Row {
 const n = (x: number | undefined) => (x !== undefined && Number.isFinite(x) ? x : undefined);
 const cell = (s: string) => s.replace(/\|/g, '\\|');
 
-export function compareRunsMarkdown(runs: readonly RunLike[], opts: { now?: Date } = {}): string {
-  const rows: Row[] = runs.map((run) => {
+function rowsOf(runs: readonly RunLike[]): Row[] {
+  return runs.map((run) => {
     const s = run.summary;
     return {
       run,
@@ -40,6 +42,59 @@ export function compareRunsMarkdown(runs: readonly RunLike[], opts: { now?: Date
       latency: n(s?.latencyMs),
     };
   });
+}
+
+/**
+ * One record per run: its test metrics, size and own latency, the best epoch counted from 1
+ * (summary.json counts from 0) and the run folder.
+ */
+export function compareRunsCsv(runs: readonly RunLike[]): string {
+  const rows = rowsOf(runs);
+  return toCsv([
+    [
+      'run',
+      'experiment',
+      'strategy',
+      'seed',
+      'status',
+      'test_auroc',
+      'test_auprc_ap',
+      'test_auprc_trapezoid',
+      'test_accuracy',
+      'params',
+      'macs',
+      'latency_ms',
+      'best_epoch',
+      'epochs',
+      'backend',
+      'dir',
+    ],
+    ...rows.map((r) => {
+      const s = r.run.summary;
+      return [
+        r.run.id,
+        r.experiment,
+        r.strategy,
+        r.run.seed,
+        r.run.status,
+        r.auroc,
+        r.ap,
+        r.trap,
+        r.acc,
+        r.params,
+        r.macs,
+        r.latency,
+        s ? s.bestEpoch + 1 : undefined,
+        s?.epochsRun,
+        r.run.backend,
+        r.run.dir,
+      ];
+    }),
+  ]);
+}
+
+export function compareRunsMarkdown(runs: readonly RunLike[], opts: { now?: Date } = {}): string {
+  const rows = rowsOf(runs);
   const bestAuroc = Math.max(...rows.map((r) => r.auroc ?? -Infinity));
   const bestAp = Math.max(...rows.map((r) => r.ap ?? -Infinity));
   const bold = (v: number | undefined, best: number) => (v !== undefined && v === best && rows.length > 1 ? `**${formatMetric(v)}**` : formatMetric(v));
@@ -78,7 +133,7 @@ export function compareRunsMarkdown(runs: readonly RunLike[], opts: { now?: Date
   const backends = [...new Set(rows.map((r) => r.run.backend).filter(Boolean))];
   out.push(
     '',
-    `T is the median latency of one image (batch 1)${backends.length ? ` on ${backends.join(', ')}` : ''}; MACs count multiply-accumulates of one forward pass.`,
+    `T is each run's own median latency of one image (batch 1)${backends.length ? ` on ${backends.join(', ')}` : ''}; MACs count multiply-accumulates of one forward pass.`,
     '',
   );
   return out.join('\n');

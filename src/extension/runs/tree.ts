@@ -223,7 +223,7 @@ export function runNode(r: RunLike, input: Pick<TreeInput, 'live' | 'hasModel' |
     }
     rows.push(['params', formatCount(summary.params)]);
     rows.push(['MACs', formatCount(summary.macs)]);
-    rows.push(['T (latency, batch 1)', formatMs(summary.latencyMs)]);
+    rows.push(["T (this run's latency, batch 1)", formatMs(summary.latencyMs)]);
     if (num(summary.wallSeconds) !== undefined) rows.push(['training time', formatDuration(summary.wallSeconds)]);
     rows.push(['best epoch', `${summary.bestEpoch + 1} of ${summary.epochsRun}`]);
   } else if (lastMetrics) {

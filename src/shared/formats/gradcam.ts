@@ -21,6 +21,10 @@ export interface GradCamEntry {
   heatmap?: string;
   /** Volume samples of the run's data only: the model's input volume as NIfTI (`<stem>-input.nii.gz`). */
   volume?: string;
+  /** Images only: the model's input image alone (`<stem>-image.png`), relative to `gradcam/`. */
+  inputImage?: string;
+  /** Images only: the heatmap alone in the jet colour map, transparent where cold (`<stem>-heat.png`), relative to `gradcam/`. */
+  heatmapImage?: string;
   /** The explained class, and its index. */
   class: string;
   classIndex: number;

@@ -128,7 +128,10 @@ export interface RunSummary {
   /** The compute backend the run used. */
   backend: string;
   epochsRun: number;
-  /** 0-based epoch whose weights were kept. */
+  /**
+   * The epoch whose weights were kept, 0-based like every epoch index on disk (metrics.jsonl's
+   * `epoch`); the editor and the comparison exports show it counted from 1 (`bestEpoch + 1`).
+   */
   bestEpoch: number;
   val: SplitMetrics;
   test: SplitMetrics;
@@ -136,7 +139,7 @@ export interface RunSummary {
   trainableParams: number;
   macs: number;
   macsConvDense: number;
-  /** Median batch-1 latency in milliseconds. */
+  /** This run's own median batch-1 latency in milliseconds (the Model Explorer's tree shows medians over runs, and says so). */
   latencyMs: number;
   inputSize: number;
   /** Median training throughput over the epochs (NaN when no epoch recorded one). */

@@ -1,9 +1,13 @@
 // The Model Explorer as a user sees it: opened from the command palette for an experiment file
-// with a finished, analysed run; the truncation handle moved with the keyboard and dragged (the
-// experiment file's cut and the params / MACs figures change); the run's curves, the comparison
-// with an FTL run, the SVCCA views and the Grad-CAM gallery drawn; a new run's curves growing
-// while it trains; exports; the panel revived after a reload.
-// TTL_E2E_MEDIA=1 also refreshes the README's screenshot, media/screenshots/model-explorer.png.
+// with a finished, analysed run; the section bar and its scrolling, folded blocks; the truncation
+// handle moved with the keyboard (a burst of steps is one edit: one Ctrl+Z in the panel undoes it,
+// Ctrl+Shift+Z redoes it) and dragged (the experiment file's cut and the params / MACs figures
+// change); the run's curves, the comparison with an FTL run (its run picker and CSV / Markdown
+// export), the SVCCA views with the note on a TTL run's bounded suggestion, and the Grad-CAM
+// gallery (image beside overlay, opacity, true vs predicted, order, enlarge); a new run's curves
+// growing while it trains; exports; the panel revived after a reload.
+// TTL_E2E_MEDIA=1 also refreshes the README's screenshots: media/screenshots/model-explorer.png, and
+// model-explorer-sections-{dark,light}.png and gradcam-gallery-{dark,light}.png.
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { BrowserCheck, CheckContext, FrameLocator, Locator, Page } from './types';
@@ -17,7 +21,7 @@ const XRAYS = join(ROOT, 'examples/chest-xray/data');
 
 /**
  * Tiny TTL and FTL experiments on the shipped chest X-rays (120 images at 64 px, 2 epochs), each
- * trained once with the CLI; the TTL run is analysed (SVCCA) and explained (Grad-CAM, 3 images).
+ * trained once with the CLI; the TTL run is analysed (SVCCA) and explained (Grad-CAM, 3 images and 2 test samples).
  * Returns the TTL experiment file.
  */
 function trainedExperiments(ctx: CheckContext): string {
@@ -47,7 +51,8 @@ function trainedExperiments(ctx: CheckContext): string {
       .slice(0, c === 'NORMAL' ? 1 : 2)
       .map((f) => join(XRAYS, c, f)),
   );
-  ttlCli(ctx, 'gradcam', run, ...images);
+  // and two test images of the run's own data, which carry their true class
+  ttlCli(ctx, 'gradcam', run, ...images, '--split', 'test', '--count', '2');
   ctx.log(`trained, analysed and explained with the CLI in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   return file;
 }
@@ -90,6 +95,148 @@ function cutInFile(file: string): string | undefined {
   }
 }
 
+/**
+ * The section bar names the sections shown, in order; each button scrolls its section to just
+ * below the bar (or the page to its end, when the section is near the bottom).
+ */
+async function checkSectionBar(ctx: CheckContext, frame: FrameLocator): Promise<void> {
+  const bar = frame.locator('#section-bar');
+  const names = await bar.locator('.section-link').allInnerTexts();
+  if (names.join(',') !== 'Layers,Training,Comparison,Similarity,Grad-CAM') throw new Error(`section bar: ${names.join(',')}`);
+  for (const id of ['svcca', 'training', 'gradcam']) {
+    await bar.locator(`[data-section="${id}"]`).click();
+    await frame.locator(`#section-${id}`).waitFor({ state: 'visible' });
+    const { gap, atEnd } = await frame.locator(`#section-${id}`).evaluate(
+      (el) => ({
+        gap: el.getBoundingClientRect().top - document.getElementById('section-bar')!.getBoundingClientRect().bottom,
+        atEnd: Math.abs(window.scrollY + window.innerHeight - document.documentElement.scrollHeight) < 2,
+      }),
+      null,
+    );
+    if (!(gap >= -1 && gap <= 12) && !(atEnd && gap > 0)) throw new Error(`section bar → ${id}: the section starts ${gap.toFixed(0)} px below the bar`);
+  }
+  await bar.locator('[data-section="layers"]').click();
+  ctx.log(`section bar: ${names.join(' · ')}; each scrolls to its section`);
+}
+
+/** Blocks are folded, but for the block of the cut and the one below it; a block's head unfolds it. */
+async function checkBlocks(frame: FrameLocator): Promise<void> {
+  const all = await frame.locator('.layer').count();
+  const shown = await frame.locator('.layer:visible').count();
+  const open = await frame.locator('.group-head[aria-expanded="true"]').count();
+  if (!(shown < all) || open !== 2 || !(await frame.locator('[data-layer="conv_pw_5_relu"]').isVisible()))
+    throw new Error(
+      `blocks: ${shown} of ${all} layers shown, ${open} blocks open, the cut's row ${(await frame.locator('[data-layer="conv_pw_5_relu"]').isVisible()) ? 'shown' : 'hidden'}`,
+    );
+  const folded = frame.locator('.group-head[aria-expanded="false"]').first();
+  await folded.click();
+  if ((await frame.locator('.layer:visible').count()) <= shown) throw new Error('a folded block did not unfold');
+  await folded.click();
+}
+
+/** The gallery: image beside overlay, the opacity slider, class names with wrong predictions marked, the order, enlarging. */
+async function checkGallery(ctx: CheckContext, frame: FrameLocator): Promise<void> {
+  const gallery = frame.locator('#section-gradcam');
+  const figures = await gallery.evaluate(
+    (el) =>
+      [...el.querySelectorAll('figure.gradcam')].map((f) => ({
+        pair: f.querySelectorAll('.gc-image, .gc-heat').length,
+        wrong: f.classList.contains('wrong'),
+        classes: f.querySelector('.gc-classes')?.textContent ?? '',
+        score: Number(/= (\d\.\d+)/.exec(f.querySelector('.gc-score')?.textContent ?? '')?.[1]),
+      })),
+    null,
+  );
+  if (figures.length !== 5 || figures.some((f) => f.pair !== 2)) throw new Error(`gallery: ${JSON.stringify(figures)}`);
+  let labelled = 0;
+  for (const f of figures) {
+    const m = /^(?:true (\S+) · )?predicted (\S+)/.exec(f.classes);
+    if (!m || !/^(NORMAL|PNEUMONIA)$/.test(m[2])) throw new Error(`caption without class names: ${f.classes}`);
+    if (m[1]) labelled++;
+    if (f.wrong !== (!!m[1] && m[1] !== m[2])) throw new Error(`wrong mark disagrees with the caption: ${f.classes}`);
+  }
+  if (labelled !== 2) throw new Error(`${labelled} images carry their true class, expected the 2 test samples`);
+  // the slider sets the heatmap's opacity
+  await gallery.locator('#gradcam-opacity').evaluate((el) => {
+    (el as HTMLInputElement).value = '80';
+    el.dispatchEvent(new Event('input'));
+  }, null);
+  const opacity = await gallery
+    .locator('.gc-heat')
+    .first()
+    .evaluate((el) => getComputedStyle(el).opacity, null);
+  if (opacity !== '0.8') throw new Error(`heatmap opacity ${opacity} after the slider's 80`);
+  // least confident first
+  await gallery.locator('#gradcam-sort').evaluate((el) => {
+    (el as HTMLSelectElement).value = 'least-confident';
+    el.dispatchEvent(new Event('change'));
+  }, null);
+  const scores = await gallery.evaluate((el) => [...el.querySelectorAll('.gc-score')].map((s) => Number(/= (\d\.\d+)/.exec(s.textContent ?? '')?.[1])), null);
+  if (scores.some((x, i) => i > 0 && x < scores[i - 1])) throw new Error(`not least confident first: ${scores.join(', ')}`);
+  // a click enlarges, Escape closes
+  await gallery.locator('figure.gradcam').first().click();
+  const zoom = frame.locator('#gradcam-zoom');
+  await zoom.locator('.gc-pair.big').waitFor({ state: 'visible', timeout: 5_000 });
+  await ctx.screenshot('gradcam-enlarged');
+  await zoom.locator('.gc-pair.big').press('Escape');
+  await zoom.waitFor({ state: 'hidden', timeout: 5_000 });
+  ctx.log(`gallery: 5 image/overlay pairs, ${figures.filter((f) => f.wrong).length} marked wrong; opacity slider, order by confidence, enlarge`);
+}
+
+/** The comparison's run picker: both finished runs of the data, a table of those picked; export of the picked to Markdown and CSV. */
+async function checkComparison(ctx: CheckContext, frame: FrameLocator): Promise<void> {
+  const boxes = frame.locator('#compare-picker input[type="checkbox"]');
+  if ((await boxes.count()) !== 2) throw new Error(`the comparison offers ${await boxes.count()} runs, expected the TTL and the FTL run`);
+  const rows = frame.locator('#compare-table tbody tr');
+  if ((await rows.count()) !== 2) throw new Error(`${await rows.count()} rows in the comparison table`);
+  const ftl = frame.locator('#compare-picker label', { hasText: 'FTL' }).locator('input');
+  const ftlId = (await frame.locator('#compare-picker label', { hasText: 'FTL' }).innerText()).split(' · ').pop()!.split(' ')[0];
+  await ftl.click();
+  await frame.locator('#compare-table tbody tr').first().waitFor({ state: 'visible' });
+  if ((await frame.locator('#compare-table tbody tr').count()) !== 1) throw new Error('unpicking a run left it in the table');
+  for (const format of ['md', 'csv'] as const) {
+    await frame.locator(`vscode-button[data-compare-export="${format}"]`).click();
+    await ctx.page.locator('.quick-input-widget input').waitFor({ state: 'visible', timeout: 15_000 });
+    await ctx.page.keyboard.press('Enter');
+    const saved = join(ctx.workspace, `run-comparison.${format}`);
+    const until = Date.now() + 15_000;
+    while (!existsSync(saved) && Date.now() < until) await ctx.page.waitForTimeout(250);
+    const text = readFileSync(saved, 'utf8');
+    const head = format === 'md' ? '| Run | Experiment | Strategy |' : 'run,experiment,strategy,seed,status,test_auroc,';
+    if (!text.includes(head) || text.includes(ftlId) || !text.includes(NAME)) throw new Error(`run-comparison.${format}: ${text.slice(0, 300)}`);
+    ctx.log(`exported run-comparison.${format} of the one picked run`);
+  }
+  await frame.locator('#compare-picker label', { hasText: 'FTL' }).locator('input').click();
+}
+
+/** README screenshots of the panel's sections and the Grad-CAM gallery, in the dark and the light theme. */
+async function themeShots(ctx: CheckContext, frame: FrameLocator): Promise<void> {
+  const dir = join(ROOT, 'media/screenshots');
+  mkdirSync(dir, { recursive: true });
+  const settings = join(ctx.workspace, '.vscode/settings.json');
+  mkdirSync(join(ctx.workspace, '.vscode'), { recursive: true });
+  const panel = ctx.page.locator('iframe.webview').first();
+  await frame.locator('#gradcam-opacity').evaluate((el) => {
+    (el as HTMLInputElement).value = '50';
+    el.dispatchEvent(new Event('input'));
+  }, null);
+  for (const [theme, suffix] of [
+    ['Default Dark Modern', 'dark'],
+    ['Default Light Modern', 'light'],
+  ]) {
+    writeFileSync(settings, JSON.stringify({ 'workbench.colorTheme': theme }, null, 2));
+    await ctx.page.waitForFunction(`document.querySelector('.monaco-workbench')?.classList.contains('${suffix === 'dark' ? 'vs-dark' : 'vs'}')`, undefined, {
+      timeout: 15_000,
+    });
+    await ctx.page.waitForTimeout(800); // the charts redraw on the theme's class change
+    await frame.locator('#section-bar [data-section="layers"]').click();
+    await panel.screenshot({ path: join(dir, `model-explorer-sections-${suffix}.png`) });
+    await frame.locator('#section-bar [data-section="gradcam"]').click();
+    await panel.screenshot({ path: join(dir, `gradcam-gallery-${suffix}.png`) });
+  }
+  writeFileSync(settings, '{}\n');
+}
+
 function panelFrame(ctx: CheckContext): FrameLocator {
   return ctx.page.frameLocator('iframe.webview').frameLocator('#active-frame');
 }
@@ -126,10 +273,20 @@ export const checks: BrowserCheck[] = [
       const bars = await frame.locator('.layer .sim').count();
       const heatmaps = await frame.locator('[data-chart^="svcca-vertical-"] canvas').count();
       const curves = await frame.locator('[data-chart^="svcca-coefficients-"] canvas').count();
-      const overlays = await frame.locator('.gradcam img').count();
+      const overlays = await frame.locator('#section-gradcam figure.gradcam').count();
       const suggested = await frame.locator('.suggested-badge').count();
       ctx.log(`similarity bars ${bars}, suggested cuts ${suggested}, heatmaps ${heatmaps}, coefficient curves ${curves}, Grad-CAM overlays ${overlays}`);
-      if (bars < 2 || suggested !== 1 || heatmaps !== 2 || curves !== 1 || overlays !== 3) throw new Error('the analysis or the Grad-CAM gallery is missing');
+      if (bars < 2 || suggested !== 1 || heatmaps !== 2 || curves !== 1 || overlays !== 5) throw new Error('the analysis or the Grad-CAM gallery is missing');
+      // a TTL run's analysis says why its suggestion is bounded by its cut, and offers the FTL run's
+      const bounded = await frame.locator('#bounded-note').innerText({ timeout: 5_000 });
+      if (!/nothing above the cut/.test(bounded) || !(await frame.locator('#analyze-ftl').isVisible()))
+        throw new Error(`no note on the TTL run's bounded suggestion: ${bounded}`);
+
+      const t2 = Date.now();
+      await checkSectionBar(ctx, frame);
+      await checkBlocks(frame);
+      await checkGallery(ctx, frame);
+      ctx.log(`section bar, blocks and gallery checked in ${((Date.now() - t2) / 1000).toFixed(1)} s`);
       // the other analysis, from the picker: the TTL run against the FTL run; the bars stay (from the analysis that has them)
       const analysisPicker = frame.locator('#analysis-picker');
       const options = await analysisPicker.locator('vscode-option').allInnerTexts();
@@ -163,6 +320,10 @@ export const checks: BrowserCheck[] = [
         ctx.log(`exported ${chart}.${format}: ${bytes.length} bytes`);
       }
 
+      const t3 = Date.now();
+      await checkComparison(ctx, frame);
+      ctx.log(`comparison picker and exports checked in ${((Date.now() - t3) / 1000).toFixed(1)} s`);
+
       // two cut points deeper with the keyboard: the handle announces the new cut, the file follows
       await handle.click();
       await handle.press('ArrowDown');
@@ -181,7 +342,10 @@ export const checks: BrowserCheck[] = [
       const first = /after (\S+);/.exec((await handle.getAttribute('aria-valuetext')) ?? '')?.[1];
       await waitForCut(ctx, file, first);
       if (cutInFile(file) !== first) throw new Error(`Home: the file says ${cutInFile(file)}, the handle ${first}`);
-      ctx.log(`Home: ${first}`);
+      // the handle is scrolled into view below the sticky section bar and totals, not under them
+      const clear = await handle.evaluate((el) => el.getBoundingClientRect().top - document.getElementById('cut-totals')!.getBoundingClientRect().bottom, null);
+      if (clear < 0) throw new Error(`after Home the handle is ${-clear} px under the totals bar`);
+      ctx.log(`Home: ${first}, ${clear.toFixed(0)} px below the totals`);
       // ten steps down from the first cut point: conv_pw_5_relu again, the suggested cut, where both runs measured latency
       // (through the page's keyboard: the handle must have kept the focus across the file's echo)
       for (let i = 0; i < 10; i++) await page.keyboard.press('ArrowDown');
@@ -189,6 +353,19 @@ export const checks: BrowserCheck[] = [
       if (cutInFile(file) !== 'conv_pw_5_relu') throw new Error(`ten steps from ${first}: the file says ${cutInFile(file)}`);
       const latency = await frame.locator('#total-latency').innerText({ timeout: 10_000 });
       ctx.log(`back at conv_pw_5_relu: ${latency}`);
+      if (!/latency T, (one run|median of \d+ runs) at this cut/.test(latency)) throw new Error(`the latency does not say whose it is: ${latency}`);
+      // the ten steps were one edit of the file: one Ctrl+Z in the panel takes all of them back, Ctrl+Shift+Z redoes them
+      const t4 = Date.now();
+      await handle.press('Control+z');
+      await waitForCut(ctx, file, first);
+      if (cutInFile(file) !== first) throw new Error(`Ctrl+Z after ten steps: the file says ${cutInFile(file)}, not ${first}`);
+      await handle.waitFor({ state: 'visible', timeout: 10_000 });
+      const undone = /after (\S+);/.exec((await handle.getAttribute('aria-valuetext')) ?? '')?.[1];
+      if (undone !== first) throw new Error(`after Ctrl+Z the handle says ${undone}`);
+      await handle.press('Control+Shift+z');
+      await waitForCut(ctx, file, 'conv_pw_5_relu');
+      if (cutInFile(file) !== 'conv_pw_5_relu') throw new Error(`Ctrl+Shift+Z: the file says ${cutInFile(file)}`);
+      ctx.log(`one Ctrl+Z took the ten steps back to ${first}; Ctrl+Shift+Z redid them (${((Date.now() - t4) / 1000).toFixed(1)} s)`);
 
       // drag the handle with the mouse onto conv_pw_6_relu's row, and back to the suggested cut
       for (const target of ['conv_pw_6_relu', 'conv_pw_5_relu']) {
@@ -201,6 +378,8 @@ export const checks: BrowserCheck[] = [
       // a new run from the palette: its curves grow in the panel while it trains
       await editorTab(page, `${NAME}.ttl.json`).click();
       await runCommand(page, 'TTL: Run Experiment');
+      // the panel is a tab of the same group (it opened full width there)
+      await editorTab(page, `Model Explorer: ${NAME}`).click();
       const live = frame.locator('#section-training p', { hasText: /^Training: \d+ epochs? done so far/ }).first();
       const done = frame.locator('#section-training p', { hasText: 'Test AUROC' }).first();
       const picker = frame.locator('#run-picker vscode-option');
@@ -229,11 +408,13 @@ export const checks: BrowserCheck[] = [
       }
       await frame.locator('[data-chart="comparison-pareto"]').hover();
       await ctx.screenshot('model-explorer-charts');
+      if (process.env.TTL_E2E_MEDIA === '1') await themeShots(ctx, frame);
 
       // a reload of the window revives the panel (serializer + saved state), handle where the file says
       await page.reload();
       await page.locator('.monaco-workbench').waitFor({ state: 'visible', timeout: 60_000 });
-      await editorTab(page, `Model Explorer: ${NAME}`).waitFor({ state: 'visible', timeout: 30_000 });
+      // the panel shares its group with the experiment file: the restored window may show either tab first
+      await editorTab(page, `Model Explorer: ${NAME}`).click({ timeout: 30_000 });
       const revived = panelFrame(ctx).getByRole('slider', { name: 'Truncation point' });
       await revived.waitFor({ state: 'visible', timeout: 60_000 });
       const value = await revived.getAttribute('aria-valuetext');

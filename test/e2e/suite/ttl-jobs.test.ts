@@ -8,6 +8,29 @@ import * as vscode from 'vscode';
 import { extension, sleep, suite, test, waitFor } from './harness';
 import { experimentNode, runNodeWhere, ttlApi, writeTinyBreastMnist } from './ttl.helpers';
 
+/**
+ * The job ended with one notification, whose one action is "Open in Model Explorer"; running
+ * the action's command shows the run in the panel.
+ */
+async function openedInModelExplorer(jobId: number, runDir: string): Promise<void> {
+  const api = await ttlApi();
+  const notices = api.jobNotices().filter((n) => n.jobId === jobId);
+  assert.equal(notices.length, 1, JSON.stringify(notices));
+  assert.deepEqual(
+    notices[0].actions.map((a) => a.title),
+    ['Open in Model Explorer'],
+  );
+  assert.match(notices[0].message, / finished: /);
+  await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+  const a = notices[0].actions[0];
+  await vscode.commands.executeCommand(a.command, ...a.args);
+  await waitFor('the run in the Model Explorer', () => {
+    const t = vscode.window.tabGroups.activeTabGroup.activeTab;
+    return t?.input instanceof vscode.TabInputWebview && t.label === `Run: ${path.basename(runDir)}`;
+  });
+  await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+}
+
 suite('TTL Studio: jobs', () => {
   let finishedRun: string | undefined;
   let cancelledRun: string | undefined;
@@ -35,7 +58,7 @@ suite('TTL Studio: jobs', () => {
     assert.match(run.description, /^AUROC \d\.\d{3} · AUPRC \d\.\d{3}$/);
     assert.match(run.tooltip, /\| params \| /);
     assert.match(run.tooltip, /\| MACs \| /);
-    assert.match(run.tooltip, /\| T \(latency, batch 1\) \| /);
+    assert.match(run.tooltip, /\| T \(this run's latency, batch 1\) \| /);
     assert.match(run.contextValue, /^run;finished;summary;model/);
     const node = api.experimentsTree().find((e) => e.label === 'breastmnist-tiny')!;
     assert.equal(node.runs[0].dir, finishedRun);
@@ -79,6 +102,7 @@ suite('TTL Studio: jobs', () => {
     assert.equal(analysis.format, 'ttl-analysis/1');
     assert.ok(analysis.horizontal.layers.length > 0);
     assert.ok(analysis.probe.blocks.length > 0);
+    await openedInModelExplorer(id, finishedRun!);
   });
 
   test("Grad-CAM writes an overlay for an image with the finished run's model", async function () {
@@ -104,6 +128,7 @@ suite('TTL Studio: jobs', () => {
     assert.equal(index.images.length, 1);
     assert.equal(index.images[0].image, image.fsPath);
     assert.ok(existsSync(path.join(finishedRun!, 'gradcam', index.images[0].overlay)), index.images[0].overlay);
+    await openedInModelExplorer(id, finishedRun!);
   });
 
   test("Grad-CAM from a run node explains test images of the run's own data, picked from a quick pick", async function () {
@@ -216,17 +241,40 @@ suite('TTL Studio: jobs', () => {
     assert.ok((await vscode.commands.getCommands(true)).includes('ttl.runExperiment'));
   });
 
-  test('Compare Runs opens a table of the runs', async function () {
+  test("Compare Runs opens the Model Explorer's comparison of the runs, in the active group, no Markdown document", async function () {
     if (!finishedRun || !cancelledRun) this.skip();
-    const uri = await vscode.commands.executeCommand<vscode.Uri>('ttl.compareRuns', [finishedRun, cancelledRun]);
-    assert.ok(uri);
-    assert.equal(uri.scheme, 'ttl-compare');
-    const doc = await vscode.workspace.openTextDocument(uri);
-    assert.equal(doc.languageId, 'markdown');
-    assert.equal(doc.isDirty, false);
-    assert.match(doc.getText(), /\| Run \| Experiment \| Strategy \| Seed \| Status \| Test AUROC \|/);
-    assert.match(doc.getText(), /breastmnist-tiny/);
-    assert.match(doc.getText(), /breastmnist-long/);
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+    const groups = vscode.window.tabGroups.all.length;
+    const picked = await vscode.commands.executeCommand<string[]>('ttl.compareRuns', [finishedRun, cancelledRun]);
+    assert.deepEqual(picked, [finishedRun, cancelledRun]);
+    const tab = await waitFor('the comparison as the active tab', () => {
+      const t = vscode.window.tabGroups.activeTabGroup.activeTab;
+      return t?.input instanceof vscode.TabInputWebview && t.label === 'Run Comparison' ? t : undefined;
+    });
+    assert.equal(vscode.window.tabGroups.all.length, groups, 'the panel opened a new editor group');
+    assert.equal(tab.group.viewColumn, vscode.ViewColumn.One);
+    assert.equal(
+      vscode.workspace.textDocuments.some((d) => d.uri.scheme === 'ttl-compare' || d.languageId === 'markdown'),
+      false,
+    );
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+  });
+
+  test('clicking a finished run opens its readable summary in the Model Explorer, not summary.json', async function () {
+    if (!finishedRun) this.skip();
+    const api = await ttlApi();
+    const run = await runNodeWhere(api, finishedRun!, (r) => r.status === 'finished', 'the finished run');
+    // the tree item's own command, as a click runs it
+    await vscode.commands.executeCommand('ttl.openSummary', run);
+    await waitFor('the run in the Model Explorer', () => {
+      const t = vscode.window.tabGroups.activeTabGroup.activeTab;
+      return t?.input instanceof vscode.TabInputWebview && t.label === `Run: ${path.basename(finishedRun!)}`;
+    });
+    assert.equal(
+      vscode.workspace.textDocuments.some((d) => d.uri.fsPath.endsWith('summary.json')),
+      false,
+      'summary.json was opened as text',
+    );
     await vscode.commands.executeCommand('workbench.action.closeAllEditors');
   });
 

@@ -81,7 +81,7 @@ suite('TTL Studio: runs on disk', () => {
     assert.equal(run.description, 'AUROC 0.877 · AUPRC 0.654');
     assert.match(run.tooltip, /\| params \| 12\.3 k \|/);
     assert.match(run.tooltip, /\| MACs \| 6\.78 M \|/);
-    assert.match(run.tooltip, /\| T \(latency, batch 1\) \| 2\.50 ms \|/);
+    assert.match(run.tooltip, /\| T \(this run's latency, batch 1\) \| 2\.50 ms \|/);
     const exp = api.experimentsTree().find((e) => e.label === 'cli-made')!;
     assert.equal(exp.runs[0].dir, dir);
   });
