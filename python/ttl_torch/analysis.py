@@ -265,7 +265,8 @@ class Analysis:
         maps = []
         for r in p["rows"]:
             self.ch.check()
-            x = self._batch(pixels, [r], p["normalisation"])
+            # the weights are frozen: the gradient flows from the input, through the layer's output
+            x = self._batch(pixels, [r], p["normalisation"]).requires_grad_(True)
             with torch.enable_grad():
                 outs = self._forward(net, x, [layer], keep_graph=True)
                 a, logits = outs[layer], outs["__output__"]
