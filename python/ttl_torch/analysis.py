@@ -13,10 +13,10 @@ which comparisons, and writes every file:
                 pooled grid, global average) under a key per model, layer and form; one forward
                 pass per batch for all layers, no copy to the host but the pooled features asked for
 ``compare``     one measure between two kept activations, pooled and row-sampled as told
-``release``     forget kept activations
 ``gradcam``     Grad-CAM's channel weights and map of images at a layer, with the class probabilities
 
-Measures are float64 on the device (`similarity.py`).
+Measures are float64 on the device (`similarity.py`); on Apple MPS, which has no float64, the
+kept activations and the measures are on the CPU.
 """
 
 from typing import Any, Dict, List, Optional
@@ -72,6 +72,11 @@ class Analysis:
     def _dev(self):
         return self.device if self.device is not None else self.torch.device("cpu")
 
+    def _f64(self):
+        """Where kept activations live and the measures run: the device, or the CPU for Apple MPS (which has no float64)."""
+        dev = self._dev()
+        return self.torch.device("cpu") if dev.type == "mps" else dev
+
     # -- measures ----------------------------------------------------------------------------
 
     def _measure(self, name: str, a, b, options: Optional[Dict[str, Any]]) -> Dict[str, Any]:
@@ -90,7 +95,7 @@ class Analysis:
                 x = np.load(f)
             except (OSError, ValueError) as e:
                 raise BadInput(f"Cannot read {f}: {e}") from None
-            mats.append(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float64)).to(self._dev()))
+            mats.append(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float64)).to(self._f64()))
         return self._measure(p["measure"], mats[0], mats[1], p.get("options"))
 
     # -- models ------------------------------------------------------------------------------
@@ -171,7 +176,7 @@ class Analysis:
         pixels = self._images(p["pixelsFile"])
         rows: List[int] = p["rows"]
         grid = int(p.get("grid", 0))
-        positions = {k: torch.as_tensor(v, dtype=torch.int64, device=self._dev()) for k, v in (p.get("positions") or {}).items()}
+        positions = {k: torch.as_tensor(v, dtype=torch.int64, device=self._f64()) for k, v in (p.get("positions") or {}).items()}
         per_image = {k: int(v) for k, v in (p.get("perImage") or {}).items()}
         want_pooled = set(p.get("pooled") or [])
         batch = int(p.get("batchSize", 32))
@@ -184,7 +189,7 @@ class Analysis:
                 self.ch.check()
                 outs = self._forward(net, self._batch(pixels, rows[s : s + batch], p["normalisation"]), layers)
                 for name in layers:
-                    y = outs[name].to(torch.float64)
+                    y = outs[name].to(self._f64(), torch.float64)
                     b = y.shape[0]
                     if y.dim() == 2:
                         # a dense output is every form itself (as the TypeScript recording keeps it)
@@ -242,15 +247,6 @@ class Analysis:
         b = self._matrix(p["b"], p.get("poolB"), p.get("rows"))
         return self._measure(p["measure"], a, b, p.get("options"))
 
-    def release(self, p: Dict[str, Any]) -> Dict[str, Any]:
-        prefix = p.get("prefix", "")
-        gone = [k for k in self.kept if k.startswith(prefix)]
-        for k in gone:
-            del self.kept[k]
-        for m in p.get("models") or []:
-            self.models.pop(m, None)
-        return {"released": len(gone)}
-
     # -- Grad-CAM ----------------------------------------------------------------------------
 
     def gradcam(self, p: Dict[str, Any]) -> Dict[str, Any]:
@@ -300,7 +296,6 @@ METHODS = {
     "load-model": "load_model",
     "record": "record",
     "compare": "compare",
-    "release": "release",
     "gradcam": "gradcam",
 }
 

@@ -13,6 +13,7 @@ Input errors (a side without variance, nothing left after the epsilon cut) raise
 before (`checkPair` in TypeScript).
 """
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional
 
@@ -114,8 +115,16 @@ def _summary(coefficients: List[float]) -> Dict[str, float]:
 
 def _cca(a: torch.Tensor, b: torch.Tensor, keep: Optional[float], dims: Optional[int], eps: float, default_keep: float):
     keep_ = default_keep if keep is None else keep
-    sa = _prepare(a, keep_, dims, eps, "A")
-    sb = _prepare(b, keep_, dims, eps, "B")
+    if a.device.type == "cpu":
+        # the two sides side by side (torch releases the GIL): float64 eigh of one side hardly
+        # gains from a second core, while the other side's can use it
+        with ThreadPoolExecutor(2) as pool:
+            fa = pool.submit(_prepare, a, keep_, dims, eps, "A")
+            fb = pool.submit(_prepare, b, keep_, dims, eps, "B")
+            sa, sb = fa.result(), fb.result()
+    else:
+        sa = _prepare(a, keep_, dims, eps, "A")
+        sb = _prepare(b, keep_, dims, eps, "B")
     m = sa.q.T @ sb.q
     if sa.weights is not None:
         m = m * sa.weights[:, None]

@@ -81,16 +81,19 @@ export async function openTorchRecorder(
     );
     const exp = ctx.record.experiment;
     const imagenet = exp.model.weights === IMAGENET_WEIGHTS;
+    // the head's width is max(2, classes): the same architecture on both engines
     const classifier = (model: tf.LayersModel, strategy: unknown) => ({ strategy, numClasses: model.outputs[0].shape[1] });
+    const otherExp = other && readRun(other.run.dir).experiment;
     const models: Record<ModelRole, { model: tf.LayersModel; imagenet: boolean; strategy?: unknown; numClasses?: number | null } | undefined> = {
       pretrained: { model: ctx.pretrained.model, imagenet },
       random: { model: ctx.random.model, imagenet: false },
       finetuned: { model: ctx.finetuned, imagenet, ...classifier(ctx.finetuned, exp.strategy) },
-      other: other && {
-        model: other.model,
-        imagenet: readRun(other.run.dir).experiment.model.weights === IMAGENET_WEIGHTS,
-        ...classifier(other.model, readRun(other.run.dir).experiment.strategy),
-      },
+      other: other &&
+        otherExp && {
+          model: other.model,
+          imagenet: otherExp.model.weights === IMAGENET_WEIGHTS,
+          ...classifier(other.model, otherExp.strategy),
+        },
     };
     for (const [role, m] of Object.entries(models)) {
       if (!m) continue;
