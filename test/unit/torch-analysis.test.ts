@@ -46,6 +46,8 @@ test('engine and device: torch for a torch run unless another backend is asked; 
   assert.deepEqual(analysisEngine('torch', 'wasm'), { engine: 'tfjs', implicit: false });
   assert.deepEqual(analysisEngine('wasm'), { engine: 'tfjs', implicit: false });
   assert.deepEqual(analysisEngine('wasm', 'torch'), { engine: 'torch', implicit: false });
+  assert.deepEqual(analysisEngine('wasm', undefined, 'cuda:1'), { engine: 'torch', implicit: false });
+  assert.deepEqual(analysisEngine('torch', 'wasm', 'cuda:1'), { engine: 'tfjs', implicit: false });
   const gpus = [
     { device: 'cuda:0', name: 'A' },
     { device: 'cuda:1', name: 'B' },

@@ -416,7 +416,7 @@ export async function gradCamRun(
   const emit = opts.onEvent ?? (() => undefined);
   const record = readRun(path.resolve(runDir));
   const modelJson = path.join(record.dir, 'model', 'model.json');
-  const choice = analysisEngine(record.backend, opts.backend);
+  const choice = analysisEngine(record.backend, opts.backend, opts.device);
   let torch: TorchAnalysis | undefined;
   if (choice.engine === 'torch') {
     torch = await TorchAnalysis.open({

@@ -17,12 +17,13 @@ export interface AnalysisDevice {
 }
 
 /**
- * Which engine analyses a run: `torch` when asked (`--backend torch`), or when nothing (or `auto`)
- * is asked and the run trained on torch; else the TensorFlow.js engine. `implicit`: the choice was
- * not asked for, so an unusable torch falls back to the TensorFlow.js engine with a warning.
+ * Which engine analyses a run: `torch` when asked (`--backend torch`, or a `--device` with no
+ * backend), or when nothing (or `auto`) is asked and the run trained on torch; else the
+ * TensorFlow.js engine. `implicit`: the choice was not asked for, so an unusable torch falls back
+ * to the TensorFlow.js engine with a warning.
  */
-export function analysisEngine(runBackend: string, requested?: string): { engine: 'torch' | 'tfjs'; implicit: boolean } {
-  if (requested === 'torch') return { engine: 'torch', implicit: false };
+export function analysisEngine(runBackend: string, requested?: string, device?: string): { engine: 'torch' | 'tfjs'; implicit: boolean } {
+  if (requested === 'torch' || (requested === undefined && device !== undefined)) return { engine: 'torch', implicit: false };
   if ((requested === undefined || requested === 'auto') && runBackend === 'torch') return { engine: 'torch', implicit: true };
   return { engine: 'tfjs', implicit: false };
 }

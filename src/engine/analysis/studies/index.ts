@@ -123,7 +123,7 @@ export async function analyzeRun(runDir: string, opts: AnalyzeOptions = {}): Pro
   const split = opts.split ?? 'val';
   const measure = opts.measure ?? 'svcca';
   const run = readRun(path.resolve(runDir));
-  const choice = analysisEngine(run.backend, opts.backend);
+  const choice = analysisEngine(run.backend, opts.backend, opts.device);
   let torch: TorchAnalysis | undefined;
   if (choice.engine === 'torch') {
     // started first: Python imports torch while the data and the models load here
