@@ -1,9 +1,9 @@
 /**
  * Analysis and Grad-CAM on the torch engine (CPU): a tiny MobileNet TTL run trained on torch on
  * 64 real BreastMNIST images; its activations measured by both engines (the torch measures equal
- * the TypeScript ones to 1e-6 on the same activations), `ttl analyze` and `ttl gradcam` of the run
- * on torch and on wasm (the same files, numbers within the engines' float32 differences), the
- * similarity CLI with `--backend torch`, and the engine and device choice.
+ * the TypeScript ones to 1e-6 on the same activations); `ttl analyze` (with `--against`) and
+ * `ttl gradcam` of the run on torch and on wasm (the same files, numbers within the engines'
+ * float32 differences); the similarity CLI with `--backend torch`; the engine and device choice.
  */
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
@@ -131,14 +131,14 @@ function keyPaths(x: unknown, at = ''): string[] {
 
 test('ttl analyze of a torch run computes on torch and writes the file a wasm analysis writes, with the same numbers within float32 noise', { timeout: 300_000 }, async () => {
   const events: JobEvent[] = [];
-  const onDevice = (await analyzeRun(runDir, { name: 'on-torch', images: 24, onEvent: (e) => void events.push(e) })).file;
+  const onDevice = (await analyzeRun(runDir, { name: 'on-torch', images: 24, against: runDir, onEvent: (e) => void events.push(e) })).file;
   const logs = events.flatMap((e) => (e.type === 'log' ? [e.message] : []));
   assert.ok(
     logs.some((m) => /^backend: torch .* on cpu \(CPU; the run's own device\)/.test(m)),
     logs.join('\n'),
   );
   assert.ok(events.some((e) => e.type === 'phase' && e.phase === 'random-init model' && e.done === onDevice.images && e.total === onDevice.images));
-  const onWasm = (await analyzeRun(runDir, { name: 'on-wasm', images: 24, backend: 'wasm' })).file;
+  const onWasm = (await analyzeRun(runDir, { name: 'on-wasm', images: 24, against: runDir, backend: 'wasm' })).file;
   const strip = (a: AnalysisFile) => ({ ...a, name: '', createdAt: '' });
   assert.deepEqual(keyPaths(strip(onDevice)).sort(), keyPaths(strip(onWasm)).sort());
   assert.deepEqual(JSON.parse(readFileSync(path.join(runDir, 'analysis', 'on-torch.json'), 'utf8')), onDevice);
@@ -156,6 +156,12 @@ test('ttl analyze of a torch run computes on torch and writes the file a wasm an
   onDevice.vertical!.finetuned.forEach((row, i) => row.forEach((v, j) => close(v, onWasm.vertical!.finetuned[i][j], `vertical ${i},${j}`)));
   onDevice.probe!.blocks.forEach((b, i) => close(b.auroc, onWasm.probe!.blocks[i].auroc, `probe ${b.block}`, 0.02));
   assert.equal(onDevice.suggestion?.cut, onWasm.suggestion?.cut);
+  // the run against itself: 1 at every layer
+  assert.deepEqual(
+    onDevice.against!.layers.map((l) => l.layer),
+    h.map((l) => l.layer),
+  );
+  for (const l of onDevice.against!.layers) close(l.similarity, 1, `against itself, ${l.layer}`, 1e-6);
 });
 
 test('ttl gradcam of a torch run computes on torch: the same index entries and overlays as on wasm', { timeout: 120_000 }, async () => {
