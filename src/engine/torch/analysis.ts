@@ -97,7 +97,7 @@ export class TorchAnalysis {
       ...torchSpawn(python.command, packageRoot),
       args: ['-m', 'ttl_torch', 'analysis'],
       env: torchEnv(packageRoot),
-      detached: process.platform !== 'win32',
+      // the same process group: a Ctrl-C in the terminal stops the worker with the command
       onEvent: o.onEvent,
       onOutput: (line, stream) => stream === 'stderr' && o.onEvent?.({ type: 'log', level: 'warn', message: `torch: ${line}` }),
     });
