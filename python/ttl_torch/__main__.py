@@ -5,6 +5,8 @@ Commands:
                         print one JSON object: interpreter, torch, CUDA/cuDNN, devices, the chosen device and why;
                         with --events, as the job protocol's closing line (``done`` with a ``check`` result, or ``failed``)
   train                 the compute worker of a training run: job protocol on stdio (see train.py)
+  analysis              the compute worker of analyses, Grad-CAM and similarity measures: job protocol on stdio
+                        (see analysis.py)
   torchvision-weights BACKBONE
                         fetch torchvision's ImageNet weights of BACKBONE into torch's hub cache (or find them there) and
                         check their hash; the job protocol's closing line: ``done`` with a ``check`` result
@@ -20,6 +22,7 @@ Exit codes: 0 ok; 1 the asked device is absent; 2 usage; 3 torch missing or too 
 
 import argparse
 import json
+import os
 import sys
 
 from ._torch import TorchUnavailable
@@ -33,6 +36,7 @@ def main(argv=None) -> int:
     d.add_argument("--device", default="auto", help="auto (cuda → mps → cpu), cuda, cuda:N, mps or cpu")
     d.add_argument("--events", action="store_true", help="print the report as the job protocol's closing line")
     sub.add_parser("train", help="the compute worker of a training run (job protocol on stdin/stdout)")
+    sub.add_parser("analysis", help="the compute worker of analyses, Grad-CAM and similarity measures (job protocol on stdin/stdout)")
     w = sub.add_parser("torchvision-weights", help="fetch and check torchvision's ImageNet weights of a backbone (job protocol's closing line)")
     w.add_argument("backbone", help="resnet18, resnet50 or densenet121")
     w.add_argument("--file", help="check this .pth/.pt (torchvision's naming) against the backbone instead")
@@ -40,6 +44,13 @@ def main(argv=None) -> int:
     x.add_argument("request", help="the request file written by the TypeScript engine (see export.py)")
     args = parser.parse_args(argv)
     try:
+        if args.command == "analysis":
+            # before torch is imported: OpenMP threads that spin while they wait take the cores
+            # other threads and processes need (float64 eigh on 2 busy cores ran 3-10x slower)
+            os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+            from .analysis import serve as serve_analysis  # noqa: PLC0415
+
+            return serve_analysis()
         if args.command == "train":
             from .train import serve  # noqa: PLC0415
 

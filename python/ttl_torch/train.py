@@ -29,7 +29,7 @@ import time
 import traceback
 import warnings
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 import numpy as np
 
@@ -492,6 +492,11 @@ class Worker:
         written.append(self._atomic_save(ck, LAST))
         return {"files": written}
 
+    def ready(self, method: str) -> None:
+        """Raises `BadInput` for a method that needs ``setup`` first."""
+        if method != "setup" and self.model is None:
+            raise BadInput(f"{method} before setup")
+
     def out_of_memory(self) -> str:
         """The one line for a device that ran out of memory: where, at what batch and size, what to change."""
         dev = getattr(self, "device", None)
@@ -563,12 +568,14 @@ class Worker:
 METHODS = {"setup": "setup", "train-epoch": "train_epoch", "save": "save", "evaluate": "evaluate", "latency": "latency", "export": "export"}
 
 
-def serve() -> int:
-    """Answers ``call``s until stdin closes; returns the exit code."""
+def serve(make: Callable[[Channel], Any] = Worker, methods: Optional[Dict[str, str]] = None) -> int:
+    """Answers ``call``s until stdin closes; returns the exit code. `make` builds the worker on the
+    first call and `methods` maps the protocol's method names to its own (default: training's)."""
+    methods = METHODS if methods is None else methods
     ch = Channel()
     signal.signal(signal.SIGINT, ch.on_signal)
     signal.signal(signal.SIGTERM, ch.on_signal)
-    worker: Optional[Worker] = None
+    worker: Optional[Any] = None
     calls = 0
     try:
         for line in iter(sys.stdin.readline, ""):
@@ -585,15 +592,14 @@ def serve() -> int:
             if m.get("type") != "call":
                 continue
             calls += 1
-            method = METHODS.get(m.get("method"))
+            method = methods.get(m.get("method"))
             try:
                 if method is None:
                     raise BadInput(f"unknown method {m.get('method')!r}")
                 ch.check()
                 if worker is None:
-                    worker = Worker(ch)
-                if method != "setup" and worker.model is None:
-                    raise BadInput(f"{m['method']} before setup")
+                    worker = make(ch)
+                worker.ready(m["method"])
                 result = getattr(worker, method)(m.get("params") or {})
             except Cancelled:
                 ch.send(type="reply", id=m["id"], error="cancelled")

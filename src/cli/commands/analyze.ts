@@ -22,6 +22,8 @@ interface AnalyzeFlags {
   against?: string;
   seed?: number;
   backend?: string;
+  python?: string;
+  device?: string;
   json?: boolean;
 }
 
@@ -139,7 +141,9 @@ function analyzeCommand(program: Command): void {
     .option('--against <run-dir>', "also compare the finetuned model with this finished run's (same backbone and input size), layer by layer")
     .option('--name <name>', 'writes analysis/<name>.json (default <measure>-<split>, plus -vs-<run id> with --against)')
     .option('--seed <n>', 'seed of the samples and the random-init network (default: the run seed)', positiveInt)
-    .option('--backend <name>', 'auto, wasm, cpu, tensorflow, tensorflow-gpu or webgpu')
+    .option('--backend <name>', 'torch, auto, wasm, cpu, tensorflow, tensorflow-gpu or webgpu (default: torch for a run trained on torch, else auto)')
+    .option('--python <path>', 'the Python of the torch engine (default: $TTL_PYTHON, python/.venv, python3)')
+    .option('--device <device>', "torch engine: auto, cuda, cuda:N, mps or cpu (default: the run's device when present, else auto)")
     .option('--json', 'last stdout line: the analysis file plus "path"')
     .option(EVENTS_FLAG, EVENTS_HELP)
     .action(async (dir: string, f: AnalyzeFlags) => {
@@ -157,6 +161,8 @@ function analyzeCommand(program: Command): void {
           against: f.against,
           seed: f.seed,
           backend: f.backend,
+          python: f.python,
+          device: f.device,
           onEvent: session.onEvent,
         });
         await session.result({ kind: 'analyze', path: r.path, analysis: r.file }, () => (f.json ? out.json({ ...r.file, path: r.path }) : printAnalysis(r.file, r.path)));

@@ -12,6 +12,8 @@ interface GradCamFlags {
   split?: 'train' | 'val' | 'test';
   count?: number;
   backend?: string;
+  python?: string;
+  device?: string;
   json?: boolean;
 }
 
@@ -26,14 +28,24 @@ export function gradcamCommand(program: Command): void {
     .addOption(new Option('--split <split>', "also explain images of this split of the run's own data").choices(['train', 'val', 'test']))
     .option('--count <n>', 'how many images of --split, the classes in turn (default 8)', positiveInt)
     .option('--class <c>', "class name or index to explain (default: each image's predicted class)")
-    .option('--backend <name>', 'auto, wasm, cpu, tensorflow, tensorflow-gpu or webgpu')
+    .option('--backend <name>', 'torch, auto, wasm, cpu, tensorflow, tensorflow-gpu or webgpu (default: torch for a run trained on torch, else auto)')
+    .option('--python <path>', 'the Python of the torch engine (default: $TTL_PYTHON, python/.venv, python3)')
+    .option('--device <device>', "torch engine: auto, cuda, cuda:N, mps or cpu (default: the run's device when present, else auto)")
     .option('--json', 'last stdout line: the entries written and the index path')
     .option(EVENTS_FLAG, EVENTS_HELP)
     .action(async (dir: string, images: string[], f: GradCamFlags) => {
       const session = commandSession();
       try {
         if (f.count !== undefined && !f.split) throw new TtlInputError('--count needs --split');
-        const r = await gradCamRun(dir, images, { class: f.class, split: f.split, count: f.count, backend: f.backend, onEvent: session.onEvent });
+        const r = await gradCamRun(dir, images, {
+          class: f.class,
+          split: f.split,
+          count: f.count,
+          backend: f.backend,
+          python: f.python,
+          device: f.device,
+          onEvent: session.onEvent,
+        });
         await session.result({ kind: 'gradcam', index: r.indexPath, entries: r.entries }, () => {
           if (f.json) out.json({ entries: r.entries, index: r.indexPath });
           else printTable(r);

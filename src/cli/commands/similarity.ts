@@ -1,6 +1,9 @@
-import { InvalidArgumentError, type Command } from 'commander';
-import { measureList, type Measure } from '../../engine/analysis/measures';
+import * as path from 'node:path';
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { measureList, type Measure, type MeasureResult } from '../../engine/analysis/measures';
 import { readNpyMatrix } from '../../engine/analysis/npy';
+import { checkPair, checkOptions } from '../../engine/analysis/svcca';
+import { TorchAnalysis } from '../../engine/torch/analysis';
 import { TtlInputError } from '../../engine/errors';
 import { out } from '../output';
 import { positiveInt } from './args';
@@ -22,6 +25,9 @@ interface Flags {
   dims?: number;
   epsilon?: number;
   debiased?: boolean;
+  backend: 'wasm' | 'torch';
+  python?: string;
+  device?: string;
   json?: boolean;
 }
 
@@ -37,14 +43,28 @@ function register(program: Command, m: Measure): void {
       .option('--keep <fraction>', 'keep the top singular directions up to this variance fraction (default 0.99)', fraction)
       .option('--dims <n>', 'keep exactly this many top directions', positiveInt)
       .option('--epsilon <e>', 'regularisation added to the covariances', nonNegative);
-  cmd.option('--json', 'print one JSON object').action((a: string, b: string, f: Flags) => {
-    // an input error, not a commander error: commander prints only the errors it raises itself
-    if (f.keep !== undefined && f.dims !== undefined) throw new TtlInputError(`${m.name}: give --keep or --dims, not both`);
-    const r = m.compute(readNpyMatrix(a), readNpyMatrix(b), { keep: f.keep, dims: f.dims, epsilon: f.epsilon, debiased: f.debiased });
-    if (f.json) return out.json(m.name === 'cka' ? { value: r.value } : { coefficients: r.coefficients, mean: r.mean, kept: r.kept, value: r.value });
-    out.data(`${m.name}: ${r.value.toFixed(6)}${r.kept ? `  (kept ${r.kept[0]} / ${r.kept[1]} directions)` : ''}`);
-    for (const w of r.warnings ?? []) out.info(`warning: ${w}`);
-  });
+  cmd
+    .addOption(new Option('--backend <engine>', 'wasm (the TypeScript measures) or torch (float64 on the torch device)').choices(['wasm', 'torch']).default('wasm'))
+    .option('--python <path>', 'the Python of the torch engine (default: $TTL_PYTHON, python/.venv, python3)')
+    .option('--device <device>', 'torch engine: cpu (default), cuda, cuda:N, mps or auto')
+    .option('--json', 'print one JSON object')
+    .action(async (a: string, b: string, f: Flags) => {
+      // an input error, not a commander error: commander prints only the errors it raises itself
+      if (f.keep !== undefined && f.dims !== undefined) throw new TtlInputError(`${m.name}: give --keep or --dims, not both`);
+      const opts = { keep: f.keep, dims: f.dims, epsilon: f.epsilon, debiased: f.debiased };
+      let r: MeasureResult;
+      if (f.backend === 'torch') {
+        // Python starts importing torch while the files are read and checked here
+        const check = () => checkPair(readNpyMatrix(a), readNpyMatrix(b), m.name === 'cka' ? {} : opts);
+        r = (await TorchAnalysis.similarity(path.resolve(a), path.resolve(b), m.name, opts, { python: f.python, device: f.device }, check)) as unknown as MeasureResult;
+      } else {
+        checkOptions(opts);
+        r = m.compute(readNpyMatrix(a), readNpyMatrix(b), opts);
+      }
+      if (f.json) return out.json(m.name === 'cka' ? { value: r.value } : { coefficients: r.coefficients, mean: r.mean, kept: r.kept, value: r.value });
+      out.data(`${m.name}: ${r.value.toFixed(6)}${r.kept ? `  (kept ${r.kept[0]} / ${r.kept[1]} directions)` : ''}`);
+      for (const w of r.warnings ?? []) out.info(`warning: ${w}`);
+    });
 }
 
 export function similarityCommands(program: Command): void {

@@ -124,6 +124,51 @@ export function flattenPositions(x: LayerActivations, rows?: Int32Array): Activa
 }
 
 /**
+ * How a pair of activations of the given shapes becomes two matrices with matching rows: the
+ * spatial size each side is average pooled to (undefined: as it is), the rows kept (undefined:
+ * all), the mode and the common spatial size. The decisions of {@link convPairToMatrices}, from
+ * the shapes alone (the torch engine applies them on its device).
+ * @throws TtlInputError when N differs, or `flatten` is asked for layers of different spatial sizes.
+ */
+export function planPair(
+  shapeA: readonly number[],
+  shapeB: readonly number[],
+  opts: ConvPairOptions = {},
+): { poolA?: number[]; poolB?: number[]; rows?: Int32Array; mode: ConvPairResult['mode']; size: number[] } {
+  if (shapeA[0] !== shapeB[0]) {
+    throw new TtlInputError(`the two layers were recorded on different numbers of inputs: ${shapeA[0]} vs ${shapeB[0]}`);
+  }
+  const mode = opts.mode ?? 'auto';
+  const seed = opts.seed ?? 0;
+  if (opts.maxPoints !== undefined && !(Number.isInteger(opts.maxPoints) && opts.maxPoints >= 2)) {
+    throw new TtlInputError(`maxPoints must be an integer ≥ 2, got ${opts.maxPoints}`);
+  }
+  const spatialOf = (shape: readonly number[]) => shape.slice(1, -1);
+  const finish = (poolA: number[] | undefined, poolB: number[] | undefined, m: ConvPairResult['mode'], size: number[]) => {
+    const rowsTotal = shapeA[0] * (poolA ?? spatialOf(shapeA)).reduce((p, d) => p * d, 1);
+    const rows = opts.maxPoints !== undefined && opts.maxPoints < rowsTotal ? sampleRows(rowsTotal, opts.maxPoints, seed) : undefined;
+    return { poolA, poolB, rows, mode: m, size };
+  };
+  if (shapeA.length === 2 || shapeB.length === 2) {
+    const ones = (shape: readonly number[]) => (shape.length > 2 ? spatialOf(shape).map(() => 1) : undefined);
+    return finish(ones(shapeA), ones(shapeB), 'dense', [1]);
+  }
+  const sa = spatialOf(shapeA);
+  const sb = spatialOf(shapeB);
+  if (sa.length !== sb.length) {
+    throw new TtlInputError(`cannot compare a ${sa.length}-D feature map (${sa.join('×')}) with a ${sb.length}-D one (${sb.join('×')})`);
+  }
+  const same = sa.every((d, i) => d === sb[i]);
+  if (mode === 'flatten' && !same) {
+    throw new TtlInputError(`cannot flatten positions of layers with different spatial sizes (${sa.join('×')} vs ${sb.join('×')}); use pooling`);
+  }
+  if (mode === 'flatten' || (mode === 'auto' && same && opts.poolSize === undefined)) return finish(undefined, undefined, 'flatten', sa);
+  const size =
+    opts.poolSize === undefined ? sa.map((d, i) => Math.min(d, sb[i])) : typeof opts.poolSize === 'number' ? sa.map(() => opts.poolSize as number) : [...opts.poolSize];
+  return finish(sa.every((d, i) => d === size[i]) ? undefined : size, sb.every((d, i) => d === size[i]) ? undefined : size, 'pool', size);
+}
+
+/**
  * Turns two layers' activations on the same N inputs into matrices with matching rows.
  *
  * @param a activations (N, p) or (N, h, w, C) of the first layer.
@@ -134,49 +179,8 @@ export function flattenPositions(x: LayerActivations, rows?: Int32Array): Activa
 export function convPairToMatrices(a: LayerActivations, b: LayerActivations, opts: ConvPairOptions = {}): ConvPairResult {
   check(a, 'A');
   check(b, 'B');
-  if (a.shape[0] !== b.shape[0]) {
-    throw new TtlInputError(`the two layers were recorded on different numbers of inputs: ${a.shape[0]} vs ${b.shape[0]}`);
-  }
-  const mode = opts.mode ?? 'auto';
-  const seed = opts.seed ?? 0;
-  if (opts.maxPoints !== undefined && !(Number.isInteger(opts.maxPoints) && opts.maxPoints >= 2)) {
-    throw new TtlInputError(`maxPoints must be an integer ≥ 2, got ${opts.maxPoints}`);
-  }
-  const finish = (x: LayerActivations, y: LayerActivations, m: ConvPairResult['mode'], size: number[]): ConvPairResult => {
-    const rowsTotal = x.data.length / x.shape[x.shape.length - 1];
-    const rows = opts.maxPoints !== undefined && opts.maxPoints < rowsTotal ? sampleRows(rowsTotal, opts.maxPoints, seed) : undefined;
-    return { a: flattenPositions(x, rows), b: flattenPositions(y, rows), mode: m, size };
-  };
-  if (a.shape.length === 2 || b.shape.length === 2) {
-    const pa =
-      a.shape.length > 2
-        ? averagePool(
-            a,
-            spatialShape(a).map(() => 1),
-          )
-        : a;
-    const pb =
-      b.shape.length > 2
-        ? averagePool(
-            b,
-            spatialShape(b).map(() => 1),
-          )
-        : b;
-    return finish(pa, pb, 'dense', [1]);
-  }
-  const sa = spatialShape(a);
-  const sb = spatialShape(b);
-  if (sa.length !== sb.length) {
-    throw new TtlInputError(`cannot compare a ${sa.length}-D feature map (${sa.join('×')}) with a ${sb.length}-D one (${sb.join('×')})`);
-  }
-  const same = sa.every((d, i) => d === sb[i]);
-  if (mode === 'flatten' && !same) {
-    throw new TtlInputError(`cannot flatten positions of layers with different spatial sizes (${sa.join('×')} vs ${sb.join('×')}); use pooling`);
-  }
-  if (mode === 'flatten' || (mode === 'auto' && same && opts.poolSize === undefined)) return finish(a, b, 'flatten', sa);
-  const size =
-    opts.poolSize === undefined ? sa.map((d, i) => Math.min(d, sb[i])) : typeof opts.poolSize === 'number' ? sa.map(() => opts.poolSize as number) : [...opts.poolSize];
-  const pa = sa.every((d, i) => d === size[i]) ? a : averagePool(a, size);
-  const pb = sb.every((d, i) => d === size[i]) ? b : averagePool(b, size);
-  return finish(pa, pb, 'pool', size);
+  const plan = planPair(a.shape, b.shape, opts);
+  const pa = plan.poolA ? averagePool(a, plan.poolA) : a;
+  const pb = plan.poolB ? averagePool(b, plan.poolB) : b;
+  return { a: flattenPositions(pa, plan.rows), b: flattenPositions(pb, plan.rows), mode: plan.mode, size: plan.size };
 }

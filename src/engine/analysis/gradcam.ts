@@ -18,7 +18,8 @@
  * `gradcam/index.json` (see {@link GradCamIndex}). Inputs are image files (NIfTI volumes for
  * 3D models), or samples of the run's own data split.
  */
-import { mkdirSync, promises as fs, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, promises as fs, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { PNG } from 'pngjs';
 import { tf } from '../tf';
@@ -39,6 +40,10 @@ import { makeBatch } from '../train/batches';
 import { readRun, type RunRecord } from '../runstore';
 import { datasetSpecOf } from '../experiment';
 import { GRADCAM_FORMAT, type GradCamEntry, type GradCamIndex } from '../../shared/formats/gradcam';
+import { writeLayerWeights } from '../models/safetensors';
+import { analysisEngine, TorchAnalysis } from '../torch/analysis';
+import { writePixelsNpy } from '../torch/train';
+import { IMAGENET_WEIGHTS } from '../weights/registry';
 
 /** A classifier split at its last spatial layer. */
 export interface SplitModel {
@@ -123,14 +128,6 @@ export function gradCam(split: SplitModel, input: tf.Tensor, classIndex?: number
       return { weights: alpha, cam: raw.div(tf.maximum(raw.max(), 1e-30)) };
     });
     const camValues = cam.dataSync() as Float32Array;
-    let heatmap: Float32Array;
-    if (camSize.length === 2) {
-      const up = tf.tidy(() => tf.image.resizeBilinear(cam.expandDims(-1) as tf.Tensor4D, [size, size]));
-      heatmap = Float32Array.from(up.dataSync());
-      up.dispose();
-    } else {
-      heatmap = resampleTrilinear(camValues, camSize as [number, number, number], [size, size, size]);
-    }
     const result: GradCamMap = {
       classIndex: c,
       probabilities,
@@ -138,7 +135,7 @@ export function gradCam(split: SplitModel, input: tf.Tensor, classIndex?: number
       weights: weights.dataSync() as Float32Array,
       cam: camValues,
       camSize,
-      heatmap: normaliseMax(heatmap),
+      heatmap: upsampleCam(camValues, camSize, size),
       size,
     };
     tf.dispose([weights, cam]);
@@ -146,6 +143,19 @@ export function gradCam(split: SplitModel, input: tf.Tensor, classIndex?: number
   } finally {
     a.dispose();
   }
+}
+
+/**
+ * The heatmap of a cam ((h, w) or (d, h, w), row-major) at the input size: bilinear (as
+ * TensorFlow's resizeBilinear) for images, trilinear with half-pixel centres for volumes, then
+ * divided by its maximum.
+ */
+export function upsampleCam(cam: Float32Array, camSize: readonly number[], size: number): Float32Array {
+  if (camSize.length !== 2) return normaliseMax(resampleTrilinear(cam, camSize as [number, number, number], [size, size, size]));
+  const up = tf.tidy(() => tf.image.resizeBilinear(tf.tensor4d(cam, [1, camSize[0], camSize[1], 1]), [size, size]));
+  const heatmap = Float32Array.from(up.dataSync());
+  up.dispose();
+  return normaliseMax(heatmap);
 }
 
 /** Matlab's jet colour map at v ∈ [0, 1] (blue → cyan → yellow → red), 0..255 RGB. */
@@ -242,8 +252,14 @@ export interface GradCamRunOptions {
   count?: number;
   /** Heatmap weight in the overlay (default 0.45). */
   alpha?: number;
+  /** A TensorFlow.js backend, or `torch` (default: `torch` for a run trained on torch, else auto). */
   backend?: string;
   wasmThreads?: number | 'auto';
+  /** The torch engine's Python (default: `TTL_PYTHON`, python/.venv, python3). */
+  python?: string;
+  pythonSource?: string;
+  /** The torch engine's device (default: the run's, when this machine has it; else auto). */
+  device?: string;
   onEvent?: EventSink;
 }
 
@@ -435,9 +451,33 @@ export async function gradCamRun(
   const emit = opts.onEvent ?? (() => undefined);
   const record = readRun(path.resolve(runDir));
   const modelJson = path.join(record.dir, 'model', 'model.json');
-  const backend = await initBackend({ backend: (opts.backend ?? 'auto') as never, wasmThreads: opts.wasmThreads });
-  emit({ type: 'log', level: 'info', message: `backend: ${backend.chosen}` });
+  const choice = analysisEngine(record.backend, opts.backend, opts.device);
+  let torch: TorchAnalysis | undefined;
+  if (choice.engine === 'torch') {
+    torch = await TorchAnalysis.open({
+      python: opts.python,
+      pythonSource: opts.pythonSource,
+      device: opts.device,
+      runDevice: record.versions?.device || undefined,
+      onEvent: emit,
+    }).catch((e: unknown) => {
+      if (!choice.implicit || !(e instanceof TtlInputError)) throw e;
+      emit({
+        type: 'log',
+        level: 'warn',
+        message: `${record.id} trained on torch, but the torch engine cannot run here (${e.message}); the TensorFlow.js engine explains it`,
+      });
+      return undefined;
+    });
+  }
+  // the torch engine needs TensorFlow.js only to read the model and upsample the maps: the plain CPU backend
+  const backend = await initBackend({ backend: (torch ? 'cpu' : (opts.backend ?? 'auto')) as never, wasmThreads: opts.wasmThreads }).catch((e: unknown) => {
+    torch?.kill();
+    throw e;
+  });
+  if (!torch) emit({ type: 'log', level: 'info', message: `backend: ${backend.chosen}` });
   const model = await loadLayersModelFile(modelJson).catch((e: unknown) => {
+    torch?.kill();
     throw new TtlInputError(`${record.dir}: no finetuned model to explain (${(e as Error).message})`);
   });
   try {
@@ -456,11 +496,16 @@ export async function gradCamRun(
     const old = readIndex(indexPath);
     const taken = new Map((old?.images ?? []).map((e) => [e.overlay, e.image]));
     const entries: GradCamEntry[] = [];
+    const onDevice = torch ? await torchMaps(torch, record, model, split.layer, inputs, meta, volume.is, classIndex) : undefined;
     for (let i = 0; i < inputs.length; i++) {
       const input = inputs[i];
-      const x = makeBatch([input.pixels], [0], meta.imageSize, meta.normalisation);
-      const map = gradCam(split, x, classIndex);
-      x.dispose();
+      let map: GradCamMap;
+      if (onDevice) map = onDevice[i];
+      else {
+        const x = makeBatch([input.pixels], [0], meta.imageSize, meta.normalisation);
+        map = gradCam(split, x, classIndex);
+        x.dispose();
+      }
       let overlay = `${input.stem}.png`;
       for (let k = 2; taken.has(overlay) && taken.get(overlay) !== input.image; k++) overlay = `${input.stem}-${k}.png`;
       taken.set(overlay, input.image);
@@ -490,8 +535,75 @@ export async function gradCamRun(
       images: [...(old?.images ?? []).filter((e) => !replaced.has(e.overlay)), ...entries],
     };
     writeJsonAtomic(indexPath, index);
+    await torch?.close();
+    torch = undefined;
     return { index, entries, indexPath };
   } finally {
+    torch?.kill();
     model.dispose();
+  }
+}
+
+/**
+ * The Grad-CAM maps of `inputs` computed by the torch engine on its device (the run's finetuned
+ * weights sent once in the exchange format, the inputs once as a uint8 `.npy`); the cams come
+ * back and are upsampled here as on the TensorFlow.js engine.
+ */
+async function torchMaps(
+  torch: TorchAnalysis,
+  record: RunRecord,
+  model: tf.LayersModel,
+  layer: string,
+  inputs: readonly Explained[],
+  meta: ModelMetadata,
+  volumes: boolean,
+  classIndex: number | undefined,
+): Promise<GradCamMap[]> {
+  const tmp = mkdtempSync(path.join(tmpdir(), 'ttl-gradcam-'));
+  try {
+    const weights = path.join(tmp, 'model.safetensors');
+    writeFileSync(weights, writeLayerWeights(model));
+    const exp = record.experiment;
+    await torch.call('load-model', {
+      id: 'finetuned',
+      backbone: exp.model.backbone,
+      imagenet: exp.model.weights === IMAGENET_WEIGHTS,
+      strategy: exp.strategy,
+      numClasses: model.outputs[0].shape[1],
+      weights,
+    });
+    const pixelsFile = path.join(tmp, 'pixels.npy');
+    writePixelsNpy(
+      pixelsFile,
+      inputs.map((x) => x.pixels),
+      meta.imageSize,
+      volumes,
+    );
+    const r = await torch.call<{ layer: string; maps: Array<{ classIndex: number; probabilities: number[]; weights: number[]; cam: number[]; camSize: number[] }> }>(
+      'gradcam',
+      {
+        model: 'finetuned',
+        pixelsFile,
+        rows: inputs.map((_, i) => i),
+        layer,
+        classIndex: classIndex ?? null,
+        normalisation: meta.normalisation,
+      },
+    );
+    return r.maps.map((m) => {
+      const cam = Float32Array.from(m.cam);
+      return {
+        classIndex: m.classIndex,
+        probabilities: m.probabilities,
+        layer: r.layer,
+        weights: Float32Array.from(m.weights),
+        cam,
+        camSize: m.camSize,
+        heatmap: upsampleCam(cam, m.camSize, meta.imageSize),
+        size: meta.imageSize,
+      };
+    });
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
   }
 }

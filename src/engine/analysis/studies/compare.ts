@@ -28,3 +28,14 @@ export function compareLayers(a: LayerActivations, b: LayerActivations, opts: Co
   const result = measures[opts.measure].compute(pair.a, pair.b, opts.measureOptions);
   return { ...result, points: pair.a.shape[0], neurons: Math.max(pair.a.shape[1], pair.b.shape[1]) };
 }
+
+/**
+ * Measures one pair of recorded forms of the same kind (both `points`, or both `grid`): host
+ * arrays with {@link compareLayers}, or activations the torch engine keeps on its device.
+ */
+export type Measurer<F> = (a: F, b: F) => Promise<Comparison>;
+
+/** The measurer of host arrays. */
+export function hostMeasurer(opts: CompareOptions): Measurer<LayerActivations> {
+  return (a, b) => Promise.resolve(compareLayers(a, b, opts));
+}

@@ -6,8 +6,8 @@
  * the layer's pretrained features were reused; one close to it means they were re-learned.
  */
 import type { AgainstLayer, AgainstStudy, AnalysedRun, HorizontalLayer, HorizontalStudy } from '../../../shared/formats/analysis';
-import type { RecordedLayer } from './record';
-import { compareLayers, type CompareOptions, type Comparison } from './compare';
+import type { RecordedForms } from './record';
+import type { Comparison, Measurer } from './compare';
 
 /**
  * Fewer data points per neuron than this and a layer's similarities are flagged as saying
@@ -17,14 +17,14 @@ import { compareLayers, type CompareOptions, type Comparison } from './compare';
  */
 export const MIN_POINTS_PER_NEURON = 5;
 
-export interface HorizontalInputs {
+export interface HorizontalInputs<F> {
   layers: readonly string[];
   blockOf: ReadonlyMap<string, string>;
   /** Recorded with `points`. */
-  pretrained: ReadonlyMap<string, RecordedLayer>;
-  finetuned: ReadonlyMap<string, RecordedLayer>;
-  random: ReadonlyMap<string, RecordedLayer>;
-  compare: CompareOptions;
+  pretrained: ReadonlyMap<string, RecordedForms<F>>;
+  finetuned: ReadonlyMap<string, RecordedForms<F>>;
+  random: ReadonlyMap<string, RecordedForms<F>>;
+  measure: Measurer<F>;
   /** Called after each layer. */
   onLayer?: (done: number, total: number) => void;
 }
@@ -34,39 +34,41 @@ function sampleSize(c: Comparison): { points: number; neurons: number; undersamp
   return c.points < MIN_POINTS_PER_NEURON * c.neurons ? { points: c.points, neurons: c.neurons, undersampled: true } : { points: c.points, neurons: c.neurons };
 }
 
-export function horizontalStudy(inp: HorizontalInputs): HorizontalStudy {
-  const layers: HorizontalLayer[] = inp.layers.map((layer, i) => {
+export async function horizontalStudy<F>(inp: HorizontalInputs<F>): Promise<HorizontalStudy> {
+  const layers: HorizontalLayer[] = [];
+  for (const [i, layer] of inp.layers.entries()) {
     const pre = inp.pretrained.get(layer)!.points!;
-    const fin = compareLayers(pre, inp.finetuned.get(layer)!.points!, inp.compare);
-    const rnd = compareLayers(pre, inp.random.get(layer)!.points!, inp.compare);
+    const fin = await inp.measure(pre, inp.finetuned.get(layer)!.points!);
+    const rnd = await inp.measure(pre, inp.random.get(layer)!.points!);
     inp.onLayer?.(i + 1, inp.layers.length);
     const row: HorizontalLayer = { layer, block: inp.blockOf.get(layer)!, finetuned: fin.value, random: rnd.value, ...sampleSize(fin) };
     if (fin.coefficients) row.finetunedCoefficients = fin.coefficients;
     if (rnd.coefficients) row.randomCoefficients = rnd.coefficients;
-    return row;
-  });
+    layers.push(row);
+  }
   return { layers };
 }
 
-export interface AgainstInputs {
+export interface AgainstInputs<F> {
   run: AnalysedRun;
   layers: readonly string[];
   blockOf: ReadonlyMap<string, string>;
   /** Both recorded with `points` (the same positions, so rows match). */
-  own: ReadonlyMap<string, RecordedLayer>;
-  other: ReadonlyMap<string, RecordedLayer>;
-  compare: CompareOptions;
+  own: ReadonlyMap<string, RecordedForms<F>>;
+  other: ReadonlyMap<string, RecordedForms<F>>;
+  measure: Measurer<F>;
   onLayer?: (done: number, total: number) => void;
 }
 
 /** Two finetuned models, layer by layer (e.g. TTL against FTL, or two seeds). */
-export function againstStudy(inp: AgainstInputs): AgainstStudy {
-  const layers: AgainstLayer[] = inp.layers.map((layer, i) => {
-    const c = compareLayers(inp.own.get(layer)!.points!, inp.other.get(layer)!.points!, inp.compare);
+export async function againstStudy<F>(inp: AgainstInputs<F>): Promise<AgainstStudy> {
+  const layers: AgainstLayer[] = [];
+  for (const [i, layer] of inp.layers.entries()) {
+    const c = await inp.measure(inp.own.get(layer)!.points!, inp.other.get(layer)!.points!);
     inp.onLayer?.(i + 1, inp.layers.length);
     const row: AgainstLayer = { layer, block: inp.blockOf.get(layer)!, similarity: c.value, ...sampleSize(c) };
     if (c.coefficients) row.coefficients = c.coefficients;
-    return row;
-  });
+    layers.push(row);
+  }
   return { run: inp.run, layers };
 }

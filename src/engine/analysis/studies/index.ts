@@ -22,12 +22,15 @@ import { ANALYSIS_FORMAT, type AnalysisFile, type AnalysisSplit, type StudyName 
 import type { MeasureName, MeasureOptions } from '../measures';
 import type { LayerActivations } from '../activations';
 import { openAnalysisContext, openOtherRun, sampleImages, type AnalysisContext, type LayerSelection, type OtherRun } from './context';
-import { recordActivations, type RecordedLayer } from './record';
+import { recordActivations, type RecordedForms } from './record';
 import { againstStudy, horizontalStudy } from './horizontal';
 import { verticalStudy } from './vertical';
 import { probeStudy } from './probe';
 import { DEFAULT_RETENTION_THRESHOLD, suggestCut } from './suggest';
-import type { CompareOptions } from './compare';
+import { hostMeasurer, type CompareOptions, type Measurer } from './compare';
+import { readRun } from '../../runstore';
+import { analysisEngine, TorchAnalysis } from '../../torch/analysis';
+import { openTorchRecorder, type ModelRole, type RecordRequest } from './torchRecorder';
 
 /** The studies, in the order they run and print. */
 export const STUDIES: ReadonlyArray<{ name: StudyName; description: string }> = [
@@ -68,8 +71,14 @@ export interface AnalyzeOptions {
   seed?: number;
   /** Retention below which a layer counts as near the random baseline (default 0.25). */
   threshold?: number;
+  /** A TensorFlow.js backend, or `torch` (default: `torch` for a run trained on torch, else auto). */
   backend?: string;
   wasmThreads?: number | 'auto';
+  /** The torch engine's Python (default: `TTL_PYTHON`, python/.venv, python3). */
+  python?: string;
+  pythonSource?: string;
+  /** The torch engine's device (default: the run's, when this machine has it; else auto). */
+  device?: string;
   onEvent?: EventSink;
 }
 
@@ -96,8 +105,14 @@ function checkOptions(o: AnalyzeOptions): void {
   if (o.threshold !== undefined && !(o.threshold > 0 && o.threshold < 1)) throw new TtlInputError(`threshold must be in (0, 1), got ${o.threshold}`);
 }
 
-function pooledOf(acts: ReadonlyMap<string, RecordedLayer>): Map<string, LayerActivations> {
-  return new Map([...acts].map(([k, v]) => [k, v.pooled]));
+function pooledOf<F>(acts: ReadonlyMap<string, RecordedForms<F>>): Map<string, LayerActivations> {
+  return new Map([...acts].map(([k, v]) => [k, v.pooled!]));
+}
+
+/** Where the studies' models are recorded and measured: on the host (TensorFlow.js), or on the torch engine's device. */
+interface Recorder<F> {
+  record(label: string, role: ModelRole, layers: readonly string[], r: RecordRequest, onProgress: (done: number) => void): Promise<Map<string, RecordedForms<F>>>;
+  measure: Measurer<F>;
 }
 
 /** Analyses a finished run and writes `<runDir>/analysis/<name>.json` atomically. */
@@ -107,16 +122,41 @@ export async function analyzeRun(runDir: string, opts: AnalyzeOptions = {}): Pro
   const studies = new Set(opts.studies ?? STUDIES.map((s) => s.name));
   const split = opts.split ?? 'val';
   const measure = opts.measure ?? 'svcca';
-  const backend = await initBackend({ backend: (opts.backend ?? 'auto') as never, wasmThreads: opts.wasmThreads });
-  emit({ type: 'log', level: 'info', message: `backend: ${backend.chosen}` });
-  const ctx = await openAnalysisContext(runDir, { layers: opts.layers, seed: opts.seed, onEvent: emit });
-  let other: OtherRun | undefined;
+  const run = readRun(path.resolve(runDir));
+  const choice = analysisEngine(run.backend, opts.backend, opts.device);
+  let torch: TorchAnalysis | undefined;
+  if (choice.engine === 'torch') {
+    // started first: Python imports torch while the data and the models load here
+    torch = await TorchAnalysis.open({
+      python: opts.python,
+      pythonSource: opts.pythonSource,
+      device: opts.device,
+      runDevice: run.versions?.device || undefined,
+      onEvent: emit,
+    }).catch((e: unknown) => {
+      if (!choice.implicit || !(e instanceof TtlInputError)) throw e;
+      emit({ type: 'log', level: 'warn', message: `${run.id} trained on torch, but the torch engine cannot analyse it here (${e.message}); the TensorFlow.js engine does` });
+      return undefined;
+    });
+  }
   try {
-    if (opts.against) other = await openOtherRun(opts.against, ctx);
-    return await analyze(ctx, { ...opts, studies: [...studies], split, measure }, other);
+    // the torch engine needs TensorFlow.js only to read the models: on the plain CPU backend
+    const backend = await initBackend({ backend: (torch ? 'cpu' : (opts.backend ?? 'auto')) as never, wasmThreads: opts.wasmThreads });
+    if (!torch) emit({ type: 'log', level: 'info', message: `backend: ${backend.chosen}` });
+    const ctx = await openAnalysisContext(runDir, { layers: opts.layers, seed: opts.seed, onEvent: emit });
+    let other: OtherRun | undefined;
+    try {
+      if (opts.against) other = await openOtherRun(opts.against, ctx);
+      const result = await analyze(ctx, { ...opts, studies: [...studies], split, measure }, other, torch);
+      await torch?.close();
+      torch = undefined;
+      return result;
+    } finally {
+      other?.model.dispose();
+      ctx.dispose();
+    }
   } finally {
-    other?.model.dispose();
-    ctx.dispose();
+    torch?.kill();
   }
 }
 
@@ -124,14 +164,13 @@ async function analyze(
   ctx: AnalysisContext,
   opts: AnalyzeOptions & { studies: StudyName[]; split: AnalysisSplit; measure: MeasureName },
   other?: OtherRun,
+  torch?: TorchAnalysis,
 ): Promise<AnalyzeResult> {
-  const emit = opts.onEvent ?? (() => undefined);
   const seed = opts.seed ?? ctx.record.seed;
   const studies = new Set(opts.studies);
   const images = sampleImages(ctx.splits[opts.split], opts.images ?? 256, deriveSeed(seed, 1));
   if (images.length < 2) throw new TtlInputError(`${ctx.record.dir}: the ${opts.split} split has ${images.length} image(s); an analysis needs at least 2`);
   const { data } = ctx;
-  const base = { pixels: data.pixels, indices: images, imageSize: data.imageSize, normalisation: ctx.pretrained.normalisation };
   const maxPoints = opts.maxPoints ?? 4096;
   const needSimilarity = studies.has('horizontal') || studies.has('vertical');
   const forms = {
@@ -139,17 +178,76 @@ async function analyze(
     pointsPerImage: studies.has('horizontal') || other ? Math.ceil(maxPoints / images.length) : 0,
     seed: deriveSeed(seed, 5),
   };
-  const record = async (label: string, model: typeof ctx.finetuned, layers: readonly string[], extra: { indices?: number[]; grid?: number; pointsPerImage?: number } = {}) => {
-    const total = (extra.indices ?? images).length;
-    emit({ type: 'phase', phase: label, done: 0, total });
-    return recordActivations(model, layers, { ...base, ...forms, ...extra, onProgress: (done) => emit({ type: 'phase', phase: label, done, total }) });
-  };
   const compare: CompareOptions = { measure: opts.measure, measureOptions: opts.measureOptions, maxPoints, seed: deriveSeed(seed, 2) };
   const blockEnds = ctx.blocks.map((b) => b.end);
   const finetunedLayers = [...new Set([...(needSimilarity || other ? ctx.layers : []), ...(studies.has('probe') ? blockEnds : [])])];
+  const trainImages = studies.has('probe') ? sampleImages(ctx.splits.train, opts.trainImages ?? 512, deriveSeed(seed, 3)) : [];
+  if (torch) {
+    const recorder = await openTorchRecorder(torch, ctx, other, [...new Set([...images, ...trainImages])], compare);
+    try {
+      return await runStudies(
+        ctx,
+        opts,
+        { images, trainImages, forms, compare, finetunedLayers, blockEnds },
+        { record: (label, role, layers, r) => recorder.record(label, role, layers, r), measure: recorder.measure },
+        other,
+      );
+    } finally {
+      recorder.dispose();
+    }
+  }
+  const base = { pixels: data.pixels, imageSize: data.imageSize, normalisation: ctx.pretrained.normalisation };
+  const models: Record<ModelRole, typeof ctx.finetuned | undefined> = {
+    finetuned: ctx.finetuned,
+    pretrained: ctx.pretrained.model,
+    random: ctx.random.model,
+    other: other?.model,
+  };
+  const host: Recorder<LayerActivations> = {
+    record: (_label, role, layers, r, onProgress) => recordActivations(models[role]!, layers, { ...base, ...r, onProgress }),
+    measure: hostMeasurer(compare),
+  };
+  return runStudies(ctx, opts, { images, trainImages, forms, compare, finetunedLayers, blockEnds }, host, other);
+}
 
-  const finetuned = await record('finetuned model', ctx.finetuned, finetunedLayers);
-  const pretrained = needSimilarity ? await record('pretrained model', ctx.pretrained.model, ctx.layers) : undefined;
+interface StudyPlan {
+  images: number[];
+  trainImages: number[];
+  forms: { grid: number; pointsPerImage: number; seed: number };
+  compare: CompareOptions;
+  finetunedLayers: string[];
+  blockEnds: string[];
+}
+
+async function runStudies<F>(
+  ctx: AnalysisContext,
+  opts: AnalyzeOptions & { studies: StudyName[]; split: AnalysisSplit; measure: MeasureName },
+  plan: StudyPlan,
+  recorder: Recorder<F>,
+  other?: OtherRun,
+): Promise<AnalyzeResult> {
+  const emit = opts.onEvent ?? (() => undefined);
+  const seed = opts.seed ?? ctx.record.seed;
+  const studies = new Set(opts.studies);
+  const { images, trainImages, forms, finetunedLayers, blockEnds } = plan;
+  const { data } = ctx;
+  const needSimilarity = studies.has('horizontal') || studies.has('vertical');
+  const probePooled = studies.has('probe') ? blockEnds : [];
+  const record = async (
+    label: string,
+    role: ModelRole,
+    layers: readonly string[],
+    extra: { indices?: number[]; grid?: number; pointsPerImage?: number; pooled?: readonly string[] } = {},
+  ) => {
+    const indices = extra.indices ?? images;
+    const total = indices.length;
+    emit({ type: 'phase', phase: label, done: 0, total });
+    return recorder.record(label, role, layers, { ...forms, ...extra, indices }, (done) => emit({ type: 'phase', phase: label, done, total }));
+  };
+  const measure = recorder.measure;
+
+  const finetuned = await record('finetuned model', 'finetuned', finetunedLayers, { pooled: probePooled });
+  const pretrained = needSimilarity ? await record('pretrained model', 'pretrained', ctx.layers) : undefined;
   const file: AnalysisFile = {
     format: ANALYSIS_FORMAT,
     name: opts.name ?? `${opts.measure}-${opts.split}${other ? `-vs-${other.run.id}` : ''}`,
@@ -160,15 +258,15 @@ async function analyze(
     measure: opts.measure,
   };
   if (studies.has('horizontal')) {
-    const random = await record('random-init model', ctx.random.model, ctx.layers);
+    const random = await record('random-init model', 'random', ctx.layers);
     emit({ type: 'phase', phase: 'horizontal study', done: 0, total: ctx.layers.length, unit: 'layers' });
-    file.horizontal = horizontalStudy({
+    file.horizontal = await horizontalStudy({
       layers: ctx.layers,
       blockOf: ctx.blockOf,
       pretrained: pretrained!,
       finetuned,
       random,
-      compare,
+      measure,
       onLayer: (done, total) => emit({ type: 'phase', phase: 'horizontal study', done, total, unit: 'layers' }),
     });
     if (ctx.run.fromScratch) {
@@ -178,17 +276,16 @@ async function analyze(
     }
   }
   if (studies.has('vertical')) {
-    file.vertical = verticalStudy({
+    file.vertical = await verticalStudy({
       layers: ctx.layers,
       pretrained: pretrained!,
       finetuned,
-      compare,
+      measure,
       onPair: (done, total) => emit({ type: 'phase', phase: 'vertical study', done, total, unit: 'pairs' }),
     });
   }
   if (studies.has('probe')) {
-    const trainImages = sampleImages(ctx.splits.train, opts.trainImages ?? 512, deriveSeed(seed, 3));
-    const train = await record('probe features', ctx.finetuned, blockEnds, { indices: trainImages, grid: 0, pointsPerImage: 0 });
+    const train = await record('probe features', 'finetuned', blockEnds, { indices: trainImages, grid: 0, pointsPerImage: 0, pooled: blockEnds });
     const labelsOf = (idx: readonly number[]) => idx.map((i) => data.items[i].label);
     emit({ type: 'phase', phase: 'probes', done: 0, total: ctx.blocks.length, unit: 'blocks' });
     file.probe = probeStudy({
@@ -204,15 +301,15 @@ async function analyze(
     });
   }
   if (other) {
-    const theirs = await record(`${other.run.id}'s model`, other.model, other.layers);
+    const theirs = await record(`${other.run.id}'s model`, 'other', other.layers);
     emit({ type: 'phase', phase: `against ${other.run.id}`, done: 0, total: other.layers.length, unit: 'layers' });
-    file.against = againstStudy({
+    file.against = await againstStudy({
       run: other.run,
       layers: other.layers,
       blockOf: ctx.blockOf,
       own: finetuned,
       other: theirs,
-      compare,
+      measure,
       onLayer: (done, total) => emit({ type: 'phase', phase: `against ${other.run.id}`, done, total, unit: 'layers' }),
     });
   }

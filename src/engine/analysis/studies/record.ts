@@ -42,12 +42,20 @@ export interface RecordOptions {
   onProgress?: (done: number) => void;
 }
 
-export interface RecordedLayer {
+/**
+ * The forms of one recorded layer, `F` on the host (`LayerActivations`) or kept by the torch
+ * engine on its device; the pooled features are on the host when recorded.
+ */
+export interface RecordedForms<F> {
   /** (N·k, C) with k = min(pointsPerImage, number of positions); absent when `pointsPerImage` is 0. */
-  points?: LayerActivations;
+  points?: F;
   /** Absent when `grid` is 0. */
-  grid?: LayerActivations;
+  grid?: F;
   /** (N, C) global averages. */
+  pooled?: LayerActivations;
+}
+
+export interface RecordedLayer extends RecordedForms<LayerActivations> {
   pooled: LayerActivations;
 }
 
@@ -118,6 +126,26 @@ export async function recordActivations(model: tf.LayersModel, layers: readonly 
 }
 
 /**
+ * The positions of image row `row` that `points` keeps for a layer of spatial size `spatial`:
+ * k = min(perImage, Πspatial) distinct raster indices, ascending. They depend only on the seed,
+ * the row and the spatial size, so every model with the layer records the same positions.
+ */
+export function imagePositions(row: number, spatial: readonly number[], perImage: number, seed: number): Int32Array {
+  const hw = spatial.reduce((p, d) => p * d, 1);
+  const k = Math.min(perImage, hw);
+  const order = new Int32Array(hw);
+  const rng = new Rng(deriveSeed(seed, row, ...spatial));
+  for (let p = 0; p < hw; p++) order[p] = p;
+  for (let p = 0; p < k; p++) {
+    const q = p + rng.int(hw - p);
+    const t = order[p];
+    order[p] = order[q];
+    order[q] = t;
+  }
+  return order.slice(0, k).sort();
+}
+
+/**
  * k = min(perImage, Πspatial) distinct positions of each image of a (b, ...spatial, C) batch whose first
  * image is row `firstRow` of the recording, in raster order: (b·k, C).
  */
@@ -129,17 +157,8 @@ function samplePositions(x: LayerActivations, firstRow: number, perImage: number
   const hw = spatial.reduce((p, d) => p * d, 1);
   const k = Math.min(perImage, hw);
   const out = new Float32Array(b * k * c);
-  const order = new Int32Array(hw);
   for (let i = 0; i < b; i++) {
-    const rng = new Rng(deriveSeed(seed, firstRow + i, ...spatial));
-    for (let p = 0; p < hw; p++) order[p] = p;
-    for (let p = 0; p < k; p++) {
-      const q = p + rng.int(hw - p);
-      const t = order[p];
-      order[p] = order[q];
-      order[q] = t;
-    }
-    const picked = order.slice(0, k).sort();
+    const picked = imagePositions(firstRow + i, spatial, perImage, seed);
     for (let p = 0; p < k; p++) out.set(data.subarray((i * hw + picked[p]) * c, (i * hw + picked[p] + 1) * c), (i * k + p) * c);
   }
   return { data: out, shape: [b * k, c] };

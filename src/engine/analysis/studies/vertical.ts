@@ -5,14 +5,14 @@
  * little beyond what lower layers already compute.
  */
 import type { VerticalStudy } from '../../../shared/formats/analysis';
-import type { RecordedLayer } from './record';
-import { compareLayers, type CompareOptions } from './compare';
+import type { RecordedForms } from './record';
+import type { Measurer } from './compare';
 
-export interface VerticalInputs {
+export interface VerticalInputs<F> {
   layers: readonly string[];
-  pretrained: ReadonlyMap<string, RecordedLayer>;
-  finetuned: ReadonlyMap<string, RecordedLayer>;
-  compare: CompareOptions;
+  pretrained: ReadonlyMap<string, RecordedForms<F>>;
+  finetuned: ReadonlyMap<string, RecordedForms<F>>;
+  measure: Measurer<F>;
   /** Called after each pair. */
   onPair?: (done: number, total: number) => void;
 }
@@ -21,12 +21,17 @@ export interface VerticalInputs {
  * The layer × layer matrix of one model: upper triangle (diagonal included) measured, lower
  * triangle mirrored, so it is symmetric by construction; the diagonal is measured, not assumed.
  */
-export function similarityMatrix(layers: readonly string[], acts: ReadonlyMap<string, RecordedLayer>, compare: CompareOptions, onPair?: () => void): number[][] {
+export async function similarityMatrix<F>(
+  layers: readonly string[],
+  acts: ReadonlyMap<string, RecordedForms<F>>,
+  measure: Measurer<F>,
+  onPair?: () => void,
+): Promise<number[][]> {
   const n = layers.length;
   const m = Array.from({ length: n }, () => new Array<number>(n).fill(0));
   for (let i = 0; i < n; i++) {
     for (let j = i; j < n; j++) {
-      const v = compareLayers(acts.get(layers[i])!.grid!, acts.get(layers[j])!.grid!, compare).value;
+      const v = (await measure(acts.get(layers[i])!.grid!, acts.get(layers[j])!.grid!)).value;
       m[i][j] = v;
       m[j][i] = v;
       onPair?.();
@@ -35,14 +40,14 @@ export function similarityMatrix(layers: readonly string[], acts: ReadonlyMap<st
   return m;
 }
 
-export function verticalStudy(inp: VerticalInputs): VerticalStudy {
+export async function verticalStudy<F>(inp: VerticalInputs<F>): Promise<VerticalStudy> {
   const n = inp.layers.length;
   const total = n * (n + 1);
   let done = 0;
   const tick = () => inp.onPair?.(++done, total);
   return {
     layers: [...inp.layers],
-    pretrained: similarityMatrix(inp.layers, inp.pretrained, inp.compare, tick),
-    finetuned: similarityMatrix(inp.layers, inp.finetuned, inp.compare, tick),
+    pretrained: await similarityMatrix(inp.layers, inp.pretrained, inp.measure, tick),
+    finetuned: await similarityMatrix(inp.layers, inp.finetuned, inp.measure, tick),
   };
 }
