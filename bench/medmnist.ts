@@ -15,9 +15,9 @@
  * figures quoted in README.md; the last stdout line is JSON. Runs unattended:
  *
  *   nohup nice -n 10 node --import tsx bench/medmnist.ts [--datasets breastmnist,adrenalmnist3d]
- *     [--max-epochs 30] [--patience 5] [--seeds 3] [--finalists 2] [--backend auto] [--out DIR] > medmnist.log &
+ *     [--max-epochs 30] [--patience 5] [--seeds 3] [--finalists 2] [--workers 1] [--backend auto] [--out DIR] > medmnist.log &
  *
- * `--out` (default bench/results/medmnist) keeps the experiment files and searches: started again
+ * `--workers` trials train at the same time (`ttl search --workers`). `--out` (default bench/results/medmnist) keeps the experiment files and searches: started again
  * with the same folder and options, the bench reuses every finished search and continues an
  * interrupted one where it stopped (the search resumes its own trials), so it can run over several
  * sittings; the wall time then sums the sittings' own times as recorded by each search.
@@ -128,6 +128,7 @@ function main(): void {
   const datasets = arg('datasets', Object.keys(DATASETS).join(',')).split(',');
   for (const d of datasets) if (!DATASETS[d]) throw new Error(`unknown data set ${d}; one of ${Object.keys(DATASETS).join(', ')}`);
   const backend = arg('backend', 'auto');
+  const workers = int('workers', '1');
   const out = path.resolve(arg('out', path.join(ROOT, 'bench', 'results', 'medmnist')));
   if (!fs.existsSync(path.join(ROOT, 'dist', 'cli.js'))) throw new Error('dist/cli.js is missing: run `node esbuild.mjs` first');
   fs.mkdirSync(out, { recursive: true });
@@ -137,6 +138,7 @@ function main(): void {
 
   const rows: Row[] = [];
   const wall: Record<string, number> = {};
+  const elapsed: Record<string, number> = {};
   const failures: Record<string, string> = {};
   for (const name of datasets) {
     const runsDir = path.join(out, name);
@@ -147,7 +149,7 @@ function main(): void {
         fs.writeFileSync(file, `${JSON.stringify(experiment(name, o), null, 2)}\n`);
         const t0 = performance.now();
         // an unfinished search of the same experiment in runsDir is continued, its finished trials reused
-        ttl(['search', file, '--runs-dir', runsDir, '--backend', backend, '--json']);
+        ttl(['search', file, '--runs-dir', runsDir, '--backend', backend, '--workers', String(workers), '--json']);
         console.log(`${name}: search done in ${((performance.now() - t0) / 60000).toFixed(1)} min (this sitting)`);
         found = finishedReport(runsDir);
         if (!found) throw new Error(`no report.json under ${runsDir}/searches after the search`);
@@ -156,6 +158,9 @@ function main(): void {
       }
       rows.push(...rowsOf(name, found.report, found.dir));
       wall[name] = found.report.cost?.seconds ?? NaN;
+      // from the search's start to its end, across sittings (a pause between them counts)
+      const state = JSON.parse(fs.readFileSync(path.join(found.dir, 'search.json'), 'utf8')) as { createdAt: string; updatedAt: string };
+      elapsed[name] = (Date.parse(state.updatedAt) - Date.parse(state.createdAt)) / 1000;
     } catch (e) {
       failures[name] = e instanceof Error ? e.message : String(e);
       console.log(`${name} failed: ${failures[name]}`);
@@ -177,13 +182,20 @@ function main(): void {
     }
     for (const p of PUBLISHED[name]) console.log(`| ${name} | ${p.method} | – | ${p.auc} | ${p.acc} | – | – | – | published |`);
   }
-  for (const name of datasets) if (Number.isFinite(wall[name])) console.log(`${name}: ${(wall[name] / 60).toFixed(1)} min of training and probing (the search's own time)`);
+  for (const name of datasets) {
+    if (Number.isFinite(wall[name])) {
+      console.log(
+        `${name}: ${(wall[name] / 60).toFixed(1)} min of training and probing (the runs' own times summed), ${(elapsed[name] / 60).toFixed(1)} min from the search's start to its end`,
+      );
+    }
+  }
   console.log(
     JSON.stringify({
       ...o,
       backend,
       out,
       wallSeconds: wall,
+      elapsedSeconds: elapsed,
       failures,
       rows: rows.map((r) => ({
         dataset: r.dataset,
