@@ -177,7 +177,7 @@ function main(): void {
       const s = r.seeds[0];
       const epochs = r.seeds.map((x) => `${x.epochsRun} (${x.bestEpoch + 1})`).join(', ');
       console.log(
-        `| ${name} | ${r.method} (${r.seeds.length} seeds) | ${r.cut ?? 'all'} | ${pm(agg(r, (x) => x.test.auroc))} | ${pm(agg(r, (x) => x.test.accuracy))} | ${(s.params / 1e3).toFixed(1)} k | ${(s.macs / 1e6).toFixed(1)} M | ${epochs} | ${s.backend} |`,
+        `| ${name} | ${r.method} (${r.seeds.length} seeds) | ${r.cut ?? 'all'} | ${pm(agg(r, (x) => x.test.auroc))} | ${pm(agg(r, (x) => x.test.accuracy))} | ${(s.params / 1e3).toFixed(1)} k | ${(s.macs / 1e6).toFixed(2)} M | ${epochs} | ${s.backend} |`,
       );
     }
     for (const p of PUBLISHED[name]) console.log(`| ${name} | ${p.method} | – | ${p.auc} | ${p.acc} | – | – | – | published |`);
