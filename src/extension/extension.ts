@@ -8,6 +8,7 @@ import { registerJobCommands } from './commands/jobCommands';
 import { registerRunCommands } from './commands/runCommands';
 import { registerSettingsCommands } from './commands/settingsCommands';
 import { registerWeightsCommands } from './commands/weightsCommands';
+import { ExperimentCompletion } from './experiments/completion';
 import { ExperimentDiagnostics } from './experiments/diagnostics';
 import { registerNewExperiment } from './experiments/newExperiment';
 import { JobService } from './jobs/jobService';
@@ -56,6 +57,7 @@ export function activate(context: vscode.ExtensionContext): TtlStudioApi {
   context.subscriptions.push(
     ModelExplorerPanel.register(context, runs),
     registerNewExperiment(),
+    ExperimentCompletion.register(),
     ...registerJobCommands(s),
     ...registerRunCommands(s),
     ...registerSettingsCommands(s),

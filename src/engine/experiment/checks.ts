@@ -67,7 +67,9 @@ export type ProblemCode =
   | 'lwft-k-too-large'
   | 'torch-unsupported'
   | 'device-without-torch'
-  | 'precision-without-torch';
+  | 'precision-without-torch'
+  | 'unknown-property'
+  | 'unknown-value';
 
 export interface SemanticProblem {
   code: ProblemCode;

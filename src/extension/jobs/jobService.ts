@@ -212,7 +212,8 @@ export class JobService implements vscode.Disposable {
       const pct = j.progress.fraction !== undefined ? ` ${Math.round(j.progress.fraction * 100)}%` : '';
       this.statusBar.text = `$(${j.state === 'cancelling' ? 'loading~spin' : 'sync~spin'}) TTL: ${j.title}${pct}${waiting}`;
       this.statusBar.tooltip = `${j.title}: ${j.progress.message ?? j.state}\nClick to cancel.`;
-      this.statusBar.command = { command: COMMANDS.cancelJob, title: 'Cancel Job', arguments: [j.id] };
+      // a plain command id, registered for the extension's lifetime: a click as the job ends finds no job and says so
+      this.statusBar.command = COMMANDS.cancelJob;
     } else if (running.length > 1) {
       this.statusBar.text = `$(sync~spin) TTL: ${running.length} jobs${waiting}`;
       this.statusBar.tooltip = running.map((j) => `${j.title}: ${j.progress.message ?? j.state}`).join('\n') + '\nClick to cancel one.';
