@@ -4,6 +4,7 @@
  * here loads TensorFlow.js or the training code (that happens in the job process).
  */
 import * as vscode from 'vscode';
+import { registerExampleCommands } from './commands/exampleCommands';
 import { registerJobCommands } from './commands/jobCommands';
 import { registerRunCommands } from './commands/runCommands';
 import { registerSettingsCommands } from './commands/settingsCommands';
@@ -62,6 +63,7 @@ export function activate(context: vscode.ExtensionContext): TtlStudioApi {
     ...registerRunCommands(s),
     ...registerSettingsCommands(s),
     ...registerWeightsCommands(s),
+    ...registerExampleCommands(s),
   );
   log.info(`TTL Studio ${String(context.extension.packageJSON.version)} active${vscode.workspace.isTrusted ? '' : ' (untrusted workspace: jobs are disabled)'}`);
 

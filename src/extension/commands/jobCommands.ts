@@ -4,6 +4,7 @@ import * as vscode from 'vscode';
 import { DIAGNOSTIC_SOURCE } from '../experiments/diagnostics';
 import { COMMANDS } from '../ids';
 import type { TtlJob } from '../jobs/jobService';
+import { hasSearchSection } from '../runs/experimentsView';
 import { pathKey } from '../runs/tree';
 import type { Services } from '../services';
 import type { JobOverrides } from '../../shared/jobProtocol';
@@ -162,6 +163,12 @@ export function registerJobCommands(s: Services): vscode.Disposable[] {
     reg(COMMANDS.runSearch, async (arg?: unknown, options?: unknown): Promise<number | undefined> => {
       const uri = await experimentFileFrom(arg, 'Run Cutoff Search');
       if (!uri) return undefined;
+      if (!hasSearchSection(uri.fsPath)) {
+        void vscode.window.showInformationMessage(
+          `TTL: ${basename(uri.fsPath)} has no "search" section, so there is nothing to search: add one (the editor completes it) or run the experiment.`,
+        );
+        return undefined;
+      }
       if (!anyway(options) && (await blockedByProblems(uri, () => vscode.commands.executeCommand(COMMANDS.runSearch, uri, RUN_ANYWAY)))) return undefined;
       const job = jobs.enqueue(`${experimentTitle(uri.fsPath)} (cutoff search)`, {
         kind: 'cli',

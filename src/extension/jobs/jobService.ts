@@ -11,7 +11,7 @@ import type { JobRequest } from '../../shared/jobProtocol';
 import { readRunSummary } from '../../engine/runstore';
 import { formatMetric } from '../../shared/format';
 import type { RunSummary } from '../../shared/formats/summary';
-import { COMMANDS } from '../ids';
+import { COMMANDS, CONTEXT_KEYS } from '../ids';
 import type { LiveProgress } from '../runs/tree';
 import { maxParallelJobs } from '../settings';
 import { logLineForEvent, progressFromEvent } from './progress';
@@ -38,6 +38,7 @@ export class JobService implements vscode.Disposable {
   /** A job started, finished or wrote an epoch: the run store changed. */
   readonly onDidChangeRuns = this.runsChanged.event;
   private readonly statusBar: vscode.StatusBarItem;
+  private wasActive = false;
   private readonly disposables: vscode.Disposable[] = [];
   private readonly kills = new Map<number, () => void>();
   private readonly finished = new Map<number, () => void>();
@@ -202,7 +203,12 @@ export class JobService implements vscode.Disposable {
   private updateStatusBar(): void {
     const running = this.queue.running();
     const queued = this.queue.active().filter((j) => j.state === 'queued');
-    if (!running.length && !queued.length) {
+    const active = running.length + queued.length > 0;
+    if (active !== this.wasActive) {
+      this.wasActive = active;
+      void vscode.commands.executeCommand('setContext', CONTEXT_KEYS.jobsActive, active);
+    }
+    if (!active) {
       this.statusBar.hide();
       return;
     }
