@@ -14,16 +14,20 @@ import type { RunSummary } from '../../shared/formats/summary';
 import { COMMANDS, CONTEXT_KEYS } from '../ids';
 import type { LiveProgress } from '../runs/tree';
 import { maxParallelJobs } from '../settings';
-import { logLineForEvent, progressFromEvent } from './progress';
+import { deviceStatus, logLineForEvent, progressFromEvent } from './progress';
 import { isEnded, JobQueue, type Execution, type ExecutionContext, type Job, type JobOutcome } from './queue';
 import { startJob } from './jobProcess';
 import { downloadWeightsTitle, weightsAskedFor } from '../weights/weights';
+import { torchInstallCommand, torchMissing } from '../torch/backendChoices';
 
 export type JobSpec =
   | { kind: 'worker'; request: JobRequest; cwd?: string; experimentFile?: string }
   | { kind: 'cli'; command: string; args: string[]; cwd?: string; experimentFile?: string; runDir?: string };
 
 export type TtlJob = Job<JobSpec>;
+
+/** A failure that is about the backend or device, not the experiment: offers Select Backend. */
+const BACKEND_FAILURE = /\b(backend|torch|CUDA|MPS|train\.device|device '|Python)\b/i;
 
 /** Grace period between asking a job to stop and killing its process. */
 export const CANCEL_GRACE_MS = 10_000;
@@ -38,6 +42,8 @@ export class JobService implements vscode.Disposable {
   /** A job started, finished or wrote an epoch: the run store changed. */
   readonly onDidChangeRuns = this.runsChanged.event;
   private readonly statusBar: vscode.StatusBarItem;
+  /** The running job's device and, on CUDA, its memory. */
+  private readonly deviceBar: vscode.StatusBarItem;
   private wasActive = false;
   private readonly disposables: vscode.Disposable[] = [];
   private readonly kills = new Map<number, () => void>();
@@ -60,6 +66,10 @@ export class JobService implements vscode.Disposable {
     this.queue = new JobQueue<JobSpec>({ executor: (job, ctx) => this.execute(job, ctx), maxParallel: maxParallelJobs });
     this.statusBar = vscode.window.createStatusBarItem('ttl.jobs', vscode.StatusBarAlignment.Left, 50);
     this.statusBar.name = 'TTL Studio Jobs';
+    this.deviceBar = vscode.window.createStatusBarItem('ttl.device', vscode.StatusBarAlignment.Left, 49);
+    this.deviceBar.name = 'TTL Studio Device';
+    this.deviceBar.command = COMMANDS.selectBackend;
+    this.disposables.push(this.deviceBar);
     this.disposables.push(this.statusBar, this.liveChanged, this.jobsChanged, this.runsChanged);
     const sub = this.queue.onDidChange((job, change) => this.onJobChange(job, change));
     this.disposables.push({ dispose: () => sub.dispose() });
@@ -208,6 +218,13 @@ export class JobService implements vscode.Disposable {
       this.wasActive = active;
       void vscode.commands.executeCommand('setContext', CONTEXT_KEYS.jobsActive, active);
     }
+    const device = running.length === 1 ? deviceStatus(running[0].progress) : undefined;
+    if (device) {
+      this.deviceBar.text = device.text;
+      this.deviceBar.tooltip = `${device.tooltip}\nClick to choose the backend of the next jobs.`;
+      this.deviceBar.accessibilityInformation = { label: device.tooltip.replace(/\n/g, '. ') };
+      this.deviceBar.show();
+    } else this.deviceBar.hide();
     if (!active) {
       this.statusBar.hide();
       return;
@@ -258,13 +275,21 @@ export class JobService implements vscode.Disposable {
       const actions = ['Show Logs'];
       const resumable = !o.inputError && o.runDirs.some((d) => !existsSync(join(d, 'summary.json')));
       if (resumable) actions.push('Resume');
-      const hint = o.outOfMemory ? ' Try a smaller train.batchSize or data.imageSize.' : '';
+      let hint = o.outOfMemory ? ' Try a smaller train.batchSize or data.imageSize.' : '';
+      // a run that failed on its backend (not installed, no such device, no torch): offer the picker
+      if (BACKEND_FAILURE.test(o.error)) actions.unshift('Select Backend');
+      if (torchMissing(o.error)) {
+        const python = job.spec.kind === 'worker' ? (job.spec.request.python ?? 'python3') : 'python3';
+        const nvidia = process.platform === 'linux' && existsSync('/proc/driver/nvidia/version');
+        hint += ` Install it with: ${torchInstallCommand(python, process.platform, nvidia)}`;
+      }
       // a run or search that stopped because the weights it asks for are not fetched: offer the download
       const weights = weightsAskedFor(o.error);
       const download = weights && downloadWeightsTitle(weights);
       if (download) actions.unshift(download);
       void vscode.window.showErrorMessage(`TTL: ${job.title} failed: ${o.error}${hint}`, ...actions).then((pick) => {
         if (pick === download && weights) void vscode.commands.executeCommand(COMMANDS.fetchWeights, weights.name);
+        if (pick === 'Select Backend') void vscode.commands.executeCommand(COMMANDS.selectBackend);
         if (pick === 'Show Logs') this.log.show(true);
         if (pick === 'Resume') void vscode.commands.executeCommand(COMMANDS.resumeRun, o.runDirs[o.runDirs.length - 1]);
       });
