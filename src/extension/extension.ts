@@ -4,6 +4,7 @@
  * here loads TensorFlow.js or the training code (that happens in the job process).
  */
 import * as vscode from 'vscode';
+import { askDoctor } from './commands/backendPicker';
 import { registerExampleCommands } from './commands/exampleCommands';
 import { registerJobCommands } from './commands/jobCommands';
 import { registerRunCommands } from './commands/runCommands';
@@ -20,6 +21,7 @@ import { ExperimentsView } from './runs/experimentsView';
 import { RunsModel } from './runs/runsModel';
 import type { ExperimentNode } from './runs/tree';
 import type { Services } from './services';
+import { backendChoices, type BackendChoice } from './torch/backendChoices';
 
 /** A job as the extension's API reports it. */
 export interface JobInfo {
@@ -40,6 +42,8 @@ export interface TtlStudioApi {
   jobs(): JobInfo[];
   /** Resolves when the job has ended. */
   whenJobEnded(id: number): Promise<JobInfo>;
+  /** What Select Compute Backend lists: `ttl doctor`'s backends and devices, available or not and why. */
+  computeBackends(): Promise<BackendChoice[]>;
 }
 
 let services: Services | undefined;
@@ -84,6 +88,7 @@ export function activate(context: vscode.ExtensionContext): TtlStudioApi {
       if (!job) throw new Error(`no job #${id}`);
       return info(await jobs.whenEnded(job));
     },
+    computeBackends: async () => backendChoices(await askDoctor(s)),
   };
 }
 
