@@ -1,7 +1,7 @@
 // TTL Studio as a user sees it: the sidebar, "TTL: Run Experiment" from the command palette, the
 // progress notification and status bar item, and the finished run in the Experiments view.
 import type { BrowserCheck, CheckContext } from './types';
-import { openWorkbench, runCommand } from './workbench';
+import { findCommand, openWorkbench, runCommand } from './workbench';
 import { openExperimentFile, openTtlSidebar, runAndWaitForFinishedRun, sidebarRow, writeTinyExperiment } from './ttl';
 
 const NAME = 'breastmnist-ui';
@@ -30,6 +30,27 @@ export const checks: BrowserCheck[] = [
           .catch(() => undefined);
         await page.waitForTimeout(3_000);
       }
+    },
+  },
+  {
+    name: 'TTL Studio: Select Compute Backend shows which backends work here and why',
+    timeoutMs: 120_000,
+    async run(ctx) {
+      const { page } = ctx;
+      await openWorkbench(ctx);
+      // (not runCommand: the command opens a quick pick of its own at once)
+      await (await findCommand(page, 'TTL: Select Compute Backend')).click();
+      const rows = page.locator('.quick-input-widget .quick-input-list .monaco-list-row');
+      const wasm = rows
+        .filter({ hasText: /wasm/ })
+        .filter({ hasText: /available/ })
+        .first();
+      await wasm.waitFor({ state: 'visible', timeout: 90_000 });
+      const missing = rows.filter({ hasText: /not available/ }).first();
+      await missing.waitFor({ state: 'visible', timeout: 10_000 });
+      ctx.log(`picker: ${(await wasm.innerText()).replace(/\s+/g, ' ')} | ${(await missing.innerText()).replace(/\s+/g, ' ')}`);
+      await ctx.screenshot('ttl-select-backend');
+      await page.keyboard.press('Escape');
     },
   },
 ];
