@@ -236,8 +236,9 @@ export function registerJobCommands(s: Services): vscode.Disposable[] {
           job.state === 'queued'
             ? 'It has not started yet.'
             : 'Training stops after the current batch; a cancelled run keeps its finished epochs and can be resumed (Resume Run).';
-        const answer = await vscode.window.showWarningMessage(`Cancel ${job.title}?`, { modal: true, detail }, 'Cancel Job');
-        if (answer !== 'Cancel Job') return false;
+        // (not "Cancel Job": the dialog's own Cancel button would sit beside it)
+        const answer = await vscode.window.showWarningMessage(`Stop ${job.title}?`, { modal: true, detail }, 'Stop Job');
+        if (answer !== 'Stop Job') return false;
       }
       const ok = jobs.queue.cancel(id);
       if (ok) s.log.info(`job #${id}: cancel requested`);
