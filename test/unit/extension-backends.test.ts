@@ -1,28 +1,47 @@
-// Select Compute Backend's list from `ttl doctor`, the torch install command, and the device status item.
+// Select Compute Backend's list from `ttl doctor`'s report (the real one is read in the e2e suite), the torch install command, and the device status item.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as path from 'node:path';
-import { ROOT, ttlWithin } from './bin';
-import { backendChoices, torchInstallCommand, torchMissing, type DoctorAnswer } from '../../src/extension/torch/backendChoices';
+import { backendChoices, torchInstallCommand, torchMissing } from '../../src/extension/torch/backendChoices';
 import { deviceStatus } from '../../src/extension/jobs/progress';
 
-const PYTHON = path.join(ROOT, 'python', '.venv', 'bin', 'python');
-
 describe('backend choices', () => {
-  test('the real `ttl doctor --json` here: wasm available, native TensorFlow not installed (with why), torch on the CPU, CUDA unavailable', () => {
-    const r = ttlWithin(120_000, 'doctor', '--json', '--python', PYTHON);
-    assert.equal(r.code, 0, r.stderr);
-    const answer = JSON.parse(r.last) as DoctorAnswer;
-    const choices = backendChoices(answer);
-    const by = (label: string) => choices.find((c) => c.label === label)!;
-    assert.equal(choices[0].backend, 'auto');
-    assert.equal(by('wasm').available, true);
-    assert.equal(by('tensorflow').available, false);
-    assert.match(by('tensorflow').why, /not installed|failed/);
-    assert.equal(by('torch on the CPU').available, true);
-    assert.match(by('torch on the CPU').why, /^torch 2\./);
-    assert.equal(by('torch on CUDA').available, false);
-    assert.match(by('torch on CUDA').why, /CPU build|no CUDA device/);
+  test("a doctor's report: each TensorFlow.js backend, and torch on each CUDA device, MPS and the CPU, with why", () => {
+    const torch = {
+      python: '/v/bin/python',
+      source: 'ttl.pythonPath',
+      ok: true,
+      report: {
+        python: { executable: '/v/bin/python', version: '3.11.2' },
+        torch: { version: '2.5.1', cuda: '12.4', cudnn: 90100 },
+        device: { requested: 'auto', chosen: 'cuda:0', name: 'NVIDIA L4' },
+        cuda: { available: true, deviceCount: 2, devices: [0, 1].map((index) => ({ index, name: 'NVIDIA L4', memoryBytes: 24 * 2 ** 30, capability: '8.9' })) },
+        mps: { built: false, available: false },
+        ok: true,
+      },
+    };
+    const choices = backendChoices({
+      candidates: [
+        { name: 'tensorflow', available: false, reason: 'not installed (@tensorflow/tfjs-node)' },
+        { name: 'wasm', available: true, reason: 'bundled' },
+      ],
+      torch,
+      auto: { backend: 'torch', device: 'cuda:0', reason: 'a GPU' },
+    });
+    assert.deepEqual(
+      choices.map((c) => [c.label, c.available, c.device]),
+      [
+        ['auto', true, undefined],
+        ['tensorflow', false, undefined],
+        ['wasm', true, undefined],
+        ['torch on cuda:0', true, 'cuda:0'],
+        ['torch on cuda:1', true, 'cuda:1'],
+        ['torch on Apple MPS', false, 'mps'],
+        ['torch on the CPU', true, 'cpu'],
+      ],
+    );
+    assert.equal(choices[1].why, 'not installed (@tensorflow/tfjs-node)');
+    assert.equal(choices[3].why, 'NVIDIA L4, 24.0 GiB (torch 2.5.1, CUDA 12.4)');
+    assert.match(choices[0].why, /picks here: torch on cuda:0 \(a GPU\)/);
   });
 
   test('a Python without torch: one unavailable torch entry, and the install command for the platform', () => {
