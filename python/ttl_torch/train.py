@@ -474,11 +474,23 @@ class Worker:
             if not math.isfinite(value):
                 raise Diverged(f"the model diverged: the training loss is {value} at epoch {epoch}, step {step + 1}; lower train.lr")
             loss_sum += value * len(idx)
-            self.ch.send(type="batch", runDir=self.run_dir, epoch=epoch, epochs=epochs, step=step + 1, steps=steps)
+            self.ch.send(type="batch", runDir=self.run_dir, epoch=epoch, epochs=epochs, step=step + 1, steps=steps, **self._memory())
         self._sync()
         train_seconds = time.perf_counter() - t0
         out = {s: self._predict(self.splits[s]) for s in p.get("predict", ["val"])}
         return {"trainLoss": _finite(loss_sum / len(order)), "trainSeconds": train_seconds, "splits": out}
+
+    def _memory(self) -> Dict[str, Any]:
+        """The CUDA device's memory for a batch event (host-side counters, no synchronisation); nothing elsewhere."""
+        if self.device.type != "cuda":
+            return {}
+        return {
+            "memory": {
+                "allocatedBytes": int(torch.cuda.memory_allocated(self.device)),
+                "reservedBytes": int(torch.cuda.memory_reserved(self.device)),
+                "totalBytes": int(torch.cuda.get_device_properties(self.device).total_memory),
+            }
+        }
 
     def save(self, p: Dict[str, Any]) -> Dict[str, Any]:
         # best first, then last: the last checkpoint's loop state never names a best epoch that

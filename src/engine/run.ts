@@ -380,7 +380,7 @@ async function trainSeed(ctx: Context, openRun: () => RunHandle, seed: number, r
         }
         handle.reconcileMetrics(trainer.state.epoch);
       }
-      emit({ type: 'run-started', runDir: handle.dir, runId: handle.id, seed, epochs: exp.train.epochs, resumedFromEpoch: resumedFrom });
+      emit({ type: 'run-started', runDir: handle.dir, runId: handle.id, seed, epochs: exp.train.epochs, resumedFromEpoch: resumedFrom, device: ctx.engine });
       emit({
         type: 'log',
         level: 'info',

@@ -4,10 +4,13 @@
  * here loads TensorFlow.js or the training code (that happens in the job process).
  */
 import * as vscode from 'vscode';
+import { askDoctor } from './commands/backendPicker';
+import { registerExampleCommands } from './commands/exampleCommands';
 import { registerJobCommands } from './commands/jobCommands';
 import { registerRunCommands } from './commands/runCommands';
 import { registerSettingsCommands } from './commands/settingsCommands';
 import { registerWeightsCommands } from './commands/weightsCommands';
+import { ExperimentCompletion } from './experiments/completion';
 import { ExperimentDiagnostics } from './experiments/diagnostics';
 import { registerNewExperiment } from './experiments/newExperiment';
 import { JobService, type JobNotice } from './jobs/jobService';
@@ -18,6 +21,7 @@ import { ExperimentsView } from './runs/experimentsView';
 import { RunsModel } from './runs/runsModel';
 import type { ExperimentNode } from './runs/tree';
 import type { Services } from './services';
+import { backendChoices, type BackendChoice } from './torch/backendChoices';
 
 /** A job as the extension's API reports it. */
 export interface JobInfo {
@@ -40,6 +44,8 @@ export interface TtlStudioApi {
   whenJobEnded(id: number): Promise<JobInfo>;
   /** The notifications jobs ended with (one per job), oldest first. */
   jobNotices(): JobNotice[];
+  /** What Select Compute Backend lists: `ttl doctor`'s backends and devices, available or not and why. */
+  computeBackends(): Promise<BackendChoice[]>;
 }
 
 let services: Services | undefined;
@@ -58,10 +64,12 @@ export function activate(context: vscode.ExtensionContext): TtlStudioApi {
   context.subscriptions.push(
     ModelExplorerPanel.register(context, runs),
     registerNewExperiment(),
+    ExperimentCompletion.register(),
     ...registerJobCommands(s),
     ...registerRunCommands(s),
     ...registerSettingsCommands(s),
     ...registerWeightsCommands(s),
+    ...registerExampleCommands(s),
   );
   log.info(`TTL Studio ${String(context.extension.packageJSON.version)} active${vscode.workspace.isTrusted ? '' : ' (untrusted workspace: jobs are disabled)'}`);
 
@@ -83,6 +91,7 @@ export function activate(context: vscode.ExtensionContext): TtlStudioApi {
       if (!job) throw new Error(`no job #${id}`);
       return info(await jobs.whenEnded(job));
     },
+    computeBackends: async () => backendChoices(await askDoctor(s)),
   };
 }
 

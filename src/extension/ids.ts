@@ -26,12 +26,21 @@ export const COMMANDS = {
   refresh: 'ttl.refresh',
   clearFinishedJobs: 'ttl.clearFinishedJobs',
   fetchWeights: 'ttl.fetchWeights',
+  openExample: 'ttl.openExample',
 } as const;
 
 export const VIEWS = {
   container: 'ttlStudio',
   experiments: 'ttl.experiments',
   jobs: 'ttl.jobs',
+} as const;
+
+/** Context keys the manifest's `when` clauses read. */
+export const CONTEXT_KEYS = {
+  /** Paths of the experiment files with a `search` section. */
+  searchExperiments: 'ttl.searchExperiments',
+  /** Whether a job is queued or running. */
+  jobsActive: 'ttl.jobsActive',
 } as const;
 
 export const PANELS = {

@@ -39,13 +39,21 @@ export type JobEvent =
   /** `done` of `total` `unit`s (default "images") of a named phase. */
   | { type: 'phase'; phase: string; done?: number; total?: number; unit?: string }
   | { type: 'log'; level: LogLevel; message: string }
-  | { type: 'run-started'; runDir: string; runId: string; seed: number; epochs: number; resumedFromEpoch?: number }
-  /** 0-based `epoch`; `step` of `steps` batches done. */
-  | { type: 'batch'; runDir: string; epoch: number; epochs: number; step: number; steps: number }
+  /** `device`: what computes (`wasm`, `cuda:0`, `cpu`…), `deviceName` its name (torch). */
+  | { type: 'run-started'; runDir: string; runId: string; seed: number; epochs: number; resumedFromEpoch?: number; device?: string; deviceName?: string }
+  /** 0-based `epoch`; `step` of `steps` batches done; `memory`: the CUDA device's, from torch.cuda (torch on CUDA only). */
+  | { type: 'batch'; runDir: string; epoch: number; epochs: number; step: number; steps: number; memory?: DeviceMemory }
   | { type: 'epoch'; runDir: string; record: EpochRecord; epochs: number }
   | { type: 'run-finished'; runDir: string; summary: RunSummary };
 
 export type EventSink = (event: JobEvent) => void;
+
+/** A CUDA device's memory during training: bytes allocated by tensors, reserved by torch's caching allocator, and in all. */
+export interface DeviceMemory {
+  allocatedBytes: number;
+  reservedBytes: number;
+  totalBytes: number;
+}
 
 // ---------------------------------------------------------------------------------------------
 // Results: what `done` carries, by the kind of job.

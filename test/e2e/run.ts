@@ -621,6 +621,7 @@ const PACKAGED = [
   'media',
   'schema',
   'models',
+  'examples/breastmnist',
   'python/pyproject.toml',
   'python/ttl_torch',
 ];

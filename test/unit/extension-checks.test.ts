@@ -128,10 +128,47 @@ describe('experiment checks', () => {
     assert.deepEqual(checkExperimentSemantics(experiment({ backbone: 'models/m.json', cut: 'stage2' }), FILE, env({ data: 'dir' }, { 'models/m.json': layers })), []);
   });
 
-  test('what the schema reports is not reported again', () => {
-    // unknown built-in name, wrong types, unknown kind: all schema problems
-    const text = '{ "data": { "path": 3 }, "model": { "backbone": "resnet" }, "strategy": { "kind": "xyz", "cut": "nope" } }';
-    assert.deepEqual(checkExperimentSemantics(text, FILE, env()), []);
+  test('unknown properties and values are errors worded as `ttl run` words them, with the close name to offer', async () => {
+    const { checkExperimentText } = await import('../../src/engine/experiment');
+    const text = [
+      '{',
+      '  "data": { "path": "data", "fromat": "npz" },',
+      '  "model": { "backbone": "mobilenet_v2" },',
+      '  "strategy": { "kind": "ttl", "cut": "conv_pw_7_relu", "k": 3 },',
+      '  "train": { "optimizer": "adamm", "epoch": 3, "seeds": [1] },',
+      '  "search": { "candidates": "block", "strategies": ["ttl", "tff"] }',
+      '}',
+    ].join('\n');
+    const editor = checkExperimentSemantics(text, FILE, env({ data: 'dir' }));
+    assert.ok(editor.every((p) => p.severity === 'error'));
+    const place = (p: { offset: number }) => ({ line: positionAt(text, p.offset).line + 1, column: positionAt(text, p.offset).character + 1 });
+    const cli = checkExperimentText(text, FILE).problems.filter((p) => !/expected an array/.test(p.message));
+    assert.deepEqual(
+      editor.map((p) => ({ path: p.path, message: p.message, ...place(p) })),
+      cli,
+    );
+    assert.deepEqual(
+      editor.map((p) => [p.code, p.path, at(text, p), p.suggestions?.[0]]),
+      [
+        ['unknown-property', '/data/fromat', '"fromat"', 'format'],
+        ['unknown-value', '/model/backbone', '"mobilenet_v2"', 'mobilenet_v1'],
+        ['unknown-property', '/strategy/k', '"k"', undefined],
+        ['unknown-value', '/train/optimizer', '"adamm"', 'adam'],
+        ['unknown-property', '/train/epoch', '"epoch"', 'epochs'],
+        ['unknown-value', '/search/candidates', '"block"', 'blocks'],
+        ['unknown-value', '/search/strategies/1', '"tff"', 'tf'],
+      ],
+    );
+    // an unknown strategy kind: the kind only (its other properties cannot be judged)
+    const kind = checkExperimentSemantics(
+      '{ "data": { "path": "data" }, "model": { "backbone": "mobilenet_v1" }, "strategy": { "kind": "tll", "cut": "x" } }',
+      FILE,
+      env({ data: 'dir' }),
+    );
+    assert.deepEqual(
+      kind.map((p) => [p.code, p.message]),
+      [['unknown-value', 'unknown strategy kind "tll": expected one of "ftl", "ttl", "tf", "lwft", "probe" (did you mean "ttl"?)']],
+    );
   });
 
   test('text that is not a JSON object, or is half typed, gives no problems or only certain ones', () => {

@@ -150,10 +150,11 @@ describe('new experiment template', () => {
       strategy: { kind: 'ttl', cut: 'conv4_x' },
     });
     const exp = JSON.parse(text);
-    assert.deepEqual(exp.data, { format: 'folder', path: '../data/chest', imageSize: 224 });
+    assert.deepEqual(exp.data, { format: 'folder', path: '../data/chest', imageSize: 64 });
     assert.deepEqual(exp.model, { backbone: 'resnet18', weights: '../weights/r18.safetensors' });
     assert.deepEqual(exp.strategy, { kind: 'ttl', cut: 'conv4_x' });
-    assert.equal(exp.train.epochs, 10);
+    assert.equal(exp.train.epochs, 8);
+    assert.ok(!('$schema' in exp), 'the extension associates the schema with *.ttl.json');
     assert.ok(text.endsWith('}\n'));
     const scratch = JSON.parse(
       experimentText({ name: 'x', file, format: 'npz', dataPath: path.resolve('/ws/exps/d.npz'), backbone: 'resnet50', pretrained: false, strategy: { kind: 'lwft', k: 2 } }),

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { doctor } from '../../engine/backend';
 import { cachedTorchDoctor, decideAutoEngine } from '../../engine/torch/python';
 import { out } from '../output';
+import { commandSession, EVENTS_FLAG, EVENTS_HELP } from '../session';
 
 export function doctorCommand(program: Command): void {
   program
@@ -10,6 +11,7 @@ export function doctorCommand(program: Command): void {
     .option('--python <path>', 'the Python of the torch engine (default: $TTL_PYTHON, python/.venv, python3)')
     .option('--device <device>', 'the torch device to check: auto, cuda, cuda:N, mps or cpu', 'auto')
     .option('--json', 'print one JSON object')
+    .option(EVENTS_FLAG, EVENTS_HELP)
     .action(async (o: { json?: boolean; python?: string; device?: string }) => {
       const tfjs = await doctor({});
       const torch = await cachedTorchDoctor({ python: o.python, device: o.device });
@@ -21,7 +23,7 @@ export function doctorCommand(program: Command): void {
         auto:
           auto.engine === 'torch' ? { backend: 'torch', device: auto.device, reason: auto.reason } : { backend: tfjs.chosen, reason: `${auto.reason}; ${tfjs.chosenReason}` },
       };
-      if (o.json) return out.json(r);
-      out.data(JSON.stringify(r, null, 2));
+      // with --events (the editor's Select Compute Backend) the report is the job's `check` result
+      await commandSession().result({ kind: 'check', check: r as unknown as Record<string, unknown> }, () => (o.json ? out.json(r) : out.data(JSON.stringify(r, null, 2))));
     });
 }

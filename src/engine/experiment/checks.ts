@@ -73,7 +73,9 @@ export type ProblemCode =
   | 'precision-without-torch'
   | 'segment-unsupported'
   | 'metric-of-other-task'
-  | 'segment-setting-ignored';
+  | 'segment-setting-ignored'
+  | 'unknown-property'
+  | 'unknown-value';
 
 export interface SemanticProblem {
   code: ProblemCode;

@@ -33,11 +33,7 @@ export function describeSchemaErrors(errors: ErrorObject[]): Problem[] {
     if (/^\/model\/backbone$/.test(path) && e.keyword !== 'type') {
       if (backbonePaths.has(path)) continue;
       backbonePaths.add(path);
-      const got = String(e.data);
-      out.push({
-        path,
-        message: `unknown backbone ${JSON.stringify(got)}: expected one of ${BUILTIN_BACKBONES.join(', ')}${didYouMean(got, BUILTIN_BACKBONES)} or the path of a model.json`,
-      });
+      out.push({ path, message: unknownBackboneMessage(String(e.data)) });
       continue;
     }
     switch (e.keyword) {
@@ -51,15 +47,7 @@ export function describeSchemaErrors(errors: ErrorObject[]): Problem[] {
       }
       case 'additionalProperties': {
         const extra = (e.params as { additionalProperty: string }).additionalProperty;
-        const allowed = Object.keys(parent.properties ?? {});
-        const kind = strategyKindOf(e);
-        const hint = kind
-          ? `; strategy kind "${kind}" accepts: ${allowed.join(', ')}`
-          : didYouMean(
-              extra,
-              allowed.filter((a) => a !== '$schema'),
-            );
-        out.push({ path: joinPointer(path, extra), message: `unknown property "${extra}"${hint}`, atKey: true });
+        out.push({ path: joinPointer(path, extra), message: unknownPropertyMessage(extra, Object.keys(parent.properties ?? {}), strategyKindOf(e)), atKey: true });
         break;
       }
       case 'type': {
@@ -68,14 +56,7 @@ export function describeSchemaErrors(errors: ErrorObject[]): Problem[] {
         break;
       }
       case 'enum': {
-        const allowed = (e.params as { allowedValues: unknown[] }).allowedValues;
-        const list = allowed.map((a) => JSON.stringify(a)).join(', ');
-        const near = typeof e.data === 'string' ? didYouMean(e.data, allowed.map(String)) : '';
-        const message =
-          path === '/strategy/kind'
-            ? `unknown strategy kind ${JSON.stringify(e.data)}: expected one of ${list}${near}`
-            : `expected one of ${list}, got ${show(e.data)}${near}`;
-        out.push({ path, message });
+        out.push({ path, message: enumMessage(path, e.data, (e.params as { allowedValues: unknown[] }).allowedValues) });
         break;
       }
       case 'minimum':
@@ -133,12 +114,41 @@ function strategyKindOf(e: ErrorObject): string | undefined {
   return m ? STRATEGY_KINDS[Number(m[1])] : undefined;
 }
 
+/** The one candidate close enough to `value` to be what was meant, or undefined. */
+export function closestName(value: string, candidates: readonly string[]): string | undefined {
+  const [best] = nearestNames(value, candidates, 1);
+  if (best === undefined || best === value) return undefined;
+  const close = best.toLowerCase().includes(value.toLowerCase()) || distance(value.toLowerCase(), best.toLowerCase()) <= Math.max(2, Math.floor(value.length / 3));
+  return close ? best : undefined;
+}
+
 /** ` (did you mean "x"?)` when one candidate is close to `value`, else ''. */
 export function didYouMean(value: string, candidates: readonly string[]): string {
-  const [best] = nearestNames(value, candidates, 1);
-  if (best === undefined || best === value) return '';
-  const close = best.toLowerCase().includes(value.toLowerCase()) || distance(value.toLowerCase(), best.toLowerCase()) <= Math.max(2, Math.floor(value.length / 3));
-  return close ? ` (did you mean ${JSON.stringify(best)}?)` : '';
+  const best = closestName(value, candidates);
+  return best === undefined ? '' : ` (did you mean ${JSON.stringify(best)}?)`;
+}
+
+/** The message for a backbone that is neither a built-in nor a model.json path. */
+export function unknownBackboneMessage(got: string): string {
+  return `unknown backbone ${JSON.stringify(got)}: expected one of ${BUILTIN_BACKBONES.join(', ')}${didYouMean(got, BUILTIN_BACKBONES)} or the path of a model.json`;
+}
+
+/** The message for a property the schema does not allow (`kind`: inside a strategy of that kind). */
+export function unknownPropertyMessage(extra: string, allowed: readonly string[], kind?: string): string {
+  const hint = kind
+    ? `; strategy kind "${kind}" accepts: ${allowed.join(', ')}`
+    : didYouMean(
+        extra,
+        allowed.filter((a) => a !== '$schema'),
+      );
+  return `unknown property "${extra}"${hint}`;
+}
+
+/** The message for a value outside the schema's `enum` at `path`. */
+export function enumMessage(path: string, got: unknown, allowed: readonly unknown[]): string {
+  const list = allowed.map((a) => JSON.stringify(a)).join(', ');
+  const near = typeof got === 'string' ? didYouMean(got, allowed.map(String)) : '';
+  return path === '/strategy/kind' ? `unknown strategy kind ${JSON.stringify(got)}: expected one of ${list}${near}` : `expected one of ${list}, got ${show(got)}${near}`;
 }
 
 /** The problems without repeats (same path and message). */

@@ -206,7 +206,16 @@ export async function trainSeedTorch(a: TorchSeedInput): Promise<TorchSeedResult
     }
     // metrics lines of epochs the last checkpoint does not hold (a kill between the two) are trained again
     if (a.resume) handle.reconcileMetrics(state.epoch);
-    emit({ type: 'run-started', runDir: handle.dir, runId: handle.id, seed, epochs: o.epochs, resumedFromEpoch: resumedFrom });
+    emit({
+      type: 'run-started',
+      runDir: handle.dir,
+      runId: handle.id,
+      seed,
+      epochs: o.epochs,
+      resumedFromEpoch: resumedFrom,
+      device: setup.device,
+      deviceName: setup.deviceName,
+    });
     emit({
       type: 'log',
       level: 'info',

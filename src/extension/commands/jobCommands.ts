@@ -2,8 +2,10 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import * as vscode from 'vscode';
+import { DIAGNOSTIC_SOURCE } from '../experiments/diagnostics';
 import { COMMANDS } from '../ids';
 import type { TtlJob } from '../jobs/jobService';
+import { hasSearchSection } from '../runs/experimentsView';
 import { pathKey } from '../runs/tree';
 import type { Services } from '../services';
 import type { JobOverrides } from '../../shared/jobProtocol';
@@ -13,6 +15,10 @@ import { experimentFileFrom, pickRun, runDirsFromArgs } from './pick';
 import { ftlExperimentText, ftlRunFor } from '../panel/panelData';
 import { readStrategy } from '../panel/cutEdit';
 import type { RunRecord } from '../../engine/runstore';
+
+/** The second argument of Run Experiment and Run Cutoff Search that starts the job despite problems. */
+const RUN_ANYWAY = { ignoreProblems: true };
+const anyway = (options: unknown) => typeof options === 'object' && options !== null && (options as { ignoreProblems?: unknown }).ignoreProblems === true;
 
 const experimentTitle = (file: string) => basename(file).replace(/\.ttl\.json$/i, '');
 
@@ -45,6 +51,33 @@ export function registerJobCommands(s: Services): vscode.Disposable[] {
       device: deviceForJob(file),
       ...(found.python ? { python: found.python, pythonSource: found.source } : {}),
     };
+  }
+
+  /**
+   * Whether the experiment file has errors (the checker's, and any other source's: JSON syntax):
+   * then the job is not started and one message says how many, with Show Problems and Run
+   * Anyway (which calls `again`).
+   */
+  async function blockedByProblems(uri: vscode.Uri, again: () => unknown): Promise<boolean> {
+    const doc = await vscode.workspace.openTextDocument(uri);
+    const ours = s.diagnostics.check(doc);
+    const others = vscode.languages.getDiagnostics(uri).filter((d) => d.source !== DIAGNOSTIC_SOURCE);
+    const errors = [...ours, ...others].filter((d) => d.severity === vscode.DiagnosticSeverity.Error).sort((a, b) => a.range.start.compareTo(b.range.start));
+    if (!errors.length) return false;
+    const n = errors.length;
+    const first = errors[0];
+    const name = basename(uri.fsPath);
+    s.log.warn(`${name}: not started, ${n} problem${n === 1 ? '' : 's'}; first at line ${first.range.start.line + 1}: ${first.message}`);
+    void vscode.window
+      .showErrorMessage(`TTL: ${name} has ${n} problem${n === 1 ? '' : 's'} (line ${first.range.start.line + 1}: ${first.message})`, 'Show Problems', 'Run Anyway')
+      .then(async (pick) => {
+        if (pick === 'Show Problems') {
+          await vscode.window.showTextDocument(doc, { selection: first.range });
+          await vscode.commands.executeCommand('workbench.actions.view.problems');
+        }
+        if (pick === 'Run Anyway') again();
+      });
+    return true;
   }
 
   /** Grad-CAM of files (images, or volumes for a 3D model) or of samples of the run's own data, as a CLI job. */
@@ -162,9 +195,10 @@ export function registerJobCommands(s: Services): vscode.Disposable[] {
   return [
     reg(COMMANDS.analyzeFtlRun, (arg?: unknown) => analyzeFtl(arg)),
 
-    reg(COMMANDS.runExperiment, async (arg?: unknown): Promise<number | undefined> => {
+    reg(COMMANDS.runExperiment, async (arg?: unknown, options?: unknown): Promise<number | undefined> => {
       const uri = await experimentFileFrom(arg, 'Run Experiment');
       if (!uri) return undefined;
+      if (!anyway(options) && (await blockedByProblems(uri, () => vscode.commands.executeCommand(COMMANDS.runExperiment, uri, RUN_ANYWAY)))) return undefined;
       const job = jobs.enqueue(experimentTitle(uri.fsPath), {
         kind: 'worker',
         experimentFile: uri.fsPath,
@@ -198,9 +232,16 @@ export function registerJobCommands(s: Services): vscode.Disposable[] {
       return job?.id;
     }),
 
-    reg(COMMANDS.runSearch, async (arg?: unknown): Promise<number | undefined> => {
+    reg(COMMANDS.runSearch, async (arg?: unknown, options?: unknown): Promise<number | undefined> => {
       const uri = await experimentFileFrom(arg, 'Run Cutoff Search');
       if (!uri) return undefined;
+      if (!hasSearchSection(uri.fsPath)) {
+        void vscode.window.showInformationMessage(
+          `TTL: ${basename(uri.fsPath)} has no "search" section, so there is nothing to search: add one (the editor completes it) or run the experiment.`,
+        );
+        return undefined;
+      }
+      if (!anyway(options) && (await blockedByProblems(uri, () => vscode.commands.executeCommand(COMMANDS.runSearch, uri, RUN_ANYWAY)))) return undefined;
       const job = jobs.enqueue(`${experimentTitle(uri.fsPath)} (cutoff search)`, {
         kind: 'cli',
         command: 'search',
@@ -225,8 +266,10 @@ export function registerJobCommands(s: Services): vscode.Disposable[] {
     // a run node: its own data (or files)
     reg(COMMANDS.gradCamOfRun, (run?: unknown) => gradCam(undefined, undefined, run)),
 
+    // A job id (from a script or test) cancels at once; a click (status bar, Jobs view, palette) asks first.
     reg(COMMANDS.cancelJob, async (arg?: unknown): Promise<boolean> => {
       let id: number | undefined;
+      const confirm = typeof arg !== 'number';
       if (typeof arg === 'number') id = arg;
       else if (typeof arg === 'object' && arg !== null && typeof (arg as TtlJob).id === 'number') id = (arg as TtlJob).id;
       if (id === undefined) {
@@ -245,8 +288,26 @@ export function registerJobCommands(s: Services): vscode.Disposable[] {
         }
       }
       if (id === undefined) return false;
+      const job = jobs.queue.get(id);
+      // a second request for a job that is stopping may escalate (queue.cancel), when asked for by id
+      if (!job || !['queued', 'running', ...(confirm ? [] : ['cancelling'])].includes(job.state)) {
+        void vscode.window.showInformationMessage(
+          job ? `TTL: ${job.title} has already ${job.state === 'cancelling' ? 'been asked to stop' : job.state}.` : 'That TTL job has ended.',
+        );
+        return false;
+      }
+      if (confirm) {
+        const detail =
+          job.state === 'queued'
+            ? 'It has not started yet.'
+            : 'Training stops after the current batch; a cancelled run keeps its finished epochs and can be resumed (Resume Run).';
+        // (not "Cancel Job": the dialog's own Cancel button would sit beside it)
+        const answer = await vscode.window.showWarningMessage(`Stop ${job.title}?`, { modal: true, detail }, 'Stop Job');
+        if (answer !== 'Stop Job') return false;
+      }
       const ok = jobs.queue.cancel(id);
       if (ok) s.log.info(`job #${id}: cancel requested`);
+      else void vscode.window.showInformationMessage(`TTL: ${job.title} ended before it could be cancelled.`);
       return ok;
     }),
 

@@ -1,10 +1,11 @@
 /** Select Compute Backend, Check PyTorch Engine and Show Logs. */
 import * as vscode from 'vscode';
 import { torchDoctor } from '../../engine/torch/python';
-import { BACKEND_DESCRIPTIONS, BACKENDS, COMMANDS, SETTINGS, type BackendSetting } from '../ids';
+import { COMMANDS, SETTINGS } from '../ids';
 import type { Services } from '../services';
 import { backendSetting, deviceForJob } from '../settings';
-import { pythonForJob } from '../torch/pythonDiscovery';
+import { forgetDoctor, offerTorchInstall, selectBackend, type SelectBackendOptions } from './backendPicker';
+import { followInterpreterChanges, pythonForJob } from '../torch/pythonDiscovery';
 import { torchCheck, type TorchCheck } from '../torch/torchCheck';
 
 /** The file the check is about: the active editor's, else the first workspace folder. */
@@ -15,23 +16,13 @@ function activeResource(): vscode.Uri | undefined {
 
 export function registerSettingsCommands(s: Services): vscode.Disposable[] {
   return [
-    vscode.commands.registerCommand(COMMANDS.selectBackend, async (arg?: string): Promise<BackendSetting | undefined> => {
-      let choice: BackendSetting | undefined;
-      if (typeof arg === 'string' && (BACKENDS as readonly string[]).includes(arg)) choice = arg as BackendSetting;
-      else {
-        const current = backendSetting();
-        const picked = await vscode.window.showQuickPick(
-          BACKENDS.map((b) => ({ label: b, description: b === current ? '(current)' : undefined, detail: BACKEND_DESCRIPTIONS[b], backend: b })),
-          { title: 'Select Compute Backend', placeHolder: `Backend for new jobs (now: ${current})` },
-        );
-        choice = picked?.backend;
-      }
-      if (!choice) return undefined;
-      const target = vscode.workspace.workspaceFolders?.length ? vscode.ConfigurationTarget.Workspace : vscode.ConfigurationTarget.Global;
-      await vscode.workspace.getConfiguration(SETTINGS.section).update(SETTINGS.backend, choice, target);
-      s.log.info(`compute backend for new jobs: ${choice}`);
-      return choice;
+    // jobs ask for the interpreter each time; the picker's doctor answer is about the old one
+    followInterpreterChanges((path) => {
+      s.log.info(`the Python extension's interpreter is now ${path}: the next jobs use it`);
+      forgetDoctor();
     }),
+    vscode.workspace.onDidChangeConfiguration((e) => e.affectsConfiguration(`${SETTINGS.section}.${SETTINGS.pythonPath}`) && forgetDoctor()),
+    vscode.commands.registerCommand(COMMANDS.selectBackend, (arg?: unknown, options?: SelectBackendOptions) => selectBackend(s, arg, options)),
     // Finds the Python as a run would, asks it (python -m ttl_torch doctor) and reports; returns the report.
     vscode.commands.registerCommand(COMMANDS.checkTorch, async (): Promise<TorchCheck | undefined> => {
       if (!vscode.workspace.isTrusted) {
@@ -50,11 +41,12 @@ export function registerSettingsCommands(s: Services): vscode.Disposable[] {
         },
       );
       s.log.info(`PyTorch engine check:\n  ${check.lines.join('\n  ')}`);
+      if (!check.doctor.ok && offerTorchInstall(s, check.doctor)) return check;
       const actions = check.doctor.ok ? ['Show Details', ...(backendSetting() === 'torch' ? [] : ['Use PyTorch'])] : ['Show Details', 'Set Python Path'];
       const shown = check.doctor.ok ? vscode.window.showInformationMessage(check.summary, ...actions) : vscode.window.showErrorMessage(check.summary, ...actions);
       void shown.then((pick) => {
         if (pick === 'Show Details') s.log.show(true);
-        if (pick === 'Use PyTorch') void vscode.commands.executeCommand(COMMANDS.selectBackend, 'torch');
+        if (pick === 'Use PyTorch') void vscode.commands.executeCommand(COMMANDS.selectBackend);
         if (pick === 'Set Python Path') void vscode.commands.executeCommand('workbench.action.openSettings', `${SETTINGS.section}.${SETTINGS.pythonPath}`);
       });
       return check;

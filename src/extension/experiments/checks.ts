@@ -4,9 +4,10 @@
  * generated cutPoints.json, a model.json's layer names are read as plain JSON. Each problem
  * carries the character range of its JSON node, for a diagnostic as the user types.
  *
- * Everything the schema already reports (types, enums, unknown properties, unknown built-in
- * names) is left to VS Code's JSON language service through `contributes.jsonValidation`, so
- * nothing is reported twice. No `vscode` here: positions are character offsets.
+ * Unknown properties and values (unknown built-in names, kinds, optimizers…) are errors here,
+ * with the close name as a suggestion, as `ttl run` reports them; the rest of what the schema
+ * says (types, ranges) is left to VS Code's JSON language service through
+ * `contributes.jsonValidation`. No `vscode` here: positions are character offsets.
  */
 import type { CheckEnvironment as EngineEnvironment } from '../../engine/experiment/checks';
 import { checkExperimentDocument, type PlacedProblem } from '../../engine/experiment/document';

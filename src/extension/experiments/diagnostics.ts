@@ -2,7 +2,7 @@
  * Semantic diagnostics for `*.ttl.json` files as the user types (debounced): the engine's
  * experiment checks (the ones `ttl run` stops at), every problem at once. Schema problems come
  * from VS Code's JSON language service through `contributes.jsonValidation`, not from here.
- * A quick fix replaces an unknown cut point with one of the nearest valid names, and one for
+ * A quick fix replaces an unknown cut point, property or value with one of the nearest valid names ("did you mean"), and one for
  * ImageNet weights not fetched yet downloads them (TTL: Download Pretrained Weights).
  */
 import * as vscode from 'vscode';
@@ -23,6 +23,14 @@ const SEVERITY: Record<SemanticProblem['severity'], vscode.DiagnosticSeverity> =
   error: vscode.DiagnosticSeverity.Error,
   warning: vscode.DiagnosticSeverity.Warning,
   information: vscode.DiagnosticSeverity.Information,
+};
+
+/** Problems with a name to replace, and how the quick fix's title names what it changes. */
+const FIXABLE: Record<string, ((text: string) => string) | undefined> = {
+  'unknown-cut': () => 'cut',
+  'unknown-candidate': () => 'candidate',
+  'unknown-property': (text) => text,
+  'unknown-value': (text) => text,
 };
 
 /** Diagnostics with the problem's suggestions, for the quick fix. */
@@ -112,10 +120,11 @@ export class ExperimentDiagnostics implements vscode.Disposable, vscode.CodeActi
         actions.push(action);
         continue;
       }
-      if (diag.code !== 'unknown-cut' && diag.code !== 'unknown-candidate') continue;
+      const what = FIXABLE[String(diag.code)];
+      if (!what) continue;
       const mine = ours.find((d) => d.range.isEqual(diag.range) && d.message === diag.message) as TtlDiagnostic | undefined;
       (mine?.suggestions ?? []).forEach((name, i) => {
-        const action = new vscode.CodeAction(`Change ${diag.code === 'unknown-cut' ? 'cut' : 'candidate'} to "${name}"`, vscode.CodeActionKind.QuickFix);
+        const action = new vscode.CodeAction(`Change ${what(doc.getText(diag.range))} to "${name}"`, vscode.CodeActionKind.QuickFix);
         action.edit = new vscode.WorkspaceEdit();
         action.edit.replace(doc.uri, diag.range, JSON.stringify(name));
         action.diagnostics = [diag];

@@ -9,7 +9,7 @@ import { writeFileAtomic } from '../../engine/atomic';
 import { builtinBackbones, builtinInfo, modelJsonVocabulary, readModelJson, type CutVocabulary, builtinVocabulary } from '../cutPoints';
 import { COMMANDS } from '../ids';
 import { STRATEGIES, STRATEGY_KINDS, type StrategyKind } from '../../shared/strategies';
-import { experimentText, suggestName, validateName, type DataFormat, type NewExperimentChoices } from './template';
+import { DEFAULT_EPOCHS, DEFAULT_IMAGE_SIZE, experimentText, suggestName, validateName, type DataFormat, type NewExperimentChoices } from './template';
 
 type Strategy = NewExperimentChoices['strategy'];
 
@@ -52,7 +52,7 @@ async function ask(): Promise<NewExperimentChoices | undefined> {
   const format = await vscode.window.showQuickPick(FORMATS, { title: `${title} (1/6): data format`, placeHolder: 'How is the data set stored?' });
   if (!format) return undefined;
   const data = await vscode.window.showOpenDialog({
-    title: format.format === 'folder' ? 'Data folder' : `Data file (.${format.format})`,
+    title: `${title} (1/6): ${format.format === 'folder' ? 'data folder' : `data file (.${format.format})`}`,
     defaultUri: root,
     canSelectFolders: format.format === 'folder',
     canSelectFiles: format.format !== 'folder',
@@ -62,7 +62,10 @@ async function ask(): Promise<NewExperimentChoices | undefined> {
   if (!data?.[0]) return undefined;
   const dataPath = data[0].fsPath;
 
-  const backboneItems: (vscode.QuickPickItem & { value: string })[] = builtinBackbones().map((name) => {
+  // the backbones with shipped weights first (they train without a download), in the table's order
+  const names = builtinBackbones();
+  const ordered = [...names.filter((n) => builtinInfo(n)!.bundledWeights), ...names.filter((n) => !builtinInfo(n)!.bundledWeights)];
+  const backboneItems: (vscode.QuickPickItem & { value: string })[] = ordered.map((name) => {
     const info = builtinInfo(name)!;
     return {
       label: name,
@@ -80,7 +83,7 @@ async function ask(): Promise<NewExperimentChoices | undefined> {
   let vocabulary: CutVocabulary | undefined;
   if (!backbone) {
     const picked = await vscode.window.showOpenDialog({
-      title: 'TensorFlow.js model.json',
+      title: `${title} (2/6): TensorFlow.js model.json`,
       defaultUri: root,
       filters: { 'model.json': ['json'] },
       openLabel: 'Use This Model',
@@ -101,12 +104,12 @@ async function ask(): Promise<NewExperimentChoices | undefined> {
           { label: 'Pretrained weights file…', detail: 'a torchvision state dict saved as .safetensors, or a TensorFlow.js model.json', scratch: false },
           { label: 'Train from scratch', detail: 'random initialisation (pretrained: false), a baseline', scratch: true },
         ],
-        { title: `${title}: weights for ${backbone}` },
+        { title: `${title} (2/6): weights for ${backbone}` },
       );
       if (!how) return undefined;
       if (how.scratch) pretrained = false;
       else {
-        const w = await vscode.window.showOpenDialog({ title: `Weights for ${backbone}`, defaultUri: root, filters: { Weights: ['safetensors', 'json'] } });
+        const w = await vscode.window.showOpenDialog({ title: `${title} (2/6): weights for ${backbone}`, defaultUri: root, filters: { Weights: ['safetensors', 'json'] } });
         if (!w?.[0]) return undefined;
         weights = w[0].fsPath;
       }
@@ -127,13 +130,29 @@ async function ask(): Promise<NewExperimentChoices | undefined> {
     if (!k) return undefined;
     strategy = { kind: 'lwft', k: Number(k) };
   } else {
-    const cut = await pickCut(vocabulary, st.strategyKind, `${title} (4/6): cut point`);
+    const cut = await pickCut(vocabulary, st.strategyKind, `${title} (4/6): cut point`, backbone);
     if (cut === undefined) return undefined;
     strategy = st.strategyKind === 'probe' ? (cut ? { kind: 'probe', cut } : { kind: 'probe' }) : { kind: st.strategyKind, cut: cut || (vocabulary?.blocks[0]?.name ?? '') };
   }
 
+  const positive = (v: string) => (/^[1-9]\d*$/.test(v.trim()) ? undefined : 'a positive whole number');
+  const size = await vscode.window.showInputBox({
+    title: `${title} (5/6): image size`,
+    prompt: 'Images are resized to this many pixels a side (the examples use 64; the ImageNet models were trained at 224)',
+    value: String(DEFAULT_IMAGE_SIZE),
+    validateInput: positive,
+  });
+  if (!size) return undefined;
+  const epochs = await vscode.window.showInputBox({
+    title: `${title} (5/6): epochs`,
+    prompt: 'Passes over the training images (the examples use 8)',
+    value: String(DEFAULT_EPOCHS),
+    validateInput: positive,
+  });
+  if (!epochs) return undefined;
+
   const name = await vscode.window.showInputBox({
-    title: `${title} (5/6): name`,
+    title: `${title} (6/6): name`,
     prompt: 'Used in run folder names',
     value: suggestName(dataPath, strategy.kind),
     validateInput: (v) => validateName(v.trim()),
@@ -148,11 +167,21 @@ async function ask(): Promise<NewExperimentChoices | undefined> {
     saveLabel: 'Create Experiment',
   });
   if (!target) return undefined;
-  return { name: name.trim(), file: target.fsPath, format: format.format, dataPath, backbone, weights, pretrained, strategy, imageSize: 224, epochs: 10 };
+  return { name: name.trim(), file: target.fsPath, format: format.format, dataPath, backbone, weights, pretrained, strategy, imageSize: Number(size), epochs: Number(epochs) };
+}
+
+/**
+ * The cut the picker starts on: the examples' for mobilenet_v1, else the end of the block just
+ * past the middle (a middle cut is TTL's usual sweet spot, the first block keeps too little).
+ */
+export function defaultCut(v: CutVocabulary, backbone: string): string | undefined {
+  if (backbone === 'mobilenet_v1' && v.cutPoints.includes('conv_pw_7_relu')) return 'conv_pw_7_relu';
+  if (v.blocks.length) return v.blocks[Math.floor(v.blocks.length / 2)].name;
+  return v.cutPoints[Math.floor(v.cutPoints.length / 2)];
 }
 
 /** A cut point: blocks first, then every layer. '' = the default (probe: the last layer). */
-async function pickCut(v: CutVocabulary | undefined, kind: string, title: string): Promise<string | undefined> {
+async function pickCut(v: CutVocabulary | undefined, kind: string, title: string, backbone: string): Promise<string | undefined> {
   if (!v) {
     const typed = await vscode.window.showInputBox({ title, prompt: 'Layer name to cut after' });
     return typed?.trim();
@@ -166,6 +195,20 @@ async function pickCut(v: CutVocabulary | undefined, kind: string, title: string
   }
   items.push({ label: 'Layers', kind: vscode.QuickPickItemKind.Separator });
   for (const c of v.cutPoints) items.push({ label: c, value: c });
-  const picked = await vscode.window.showQuickPick(items, { title, placeHolder: `Cut ${v.model} after…`, matchOnDescription: true });
+  const suggested = kind === 'probe' ? undefined : defaultCut(v, backbone);
+  const first = items.find((i) => i.value === suggested);
+  if (first) first.description = [first.description, 'suggested'].filter(Boolean).join(' · ');
+  const qp = vscode.window.createQuickPick<Item>();
+  qp.title = title;
+  qp.placeholder = `Cut ${v.model} after…`;
+  qp.matchOnDescription = true;
+  qp.items = items;
+  if (first) qp.activeItems = [first];
+  const picked = await new Promise<Item | undefined>((resolve) => {
+    qp.onDidAccept(() => resolve(qp.selectedItems[0] ?? qp.activeItems[0]));
+    qp.onDidHide(() => resolve(undefined));
+    qp.show();
+  });
+  qp.dispose();
   return picked?.value;
 }

@@ -6,6 +6,10 @@ import { basename, dirname, isAbsolute, relative, sep } from 'node:path';
 
 export type DataFormat = 'folder' | 'csv' | 'npz';
 
+/** The examples' image size and epochs: small and quick on a CPU, what New Experiment offers first. */
+export const DEFAULT_IMAGE_SIZE = 64;
+export const DEFAULT_EPOCHS = 8;
+
 export interface NewExperimentChoices {
   name: string;
   /** Absolute path of the experiment file to write. */
@@ -37,7 +41,7 @@ export function experimentText(c: NewExperimentChoices): string {
   const model: Record<string, unknown> = { backbone: /[\\/]/.test(c.backbone) ? relativeToFile(c.file, c.backbone) : c.backbone };
   if (c.weights) model.weights = relativeToFile(c.file, c.weights);
   if (c.pretrained === false) model.pretrained = false;
-  const data: Record<string, unknown> = { format: c.format, path: relativeToFile(c.file, c.dataPath), imageSize: c.imageSize ?? 224 };
+  const data: Record<string, unknown> = { format: c.format, path: relativeToFile(c.file, c.dataPath), imageSize: c.imageSize ?? DEFAULT_IMAGE_SIZE };
   const strategy: Record<string, unknown> = { kind: c.strategy.kind };
   if ('cut' in c.strategy && c.strategy.cut) strategy.cut = c.strategy.cut;
   if ('k' in c.strategy) strategy.k = c.strategy.k;
@@ -47,7 +51,7 @@ export function experimentText(c: NewExperimentChoices): string {
     model,
     strategy,
     train: {
-      epochs: c.epochs ?? 10,
+      epochs: c.epochs ?? DEFAULT_EPOCHS,
       batchSize: 32,
       optimizer: 'adam',
       lr: 0.001,

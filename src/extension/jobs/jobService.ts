@@ -11,14 +11,15 @@ import type { JobRequest } from '../../shared/jobProtocol';
 import { readRunSummary } from '../../engine/runstore';
 import { formatMetric } from '../../shared/format';
 import type { RunSummary } from '../../shared/formats/summary';
-import { COMMANDS } from '../ids';
+import { COMMANDS, CONTEXT_KEYS } from '../ids';
 import type { LiveProgress } from '../runs/tree';
 import { maxParallelJobs } from '../settings';
-import { logLineForEvent, progressFromEvent } from './progress';
+import { deviceStatus, logLineForEvent, progressFromEvent } from './progress';
 import { isEnded, JobQueue, type Execution, type ExecutionContext, type Job, type JobOutcome } from './queue';
 import { startJob } from './jobProcess';
 import { downloadWeightsTitle, weightsAskedFor } from '../weights/weights';
 import { readAnalyses } from '../panel/panelData';
+import { torchInstallCommand, torchMissing } from '../torch/backendChoices';
 
 export type JobSpec =
   | { kind: 'worker'; request: JobRequest; cwd?: string; experimentFile?: string }
@@ -41,6 +42,9 @@ export interface JobNotice {
   actions: NoticeAction[];
 }
 
+/** A failure that is about the backend or device, not the experiment: offers Select Backend. */
+const BACKEND_FAILURE = /\b(backend|torch|CUDA|MPS|train\.device|device '|Python)\b/i;
+
 /** Grace period between asking a job to stop and killing its process. */
 export const CANCEL_GRACE_MS = 10_000;
 
@@ -54,6 +58,9 @@ export class JobService implements vscode.Disposable {
   /** A job started, finished or wrote an epoch: the run store changed. */
   readonly onDidChangeRuns = this.runsChanged.event;
   private readonly statusBar: vscode.StatusBarItem;
+  /** The running job's device and, on CUDA, its memory. */
+  private readonly deviceBar: vscode.StatusBarItem;
+  private wasActive = false;
   private readonly disposables: vscode.Disposable[] = [];
   private readonly kills = new Map<number, () => void>();
   private readonly finished = new Map<number, () => void>();
@@ -77,6 +84,10 @@ export class JobService implements vscode.Disposable {
     this.queue = new JobQueue<JobSpec>({ executor: (job, ctx) => this.execute(job, ctx), maxParallel: maxParallelJobs });
     this.statusBar = vscode.window.createStatusBarItem('ttl.jobs', vscode.StatusBarAlignment.Left, 50);
     this.statusBar.name = 'TTL Studio Jobs';
+    this.deviceBar = vscode.window.createStatusBarItem('ttl.device', vscode.StatusBarAlignment.Left, 49);
+    this.deviceBar.name = 'TTL Studio Device';
+    this.deviceBar.command = COMMANDS.selectBackend;
+    this.disposables.push(this.deviceBar);
     this.disposables.push(this.statusBar, this.liveChanged, this.jobsChanged, this.runsChanged);
     const sub = this.queue.onDidChange((job, change) => this.onJobChange(job, change));
     this.disposables.push({ dispose: () => sub.dispose() });
@@ -220,7 +231,19 @@ export class JobService implements vscode.Disposable {
   private updateStatusBar(): void {
     const running = this.queue.running();
     const queued = this.queue.active().filter((j) => j.state === 'queued');
-    if (!running.length && !queued.length) {
+    const active = running.length + queued.length > 0;
+    if (active !== this.wasActive) {
+      this.wasActive = active;
+      void vscode.commands.executeCommand('setContext', CONTEXT_KEYS.jobsActive, active);
+    }
+    const device = running.length === 1 ? deviceStatus(running[0].progress) : undefined;
+    if (device) {
+      this.deviceBar.text = device.text;
+      this.deviceBar.tooltip = `${device.tooltip}\nClick to choose the backend of the next jobs.`;
+      this.deviceBar.accessibilityInformation = { label: device.tooltip.replace(/\n/g, '. ') };
+      this.deviceBar.show();
+    } else this.deviceBar.hide();
+    if (!active) {
       this.statusBar.hide();
       return;
     }
@@ -230,7 +253,8 @@ export class JobService implements vscode.Disposable {
       const pct = j.progress.fraction !== undefined ? ` ${Math.round(j.progress.fraction * 100)}%` : '';
       this.statusBar.text = `$(${j.state === 'cancelling' ? 'loading~spin' : 'sync~spin'}) TTL: ${j.title}${pct}${waiting}`;
       this.statusBar.tooltip = `${j.title}: ${j.progress.message ?? j.state}\nClick to cancel.`;
-      this.statusBar.command = { command: COMMANDS.cancelJob, title: 'Cancel Job', arguments: [j.id] };
+      // a plain command id, registered for the extension's lifetime: a click as the job ends finds no job and says so
+      this.statusBar.command = COMMANDS.cancelJob;
     } else if (running.length > 1) {
       this.statusBar.text = `$(sync~spin) TTL: ${running.length} jobs${waiting}`;
       this.statusBar.tooltip = running.map((j) => `${j.title}: ${j.progress.message ?? j.state}`).join('\n') + '\nClick to cancel one.';
@@ -278,7 +302,14 @@ export class JobService implements vscode.Disposable {
       const actions = [logs];
       const resumable = !o.inputError && o.runDirs.some((d) => !existsSync(join(d, 'summary.json')));
       if (resumable) actions.push(action('Resume', COMMANDS.resumeRun, o.runDirs[o.runDirs.length - 1]));
-      const hint = o.outOfMemory ? ' Try a smaller train.batchSize or data.imageSize.' : '';
+      let hint = o.outOfMemory ? ' Try a smaller train.batchSize or data.imageSize.' : '';
+      // a run that failed on its backend (not installed, no such device, no torch): offer the picker
+      if (BACKEND_FAILURE.test(o.error)) actions.unshift(action('Select Backend', COMMANDS.selectBackend));
+      if (torchMissing(o.error)) {
+        const python = job.spec.kind === 'worker' ? (job.spec.request.python ?? 'python3') : 'python3';
+        const nvidia = process.platform === 'linux' && existsSync('/proc/driver/nvidia/version');
+        hint += ` Install it with: ${torchInstallCommand(python, process.platform, nvidia)}`;
+      }
       // a run or search that stopped because the weights it asks for are not fetched: offer the download
       const weights = weightsAskedFor(o.error);
       const download = weights && downloadWeightsTitle(weights);

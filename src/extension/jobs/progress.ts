@@ -17,6 +17,7 @@ export function progressFromEvent(prev: JobProgress, event: JobEvent): JobProgre
     }
     case 'run-started':
       return {
+        ...(event.device ? { device: event.device, deviceName: event.deviceName } : {}),
         runDir: event.runDir,
         epochs: event.epochs,
         epoch: (event.resumedFromEpoch ?? -1) + 2,
@@ -27,6 +28,7 @@ export function progressFromEvent(prev: JobProgress, event: JobEvent): JobProgre
       const fraction = event.epochs > 0 ? (event.epoch + event.step / Math.max(1, event.steps)) / event.epochs : undefined;
       return {
         ...prev,
+        ...(event.memory ? { memory: event.memory } : {}),
         runDir: event.runDir,
         epoch: event.epoch + 1,
         epochs: event.epochs,
@@ -83,4 +85,22 @@ export function logLineForEvent(event: JobEvent): { level: LogLevel; message: st
       return { level: 'info', message: `run finished: test AUROC ${formatMetric(test.auroc)}, AUPRC ${formatMetric(test.averagePrecision)} (${event.runDir})` };
     }
   }
+}
+
+const gib = (bytes: number) => (bytes / 2 ** 30).toFixed(1);
+
+/**
+ * The device status item of a running job: what computes it and, on a CUDA device, the memory
+ * torch has reserved of the device's; undefined before the run has said where it runs.
+ */
+export function deviceStatus(p: JobProgress): { text: string; tooltip: string } | undefined {
+  if (!p.device) return undefined;
+  const name = p.deviceName && p.deviceName !== p.device ? ` (${p.deviceName})` : '';
+  if (!p.memory) return { text: `$(chip) ${p.device}`, tooltip: `TTL: training on ${p.device}${name}` };
+  const m = p.memory;
+  const pct = m.totalBytes > 0 ? Math.round((100 * m.reservedBytes) / m.totalBytes) : 0;
+  return {
+    text: `$(chip) ${p.device} ${gib(m.reservedBytes)}/${gib(m.totalBytes)} GiB`,
+    tooltip: `TTL: training on ${p.device}${name}\nGPU memory: ${gib(m.allocatedBytes)} GiB in tensors, ${gib(m.reservedBytes)} GiB reserved by torch (${pct}%) of ${gib(m.totalBytes)} GiB`,
+  };
 }

@@ -3,6 +3,7 @@
  * removed, a running one asked to cancel. What a job does is the executor's business (a worker
  * process, a CLI process, a fake in tests). No `vscode` here; listeners get every change.
  */
+import type { DeviceMemory } from '../../shared/jobProtocol';
 
 export type JobState = 'queued' | 'running' | 'cancelling' | 'finished' | 'failed' | 'cancelled';
 
@@ -21,6 +22,11 @@ export interface JobProgress {
   runDir?: string;
   epoch?: number;
   epochs?: number;
+  /** What computes the run (`wasm`, `cuda:0`, `cpu`…) and its name, from `run-started`. */
+  device?: string;
+  deviceName?: string;
+  /** The CUDA device's memory after the last batch (torch on CUDA). */
+  memory?: DeviceMemory;
 }
 
 export interface Job<S = unknown> {

@@ -117,7 +117,7 @@ export class ModelExplorerPanel {
       },
       { target: () => this.target, state: () => this.state, set: (patch) => this.set(patch) },
     );
-    panel.iconPath = vscode.Uri.joinPath(extensionUri, 'media', 'ttl.svg');
+    panel.iconPath = { light: vscode.Uri.joinPath(extensionUri, 'media', 'ttl-light.svg'), dark: vscode.Uri.joinPath(extensionUri, 'media', 'ttl-dark.svg') };
     panel.onDidDispose(() => this.dispose(), null, this.disposables);
     panel.webview.onDidReceiveMessage((m: unknown) => this.onMessage(m), null, this.disposables);
     vscode.workspace.onDidChangeTextDocument(

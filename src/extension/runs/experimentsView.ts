@@ -1,6 +1,8 @@
 /** The Experiments view: experiment files → cutoff searches → trials, and runs; rebuilt from each RunsModel snapshot. */
+import { readFileSync } from 'node:fs';
 import * as vscode from 'vscode';
-import { COMMANDS, VIEWS } from '../ids';
+import { COMMANDS, CONTEXT_KEYS, VIEWS } from '../ids';
+import { findNodeAtLocation, parseTree } from '../util/jsonc';
 import type { RunsModel } from './runsModel';
 import type { ExperimentNode, RunNode } from './tree';
 import type { PendingTrialNode, SearchInfoNode, SearchNode } from './searches';
@@ -11,6 +13,8 @@ export class ExperimentsView implements vscode.TreeDataProvider<ExperimentsTreeN
   private readonly changed = new vscode.EventEmitter<ExperimentsTreeNode | undefined>();
   readonly onDidChangeTreeData = this.changed.event;
   private roots: ExperimentNode[] = [];
+  /** Experiment files with a `search` section: Run Cutoff Search is offered on those only. */
+  private searchFiles = new Set<string>();
   private readonly disposables: vscode.Disposable[] = [this.changed];
   readonly view: vscode.TreeView<ExperimentsTreeNode>;
 
@@ -23,6 +27,8 @@ export class ExperimentsView implements vscode.TreeDataProvider<ExperimentsTreeN
   private constructor(private readonly model: RunsModel) {
     this.roots = model.tree();
     model.onDidChange(() => this.rebuild(), undefined, this.disposables);
+    // a saved edit can add or remove the search section
+    vscode.workspace.onDidSaveTextDocument((doc) => /\.ttl\.json$/i.test(doc.uri.fsPath) && this.rebuild(), undefined, this.disposables);
     this.view = vscode.window.createTreeView(VIEWS.experiments, { treeDataProvider: this, showCollapseAll: true, canSelectMany: true });
     this.disposables.push(this.view);
   }
@@ -34,8 +40,9 @@ export class ExperimentsView implements vscode.TreeDataProvider<ExperimentsTreeN
 
   private rebuild(): void {
     this.roots = this.model.tree();
-    const running = this.roots.reduce((n, e) => n + e.runs.filter((r) => r.status === 'running').length, 0);
-    this.view.badge = running ? { value: running, tooltip: `${running} run${running === 1 ? '' : 's'} running` } : undefined;
+    // (no badge here: the Jobs view's counts the jobs, and the activity bar adds the views' badges up)
+    this.searchFiles = new Set(this.roots.filter((e) => !e.missing && hasSearchSection(e.file)).map((e) => e.file));
+    void vscode.commands.executeCommand('setContext', CONTEXT_KEYS.searchExperiments, [...this.searchFiles]);
     this.changed.fire(undefined);
   }
 
@@ -76,7 +83,7 @@ export class ExperimentsView implements vscode.TreeDataProvider<ExperimentsTreeN
       item.description = [node.description, node.runs.length ? `${node.runs.length} run${node.runs.length === 1 ? '' : 's'}` : 'no runs'].filter(Boolean).join(' · ');
       item.tooltip = new vscode.MarkdownString(node.tooltip);
       item.iconPath = new vscode.ThemeIcon(node.missing ? 'warning' : 'beaker');
-      item.contextValue = node.contextValue;
+      item.contextValue = this.searchFiles.has(node.file) ? `${node.contextValue};search` : node.contextValue;
       if (!node.missing) {
         item.resourceUri = vscode.Uri.file(node.file);
         item.command = { command: COMMANDS.openExperimentFile, title: 'Open Experiment File', arguments: [node] };
@@ -125,5 +132,15 @@ export class ExperimentsView implements vscode.TreeDataProvider<ExperimentsTreeN
 
   dispose(): void {
     for (const d of this.disposables) d.dispose();
+  }
+}
+
+/** Whether the experiment file (as saved) has a `search` section. */
+export function hasSearchSection(file: string): boolean {
+  try {
+    const root = parseTree(readFileSync(file, 'utf8'));
+    return !!root && findNodeAtLocation(root, ['search'])?.type === 'object';
+  } catch {
+    return false;
   }
 }

@@ -26,3 +26,24 @@ export async function pythonForJob(resource?: vscode.Uri): Promise<EditorPython>
     pythonExtension: pythonExtensionApi(),
   });
 }
+
+/**
+ * Calls `onChange` when the Python extension's active interpreter changes (jobs ask for it anew
+ * each time; what was learnt about the old one is to be forgotten). Nothing without that extension.
+ */
+export function followInterpreterChanges(onChange: (path: string) => void): vscode.Disposable {
+  const api = pythonExtensionApi();
+  if (!api) return new vscode.Disposable(() => undefined);
+  let sub: vscode.Disposable | undefined;
+  let disposed = false;
+  void PythonExtension.api().then(
+    (p) => {
+      if (!disposed) sub = p.environments.onDidChangeActiveEnvironmentPath((e) => onChange(e.path));
+    },
+    () => undefined,
+  );
+  return new vscode.Disposable(() => {
+    disposed = true;
+    sub?.dispose();
+  });
+}

@@ -1,7 +1,8 @@
 // TTL Studio as a user sees it: the sidebar, "TTL: Run Experiment" from the command palette, the
-// progress notification and status bar item, and the finished run in the Experiments view.
+// progress notification and status bar items (the job's, asking before a cancel, and its device),
+// the finished run in the Experiments view, and Select Compute Backend's list.
 import type { BrowserCheck, CheckContext } from './types';
-import { openWorkbench, runCommand } from './workbench';
+import { findCommand, openWorkbench, runCommand } from './workbench';
 import { openExperimentFile, openTtlSidebar, runAndWaitForFinishedRun, sidebarRow, writeTinyExperiment } from './ttl';
 
 const NAME = 'breastmnist-ui';
@@ -58,4 +59,24 @@ async function runExperimentFromPalette(ctx: CheckContext): Promise<void> {
   await ctx.screenshot('ttl-delete-confirmation');
   await dialog.getByRole('button', { name: 'Delete' }).click();
   await runRow.waitFor({ state: 'hidden', timeout: 20_000 });
+
+  await checkBackendPicker(ctx);
+}
+
+/** Select Compute Backend lists what ttl doctor finds: an available and an unavailable row, with why. */
+async function checkBackendPicker(ctx: CheckContext): Promise<void> {
+  const { page } = ctx;
+  // (not runCommand: the command opens a quick pick of its own at once)
+  await (await findCommand(page, 'TTL: Select Compute Backend')).click();
+  const rows = page.locator('.quick-input-widget .quick-input-list .monaco-list-row');
+  const wasm = rows
+    .filter({ hasText: /wasm/ })
+    .filter({ hasText: /available/ })
+    .first();
+  await wasm.waitFor({ state: 'visible', timeout: 90_000 });
+  const missing = rows.filter({ hasText: /not available/ }).first();
+  await missing.waitFor({ state: 'visible', timeout: 10_000 });
+  ctx.log(`picker: ${(await wasm.innerText()).replace(/\s+/g, ' ')} | ${(await missing.innerText()).replace(/\s+/g, ' ')}`);
+  await ctx.screenshot('ttl-select-backend');
+  await page.keyboard.press('Escape');
 }

@@ -64,6 +64,17 @@ export async function runAndWaitForFinishedRun(ctx: CheckContext, name: string, 
   const status = page.locator('.part.statusbar .statusbar-item', { hasText: `TTL: ${name}` }).first();
   await status.waitFor({ state: 'visible', timeout: 30_000 });
   ctx.log(`status bar: ${(await status.innerText()).replace(/\s+/g, ' ')}`);
+  // once the run has started: the device item beside it (what computes the run)
+  const device = page.locator('.part.statusbar .statusbar-item', { hasText: /^\s*(wasm|cpu|tensorflow|webgpu|cuda:\d+.*|mps)\s*$/ }).first();
+  await device.waitFor({ state: 'visible', timeout: 60_000 });
+  ctx.log(`device status item: ${(await device.innerText()).trim()}`);
+  // a click on the job's item asks before stopping it; dismissed, the run goes on
+  await status.click();
+  const confirm = page.locator('.monaco-dialog-box', { hasText: `Stop ${name}?` }).first();
+  await confirm.waitFor({ state: 'visible', timeout: 15_000 });
+  await ctx.screenshot(`${name}-cancel-confirmation`);
+  await page.keyboard.press('Escape');
+  await confirm.waitFor({ state: 'hidden', timeout: 10_000 });
   // The workbench driven headless keeps toasts in the notification centre: look there.
   await runCommand(page, 'Notifications: Show Notifications');
   const progress = notification(page, `TTL: ${name}`);

@@ -2,12 +2,40 @@
 // no development payload. A real run through the installed job runner proves the bundles, the
 // wasm engine's files, the shipped MobileNet and the schema all made it into the package.
 import type { BrowserCheck } from '../browser/types';
-import { openWorkbench, runCommand } from '../browser/workbench';
+import { editorTab, findCommand, openWorkbench, runCommand } from '../browser/workbench';
 import { notification, openExperimentFile, openTtlSidebar, runAndWaitForFinishedRun, sidebarRow, writeTinyExperiment } from '../browser/ttl';
 
 const NAME = 'breastmnist-installed';
 
 export const checks: BrowserCheck[] = [
+  {
+    // A new user's first step: the Get Started walkthrough copies the example the .vsix ships.
+    name: 'installed .vsix: the Get Started walkthrough copies the BreastMNIST example',
+    timeoutMs: 120_000,
+    async run(ctx) {
+      const { page } = ctx;
+      await openWorkbench(ctx);
+      await (await findCommand(page, 'Welcome: Open Walkthrough')).click();
+      const pick = page.locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: 'Get Started with TTL Studio' }).first();
+      await pick.waitFor({ state: 'visible', timeout: 30_000 });
+      await pick.click();
+      const step = page.locator('.getting-started-step', { hasText: 'Copy the BreastMNIST example' }).first();
+      await step.waitFor({ state: 'visible', timeout: 30_000 });
+      await ctx.screenshot('installed-walkthrough');
+      const checkedBefore = await step.locator('[class*="-checked"]').count();
+      if (checkedBefore) throw new Error('the copy step reads as done before Copy Example was clicked');
+      await step.locator('a, .monaco-button', { hasText: 'Copy Example' }).first().click();
+      await editorTab(page, 'breastmnist-ttl.ttl.json').waitFor({ state: 'visible', timeout: 30_000 });
+      await editorTab(page, 'Welcome').click();
+      // the step's checkbox turns checked on its completion event (onCommand:ttl.openExample)
+      const checked = step.locator('[class*="-checked"]').first();
+      await checked.waitFor({ state: 'attached', timeout: 15_000 }).catch(async (e: Error) => {
+        ctx.log(`step: ${String(await step.evaluate((el, n) => (el as { outerHTML: string }).outerHTML.slice(0, n), 1500))}`);
+        throw e;
+      });
+      await ctx.screenshot('installed-walkthrough-step-done');
+    },
+  },
   {
     name: 'installed .vsix: the sidebar, a run of the BreastMNIST example, its metrics',
     timeoutMs: 240_000,

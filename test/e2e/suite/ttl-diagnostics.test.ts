@@ -27,7 +27,7 @@ suite('TTL Studio: diagnostics', () => {
     const doc = await vscode.workspace.openTextDocument(uri);
     const editor = await vscode.window.showTextDocument(doc);
 
-    const diags = await waitFor('two TTL Studio diagnostics', () => (ours(uri).length === 2 ? ours(uri) : undefined));
+    const diags = await waitFor('three TTL Studio diagnostics', () => (ours(uri).length === 3 ? ours(uri) : undefined));
     const byCode = Object.fromEntries(diags.map((d) => [String(d.code), d]));
     const data = byCode['data-path-missing'];
     assert.ok(data, JSON.stringify(diags));
@@ -38,13 +38,22 @@ suite('TTL Studio: diagnostics', () => {
     assert.equal(doc.getText(cut.range), '"conv_pw_7_rel"');
     assert.match(cut.message, /nearest: conv_pw_7_relu/);
 
-    // The schema's own problems come from the JSON language service (jsonValidation), once.
-    const schema = await waitFor(
-      'a schema diagnostic from the JSON language service',
-      () => vscode.languages.getDiagnostics(uri).find((d) => d.source !== 'TTL Studio' && doc.getText(d.range).includes('optimiser')),
-      { timeoutMs: 45_000, intervalMs: 250 },
-    );
-    assert.ok(schema);
+    // An unknown property is an error, on its name, with the checker's "did you mean" as a quick fix.
+    const typo = byCode['unknown-property'];
+    assert.equal(typo.severity, vscode.DiagnosticSeverity.Error);
+    assert.equal(doc.getText(typo.range), '"optimiser"');
+    assert.equal(typo.message, 'unknown property "optimiser" (did you mean "optimizer"?)');
+    // Run with problems starts nothing (it says how many, with Show Problems / Run Anyway)
+    const api = await ttlApi();
+    const before = api.jobs().length;
+    assert.equal(await vscode.commands.executeCommand('ttl.runExperiment', uri), undefined);
+    assert.equal(api.jobs().length, before);
+    const typoFixes = await vscode.commands.executeCommand<vscode.CodeAction[]>('vscode.executeCodeActionProvider', uri, typo.range, vscode.CodeActionKind.QuickFix.value);
+    const rename = typoFixes.find((a) => a.title === 'Change "optimiser" to "optimizer"');
+    assert.ok(rename?.edit, JSON.stringify(typoFixes.map((a) => a.title)));
+    await vscode.workspace.applyEdit(rename.edit);
+    await waitFor('the typo diagnostic to go', () => (ours(uri).every((d) => d.code !== 'unknown-property') ? true : undefined));
+    assert.match(doc.getText(), /"optimizer": "adam"/);
 
     // A quick fix replaces the cut with the nearest valid one.
     const actions = await vscode.commands.executeCommand<vscode.CodeAction[]>('vscode.executeCodeActionProvider', uri, cut.range, vscode.CodeActionKind.QuickFix.value);

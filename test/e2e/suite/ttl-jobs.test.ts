@@ -51,6 +51,8 @@ suite('TTL Studio: jobs', () => {
     clearInterval(watch);
     assert.equal(job.state, 'finished', JSON.stringify(job.outcome));
     assert.ok(seen.has('running'));
+    // the run said what computed it (the device status item's text)
+    assert.match(job.progress.device ?? '', /^(wasm|cpu|tensorflow|webgpu|cuda:\d+|mps)$/);
     assert.equal(job.runDirs.length, 1);
     finishedRun = job.runDirs[0];
     assert.ok(finishedRun.startsWith(path.join(vscode.workspace.workspaceFolders![0].uri.fsPath, '.ttl', 'runs')), finishedRun);
