@@ -11,7 +11,8 @@ import { resolveCut, type StrategyView } from '../src/shared/layerTree';
 import { cutOfStrategy, strategyInfo, strategyShortLabel } from '../src/shared/strategies';
 import type { SearchReport } from '../src/shared/formats/searchReport';
 import { costLine, finalistLabel, probeRankingRows } from '../src/shared/probeRanking';
-import { SECTIONS, type AnalysisView, type GradCamImage, type PanelState, type RunView, type SectionId } from '../src/shared/panelProtocol';
+import { SECTIONS, type AnalysisView, type GradCamImage, type PanelState, type RunView, type SectionId, type SegmentationGallery } from '../src/shared/panelProtocol';
+import { CONTOUR_COLOURS } from '../src/shared/maskContour';
 import { formatCount, formatDuration, formatMeanStd, formatMetric, formatMs } from '../src/shared/format';
 import { meanStd, median, paretoFront } from '../src/shared/stats';
 import { onHostMessage, savedState, saveState, send, type GradCamSort, type SavedState } from './api';
@@ -104,6 +105,8 @@ function render(): void {
     ),
   );
   parts.push(update('gradcam', 'Grad-CAM', state.gradcam.length > 0, [state.gradcam, ui.gradcamSort], drawGradCam));
+  const galleries = state.segmentation ?? [];
+  parts.push(update('segmentation', 'Segmentation: test images', galleries.length > 0, galleries, () => drawSegmentation(galleries)));
   const present = parts.filter((p): p is HTMLElement => !!p);
   drawSectionBar(present);
   if (present.length !== app.children.length || present.some((p, i) => app.children[i] !== p)) {
@@ -302,39 +305,67 @@ function drawTraining(own: RunView[], selected: RunView | undefined): { content:
     },
     () => [['epoch', 'train_loss', 'val_loss'], ...e.map((p) => [p.epoch + 1, p.trainLoss, p.valLoss])],
   );
-  const metrics = chartCard(
-    'Validation AUROC and AUPRC per epoch',
-    `val-metrics-${selected.id}`,
-    {
-      type: 'line',
-      data: {
-        labels: x,
-        datasets: [
-          line(
-            'val AUROC',
-            e.map((p) => p.valAuroc),
-            c2,
-          ),
-          line(
-            'val AUPRC',
-            e.map((p) => p.valAuprc),
-            c3,
-          ),
-        ],
-      },
-      options: { scales: scale('score', { suggestedMin: 0.5, suggestedMax: 1 }) },
-    },
-    () => [['epoch', 'val_auroc', 'val_auprc'], ...e.map((p) => [p.epoch + 1, p.valAuroc, p.valAuprc])],
-  );
+  const segment = selected.task === 'segment';
+  const metrics = segment
+    ? chartCard(
+        'Validation Dice and Jaccard per epoch',
+        `val-metrics-${selected.id}`,
+        {
+          type: 'line',
+          data: {
+            labels: x,
+            datasets: [
+              line(
+                'val Dice',
+                e.map((p) => p.valDice),
+                c2,
+              ),
+              line(
+                'val Jaccard',
+                e.map((p) => p.valJaccard),
+                c3,
+              ),
+            ],
+          },
+          options: { scales: scale('score', { suggestedMin: 0, suggestedMax: 1 }) },
+        },
+        () => [['epoch', 'val_dice', 'val_jaccard'], ...e.map((p) => [p.epoch + 1, p.valDice, p.valJaccard])],
+      )
+    : chartCard(
+        'Validation AUROC and AUPRC per epoch',
+        `val-metrics-${selected.id}`,
+        {
+          type: 'line',
+          data: {
+            labels: x,
+            datasets: [
+              line(
+                'val AUROC',
+                e.map((p) => p.valAuroc),
+                c2,
+              ),
+              line(
+                'val AUPRC',
+                e.map((p) => p.valAuprc),
+                c3,
+              ),
+            ],
+          },
+          options: { scales: scale('score', { suggestedMin: 0.5, suggestedMax: 1 }) },
+        },
+        () => [['epoch', 'val_auroc', 'val_auprc'], ...e.map((p) => [p.epoch + 1, p.valAuroc, p.valAuprc])],
+      );
   const note =
     selected.status === 'running'
       ? h('p', { class: 'muted' }, `Training: ${e.length} ${e.length === 1 ? 'epoch' : 'epochs'} done so far; the curves grow as epochs finish.`)
       : h(
           'p',
           { class: 'muted' },
-          selected.test
-            ? `Test AUROC ${formatMetric(selected.test.auroc)} · AUPRC ${formatMetric(selected.test.auprc)} · ${bestEpochText(selected)} · ${formatCount(selected.params)} params · ${formatCount(selected.macs)} MACs · T ${formatMs(selected.latencyMs)} (this run, batch 1)`
-            : selected.status,
+          selected.testSegmentation
+            ? `Test Dice ${formatMeanStd(selected.testSegmentation.dice)} · Jaccard ${formatMeanStd(selected.testSegmentation.jaccard)} · ${bestEpochText(selected)} · ${formatCount(selected.params)} params · ${formatCount(selected.macs)} MACs · T ${formatMs(selected.latencyMs)} (this run, batch 1)`
+            : selected.test
+              ? `Test AUROC ${formatMetric(selected.test.auroc)} · AUPRC ${formatMetric(selected.test.auprc)} · ${bestEpochText(selected)} · ${formatCount(selected.params)} params · ${formatCount(selected.macs)} MACs · T ${formatMs(selected.latencyMs)} (this run, batch 1)`
+              : selected.status,
         );
   return { content: [h('div', { class: 'toolbar' }, picker), note, h('div', { class: 'grid' }, loss.el, metrics.el)], cards: [loss, metrics] };
 }
@@ -911,6 +942,61 @@ function drawGradCam(): { content: Node[] } {
   };
 }
 
+/** Finished segmentation runs: the best, median and worst test image by Dice, with the true and predicted contours over each. */
+function drawSegmentation(galleries: SegmentationGallery[]): { content: Node[] } {
+  // colours set through the CSSOM: the page's CSP refuses style attributes
+  const swatch = (rgb: readonly number[]) => {
+    const el = h('span', { class: 'seg-swatch' });
+    el.style.background = `rgb(${rgb.join(', ')})`;
+    return el;
+  };
+  const legend = h(
+    'p',
+    { class: 'seg-legend', id: 'segmentation-legend' },
+    swatch(CONTOUR_COLOURS.truth),
+    ' true mask',
+    swatch(CONTOUR_COLOURS.prediction),
+    ' predicted mask',
+    h('span', { class: 'muted' }, " · contours at the network's input size"),
+  );
+  const runLabel = (id: string) => state.runs.find((r) => r.id === id)?.label ?? id;
+  return {
+    content: [
+      legend,
+      ...galleries.map((g) =>
+        h(
+          'div',
+          { class: 'seg-run', 'data-run': g.runId },
+          h('h3', {}, `${runLabel(g.runId)} · ${g.runId}${g.ranked ? ` · ${g.ranked} test images ranked by Dice` : ''}`),
+          g.error
+            ? h('p', { class: 'error' }, g.error)
+            : h(
+                'div',
+                { class: 'seg-gallery' },
+                ...g.images.map((im) =>
+                  h(
+                    'figure',
+                    { class: `seg-image ${im.rank}` },
+                    h('img', { src: im.src, alt: `${im.id}: true and predicted contours (${im.rank} by Dice)` }),
+                    h(
+                      'figcaption',
+                      {},
+                      h(
+                        'span',
+                        { class: 'seg-rank' },
+                        `${im.rank} · Dice ${formatMetric(im.dice)}${im.jaccard !== undefined ? ` · Jaccard ${formatMetric(im.jaccard)}` : ''}`,
+                      ),
+                      h('span', { class: 'gc-name', title: im.id }, im.id),
+                    ),
+                  ),
+                ),
+              ),
+        ),
+      ),
+    ],
+  };
+}
+
 /** The run the panel was opened for, readably: what summary.json says, without its 16-digit floats. */
 function drawSummary(r: RunView): { content: Node[] } {
   const d = r.details;
@@ -918,6 +1004,11 @@ function drawSummary(r: RunView): { content: Node[] } {
   if (d) rows.push(['experiment', d.name], ['strategy', d.description]);
   else rows.push(['strategy', strategyShortLabel(r.strategy)]);
   rows.push(['backbone', `${r.backbone.split(/[\\/]/).pop()}${r.inputSize ? ` · ${r.inputSize} px` : ''}`], ['seed', String(r.seed)]);
+  const seg = r.testSegmentation;
+  if (seg) {
+    rows.push(['test Dice (mean ± sd over images)', formatMeanStd(seg.dice)], ['test Jaccard', formatMeanStd(seg.jaccard)]);
+    if (seg.hcErrorMm) rows.push(['test HC error (mm)', `${seg.hcErrorMm.mean.toFixed(2)} ± ${seg.hcErrorMm.std.toFixed(2)}`]);
+  }
   if (r.test) {
     rows.push(['test AUROC', formatMetric(r.test.auroc)], ['test AUPRC (AP)', formatMetric(r.test.auprc)]);
     if (d?.auprcTrapezoid !== undefined && Number.isFinite(d.auprcTrapezoid)) rows.push(['test AUPRC (trapezoid)', formatMetric(d.auprcTrapezoid)]);
