@@ -116,6 +116,7 @@ test('a tiny real HC18 run in the Model Explorer, the runs tree and the comparis
       ['worst', rows[4].id, rows[4].dice],
     ],
   );
+  let predPixels = 0;
   for (const im of gallery.images) {
     const row = rows.find((r) => r.id === im.id)!;
     // the masks the gallery draws are the ones scored: their Dice is the row's
@@ -130,6 +131,7 @@ test('a tiny real HC18 run in the Model Explorer, the runs tree and the comparis
     assert.equal(png.height, 256);
     const at = (x: number, y: number) => [...png.data.subarray((y * 256 + x) * 4, (y * 256 + x) * 4 + 3)];
     const predEdge = new Set(pairs(maskContour(pred)));
+    predPixels += predEdge.size;
     const truthEdge = pairs(maskContour(truth));
     assert.ok(truthEdge.length > 0, `${im.id}: the true mask has a contour`);
     for (const p of predEdge) {
@@ -141,6 +143,7 @@ test('a tiny real HC18 run in the Model Explorer, the runs tree and the comparis
       assert.deepEqual(at(x * 8 + 7, y * 8), [...CONTOUR_COLOURS.truth], `${im.id}: true contour at ${p}`);
     }
   }
+  assert.ok(predPixels > 0, 'no predicted contour to check');
   // a missing prediction file: one line saying so, no throw
   const broken = readSegmentationGallery({ ...run, dir: path.join(dir, 'nowhere') })!;
   assert.match(broken.error!, /Cannot show the test images of .*predictions\.csv/);
