@@ -3,7 +3,7 @@
  * images by Dice (predictions.csv), each at the network's input size with the true mask's
  * contour and the predicted mask's drawn over it, as a PNG data URI. Node only, no `vscode`.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { PNG } from 'pngjs';
 import { parseCsv } from '../../engine/data/csv';
@@ -71,10 +71,30 @@ function dataRoot(run: RunRecord): string | undefined {
   return data.format === 'folder' ? p : dirname(p);
 }
 
+/** Galleries drawn so far, by run folder and the time predictions.csv was written (the panel reloads its runs often). */
+const drawn = new Map<string, SegmentationGallery>();
+
 /** The gallery of a finished segmentation run, or undefined for any other run. */
 export function readSegmentationGallery(run: RunRecord): SegmentationGallery | undefined {
-  const s = run.summary;
-  if (run.status !== 'finished' || s?.task !== 'segment') return undefined;
+  if (run.status !== 'finished' || run.summary?.task !== 'segment') return undefined;
+  let key: string | undefined;
+  try {
+    key = `${run.dir}\u0000${run.id}\u0000${statSync(join(run.dir, 'predictions.csv')).mtimeMs}`;
+  } catch {
+    // no predictions.csv: drawGallery says so
+  }
+  const cached = key !== undefined ? drawn.get(key) : undefined;
+  if (cached) return cached;
+  const gallery = drawGallery(run);
+  if (key !== undefined && !gallery.error) {
+    if (drawn.size >= 64) drawn.delete(drawn.keys().next().value!);
+    drawn.set(key, gallery);
+  }
+  return gallery;
+}
+
+function drawGallery(run: RunRecord): SegmentationGallery {
+  const s = run.summary!;
   const size = s.inputSize;
   const base = { runId: run.id, ranked: 0, images: [] as SegmentationImage[] };
   try {

@@ -1,6 +1,6 @@
 // The Model Explorer on a segmentation run: a tiny TTL run on the shipped HC18 subset (trained with
 // the CLI), opened from its experiment file; the layer tree with its handle, the Training section's
-// validation Dice chart and test Dice, and the Segmentation section's best / median / worst test
+// validation Dice chart and test Dice, the comparison's Dice and Jaccard, and the Segmentation section's best / median / worst test
 // images with the contour legend.
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -72,7 +72,13 @@ export const checks: BrowserCheck[] = [
       if (!legend.includes('true mask') || !legend.includes('predicted mask') || (await gallery.locator('.seg-swatch').count()) !== 2)
         throw new Error(`no contour legend: ${legend}`);
       const bar = await frame.locator('#section-bar .section-link').allInnerTexts();
-      if (!bar.includes('Segmentation')) throw new Error(`section bar: ${bar.join(',')}`);
+      if (bar.join(',') !== 'Layers,Training,Comparison,Segmentation') throw new Error(`section bar: ${bar.join(',')}`);
+      // the comparison: Dice and Jaccard in place of AUROC and AUPRC
+      const heads = await frame.locator('#compare-table th').allInnerTexts();
+      const cells = await frame.locator('#compare-table tbody tr').first().locator('td').allInnerTexts();
+      ctx.log(`comparison: ${heads.join(' | ')} / ${cells.join(' | ')}`);
+      if (heads[3] !== 'Test Dice' || heads[4] !== 'Test Jaccard' || !/^\d\.\d{3}$/.test(cells[3])) throw new Error(`comparison: ${heads.join(',')} / ${cells.join(',')}`);
+      await frame.locator('[data-chart="comparison-pareto"] canvas').waitFor({ state: 'visible', timeout: 10_000 });
       await frame.locator('#section-bar [data-section="segmentation"]').click();
       await ctx.screenshot('model-explorer-segmentation');
       await runCommand(page, 'View: Close All Editors');
