@@ -611,36 +611,49 @@ function paretoScatter(
   );
 }
 
-/** The newest search report: the paper's table as charts (AUROC/AUPRC ± sd per method; AUROC against MACs with its Pareto front). */
+/**
+ * The newest search report: the paper's table as charts (AUROC/AUPRC ± sd per method; AUROC against
+ * MACs with its Pareto front), or Dice/Jaccard for a segmentation search.
+ */
 function drawSearch(r: SearchReport): { content: Node[]; cards: Card[] } {
   const [c0, c1] = palette();
   const rows = r.rows;
+  const none = { mean: NaN, std: NaN };
+  const [a, b, min] = r.task === 'segment' ? (['Dice', 'Jaccard', 0] as const) : (['AUROC', 'AUPRC', 0.5] as const);
+  const first = (x: (typeof rows)[number]) => (r.task === 'segment' ? (x.dice ?? none) : x.auroc);
+  const second = (x: (typeof rows)[number]) => (r.task === 'segment' ? (x.jaccard ?? none) : x.auprc);
+  const [ka, kb] = [a.toLowerCase(), b.toLowerCase()];
   const scores = chartCard(
-    'Searched cuts: test AUROC and AUPRC (mean ± sd over seeds)',
+    `Searched cuts: test ${a} and ${b} (mean ± sd over seeds)`,
     'search-scores',
     {
       type: 'bar',
       data: {
         labels: rows.map((x) => (x.cut ? `${x.method} @ ${x.cut}` : x.method)),
         datasets: [
-          { label: 'AUROC', data: rows.map((x) => x.auroc.mean), backgroundColor: c0, errorBars: rows.map((x) => x.auroc.std) } as never,
-          { label: 'AUPRC', data: rows.map((x) => x.auprc.mean), backgroundColor: c1, errorBars: rows.map((x) => x.auprc.std) } as never,
+          { label: a, data: rows.map((x) => first(x).mean), backgroundColor: c0, errorBars: rows.map((x) => first(x).std) } as never,
+          { label: b, data: rows.map((x) => second(x).mean), backgroundColor: c1, errorBars: rows.map((x) => second(x).std) } as never,
         ],
       },
-      options: { scales: { y: { suggestedMin: 0.5, max: 1 } } },
+      options: { scales: { y: { suggestedMin: min, max: 1 } } },
     },
     () => [
-      ['method', 'cut', 'auroc_mean', 'auroc_sd', 'auprc_mean', 'auprc_sd', 'params_m', 'macs_g', 'latency_ms', 'pareto'],
-      ...rows.map((x): Cell[] => [x.method, x.cut, x.auroc.mean, x.auroc.std, x.auprc.mean, x.auprc.std, x.paramsM, x.macsG, x.latencyMs, x.pareto ? 1 : 0]),
+      ['method', 'cut', `${ka}_mean`, `${ka}_sd`, `${kb}_mean`, `${kb}_sd`, 'params_m', 'macs_g', 'latency_ms', 'pareto'],
+      ...rows.map((x): Cell[] => [x.method, x.cut, first(x).mean, first(x).std, second(x).mean, second(x).std, x.paramsM, x.macsG, x.latencyMs, x.pareto ? 1 : 0]),
     ],
   );
-  const points = rows.map((x) => ({ x: x.macsG * 1e9, y: x.auroc.mean, label: x.method }));
+  const points = rows.map((x) => ({ x: x.macsG * 1e9, y: first(x).mean, label: x.method }));
   // the report flagged its front (paretoFront, shared/stats.ts); drawn as a step line by MACs
-  const front = points.filter((_, i) => rows[i].pareto).sort((a, b) => a.x - b.x || b.y - a.y);
-  const pareto = paretoScatter('Searched cuts: test AUROC vs MACs, with the Pareto front', 'search-pareto', 'methods', points, front, () => [
-    ['method', 'macs', 'auroc_mean', 'pareto'],
-    ...points.map((p, i): Cell[] => [p.label, p.x, p.y, rows[i].pareto ? 1 : 0]),
-  ]);
+  const front = points.filter((_, i) => rows[i].pareto).sort((p, q) => p.x - q.x || q.y - p.y);
+  const pareto = paretoScatter(
+    `Searched cuts: test ${a} vs MACs, with the Pareto front`,
+    'search-pareto',
+    'methods',
+    points,
+    front,
+    () => [['method', 'macs', `${ka}_mean`, 'pareto'], ...points.map((p, i): Cell[] => [p.label, p.x, p.y, rows[i].pareto ? 1 : 0])],
+    a,
+  );
   const t = r.trials;
   const ranking = r.ranking ? probeRanking(r) : undefined;
   return {
