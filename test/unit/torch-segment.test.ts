@@ -2,7 +2,8 @@
  * Segmentation on the PyTorch engine (`task: "segment"`, `train.backend: "torch"`, CPU): the
  * torch network has the TypeScript network's layer names and weight shapes for the same
  * configuration, and a small real HC18 run writes the run folder a wasm run writes, its scores
- * computed by the shared metric code from the masks the worker returns.
+ * computed by the shared metric code from the masks the worker returns, and its saved model
+ * (the torch weights moved back into the TypeScript network) predicts those masks exactly.
  *
  * Needs the virtual environment of `python/setup.sh` (the test suite runs it first).
  */
@@ -20,6 +21,10 @@ import { loadSegmentationDataset } from '../../src/engine/data/segment';
 import { datasetSpecOf, loadExperiment } from '../../src/engine/experiment';
 import { decodeImage } from '../../src/engine/data/image';
 import { dice } from '../../src/shared/segmentMetrics';
+import { makeSegmentationBatch } from '../../src/engine/segment/train';
+import { loadLayersModelFile } from '../../src/engine/models/layersModel';
+import { SYMMETRIC_NORMALISATION } from '../../src/engine/models/types';
+import { tf } from '../../src/engine/tf';
 import { tempDir } from './tmp';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -149,6 +154,18 @@ test('a small HC18 run on torch writes a wasm run’s files, scored by the share
     assert.ok(Math.abs(dice(pred, truth) - Number(r[4])) < 1e-12, r[0]);
     baseline += dice({ width: 64, height: 64, data: new Uint8Array(64 * 64).fill(1) }, truth) / test.length;
   }
+  // the weights came back: the saved model (TypeScript, wasm) predicts the worker's masks pixel for pixel
+  await initBackend({ backend: 'wasm' });
+  const saved = await loadLayersModelFile(path.join(tRun, 'model', 'model.json'));
+  const idx = test.map((r) => byId.get(r[0])!);
+  const { x } = makeSegmentationBatch(data.pixels, data.masks, idx, 64, SYMMETRIC_NORMALISATION);
+  const again = (await (saved.predict(x) as tf.Tensor).greaterEqual(0).data()) as Uint8Array;
+  test.forEach((r, b) => {
+    const png = decodeImage(readFileSync(path.join(tRun, r[3])));
+    const differ = Array.from({ length: 64 * 64 }, (_, p) => Number((png.data[p * png.channels] ? 1 : 0) !== again[b * 64 * 64 + p])).reduce((a, v) => a + v, 0);
+    assert.equal(differ, 0, `${r[0]}: ${differ} pixels differ between the torch mask and the saved model's`);
+  });
+  saved.dispose();
   // sensible: better than calling every pixel head (and than calling none, Dice 0)
   const d = s.test.segmentation!.dice.mean;
   console.log(`torch test Dice ${d.toFixed(3)} (every pixel head: ${baseline.toFixed(3)}), HC error ${s.test.segmentation!.hcErrorMm?.mean.toFixed(1)} mm`);
