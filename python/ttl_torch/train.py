@@ -18,6 +18,7 @@ SIGINT/SIGTERM (or a ``cancel`` line) stop an epoch between batches, and the wor
 ``cancelled``.
 """
 
+import base64
 import contextlib
 import json
 import math
@@ -156,7 +157,7 @@ def torch_index(torch, idx: np.ndarray, device):
     return torch.from_numpy(np.asarray(idx, dtype=np.int64)).to(device)
 
 
-def crop_and_resize(x, boxes):
+def crop_and_resize(x, boxes, mode: str = "bilinear"):
     """`tf.image.cropAndResize` of each NCHW image to its box (y1, x1, y2, x2) in [0, 1], at the
     input's size, bilinear, the box corners at pixel centres; x2 < x1 flips left-right."""
     import torch  # noqa: PLC0415
@@ -168,7 +169,7 @@ def crop_and_resize(x, boxes):
     theta[:, 1, 1] = y2 - y1
     theta[:, 1, 2] = y1 + y2 - 1
     grid = torch.nn.functional.affine_grid(theta, list(x.shape), align_corners=True)
-    return torch.nn.functional.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=True)
+    return torch.nn.functional.grid_sample(x, grid, mode=mode, padding_mode="border", align_corners=True)
 
 
 class Worker:
@@ -208,6 +209,17 @@ class Worker:
             raise BadInput(f"{pixels_file}: expected [N, S, S, 3] images or [N, S, S, S, 1] volumes, found shape {list(self.pixels.shape)}")
         self.size = int(self.pixels.shape[1])
         self.labels = np.asarray(p["labels"], dtype=np.int64)
+        # segmentation: [N, S, S] uint8 masks of class values beside the images, and the loss weights
+        self.segment = p.get("task") == "segment"
+        self.masks = None
+        if self.segment:
+            try:
+                self.masks = np.load(p["masksFile"], mmap_mode="r")
+            except (OSError, ValueError, KeyError) as e:
+                raise BadInput(f"{p.get('masksFile')}: cannot read the masks: {e}") from None
+            if self.masks.shape != self.pixels.shape[:3]:
+                raise BadInput(f"{p['masksFile']}: expected masks of shape {list(self.pixels.shape[:3])}, found {list(self.masks.shape)}")
+            self.seg_loss = {"dice": float(p.get("loss", {}).get("dice", 1)), "bce": float(p.get("loss", {}).get("bce", 1))}
         self.splits = {k: np.asarray(v, dtype=np.int64) for k, v in p["splits"].items()}
         self.num_classes = int(p["numClasses"])
         norm = p["normalisation"]
@@ -252,7 +264,13 @@ class Worker:
             self._load_weights(backbone, weights)
         torch.manual_seed(seed)
         try:
-            prepared = prepare_strategy(backbone, p["strategy"], self.num_classes, float(t.get("headLrMultiplier", 1)))
+            if self.segment:
+                from .segment import prepare_segmentation  # noqa: PLC0415
+
+                width = (p.get("decoder") or {}).get("width")
+                prepared = prepare_segmentation(backbone, p["strategy"], self.size, width, self.num_classes, float(t.get("headLrMultiplier", 1)))
+            else:
+                prepared = prepare_strategy(backbone, p["strategy"], self.num_classes, float(t.get("headLrMultiplier", 1)))
         except ValueError as e:
             raise BadInput(f"strategy: {e}") from None
         self.model = prepared.model.to(self.device)
@@ -385,6 +403,21 @@ class Worker:
 
     # -- batches -----------------------------------------------------------------------------
 
+    def _segment_batch(self, idx: np.ndarray, rng: Optional[np.random.Generator]):
+        """Images (normalised NCHW) and masks [B, S, S] of `idx`; with augmentation, each image and
+        its mask through the same crop box and flip (bilinear for the image, nearest for the mask)."""
+        torch = self.torch
+        x = torch.from_numpy(np.ascontiguousarray(self.pixels[idx])).to(self.device).permute(0, 3, 1, 2).float()
+        y = torch.from_numpy(np.ascontiguousarray(self.masks[idx])).to(self.device).unsqueeze(1).float()
+        if rng is not None and (self.augment.get("randomResizedCrop") or self.augment.get("hflip")):
+            boxes = torch.tensor(_crop_boxes(rng, len(idx), self.augment), dtype=torch.float32, device=self.device)
+            x = crop_and_resize(x, boxes)
+            y = crop_and_resize(y, boxes, mode="nearest")
+        x = (x - self.mean) / self.std
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x, y[:, 0].round().long()
+
     def _batch(self, idx: np.ndarray, rng: Optional[np.random.Generator]):
         torch = self.torch
         # a gather from the memory-mapped file; on CUDA through pinned memory, copied asynchronously
@@ -416,8 +449,33 @@ class Worker:
             return (ce * w).sum() / w.sum()
         return ce.mean()
 
+    def _predict_masks(self, indices: np.ndarray) -> Dict[str, Any]:
+        """The predicted masks of `indices` ([n, S, S] uint8 class values, row-major, base64) and the mean loss."""
+        from .segment import predicted_labels, segmentation_loss  # noqa: PLC0415
+
+        torch = self.torch
+        self.model.eval()
+        parts: List[np.ndarray] = []
+        loss_sum = 0.0
+        with torch.inference_mode():
+            for s in range(0, len(indices), self.batch_size):
+                self.ch.check()
+                idx = indices[s : s + self.batch_size]
+                x, y = self._segment_batch(idx, None)
+                with self._autocast():
+                    logits = self.model(x)
+                logits = logits.float()
+                if not bool(torch.isfinite(logits).all()):
+                    raise Diverged("the model diverged: its outputs are no longer finite numbers; lower train.lr")
+                loss_sum += float(segmentation_loss(logits, y, self.seg_loss)) * len(idx)
+                parts.append(predicted_labels(logits).cpu().numpy())
+        masks = np.concatenate(parts) if parts else np.zeros((0, self.size, self.size), dtype=np.uint8)
+        return {"masks": base64.b64encode(np.ascontiguousarray(masks, dtype=np.uint8).tobytes()).decode("ascii"), "loss": loss_sum / len(indices) if len(indices) else None}
+
     def _predict(self, indices: np.ndarray) -> Dict[str, Any]:
         torch = self.torch
+        if self.segment:
+            return self._predict_masks(indices)
         self.model.eval()
         probs: List[float] = []
         loss_sum = 0.0
@@ -459,8 +517,16 @@ class Worker:
             # a batch of one breaks batch norm's statistics (as the TypeScript loop skips it)
             if len(idx) < 2 and steps > 1:
                 continue
-            y = torch.from_numpy(self.labels[idx]).to(self.device)
-            loss = self._loss(self._forward(idx, rng).float(), y, True)
+            if self.segment:
+                from .segment import segmentation_loss  # noqa: PLC0415
+
+                x, y = self._segment_batch(idx, rng)
+                with self._autocast():
+                    logits = self.model(x)
+                loss = segmentation_loss(logits.float(), y, self.seg_loss)
+            else:
+                y = torch.from_numpy(self.labels[idx]).to(self.device)
+                loss = self._loss(self._forward(idx, rng).float(), y, True)
             self.opt.zero_grad(set_to_none=True)
             if self.scaler is not None:
                 # fp16: the loss scaled up so small gradients survive; a step with inf/NaN gradients is skipped

@@ -14,6 +14,7 @@ import { assertExperimentOnDisk } from './experiment/disk';
 import { loadDataset } from './data';
 import { loadSegmentationDataset, type SegmentationDataset } from './data/segment';
 import { prepareSegmentationFor, trainSegmentationSeed } from './segment/run';
+import { trainSegmentationSeedTorch } from './segment/torch';
 import type { LoadedDataset } from './data/types';
 import { loadBackbone } from './models';
 import { IMAGENET_WEIGHTS, TORCHVISION_IMAGENET_WEIGHTS, isTorchCheckpoint } from './weights/registry';
@@ -183,7 +184,6 @@ async function prepareContext(file: string, exp: Experiment, options: RunOptions
   const emit = options.onEvent ?? (() => undefined);
   let wanted = options.backend ?? exp.train.backend;
   const segment = exp.task === 'segment';
-  if (segment && wanted === 'torch') throw new TtlInputError(`${file}: segmentation runs on the TensorFlow.js backends (wasm, cpu, …) for now, not torch`);
   let torch = wanted === 'torch' ? await prepareTorch(exp, options) : undefined;
   let notTorch = `the ${wanted} backend`;
   if (wanted === 'auto' && !segment) {
@@ -335,7 +335,7 @@ async function trainSeed(ctx: Context, openRun: () => RunHandle, seed: number, r
   try {
     if (segmentation) {
       const args = { exp, data: data as SegmentationDataset, backbone, split, seed, resume, engine: ctx.engine, openRun, emit, signal: options.signal, file: ctx.file, t0 };
-      return await trainSegmentationSeed(args, segmentation, handle);
+      return ctx.torch ? await trainSegmentationSeedTorch(args, segmentation, handle, ctx.torch, backboneWeights) : await trainSegmentationSeed(args, segmentation, handle);
     }
     const opts = trainOptions(exp, labels, split.train, numClasses, seed);
     let done: { val: Evaluated; test: Evaluated; state: LoopState; latencyMs?: number; device?: string };

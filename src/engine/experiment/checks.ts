@@ -19,7 +19,7 @@
  *   file: the same backbones, torch only (its tensors are checked by the torch engine before a run).
  * - 2D/3D rules: `inflateFrom` only on a 3D ResNet, `data.volume` only with a 3D backbone.
  * - task rules: `task: "segment"` takes csv or folder data, a 2D backbone, an imageSize that is a
- *   multiple of 32, no probe, a TensorFlow.js backend, a full search, and `val_dice` rather than
+ *   multiple of 32, no probe, a full search, and `val_dice` rather than
  *   `val_auroc`; a classifier does not take `val_dice` (and ignores `model.decoder`, `train.loss`).
  *
  * The layer table comes from the environment, so the editor can answer from the generated
@@ -244,7 +244,6 @@ export function checkExperimentValue(value: unknown, baseDir: string, env?: Chec
     if (kind === 'probe') add('segment-unsupported', '/strategy/kind', `"probe" has no decoder to train; segmentation takes "ftl", "ttl", "tf" or "lwft"`);
     if (net !== undefined && isBuiltinBackbone(net) && VOLUME_BACKBONES.includes(net))
       add('segment-unsupported', '/model/backbone', `segmentation needs a 2D backbone; ${net} reads volumes`);
-    if (engine === 'torch') add('segment-unsupported', '/train/backend', `segmentation runs on the TensorFlow.js backends ("wasm", "cpu", …) for now, not "torch"`);
     const size = at('data', 'imageSize');
     if (typeof size === 'number' && Number.isInteger(size) && size % 32 !== 0)
       add(

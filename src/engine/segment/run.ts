@@ -34,6 +34,7 @@ import { headCircumference, labelMapScores, type PixelSpacing } from '../../shar
 import { SUMMARY_FORMAT, type ImageMeanStd, type RunSummary, type SegmentationSplitMetrics, type SplitMetrics } from '../../shared/formats/summary';
 import type { EventSink } from '../../shared/jobProtocol';
 import type { EpochRecord } from '../../shared/formats/epoch';
+import type { LoopState } from '../train/loop';
 import { isDecoderLayer, prepareSegmentation, type PreparedSegmentation } from './model';
 import { SegmentationTrainer, type SegmentationPass, type SegmentationTrainOptions } from './train';
 
@@ -222,10 +223,10 @@ export function prepareSegmentationFor(args: Pick<SegmentationSeedArgs, 'exp' | 
  * network is built, so a strategy or size error leaves no run folder; the caller handles a
  * failure or cancel of the opened run (`handle` is returned through `onOpened`).
  */
-export async function trainSegmentationSeed(args: SegmentationSeedArgs, prepared: PreparedSegmentation, handle: RunHandle): Promise<RunSummary> {
-  const { exp, data, split, seed, emit } = args;
+/** The training options of a segmentation run (both engines). */
+export function segmentationOptions(exp: Experiment, seed: number): SegmentationTrainOptions {
   const t = exp.train;
-  const opts: SegmentationTrainOptions = {
+  return {
     epochs: t.epochs,
     batchSize: t.batchSize,
     optimizer: { optimizer: t.optimizer, lr: t.lr, momentum: t.momentum, weightDecay: t.weightDecay },
@@ -237,6 +238,12 @@ export async function trainSegmentationSeed(args: SegmentationSeedArgs, prepared
     loss: t.loss ?? { dice: 1, bce: 1 },
     seed,
   };
+}
+
+export async function trainSegmentationSeed(args: SegmentationSeedArgs, prepared: PreparedSegmentation, handle: RunHandle): Promise<RunSummary> {
+  const { exp, data, split, seed, emit } = args;
+  const t = exp.train;
+  const opts = segmentationOptions(exp, seed);
   const trainer = new SegmentationTrainer(
     prepared,
     {
@@ -286,6 +293,22 @@ export async function trainSegmentationSeed(args: SegmentationSeedArgs, prepared
   const test = await trainer.evaluate(split.test);
   const state = trainer.state;
   trainer.dispose();
+  return finishSegmentationRun(args, prepared, handle, { val, test, state });
+}
+
+/**
+ * Writes a trained segmentation run's files (either engine): the test masks, predictions.csv,
+ * the model (`prepared.model` holds the best weights), and summary.json; `latencyMs` when the
+ * engine measured it on its own device.
+ */
+export async function finishSegmentationRun(
+  args: SegmentationSeedArgs,
+  prepared: PreparedSegmentation,
+  handle: RunHandle,
+  done: { val: SegmentationPass; test: SegmentationPass; state: LoopState; latencyMs?: number },
+): Promise<RunSummary> {
+  const { exp, data, split, seed, emit } = args;
+  const { val, test, state } = done;
   const valRows = scoreImages(data, split.val, val, 'val');
   const testRows = scoreImages(data, split.test, test, 'test');
   await replaceDirectory(path.join(handle.dir, PREDICTIONS_DIR), async (tmp) => {
@@ -303,8 +326,11 @@ export async function trainSegmentationSeed(args: SegmentationSeedArgs, prepared
     const rows = cx.layers.filter((l) => isDecoderLayer(l.name) === dec);
     return { params: rows.reduce((a, l) => a + l.params, 0), macs: rows.reduce((a, l) => a + l.macs, 0), layers: rows.length };
   };
-  emit({ type: 'phase', phase: 'measuring latency' });
-  const latencyMs = (await measureLatency(prepared.model, { runs: 20, warmup: 3 })).medianMs;
+  let latencyMs = done.latencyMs;
+  if (latencyMs === undefined) {
+    emit({ type: 'phase', phase: 'measuring latency' });
+    latencyMs = (await measureLatency(prepared.model, { runs: 20, warmup: 3 })).medianMs;
+  }
   const records = readRun(handle.dir).metrics;
   const summary: RunSummary = {
     format: SUMMARY_FORMAT,

@@ -121,6 +121,46 @@ export interface SegmentationPass {
   pixelAccuracy: number;
 }
 
+/** A pass from its predicted masks (class values, in the order of `indices`) and mean loss: the mean Dice, Jaccard and pixel accuracy against the true masks. */
+export function segmentationPass(out: Uint8Array[], loss: number, truth: readonly Uint8Array[], indices: readonly number[], classes: number, size: number): SegmentationPass {
+  const S = size;
+  const scores = out.map((p, r) => labelMapScores({ width: S, height: S, data: p }, { width: S, height: S, data: truth[indices[r]] }, classes));
+  const m = (f: (x: (typeof scores)[number]) => number) => scores.reduce((a, x) => a + f(x), 0) / Math.max(1, scores.length);
+  return { masks: out, loss, dice: m((x) => x.dice), jaccard: m((x) => x.jaccard), pixelAccuracy: m((x) => x.pixelAccuracy) };
+}
+
+/** The epoch record of a segmentation epoch: the validation Dice and Jaccard, no AUROC or AUPRC. */
+export function segmentationRecord(
+  epoch: number,
+  lr: number,
+  trainLoss: number,
+  val: SegmentationPass,
+  best: boolean,
+  seconds: number,
+  trainImagesPerSecond: number,
+): EpochRecord {
+  return {
+    epoch,
+    lr,
+    trainLoss,
+    valLoss: val.loss,
+    valAuroc: NaN,
+    valAveragePrecision: NaN,
+    valAuprcTrapezoid: NaN,
+    valAccuracy: val.pixelAccuracy,
+    valDice: val.dice,
+    valJaccard: val.jaccard,
+    best,
+    seconds,
+    trainImagesPerSecond,
+  };
+}
+
+/** The loop's monitor for a segmentation run: the validation Dice takes AUROC's place in `decideEpoch`. */
+export function segmentationMonitor(m: SegmentationTrainOptions['earlyStoppingMonitor']): TrainOptions['earlyStoppingMonitor'] {
+  return m === 'val_dice' || m === undefined ? 'val_auroc' : m;
+}
+
 export class SegmentationTrainer {
   readonly optimizer: GroupOptimizer;
   state: LoopState;
@@ -162,16 +202,7 @@ export class SegmentationTrainer {
       tf.dispose([pred, l]);
       await yieldToEventLoop();
     }
-    const K = this.data.classes ?? 2;
-    const scores = out.map((p, r) => labelMapScores({ width: S, height: S, data: p }, { width: S, height: S, data: masks[indices[r]] }, K));
-    const m = (f: (x: (typeof scores)[number]) => number) => scores.reduce((a, x) => a + f(x), 0) / Math.max(1, scores.length);
-    return {
-      masks: out,
-      loss: indices.length ? lossSum / indices.length : NaN,
-      dice: m((x) => x.dice),
-      jaccard: m((x) => x.jaccard),
-      pixelAccuracy: m((x) => x.pixelAccuracy),
-    };
+    return segmentationPass(out, indices.length ? lossSum / indices.length : NaN, masks, indices, this.data.classes ?? 2, S);
   }
 
   async fit(hooks: Omit<LoopHooks, 'onEpoch'> & { onEpoch?(record: EpochRecord, trainer: SegmentationTrainer): Promise<void> | void } = {}): Promise<LoopState> {
@@ -179,7 +210,7 @@ export class SegmentationTrainer {
     const vars = this.optimizer.variables;
     const { pixels, masks, imageSize, normalisation } = this.data;
     // the loop's decisions (best epoch, early stopping, plateau) read the validation Dice where classification reads AUROC
-    const monitor = o.earlyStoppingMonitor === 'val_dice' || o.earlyStoppingMonitor === undefined ? 'val_auroc' : o.earlyStoppingMonitor;
+    const monitor = segmentationMonitor(o.earlyStoppingMonitor);
     for (let epoch = this.state.epoch + 1; epoch < o.epochs; epoch++) {
       const t0 = performance.now();
       const lr = epochLr(o, this.state, epoch);
@@ -212,21 +243,7 @@ export class SegmentationTrainer {
       });
       this.state = state;
       if (improved) this.keepBestWeights();
-      const record: EpochRecord = {
-        epoch,
-        lr,
-        trainLoss: lossSum / order.length,
-        valLoss: val.loss,
-        valAuroc: NaN,
-        valAveragePrecision: NaN,
-        valAuprcTrapezoid: NaN,
-        valAccuracy: val.pixelAccuracy,
-        valDice: val.dice,
-        valJaccard: val.jaccard,
-        best: improved,
-        seconds: (performance.now() - t0) / 1000,
-        trainImagesPerSecond: order.length / trainSeconds,
-      };
+      const record = segmentationRecord(epoch, lr, lossSum / order.length, val, improved, (performance.now() - t0) / 1000, order.length / trainSeconds);
       await hooks.onEpoch?.(record, this);
       if (shouldStop(this.state, o)) break;
     }

@@ -64,8 +64,12 @@ export interface TorchSeedResult {
   device: string;
 }
 
-interface SplitPrediction {
+/** A split's predictions in a worker's reply. */
+export interface SplitPrediction {
+  /** Classification: [n, K] probabilities. */
   probs: number[];
+  /** Segmentation: the predicted masks, [n, S, S] uint8 class values, base64. */
+  masks?: string;
   loss: number | null;
 }
 
@@ -81,8 +85,17 @@ interface SetupReply {
  * the worker memory-maps it.
  */
 export function writePixelsNpy(file: string, pixels: readonly Uint8Array[], size: number, volumes = false): void {
-  const per = volumes ? size ** 3 : size * size * 3;
-  const shape = volumes ? `${pixels.length}, ${size}, ${size}, ${size}, 1` : `${pixels.length}, ${size}, ${size}, 3`;
+  writeUint8Npy(file, pixels, volumes ? [size, size, size, 1] : [size, size, 3], volumes ? `a ${size}³ volume` : `a ${size}×${size} RGB image`);
+}
+
+/** A uint8 .npy file of segmentation masks, [N, S, S] class values (row-major). */
+export function writeMasksNpy(file: string, masks: readonly Uint8Array[], size: number): void {
+  writeUint8Npy(file, masks, [size, size], `a ${size}×${size} mask`);
+}
+
+function writeUint8Npy(file: string, pixels: readonly Uint8Array[], item: number[], what: string): void {
+  const per = item.reduce((a, b) => a * b, 1);
+  const shape = [pixels.length, ...item].join(', ');
   let header = `{'descr': '|u1', 'fortran_order': False, 'shape': (${shape}), }`;
   const pad = 64 - ((10 + header.length + 1) % 64);
   header += ' '.repeat(pad % 64) + '\n';
@@ -96,7 +109,7 @@ export function writePixelsNpy(file: string, pixels: readonly Uint8Array[], size
   try {
     writeSync(fd, head);
     pixels.forEach((p, i) => {
-      if (p.length !== per) throw new TtlInputError(`item ${i} has ${p.length} values, expected ${per} (${volumes ? `a ${size}³ volume` : `a ${size}×${size} RGB image`})`);
+      if (p.length !== per) throw new TtlInputError(`item ${i} has ${p.length} values, expected ${per} (${what})`);
       writeSync(fd, p);
     });
   } finally {
@@ -132,6 +145,37 @@ function asEngineError(e: unknown, signal?: AbortSignal): Error {
 
 /** Trains (or continues) one seed's run on the torch engine; see the module doc. */
 export async function trainSeedTorch(a: TorchSeedInput): Promise<TorchSeedResult> {
+  const numClasses = a.data.classes.length;
+  return driveTorchSeed<Evaluated>(a, {
+    score: (p, indices, where) => evaluated(p, indices, a.labels, numClasses, where),
+    decideOn: (v) => v,
+    record: (epoch, lr, trainLoss, val, best, seconds, imagesPerSecond) => ({
+      epoch,
+      lr,
+      trainLoss,
+      valLoss: val.loss,
+      valAuroc: val.auroc,
+      valAveragePrecision: val.averagePrecision,
+      valAuprcTrapezoid: val.auprcTrapezoid,
+      valAccuracy: val.accuracy,
+      best,
+      seconds,
+      trainImagesPerSecond: imagesPerSecond,
+    }),
+  });
+}
+
+/** What the task adds to the torch loop: how a split's predictions are scored, what the loop decides on, and the epoch's record. */
+export interface TorchTask<V> {
+  score(p: SplitPrediction, indices: number[], where: 'val' | 'test'): V;
+  decideOn(v: V): { auroc: number; accuracy: number; loss: number };
+  record(epoch: number, lr: number, trainLoss: number, val: V, best: boolean, seconds: number, imagesPerSecond: number): EpochRecord;
+  /** Files beside the images (segmentation: the masks) and what `setup` gets besides the classification fields. */
+  setup?(tmp: string): Record<string, unknown>;
+}
+
+/** {@link trainSeedTorch} for any task: the worker, the epoch loop and the end of the run, the task's scoring plugged in. */
+export async function driveTorchSeed<V>(a: TorchSeedInput, task: TorchTask<V>): Promise<{ val: V; test: V; state: LoopState; latencyMs: number; device: string }> {
   const { exp, data, split, labels, handle, seed, emit, options: o } = a;
   const numClasses = data.classes.length;
   // the images and the exported weights; gone on every way out: return, error, cancel, and process exit
@@ -195,6 +239,7 @@ export async function trainSeedTorch(a: TorchSeedInput): Promise<TorchSeedResult
       },
       classWeights: o.classWeights,
       resume: a.resume,
+      ...task.setup?.(tmp),
     });
     const plateau = new Plateau(o.plateau.factor, o.plateau.patience);
     let state: LoopState = { ...INITIAL_STATE, lr: o.optimizer.lr };
@@ -234,22 +279,10 @@ export async function trainSeedTorch(a: TorchSeedInput): Promise<TorchSeedResult
         augmentSeed: deriveSeed(seed, epoch, 1),
         predict: ['val'],
       });
-      const val = evaluated(r.splits.val, split.val, labels, numClasses, 'val');
-      const decided = decideEpoch(state, plateau, o, epoch, lr, val);
+      const val = task.score(r.splits.val, split.val, 'val');
+      const decided = decideEpoch(state, plateau, o, epoch, lr, task.decideOn(val));
       state = decided.state;
-      const record: EpochRecord = {
-        epoch,
-        lr,
-        trainLoss: r.trainLoss ?? NaN,
-        valLoss: val.loss,
-        valAuroc: val.auroc,
-        valAveragePrecision: val.averagePrecision,
-        valAuprcTrapezoid: val.auprcTrapezoid,
-        valAccuracy: val.accuracy,
-        best: decided.improved,
-        seconds: (performance.now() - t0) / 1000,
-        trainImagesPerSecond: order.length / r.trainSeconds,
-      };
+      const record = task.record(epoch, lr, r.trainLoss ?? NaN, val, decided.improved, (performance.now() - t0) / 1000, order.length / r.trainSeconds);
       // metrics line first, checkpoint after, as on the wasm engine (see reconcileMetrics above)
       handle.appendMetrics({ ...record });
       await call('save', { epoch, best: decided.improved, state });
@@ -258,8 +291,8 @@ export async function trainSeedTorch(a: TorchSeedInput): Promise<TorchSeedResult
     }
     emit({ type: 'phase', phase: 'evaluating' });
     const ev = await call<{ splits: { val: SplitPrediction; test: SplitPrediction } }>('evaluate', { weights: 'best', splits: ['val', 'test'] });
-    const val = evaluated(ev.splits.val, split.val, labels, numClasses, 'val');
-    const test = evaluated(ev.splits.test, split.test, labels, numClasses, 'test');
+    const val = task.score(ev.splits.val, split.val, 'val');
+    const test = task.score(ev.splits.test, split.test, 'test');
     emit({ type: 'phase', phase: 'measuring latency' });
     const latency = await call<{ medianMs: number }>('latency', { runs: 20, warmup: 3 });
     const weightsFile = path.join(tmp, 'model.safetensors');
