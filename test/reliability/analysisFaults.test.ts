@@ -1,7 +1,7 @@
 /**
  * Fault injection over the analyses of a real finished run (the tiny run of ./tiny.ts) through
  * the bundled CLI: `ttl analyze`, which writes one file (analysis/<name>.json), and `ttl gradcam`,
- * which writes an overlay PNG per image and then gradcam/index.json. Each is killed with SIGKILL
+ * which writes three PNGs per image (overlay, image, heatmap) and then gradcam/index.json. Each is killed with SIGKILL
  * right after its Nth write, for every N until it finishes unkilled (TTL_FAULT_KILL_AFTER_WRITES,
  * see src/engine/atomic.ts), then run again.
  *
@@ -83,15 +83,15 @@ interface Overlays {
   pngs: Record<string, Buffer>;
 }
 
-/** The Grad-CAM index (without the run folder and time stamps) and the overlays it lists, which must exist. */
+/** The Grad-CAM index (without the run folder and time stamps) and the PNGs it lists (overlays, images, heatmaps), which must exist. */
 function overlaysOf(run: string): Overlays {
   const folder = path.join(run, 'gradcam');
   const { run: r, ...index } = JSON.parse(fs.readFileSync(path.join(folder, 'index.json'), 'utf8')) as {
     run: { id: string };
-    images: { overlay: string; createdAt?: string }[];
+    images: { overlay: string; inputImage?: string; heatmapImage?: string; createdAt?: string }[];
   };
   const pngs: Record<string, Buffer> = {};
-  for (const e of index.images) pngs[e.overlay] = fs.readFileSync(path.join(folder, e.overlay));
+  for (const e of index.images) for (const f of [e.overlay, e.inputImage, e.heatmapImage]) if (f) pngs[f] = fs.readFileSync(path.join(folder, f));
   return { index: { ...index, runId: r.id, images: index.images.map(({ createdAt: _c, ...e }) => e) }, pngs };
 }
 
@@ -106,7 +106,7 @@ test('ttl gradcam killed after any write leaves a consistent index and, run agai
   const base = await ttlAsync(['gradcam', baseRun, ...GRADCAM]);
   assert.equal(base.code, 0, base.stderr);
   const want = overlaysOf(baseRun);
-  assert.equal(Object.keys(want.pngs).length, 3);
+  assert.equal(Object.keys(want.pngs).length, 9, 'an overlay, the image and the heatmap of each of three images');
 
   const crashAndRerun = async (n: number): Promise<boolean> => {
     const what = `gradcam write ${n}`;
@@ -126,5 +126,5 @@ test('ttl gradcam killed after any write leaves a consistent index and, run agai
     return true;
   };
   const killed = await forEachWrite(crashAndRerun);
-  assert.equal(killed, 4, 'three overlays and the index');
+  assert.equal(killed, 10, 'three images with their overlay, image and heatmap PNGs, and the index');
 });
