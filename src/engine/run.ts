@@ -23,7 +23,7 @@ import { writeLayerWeights } from './models/safetensors';
 import { prepareStrategy, type PreparedModel, type StrategySpec } from './strategies';
 import { INITIAL_STATE, shouldStop, Trainer, type TrainOptions, type EpochRecord } from './train/loop';
 import { balancedClassWeights } from './train/optim';
-import { saveCheckpoint, loadCheckpoint, recoverCheckpoint, checkpointEpoch, replaceDirectory } from './train/checkpoint';
+import { saveCheckpoint, resumeFromCheckpoints, replaceDirectory } from './train/checkpoint';
 import { profile, measureLatency } from './complexity';
 import { MetricError, thresholdMetrics } from './metrics';
 import { createRun, openForResume, readRun, type MetricsLine, type RunHandle } from './runstore';
@@ -366,18 +366,7 @@ async function trainSeed(ctx: Context, openRun: () => RunHandle, seed: number, r
       const bestDir = path.join(handle.checkpointsDir, 'best');
       let resumedFrom: number | undefined;
       if (resume) {
-        const last = await recoverCheckpoint(lastDir);
-        const best = await recoverCheckpoint(bestDir);
-        // a best checkpoint newer than the last one (a kill fell between the two saves) is trained again
-        if (last && best && checkpointEpoch(best) <= checkpointEpoch(last)) {
-          await loadCheckpoint(best, trainer);
-          trainer.keepBestWeights();
-        }
-        if (last) {
-          const ck = await loadCheckpoint(last, trainer);
-          await trainer.restore(ck.state, ck.optimizer);
-          resumedFrom = ck.state.epoch;
-        }
+        resumedFrom = await resumeFromCheckpoints(lastDir, bestDir, trainer);
         handle.reconcileMetrics(trainer.state.epoch);
       }
       emit({ type: 'run-started', runDir: handle.dir, runId: handle.id, seed, epochs: exp.train.epochs, resumedFromEpoch: resumedFrom, device: ctx.engine });

@@ -26,7 +26,7 @@ import { readRun } from '../runstore';
 import type { SegmentationDataset } from '../data/segment';
 import type { StrategySpec } from '../strategies';
 import { saveLayersModelFile } from '../models/layersModel';
-import { saveCheckpoint, loadCheckpoint, recoverCheckpoint, checkpointEpoch, replaceDirectory } from '../train/checkpoint';
+import { saveCheckpoint, resumeFromCheckpoints, replaceDirectory } from '../train/checkpoint';
 import { profile, measureLatency } from '../complexity';
 import { writeFileAtomic } from '../atomic';
 import { meanStd, median } from '../../shared/stats';
@@ -261,17 +261,7 @@ export async function trainSegmentationSeed(args: SegmentationSeedArgs, prepared
   const bestDir = path.join(handle.checkpointsDir, 'best');
   let resumedFrom: number | undefined;
   if (args.resume) {
-    const last = await recoverCheckpoint(lastDir);
-    const best = await recoverCheckpoint(bestDir);
-    if (last && best && checkpointEpoch(best) <= checkpointEpoch(last)) {
-      await loadCheckpoint(best, trainer);
-      trainer.keepBestWeights();
-    }
-    if (last) {
-      const ck = await loadCheckpoint(last, trainer);
-      await trainer.restore(ck.state, ck.optimizer);
-      resumedFrom = ck.state.epoch;
-    }
+    resumedFrom = await resumeFromCheckpoints(lastDir, bestDir, trainer);
     handle.reconcileMetrics(trainer.state.epoch);
   }
   emit({ type: 'run-started', runDir: handle.dir, runId: handle.id, seed, epochs: t.epochs, resumedFromEpoch: resumedFrom });

@@ -98,3 +98,26 @@ export async function loadCheckpoint(dir: string, trainer: Checkpointed): Promis
   }
   return { state, optimizer };
 }
+
+/**
+ * Continues a trainer from a run's checkpoints: the best weights first (kept as the best so far),
+ * then the last epoch's weights, loop state and optimiser slots. A best checkpoint newer than the
+ * last one (a kill fell between the two saves) is trained again. Returns the last finished epoch
+ * (0-based), or undefined when there is no checkpoint yet.
+ */
+export async function resumeFromCheckpoints(
+  lastDir: string,
+  bestDir: string,
+  trainer: Checkpointed & { keepBestWeights(): void; restore(state: LoopState, optimizer: NamedTensor[][]): Promise<void> },
+): Promise<number | undefined> {
+  const last = await recoverCheckpoint(lastDir);
+  const best = await recoverCheckpoint(bestDir);
+  if (last && best && checkpointEpoch(best) <= checkpointEpoch(last)) {
+    await loadCheckpoint(best, trainer);
+    trainer.keepBestWeights();
+  }
+  if (!last) return undefined;
+  const ck = await loadCheckpoint(last, trainer);
+  await trainer.restore(ck.state, ck.optimizer);
+  return ck.state.epoch;
+}
