@@ -11,8 +11,7 @@ import { resolveCut, type StrategyView } from '../src/shared/layerTree';
 import { cutOfStrategy, strategyInfo, strategyShortLabel } from '../src/shared/strategies';
 import type { SearchReport } from '../src/shared/formats/searchReport';
 import { costLine, finalistLabel, probeRankingRows } from '../src/shared/probeRanking';
-import { SECTIONS, type AnalysisView, type GradCamImage, type PanelState, type RunView, type SectionId, type SegmentationGallery } from '../src/shared/panelProtocol';
-import { CONTOUR_COLOURS } from '../src/shared/maskContour';
+import { SECTIONS, type AnalysisView, type GradCamImage, type PanelState, type RunView, type SectionId } from '../src/shared/panelProtocol';
 import { formatCount, formatDuration, formatMeanStd, formatMetric, formatMs } from '../src/shared/format';
 import { meanStd, median, paretoFront } from '../src/shared/stats';
 import { onHostMessage, savedState, saveState, send, type GradCamSort, type SavedState } from './api';
@@ -84,15 +83,11 @@ function render(): void {
   const own = state.runs.filter((r) => r.own !== false);
   const selected = own.find((r) => r.dir === ui.selectedRun) ?? own.find((r) => r.dir === state.target.runDir) ?? own.find((r) => r.status === 'running') ?? own[0];
   parts.push(update('training', 'Training', own.length > 0, [own.map((r) => [r.dir, r.status]), selected?.dir, selected?.epochs], () => drawTraining(own, selected)));
-  const finished = state.runs.filter((r) => r.test || r.testSegmentation);
+  const finished = state.runs.filter((r) => r.test);
   const picked = comparedRuns(finished);
   parts.push(
-    update(
-      'compare',
-      'Comparison',
-      finished.length > 0,
-      [finished.map((r) => [r.dir, r.label, r.test, r.testSegmentation, r.macs, r.params, r.latencyMs]), picked.map((r) => r.dir)],
-      () => drawComparison(finished, picked),
+    update('compare', 'Comparison', finished.length > 0, [finished.map((r) => [r.dir, r.label, r.test, r.macs, r.params, r.latencyMs]), picked.map((r) => r.dir)], () =>
+      drawComparison(finished, picked),
     ),
   );
   const search = state.searches[0];
@@ -109,8 +104,6 @@ function render(): void {
     ),
   );
   parts.push(update('gradcam', 'Grad-CAM', state.gradcam.length > 0, [state.gradcam, ui.gradcamSort], drawGradCam));
-  const galleries = state.segmentation ?? [];
-  parts.push(update('segmentation', 'Segmentation: test images', galleries.length > 0, galleries, () => drawSegmentation(galleries)));
   const present = parts.filter((p): p is HTMLElement => !!p);
   drawSectionBar(present);
   if (present.length !== app.children.length || present.some((p, i) => app.children[i] !== p)) {
@@ -309,93 +302,46 @@ function drawTraining(own: RunView[], selected: RunView | undefined): { content:
     },
     () => [['epoch', 'train_loss', 'val_loss'], ...e.map((p) => [p.epoch + 1, p.trainLoss, p.valLoss])],
   );
-  const segment = selected.task === 'segment';
-  const metrics = segment
-    ? chartCard(
-        'Validation Dice and Jaccard per epoch',
-        `val-metrics-${selected.id}`,
-        {
-          type: 'line',
-          data: {
-            labels: x,
-            datasets: [
-              line(
-                'val Dice',
-                e.map((p) => p.valDice),
-                c2,
-              ),
-              line(
-                'val Jaccard',
-                e.map((p) => p.valJaccard),
-                c3,
-              ),
-            ],
-          },
-          options: { scales: scale('score', { suggestedMin: 0, suggestedMax: 1 }) },
-        },
-        () => [['epoch', 'val_dice', 'val_jaccard'], ...e.map((p) => [p.epoch + 1, p.valDice, p.valJaccard])],
-      )
-    : chartCard(
-        'Validation AUROC and AUPRC per epoch',
-        `val-metrics-${selected.id}`,
-        {
-          type: 'line',
-          data: {
-            labels: x,
-            datasets: [
-              line(
-                'val AUROC',
-                e.map((p) => p.valAuroc),
-                c2,
-              ),
-              line(
-                'val AUPRC',
-                e.map((p) => p.valAuprc),
-                c3,
-              ),
-            ],
-          },
-          options: { scales: scale('score', { suggestedMin: 0.5, suggestedMax: 1 }) },
-        },
-        () => [['epoch', 'val_auroc', 'val_auprc'], ...e.map((p) => [p.epoch + 1, p.valAuroc, p.valAuprc])],
-      );
+  const metrics = chartCard(
+    'Validation AUROC and AUPRC per epoch',
+    `val-metrics-${selected.id}`,
+    {
+      type: 'line',
+      data: {
+        labels: x,
+        datasets: [
+          line(
+            'val AUROC',
+            e.map((p) => p.valAuroc),
+            c2,
+          ),
+          line(
+            'val AUPRC',
+            e.map((p) => p.valAuprc),
+            c3,
+          ),
+        ],
+      },
+      options: { scales: scale('score', { suggestedMin: 0.5, suggestedMax: 1 }) },
+    },
+    () => [['epoch', 'val_auroc', 'val_auprc'], ...e.map((p) => [p.epoch + 1, p.valAuroc, p.valAuprc])],
+  );
   const note =
     selected.status === 'running'
       ? h('p', { class: 'muted' }, `Training: ${e.length} ${e.length === 1 ? 'epoch' : 'epochs'} done so far; the curves grow as epochs finish.`)
       : h(
           'p',
           { class: 'muted' },
-          selected.testSegmentation
-            ? `Test Dice ${formatMeanStd(selected.testSegmentation.dice)} · Jaccard ${formatMeanStd(selected.testSegmentation.jaccard)} · ${bestEpochText(selected)} · ${formatCount(selected.params)} params · ${formatCount(selected.macs)} MACs · T ${formatMs(selected.latencyMs)} (this run, batch 1)`
-            : selected.test
-              ? `Test AUROC ${formatMetric(selected.test.auroc)} · AUPRC ${formatMetric(selected.test.auprc)} · ${bestEpochText(selected)} · ${formatCount(selected.params)} params · ${formatCount(selected.macs)} MACs · T ${formatMs(selected.latencyMs)} (this run, batch 1)`
-              : selected.status,
+          selected.test
+            ? `Test AUROC ${formatMetric(selected.test.auroc)} · AUPRC ${formatMetric(selected.test.auprc)} · ${bestEpochText(selected)} · ${formatCount(selected.params)} params · ${formatCount(selected.macs)} MACs · T ${formatMs(selected.latencyMs)} (this run, batch 1)`
+            : selected.status,
         );
   return { content: [h('div', { class: 'toolbar' }, picker), note, h('div', { class: 'grid' }, loss.el, metrics.el)], cards: [loss, metrics] };
-}
-
-/**
- * The two test scores a comparison shows: AUROC and AUPRC, or Dice and Jaccard (mean over the
- * test images) for segmentation runs; runs on the same data are all of one task.
- */
-interface Scores {
-  a: string;
-  b: string;
-  /** Lower bound the score axis starts at. */
-  min: number;
-  of(r: RunView): [number | undefined, number | undefined];
-}
-
-function scoresOf(runs: RunView[]): Scores {
-  return runs.some((r) => r.task === 'segment')
-    ? { a: 'Dice', b: 'Jaccard', min: 0, of: (r) => [r.testSegmentation?.dice.mean, r.testSegmentation?.jaccard.mean] }
-    : { a: 'AUROC', b: 'AUPRC', min: 0.5, of: (r) => [r.test?.auroc, r.test?.auprc] };
 }
 
 interface Group {
   label: string;
   runs: RunView[];
-  /** The first and the second score ({@link Scores}): AUROC and AUPRC, or Dice and Jaccard. */
   auroc: MeanSd;
   auprc: MeanSd;
   params?: number;
@@ -415,7 +361,7 @@ function meanSd(xs: number[]): MeanSd {
 }
 
 /** Finished runs grouped by backbone, input size and strategy: one bar (mean ± sd over seeds) each. */
-function groups(runs: RunView[], sc: Scores): Group[] {
+function groups(runs: RunView[]): Group[] {
   const by = new Map<string, RunView[]>();
   for (const r of runs) {
     const key = `${r.backbone.split(/[\\/]/).pop()} ${r.inputSize ?? ''}px ${strategyShortLabel(r.strategy)}`;
@@ -425,8 +371,8 @@ function groups(runs: RunView[], sc: Scores): Group[] {
   return [...by.entries()].map(([key, rs]) => ({
     label: multi ? key : strategyShortLabel(rs[0].strategy),
     runs: rs,
-    auroc: meanSd(rs.map((r) => sc.of(r)[0] ?? NaN)),
-    auprc: meanSd(rs.map((r) => sc.of(r)[1] ?? NaN)),
+    auroc: meanSd(rs.map((r) => r.test!.auroc)),
+    auprc: meanSd(rs.map((r) => r.test!.auprc)),
     params: median(rs.flatMap((r) => (r.params === undefined ? [] : [r.params]))),
     macs: median(rs.flatMap((r) => (r.macs === undefined ? [] : [r.macs]))),
     latencyMs: median(rs.flatMap((r) => (r.latencyMs === undefined ? [] : [r.latencyMs]))),
@@ -442,7 +388,7 @@ function comparedRuns(finished: RunView[]): RunView[] {
 }
 
 /** The comparison's run picker: a checkbox per finished run, and the table and the exports of those picked. */
-function comparisonPicker(all: RunView[], picked: RunView[], sc: Scores): Node[] {
+function comparisonPicker(all: RunView[], picked: RunView[]): Node[] {
   const list = h('fieldset', { class: 'run-picks', id: 'compare-picker' }, h('legend', {}, `Runs to compare (${picked.length} of ${all.length})`));
   for (const r of all) {
     const box = h('input', { type: 'checkbox', value: r.dir, checked: picked.includes(r), id: `pick-${r.id}` });
@@ -464,7 +410,7 @@ function comparisonPicker(all: RunView[], picked: RunView[], sc: Scores): Node[]
     h(
       'thead',
       {},
-      h('tr', {}, ...['Run', 'Strategy', 'Seed', `Test ${sc.a}`, `Test ${sc.b}`, 'Best epoch', 'Params', 'MACs', 'T (this run)'].map((c) => h('th', { scope: 'col' }, c))),
+      h('tr', {}, ...['Run', 'Strategy', 'Seed', 'Test AUROC', 'Test AUPRC', 'Best epoch', 'Params', 'MACs', 'T (this run)'].map((c) => h('th', { scope: 'col' }, c))),
     ),
     h(
       'tbody',
@@ -476,8 +422,8 @@ function comparisonPicker(all: RunView[], picked: RunView[], sc: Scores): Node[]
           h('td', {}, r.id),
           h('td', {}, strategyShortLabel(r.strategy)),
           h('td', { class: 'num' }, String(r.seed)),
-          h('td', { class: 'num' }, formatMetric(sc.of(r)[0])),
-          h('td', { class: 'num' }, formatMetric(sc.of(r)[1])),
+          h('td', { class: 'num' }, formatMetric(r.test?.auroc)),
+          h('td', { class: 'num' }, formatMetric(r.test?.auprc)),
           h('td', { class: 'num' }, r.bestEpoch !== undefined ? `${r.bestEpoch + 1} of ${r.epochsRun ?? '?'}` : '–'),
           h('td', { class: 'num' }, formatCount(r.params)),
           h('td', { class: 'num' }, formatCount(r.macs)),
@@ -490,29 +436,27 @@ function comparisonPicker(all: RunView[], picked: RunView[], sc: Scores): Node[]
 }
 
 function drawComparison(all: RunView[], runs: RunView[]): { content: Node[]; cards: Card[] } {
-  const sc = scoresOf(all);
-  const head = comparisonPicker(all, runs, sc);
+  const head = comparisonPicker(all, runs);
   if (!runs.length) return { content: [...head, h('p', { class: 'muted' }, 'Pick runs to compare.')], cards: [] };
-  const gs = groups(runs, sc);
-  const [ka, kb] = [sc.a.toLowerCase(), sc.b.toLowerCase()];
+  const gs = groups(runs);
   const [c0, c1, c2, c3] = palette();
   const labels = gs.map((g) => g.label);
   const score = chartCard(
-    `Test ${sc.a} and ${sc.b} (mean ± sd over seeds)`,
+    'Test AUROC and AUPRC (mean ± sd over seeds)',
     'comparison-scores',
     {
       type: 'bar',
       data: {
         labels,
         datasets: [
-          { label: sc.a, data: gs.map((g) => g.auroc.mean), backgroundColor: c0, errorBars: gs.map((g) => g.auroc.sd) } as never,
-          { label: sc.b, data: gs.map((g) => g.auprc.mean), backgroundColor: c1, errorBars: gs.map((g) => g.auprc.sd) } as never,
+          { label: 'AUROC', data: gs.map((g) => g.auroc.mean), backgroundColor: c0, errorBars: gs.map((g) => g.auroc.sd) } as never,
+          { label: 'AUPRC', data: gs.map((g) => g.auprc.mean), backgroundColor: c1, errorBars: gs.map((g) => g.auprc.sd) } as never,
         ],
       },
-      options: { scales: { y: { suggestedMin: sc.min, max: 1, title: { display: true, text: 'test score' } } } },
+      options: { scales: { y: { suggestedMin: 0.5, max: 1, title: { display: true, text: 'test score' } } } },
     },
     () => [
-      ['group', 'runs', `${ka}_mean`, `${ka}_sd`, `${kb}_mean`, `${kb}_sd`],
+      ['group', 'runs', 'auroc_mean', 'auroc_sd', 'auprc_mean', 'auprc_sd'],
       ...gs.map((g): Cell[] => [g.label, g.runs.length, g.auroc.mean, g.auroc.sd, g.auprc.mean, g.auprc.sd]),
     ],
   );
@@ -551,15 +495,10 @@ function drawComparison(all: RunView[], runs: RunView[]): { content: Node[]; car
   const points = gs.filter((g) => g.macs !== undefined).map((g) => ({ x: g.macs!, y: g.auroc.mean, label: g.label }));
   // the groups no other group beats on both AUROC (higher) and MACs (lower), by MACs
   const front = paretoFront(points.map((p) => ({ value: p.y, cost: p.x }))).map((i) => points[i]);
-  const scatter = paretoScatter(
-    `Test ${sc.a} vs MACs, with the Pareto front`,
-    'comparison-pareto',
-    'runs (mean over seeds)',
-    points,
-    front,
-    () => [['group', 'macs', `${ka}_mean`, 'pareto'], ...points.map((p): Cell[] => [p.label, p.x, p.y, front.includes(p) ? 1 : 0])],
-    sc.a,
-  );
+  const scatter = paretoScatter('Test AUROC vs MACs, with the Pareto front', 'comparison-pareto', 'runs (mean over seeds)', points, front, () => [
+    ['group', 'macs', 'auroc_mean', 'pareto'],
+    ...points.map((p): Cell[] => [p.label, p.x, p.y, front.includes(p) ? 1 : 0]),
+  ]);
   return { content: [...head, h('div', { class: 'grid' }, score.el, size.el, scatter.el)], cards: [score, size, scatter] };
 }
 
@@ -571,7 +510,6 @@ function paretoScatter(
   points: { x: number; y: number; label: string }[],
   front: { x: number; y: number }[],
   csv: () => Cell[][],
-  metric = 'AUROC',
 ): Card {
   const [c0, c1] = palette();
   return chartCard(
@@ -598,11 +536,11 @@ function paretoScatter(
       options: {
         scales: {
           x: { type: 'linear', title: { display: true, text: 'MACs' }, ticks: { callback: (v) => formatCount(Number(v)) } },
-          y: { title: { display: true, text: `test ${metric}` } },
+          y: { title: { display: true, text: 'test AUROC' } },
         },
         plugins: {
           tooltip: {
-            callbacks: { label: (item) => `${(item.raw as { label?: string }).label ?? ''}: ${metric} ${item.parsed.y?.toFixed(3)}, ${formatCount(item.parsed.x ?? 0)} MACs` },
+            callbacks: { label: (item) => `${(item.raw as { label?: string }).label ?? ''}: AUROC ${item.parsed.y?.toFixed(3)}, ${formatCount(item.parsed.x ?? 0)} MACs` },
           },
         },
       },
@@ -986,61 +924,6 @@ function drawGradCam(): { content: Node[] } {
   };
 }
 
-/** Finished segmentation runs: the best, median and worst test image by Dice, with the true and predicted contours over each. */
-function drawSegmentation(galleries: SegmentationGallery[]): { content: Node[] } {
-  // colours set through the CSSOM: the page's CSP refuses style attributes
-  const swatch = (rgb: readonly number[]) => {
-    const el = h('span', { class: 'seg-swatch' });
-    el.style.background = `rgb(${rgb.join(', ')})`;
-    return el;
-  };
-  const legend = h(
-    'p',
-    { class: 'seg-legend', id: 'segmentation-legend' },
-    swatch(CONTOUR_COLOURS.truth),
-    ' true mask',
-    swatch(CONTOUR_COLOURS.prediction),
-    ' predicted mask',
-    h('span', { class: 'muted' }, " · contours at the network's input size"),
-  );
-  const runLabel = (id: string) => state.runs.find((r) => r.id === id)?.label ?? id;
-  return {
-    content: [
-      legend,
-      ...galleries.map((g) =>
-        h(
-          'div',
-          { class: 'seg-run', 'data-run': g.runId },
-          h('h3', {}, `${runLabel(g.runId)} · ${g.runId}${g.ranked ? ` · ${g.ranked} test images ranked by Dice` : ''}`),
-          g.error
-            ? h('p', { class: 'error' }, g.error)
-            : h(
-                'div',
-                { class: 'seg-gallery' },
-                ...g.images.map((im) =>
-                  h(
-                    'figure',
-                    { class: `seg-image ${im.rank}` },
-                    h('img', { src: im.src, alt: `${im.id}: true and predicted contours (${im.rank} by Dice)` }),
-                    h(
-                      'figcaption',
-                      {},
-                      h(
-                        'span',
-                        { class: 'seg-rank' },
-                        `${im.rank} · Dice ${formatMetric(im.dice)}${im.jaccard !== undefined ? ` · Jaccard ${formatMetric(im.jaccard)}` : ''}`,
-                      ),
-                      h('span', { class: 'gc-name', title: im.id }, im.id),
-                    ),
-                  ),
-                ),
-              ),
-        ),
-      ),
-    ],
-  };
-}
-
 /** The run the panel was opened for, readably: what summary.json says, without its 16-digit floats. */
 function drawSummary(r: RunView): { content: Node[] } {
   const d = r.details;
@@ -1048,11 +931,6 @@ function drawSummary(r: RunView): { content: Node[] } {
   if (d) rows.push(['experiment', d.name], ['strategy', d.description]);
   else rows.push(['strategy', strategyShortLabel(r.strategy)]);
   rows.push(['backbone', `${r.backbone.split(/[\\/]/).pop()}${r.inputSize ? ` · ${r.inputSize} px` : ''}`], ['seed', String(r.seed)]);
-  const seg = r.testSegmentation;
-  if (seg) {
-    rows.push(['test Dice (mean ± sd over images)', formatMeanStd(seg.dice)], ['test Jaccard', formatMeanStd(seg.jaccard)]);
-    if (seg.hcErrorMm) rows.push(['test HC error (mm)', `${seg.hcErrorMm.mean.toFixed(2)} ± ${seg.hcErrorMm.std.toFixed(2)}`]);
-  }
   if (r.test) {
     rows.push(['test AUROC', formatMetric(r.test.auroc)], ['test AUPRC (AP)', formatMetric(r.test.auprc)]);
     if (d?.auprcTrapezoid !== undefined && Number.isFinite(d.auprcTrapezoid)) rows.push(['test AUPRC (trapezoid)', formatMetric(d.auprcTrapezoid)]);

@@ -25,7 +25,6 @@ export const SECTIONS = [
   { id: 'svcca', label: 'Similarity' },
   { id: 'search', label: 'Search' },
   { id: 'gradcam', label: 'Grad-CAM' },
-  { id: 'segmentation', label: 'Segmentation' },
 ] as const;
 
 export type SectionId = (typeof SECTIONS)[number]['id'];
@@ -61,9 +60,6 @@ export interface EpochPoint {
   valLoss?: number;
   valAuroc?: number;
   valAuprc?: number;
-  /** Segmentation runs: validation Dice and Jaccard (their AUROC is null). */
-  valDice?: number;
-  valJaccard?: number;
 }
 
 export interface RunView {
@@ -77,12 +73,8 @@ export interface RunView {
   strategy: StrategyView;
   inputSize?: number;
   epochs: EpochPoint[];
-  /** Test-split metrics, once finished (classification). */
+  /** Test-split metrics, once finished. */
   test?: { auroc: number; auprc: number };
-  /** `"segment"` for a segmentation run (absent: classification). */
-  task?: 'segment';
-  /** Segmentation runs, once finished: test Dice and Jaccard (mean ± sd over the test images) and the HC error in mm when measured. */
-  testSegmentation?: { dice: { mean: number; std: number }; jaccard: { mean: number; std: number }; hcErrorMm?: { mean: number; std: number } };
   params?: number;
   macs?: number;
   /**
@@ -143,28 +135,6 @@ export interface GradCamGallery {
   images: GradCamImage[];
 }
 
-/** One test image of a segmentation run with its predicted and true contours drawn over it. */
-export interface SegmentationImage {
-  rank: 'best' | 'median' | 'worst';
-  /** The image's id in the data (its path as the manifest writes it). */
-  id: string;
-  dice: number;
-  jaccard?: number;
-  /** A PNG data URI: the image at the network's input size (scaled up), the true and the predicted contours over it. */
-  src: string;
-  /** Side of the mask grid (the run's input size) in pixels. */
-  size: number;
-}
-
-/** A finished segmentation run's test images: best, median and worst by Dice (or why they cannot be shown). */
-export interface SegmentationGallery {
-  runId: string;
-  /** How many test images were ranked. */
-  ranked: number;
-  images: SegmentationImage[];
-  error?: string;
-}
-
 export interface AnalysisView {
   runId: string;
   file: AnalysisFile;
@@ -189,8 +159,6 @@ export interface PanelState {
   runs: RunView[];
   analyses: AnalysisView[];
   gradcam: GradCamGallery[];
-  /** Finished segmentation runs of the experiment: their test galleries. */
-  segmentation?: SegmentationGallery[];
   /** Cutoff-search reports of the experiment, newest first. */
   searches: SearchReport[];
 }

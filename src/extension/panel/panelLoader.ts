@@ -14,8 +14,7 @@ import { pathKey } from '../runs/tree';
 import type { RunsSnapshot } from '../runs/runsModel';
 import type { LayerTableKey } from './layerTable';
 import { experimentView, readAnalyses, readGradCam, readSearchReports, runView, sameData } from './panelData';
-import { readSegmentationGallery } from './segmentationGallery';
-import type { PanelState, PanelTarget, SegmentationGallery } from '../../shared/panelProtocol';
+import type { PanelState, PanelTarget } from '../../shared/panelProtocol';
 
 /** Where the panel's data comes from. */
 export interface PanelSources {
@@ -160,7 +159,6 @@ export class PanelLoader {
       analyses: own.flatMap((r) => readAnalyses(r.dir, r.id)),
       gradcam: own.map((r) => ({ runId: r.id, images: readGradCam(r.dir, (p) => this.sources.webviewUri(p)) })).filter((g) => g.images.length > 0),
       searches: experimentFile ? readSearchReports(snapshot.runsDirs, experimentFile) : [],
-      segmentation: own.map(readSegmentationGallery).filter((g): g is SegmentationGallery => g !== undefined),
     });
   }
 }
