@@ -510,6 +510,7 @@ function paretoScatter(
   points: { x: number; y: number; label: string }[],
   front: { x: number; y: number }[],
   csv: () => Cell[][],
+  metric = 'AUROC',
 ): Card {
   const [c0, c1] = palette();
   return chartCard(
@@ -536,11 +537,11 @@ function paretoScatter(
       options: {
         scales: {
           x: { type: 'linear', title: { display: true, text: 'MACs' }, ticks: { callback: (v) => formatCount(Number(v)) } },
-          y: { title: { display: true, text: 'test AUROC' } },
+          y: { title: { display: true, text: `test ${metric}` } },
         },
         plugins: {
           tooltip: {
-            callbacks: { label: (item) => `${(item.raw as { label?: string }).label ?? ''}: AUROC ${item.parsed.y?.toFixed(3)}, ${formatCount(item.parsed.x ?? 0)} MACs` },
+            callbacks: { label: (item) => `${(item.raw as { label?: string }).label ?? ''}: ${metric} ${item.parsed.y?.toFixed(3)}, ${formatCount(item.parsed.x ?? 0)} MACs` },
           },
         },
       },
