@@ -236,7 +236,9 @@ test('a full search on real BreastMNIST through the CLI survives SIGKILL and res
       assert.equal(t.short.metric, run.metrics[0].valAuroc, t.id);
       if (t.status === 'finished') continued++;
     }
-    if (t.status === 'stopped') assert.equal(run.stoppedAfter, 1, t.id);
+    // a kill that fell after the short round's epoch was saved but before its run was marked
+    // stopped leaves the run interrupted with that epoch done: the search adopts it as stopped
+    if (t.status === 'stopped' && run.status !== 'interrupted') assert.equal(run.stoppedAfter, 1, t.id);
   }
   // the protocol: halving short rounds in stage 1 (3 candidates: 2 survivors per strategy), stage 2 around each pick, final seeds
   assert.equal(after.trials.filter((t) => t.stage === 1 && t.status === 'stopped').length, 3);
