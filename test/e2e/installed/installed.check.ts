@@ -63,12 +63,16 @@ export const checks: BrowserCheck[] = [
       await runCommand(page, 'TTL: Check PyTorch Engine');
       await runCommand(page, 'Notifications: Show Notifications');
       // (not the progress notification, "TTL: Checking the PyTorch engine")
-      const answer = notification(page, /PyTorch engine (ready|unavailable)/);
+      // ready, unavailable, or (no torch in that Python) the one notification with its install command
+      const answer = notification(page, /PyTorch engine (ready|unavailable)|torch is not installed in/);
       await answer.waitFor({ state: 'visible', timeout: 90_000 });
       const text = (await answer.innerText()).replace(/\s+/g, ' ');
       ctx.log(`check: ${text}`);
       await ctx.screenshot('installed-check-torch');
-      if (!/PyTorch engine (ready: torch \S+ on|unavailable: .*(torch is not installed|torch >= 2\.1|not found))/.test(text) || /ttl_torch/.test(text)) {
+      if (
+        !/PyTorch engine (ready: torch \S+ on|unavailable: .*(torch is not installed|torch >= 2\.1|not found))|torch is not installed in \S+\. Install/.test(text) ||
+        /ttl_torch/.test(text)
+      ) {
         throw new Error(`unexpected answer: ${text}`);
       }
     },
