@@ -41,7 +41,7 @@ import { readRun, type RunRecord } from '../runstore';
 import { datasetSpecOf } from '../experiment';
 import { GRADCAM_FORMAT, type GradCamEntry, type GradCamIndex } from '../../shared/formats/gradcam';
 import { writeLayerWeights } from '../models/safetensors';
-import { analysisEngine, TorchAnalysis } from '../torch/analysis';
+import { openRunAnalysis, TorchAnalysis } from '../torch/analysis';
 import { writePixelsNpy } from '../torch/train';
 import { IMAGENET_WEIGHTS } from '../weights/registry';
 
@@ -451,25 +451,7 @@ export async function gradCamRun(
   const emit = opts.onEvent ?? (() => undefined);
   const record = readRun(path.resolve(runDir));
   const modelJson = path.join(record.dir, 'model', 'model.json');
-  const choice = analysisEngine(record.backend, opts.backend, opts.device);
-  let torch: TorchAnalysis | undefined;
-  if (choice.engine === 'torch') {
-    torch = await TorchAnalysis.open({
-      python: opts.python,
-      pythonSource: opts.pythonSource,
-      device: opts.device,
-      runDevice: record.versions?.device || undefined,
-      onEvent: emit,
-    }).catch((e: unknown) => {
-      if (!choice.implicit || !(e instanceof TtlInputError)) throw e;
-      emit({
-        type: 'log',
-        level: 'warn',
-        message: `${record.id} trained on torch, but the torch engine cannot run here (${e.message}); the TensorFlow.js engine explains it`,
-      });
-      return undefined;
-    });
-  }
+  let torch = await openRunAnalysis(record, opts, emit, 'explain it');
   // the torch engine needs TensorFlow.js only to read the model and upsample the maps: the plain CPU backend
   const backend = await initBackend({ backend: (torch ? 'cpu' : (opts.backend ?? 'auto')) as never, wasmThreads: opts.wasmThreads }).catch((e: unknown) => {
     torch?.kill();

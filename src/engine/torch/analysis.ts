@@ -70,6 +70,28 @@ export function chooseAnalysisDevice(o: { requested?: string; runDevice?: string
   return { ...first, reason: 'auto: the first device found' };
 }
 
+/**
+ * The torch analysis worker for a run when {@link analysisEngine} picks torch for it, else
+ * undefined. A run that picked torch only because it trained there falls back to TensorFlow.js
+ * with a warning when torch cannot run here; one asked for torch explicitly fails.
+ */
+export async function openRunAnalysis(
+  run: { id: string; backend: string; versions?: { device?: string } },
+  opts: { backend?: string; device?: string; python?: string; pythonSource?: string },
+  onEvent: EventSink,
+  what: string,
+): Promise<TorchAnalysis | undefined> {
+  const choice = analysisEngine(run.backend, opts.backend, opts.device);
+  if (choice.engine !== 'torch') return undefined;
+  return TorchAnalysis.open({ python: opts.python, pythonSource: opts.pythonSource, device: opts.device, runDevice: run.versions?.device || undefined, onEvent }).catch(
+    (e: unknown) => {
+      if (!choice.implicit || !(e instanceof TtlInputError)) throw e;
+      onEvent({ type: 'log', level: 'warn', message: `${run.id} trained on torch, but the torch engine cannot ${what} here (${e.message}); the TensorFlow.js engine does` });
+      return undefined;
+    },
+  );
+}
+
 export interface TorchAnalysisOptions {
   /** The interpreter (`--python`); else `TTL_PYTHON`, the install's python/.venv, `python3` on PATH. */
   python?: string;

@@ -29,7 +29,7 @@ import { probeStudy } from './probe';
 import { DEFAULT_RETENTION_THRESHOLD, suggestCut } from './suggest';
 import { hostMeasurer, type CompareOptions, type Measurer } from './compare';
 import { readRun } from '../../runstore';
-import { analysisEngine, TorchAnalysis } from '../../torch/analysis';
+import { openRunAnalysis, type TorchAnalysis } from '../../torch/analysis';
 import { openTorchRecorder, type ModelRole, type RecordRequest } from './torchRecorder';
 
 /** The studies, in the order they run and print. */
@@ -123,22 +123,8 @@ export async function analyzeRun(runDir: string, opts: AnalyzeOptions = {}): Pro
   const split = opts.split ?? 'val';
   const measure = opts.measure ?? 'svcca';
   const run = readRun(path.resolve(runDir));
-  const choice = analysisEngine(run.backend, opts.backend, opts.device);
-  let torch: TorchAnalysis | undefined;
-  if (choice.engine === 'torch') {
-    // started first: Python imports torch while the data and the models load here
-    torch = await TorchAnalysis.open({
-      python: opts.python,
-      pythonSource: opts.pythonSource,
-      device: opts.device,
-      runDevice: run.versions?.device || undefined,
-      onEvent: emit,
-    }).catch((e: unknown) => {
-      if (!choice.implicit || !(e instanceof TtlInputError)) throw e;
-      emit({ type: 'log', level: 'warn', message: `${run.id} trained on torch, but the torch engine cannot analyse it here (${e.message}); the TensorFlow.js engine does` });
-      return undefined;
-    });
-  }
+  // started first: Python imports torch while the data and the models load here
+  let torch = await openRunAnalysis(run, opts, emit, 'analyse it');
   try {
     // the torch engine needs TensorFlow.js only to read the models: on the plain CPU backend
     const backend = await initBackend({ backend: (torch ? 'cpu' : (opts.backend ?? 'auto')) as never, wasmThreads: opts.wasmThreads });
