@@ -1,5 +1,5 @@
 /**
- * Exclusive folder locks: a lock file created with `wx` holding `{ pid, host, at }` of the process
+ * Exclusive folder locks: a lock file, created whole and exclusively (linked into place), holding `{ pid, host, at }` of the process
  * that writes the folder (a run's `run.lock`, a search's `search.lock`). A lock whose process no
  * longer exists on this machine is stale and is taken over; a live one is refused with one line
  * naming the folder and its holder.
@@ -59,17 +59,23 @@ function lockedError(dir: string, name: string, what: string, holder: LockHolder
 export function acquireLock(dir: string, name: string, what: string): void {
   const file = join(dir, name);
   for (let attempt = 0; attempt < 5; attempt++) {
+    // written whole beside the lock, then linked into place: exclusive like `wx`, and a contender
+    // never reads a lock without its holder
+    const mine = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.new`;
+    const fd = fs.openSync(mine, 'wx', 0o644);
     try {
-      const fd = fs.openSync(file, 'wx', 0o644);
-      try {
-        fs.writeSync(fd, JSON.stringify({ pid: process.pid, host: hostname(), at: new Date().toISOString() } satisfies LockHolder));
-        fs.fsyncSync(fd);
-      } finally {
-        fs.closeSync(fd);
-      }
+      fs.writeSync(fd, JSON.stringify({ pid: process.pid, host: hostname(), at: new Date().toISOString() } satisfies LockHolder));
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    try {
+      fs.linkSync(mine, file);
       return;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    } finally {
+      fs.rmSync(mine, { force: true });
     }
     const holder = readLock(file);
     if (lockIsLive(file, holder)) throw lockedError(dir, name, what, holder);
