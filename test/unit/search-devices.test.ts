@@ -1,11 +1,12 @@
 /**
  * Where a torch search's trials train (src/engine/search/devices.ts), from fake doctor reports:
  * one trial per GPU by default, K per GPU with --per-device, CUDA_VISIBLE_DEVICES per trial,
- * MPS or the CPU without CUDA, and a requested device that is not there refused.
+ * MPS or the CPU without CUDA (the cores shared among CPU trials), and a requested device that is
+ * not there refused.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { foundDevices, placeTrials, type FoundDevices } from '../../src/engine/search/devices';
+import { foundDevices, placeTrials, slotEnv, type FoundDevices } from '../../src/engine/search/devices';
 
 const GiB = 2 ** 30;
 const TWO_GPUS: FoundDevices = {
@@ -78,6 +79,28 @@ test('no GPU: every worker on the CPU (or MPS), without CUDA_VISIBLE_DEVICES; --
     ['cpu', 'cpu', undefined],
     ['cpu', 'cpu', undefined],
   ]);
+});
+
+test('trials side by side on the CPU share its cores; one trial, MPS or GPUs keep their default', () => {
+  const three = placeTrials(NONE, { workers: 3, cores: 8 });
+  assert.deepEqual(
+    three.slots.map((s) => s.threads),
+    [2, 2, 2],
+  );
+  assert.equal(three.note, '--workers 3 on the CPU: 2 threads per trial (8 cores)');
+  assert.deepEqual(slotEnv(three.slots[0]), { OMP_NUM_THREADS: '2' });
+  // more workers than cores: one thread each, never zero
+  assert.deepEqual(
+    placeTrials(NONE, { workers: 3, cores: 2 }).slots.map((s) => s.threads),
+    [1, 1, 1],
+  );
+  assert.equal(placeTrials(NONE, { workers: 1, cores: 8 }).slots[0].threads, undefined);
+  assert.equal(placeTrials({ cuda: [], mps: true }, { workers: 2, cores: 8 }).slots[0].threads, undefined);
+  // no core count given (the user set OMP_NUM_THREADS): nothing is imposed
+  assert.equal(slotEnv(placeTrials(NONE, { workers: 2 }).slots[0]), undefined);
+  // a GPU slot gets its GPU, not a thread count
+  assert.deepEqual(slotEnv(placeTrials(TWO_GPUS, { workers: 2, cores: 8 }).slots[1]), { CUDA_VISIBLE_DEVICES: '1' });
+  assert.equal(slotEnv(undefined), undefined);
 });
 
 test('a requested device that is not there is refused with one line', () => {

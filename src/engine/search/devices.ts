@@ -7,6 +7,9 @@
  *   sees only its own GPU, and nothing it allocates lands on another. At most GPUs × perDevice
  *   trials run at once, however many `--workers` were asked for.
  * - Apple MPS or the CPU (`auto` without CUDA, `mps`, `cpu`): every worker on that one device.
+ *   On the CPU the workers share the cores: each trial gets `cores / workers` threads (at least
+ *   one), since torch would otherwise start one thread per core in every trial and the trials
+ *   would fight over the cores.
  *
  * The search hands slot k to its k-th worker; a worker keeps its slot for all its trials.
  */
@@ -35,6 +38,8 @@ export interface DeviceSlot {
   arg: string;
   /** CUDA_VISIBLE_DEVICES for the trial's process (CUDA slots only). */
   visible?: string;
+  /** The trial's share of the cores, as OMP_NUM_THREADS (CPU slots of more than one worker). */
+  threads?: number;
 }
 
 export interface Placement {
@@ -53,11 +58,18 @@ function gpuName(g: FoundGpu): string {
  * (`auto`, `cuda`, `cuda:N`, `mps`, `cpu`) and `perDevice` trials per GPU.
  * @throws TtlInputError when the requested device is not among those found.
  */
-export function placeTrials(found: FoundDevices, o: { workers: number; perDevice?: number; device?: string; parentVisible?: string }): Placement {
+export function placeTrials(found: FoundDevices, o: { workers: number; perDevice?: number; device?: string; parentVisible?: string; cores?: number }): Placement {
   const workers = Math.max(1, Math.floor(o.workers));
   const perDevice = Math.max(1, Math.floor(o.perDevice ?? 1));
   const requested = o.device ?? 'auto';
-  const everywhere = (device: string): Placement => ({ slots: Array.from({ length: workers }, () => ({ device, arg: device })) });
+  const everywhere = (device: string): Placement => {
+    if (device !== 'cpu' || workers === 1 || !o.cores) return { slots: Array.from({ length: workers }, () => ({ device, arg: device })) };
+    const threads = Math.max(1, Math.floor(o.cores / workers));
+    return {
+      slots: Array.from({ length: workers }, () => ({ device, arg: device, threads })),
+      note: `--workers ${workers} on the CPU: ${threads} thread${threads === 1 ? '' : 's'} per trial (${o.cores} cores)`,
+    };
+  };
   let gpus: FoundGpu[];
   if (requested === 'cpu') return everywhere('cpu');
   if (requested === 'mps') {
@@ -98,6 +110,13 @@ export function placeTrials(found: FoundDevices, o: { workers: number; perDevice
       ? `--workers ${workers}: ${all.length} trial${all.length === 1 ? '' : 's'} at a time (${gpus.length} GPU${gpus.length === 1 ? '' : 's'} × ${perDevice} per device; --per-device K runs K on each GPU)`
       : undefined;
   return { slots, note };
+}
+
+/** The variables a trial in `slot` runs with: its GPU, or its share of the cores. */
+export function slotEnv(slot: DeviceSlot | undefined): Record<string, string> | undefined {
+  if (slot?.visible !== undefined) return { CUDA_VISIBLE_DEVICES: slot.visible };
+  if (slot?.threads !== undefined) return { OMP_NUM_THREADS: String(slot.threads) };
+  return undefined;
 }
 
 /** The devices in a torch doctor report (`cuda.devices`, `mps.available`). */

@@ -25,6 +25,7 @@
  * interrupted run is continued with `ttl resume`, and only the rest is trained.
  */
 import { mkdirSync, rmSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import * as path from 'node:path';
 import { CancelledError, TtlInputError } from '../errors';
 import { ExperimentError, loadExperiment, type Experiment, type MonitorMetric, type SearchStrategy } from '../experiment';
@@ -40,7 +41,7 @@ import { blockOf, neighbourCuts, stage1Cuts, trialId, trialStrategy, type CutSpa
 import { buildReport, writeReportFiles } from './report';
 import { rankCuts } from './rank';
 import { measureSearchLatency } from './latency';
-import { foundDevices, placeTrials, type DeviceSlot } from './devices';
+import { foundDevices, placeTrials, slotEnv, type DeviceSlot } from './devices';
 import { autoEngine, cachedTorchDoctor } from '../torch/python';
 import type { SearchReport } from '../../shared/formats/searchReport';
 import { checkRunSummary, type RunSummary } from '../../shared/formats/summary';
@@ -543,6 +544,8 @@ class Search {
         perDevice: this.o.perDevice,
         device: this.o.device ?? this.state.experiment.train.device,
         parentVisible: process.env.CUDA_VISIBLE_DEVICES,
+        // a thread count the user set for the trials stands
+        cores: process.env.OMP_NUM_THREADS ? undefined : availableParallelism(),
       });
       this.emit({ type: 'devices', slots: placed.slots, note: placed.note });
       return placed.slots;
@@ -648,7 +651,7 @@ class Search {
         backend: slot ? 'torch' : this.o.backend,
         python: this.o.python,
         device: slot ? slot.arg : this.o.device,
-        env: slot?.visible !== undefined ? { CUDA_VISIBLE_DEVICES: slot.visible } : undefined,
+        env: slotEnv(slot),
         signal: this.o.signal,
         stopping: args.includes('--stop-after'),
         onSpawn: (pid) => {
