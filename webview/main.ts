@@ -222,6 +222,7 @@ function placeTree(): void {
     measure: analysis?.file.measure.toUpperCase(),
     suggested: analysis?.file.suggestion?.cut,
     latency: (cut: string | null) => latencyAt(cut, experiment.strategy, layers),
+    decoder: experiment.task === 'segment' ? (cut: string | null) => decoderAt(cut, experiment.strategy, layers) : undefined,
     exact: (cut: string | null) => {
       const t = experiment.strategy.kind === 'tf' && cut !== null ? state.tfTotals?.[cut] : undefined;
       return t && { ...t, approximate: false };
@@ -273,6 +274,13 @@ function latencyAt(cut: string | null, strategy: StrategyView, table: InspectRes
   const at = state.runs.filter((r) => same(r) && r.strategy.kind === strategy.kind && cutIn(r.strategy, table) === cut);
   const full = state.runs.filter((r) => same(r) && r.strategy.kind === 'ftl');
   return { ms: median(at.map((r) => r.latencyMs!)), fullMs: median(full.map((r) => r.latencyMs!)), runs: at.length, fullRuns: full.length };
+}
+
+/** The decoder the newest finished segmentation run of this model and strategy built at `cut` (runs come newest first). */
+function decoderAt(cut: string | null, strategy: StrategyView, table: InspectResult): RunView['decoder'] {
+  return state.runs.find(
+    (r) => r.decoder && r.backbone === table.model && r.inputSize === table.inputSize && r.strategy.kind === strategy.kind && cutIn(r.strategy, table) === cut,
+  )?.decoder;
 }
 
 function drawTraining(own: RunView[], selected: RunView | undefined): { content: Node[]; cards: Card[] } {

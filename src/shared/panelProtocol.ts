@@ -52,6 +52,8 @@ export interface ExperimentView {
   inputSize: number;
   numClasses: number;
   strategy: StrategyView;
+  /** `"segment"` for a segmentation experiment: the backbone is the encoder of a new decoder. */
+  task?: 'segment';
 }
 
 /** One epoch of a run, as charted. */
@@ -64,6 +66,15 @@ export interface EpochPoint {
   /** Segmentation runs: validation Dice and Jaccard (their AUROC is null). */
   valDice?: number;
   valJaccard?: number;
+}
+
+/** A segmentation network's decoder as a run measured it. */
+export interface DecoderView {
+  params: number;
+  macs: number;
+  layers: number;
+  /** Channels of each upsampling stage, top to bottom. */
+  widths: number[];
 }
 
 export interface RunView {
@@ -90,6 +101,8 @@ export interface RunView {
    * comparison show medians over several runs and say so.
    */
   latencyMs?: number;
+  /** Segmentation runs: the decoder the run built on its encoder (it depends on the cut). */
+  decoder?: DecoderView;
   /** summary.json's `bestEpoch`: 0-based, as every epoch index on disk; shown 1-based (`bestEpoch + 1`). */
   bestEpoch?: number;
   epochsRun?: number;

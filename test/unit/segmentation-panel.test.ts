@@ -12,7 +12,7 @@ import { parseSegmentationPredictions, SEGMENTATION_PREDICTION_COLUMNS } from '.
 import type { BinaryMask } from '../../src/shared/segmentMetrics';
 import type { RunRecord } from '../../src/engine/runstore';
 import { readSegmentationGallery } from '../../src/extension/panel/segmentationGallery';
-import { runView } from '../../src/extension/panel/panelData';
+import { experimentView, runView } from '../../src/extension/panel/panelData';
 import { runNode } from '../../src/extension/runs/tree';
 import { compareRunsCsv, compareRunsMarkdown } from '../../src/extension/runs/compare';
 import { tempDir } from './tmp';
@@ -143,6 +143,11 @@ function segmentationRun(dir: string, experimentFile: string, dataPath: string):
       { epoch: 1, trainLoss: 0.9, valLoss: 0.8, valAuroc: null, valDice: 0.55, valJaccard: 0.4 },
     ],
     summary: {
+      segmentation: {
+        encoder: { params: 2670, macs: 279_000, layers: 20 },
+        decoder: { params: 4070, macs: 1_530_000, layers: 9, widths: [64, 32], skips: ['conv_pw_1_relu'] },
+        predictionsDir: 'predictions',
+      },
       task: 'segment',
       name: 'hc18-tiny',
       description: 'TTL, cut after conv_pw_3_relu (stage2)',
@@ -208,6 +213,10 @@ test('a segmentation run in the Training chart, the runs tree and the comparison
     ],
   );
   assert.deepEqual(view.testSegmentation, { dice: { mean: 0.6025, std: 0.29 }, jaccard: { mean: 0.4783, std: 0.3 }, hcErrorMm: { mean: 25, std: 38 } });
+  // the layer tree's decoder block: a segmentation experiment says so, its runs carry their decoder's size
+  assert.deepEqual(view.decoder, { params: 4070, macs: 1_530_000, layers: 9, widths: [64, 32] });
+  assert.equal(experimentView('/ws/hc18.ttl.json', JSON.stringify(run.experiment)).task, 'segment');
+  assert.equal(experimentView('/ws/c.ttl.json', JSON.stringify({ model: { backbone: 'mobilenet_v1' } })).task, undefined);
   const node = runNode(run);
   assert.equal(node.description, 'Dice 0.603 · Jaccard 0.478');
   assert.match(node.tooltip, /\| test Dice \(mean ± sd over images\) \| 0\.603 ± 0\.290 \|/);

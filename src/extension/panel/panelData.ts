@@ -42,6 +42,7 @@ export function experimentView(file: string, text: string): ExperimentView {
     inputSize: typeof size === 'number' && Number.isInteger(size) && size > 0 ? size : DEFAULT_IMAGE_SIZE,
     numClasses: Array.isArray(classes) && classes.length > 1 ? classes.length : 2,
     strategy: readStrategy(text) ?? { kind: 'ftl' },
+    ...((doc as { task?: unknown }).task === 'segment' ? { task: 'segment' as const } : {}),
   };
 }
 
@@ -109,6 +110,16 @@ export function runView(r: RunRecord): RunView {
     params: num(s?.params),
     macs: num(s?.macs),
     latencyMs: num(s?.latencyMs),
+    ...(s?.segmentation?.decoder
+      ? {
+          decoder: {
+            params: s.segmentation.decoder.params,
+            macs: s.segmentation.decoder.macs,
+            layers: s.segmentation.decoder.layers,
+            widths: [...s.segmentation.decoder.widths],
+          },
+        }
+      : {}),
     bestEpoch: num(s?.bestEpoch),
     epochsRun: num(s?.epochsRun),
     ...(details ? { details } : {}),
