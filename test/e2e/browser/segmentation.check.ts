@@ -1,6 +1,6 @@
 // The shipped HC18 segmentation example, made tiny, run from the editor ("TTL: Run Experiment" on
 // the open file) and seen in the Model Explorer: the layer tree with its handle on the encoder, the
-// Training section's validation Dice chart, and the Segmentation section's best / median / worst
+// Training section's validation Dice chart, the decoder's block below the encoder's layers, and the Segmentation section's best / median / worst
 // test images, each drawn by the webview from the image, its true mask (in the example's data
 // folder, outside the workspace) and the run's predicted mask, with both outlines, its scores, and
 // enlarged on click.
@@ -57,6 +57,10 @@ export const checks: BrowserCheck[] = [
       const value = (await handle.getAttribute('aria-valuetext')) ?? '';
       if (!value.includes('after conv_pw_3_relu')) throw new Error(`the handle is not at stage2's end: ${value}`);
 
+      // the encoder's layers, then the decoder as its own block (sized once a run at this cut has finished)
+      const decoder = frame.locator('[data-block="decoder"]');
+      await decoder.waitFor({ state: 'visible', timeout: 10_000 });
+
       // the gallery appears once the run has finished: three images, each drawn with its true outline
       const gallery = frame.locator('#section-segmentation');
       const drawn = gallery.locator('figure.seg-image canvas[data-truth]');
@@ -93,6 +97,10 @@ export const checks: BrowserCheck[] = [
         throw new Error(`the Training section does not chart Dice: ${training.slice(0, 300)}`);
       ctx.log(`run: ${await frame.locator('#section-training p', { hasText: 'Test Dice' }).first().innerText({ timeout: 10_000 })}`);
 
+      const decoderRow = (await decoder.innerText()).replace(/\s+/g, ' ');
+      ctx.log(`decoder: ${decoderRow}`);
+      if (!/^decoder.*\d+ layers · widths \d+/.test(decoderRow)) throw new Error(`the decoder block has no size at the run's cut: ${decoderRow}`);
+
       // a click enlarges an image
       await frame.locator('#section-bar [data-section="segmentation"]').click();
       await gallery.locator('figure.seg-image').first().click();
@@ -111,10 +119,7 @@ export const checks: BrowserCheck[] = [
       await ctx.screenshot('segmentation-gallery');
       if (MEDIA) {
         mkdirSync(join(ROOT, 'media/screenshots'), { recursive: true });
-        await page
-          .locator('iframe.webview')
-          .first()
-          .screenshot({ path: join(ROOT, 'media/screenshots/segmentation-gallery.png') });
+        await gallery.screenshot({ path: join(ROOT, 'media/screenshots/segmentation-gallery.png') });
       }
       await runCommand(page, 'View: Close All Editors');
     },
