@@ -11,12 +11,23 @@ import { resolveCut, type StrategyView } from '../src/shared/layerTree';
 import { cutOfStrategy, strategyInfo, strategyShortLabel } from '../src/shared/strategies';
 import type { SearchReport } from '../src/shared/formats/searchReport';
 import { costLine, finalistLabel, probeRankingRows } from '../src/shared/probeRanking';
-import { SECTIONS, type AnalysisView, type GradCamImage, type PanelState, type RunView, type SectionId } from '../src/shared/panelProtocol';
+import {
+  SECTIONS,
+  type AnalysisView,
+  type GradCamImage,
+  type PanelState,
+  type RunView,
+  type SectionId,
+  type SegmentationGallery,
+  type SegmentationImage,
+} from '../src/shared/panelProtocol';
+import { contourSegments } from '../src/shared/maskContour';
+import type { BinaryMask } from '../src/shared/segmentMetrics';
 import { formatCount, formatDuration, formatMeanStd, formatMetric, formatMs } from '../src/shared/format';
 import { meanStd, median, paretoFront } from '../src/shared/stats';
 import { onHostMessage, savedState, saveState, send, type GradCamSort, type SavedState } from './api';
 import { applyTheme, chartCard, heatmapCard, palette, type Card, type Cell } from './charts';
-import { h } from './dom';
+import { h, themeColor } from './dom';
 import { LayerTreeView, type Similarity } from './tree';
 
 let state: PanelState = { target: savedState()?.target ?? {}, runs: [], analyses: [], gradcam: [], searches: [] };
@@ -83,11 +94,15 @@ function render(): void {
   const own = state.runs.filter((r) => r.own !== false);
   const selected = own.find((r) => r.dir === ui.selectedRun) ?? own.find((r) => r.dir === state.target.runDir) ?? own.find((r) => r.status === 'running') ?? own[0];
   parts.push(update('training', 'Training', own.length > 0, [own.map((r) => [r.dir, r.status]), selected?.dir, selected?.epochs], () => drawTraining(own, selected)));
-  const finished = state.runs.filter((r) => r.test);
+  const finished = state.runs.filter((r) => r.test || r.testSegmentation);
   const picked = comparedRuns(finished);
   parts.push(
-    update('compare', 'Comparison', finished.length > 0, [finished.map((r) => [r.dir, r.label, r.test, r.macs, r.params, r.latencyMs]), picked.map((r) => r.dir)], () =>
-      drawComparison(finished, picked),
+    update(
+      'compare',
+      'Comparison',
+      finished.length > 0,
+      [finished.map((r) => [r.dir, r.label, r.test, r.testSegmentation, r.macs, r.params, r.latencyMs]), picked.map((r) => r.dir)],
+      () => drawComparison(finished, picked),
     ),
   );
   const search = state.searches[0];
@@ -104,6 +119,8 @@ function render(): void {
     ),
   );
   parts.push(update('gradcam', 'Grad-CAM', state.gradcam.length > 0, [state.gradcam, ui.gradcamSort], drawGradCam));
+  const galleries = state.segmentation ?? [];
+  parts.push(update('segmentation', 'Segmentation: test images', galleries.length > 0, galleries, () => drawSegmentation(galleries)));
   const present = parts.filter((p): p is HTMLElement => !!p);
   drawSectionBar(present);
   if (present.length !== app.children.length || present.some((p, i) => app.children[i] !== p)) {
@@ -205,6 +222,7 @@ function placeTree(): void {
     measure: analysis?.file.measure.toUpperCase(),
     suggested: analysis?.file.suggestion?.cut,
     latency: (cut: string | null) => latencyAt(cut, experiment.strategy, layers),
+    decoder: experiment.task === 'segment' ? (cut: string | null) => decoderAt(cut, experiment.strategy, layers) : undefined,
     exact: (cut: string | null) => {
       const t = experiment.strategy.kind === 'tf' && cut !== null ? state.tfTotals?.[cut] : undefined;
       return t && { ...t, approximate: false };
@@ -258,6 +276,13 @@ function latencyAt(cut: string | null, strategy: StrategyView, table: InspectRes
   return { ms: median(at.map((r) => r.latencyMs!)), fullMs: median(full.map((r) => r.latencyMs!)), runs: at.length, fullRuns: full.length };
 }
 
+/** The decoder the newest finished segmentation run of this model and strategy built at `cut` (runs come newest first). */
+function decoderAt(cut: string | null, strategy: StrategyView, table: InspectResult): RunView['decoder'] {
+  return state.runs.find(
+    (r) => r.decoder && r.backbone === table.model && r.inputSize === table.inputSize && r.strategy.kind === strategy.kind && cutIn(r.strategy, table) === cut,
+  )?.decoder;
+}
+
 function drawTraining(own: RunView[], selected: RunView | undefined): { content: Node[]; cards: Card[] } {
   const picker = h('vscode-single-select', { id: 'run-picker', 'aria-label': 'Run' }) as HTMLElement & { value: string };
   for (const r of own) picker.append(h('vscode-option', { value: r.dir, selected: r === selected }, `${r.label} · ${r.status} · ${r.id}`));
@@ -302,46 +327,93 @@ function drawTraining(own: RunView[], selected: RunView | undefined): { content:
     },
     () => [['epoch', 'train_loss', 'val_loss'], ...e.map((p) => [p.epoch + 1, p.trainLoss, p.valLoss])],
   );
-  const metrics = chartCard(
-    'Validation AUROC and AUPRC per epoch',
-    `val-metrics-${selected.id}`,
-    {
-      type: 'line',
-      data: {
-        labels: x,
-        datasets: [
-          line(
-            'val AUROC',
-            e.map((p) => p.valAuroc),
-            c2,
-          ),
-          line(
-            'val AUPRC',
-            e.map((p) => p.valAuprc),
-            c3,
-          ),
-        ],
-      },
-      options: { scales: scale('score', { suggestedMin: 0.5, suggestedMax: 1 }) },
-    },
-    () => [['epoch', 'val_auroc', 'val_auprc'], ...e.map((p) => [p.epoch + 1, p.valAuroc, p.valAuprc])],
-  );
+  const segment = selected.task === 'segment';
+  const metrics = segment
+    ? chartCard(
+        'Validation Dice and Jaccard per epoch',
+        `val-metrics-${selected.id}`,
+        {
+          type: 'line',
+          data: {
+            labels: x,
+            datasets: [
+              line(
+                'val Dice',
+                e.map((p) => p.valDice),
+                c2,
+              ),
+              line(
+                'val Jaccard',
+                e.map((p) => p.valJaccard),
+                c3,
+              ),
+            ],
+          },
+          options: { scales: scale('score', { suggestedMin: 0, suggestedMax: 1 }) },
+        },
+        () => [['epoch', 'val_dice', 'val_jaccard'], ...e.map((p) => [p.epoch + 1, p.valDice, p.valJaccard])],
+      )
+    : chartCard(
+        'Validation AUROC and AUPRC per epoch',
+        `val-metrics-${selected.id}`,
+        {
+          type: 'line',
+          data: {
+            labels: x,
+            datasets: [
+              line(
+                'val AUROC',
+                e.map((p) => p.valAuroc),
+                c2,
+              ),
+              line(
+                'val AUPRC',
+                e.map((p) => p.valAuprc),
+                c3,
+              ),
+            ],
+          },
+          options: { scales: scale('score', { suggestedMin: 0.5, suggestedMax: 1 }) },
+        },
+        () => [['epoch', 'val_auroc', 'val_auprc'], ...e.map((p) => [p.epoch + 1, p.valAuroc, p.valAuprc])],
+      );
   const note =
     selected.status === 'running'
       ? h('p', { class: 'muted' }, `Training: ${e.length} ${e.length === 1 ? 'epoch' : 'epochs'} done so far; the curves grow as epochs finish.`)
       : h(
           'p',
           { class: 'muted' },
-          selected.test
-            ? `Test AUROC ${formatMetric(selected.test.auroc)} · AUPRC ${formatMetric(selected.test.auprc)} · ${bestEpochText(selected)} · ${formatCount(selected.params)} params · ${formatCount(selected.macs)} MACs · T ${formatMs(selected.latencyMs)} (this run, batch 1)`
-            : selected.status,
+          selected.testSegmentation
+            ? `Test Dice ${formatMeanStd(selected.testSegmentation.dice)} · Jaccard ${formatMeanStd(selected.testSegmentation.jaccard)} · ${bestEpochText(selected)} · ${formatCount(selected.params)} params · ${formatCount(selected.macs)} MACs · T ${formatMs(selected.latencyMs)} (this run, batch 1)`
+            : selected.test
+              ? `Test AUROC ${formatMetric(selected.test.auroc)} · AUPRC ${formatMetric(selected.test.auprc)} · ${bestEpochText(selected)} · ${formatCount(selected.params)} params · ${formatCount(selected.macs)} MACs · T ${formatMs(selected.latencyMs)} (this run, batch 1)`
+              : selected.status,
         );
   return { content: [h('div', { class: 'toolbar' }, picker), note, h('div', { class: 'grid' }, loss.el, metrics.el)], cards: [loss, metrics] };
+}
+
+/**
+ * The two test scores a comparison shows: AUROC and AUPRC, or Dice and Jaccard (mean over the
+ * test images) for segmentation runs; runs on the same data are all of one task.
+ */
+interface Scores {
+  a: string;
+  b: string;
+  /** Lower bound the score axis starts at. */
+  min: number;
+  of(r: RunView): [number | undefined, number | undefined];
+}
+
+function scoresOf(runs: RunView[]): Scores {
+  return runs.some((r) => r.task === 'segment')
+    ? { a: 'Dice', b: 'Jaccard', min: 0, of: (r) => [r.testSegmentation?.dice.mean, r.testSegmentation?.jaccard.mean] }
+    : { a: 'AUROC', b: 'AUPRC', min: 0.5, of: (r) => [r.test?.auroc, r.test?.auprc] };
 }
 
 interface Group {
   label: string;
   runs: RunView[];
+  /** The first and the second score ({@link Scores}): AUROC and AUPRC, or Dice and Jaccard. */
   auroc: MeanSd;
   auprc: MeanSd;
   params?: number;
@@ -361,7 +433,7 @@ function meanSd(xs: number[]): MeanSd {
 }
 
 /** Finished runs grouped by backbone, input size and strategy: one bar (mean ± sd over seeds) each. */
-function groups(runs: RunView[]): Group[] {
+function groups(runs: RunView[], sc: Scores): Group[] {
   const by = new Map<string, RunView[]>();
   for (const r of runs) {
     const key = `${r.backbone.split(/[\\/]/).pop()} ${r.inputSize ?? ''}px ${strategyShortLabel(r.strategy)}`;
@@ -371,8 +443,8 @@ function groups(runs: RunView[]): Group[] {
   return [...by.entries()].map(([key, rs]) => ({
     label: multi ? key : strategyShortLabel(rs[0].strategy),
     runs: rs,
-    auroc: meanSd(rs.map((r) => r.test!.auroc)),
-    auprc: meanSd(rs.map((r) => r.test!.auprc)),
+    auroc: meanSd(rs.map((r) => sc.of(r)[0] ?? NaN)),
+    auprc: meanSd(rs.map((r) => sc.of(r)[1] ?? NaN)),
     params: median(rs.flatMap((r) => (r.params === undefined ? [] : [r.params]))),
     macs: median(rs.flatMap((r) => (r.macs === undefined ? [] : [r.macs]))),
     latencyMs: median(rs.flatMap((r) => (r.latencyMs === undefined ? [] : [r.latencyMs]))),
@@ -388,7 +460,7 @@ function comparedRuns(finished: RunView[]): RunView[] {
 }
 
 /** The comparison's run picker: a checkbox per finished run, and the table and the exports of those picked. */
-function comparisonPicker(all: RunView[], picked: RunView[]): Node[] {
+function comparisonPicker(all: RunView[], picked: RunView[], sc: Scores): Node[] {
   const list = h('fieldset', { class: 'run-picks', id: 'compare-picker' }, h('legend', {}, `Runs to compare (${picked.length} of ${all.length})`));
   for (const r of all) {
     const box = h('input', { type: 'checkbox', value: r.dir, checked: picked.includes(r), id: `pick-${r.id}` });
@@ -410,7 +482,7 @@ function comparisonPicker(all: RunView[], picked: RunView[]): Node[] {
     h(
       'thead',
       {},
-      h('tr', {}, ...['Run', 'Strategy', 'Seed', 'Test AUROC', 'Test AUPRC', 'Best epoch', 'Params', 'MACs', 'T (this run)'].map((c) => h('th', { scope: 'col' }, c))),
+      h('tr', {}, ...['Run', 'Strategy', 'Seed', `Test ${sc.a}`, `Test ${sc.b}`, 'Best epoch', 'Params', 'MACs', 'T (this run)'].map((c) => h('th', { scope: 'col' }, c))),
     ),
     h(
       'tbody',
@@ -422,8 +494,8 @@ function comparisonPicker(all: RunView[], picked: RunView[]): Node[] {
           h('td', {}, r.id),
           h('td', {}, strategyShortLabel(r.strategy)),
           h('td', { class: 'num' }, String(r.seed)),
-          h('td', { class: 'num' }, formatMetric(r.test?.auroc)),
-          h('td', { class: 'num' }, formatMetric(r.test?.auprc)),
+          h('td', { class: 'num' }, formatMetric(sc.of(r)[0])),
+          h('td', { class: 'num' }, formatMetric(sc.of(r)[1])),
           h('td', { class: 'num' }, r.bestEpoch !== undefined ? `${r.bestEpoch + 1} of ${r.epochsRun ?? '?'}` : '–'),
           h('td', { class: 'num' }, formatCount(r.params)),
           h('td', { class: 'num' }, formatCount(r.macs)),
@@ -436,27 +508,29 @@ function comparisonPicker(all: RunView[], picked: RunView[]): Node[] {
 }
 
 function drawComparison(all: RunView[], runs: RunView[]): { content: Node[]; cards: Card[] } {
-  const head = comparisonPicker(all, runs);
+  const sc = scoresOf(all);
+  const head = comparisonPicker(all, runs, sc);
   if (!runs.length) return { content: [...head, h('p', { class: 'muted' }, 'Pick runs to compare.')], cards: [] };
-  const gs = groups(runs);
+  const gs = groups(runs, sc);
+  const [ka, kb] = [sc.a.toLowerCase(), sc.b.toLowerCase()];
   const [c0, c1, c2, c3] = palette();
   const labels = gs.map((g) => g.label);
   const score = chartCard(
-    'Test AUROC and AUPRC (mean ± sd over seeds)',
+    `Test ${sc.a} and ${sc.b} (mean ± sd over seeds)`,
     'comparison-scores',
     {
       type: 'bar',
       data: {
         labels,
         datasets: [
-          { label: 'AUROC', data: gs.map((g) => g.auroc.mean), backgroundColor: c0, errorBars: gs.map((g) => g.auroc.sd) } as never,
-          { label: 'AUPRC', data: gs.map((g) => g.auprc.mean), backgroundColor: c1, errorBars: gs.map((g) => g.auprc.sd) } as never,
+          { label: sc.a, data: gs.map((g) => g.auroc.mean), backgroundColor: c0, errorBars: gs.map((g) => g.auroc.sd) } as never,
+          { label: sc.b, data: gs.map((g) => g.auprc.mean), backgroundColor: c1, errorBars: gs.map((g) => g.auprc.sd) } as never,
         ],
       },
-      options: { scales: { y: { suggestedMin: 0.5, max: 1, title: { display: true, text: 'test score' } } } },
+      options: { scales: { y: { suggestedMin: sc.min, max: 1, title: { display: true, text: 'test score' } } } },
     },
     () => [
-      ['group', 'runs', 'auroc_mean', 'auroc_sd', 'auprc_mean', 'auprc_sd'],
+      ['group', 'runs', `${ka}_mean`, `${ka}_sd`, `${kb}_mean`, `${kb}_sd`],
       ...gs.map((g): Cell[] => [g.label, g.runs.length, g.auroc.mean, g.auroc.sd, g.auprc.mean, g.auprc.sd]),
     ],
   );
@@ -495,10 +569,15 @@ function drawComparison(all: RunView[], runs: RunView[]): { content: Node[]; car
   const points = gs.filter((g) => g.macs !== undefined).map((g) => ({ x: g.macs!, y: g.auroc.mean, label: g.label }));
   // the groups no other group beats on both AUROC (higher) and MACs (lower), by MACs
   const front = paretoFront(points.map((p) => ({ value: p.y, cost: p.x }))).map((i) => points[i]);
-  const scatter = paretoScatter('Test AUROC vs MACs, with the Pareto front', 'comparison-pareto', 'runs (mean over seeds)', points, front, () => [
-    ['group', 'macs', 'auroc_mean', 'pareto'],
-    ...points.map((p): Cell[] => [p.label, p.x, p.y, front.includes(p) ? 1 : 0]),
-  ]);
+  const scatter = paretoScatter(
+    `Test ${sc.a} vs MACs, with the Pareto front`,
+    'comparison-pareto',
+    'runs (mean over seeds)',
+    points,
+    front,
+    () => [['group', 'macs', `${ka}_mean`, 'pareto'], ...points.map((p): Cell[] => [p.label, p.x, p.y, front.includes(p) ? 1 : 0])],
+    sc.a,
+  );
   return { content: [...head, h('div', { class: 'grid' }, score.el, size.el, scatter.el)], cards: [score, size, scatter] };
 }
 
@@ -925,6 +1004,153 @@ function drawGradCam(): { content: Node[] } {
   };
 }
 
+/** The contours' colours, from the theme (the legend's swatches use the same variables in panel.css). */
+function contourColours(): { truth: string; prediction: string } {
+  return { truth: themeColor('--vscode-charts-blue', '#3794ff'), prediction: themeColor('--vscode-charts-orange', '#d18616') };
+}
+
+/** Images by URI, loaded once; CORS-enabled so that a mask's pixels can be read from a canvas. */
+const images = new Map<string, Promise<HTMLImageElement>>();
+
+function loadImage(src: string): Promise<HTMLImageElement> {
+  let p = images.get(src);
+  if (!p) {
+    p = new Promise<HTMLImageElement>((resolve, reject) => {
+      const im = new Image();
+      im.crossOrigin = 'anonymous';
+      im.onload = () => resolve(im);
+      im.onerror = () => reject(new Error(`cannot load ${decodeURIComponent(src.split('/').pop() ?? src)}`));
+      im.src = src;
+    });
+    images.set(src, p);
+    p.catch(() => images.delete(src));
+  }
+  return p;
+}
+
+/** A mask image on the run's `size`² grid (nearest neighbour, like the engine), any non-zero value foreground. */
+function maskOf(img: HTMLImageElement, size: number): BinaryMask {
+  const c = h('canvas', { width: size, height: size }) as HTMLCanvasElement;
+  const g = c.getContext('2d', { willReadFrequently: true })!;
+  g.imageSmoothingEnabled = false;
+  g.drawImage(img, 0, 0, size, size);
+  const px = g.getImageData(0, 0, size, size).data;
+  const data = new Uint8Array(size * size);
+  for (let i = 0; i < data.length; i++) data[i] = px[4 * i] || px[4 * i + 1] || px[4 * i + 2] ? 1 : 0;
+  return { width: size, height: size, data };
+}
+
+/**
+ * Draws the test image `width` pixels wide (its own aspect) with the true and the predicted
+ * mask's contours over it; the canvas records how many contour segments each has (data-truth,
+ * data-prediction) once drawn, or the error in data-error.
+ */
+async function drawOverlay(canvas: HTMLCanvasElement, im: SegmentationImage, width: number): Promise<void> {
+  try {
+    const [image, truth, prediction] = await Promise.all([im.image, im.mask, im.prediction].map(loadImage));
+    const height = Math.max(1, Math.round((width * image.naturalHeight) / image.naturalWidth));
+    canvas.width = width;
+    canvas.height = height;
+    const g = canvas.getContext('2d')!;
+    g.drawImage(image, 0, 0, width, height);
+    const colours = contourColours();
+    const sx = width / im.size;
+    const sy = height / im.size;
+    g.lineWidth = Math.max(1.5, width / 160);
+    g.lineCap = 'square';
+    for (const [key, mask] of [
+      ['truth', truth],
+      ['prediction', prediction],
+    ] as const) {
+      const seg = contourSegments(maskOf(mask, im.size));
+      g.beginPath();
+      for (let i = 0; i < seg.length; i += 4) {
+        g.moveTo(seg[i] * sx, seg[i + 1] * sy);
+        g.lineTo(seg[i + 2] * sx, seg[i + 3] * sy);
+      }
+      g.strokeStyle = colours[key];
+      g.stroke();
+      canvas.dataset[key] = String(seg.length / 4);
+    }
+  } catch (e) {
+    canvas.dataset.error = (e as Error).message;
+    canvas.replaceWith(h('p', { class: 'error' }, `Cannot draw ${im.id}: ${(e as Error).message}`));
+  }
+}
+
+function segmentationCaption(im: SegmentationImage): HTMLElement {
+  const scores = [`Dice ${formatMetric(im.dice)}`];
+  if (im.jaccard !== undefined) scores.push(`Jaccard ${formatMetric(im.jaccard)}`);
+  scores.push(im.hd95 !== undefined ? `HD95 ${im.hd95.toFixed(im.hd95Unit === 'px' ? 1 : 2)} ${im.hd95Unit ?? ''}`.trim() : 'HD95 –');
+  if (im.hcErrorMm !== undefined) scores.push(`HC error ${im.hcErrorMm.toFixed(2)} mm`);
+  return h(
+    'figcaption',
+    {},
+    h('span', { class: 'seg-rank' }, `${im.rank} by Dice`),
+    h('span', { class: 'seg-scores' }, scores.join(' · ')),
+    h('span', { class: 'gc-name', title: im.id }, im.id),
+  );
+}
+
+/** The enlarged view of one test image: a modal dialog (Escape, Close or a click beside it ends it). */
+const segZoom = h('dialog', { id: 'segmentation-zoom', 'aria-label': 'Test image, enlarged' }) as HTMLDialogElement;
+segZoom.addEventListener('click', (e) => {
+  if (e.target === segZoom) segZoom.close();
+});
+
+function enlargeSegmentation(im: SegmentationImage): void {
+  const close = h('vscode-button', { secondary: true }, 'Close');
+  close.addEventListener('click', () => segZoom.close());
+  const canvas = h('canvas', { class: 'seg-canvas', 'aria-label': `${im.id}: true and predicted contours` }) as HTMLCanvasElement;
+  segZoom.replaceChildren(h('figure', { class: `seg-image big ${im.rank}` }, canvas, segmentationCaption(im)), segmentationLegend(), close);
+  if (!segZoom.isConnected) document.body.append(segZoom);
+  segZoom.showModal();
+  void drawOverlay(canvas, im, Math.min(900, Math.round(window.innerWidth * 0.8)));
+}
+
+function segmentationLegend(): HTMLElement {
+  return h('p', { class: 'seg-legend' }, h('span', { class: 'seg-swatch truth' }), ' true mask', h('span', { class: 'seg-swatch prediction' }), ' predicted mask');
+}
+
+/** Finished segmentation runs: the best, median and worst test image by Dice, with the true and predicted contours over each. */
+function drawSegmentation(galleries: SegmentationGallery[]): { content: Node[] } {
+  const legend = segmentationLegend();
+  legend.id = 'segmentation-legend';
+  legend.append(h('span', { class: 'muted' }, " · contours on the network's input grid · click an image to enlarge it"));
+  const runLabel = (id: string) => state.runs.find((r) => r.id === id)?.label ?? id;
+  return {
+    content: [
+      legend,
+      ...galleries.map((g) =>
+        h(
+          'div',
+          { class: 'seg-run', 'data-run': g.runId },
+          h('h3', {}, `${runLabel(g.runId)} · ${g.runId}${g.ranked ? ` · ${g.ranked} test images ranked by Dice` : ''}`),
+          g.error
+            ? h('p', { class: 'error' }, g.error)
+            : h(
+                'div',
+                { class: 'seg-gallery' },
+                ...g.images.map((im) => {
+                  const canvas = h('canvas', { class: 'seg-canvas', 'aria-label': `${im.id}: true and predicted contours (${im.rank} by Dice)` }) as HTMLCanvasElement;
+                  void drawOverlay(canvas, im, 320);
+                  const fig = h('figure', { class: `seg-image ${im.rank}`, tabindex: 0, role: 'button', title: 'Click to enlarge' }, canvas, segmentationCaption(im));
+                  fig.addEventListener('click', () => enlargeSegmentation(im));
+                  fig.addEventListener('keydown', (e) => {
+                    if (e.key === 'Enter' || e.key === ' ') {
+                      e.preventDefault();
+                      enlargeSegmentation(im);
+                    }
+                  });
+                  return fig;
+                }),
+              ),
+        ),
+      ),
+    ],
+  };
+}
+
 /** The run the panel was opened for, readably: what summary.json says, without its 16-digit floats. */
 function drawSummary(r: RunView): { content: Node[] } {
   const d = r.details;
@@ -932,6 +1158,11 @@ function drawSummary(r: RunView): { content: Node[] } {
   if (d) rows.push(['experiment', d.name], ['strategy', d.description]);
   else rows.push(['strategy', strategyShortLabel(r.strategy)]);
   rows.push(['backbone', `${r.backbone.split(/[\\/]/).pop()}${r.inputSize ? ` · ${r.inputSize} px` : ''}`], ['seed', String(r.seed)]);
+  const seg = r.testSegmentation;
+  if (seg) {
+    rows.push(['test Dice (mean ± sd over images)', formatMeanStd(seg.dice)], ['test Jaccard', formatMeanStd(seg.jaccard)]);
+    if (seg.hcErrorMm) rows.push(['test HC error (mm)', `${seg.hcErrorMm.mean.toFixed(2)} ± ${seg.hcErrorMm.std.toFixed(2)}`]);
+  }
   if (r.test) {
     rows.push(['test AUROC', formatMetric(r.test.auroc)], ['test AUPRC (AP)', formatMetric(r.test.auprc)]);
     if (d?.auprcTrapezoid !== undefined && Number.isFinite(d.auprcTrapezoid)) rows.push(['test AUPRC (trapezoid)', formatMetric(d.auprcTrapezoid)]);

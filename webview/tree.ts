@@ -35,6 +35,11 @@ export interface TreeInput {
   latency(cut: string | null): { ms?: number; fullMs?: number; runs?: number; fullRuns?: number };
   /** Exact totals of the strategy's model at `cut` when they were measured (TF), else undefined: the tree's own figures stand. */
   exact?(cut: string | null): Totals | undefined;
+  /**
+   * Segmentation experiments: the backbone above is the encoder, and the decoder is shown as its
+   * own block, with its size at `cut` when a finished run measured it.
+   */
+  decoder?(cut: string | null): { params: number; macs: number; layers: number; widths: number[] } | undefined;
   onCommit(cut: string | null): void;
 }
 
@@ -53,6 +58,8 @@ export class LayerTreeView {
   private readonly open = new Set<string>();
   private readonly handle: HTMLElement;
   private readonly totals: HTMLElement;
+  /** Segmentation: the decoder's row after the encoder's layers. */
+  private decoderRow: HTMLElement | undefined;
   private stops: (string | null)[];
   private cut: string | null;
   private dragging = false;
@@ -202,6 +209,23 @@ export class LayerTreeView {
         list.append(row);
       }
     }
+    if (this.input.decoder) {
+      this.decoderRow = h(
+        'div',
+        {
+          class: 'tree-row group-head decoder-block',
+          role: 'listitem',
+          'data-block': 'decoder',
+          title: 'The U-Net decoder on the encoder (the backbone up to the handle): one upsampling stage per resolution level kept, always new and trained',
+        },
+        h('span', { class: 'c-name' }, 'decoder', h('span', { class: 'note' }, 'new, always trained')),
+        h('span', { class: 'c-shape' }),
+        h('span', { class: 'c-num' }),
+        h('span', { class: 'c-num' }),
+        h('span', { class: 'c-sim' }),
+      );
+      list.append(this.decoderRow);
+    }
     return list;
   }
 
@@ -232,6 +256,13 @@ export class LayerTreeView {
     this.handle.querySelector('.handle-label')!.textContent = meaning ? `${label}: ${meaning}` : label;
     this.handle.querySelector('.handle-totals')!.textContent = totalsText(totals, tree.full);
     this.totals.replaceChildren(...this.totalsContent(totals, tree.full, cut));
+    if (this.decoderRow) {
+      const d = this.input.decoder?.(cut);
+      const [shape, params, macs] = [...this.decoderRow.children].slice(1) as HTMLElement[];
+      shape.textContent = d ? `${d.layers} layers · widths ${d.widths.join(', ')}` : 'sized by the first run at this cut';
+      params.textContent = d ? formatCount(d.params) : '–';
+      macs.textContent = d ? formatCount(d.macs) : '–';
+    }
   }
 
   private totalsContent(t: Totals, full: Totals, cut: string | null): Node[] {
@@ -339,7 +370,18 @@ export class LayerTreeView {
 /** What the rows show, apart from the handle's position. */
 function viewKey(i: TreeInput): string {
   const t = i.table;
-  return JSON.stringify([t.model, t.inputSize, t.headUnits, t.params, t.layers.length, i.strategy.kind, i.similarity ? [...i.similarity] : null, i.measure, i.suggested]);
+  return JSON.stringify([
+    t.model,
+    t.inputSize,
+    t.headUnits,
+    t.params,
+    t.layers.length,
+    i.strategy.kind,
+    !!i.decoder,
+    i.similarity ? [...i.similarity] : null,
+    i.measure,
+    i.suggested,
+  ]);
 }
 
 function pct(x: number, of: number): string {

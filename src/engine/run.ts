@@ -183,10 +183,9 @@ async function prepareTorch(exp: Experiment, options: RunOptions): Promise<Torch
 async function prepareContext(file: string, exp: Experiment, options: RunOptions, check: boolean): Promise<Context> {
   const emit = options.onEvent ?? (() => undefined);
   let wanted = options.backend ?? exp.train.backend;
-  const segment = exp.task === 'segment';
   let torch = wanted === 'torch' ? await prepareTorch(exp, options) : undefined;
   let notTorch = `the ${wanted} backend`;
-  if (wanted === 'auto' && !segment) {
+  if (wanted === 'auto') {
     // torch first when its Python passes the check (one doctor per process); else the TensorFlow.js backends' auto order
     const auto = await autoEngine({ python: options.python, device: options.device ?? exp.train.device, backbone: exp.model.backbone, weights: exp.model.weights });
     const d = auto.doctor;
@@ -240,9 +239,10 @@ async function prepareContext(file: string, exp: Experiment, options: RunOptions
   }
   emit({ type: 'phase', phase: 'loading data', done: 0 });
   const progress = (done: number, total: number) => emit({ type: 'phase', phase: 'loading data', done, total });
-  const data = segment
-    ? await loadSegmentationDataset({ ...datasetSpecOf(exp.data), classes: exp.data.classes }, progress)
-    : await loadDataset(datasetSpecOf(exp.data), progress);
+  const data =
+    exp.task === 'segment'
+      ? await loadSegmentationDataset({ ...datasetSpecOf(exp.data), classes: exp.data.classes }, progress)
+      : await loadDataset(datasetSpecOf(exp.data), progress);
   for (const w of data.warnings) emit({ type: 'log', level: 'warn', message: w });
   return { file, exp, data, backend, engine: torch ? 'torch' : backend.chosen, torch, options };
 }

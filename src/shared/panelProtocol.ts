@@ -25,6 +25,7 @@ export const SECTIONS = [
   { id: 'svcca', label: 'Similarity' },
   { id: 'search', label: 'Search' },
   { id: 'gradcam', label: 'Grad-CAM' },
+  { id: 'segmentation', label: 'Segmentation' },
 ] as const;
 
 export type SectionId = (typeof SECTIONS)[number]['id'];
@@ -51,6 +52,8 @@ export interface ExperimentView {
   inputSize: number;
   numClasses: number;
   strategy: StrategyView;
+  /** `"segment"` for a segmentation experiment: the backbone is the encoder of a new decoder. */
+  task?: 'segment';
 }
 
 /** One epoch of a run, as charted. */
@@ -60,6 +63,18 @@ export interface EpochPoint {
   valLoss?: number;
   valAuroc?: number;
   valAuprc?: number;
+  /** Segmentation runs: validation Dice and Jaccard (their AUROC is null). */
+  valDice?: number;
+  valJaccard?: number;
+}
+
+/** A segmentation network's decoder as a run measured it. */
+export interface DecoderView {
+  params: number;
+  macs: number;
+  layers: number;
+  /** Channels of each upsampling stage, top to bottom. */
+  widths: number[];
 }
 
 export interface RunView {
@@ -73,8 +88,12 @@ export interface RunView {
   strategy: StrategyView;
   inputSize?: number;
   epochs: EpochPoint[];
-  /** Test-split metrics, once finished. */
+  /** Test-split metrics, once finished (classification). */
   test?: { auroc: number; auprc: number };
+  /** `"segment"` for a segmentation run (absent: classification). */
+  task?: 'segment';
+  /** Segmentation runs, once finished: test Dice and Jaccard (mean ± sd over the test images) and the HC error in mm when measured. */
+  testSegmentation?: { dice: { mean: number; std: number }; jaccard: { mean: number; std: number }; hcErrorMm?: { mean: number; std: number } };
   params?: number;
   macs?: number;
   /**
@@ -82,6 +101,8 @@ export interface RunView {
    * comparison show medians over several runs and say so.
    */
   latencyMs?: number;
+  /** Segmentation runs: the decoder the run built on its encoder (it depends on the cut). */
+  decoder?: DecoderView;
   /** summary.json's `bestEpoch`: 0-based, as every epoch index on disk; shown 1-based (`bestEpoch + 1`). */
   bestEpoch?: number;
   epochsRun?: number;
@@ -135,6 +156,38 @@ export interface GradCamGallery {
   images: GradCamImage[];
 }
 
+/**
+ * One test image of a segmentation run: the webview draws the image with the true and the
+ * predicted mask's contours over it from these three files (webview URIs).
+ */
+export interface SegmentationImage {
+  rank: 'best' | 'median' | 'worst';
+  /** The image's id in the data (its path as the manifest writes it). */
+  id: string;
+  dice: number;
+  jaccard?: number;
+  /** The 95th-percentile Hausdorff distance and its unit (mm from the pixel size, else px); absent when one mask is empty. */
+  hd95?: number;
+  hd95Unit?: string;
+  /** Head circumference error in mm (HC18: data with pixel sizes and reference circumferences). */
+  hcErrorMm?: number;
+  /** The test image, its true mask (as the data has them) and the predicted mask (the run's predictions/<id>.png). */
+  image: string;
+  mask: string;
+  prediction: string;
+  /** Side of the predicted mask, the run's input size: both masks are compared on this grid. */
+  size: number;
+}
+
+/** A finished segmentation run's test images: best, median and worst by Dice (or why they cannot be shown). */
+export interface SegmentationGallery {
+  runId: string;
+  /** How many test images were ranked. */
+  ranked: number;
+  images: SegmentationImage[];
+  error?: string;
+}
+
 export interface AnalysisView {
   runId: string;
   file: AnalysisFile;
@@ -159,6 +212,8 @@ export interface PanelState {
   runs: RunView[];
   analyses: AnalysisView[];
   gradcam: GradCamGallery[];
+  /** Finished segmentation runs of the experiment: their test galleries. */
+  segmentation?: SegmentationGallery[];
   /** Cutoff-search reports of the experiment, newest first. */
   searches: SearchReport[];
 }

@@ -170,7 +170,7 @@ describe('compare runs', () => {
     const lines = compareRunsCsv(runs).trimEnd().split('\n');
     assert.equal(
       lines[0],
-      'run,experiment,strategy,seed,status,test_auroc,test_auprc_ap,test_auprc_trapezoid,test_accuracy,params,macs,latency_ms,best_epoch,epochs,backend,dir',
+      'run,experiment,strategy,seed,status,test_auroc,test_auprc_ap,test_auprc_trapezoid,test_accuracy,params,macs,latency_ms,best_epoch,epochs,backend,dir,test_dice,test_jaccard',
     );
     assert.equal(lines.length, runs.length + 1);
     const s = runs[0].summary!;

@@ -104,3 +104,35 @@ test('auto with the project venv picks torch: one check, cached, and a run under
   assert.equal(record.versions.cuda, first.doctor.report!.torch.cuda ?? 'none');
   assert.equal(record.versions.cudnn, first.doctor.report!.torch.cudnn === null ? 'none' : String(first.doctor.report!.torch.cudnn));
 });
+
+test('a segmentation experiment under auto takes torch as a classifier does', { timeout: 60_000 }, async () => {
+  assert.ok(existsSync(VENV_PYTHON), `${VENV_PYTHON} is missing: run bash python/setup.sh`);
+  const dir = tempDir('ttl-torch-auto-seg-');
+  const file = path.join(dir, 'seg.ttl.json');
+  // the data is missing: the run stops at the disk check, after the backend is chosen and before any training
+  writeFileSync(
+    file,
+    JSON.stringify({
+      name: 'seg',
+      task: 'segment',
+      data: { format: 'csv', path: path.join(dir, 'missing.csv'), imageSize: 32 },
+      model: { backbone: 'mobilenet_v1' },
+      strategy: { kind: 'ttl', cut: 'stage2' },
+      train: { epochs: 1, batchSize: 4, optimizer: 'adam', lr: 0.001, seeds: [1], backend: 'auto', device: 'cpu' },
+    }),
+  );
+  const logs: string[] = [];
+  await assert.rejects(
+    runExperiment(file, { runsDir: path.join(dir, 'runs'), python: VENV_PYTHON, onEvent: (e) => e.type === 'log' && logs.push(e.message) }),
+    /missing\.csv/,
+  );
+  assert.ok(
+    logs.some((l) => l.startsWith('backend auto → torch: torch 2.')),
+    logs.join('\n'),
+  );
+  assert.ok(
+    logs.some((l) => /^backend: torch .* on cpu/.test(l)),
+    logs.join('\n'),
+  );
+  assert.equal(existsSync(path.join(dir, 'runs')), false, 'a run folder was made');
+});

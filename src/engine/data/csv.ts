@@ -1,85 +1,10 @@
-/** A small RFC 4180 CSV reader that remembers on which line each record starts. */
+/** The CSV reader (src/shared/csv.ts) for data files: its errors are input errors (exit code 2). */
 import { TtlInputError } from '../errors';
+import { parseCsv as parse, type CsvRecord } from '../../shared/csv';
 
-/** One record: its fields and the 1-based line number where it starts. */
-export interface CsvRecord {
-  line: number;
-  fields: string[];
-}
+export type { CsvRecord };
 
-/**
- * Parses CSV text: comma separated; fields may be double-quoted, with `""` for a literal quote
- * and commas or line breaks inside the quotes. Unquoted fields are trimmed; quoted ones are kept
- * verbatim. LF and CRLF line ends; a leading UTF-8 BOM is ignored; blank lines are skipped.
- * `name` is used in error messages.
- */
+/** Parses CSV text (see src/shared/csv.ts); a malformed file throws a TtlInputError naming `name` and the line. */
 export function parseCsv(text: string, name = 'CSV'): CsvRecord[] {
-  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-  const records: CsvRecord[] = [];
-  let fields: string[] = [];
-  let field = '';
-  let quoted = false; // the current field was quoted
-  let inQuotes = false;
-  let line = 1;
-  let recordLine = 1;
-  let quoteLine = 1;
-  let fieldStarted = false; // any character (or quote) seen in this record
-
-  const endField = () => {
-    fields.push(quoted ? field : field.trim());
-    field = '';
-    quoted = false;
-  };
-  const endRecord = () => {
-    endField();
-    if (fieldStarted) records.push({ line: recordLine, fields });
-    fields = [];
-    fieldStarted = false;
-  };
-
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i];
-    if (inQuotes) {
-      if (ch === '"') {
-        if (text[i + 1] === '"') {
-          field += '"';
-          i++;
-        } else {
-          inQuotes = false;
-        }
-      } else {
-        if (ch === '\n') line++;
-        field += ch;
-      }
-      continue;
-    }
-    if (ch === '"') {
-      if (field.trim() !== '' || quoted) {
-        throw new TtlInputError(`${name} line ${line}: unexpected '"' inside an unquoted field (quote the whole field and write "" for a literal quote)`);
-      }
-      field = '';
-      quoted = true;
-      inQuotes = true;
-      quoteLine = line;
-      fieldStarted = true;
-    } else if (ch === ',') {
-      fieldStarted = true;
-      endField();
-    } else if (ch === '\n' || ch === '\r') {
-      if (ch === '\r' && text[i + 1] === '\n') i++;
-      endRecord();
-      line++;
-      recordLine = line;
-    } else {
-      if (quoted) {
-        if (ch.trim() === '') continue; // spaces after a closing quote
-        throw new TtlInputError(`${name} line ${line}: unexpected text after a closing quote`);
-      }
-      if (ch.trim() !== '') fieldStarted = true;
-      field += ch;
-    }
-  }
-  if (inQuotes) throw new TtlInputError(`${name} line ${quoteLine}: a quoted field is never closed`);
-  endRecord();
-  return records;
+  return parse(text, name, (m) => new TtlInputError(m));
 }

@@ -32,30 +32,12 @@ import { writeFileAtomic } from '../atomic';
 import { meanStd, median } from '../../shared/stats';
 import { headCircumference, labelMapScores, type PixelSpacing } from '../../shared/segmentMetrics';
 import { SUMMARY_FORMAT, type ImageMeanStd, type RunSummary, type SegmentationSplitMetrics, type SplitMetrics } from '../../shared/formats/summary';
+import { PREDICTIONS_DIR, SEGMENTATION_PREDICTION_COLUMNS } from '../../shared/formats/segmentationPredictions';
 import type { EventSink } from '../../shared/jobProtocol';
 import type { EpochRecord } from '../../shared/formats/epoch';
 import type { LoopState } from '../train/loop';
 import { isDecoderLayer, prepareSegmentation, type PreparedSegmentation } from './model';
 import { SegmentationTrainer, type SegmentationPass, type SegmentationTrainOptions } from './train';
-
-/** Folder of the predicted test masks in a segmentation run. */
-export const PREDICTIONS_DIR = 'predictions';
-
-/** The columns of a segmentation run's predictions.csv. */
-export const SEGMENTATION_PREDICTION_COLUMNS = [
-  'id',
-  'split',
-  'mask',
-  'prediction',
-  'dice',
-  'jaccard',
-  'pixel_accuracy',
-  'hd95',
-  'hd95_unit',
-  'hc_pred_mm',
-  'hc_ref_mm',
-  'hc_error_mm',
-] as const;
 
 /** One image's metrics (a predictions.csv row). */
 export interface SegmentationImageResult {

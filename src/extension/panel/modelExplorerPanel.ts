@@ -6,7 +6,7 @@
  * turns a released handle into a WorkspaceEdit of the experiment file and follows the file's
  * edits and the run store's changes. What is loaded, and from where, is panelLoader.ts's.
  */
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, isAbsolute, join, relative } from 'node:path';
 import * as vscode from 'vscode';
 import { PANELS } from '../ids';
 import { pathKey } from '../runs/tree';
@@ -114,6 +114,7 @@ export class ModelExplorerPanel {
         isTrusted: () => vscode.workspace.isTrusted,
         readText: async (file) => (await vscode.workspace.openTextDocument(vscode.Uri.file(file))).getText(),
         webviewUri: (path) => panel.webview.asWebviewUri(vscode.Uri.file(path)).toString(),
+        allowFolders: (dirs) => this.allowFolders(dirs),
       },
       { target: () => this.target, state: () => this.state, set: (patch) => this.set(patch) },
     );
@@ -167,6 +168,22 @@ export class ModelExplorerPanel {
       if (this.ready) this.post({ type: 'reveal', section });
       else this.pendingSection = section;
     }
+  }
+
+  /**
+   * Adds folders the webview may load files from (segmentation data outside the runs folders).
+   * New roots reload the page (it asks for its state again), so only folders not yet covered are added.
+   */
+  private allowFolders(dirs: readonly string[]): void {
+    const inside = (d: string, root: string) => {
+      const r = relative(root, d);
+      return r === '' || (!r.startsWith('..') && !isAbsolute(r));
+    };
+    const roots = runRoots().map((u) => u.fsPath);
+    const missing = [...new Set(dirs)].filter((d) => !roots.some((r) => inside(d, r)));
+    if (!missing.length) return;
+    missing.forEach((d) => extraRoots.add(d));
+    this.panel.webview.options = getWebviewOptions(this.extensionUri, runRoots());
   }
 
   private setTitle(): void {
@@ -328,7 +345,10 @@ export class ModelExplorerPanel {
   }
 }
 
-/** The runs directories, where Grad-CAM images are read from. */
+/** Folders outside the runs directories the panel has shown files from (segmentation data), for as long as the extension runs. */
+const extraRoots = new Set<string>();
+
+/** The runs directories, where Grad-CAM images and predicted masks are read from, and the data folders shown so far. */
 function runRoots(): vscode.Uri[] {
-  return allRunsDirs().map((d) => vscode.Uri.file(d.dir));
+  return [...allRunsDirs().map((d) => d.dir), ...extraRoots].map((d) => vscode.Uri.file(d));
 }

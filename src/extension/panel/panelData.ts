@@ -42,6 +42,7 @@ export function experimentView(file: string, text: string): ExperimentView {
     inputSize: typeof size === 'number' && Number.isInteger(size) && size > 0 ? size : DEFAULT_IMAGE_SIZE,
     numClasses: Array.isArray(classes) && classes.length > 1 ? classes.length : 2,
     strategy: readStrategy(text) ?? { kind: 'ftl' },
+    ...((doc as { task?: unknown }).task === 'segment' ? { task: 'segment' as const } : {}),
   };
 }
 
@@ -64,7 +65,9 @@ export function runView(r: RunRecord): RunView {
     valLoss: num(m.valLoss),
     valAuroc: num(m.valAuroc),
     valAuprc: num(m.valAveragePrecision),
+    ...(num(m.valDice) !== undefined ? { valDice: num(m.valDice), valJaccard: num(m.valJaccard) } : {}),
   }));
+  const seg = s?.task === 'segment' ? s.test.segmentation : undefined;
   const auroc = num(s?.test.auroc);
   const auprc = num(s?.test.averagePrecision);
   const atVal = s?.test.atValThreshold;
@@ -94,9 +97,29 @@ export function runView(r: RunRecord): RunView {
     inputSize: num(s?.inputSize) ?? num(r.experiment?.data?.imageSize),
     epochs,
     test: auroc !== undefined && auprc !== undefined ? { auroc, auprc } : undefined,
+    ...(s?.task === 'segment' || r.experiment?.task === 'segment' ? { task: 'segment' as const } : {}),
+    ...(seg
+      ? {
+          testSegmentation: {
+            dice: { mean: seg.dice.mean, std: seg.dice.std },
+            jaccard: { mean: seg.jaccard.mean, std: seg.jaccard.std },
+            ...(seg.hcErrorMm ? { hcErrorMm: { mean: seg.hcErrorMm.mean, std: seg.hcErrorMm.std } } : {}),
+          },
+        }
+      : {}),
     params: num(s?.params),
     macs: num(s?.macs),
     latencyMs: num(s?.latencyMs),
+    ...(s?.segmentation?.decoder
+      ? {
+          decoder: {
+            params: s.segmentation.decoder.params,
+            macs: s.segmentation.decoder.macs,
+            layers: s.segmentation.decoder.layers,
+            widths: [...s.segmentation.decoder.widths],
+          },
+        }
+      : {}),
     bestEpoch: num(s?.bestEpoch),
     epochsRun: num(s?.epochsRun),
     ...(details ? { details } : {}),

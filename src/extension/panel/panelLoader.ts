@@ -14,7 +14,8 @@ import { pathKey } from '../runs/tree';
 import type { RunsSnapshot } from '../runs/runsModel';
 import type { LayerTableKey } from './layerTable';
 import { experimentView, readAnalyses, readGradCam, readSearchReports, runView, sameData } from './panelData';
-import type { PanelState, PanelTarget } from '../../shared/panelProtocol';
+import { readSegmentationGallery, segmentationDataRoot } from './segmentationGallery';
+import type { PanelState, PanelTarget, SegmentationGallery } from '../../shared/panelProtocol';
 
 /** Where the panel's data comes from. */
 export interface PanelSources {
@@ -28,6 +29,8 @@ export interface PanelSources {
   readText(file: string): Promise<string>;
   /** A local image path as the webview may load it. */
   webviewUri(path: string): string;
+  /** Lets the webview load files from these folders too (a segmentation run's data: its test images and true masks). */
+  allowFolders?(dirs: readonly string[]): void;
 }
 
 /** The panel as the loader sees it. */
@@ -154,11 +157,14 @@ export class PanelLoader {
     const others = all.filter((r) => !own.includes(r) && r.status === 'finished' && (picked.has(pathKey(r.dir)) || base.some((o) => sameData(r, o))));
     const byTime = (a: { startedAt: string }, b: { startedAt: string }) => (a.startedAt < b.startedAt ? 1 : -1);
     const runs = [...own.sort(byTime), ...others.sort(byTime)];
+    const galleryRuns = own.filter((r) => r.status === 'finished' && r.summary?.task === 'segment');
+    this.sources.allowFolders?.(galleryRuns.map(segmentationDataRoot).filter((d): d is string => d !== undefined));
     this.view.set({
       runs: runs.map((r) => ({ ...runView(r), own: own.includes(r) })),
       analyses: own.flatMap((r) => readAnalyses(r.dir, r.id)),
       gradcam: own.map((r) => ({ runId: r.id, images: readGradCam(r.dir, (p) => this.sources.webviewUri(p)) })).filter((g) => g.images.length > 0),
       searches: experimentFile ? readSearchReports(snapshot.runsDirs, experimentFile) : [],
+      segmentation: galleryRuns.map((r) => readSegmentationGallery(r, (p) => this.sources.webviewUri(p))).filter((g): g is SegmentationGallery => g !== undefined),
     });
   }
 }

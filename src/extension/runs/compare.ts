@@ -1,6 +1,6 @@
 /**
  * The Model Explorer's comparison exported as Markdown (one row per run: test AUROC/AUPRC,
- * accuracy, params, MACs, latency T; then mean ± std per experiment for runs of several seeds)
+ * accuracy, Dice/Jaccard of segmentation runs, params, MACs, latency T; then mean ± std per experiment for runs of several seeds)
  * or as CSV (one record per run, full precision). No `vscode` here.
  */
 import { basename } from 'node:path';
@@ -18,6 +18,9 @@ interface Row {
   ap?: number;
   trap?: number;
   acc?: number;
+  /** Segmentation runs: mean test Dice and Jaccard over the images (their AUROC and AUPRC are undefined). */
+  dice?: number;
+  jaccard?: number;
   params?: number;
   macs?: number;
   latency?: number;
@@ -37,6 +40,8 @@ function rowsOf(runs: readonly RunLike[]): Row[] {
       ap: n(s?.test.averagePrecision),
       trap: n(s?.test.auprcTrapezoid),
       acc: n(s?.test.accuracy),
+      dice: n(s?.test.segmentation?.dice.mean),
+      jaccard: n(s?.test.segmentation?.jaccard.mean),
       params: n(s?.params),
       macs: n(s?.macs),
       latency: n(s?.latencyMs),
@@ -68,6 +73,8 @@ export function compareRunsCsv(runs: readonly RunLike[]): string {
       'epochs',
       'backend',
       'dir',
+      'test_dice',
+      'test_jaccard',
     ],
     ...rows.map((r) => {
       const s = r.run.summary;
@@ -88,6 +95,8 @@ export function compareRunsCsv(runs: readonly RunLike[]): string {
         s?.epochsRun,
         r.run.backend,
         r.run.dir,
+        r.dice,
+        r.jaccard,
       ];
     }),
   ]);
@@ -97,36 +106,43 @@ export function compareRunsMarkdown(runs: readonly RunLike[], opts: { now?: Date
   const rows = rowsOf(runs);
   const bestAuroc = Math.max(...rows.map((r) => r.auroc ?? -Infinity));
   const bestAp = Math.max(...rows.map((r) => r.ap ?? -Infinity));
+  const bestDice = Math.max(...rows.map((r) => r.dice ?? -Infinity));
+  // segmentation runs (Dice and Jaccard in place of AUROC and AUPRC) add two columns
+  const seg = rows.some((r) => r.dice !== undefined);
   const bold = (v: number | undefined, best: number) => (v !== undefined && v === best && rows.length > 1 ? `**${formatMetric(v)}**` : formatMetric(v));
 
   const out: string[] = [];
   out.push('# TTL Studio: run comparison', '');
   out.push(
-    `${rows.length} run${rows.length === 1 ? '' : 's'}, compared ${formatLocalTime((opts.now ?? new Date()).toISOString())}. Metrics are on each run's test split; the best AUROC and AUPRC are in bold.`,
+    `${rows.length} run${rows.length === 1 ? '' : 's'}, compared ${formatLocalTime((opts.now ?? new Date()).toISOString())}. Metrics are on each run's test split; the best ${seg ? 'AUROC, AUPRC and Dice are' : 'AUROC and AUPRC are'} in bold.`,
     '',
   );
-  out.push('| Run | Experiment | Strategy | Seed | Status | Test AUROC | Test AUPRC (AP) | AUPRC (trapezoid) | Accuracy | Params | MACs | T (batch 1) |');
-  out.push('|---|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|');
+  out.push(
+    `| Run | Experiment | Strategy | Seed | Status | Test AUROC | Test AUPRC (AP) | AUPRC (trapezoid) | Accuracy |${seg ? ' Test Dice | Test Jaccard |' : ''} Params | MACs | T (batch 1) |`,
+  );
+  out.push(`|---|---|---|---:|---|---:|---:|---:|---:|${seg ? '---:|---:|' : ''}---:|---:|---:|`);
   for (const r of rows) {
+    const segCells = seg ? ` ${bold(r.dice, bestDice)} | ${formatMetric(r.jaccard)} |` : '';
     out.push(
-      `| ${cell(r.run.id)} | ${cell(r.experiment)} | ${cell(r.strategy)} | ${r.run.seed} | ${r.run.status} | ${bold(r.auroc, bestAuroc)} | ${bold(r.ap, bestAp)} | ${formatMetric(r.trap)} | ${formatMetric(r.acc)} | ${formatCount(r.params)} | ${formatCount(r.macs)} | ${formatMs(r.latency)} |`,
+      `| ${cell(r.run.id)} | ${cell(r.experiment)} | ${cell(r.strategy)} | ${r.run.seed} | ${r.run.status} | ${bold(r.auroc, bestAuroc)} | ${bold(r.ap, bestAp)} | ${formatMetric(r.trap)} | ${formatMetric(r.acc)} |${segCells} ${formatCount(r.params)} | ${formatCount(r.macs)} | ${formatMs(r.latency)} |`,
     );
   }
 
   const groups = new Map<string, Row[]>();
   for (const r of rows) {
-    if (r.auroc === undefined) continue;
+    if (r.auroc === undefined && r.dice === undefined) continue;
     const key = `${r.experiment}\u0000${r.strategy}`;
     groups.set(key, [...(groups.get(key) ?? []), r]);
   }
   const multi = [...groups.values()].filter((g) => g.length > 1);
   if (multi.length) {
     out.push('', '## Mean ± std over seeds', '');
-    out.push('| Experiment | Strategy | Seeds | Test AUROC | Test AUPRC (AP) |');
-    out.push('|---|---|---|---:|---:|');
+    out.push(`| Experiment | Strategy | Seeds | Test AUROC | Test AUPRC (AP) |${seg ? ' Test Dice | Test Jaccard |' : ''}`);
+    out.push(`|---|---|---|---:|---:|${seg ? '---:|---:|' : ''}`);
+    const values = (g: Row[], key: 'auroc' | 'ap' | 'dice' | 'jaccard') => meanStdText(g.map((r) => r[key]).filter((x): x is number => x !== undefined));
     for (const g of multi) {
       out.push(
-        `| ${cell(g[0].experiment)} | ${cell(g[0].strategy)} | ${g.map((r) => r.run.seed).join(', ')} | ${meanStdText(g.map((r) => r.auroc!))} | ${meanStdText(g.map((r) => r.ap).filter((x): x is number => x !== undefined))} |`,
+        `| ${cell(g[0].experiment)} | ${cell(g[0].strategy)} | ${g.map((r) => r.run.seed).join(', ')} | ${values(g, 'auroc')} | ${values(g, 'ap')} |${seg ? ` ${values(g, 'dice')} | ${values(g, 'jaccard')} |` : ''}`,
       );
     }
   }

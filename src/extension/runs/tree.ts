@@ -124,12 +124,13 @@ function experimentNode(file: string, missing: boolean, runs: RunLike[], searche
   if (running) parts.push(`${running} running`);
   if (searches.some((x) => x.status === 'running')) parts.push('searching');
   const best = bestAuroc(sorted);
+  const bestDice = bestSegmentationDice(sorted);
   const tooltip = [
     `**${label}**${missing ? ' (file not in workspace)' : ''}`,
     '',
     `\`${file}\``,
     '',
-    `${runs.length} run${runs.length === 1 ? '' : 's'}${best !== undefined ? ` · best test AUROC ${formatMetric(best)}` : ''}` +
+    `${runs.length} run${runs.length === 1 ? '' : 's'}${best !== undefined ? ` · best test AUROC ${formatMetric(best)}` : ''}${bestDice !== undefined ? ` · best test Dice ${formatMetric(bestDice)}` : ''}` +
       (searches.length ? ` · ${searches.length} cutoff search${searches.length === 1 ? '' : 'es'}` : ''),
   ].join('\n');
   return {
@@ -155,6 +156,12 @@ function bestAuroc(runs: RunLike[]): number | undefined {
   return best;
 }
 
+/** Segmentation runs: the highest mean test Dice. */
+function bestSegmentationDice(runs: RunLike[]): number | undefined {
+  const all = runs.map((r) => num(r.summary?.test.segmentation?.dice.mean)).filter((d): d is number => d !== undefined);
+  return all.length ? Math.max(...all) : undefined;
+}
+
 function testMetric(r: RunLike, key: 'auroc' | 'averagePrecision' | 'auprcTrapezoid' | 'accuracy'): number | undefined {
   return num(r.summary?.test[key]);
 }
@@ -174,11 +181,13 @@ export function runNode(r: RunLike, input: Pick<TreeInput, 'live' | 'hasModel' |
   const auroc = testMetric(r, 'auroc');
   const ap = testMetric(r, 'averagePrecision');
   const lastMetrics = r.metrics?.length ? r.metrics[r.metrics.length - 1] : undefined;
+  // segmentation runs: Dice and Jaccard where a classifier shows AUROC and AUPRC
+  const seg = summary?.test.segmentation;
 
   let description: string;
   switch (status) {
     case 'finished':
-      description = `AUROC ${formatMetric(auroc)} · AUPRC ${formatMetric(ap)}`;
+      description = seg ? `Dice ${formatMetric(seg.dice.mean)} · Jaccard ${formatMetric(seg.jaccard.mean)}` : `AUROC ${formatMetric(auroc)} · AUPRC ${formatMetric(ap)}`;
       break;
     case 'running': {
       const pct = live?.fraction !== undefined ? ` · ${Math.round(live.fraction * 100)}%` : '';
@@ -205,21 +214,30 @@ export function runNode(r: RunLike, input: Pick<TreeInput, 'live' | 'hasModel' |
   rows.push(['strategy', strategyShortLabel(r.experiment?.strategy) + (r.experiment?.model?.backbone ? ` · ${shortBackbone(r.experiment.model.backbone)}` : '')]);
   rows.push(['seed', String(r.seed)]);
   if (summary) {
-    rows.push(['test AUROC', formatMetric(auroc)]);
-    rows.push(['test AUPRC (AP)', formatMetric(ap)]);
-    rows.push(['test AUPRC (trapezoid)', formatMetric(testMetric(r, 'auprcTrapezoid'))]);
-    rows.push(['test accuracy (at 0.5)', formatMetric(testMetric(r, 'accuracy'))]);
-    const atVal = summary.test.atValThreshold;
-    if (atVal) {
-      rows.push([
-        `at val threshold ${atVal.threshold.toFixed(2)}`,
-        `accuracy ${formatMetric(atVal.accuracy)} · sens ${formatMetric(atVal.sensitivity)} · spec ${formatMetric(atVal.specificity)}`,
-      ]);
-    }
-    const seeds = summary.seeds;
-    if (seeds && seeds.seeds.length > 1) {
-      rows.push([`AUROC over ${seeds.seeds.length} seeds`, formatMeanStd(seeds.test.auroc)]);
-      rows.push([`AUPRC over ${seeds.seeds.length} seeds`, formatMeanStd(seeds.test.averagePrecision)]);
+    if (seg) {
+      rows.push(['test Dice (mean ± sd over images)', formatMeanStd(seg.dice)]);
+      rows.push(['test Jaccard', formatMeanStd(seg.jaccard)]);
+      rows.push(['test pixel accuracy', formatMeanStd(seg.pixelAccuracy)]);
+      if (seg.hcErrorMm) rows.push(['test HC error (mm)', formatMeanStd(seg.hcErrorMm)]);
+      const seeds = summary.seeds;
+      if (seeds && seeds.seeds.length > 1 && seeds.test.dice) rows.push([`Dice over ${seeds.seeds.length} seeds`, formatMeanStd(seeds.test.dice)]);
+    } else {
+      rows.push(['test AUROC', formatMetric(auroc)]);
+      rows.push(['test AUPRC (AP)', formatMetric(ap)]);
+      rows.push(['test AUPRC (trapezoid)', formatMetric(testMetric(r, 'auprcTrapezoid'))]);
+      rows.push(['test accuracy (at 0.5)', formatMetric(testMetric(r, 'accuracy'))]);
+      const atVal = summary.test.atValThreshold;
+      if (atVal) {
+        rows.push([
+          `at val threshold ${atVal.threshold.toFixed(2)}`,
+          `accuracy ${formatMetric(atVal.accuracy)} · sens ${formatMetric(atVal.sensitivity)} · spec ${formatMetric(atVal.specificity)}`,
+        ]);
+      }
+      const seeds = summary.seeds;
+      if (seeds && seeds.seeds.length > 1) {
+        rows.push([`AUROC over ${seeds.seeds.length} seeds`, formatMeanStd(seeds.test.auroc)]);
+        rows.push([`AUPRC over ${seeds.seeds.length} seeds`, formatMeanStd(seeds.test.averagePrecision)]);
+      }
     }
     rows.push(['params', formatCount(summary.params)]);
     rows.push(['MACs', formatCount(summary.macs)]);
@@ -229,6 +247,8 @@ export function runNode(r: RunLike, input: Pick<TreeInput, 'live' | 'hasModel' |
   } else if (lastMetrics) {
     const va = num(lastMetrics.val_auroc) ?? num(lastMetrics.valAuroc);
     if (va !== undefined) rows.push(['last val AUROC', formatMetric(va)]);
+    const vd = num(lastMetrics.valDice);
+    if (vd !== undefined) rows.push(['last val Dice', formatMetric(vd)]);
     rows.push(['epochs done', `${r.lastEpoch + 1}${epochs ? ` of ${epochs}` : ''}`]);
   }
   rows.push(['backend', backendLabel(r)]);
