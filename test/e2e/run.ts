@@ -608,7 +608,8 @@ const run = promisify(execFile);
 
 /**
  * What `vsce` packs (the rest is excluded by .vscodeignore); the bundles are built already. Of
- * python/, the PyTorch engine's package only (not its git-ignored .venv).
+ * python/, the PyTorch engine's package only (not its git-ignored .venv); and the script that
+ * writes the README the .vsix carries.
  */
 const PACKAGED = [
   'package.json',
@@ -624,6 +625,7 @@ const PACKAGED = [
   'examples/breastmnist',
   'python/pyproject.toml',
   'python/ttl_torch',
+  'scripts/vsix-readme.mjs',
 ];
 
 /**

@@ -68,7 +68,13 @@ describe('manifest', () => {
     const [validation] = pkg.contributes.jsonValidation;
     assert.equal(validation.fileMatch, '*.ttl.json');
     assert.ok(fs.existsSync(path.join(ROOT, validation.url)));
-    const props = pkg.contributes.configuration.properties;
+    // Settings → Extensions → TTL Studio lists these groups; VS Code drops a setting's `ttl` prefix
+    // ("Ttl: Backend") only under a group whose id starts with it, and one titled as the extension
+    // would be merged into the extension's own heading, prefix and all.
+    const groups: { id: string; title: string }[] = pkg.contributes.configuration;
+    for (const g of groups) assert.match(g.id, /^ttl\.[a-z]+$/, g.title);
+    assert.ok(!groups.some((g) => g.title === pkg.displayName));
+    const props = Object.assign({}, ...pkg.contributes.configuration.map((g: { properties: object }) => g.properties));
     assert.deepEqual(Object.keys(props).sort(), [
       'ttl.backend',
       'ttl.device',

@@ -28,6 +28,21 @@ export function analysisEngine(runBackend: string, requested?: string, device?: 
   return { engine: 'tfjs', implicit: false };
 }
 
+/**
+ * The engine flags of `ttl analyze` and `ttl gradcam` for a job started from the editor, from the
+ * settings a run gets (`backend`: ttl.backend; `python`: the interpreter found for ttl.pythonPath;
+ * `device`: ttl.device). A TensorFlow.js backend is passed as `--backend`. Otherwise the run's
+ * own engine decides ({@link analysisEngine}): a run that trained on torch is analysed on torch,
+ * so it gets the run's `--python` and `--device` (unless auto); any other run gets none of them,
+ * since a `--device` alone would ask for torch.
+ */
+export function analysisFlags(runBackend: string, settings: { backend?: string; python?: string; device?: string }): string[] {
+  const { backend, python, device } = settings;
+  if (backend !== undefined && backend !== 'auto' && backend !== 'torch') return ['--backend', backend];
+  if (analysisEngine(runBackend).engine !== 'torch') return [];
+  return [...(python ? ['--python', python] : []), ...(device && device !== 'auto' ? ['--device', device] : [])];
+}
+
 /** `cuda` is `cuda:0`; the rest as written, lower case. */
 function canonical(device: string): string {
   const d = device.trim().toLowerCase();

@@ -9,12 +9,13 @@ import { hasSearchSection } from '../runs/experimentsView';
 import { pathKey } from '../runs/tree';
 import type { Services } from '../services';
 import type { JobOverrides } from '../../shared/jobProtocol';
-import { backendForJob, deviceForJob, runsDirForFile, searchWorkers, tfjsBackendForJob, wasmThreadsForJob } from '../settings';
+import { backendForJob, backendSetting, deviceForJob, runsDirForFile, searchWorkers, tfjsBackendForJob, wasmThreadsForJob } from '../settings';
 import { pythonForJob } from '../torch/pythonDiscovery';
 import { experimentFileFrom, pickRun, runDirsFromArgs } from './pick';
 import { ftlExperimentText, ftlRunFor } from '../panel/panelData';
 import { readStrategy } from '../panel/cutEdit';
 import type { RunRecord } from '../../engine/runstore';
+import { analysisFlags } from '../../engine/torch/analysis';
 
 /** The second argument of Run Experiment and Run Cutoff Search that starts the job despite problems. */
 const RUN_ANYWAY = { ignoreProblems: true };
@@ -26,7 +27,7 @@ function cwdFor(file: vscode.Uri): string {
   return vscode.workspace.getWorkspaceFolder(file)?.uri.fsPath ?? dirname(file.fsPath);
 }
 
-/** `--backend` for the CLI's search, analyze and gradcam jobs (TensorFlow.js backends only). */
+/** `--backend` for the CLI's search jobs (TensorFlow.js backends only). */
 function backendArgs(): string[] {
   const b = tfjsBackendForJob();
   return b ? ['--backend', b] : [];
@@ -119,7 +120,7 @@ export function registerJobCommands(s: Services): vscode.Disposable[] {
     const job = jobs.enqueue(`${run.name} (Grad-CAM, ${what})`, {
       kind: 'cli',
       command: 'gradcam',
-      args: ['gradcam', run.dir, ...inputs, ...backendArgs()],
+      args: ['gradcam', run.dir, ...inputs, ...(await analysisArgs(run))],
       cwd: dirname(run.experimentFile),
       runDir: run.dir,
       experimentFile: run.experimentFile,
@@ -127,12 +128,23 @@ export function registerJobCommands(s: Services): vscode.Disposable[] {
     return job?.id;
   }
 
+  /**
+   * The engine flags of an analysis or Grad-CAM job of `run`: a TensorFlow.js ttl.backend, or for a
+   * run trained on torch the Python and device (ttl.pythonPath, ttl.device) a run would get.
+   */
+  async function analysisArgs(run: RunRecord): Promise<string[]> {
+    const file = vscode.Uri.file(run.experimentFile);
+    const python = run.backend === 'torch' ? (await pythonForJob(file)).python : undefined;
+    return analysisFlags(run.backend, { backend: backendSetting(), python, device: deviceForJob(file) });
+  }
+
   /** An analysis job of a finished run (compared with `other` when given). */
-  function analyze(run: RunRecord, other?: string): TtlJob | undefined {
+  async function analyze(run: RunRecord, other?: string): Promise<TtlJob | undefined> {
+    const engine = await analysisArgs(run);
     return jobs.enqueue(`${run.name} (analysis s${run.seed}${other ? ` against ${basename(other)}` : ''})`, {
       kind: 'cli',
       command: 'analyze',
-      args: ['analyze', run.dir, ...(other ? ['--against', other] : []), ...backendArgs()],
+      args: ['analyze', run.dir, ...(other ? ['--against', other] : []), ...engine],
       cwd: dirname(run.experimentFile),
       runDir: run.dir,
       experimentFile: run.experimentFile,
@@ -148,7 +160,7 @@ export function registerJobCommands(s: Services): vscode.Disposable[] {
     const run = await pickRun(s, arg, { title: 'Analyze the FTL Run of This Data', statuses: ['finished'], emptyMessage: 'No finished run yet.' });
     if (!run) return undefined;
     const ftl = ftlRunFor(run, s.runs.snapshot.runs);
-    if (ftl) return analyze(ftl)?.id;
+    if (ftl) return (await analyze(ftl))?.id;
     const source = existsSync(run.experimentFile) ? run.experimentFile : undefined;
     const file = join(dirname(run.experimentFile), `${experimentTitle(run.experimentFile)}-ftl.ttl.json`);
     if (existsSync(file) && readStrategy(readFileSync(file, 'utf8'))?.kind !== 'ftl') {
@@ -187,7 +199,7 @@ export function registerJobCommands(s: Services): vscode.Disposable[] {
       if (j.state !== 'finished' || !dir) return;
       await s.runs.refresh();
       const trained = s.runs.findRun(dir);
-      if (trained) analyze(trained);
+      if (trained) await analyze(trained);
     });
     return train.id;
   }
@@ -257,7 +269,7 @@ export function registerJobCommands(s: Services): vscode.Disposable[] {
       const run = await pickRun(s, arg, { title: 'Analyze Run', statuses: ['finished'], emptyMessage: 'No finished run to analyze yet.' });
       if (!run) return undefined;
       const other = runDirsFromArgs(undefined, selection).find((d) => pathKey(d) !== pathKey(run.dir));
-      return analyze(run, other)?.id;
+      return (await analyze(run, other))?.id;
     }),
 
     // (image, selected images) from the explorer's context menu, a run (node or folder) may follow;
