@@ -78,7 +78,6 @@ test('a fast search killed while ranking, while fine-tuning the finalists and in
   const { makeBatch } = await import('../../src/engine/train/batches');
   const { fitLogistic, predictLogistic } = await import('../../src/engine/analysis/studies/probe');
   const { auroc } = await import('../../src/engine/metrics');
-  const { deriveSeed } = await import('../../src/shared/rng');
   const { tf } = await import('../../src/engine/tf');
   await initBackend({ backend: 'wasm', wasmThreads: 1 });
   const data = await loadDataset(datasetSpecOf(ranked.experiment.data));
@@ -106,7 +105,6 @@ test('a fast search killed while ranking, while fine-tuning the finalists and in
       c,
       train.map((i) => data.items[i].label),
       2,
-      { seed: deriveSeed(1, 4) },
     );
     const probs = predictLogistic(model, await pooled(val), val.length);
     const own = auroc(
