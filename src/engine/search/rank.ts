@@ -2,7 +2,7 @@
  * The fast search's ranking of candidate cuts, without training: one forward pass of the
  * pretrained backbone over the training and validation images records the globally pooled
  * features at every candidate cut at once (what a GAP head cut there sees), then the probe
- * study's seeded logistic-regression probe per cut, fitted on the training images, scores the
+ * study's logistic-regression probe per cut, fitted on the training images, scores the
  * validation images (AUROC, and AUPRC as average precision). Best AUROC first; ties keep the
  * shallower cut. Computed on the wasm backend with one thread, so a resumed search ranks alike.
  */
@@ -12,7 +12,6 @@ import { loadDataset } from '../data';
 import { datasetSpecOf, type Experiment } from '../experiment';
 import { loadBackbone } from '../models';
 import { CancelledError } from '../errors';
-import { deriveSeed } from '../../shared/rng';
 import { recordActivations } from '../analysis/studies/record';
 import { probeStudy } from '../analysis/studies/probe';
 import type { LayerActivations } from '../analysis/activations';
@@ -22,7 +21,7 @@ export interface RankOptions {
   exp: Experiment;
   /** Candidate cut points, in network order. */
   cuts: readonly string[];
-  /** Seeds the probes (and a backbone without pretrained weights). */
+  /** Seeds a backbone without pretrained weights. */
   seed: number;
   blockOf(cut: string): string | null;
   /** Progress: `phase` is 'loading data', 'features' (images) or 'probes' (cuts). */
@@ -91,7 +90,6 @@ export async function rankCuts(o: RankOptions): Promise<ProbeRanking> {
     evaluate: split(train.length, images.length),
     evaluateLabels: labels(val),
     where: 'the validation split',
-    logistic: { seed: deriveSeed(o.seed, 4) },
     onBlock: (done, total) => {
       check();
       progress('probes', done, total);

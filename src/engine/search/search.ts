@@ -3,7 +3,7 @@
  *
  * `fast` (the default): rank every candidate cut without training (./rank.ts: one forward pass
  * of the pretrained backbone, a probe per cut), fine-tune only the best `fast.finalists` of each
- * strategy beside the FTL baseline, then the final seeds of FTL and each strategy's pick.
+ * strategy, then the final seeds of the FTL baseline and of each strategy's pick.
  *
  * `full`, the two-stage search of the TTL paper:
  *
@@ -347,8 +347,9 @@ class Search {
 
   /**
    * Fast mode: rank every candidate cut with the probe (no training), fine-tune the best
-   * `fast.finalists` of each strategy beside FTL (halving among them when there are more than
-   * two), pick by the validation metric, then the final seeds of FTL and each pick.
+   * `fast.finalists` of each strategy (halving among them when there are more than two), pick
+   * by the validation metric, then the final seeds of FTL and of each pick (the pick's first
+   * seed is its finalist run).
    */
   private async fast(): Promise<void> {
     const { state } = this;
@@ -366,18 +367,18 @@ class Search {
       writeSearch(this.dir, state);
     }
     const finalists = (k: SearchStrategy) => finalistsOf(state, k, cfg.fast.finalists);
-    const ftl = this.trial('ftl', null, 1, state.epochs, s0);
+    // the pick depends on the finalists alone: FTL, the baseline, trains with the final seeds
     await this.stage(
       1,
       cfg.strategies.map((k) => ({ kind: k, cuts: finalists(k) })),
-      [ftl],
+      [],
       'finalists',
     );
     for (const k of cfg.strategies) this.pick(k).stage1 = this.best(k, finalists(k));
     writeSearch(this.dir, state);
     const others = state.finalSeeds.filter((seed) => seed !== s0);
     const finals = [
-      ...others.map((seed) => this.trial('ftl', null, 'final', state.epochs, seed)),
+      ...state.finalSeeds.map((seed) => this.trial('ftl', null, 'final', state.epochs, seed)),
       ...cfg.strategies.flatMap((k) => others.map((seed) => this.trial(k, this.pick(k).stage1!, 'final', state.epochs, seed))),
     ];
     await this.round('final seeds', finals);

@@ -105,7 +105,10 @@ export interface SearchCost {
   epochEquivalents: number;
   /** Compute wall time: the runs' own times plus the ranking, in seconds. */
   seconds: number;
-  /** The same before the final seeds (the search phase proper). */
+  /**
+   * The same for the search phase proper: the ranking and the strategies' first-seed trials,
+   * which the picks are made from (the FTL baseline's runs are not part of it).
+   */
   search: { runs: number; epochEquivalents: number; seconds: number };
   /** Wall time of one FTL run (the first seed's). */
   ftlSeconds: number;

@@ -213,7 +213,6 @@ async function runStudies<F>(
   other?: OtherRun,
 ): Promise<AnalyzeResult> {
   const emit = opts.onEvent ?? (() => undefined);
-  const seed = opts.seed ?? ctx.record.seed;
   const studies = new Set(opts.studies);
   const { images, trainImages, forms, finetunedLayers, blockEnds } = plan;
   const { data } = ctx;
@@ -282,7 +281,6 @@ async function runStudies<F>(
       evaluate: pooledOf(finetuned),
       evaluateLabels: labelsOf(images),
       where: `the ${opts.split} sample`,
-      logistic: { seed: deriveSeed(seed, 4) },
       onBlock: (done, total) => emit({ type: 'phase', phase: 'probes', done, total, unit: 'blocks' }),
     });
   }
