@@ -398,11 +398,19 @@ class Search {
     if (halved.length) {
       // every candidate is planned for the full budget and stopped after the short round
       const short = halved.flatMap((j) => j.cuts.map((c) => this.trial(j.kind, c, stage, state.epochs, s0)));
+      // a candidate that is also the FTL baseline (TTL or TF at the last cut point) trains its
+      // full budget here, and is ranked by its first `shortEpochs` epochs like the others
+      const baseline = short.filter((t) => extra.includes(t));
       await this.round(
         `stage ${stage}, short round (${shortEpochs} epoch${shortEpochs > 1 ? 's' : ''})`,
         [...extra, ...short],
-        new Map(short.map((t) => [t.id, shortEpochs])),
+        new Map(short.filter((t) => !baseline.includes(t)).map((t) => [t.id, shortEpochs])),
       );
+      for (const t of baseline) {
+        if (t.status !== 'finished' || t.short || !t.runDir) continue;
+        t.short = { epochs: shortEpochs, metric: metricWithin(state.metric, path.join(this.dir, t.runDir), shortEpochs) };
+        writeSearch(this.dir, state);
+      }
       extra = [];
     }
     const promoted = halved.flatMap((j) =>
