@@ -41,6 +41,15 @@ export async function forEachWrite(attempt: (n: number) => Promise<boolean>): Pr
   }
 }
 
+/** Calls `attempt(n)` for each of `ns`, two at a time (the machine has two cores), each started as soon as a slot is free. */
+export async function twoAtATime(ns: readonly number[], attempt: (n: number) => Promise<void>): Promise<void> {
+  const queue = [...ns];
+  const worker = async () => {
+    for (let n = queue.shift(); n !== undefined; n = queue.shift()) await attempt(n);
+  };
+  await Promise.all([worker(), worker()]);
+}
+
 /** The run's per-epoch numbers without the timing fields, which differ between any two runs. */
 export function epochNumbers(runDir: string): Record<string, unknown>[] {
   const lines = fs
