@@ -10,7 +10,7 @@ import { tf } from './tf';
 import { initBackend, type BackendReport } from './backend';
 import { asOutOfMemory } from './backend/memory';
 import { datasetSpecOf, formatProblems, loadExperiment, validateExperimentObject, type Experiment } from './experiment';
-import { assertExperimentOnDisk } from './experiment/disk';
+import { assertExperimentOnDisk, assertExperimentPaths } from './experiment/disk';
 import { loadDataset } from './data';
 import { loadSegmentationDataset, type SegmentationDataset } from './data/segment';
 import { prepareSegmentationFor, trainSegmentationSeed } from './segment/run';
@@ -182,6 +182,8 @@ async function prepareTorch(exp: Experiment, options: RunOptions): Promise<Torch
 /** `check`: the experiment file's problems with the disk and the real backbone stop the run before any data is loaded. */
 async function prepareContext(file: string, exp: Experiment, options: RunOptions, check: boolean): Promise<Context> {
   const emit = options.onEvent ?? (() => undefined);
+  // a missing data file or folder is answered before the Python check and the backend's start
+  if (check) assertExperimentPaths(file);
   let wanted = options.backend ?? exp.train.backend;
   let torch = wanted === 'torch' ? await prepareTorch(exp, options) : undefined;
   let notTorch = `the ${wanted} backend`;

@@ -56,6 +56,26 @@ test('unknown model and unknown layer: exit 2, one line naming the nearest valid
   assert.match(c.stderr, /TF model needs a cut \(--cut\)/);
 });
 
+test('a missing data file is refused before any backend or Python is looked at, and makes no run folder', () => {
+  const dir = tempDir('ttl-cli-missing-');
+  const file = path.join(dir, 'missing.ttl.json');
+  const exp = {
+    name: 'missing',
+    data: { format: 'npz', path: 'nope.npz', imageSize: 32 },
+    model: { backbone: 'mobilenet_v1' },
+    strategy: { kind: 'ftl' },
+    train: { epochs: 1 },
+  };
+  const text = JSON.stringify(exp);
+  fs.writeFileSync(file, text);
+  const r = ttl('run', file, '--runs-dir', path.join(dir, 'runs'));
+  assert.equal(r.code, 2, r.stderr);
+  // the only line: no "backend auto → …" or "backend: …" before it
+  assert.equal(r.stderr.trim(), `error: ${file}:1:${text.indexOf('"nope.npz"') + 1}: /data/path: data file not found: ${path.join(dir, 'nope.npz')}`);
+  assert.ok(!fs.existsSync(path.join(dir, 'runs')));
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
 test('--version prints the package version; a closed pipe on stdout is not an error', () => {
   const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
   const v = ttl('--version');

@@ -59,6 +59,16 @@ export async function checkExperimentOnDisk(file: string): Promise<ExperimentChe
 }
 
 /**
+ * The checks against the disk alone (paths, weights cache; not the backbone's layer table), which
+ * need no backend: a run makes them before it chooses one, so that a missing file is answered at
+ * once. Throws an {@link ExperimentError} naming the first error.
+ */
+export function assertExperimentPaths(file: string): void {
+  const r = checkExperimentText(readExperimentText(file), file, { env: { stat: statPath, layerTable: () => undefined } });
+  if (r.problems.length) throw new ExperimentError(file, [r.problems[0]]);
+}
+
+/**
  * The check a run makes before loading data: throws an {@link ExperimentError} naming the first
  * error (one line: file, line:column, field, message); returns the warnings.
  */
