@@ -327,56 +327,21 @@ function drawTraining(own: RunView[], selected: RunView | undefined): { content:
     },
     () => [['epoch', 'train_loss', 'val_loss'], ...e.map((p) => [p.epoch + 1, p.trainLoss, p.valLoss])],
   );
-  const segment = selected.task === 'segment';
-  const metrics = segment
-    ? chartCard(
-        'Validation Dice and Jaccard per epoch',
-        `val-metrics-${selected.id}`,
-        {
-          type: 'line',
-          data: {
-            labels: x,
-            datasets: [
-              line(
-                'val Dice',
-                e.map((p) => p.valDice),
-                c2,
-              ),
-              line(
-                'val Jaccard',
-                e.map((p) => p.valJaccard),
-                c3,
-              ),
-            ],
-          },
-          options: { scales: scale('score', { suggestedMin: 0, suggestedMax: 1 }) },
-        },
-        () => [['epoch', 'val_dice', 'val_jaccard'], ...e.map((p) => [p.epoch + 1, p.valDice, p.valJaccard])],
-      )
-    : chartCard(
-        'Validation AUROC and AUPRC per epoch',
-        `val-metrics-${selected.id}`,
-        {
-          type: 'line',
-          data: {
-            labels: x,
-            datasets: [
-              line(
-                'val AUROC',
-                e.map((p) => p.valAuroc),
-                c2,
-              ),
-              line(
-                'val AUPRC',
-                e.map((p) => p.valAuprc),
-                c3,
-              ),
-            ],
-          },
-          options: { scales: scale('score', { suggestedMin: 0.5, suggestedMax: 1 }) },
-        },
-        () => [['epoch', 'val_auroc', 'val_auprc'], ...e.map((p) => [p.epoch + 1, p.valAuroc, p.valAuprc])],
-      );
+  // a segmentation run is scored by Dice and Jaccard, a classifier by AUROC and AUPRC
+  const [a, b, min] =
+    selected.task === 'segment'
+      ? ([['Dice', 'val_dice', (p: (typeof e)[number]) => p.valDice], ['Jaccard', 'val_jaccard', (p: (typeof e)[number]) => p.valJaccard], 0] as const)
+      : ([['AUROC', 'val_auroc', (p: (typeof e)[number]) => p.valAuroc], ['AUPRC', 'val_auprc', (p: (typeof e)[number]) => p.valAuprc], 0.5] as const);
+  const metrics = chartCard(
+    `Validation ${a[0]} and ${b[0]} per epoch`,
+    `val-metrics-${selected.id}`,
+    {
+      type: 'line',
+      data: { labels: x, datasets: [line(`val ${a[0]}`, e.map(a[2]), c2), line(`val ${b[0]}`, e.map(b[2]), c3)] },
+      options: { scales: scale('score', { suggestedMin: min, suggestedMax: 1 }) },
+    },
+    () => [['epoch', a[1], b[1]], ...e.map((p) => [p.epoch + 1, a[2](p), b[2](p)])],
+  );
   const note =
     selected.status === 'running'
       ? h('p', { class: 'muted' }, `Training: ${e.length} ${e.length === 1 ? 'epoch' : 'epochs'} done so far; the curves grow as epochs finish.`)
