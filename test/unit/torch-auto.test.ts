@@ -109,23 +109,22 @@ test('a segmentation experiment under auto takes torch as a classifier does', { 
   assert.ok(existsSync(VENV_PYTHON), `${VENV_PYTHON} is missing: run bash python/setup.sh`);
   const dir = tempDir('ttl-torch-auto-seg-');
   const file = path.join(dir, 'seg.ttl.json');
-  // the data is missing: the run stops at the disk check, after the backend is chosen and before any training
+  // the manifest names an image that is not there: the run stops loading the data, after the
+  // backend is chosen and before any training
+  writeFileSync(path.join(dir, 'seg.csv'), 'image,mask\nnot-there.png,not-there-mask.png\n');
   writeFileSync(
     file,
     JSON.stringify({
       name: 'seg',
       task: 'segment',
-      data: { format: 'csv', path: path.join(dir, 'missing.csv'), imageSize: 32 },
+      data: { format: 'csv', path: path.join(dir, 'seg.csv'), imageSize: 32 },
       model: { backbone: 'mobilenet_v1' },
       strategy: { kind: 'ttl', cut: 'stage2' },
       train: { epochs: 1, batchSize: 4, optimizer: 'adam', lr: 0.001, seeds: [1], backend: 'auto', device: 'cpu' },
     }),
   );
   const logs: string[] = [];
-  await assert.rejects(
-    runExperiment(file, { runsDir: path.join(dir, 'runs'), python: VENV_PYTHON, onEvent: (e) => e.type === 'log' && logs.push(e.message) }),
-    /missing\.csv/,
-  );
+  await assert.rejects(runExperiment(file, { runsDir: path.join(dir, 'runs'), python: VENV_PYTHON, onEvent: (e) => e.type === 'log' && logs.push(e.message) }), /not-there/);
   assert.ok(
     logs.some((l) => l.startsWith('backend auto → torch: torch 2.')),
     logs.join('\n'),
