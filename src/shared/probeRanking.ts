@@ -12,6 +12,36 @@ export interface ProbeRankingRow extends ProbeRank {
   chosen: boolean;
 }
 
+/** What {@link fastFinalists} reads of a fast search's state (search.json). */
+export interface FastSearchLike {
+  finalSeeds: readonly number[];
+  cutPoints: readonly string[];
+  ranking?: ProbeRanking;
+  picks: { readonly [strategy: string]: { stage1?: string } | undefined };
+  trials: readonly { strategy: string; cut: string | null; seed: number; stage: 1 | 2 | 'final'; metric?: number }[];
+  experiment: { search?: { strategies: readonly string[] } };
+}
+
+/**
+ * A fast search's finalists with their probe rank: each strategy's first-seed trials at ranked
+ * cuts and, where FTL's first seed was a candidate (trained beside the finalists), TTL's and TF's
+ * entry at the last cut point, which is FTL. Sorted by strategy, then probe rank.
+ */
+export function fastFinalists(s: FastSearchLike): Finalist[] {
+  const ranking = s.ranking;
+  if (!ranking) return [];
+  const s0 = s.finalSeeds[0];
+  const entry = (strategy: string, cut: string, valMetric: number | undefined): Finalist[] => {
+    const r = ranking.cuts.find((c) => c.cut === cut);
+    return r ? [{ strategy, cut, block: r.block, probeRank: r.rank, probeAuroc: r.auroc, valMetric, picked: s.picks[strategy]?.stage1 === cut }] : [];
+  };
+  const out = s.trials.flatMap((t) => (t.seed === s0 && t.strategy !== 'ftl' && t.cut !== null ? entry(t.strategy, t.cut, t.metric) : []));
+  const ftl = s.trials.find((t) => t.strategy === 'ftl' && t.seed === s0 && t.stage === 1);
+  const last = s.cutPoints[s.cutPoints.length - 1];
+  if (ftl) for (const k of s.experiment.search?.strategies ?? []) if (k === 'ttl' || k === 'tf') out.push(...entry(k, last, ftl.metric));
+  return out.sort((a, b) => a.strategy.localeCompare(b.strategy) || a.probeRank - b.probeRank);
+}
+
 /** The ranking's cuts, best first, each with the finalists fine-tuned at it. */
 export function probeRankingRows(ranking: ProbeRanking, finalists: readonly Finalist[] = []): ProbeRankingRow[] {
   return [...ranking.cuts]

@@ -193,8 +193,10 @@ test('a real fast search: its probe ranking with finalists and the pick marked, 
     rankNode.children.map((c) => c.label),
     ranking.cuts.map((c, i) => `${i + 1}. ${c.cut}`),
   );
+  // three finalists and FTL's first seed, TTL's candidate "no cut" at the last cut point
   const finalistCuts = report.finalists!.map((f) => f.cut);
-  assert.equal(finalistCuts.length, 3);
+  assert.equal(finalistCuts.length, 4);
+  assert.ok(finalistCuts.includes(rec.state.cutPoints[rec.state.cutPoints.length - 1]));
   for (const [i, child] of rankNode.children.entries()) {
     const c = ranking.cuts[i];
     assert.ok(child.description.startsWith(`probe val AUROC ${formatMetric(c.auroc)}`), child.description);

@@ -119,21 +119,22 @@ test('a fast search killed while ranking, while fine-tuning the finalists and in
   await killedAt(args, (e, seen) => e.type === 'epoch' && seen.some((x) => x.type === 'phase' && x.phase === 'final seeds'));
   const beforeFinals = state();
   assert.deepEqual(beforeFinals.ranking, ranking, 'the ranking is kept, not made again');
-  // the picks are made from the finalists alone: the FTL baseline waits for the final seeds
-  assert.deepEqual(
-    beforeFinals.trials.filter((t) => t.strategy === 'ftl').map((t) => t.stage),
-    beforeFinals.trials.filter((t) => t.strategy === 'ftl').map(() => 'final'),
-  );
+  // FTL's first seed trained beside the finalists, as TTL's and TF's candidate "no cut"
+  const last = ranked.cutPoints[ranked.cutPoints.length - 1];
+  const ftl1 = beforeFinals.trials.find((t) => t.strategy === 'ftl' && t.seed === 1)!;
+  assert.deepEqual([ftl1.stage, ftl1.status], [1, 'finished']);
   for (const k of ['ttl', 'tf'] as const) {
     // the two best-ranked cuts other than the last cut point (which is FTL), and nothing else
-    const top = ranking.cuts.filter((c) => c.cut !== ranked.cutPoints[ranked.cutPoints.length - 1]).slice(0, 2);
+    const top = ranking.cuts.filter((c) => c.cut !== last).slice(0, 2);
     const tuned = beforeFinals.trials.filter((t) => t.strategy === k && t.seed === 1);
     assert.deepEqual(tuned.map((t) => t.cut).sort(), top.map((c) => c.cut).sort(), k);
     assert.ok(tuned.every((t) => t.status === 'finished'));
-    // the pick: the finalist with the best validation metric
-    const picked = tuned.find((t) => t.cut === beforeFinals.picks[k]!.stage1);
-    assert.ok(picked, `${k} picked a finalist`);
-    assert.equal(picked.metric, Math.max(...tuned.map((t) => t.metric!)), k);
+    // the pick: the candidate with the best validation metric, the shallowest on a tie
+    const candidates = [...tuned, ftl1].map((t) => ({ cut: t.cut ?? last, metric: t.metric! }));
+    const best = Math.max(...candidates.map((c) => c.metric));
+    const order = (c: string) => ranked.cutPoints.indexOf(c);
+    const expected = candidates.filter((c) => c.metric === best).sort((a, b) => order(a.cut) - order(b.cut))[0].cut;
+    assert.equal(beforeFinals.picks[k]!.stage1, expected, k);
   }
 
   // 4. to the end
@@ -143,8 +144,11 @@ test('a fast search killed while ranking, while fine-tuning the finalists and in
   const after = state();
   assert.equal(after.status, 'finished');
   assert.deepEqual(after.ranking, ranking);
-  // FTL and the finalists with seed 1, FTL and each pick with seed 2: each trained once
-  assert.equal(after.trials.length, 1 + 2 * 2 + 1 + 2);
+  // FTL and the finalists with seed 1, FTL and each pick with seed 2 (a pick of the last cut is
+  // FTL's): each trained once
+  const cutPicks = [after.picks.ttl!.stage1, after.picks.tf!.stage1].filter((c) => c !== last).length;
+  const runs = 1 + 2 * 2 + 1 + cutPicks;
+  assert.equal(after.trials.length, runs);
   for (const t of after.trials) {
     assert.equal(t.status, 'finished', t.id);
     const runs = fs.readdirSync(path.join(searchDir(), t.runsDir));
@@ -161,16 +165,22 @@ test('a fast search killed while ranking, while fine-tuning the finalists and in
   );
   assert.equal(report.mode, 'fast');
   assert.deepEqual(report.ranking, ranking);
-  assert.equal(report.finalists!.length, 4);
+  // each strategy's two finalists and its entry "no cut" at the last cut point, FTL's seed 1
+  assert.equal(report.finalists!.length, 6);
   for (const f of report.finalists!) assert.equal(f.probeRank, ranking.cuts.find((c) => c.cut === f.cut)!.rank);
-  assert.equal(report.cost!.runs, 8);
-  // the search phase: the four finalists; FTL is the baseline, trained with the final seeds
+  for (const k of ['ttl', 'tf']) {
+    const none = report.finalists!.find((f) => f.strategy === k && f.cut === last)!;
+    assert.deepEqual([none.valMetric, none.picked], [ftl1.metric, after.picks[k as 'ttl']!.stage1 === last]);
+  }
+  assert.equal(report.cost!.runs, runs);
+  // the search phase: the four finalists; FTL is the baseline, trained in any case
   assert.equal(report.cost!.search.runs, 4);
-  assert.equal(report.cost!.epochEquivalents, 8);
+  assert.equal(report.cost!.epochEquivalents, runs);
   const md = fs.readFileSync(path.join(searchDir(), 'report.md'), 'utf8');
   assert.match(md, /## Probe ranking/);
-  assert.match(md, new RegExp(`TTL: ${ranking.cuts.length} cuts ranked by the probe; fine-tuned .*picked ${after.picks.ttl!.stage1}`));
-  assert.match(md, /whole search: 8 training runs, 8\.00 full-run equivalents/);
+  const ttlPick = after.picks.ttl!.stage1 === last ? 'FTL \\(no cut\\)' : after.picks.ttl!.stage1;
+  assert.match(md, new RegExp(`TTL: ${ranking.cuts.length} cuts ranked by the probe; fine-tuned .*, compared them with FTL \\(${last}, .*picked ${ttlPick}`));
+  assert.match(md, new RegExp(`whole search: ${runs} training runs, ${runs}\\.00 full-run equivalents`));
   // the latency of the report's models, timed together after the trials; again on demand
   assert.ok(report.latency, 'measured together');
   assert.equal(report.latency!.rounds, 30);

@@ -8,6 +8,7 @@
  */
 import type { Block } from '../models/types';
 import type { SearchStrategy, Strategy } from '../experiment';
+import type { SearchState } from './state';
 import { nearestNames } from '../names';
 import { blockOfCut } from '../models/cuts';
 import { strategyAtCut } from '../../shared/strategies';
@@ -85,4 +86,15 @@ export function trialId(space: CutSpace, kind: SearchStrategy | 'ftl', cut: stri
 
 function inNetworkOrder(space: CutSpace, cuts: readonly string[]): string[] {
   return [...new Set(cuts)].sort((a, b) => space.cutPoints.indexOf(a) - space.cutPoints.indexOf(b));
+}
+
+/**
+ * Fast mode: what a strategy picks among, in network order: its finalists and, for TTL and TF,
+ * the last cut point (FTL's first seed) — unless a search begun before FTL was a candidate
+ * trained FTL only with the final seeds.
+ */
+export function fastCandidates(state: SearchState, k: SearchStrategy, finalists: readonly string[]): string[] {
+  const last = state.cutPoints[state.cutPoints.length - 1];
+  const ftl = state.trials.find((t) => t.strategy === 'ftl' && t.seed === state.finalSeeds[0]);
+  return (k === 'ttl' || k === 'tf') && ftl?.stage === 1 ? [...finalists, last] : [...finalists];
 }

@@ -10,23 +10,16 @@ import { writeFileAtomic, writeJsonAtomic } from '../atomic';
 import { readRun, readRunSummary } from '../runstore';
 import type { CutSuggestion } from '../../shared/formats/analysis';
 import type { MeanStd, RunSummary } from '../../shared/formats/summary';
-import {
-  SEARCH_REPORT_FILE,
-  SEARCH_REPORT_FORMAT,
-  type Finalist,
-  type ReportRow,
-  type SearchCost,
-  type SearchReport,
-  type SuggestionRef,
-} from '../../shared/formats/searchReport';
+import { SEARCH_REPORT_FILE, SEARCH_REPORT_FORMAT, type ReportRow, type SearchCost, type SearchReport, type SuggestionRef } from '../../shared/formats/searchReport';
 import { meanStd, paretoFront } from '../../shared/stats';
 import { toCsv } from '../../shared/csv';
 import { formatMeanStd } from '../../shared/format';
 import type { SearchStrategy } from '../experiment';
-import { blockOf, trialId, type CutSpace } from './plan';
+import { blockOf, fastCandidates, trialId, type CutSpace } from './plan';
 import type { SearchState, Trial } from './state';
 import { readSearchLatency } from './latency';
 import { STRATEGIES } from '../../shared/strategies';
+import { fastFinalists } from '../../shared/probeRanking';
 
 /** Builds the report from search.json and the finished runs' summaries. */
 export function buildReport(dir: string, state: SearchState): SearchReport {
@@ -115,7 +108,7 @@ export function buildReport(dir: string, state: SearchState): SearchReport {
     suggestions,
     mode: fast ? 'fast' : 'full',
     selection: selection(state),
-    ...(state.ranking ? { ranking: state.ranking, finalists: finalists(state) } : {}),
+    ...(state.ranking ? { ranking: state.ranking, finalists: fastFinalists(state) } : {}),
     cost: cost(dir, state),
     ...(latency && rows.some((r) => r.latencyIqrMs) ? { latency } : {}),
   };
@@ -135,7 +128,8 @@ function trained(dir: string, t: Trial): { epochs: number; seconds: number } {
 /**
  * Runs, full-run equivalents and the epochs' own wall time, for the whole search and for its
  * search phase (the ranking and the strategies' first-seed trials, which the picks are made
- * from; FTL's runs are the baseline, not part of the search), beside one FTL run.
+ * from; FTL's runs are the baseline, trained in any case, so not part of the search, though its
+ * first seed is also TTL's and TF's candidate "no cut"), beside one FTL run.
  */
 function cost(dir: string, state: SearchState): SearchCost | undefined {
   const s0 = state.finalSeeds[0];
@@ -151,27 +145,6 @@ function cost(dir: string, state: SearchState): SearchCost | undefined {
     };
   };
   return { ...sum(state.trials), search: sum(state.trials.filter((t) => t.seed === s0 && t.strategy !== 'ftl')), ftlSeconds: trained(dir, ftl).seconds };
-}
-
-/** Fast mode: each strategy's fine-tuned cuts with their probe rank. */
-function finalists(state: SearchState): Finalist[] {
-  const out: Finalist[] = [];
-  const s0 = state.finalSeeds[0];
-  for (const t of state.trials) {
-    if (t.seed !== s0 || t.strategy === 'ftl' || t.cut === null) continue;
-    const r = state.ranking!.cuts.find((c) => c.cut === t.cut);
-    if (!r) continue;
-    out.push({
-      strategy: t.strategy,
-      cut: t.cut,
-      block: t.block,
-      probeRank: r.rank,
-      probeAuroc: r.auroc,
-      valMetric: t.metric,
-      picked: state.picks[t.strategy]?.stage1 === t.cut,
-    });
-  }
-  return out.sort((a, b) => a.strategy.localeCompare(b.strategy) || a.probeRank - b.probeRank);
 }
 
 /** How each strategy's cut was chosen, one sentence per strategy. */
@@ -191,9 +164,10 @@ function selection(state: SearchState): string[] {
       const ts = mine(k, 1);
       const rank = (c: string) => state.ranking!.cuts.find((r) => r.cut === c)?.rank;
       const list = ts.map((t) => `${t.cut} (probe rank ${rank(t.cut!)})`).join(', ');
-      return [
-        `${name}: ${state.ranking.cuts.length} cuts ranked by the probe; fine-tuned ${list}${halving(ts)}; picked ${pick.stage1} (probe rank ${rank(pick.stage1)}) by ${state.metric}.`,
-      ];
+      const last = state.cutPoints[state.cutPoints.length - 1];
+      const withFtl = fastCandidates(state, k, []).includes(last) ? `, compared them with FTL (${last}, probe rank ${rank(last) ?? 'n/a'}: no cut)` : '';
+      const picked = pick.stage1 === last ? `FTL (no cut)` : `${pick.stage1} (probe rank ${rank(pick.stage1)})`;
+      return [`${name}: ${state.ranking.cuts.length} cuts ranked by the probe; fine-tuned ${list}${halving(ts)}${withFtl}; picked ${picked} by ${state.metric}.`];
     }
     const one = mine(k, 1);
     const two = mine(k, 2);
@@ -322,7 +296,7 @@ export function reportMarkdown(r: SearchReport): string {
       '',
       '## Cost',
       '',
-      `- search phase (the ranking and the first-seed trials the picks are made from; FTL, the baseline, not counted): ${c.search.runs} training runs, ${c.search.epochEquivalents.toFixed(2)} full-run equivalents of epochs, ${c.search.seconds.toFixed(1)} s${x(c.search.seconds)}`,
+      `- search phase (the ranking and the strategies' first-seed trials the picks are made from; FTL's runs, the baseline trained in any case, are not counted, though TTL and TF are also compared with its first seed): ${c.search.runs} training runs, ${c.search.epochEquivalents.toFixed(2)} full-run equivalents of epochs, ${c.search.seconds.toFixed(1)} s${x(c.search.seconds)}`,
       `- whole search: ${c.runs} training runs, ${c.epochEquivalents.toFixed(2)} full-run equivalents, ${c.seconds.toFixed(1)} s${x(c.seconds)}`,
       `- one FTL run: ${c.ftlSeconds.toFixed(1)} s. Times are the epochs' own wall times (training and validation) plus the ranking; process start, data loading and the final evaluation are not counted.`,
     );

@@ -3,7 +3,8 @@
  *
  * `fast` (the default): rank every candidate cut without training (./rank.ts: one forward pass
  * of the pretrained backbone, a probe per cut), fine-tune only the best `fast.finalists` of each
- * strategy, then the final seeds of the FTL baseline and of each strategy's pick.
+ * strategy beside FTL's first seed (TTL's and TF's candidate "no cut"), then the other final
+ * seeds of the FTL baseline and of each strategy's pick.
  *
  * `full`, the two-stage search of the TTL paper:
  *
@@ -37,7 +38,7 @@ import { isProcessAlive, listRuns, readRun } from '../runstore';
 import { writeFileAtomic, writeJsonAtomic } from '../atomic';
 import { runCli } from './child';
 import type { EpochRecord } from '../../shared/formats/epoch';
-import { blockOf, neighbourCuts, stage1Cuts, trialId, trialStrategy, type CutSpace } from './plan';
+import { blockOf, fastCandidates, neighbourCuts, stage1Cuts, trialId, trialStrategy, type CutSpace } from './plan';
 import { buildReport, writeReportFiles } from './report';
 import { rankCuts } from './rank';
 import { measureSearchLatency } from './latency';
@@ -347,9 +348,9 @@ class Search {
 
   /**
    * Fast mode: rank every candidate cut with the probe (no training), fine-tune the best
-   * `fast.finalists` of each strategy (halving among them when there are more than two), pick
-   * by the validation metric, then the final seeds of FTL and of each pick (the pick's first
-   * seed is its finalist run).
+   * `fast.finalists` of each strategy (halving among them when there are more than two) beside
+   * FTL's first seed, pick by the validation metric (for TTL and TF, FTL — the last cut point —
+   * is a candidate too), then the other final seeds of FTL and of each pick.
    */
   private async fast(): Promise<void> {
     const { state } = this;
@@ -367,14 +368,16 @@ class Search {
       writeSearch(this.dir, state);
     }
     const finalists = (k: SearchStrategy) => finalistsOf(state, k, cfg.fast.finalists);
-    // the pick depends on the finalists alone: FTL, the baseline, trains with the final seeds
+    // FTL, the baseline, trains its first seed beside the finalists: TTL and TF cut at the last
+    // cut point are FTL, so it is their candidate too ("no cut" wins when it validates best)
+    const whole = cfg.strategies.some((k) => k === 'ttl' || k === 'tf');
     await this.stage(
       1,
       cfg.strategies.map((k) => ({ kind: k, cuts: finalists(k) })),
-      [],
+      whole ? [this.trial('ftl', null, 1, state.epochs, s0)] : [],
       'finalists',
     );
-    for (const k of cfg.strategies) this.pick(k).stage1 = this.best(k, finalists(k));
+    for (const k of cfg.strategies) this.pick(k).stage1 = this.best(k, fastCandidates(state, k, finalists(k)));
     writeSearch(this.dir, state);
     const others = state.finalSeeds.filter((seed) => seed !== s0);
     const finals = [

@@ -13,9 +13,8 @@ import { readSearch, searchesDir, type SearchState, type Trial } from '../../eng
 import { formatLocalTime, formatMetric, formatShortTime } from '../../shared/format';
 import { pathKey, runNode, statusIcon, type RunNode, type TreeInput } from './tree';
 import { strategyShortLabel } from '../../shared/strategies';
-import type { SearchStrategy } from '../../shared/experiment';
-import { parseSearchReport, SEARCH_REPORT_FILE, type Finalist, type SearchReport } from '../../shared/formats/searchReport';
-import { costLine, finalistLabel, probeRankingRows } from '../../shared/probeRanking';
+import { parseSearchReport, SEARCH_REPORT_FILE, type SearchReport } from '../../shared/formats/searchReport';
+import { costLine, fastFinalists, finalistLabel, probeRankingRows } from '../../shared/probeRanking';
 
 /** A search folder read from disk, with the run record of every trial that has one. */
 export interface SearchRecord {
@@ -176,32 +175,12 @@ function stoppedDescription(t: Trial): string {
   return `stopped by halving${n !== undefined ? ` after ${n} ep` : ''}${t.short?.metric !== undefined ? ` · val ${formatMetric(t.short.metric)}` : ''}`;
 }
 
-/** Fast mode, before the report: the first seed's trials at ranked cuts, as the report lists them. */
-function finalistsOf(s: SearchState): Finalist[] {
-  const s0 = s.finalSeeds[0];
-  const out: Finalist[] = [];
-  for (const t of s.trials) {
-    const r = t.cut !== null && t.seed === s0 && t.strategy !== 'ftl' ? s.ranking?.cuts.find((c) => c.cut === t.cut) : undefined;
-    if (r)
-      out.push({
-        strategy: t.strategy,
-        cut: r.cut,
-        block: r.block,
-        probeRank: r.rank,
-        probeAuroc: r.auroc,
-        valMetric: t.metric,
-        picked: s.picks[t.strategy as SearchStrategy]?.stage1 === t.cut,
-      });
-  }
-  return out;
-}
-
 /** The probe ranking (one child per cut, finalists and picks marked) and the cost, of a fast search. */
 export function searchInfo(rec: SearchRecord): SearchInfoNode[] {
   const ranking = rec.report?.ranking ?? rec.state.ranking;
   if (!ranking) return [];
   const key = pathKey(rec.dir);
-  const rows = probeRankingRows(ranking, rec.report?.finalists ?? finalistsOf(rec.state));
+  const rows = probeRankingRows(ranking, rec.report?.finalists ?? fastFinalists(rec.state));
   const chosen = rows.filter((r) => r.chosen);
   const cuts: SearchInfoNode[] = rows.map((r) => {
     const tuned = finalistLabel(r);
