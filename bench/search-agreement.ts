@@ -120,6 +120,8 @@ interface ModeResult {
   searchPhaseRatio?: number;
   wholeRatio?: number;
   runs: number;
+  /** Fast mode: the probe ranking's own time (s) and the images it saw. */
+  ranking?: { seconds: number; train: number; val: number };
   picks: Pick[];
 }
 
@@ -144,6 +146,7 @@ function runMode(dir: string, exp: Experiment, mode: 'fast' | 'full', ftlSeconds
     searchPhaseRatio: c && c.ftlSeconds > 0 ? c.search.seconds / c.ftlSeconds : undefined,
     wholeRatio: c && c.ftlSeconds > 0 ? c.seconds / c.ftlSeconds : undefined,
     runs: c?.runs ?? report.trials.total,
+    ...(report.ranking ? { ranking: { seconds: report.ranking.seconds, ...report.ranking.images } } : {}),
     picks: picks(report, o.strategies),
   };
 }
@@ -185,7 +188,7 @@ function main(): void {
         ['full', full],
       ] as const) {
         console.log(
-          `  ${mode}: ${m.runs} training runs, ${m.wallSeconds.toFixed(1)} s = ${m.wallRatio.toFixed(2)}× one FTL run (search phase ${f3(m.searchPhaseRatio)}×, whole ${f3(m.wholeRatio)}× in the epochs' own time)`,
+          `  ${mode}: ${m.runs} training runs, ${m.wallSeconds.toFixed(1)} s = ${m.wallRatio.toFixed(2)}× one FTL run (search phase ${f3(m.searchPhaseRatio)}×, whole ${f3(m.wholeRatio)}× in the epochs' own time${m.ranking ? `; the ranking ${m.ranking.seconds.toFixed(1)} s on ${m.ranking.train}/${m.ranking.val} train/val images` : ''})`,
         );
       }
       results.push({ dataset: name, budget, ftlSeconds: ftl.seconds, fast, full, agreement });

@@ -23,6 +23,14 @@ export interface FastSearchLike {
 }
 
 /**
+ * Fast mode: FTL's first-seed trial when it was trained beside the finalists, as TTL's and TF's
+ * candidate "no cut" (searches begun before it was trained FTL only with the final seeds).
+ */
+export function ftlCandidate<T extends FastSearchLike['trials'][number]>(s: { finalSeeds: readonly number[]; trials: readonly T[] }): T | undefined {
+  return s.trials.find((t) => t.strategy === 'ftl' && t.seed === s.finalSeeds[0] && t.stage === 1);
+}
+
+/**
  * A fast search's finalists with their probe rank: each strategy's first-seed trials at ranked
  * cuts and, where FTL's first seed was a candidate (trained beside the finalists), TTL's and TF's
  * entry at the last cut point, which is FTL. Sorted by strategy, then probe rank.
@@ -36,7 +44,7 @@ export function fastFinalists(s: FastSearchLike): Finalist[] {
     return r ? [{ strategy, cut, block: r.block, probeRank: r.rank, probeAuroc: r.auroc, valMetric, picked: s.picks[strategy]?.stage1 === cut }] : [];
   };
   const out = s.trials.flatMap((t) => (t.seed === s0 && t.strategy !== 'ftl' && t.cut !== null ? entry(t.strategy, t.cut, t.metric) : []));
-  const ftl = s.trials.find((t) => t.strategy === 'ftl' && t.seed === s0 && t.stage === 1);
+  const ftl = ftlCandidate(s);
   const last = s.cutPoints[s.cutPoints.length - 1];
   if (ftl) for (const k of s.experiment.search?.strategies ?? []) if (k === 'ttl' || k === 'tf') out.push(...entry(k, last, ftl.metric));
   return out.sort((a, b) => a.strategy.localeCompare(b.strategy) || a.probeRank - b.probeRank);

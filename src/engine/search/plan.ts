@@ -12,6 +12,7 @@ import type { SearchState } from './state';
 import { nearestNames } from '../names';
 import { blockOfCut } from '../models/cuts';
 import { strategyAtCut } from '../../shared/strategies';
+import { ftlCandidate } from '../../shared/probeRanking';
 
 /** What a search knows of its backbone: cut points in order and the blocks they fall into. */
 export interface CutSpace {
@@ -90,11 +91,9 @@ function inNetworkOrder(space: CutSpace, cuts: readonly string[]): string[] {
 
 /**
  * Fast mode: what a strategy picks among, in network order: its finalists and, for TTL and TF,
- * the last cut point (FTL's first seed) — unless a search begun before FTL was a candidate
- * trained FTL only with the final seeds.
+ * the last cut point when FTL's first seed was their candidate ({@link ftlCandidate}).
  */
 export function fastCandidates(state: SearchState, k: SearchStrategy, finalists: readonly string[]): string[] {
   const last = state.cutPoints[state.cutPoints.length - 1];
-  const ftl = state.trials.find((t) => t.strategy === 'ftl' && t.seed === state.finalSeeds[0]);
-  return (k === 'ttl' || k === 'tf') && ftl?.stage === 1 ? [...finalists, last] : [...finalists];
+  return (k === 'ttl' || k === 'tf') && ftlCandidate(state) ? [...finalists, last] : [...finalists];
 }
