@@ -86,7 +86,7 @@ test('two resumes of one search at once: one runs it, the other is refused; ttl 
 
   // the runner proceeds: it says so, and trains trials; reports are taken while it does
   await runner.waitFor(/resuming: /);
-  // the FTL baseline finished (in fast mode it trains with the final seeds, after the pick): the
+  // the FTL baseline finished (in fast mode its first seed trains beside the finalists): the
   // report has a row to show from here on
   await runner.waitFor(/ftl-all-e\d+-s\d+: \d/);
   let running = true;
