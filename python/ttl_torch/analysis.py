@@ -12,6 +12,7 @@ which comparisons, and writes every file:
 ``record``      activations of some layers on some images, kept on the device (positions,
                 pooled grid, global average) under a key per model, layer and form; one forward
                 pass per batch for all layers, no copy to the host but the pooled features asked for
+                (in the reply, or as float32 ``.npy`` files in ``pooledDir`` when it is given)
 ``compare``     one measure between two kept activations, pooled and row-sampled as told
 ``gradcam``     Grad-CAM's channel weights and map of images at a layer, with the class probabilities
 
@@ -19,6 +20,7 @@ Measures are float64 on the device (`similarity.py`); on Apple MPS, which has no
 kept activations and the measures are on the CPU.
 """
 
+import os
 from typing import Any, Dict, List, Optional
 
 import numpy as np
@@ -215,7 +217,9 @@ class Analysis:
                     self.ch.send(type="phase", phase=phase, done=min(s + batch, n), total=n)
         shapes: Dict[str, Dict[str, List[int]]] = {}
         pooled: Dict[str, List[float]] = {}
-        for name in layers:
+        pooled_files: Dict[str, str] = {}
+        pooled_dir = p.get("pooledDir")
+        for i, name in enumerate(layers):
             shapes[name] = {}
             for form, chunks in parts[name].items():
                 if not chunks:
@@ -224,8 +228,14 @@ class Analysis:
                 self.kept[f"{key}/{name}/{form}"] = t
                 shapes[name][form] = list(t.shape)
             if name in want_pooled:
-                pooled[name] = self.kept[f"{key}/{name}/pooled"].to(torch.float32).cpu().reshape(-1).tolist()
-        return {"shapes": shapes, "pooled": pooled}
+                host = self.kept[f"{key}/{name}/pooled"].to(torch.float32).cpu()
+                if pooled_dir:
+                    # a matrix per layer, named by its position (layer names need not be file names)
+                    pooled_files[name] = os.path.join(pooled_dir, f"{key}-{i}.npy")
+                    np.save(pooled_files[name], host.numpy())
+                else:
+                    pooled[name] = host.reshape(-1).tolist()
+        return {"shapes": shapes, "pooled": pooled, **({"pooledFiles": pooled_files} if pooled_dir else {})}
 
     def _matrix(self, key: str, pool: Optional[List[int]], rows: Optional[List[int]]):
         torch = self.torch

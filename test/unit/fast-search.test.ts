@@ -178,6 +178,8 @@ test('a fast search killed while ranking, while fine-tuning the finalists and in
   assert.equal(report.cost!.epochEquivalents, runs);
   const md = fs.readFileSync(path.join(searchDir(), 'report.md'), 'utf8');
   assert.match(md, /## Probe ranking/);
+  // trials on wasm: so is the ranking's forward pass
+  assert.match(md, /one forward pass on wasm, 1 thread; \d+ train \/ \d+ val images/);
   const ttlPick = after.picks.ttl!.stage1 === last ? 'FTL \\(no cut\\)' : after.picks.ttl!.stage1;
   assert.match(md, new RegExp(`TTL: ${ranking.cuts.length} cuts ranked by the probe; fine-tuned .*, compared them with FTL \\(${last}, .*picked ${ttlPick}`));
   assert.match(md, new RegExp(`whole search: ${runs} training runs, ${runs}\\.00 full-run equivalents`));

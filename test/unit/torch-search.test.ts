@@ -110,3 +110,44 @@ test('ttl search --plan on torch: the cluster lines ask for torch on CUDA', { ti
     /^run trials\/ftl-all-e1-s1\.ttl\.json --runs-dir runs\/ftl-all-e1-s1 --backend torch --device cpu$/m,
   );
 });
+
+test('a fast ttl search --plan on torch ranks the cuts on torch when it works here, else on wasm', { timeout: 90_000 }, () => {
+  assert.ok(existsSync(VENV_PYTHON), `${VENV_PYTHON} is missing: run bash python/setup.sh`);
+  const dir = tempDir('ttl-torch-fast-plan-');
+  const starts = path.join(dir, 'python-starts.log');
+  const working = path.join(dir, 'python');
+  writeFileSync(working, `#!/bin/sh\necho "$*" >> '${starts}'\nexec '${VENV_PYTHON}' "$@"\n`);
+  // a Python without a usable torch: the trials may still train elsewhere, on a cluster
+  const broken = path.join(dir, 'broken-python');
+  writeFileSync(broken, '#!/bin/sh\necho "no torch here" >&2\nexit 1\n');
+  chmodSync(working, 0o755);
+  chmodSync(broken, 0o755);
+  const file = path.join(dir, 'fast-plan.ttl.json');
+  writeFileSync(
+    file,
+    JSON.stringify({
+      name: 'fast-plan',
+      data: { format: 'npz', path: path.join(ROOT, 'examples/breastmnist/data/breastmnist.npz'), imageSize: 32, limit: 64 },
+      model: { backbone: 'mobilenet_v1' },
+      strategy: { kind: 'ftl' },
+      train: { epochs: 1, batchSize: 16, optimizer: 'adam', lr: 0.001, seeds: [1], backend: 'torch' },
+      search: { strategies: ['ttl'], seeds: 1 },
+    }),
+  );
+  const ranked = (python: string, runs: string) => {
+    const r = ttlWithin(60_000, 'search', file, '--runs-dir', path.join(dir, runs), '--python', python, '--device', 'cpu', '--plan', '--json');
+    assert.equal(r.code, 0, r.stderr);
+    const { searchDir } = JSON.parse(r.last) as { searchDir: string };
+    const state = JSON.parse(readFileSync(path.join(searchDir, 'search.json'), 'utf8')) as SearchState;
+    // the finalists round is planned either way, for torch
+    assert.match(readFileSync(path.join(searchDir, 'pending.txt'), 'utf8'), /^run trials\/ftl-all-e1-s1\.ttl\.json .* --backend torch --device cpu$/m);
+    return state.ranking!;
+  };
+  const onTorch = ranked(working, 'runs-torch');
+  assert.match(onTorch.computedOn ?? '', /^torch, cpu\b/);
+  assert.ok(readFileSync(starts, 'utf8').split('\n').includes('-m ttl_torch analysis'), 'the forward pass ran in the torch analysis worker');
+  const onWasm = ranked(broken, 'runs-wasm');
+  assert.equal(onWasm.computedOn, 'wasm, 1 thread');
+  // the same cuts ranked (the torch ranking test compares the two engines' AUROCs)
+  assert.deepEqual(onWasm.cuts.map((c) => c.cut).sort(), onTorch.cuts.map((c) => c.cut).sort());
+});

@@ -276,7 +276,7 @@ export function reportMarkdown(r: SearchReport): string {
       '',
       `## Probe ranking`,
       '',
-      `An L2-penalised logistic-regression probe on the pretrained backbone's globally pooled features at each cut (one forward pass; ${r.ranking.images.train} train / ${r.ranking.images.val} val images, ${r.ranking.seconds.toFixed(1)} s), beside the fine-tuned validation result of the finalists (✓ = picked).`,
+      `An L2-penalised logistic-regression probe on the pretrained backbone's globally pooled features at each cut (one forward pass${r.ranking.computedOn ? ` on ${r.ranking.computedOn}` : ''}; ${r.ranking.images.train} train / ${r.ranking.images.val} val images, ${r.ranking.seconds.toFixed(1)} s), beside the fine-tuned validation result of the finalists (✓ = picked).`,
       '',
       `| ${h.join(' | ')} |`,
       `|${h.map(() => '---').join('|')}|`,

@@ -364,6 +364,7 @@ class Search {
         blockOf: (c) => blockOf(this.space, c),
         onProgress: (phase, done, total) => this.emit({ type: 'ranking', phase, done, total }),
         signal: this.o.signal,
+        torch: await this.rankingOnTorch(),
       });
       writeSearch(this.dir, state);
     }
@@ -540,6 +541,16 @@ class Search {
     if (backend !== 'auto') return false;
     const auto = await autoEngine({ python: this.o.python, device: this.o.device ?? exp.train.device, backbone: exp.model.backbone, weights: exp.model.weights });
     return auto.engine === 'torch';
+  }
+
+  /**
+   * Fast mode: the ranking's forward pass runs on the torch engine when the trials train there
+   * (with `--plan`, only when torch works on this machine: the trials may train elsewhere).
+   */
+  private async rankingOnTorch(): Promise<{ python?: string; device?: string } | undefined> {
+    if (!(await this.onTorch())) return undefined;
+    if (this.o.planOnly && !(await cachedTorchDoctor({ python: this.o.python, device: 'auto' })).ok) return undefined;
+    return { python: this.o.python, device: this.o.device ?? this.state.experiment.train.device };
   }
 
   private placement: Promise<DeviceSlot[] | undefined> | undefined;

@@ -219,7 +219,7 @@ export function searchInfo(rec: SearchRecord): SearchInfoNode[] {
       ]
         .filter(Boolean)
         .join(' · '),
-      tooltip: `A logistic-regression probe on the pretrained features at each cut, ranked by validation AUROC (${ranking.seconds.toFixed(1)} s). Starred: a strategy's pick; flame: fine-tuned as a finalist.`,
+      tooltip: `A logistic-regression probe on the pretrained features at each cut, ranked by validation AUROC (${ranking.seconds.toFixed(1)} s${ranking.computedOn ? ` on ${ranking.computedOn}` : ''}). Starred: a strategy's pick; flame: fine-tuned as a finalist.`,
       icon: { id: 'list-ordered' },
       contextValue: 'probeRanking',
       children: cuts,
