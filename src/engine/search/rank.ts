@@ -6,14 +6,14 @@
  * validation images (AUROC, and AUPRC as average precision). Best AUROC first; ties keep the
  * shallower cut. The forward pass runs where the trials train: on the torch engine's device
  * (the pretrained weights sent in the exchange format, the pooled features read back as `.npy`),
- * else on the wasm backend with one thread, so a search resumed here ranks alike.
+ * else on the wasm backend with one thread (the same features whenever a search resumes).
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { tf } from '../tf';
 import { initBackend } from '../backend';
-import { loadDataset } from '../data';
+import { loadDataset, type LoadedDataset } from '../data';
 import { datasetSpecOf, type Experiment } from '../experiment';
 import { loadBackbone } from '../models';
 import { CancelledError } from '../errors';
@@ -21,13 +21,11 @@ import { recordActivations } from '../analysis/studies/record';
 import { probeStudy } from '../analysis/studies/probe';
 import type { LayerActivations } from '../analysis/activations';
 import type { ProbeRanking } from '../../shared/formats/searchReport';
-import type { EventSink } from '../../shared/jobProtocol';
 import { TorchAnalysis } from '../torch/analysis';
 import { writePixelsNpy } from '../torch/train';
 import { writeLayerWeights } from '../models/safetensors';
 import { readNpyMatrix } from '../analysis/npy';
 import { IMAGENET_WEIGHTS } from '../weights/registry';
-import type { LoadedDataset } from '../data';
 
 export interface RankOptions {
   exp: Experiment;
@@ -40,7 +38,7 @@ export interface RankOptions {
   onProgress?(phase: string, done: number, total: number): void;
   signal?: AbortSignal;
   /** The forward pass on the torch engine (where the trials train): its Python and device. */
-  torch?: { python?: string; device?: string; onEvent?: EventSink };
+  torch?: { python?: string; device?: string };
 }
 
 /** A missing AUROC ranks last. */
@@ -143,7 +141,7 @@ async function pooledOnTorch(
   const worker = await TorchAnalysis.open({
     python: t.python,
     device: t.device,
-    onEvent: (e) => (e.type === 'phase' && e.phase === 'ranking: features' && e.done !== undefined ? onImages(e.done) : t.onEvent?.(e)),
+    onEvent: (e) => e.type === 'phase' && e.phase === 'ranking: features' && e.done !== undefined && onImages(e.done),
   });
   const onAbort = () => worker.kill();
   o.signal?.addEventListener('abort', onAbort, { once: true });
@@ -177,7 +175,8 @@ async function pooledOnTorch(
     });
     const pooled = new Map(o.cuts.map((cut) => [cut, readNpyMatrix(res.pooledFiles[cut]) as LayerActivations]));
     await worker.close();
-    return { pooled, device: worker.deviceName ? `${worker.device} (${worker.deviceName})` : worker.device };
+    const named = worker.deviceName && worker.deviceName.toLowerCase() !== worker.device;
+    return { pooled, device: named ? `${worker.device} (${worker.deviceName})` : worker.device };
   } catch (e) {
     worker.kill();
     if (o.signal?.aborted) throw new CancelledError();
