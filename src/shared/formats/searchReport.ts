@@ -82,7 +82,7 @@ export interface ProbeRanking {
   images: { train: number; val: number };
   /** Wall time of the ranking (data, one forward pass, the probes). */
   seconds: number;
-  /** Where the forward pass ran: "wasm, 1 thread" or "torch on cuda:0 (…)". Absent in searches ranked before it was recorded. */
+  /** Where the forward pass ran: "wasm, 1 thread" or "torch, cuda:0 (…)". Absent in searches ranked before it was recorded. */
   computedOn?: string;
 }
 
