@@ -4,6 +4,8 @@ import * as path from 'node:path';
 
 export const ROOT = path.join(__dirname, '../..');
 export const BIN = path.join(ROOT, 'bin/ttl.js');
+/** The PyTorch engine's interpreter, in the virtual environment `python/setup.sh` makes (the test command runs it first). */
+export const VENV_PYTHON = path.join(ROOT, 'python', '.venv', 'bin', 'python');
 
 export interface CliResult {
   code: number | null;

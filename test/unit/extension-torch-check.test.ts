@@ -5,10 +5,8 @@ import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { torchDoctor } from '../../src/engine/torch/python';
 import { torchCheck } from '../../src/extension/torch/torchCheck';
-import { ROOT } from './bin';
+import { VENV_PYTHON } from './bin';
 import { tempDir } from './tmp';
-
-const VENV_PYTHON = path.join(ROOT, 'python', '.venv', 'bin', 'python');
 
 describe('TTL: Check PyTorch Engine', () => {
   test('reports the interpreter and where it came from, torch, the devices, and whether jobs use torch', { timeout: 120_000 }, async () => {

@@ -10,10 +10,8 @@ import * as path from 'node:path';
 import { editorPython, resolvePythonSetting, type PythonEnvironmentsApi } from '../../src/engine/torch/editorPython';
 import { startJob } from '../../src/extension/jobs/jobProcess';
 import { decodeParentLine, encodeLine } from '../../src/shared/jobProtocol';
-import { ROOT } from './bin';
+import { ROOT, VENV_PYTHON } from './bin';
 import { tempDir } from './tmp';
-
-const VENV_PYTHON = path.join(ROOT, 'python', '.venv', 'bin', 'python');
 
 /** A stand-in for the Python extension's `environments` API that records what it was asked. */
 function fakeEnvironments(executable: string | undefined, calls: string[]): PythonEnvironmentsApi<string> {

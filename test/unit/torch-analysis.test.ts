@@ -24,11 +24,9 @@ import { TtlInputError } from '../../src/engine/errors';
 import type { JobEvent } from '../../src/shared/jobProtocol';
 import type { AnalysisFile } from '../../src/shared/formats/analysis';
 import { breastExperiment } from './parityHarness';
-import { ROOT } from './fixtures';
 import { tempDir } from './tmp';
-import { ttl } from './bin';
+import { ttl, VENV_PYTHON } from './bin';
 
-const VENV_PYTHON = path.join(ROOT, 'python', '.venv', 'bin', 'python');
 let dir: string;
 let runDir: string;
 

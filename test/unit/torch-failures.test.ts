@@ -16,9 +16,9 @@ import { readRun, listRuns } from '../../src/engine/runstore';
 import { CancelledError, OutOfMemoryError } from '../../src/engine/errors';
 import { writePixelsNpy } from '../../src/engine/torch/train';
 import { tempDir } from './tmp';
+import { VENV_PYTHON } from './bin';
 
 const ROOT = path.resolve(__dirname, '..', '..');
-const VENV_PYTHON = path.join(ROOT, 'python', '.venv', 'bin', 'python');
 
 function tiny(dir: string, name: string): string {
   const file = path.join(dir, `${name}.ttl.json`);

@@ -11,14 +11,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { ROOT } from './bin';
+import { ROOT, VENV_PYTHON } from './bin';
 import { tempDir } from './tmp';
-
-const VENV_PYTHON = path.join(ROOT, 'python', '.venv', 'bin', 'python');
 
 test('the probe ranking on torch ranks every cut as the wasm forward pass does', { timeout: 120_000 }, async () => {
   assert.ok(existsSync(VENV_PYTHON), `${VENV_PYTHON} is missing: run bash python/setup.sh`);
-  const { loadExperiment } = await import('../../src/engine/experiment');
+  const { loadExperiment, datasetSpecOf } = await import('../../src/engine/experiment');
   const { rankCuts } = await import('../../src/engine/search/rank');
   const { initBackend } = await import('../../src/engine/backend');
   const { loadBackbone } = await import('../../src/engine/models');
@@ -54,7 +52,6 @@ test('the probe ranking on torch ranks every cut as the wasm forward pass does',
   assert.deepEqual(torch.cuts.map((c) => c.cut).sort(), [...cuts].sort());
   // at most one swapped (positive, negative) pair of validation images apart, cut by cut
   const { loadDataset } = await import('../../src/engine/data');
-  const { datasetSpecOf } = await import('../../src/engine/experiment');
   const data = await loadDataset(datasetSpecOf(exp.data));
   const val = data.items.filter((it) => it.split === 'val');
   const pos = val.filter((it) => it.label === 1).length;

@@ -11,12 +11,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { ROOT, ttlWithin } from './bin';
+import { ROOT, ttlWithin, VENV_PYTHON } from './bin';
 import { readRun } from '../../src/engine/runstore';
 import type { SearchState } from '../../src/engine/search/state';
 import { tempDir } from './tmp';
-
-const VENV_PYTHON = path.join(ROOT, 'python', '.venv', 'bin', 'python');
 
 test('ttl search forwards --python and --device to every trial', { timeout: 180_000 }, () => {
   assert.ok(existsSync(VENV_PYTHON), `${VENV_PYTHON} is missing: run bash python/setup.sh`);
