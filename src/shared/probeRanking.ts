@@ -4,6 +4,7 @@
  * that fine-tuned it and the one each picked, and the search's cost beside one FTL run.
  */
 import type { Finalist, ProbeRank, ProbeRanking, SearchCost } from './formats/searchReport';
+import { isFtlAtLastCut } from './strategies';
 
 export interface ProbeRankingRow extends ProbeRank {
   /** The strategies that fine-tuned this cut, with the fine-tuned validation metric (first seed). */
@@ -46,7 +47,7 @@ export function fastFinalists(s: FastSearchLike): Finalist[] {
   const out = s.trials.flatMap((t) => (t.seed === s0 && t.strategy !== 'ftl' && t.cut !== null ? entry(t.strategy, t.cut, t.metric) : []));
   const ftl = ftlCandidate(s);
   const last = s.cutPoints[s.cutPoints.length - 1];
-  if (ftl) for (const k of s.experiment.search?.strategies ?? []) if (k === 'ttl' || k === 'tf') out.push(...entry(k, last, ftl.metric));
+  if (ftl) for (const k of s.experiment.search?.strategies ?? []) if (isFtlAtLastCut(k)) out.push(...entry(k, last, ftl.metric));
   return out.sort((a, b) => a.strategy.localeCompare(b.strategy) || a.probeRank - b.probeRank);
 }
 

@@ -245,6 +245,14 @@ export function strategyAtCut(
 }
 
 /**
+ * Whether a strategy of `kind` cut at the backbone's last cut point keeps the whole network,
+ * pretrained and all trained: TTL's and TF's are FTL there (one trial, one run).
+ */
+export function isFtlAtLastCut(kind: string): boolean {
+  return kind === 'ttl' || kind === 'tf';
+}
+
+/**
  * The role of one row of the layer table under a strategy of `kind`, with the handle after the
  * cut: head rows are the head; the others follow the registry's `rows` (an unknown kind trains
  * everything, like FTL).

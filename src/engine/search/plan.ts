@@ -11,7 +11,7 @@ import type { SearchStrategy, Strategy } from '../experiment';
 import type { SearchState } from './state';
 import { nearestNames } from '../names';
 import { blockOfCut } from '../models/cuts';
-import { strategyAtCut } from '../../shared/strategies';
+import { isFtlAtLastCut, strategyAtCut } from '../../shared/strategies';
 import { ftlCandidate } from '../../shared/probeRanking';
 
 /** What a search knows of its backbone: cut points in order and the blocks they fall into. */
@@ -81,7 +81,7 @@ export function trialStrategy(kind: SearchStrategy | 'ftl', cut: string | null, 
  * under FTL's id.
  */
 export function trialId(space: CutSpace, kind: SearchStrategy | 'ftl', cut: string | null, epochs: number, seed: number): string {
-  const whole = kind === 'ftl' || ((kind === 'ttl' || kind === 'tf') && cut === space.cutPoints[space.cutPoints.length - 1]);
+  const whole = kind === 'ftl' || (isFtlAtLastCut(kind) && cut === space.cutPoints[space.cutPoints.length - 1]);
   return whole ? `ftl-all-e${epochs}-s${seed}` : `${kind}-${cut}-e${epochs}-s${seed}`;
 }
 
@@ -95,5 +95,5 @@ function inNetworkOrder(space: CutSpace, cuts: readonly string[]): string[] {
  */
 export function fastCandidates(state: SearchState, k: SearchStrategy, finalists: readonly string[]): string[] {
   const last = state.cutPoints[state.cutPoints.length - 1];
-  return (k === 'ttl' || k === 'tf') && ftlCandidate(state) ? [...finalists, last] : [...finalists];
+  return isFtlAtLastCut(k) && ftlCandidate(state) ? [...finalists, last] : [...finalists];
 }

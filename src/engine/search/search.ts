@@ -38,6 +38,7 @@ import { isProcessAlive, listRuns, readRun } from '../runstore';
 import { writeFileAtomic, writeJsonAtomic } from '../atomic';
 import { runCli } from './child';
 import type { EpochRecord } from '../../shared/formats/epoch';
+import { isFtlAtLastCut } from '../../shared/strategies';
 import { blockOf, fastCandidates, neighbourCuts, stage1Cuts, trialId, trialStrategy, type CutSpace } from './plan';
 import { buildReport, writeReportFiles } from './report';
 import { rankCuts } from './rank';
@@ -231,7 +232,7 @@ export function rankedCuts(space: CutSpace, candidates: 'blocks' | readonly stri
  */
 export function finalistsOf(state: SearchState, k: SearchStrategy, n: number): string[] {
   const last = state.cutPoints[state.cutPoints.length - 1];
-  const top = state.ranking!.cuts.filter((r) => !((k === 'ttl' || k === 'tf') && r.cut === last)).slice(0, n);
+  const top = state.ranking!.cuts.filter((r) => !(isFtlAtLastCut(k) && r.cut === last)).slice(0, n);
   return top.map((r) => r.cut).sort((a, b) => state.cutPoints.indexOf(a) - state.cutPoints.indexOf(b));
 }
 
@@ -371,7 +372,7 @@ class Search {
     const finalists = (k: SearchStrategy) => finalistsOf(state, k, cfg.fast.finalists);
     // FTL, the baseline, trains its first seed beside the finalists: TTL and TF cut at the last
     // cut point are FTL, so it is their candidate too ("no cut" wins when it validates best)
-    const whole = cfg.strategies.some((k) => k === 'ttl' || k === 'tf');
+    const whole = cfg.strategies.some(isFtlAtLastCut);
     await this.stage(
       1,
       cfg.strategies.map((k) => ({ kind: k, cuts: finalists(k) })),
