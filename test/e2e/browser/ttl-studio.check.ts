@@ -2,7 +2,7 @@
 // progress notification and status bar items (the job's, asking before a cancel, and its device),
 // the finished run in the Experiments view, and Select Compute Backend's list.
 import type { BrowserCheck, CheckContext } from './types';
-import { findCommand, openWorkbench, runCommand } from './workbench';
+import { clickCommand, openWorkbench, runCommand } from './workbench';
 import { openExperimentFile, openTtlSidebar, runAndWaitForFinishedRun, sidebarRow, writeTinyExperiment } from './ttl';
 
 const NAME = 'breastmnist-ui';
@@ -67,7 +67,7 @@ async function runExperimentFromPalette(ctx: CheckContext): Promise<void> {
 async function checkBackendPicker(ctx: CheckContext): Promise<void> {
   const { page } = ctx;
   // (not runCommand: the command opens a quick pick of its own at once)
-  await (await findCommand(page, 'TTL: Select Compute Backend')).click();
+  await clickCommand(page, 'TTL: Select Compute Backend');
   const rows = page.locator('.quick-input-widget .quick-input-list .monaco-list-row');
   const wasm = rows
     .filter({ hasText: /wasm/ })

@@ -62,10 +62,27 @@ export async function findCommand(page: Page, label: string, { timeoutMs = 30_00
   }
 }
 
+/**
+ * Finds a command in the palette and clicks it, leaving whatever the command opens (a quick pick
+ * of its own, say) on screen. The palette can still close between finding the row and clicking
+ * it (the window takes focus back while it restores a view): the row is then found again.
+ */
+export async function clickCommand(page: Page, label: string, { timeoutMs = 30_000 } = {}): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const row = await findCommand(page, label, { timeoutMs: Math.max(1, deadline - Date.now()) });
+    try {
+      await row.click({ timeout: 5_000 });
+      return;
+    } catch (err) {
+      if (Date.now() > deadline) throw new Error(`command "${label}" could not be clicked in the palette within ${timeoutMs} ms (${(err as Error).message.split('\n')[0]})`);
+    }
+  }
+}
+
 /** Runs a command by its palette label (e.g. "File: New Untitled Text File"). */
 export async function runCommand(page: Page, label: string, { timeoutMs = 30_000 } = {}): Promise<void> {
-  const row = await findCommand(page, label, { timeoutMs });
-  await row.click();
+  await clickCommand(page, label, { timeoutMs });
   await page.locator(QUICK_INPUT).waitFor({ state: 'hidden', timeout: 10_000 });
 }
 

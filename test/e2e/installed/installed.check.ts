@@ -2,7 +2,7 @@
 // no development payload. A real run through the installed job runner proves the bundles, the
 // wasm engine's files, the shipped MobileNet and the schema all made it into the package.
 import type { BrowserCheck } from '../browser/types';
-import { editorTab, findCommand, openWorkbench, runCommand } from '../browser/workbench';
+import { clickCommand, editorTab, openWorkbench, runCommand } from '../browser/workbench';
 import { notification, openExperimentFile, openTtlSidebar, runAndWaitForFinishedRun, sidebarRow, writeTinyExperiment } from '../browser/ttl';
 
 const NAME = 'breastmnist-installed';
@@ -15,7 +15,7 @@ export const checks: BrowserCheck[] = [
     async run(ctx) {
       const { page } = ctx;
       await openWorkbench(ctx);
-      await (await findCommand(page, 'Welcome: Open Walkthrough')).click();
+      await clickCommand(page, 'Welcome: Open Walkthrough');
       const pick = page.locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: 'Get Started with TTL Studio' }).first();
       await pick.waitFor({ state: 'visible', timeout: 30_000 });
       await pick.click();
