@@ -38,8 +38,11 @@ cached=""
 if [[ "$CACHE_ROOT" != off ]]; then cached="$CACHE_ROOT/node$NODE_VERSION-${lock_sum:0:16}"; fi
 cache_parts=(node node_modules package.json package-lock.json .installed)
 
+# Whether a marker file (an install's or a cache entry's) records the versions wanted here.
+marks_current() { [[ -f "$1" ]] && [[ "$(head -n1 "$1")" == "$want" ]]; }
+
 installed_ok() {
-  [[ -f "$marker" ]] && [[ "$(head -n1 "$marker")" == "$want" ]] &&
+  marks_current "$marker" &&
     [[ -x "$node_dir/bin/node" ]] &&
     [[ -f "$DEST/node_modules/code-server/out/node/entry.js" ]] &&
     [[ -d "$DEST/node_modules/code-server/lib/vscode/node_modules" ]] &&
@@ -91,7 +94,7 @@ if installed_ok && [[ "${TTL_E2E_REINSTALL:-}" != 1 ]]; then
 fi
 
 # ---- from the cache --------------------------------------------------------------------
-if [[ -n "$cached" && -f "$cached/.installed" && "$(head -n1 "$cached/.installed")" == "$want" && "${TTL_E2E_REINSTALL:-}" != 1 ]]; then
+if [[ -n "$cached" && "${TTL_E2E_REINSTALL:-}" != 1 ]] && marks_current "$cached/.installed"; then
   log "copying the install from $cached"
   mkdir -p "$DEST"
   rm -rf "${cache_parts[@]/#/$DEST/}"

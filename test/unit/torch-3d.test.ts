@@ -20,9 +20,8 @@ import { runExperiment, resumeRun } from '../../src/engine/run';
 import { readRun } from '../../src/engine/runstore';
 import { CancelledError } from '../../src/engine/errors';
 import { tempDir } from './tmp';
-import { VENV_PYTHON } from './bin';
+import { ROOT, VENV_PYTHON } from './bin';
 
-const ROOT = path.resolve(__dirname, '..', '..');
 const EXAMPLE = path.join(ROOT, 'examples', 'adrenalmnist3d');
 
 /** A stand-in for the seeded generator that hands out `draws` in order (uniform(lo, hi) = lo + (hi − lo)·draw). */

@@ -13,9 +13,7 @@ import { autoEngine, decideAutoEngine, type TorchDoctor, type TorchReport } from
 import { runExperiment } from '../../src/engine/run';
 import { readRun } from '../../src/engine/runstore';
 import { tempDir } from './tmp';
-import { VENV_PYTHON } from './bin';
-
-const ROOT = path.resolve(__dirname, '..', '..');
+import { ROOT, VENV_PYTHON } from './bin';
 
 function report(chosen: string, name: string, cuda: string | null): TorchReport {
   return {

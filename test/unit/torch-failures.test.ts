@@ -16,9 +16,7 @@ import { readRun, listRuns } from '../../src/engine/runstore';
 import { CancelledError, OutOfMemoryError } from '../../src/engine/errors';
 import { writePixelsNpy } from '../../src/engine/torch/train';
 import { tempDir } from './tmp';
-import { VENV_PYTHON } from './bin';
-
-const ROOT = path.resolve(__dirname, '..', '..');
+import { ROOT, VENV_PYTHON } from './bin';
 
 function tiny(dir: string, name: string): string {
   const file = path.join(dir, `${name}.ttl.json`);

@@ -17,9 +17,8 @@ import { runExperiment } from '../../src/engine/run';
 import { readRun } from '../../src/engine/runstore';
 import { TtlInputError } from '../../src/engine/errors';
 import { tempDir } from './tmp';
-import { VENV_PYTHON } from './bin';
+import { ROOT, VENV_PYTHON } from './bin';
 
-const ROOT = path.resolve(__dirname, '..', '..');
 const EXAMPLE = path.join(ROOT, 'examples', 'breastmnist', 'breastmnist-ttl.ttl.json');
 
 function example(dir: string, train: Record<string, unknown>, name: string, limit = 300): string {

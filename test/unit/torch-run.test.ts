@@ -27,11 +27,10 @@ import { loadDataset } from '../../src/engine/data';
 import { loadLayersModelFile } from '../../src/engine/models/layersModel';
 import { SYMMETRIC_NORMALISATION } from '../../src/engine/models/types';
 import { makeBatch } from '../../src/engine/train/batches';
-import { BIN, VENV_PYTHON } from './bin';
+import { BIN, ROOT, VENV_PYTHON } from './bin';
 import { readRun } from '../../src/engine/runstore';
 import { tempDir } from './tmp';
 
-const ROOT = path.resolve(__dirname, '..', '..');
 const EXAMPLE = path.join(ROOT, 'examples', 'breastmnist', 'breastmnist-ttl.ttl.json');
 
 /** The BreastMNIST example, shrunk (see the module doc), as a file in `dir`. */

@@ -26,9 +26,8 @@ import { loadLayersModelFile } from '../../src/engine/models/layersModel';
 import { SYMMETRIC_NORMALISATION } from '../../src/engine/models/types';
 import { tf } from '../../src/engine/tf';
 import { tempDir } from './tmp';
-import { VENV_PYTHON } from './bin';
+import { ROOT, VENV_PYTHON } from './bin';
 
-const ROOT = path.resolve(__dirname, '..', '..');
 const DATA = path.join(ROOT, 'examples', 'hc18', 'data', 'labels.csv');
 
 const SPECS = [{ kind: 'ttl', cut: 'stage2' }, { kind: 'ftl' }, { kind: 'tf', cut: 'stage3' }, { kind: 'lwft', k: 2 }] as const;
